@@ -1,0 +1,22 @@
+"""REST API blueprints. Each module holds one resource; register it in `BLUEPRINTS`."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from flask import Flask
+
+# Module paths of flask-smorest blueprints (attribute `blp`), in OpenAPI tag order.
+BLUEPRINTS: list[str] = []
+
+# Module paths of plain Flask blueprints (attribute `bp`): health, metrics, pages.
+PLAIN_BLUEPRINTS: list[str] = []
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.extensions import api
+
+    for path in PLAIN_BLUEPRINTS:
+        app.register_blueprint(import_module(path).bp)
+    for path in BLUEPRINTS:
+        api.register_blueprint(import_module(path).blp, url_prefix="/api/v1")
