@@ -6,29 +6,59 @@ package opens no connection and reads no environment variable.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the Flask application.
 
     `config` overrides settings read from the `CERTPREP_*` environment (see
-    `app.config.Settings`). Raises `app.config.ConfigError` on an invalid setting.
+    `app.config.Settings`): lower-case keys are settings, upper-case keys raw Flask
+    config. Raises `app.config.ConfigError` on an invalid setting.
     """
     from app.config import load_settings
 
-    app = Flask(__name__, instance_relative_config=False)
     settings = load_settings(overrides=config)
+    app = Flask(__name__, instance_path=str(settings.instance_dir))
     app.config.from_mapping(settings.flask_config())
     app.config["CERTPREP_SETTINGS"] = settings
+    if settings.database_url.startswith("sqlite"):
+        # The embedded database lives in the instance folder; create it on first use.
+        settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    if settings.proxy_hops:
+        # Only trust X-Forwarded-* from the configured number of proxies: the client
+        # address feeds login throttling, so a spoofable one would defeat it.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=settings.proxy_hops,
+            x_proto=settings.proxy_hops,
+            x_host=settings.proxy_hops,
+        )
 
     from app import extensions
 
     extensions.init_app(app)
 
+    from app.errors import register_error_handlers
+
+    register_error_handlers(app)
+
     from app.api import register_blueprints
 
-    register_blueprints(app)
+    # The shared `api` object is a proxy to this app's Api, so register in its context.
+    with app.app_context():
+        register_blueprints(app)
     return app
+
+
+def get_settings(app: Flask | None = None) -> Settings:
+    """The `Settings` of `app` (default: the current app)."""
+    from flask import current_app
+
+    return (app or current_app).config["CERTPREP_SETTINGS"]

@@ -2,20 +2,39 @@
 
 Embedded defaults need no server: a SQLite file and a filesystem Celery broker in the
 instance folder (`CERTPREP_INSTANCE_DIR`, default `./instance`).
+
+| variable | setting | default |
+| --- | --- | --- |
+| `CERTPREP_INSTANCE_DIR` | `instance_dir` | `./instance` |
+| `CERTPREP_DATABASE_URL` | `database_url` | `sqlite:///<instance>/certprep.sqlite3` |
+| `CERTPREP_BROKER_URL` | `broker_url` | `filesystem://` |
+| `CERTPREP_SECRET_KEY` | `secret_key` | a development value (refused in production) |
+| `CERTPREP_ENV` | `env` | `development` (`development`, `testing`, `production`) |
+| `CERTPREP_TESTING` | `testing` | true when `CERTPREP_ENV=testing` |
+| `CERTPREP_TOKEN_TTL_SECONDS` | `token_ttl_seconds` | 43200 (12 hours) |
+| `CERTPREP_LOGIN_MAX_FAILURES` | `login_max_failures` | 5 per account |
+| `CERTPREP_LOGIN_MAX_FAILURES_PER_ADDRESS` | `login_max_failures_per_address` | 20 |
+| `CERTPREP_LOGIN_WINDOW_SECONDS` | `login_window_seconds` | 900 |
+| `CERTPREP_PROXY_HOPS` | `proxy_hops` | 0 (trust no `X-Forwarded-For`) |
+| `CERTPREP_SIM_URLS` | `sim_urls` | none (comma-separated) |
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+ENVIRONMENTS = ("development", "testing", "production")
+DEV_SECRET_KEY = "dev-only-not-secret"
+SUPPORTED_DATABASE_SCHEMES = ("sqlite", "postgresql")
+
 
 class ConfigError(ValueError):
-    """A setting has a value certprep cannot use."""
+    """A setting has a value certprep cannot use; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -25,15 +44,33 @@ class Settings:
     broker_url: str
     secret_key: str
     env: str = "development"
+    testing: bool = False
     token_ttl_seconds: int = 12 * 3600
+    login_max_failures: int = 5
+    login_max_failures_per_address: int = 20
+    login_window_seconds: int = 15 * 60
+    proxy_hops: int = 0
     sim_urls: tuple[str, ...] = field(default_factory=tuple)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        validate_settings(self)
+
     def flask_config(self) -> dict[str, Any]:
+        """The Flask config mapping for these settings (`extra` keys win)."""
+        engine_options: dict[str, Any] = {"pool_pre_ping": True}
+        if self.database_url.startswith("sqlite"):
+            # Web threads and CLI commands share one file; wait for a writer instead of
+            # failing at once with "database is locked".
+            engine_options["connect_args"] = {"timeout": 30}
         return {
+            "TESTING": self.testing,
+            # Unhandled errors become the JSON 500 answer (and a logged traceback) in
+            # tests too, so tests see what clients see.
+            "PROPAGATE_EXCEPTIONS": False,
             "SECRET_KEY": self.secret_key,
             "SQLALCHEMY_DATABASE_URI": self.database_url,
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
             "MIGRATIONS_DIR": str(PROJECT_ROOT / "migrations"),
             "API_TITLE": "certprep",
             "API_VERSION": "v1",
@@ -49,13 +86,84 @@ class Settings:
         return asdict(self)
 
 
+def _positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return number
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+def validate_settings(settings: Settings) -> None:
+    """Check cross-field rules; raise `ConfigError` naming the variable on the first bad one."""
+    if settings.env not in ENVIRONMENTS:
+        raise ConfigError(
+            f"CERTPREP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {settings.env!r}"
+        )
+    scheme = settings.database_url.split(":", 1)[0].split("+", 1)[0]
+    if "://" not in settings.database_url or scheme not in SUPPORTED_DATABASE_SCHEMES:
+        raise ConfigError(
+            "CERTPREP_DATABASE_URL must be a sqlite:/// or postgresql:// URL, "
+            f"got {settings.database_url!r}"
+        )
+    if not settings.secret_key:
+        raise ConfigError("CERTPREP_SECRET_KEY must not be empty")
+    if settings.env == "production" and settings.secret_key == DEV_SECRET_KEY:
+        raise ConfigError("CERTPREP_SECRET_KEY must be set to a random value in production")
+    for url in settings.sim_urls:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"CERTPREP_SIM_URLS entries must be http(s) URLs, got {url!r}")
+
+
+# Environment variable -> (setting name, converter).
+_ENV_VARS: dict[str, tuple[str, Any]] = {
+    "CERTPREP_DATABASE_URL": ("database_url", str),
+    "CERTPREP_BROKER_URL": ("broker_url", str),
+    "CERTPREP_SECRET_KEY": ("secret_key", str),
+    "CERTPREP_ENV": ("env", str),
+    "CERTPREP_TESTING": ("testing", _boolean),
+    "CERTPREP_TOKEN_TTL_SECONDS": ("token_ttl_seconds", _positive_int),
+    "CERTPREP_LOGIN_MAX_FAILURES": ("login_max_failures", _positive_int),
+    "CERTPREP_LOGIN_MAX_FAILURES_PER_ADDRESS": (
+        "login_max_failures_per_address",
+        _positive_int,
+    ),
+    "CERTPREP_LOGIN_WINDOW_SECONDS": ("login_window_seconds", _positive_int),
+    "CERTPREP_PROXY_HOPS": ("proxy_hops", lambda name, v: _positive_int(name, v, minimum=0)),
+}
+_SETTING_TO_ENV = {setting: env for env, (setting, _) in _ENV_VARS.items()}
+_INT_SETTINGS = {
+    "token_ttl_seconds": 1,
+    "login_max_failures": 1,
+    "login_max_failures_per_address": 1,
+    "login_window_seconds": 1,
+    "proxy_hops": 0,
+}
+
+
 def load_settings(
     environ: dict[str, str] | None = None, overrides: dict[str, Any] | None = None
 ) -> Settings:
     """Read settings from `environ` (default: the process environment).
 
     `overrides` keys are Settings field names (lower case) or raw Flask config keys
-    (upper case, kept in `extra`).
+    (upper case, kept in `extra`). Raises `ConfigError` naming the variable when a
+    value is unusable or an override names no setting.
     """
     env = dict(os.environ if environ is None else environ)
     overrides = dict(overrides or {})
@@ -64,14 +172,40 @@ def load_settings(
     ).resolve()
     values: dict[str, Any] = {
         "instance_dir": instance_dir,
-        "database_url": env.get("CERTPREP_DATABASE_URL")
-        or f"sqlite:///{instance_dir / 'certprep.sqlite3'}",
-        "broker_url": env.get("CERTPREP_BROKER_URL") or "filesystem://",
-        "secret_key": env.get("CERTPREP_SECRET_KEY") or "dev-only-not-secret",
-        "env": env.get("CERTPREP_ENV", "development"),
-        "sim_urls": tuple(u for u in env.get("CERTPREP_SIM_URLS", "").split(",") if u),
+        "database_url": f"sqlite:///{instance_dir / 'certprep.sqlite3'}",
+        "broker_url": "filesystem://",
+        "secret_key": DEV_SECRET_KEY,
     }
+    for var, (setting, convert) in _ENV_VARS.items():
+        raw = env.get(var)
+        if raw is None or raw == "":
+            continue
+        values[setting] = convert(var, raw) if convert is not str else raw
+    values["sim_urls"] = tuple(
+        u.strip() for u in env.get("CERTPREP_SIM_URLS", "").split(",") if u.strip()
+    )
+
+    known = {f.name for f in fields(Settings)}
     extra = {k: v for k, v in overrides.items() if k.isupper()}
-    values.update({k: v for k, v in overrides.items() if not k.isupper()})
+    for key, value in overrides.items():
+        if key.isupper():
+            continue
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r}")
+        if key in _INT_SETTINGS:
+            value = _positive_int(key, value, minimum=_INT_SETTINGS[key])
+        elif key == "testing":
+            value = _boolean(key, value)
+        elif key == "sim_urls":
+            value = tuple(value)
+        values[key] = value
+    values.setdefault("env", "development")
+    if "testing" not in values:
+        values["testing"] = values["env"] == "testing"
     values["extra"] = extra
     return Settings(**values)
+
+
+def env_var_for(setting: str) -> str | None:
+    """The `CERTPREP_*` variable that sets `setting`, if there is one."""
+    return _SETTING_TO_ENV.get(setting)

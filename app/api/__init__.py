@@ -7,10 +7,19 @@ from importlib import import_module
 from flask import Flask
 
 # Module paths of flask-smorest blueprints (attribute `blp`), in OpenAPI tag order.
-BLUEPRINTS: list[str] = []
+BLUEPRINTS: list[str] = [
+    "app.api.auth",
+    "app.api.users",
+    "app.api.banks",
+    "app.api.questions",
+    "app.api.quizzes",
+    "app.api.attempts",
+]
 
 # Module paths of plain Flask blueprints (attribute `bp`): health, metrics, pages.
-PLAIN_BLUEPRINTS: list[str] = []
+PLAIN_BLUEPRINTS: list[str] = [
+    "app.api.health",
+]
 
 
 def register_blueprints(app: Flask) -> None:

@@ -11,7 +11,12 @@ from importlib import import_module
 import click
 
 # Modules exposing `commands: list[click.Command]`.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = [
+    "app.cli.bank",
+    "app.cli.db",
+    "app.cli.users",
+    "app.cli.serve",
+]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

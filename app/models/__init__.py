@@ -1,0 +1,7 @@
+"""All models, imported here so Alembic and the app see one complete metadata."""
+
+from app.models.attempt import Attempt, AttemptItem  # noqa: F401
+from app.models.job import Job, JobStatus  # noqa: F401
+from app.models.question import Bank, Question  # noqa: F401
+from app.models.quiz import Quiz  # noqa: F401
+from app.models.user import ApiToken, LoginFailure, Role, User  # noqa: F401

@@ -90,9 +90,239 @@ class ResourceRegistry:
         return ResourceRegistry(self)
 
 
-# Filled in below: every built-in kind the simulator serves.
-BUILTIN_TYPES: tuple[ResourceType, ...] = ()
+def _rt(
+    group: str,
+    kind: str,
+    plural: str,
+    namespaced: bool,
+    short_names: tuple[str, ...] = (),
+    *,
+    categories: tuple[str, ...] = (),
+    verbs: tuple[str, ...] = ALL_VERBS,
+    subresources: tuple[str, ...] = (),
+    version: str = "v1",
+) -> ResourceType:
+    return ResourceType(
+        group=group,
+        version=version,
+        kind=kind,
+        plural=plural,
+        singular=kind.lower(),
+        namespaced=namespaced,
+        short_names=short_names,
+        categories=categories,
+        verbs=verbs,
+        subresources=subresources,
+    )
+
+
+# Verbs, short names, categories and subresources as `kubectl api-resources -o wide`
+# lists them on a v1.34 kube-apiserver. Namespaces have no deletecollection upstream;
+# the review kinds are create-only.
+_ALL = ("all",)
+_CREATE_ONLY = ("create",)
+_NO_COLLECTION = ("create", "delete", "get", "list", "patch", "update", "watch")
+_API_EXT = ("api-extensions",)
+
+BUILTIN_TYPES: tuple[ResourceType, ...] = (
+    # core
+    _rt("", "ConfigMap", "configmaps", True, ("cm",)),
+    _rt("", "Endpoints", "endpoints", True, ("ep",)),
+    _rt("", "Event", "events", True, ("ev",)),
+    _rt("", "LimitRange", "limitranges", True, ("limits",)),
+    _rt(
+        "",
+        "Namespace",
+        "namespaces",
+        False,
+        ("ns",),
+        verbs=_NO_COLLECTION,
+        subresources=("finalize", "status"),
+    ),
+    _rt("", "Node", "nodes", False, ("no",), subresources=("proxy", "status")),
+    _rt(
+        "",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        True,
+        ("pvc",),
+        subresources=("status",),
+    ),
+    _rt("", "PersistentVolume", "persistentvolumes", False, ("pv",), subresources=("status",)),
+    _rt(
+        "",
+        "Pod",
+        "pods",
+        True,
+        ("po",),
+        categories=_ALL,
+        subresources=("binding", "eviction", "log", "status"),
+    ),
+    _rt("", "PodTemplate", "podtemplates", True),
+    _rt(
+        "",
+        "ReplicationController",
+        "replicationcontrollers",
+        True,
+        ("rc",),
+        categories=_ALL,
+        subresources=("scale", "status"),
+    ),
+    _rt("", "ResourceQuota", "resourcequotas", True, ("quota",), subresources=("status",)),
+    _rt("", "Secret", "secrets", True),
+    _rt("", "ServiceAccount", "serviceaccounts", True, ("sa",), subresources=("token",)),
+    _rt("", "Service", "services", True, ("svc",), categories=_ALL, subresources=("status",)),
+    # admissionregistration.k8s.io: stored only, no webhook is ever called
+    _rt(
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations",
+        False,
+        categories=_API_EXT,
+    ),
+    _rt(
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations",
+        False,
+        categories=_API_EXT,
+    ),
+    # apiextensions.k8s.io
+    _rt(
+        "apiextensions.k8s.io",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        False,
+        ("crd", "crds"),
+        categories=_API_EXT,
+        subresources=("status",),
+    ),
+    # apps
+    _rt("apps", "ControllerRevision", "controllerrevisions", True),
+    _rt(
+        "apps", "DaemonSet", "daemonsets", True, ("ds",), categories=_ALL, subresources=("status",)
+    ),
+    _rt(
+        "apps",
+        "Deployment",
+        "deployments",
+        True,
+        ("deploy",),
+        categories=_ALL,
+        subresources=("scale", "status"),
+    ),
+    _rt(
+        "apps",
+        "ReplicaSet",
+        "replicasets",
+        True,
+        ("rs",),
+        categories=_ALL,
+        subresources=("scale", "status"),
+    ),
+    _rt(
+        "apps",
+        "StatefulSet",
+        "statefulsets",
+        True,
+        ("sts",),
+        categories=_ALL,
+        subresources=("scale", "status"),
+    ),
+    # authentication.k8s.io
+    _rt(
+        "authentication.k8s.io",
+        "SelfSubjectReview",
+        "selfsubjectreviews",
+        False,
+        verbs=_CREATE_ONLY,
+    ),
+    _rt("authentication.k8s.io", "TokenReview", "tokenreviews", False, verbs=_CREATE_ONLY),
+    # authorization.k8s.io
+    _rt(
+        "authorization.k8s.io",
+        "LocalSubjectAccessReview",
+        "localsubjectaccessreviews",
+        True,
+        verbs=_CREATE_ONLY,
+    ),
+    _rt(
+        "authorization.k8s.io",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        False,
+        verbs=_CREATE_ONLY,
+    ),
+    _rt(
+        "authorization.k8s.io",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        False,
+        verbs=_CREATE_ONLY,
+    ),
+    _rt(
+        "authorization.k8s.io",
+        "SubjectAccessReview",
+        "subjectaccessreviews",
+        False,
+        verbs=_CREATE_ONLY,
+    ),
+    # batch
+    _rt("batch", "CronJob", "cronjobs", True, ("cj",), categories=_ALL, subresources=("status",)),
+    _rt("batch", "Job", "jobs", True, categories=_ALL, subresources=("status",)),
+    # coordination.k8s.io
+    _rt("coordination.k8s.io", "Lease", "leases", True),
+    # discovery.k8s.io
+    _rt("discovery.k8s.io", "EndpointSlice", "endpointslices", True),
+    # events.k8s.io
+    _rt("events.k8s.io", "Event", "events", True, ("ev",)),
+    # networking.k8s.io
+    _rt("networking.k8s.io", "IngressClass", "ingressclasses", False),
+    _rt("networking.k8s.io", "Ingress", "ingresses", True, ("ing",), subresources=("status",)),
+    _rt("networking.k8s.io", "NetworkPolicy", "networkpolicies", True, ("netpol",)),
+    # policy
+    _rt(
+        "policy",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        True,
+        ("pdb",),
+        subresources=("status",),
+    ),
+    # rbac.authorization.k8s.io
+    _rt("rbac.authorization.k8s.io", "ClusterRoleBinding", "clusterrolebindings", False),
+    _rt("rbac.authorization.k8s.io", "ClusterRole", "clusterroles", False),
+    _rt("rbac.authorization.k8s.io", "RoleBinding", "rolebindings", True),
+    _rt("rbac.authorization.k8s.io", "Role", "roles", True),
+    # scheduling.k8s.io
+    _rt("scheduling.k8s.io", "PriorityClass", "priorityclasses", False, ("pc",)),
+    # storage.k8s.io
+    _rt("storage.k8s.io", "StorageClass", "storageclasses", False, ("sc",)),
+)
+
+# Subresources and the kind their body has (upstream: pods/binding takes a Binding,
+# pods/eviction an Eviction, */scale an autoscaling/v1 Scale, serviceaccounts/token a
+# TokenRequest; status takes the parent kind).
+SUBRESOURCE_KINDS: dict[str, tuple[str, str]] = {
+    "binding": ("v1", "Binding"),
+    "eviction": ("policy/v1", "Eviction"),
+    "scale": ("autoscaling/v1", "Scale"),
+    "token": ("authentication.k8s.io/v1", "TokenRequest"),
+}
+
+
+_BUILTIN_REGISTRY = ResourceRegistry(BUILTIN_TYPES)
 
 
 def builtin_registry() -> ResourceRegistry:
-    return ResourceRegistry(BUILTIN_TYPES)
+    """A fresh registry holding every built-in kind (callers may register CRDs in it)."""
+    return _BUILTIN_REGISTRY.copy()
+
+
+def shared_builtin_registry() -> ResourceRegistry:
+    """The process-wide registry of built-in kinds; read it, never register into it.
+
+    Clusters without CRDs share this one object instead of copying it (memory per
+    idle cluster).
+    """
+    return _BUILTIN_REGISTRY

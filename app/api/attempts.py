@@ -1,0 +1,107 @@
+"""Attempts: read, autosave a response, submit, review; trainers list them and set
+accommodations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import Select
+
+from app.api.common import SelectPage, auth_required, current_user
+from app.models.attempt import Attempt
+from app.models.user import Role, User
+from app.schemas.attempts import (
+    AccommodationInSchema,
+    AccommodationSchema,
+    AttemptQuerySchema,
+    AttemptSchema,
+    AttemptSummarySchema,
+    ResponseInSchema,
+    ReviewSchema,
+    SavedResponseSchema,
+)
+from app.services import attempts as attempts_service
+from app.services import users as users_service
+
+blp = Blueprint("attempts", __name__, description="Quiz attempts, responses and reviews.")
+
+
+@blp.route("/attempts")
+class Attempts(MethodView):
+    @auth_required()
+    @blp.arguments(AttemptQuerySchema, location="query")
+    @blp.response(200, AttemptSummarySchema(many=True))
+    @blp.paginate(SelectPage)
+    def get(self, args: dict[str, Any]) -> Select[tuple[Attempt]]:
+        """Attempts, newest first (paginated). Learners see their own; trainers and admins
+        see everyone's, filtered by `quiz` slug and `user` id."""
+        return attempts_service.visible_attempts_query(
+            current_user(), args.get("quiz"), args.get("user")
+        )
+
+
+@blp.route("/attempts/<int:attempt_id>")
+class AttemptById(MethodView):
+    @auth_required()
+    @blp.response(200, AttemptSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, attempt_id: int) -> dict[str, Any]:
+        """The attempt with its questions (no answer data), saved responses and remaining
+        time: what a learner needs to resume."""
+        return attempts_service.attempt_view(
+            attempts_service.get_attempt(current_user(), attempt_id)
+        )
+
+
+@blp.route("/attempts/<int:attempt_id>/responses/<question_id>")
+class AttemptResponse(MethodView):
+    @auth_required()
+    @blp.arguments(ResponseInSchema)
+    @blp.response(200, SavedResponseSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def put(self, data: dict[str, Any], attempt_id: int, question_id: str) -> dict[str, Any]:
+        """Autosave the response to one question. 409 after the deadline or submit (the
+        reason is in `errors.reason`), 422 when it does not fit the question type."""
+        return attempts_service.save_response(
+            current_user(), attempt_id, question_id, data["response"]
+        )
+
+
+@blp.route("/attempts/<int:attempt_id>/submit")
+class AttemptSubmit(MethodView):
+    @auth_required()
+    @blp.response(200, AttemptSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, attempt_id: int) -> dict[str, Any]:
+        """Score and close the attempt. Idempotent: a second submit returns the same
+        result. 409 when the expiry policy abandoned it."""
+        return attempts_service.attempt_view(
+            attempts_service.submit_attempt(current_user(), attempt_id)
+        )
+
+
+@blp.route("/attempts/<int:attempt_id>/review")
+class AttemptReview(MethodView):
+    @auth_required()
+    @blp.response(200, ReviewSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def get(self, attempt_id: int) -> dict[str, Any]:
+        """Score, and as much detail as the quiz's review policy allows now
+        (`level`). 409 before submit."""
+        return attempts_service.review_view(current_user(), attempt_id)
+
+
+@blp.route("/users/<int:user_id>/accommodation")
+class UserAccommodation(MethodView):
+    @auth_required(Role.TRAINER)
+    @blp.arguments(AccommodationInSchema)
+    @blp.response(200, AccommodationSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def put(self, data: dict[str, Any], user_id: int) -> User:
+        """Set a learner's time multiplier; it applies to attempts started afterwards."""
+        return users_service.update_user(user_id, {"accommodation": data["accommodation"]})

@@ -1,0 +1,142 @@
+"""Pieces every resource module uses: authentication, get-or-404, pagination.
+
+Authentication::
+
+    @blp.route("/things/<int:thing_id>")
+    class ThingById(MethodView):
+        @auth_required("trainer")          # outermost: runs before argument parsing
+        @blp.arguments(ThingUpdateSchema)
+        @blp.response(200, ThingSchema)
+        def put(self, data, thing_id):
+            return things.update(current_user(), thing_id, data)
+
+`auth_required` answers 401 (with `WWW-Authenticate: Bearer`) without a valid token and
+403 when the account lacks the role; it sets `flask.g.current_user` and
+`flask.g.current_token`, and documents the bearer security scheme plus the 401/403
+responses on the operation in OpenAPI. Admins pass every role check.
+
+Pagination: return a `select()` from the view and decorate with
+`@blp.paginate(SelectPage)` (under `@blp.response`); or call `paginate_select`
+yourself with the `pagination_parameters` flask-smorest passes to `@blp.paginate()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from copy import deepcopy
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import g, request
+from flask_smorest import Page
+from sqlalchemy import Select, func, select
+
+from app.extensions import BEARER_SCHEME_NAME, db
+from app.models.user import ApiToken, Role, User
+from app.services.auth import authenticate_token
+from app.services.errors import Forbidden, NotFound, Unauthorized
+
+F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M")
+
+
+def bearer_token() -> str | None:
+    """The token from the request's `Authorization: Bearer` header, or None."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def authenticate_request(*roles: Role | str) -> ApiToken:
+    """Authenticate the current request and check its role.
+
+    Raises `Unauthorized` (401) without a usable token and `Forbidden` (403) when the
+    account holds none of `roles` (admins hold every role). Sets `g.current_user` and
+    `g.current_token`.
+    """
+    record = authenticate_token(bearer_token())
+    user = record.user
+    if roles and user.role is not Role.ADMIN and not user.has_role(*roles):
+        wanted = ", ".join(Role(r).value for r in roles)
+        raise Forbidden(f"This needs the role {wanted}; you are {user.role.value}.")
+    g.current_user = user
+    g.current_token = record
+    return record
+
+
+def auth_required(*roles: Role | str) -> Callable[[F], F]:
+    """Decorator for a view method: require a valid bearer token (and one of `roles`).
+
+    Put it above `@blp.arguments` so a request without a token gets 401, not 422.
+    """
+    allowed = tuple(Role(r) for r in roles)
+
+    def decorator(func: F) -> F:
+        @wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            authenticate_request(*allowed)
+            return func(*args, **kwargs)
+
+        # flask-smorest reads operation docs from `_apidoc`; copy so the wrapped
+        # function's docs stay untouched.
+        apidoc = deepcopy(getattr(func, "_apidoc", {}))
+        apidoc.setdefault("manual_doc", {})["security"] = [{BEARER_SCHEME_NAME: []}]
+        responses = apidoc.setdefault("response", {}).setdefault("responses", {})
+        responses.setdefault(401, []).append("UNAUTHORIZED")
+        if allowed:
+            responses.setdefault(403, []).append("FORBIDDEN")
+        wrapper._apidoc = apidoc  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def current_user() -> User:
+    """The account of the authenticated request; raises `Unauthorized` outside one."""
+    user = g.get("current_user")
+    if user is None:
+        raise Unauthorized()
+    return user
+
+
+def get_or_404(model: type[M], ident: Any, message: str | None = None) -> M:
+    """The `model` row with primary key `ident`; raises `NotFound` (404)."""
+    obj = db.session.get(model, ident)
+    if obj is None:
+        raise NotFound(message or f"{model.__name__} {ident} not found.")
+    return obj
+
+
+def count_rows(stmt: Select[Any]) -> int:
+    """How many rows `stmt` returns, counted in the database through a subquery."""
+    counted = select(func.count()).select_from(stmt.order_by(None).subquery())
+    return db.session.scalar(counted) or 0
+
+
+def paginate_select(stmt: Select[Any], pagination_parameters: Any) -> list[Any]:
+    """The requested page of `stmt`'s rows; sets `pagination_parameters.item_count`
+    so flask-smorest writes the `X-Pagination` header."""
+    pagination_parameters.item_count = count_rows(stmt)
+    page = stmt.offset(pagination_parameters.first_item).limit(pagination_parameters.page_size)
+    return list(db.session.scalars(page))
+
+
+class SelectPage(Page):
+    """flask-smorest pager for a SQLAlchemy `select()` returned by a view."""
+
+    @property
+    def items(self) -> list[Any]:
+        params = self.page_params
+        page = self.collection.offset(params.first_item).limit(params.page_size)
+        return list(db.session.scalars(page))
+
+    @property
+    def item_count(self) -> int:
+        return count_rows(self.collection)
+
+
+def client_address() -> str:
+    """The caller's address as seen by this app (after the configured proxies)."""
+    return request.remote_addr or "unknown"

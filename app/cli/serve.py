@@ -1,0 +1,380 @@
+"""`certprep serve | worker | beat | up`: the runtime roles of one codebase.
+
+- `serve` runs the web API under gunicorn (`--dev`: Flask's own server).
+- `worker` runs a Celery worker, `beat` the periodic scheduler (app.tasks.schedule).
+- `up` runs everything on embedded defaults (SQLite and the filesystem broker in the
+  instance folder): migrate, import content, start web + worker + beat + simulator as
+  child processes, wait for `/readyz`, print the URLs and a fresh admin token, and stop
+  them all on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from app.cli.common import build_app
+
+ADMIN_EMAIL = "admin@certprep.local"
+
+# Seconds `up` gives children to exit after SIGTERM before it sends SIGKILL; longer than
+# gunicorn's --graceful-timeout below so in-flight requests can finish.
+STOP_GRACE_SECONDS = 20
+GUNICORN_GRACEFUL_TIMEOUT = 15
+
+# A request taking longer than this makes gunicorn restart the worker (gunicorn's --timeout).
+GUNICORN_REQUEST_TIMEOUT = 60
+
+
+def wsgi_app() -> Any:
+    """The WSGI application for gunicorn (`app.cli.serve:wsgi_app()`): logging set up,
+    then the app built from the `CERTPREP_*` environment."""
+    from app import create_app
+    from app.logging import configure_logging
+
+    configure_logging()
+    return create_app()
+
+
+def _celery_from_env() -> Any:
+    from app.celery_app import use_certprep_logging
+
+    use_certprep_logging()
+    return build_app().extensions["celery"]
+
+
+# ------------------------------------------------------------------------------- serve
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to bind.")
+@click.option(
+    "--workers", default=2, show_default=True, type=int, help="gunicorn worker processes."
+)
+@click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
+@click.option("--dev", is_flag=True, help="Run Flask's development server instead of gunicorn.")
+def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
+    """Run the web API (REST, /healthz, /readyz, /metrics)."""
+    if dev:
+        from app.logging import configure_logging
+
+        configure_logging()
+        build_app().run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+        return
+    env = dict(os.environ)
+    if workers > 1 and not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Several processes answer /metrics in turn: share counters through files.
+        settings = build_app().config["CERTPREP_SETTINGS"]
+        folder = settings.instance_dir / "prometheus"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--timeout",
+        str(GUNICORN_REQUEST_TIMEOUT),
+        "--graceful-timeout",
+        str(GUNICORN_GRACEFUL_TIMEOUT),
+        "--forwarded-allow-ips",
+        "*",
+    ]
+    if _gunicorn_has_setting("control_socket_disable"):
+        # gunicorn 27+ opens a control socket at one fixed path in $HOME; two servers on
+        # one host (or `up` next to `serve`) would fight over it, and we do not use it.
+        argv.append("--no-control-socket")
+    argv.append("app.cli.serve:wsgi_app()")
+    # Replace this process: signals from a supervisor go straight to gunicorn's master.
+    os.execve(sys.executable, argv, env)
+
+
+def _gunicorn_has_setting(name: str) -> bool:
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return any(setting.name == name for setting in KNOWN_SETTINGS)
+
+
+# ------------------------------------------------------------------------ worker, beat
+
+
+@click.command("worker")
+@click.option("--concurrency", "-c", type=int, default=None, help="Pool size (default: CPUs).")
+@click.option(
+    "--pool",
+    "-P",
+    type=click.Choice(["prefork", "solo", "threads"]),
+    default="prefork",
+    show_default=True,
+    help="Execution pool; time limits are enforced by prefork only.",
+)
+@click.option(
+    "--queues", "-Q", default=None, help="Comma-separated queues (default: certprep)."
+)
+@click.option("--loglevel", "-l", default="INFO", show_default=True)
+@click.option("--hostname", "-n", default=None, help="Node name, e.g. worker1@%h.")
+def worker(
+    concurrency: int | None, pool: str, queues: str | None, loglevel: str, hostname: str | None
+) -> None:
+    """Run a Celery worker (grading, provisioning, maintenance jobs)."""
+    from app.celery_app import DEFAULT_QUEUE
+
+    celery = _celery_from_env()
+    argv = ["worker", f"--loglevel={loglevel}", f"--pool={pool}"]
+    argv.append(f"--queues={queues or DEFAULT_QUEUE}")
+    if concurrency:
+        argv.append(f"--concurrency={concurrency}")
+    if hostname:
+        argv.append(f"--hostname={hostname}")
+    if celery.conf.broker_url.startswith("filesystem://"):
+        # Embedded mode has one worker: no peers to synchronise with or gossip to.
+        argv += ["--without-mingle", "--without-gossip"]
+    celery.worker_main(argv)
+
+
+@click.command("beat")
+@click.option("--loglevel", "-l", default="INFO", show_default=True)
+def beat(loglevel: str) -> None:
+    """Run the periodic scheduler (the jobs in app.tasks.schedule). Run exactly one."""
+    celery = _celery_from_env()
+    celery.start(
+        ["beat", f"--loglevel={loglevel}", f"--schedule={celery.conf.beat_schedule_filename}"]
+    )
+
+
+# ---------------------------------------------------------------------------------- up
+
+
+@dataclass
+class Child:
+    """A role started by `up`."""
+
+    role: str
+    process: subprocess.Popen
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+def certprep_argv() -> list[str]:
+    """How to run the `certprep` command from here: the console script beside this
+    interpreter, else the interpreter with the CLI module."""
+    script = Path(sys.executable).with_name("certprep")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from app.cli import main; main()"]
+
+
+def _find_command(root: click.Group, *path: str) -> click.Command | None:
+    command: click.Command | None = root
+    for name in path:
+        if not isinstance(command, click.Group):
+            return None
+        command = command.commands.get(name)
+    return command
+
+
+def _embedded_environment(instance_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["CERTPREP_INSTANCE_DIR"] = str(instance_dir)
+    env["CERTPREP_DATABASE_URL"] = f"sqlite:///{instance_dir / 'certprep.sqlite3'}"
+    env["CERTPREP_BROKER_URL"] = "filesystem://"
+    env.pop("CERTPREP_SIM_URLS", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return env
+
+
+def _wait_until_ready(url: str, children: list[Child], timeout: float) -> str | None:
+    """Poll `url` until it answers 200; returns None when ready, else why not."""
+    import requests
+
+    end = time.monotonic() + timeout
+    last = "no answer yet"
+    while time.monotonic() < end:
+        dead = [child.role for child in children if not child.alive]
+        if dead:
+            return f"{', '.join(dead)} exited during start-up"
+        try:
+            response = requests.get(url, timeout=2)
+            if response.status_code == 200:
+                return None
+            last = f"HTTP {response.status_code}: {response.text.strip()[:300]}"
+        except requests.RequestException as exc:
+            last = type(exc).__name__
+        time.sleep(0.5)
+    return f"not ready after {timeout:.0f} s ({last})"
+
+
+def _stop(children: list[Child]) -> None:
+    """SIGTERM every child still running, wait, then SIGKILL the stragglers."""
+    for child in children:
+        if child.alive:
+            child.process.send_signal(signal.SIGTERM)
+    end = time.monotonic() + STOP_GRACE_SECONDS
+    for child in children:
+        remaining = max(0.1, end - time.monotonic())
+        try:
+            child.process.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            click.echo(f"{child.role} did not stop in time; killing it", err=True)
+            child.process.kill()
+            child.process.wait()
+
+
+def _issue_admin_token(env: dict[str, str]) -> str:
+    from app.models.user import Role
+    from app.services.auth import issue_token
+    from app.services.users import create_user, find_user_by_email
+
+    application = build_app(
+        {
+            "instance_dir": env["CERTPREP_INSTANCE_DIR"],
+            "database_url": env["CERTPREP_DATABASE_URL"],
+            "broker_url": env["CERTPREP_BROKER_URL"],
+            "sim_urls": (),
+        }
+    )
+    with application.app_context():
+        user = find_user_by_email(ADMIN_EMAIL) or create_user(ADMIN_EMAIL, Role.ADMIN)
+        return issue_token(user, label="certprep up").token
+
+
+@click.command("up")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address of the web API.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port of the web API.")
+@click.option(
+    "--sim-port", type=int, default=None, help="Port of the simulator (default: PORT + 1)."
+)
+@click.option(
+    "--instance-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the SQLite database, broker files and state (default: ./instance).",
+)
+@click.option("--no-sim", is_flag=True, help="Do not start the simulator server.")
+@click.option(
+    "--ready-timeout", default=120.0, show_default=True, help="Seconds to wait for /readyz."
+)
+def up(
+    host: str,
+    port: int,
+    sim_port: int | None,
+    instance_dir: Path | None,
+    no_sim: bool,
+    ready_timeout: float,
+) -> None:
+    """Run everything on embedded defaults until Ctrl-C: web API, worker, beat, simulator."""
+    from app.config import load_settings
+
+    instance = (instance_dir or load_settings().instance_dir).resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    env = _embedded_environment(instance)
+    certprep = certprep_argv()
+    root = click.get_current_context().find_root().command
+    assert isinstance(root, click.Group)
+
+    click.echo(f"instance folder {instance}")
+    subprocess.run([*certprep, "db", "upgrade"], env=env, check=True)
+
+    if _find_command(root, "bank", "import") is not None:
+        imported = subprocess.run([*certprep, "bank", "import"], env=env, check=False)
+        if imported.returncode != 0:
+            click.echo("content import failed (see above); starting without it", err=True)
+    else:
+        click.echo("no `certprep bank import` command: skipping content import")
+
+    roles: list[tuple[str, list[str]]] = []
+    sim_url = None
+    if no_sim:
+        click.echo("simulator not started (--no-sim)")
+    elif _find_command(root, "sim", "serve") is None:
+        click.echo("no `certprep sim serve` command: starting without the simulator")
+    else:
+        sim_port = sim_port or port + 1
+        sim_url = f"http://{_client_host(host)}:{sim_port}"
+        env["CERTPREP_SIM_URLS"] = sim_url
+        roles.append(("simulator", [*certprep, "sim", "serve", "--port", str(sim_port)]))
+    roles += [
+        ("web", [*certprep, "serve", "--host", host, "--port", str(port), "--workers", "2"]),
+        ("worker", [*certprep, "worker", "--concurrency", "2"]),
+        ("beat", [*certprep, "beat"]),
+    ]
+
+    stop_requested: list[int] = []
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        stop_requested.append(signum)
+
+    previous = {
+        sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    children: list[Child] = []
+    exit_code = 0
+    try:
+        for role, argv in roles:
+            children.append(Child(role, subprocess.Popen(argv, env=env)))
+            click.echo(f"started {role} (pid {children[-1].process.pid})")
+        base = f"http://{_client_host(host)}:{port}"
+        problem = _wait_until_ready(f"{base}/readyz", children, ready_timeout)
+        if stop_requested:
+            return
+        if problem:
+            click.echo(f"certprep did not become ready: {problem}", err=True)
+            exit_code = 1
+            return
+        token = _issue_admin_token(env)
+        lines = [
+            "",
+            "certprep is up",
+            f"  API          {base}/api/v1",
+            f"  API docs     {base}/api/docs",
+            f"  readiness    {base}/readyz",
+            f"  metrics      {base}/metrics",
+            f"  simulator    {sim_url or 'not running'}",
+            f"  admin        {ADMIN_EMAIL}",
+            f"  admin token  {token}",
+            "Press Ctrl-C to stop.",
+            "",
+        ]
+        click.echo("\n".join(lines))
+        while not stop_requested:
+            dead = [child for child in children if not child.alive]
+            if dead:
+                names = ", ".join(f"{c.role} (exit {c.process.returncode})" for c in dead)
+                click.echo(f"stopping: {names} exited", err=True)
+                exit_code = 1
+                break
+            time.sleep(0.5)
+    finally:
+        click.echo("stopping certprep ...")
+        _stop(list(reversed(children)))
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        click.echo("stopped")
+    if exit_code:
+        raise SystemExit(exit_code)
+
+
+def _client_host(host: str) -> str:
+    # A wildcard bind address is not an address to connect to.
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+commands: list[click.Command] = [serve, worker, beat, up]

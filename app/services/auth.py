@@ -1,0 +1,233 @@
+"""Passwords, API tokens and login throttling.
+
+- Passwords are hashed with argon2id (argon2-cffi); hashes made with older parameters
+  are upgraded at the next successful login.
+- A token is 32 random bytes (URL-safe text with a `cp_` prefix). Only its SHA-256 is
+  stored; a slow KDF is unnecessary because the token is not guessable, and the lookup
+  by hash is followed by a constant-time comparison.
+- Failed logins are rows in `login_failures`, so the throttle is shared by every web
+  process and survives restarts. Over the limit for one account or one client address
+  within the window, login answers `TooManyRequests` with the seconds to wait.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy import delete, func, select, update
+
+from app.extensions import db
+from app.models.base import utcnow
+from app.models.user import ApiToken, LoginFailure, User
+from app.services.errors import TooManyRequests, Unauthorized
+from app.services.users import normalize_email
+
+TOKEN_PREFIX = "cp_"
+TOKEN_BYTES = 32
+UNKNOWN_ADDRESS = "unknown"
+BAD_CREDENTIALS = "Incorrect email or password."
+
+# Cheap argon2 parameters for the test suite only: hashing is the slowest step of
+# account creation and tests create hundreds of accounts.
+_TESTING_HASHER = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly issued token: `token` is shown once and never stored."""
+
+    token: str
+    expires_at: datetime
+    user: User
+    record: ApiToken
+
+    token_type: str = "Bearer"
+
+
+def _hasher() -> PasswordHasher:
+    hasher = current_app.extensions.get("certprep.password_hasher")
+    if hasher is None:
+        settings = current_app.config["CERTPREP_SETTINGS"]
+        hasher = PasswordHasher(**_TESTING_HASHER) if settings.testing else PasswordHasher()
+        current_app.extensions["certprep.password_hasher"] = hasher
+    return hasher
+
+
+def _dummy_hash() -> str:
+    # Verified against when the email is unknown, so both paths cost one argon2 check
+    # and response time does not reveal which addresses have accounts.
+    cached = current_app.extensions.get("certprep.dummy_hash")
+    if cached is None:
+        cached = _hasher().hash(secrets.token_urlsafe(16))
+        current_app.extensions["certprep.dummy_hash"] = cached
+    return cached
+
+
+def hash_password(password: str) -> str:
+    """An argon2id PHC string for `password`."""
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True when `password` matches `password_hash`; False on mismatch or a bad hash."""
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def generate_token() -> str:
+    """A new random bearer token."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a token: hex SHA-256."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(
+    user: User, *, ttl_seconds: int | None = None, label: str = "login", commit: bool = True
+) -> IssuedToken:
+    """Create a token for `user` valid for `ttl_seconds` (default: the configured TTL)."""
+    settings = current_app.config["CERTPREP_SETTINGS"]
+    ttl = settings.token_ttl_seconds if ttl_seconds is None else ttl_seconds
+    token = generate_token()
+    now = utcnow()
+    record = ApiToken(
+        user=user,
+        token_hash=hash_token(token),
+        label=label,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl),
+    )
+    db.session.add(record)
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
+    return IssuedToken(token=token, expires_at=record.expires_at, user=user, record=record)
+
+
+def authenticate_token(token: str | None) -> ApiToken:
+    """The live token record for a presented bearer token.
+
+    Raises `Unauthorized` when no token is given, or (with `invalid_token=True`) when it
+    is unknown, revoked, expired or belongs to a deactivated account.
+    """
+    if not token:
+        raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'.")
+    digest = hash_token(token)
+    record = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+    if record is None or not hmac.compare_digest(record.token_hash, digest):
+        raise Unauthorized("The token is not valid.", invalid_token=True)
+    if record.revoked_at is not None:
+        raise Unauthorized("The token has been revoked.", invalid_token=True)
+    if utcnow() >= record.expires_at:
+        raise Unauthorized("The token has expired.", invalid_token=True)
+    if not record.user.is_active:
+        raise Unauthorized("The account is disabled.", invalid_token=True)
+    return record
+
+
+def revoke_token(record: ApiToken) -> None:
+    """Revoke one token (idempotent)."""
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+    db.session.commit()
+
+
+def revoke_user_tokens(user_id: int, *, commit: bool = True) -> int:
+    """Revoke every live token of an account; returns how many were revoked."""
+    result = db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    if commit:
+        db.session.commit()
+    return result.rowcount or 0
+
+
+def _retry_after(column: Any, key: str, limit: int, window: timedelta, now: datetime) -> int | None:
+    """Seconds until `key` drops below `limit` failures in the window, or None if it is."""
+    recent = db.session.scalars(
+        select(LoginFailure.failed_at)
+        .where(column == key, LoginFailure.failed_at > now - window)
+        .order_by(LoginFailure.failed_at.desc())
+        .limit(limit)
+    ).all()
+    if len(recent) < limit:
+        return None
+    # Once the oldest of the `limit` most recent failures leaves the window, one more
+    # attempt is allowed.
+    oldest = recent[-1]
+    return max(1, math.ceil((oldest + window - now).total_seconds()))
+
+
+def check_login_throttle(email: str, address: str, now: datetime | None = None) -> None:
+    """Raise `TooManyRequests` when `email` or `address` has too many recent failures."""
+    settings = current_app.config["CERTPREP_SETTINGS"]
+    now = now or utcnow()
+    window = timedelta(seconds=settings.login_window_seconds)
+    waits = [
+        _retry_after(LoginFailure.email, email, settings.login_max_failures, window, now),
+        _retry_after(
+            LoginFailure.address, address, settings.login_max_failures_per_address, window, now
+        ),
+    ]
+    blocked = [wait for wait in waits if wait is not None]
+    if blocked:
+        raise TooManyRequests("Too many failed logins; try again later.", retry_after=max(blocked))
+
+
+def login(email: str, password: str, address: str | None) -> IssuedToken:
+    """Check a password login and issue a token.
+
+    Raises `TooManyRequests` when the account or client address is throttled (checked
+    before the password, so a throttled caller learns nothing), `Unauthorized` for an
+    unknown email, a wrong password or a deactivated account (one message for all).
+    """
+    settings = current_app.config["CERTPREP_SETTINGS"]
+    email = normalize_email(email)
+    address = (address or UNKNOWN_ADDRESS)[:64]
+    now = utcnow()
+    check_login_throttle(email, address, now)
+
+    user = db.session.scalar(select(User).where(User.email == email))
+    stored_hash = user.password_hash if user is not None else None
+    password_ok = verify_password(stored_hash or _dummy_hash(), password)
+    if user is None or stored_hash is None or not password_ok or not user.is_active:
+        window = timedelta(seconds=settings.login_window_seconds)
+        db.session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= now - window))
+        db.session.add(LoginFailure(email=email, address=address, failed_at=now))
+        db.session.commit()
+        raise Unauthorized(BAD_CREDENTIALS)
+
+    # A success clears the account's failures but not the address's: otherwise one
+    # valid account would reset the counter between guesses at other accounts.
+    db.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+    if _hasher().check_needs_rehash(stored_hash):
+        user.password_hash = hash_password(password)
+    issued = issue_token(user, label="login", commit=False)
+    db.session.commit()
+    return issued
+
+
+def count_login_failures(email: str) -> int:
+    """Failures currently recorded for an account (for admins and tests)."""
+    return db.session.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.email == normalize_email(email))
+    )

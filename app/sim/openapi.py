@@ -1,0 +1,464 @@
+"""OpenAPI documents of the served kinds: `/openapi/v2` and `/openapi/v3` (index plus one
+document per group-version).
+
+kubectl 1.37 reads `/openapi/v3` first (probed: `kubectl apply` asks `/openapi/v3`, then
+falls back to `/openapi/v2` with `Accept: application/com.github.proto-openapi.spec.v2@v1.0
++protobuf`). From the v3 document of a group-version it learns
+- whether the server validates fields itself: a PATCH operation carrying
+  `x-kubernetes-group-version-kind` of the kind with a `fieldValidation` query parameter
+  (then `kubectl apply`/`create` send `fieldValidation=Strict` instead of validating
+  client-side);
+- strategic-merge-patch metadata (`x-kubernetes-patch-merge-key`/`-strategy`) when the
+  PATCH operation accepts `application/strategic-merge-patch+json`;
+- the schema `kubectl explain` prints (found by `x-kubernetes-group-version-kind`).
+
+Built-in documents are built once per process per set of kinds; CRD kinds add their own
+`openAPIV3Schema` and are rebuilt when a cluster's CRDs change (cheap: one schema each).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from typing import Any
+
+from app.sim.discovery import SERVER_VERSION
+from app.sim.resources import ResourceRegistry, ResourceType
+from app.sim.schema import (
+    META_PACKAGE,
+    REF_PREFIX,
+    SchemaCatalogue,
+    builtin_catalogue,
+    crd_root_schema,
+)
+
+V3_REF_PREFIX = "#/components/schemas/"
+V2_PROTOBUF_MEDIA = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+
+PATCH_MEDIA_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+    "application/apply-patch+cbor",
+)
+# CRDs take no strategic merge patch upstream (415), so their PATCH lists the others.
+CRD_PATCH_MEDIA_TYPES = tuple(m for m in PATCH_MEDIA_TYPES if "strategic" not in m)
+
+# Definitions every group-version document carries besides its kinds.
+_COMMON_DEFINITIONS = (
+    f"{META_PACKAGE}.Status",
+    f"{META_PACKAGE}.DeleteOptions",
+    f"{META_PACKAGE}.Patch",
+)
+
+_QUERY_PARAMETERS = {
+    "dryRun": "When present, indicates that modifications should not be persisted.",
+    "fieldManager": "fieldManager is a name associated with the actor or entity that is "
+    "making these changes.",
+    "fieldValidation": "fieldValidation determines how the server should respond to "
+    "unknown/duplicate fields in the object in the request. Valid values are: - Ignore - "
+    "Warn - Strict.",
+    "force": 'Force is going to "force" Apply requests.',
+    "pretty": "If 'true', then the output is pretty printed.",
+}
+
+
+def _param(name: str, kind: str = "string") -> dict[str, Any]:
+    return {
+        "description": _QUERY_PARAMETERS.get(name, name),
+        "in": "query",
+        "name": name,
+        "schema": {"type": kind, "uniqueItems": True},
+    }
+
+
+def _ops_id(verb: str, rt: ResourceType, suffix: str = "") -> str:
+    group = "".join(p.capitalize() for p in (rt.group.split(".")[0] or "core").split("-"))
+    scope = "Namespaced" if rt.namespaced and verb not in ("list_all",) else ""
+    return f"{verb}{group}{rt.version.capitalize()}{scope}{rt.kind}{suffix}"
+
+
+def _gvk(rt: ResourceType, kind: str | None = None) -> dict[str, str]:
+    return {"group": rt.group, "version": rt.version, "kind": kind or rt.kind}
+
+
+def _content(ref: str, media: tuple[str, ...] = ("application/json", "application/yaml")):
+    return {m: {"schema": {"$ref": ref}} for m in media}
+
+
+def _resource_paths(rt: ResourceType, definition: str, ref_prefix: str) -> dict[str, Any]:
+    """Collection and item paths (v3 shape) of one kind."""
+    root = f"/apis/{rt.group}/{rt.version}" if rt.group else f"/api/{rt.version}"
+    scope = "/namespaces/{namespace}" if rt.namespaced else ""
+    collection = f"{root}{scope}/{rt.plural}"
+    item = collection + "/{name}"
+    ref = ref_prefix + definition
+    status_ref = f"{ref_prefix}{META_PACKAGE}.Status"
+    list_ref = ref_prefix + definition + "List"
+    path_params: list[dict[str, Any]] = [
+        {
+            "description": f"name of the {rt.kind}",
+            "in": "path",
+            "name": "name",
+            "required": True,
+            "schema": {"type": "string", "uniqueItems": True},
+        }
+    ]
+    ns_params: list[dict[str, Any]] = []
+    if rt.namespaced:
+        ns_params.append(
+            {
+                "description": "object name and auth scope, such as for teams and projects",
+                "in": "path",
+                "name": "namespace",
+                "required": True,
+                "schema": {"type": "string", "uniqueItems": True},
+            }
+        )
+    patch_media = CRD_PATCH_MEDIA_TYPES if rt.custom else PATCH_MEDIA_TYPES
+    ok = {"200": {"description": "OK", "content": _content(ref)}}
+    written = {
+        "200": {"description": "OK", "content": _content(ref)},
+        "201": {"description": "Created", "content": _content(ref)},
+    }
+    verbs = set(rt.verbs)
+    paths: dict[str, Any] = {}
+    coll: dict[str, Any] = {"parameters": [*ns_params, _param("pretty")]}
+    if "list" in verbs:
+        coll["get"] = {
+            "description": f"list or watch objects of kind {rt.kind}",
+            "operationId": _ops_id("list", rt),
+            "responses": {"200": {"description": "OK", "content": _content(list_ref)}},
+            "x-kubernetes-action": "list",
+            "x-kubernetes-group-version-kind": _gvk(rt),
+        }
+    if "create" in verbs:
+        coll["post"] = {
+            "description": f"create a {rt.kind}",
+            "operationId": _ops_id("create", rt),
+            "parameters": [_param("dryRun"), _param("fieldManager"), _param("fieldValidation")],
+            "requestBody": {"content": {"*/*": {"schema": {"$ref": ref}}}, "required": True},
+            "responses": {**written, "202": {"description": "Accepted", "content": _content(ref)}},
+            "x-kubernetes-action": "post",
+            "x-kubernetes-group-version-kind": _gvk(rt),
+        }
+    if "deletecollection" in verbs:
+        coll["delete"] = {
+            "description": f"delete collection of {rt.kind}",
+            "operationId": _ops_id("deleteCollection", rt),
+            "responses": {"200": {"description": "OK", "content": _content(status_ref)}},
+            "x-kubernetes-action": "deletecollection",
+            "x-kubernetes-group-version-kind": _gvk(rt),
+        }
+    paths[collection] = coll
+    one: dict[str, Any] = {"parameters": [*path_params, *ns_params, _param("pretty")]}
+    if "get" in verbs:
+        one["get"] = {
+            "description": f"read the specified {rt.kind}",
+            "operationId": _ops_id("read", rt),
+            "responses": ok,
+            "x-kubernetes-action": "get",
+            "x-kubernetes-group-version-kind": _gvk(rt),
+        }
+    if "update" in verbs:
+        one["put"] = {
+            "description": f"replace the specified {rt.kind}",
+            "operationId": _ops_id("replace", rt),
+            "parameters": [_param("dryRun"), _param("fieldManager"), _param("fieldValidation")],
+            "requestBody": {"content": {"*/*": {"schema": {"$ref": ref}}}, "required": True},
+            "responses": written,
+            "x-kubernetes-action": "put",
+            "x-kubernetes-group-version-kind": _gvk(rt),
+        }
+    if "patch" in verbs:
+        patch_ref = f"{ref_prefix}{META_PACKAGE}.Patch"
+        one["patch"] = {
+            "description": f"partially update the specified {rt.kind}",
+            "operationId": _ops_id("patch", rt),
+            "parameters": [
+                _param("dryRun"),
+                _param("fieldManager"),
+                _param("fieldValidation"),
+                _param("force", "boolean"),
+            ],
+            "requestBody": {
+                "content": {m: {"schema": {"$ref": patch_ref}} for m in patch_media},
+                "required": True,
+            },
+            "responses": written,
+            "x-kubernetes-action": "patch",
+            "x-kubernetes-group-version-kind": _gvk(rt),
+        }
+    if "delete" in verbs:
+        one["delete"] = {
+            "description": f"delete a {rt.kind}",
+            "operationId": _ops_id("delete", rt),
+            "parameters": [_param("dryRun")],
+            "responses": {
+                "200": {"description": "OK", "content": _content(status_ref)},
+                "202": {"description": "Accepted", "content": _content(status_ref)},
+            },
+            "x-kubernetes-action": "delete",
+            "x-kubernetes-group-version-kind": _gvk(rt),
+        }
+    if len(one) > 1:
+        paths[item] = one
+    return paths
+
+
+def _closure(cat: SchemaCatalogue, roots: list[str]) -> dict[str, dict[str, Any]]:
+    """Every definition reachable from `roots` through `$ref`s."""
+    out: dict[str, dict[str, Any]] = {}
+    stack = [r for r in roots if r in cat.definitions]
+    while stack:
+        name = stack.pop()
+        if name in out:
+            continue
+        definition = cat.definitions[name]
+        out[name] = definition
+        for ref in _refs(definition):
+            if ref not in out and ref in cat.definitions:
+                stack.append(ref)
+    return out
+
+
+def _refs(schema: Any) -> list[str]:
+    found: list[str] = []
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith(REF_PREFIX):
+            found.append(ref[len(REF_PREFIX) :])
+        for value in schema.values():
+            if isinstance(value, (dict, list)):
+                found.extend(_refs(value))
+    elif isinstance(schema, list):
+        for value in schema:
+            found.extend(_refs(value))
+    return found
+
+
+def _crd_definition_name(rt: ResourceType) -> str:
+    # Upstream names CRD schemas by reversed group + version + kind.
+    return ".".join(reversed(rt.group.split("."))) + f".{rt.version}.{rt.kind}"
+
+
+def _crd_definitions(rt: ResourceType) -> dict[str, dict[str, Any]]:
+    name = _crd_definition_name(rt)
+    root = crd_root_schema(rt.schema or {"type": "object"})
+    if rt.schema is None:
+        root["x-kubernetes-preserve-unknown-fields"] = True
+    root["x-kubernetes-group-version-kind"] = [_gvk(rt)]
+    listing = {
+        "description": f"{rt.kind}List is a list of {rt.kind}",
+        "type": "object",
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"$ref": f"{REF_PREFIX}{META_PACKAGE}.ListMeta"},
+            "items": {"type": "array", "items": {"$ref": REF_PREFIX + name}},
+        },
+        "required": ["items"],
+        "x-kubernetes-group-version-kind": [_gvk(rt, rt.list_kind_name())],
+    }
+    return {name: root, name + "List": listing}
+
+
+def _patch_definition() -> dict[str, Any]:
+    return {
+        "description": "Patch is provided to give a concrete name and type to the "
+        "Kubernetes PATCH request body.",
+        "type": "object",
+    }
+
+
+def _group_version_parts(
+    registry: ResourceRegistry, group: str, version: str
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]] | None:
+    """(paths with `#/definitions/` refs, definitions) of one group-version, or None."""
+    types = registry.in_group_version(group, version)
+    if not types:
+        return None
+    cat = builtin_catalogue(registry)
+    paths: dict[str, Any] = {}
+    roots: list[str] = list(_COMMON_DEFINITIONS)
+    extra: dict[str, dict[str, Any]] = {f"{META_PACKAGE}.Patch": _patch_definition()}
+    for rt in sorted(types, key=lambda r: r.plural):
+        if rt.custom:
+            crd = _crd_definitions(rt)
+            extra.update(crd)
+            definition = _crd_definition_name(rt)
+            roots.extend(_refs(crd))
+        else:
+            definition = cat.definition_for(rt.group, rt.version, rt.kind) or ""
+            if not definition:
+                continue
+            roots.append(definition)
+            list_definition = cat.definition_for(rt.group, rt.version, rt.list_kind_name())
+            if list_definition:
+                roots.append(list_definition)
+        paths.update(_resource_paths(rt, definition, REF_PREFIX))
+    definitions = _closure(cat, roots)
+    definitions.update(extra)
+    return paths, definitions
+
+
+def _to_v3(text: str) -> str:
+    return text.replace(f'"{REF_PREFIX}', f'"{V3_REF_PREFIX}')
+
+
+def _registry_key(registry: ResourceRegistry) -> str:
+    """A digest of the served kinds (and CRD schemas): the cache key of documents."""
+    h = hashlib.sha256()
+    for rt in sorted(registry, key=lambda r: (r.group, r.version, r.plural)):
+        h.update(f"{rt.group}/{rt.version}/{rt.plural}/{rt.kind}/{rt.verbs}|".encode())
+        if rt.custom:
+            h.update(json.dumps(rt.schema, sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=512)
+def _v3_document_cached(key: str, registry: _Frozen, group: str, version: str) -> bytes | None:
+    parts = _group_version_parts(registry.registry, group, version)
+    if parts is None:
+        return None
+    paths, definitions = parts
+    doc = {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": SERVER_VERSION["gitVersion"]},
+        "paths": paths,
+        "components": {"schemas": definitions},
+    }
+    return _to_v3(json.dumps(doc, sort_keys=True, separators=(",", ":"))).encode()
+
+
+class _Frozen:
+    """Wraps a registry for the lru cache: equal when the served kinds are equal."""
+
+    def __init__(self, registry: ResourceRegistry, key: str) -> None:
+        self.registry = registry
+        self.key = key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Frozen) and other.key == self.key
+
+
+def v3_document(registry: ResourceRegistry, group: str, version: str) -> bytes | None:
+    """The `/openapi/v3/apis/{group}/{version}` (or `api/v1`) document as JSON bytes.
+
+    Returns None when the group-version is not served. Cached per set of kinds.
+    """
+    key = _registry_key(registry)
+    return _v3_document_cached(key, _Frozen(registry, key), group, version)
+
+
+def v3_hash(registry: ResourceRegistry, group: str, version: str) -> str:
+    """The hash a v3 index advertises for a group-version document (its content digest)."""
+    doc = v3_document(registry, group, version) or b""
+    return hashlib.sha512(doc).hexdigest()[:64].upper()
+
+
+def v3_path(group: str, version: str) -> str:
+    return f"apis/{group}/{version}" if group else f"api/{version}"
+
+
+def v3_index(registry: ResourceRegistry, prefix: str = "") -> dict[str, Any]:
+    """The `/openapi/v3` index: one entry per served group-version.
+
+    `prefix` is the cluster's URL path (`/clusters/abc`): client-go requests each
+    `serverRelativeURL` as an absolute path on the server, ignoring the kubeconfig's
+    server path, so the prefix must be part of it.
+    """
+    paths: dict[str, Any] = {}
+    for group, versions in registry.groups().items():
+        for version in versions:
+            p = v3_path(group, version)
+            paths[p] = {
+                "serverRelativeURL": f"{prefix}/openapi/v3/{p}?hash="
+                + v3_hash(registry, group, version)
+            }
+    return {"paths": dict(sorted(paths.items()))}
+
+
+def parse_v3_path(path: str) -> tuple[str, str] | None:
+    """`api/v1` -> ("", "v1"); `apis/apps/v1` -> ("apps", "v1"); else None."""
+    parts = path.strip("/").split("/")
+    if len(parts) == 2 and parts[0] == "api":
+        return "", parts[1]
+    if len(parts) == 3 and parts[0] == "apis":
+        return parts[1], parts[2]
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _v2_document_cached(key: str, registry: _Frozen) -> bytes:
+    paths: dict[str, Any] = {}
+    definitions: dict[str, Any] = {}
+    for group, versions in registry.registry.groups().items():
+        for version in versions:
+            parts = _group_version_parts(registry.registry, group, version)
+            if parts is None:
+                continue
+            gv_paths, gv_definitions = parts
+            for path, item in gv_paths.items():
+                paths[path] = _v2_path_item(item)
+            definitions.update(gv_definitions)
+    doc = {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": SERVER_VERSION["gitVersion"]},
+        "paths": dict(sorted(paths.items())),
+        "definitions": _v2_definitions(definitions),
+    }
+    return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _v2_definitions(definitions: dict[str, Any]) -> dict[str, Any]:
+    # Swagger 2.0 has no x-kubernetes-int-or-string keyword on properties; the
+    # definitions already use the IntOrString string/int-or-string shape.
+    return dict(sorted(definitions.items()))
+
+
+def _v2_path_item(item: dict[str, Any]) -> dict[str, Any]:
+    """Turn a v3 path item into its Swagger 2.0 shape (parameters, consumes, schema)."""
+    out: dict[str, Any] = {}
+    for key, op in item.items():
+        if key == "parameters":
+            out[key] = [_v2_param(p) for p in op]
+            continue
+        v2op = {k: v for k, v in op.items() if k not in ("requestBody", "responses", "parameters")}
+        params = [_v2_param(p) for p in op.get("parameters", [])]
+        body = op.get("requestBody")
+        if body:
+            media = list(body["content"])
+            schema = next(iter(body["content"].values()))["schema"]
+            params.append({"in": "body", "name": "body", "required": True, "schema": schema})
+            v2op["consumes"] = media
+        if params:
+            v2op["parameters"] = params
+        v2op["produces"] = ["application/json", "application/yaml"]
+        v2op["responses"] = {
+            code: {
+                "description": r["description"],
+                "schema": next(iter(r["content"].values()))["schema"],
+            }
+            for code, r in op["responses"].items()
+        }
+        v2op["schemes"] = ["https"]
+        out[key] = v2op
+    return out
+
+
+def _v2_param(p: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in p.items() if k != "schema"}
+    out.update(p.get("schema", {}))
+    return out
+
+
+def v2_document(registry: ResourceRegistry) -> bytes:
+    """The `/openapi/v2` Swagger 2.0 document as JSON bytes (cached per set of kinds)."""
+    key = _registry_key(registry)
+    return _v2_document_cached(key, _Frozen(registry, key))

@@ -1,0 +1,723 @@
+"""The simulator's HTTP(S) server: many clusters behind one aiohttp application.
+
+    /clusters/{id}/api/...            the Kubernetes API of one cluster
+    /clusters/{id}/apis/...
+    /clusters/{id}/version, /openapi/v2, /openapi/v3, /healthz, /livez, /readyz
+    /admin/clusters[...]             create, list, delete, snapshot, restore clusters
+                                     (bearer admin token)
+    /healthz, /livez, /readyz        the server itself
+
+This module only translates HTTP to `pipeline.ApiRequest` and back and streams watches;
+every Kubernetes behaviour lives in the pipeline and the modules it calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import secrets
+import socket
+import threading
+import time
+from typing import Any
+
+from aiohttp import web
+
+from app.sim import discovery, openapi
+from app.sim.bootstrap import create_cluster
+from app.sim.clock import Clock
+from app.sim.cluster import ADMIN_USER, Cluster, new_token
+from app.sim.errors import ApiError
+from app.sim.kubeconfig import build_kubeconfig, dump_kubeconfig
+from app.sim.pipeline import (
+    JSON,
+    ApiRequest,
+    ApiResponse,
+    RequestContext,
+    authenticate,
+    authorize,
+    bookmark_object,
+    handle,
+    plan_watch,
+    watch_object,
+)
+from app.sim.tls import generate_ca, issue_server_cert, server_ssl_context
+from app.sim.watch import BOOKMARK, ERROR
+
+log = logging.getLogger(__name__)
+
+# A bookmark every minute on idle watches that allow them (the upstream watch cache
+# sends one about every 60 s), which also notices clients that went away.
+BOOKMARK_INTERVAL = 60.0
+# How often an idle watch checks whether its client disconnected.
+IDLE_CHECK = 5.0
+# A watcher this many events behind is cut off; the client re-lists, as with the
+# upstream cacher's slow-consumer termination.
+WATCH_QUEUE_LIMIT = 10_000
+DEFAULT_MAX_CLUSTERS = 500
+MAX_BODY = 3 * 1024 * 1024  # 3 MiB, kube-apiserver's default request size limit
+
+_CLUSTER_ID_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_HEALTH_CHECKS = (
+    "ping",
+    "log",
+    "etcd",
+    "poststarthook/start-apiextensions-controllers",
+    "poststarthook/crd-informer-synced",
+    "poststarthook/rbac/bootstrap-roles",
+    "poststarthook/scheduling/bootstrap-system-priority-classes",
+    "poststarthook/bootstrap-controller",
+)
+
+
+def _new_cluster_id() -> str:
+    return "c" + secrets.token_hex(5)
+
+
+class SimServer:
+    """Holds the clusters and serves them over HTTPS (or plain HTTP when `tls=False`)."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 6443,
+        tls: bool = True,
+        admin_token: str | None = None,
+        max_clusters: int = DEFAULT_MAX_CLUSTERS,
+        advertise_host: str | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.admin_token = admin_token or new_token()
+        self.max_clusters = max_clusters
+        self.advertise_host = advertise_host
+        self.clusters: dict[str, Cluster] = {}
+        self._lock = threading.Lock()
+        self.ca = generate_ca() if tls else None
+        self.server_cert = (
+            issue_server_cert(self.ca, [host, *([advertise_host] if advertise_host else [])])
+            if self.ca is not None
+            else None
+        )
+        self.started_at = time.time()
+        self._runner: web.AppRunner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+
+    # ---- clusters --------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        scheme = "https" if self.tls else "http"
+        host = self.advertise_host or self.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{self.port}"
+
+    def cluster_url(self, cluster_id: str) -> str:
+        return f"{self.base_url}/clusters/{cluster_id}"
+
+    def create_cluster(
+        self,
+        *,
+        nodes: int = 3,
+        cluster_id: str | None = None,
+        name: str | None = None,
+        labels: dict[str, str] | None = None,
+        clock: Clock | None = None,
+    ) -> Cluster:
+        """Create and register a bootstrapped cluster.
+
+        Raises ApiError 409 when the id is taken, 422 for a bad id or node count, 429
+        when the server holds `max_clusters` already.
+        """
+        cluster_id = cluster_id or _new_cluster_id()
+        if not _CLUSTER_ID_RE.match(cluster_id):
+            raise ApiError(422, f"invalid cluster id {cluster_id!r}: use a DNS label")
+        if not 1 <= nodes <= 50:
+            raise ApiError(422, "nodes must be between 1 and 50")
+        with self._lock:
+            if cluster_id in self.clusters:
+                raise ApiError(
+                    409, f'cluster "{cluster_id}" already exists', reason="AlreadyExists"
+                )
+            if len(self.clusters) >= self.max_clusters:
+                raise ApiError(429, f"this server already holds {self.max_clusters} clusters")
+            cluster = create_cluster(
+                cluster_id, nodes=nodes, ca=self.ca, clock=clock, name=name, labels=labels
+            )
+            self.clusters[cluster_id] = cluster
+        return cluster
+
+    def get_cluster(self, cluster_id: str) -> Cluster:
+        cluster = self.clusters.get(cluster_id)
+        if cluster is None:
+            raise ApiError(404, f'cluster "{cluster_id}" not found')
+        return cluster
+
+    def delete_cluster(self, cluster_id: str) -> None:
+        """Remove a cluster and end its watches; 404 when unknown."""
+        with self._lock:
+            cluster = self.clusters.pop(cluster_id, None)
+        if cluster is None:
+            raise ApiError(404, f'cluster "{cluster_id}" not found')
+        cluster.store.close_watches()
+
+    def kubeconfig(
+        self,
+        cluster: Cluster,
+        *,
+        user: str = ADMIN_USER,
+        token: str | None = None,
+        client_cert: tuple[bytes, bytes] | None = None,
+        namespace: str | None = None,
+    ) -> dict[str, Any]:
+        """A kubeconfig for `cluster`: the admin token unless another credential is given."""
+        if token is None and client_cert is None:
+            token = cluster.auth.admin_token
+        return build_kubeconfig(
+            cluster_name=cluster.name,
+            server=self.cluster_url(cluster.id),
+            user=user,
+            token=token,
+            client_cert_pem=client_cert[0] if client_cert else None,
+            client_key_pem=client_cert[1] if client_cert else None,
+            ca_pem=self.ca.cert_pem if self.ca is not None else None,
+            namespace=namespace,
+        )
+
+    def add_user(
+        self, cluster: Cluster, user: str, groups: tuple[str, ...] = (), *, cert: bool = False
+    ) -> dict[str, Any]:
+        """Issue a credential for a lab user and return a kubeconfig using it."""
+        if cert:
+            pair = cluster.auth.issue_client_cert(user, groups)
+            return self.kubeconfig(cluster, user=user, client_cert=(pair.cert_pem, pair.key_pem))
+        token = cluster.auth.add_token(user, groups)
+        return self.kubeconfig(cluster, user=user, token=token)
+
+    # ---- aiohttp application ---------------------------------------------------------
+
+    def build_app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        return app
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        try:
+            if path.startswith("/clusters/"):
+                return await self._cluster_request(request)
+            if path == "/admin/clusters" or path.startswith("/admin/clusters/"):
+                return await self._admin(request)
+            if path in ("/healthz", "/livez", "/readyz") or path.startswith(
+                ("/healthz/", "/livez/", "/readyz/")
+            ):
+                return _health(request)
+            if path in ("/", ""):
+                return _json(
+                    200,
+                    {
+                        "paths": [
+                            "/admin/clusters",
+                            "/clusters/{id}",
+                            "/healthz",
+                            "/livez",
+                            "/readyz",
+                        ]
+                    },
+                )
+            raise ApiError(404, "the server could not find the requested resource", details={})
+        except ApiError as exc:
+            return _json(exc.code, exc.status())
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("internal error on %s %s", request.method, path)
+            return _json(500, ApiError(500, "Internal error occurred").status())
+
+    # ---- admin API -------------------------------------------------------------------
+
+    def _check_admin(self, request: web.Request) -> None:
+        header = request.headers.get("Authorization", "")
+        supplied = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        if not supplied or not secrets.compare_digest(supplied, self.admin_token):
+            raise ApiError(401, "Unauthorized")
+
+    def cluster_document(self, cluster: Cluster, *, with_kubeconfig: bool = False) -> dict:
+        doc = {**cluster.summary(), "server": self.cluster_url(cluster.id)}
+        if with_kubeconfig:
+            doc["token"] = cluster.auth.admin_token
+            doc["kubeconfig"] = dump_kubeconfig(self.kubeconfig(cluster))
+        return doc
+
+    async def _admin(self, request: web.Request) -> web.StreamResponse:
+        self._check_admin(request)
+        parts = request.path.strip("/").split("/")[2:]  # after admin/clusters
+        method = request.method
+        if not parts:
+            if method == "GET":
+                return _json(
+                    200,
+                    {
+                        "items": [self.cluster_document(c) for c in list(self.clusters.values())],
+                        "capacity": self.max_clusters,
+                    },
+                )
+            if method == "POST":
+                body = await _json_body(request)
+                labels = body.get("labels") or {}
+                if not isinstance(labels, dict):
+                    raise ApiError(422, "labels must be an object of strings")
+                nodes = body.get("nodes", 3)
+                if not isinstance(nodes, int) or isinstance(nodes, bool):
+                    raise ApiError(422, "nodes must be an integer")
+                cluster = self.create_cluster(
+                    nodes=nodes,
+                    cluster_id=body.get("id"),
+                    name=body.get("name"),
+                    labels={str(k): str(v) for k, v in labels.items()},
+                )
+                return _json(201, self.cluster_document(cluster, with_kubeconfig=True))
+            raise ApiError(405, "method not allowed")
+        cluster = self.get_cluster(parts[0])
+        action = parts[1] if len(parts) > 1 else ""
+        if action == "" and method == "GET":
+            return _json(200, self.cluster_document(cluster, with_kubeconfig=True))
+        if action == "" and method == "DELETE":
+            self.delete_cluster(cluster.id)
+            return _json(200, {"id": cluster.id, "deleted": True})
+        if action == "kubeconfig" and method == "GET":
+            return web.Response(
+                text=dump_kubeconfig(self.kubeconfig(cluster)), content_type="application/yaml"
+            )
+        if action == "snapshot" and method in ("GET", "POST"):
+            return _json(200, cluster.snapshot())
+        if action == "restore" and method == "POST":
+            data = await _json_body(request)
+            if not isinstance(data.get("store"), dict):
+                raise ApiError(422, "a snapshot needs a `store` object")
+            try:
+                cluster.restore(data)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ApiError(422, f"malformed snapshot: {exc}") from None
+            return _json(200, self.cluster_document(cluster))
+        if action == "users" and method == "POST":
+            body = await _json_body(request)
+            user = body.get("name")
+            if not isinstance(user, str) or not user:
+                raise ApiError(422, "a user needs a name")
+            groups = tuple(str(g) for g in body.get("groups") or ())
+            cert = body.get("credential", "token") == "certificate"
+            if cert and not self.tls:
+                raise ApiError(422, "client certificates need a server running with TLS")
+            config = self.add_user(cluster, user, groups, cert=cert)
+            return _json(201, {"name": user, "kubeconfig": dump_kubeconfig(config)})
+        raise ApiError(404, "the server could not find the requested resource", details={})
+
+    # ---- cluster API -----------------------------------------------------------------
+
+    async def _cluster_request(self, request: web.Request) -> web.StreamResponse:
+        _, _, rest = request.path.partition("/clusters/")
+        cluster_id, _, tail = rest.partition("/")
+        cluster = self.get_cluster(cluster_id)
+        tail = "/" + tail
+        parts = [p for p in tail.split("/") if p]
+        query = {k: v for k, v in request.query.items()}
+        headers = {k: v for k, v in request.headers.items()}
+        if parts and parts[0] in ("healthz", "livez", "readyz"):
+            return _health(request, prefix=f"/clusters/{cluster_id}")
+        if parts == ["version"]:
+            return _json(200, discovery.version_info())
+        if not parts:
+            return _json(200, {"paths": _root_paths(cluster)})
+        body = await request.read() if request.can_read_body else b""
+        peer_cert = _peer_cert(request)
+        if (
+            (parts[0] == "api" and len(parts) == 1)
+            or (parts[0] == "apis" and len(parts) <= 3)
+            or parts[0] == "openapi"
+            or (parts[0] == "api" and len(parts) == 2)
+        ):
+            return self._non_resource(cluster, request, parts, tail, headers, peer_cert)
+        req = _resource_request(request.method, parts, query, headers, body, peer_cert)
+        if req is None:
+            raise ApiError(404, "the server could not find the requested resource", details={})
+        if req.verb == "watch" or (
+            request.method == "GET" and req.name is None and query.get("watch") in ("true", "1")
+        ):
+            return await self._watch(request, cluster, req)
+        response = handle(cluster, req)
+        return _to_web(response)
+
+    def _non_resource(
+        self,
+        cluster: Cluster,
+        request: web.Request,
+        parts: list[str],
+        tail: str,
+        headers: dict[str, str],
+        peer_cert: bytes | None,
+    ) -> web.StreamResponse:
+        req = ApiRequest(
+            request.method, headers=headers, peer_cert=peer_cert, non_resource_path=tail
+        )
+        ctx = RequestContext(cluster, req)
+        authenticate(ctx)
+        authorize(ctx)
+        if request.method != "GET":
+            raise ApiError(
+                405,
+                "the server does not allow this method on the requested resource",
+                reason="MethodNotAllowed",
+                details={},
+            )
+        accept = headers.get("Accept")
+        registry = cluster.registry
+        if parts == ["api"]:
+            if discovery.wants_aggregated(accept):
+                return _json(
+                    200,
+                    discovery.aggregated_discovery(registry, core=True),
+                    content_type=discovery.AGGREGATED_MEDIA,
+                )
+            return _json(200, discovery.core_versions(f"{self.host}:{self.port}"))
+        if parts == ["apis"]:
+            if discovery.wants_aggregated(accept):
+                return _json(
+                    200,
+                    discovery.aggregated_discovery(registry, core=False),
+                    content_type=discovery.AGGREGATED_MEDIA,
+                )
+            return _json(200, discovery.api_group_list(registry))
+        if parts[0] == "openapi":
+            return self._openapi(cluster, parts, request)
+        if parts[0] == "apis" and len(parts) == 2:
+            versions = registry.groups().get(parts[1])
+            if not versions:
+                raise ApiError(404, "the server could not find the requested resource", details={})
+            return _json(200, discovery.api_group(parts[1], versions))
+        group, version = ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2])
+        doc = discovery.api_resource_list(registry, group, version)
+        if doc is None:
+            raise ApiError(404, "the server could not find the requested resource", details={})
+        return _json(200, doc)
+
+    def _openapi(self, cluster: Cluster, parts: list[str], request: web.Request):
+        registry = cluster.registry
+        if parts == ["openapi", "v2"]:
+            return web.Response(body=openapi.v2_document(registry), content_type=JSON)
+        if parts == ["openapi", "v3"]:
+            return _json(200, openapi.v3_index(registry, prefix=f"/clusters/{cluster.id}"))
+        if len(parts) >= 3 and parts[:2] == ["openapi", "v3"]:
+            target = openapi.parse_v3_path("/".join(parts[2:]))
+            if target is not None:
+                doc = openapi.v3_document(registry, *target)
+                if doc is not None:
+                    return web.Response(body=doc, content_type=JSON)
+        raise ApiError(404, "the server could not find the requested resource", details={})
+
+    async def _watch(
+        self, request: web.Request, cluster: Cluster, req: ApiRequest
+    ) -> web.StreamResponse:
+        try:
+            plan = plan_watch(cluster, req)
+        except ApiError as exc:
+            return _json(exc.code, exc.status())
+        loop = asyncio.get_running_loop()
+        loop_thread = threading.get_ident()
+        queue: asyncio.Queue = asyncio.Queue()
+        overflow = {"hit": False}
+
+        def put(event: Any) -> None:
+            if queue.qsize() >= WATCH_QUEUE_LIMIT:
+                overflow["hit"] = True
+                return
+            queue.put_nowait(event)
+
+        def deliver(event: Any) -> None:
+            if threading.get_ident() == loop_thread:
+                put(event)
+            else:
+                loop.call_soon_threadsafe(put, event)
+
+        store = cluster.store
+        too_old: ApiError | None = None
+        sub = None
+        try:
+            sub, start_rv = store.watch(
+                plan.rt.group,
+                plan.rt.plural,
+                deliver,
+                namespace=req.namespace,
+                label_selector=plan.label_selector,
+                field_selector=plan.field_selector,
+                resource_version=plan.resource_version,
+                send_initial=plan.send_initial,
+            )
+        except ApiError as exc:
+            if exc.code != 410:
+                return _json(exc.code, exc.status())
+            too_old = exc
+            start_rv = store.resource_version
+        watch_list = req.query.get("sendInitialEvents") in ("true", "1")
+        if watch_list and plan.bookmarks:
+            # Queued behind the initial ADDED events, before any live event (we have
+            # not yielded to the loop since subscribing, so none is queued yet).
+            queue.put_nowait(("initial-end", start_rv))
+        response = web.StreamResponse(status=200, headers={"Content-Type": JSON})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        deadline = loop.time() + plan.timeout
+        last_sent = loop.time()
+        try:
+            if too_old is not None:
+                await _write_event(response, ERROR, too_old.status())
+                return response
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0 or overflow["hit"]:
+                    break
+                try:
+                    item = await asyncio.wait_for(queue.get(), min(remaining, IDLE_CHECK))
+                except TimeoutError:
+                    if request.transport is None or request.transport.is_closing():
+                        break
+                    if plan.bookmarks and loop.time() - last_sent >= BOOKMARK_INTERVAL:
+                        await _write_event(
+                            response, BOOKMARK, bookmark_object(plan, store.resource_version, False)
+                        )
+                        last_sent = loop.time()
+                    continue
+                if isinstance(item, tuple):
+                    await _write_event(response, BOOKMARK, bookmark_object(plan, item[1], True))
+                elif item.type == ERROR:
+                    gone = ApiError(410, "the cluster was reset; re-list", reason="Expired")
+                    await _write_event(response, ERROR, gone.status())
+                    break
+                else:
+                    await _write_event(response, item.type, watch_object(plan, item.object()))
+                last_sent = loop.time()
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            if sub is not None:
+                store.unwatch(sub)
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
+            await response.write_eof()
+        return response
+
+    # ---- running ---------------------------------------------------------------------
+
+    def _ssl_context(self):
+        if self.ca is None or self.server_cert is None:
+            return None
+        return server_ssl_context(self.ca, self.server_cert)
+
+    async def start(self) -> None:
+        """Start listening (in the running loop); port 0 picks a free port."""
+        self._runner = web.AppRunner(self.build_app(), access_log=None, handler_cancellation=True)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        site = web.SockSite(
+            self._runner, sock, ssl_context=self._ssl_context(), shutdown_timeout=1.0
+        )
+        await site.start()
+        self._loop = asyncio.get_running_loop()
+
+    async def stop(self) -> None:
+        for cluster in list(self.clusters.values()):
+            cluster.store.close_watches()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        try:
+            while True:
+                await asyncio.sleep(3600)
+        finally:
+            await self.stop()
+
+    def start_in_thread(self) -> SimServer:
+        """Run the server in a daemon thread with its own loop; returns once listening.
+        Raises the start-up error (e.g. port in use) in the caller."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            try:
+                loop.run_until_complete(self._wait_stopped())
+                loop.run_until_complete(self.stop())
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="sim-server", daemon=True)
+        self._thread.start()
+        ready.wait(30)
+        if failure:
+            raise failure[0]
+        return self
+
+    async def _wait_stopped(self) -> None:
+        while not self._stopped.is_set():
+            await asyncio.sleep(0.1)
+
+    def stop_thread(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
+
+    def call(self, fn, *args):
+        """Run `fn(*args)` on the server loop's thread and return its result (tests)."""
+        if self._loop is None:
+            return fn(*args)
+        future = asyncio.run_coroutine_threadsafe(_as_coroutine(fn, *args), self._loop)
+        return future.result(30)
+
+
+async def _as_coroutine(fn, *args):
+    return fn(*args)
+
+
+# ---- helpers ---------------------------------------------------------------------------
+
+
+def _json(status: int, body: Any, content_type: str = JSON) -> web.Response:
+    return web.Response(
+        status=status,
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        headers={"Content-Type": content_type},
+    )
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "the request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    return data
+
+
+def _to_web(response: ApiResponse) -> web.Response:
+    headers = {"Content-Type": response.content_type, **response.headers}
+    return web.Response(status=response.status, body=response.encoded(), headers=headers)
+
+
+async def _write_event(response: web.StreamResponse, kind: str, obj: Any) -> None:
+    line = json.dumps({"type": kind, "object": obj}, separators=(",", ":")) + "\n"
+    await response.write(line.encode())
+
+
+def _peer_cert(request: web.Request) -> bytes | None:
+    transport = request.transport
+    if transport is None:
+        return None
+    ssl_object = transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return None
+    try:
+        return ssl_object.getpeercert(binary_form=True)
+    except ValueError:
+        return None
+
+
+def _health(request: web.Request, prefix: str = "") -> web.Response:
+    path = request.path[len(prefix) :]
+    endpoint = path.strip("/").split("/")[0]
+    check = path.strip("/").split("/")[1] if path.strip("/").count("/") else ""
+    if check:
+        if check not in {c.split("/")[0] for c in _HEALTH_CHECKS}:
+            return web.Response(status=404, text="404 page not found\n")
+        return web.Response(text="ok", content_type="text/plain")
+    if "verbose" in request.query:
+        lines = [f"[+]{c} ok" for c in _HEALTH_CHECKS]
+        lines.append(f"{endpoint} check passed")
+        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+    return web.Response(text="ok", content_type="text/plain")
+
+
+def _root_paths(cluster: Cluster) -> list[str]:
+    paths = [
+        "/api",
+        "/api/v1",
+        "/apis",
+        "/healthz",
+        "/livez",
+        "/openapi/v2",
+        "/openapi/v3",
+        "/readyz",
+        "/version",
+    ]
+    for group, versions in cluster.registry.groups().items():
+        if group:
+            paths.append(f"/apis/{group}")
+            paths.extend(f"/apis/{group}/{v}" for v in versions)
+    return sorted(paths)
+
+
+def _resource_request(
+    method: str,
+    parts: list[str],
+    query: dict[str, str],
+    headers: dict[str, str],
+    body: bytes,
+    peer_cert: bytes | None,
+) -> ApiRequest | None:
+    """Parse `/api/v1/...` or `/apis/G/V/...` into an ApiRequest (None if malformed)."""
+    if parts[0] == "api" and len(parts) >= 3:
+        group, version, rest = "", parts[1], parts[2:]
+    elif parts[0] == "apis" and len(parts) >= 4:
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    namespace = None
+    # namespaces/{ns}/{plural}/... is a namespaced path unless the fourth segment is a
+    # subresource of the namespace itself (status, finalize).
+    if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in ("status", "finalize"):
+        namespace, rest = rest[1], rest[2:]
+    if len(rest) > 3:
+        return None
+    plural = rest[0]
+    name = rest[1] if len(rest) > 1 else None
+    subresource = rest[2] if len(rest) > 2 else None
+    return ApiRequest(
+        method=method,
+        group=group,
+        version=version,
+        plural=plural,
+        namespace=namespace,
+        name=name,
+        subresource=subresource,
+        query=query,
+        headers=headers,
+        body=body,
+        peer_cert=peer_cert,
+    )

@@ -1,0 +1,164 @@
+"""Certificates for the simulator: one CA per server, its serving certificate, and
+client certificates for lab users (CN = user name, O = groups, as kube-apiserver's
+x509 authenticator reads them).
+
+Keys are ECDSA P-256: generated in about a millisecond, so a server starts instantly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import socket
+import ssl
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+# kubeadm issues a 10-year CA and 1-year leaf certificates (kubeadm certs
+# check-expiration shows these lifetimes).
+CA_DAYS = 3650
+LEAF_DAYS = 365
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    cert_pem: bytes
+    key_pem: bytes
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_pem_x509_certificate(self.cert_pem)
+
+
+def _new_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def generate_ca(common_name: str = "kubernetes") -> KeyPair:
+    """A self-signed CA (kubeadm names its cluster CA `kubernetes`)."""
+    key = _new_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = _now()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=CA_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=True,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return KeyPair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+
+
+def _issue(
+    ca: KeyPair,
+    subject: x509.Name,
+    usage: ExtendedKeyUsageOID,
+    sans: list[x509.GeneralName] | None = None,
+) -> KeyPair:
+    ca_key = serialization.load_pem_private_key(ca.key_pem, password=None)
+    ca_cert = ca.certificate
+    key = _new_key()
+    now = _now()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=LEAF_DAYS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    return KeyPair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+
+
+def issue_server_cert(ca: KeyPair, hosts: list[str] | None = None) -> KeyPair:
+    """A serving certificate for 127.0.0.1, ::1, localhost, this host's name and `hosts`."""
+    names = ["localhost", socket.gethostname(), *(hosts or [])]
+    ips = {"127.0.0.1", "::1"}
+    sans: list[x509.GeneralName] = []
+    seen: set[str] = set()
+    for host in names:
+        if not host or host in seen:
+            continue
+        seen.add(host)
+        try:
+            ips.add(str(ipaddress.ip_address(host)))
+        except ValueError:
+            sans.append(x509.DNSName(host))
+    sans.extend(x509.IPAddress(ipaddress.ip_address(ip)) for ip in sorted(ips))
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")])
+    return _issue(ca, subject, ExtendedKeyUsageOID.SERVER_AUTH, sans)
+
+
+def issue_client_cert(ca: KeyPair, user: str, groups: list[str] | tuple[str, ...] = ()) -> KeyPair:
+    """A client certificate: CN is the user name, each O a group."""
+    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, user))
+    return _issue(ca, x509.Name(attrs), ExtendedKeyUsageOID.CLIENT_AUTH)
+
+
+def subject_of(cert_der: bytes) -> tuple[str, list[str]]:
+    """(CN, [O...]) of a DER certificate."""
+    cert = x509.load_der_x509_certificate(cert_der)
+    cn = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    orgs = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    return (str(cn[0]) if cn else "", [str(o) for o in orgs])
+
+
+def server_ssl_context(ca: KeyPair, server: KeyPair) -> ssl.SSLContext:
+    """TLS for the API server: serves `server`, asks for (but does not require) a client
+    certificate signed by `ca`."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # ssl only loads certificates from files; write them to a private temp dir.
+    with tempfile.TemporaryDirectory() as tmp:
+        cert_file, key_file, ca_file = (Path(tmp) / n for n in ("tls.crt", "tls.key", "ca.crt"))
+        cert_file.write_bytes(server.cert_pem)
+        key_file.write_bytes(server.key_pem)
+        ca_file.write_bytes(ca.cert_pem)
+        context.load_cert_chain(cert_file, key_file)
+        context.load_verify_locations(cafile=str(ca_file))
+    context.verify_mode = ssl.CERT_OPTIONAL
+    return context

@@ -1,0 +1,189 @@
+"""Watch events, the bounded event history and the fan-out to subscribers.
+
+Every write to a cluster's store becomes one `WatchEvent` carrying the encoded object
+(the same bytes the store keeps, so history costs little extra memory). The history
+keeps the most recent events so a client can resume from a resourceVersion; a client
+further behind than the history gets 410 Gone ("too old resource version"), as from
+the upstream watch cache.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.sim.errors import ApiError
+from app.sim.selectors import FieldSelector, LabelSelector
+
+# Events kept per cluster for resuming watches. The upstream watch cache keeps a
+# capacity-bounded window per resource (100 to 100k, sized by load); one shared window
+# of this size covers a lab's traffic while keeping idle clusters small.
+HISTORY_LIMIT = 1000
+
+ADDED, MODIFIED, DELETED, BOOKMARK, ERROR = "ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    """One change: `data` is the object after the change (before it, for DELETED)."""
+
+    type: str
+    group: str
+    plural: str
+    namespace: str
+    name: str
+    resource_version: int
+    data: bytes
+    # The object before an update, so selector watches can turn "stopped matching"
+    # into DELETED and "started matching" into ADDED.
+    old: bytes | None = None
+
+    def object(self) -> dict[str, Any]:
+        """A fresh decoded copy of the object."""
+        return json.loads(self.data)
+
+    def old_object(self) -> dict[str, Any] | None:
+        return json.loads(self.old) if self.old is not None else None
+
+
+def too_old(resource_version: int) -> ApiError:
+    return ApiError(410, f"too old resource version: {resource_version}", reason="Expired")
+
+
+class EventHistory:
+    """The most recent `limit` events, in resourceVersion order."""
+
+    def __init__(self, limit: int = HISTORY_LIMIT) -> None:
+        self._events: deque[WatchEvent] = deque(maxlen=limit)
+        # Highest resourceVersion that fell out of the window (0: nothing lost yet).
+        self._lost_upto = 0
+
+    def append(self, event: WatchEvent) -> None:
+        if len(self._events) == self._events.maxlen:
+            self._lost_upto = self._events[0].resource_version
+        self._events.append(event)
+
+    def since(self, resource_version: int) -> list[WatchEvent]:
+        """Events newer than `resource_version`; ApiError(410) if some were dropped."""
+        if resource_version < self._lost_upto:
+            raise too_old(resource_version)
+        return [e for e in self._events if e.resource_version > resource_version]
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __iter__(self) -> Iterator[WatchEvent]:
+        return iter(list(self._events))
+
+    def clear(self, lost_upto: int) -> None:
+        """Forget everything (after a restore): older resourceVersions become 410."""
+        self._events.clear()
+        self._lost_upto = lost_upto
+
+
+@dataclass(eq=False)
+class Subscription:
+    """A watcher's filter and its delivery callback.
+
+    `deliver(event_type, obj_bytes, resource_version)` runs synchronously in the writer's
+    thread while the store lock is held: it must be quick and must not call the store.
+    """
+
+    group: str
+    plural: str
+    namespace: str | None
+    label_selector: LabelSelector
+    field_selector: FieldSelector
+    deliver: Callable[[WatchEvent], None]
+    closed: bool = field(default=False)
+
+    def _matches_bytes(self, data: bytes | None, cache: dict[int, Any]) -> bool:
+        if data is None:
+            return False
+        if self.label_selector.empty() and self.field_selector.empty():
+            return True
+        key = id(data)
+        obj = cache.get(key)
+        if obj is None:
+            obj = cache[key] = json.loads(data)
+        labels = (obj.get("metadata") or {}).get("labels")
+        return self.label_selector.matches(labels) and self.field_selector.matches(obj)
+
+    def translate(self, event: WatchEvent, cache: dict[int, Any]) -> WatchEvent | None:
+        """The event as this subscriber sees it, or None when it does not concern it."""
+        if event.group != self.group or event.plural != self.plural:
+            return None
+        if self.namespace and event.namespace != self.namespace:
+            return None
+        now = self._matches_bytes(event.data, cache)
+        if event.type != MODIFIED:
+            return event if now else None
+        before = self._matches_bytes(event.old, cache) if event.old is not None else now
+        if now and before:
+            return event
+        if now:
+            return WatchEvent(
+                ADDED,
+                event.group,
+                event.plural,
+                event.namespace,
+                event.name,
+                event.resource_version,
+                event.data,
+            )
+        if before:
+            # Upstream sends the new state of the object in the synthetic DELETED.
+            return WatchEvent(
+                DELETED,
+                event.group,
+                event.plural,
+                event.namespace,
+                event.name,
+                event.resource_version,
+                event.data,
+            )
+        return None
+
+
+class WatchHub:
+    """Fan-out of a cluster's events to its subscriptions."""
+
+    def __init__(self) -> None:
+        self._subs: list[Subscription] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, sub: Subscription) -> Subscription:
+        with self._lock:
+            self._subs.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        sub.closed = True
+        with self._lock:
+            if sub in self._subs:
+                self._subs.remove(sub)
+
+    def publish(self, event: WatchEvent) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        cache: dict[int, Any] = {}
+        for sub in subs:
+            if sub.closed:
+                continue
+            seen = sub.translate(event, cache)
+            if seen is not None:
+                sub.deliver(seen)
+
+    def close_all(self) -> None:
+        with self._lock:
+            subs, self._subs = self._subs, []
+        for sub in subs:
+            sub.closed = True
+            sub.deliver(WatchEvent(ERROR, sub.group, sub.plural, "", "", 0, b"null"))
+
+    def __len__(self) -> int:
+        return len(self._subs)

@@ -1,0 +1,45 @@
+"""Every periodic job, in one list. Celery beat (`certprep beat`, started by `certprep up`)
+sends each task on its interval; add a line here to schedule a new one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A task sent every `every_seconds` seconds with `kwargs`."""
+
+    name: str
+    task: str
+    every_seconds: float
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+PERIODIC_JOBS: list[PeriodicJob] = [
+    # Re-publishes jobs whose message was lost or whose worker died (see app.services.jobs).
+    PeriodicJob("sweep-stuck-jobs", "certprep.maintenance.sweep_stuck_jobs", 60),
+    # Keeps the jobs table small: finished rows older than the retention are deleted.
+    PeriodicJob("purge-finished-jobs", "certprep.maintenance.purge_finished_jobs", 3600),
+]
+
+
+def beat_schedule(jobs: list[PeriodicJob] | None = None) -> dict[str, dict[str, Any]]:
+    """The Celery `beat_schedule` for `jobs` (default `PERIODIC_JOBS`).
+
+    Each message expires after one interval: after downtime, beat's backlog of identical
+    periodic messages is dropped instead of running them all. Raises `ValueError` on a
+    duplicate name.
+    """
+    schedule: dict[str, dict[str, Any]] = {}
+    for job in PERIODIC_JOBS if jobs is None else jobs:
+        if job.name in schedule:
+            raise ValueError(f"periodic job {job.name!r} is listed twice")
+        schedule[job.name] = {
+            "task": job.task,
+            "schedule": job.every_seconds,
+            "kwargs": dict(job.kwargs),
+            "options": {"expires": job.every_seconds},
+        }
+    return schedule
