@@ -37,13 +37,15 @@ class Token(MethodView):
         description="Too many failed logins for this account or address.",
         headers=RETRY_AFTER_HEADER,
     )
-    def post(self, data: dict[str, Any]) -> IssuedToken:
+    def post(self, data: dict[str, Any]) -> tuple[IssuedToken, dict[str, str]]:
         """Exchange email and password for a bearer token.
 
         Repeated failures for one account or one client address are throttled: the
         answer is then 429 with `Retry-After`, even for the right password.
         """
-        return auth_service.login(data["email"], data["password"], client_address())
+        issued = auth_service.login(data["email"], data["password"], client_address())
+        # A response carrying a credential must not be cached (RFC 6749 section 5.1).
+        return issued, {"Cache-Control": "no-store"}
 
     @auth_required()
     @blp.response(204)

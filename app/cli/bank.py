@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from flask import Flask
 
 from app.banks.validator import ContentSet, load_content
 
@@ -17,6 +18,13 @@ def default_content_paths() -> list[Path]:
     from app.config import PROJECT_ROOT
 
     return [PROJECT_ROOT / "questions"]
+
+
+def _command_app() -> Flask:
+    """The app on the configured database (`CERTPREP_DATABASE_URL`)."""
+    from app import create_app
+
+    return create_app()
 
 
 def _summary(content: ContentSet) -> str:
@@ -57,13 +65,11 @@ def import_(paths: tuple[Path, ...]) -> None:
     Nothing is written when any file has an error.
     """
     content = _load_or_exit(paths)
-    from app import create_app
     from app.services.banks import import_content
 
-    app = create_app()
-    with app.app_context():
+    with _command_app().app_context():
         report = import_content(content)
-    click.echo(f"imported {_summary(content)}: {report}")
+    click.echo(f"imported {_summary(content)}: {report or 'nothing changed'}")
 
 
 commands = [bank]

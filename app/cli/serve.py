@@ -124,9 +124,7 @@ def _gunicorn_has_setting(name: str) -> bool:
     show_default=True,
     help="Execution pool; time limits are enforced by prefork only.",
 )
-@click.option(
-    "--queues", "-Q", default=None, help="Comma-separated queues (default: certprep)."
-)
+@click.option("--queues", "-Q", default=None, help="Comma-separated queues (default: certprep).")
 @click.option("--loglevel", "-l", default="INFO", show_default=True)
 @click.option("--hostname", "-n", default=None, help="Node name, e.g. worker1@%h.")
 def worker(
@@ -222,6 +220,34 @@ def _wait_until_ready(url: str, children: list[Child], timeout: float) -> str | 
     return f"not ready after {timeout:.0f} s ({last})"
 
 
+def _start(role: str, argv: list[str], env: dict[str, str]) -> Child:
+    child = Child(role, subprocess.Popen(argv, env=env))
+    click.echo(f"started {role} (pid {child.process.pid})")
+    return child
+
+
+def _wait_for_simulator(
+    host: str, port: int, child: Child, timeout: float, stop_requested: list[int]
+) -> str | None:
+    """The simulator's base URL once its `/healthz` answers (HTTPS is its default, plain
+    HTTP is tried too); None when it exited, did not answer in time, or a stop came."""
+    import requests
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and child.alive and not stop_requested:
+        for scheme in ("https", "http"):
+            url = f"{scheme}://{host}:{port}"
+            try:
+                # Self-signed certificate; this only asks whether the server is up.
+                response = requests.get(f"{url}/healthz", timeout=2, verify=False)
+            except requests.RequestException:
+                continue
+            if response.status_code == 200:
+                return url
+        time.sleep(0.3)
+    return None
+
+
 def _stop(children: list[Child]) -> None:
     """SIGTERM every child still running, wait, then SIGKILL the stragglers."""
     for child in children:
@@ -300,18 +326,16 @@ def up(
     else:
         click.echo("no `certprep bank import` command: skipping content import")
 
-    roles: list[tuple[str, list[str]]] = []
-    sim_url = None
+    sim_argv: list[str] | None = None
+    sim_url: str | None = None
     if no_sim:
         click.echo("simulator not started (--no-sim)")
     elif _find_command(root, "sim", "serve") is None:
         click.echo("no `certprep sim serve` command: starting without the simulator")
     else:
         sim_port = sim_port or port + 1
-        sim_url = f"http://{_client_host(host)}:{sim_port}"
-        env["CERTPREP_SIM_URLS"] = sim_url
-        roles.append(("simulator", [*certprep, "sim", "serve", "--port", str(sim_port)]))
-    roles += [
+        sim_argv = [*certprep, "sim", "serve", "--port", str(sim_port)]
+    roles = [
         ("web", [*certprep, "serve", "--host", host, "--port", str(port), "--workers", "2"]),
         ("worker", [*certprep, "worker", "--concurrency", "2"]),
         ("beat", [*certprep, "beat"]),
@@ -322,15 +346,25 @@ def up(
     def request_stop(signum: int, _frame: Any) -> None:
         stop_requested.append(signum)
 
-    previous = {
-        sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     children: list[Child] = []
     exit_code = 0
     try:
+        if sim_argv is not None and sim_port is not None:
+            # First, so the web API can be told its URL (and probe it from /readyz).
+            children.append(_start("simulator", sim_argv, env))
+            sim_url = _wait_for_simulator(
+                _client_host(host), sim_port, children[-1], ready_timeout, stop_requested
+            )
+            if stop_requested:
+                return
+            if sim_url is None:
+                click.echo("the simulator did not start; see its output above", err=True)
+                exit_code = 1
+                return
+            env["CERTPREP_SIM_URLS"] = sim_url
         for role, argv in roles:
-            children.append(Child(role, subprocess.Popen(argv, env=env)))
-            click.echo(f"started {role} (pid {children[-1].process.pid})")
+            children.append(_start(role, argv, env))
         base = f"http://{_client_host(host)}:{port}"
         problem = _wait_until_ready(f"{base}/readyz", children, ready_timeout)
         if stop_requested:

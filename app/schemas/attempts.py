@@ -24,13 +24,21 @@ class AttemptItemSchema(OutputSchema):
     type = ma.fields.String(required=True)
     stem = ma.fields.String(required=True)
     points = ma.fields.Float(required=True)
-    options = ma.fields.List(ma.fields.Nested(ShownChoiceSchema))
-    items = ma.fields.List(ma.fields.Nested(ShownChoiceSchema))
-    prompts = ma.fields.List(ma.fields.Nested(ShownChoiceSchema))
-    choices = ma.fields.List(ma.fields.Nested(ShownChoiceSchema))
-    unit = ma.fields.String()
+    options = ma.fields.List(ma.fields.Nested(ShownChoiceSchema), allow_none=True)
+    items = ma.fields.List(ma.fields.Nested(ShownChoiceSchema), allow_none=True)
+    prompts = ma.fields.List(ma.fields.Nested(ShownChoiceSchema), allow_none=True)
+    choices = ma.fields.List(ma.fields.Nested(ShownChoiceSchema), allow_none=True)
+    unit = ma.fields.String(allow_none=True)
     response = ma.fields.Dict(allow_none=True, metadata={"description": "The saved response."})
     answered_at = ma.fields.AwareDateTime(allow_none=True)
+
+    @ma.post_dump
+    def drop_absent(self, data: dict, **kwargs: object) -> dict:
+        """Leave out the presentation keys this item type does not have."""
+        for key in ("options", "items", "prompts", "choices", "unit"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
 
 class ResultSchema(OutputSchema):

@@ -41,6 +41,9 @@ log = get_logger(__name__)
 
 EXPIRE_TASK = "certprep.quizzes.expire_attempt"
 
+# What item types may add to a learner's item (see app.banks.item_types).
+PRESENTATION_KEYS = ("options", "items", "prompts", "choices", "unit")
+
 # Review levels in increasing order of what they reveal.
 REVIEW_LEVELS = [p.value for p in ReviewPolicy]
 
@@ -438,6 +441,9 @@ def learner_item(item: AttemptItem) -> dict[str, Any]:
         "type": question.type,
         "stem": question.body["stem"],
         "points": item.max_score,
+        # Every presentation key is present (None when the type has none): the output
+        # schema reads dict keys, and a missing "items" would resolve to dict.items.
+        **dict.fromkeys(PRESENTATION_KEYS),
         **shown,
         "response": item.response,
         "answered_at": item.answered_at,

@@ -23,7 +23,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 
 from app.extensions import db
 from app.models.base import utcnow
@@ -222,12 +222,3 @@ def login(email: str, password: str, address: str | None) -> IssuedToken:
     issued = issue_token(user, label="login", commit=False)
     db.session.commit()
     return issued
-
-
-def count_login_failures(email: str) -> int:
-    """Failures currently recorded for an account (for admins and tests)."""
-    return db.session.scalar(
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(LoginFailure.email == normalize_email(email))
-    )

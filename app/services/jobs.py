@@ -387,9 +387,7 @@ def count_jobs(now: datetime | None = None) -> tuple[dict[str, int], int]:
     deadline. Raises SQLAlchemy errors when the database is unreachable."""
     now = now or utcnow()
     counts = {status.value: 0 for status in JobStatus}
-    for status, count in db.session.execute(
-        select(Job.status, func.count()).group_by(Job.status)
-    ):
+    for status, count in db.session.execute(select(Job.status, func.count()).group_by(Job.status)):
         counts[JobStatus(status).value] = count
     overdue = db.session.scalar(
         select(func.count())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
@@ -103,15 +103,28 @@ def create_user(
     return user
 
 
+def _active_admin_count() -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.is_active)
+    )
+
+
 def update_user(user_id: int, changes: dict[str, Any]) -> User:
     """Change `role`, `accommodation`, `is_active` and/or `password` of an account.
 
     Deactivating an account also revokes its tokens. Raises `NotFound`,
-    `ValidationFailed`.
+    `ValidationFailed`, and `Conflict` when it would leave no active admin.
     """
     from app.services.auth import hash_password, revoke_user_tokens
 
     user = get_user(user_id)
+    loses_admin = user.role is Role.ADMIN and (
+        ("role" in changes and Role(changes["role"]) is not Role.ADMIN)
+        or ("is_active" in changes and not changes["is_active"])
+    )
+    if loses_admin and user.is_active and _active_admin_count() <= 1:
+        # Nobody could manage accounts any more (recovery would need the CLI).
+        raise Conflict("The last active admin cannot be demoted or deactivated.")
     if "role" in changes:
         user.role = Role(changes["role"])
     if "accommodation" in changes:

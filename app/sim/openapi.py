@@ -28,6 +28,7 @@ from app.sim.resources import ResourceRegistry, ResourceType
 from app.sim.schema import (
     META_PACKAGE,
     REF_PREFIX,
+    V2_SPECIAL_DEFINITIONS,
     SchemaCatalogue,
     builtin_catalogue,
     crd_root_schema,
@@ -417,9 +418,11 @@ def _v2_document_cached(key: str, registry: _Frozen) -> bytes:
 
 
 def _v2_definitions(definitions: dict[str, Any]) -> dict[str, Any]:
-    # Swagger 2.0 has no x-kubernetes-int-or-string keyword on properties; the
-    # definitions already use the IntOrString string/int-or-string shape.
-    return dict(sorted(definitions.items()))
+    out = dict(definitions)
+    for name, definition in V2_SPECIAL_DEFINITIONS.items():
+        if name in out:
+            out[name] = definition
+    return dict(sorted(out.items()))
 
 
 def _v2_path_item(item: dict[str, Any]) -> dict[str, Any]:

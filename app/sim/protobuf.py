@@ -346,6 +346,10 @@ def decode_message(message: str, buf: bytes, depth: int = 0) -> Any:
                 out.setdefault(name, []).extend(_packed_or_single(type_, wire, raw, ctx))
             else:
                 out[name] = _scalar(type_, wire, raw, ctx)
+        elif type_ not in MESSAGES:
+            # A message of a group outside the table (alpha scheduling types the batch
+            # API references): ignored like an unknown field.
+            continue
         else:
             if wire != 2:
                 raise _bad(f"{ctx}: expected an embedded message")

@@ -31,6 +31,19 @@ META_PACKAGE = "io.k8s.apimachinery.pkg.apis.meta.v1"
 INTSTR = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 
+INTSTR_DESCRIPTION = (
+    "IntOrString is a type that can hold an int32 or a string.  When used in JSON or YAML "
+    "marshalling and unmarshalling, it produces or consumes the inner type."
+)
+QUANTITY_DESCRIPTION = (
+    "Quantity is a fixed-point representation of a number, such as 100m (0.1) or 1Gi."
+)
+# Swagger 2.0 has no oneOf: upstream's v2 document types both as formatted strings.
+V2_SPECIAL_DEFINITIONS = {
+    INTSTR: {"description": INTSTR_DESCRIPTION, "format": "int-or-string", "type": "string"},
+    QUANTITY: {"description": QUANTITY_DESCRIPTION, "type": "string"},
+}
+
 # Client model names (without the version prefix) that live in apimachinery's meta/v1
 # package upstream, whatever group refers to them.
 META_TYPES = frozenset(
@@ -299,17 +312,16 @@ class SchemaCatalogue:
             self.definitions[name]["x-kubernetes-group-version-kind"] = [
                 {"group": group, "kind": kind, "version": version}
             ]
+        # The v3 shapes upstream serves (no `type`, so `kubectl explain` names them
+        # IntOrString / Quantity); the v2 document swaps in V2_SPECIAL_DEFINITIONS.
         self.definitions[INTSTR] = {
-            "description": "IntOrString is a type that can hold an int32 or a string.  When "
-            "used in JSON or YAML marshalling and unmarshalling, it produces or consumes "
-            "the inner type.",
+            "description": INTSTR_DESCRIPTION,
             "format": "int-or-string",
-            "type": "string",
+            "oneOf": [{"type": "integer"}, {"type": "string"}],
         }
         self.definitions[QUANTITY] = {
-            "description": "Quantity is a fixed-point representation of a number, such "
-            "as 100m or 1Gi.",
-            "type": "string",
+            "description": QUANTITY_DESCRIPTION,
+            "oneOf": [{"type": "string"}, {"type": "number"}],
         }
 
     def _assign(self, cls: type, package: str) -> str:

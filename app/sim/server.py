@@ -524,15 +524,15 @@ class SimServer:
 
     async def start(self) -> None:
         """Start listening (in the running loop); port 0 picks a free port."""
-        self._runner = web.AppRunner(self.build_app(), access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(
+            self.build_app(), access_log=None, handler_cancellation=True, shutdown_timeout=1.0
+        )
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        site = web.SockSite(
-            self._runner, sock, ssl_context=self._ssl_context(), shutdown_timeout=1.0
-        )
+        site = web.SockSite(self._runner, sock, ssl_context=self._ssl_context())
         await site.start()
         self._loop = asyncio.get_running_loop()
 

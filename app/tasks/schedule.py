@@ -22,6 +22,8 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("sweep-stuck-jobs", "certprep.maintenance.sweep_stuck_jobs", 60),
     # Keeps the jobs table small: finished rows older than the retention are deleted.
     PeriodicJob("purge-finished-jobs", "certprep.maintenance.purge_finished_jobs", 3600),
+    # Closes quiz attempts past their expiry whose expiry job is late (app.tasks.quizzes).
+    PeriodicJob("sweep-expired-attempts", "certprep.quizzes.sweep_expired_attempts", 30),
 ]
 
 

@@ -37,6 +37,7 @@ def test_login_returns_a_working_bearer_token(client, make_user):
     response = login(client, "trainer@example.TEST", DEFAULT_PASSWORD)
 
     assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
     body = response.get_json()
     assert body["token_type"] == "Bearer"
     assert body["token"].startswith("cp_")
@@ -196,6 +197,53 @@ def test_throttle_lifts_when_failures_leave_the_window(client, make_user, db_ses
     assert login(client, user.email, DEFAULT_PASSWORD).status_code == 200
 
 
+def test_retry_after_counts_from_the_oldest_failure_that_matters(client, make_user, db_session):
+    user, _ = make_user()
+    settings = _limits(client.application)
+    now = utcnow()
+    ages = [300] + [100] * (settings.login_max_failures - 1)
+    for age in ages:
+        db_session.add(
+            LoginFailure(
+                email=user.email, address="10.9.9.9", failed_at=now - timedelta(seconds=age)
+            )
+        )
+    db_session.commit()
+
+    response = login(client, user.email, DEFAULT_PASSWORD, "10.4.0.1")
+
+    assert_json_error(response, 429)
+    expected = settings.login_window_seconds - 300
+    # Counted from the 300 s old failure, not the newer ones (window - 100); the slack
+    # only absorbs the time between building the rows and the request.
+    assert expected - 60 <= int(response.headers["Retry-After"]) <= expected
+
+
+def test_account_without_password_cannot_log_in(client, db_session):
+    from app.services.users import create_user
+
+    user = create_user("tokens-only@example.test", "learner", password=None)
+    assert user.password_hash is None
+    assert_json_error(login(client, "tokens-only@example.test", ""), 422)
+    assert_json_error(login(client, "tokens-only@example.test", "anything-at-all"), 401)
+
+
+def test_outdated_password_hash_is_upgraded_at_login(client, make_user, db_session):
+    from argon2 import PasswordHasher
+
+    user, _ = make_user()
+    old_hash = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1).hash(DEFAULT_PASSWORD)
+    db_session.execute(update(User).where(User.id == user.id).values(password_hash=old_hash))
+    db_session.commit()
+
+    assert login(client, user.email, DEFAULT_PASSWORD).status_code == 200
+
+    db_session.expire_all()
+    new_hash = db_session.get(User, user.id).password_hash
+    assert new_hash != old_hash
+    assert login(client, user.email, DEFAULT_PASSWORD).status_code == 200
+
+
 def test_success_clears_the_account_failures(client, make_user):
     user, _ = make_user()
     settings = _limits(client.application)
@@ -218,6 +266,27 @@ def test_throttle_is_shared_between_app_instances(client, make_user, app_config)
     finally:
         with other_app.app_context():
             db.engine.dispose()
+
+
+def test_forwarded_address_is_trusted_only_behind_configured_proxies(
+    make_user, app_config, db_session
+):
+    user, _ = make_user()
+    for hops in (0, 1):
+        proxied = create_app({**app_config, "proxy_hops": hops})
+        try:
+            proxied.test_client().post(
+                TOKEN_URL,
+                json={"email": user.email, "password": "wrong-password"},
+                headers={"X-Forwarded-For": "203.0.113.7"},
+                environ_base={"REMOTE_ADDR": "10.5.0.1"},
+            )
+        finally:
+            with proxied.app_context():
+                db.engine.dispose()
+
+    addresses = db_session.scalars(select(LoginFailure.address).order_by(LoginFailure.id)).all()
+    assert addresses == ["10.5.0.1", "203.0.113.7"]
 
 
 # --- roles and route protection --------------------------------------------------------
@@ -384,6 +453,33 @@ def test_deactivating_a_user_revokes_their_tokens(client, make_user):
     assert_json_error(client.get("/api/v1/me", headers=bearer(token)), 401)
 
 
+def test_last_admin_cannot_be_demoted_or_deactivated(client, make_user):
+    admin, admin_token = make_user("admin")
+    headers = bearer(admin_token)
+    for change in ({"role": "learner"}, {"is_active": False}):
+        response = client.patch(f"/api/v1/users/{admin.id}", json=change, headers=headers)
+        assert_json_error(response, 409)
+    second, _ = make_user("admin")
+    response = client.patch(f"/api/v1/users/{second.id}", json={"role": "trainer"}, headers=headers)
+    assert response.status_code == 200
+    assert response.get_json()["role"] == "trainer"
+
+
+def test_pagination_helpers_count_through_a_subquery(db_session, make_user):
+    from flask_smorest.pagination import PaginationParameters
+
+    from app.api.common import count_rows, paginate_select
+
+    created = [make_user()[0].id for _ in range(5)]
+    stmt = select(User).where(User.id.in_(created[1:])).order_by(User.id.desc())
+    params = PaginationParameters(page=2, page_size=3)
+
+    page = paginate_select(stmt, params)
+
+    assert params.item_count == count_rows(stmt) == 4
+    assert [user.id for user in page] == [created[1]]
+
+
 # --- command line ----------------------------------------------------------------------
 
 
@@ -410,6 +506,11 @@ def test_cli_user_create_prints_a_working_token(client, app_config, monkeypatch)
     again = runner.invoke(user_group, ["create", "--email", "OPS@example.test"])
     assert again.exit_code == 1
     assert "already exists" in again.output
+
+    for command in (["--help"], ["create", "--help"], ["revoke", "--help"]):
+        helped = runner.invoke(user_group, command)
+        assert helped.exit_code == 0
+        assert "Usage" in helped.output
 
     revoked = runner.invoke(user_group, ["revoke", "--email", "ops@example.test"])
     assert revoked.exit_code == 0, revoked.output

@@ -143,6 +143,25 @@ def test_readyz_names_an_unreachable_simulator(make_app):
     assert simulator["servers"][url]["ok"] is False
 
 
+def test_readyz_reaches_a_real_simulator_server_over_https(make_app):
+    from app.sim.server import SimServer
+
+    server = SimServer(port=0, tls=True).start_in_thread()
+    try:
+        application = make_app(sim_urls=[server.base_url])
+        response = application.test_client().get("/readyz")
+    finally:
+        server.stop_thread()
+    body = response.get_json()
+    assert server.base_url.startswith("https://")
+    assert response.status_code == 200, body
+    assert body["checks"]["simulator"]["detail"] == "all reachable"
+    assert body["checks"]["simulator"]["servers"][server.base_url] == {
+        "ok": True,
+        "detail": "HTTP 200",
+    }
+
+
 def test_readyz_broker_check_fails_when_the_filesystem_folder_is_gone(make_app, tmp_path):
     application = make_app(instance_dir=str(tmp_path / "instance"))
     folder = application.extensions["celery"].conf.broker_transport_options["data_folder_in"]

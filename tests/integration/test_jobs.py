@@ -204,12 +204,12 @@ def test_the_sweeper_gives_up_after_max_attempts(app, db_session, make_job):
     assert len(_queued_files(app)) == before
 
 
-def test_the_sweeper_leaves_jobs_within_their_deadline_and_finished_jobs(
-    app, db_session, make_job
-):
+def test_the_sweeper_leaves_jobs_within_their_deadline_and_finished_jobs(app, db_session, make_job):
     before = len(_queued_files(app))
     fresh = make_job(PING, deadline_at=utcnow() + timedelta(minutes=5))
-    running = make_job(PING, status=JobStatus.RUNNING, runs=1, deadline_at=utcnow() + timedelta(minutes=5))
+    running = make_job(
+        PING, status=JobStatus.RUNNING, runs=1, deadline_at=utcnow() + timedelta(minutes=5)
+    )
     done = make_job(PING, status=JobStatus.DONE, runs=1, finished_at=utcnow())
     failed = make_job(PING, status=JobStatus.FAILED, runs=1, finished_at=utcnow())
     stuck = make_job(PING)

@@ -23,6 +23,7 @@ def ca_file(sim_server: SimServer, tmp_path: Path) -> str:
 @pytest.fixture
 def api(sim_cluster: SimCluster, ca_file: str) -> requests.Session:
     session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would override `verify`
     session.verify = ca_file
     session.headers["Authorization"] = f"Bearer {sim_cluster.token}"
     session.base = sim_cluster.url  # type: ignore[attr-defined]
@@ -35,6 +36,7 @@ def url(api: requests.Session, path: str) -> str:
 
 def admin(sim_server: SimServer, ca_file: str) -> requests.Session:
     session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would override `verify`
     session.verify = ca_file
     session.headers["Authorization"] = f"Bearer {sim_server.admin_token}"
     return session
@@ -78,6 +80,7 @@ def test_admin_create_list_snapshot_restore_delete(sim_server: SimServer, ca_fil
     assert session.post(base, json={"nodes": 0}).status_code == 422
 
     cluster_api = requests.Session()
+    cluster_api.trust_env = False
     cluster_api.verify = ca_file
     cluster_api.headers["Authorization"] = f"Bearer {doc['token']}"
     cms = f"{sim_server.base_url}/clusters/{cid}/api/v1/namespaces/default/configmaps"

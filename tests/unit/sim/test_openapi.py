@@ -151,3 +151,5 @@ def test_v2_document_is_swagger_with_resolvable_refs(registry: ResourceRegistry)
     names = {p["name"] for p in op["parameters"]}
     assert "fieldValidation" in names
     assert doc["definitions"]["io.k8s.api.core.v1.Pod"]["x-kubernetes-group-version-kind"]
+    intstr = doc["definitions"]["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]
+    assert (intstr["type"], intstr["format"]) == ("string", "int-or-string")

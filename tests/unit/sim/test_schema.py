@@ -62,6 +62,7 @@ def test_special_types(catalogue: schema.SchemaCatalogue) -> None:
     port = catalogue.definitions["io.k8s.api.core.v1.ServicePort"]["properties"]
     assert port["targetPort"]["$ref"].endswith("IntOrString")
     assert catalogue.definitions[schema.INTSTR]["format"] == "int-or-string"
+    assert "type" not in catalogue.definitions[schema.INTSTR]
     limits = catalogue.definitions["io.k8s.api.core.v1.ResourceRequirements"]["properties"]
     assert limits["limits"]["additionalProperties"]["$ref"].endswith("resource.Quantity")
     meta = catalogue.definitions["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]

@@ -1,0 +1,176 @@
+"""Concurrent submits and submit-versus-autosave races on PostgreSQL, with real threads.
+
+These tests always run against PostgreSQL (their own throw-away database), whatever
+`CERTPREP_TEST_DB` says: row locks are what they prove.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import flask_migrate
+import pytest
+from sqlalchemy import select
+
+from app.models.attempt import Attempt, AttemptItem
+from app.models.quiz import Quiz, QuizSource
+from tests.fixtures.app import bearer, create_pg_database, delete_all_rows, drop_pg_database
+from tests.integration.test_quizzes import API, CORRECT, QUIZ_DEFAULTS, import_bank
+
+pytestmark = pytest.mark.postgres
+
+THREADS = 8
+
+
+@pytest.fixture(scope="module")
+def pg_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from app import create_app
+    from app.extensions import db
+
+    url = create_pg_database("certprep_concurrency")
+    application = create_app(
+        {
+            "database_url": url,
+            "instance_dir": str(tmp_path_factory.mktemp("instance")),
+            "env": "testing",
+            "testing": True,
+        }
+    )
+    with application.app_context():
+        flask_migrate.upgrade(revision="heads")
+    try:
+        yield application
+    finally:
+        with application.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        drop_pg_database(url)
+
+
+@pytest.fixture
+def quiz_and_learner(pg_app: Any, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A clean database with the sample bank, a quiz over it and a learner's headers."""
+    from app.extensions import db
+    from app.services.auth import issue_token
+    from app.services.users import create_user
+
+    delete_all_rows(pg_app)
+    with pg_app.app_context():
+        import_bank(tmp_path)
+        db.session.add(Quiz(slug="sample-quiz", source=QuizSource.BLUEPRINT, **QUIZ_DEFAULTS))
+        db.session.commit()
+        user = create_user("racer@example.test", "learner", "correct-horse-battery", 1.0)
+        token = issue_token(user, label="test").token
+        db.session.remove()
+    yield bearer(token)
+
+
+def run_together(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run `calls` on threads released at the same moment; returns their results."""
+    barrier = threading.Barrier(len(calls))
+
+    def gated(call: Callable[[], Any]) -> Any:
+        barrier.wait()
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(gated, calls))
+
+
+def test_concurrent_submits_score_once(pg_app: Any, quiz_and_learner: dict[str, str]) -> None:
+    from app.extensions import db
+
+    headers = quiz_and_learner
+    client = pg_app.test_client()
+    attempt = client.post(f"{API}/quizzes/sample-quiz/attempts", headers=headers).get_json()
+    for item in attempt["items"]:
+        client.put(
+            f"{API}/attempts/{attempt['id']}/responses/{item['question_id']}",
+            json={"response": CORRECT[item["question_id"]]},
+            headers=headers,
+        )
+    with pg_app.app_context():
+        version_before = db.session.get(Attempt, attempt["id"]).version
+
+    def submit() -> tuple[int, Any]:
+        response = pg_app.test_client().post(
+            f"{API}/attempts/{attempt['id']}/submit", headers=headers
+        )
+        return response.status_code, response.get_json()
+
+    results = run_together([submit] * THREADS)
+    assert {status for status, _ in results} == {200}
+    assert len({(body["submitted_at"], body["result"]["score"]) for _, body in results}) == 1
+    assert results[0][1]["result"]["score"] == 7.0
+    with pg_app.app_context():
+        # Scored exactly once: one UPDATE of the attempt row bumped its version.
+        assert db.session.get(Attempt, attempt["id"]).version == version_before + 1
+
+
+def test_submit_racing_autosaves_never_loses_a_response(
+    pg_app: Any, quiz_and_learner: dict[str, str]
+) -> None:
+    from app.extensions import db
+
+    headers = quiz_and_learner
+    client = pg_app.test_client()
+    attempt = client.post(f"{API}/quizzes/sample-quiz/attempts", headers=headers).get_json()
+    qids = [item["question_id"] for item in attempt["items"]]
+
+    def save(qid: str) -> Callable[[], tuple[str, int]]:
+        def call() -> tuple[str, int]:
+            response = pg_app.test_client().put(
+                f"{API}/attempts/{attempt['id']}/responses/{qid}",
+                json={"response": CORRECT[qid]},
+                headers=headers,
+            )
+            return qid, response.status_code
+
+        return call
+
+    def submit() -> tuple[str, int]:
+        response = pg_app.test_client().post(
+            f"{API}/attempts/{attempt['id']}/submit", headers=headers
+        )
+        return "submit", response.status_code
+
+    results = run_together([save(qid) for qid in qids] + [submit])
+    statuses = dict(results)
+    assert statuses.pop("submit") == 200
+    accepted = {qid for qid, status in statuses.items() if status == 200}
+    assert set(statuses.values()) <= {200, 409}
+
+    with pg_app.app_context():
+        row = db.session.get(Attempt, attempt["id"])
+        items = {
+            i.question_uid: i
+            for i in db.session.scalars(
+                select(AttemptItem).where(AttemptItem.attempt_id == attempt["id"])
+            )
+        }
+        # Every accepted autosave was scored (each is worth one point when right) and no
+        # refused one slipped in after scoring.
+        assert row.score == float(len(accepted))
+        assert {uid for uid, item in items.items() if item.response is not None} == accepted
+        assert all(items[uid].score == 1.0 for uid in accepted)
+
+
+def test_concurrent_starts_make_one_attempt(pg_app: Any, quiz_and_learner: dict[str, str]) -> None:
+    from app.extensions import db
+
+    headers = quiz_and_learner
+
+    def begin() -> int:
+        response = pg_app.test_client().post(f"{API}/quizzes/sample-quiz/attempts", headers=headers)
+        return response.status_code
+
+    statuses = run_together([begin] * 4)
+    assert set(statuses) <= {200, 201, 409}
+    assert 201 in statuses
+    with pg_app.app_context():
+        open_attempts = db.session.scalars(select(Attempt)).all()
+        assert len(open_attempts) == 1

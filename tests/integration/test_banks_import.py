@@ -1,0 +1,170 @@
+# ruff: noqa: F811  (pytest fixtures imported from test_quizzes are used as arguments)
+"""`certprep bank import`: idempotent, versioned, retiring instead of deleting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from app.models.attempt import AttemptItem
+from app.models.question import Question
+from app.models.quiz import Quiz
+from app.services.errors import ValidationFailed
+from tests.integration.test_quizzes import (  # noqa: F401
+    API,
+    SAMPLE_BANK,
+    ManualClock,
+    answer,
+    clock,
+    import_bank,
+    learner,
+    make_quiz,
+    sample_bank,
+    start,
+)
+
+QUIZ_FILE = """\
+spec: certprep/quizzes/v1
+quizzes:
+  - slug: sample-blueprint
+    title: Sample blueprint
+    time_limit_minutes: 10
+    pass_mark: 50
+    attempts_allowed: 2
+    grading_method: highest
+    expiry_policy: autosubmit
+    review_policy: answers
+    draw:
+      - where: {bank: sample}
+        count: 4
+"""
+
+
+def rows(db_session: Any, uid: str) -> list[Question]:
+    return list(
+        db_session.scalars(select(Question).where(Question.uid == uid).order_by(Question.revision))
+    )
+
+
+def test_reimport_changes_nothing(db_session: Any, tmp_path: Path) -> None:
+    first = import_bank(tmp_path)
+    assert first.counts["questions_added"] == 7
+    second = import_bank(tmp_path)
+    assert not second.changed
+    assert second.counts["questions_unchanged"] == 7
+    assert db_session.scalar(select(func.count()).select_from(Question)) == 7
+
+
+def test_edited_question_becomes_a_new_version(db_session: Any, tmp_path: Path) -> None:
+    import_bank(tmp_path)
+    edited = SAMPLE_BANK.replace(
+        "How many members of a 5-member etcd cluster may fail?",
+        "How many members of a 7-member etcd cluster may fail?",
+    ).replace("    answer: 2\n", "    answer: 3\n")
+    report = import_bank(tmp_path, edited)
+    assert report.counts["questions_revised"] == 1 and report.counts["questions_unchanged"] == 6
+    old, new = rows(db_session, "sample-numeric")
+    assert (old.revision, old.is_current, old.body["answer"]) == (1, False, 2)
+    assert (new.revision, new.is_current, new.body["answer"]) == (2, True, 3)
+    assert not import_bank(tmp_path, edited).changed
+
+
+def test_attempt_keeps_the_version_it_pinned(
+    client: Any,
+    make_quiz: Callable,
+    learner: Any,
+    clock: ManualClock,
+    db_session: Any,
+    tmp_path: Path,
+) -> None:
+    make_quiz()
+    _, headers = learner
+    attempt = start(client, headers)
+    # The answer changes after the attempt started; the attempt still scores against 2.
+    import_bank(tmp_path / "bank", SAMPLE_BANK.replace("    answer: 2\n", "    answer: 3\n"))
+    answer(client, headers, attempt["id"], "sample-numeric", {"value": 2})
+    result = client.post(f"{API}/attempts/{attempt['id']}/submit", headers=headers).get_json()
+    assert result["result"]["score"] == 1.0
+    pinned = db_session.scalar(
+        select(AttemptItem).where(AttemptItem.question_uid == "sample-numeric")
+    )
+    assert pinned.question.revision == 1 and not pinned.question.is_current
+
+
+def test_removed_question_is_retired_and_restored(db_session: Any, tmp_path: Path) -> None:
+    import_bank(tmp_path)
+    start_of_item = SAMPLE_BANK.index("  - id: sample-numeric")
+    without = SAMPLE_BANK[:start_of_item]
+    report = import_bank(tmp_path, without)
+    assert report.counts["questions_retired"] == 1
+    [row] = rows(db_session, "sample-numeric")
+    assert row.retired_at is not None and row.is_current
+    back = import_bank(tmp_path)
+    assert back.counts["questions_restored"] == 1
+    db_session.refresh(row)
+    assert row.retired_at is None
+
+
+def test_retired_question_is_not_drawn(
+    client: Any, make_quiz: Callable, learner: Any, clock: ManualClock, tmp_path: Path
+) -> None:
+    make_quiz(draw=[{"where": {"section": "etcd"}, "count": 2}])
+    start_of_item = SAMPLE_BANK.index("  - id: sample-numeric")
+    import_bank(tmp_path / "bank", SAMPLE_BANK[:start_of_item])
+    _, headers = learner
+    attempt = start(client, headers)
+    assert {i["question_id"] for i in attempt["items"]} == {"sample-single", "sample-true-false"}
+
+
+def test_blueprints_import_update_and_retire(db_session: Any, tmp_path: Path) -> None:
+    from app.banks.validator import load_content
+    from app.services.banks import import_content
+
+    import_bank(tmp_path)
+    quizzes = tmp_path / "quizzes"
+    quizzes.mkdir()
+    (quizzes / "q.yaml").write_text(QUIZ_FILE)
+    report = import_content(load_content([tmp_path]))
+    assert report.counts["quizzes_added"] == 1
+    assert not import_content(load_content([tmp_path])).changed
+    (quizzes / "q.yaml").write_text(QUIZ_FILE.replace("pass_mark: 50", "pass_mark: 70"))
+    assert import_content(load_content([tmp_path])).counts["quizzes_updated"] == 1
+    quiz = db_session.scalar(select(Quiz).where(Quiz.slug == "sample-blueprint"))
+    assert quiz.pass_mark == 70
+    (quizzes / "q.yaml").write_text(QUIZ_FILE.replace("sample-blueprint", "renamed-blueprint"))
+    report = import_content(load_content([tmp_path]))
+    assert report.counts["quizzes_retired"] == 1 and report.counts["quizzes_added"] == 1
+    db_session.refresh(quiz)
+    assert quiz.retired_at is not None
+
+
+def test_import_refuses_content_with_errors(db_session: Any, tmp_path: Path) -> None:
+    from app.banks.validator import load_content
+    from app.services.banks import import_content
+
+    (tmp_path / "bad.yaml").write_text(SAMPLE_BANK.replace("type: numeric", "type: essay"))
+    with pytest.raises(ValidationFailed):
+        import_content(load_content([tmp_path]))
+    assert db_session.scalar(select(func.count()).select_from(Question)) == 0
+
+
+def test_cli_import(db_session: Any, tmp_path: Path, app: Any, monkeypatch: Any) -> None:
+    from app.cli import bank as bank_cli
+
+    (tmp_path / "sample.yaml").write_text(SAMPLE_BANK)
+    # The command builds its own app: point it at the test database.
+    monkeypatch.setattr(bank_cli, "_command_app", lambda: app)
+    runner = CliRunner()
+    first = runner.invoke(bank_cli.bank, ["import", str(tmp_path)])
+    assert first.exit_code == 0, first.output
+    assert "questions added: 7" in first.output
+    again = runner.invoke(bank_cli.bank, ["import", str(tmp_path)])
+    assert again.exit_code == 0 and "questions unchanged: 7" in again.output
+    (tmp_path / "sample.yaml").write_text(SAMPLE_BANK.replace("type: numeric", "type: essay"))
+    broken = runner.invoke(bank_cli.bank, ["import", str(tmp_path)])
+    assert broken.exit_code == 1 and "unknown question type 'essay'" in broken.output
