@@ -35,7 +35,12 @@ _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
 _HANDLER_MARK = "_certprep_handler"
 
 # Libraries whose INFO lines are noise next to ours.
-_QUIET_LOGGERS = {"urllib3": logging.WARNING, "kombu": logging.WARNING, "amqp": logging.WARNING}
+_QUIET_LOGGERS = {
+    "urllib3": logging.WARNING,
+    "kombu": logging.WARNING,
+    "amqp": logging.WARNING,
+    "alembic.runtime.plugins": logging.WARNING,
+}
 
 
 def resolve_format(requested: str | None = None, stream: TextIO | None = None) -> str:

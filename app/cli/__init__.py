@@ -13,6 +13,8 @@ import click
 # Modules exposing `commands: list[click.Command]`.
 COMMAND_MODULES: list[str] = [
     "app.cli.bank",
+    "app.cli.login",
+    "app.cli.quiz",
     "app.cli.db",
     "app.cli.users",
     "app.cli.serve",

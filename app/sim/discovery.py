@@ -151,6 +151,16 @@ def api_group(group: str, versions: list[str]) -> dict[str, Any]:
     }
 
 
+def _names(rt: ResourceType) -> dict[str, list[str]]:
+    """shortNames and categories, present only when the kind has them (as upstream)."""
+    out: dict[str, list[str]] = {}
+    if rt.short_names:
+        out["shortNames"] = list(rt.short_names)
+    if rt.categories:
+        out["categories"] = list(rt.categories)
+    return out
+
+
 def _resource_order(rt: ResourceType) -> str:
     return rt.plural
 
@@ -174,10 +184,7 @@ def api_resource_list(
             "kind": rt.kind,
             "verbs": list(rt.verbs),
         }
-        if rt.short_names:
-            entry["shortNames"] = list(rt.short_names)
-        if rt.categories:
-            entry["categories"] = list(rt.categories)
+        entry.update(_names(rt))
         resources.append(entry)
         for sub in sorted(rt.subresources):
             sub_group, sub_version, sub_kind, verbs = SUBRESOURCES.get(sub, ("", "", "", ("get",)))
@@ -209,10 +216,7 @@ def _discovery_resource(rt: ResourceType) -> dict[str, Any]:
         "singularResource": rt.singular,
         "verbs": list(rt.verbs),
     }
-    if rt.short_names:
-        entry["shortNames"] = list(rt.short_names)
-    if rt.categories:
-        entry["categories"] = list(rt.categories)
+    entry.update(_names(rt))
     subs = []
     for sub in sorted(rt.subresources):
         sub_group, sub_version, sub_kind, verbs = SUBRESOURCES.get(sub, ("", "", "", ("get",)))

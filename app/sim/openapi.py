@@ -89,124 +89,123 @@ def _content(ref: str, media: tuple[str, ...] = ("application/json", "applicatio
     return {m: {"schema": {"$ref": ref}} for m in media}
 
 
+def _operation(
+    rt: ResourceType,
+    action: str,
+    verb: str,
+    description: str,
+    responses: dict[str, Any],
+    parameters: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One operation with the extensions kubectl keys on (action, group-version-kind)."""
+    op: dict[str, Any] = {
+        "description": description,
+        "operationId": _ops_id(verb, rt),
+        "responses": responses,
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": _gvk(rt),
+    }
+    if parameters:
+        op["parameters"] = parameters
+    if body:
+        op["requestBody"] = {"content": body, "required": True}
+    return op
+
+
 def _resource_paths(rt: ResourceType, definition: str, ref_prefix: str) -> dict[str, Any]:
     """Collection and item paths (v3 shape) of one kind."""
     root = f"/apis/{rt.group}/{rt.version}" if rt.group else f"/api/{rt.version}"
     scope = "/namespaces/{namespace}" if rt.namespaced else ""
     collection = f"{root}{scope}/{rt.plural}"
-    item = collection + "/{name}"
     ref = ref_prefix + definition
-    status_ref = f"{ref_prefix}{META_PACKAGE}.Status"
-    list_ref = ref_prefix + definition + "List"
-    path_params: list[dict[str, Any]] = [
-        {
-            "description": f"name of the {rt.kind}",
-            "in": "path",
-            "name": "name",
-            "required": True,
-            "schema": {"type": "string", "uniqueItems": True},
-        }
-    ]
+    status = {"description": "OK", "content": _content(f"{ref_prefix}{META_PACKAGE}.Status")}
+    ok = {"description": "OK", "content": _content(ref)}
+    created = {"description": "Created", "content": _content(ref)}
+    listed = {"description": "OK", "content": _content(ref_prefix + definition + "List")}
+    write_params = [_param("dryRun"), _param("fieldManager"), _param("fieldValidation")]
+    whole_body = {"*/*": {"schema": {"$ref": ref}}}
+    patch_body = {
+        m: {"schema": {"$ref": f"{ref_prefix}{META_PACKAGE}.Patch"}}
+        for m in (CRD_PATCH_MEDIA_TYPES if rt.custom else PATCH_MEDIA_TYPES)
+    }
     ns_params: list[dict[str, Any]] = []
     if rt.namespaced:
-        ns_params.append(
-            {
-                "description": "object name and auth scope, such as for teams and projects",
-                "in": "path",
-                "name": "namespace",
-                "required": True,
-                "schema": {"type": "string", "uniqueItems": True},
-            }
-        )
-    patch_media = CRD_PATCH_MEDIA_TYPES if rt.custom else PATCH_MEDIA_TYPES
-    ok = {"200": {"description": "OK", "content": _content(ref)}}
-    written = {
-        "200": {"description": "OK", "content": _content(ref)},
-        "201": {"description": "Created", "content": _content(ref)},
-    }
+        ns_params.append(_path_param("namespace", "object name and auth scope"))
     verbs = set(rt.verbs)
-    paths: dict[str, Any] = {}
+    kind = rt.kind
+
     coll: dict[str, Any] = {"parameters": [*ns_params, _param("pretty")]}
     if "list" in verbs:
-        coll["get"] = {
-            "description": f"list or watch objects of kind {rt.kind}",
-            "operationId": _ops_id("list", rt),
-            "responses": {"200": {"description": "OK", "content": _content(list_ref)}},
-            "x-kubernetes-action": "list",
-            "x-kubernetes-group-version-kind": _gvk(rt),
-        }
+        coll["get"] = _operation(
+            rt, "list", "list", f"list or watch objects of kind {kind}", {"200": listed}
+        )
     if "create" in verbs:
-        coll["post"] = {
-            "description": f"create a {rt.kind}",
-            "operationId": _ops_id("create", rt),
-            "parameters": [_param("dryRun"), _param("fieldManager"), _param("fieldValidation")],
-            "requestBody": {"content": {"*/*": {"schema": {"$ref": ref}}}, "required": True},
-            "responses": {**written, "202": {"description": "Accepted", "content": _content(ref)}},
-            "x-kubernetes-action": "post",
-            "x-kubernetes-group-version-kind": _gvk(rt),
-        }
+        coll["post"] = _operation(
+            rt,
+            "post",
+            "create",
+            f"create a {kind}",
+            {"200": ok, "201": created, "202": {**created, "description": "Accepted"}},
+            write_params,
+            whole_body,
+        )
     if "deletecollection" in verbs:
-        coll["delete"] = {
-            "description": f"delete collection of {rt.kind}",
-            "operationId": _ops_id("deleteCollection", rt),
-            "responses": {"200": {"description": "OK", "content": _content(status_ref)}},
-            "x-kubernetes-action": "deletecollection",
-            "x-kubernetes-group-version-kind": _gvk(rt),
-        }
-    paths[collection] = coll
-    one: dict[str, Any] = {"parameters": [*path_params, *ns_params, _param("pretty")]}
+        coll["delete"] = _operation(
+            rt,
+            "deletecollection",
+            "deleteCollection",
+            f"delete collection of {kind}",
+            {"200": status},
+        )
+    one: dict[str, Any] = {
+        "parameters": [_path_param("name", f"name of the {kind}"), *ns_params, _param("pretty")]
+    }
     if "get" in verbs:
-        one["get"] = {
-            "description": f"read the specified {rt.kind}",
-            "operationId": _ops_id("read", rt),
-            "responses": ok,
-            "x-kubernetes-action": "get",
-            "x-kubernetes-group-version-kind": _gvk(rt),
-        }
+        one["get"] = _operation(rt, "get", "read", f"read the specified {kind}", {"200": ok})
     if "update" in verbs:
-        one["put"] = {
-            "description": f"replace the specified {rt.kind}",
-            "operationId": _ops_id("replace", rt),
-            "parameters": [_param("dryRun"), _param("fieldManager"), _param("fieldValidation")],
-            "requestBody": {"content": {"*/*": {"schema": {"$ref": ref}}}, "required": True},
-            "responses": written,
-            "x-kubernetes-action": "put",
-            "x-kubernetes-group-version-kind": _gvk(rt),
-        }
+        one["put"] = _operation(
+            rt,
+            "put",
+            "replace",
+            f"replace the specified {kind}",
+            {"200": ok, "201": created},
+            write_params,
+            whole_body,
+        )
     if "patch" in verbs:
-        patch_ref = f"{ref_prefix}{META_PACKAGE}.Patch"
-        one["patch"] = {
-            "description": f"partially update the specified {rt.kind}",
-            "operationId": _ops_id("patch", rt),
-            "parameters": [
-                _param("dryRun"),
-                _param("fieldManager"),
-                _param("fieldValidation"),
-                _param("force", "boolean"),
-            ],
-            "requestBody": {
-                "content": {m: {"schema": {"$ref": patch_ref}} for m in patch_media},
-                "required": True,
-            },
-            "responses": written,
-            "x-kubernetes-action": "patch",
-            "x-kubernetes-group-version-kind": _gvk(rt),
-        }
+        one["patch"] = _operation(
+            rt,
+            "patch",
+            "patch",
+            f"partially update the specified {kind}",
+            {"200": ok, "201": created},
+            [*write_params, _param("force", "boolean")],
+            patch_body,
+        )
     if "delete" in verbs:
-        one["delete"] = {
-            "description": f"delete a {rt.kind}",
-            "operationId": _ops_id("delete", rt),
-            "parameters": [_param("dryRun")],
-            "responses": {
-                "200": {"description": "OK", "content": _content(status_ref)},
-                "202": {"description": "Accepted", "content": _content(status_ref)},
-            },
-            "x-kubernetes-action": "delete",
-            "x-kubernetes-group-version-kind": _gvk(rt),
-        }
+        one["delete"] = _operation(
+            rt,
+            "delete",
+            "delete",
+            f"delete a {kind}",
+            {"200": status, "202": {**status, "description": "Accepted"}},
+            [_param("dryRun")],
+        )
+    paths: dict[str, Any] = {collection: coll}
     if len(one) > 1:
-        paths[item] = one
+        paths[collection + "/{name}"] = one
     return paths
+
+
+def _path_param(name: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "in": "path",
+        "name": name,
+        "required": True,
+        "schema": {"type": "string", "uniqueItems": True},
+    }
 
 
 def _closure(cat: SchemaCatalogue, roots: list[str]) -> dict[str, dict[str, Any]]:
@@ -309,33 +308,35 @@ def _to_v3(text: str) -> str:
     return text.replace(f'"{REF_PREFIX}', f'"{V3_REF_PREFIX}')
 
 
+def _type_digest(h: Any, rt: ResourceType) -> None:
+    h.update(f"{rt.group}/{rt.version}/{rt.plural}/{rt.kind}/{rt.namespaced}/{rt.verbs}|".encode())
+    if rt.custom:
+        h.update(json.dumps(rt.schema, sort_keys=True).encode())
+
+
 def _registry_key(registry: ResourceRegistry) -> str:
-    """A digest of the served kinds (and CRD schemas): the cache key of documents."""
+    """A digest of every served kind (and CRD schema): the cache key of the v2 document."""
     h = hashlib.sha256()
     for rt in sorted(registry, key=lambda r: (r.group, r.version, r.plural)):
-        h.update(f"{rt.group}/{rt.version}/{rt.plural}/{rt.kind}/{rt.verbs}|".encode())
-        if rt.custom:
-            h.update(json.dumps(rt.schema, sort_keys=True).encode())
-    return h.hexdigest()[:16]
+        _type_digest(h, rt)
+    return h.hexdigest()[:24]
 
 
-@functools.lru_cache(maxsize=512)
-def _v3_document_cached(key: str, registry: _Frozen, group: str, version: str) -> bytes | None:
-    parts = _group_version_parts(registry.registry, group, version)
-    if parts is None:
-        return None
-    paths, definitions = parts
-    doc = {
-        "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": SERVER_VERSION["gitVersion"]},
-        "paths": paths,
-        "components": {"schemas": definitions},
-    }
-    return _to_v3(json.dumps(doc, sort_keys=True, separators=(",", ":"))).encode()
+def _group_version_key(registry: ResourceRegistry, group: str, version: str) -> str:
+    """A digest of what one group-version document depends on: its own kinds (and CRD
+    schemas) plus the set of built-in kinds the shared catalogue is built from. Clusters
+    that differ only in other groups' CRDs share the document."""
+    h = hashlib.sha256()
+    for rt in sorted(registry, key=lambda r: (r.group, r.version, r.plural)):
+        if (rt.group, rt.version) == (group, version):
+            _type_digest(h, rt)
+        elif not rt.custom:
+            h.update(f"{rt.group}/{rt.version}/{rt.kind}|".encode())
+    return h.hexdigest()[:24]
 
 
-class _Frozen:
-    """Wraps a registry for the lru cache: equal when the served kinds are equal."""
+class _Keyed:
+    """Carries a registry into an lru_cache, compared by its digest only."""
 
     def __init__(self, registry: ResourceRegistry, key: str) -> None:
         self.registry = registry
@@ -345,22 +346,52 @@ class _Frozen:
         return hash(self.key)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Frozen) and other.key == self.key
+        return isinstance(other, _Keyed) and other.key == self.key
+
+
+@functools.lru_cache(maxsize=256)
+def _v3_document_cached(keyed: _Keyed, group: str, version: str) -> tuple[bytes, str] | None:
+    parts = _group_version_parts(keyed.registry, group, version)
+    if parts is None:
+        return None
+    paths, definitions = parts
+    doc = {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": SERVER_VERSION["gitVersion"]},
+        "paths": paths,
+        "components": {"schemas": definitions},
+    }
+    raw = _to_v3(json.dumps(doc, sort_keys=True, separators=(",", ":"))).encode()
+    return raw, hashlib.sha512(raw).hexdigest()[:64].upper()
+
+
+def _v3_entry(registry: ResourceRegistry, group: str, version: str) -> tuple[bytes, str] | None:
+    key = _group_version_key(registry, group, version)
+    return _v3_document_cached(_Keyed(registry, key), group, version)
 
 
 def v3_document(registry: ResourceRegistry, group: str, version: str) -> bytes | None:
     """The `/openapi/v3/apis/{group}/{version}` (or `api/v1`) document as JSON bytes.
 
-    Returns None when the group-version is not served. Cached per set of kinds.
+    Returns None when the group-version is not served. Cached per group-version content,
+    so every cluster without CRDs in that group shares one copy.
     """
-    key = _registry_key(registry)
-    return _v3_document_cached(key, _Frozen(registry, key), group, version)
+    entry = _v3_entry(registry, group, version)
+    return entry[0] if entry else None
 
 
 def v3_hash(registry: ResourceRegistry, group: str, version: str) -> str:
     """The hash a v3 index advertises for a group-version document (its content digest)."""
-    doc = v3_document(registry, group, version) or b""
-    return hashlib.sha512(doc).hexdigest()[:64].upper()
+    entry = _v3_entry(registry, group, version)
+    return entry[1] if entry else ""
+
+
+def warm_up(registry: ResourceRegistry) -> None:
+    """Build the schema catalogue and every OpenAPI document now (about a second on first
+    use in a process), so the first `kubectl apply` or `explain` does not wait for it."""
+    for group, versions in registry.groups().items():
+        for version in versions:
+            v3_document(registry, group, version)
 
 
 def v3_path(group: str, version: str) -> str:
@@ -395,8 +426,8 @@ def parse_v3_path(path: str) -> tuple[str, str] | None:
     return None
 
 
-@functools.lru_cache(maxsize=64)
-def _v2_document_cached(key: str, registry: _Frozen) -> bytes:
+@functools.lru_cache(maxsize=16)
+def _v2_document_cached(registry: _Keyed) -> bytes:
     paths: dict[str, Any] = {}
     definitions: dict[str, Any] = {}
     for group, versions in registry.registry.groups().items():
@@ -463,5 +494,4 @@ def _v2_param(p: dict[str, Any]) -> dict[str, Any]:
 
 def v2_document(registry: ResourceRegistry) -> bytes:
     """The `/openapi/v2` Swagger 2.0 document as JSON bytes (cached per set of kinds)."""
-    key = _registry_key(registry)
-    return _v2_document_cached(key, _Frozen(registry, key))
+    return _v2_document_cached(_Keyed(registry, _registry_key(registry)))

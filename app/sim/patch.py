@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from app.sim.errors import ApiError, FieldCause
+from app.sim.errors import ApiError
 from app.sim.resources import ResourceType
 
 JSON_PATCH = "application/json-patch+json"
@@ -235,11 +235,9 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 def _invalid_patch(detail: str, path: str = "") -> ApiError:
-    return ApiError(
-        422,
-        _REJECTED,
-        causes=[FieldCause(path or "patch", detail, "FieldValueInvalid")],
-    )
+    # Upstream wraps a failed JSON patch operation in NewGenericServerResponse(422),
+    # whose message hides the detail; kubectl prints "The request is invalid: ...".
+    return ApiError(422, _REJECTED, details={"name": "", "group": "", "kind": ""})
 
 
 def _pointer(path: Any) -> list[str]:

@@ -1456,6 +1456,18 @@ def _jsonpath_value(obj: Any, path: str) -> Any:
     return current
 
 
+def crd_printer_columns(crd: dict[str, Any] | None, version: str) -> list[dict[str, Any]] | None:
+    """The additionalPrinterColumns of one version of a CRD object (None when it has none).
+
+    Pass the result as `to_table(..., printer_columns=...)` for that CRD's kind; the CRD
+    is `customresourcedefinitions/{plural}.{group}` in the cluster's store.
+    """
+    for entry in ((crd or {}).get("spec") or {}).get("versions") or []:
+        if entry.get("name") == version:
+            return entry.get("additionalPrinterColumns") or None
+    return None
+
+
 def custom_columns(printer_columns: list[dict[str, Any]] | None) -> list[Column]:
     """Column definitions of a CRD version: NAME + its additionalPrinterColumns."""
     if not printer_columns:

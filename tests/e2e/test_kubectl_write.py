@@ -211,7 +211,7 @@ def test_apply_create_change_server_side_and_conflict(kubectl, tmp_path) -> None
     assert kubectl("apply", "-f", first).stdout == "deployment.apps/api unchanged\n"
     changed = write(tmp_path, "api-5.yaml", DEPLOYMENT.replace("replicas: 3", "replicas: 5"))
     assert kubectl("apply", "-f", changed).stdout == "deployment.apps/api configured\n"
-    live = kubectl("get", "deploy", "api", "-o", "json").json()
+    live = kubectl("get", "deploy", "api", "-o", "json", "--show-managed-fields").json()
     assert live["spec"]["replicas"] == 5
     assert live["metadata"]["generation"] == 2
     assert "kubectl.kubernetes.io/last-applied-configuration" in live["metadata"]["annotations"]
@@ -243,8 +243,8 @@ def test_diff_shows_the_pending_change(kubectl, tmp_path) -> None:
         check=False,
     )
     assert diff.returncode == 1
-    assert "-        image: registry.example.com/api:2.4.1" in diff.stdout
-    assert "+        image: registry.example.com/api:2.5.0" in diff.stdout
+    assert re.search(r"^-\s+- image: registry.example.com/api:2.4.1$", diff.stdout, re.M)
+    assert re.search(r"^\+\s+- image: registry.example.com/api:2.5.0$", diff.stdout, re.M)
     # diff is a dry run: nothing changed on the server.
     image = kubectl(
         "get", "deploy", "api", "-o", "jsonpath={.spec.template.spec.containers[0].image}"
@@ -257,9 +257,10 @@ def test_edit_with_an_editor_script(kubectl, tmp_path) -> None:
     editor = tmp_path / "editor.sh"
     editor.write_text('#!/bin/sh\nsed -i "s/image: nginx:1.27/image: nginx:1.28/" "$1"\n')
     editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
-    out = kubectl("edit", "deployment", "web", env={"KUBECTL_EDITOR": str(editor)})
+    # kubectl reads the editor from KUBE_EDITOR, then EDITOR.
+    out = kubectl("edit", "deployment", "web", env={"KUBE_EDITOR": str(editor)})
     assert out.stdout == "deployment.apps/web edited\n"
-    live = kubectl("get", "deploy", "web", "-o", "json").json()
+    live = kubectl("get", "deploy", "web", "-o", "json", "--show-managed-fields").json()
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"
     assert "kubectl-edit" in {m["manager"] for m in live["metadata"]["managedFields"]}
 
@@ -296,7 +297,7 @@ def test_patch_merge_json_and_strategic(kubectl) -> None:
     names = kubectl(
         "get", "deploy", "web", "-o", "jsonpath={.spec.template.spec.containers[*].name}"
     ).stdout
-    assert names.split() == ["sidecar", "nginx"]  # merged by name, not replaced
+    assert names.split() == ["nginx", "sidecar"]  # merged by name, not replaced
     bad = kubectl(
         "patch",
         "deployment",
@@ -306,7 +307,8 @@ def test_patch_merge_json_and_strategic(kubectl) -> None:
         '[{"op":"remove","path":"/spec/nothing"}]',
         check=False,
     )
-    assert bad.returncode == 1 and "Error from server" in bad.stderr
+    assert bad.returncode == 1
+    assert 'doc is missing path: "/spec/nothing"' in bad.stderr
 
 
 def test_label_annotate_scale(kubectl) -> None:
@@ -457,4 +459,8 @@ def test_custom_resource_definition_served(kubectl, tmp_path) -> None:
     kubectl("delete", "crd", "crontabs.stable.example.com")
     gone = kubectl("get", "crontabs", check=False)
     assert gone.returncode == 1
-    assert re.search(r"the server doesn't have a resource type \"crontabs\"", gone.stderr)
+    # kubectl's discovery cache may still list the kind: either message is upstream's.
+    assert re.search(
+        r"doesn't have a resource type \"crontabs\"|could not find the requested resource",
+        gone.stderr,
+    )

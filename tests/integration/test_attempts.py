@@ -365,3 +365,31 @@ def test_trainer_lists_attempts_by_quiz_and_user(
     own = client.get(f"{API}/attempts", headers=auth_headers(one_token)).get_json()
     assert {a["user_id"] for a in own} == {one.id}
     assert db_session.scalar(select(Attempt).where(Attempt.id == a1["id"])).number == 1
+
+
+@pytest.mark.redis
+def test_real_worker_closes_the_attempt_when_it_expires(celery_worker: Any, tmp_path: Any) -> None:
+    from app.extensions import db
+    from app.models.quiz import Quiz, QuizSource
+    from app.services.quizzes import CLOCK_CONFIG_KEY
+    from app.services.users import create_user
+    from tests.fixtures.worker import wait_for_job
+    from tests.integration.test_quizzes import QUIZ_DEFAULTS, import_bank
+
+    worker_clock = ManualClock(START)
+    celery_worker.app.config[CLOCK_CONFIG_KEY] = worker_clock
+    import_bank(tmp_path)
+    db.session.add(Quiz(slug="sample-quiz", source=QuizSource.BLUEPRINT, **QUIZ_DEFAULTS))
+    db.session.commit()
+    user = create_user("worker-learner@example.test", "learner", "correct-horse-battery", 1.0)
+    attempt, _ = attempts_service.start_attempt(user, "sample-quiz")
+    job_id = int(attempt.expiry_job_id)
+    # The job was published at start; once the clock passes the deadline, its next check
+    # closes the attempt by the autosubmit policy.
+    worker_clock.advance(minutes=21)
+    job = wait_for_job(job_id)
+    assert job.status.value == "done", job.last_error
+    assert job.result == {"attempt_id": attempt.id, "status": "submitted"}
+    db.session.rollback()
+    closed = db.session.get(Attempt, attempt.id, populate_existing=True)
+    assert closed.close_reason.value == "deadline" and closed.score == 0.0

@@ -153,3 +153,21 @@ def test_v2_document_is_swagger_with_resolvable_refs(registry: ResourceRegistry)
     assert doc["definitions"]["io.k8s.api.core.v1.Pod"]["x-kubernetes-group-version-kind"]
     intstr = doc["definitions"]["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]
     assert (intstr["type"], intstr["format"]) == ("string", "int-or-string")
+
+
+def test_crds_of_one_group_leave_other_documents_shared(registry: ResourceRegistry) -> None:
+    apps = openapi.v3_document(registry, "apps", "v1")
+    reg = registry.copy()
+    reg.register(
+        ResourceType(
+            "stable.example.com", "v1", "CronTab", "crontabs", "crontab", True, custom=True
+        )
+    )
+    openapi.warm_up(reg)
+    assert openapi.v3_document(reg, "apps", "v1") is apps
+    assert openapi.v3_hash(reg, "apps", "v1") == openapi.v3_hash(registry, "apps", "v1")
+    assert openapi.v3_hash(reg, "nope", "v1") == ""
+    # A CRD without a schema accepts anything.
+    doc = json.loads(openapi.v3_document(reg, "stable.example.com", "v1") or b"{}")
+    crontab = doc["components"]["schemas"]["com.example.stable.v1.CronTab"]
+    assert crontab["x-kubernetes-preserve-unknown-fields"] is True

@@ -731,3 +731,13 @@ def test_wants_table() -> None:
     assert printers.wants_table("application/json;as=Table;g=meta.k8s.io;v=v1")
     assert not printers.wants_table("application/json")
     assert not printers.wants_table(None)
+
+
+def test_crd_printer_columns_by_version() -> None:
+    columns = [{"name": "Spec", "type": "string", "jsonPath": ".spec.cronSpec"}]
+    crd = {
+        "spec": {"versions": [{"name": "v1", "additionalPrinterColumns": columns}, {"name": "v2"}]}
+    }
+    assert printers.crd_printer_columns(crd, "v1") == columns
+    assert printers.crd_printer_columns(crd, "v2") is None
+    assert printers.crd_printer_columns(None, "v1") is None

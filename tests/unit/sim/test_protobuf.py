@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.sim import discovery, openapi, protobuf
 from app.sim.errors import ApiError
@@ -517,3 +519,70 @@ def test_kubectl_protobuf_bodies_decode(
     obj = protobuf.decode(body)
     assert obj["kind"] == kind
     assert _contains(obj, expected), json.dumps(obj, indent=1)
+
+
+@given(
+    kind=st.sampled_from(
+        [
+            ("v1", "Pod"),
+            ("apps/v1", "Deployment"),
+            ("v1", "Secret"),
+            ("batch/v1", "CronJob"),
+            ("networking.k8s.io/v1", "Ingress"),
+            ("authorization.k8s.io/v1", "SelfSubjectAccessReview"),
+        ]
+    ),
+    raw=st.binary(max_size=200),
+)
+@settings(max_examples=300, deadline=None)
+def test_random_bytes_never_crash_the_decoder(kind: tuple[str, str], raw: bytes) -> None:
+    try:
+        obj = protobuf.decode(envelope(kind[0], kind[1], raw))
+    except ApiError as err:
+        assert err.code == 400
+    else:
+        assert obj["kind"] == kind[1]
+        json.dumps(obj)
+
+
+@given(raw=st.binary(max_size=64))
+@settings(max_examples=200, deadline=None)
+def test_random_envelopes_never_crash_the_decoder(raw: bytes) -> None:
+    try:
+        protobuf.decode(protobuf.MAGIC + raw)
+    except ApiError as err:
+        assert err.code in (400, 415)
+
+
+def _sample_pod() -> bytes:
+    config_map = field_bytes(1, field_bytes(1, "settings"))
+    volume = field_bytes(1, "cfg") + field_bytes(2, field_bytes(19, config_map))
+    port = field_bytes(6, field_varint(3, 80) + field_bytes(4, "TCP"))
+    limits = map_entry(1, "cpu", field_bytes(1, "500m"))
+    container = field_bytes(1, "app") + field_bytes(2, "nginx") + port + field_bytes(8, limits)
+    spec = field_bytes(1, volume) + field_bytes(2, container) + field_varint(4, 30)
+    meta = object_meta("p", app="web") + field_bytes(8, field_varint(1, 1_700_000_000))
+    return field_bytes(1, meta) + field_bytes(2, spec)
+
+
+def test_sample_pod_decodes() -> None:
+    obj = protobuf.decode(envelope("v1", "Pod", _sample_pod()))
+    container = obj["spec"]["containers"][0]
+    assert container["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
+    assert container["resources"] == {"limits": {"cpu": "500m"}}
+    assert obj["spec"]["terminationGracePeriodSeconds"] == 30
+
+
+@given(data=st.data())
+@settings(max_examples=400, deadline=None)
+def test_mutated_messages_never_crash_the_decoder(data: st.DataObject) -> None:
+    raw = bytearray(_sample_pod())
+    for _ in range(data.draw(st.integers(1, 4))):
+        index = data.draw(st.integers(0, len(raw) - 1))
+        raw[index] = data.draw(st.integers(0, 255))
+    try:
+        obj = protobuf.decode(envelope("v1", "Pod", bytes(raw)))
+    except ApiError as err:
+        assert err.code == 400
+    else:
+        json.dumps(obj)

@@ -1,0 +1,146 @@
+# ruff: noqa: F811  (pytest fixtures imported from test_quizzes are used as arguments)
+"""`certprep login` and `certprep quiz list|take|result` against a live HTTP server."""
+
+from __future__ import annotations
+
+import stat
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from werkzeug.serving import make_server
+
+from app.cli.login import login, logout
+from app.cli.quiz import parse_answer, quiz
+from tests.fixtures.app import DEFAULT_PASSWORD
+from tests.integration.test_quizzes import (  # noqa: F401
+    CORRECT,
+    ManualClock,
+    clock,
+    make_quiz,
+    sample_bank,
+)
+
+
+@pytest.fixture
+def live_api(app: Any, db_session: Any) -> Iterator[str]:
+    """The test app served over HTTP on a free port; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "config"
+    monkeypatch.setenv("CERTPREP_CONFIG_DIR", str(folder))
+    monkeypatch.delenv("CERTPREP_API", raising=False)
+    monkeypatch.delenv("CERTPREP_TOKEN", raising=False)
+    return folder
+
+
+def typed_answers(items: list[dict[str, Any]]) -> str:
+    """Keyboard input answering every item right, in the order the attempt shows them."""
+    lines = []
+    for item in items:
+        key = CORRECT[item["question_id"]]
+        kind = item["type"]
+        if kind == "single":
+            lines.append(key["choice"])
+        elif kind in ("multiple", "ordering"):
+            lines.append(",".join(key.get("choices") or key["order"]))
+        elif kind == "true_false":
+            lines.append("true" if key["value"] else "false")
+        elif kind == "numeric":
+            lines.append(str(key["value"]))
+        elif kind == "short_answer":
+            lines.append(key["text"])
+        elif kind == "matching":
+            lines += [key["matches"][p["id"]] for p in item["prompts"]]
+    return "\n".join(lines) + "\n"
+
+
+def test_login_saves_a_private_token_and_quiz_commands_use_it(
+    live_api: str,
+    config_dir: Path,
+    make_quiz: Callable,
+    make_user: Callable,
+    clock: ManualClock,
+    app: Any,
+) -> None:
+    make_quiz()
+    make_user("learner", email="cli@example.test")
+    runner = CliRunner()
+    logged_in = runner.invoke(
+        login, ["--api", live_api, "--email", "cli@example.test", "--password", DEFAULT_PASSWORD]
+    )
+    assert logged_in.exit_code == 0, logged_in.output
+    saved = config_dir / "login.json"
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+
+    listed = runner.invoke(quiz, ["list"])
+    assert listed.exit_code == 0, listed.output
+    assert "sample-quiz" in listed.output and "7 questions" in listed.output
+
+    # Answer the first two questions, then stop without submitting.
+    with app.test_client() as http:
+        token = saved.read_text().split('"token": "')[1].split('"')[0]
+        attempt = http.post(
+            "/api/v1/quizzes/sample-quiz/attempts", headers={"Authorization": f"Bearer {token}"}
+        ).get_json()
+    items = attempt["items"]
+    first_two = typed_answers(items[:2]) + "\n" * 20 + "n\n"
+    partial = runner.invoke(quiz, ["take", "sample-quiz"], input=first_two)
+    assert partial.exit_code == 0, partial.output
+    assert "resuming attempt" in partial.output and "Resume with" in partial.output
+
+    # Resume: everything answered right, then submit.
+    done = runner.invoke(quiz, ["take", "sample-quiz", "--submit"], input=typed_answers(items))
+    assert done.exit_code == 0, done.output
+    assert "saved:" in done.output  # the earlier answers are shown on resume
+    assert "7/7 (100 %) PASSED" in done.output
+
+    result = runner.invoke(quiz, ["result", str(attempt["id"])])
+    assert result.exit_code == 0, result.output
+    assert "right answer:" in result.output and "why: SECRET-EXPLANATION" in result.output
+
+    assert runner.invoke(logout).exit_code == 0 and not saved.exists()
+    assert runner.invoke(quiz, ["list"]).exit_code == 2
+
+
+def test_explicit_api_and_token_and_errors(
+    live_api: str, config_dir: Path, make_quiz: Callable, make_user: Callable, clock: Any
+) -> None:
+    make_quiz()
+    _, token = make_user("learner")
+    runner = CliRunner()
+    listed = runner.invoke(quiz, ["list", "--api", live_api, "--token", token])
+    assert listed.exit_code == 0 and "sample-quiz" in listed.output
+    bad = runner.invoke(quiz, ["list", "--api", live_api, "--token", "nope"])
+    assert bad.exit_code == 1 and "401" in bad.output
+    missing = runner.invoke(quiz, ["result", "999", "--api", live_api, "--token", token])
+    assert missing.exit_code == 1 and "404" in missing.output
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "expected"),
+    [
+        ("single", " b ", {"choice": "b"}),
+        ("multiple", "a, c", {"choices": ["a", "c"]}),
+        ("ordering", "c a b", {"order": ["c", "a", "b"]}),
+        ("true_false", "Yes", {"value": True}),
+        ("numeric", "2", {"value": 2}),
+        ("numeric", "2.5", {"value": 2.5}),
+        ("short_answer", "kube-scheduler", {"text": "kube-scheduler"}),
+    ],
+)
+def test_parse_answer(kind: str, text: str, expected: dict) -> None:
+    assert parse_answer({"type": kind}, text) == expected
