@@ -132,6 +132,17 @@ def configure_logging(
     return chosen
 
 
+def reset_logging(level: int = logging.WARNING) -> None:
+    """Undo `configure_logging`: remove its handler, set the root logger to `level`, drop
+    bound context and structlog's configuration (for tests and embedding programs)."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+        root.removeHandler(handler)
+    root.setLevel(level)
+    structlog.contextvars.clear_contextvars()
+    structlog.reset_defaults()
+
+
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
     """A structlog logger named `name` (a module's `__name__`)."""
     return structlog.stdlib.get_logger(name)

@@ -114,13 +114,16 @@ def sample_response(kind: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"value": 3}
 
 
-def start_gunicorn(database_url: str, instance: Path, port: int, workers: int) -> Any:
+def start_gunicorn(database_url: str, instance: Path, port: int, workers: int, threads: int) -> Any:
+    """gunicorn serving the production entry point (`certprep serve` uses the same)."""
     env = {
         **os.environ,
         "CERTPREP_DATABASE_URL": database_url,
         "CERTPREP_INSTANCE_DIR": str(instance),
         "CERTPREP_ENV": "testing",
         "CERTPREP_TESTING": "1",
+        # Per-request log lines to a terminal would dominate the figures.
+        "CERTPREP_LOG_LEVEL": "WARNING",
     }
     command = [
         sys.executable,
@@ -128,11 +131,14 @@ def start_gunicorn(database_url: str, instance: Path, port: int, workers: int) -
         "gunicorn",
         "--workers",
         str(workers),
+        "--threads",
+        str(threads),
         "--bind",
         f"127.0.0.1:{port}",
         "--log-level",
         "warning",
-        "app:create_app()",
+        "--no-control-socket",
+        "app.cli.serve:wsgi_app()",
     ]
     process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 30
@@ -226,6 +232,7 @@ def main() -> None:
     parser.add_argument("--learners", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     parser.add_argument("--concurrency", type=int, default=32, help="open connections")
     args = parser.parse_args()
 
@@ -242,11 +249,12 @@ def main() -> None:
             f" in {time.monotonic() - setup_began:.1f} s"
         )
         port = free_port()
-        process = start_gunicorn(database_url, instance, port, args.workers)
+        process = start_gunicorn(database_url, instance, port, args.workers, args.threads)
         base = f"http://127.0.0.1:{port}/api/v1"
         print(
-            f"gunicorn: {args.workers} workers; load: {args.concurrency} connections,"
-            f" {os.cpu_count()} CPU(s) shared by server, database and load generator"
+            f"gunicorn: {args.workers} workers x {args.threads} thread(s);"
+            f" load: {args.concurrency} connections; {os.cpu_count()} CPU(s) shared by"
+            " server, database and load generator"
         )
         # Warm-up: each worker imports lazily and opens its pool on first requests.
         asyncio.run(autosave_phase(base, learners, 1.0, args.concurrency))

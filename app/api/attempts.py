@@ -23,7 +23,6 @@ from app.schemas.attempts import (
     SavedResponseSchema,
 )
 from app.services import attempts as attempts_service
-from app.services import users as users_service
 
 blp = Blueprint("attempts", __name__, description="Quiz attempts, responses and reviews.")
 
@@ -103,5 +102,6 @@ class UserAccommodation(MethodView):
     @blp.response(200, AccommodationSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def put(self, data: dict[str, Any], user_id: int) -> User:
-        """Set a learner's time multiplier; it applies to attempts started afterwards."""
-        return users_service.update_user(user_id, {"accommodation": data["accommodation"]})
+        """Set a learner's time multiplier for all their attempts: those started later and
+        those in progress whose deadline has not passed."""
+        return attempts_service.set_accommodation(user_id, data["accommodation"])

@@ -112,21 +112,21 @@ def check_simulators() -> dict[str, Any]:
         return {"ok": True, "detail": "not configured"}
     servers = {}
     for url in urls:
-        servers[url] = _probe_simulator(url)
+        servers[url] = probe_simulator(url)
     failing = [url for url, result in servers.items() if not result["ok"]]
     detail = "all reachable" if not failing else "unreachable: " + ", ".join(failing)
     return {"ok": not failing, "detail": detail, "servers": servers}
 
 
-def _probe_simulator(url: str) -> dict[str, Any]:
+def probe_simulator(url: str, timeout: float = CHECK_TIMEOUT) -> dict[str, Any]:
+    """`GET <url>/healthz` on a simulator server: `{"ok": bool, "detail": str}`.
+    Never raises."""
     try:
         with warnings.catch_warnings():
             # The simulator serves a self-signed certificate; this probe sends nothing
             # secret and only asks whether the server answers, so it skips verification.
             warnings.simplefilter("ignore")
-            response = requests.get(
-                url.rstrip("/") + "/healthz", timeout=CHECK_TIMEOUT, verify=False
-            )
+            response = requests.get(url.rstrip("/") + "/healthz", timeout=timeout, verify=False)
     except requests.RequestException as exc:
         return {"ok": False, "detail": f"{type(exc).__name__}: {_first_line(exc)}"}
     if response.status_code != 200:

@@ -18,6 +18,7 @@ COMMAND_MODULES: list[str] = [
     "app.cli.db",
     "app.cli.users",
     "app.cli.serve",
+    "app.cli.sim",
 ]
 
 

@@ -62,13 +62,14 @@ def check(paths: tuple[Path, ...]) -> None:
 def import_(paths: tuple[Path, ...]) -> None:
     """Validate, then load banks and blueprints into the database (idempotent).
 
-    Nothing is written when any file has an error.
+    Nothing is written when any file has an error. Without PATHS the whole content
+    folder is imported, and banks or blueprint quizzes no longer in it are retired.
     """
     content = _load_or_exit(paths)
     from app.services.banks import import_content
 
     with _command_app().app_context():
-        report = import_content(content)
+        report = import_content(content, complete=not paths)
     click.echo(f"imported {_summary(content)}: {report or 'nothing changed'}")
 
 

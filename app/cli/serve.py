@@ -11,8 +11,10 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -231,18 +233,13 @@ def _wait_for_simulator(
 ) -> str | None:
     """The simulator's base URL once its `/healthz` answers (HTTPS is its default, plain
     HTTP is tried too); None when it exited, did not answer in time, or a stop came."""
-    import requests
+    from app.api.health import probe_simulator
 
     end = time.monotonic() + timeout
     while time.monotonic() < end and child.alive and not stop_requested:
         for scheme in ("https", "http"):
             url = f"{scheme}://{host}:{port}"
-            try:
-                # Self-signed certificate; this only asks whether the server is up.
-                response = requests.get(f"{url}/healthz", timeout=2, verify=False)
-            except requests.RequestException:
-                continue
-            if response.status_code == 200:
+            if probe_simulator(url)["ok"]:
                 return url
         time.sleep(0.3)
     return None
@@ -316,6 +313,13 @@ def up(
     root = click.get_current_context().find_root().command
     assert isinstance(root, click.Group)
 
+    with_sim = not no_sim and _find_command(root, "sim", "serve") is not None
+    sim_port = sim_port or port + 1
+    ports = {"web": port, "simulator": sim_port} if with_sim else {"web": port}
+    for role, number in ports.items():
+        if not _port_is_free(host, number):
+            raise click.ClickException(f"port {number} ({role}) is in use on {host}")
+
     click.echo(f"instance folder {instance}")
     subprocess.run([*certprep, "db", "upgrade"], env=env, check=True)
 
@@ -330,11 +334,12 @@ def up(
     sim_url: str | None = None
     if no_sim:
         click.echo("simulator not started (--no-sim)")
-    elif _find_command(root, "sim", "serve") is None:
+    elif not with_sim:
         click.echo("no `certprep sim serve` command: starting without the simulator")
     else:
-        sim_port = sim_port or port + 1
-        sim_argv = [*certprep, "sim", "serve", "--port", str(sim_port)]
+        sim_argv = [*certprep, "sim", "serve", "--host", host, "--port", str(sim_port)]
+        # One admin token for the simulator and every role that manages its clusters.
+        env.setdefault("CERTPREP_SIM_ADMIN_TOKEN", secrets.token_urlsafe(32))
     roles = [
         ("web", [*certprep, "serve", "--host", host, "--port", str(port), "--workers", "2"]),
         ("worker", [*certprep, "worker", "--concurrency", "2"]),
@@ -348,9 +353,9 @@ def up(
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     children: list[Child] = []
-    exit_code = 0
+    # Failures raise SystemExit(1) from inside: `finally` stops the children either way.
     try:
-        if sim_argv is not None and sim_port is not None:
+        if sim_argv is not None:
             # First, so the web API can be told its URL (and probe it from /readyz).
             children.append(_start("simulator", sim_argv, env))
             sim_url = _wait_for_simulator(
@@ -360,8 +365,7 @@ def up(
                 return
             if sim_url is None:
                 click.echo("the simulator did not start; see its output above", err=True)
-                exit_code = 1
-                return
+                raise SystemExit(1)
             env["CERTPREP_SIM_URLS"] = sim_url
         for role, argv in roles:
             children.append(_start(role, argv, env))
@@ -371,8 +375,7 @@ def up(
             return
         if problem:
             click.echo(f"certprep did not become ready: {problem}", err=True)
-            exit_code = 1
-            return
+            raise SystemExit(1)
         token = _issue_admin_token(env)
         lines = [
             "",
@@ -393,8 +396,7 @@ def up(
             if dead:
                 names = ", ".join(f"{c.role} (exit {c.process.returncode})" for c in dead)
                 click.echo(f"stopping: {names} exited", err=True)
-                exit_code = 1
-                break
+                raise SystemExit(1)
             time.sleep(0.5)
     finally:
         click.echo("stopping certprep ...")
@@ -402,8 +404,18 @@ def up(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         click.echo("stopped")
-    if exit_code:
-        raise SystemExit(exit_code)
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    """True when `host:port` can be bound now (checked before starting anything, so a busy
+    port fails fast with a clear message instead of a child dying later)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _client_host(host: str) -> str:

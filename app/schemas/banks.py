@@ -17,3 +17,6 @@ class BankSchema(OutputSchema):
     )
     retired_count = ma.fields.Integer(required=True)
     updated_at = ma.fields.AwareDateTime(required=True)
+    retired_at = ma.fields.AwareDateTime(
+        allow_none=True, metadata={"description": "Set when the bank left the content folder."}
+    )

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -31,6 +31,7 @@ from app.banks.item_types import ITEM_TYPES
 from app.extensions import db
 from app.logging import get_logger
 from app.models.attempt import Attempt, AttemptItem, AttemptStatus, CloseReason
+from app.models.question import Question
 from app.models.quiz import ExpiryPolicy, Quiz, ReviewAfter, ReviewPolicy
 from app.models.user import Role, User
 from app.services.errors import Conflict, NotFound, ValidationFailed
@@ -191,6 +192,36 @@ def _enqueue_expiry(attempt: Attempt, moment: datetime) -> None:
     attempt.expiry_job_id = str(job.id)
 
 
+def set_accommodation(user_id: int, accommodation: float) -> User:
+    """Set a learner's time multiplier (range checked by the caller's schema); commits.
+
+    It applies to every attempt they start afterwards, and re-times their attempts in
+    progress whose deadline has not passed yet (never to a deadline already behind the
+    current time). Raises `NotFound` for an unknown user.
+    """
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} not found.")
+    moment = now()
+    user.accommodation = accommodation
+    open_attempts = db.session.scalars(
+        select(Attempt)
+        .where(
+            Attempt.user_id == user_id,
+            Attempt.status == AttemptStatus.IN_PROGRESS,
+            Attempt.deadline_at > moment,
+        )
+        .with_for_update(of=Attempt)
+    )
+    for attempt in open_attempts:
+        deadline = max(moment, compute_deadline(attempt.started_at, attempt.quiz, accommodation))
+        attempt.accommodation = accommodation
+        attempt.deadline_at = deadline
+        attempt.expires_at = compute_expiry(deadline, attempt.quiz)
+    db.session.commit()
+    return user
+
+
 # ----------------------------------------------------------------------------- access
 
 
@@ -246,12 +277,27 @@ def save_response(user: User, attempt_id: int, question_uid: str, response: Any)
     `ValidationFailed` when the response does not fit the item type.
     """
     moment = now()
+    # One round trip: the attempt's state, locked, and the item answered.
     row = db.session.execute(
-        select(Attempt.user_id, Attempt.status, Attempt.deadline_at, Attempt.expires_at)
+        select(
+            Attempt.user_id,
+            Attempt.status,
+            Attempt.deadline_at,
+            Attempt.expires_at,
+            AttemptItem.id.label("item_id"),
+            AttemptItem.question_id,
+            Question.content_hash,
+        )
+        .select_from(Attempt)
+        .outerjoin(
+            AttemptItem,
+            and_(AttemptItem.attempt_id == Attempt.id, AttemptItem.question_uid == question_uid),
+        )
+        .outerjoin(Question, Question.id == AttemptItem.question_id)
         .where(Attempt.id == attempt_id)
         # Shared lock: many autosaves proceed together; submit's FOR UPDATE waits for them
         # and they wait for it, so a response is either scored or refused, never lost.
-        .with_for_update(read=True)
+        .with_for_update(read=True, of=Attempt)
     ).first()
     if row is None or row.user_id != user.id:
         db.session.rollback()
@@ -271,24 +317,28 @@ def save_response(user: User, attempt_id: int, question_uid: str, response: Any)
             " responses are no longer accepted.",
             errors={"reason": ["deadline_passed"], "deadline_at": [row.deadline_at.isoformat()]},
         )
-    item = db.session.scalar(
-        select(AttemptItem).where(
-            AttemptItem.attempt_id == attempt_id, AttemptItem.question_uid == question_uid
-        )
-    )
-    if item is None:
+    if row.item_id is None:
         db.session.rollback()
         raise NotFound(f"Question {question_uid!r} is not part of attempt {attempt_id}.")
+    kind, body = _question_content(row.question_id, row.content_hash)
     try:
-        loaded = ITEM_TYPES[item.question.type].validate_response(item.question.body, response)
+        loaded = ITEM_TYPES[kind].validate_response(body, response)
     except ValidationError as exc:
         db.session.rollback()
         raise ValidationFailed(
-            f"The response does not fit a {item.question.type} question.",
+            f"The response does not fit a {kind} question.",
             errors=exc.messages if isinstance(exc.messages, dict) else {"response": exc.messages},
         ) from None
-    item.response = loaded
-    item.answered_at = moment
+    db.session.execute(
+        update(AttemptItem)
+        .where(AttemptItem.id == row.item_id)
+        .values(response=loaded, answered_at=moment)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        # An autosave is superseded seconds later by the next one; not waiting for the WAL
+        # flush at commit costs at most the last fraction of a second of autosaves if the
+        # database server crashes (never consistency). Submit and scoring commit durably.
+        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     db.session.commit()
     return {
         "question_id": question_uid,
@@ -296,6 +346,28 @@ def save_response(user: User, attempt_id: int, question_uid: str, response: Any)
         "answered_at": moment,
         "remaining_seconds": max(0, int((row.deadline_at - moment).total_seconds())),
     }
+
+
+# Question revisions never change once stored (an edit is a new row), so their type and
+# body can be kept in memory. Keyed by row id *and* content hash: a database that was
+# reset may reuse an id for other content. The cap only bounds memory.
+_QUESTION_CACHE: dict[tuple[int, str], tuple[str, dict[str, Any]]] = {}
+_QUESTION_CACHE_LIMIT = 20000
+
+
+def _question_content(question_id: int, digest: str) -> tuple[str, dict[str, Any]]:
+    """(type, body) of question revision `question_id` with hash `digest`, cached."""
+    key = (question_id, digest)
+    cached = _QUESTION_CACHE.get(key)
+    if cached is None:
+        found = db.session.execute(
+            select(Question.type, Question.body).where(Question.id == question_id)
+        ).one()
+        cached = (found.type, found.body)
+        if len(_QUESTION_CACHE) >= _QUESTION_CACHE_LIMIT:
+            _QUESTION_CACHE.clear()
+        _QUESTION_CACHE[key] = cached
+    return cached
 
 
 # ------------------------------------------------------------------------ submit/close

@@ -61,6 +61,7 @@ class ImportReport:
             "quizzes_updated": 0,
             "quizzes_unchanged": 0,
             "quizzes_retired": 0,
+            "banks_retired": 0,
         }
     )
 
@@ -213,8 +214,12 @@ def _import_quizzes(
             report.bump("quizzes_retired")
 
 
-def import_content(content: ContentSet) -> ImportReport:
+def import_content(content: ContentSet, complete: bool = False) -> ImportReport:
     """Write checked `content` to the database in one transaction and commit.
+
+    `complete` says `content` is the whole content folder: banks and blueprint quizzes
+    it does not hold are retired too (otherwise only questions missing from the imported
+    banks and quizzes missing from the imported blueprint files are).
 
     Raises `ValidationFailed` when `content` has issues (nothing is written) and
     `Conflict` when a blueprint's slug belongs to a custom quiz.
@@ -229,10 +234,9 @@ def import_content(content: ContentSet) -> ImportReport:
     try:
         _import_questions(content, report, now)
         db.session.flush()
-        files = {q.file for q in content.quizzes} | {
-            f for f in content.files if "quizzes" in Path(f).parts
-        }
-        _import_quizzes(content.quizzes, report, now, files)
+        _import_quizzes(content.quizzes, report, now, {q.file for q in content.quizzes})
+        if complete:
+            _retire_missing(content, report, now)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -240,9 +244,33 @@ def import_content(content: ContentSet) -> ImportReport:
     return report
 
 
-def import_paths(paths: list[Path]) -> ImportReport:
+def _retire_missing(content: ContentSet, report: ImportReport, now: datetime) -> None:
+    """Retire banks (with their questions) and blueprint quizzes absent from `content`."""
+    banks = {b.slug for b in content.banks}
+    for bank in db.session.scalars(select(Bank).where(Bank.retired_at.is_(None))):
+        if bank.slug in banks:
+            continue
+        bank.retired_at = now
+        report.bump("banks_retired")
+        for question in db.session.scalars(
+            select(Question).where(
+                Question.bank_id == bank.id, Question.is_current, Question.retired_at.is_(None)
+            )
+        ):
+            question.retired_at = now
+            report.bump("questions_retired")
+    quizzes = {q.data["slug"] for q in content.quizzes}
+    for quiz in db.session.scalars(
+        select(Quiz).where(Quiz.source == QuizSource.BLUEPRINT, Quiz.retired_at.is_(None))
+    ):
+        if quiz.slug not in quizzes:
+            quiz.retired_at = now
+            report.bump("quizzes_retired")
+
+
+def import_paths(paths: list[Path], complete: bool = False) -> ImportReport:
     """Check and import the content under `paths` (see `import_content`)."""
-    return import_content(load_content(paths))
+    return import_content(load_content(paths), complete=complete)
 
 
 def banks_overview() -> list[dict[str, Any]]:
@@ -266,6 +294,7 @@ def banks_overview() -> list[dict[str, Any]]:
             "question_count": counts.get(bank.id, (0, 0))[0],
             "retired_count": counts.get(bank.id, (0, 0))[1],
             "updated_at": bank.updated_at,
+            "retired_at": bank.retired_at,
         }
         for bank in db.session.scalars(select(Bank).order_by(Bank.slug))
     ]

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
+from app.sim import rbac
 from app.sim.errors import ApiError, not_found
 from app.sim.validation import format_quantity, parse_quantity
 
@@ -682,7 +683,7 @@ class PodSecurity(Plugin):
                 return
             levels = _namespace_levels(ctx, ctx.namespace or "")
             # Workloads are never refused, only warned about (for enforce and warn).
-            for mode in ("warn", "enforce"):
+            for mode in ("enforce", "warn"):
                 level = levels.get(mode)
                 if not level:
                     continue
@@ -859,6 +860,23 @@ def refresh_quota_status(store: Any, namespace: str) -> None:
 
 
 class ResourceQuota(Plugin):
+    def mutate(self, ctx: Context, obj: dict, old: dict | None) -> dict:
+        # A new or changed quota shows its hard limits and current usage at once
+        # (the quota controller fills status.hard and status.used upstream).
+        if _kind(ctx) != ("", "ResourceQuota") or ctx.subresource:
+            return obj
+        spec = obj.get("spec")
+        hard = spec.get("hard") if isinstance(spec, dict) else None
+        if not isinstance(hard, dict) or any(_q(v) is None for v in hard.values()):
+            return obj
+        namespace = ctx.namespace or (obj.get("metadata") or {}).get("namespace") or ""
+        probe = {"metadata": {"namespace": namespace}, "spec": {"hard": hard}}
+        obj["status"] = {
+            "hard": dict(hard),
+            "used": render_usage(quota_usage(ctx.store, probe)),
+        }
+        return obj
+
     def validate(self, ctx: Context, obj: dict | None, old: dict | None) -> None:
         rt = ctx.rt
         if rt is None or not rt.namespaced or not isinstance(obj, dict) or ctx.subresource:
@@ -940,6 +958,7 @@ MUTATING: tuple[Plugin, ...] = (
     ServiceAccount("ServiceAccount"),
     Priority("Priority"),
     DefaultTolerationSeconds("DefaultTolerationSeconds"),
+    ResourceQuota("ResourceQuota"),
 )
 VALIDATING: tuple[Plugin, ...] = (
     NamespaceLifecycle("NamespaceLifecycle"),
@@ -966,7 +985,19 @@ def mutate(ctx: Context, obj: dict, old: dict | None = None) -> dict:
 
 
 def validate(ctx: Context, obj: dict | None, old: dict | None = None) -> None:
-    """Run the validating plugins in order. Raises ApiError 403 (or 404 for a missing
+    """Run the validating plugins in order, then the RBAC registry's escalation
+    check for roles and bindings. Raises ApiError 403 (or 404 for a missing
     namespace) when one refuses; warnings are appended to `ctx.warnings`."""
     for plugin in VALIDATING:
         plugin.validate(ctx, obj, old)
+    rt = ctx.rt
+    if (
+        rt is not None
+        and rt.group == rbac.RBAC_GROUP
+        and ctx.operation in ("CREATE", "UPDATE")
+        and isinstance(obj, dict)
+        and isinstance(ctx.user, rbac.UserInfo)
+    ):
+        rbac.check_escalation(
+            rbac.Authorizer(ctx.store), ctx.user, rt.kind, obj, ctx.namespace or ""
+        )

@@ -12,7 +12,6 @@ cluster-specific (uid, timestamps, resourceVersion) comes from the store.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import importlib
 from functools import lru_cache
@@ -355,13 +354,15 @@ def _rbac_templates() -> tuple[tuple[str, str, dict[str, Any]], ...]:
 def bootstrap(cluster: Cluster, *, nodes: int = 3, ca: KeyPair | None = None) -> None:
     """Create the initial objects of a fresh cluster in its store."""
     store = cluster.store
+    # store.create works on its own copy, so the shared templates are passed as they are.
     for group, plural, template in _templates(nodes):
-        obj = copy.deepcopy(template)
+        obj = template
         if plural == "leases":
-            obj["spec"]["renewTime"] = rfc3339_micro(cluster.clock.now())
+            renewed = rfc3339_micro(cluster.clock.now())
+            obj = {**template, "spec": {**template["spec"], "renewTime": renewed}}
         store.create(group, plural, obj)
     for group, plural, template in _rbac_templates():
-        store.create(group, plural, copy.deepcopy(template))
+        store.create(group, plural, template)
     ca_pem = (ca.cert_pem if ca is not None else b"").decode()
     for ns in SYSTEM_NAMESPACES:
         store.create(

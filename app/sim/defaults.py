@@ -11,6 +11,7 @@ Pending phase, a Job's generated selector and labels.
 from __future__ import annotations
 
 import ipaddress
+import uuid
 from typing import Any, Protocol
 
 from app.sim.resources import ResourceType
@@ -230,19 +231,22 @@ def _job(obj: dict) -> None:
     spec.setdefault("completionMode", "NonIndexed")
     spec.setdefault("suspend", False)
     spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
-    if (obj.get("metadata") or {}).get("uid"):
-        job_selector(obj)
+    job_selector(obj)
 
 
 def job_selector(obj: dict) -> None:
     """Generate a Job's selector and pod labels from its uid, as the Job strategy
-    does on create (batch/job/strategy.go). Needs `metadata.uid`; call it after the
-    store assigned one when the uid is not known at defaulting time."""
+    does on create (batch/job/strategy.go), unless it has a selector already or
+    sets `manualSelector`."""
     spec = obj.get("spec")
-    meta = obj.get("metadata") or {}
-    uid = meta.get("uid")
-    if not isinstance(spec, dict) or not uid or spec.get("manualSelector"):
+    meta = obj.get("metadata")
+    if not isinstance(spec, dict) or not isinstance(meta, dict) or spec.get("manualSelector"):
         return
+    if spec.get("selector"):
+        return
+    # Before the store has given the Job its uid, a fresh one stands in (the store
+    # assigns the object's own uid on create).
+    uid = str(meta.get("uid") or uuid.uuid4())
     template = spec.get("template")
     if not isinstance(template, dict):
         return

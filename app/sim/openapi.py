@@ -12,6 +12,13 @@ falls back to `/openapi/v2` with `Accept: application/com.github.proto-openapi.s
   PATCH operation accepts `application/strategic-merge-patch+json`;
 - the schema `kubectl explain` prints (found by `x-kubernetes-group-version-kind`).
 
+`/openapi/v2` must be served as gnostic protobuf (`v2_protobuf`, Content-Type
+`V2_PROTOBUF_CONTENT_TYPE`) when the Accept header asks for it (`wants_v2_protobuf`):
+client-go parses nothing else, and kubectl reads it to validate a `kind: List` manifest
+client-side (a List has no server-side field validation to discover), for
+`explain --output=plaintext-openapiv2`, and whenever `/openapi/v3` fails.
+`v2_document` is the same document as JSON for other clients.
+
 Built-in documents are built once per process per set of kinds; CRD kinds add their own
 `openAPIV3Schema` and are rebuilt when a cluster's CRDs change (cheap: one schema each).
 """
@@ -36,6 +43,9 @@ from app.sim.schema import (
 
 V3_REF_PREFIX = "#/components/schemas/"
 V2_PROTOBUF_MEDIA = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+# The Content-Type to answer it with: Go's mime parser rejects the "@" of the Accept form
+# ("mime: unexpected content after media subtype", probed with kubectl 1.37).
+V2_PROTOBUF_CONTENT_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 
 PATCH_MEDIA_TYPES = (
     "application/json-patch+json",
@@ -495,3 +505,170 @@ def _v2_param(p: dict[str, Any]) -> dict[str, Any]:
 def v2_document(registry: ResourceRegistry) -> bytes:
     """The `/openapi/v2` Swagger 2.0 document as JSON bytes (cached per set of kinds)."""
     return _v2_document_cached(_Keyed(registry, _registry_key(registry)))
+
+
+# --- /openapi/v2 as protobuf ------------------------------------------------------------
+# client-go asks /openapi/v2 with Accept V2_PROTOBUF_MEDIA only and parses the answer as
+# gnostic's openapi_v2.Document (google/gnostic-models openapiv2/OpenAPIv2.proto); kubectl
+# 1.37 falls back to it when /openapi/v3 fails and reads it for
+# `kubectl explain --output=plaintext-openapiv2`. Field numbers below are that file's.
+
+
+def _pb_varint(value: int) -> bytes:
+    value &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _pb_bytes(number: int, payload: bytes | str) -> bytes:
+    data = payload.encode() if isinstance(payload, str) else payload
+    return _pb_varint(number << 3 | 2) + _pb_varint(len(data)) + data
+
+
+def _pb_bool(number: int, value: bool) -> bytes:
+    return _pb_varint(number << 3) + _pb_varint(1) if value else b""
+
+
+def _pb_named_any(name: str, value: Any) -> bytes:
+    # NamedAny{1 name, 2 Any{2 yaml}}: the value as YAML text (JSON is YAML).
+    return _pb_bytes(1, name) + _pb_bytes(2, _pb_bytes(2, json.dumps(value) + "\n"))
+
+
+def _pb_extensions(number: int, node: dict[str, Any]) -> bytes:
+    return b"".join(
+        _pb_bytes(number, _pb_named_any(k, v))
+        for k, v in sorted(node.items())
+        if k.startswith("x-")
+    )
+
+
+def _pb_schema(node: dict[str, Any]) -> bytes:
+    """gnostic Schema: 1 _ref, 2 format, 4 description, 19 required, 21
+    additional_properties{1 schema}, 22 type{1 value}, 23 items{1 schema}, 24 all_of,
+    25 properties{1 NamedSchema{1 name, 2 value}}, 31 vendor_extension."""
+    out = b""
+    if isinstance(node.get("$ref"), str):
+        out += _pb_bytes(1, node["$ref"])
+    if isinstance(node.get("format"), str):
+        out += _pb_bytes(2, node["format"])
+    if isinstance(node.get("description"), str):
+        out += _pb_bytes(4, node["description"])
+    for name in node.get("required") or []:
+        out += _pb_bytes(19, str(name))
+    additional = node.get("additionalProperties")
+    if isinstance(additional, dict):
+        out += _pb_bytes(21, _pb_bytes(1, _pb_schema(additional)))
+    elif isinstance(additional, bool):
+        out += _pb_bytes(21, _pb_varint(2 << 3) + _pb_varint(int(additional)))
+    if isinstance(node.get("type"), str):
+        out += _pb_bytes(22, _pb_bytes(1, node["type"]))
+    if isinstance(node.get("items"), dict):
+        out += _pb_bytes(23, _pb_bytes(1, _pb_schema(node["items"])))
+    for sub in node.get("allOf") or []:
+        if isinstance(sub, dict):
+            out += _pb_bytes(24, _pb_schema(sub))
+    props = node.get("properties")
+    if isinstance(props, dict) and props:
+        named = b"".join(
+            _pb_bytes(1, _pb_bytes(1, k) + _pb_bytes(2, _pb_schema(v)))
+            for k, v in props.items()
+            if isinstance(v, dict)
+        )
+        out += _pb_bytes(25, named)
+    return out + _pb_extensions(31, node)
+
+
+def _pb_parameter(param: dict[str, Any]) -> bytes:
+    """ParametersItem{1 Parameter{1 BodyParameter | 2 NonBodyParameter{3 query | 4 path}}}."""
+    if param.get("in") == "body":
+        body = (
+            _pb_bytes(2, param["name"])
+            + _pb_bytes(3, "body")
+            + _pb_bool(4, bool(param.get("required")))
+            + _pb_bytes(5, _pb_schema(param.get("schema") or {}))
+        )
+        parameter = _pb_bytes(1, body)
+    else:
+        # Query and path sub-schemas share these numbers: 1 required, 2 in,
+        # 3 description, 4 name, 6 type.
+        sub = (
+            _pb_bool(1, bool(param.get("required")))
+            + _pb_bytes(2, param.get("in", "query"))
+            + _pb_bytes(3, param.get("description", ""))
+            + _pb_bytes(4, param["name"])
+            + _pb_bytes(6, param.get("type", "string"))
+        )
+        which = 4 if param.get("in") == "path" else 3
+        parameter = _pb_bytes(2, _pb_bytes(which, sub))
+    return _pb_bytes(1, parameter)
+
+
+def _pb_operation(op: dict[str, Any]) -> bytes:
+    """Operation: 3 description, 5 operation_id, 6 produces, 7 consumes, 8 parameters,
+    9 responses{1 NamedResponseValue{1 name, 2 ResponseValue{1 Response{1 description,
+    2 SchemaItem{1 schema}}}}}, 10 schemes, 13 vendor_extension."""
+    out = _pb_bytes(3, op.get("description", "")) + _pb_bytes(5, op.get("operationId", ""))
+    for media in op.get("produces") or []:
+        out += _pb_bytes(6, media)
+    for media in op.get("consumes") or []:
+        out += _pb_bytes(7, media)
+    for param in op.get("parameters") or []:
+        out += _pb_bytes(8, _pb_parameter(param))
+    responses = b""
+    for code, response in (op.get("responses") or {}).items():
+        inner = _pb_bytes(1, response.get("description", ""))
+        if isinstance(response.get("schema"), dict):
+            inner += _pb_bytes(2, _pb_bytes(1, _pb_schema(response["schema"])))
+        responses += _pb_bytes(1, _pb_bytes(1, code) + _pb_bytes(2, _pb_bytes(1, inner)))
+    out += _pb_bytes(9, responses)
+    for scheme in op.get("schemes") or []:
+        out += _pb_bytes(10, scheme)
+    return out + _pb_extensions(13, op)
+
+
+_PATH_ITEM_FIELDS = {"get": 2, "put": 3, "post": 4, "delete": 5, "patch": 8}
+
+
+def v2_protobuf_from_json(document: dict[str, Any]) -> bytes:
+    """Encode a Swagger 2.0 document (as `v2_document` builds it) as gnostic protobuf."""
+    info = document.get("info") or {}
+    out = _pb_bytes(1, document.get("swagger", "2.0"))
+    out += _pb_bytes(2, _pb_bytes(1, info.get("title", "")) + _pb_bytes(2, info.get("version", "")))
+    paths = b""
+    for path, item in (document.get("paths") or {}).items():
+        encoded = b""
+        for verb, number in _PATH_ITEM_FIELDS.items():
+            if verb in item:
+                encoded += _pb_bytes(number, _pb_operation(item[verb]))
+        for param in item.get("parameters") or []:
+            encoded += _pb_bytes(9, _pb_parameter(param))
+        paths += _pb_bytes(2, _pb_bytes(1, path) + _pb_bytes(2, encoded))
+    out += _pb_bytes(8, paths)
+    definitions = b"".join(
+        _pb_bytes(1, _pb_bytes(1, name) + _pb_bytes(2, _pb_schema(schema)))
+        for name, schema in (document.get("definitions") or {}).items()
+    )
+    return out + _pb_bytes(9, definitions)
+
+
+@functools.lru_cache(maxsize=16)
+def _v2_protobuf_cached(registry: _Keyed) -> bytes:
+    return v2_protobuf_from_json(json.loads(_v2_document_cached(registry)))
+
+
+def v2_protobuf(registry: ResourceRegistry) -> bytes:
+    """The `/openapi/v2` document in gnostic protobuf, for `Accept: V2_PROTOBUF_MEDIA`;
+    answer it with Content-Type `V2_PROTOBUF_CONTENT_TYPE`."""
+    return _v2_protobuf_cached(_Keyed(registry, _registry_key(registry)))
+
+
+def wants_v2_protobuf(accept: str | None) -> bool:
+    """True when an Accept header asks /openapi/v2 for protobuf (client-go always does)."""
+    return bool(accept) and "proto-openapi.spec.v2" in (accept or "")

@@ -323,8 +323,9 @@ def decode_body(ctx: RequestContext) -> dict[str, Any]:
 def check_identity(ctx: RequestContext, obj: dict[str, Any], expect: tuple[str, str]) -> None:
     """The body's apiVersion/kind, namespace and name must agree with the URL (400)."""
     api_version, kind = expect
-    if not obj.get("kind"):
-        raise ApiError(400, f"Object 'Kind' is missing in '{json.dumps(obj)[:200]}'")
+    # Like upstream's decoder, a body without apiVersion/kind takes the endpoint's.
+    obj.setdefault("kind", kind)
+    obj.setdefault("apiVersion", api_version)
     if obj.get("kind") != kind or (obj.get("apiVersion") or api_version) != api_version:
         raise ApiError(
             400,
@@ -363,26 +364,15 @@ def check_identity(ctx: RequestContext, obj: dict[str, Any], expect: tuple[str, 
         meta["name"] = ctx.name
 
 
+def check_types(ctx: RequestContext, obj: dict[str, Any]) -> None:
+    """Decoding into the kind's types: a field of the wrong JSON type is a 400, as
+    upstream's decoder reports it, before any later stage looks at the object."""
+    mod = stage_module("validation")
+    if mod is not None and hasattr(mod, "check_types") and ctx.rt is not None:
+        mod.check_types(obj, ctx.rt, ctx.registry)
+
+
 # ---- stage: prepare (the registry strategies' PrepareForCreate/Update) ------------------
-
-
-def _qos_class(pod: dict[str, Any]) -> str:
-    spec = pod.get("spec") or {}
-    containers = [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]
-    requests_any = False
-    guaranteed = True
-    for c in containers:
-        res = c.get("resources") or {}
-        req, lim = res.get("requests") or {}, res.get("limits") or {}
-        if req or lim:
-            requests_any = True
-        for resource in ("cpu", "memory"):
-            limit = lim.get(resource)
-            if limit is None or str(req.get(resource, limit)) != str(limit):
-                guaranteed = False
-    if not requests_any:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
 
 
 def prepare_create(ctx: RequestContext, obj: dict[str, Any]) -> dict[str, Any]:
@@ -391,23 +381,37 @@ def prepare_create(ctx: RequestContext, obj: dict[str, Any]) -> dict[str, Any]:
     assert rt is not None
     key = (rt.group, rt.plural)
     if key == ("", "pods"):
-        obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj)}
+        # A new pod's status is the server's: Pending (defaulting adds its QoS class).
+        obj["status"] = {"phase": "Pending"}
     elif key == ("", "namespaces"):
-        spec = obj.setdefault("spec", {})
-        spec.setdefault("finalizers", ["kubernetes"])
+        obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
         obj["status"] = {"phase": "Active"}
-        labels = obj["metadata"].setdefault("labels", {})
-        # NamespaceDefaultLabelName (1.22+): every namespace carries its name as a label.
-        labels["kubernetes.io/metadata.name"] = obj["metadata"].get("name", "")
     elif "status" in rt.subresources and key not in (("", "nodes"), ("", "persistentvolumes")):
         obj.pop("status", None)
     return obj
 
 
 def prepare_update(ctx: RequestContext, obj: dict[str, Any], old: dict[str, Any]) -> dict:
-    """Status is only written through /status; the main resource keeps the stored one."""
+    """Status is only written through /status; the main resource keeps the stored one.
+
+    As upstream's rest.BeforeUpdate: changes to creationTimestamp, deletion fields and
+    generation are ignored, and a missing uid is taken from the stored object.
+    """
     rt = ctx.rt
     assert rt is not None
+    meta, old_meta = obj["metadata"], old["metadata"]
+    for fixed in (
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ):
+        if fixed in old_meta:
+            meta[fixed] = old_meta[fixed]
+        else:
+            meta.pop(fixed, None)
+    if not meta.get("uid") and old_meta.get("uid"):
+        meta["uid"] = old_meta["uid"]
     if ctx.subresource == "status":
         merged = json.loads(json.dumps(old))
         if "status" in obj:
@@ -426,9 +430,9 @@ def prepare_update(ctx: RequestContext, obj: dict[str, Any], old: dict[str, Any]
         else:
             obj.pop("status", None)
     if (rt.group, rt.plural) == ("", "namespaces"):
-        obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"][
-            "name"
-        ]
+        labels = obj["metadata"].setdefault("labels", {})
+        if isinstance(labels, dict):
+            labels["kubernetes.io/metadata.name"] = obj["metadata"].get("name", "")
     return obj
 
 
@@ -456,14 +460,16 @@ def mutate(ctx: RequestContext, obj: dict[str, Any], old: dict[str, Any] | None)
 
 def validate_admission(ctx: RequestContext, obj: dict | None, old: dict | None) -> None:
     """Validating admission plugins (ResourceQuota, PodSecurity, NamespaceLifecycle)."""
-    namespace_lifecycle(ctx)
     mod = stage_module("admission")
     if mod is not None and hasattr(mod, "validate"):
         mod.validate(ctx, obj, old)
+    else:
+        namespace_lifecycle(ctx)
 
 
 def namespace_lifecycle(ctx: RequestContext) -> None:
-    """Creating in a namespace that does not exist or is terminating is refused."""
+    """Creating in a namespace that does not exist or is terminating is refused (the
+    fallback while no admission module provides the NamespaceLifecycle plugin)."""
     rt = ctx.rt
     if ctx.operation != "CREATE" or rt is None or not rt.namespaced or not ctx.namespace:
         return
@@ -549,6 +555,7 @@ def persist_update(ctx: RequestContext, obj: dict[str, Any]) -> dict[str, Any]:
 
 def _write(ctx: RequestContext, obj: dict[str, Any], old: dict[str, Any] | None) -> dict:
     """The shared tail of create/update/patch: prepare, default, admit, validate, persist."""
+    check_types(ctx, obj)
     if old is None:
         ctx.operation = "CREATE"
         obj = prepare_create(ctx, obj)
@@ -571,6 +578,7 @@ def create(ctx: RequestContext) -> ApiResponse:
     check_identity(ctx, obj, (rt.api_version, rt.kind))
     if (rt.group, rt.plural) in REVIEW_PLURALS:
         return ApiResponse(201, review(ctx, obj))
+    check_types(ctx, obj)
     obj = record_managed_fields(ctx, None, obj, "Update")
     return ApiResponse(201, _write(ctx, obj, None))
 
@@ -587,6 +595,7 @@ def update(ctx: RequestContext) -> ApiResponse:
         # PUT creates when the object is missing (AllowCreateOnUpdate) only for a few
         # kinds upstream; everywhere else it is 404.
         raise not_found(rt.plural, ctx.name, rt.group)
+    check_types(ctx, obj)
     obj = record_managed_fields(ctx, old, obj, "Update")
     return ApiResponse(200, _write(ctx, obj, old))
 
@@ -630,6 +639,7 @@ def patch(ctx: RequestContext) -> ApiResponse:
             else:
                 meta.pop(fixed, None)
     patched["apiVersion"], patched["kind"] = old.get("apiVersion"), old.get("kind")
+    check_types(ctx, patched)
     patched = record_managed_fields(ctx, old, patched, "Update")
     return ApiResponse(200, _write(ctx, patched, old))
 
@@ -647,6 +657,7 @@ def server_side_apply(ctx: RequestContext, old: dict[str, Any] | None) -> ApiRes
     if not isinstance(applied, dict):
         raise ApiError(400, "the apply configuration must be an object")
     check_identity(ctx, applied, (rt.api_version, rt.kind))
+    check_types(ctx, applied)
     force = _truthy(ctx.request.query.get("force"))
     manager = ctx.field_manager or ""
     merged = ssa.apply(old, applied, manager, force, ctx.now)

@@ -1517,6 +1517,12 @@ def columns_for(
     return printer[0] if printer else CREATED_COLUMNS
 
 
+def _fallback_cells(obj: Any, count: int) -> list[Any]:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    name = meta.get("name", "") if isinstance(meta, dict) else ""
+    return [name if isinstance(name, str) else "", *([""] * (count - 1))]
+
+
 def partial_metadata(obj: Obj) -> dict[str, Any]:
     """The PartialObjectMetadata a row carries for `includeObject=Metadata`."""
     return {
@@ -1558,7 +1564,12 @@ def to_table(
     keep = [i for i, c in enumerate(columns) if wide or c["priority"] == 0]
     rows = []
     for obj in objects:
-        cells, conditions = row_func(obj, now)
+        try:
+            cells, conditions = row_func(obj, now)
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError):
+            # A stored object of the wrong shape (validation keeps these out) still
+            # prints: its name and empty cells, never a 500 for the whole list.
+            cells, conditions = _fallback_cells(obj, len(columns)), None
         row: dict[str, Any] = {"cells": [cells[i] for i in keep if i < len(cells)]}
         if conditions:
             row["conditions"] = conditions

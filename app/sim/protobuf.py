@@ -47,6 +47,8 @@ GROUP_PACKAGES = {
     "discovery.k8s.io": "discovery",
 }
 
+META_KINDS = frozenset({"DeleteOptions", "Status"})
+
 # Pointer fields (`*int32`, `*bool` in k8s.io/api types.go) whose zero value is a choice
 # the client made and must survive decoding: `kubectl create deployment --replicas=0`,
 # a PriorityClass of value 0, `suspend: false`, ...
@@ -121,6 +123,9 @@ def message_fields(message: str) -> dict[int, FieldSpec]:
 def message_for(api_version: str, kind: str) -> str | None:
     """The table's message name of a kind (`apps/v1`, `Deployment` -> `apps.v1.Deployment`)."""
     group, _, version = api_version.rpartition("/")
+    if kind in META_KINDS:
+        # Option kinds of apimachinery's meta/v1, registered in every group upstream.
+        return f"meta.v1.{kind}"
     package = GROUP_PACKAGES.get(group)
     if package is None:
         return None

@@ -162,7 +162,7 @@ class Authorizer:
                         break
         return rules
 
-    def _role_rules(self, ref: dict, namespace: str) -> list[dict]:
+    def role_rules(self, ref: dict, namespace: str) -> list[dict]:
         if not isinstance(ref, dict):
             return []
         if ref.get("kind") == "ClusterRole":
@@ -184,7 +184,7 @@ class Authorizer:
                     f'ClusterRoleBinding "{binding["metadata"]["name"]}" of '
                     f'ClusterRole "{ref.get("name", "")}" to {subject}'
                 )
-                out.append((described, self._role_rules(ref, "")))
+                out.append((described, self.role_rules(ref, "")))
         if namespace:
             for binding in self.store.list(RBAC_GROUP, "rolebindings", namespace)[0]:
                 subject = _matching_subject(binding, user, namespace)
@@ -194,7 +194,7 @@ class Authorizer:
                         f'RoleBinding "{binding["metadata"]["name"]}/{namespace}" of '
                         f'{ref.get("kind", "")} "{ref.get("name", "")}" to {subject}'
                     )
-                    out.append((described, self._role_rules(ref, namespace)))
+                    out.append((described, self.role_rules(ref, namespace)))
         return out
 
     def authorize(self, user: UserInfo, attrs: RequestAttributes) -> Decision:
@@ -707,3 +707,104 @@ def bootstrap_cluster_role_bindings() -> list[dict]:
         ),
         _binding("system:node-proxier", "system:node-proxier", [("User", "system:kube-proxy")]),
     ]
+
+
+# --------------------------------------------------------------------------- escalation
+
+_ROLE_KINDS = {"Role": "roles", "ClusterRole": "clusterroles"}
+
+
+def _rule_text(rule: dict) -> str:
+    """A PolicyRule as upstream prints it in escalation errors (Go %q slices)."""
+
+    def quoted(values: list) -> str:
+        return "[" + " ".join(f'"{v}"' for v in values) + "]"
+
+    if rule.get("nonResourceURLs"):
+        return (
+            f"{{NonResourceURLs:{quoted(rule['nonResourceURLs'])}, "
+            f"Verbs:{quoted(rule.get('verbs') or [])}}}"
+        )
+    parts = [
+        f"APIGroups:{quoted(rule.get('apiGroups') or [])}",
+        f"Resources:{quoted(rule.get('resources') or [])}",
+    ]
+    if rule.get("resourceNames"):
+        parts.append(f"ResourceNames:{quoted(rule['resourceNames'])}")
+    parts.append(f"Verbs:{quoted(rule.get('verbs') or [])}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def _uncovered(authorizer: Authorizer, user: UserInfo, rules: list, namespace: str) -> list[dict]:
+    """The rules the user could not perform themselves (escalation check)."""
+    missing = []
+    for rule in rules:
+        if not isinstance(rule, dict):
+            continue
+        verbs = [str(v) for v in rule.get("verbs") or []]
+        if rule.get("nonResourceURLs"):
+            checks = [
+                RequestAttributes(verb, non_resource_path=str(url))
+                for verb in verbs
+                for url in rule["nonResourceURLs"]
+            ]
+        else:
+            checks = []
+            for verb in verbs:
+                for group in rule.get("apiGroups") or []:
+                    for resource in rule.get("resources") or []:
+                        base, _, sub = str(resource).partition("/")
+                        for name in rule.get("resourceNames") or [""]:
+                            checks.append(
+                                RequestAttributes(verb, str(group), base, sub, namespace, str(name))
+                            )
+        if any(not authorizer.authorize(user, attrs).allowed for attrs in checks):
+            missing.append(rule)
+    return missing
+
+
+def check_escalation(
+    authorizer: Authorizer,
+    user: UserInfo,
+    rt_kind: str,
+    obj: dict,
+    namespace: str,
+) -> None:
+    """Refuse a Role/ClusterRole or binding write that grants permissions the user
+    does not hold, unless the user may `escalate` (roles) or `bind` (bindings), as
+    the RBAC registry does upstream. Raises ApiError 403."""
+    if MASTERS in user.groups or not isinstance(obj, dict):
+        return
+    name = str((obj.get("metadata") or {}).get("name") or "")
+    if rt_kind in _ROLE_KINDS:
+        plural = _ROLE_KINDS[rt_kind]
+        if authorizer.authorize(
+            user, RequestAttributes("escalate", RBAC_GROUP, plural, "", namespace, name)
+        ).allowed:
+            return
+        rules = obj.get("rules") or []
+    elif rt_kind in ("RoleBinding", "ClusterRoleBinding"):
+        plural = "rolebindings" if rt_kind == "RoleBinding" else "clusterrolebindings"
+        ref = obj.get("roleRef") or {}
+        if not isinstance(ref, dict):
+            return
+        ref_plural = _ROLE_KINDS.get(str(ref.get("kind")), "")
+        # `bind` is checked in the binding's namespace, whatever the role's kind.
+        bind = RequestAttributes(
+            "bind", RBAC_GROUP, ref_plural, "", namespace, str(ref.get("name", ""))
+        )
+        if authorizer.authorize(user, bind).allowed:
+            return
+        rules = authorizer.role_rules(ref, namespace)
+    else:
+        return
+    missing = _uncovered(authorizer, user, rules if isinstance(rules, list) else [], namespace)
+    if missing:
+        groups = "[" + " ".join(f'"{g}"' for g in user.groups) + "]"
+        raise ApiError(
+            403,
+            f'{plural}.{RBAC_GROUP} "{name}" is forbidden: user "{user.name}" '
+            f"(groups={groups}) is attempting to grant RBAC permissions not currently held:\n"
+            + "\n".join(_rule_text(r) for r in missing),
+            details={"name": name, "group": RBAC_GROUP, "kind": plural},
+        )

@@ -23,6 +23,7 @@ from typing import Any
 
 import kubernetes.client.models as client_models
 
+from app.sim.proto_fields import MESSAGES as PROTO_MESSAGES
 from app.sim.resources import BUILTIN_TYPES, ResourceRegistry, ResourceType
 
 REF_PREFIX = "#/definitions/"
@@ -42,6 +43,19 @@ QUANTITY_DESCRIPTION = (
 V2_SPECIAL_DEFINITIONS = {
     INTSTR: {"description": INTSTR_DESCRIPTION, "format": "int-or-string", "type": "string"},
     QUANTITY: {"description": QUANTITY_DESCRIPTION, "type": "string"},
+}
+
+# Descriptions for the standard object fields, which the client models leave empty.
+API_CONVENTIONS = (
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md"
+)
+GENERIC_DESCRIPTIONS = {
+    "metadata": "The object's metadata: name, namespace, labels, annotations and the fields "
+    f"the server sets. More info: {API_CONVENTIONS}#metadata",
+    "spec": "The desired state of the object, written by its users. More info: "
+    f"{API_CONVENTIONS}#spec-and-status",
+    "status": "The state of the object most recently observed by the system; read-only. "
+    f"More info: {API_CONVENTIONS}#spec-and-status",
 }
 
 # Client model names (without the version prefix) that live in apimachinery's meta/v1
@@ -114,92 +128,343 @@ _QUANTITY_FIELDS = {
     "EmptyDirVolumeSource": {"sizeLimit"},
 }
 
-# Strategic-merge-patch metadata from the `patchStrategy`/`patchMergeKey` struct tags of
-# k8s.io/api and apimachinery types.go: (type, field) -> (strategy, merge key or "").
+# Strategic-merge-patch metadata: the `patchStrategy`/`patchMergeKey` struct tags of
+# k8s.io/api (core, apps, batch, rbac, policy, networking, scheduling, coordination,
+# discovery, storage, admissionregistration, events, authn/authz v1) and apimachinery
+# meta/v1 types.go: (type, JSON field) -> (strategy, merge key or "").
+# EphemeralContainerCommon's entries also sit under EphemeralContainer, which the client
+# model flattens.
 PATCH_META: dict[tuple[str, str], tuple[str, str]] = {
-    ("ObjectMeta", "finalizers"): ("merge", ""),
-    ("ObjectMeta", "ownerReferences"): ("merge", "uid"),
-    ("PodSpec", "volumes"): ("merge,retainKeys", "name"),
-    ("PodSpec", "initContainers"): ("merge", "name"),
-    ("PodSpec", "containers"): ("merge", "name"),
-    ("PodSpec", "ephemeralContainers"): ("merge", "name"),
-    ("PodSpec", "imagePullSecrets"): ("merge", "name"),
-    ("PodSpec", "hostAliases"): ("merge", "ip"),
-    ("PodSpec", "topologySpreadConstraints"): ("merge", "topologyKey"),
-    ("PodSpec", "resourceClaims"): ("merge,retainKeys", "name"),
-    ("PodSpec", "schedulingGates"): ("merge", "name"),
-    ("Container", "ports"): ("merge", "containerPort"),
+    ("CSINodeSpec", "drivers"): ("merge", "name"),
+    ("CSINodeStatus", "storageHealth"): ("merge", "name"),
+    ("ComponentStatus", "conditions"): ("merge", "type"),
     ("Container", "env"): ("merge", "name"),
-    ("Container", "volumeMounts"): ("merge", "mountPath"),
+    ("Container", "ports"): ("merge", "containerPort"),
     ("Container", "volumeDevices"): ("merge", "devicePath"),
-    ("EphemeralContainer", "ports"): ("merge", "containerPort"),
-    ("EphemeralContainer", "env"): ("merge", "name"),
-    ("EphemeralContainer", "volumeMounts"): ("merge", "mountPath"),
-    ("EphemeralContainer", "volumeDevices"): ("merge", "devicePath"),
-    ("PodStatus", "conditions"): ("merge", "type"),
-    ("PodStatus", "podIPs"): ("merge", "ip"),
-    ("PodStatus", "hostIPs"): ("merge", "ip"),
-    ("NodeSpec", "podCIDRs"): ("merge", ""),
-    ("NodeStatus", "conditions"): ("merge", "type"),
-    ("NodeStatus", "addresses"): ("merge", "type"),
-    ("ServiceSpec", "ports"): ("merge", "port"),
-    ("NamespaceStatus", "conditions"): ("merge", "type"),
-    ("PersistentVolumeClaimStatus", "conditions"): ("merge", "type"),
-    ("ReplicationControllerStatus", "conditions"): ("merge", "type"),
+    ("Container", "volumeMounts"): ("merge", "mountPath"),
+    ("ContainerStatus", "allocatedResourcesStatus"): ("merge", "name"),
+    ("ContainerStatus", "volumeMounts"): ("merge", "mountPath"),
+    ("DaemonSetStatus", "conditions"): ("merge", "type"),
     ("DeploymentSpec", "strategy"): ("retainKeys", ""),
     ("DeploymentStatus", "conditions"): ("merge", "type"),
-    ("ReplicaSetStatus", "conditions"): ("merge", "type"),
-    ("DaemonSetStatus", "conditions"): ("merge", "type"),
-    ("StatefulSetStatus", "conditions"): ("merge", "type"),
+    ("EphemeralContainer", "env"): ("merge", "name"),
+    ("EphemeralContainer", "ports"): ("merge", "containerPort"),
+    ("EphemeralContainer", "volumeDevices"): ("merge", "devicePath"),
+    ("EphemeralContainer", "volumeMounts"): ("merge", "mountPath"),
+    ("EphemeralContainerCommon", "env"): ("merge", "name"),
+    ("EphemeralContainerCommon", "ports"): ("merge", "containerPort"),
+    ("EphemeralContainerCommon", "volumeDevices"): ("merge", "devicePath"),
+    ("EphemeralContainerCommon", "volumeMounts"): ("merge", "mountPath"),
+    ("JobSchedulingConfiguration", "resourceClaims"): ("merge", "name"),
     ("JobStatus", "conditions"): ("merge", "type"),
+    ("MutatingAdmissionPolicySpec", "matchConditions"): ("merge", "name"),
+    ("MutatingWebhook", "matchConditions"): ("merge", "name"),
+    ("MutatingWebhookConfiguration", "webhooks"): ("merge", "name"),
+    ("NamespaceStatus", "conditions"): ("merge", "type"),
+    ("NodeAllocatableResourceClaimStatus", "mapping"): ("merge", "name"),
+    ("NodeAllocatableResourceClaimStatus", "overhead"): ("merge", "name"),
+    ("NodeSpec", "podCIDRs"): ("merge", ""),
+    ("NodeStatus", "addresses"): ("merge", "type"),
+    ("NodeStatus", "conditions"): ("merge", "type"),
+    ("ObjectMeta", "finalizers"): ("merge", ""),
+    ("ObjectMeta", "ownerReferences"): ("merge", "uid"),
+    ("PersistentVolumeClaimStatus", "conditions"): ("merge", "type"),
+    ("PodDisruptionBudgetSpec", "selector"): ("replace", ""),
     ("PodDisruptionBudgetStatus", "conditions"): ("merge", "type"),
+    ("PodSpec", "containers"): ("merge", "name"),
+    ("PodSpec", "ephemeralContainers"): ("merge", "name"),
+    ("PodSpec", "evictionResponders"): ("merge", "name"),
+    ("PodSpec", "hostAliases"): ("merge", "ip"),
+    ("PodSpec", "imagePullSecrets"): ("merge", "name"),
+    ("PodSpec", "initContainers"): ("merge", "name"),
+    ("PodSpec", "resourceClaims"): ("merge,retainKeys", "name"),
+    ("PodSpec", "schedulingGates"): ("merge", "name"),
+    ("PodSpec", "topologySpreadConstraints"): ("merge", "topologyKey"),
+    ("PodSpec", "volumes"): ("merge,retainKeys", "name"),
+    ("PodStatus", "conditions"): ("merge", "type"),
+    ("PodStatus", "hostIPs"): ("merge", "ip"),
+    ("PodStatus", "nodeAllocatableResourceClaimStatuses"): ("merge", "resourceClaimName"),
+    ("PodStatus", "podIPs"): ("merge", "ip"),
+    ("PodStatus", "resourceClaimStatuses"): ("merge,retainKeys", "name"),
+    ("PodVolumeHealth", "healthConditions"): ("merge", "status"),
+    ("ReplicaSetStatus", "conditions"): ("merge", "type"),
+    ("ReplicationControllerStatus", "conditions"): ("merge", "type"),
+    ("ServiceAccount", "secrets"): ("merge", "name"),
+    ("ServiceCIDRStatus", "conditions"): ("merge", "type"),
+    ("ServiceSpec", "ports"): ("merge", "port"),
     ("ServiceStatus", "conditions"): ("merge", "type"),
+    ("StatefulSetStatus", "conditions"): ("merge", "type"),
+    ("ValidatingAdmissionPolicySpec", "matchConditions"): ("merge", "name"),
+    ("ValidatingAdmissionPolicySpec", "variables"): ("merge", "name"),
+    ("ValidatingWebhook", "matchConditions"): ("merge", "name"),
+    ("ValidatingWebhookConfiguration", "webhooks"): ("merge", "name"),
+    ("VolumeHealthStatus", "healthConditions"): ("merge", "status"),
 }
 
-# Server-side apply list metadata from the `+listType`/`+listMapKey` markers upstream.
+# Server-side apply list metadata: the `+listType`/`+listMapKey` markers on the fields of
+# the same types.go files: (type, JSON field) -> (list type, map keys).
 LIST_META: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
+    ("APIGroup", "serverAddressByClientCIDRs"): ("atomic", ()),
+    ("APIGroup", "versions"): ("atomic", ()),
+    ("APIGroupList", "groups"): ("atomic", ()),
+    ("APIResource", "categories"): ("atomic", ()),
+    ("APIResource", "shortNames"): ("atomic", ()),
+    ("APIResourceList", "resources"): ("atomic", ()),
+    ("APIVersions", "serverAddressByClientCIDRs"): ("atomic", ()),
+    ("APIVersions", "versions"): ("atomic", ()),
+    ("AggregationRule", "clusterRoleSelectors"): ("atomic", ()),
+    ("ApplyOptions", "dryRun"): ("atomic", ()),
+    ("AvoidPods", "preferAvoidPods"): ("atomic", ()),
+    ("CSIDriverSpec", "tokenRequests"): ("atomic", ()),
+    ("CSIDriverSpec", "volumeLifecycleModes"): ("set", ()),
+    ("CSINodeDriver", "topologyKeys"): ("atomic", ()),
+    ("CSINodeSpec", "drivers"): ("map", ("name",)),
+    ("CSINodeStatus", "storageHealth"): ("map", ("name",)),
+    ("Capabilities", "add"): ("atomic", ()),
+    ("Capabilities", "drop"): ("atomic", ()),
+    ("CephFSPersistentVolumeSource", "monitors"): ("atomic", ()),
+    ("CephFSVolumeSource", "monitors"): ("atomic", ()),
+    ("ClusterRole", "rules"): ("atomic", ()),
+    ("ClusterRoleBinding", "subjects"): ("atomic", ()),
+    ("ComponentStatus", "conditions"): ("map", ("type",)),
+    ("ConfigMapProjection", "items"): ("atomic", ()),
+    ("ConfigMapVolumeSource", "items"): ("atomic", ()),
+    ("Container", "args"): ("atomic", ()),
+    ("Container", "command"): ("atomic", ()),
+    ("Container", "env"): ("map", ("name",)),
+    ("Container", "envFrom"): ("atomic", ()),
+    ("Container", "ports"): ("map", ("containerPort", "protocol")),
+    ("Container", "resizePolicy"): ("atomic", ()),
+    ("Container", "restartPolicyRules"): ("atomic", ()),
+    ("Container", "volumeDevices"): ("map", ("devicePath",)),
+    ("Container", "volumeMounts"): ("map", ("mountPath",)),
+    ("ContainerImage", "names"): ("atomic", ()),
+    ("ContainerRestartRuleOnExitCodes", "values"): ("set", ()),
+    ("ContainerStatus", "allocatedResourcesStatus"): ("map", ("name",)),
+    ("ContainerStatus", "volumeMounts"): ("map", ("mountPath",)),
+    ("CreateOptions", "dryRun"): ("atomic", ()),
+    ("CronJobStatus", "active"): ("atomic", ()),
+    ("DaemonSetStatus", "conditions"): ("map", ("type",)),
+    ("DeleteOptions", "dryRun"): ("atomic", ()),
+    ("DeploymentStatus", "conditions"): ("map", ("type",)),
+    ("DownwardAPIProjection", "items"): ("atomic", ()),
+    ("DownwardAPIVolumeSource", "items"): ("atomic", ()),
+    ("Endpoint", "addresses"): ("set", ()),
+    ("EndpointHints", "forNodes"): ("atomic", ()),
+    ("EndpointHints", "forZones"): ("atomic", ()),
+    ("EndpointSlice", "endpoints"): ("atomic", ()),
+    ("EndpointSlice", "ports"): ("atomic", ()),
+    ("EndpointSubset", "addresses"): ("atomic", ()),
+    ("EndpointSubset", "notReadyAddresses"): ("atomic", ()),
+    ("EndpointSubset", "ports"): ("atomic", ()),
+    ("Endpoints", "subsets"): ("atomic", ()),
+    ("EphemeralContainer", "args"): ("atomic", ()),
+    ("EphemeralContainer", "command"): ("atomic", ()),
+    ("EphemeralContainer", "env"): ("map", ("name",)),
+    ("EphemeralContainer", "envFrom"): ("atomic", ()),
+    ("EphemeralContainer", "ports"): ("map", ("containerPort", "protocol")),
+    ("EphemeralContainer", "resizePolicy"): ("atomic", ()),
+    ("EphemeralContainer", "restartPolicyRules"): ("atomic", ()),
+    ("EphemeralContainer", "volumeDevices"): ("map", ("devicePath",)),
+    ("EphemeralContainer", "volumeMounts"): ("map", ("mountPath",)),
+    ("EphemeralContainerCommon", "args"): ("atomic", ()),
+    ("EphemeralContainerCommon", "command"): ("atomic", ()),
+    ("EphemeralContainerCommon", "env"): ("map", ("name",)),
+    ("EphemeralContainerCommon", "envFrom"): ("atomic", ()),
+    ("EphemeralContainerCommon", "ports"): ("map", ("containerPort", "protocol")),
+    ("EphemeralContainerCommon", "resizePolicy"): ("atomic", ()),
+    ("EphemeralContainerCommon", "restartPolicyRules"): ("atomic", ()),
+    ("EphemeralContainerCommon", "volumeDevices"): ("map", ("devicePath",)),
+    ("EphemeralContainerCommon", "volumeMounts"): ("map", ("mountPath",)),
+    ("ExecAction", "command"): ("atomic", ()),
+    ("FCVolumeSource", "targetWWNs"): ("atomic", ()),
+    ("FCVolumeSource", "wwids"): ("atomic", ()),
+    ("FieldSelectorAttributes", "requirements"): ("atomic", ()),
+    ("FieldSelectorRequirement", "values"): ("atomic", ()),
+    ("HTTPGetAction", "httpHeaders"): ("atomic", ()),
+    ("HTTPIngressRuleValue", "paths"): ("atomic", ()),
+    ("HostAlias", "hostnames"): ("atomic", ()),
+    ("IPBlock", "except"): ("atomic", ()),
+    ("ISCSIPersistentVolumeSource", "portals"): ("atomic", ()),
+    ("ISCSIVolumeSource", "portals"): ("atomic", ()),
+    ("IngressLoadBalancerIngress", "ports"): ("atomic", ()),
+    ("IngressLoadBalancerStatus", "ingress"): ("atomic", ()),
+    ("IngressSpec", "rules"): ("atomic", ()),
+    ("IngressSpec", "tls"): ("atomic", ()),
+    ("IngressTLS", "hosts"): ("atomic", ()),
+    ("JobSchedulingConfiguration", "resourceClaims"): ("map", ("name",)),
+    ("JobStatus", "conditions"): ("atomic", ()),
+    ("LabelSelector", "matchExpressions"): ("atomic", ()),
+    ("LabelSelectorAttributes", "requirements"): ("atomic", ()),
+    ("LabelSelectorRequirement", "values"): ("atomic", ()),
+    ("LimitRangeSpec", "limits"): ("atomic", ()),
+    ("LinuxContainerUser", "supplementalGroups"): ("atomic", ()),
+    ("LoadBalancerIngress", "ports"): ("atomic", ()),
+    ("LoadBalancerStatus", "ingress"): ("atomic", ()),
+    ("MatchResources", "excludeResourceRules"): ("atomic", ()),
+    ("MatchResources", "resourceRules"): ("atomic", ()),
+    ("MutatingAdmissionPolicySpec", "matchConditions"): ("map", ("name",)),
+    ("MutatingAdmissionPolicySpec", "mutations"): ("atomic", ()),
+    ("MutatingAdmissionPolicySpec", "variables"): ("atomic", ()),
+    ("MutatingWebhook", "admissionReviewVersions"): ("atomic", ()),
+    ("MutatingWebhook", "matchConditions"): ("map", ("name",)),
+    ("MutatingWebhook", "rules"): ("atomic", ()),
+    ("MutatingWebhookConfiguration", "webhooks"): ("map", ("name",)),
+    ("NamedRuleWithOperations", "resourceNames"): ("atomic", ()),
+    ("NamespaceSpec", "finalizers"): ("atomic", ()),
+    ("NamespaceStatus", "conditions"): ("map", ("type",)),
+    ("NetworkPolicyEgressRule", "ports"): ("atomic", ()),
+    ("NetworkPolicyEgressRule", "to"): ("atomic", ()),
+    ("NetworkPolicyIngressRule", "from"): ("atomic", ()),
+    ("NetworkPolicyIngressRule", "ports"): ("atomic", ()),
+    ("NetworkPolicySpec", "egress"): ("atomic", ()),
+    ("NetworkPolicySpec", "ingress"): ("atomic", ()),
+    ("NetworkPolicySpec", "policyTypes"): ("atomic", ()),
+    ("NodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution"): ("atomic", ()),
+    ("NodeAllocatableResourceClaimStatus", "containers"): ("set", ()),
+    ("NodeAllocatableResourceClaimStatus", "mapping"): ("map", ("name",)),
+    ("NodeAllocatableResourceClaimStatus", "overhead"): ("map", ("name",)),
+    ("NodePodPreemptionPolicy", "disableResizePreemption"): ("set", ()),
+    ("NodeSelector", "nodeSelectorTerms"): ("atomic", ()),
+    ("NodeSelectorRequirement", "values"): ("atomic", ()),
+    ("NodeSelectorTerm", "matchExpressions"): ("atomic", ()),
+    ("NodeSelectorTerm", "matchFields"): ("atomic", ()),
+    ("NodeSpec", "podCIDRs"): ("set", ()),
+    ("NodeSpec", "taints"): ("atomic", ()),
+    ("NodeStatus", "addresses"): ("map", ("type",)),
+    ("NodeStatus", "conditions"): ("map", ("type",)),
+    ("NodeStatus", "declaredFeatures"): ("atomic", ()),
+    ("NodeStatus", "images"): ("atomic", ()),
+    ("NodeStatus", "runtimeHandlers"): ("atomic", ()),
+    ("NodeStatus", "volumesAttached"): ("atomic", ()),
+    ("NodeStatus", "volumesInUse"): ("atomic", ()),
+    ("NonResourceRule", "nonResourceURLs"): ("atomic", ()),
+    ("NonResourceRule", "verbs"): ("atomic", ()),
     ("ObjectMeta", "finalizers"): ("set", ()),
-    ("ObjectMeta", "ownerReferences"): ("map", ("uid",)),
     ("ObjectMeta", "managedFields"): ("atomic", ()),
-    ("PodSpec", "volumes"): ("map", ("name",)),
-    ("PodSpec", "initContainers"): ("map", ("name",)),
+    ("ObjectMeta", "ownerReferences"): ("map", ("uid",)),
+    ("PatchOptions", "dryRun"): ("atomic", ()),
+    ("PersistentVolumeClaimSpec", "accessModes"): ("atomic", ()),
+    ("PersistentVolumeClaimStatus", "accessModes"): ("atomic", ()),
+    ("PersistentVolumeClaimStatus", "conditions"): ("map", ("type",)),
+    ("PersistentVolumeSpec", "accessModes"): ("atomic", ()),
+    ("PersistentVolumeSpec", "mountOptions"): ("atomic", ()),
+    ("PodAffinity", "preferredDuringSchedulingIgnoredDuringExecution"): ("atomic", ()),
+    ("PodAffinity", "requiredDuringSchedulingIgnoredDuringExecution"): ("atomic", ()),
+    ("PodAffinityTerm", "matchLabelKeys"): ("atomic", ()),
+    ("PodAffinityTerm", "mismatchLabelKeys"): ("atomic", ()),
+    ("PodAffinityTerm", "namespaces"): ("atomic", ()),
+    ("PodAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution"): ("atomic", ()),
+    ("PodAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution"): ("atomic", ()),
+    ("PodDNSConfig", "nameservers"): ("atomic", ()),
+    ("PodDNSConfig", "options"): ("atomic", ()),
+    ("PodDNSConfig", "searches"): ("atomic", ()),
+    ("PodDisruptionBudgetStatus", "conditions"): ("map", ("type",)),
+    ("PodExecOptions", "command"): ("atomic", ()),
+    ("PodExtendedResourceClaimStatus", "requestMappings"): ("atomic", ()),
+    ("PodFailurePolicy", "rules"): ("atomic", ()),
+    ("PodFailurePolicyOnExitCodesRequirement", "values"): ("set", ()),
+    ("PodFailurePolicyRule", "onPodConditions"): ("atomic", ()),
+    ("PodPortForwardOptions", "ports"): ("atomic", ()),
+    ("PodSecurityContext", "supplementalGroups"): ("atomic", ()),
+    ("PodSecurityContext", "sysctls"): ("atomic", ()),
     ("PodSpec", "containers"): ("map", ("name",)),
     ("PodSpec", "ephemeralContainers"): ("map", ("name",)),
-    ("PodSpec", "imagePullSecrets"): ("map", ("name",)),
+    ("PodSpec", "evictionResponders"): ("map", ("name",)),
     ("PodSpec", "hostAliases"): ("map", ("ip",)),
-    ("PodSpec", "tolerations"): ("atomic", ()),
-    ("PodSpec", "topologySpreadConstraints"): ("map", ("topologyKey", "whenUnsatisfiable")),
+    ("PodSpec", "imagePullSecrets"): ("map", ("name",)),
+    ("PodSpec", "initContainers"): ("map", ("name",)),
     ("PodSpec", "readinessGates"): ("atomic", ()),
     ("PodSpec", "resourceClaims"): ("map", ("name",)),
     ("PodSpec", "schedulingGates"): ("map", ("name",)),
-    ("Container", "ports"): ("map", ("containerPort", "protocol")),
-    ("Container", "env"): ("map", ("name",)),
-    ("Container", "volumeMounts"): ("map", ("mountPath",)),
-    ("Container", "volumeDevices"): ("map", ("devicePath",)),
-    ("Container", "args"): ("atomic", ()),
-    ("Container", "command"): ("atomic", ()),
-    ("Container", "envFrom"): ("atomic", ()),
-    ("ServiceSpec", "ports"): ("map", ("port", "protocol")),
-    ("ServiceSpec", "clusterIPs"): ("atomic", ()),
-    ("ServiceSpec", "externalIPs"): ("atomic", ()),
+    ("PodSpec", "tolerations"): ("atomic", ()),
+    ("PodSpec", "topologySpreadConstraints"): ("map", ("topologyKey", "whenUnsatisfiable")),
+    ("PodSpec", "volumes"): ("map", ("name",)),
     ("PodStatus", "conditions"): ("map", ("type",)),
-    ("NodeStatus", "conditions"): ("map", ("type",)),
-    ("NodeStatus", "addresses"): ("map", ("type",)),
-    ("NodeSpec", "taints"): ("atomic", ()),
-    ("NodeSpec", "podCIDRs"): ("set", ()),
-    ("DeploymentStatus", "conditions"): ("map", ("type",)),
-    ("ReplicaSetStatus", "conditions"): ("map", ("type",)),
-    ("DaemonSetStatus", "conditions"): ("map", ("type",)),
-    ("StatefulSetStatus", "conditions"): ("map", ("type",)),
-    ("JobStatus", "conditions"): ("atomic", ()),
-    ("PolicyRule", "verbs"): ("atomic", ()),
+    ("PodStatus", "containerStatuses"): ("atomic", ()),
+    ("PodStatus", "ephemeralContainerStatuses"): ("atomic", ()),
+    ("PodStatus", "hostIPs"): ("atomic", ()),
+    ("PodStatus", "initContainerStatuses"): ("atomic", ()),
+    ("PodStatus", "nodeAllocatableResourceClaimStatuses"): ("map", ("resourceClaimName",)),
+    ("PodStatus", "podIPs"): ("map", ("ip",)),
+    ("PodStatus", "resourceClaimStatuses"): ("map", ("name",)),
+    ("PodStatus", "volumeHealth"): ("map", ("name",)),
+    ("PodVolumeHealth", "healthConditions"): ("map", ("status", "reason")),
     ("PolicyRule", "apiGroups"): ("atomic", ()),
-    ("PolicyRule", "resources"): ("atomic", ()),
+    ("PolicyRule", "nonResourceURLs"): ("atomic", ()),
     ("PolicyRule", "resourceNames"): ("atomic", ()),
-    ("ClusterRole", "rules"): ("atomic", ()),
+    ("PolicyRule", "resources"): ("atomic", ()),
+    ("PolicyRule", "verbs"): ("atomic", ()),
+    ("ProjectedVolumeSource", "sources"): ("atomic", ()),
+    ("RBDPersistentVolumeSource", "monitors"): ("atomic", ()),
+    ("RBDVolumeSource", "monitors"): ("atomic", ()),
+    ("ReplicaSetStatus", "conditions"): ("map", ("type",)),
+    ("ReplicationControllerStatus", "conditions"): ("map", ("type",)),
+    ("ResourceQuotaSpec", "scopes"): ("atomic", ()),
+    ("ResourceRequirements", "claims"): ("map", ("name",)),
+    ("ResourceRule", "apiGroups"): ("atomic", ()),
+    ("ResourceRule", "resourceNames"): ("atomic", ()),
+    ("ResourceRule", "resources"): ("atomic", ()),
+    ("ResourceRule", "verbs"): ("atomic", ()),
+    ("ResourceStatus", "resources"): ("map", ("resourceID",)),
     ("Role", "rules"): ("atomic", ()),
     ("RoleBinding", "subjects"): ("atomic", ()),
-    ("ClusterRoleBinding", "subjects"): ("atomic", ()),
+    ("RootPaths", "paths"): ("atomic", ()),
+    ("Rule", "apiGroups"): ("atomic", ()),
+    ("Rule", "apiVersions"): ("atomic", ()),
+    ("Rule", "resources"): ("atomic", ()),
+    ("RuleWithOperations", "operations"): ("atomic", ()),
+    ("ScopeSelector", "matchExpressions"): ("atomic", ()),
+    ("ScopedResourceSelectorRequirement", "values"): ("atomic", ()),
+    ("SecretProjection", "items"): ("atomic", ()),
+    ("SecretVolumeSource", "items"): ("atomic", ()),
+    ("ServiceAccount", "imagePullSecrets"): ("atomic", ()),
+    ("ServiceAccount", "secrets"): ("map", ("name",)),
+    ("ServiceCIDRSpec", "cidrs"): ("atomic", ()),
+    ("ServiceCIDRStatus", "conditions"): ("map", ("type",)),
+    ("ServiceSpec", "clusterIPs"): ("atomic", ()),
+    ("ServiceSpec", "externalIPs"): ("atomic", ()),
+    ("ServiceSpec", "ipFamilies"): ("atomic", ()),
+    ("ServiceSpec", "loadBalancerSourceRanges"): ("atomic", ()),
+    ("ServiceSpec", "ports"): ("map", ("port", "protocol")),
+    ("ServiceStatus", "conditions"): ("map", ("type",)),
+    ("StatefulSetSpec", "volumeClaimTemplates"): ("atomic", ()),
+    ("StatefulSetStatus", "conditions"): ("map", ("type",)),
+    ("StatusDetails", "causes"): ("atomic", ()),
+    ("StorageClass", "allowedTopologies"): ("atomic", ()),
+    ("StorageClass", "mountOptions"): ("atomic", ()),
+    ("StorageHealth", "healthConditions"): ("atomic", ()),
+    ("SubjectAccessReviewSpec", "groups"): ("atomic", ()),
+    ("SubjectRulesReviewStatus", "nonResourceRules"): ("atomic", ()),
+    ("SubjectRulesReviewStatus", "resourceRules"): ("atomic", ()),
+    ("SuccessPolicy", "rules"): ("atomic", ()),
+    ("Table", "columnDefinitions"): ("atomic", ()),
+    ("Table", "rows"): ("atomic", ()),
+    ("TableRow", "cells"): ("atomic", ()),
+    ("TableRow", "conditions"): ("atomic", ()),
+    ("TokenRequestSpec", "audiences"): ("atomic", ()),
+    ("TokenReviewSpec", "audiences"): ("atomic", ()),
+    ("TokenReviewStatus", "audiences"): ("atomic", ()),
+    ("TopologySelectorLabelRequirement", "values"): ("atomic", ()),
+    ("TopologySelectorTerm", "matchLabelExpressions"): ("atomic", ()),
+    ("TopologySpreadConstraint", "matchLabelKeys"): ("atomic", ()),
+    ("TypeChecking", "expressionWarnings"): ("atomic", ()),
+    ("UncountedTerminatedPods", "failed"): ("set", ()),
+    ("UncountedTerminatedPods", "succeeded"): ("set", ()),
+    ("UpdateOptions", "dryRun"): ("atomic", ()),
+    ("UserInfo", "groups"): ("atomic", ()),
+    ("ValidatingAdmissionPolicyBindingSpec", "validationActions"): ("set", ()),
+    ("ValidatingAdmissionPolicySpec", "auditAnnotations"): ("atomic", ()),
+    ("ValidatingAdmissionPolicySpec", "matchConditions"): ("map", ("name",)),
+    ("ValidatingAdmissionPolicySpec", "validations"): ("atomic", ()),
+    ("ValidatingAdmissionPolicySpec", "variables"): ("map", ("name",)),
+    ("ValidatingAdmissionPolicyStatus", "conditions"): ("map", ("type",)),
+    ("ValidatingWebhook", "admissionReviewVersions"): ("atomic", ()),
+    ("ValidatingWebhook", "matchConditions"): ("map", ("name",)),
+    ("ValidatingWebhook", "rules"): ("atomic", ()),
+    ("ValidatingWebhookConfiguration", "webhooks"): ("map", ("name",)),
+    ("VolumeHealthStatus", "healthConditions"): ("map", ("status", "reason")),
+    ("VolumeMount", "bindMountOptions"): ("set", ()),
 }
 
 
@@ -362,22 +627,42 @@ class SchemaCatalogue:
         props: dict[str, Any] = {}
         required: list[str] = []
         fields = getattr(cls, "model_fields", {})
+        int_widths = _proto_int_widths(model.definition)
         for attr, type_string in cls.openapi_types.items():
             json_name = cls.attribute_map.get(attr, attr)
             info = fields.get(attr)
             prop = self._property(short, json_name, type_string, info)
-            if info is not None and info.description:
-                prop["description"] = info.description
+            width = int_widths.get(json_name)
+            if width and prop.get("type") == "integer":
+                prop["format"] = width
+            elif width and prop.get("type") == "array" and prop["items"].get("type") == "integer":
+                prop["items"]["format"] = width
+            description = info.description if info is not None else None
+            prop_description = description or self._fallback_description(json_name, type_string)
+            if prop_description:
+                prop["description"] = prop_description
             props[json_name] = prop
             if info is not None and info.is_required():
                 required.append(json_name)
-        doc = (cls.__doc__ or "").strip().split("\n\n")[0].strip()
         out: dict[str, Any] = {"type": "object", "properties": props}
-        if doc and not doc.startswith("Attributes:"):
-            out["description"] = " ".join(doc.split())
+        doc = _class_description(cls)
+        if doc:
+            out["description"] = doc
         if required:
             out["required"] = required
         return out
+
+    def _fallback_description(self, json_name: str, type_string: str) -> str:
+        """A description for a field the client model leaves undescribed (it drops the
+        text of fields that reference another model): ours for the standard
+        metadata/spec/status fields, else the referenced type's own description."""
+        if json_name in GENERIC_DESCRIPTIONS:
+            return GENERIC_DESCRIPTIONS[json_name]
+        names = _type_names(type_string)
+        model = self._models.get(names[0]) if names else None
+        if model is None:
+            return ""
+        return _class_description(model.cls)
 
     def _property(self, owner: str, json_name: str, type_string: str, info: Any) -> dict:
         prop = self._type_schema(type_string, info)
@@ -433,6 +718,29 @@ class SchemaCatalogue:
         if isinstance(ref, str) and ref.startswith(REF_PREFIX):
             return self.definitions.get(ref[len(REF_PREFIX) :], {})
         return schema
+
+
+def _class_description(cls: type) -> str:
+    """The first paragraph of a client model's docstring (its upstream description)."""
+    doc = (cls.__doc__ or "").strip().split("\n\n")[0].strip()
+    if not doc or doc.startswith("Attributes:"):
+        return ""
+    return " ".join(doc.split())
+
+
+def _proto_int_widths(definition: str) -> dict[str, str]:
+    """JSON field -> `int32`/`int64` from the protobuf table: the client models type
+    every integer as `int`, upstream's OpenAPI gives each its Go width."""
+    message = definition.replace("io.k8s.api.", "", 1).replace(f"{META_PACKAGE}.", "meta.v1.")
+    spec = PROTO_MESSAGES.get(message)
+    if spec is None:
+        return {}
+    out = {}
+    for entry in spec.split(";"):
+        _number, name, type_ = entry.split()
+        if type_.lstrip("*") in ("int32", "int64"):
+            out[name] = type_.lstrip("*")
+    return out
 
 
 def _is_int_or_string(annotation: Any) -> bool:
@@ -524,8 +832,9 @@ def schema_for(
 
 def crd_root_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """A CRD version's openAPIV3Schema with the standard object fields filled in."""
-    root = dict(schema)
-    props = dict(root.get("properties") or {})
+    root = dict(schema) if isinstance(schema, dict) else {}
+    props = root.get("properties")
+    props = dict(props) if isinstance(props, dict) else {}
     props.setdefault("apiVersion", {"type": "string"})
     props.setdefault("kind", {"type": "string"})
     props.setdefault("metadata", {"$ref": f"{REF_PREFIX}{META_PACKAGE}.ObjectMeta"})

@@ -414,6 +414,11 @@ class SimServer:
     def _openapi(self, cluster: Cluster, parts: list[str], request: web.Request):
         registry = cluster.registry
         if parts == ["openapi", "v2"]:
+            accept = request.headers.get("Accept", "")
+            if accept and "json" not in accept and "*/*" not in accept:
+                # Only the protobuf encoding was asked for; answering JSON would make
+                # the client fail to parse, a 406 makes it report the kind instead.
+                raise ApiError(406, f"only application/json is served, not {accept}")
             return web.Response(body=openapi.v2_document(registry), content_type=JSON)
         if parts == ["openapi", "v3"]:
             return _json(200, openapi.v3_index(registry, prefix=f"/clusters/{cluster.id}"))

@@ -80,7 +80,10 @@ def field_set(obj: dict, *, markers: bool = False) -> set[Path]:
             continue
         if key == "metadata" and isinstance(value, dict):
             meta = {k: v for k, v in value.items() if k not in _IGNORED_METADATA}
-            _collect(meta, (("f", "metadata"),), smp.child_struct(top, "metadata"), out, markers)
+            if meta:  # name and namespace alone are nobody's fields
+                _collect(
+                    meta, (("f", "metadata"),), smp.child_struct(top, "metadata"), out, markers
+                )
             continue
         _collect_field(value, (), top, key, out, markers)
     return out

@@ -438,7 +438,31 @@ def check_unknown_fields(
             f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
             f"strict decoding error: {', '.join(texts)}",
         )
+    # Decoding into the typed object drops what it does not know (upstream pruning).
+    for path in reversed(unknown):
+        prune(obj, path)
     return texts
+
+
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def prune(obj: Any, path: str) -> None:
+    """Remove the field at a path such as `spec.containers[0].foo` (if present)."""
+    tokens: list[str | int] = [
+        name if name else int(index) for name, index in _PATH_TOKEN.findall(path)
+    ]
+    node = obj
+    for token in tokens[:-1]:
+        if isinstance(token, int):
+            node = node[token] if isinstance(node, list) and token < len(node) else None
+        else:
+            node = node.get(token) if isinstance(node, dict) else None
+        if node is None:
+            return
+    last = tokens[-1] if tokens else None
+    if isinstance(node, dict) and isinstance(last, str):
+        node.pop(last, None)
 
 
 # ---------------------------------------------------------------------------- metadata

@@ -256,6 +256,11 @@ def test_token_and_can_i_through_protobuf(kubectl: Kubectl) -> None:
     assert token.count(".") == 2
     assert kubectl("auth", "can-i", "get", "pods").stdout.strip() == "yes"
     assert kubectl("auth", "can-i", "get", "/healthz").stdout.strip() == "yes"
+    # SelfSubjectReview and SelfSubjectRulesReview travel as protobuf too.
+    whoami = kubectl("auth", "whoami").stdout
+    assert re.search(r"^Username\s+kubernetes-admin$", whoami, re.M)
+    rules = kubectl("auth", "can-i", "--list").stdout
+    assert header(rules) == ["Resources", "Non-Resource URLs", "Resource Names", "Verbs"]
 
 
 def test_get_tables_have_upstream_columns(kubectl: Kubectl) -> None:
@@ -342,3 +347,132 @@ def test_custom_columns_and_no_headers_use_the_table(kubectl: Kubectl) -> None:
     assert "NAME" not in out
     out = kubectl("get", "nodes", "-o", "custom-columns=N:.metadata.name,K:.kind").stdout
     assert rows(out)[0] == ["controlplane", "Node"]
+
+
+def test_job_from_cronjob_keeps_owner_reference(kubectl: Kubectl) -> None:
+    kubectl("create", "cronjob", "tick", "--image=busybox", "--schedule=0 * * * *", "--", "date")
+    cronjob_uid = kubectl("get", "cronjob", "tick", "-o", "jsonpath={.metadata.uid}").stdout
+    kubectl("create", "job", "tick-manual", "--from=cronjob/tick")
+    job = kubectl("get", "job", "tick-manual", "-o", "json").json()
+    owner = job["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["uid"], owner["controller"]) == (
+        "CronJob",
+        "tick",
+        cronjob_uid,
+        True,
+    )
+    assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["date"]
+
+
+def test_server_dry_run_create_through_protobuf(kubectl: Kubectl) -> None:
+    out = kubectl(
+        "create", "deployment", "preview", "--image=nginx", "--dry-run=server", "-o", "json"
+    ).json()
+    assert out["spec"]["strategy"]["type"] == "RollingUpdate"
+    missing = kubectl("get", "deployment", "preview", check=False)
+    assert missing.returncode != 0
+    assert 'deployments.apps "preview" not found' in missing.stderr
+
+
+STORAGE_AND_NETWORK = {
+    "apiVersion": "v1",
+    "kind": "List",
+    "items": [
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": "pv-data"},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": "manual",
+                "hostPath": {"path": "/data"},
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": "manual",
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "deny-web"},
+            "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"]},
+        },
+        {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": "my-lock"},
+            "spec": {"holderIdentity": "worker-1", "leaseDurationSeconds": 15},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": {"name": "defaults"},
+            "spec": {"limits": [{"type": "Container", "default": {"cpu": "500m"}}]},
+        },
+    ],
+}
+
+
+def test_get_tables_for_storage_network_and_coordination(kubectl: Kubectl) -> None:
+    # One document per object: a `kind: List` makes kubectl validate client-side
+    # against /openapi/v2 (protobuf), which the unit tests cover.
+    stream = "\n---\n".join(json.dumps(item) for item in STORAGE_AND_NETWORK["items"])
+    kubectl("apply", "-f", "-", input=stream)
+    pv = kubectl("get", "pv", "pv-data", "-o", "wide").stdout
+    assert header(pv) == [
+        "NAME",
+        "CAPACITY",
+        "ACCESS MODES",
+        "RECLAIM POLICY",
+        "STATUS",
+        "CLAIM",
+        "STORAGECLASS",
+        "VOLUMEATTRIBUTESCLASS",
+        "REASON",
+        "AGE",
+        "VOLUMEMODE",
+    ]
+    assert rows(pv)[0][1:4] == ["1Gi", "RWO", "Retain"]
+    pvc = kubectl("get", "pvc", "data").stdout
+    assert header(pvc) == [
+        "NAME",
+        "STATUS",
+        "VOLUME",
+        "CAPACITY",
+        "ACCESS MODES",
+        "STORAGECLASS",
+        "VOLUMEATTRIBUTESCLASS",
+        "AGE",
+    ]
+    netpol = kubectl("get", "netpol", "deny-web").stdout
+    assert header(netpol) == ["NAME", "POD-SELECTOR", "AGE"]
+    assert rows(netpol)[0][1] == "app=web"
+    lease = kubectl("get", "lease", "my-lock").stdout
+    assert header(lease) == ["NAME", "HOLDER", "AGE"]
+    assert rows(lease)[0][1] == "worker-1"
+    limits = kubectl("get", "limits", "defaults").stdout
+    assert header(limits) == ["NAME", "CREATED AT"]
+    sc = kubectl("get", "storageclass").stdout
+    assert header(sc) == [
+        "NAME",
+        "PROVISIONER",
+        "RECLAIMPOLICY",
+        "VOLUMEBINDINGMODE",
+        "ALLOWVOLUMEEXPANSION",
+        "AGE",
+    ]
+    endpoints = kubectl("get", "endpoints", "kubernetes").stdout
+    assert header(endpoints) == ["NAME", "ENDPOINTS", "AGE"]
+    assert re.fullmatch(r"[\d.]+:6443", rows(endpoints)[0][1])
+    node_leases = kubectl("get", "leases", "-n", "kube-node-lease").stdout
+    assert {r[0] for r in rows(node_leases)} == {"controlplane", "node01", "node02"}

@@ -344,3 +344,19 @@ def test_get_all_category(kubectl, sim_cluster) -> None:
     out = kubectl("get", "all").stdout
     assert "pod/web-1" in out
     assert "service/kubernetes" in out
+
+
+def test_logs(kubectl, sim_cluster) -> None:
+    make_pod(sim_cluster, "pending")
+    waiting = kubectl("logs", "pending", check=False)
+    assert waiting.returncode == 1
+    assert 'container "app" in pod "pending" is waiting to start: ContainerCreating' in (
+        waiting.stderr
+    )
+    make_pod(sim_cluster, "web", node="node01", phase="Running")
+    for line in ("starting", "listening on :80", "GET / 200"):
+        sim_cluster.cluster.append_log("default", "web", "app", line)
+    assert kubectl("logs", "web").lines == ["starting", "listening on :80", "GET / 200"]
+    assert kubectl("logs", "web", "--tail=1").stdout == "GET / 200\n"
+    wrong = kubectl("logs", "web", "-c", "sidecar", check=False)
+    assert "container sidecar is not valid for pod web" in wrong.stderr

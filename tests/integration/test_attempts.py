@@ -203,6 +203,21 @@ def test_accommodation_extends_the_deadline(
     )
 
 
+def test_accommodation_set_mid_attempt_re_times_it(
+    client: Any, make_quiz: Callable, learner: Any, trainer: Any, clock: ManualClock
+) -> None:
+    make_quiz()
+    user, headers = learner
+    attempt = start(client, headers)
+    clock.advance(minutes=10)
+    client.put(
+        f"{API}/users/{user.id}/accommodation", json={"accommodation": 2}, headers=trainer[1]
+    )
+    resumed = client.get(f"{API}/attempts/{attempt['id']}", headers=headers).get_json()
+    assert resumed["deadline_at"] == (START + timedelta(minutes=40)).isoformat()
+    assert resumed["remaining_seconds"] == 30 * 60
+
+
 def test_quiz_close_time_caps_the_deadline(
     client: Any, make_quiz: Callable, learner: Any, clock: ManualClock
 ) -> None:

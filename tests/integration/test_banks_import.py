@@ -168,3 +168,30 @@ def test_cli_import(db_session: Any, tmp_path: Path, app: Any, monkeypatch: Any)
     (tmp_path / "sample.yaml").write_text(SAMPLE_BANK.replace("type: numeric", "type: essay"))
     broken = runner.invoke(bank_cli.bank, ["import", str(tmp_path)])
     assert broken.exit_code == 1 and "unknown question type 'essay'" in broken.output
+
+
+def test_complete_import_retires_missing_banks_and_quizzes(db_session: Any, tmp_path: Path) -> None:
+    from app.banks.validator import load_content
+    from app.models.question import Bank
+    from app.services.banks import import_content
+
+    folder = tmp_path / "questions"
+    folder.mkdir()
+    (folder / "sample.yaml").write_text(SAMPLE_BANK)
+    (folder / "quizzes").mkdir()
+    (folder / "quizzes" / "q.yaml").write_text(QUIZ_FILE)
+    import_content(load_content([folder]), complete=True)
+    other = SAMPLE_BANK.replace("bank: sample", "bank: other").replace("id: sample-", "id: other-")
+    (folder / "sample.yaml").unlink()
+    (folder / "quizzes" / "q.yaml").unlink()
+    (folder / "other.yaml").write_text(other)
+    # A partial import (named files) retires nothing outside what it names...
+    assert import_content(load_content([folder / "other.yaml"])).counts["banks_retired"] == 0
+    # ...a complete one retires the bank that is gone, its questions, and the quiz.
+    report = import_content(load_content([folder]), complete=True)
+    assert report.counts["banks_retired"] == 1
+    assert report.counts["questions_retired"] == 7
+    assert report.counts["quizzes_retired"] == 1
+    sample = db_session.scalar(select(Bank).where(Bank.slug == "sample"))
+    assert sample.retired_at is not None
+    assert all(q.retired_at is not None for q in rows(db_session, "sample-single"))

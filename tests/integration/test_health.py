@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import structlog
 
 from app import create_app
 from app.extensions import db
-from app.logging import clear_context, configure_logging
+from app.logging import configure_logging, reset_logging
 from app.services.jobs import enqueue
 
 
@@ -211,17 +210,11 @@ def test_metrics_report_jobs_by_status(client, app):
 
 @pytest.fixture
 def json_log() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    level = logging.getLogger().level
     stream = io.StringIO()
     configure_logging(fmt="json", level="DEBUG", stream=stream)
     yield stream
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
-    clear_context()
-    structlog.reset_defaults()
+    reset_logging(level)
 
 
 def test_each_request_is_logged_with_its_request_id(client, json_log):

@@ -8,9 +8,10 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,8 @@ def _free_port() -> int:
 
 
 def _group_members(pgid: int) -> list[str]:
-    """Live (non-zombie) processes in process group `pgid`, as "pid command" strings."""
+    """Live (non-zombie) processes in process group `pgid`, as "pid command" strings
+    (read from Linux's /proc, the platform certprep runs on)."""
     members = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -47,45 +49,89 @@ def _group_members(pgid: int) -> list[str]:
     return members
 
 
+def _ping_through_the_embedded_worker(instance: Path) -> None:
+    from app import create_app
+    from app.extensions import db
+    from app.services.jobs import enqueue
+    from tests.fixtures.worker import wait_for_job
+
+    application = create_app(
+        {
+            "instance_dir": str(instance),
+            "database_url": f"sqlite:///{instance / 'certprep.sqlite3'}",
+            "broker_url": "filesystem://",
+        }
+    )
+    with application.app_context():
+        job = enqueue("certprep.maintenance.ping", "embedded")
+        db.session.commit()
+        done = wait_for_job(job.id)
+        assert done.status.value == "done", done.last_error
+        assert done.result["reply"] == "embedded"
+        db.session.remove()
+        db.engine.dispose()
+
+
 def _reader(stream, lines: queue.Queue) -> None:
     for line in iter(stream.readline, ""):
         lines.put(line)
     lines.put(None)
 
 
+@dataclass
+class UpRun:
+    process: subprocess.Popen
+    port: int
+    lines: queue.Queue
+    output: list[str] = field(default_factory=list)
+
+
 @pytest.fixture
-def up_process(tmp_path):
-    port, sim_port = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTPREP_")}
-    env["CERTPREP_LOG_FORMAT"] = "json"
-    argv = [
-        *certprep_argv(),
-        "up",
-        "--port",
-        str(port),
-        "--sim-port",
-        str(sim_port),
-        "--instance-dir",
-        str(tmp_path / "instance"),
-    ]
-    process = subprocess.Popen(
-        argv,
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group, so we can find every child
-    )
-    lines: queue.Queue = queue.Queue()
-    threading.Thread(target=_reader, args=(process.stdout, lines), daemon=True).start()
-    output: list[str] = []
-    try:
-        yield process, port, lines, output
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+def start_up(tmp_path) -> Iterator[Callable[..., UpRun]]:
+    """Factory: run `certprep up` in its own process group on free ports (or `port`)."""
+    runs: list[UpRun] = []
+
+    def start(port: int | None = None) -> UpRun:
+        port = port or _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CERTPREP_")}
+        env["CERTPREP_LOG_FORMAT"] = "json"
+        env["CERTPREP_SIM_STATE_DIR"] = str(tmp_path / "sim-state")
+        argv = [
+            *certprep_argv(),
+            "up",
+            "--port",
+            str(port),
+            "--sim-port",
+            str(_free_port()),
+            "--instance-dir",
+            str(tmp_path / "instance"),
+        ]
+        process = subprocess.Popen(
+            argv,
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its own process group, so we can find every child
+        )
+        run = UpRun(process, port, queue.Queue())
+        threading.Thread(target=_reader, args=(process.stdout, run.lines), daemon=True).start()
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        if run.process.poll() is None:
+            os.killpg(run.process.pid, signal.SIGKILL)
+            run.process.wait()
+
+
+def _wait_for_empty_group(pgid: int) -> list[str]:
+    end = time.monotonic() + STOP_TIMEOUT
+    while _group_members(pgid) and time.monotonic() < end:
+        time.sleep(0.2)
+    return _group_members(pgid)
 
 
 def _read_until(lines: queue.Queue, output: list[str], pattern: str) -> re.Match:
@@ -104,11 +150,11 @@ def _read_until(lines: queue.Queue, output: list[str], pattern: str) -> re.Match
     pytest.fail(f"no line matching {pattern!r}:\n" + "".join(output[-60:]))
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="reads process groups from /proc")
-def test_up_runs_everything_and_stops_every_child_on_sigint(up_process, tmp_path):
-    process, port, lines, output = up_process
-    token = _read_until(lines, output, r"admin token\s+(\S+)").group(1)
-    base = f"http://127.0.0.1:{port}"
+def test_up_runs_everything_and_stops_every_child_on_sigint(start_up, tmp_path):
+    run = start_up()
+    process = run.process
+    token = _read_until(run.lines, run.output, r"admin token\s+(\S+)").group(1)
+    base = f"http://127.0.0.1:{run.port}"
 
     assert requests.get(f"{base}/healthz", timeout=10).status_code == 200
     ready = requests.get(f"{base}/readyz", timeout=10)
@@ -117,14 +163,39 @@ def test_up_runs_everything_and_stops_every_child_on_sigint(up_process, tmp_path
     assert me.status_code == 200, me.text
     assert me.json()["email"] == ADMIN_EMAIL and me.json()["role"] == "admin"
     assert (tmp_path / "instance" / "certprep.sqlite3").is_file()
-    started = [line for line in output if line.startswith("started ")]
+    started = [line for line in run.output if line.startswith("started ")]
     assert {line.split()[1] for line in started} >= {"web", "worker", "beat"}
     assert len(_group_members(process.pid)) > len(started)  # up, its children, theirs
 
+    # The worker child takes jobs from the embedded broker's files: enqueue from here.
+    _ping_through_the_embedded_worker(tmp_path / "instance")
+
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=STOP_TIMEOUT) == 0
+    assert _wait_for_empty_group(process.pid) == []
 
-    end = time.monotonic() + STOP_TIMEOUT
-    while _group_members(process.pid) and time.monotonic() < end:
-        time.sleep(0.2)
-    assert _group_members(process.pid) == []
+
+def test_up_refuses_a_port_in_use_before_starting_anything(start_up):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        run = start_up(port=taken.getsockname()[1])
+        _read_until(run.lines, run.output, rf"port {run.port} \(web\) is in use")
+        assert run.process.wait(timeout=STOP_TIMEOUT) == 1
+    assert not any(line.startswith("started ") for line in run.output)
+
+
+def test_up_stops_everything_and_fails_when_a_role_dies(start_up):
+    run = start_up()
+    _read_until(run.lines, run.output, r"admin token")
+    beat_pid = next(
+        int(re.search(r"pid (\d+)", line).group(1))
+        for line in run.output
+        if line.startswith("started beat")
+    )
+
+    os.kill(beat_pid, signal.SIGKILL)
+
+    _read_until(run.lines, run.output, r"stopping: beat \(exit -9\) exited")
+    assert run.process.wait(timeout=STOP_TIMEOUT) == 1
+    assert _wait_for_empty_group(run.process.pid) == []

@@ -7,7 +7,6 @@ import json
 import logging
 
 import pytest
-import structlog
 
 from app.logging import (
     bind_context,
@@ -15,6 +14,7 @@ from app.logging import (
     configure_logging,
     get_logger,
     request_id_from,
+    reset_logging,
     resolve_format,
 )
 
@@ -26,15 +26,9 @@ class _Terminal(io.StringIO):
 
 @pytest.fixture
 def restore_logging():
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    level = logging.getLogger().level
     yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
-    clear_context()
-    structlog.reset_defaults()
+    reset_logging(level)
 
 
 def _lines(stream: io.StringIO) -> list[dict]:
@@ -115,6 +109,8 @@ def test_reconfiguring_replaces_the_handler_and_keeps_others(restore_logging):
     assert first.getvalue() == ""
     assert len(_lines(second)) == 1
     assert other in logging.getLogger().handlers
+    reset_logging()
+    assert logging.getLogger().handlers.count(other) == 1
     logging.getLogger().removeHandler(other)
 
 

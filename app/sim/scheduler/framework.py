@@ -257,7 +257,9 @@ class Profile:
         """A copy with the score weight of one plugin changed."""
         return Profile(
             self.scheduler_name,
-            tuple(PluginConfig(p.name, weight, p.args) if p.name == name else p for p in self.plugins),
+            tuple(
+                PluginConfig(p.name, weight, p.args) if p.name == name else p for p in self.plugins
+            ),
             self.percentage_of_nodes_to_score,
         )
 
@@ -309,6 +311,8 @@ class Framework:
         self.post_filter: list[PostFilterPlugin] = []
         self.pre_score: list[PreScorePlugin] = []
         self.score: list[tuple[ScorePlugin, int]] = []
+        # (plugin, weight, normalize_score or None), resolved once: protocol checks are slow.
+        self._scorers: list[tuple[ScorePlugin, int, Any]] = []
         self.pre_bind: list[PreBindPlugin] = []
         for config in profile.plugins:
             if config.name in self.plugins:
@@ -327,8 +331,17 @@ class Framework:
                 self.pre_score.append(plugin)
             if isinstance(plugin, ScorePlugin) and config.weight > 0:
                 self.score.append((plugin, config.weight))
+                normalize = (
+                    plugin.normalize_score if isinstance(plugin, NormalizeScorePlugin) else None
+                )
+                self._scorers.append((plugin, config.weight, normalize))
             if isinstance(plugin, PreBindPlugin):
                 self.pre_bind.append(plugin)
+        for plugin in self.plugins.values():
+            # Plugins that need the framework itself (preemption re-runs the filters).
+            hook = getattr(plugin, "set_framework", None)
+            if hook is not None:
+                hook(self)
 
     @property
     def scheduler_name(self) -> str:
@@ -408,22 +421,21 @@ class Framework:
         totals = [0] * len(nodes)
         per_plugin: dict[str, list[int]] = {}
         skip = state.skip_score
-        for plugin, weight in self.score:
+        for plugin, weight, normalize in self._scorers:
             if plugin.name in skip:
                 continue
             scorer = plugin.score
             scores = [scorer(state, pod, node) for node in nodes]
-            if isinstance(plugin, NormalizeScorePlugin):
-                plugin.normalize_score(state, pod, scores)
-            for score in scores:
-                if score < MIN_NODE_SCORE or score > MAX_NODE_SCORE:
-                    raise RuntimeError(
-                        f"plugin {plugin.name} returns an invalid score {score}, it should "
-                        f"in the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
-                    )
+            if normalize is not None:
+                normalize(state, pod, scores)
+            if scores and (min(scores) < MIN_NODE_SCORE or max(scores) > MAX_NODE_SCORE):
+                bad = next(s for s in scores if s < MIN_NODE_SCORE or s > MAX_NODE_SCORE)
+                raise RuntimeError(
+                    f"plugin {plugin.name} returns an invalid score {bad}, it should "
+                    f"in the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
+                )
             per_plugin[plugin.name] = scores
-            for i, score in enumerate(scores):
-                totals[i] += score * weight
+            totals = [t + s * weight for t, s in zip(totals, scores, strict=True)]
         return totals, per_plugin
 
 

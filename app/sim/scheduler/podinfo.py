@@ -178,9 +178,7 @@ def pod_non_zero_requests(pod: Mapping[str, Any]) -> tuple[int, int]:
     cpu = memory = 0
     for container in spec.get("containers") or ():
         requests = _container_requests(container)
-        cpu += (
-            resource_value(CPU, requests[CPU]) if CPU in requests else DEFAULT_MILLI_CPU_REQUEST
-        )
+        cpu += resource_value(CPU, requests[CPU]) if CPU in requests else DEFAULT_MILLI_CPU_REQUEST
         memory += (
             resource_value(MEMORY, requests[MEMORY])
             if MEMORY in requests
@@ -189,9 +187,7 @@ def pod_non_zero_requests(pod: Mapping[str, Any]) -> tuple[int, int]:
     init_cpu = init_memory = 0
     for container in spec.get("initContainers") or ():
         requests = _container_requests(container)
-        c_cpu = (
-            resource_value(CPU, requests[CPU]) if CPU in requests else DEFAULT_MILLI_CPU_REQUEST
-        )
+        c_cpu = resource_value(CPU, requests[CPU]) if CPU in requests else DEFAULT_MILLI_CPU_REQUEST
         c_mem = (
             resource_value(MEMORY, requests[MEMORY])
             if MEMORY in requests
@@ -255,11 +251,11 @@ class AffinityTerm:
 
     def matches(self, pod: PodInfo, namespace_labels: Mapping[str, Mapping[str, str]]) -> bool:
         """Whether `pod` is selected by this term (namespace and labels)."""
-        if pod.namespace not in self.namespaces:
-            if self.namespace_selector is None or not self.namespace_selector.matches(
-                namespace_labels.get(pod.namespace, {})
-            ):
-                return False
+        if pod.namespace not in self.namespaces and (
+            self.namespace_selector is None
+            or not self.namespace_selector.matches(namespace_labels.get(pod.namespace, {}))
+        ):
+            return False
         return self.selector.matches(pod.labels)
 
 
@@ -302,9 +298,9 @@ class PodInfo:
         "preferred_affinity",
         "preferred_anti_affinity",
         "priority",
+        "requests",
         "required_affinity",
         "required_anti_affinity",
-        "requests",
         "scheduler_name",
         "terminating",
         "tolerations",

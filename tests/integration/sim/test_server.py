@@ -445,3 +445,22 @@ def test_plain_http_server(tmp_path: Path) -> None:
         assert [n["metadata"]["name"] for n in nodes["items"]] == ["controlplane"]
     finally:
         server.stop_thread()
+
+
+def test_periodic_bookmarks(api: requests.Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.sim import server as server_module
+
+    monkeypatch.setattr(server_module, "BOOKMARK_INTERVAL", 0.2)
+    monkeypatch.setattr(server_module, "IDLE_CHECK", 0.1)
+    rv = api.get(url(api, "/api/v1/namespaces")).json()["metadata"]["resourceVersion"]
+    events = watch_lines(
+        api,
+        "/api/v1/namespaces",
+        watch="true",
+        resourceVersion=rv,
+        allowWatchBookmarks="true",
+        timeoutSeconds="1",
+    )
+    assert events and {e["type"] for e in events} == {"BOOKMARK"}
+    assert events[0]["object"]["metadata"]["resourceVersion"] == rv
+    assert "annotations" not in events[0]["object"]["metadata"]

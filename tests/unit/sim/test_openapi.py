@@ -171,3 +171,48 @@ def test_crds_of_one_group_leave_other_documents_shared(registry: ResourceRegist
     doc = json.loads(openapi.v3_document(reg, "stable.example.com", "v1") or b"{}")
     crontab = doc["components"]["schemas"]["com.example.stable.v1.CronTab"]
     assert crontab["x-kubernetes-preserve-unknown-fields"] is True
+
+
+def test_malformed_crd_schema_still_serves(registry: ResourceRegistry) -> None:
+    reg = registry.copy()
+    reg.register(
+        ResourceType(
+            "odd.example.com",
+            "v1",
+            "Odd",
+            "odds",
+            "odd",
+            True,
+            custom=True,
+            schema={"type": "object", "properties": ["not", "a", "map"]},
+        )
+    )
+    doc = json.loads(openapi.v3_document(reg, "odd.example.com", "v1") or b"{}")
+    odd = doc["components"]["schemas"]["com.example.odd.v1.Odd"]
+    assert set(odd["properties"]) == {"apiVersion", "kind", "metadata"}
+
+
+def test_v2_protobuf_is_a_gnostic_document(registry: ResourceRegistry) -> None:
+    from app.sim.protobuf import iter_fields
+
+    raw = openapi.v2_protobuf(registry)
+    assert openapi.v2_protobuf(registry.copy()) is raw
+    top = {}
+    for number, _wire, value in iter_fields(raw):
+        top.setdefault(number, []).append(value)
+    assert top[1] == [b"2.0"]  # Document.swagger
+    definitions = {}
+    for _n, _w, entry in iter_fields(top[9][0]):  # Definitions.additional_properties
+        fields = {n: v for n, _w2, v in iter_fields(entry)}
+        definitions[fields[1].decode()] = fields[2]
+    pod = {n: v for n, _w, v in iter_fields(definitions["io.k8s.api.core.v1.Pod"])}
+    assert pod[22] == b"\n\x06object"  # Schema.type = TypeItem{value: "object"}
+    extension = dict(
+        (n, v)
+        for n, _w, v in iter_fields(pod[31])  # Schema.vendor_extension
+    )
+    assert extension[1] == b"x-kubernetes-group-version-kind"
+    yaml_text = next(v for n, _w, v in iter_fields(extension[2]) if n == 2)
+    assert json.loads(yaml_text) == [{"group": "", "kind": "Pod", "version": "v1"}]
+    assert openapi.wants_v2_protobuf(openapi.V2_PROTOBUF_MEDIA)
+    assert not openapi.wants_v2_protobuf("application/json")

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.sim import printers
 from app.sim.resources import ResourceRegistry, ResourceType, builtin_registry
@@ -741,3 +743,63 @@ def test_crd_printer_columns_by_version() -> None:
     assert printers.crd_printer_columns(crd, "v1") == columns
     assert printers.crd_printer_columns(crd, "v2") is None
     assert printers.crd_printer_columns(None, "v1") is None
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "spec",
+                    "status",
+                    "metadata",
+                    "containers",
+                    "ports",
+                    "conditions",
+                    "name",
+                    "type",
+                    "replicas",
+                    "addresses",
+                    "subsets",
+                    "selector",
+                    "creationTimestamp",
+                    "labels",
+                    "rules",
+                    "hard",
+                    "data",
+                ]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@given(
+    obj=st.dictionaries(
+        st.sampled_from(
+            [
+                "metadata",
+                "spec",
+                "status",
+                "data",
+                "subsets",
+                "involvedObject",
+                "roleRef",
+                "subjects",
+            ]
+        ),
+        json_values,
+        max_size=4,
+    )
+)
+@settings(max_examples=150, deadline=None)
+def test_printers_survive_malformed_objects(obj: dict[str, Any]) -> None:
+    registry = builtin_registry()
+    for resource in registry:
+        table = printers.to_table(resource, [obj], now=NOW)
+        assert len(table["rows"][0]["cells"]) == len(table["columnDefinitions"])

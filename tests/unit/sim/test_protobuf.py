@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,6 +81,7 @@ def test_field_table_is_well_formed() -> None:
     assert protobuf.message_for("apps/v1", "Deployment") == "apps.v1.Deployment"
     assert protobuf.message_for("v1", "Namespace") == "core.v1.Namespace"
     assert protobuf.message_for("example.com/v1", "Widget") is None
+    assert protobuf.message_for("apps/v1", "DeleteOptions") == "meta.v1.DeleteOptions"
 
 
 def test_configmap_with_maps_and_bytes() -> None:
@@ -207,7 +209,8 @@ def test_go_duration_strings() -> None:
 
 
 class _Capture:
-    """A plain-http API endpoint that serves discovery and OpenAPI and records POSTs."""
+    """A plain-http API endpoint that serves discovery and OpenAPI (v3 JSON, v2 gnostic
+    protobuf) and records POSTs."""
 
     def __init__(self) -> None:
         self.registry = builtin_registry()
@@ -235,6 +238,10 @@ class _Capture:
                 elif path in ("/api", "/apis") and discovery.wants_aggregated(accept):
                     doc = discovery.aggregated_discovery(capture.registry, path == "/api")
                     media = discovery.AGGREGATED_MEDIA
+                elif path == "/openapi/v2" and openapi.wants_v2_protobuf(accept):
+                    raw = openapi.v2_protobuf(capture.registry)
+                    self._send(200, raw, openapi.V2_PROTOBUF_CONTENT_TYPE)
+                    return
                 elif path == "/openapi/v3":
                     doc = openapi.v3_index(capture.registry)
                 elif path.startswith("/openapi/v3/"):
@@ -586,3 +593,39 @@ def test_mutated_messages_never_crash_the_decoder(data: st.DataObject) -> None:
         assert err.code == 400
     else:
         json.dumps(obj)
+
+
+@pytest.mark.kubectl
+def test_kubectl_explain_reads_the_v2_protobuf_document(capture: tuple[_Capture, Path]) -> None:
+    _cap, home = capture
+    result = _run(home, "explain", "pod.spec.containers.ports", "--output=plaintext-openapiv2")
+    assert result.returncode == 0, result.stderr
+    assert "RESOURCE: ports <[]Object>" in result.stdout
+    assert re.search(r"^\s+containerPort\s+<integer> -required-", result.stdout, re.M)
+    assert "ContainerPort represents a network port" in result.stdout
+
+
+@pytest.mark.kubectl
+def test_kubectl_validates_a_list_against_the_v2_protobuf_document(
+    capture: tuple[_Capture, Path],
+) -> None:
+    # A `kind: List` has no fieldValidation support to discover, so kubectl validates
+    # it client-side with the /openapi/v2 protobuf schema.
+    cap, home = capture
+    item = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "listed"},
+        "data": {"a": "1"},
+    }
+    good = {"apiVersion": "v1", "kind": "List", "items": [item]}
+    path = home / "list.json"
+    path.write_text(json.dumps(good))
+    before = len(cap.bodies)
+    result = _run(home, "apply", "-f", str(path))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(cap.bodies[before][2])["metadata"]["name"] == "listed"
+    path.write_text(json.dumps({**good, "items": [{**item, "bogus": 1}]}))
+    result = _run(home, "apply", "-f", str(path))
+    assert result.returncode != 0
+    assert 'unknown field "bogus" in io.k8s.api.core.v1.ConfigMap' in result.stderr

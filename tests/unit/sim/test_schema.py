@@ -45,6 +45,10 @@ def test_kind_definition_carries_gvk_and_required(catalogue: schema.SchemaCatalo
     assert container["properties"]["image"]["type"] == "string"
     assert "description" in container["properties"]["image"]
     assert container["description"].startswith("A single application container")
+    # Fields the client models leave undescribed get ours or their type's description.
+    assert pod["properties"]["metadata"]["description"].startswith("The object's metadata")
+    affinity = catalogue.definitions["io.k8s.api.core.v1.PodSpec"]["properties"]["affinity"]
+    assert affinity["description"] == "Affinity is a group of affinity scheduling rules."
 
 
 def test_patch_and_list_metadata_sit_on_properties(catalogue: schema.SchemaCatalogue) -> None:
@@ -68,6 +72,10 @@ def test_special_types(catalogue: schema.SchemaCatalogue) -> None:
     meta = catalogue.definitions["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]
     assert meta["properties"]["creationTimestamp"]["format"] == "date-time"
     assert meta["properties"]["labels"]["additionalProperties"] == {"type": "string"}
+    # Integer widths come from the protobuf field table, as upstream's Go types give them.
+    deploy_spec = catalogue.definitions["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]
+    assert deploy_spec["replicas"]["format"] == "int32"
+    assert meta["properties"]["generation"]["format"] == "int64"
     secret = catalogue.definitions["io.k8s.api.core.v1.Secret"]["properties"]
     assert secret["data"]["additionalProperties"]["format"] == "byte"
 
@@ -188,3 +196,12 @@ def test_field_schema_and_patch_meta(registry: ResourceRegistry) -> None:
 
 def test_catalogue_is_cached(registry: ResourceRegistry) -> None:
     assert schema.builtin_catalogue(registry) is schema.builtin_catalogue(registry.copy())
+
+
+def test_every_builtin_kind_has_a_definition(
+    registry: ResourceRegistry, catalogue: schema.SchemaCatalogue
+) -> None:
+    for rt in registry:
+        assert catalogue.definition_for(rt.group, rt.version, rt.kind), rt.kind
+        if "list" in rt.verbs:
+            assert catalogue.definition_for(rt.group, rt.version, rt.list_kind_name()), rt.kind

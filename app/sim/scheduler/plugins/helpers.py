@@ -90,9 +90,7 @@ def pod_matches_node_selector_and_affinity(pod_spec: Mapping[str, Any], node: No
     for key, value in (pod_spec.get("nodeSelector") or {}).items():
         if labels.get(key) != value:
             return False
-    required = (
-        (pod_spec.get("affinity") or {}).get("nodeAffinity") or {}
-    ).get("requiredDuringSchedulingIgnoredDuringExecution")
-    if required is not None and not node_selector_matches(required, node):
-        return False
-    return True
+    required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    )
+    return required is None or node_selector_matches(required, node)

@@ -1,0 +1,230 @@
+"""`certprep sim serve | create | delete | list`: the bundled Kubernetes simulator.
+
+`serve` runs a simulator server (HTTPS with a CA generated at start; plain HTTP only
+with `--insecure-http`) and writes its address, admin token and CA certificate to a
+state directory (`--state-dir`, default `~/.certprep/sim`, or `CERTPREP_SIM_STATE_DIR`)
+so that `create`, `delete` and `list` on the same machine find it without flags.
+`--server`, `--admin-token` and `--ca-file` (or `CERTPREP_SIM_URL`,
+`CERTPREP_SIM_ADMIN_TOKEN`, `CERTPREP_SIM_CA_FILE`) point them at another server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import click
+import requests
+
+from app.sim.kubeconfig import write_kubeconfig
+
+STATE_FILE = "server.json"
+CA_FILE = "ca.crt"
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("CERTPREP_SIM_STATE_DIR") or Path.home() / ".certprep" / "sim")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+@click.group("sim")
+def sim() -> None:
+    """The bundled Kubernetes simulator: a server holding many clusters."""
+
+
+@sim.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=6443, show_default=True, type=int, help="Port (0: any free).")
+@click.option("--insecure-http", is_flag=True, help="Serve plain HTTP instead of HTTPS.")
+@click.option(
+    "--admin-token",
+    envvar="CERTPREP_SIM_ADMIN_TOKEN",
+    default=None,
+    help="Token for /admin/clusters (default: generated and printed).",
+)
+@click.option(
+    "--advertise-host",
+    default=None,
+    help="Host name put into kubeconfigs and the certificate (default: --host).",
+)
+@click.option("--max-clusters", default=500, show_default=True, type=int)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write server.json and ca.crt (default ~/.certprep/sim).",
+)
+def serve(
+    host: str,
+    port: int,
+    insecure_http: bool,
+    admin_token: str | None,
+    advertise_host: str | None,
+    max_clusters: int,
+    state_dir: Path | None,
+) -> None:
+    """Run the simulator server until interrupted."""
+    from app.sim.server import SimServer
+
+    server = SimServer(
+        host=host,
+        port=port,
+        tls=not insecure_http,
+        admin_token=admin_token or secrets.token_urlsafe(32),
+        max_clusters=max_clusters,
+        advertise_host=advertise_host,
+    )
+
+    async def run() -> None:
+        await server.start()
+        state = state_dir or default_state_dir()
+        info: dict[str, Any] = {"url": server.base_url, "adminToken": server.admin_token}
+        if server.ca is not None:
+            _write_private(state / CA_FILE, server.ca.cert_pem)
+            info["caFile"] = str(state / CA_FILE)
+        _write_private(state / STATE_FILE, json.dumps(info, indent=2).encode())
+        click.echo(f"simulator listening on {server.base_url}")
+        click.echo(f"admin token: {server.admin_token}")
+        click.echo(f"state written to {state}")
+        try:
+            while True:
+                await asyncio.sleep(3600)
+        finally:
+            await server.stop()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        click.echo("simulator stopped")
+
+
+class AdminClient:
+    """The admin API of a running simulator server."""
+
+    def __init__(self, url: str, token: str, ca_file: str | None) -> None:
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+        self.session.trust_env = False  # the server's own CA, not the system bundle
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.session.verify = ca_file if ca_file else True
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.session.request(method, f"{self.url}{path}", timeout=30, **kwargs)
+        except requests.RequestException as exc:
+            raise click.ClickException(f"cannot reach the simulator at {self.url}: {exc}") from None
+        if response.status_code >= 400:
+            try:
+                message = response.json().get("message", response.text)
+            except ValueError:
+                message = response.text
+            raise click.ClickException(f"simulator answered {response.status_code}: {message}")
+        return response.json()
+
+
+def _admin_client(
+    server: str | None, admin_token: str | None, ca_file: str | None, state_dir: Path | None
+) -> AdminClient:
+    state: dict[str, Any] = {}
+    path = (state_dir or default_state_dir()) / STATE_FILE
+    if path.exists():
+        state = json.loads(path.read_text())
+    url = server or state.get("url")
+    token = admin_token or state.get("adminToken")
+    if not url or not token:
+        raise click.ClickException(
+            "no simulator server known: start one with `certprep sim serve` or pass "
+            "--server and --admin-token"
+        )
+    return AdminClient(url, token, ca_file or state.get("caFile"))
+
+
+def _server_options(fn: Any) -> Any:
+    fn = click.option(
+        "--server", envvar="CERTPREP_SIM_URL", default=None, help="Simulator base URL."
+    )(fn)
+    fn = click.option("--admin-token", envvar="CERTPREP_SIM_ADMIN_TOKEN", default=None)(fn)
+    fn = click.option(
+        "--ca-file",
+        envvar="CERTPREP_SIM_CA_FILE",
+        default=None,
+        help="CA certificate of the simulator's HTTPS.",
+    )(fn)
+    fn = click.option(
+        "--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None
+    )(fn)
+    return fn
+
+
+@sim.command("create")
+@click.option("--nodes", default=3, show_default=True, type=click.IntRange(1, 50))
+@click.option("--id", "cluster_id", default=None, help="Cluster id (default: generated).")
+@click.option(
+    "--kubeconfig",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the cluster's kubeconfig.",
+)
+@_server_options
+def create(
+    nodes: int,
+    cluster_id: str | None,
+    kubeconfig: Path,
+    server: str | None,
+    admin_token: str | None,
+    ca_file: str | None,
+    state_dir: Path | None,
+) -> None:
+    """Create a cluster and write its kubeconfig."""
+    import yaml
+
+    client = _admin_client(server, admin_token, ca_file, state_dir)
+    body: dict[str, Any] = {"nodes": nodes}
+    if cluster_id:
+        body["id"] = cluster_id
+    doc = client.call("POST", "/admin/clusters", json=body)
+    path = write_kubeconfig(yaml.safe_load(doc["kubeconfig"]), kubeconfig)
+    click.echo(f"cluster {doc['id']} created with {doc['nodes']} nodes")
+    click.echo(f"export KUBECONFIG={path.resolve()}")
+
+
+@sim.command("delete")
+@click.argument("cluster_id")
+@_server_options
+def delete(
+    cluster_id: str,
+    server: str | None,
+    admin_token: str | None,
+    ca_file: str | None,
+    state_dir: Path | None,
+) -> None:
+    """Delete a cluster."""
+    client = _admin_client(server, admin_token, ca_file, state_dir)
+    client.call("DELETE", f"/admin/clusters/{cluster_id}")
+    click.echo(f"cluster {cluster_id} deleted")
+
+
+@sim.command("list")
+@_server_options
+def list_clusters(
+    server: str | None, admin_token: str | None, ca_file: str | None, state_dir: Path | None
+) -> None:
+    """List the clusters of a server."""
+    client = _admin_client(server, admin_token, ca_file, state_dir)
+    doc = client.call("GET", "/admin/clusters")
+    click.echo(f"{'ID':<14} {'NODES':>5} {'OBJECTS':>7}  CREATED")
+    for item in doc["items"]:
+        click.echo(f"{item['id']:<14} {item['nodes']:>5} {item['objects']:>7}  {item['createdAt']}")
+
+
+commands = [sim]

@@ -1,0 +1,218 @@
+"""The Job controller (run pods to completion) and the TTL-after-finished controller.
+
+A Job keeps `min(parallelism, completions - succeeded)` pods active; each Succeeded
+pod counts toward `completions`, each Failed one toward `backoffLimit`. When enough
+pods succeeded the Job gets `SuccessCriteriaMet` then `Complete`; when failures
+exceed the limit (or `activeDeadlineSeconds` passes) `FailureTarget` then `Failed`,
+and its remaining pods are deleted. The phase of the pods, which the kubelet sets,
+drives everything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.sim import defaults
+from app.sim.controllers.base import (
+    ControllerContext,
+    Obj,
+    claim,
+    deleting,
+    fresh,
+    guarded,
+    name_of,
+    namespace_of,
+    owner_reference,
+    parse_ts,
+    plus,
+    pod_active,
+    pod_from_template,
+    pod_phase,
+    pod_ready,
+    uid_of,
+)
+from app.sim.controllers.replicaset import create_pod, delete_pod
+from app.sim.errors import ApiError
+from app.sim.selectors import selector_from_object
+
+COMPONENT = "job-controller"
+TTL_COMPONENT = "ttl-after-finished-controller"
+
+# Condition reasons and messages of pkg/controller/job (1.31+ adds the *Target and
+# SuccessCriteriaMet interim conditions before the terminal ones).
+COMPLETIONS_REACHED = ("CompletionsReached", "Reached expected number of succeeded pods")
+BACKOFF_EXCEEDED = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
+DEADLINE_EXCEEDED = ("DeadlineExceeded", "Job was active longer than specified deadline")
+
+
+def job_finished(job: Obj) -> str | None:
+    """`Complete` or `Failed` when the Job has that condition True, else None."""
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        if cond.get("type") in ("Complete", "Failed") and cond.get("status") == "True":
+            return cond["type"]
+    return None
+
+
+class JobController:
+    name = "job"
+
+    def reconcile(self, ctx: ControllerContext) -> None:
+        pods_by_ns: dict[str, list[Obj]] = {}
+        for job in ctx.client.list("batch", "jobs"):
+            ns = namespace_of(job)
+            if ns not in pods_by_ns:
+                pods_by_ns[ns] = ctx.client.list("", "pods", ns)
+            pods = pods_by_ns[ns]
+            guarded(lambda c, o, p=pods: self.sync(c, o, p), ctx, job, "job")
+
+    def sync(self, ctx: ControllerContext, job: Obj, all_pods: list[Obj]) -> None:
+        if deleting(job):
+            return
+        spec = job.get("spec") or {}
+        if not spec.get("selector"):
+            # The selector is generated from the uid at creation (batch strategy);
+            # a Job written without it gets it here.
+            updated = fresh(job)
+            defaults.job_selector(updated)
+            if updated != job:
+                job = ctx.client.update("batch", "jobs", updated)
+                spec = job["spec"]
+        try:
+            selector = selector_from_object(spec.get("selector"))
+        except ApiError:
+            return
+        pods = claim(ctx, job, selector, all_pods, ("", "pods"), "batch/v1", "Job")
+        status: dict[str, Any] = dict(job.get("status") or {})
+        conditions = list(status.get("conditions") or [])
+        now = ctx.now_str()
+        events = ctx.events.for_component(COMPONENT)
+        active = [p for p in pods if pod_active(p)]
+        succeeded = max(int(status.get("succeeded") or 0), sum(1 for p in pods if pod_phase(p) == "Succeeded"))
+        failed = max(int(status.get("failed") or 0), sum(1 for p in pods if pod_phase(p) == "Failed"))
+        finished = job_finished(job)
+        suspended = bool(spec.get("suspend"))
+        if finished is None and not suspended and not status.get("startTime"):
+            status["startTime"] = now
+        completions = spec.get("completions")
+        parallelism = int(spec.get("parallelism", 1) or 0)
+        backoff = int(spec.get("backoffLimit", 6))
+        if finished is None:
+            reason = None
+            if failed > backoff:
+                reason = BACKOFF_EXCEEDED
+            deadline = spec.get("activeDeadlineSeconds")
+            started = parse_ts(status.get("startTime"))
+            if reason is None and deadline is not None and started is not None:
+                if plus(started, int(deadline)) <= ctx.now():
+                    reason = DEADLINE_EXCEEDED
+            if reason is not None:
+                for pod in active:
+                    delete_pod(ctx, job, pod, COMPONENT)
+                active = []
+                conditions = _set(conditions, "FailureTarget", reason, now)
+                conditions = _set(conditions, "Failed", reason, now)
+                events.warning(job, reason[0], reason[1])
+                finished = "Failed"
+            elif (completions is not None and succeeded >= int(completions)) or (
+                completions is None and succeeded > 0 and not active
+            ):
+                conditions = _set(conditions, "SuccessCriteriaMet", COMPLETIONS_REACHED, now)
+                conditions = _set(conditions, "Complete", COMPLETIONS_REACHED, now)
+                status["completionTime"] = now
+                events.normal(job, "Completed", "Job completed")
+                finished = "Complete"
+                for pod in active:
+                    delete_pod(ctx, job, pod, COMPONENT)
+                active = []
+            elif suspended:
+                for pod in active:
+                    delete_pod(ctx, job, pod, COMPONENT)
+                active = []
+                if not any(c.get("type") == "Suspended" and c.get("status") == "True" for c in conditions):
+                    conditions = _set(conditions, "Suspended", ("JobSuspended", "Job suspended"), now)
+                    events.normal(job, "Suspended", "Job suspended")
+            else:
+                if any(c.get("type") == "Suspended" and c.get("status") == "True" for c in conditions):
+                    conditions = [c for c in conditions if c.get("type") != "Suspended"]
+                    conditions.append(
+                        {
+                            "type": "Suspended",
+                            "status": "False",
+                            "reason": "JobResumed",
+                            "message": "Job resumed",
+                            "lastProbeTime": now,
+                            "lastTransitionTime": now,
+                        }
+                    )
+                    events.normal(job, "Resumed", "Job resumed")
+                if completions is None:
+                    want = parallelism if succeeded == 0 else 0
+                else:
+                    want = min(parallelism, int(completions) - succeeded)
+                template = spec.get("template") or {}
+                for _ in range(max(want - len(active), 0)):
+                    pod = pod_from_template(
+                        template,
+                        namespace_of(job),
+                        owner_reference(job, "batch/v1", "Job"),
+                        generate_name=f"{name_of(job)}-",
+                    )
+                    created = create_pod(ctx, job, pod, "Job", COMPONENT)
+                    if created is None:
+                        break
+                    active.append(created)
+        status["active"] = len(active)
+        status["succeeded"] = succeeded
+        status["failed"] = failed
+        status["ready"] = sum(1 for p in active if pod_ready(p))
+        status["terminating"] = sum(1 for p in pods if deleting(p))
+        status.setdefault("uncountedTerminatedPods", {})
+        if conditions:
+            status["conditions"] = conditions
+        # Upstream omits zero counters (omitempty), except ready and terminating.
+        for key in ("active", "succeeded", "failed"):
+            if not status[key]:
+                del status[key]
+        if status != (job.get("status") or {}):
+            current = ctx.client.get("batch", "jobs", namespace_of(job), name_of(job))
+            if current is not None and uid_of(current) == uid_of(job):
+                current["status"] = status
+                ctx.client.update("batch", "jobs", current)
+
+
+def _set(conditions: list[Obj], kind: str, reason: tuple[str, str], now: str) -> list[Obj]:
+    if any(c.get("type") == kind and c.get("status") == "True" for c in conditions):
+        return conditions
+    return [c for c in conditions if c.get("type") != kind] + [
+        {
+            "type": kind,
+            "status": "True",
+            "reason": reason[0],
+            "message": reason[1],
+            "lastProbeTime": now,
+            "lastTransitionTime": now,
+        }
+    ]
+
+
+class TTLAfterFinishedController:
+    """Deletes finished Jobs `ttlSecondsAfterFinished` after they finished."""
+
+    name = "ttl-after-finished"
+
+    def reconcile(self, ctx: ControllerContext) -> None:
+        now = ctx.now()
+        for job in ctx.client.list("batch", "jobs"):
+            ttl = (job.get("spec") or {}).get("ttlSecondsAfterFinished")
+            if ttl is None or deleting(job) or job_finished(job) is None:
+                continue
+            finished_at = None
+            for cond in (job.get("status") or {}).get("conditions") or []:
+                if cond.get("type") in ("Complete", "Failed") and cond.get("status") == "True":
+                    finished_at = parse_ts(cond.get("lastTransitionTime"))
+            if finished_at is None or plus(finished_at, int(ttl)) > now:
+                continue
+            try:
+                ctx.client.delete("batch", "jobs", namespace_of(job), name_of(job), propagation="Foreground")
+            except ApiError:
+                continue

@@ -1,0 +1,134 @@
+"""Leader election through coordination.k8s.io Leases, as client-go's leaderelection.
+
+A component that runs calls `tick(running=True)` each loop: it creates the Lease
+when there is none, renews it every `retry_period` while it holds it, and takes it
+over once the holder's `renewTime + leaseDurationSeconds` has passed (bumping
+`leaseTransitions`). A broken component calls `tick(running=False)`: it writes
+nothing, so its Lease's renewTime stops moving and `kubectl get lease -n
+kube-system` shows it going stale, as on a real cluster.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from app.sim.clock import Clock, parse_time, rfc3339_micro
+from app.sim.errors import ApiError
+from app.sim.store import ObjectStore
+
+# kube-controller-manager and kube-scheduler defaults (--leader-elect-lease-duration,
+# --leader-elect-renew-deadline, --leader-elect-retry-period).
+LEASE_DURATION_SECONDS = 15
+RENEW_DEADLINE_SECONDS = 10
+RETRY_PERIOD_SECONDS = 2
+LEASE_NAMESPACE = "kube-system"
+
+
+def new_identity(host: str = "controlplane") -> str:
+    """A holder identity like upstream's `<hostname>_<uuid>` (a new one per process)."""
+    return f"{host}_{uuid.uuid4()}"
+
+
+class LeaderElector:
+    """Holds (or waits for) the Lease `namespace/name` under `identity`."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        clock: Clock,
+        name: str,
+        identity: str | None = None,
+        *,
+        namespace: str = LEASE_NAMESPACE,
+        lease_duration: int = LEASE_DURATION_SECONDS,
+        retry_period: float = RETRY_PERIOD_SECONDS,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.name = name
+        self.identity = identity or new_identity()
+        self.namespace = namespace
+        self.lease_duration = lease_duration
+        self.retry_period = retry_period
+        self._leading = False
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether the last tick held the Lease (and it has not expired since)."""
+        if not self._leading:
+            return False
+        lease = self.store.get("coordination.k8s.io", "leases", self.namespace, self.name)
+        return lease is not None and (lease.get("spec") or {}).get("holderIdentity") == self.identity
+
+    def restart(self, host: str = "controlplane") -> None:
+        """The component process restarted: a new identity that must wait for the old
+        Lease to expire before it leads (a restarted pod does not inherit leadership)."""
+        self.identity = new_identity(host)
+        self._leading = False
+
+    def tick(self, running: bool) -> bool:
+        """Acquire or renew while running; returns whether this identity leads."""
+        if not running:
+            self._leading = False
+            return False
+        try:
+            self._leading = self._try_acquire_or_renew(self.clock.now())
+        except ApiError:
+            # A conflicting write (another candidate, a learner's kubectl edit):
+            # retry next tick as client-go does after retryPeriod.
+            self._leading = False
+        return self._leading
+
+    def _try_acquire_or_renew(self, now: datetime) -> bool:
+        stamp = rfc3339_micro(now)
+        lease = self.store.get("coordination.k8s.io", "leases", self.namespace, self.name)
+        if lease is None:
+            self.store.create(
+                "coordination.k8s.io",
+                "leases",
+                {
+                    "apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease",
+                    "metadata": {"name": self.name, "namespace": self.namespace},
+                    "spec": {
+                        "holderIdentity": self.identity,
+                        "leaseDurationSeconds": self.lease_duration,
+                        "acquireTime": stamp,
+                        "renewTime": stamp,
+                        "leaseTransitions": 0,
+                    },
+                },
+            )
+            return True
+        spec = lease.setdefault("spec", {})
+        holder = spec.get("holderIdentity")
+        renewed = _parse(spec.get("renewTime") or spec.get("acquireTime"))
+        duration = int(spec.get("leaseDurationSeconds") or self.lease_duration)
+        if holder == self.identity:
+            if renewed is not None and (now - renewed).total_seconds() < self.retry_period:
+                return True
+            spec["renewTime"] = stamp
+            spec["leaseDurationSeconds"] = self.lease_duration
+            self.store.update("coordination.k8s.io", "leases", lease)
+            return True
+        expired = renewed is None or (now - renewed).total_seconds() > duration
+        if holder and not expired:
+            return False
+        spec["holderIdentity"] = self.identity
+        spec["leaseDurationSeconds"] = self.lease_duration
+        spec["acquireTime"] = stamp
+        spec["renewTime"] = stamp
+        if holder:
+            spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
+        self.store.update("coordination.k8s.io", "leases", lease)
+        return True
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        return None

@@ -1,0 +1,329 @@
+"""The PersistentVolume binder and a built-in provisioner for the default StorageClass.
+
+* A Pending claim binds to the smallest Available volume with the same
+  storageClassName (a claim without one gets the default class), every requested
+  access mode, enough capacity, the same volumeMode and matching labels.
+* With `volumeBindingMode: WaitForFirstConsumer` nothing happens until a pod using
+  the claim is scheduled (its `spec.nodeName`, or the scheduler's
+  `volume.kubernetes.io/selected-node` annotation on the claim); the volume must then
+  be reachable from that node (its nodeAffinity).
+* When no volume matches and the class has a provisioner, a volume `pvc-<claim uid>`
+  is provisioned (a hostPath on the selected node, like kind's local-path
+  provisioner) and bound.
+* Volumes are Available, Bound, or Released once their claim is gone (deleted with
+  reclaimPolicy Delete); a Bound claim whose volume vanished is Lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.sim.controllers.base import (
+    ControllerContext,
+    Obj,
+    deleting,
+    fresh,
+    labels_of,
+    name_of,
+    namespace_of,
+    uid_of,
+)
+from app.sim.controllers.daemonset import _requirement
+from app.sim.errors import ApiError
+from app.sim.quantity import QuantityError, parse_quantity
+from app.sim.selectors import selector_from_object
+
+COMPONENT = "persistentvolume-controller"
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
+BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
+BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
+PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
+NO_PROVISIONER = "kubernetes.io/no-provisioner"
+# kind's local-path provisioner keeps volumes under this directory of the node.
+LOCAL_PATH_ROOT = "/var/local-path-provisioner"
+
+
+def _size(value: Any) -> int:
+    try:
+        return int(parse_quantity(value or "0"))
+    except (QuantityError, ValueError, TypeError):
+        return 0
+
+
+def claim_class(pvc: Obj, default_class: str | None) -> str:
+    spec = pvc.get("spec") or {}
+    if "storageClassName" in spec and spec["storageClassName"] is not None:
+        return str(spec["storageClassName"])
+    return default_class or ""
+
+
+def volume_fits_node(pv: Obj, node: Obj | None) -> bool:
+    required = ((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required")
+    if not required:
+        return True
+    if node is None:
+        return False
+    labels = labels_of(node)
+    for term in required.get("nodeSelectorTerms") or []:
+        expressions = term.get("matchExpressions") or []
+        fields = term.get("matchFields") or []
+        if (expressions or fields) and all(
+            _requirement(e, labels.get(e.get("key", ""))) for e in expressions
+        ) and all(_requirement(e, name_of(node)) for e in fields):
+            return True
+    return False
+
+
+def volume_matches(pv: Obj, pvc: Obj, class_name: str, node: Obj | None, wffc: bool) -> bool:
+    pv_spec = pv.get("spec") or {}
+    pvc_spec = pvc.get("spec") or {}
+    claim_ref = pv_spec.get("claimRef")
+    if claim_ref and not (
+        claim_ref.get("name") == name_of(pvc)
+        and claim_ref.get("namespace") == namespace_of(pvc)
+        and claim_ref.get("uid") in (None, "", uid_of(pvc))
+    ):
+        return False
+    if deleting(pv) or (pv.get("status") or {}).get("phase") in ("Released", "Failed"):
+        return False
+    if (pv_spec.get("storageClassName") or "") != class_name:
+        return False
+    if (pv_spec.get("volumeMode") or "Filesystem") != (pvc_spec.get("volumeMode") or "Filesystem"):
+        return False
+    if not set(pvc_spec.get("accessModes") or []) <= set(pv_spec.get("accessModes") or []):
+        return False
+    request = ((pvc_spec.get("resources") or {}).get("requests") or {}).get("storage")
+    if _size((pv_spec.get("capacity") or {}).get("storage")) < _size(request):
+        return False
+    if pvc_spec.get("selector") is not None:
+        try:
+            if not selector_from_object(pvc_spec["selector"]).matches(labels_of(pv)):
+                return False
+        except ApiError:
+            return False
+    return not wffc or volume_fits_node(pv, node)
+
+
+class PersistentVolumeBinder:
+    name = "persistentvolume-binder"
+
+    def __init__(self) -> None:
+        # Claims already told why they wait (the event is not repeated every pass).
+        self._told: set[tuple[str, str]] = set()
+
+    def reconcile(self, ctx: ControllerContext) -> None:
+        classes = {name_of(sc): sc for sc in ctx.client.list("storage.k8s.io", "storageclasses")}
+        default_class = next(
+            (
+                n
+                for n, sc in sorted(classes.items())
+                if ((sc.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION)
+                == "true"
+            ),
+            None,
+        )
+        pvs = {name_of(pv): pv for pv in ctx.client.list("", "persistentvolumes")}
+        pvcs = ctx.client.list("", "persistentvolumeclaims")
+        nodes = {name_of(n): n for n in ctx.client.list("", "nodes")}
+        pods = ctx.client.list("", "pods") if pvcs else []
+        for pvc in sorted(pvcs, key=lambda c: (c["metadata"].get("creationTimestamp") or "", name_of(c))):
+            if deleting(pvc):
+                continue
+            try:
+                self.sync_claim(ctx, pvc, pvs, classes, default_class, nodes, pods)
+            except ApiError:
+                continue
+        claims = {(namespace_of(c), name_of(c)): c for c in ctx.client.list("", "persistentvolumeclaims")}
+        for pv in ctx.client.list("", "persistentvolumes"):
+            try:
+                self.sync_volume(ctx, pv, claims)
+            except ApiError:
+                continue
+
+    def tell(self, ctx: ControllerContext, pvc: Obj, kind: str, reason: str, message: str) -> None:
+        key = (uid_of(pvc), reason)
+        if key in self._told:
+            return
+        self._told.add(key)
+        ctx.events.for_component(COMPONENT).record(pvc, kind, reason, message)
+
+    def sync_claim(
+        self,
+        ctx: ControllerContext,
+        pvc: Obj,
+        pvs: dict[str, Obj],
+        classes: dict[str, Obj],
+        default_class: str | None,
+        nodes: dict[str, Obj],
+        pods: list[Obj],
+    ) -> None:
+        spec = pvc.get("spec") or {}
+        phase = (pvc.get("status") or {}).get("phase")
+        volume_name = spec.get("volumeName")
+        if volume_name:
+            pv = pvs.get(volume_name)
+            if pv is None:
+                if phase == "Bound":
+                    self.set_claim_phase(ctx, pvc, "Lost")
+                    ctx.events.for_component(COMPONENT).warning(
+                        pvc, "ClaimLost", "Bound claim has lost its PersistentVolume. Data on the volume is lost!"
+                    )
+                return
+            ref = (pv.get("spec") or {}).get("claimRef") or {}
+            if not ref or (ref.get("name"), ref.get("namespace")) == (name_of(pvc), namespace_of(pvc)):
+                self.bind(ctx, pv, pvc)
+            elif phase != "Bound":
+                self.tell(ctx, pvc, "Warning", "FailedBinding", "volume already bound to a different claim.")
+            return
+        class_name = claim_class(pvc, default_class)
+        storage_class = classes.get(class_name)
+        wffc = bool(storage_class) and storage_class.get("volumeBindingMode") == "WaitForFirstConsumer"
+        node_name = ((pvc.get("metadata") or {}).get("annotations") or {}).get(SELECTED_NODE)
+        if wffc and not node_name:
+            node_name = self.consumer_node(pvc, pods)
+            if node_name is None:
+                self.tell(
+                    ctx, pvc, "Normal", "WaitForFirstConsumer",
+                    "waiting for first consumer to be created before binding",
+                )
+                return
+        node = nodes.get(node_name) if node_name else None
+        candidates = [pv for pv in pvs.values() if volume_matches(pv, pvc, class_name, node, wffc)]
+        if candidates:
+            best = min(candidates, key=lambda pv: (_size((pv["spec"].get("capacity") or {}).get("storage")), name_of(pv)))
+            pvs[name_of(best)] = self.bind(ctx, best, pvc)
+            return
+        provisioner = (storage_class or {}).get("provisioner")
+        if storage_class is None or not provisioner or provisioner == NO_PROVISIONER:
+            if class_name and storage_class is None:
+                message = f'storageclass.storage.k8s.io "{class_name}" not found'
+            else:
+                message = "no persistent volumes available for this claim and no storage class is set"
+            self.tell(ctx, pvc, "Normal" if class_name else "Warning", "FailedBinding", message)
+            return
+        pv = self.provision(ctx, pvc, storage_class, class_name, node_name)
+        pvs[name_of(pv)] = self.bind(ctx, pv, pvc)
+
+    def consumer_node(self, pvc: Obj, pods: list[Obj]) -> str | None:
+        for pod in pods:
+            if namespace_of(pod) != namespace_of(pvc) or deleting(pod):
+                continue
+            spec = pod.get("spec") or {}
+            uses = any(
+                (v.get("persistentVolumeClaim") or {}).get("claimName") == name_of(pvc)
+                for v in spec.get("volumes") or []
+            )
+            if uses and spec.get("nodeName"):
+                return spec["nodeName"]
+        return None
+
+    def provision(
+        self, ctx: ControllerContext, pvc: Obj, storage_class: Obj, class_name: str, node_name: str | None
+    ) -> Obj:
+        provisioner = storage_class["provisioner"]
+        events = ctx.events.for_component(provisioner)
+        claim_key = f"{namespace_of(pvc)}/{name_of(pvc)}"
+        events.normal(pvc, "Provisioning", f'External provisioner is provisioning volume for claim "{claim_key}"')
+        pvc_spec = pvc.get("spec") or {}
+        name = f"pvc-{uid_of(pvc)}"
+        spec: dict[str, Any] = {
+            "capacity": {"storage": ((pvc_spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")},
+            "accessModes": list(pvc_spec.get("accessModes") or ["ReadWriteOnce"]),
+            "persistentVolumeReclaimPolicy": storage_class.get("reclaimPolicy") or "Delete",
+            "storageClassName": class_name,
+            "volumeMode": pvc_spec.get("volumeMode") or "Filesystem",
+            "hostPath": {
+                "path": f"{LOCAL_PATH_ROOT}/{name}_{namespace_of(pvc)}_{name_of(pvc)}",
+                "type": "DirectoryOrCreate",
+            },
+        }
+        if node_name:
+            spec["nodeAffinity"] = {
+                "required": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": [node_name]}]}
+                    ]
+                }
+            }
+        annotations = {PROVISIONED_BY: provisioner}
+        if node_name:
+            annotations["local.path.provisioner/selected-node"] = node_name
+        pv = ctx.client.store.create(
+            "",
+            "persistentvolumes",
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": name, "annotations": annotations},
+                "spec": spec,
+                "status": {"phase": "Pending"},
+            },
+        )
+        events.normal(pvc, "ProvisioningSucceeded", f"Successfully provisioned volume {name}")
+        return pv
+
+    def bind(self, ctx: ControllerContext, pv: Obj, pvc: Obj) -> Obj:
+        """Point volume and claim at each other and mark both Bound (idempotent)."""
+        updated_pv = fresh(pv)
+        updated_pv["spec"]["claimRef"] = {
+            "kind": "PersistentVolumeClaim",
+            "namespace": namespace_of(pvc),
+            "name": name_of(pvc),
+            "uid": uid_of(pvc),
+            "apiVersion": "v1",
+            "resourceVersion": pvc["metadata"].get("resourceVersion", ""),
+        }
+        if (pv["spec"].get("claimRef") or {}).get("uid") == uid_of(pvc):
+            updated_pv["spec"]["claimRef"] = pv["spec"]["claimRef"]
+        if not pv["spec"].get("claimRef"):
+            updated_pv["metadata"].setdefault("annotations", {})[BOUND_BY_CONTROLLER] = "yes"
+        updated_pv.setdefault("status", {})["phase"] = "Bound"
+        if updated_pv != pv:
+            pv = ctx.client.update("", "persistentvolumes", updated_pv)
+        current = ctx.client.get("", "persistentvolumeclaims", namespace_of(pvc), name_of(pvc))
+        if current is None:
+            return pv
+        updated = fresh(current)
+        annotations = updated["metadata"].setdefault("annotations", {})
+        if not current["spec"].get("volumeName"):
+            annotations[BOUND_BY_CONTROLLER] = "yes"
+        annotations[BIND_COMPLETED] = "yes"
+        updated["spec"]["volumeName"] = name_of(pv)
+        status = updated.setdefault("status", {})
+        status["phase"] = "Bound"
+        status["accessModes"] = list(pv["spec"].get("accessModes") or [])
+        status["capacity"] = dict(pv["spec"].get("capacity") or {})
+        if updated != current:
+            ctx.client.update("", "persistentvolumeclaims", updated)
+        return pv
+
+    def set_claim_phase(self, ctx: ControllerContext, pvc: Obj, phase: str) -> None:
+        updated = fresh(pvc)
+        updated.setdefault("status", {})["phase"] = phase
+        if updated != pvc:
+            ctx.client.update("", "persistentvolumeclaims", updated)
+
+    def sync_volume(self, ctx: ControllerContext, pv: Obj, claims: dict[tuple[str, str], Obj]) -> None:
+        ref = (pv.get("spec") or {}).get("claimRef")
+        phase = (pv.get("status") or {}).get("phase")
+        if not ref:
+            want = "Available"
+        else:
+            claim = claims.get((ref.get("namespace", ""), ref.get("name", "")))
+            if claim is None or (ref.get("uid") and ref.get("uid") != uid_of(claim)):
+                want = "Released"
+            else:
+                want = "Bound" if (claim.get("spec") or {}).get("volumeName") == name_of(pv) else phase or "Available"
+        if want == "Released" and (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy") == "Delete":
+            # The provisioner deletes the volume once its claim is gone.
+            current = fresh(pv)
+            current["metadata"].pop("finalizers", None)
+            if current != pv:
+                ctx.client.update("", "persistentvolumes", current)
+            ctx.client.delete("", "persistentvolumes", None, name_of(pv))
+            return
+        if want != phase:
+            updated = fresh(pv)
+            updated.setdefault("status", {})["phase"] = want
+            ctx.client.update("", "persistentvolumes", updated)

@@ -1,0 +1,150 @@
+"""The simulator's nodes: per-node file systems, services, container runtimes and
+kubelets, driven by the cluster clock.
+
+`ClusterNodes(cluster)` builds one `NodeAgent` per Node object of a bootstrapped
+cluster. The control-plane loop calls `sync()` on each tick; the server answers
+`kubectl logs` with `logs(...)` and node access with `shell(node).run(...)`,
+`read_file`/`write_file`; snapshots use `dump()`/`load()`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from app.sim.nodes.kubelet import LogError, NodeAgent
+from app.sim.nodes.vfs import FsError
+
+__all__ = ["ClusterNodes", "FsError", "LogError", "NodeAgent"]
+
+
+def _internal_ip(node: dict[str, Any]) -> str:
+    for address in (node.get("status") or {}).get("addresses") or []:
+        if address.get("type") == "InternalIP":
+            return str(address.get("address"))
+    return "127.0.0.1"
+
+
+class ClusterNodes:
+    """All node agents of one cluster.
+
+    `cluster` needs `.store` and `.clock` (an `app.sim.cluster.Cluster`). When it also
+    has `pod_logs` (the dict the API server's pod log route reads), the current log of
+    every container is published there after each sync.
+    """
+
+    def __init__(self, cluster: Any, *, bad_images: set[str] | None = None) -> None:
+        self.cluster = cluster
+        self.store = cluster.store
+        self.clock = cluster.clock
+        self.bad_images: set[str] = set(bad_images or ())
+        self.agents: dict[str, NodeAgent] = {}
+        nodes, _ = self.store.list("", "nodes")
+        control = [
+            n for n in nodes
+            if "node-role.kubernetes.io/control-plane" in (n["metadata"].get("labels") or {})
+        ]
+        api_ip = _internal_ip(control[0]) if control else (_internal_ip(nodes[0]) if nodes else "")
+        for node in nodes:
+            name = node["metadata"]["name"]
+            spec = node.get("spec") or {}
+            self.agents[name] = NodeAgent(
+                self.store,
+                self.clock,
+                name,
+                node_ip=_internal_ip(node),
+                pod_cidr=spec.get("podCIDR") or "10.244.0.0/24",
+                control_plane=node in control,
+                api_ip=api_ip,
+                bad_images=self.bad_images,
+                on_etcd_restore=self._restore_store,
+            )
+
+    def agent(self, node: str) -> NodeAgent:
+        """The agent of a node; KeyError when the cluster has no such node."""
+        return self.agents[node]
+
+    def sync(self, now: datetime | None = None) -> None:
+        """Run every node's kubelet up to `now` and publish container logs."""
+        for agent in self.agents.values():
+            agent.sync(now)
+        self._publish_logs()
+
+    def shell(self, node: str, cwd: str = "/root") -> Any:
+        """A `NodeShell` on a node (KeyError for an unknown node)."""
+        from app.sim.nodes.shell import NodeShell
+
+        return NodeShell(self, self.agents[node], cwd=cwd)
+
+    def read_file(self, node: str, path: str) -> str:
+        """A node file's text; FsError when missing (node access `GET .../files`)."""
+        return self.agents[node].fs.read(path)
+
+    def write_file(self, node: str, path: str, content: str) -> None:
+        """Replace a node file (node access `PUT .../files`, the editor's save)."""
+        from app.sim.clock import rfc3339
+
+        self.agents[node].fs.write(path, content, mtime=rfc3339(self.clock.now()))
+
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None = None,
+        previous: bool = False,
+        tail: int | None = None,
+    ) -> str:
+        """`kubectl logs` text for a pod on any node; LogError (a 400 upstream) when
+        it cannot be answered."""
+        obj = self.store.get("", "pods", namespace, pod)
+        if obj is None:
+            raise LogError(f'pods "{pod}" not found')
+        node = (obj.get("spec") or {}).get("nodeName")
+        agent = self.agents.get(node or "")
+        if agent is None:
+            names = [c.get("name") for c in (obj.get("spec") or {}).get("containers") or []]
+            name = container or (names[0] if len(names) == 1 else "")
+            raise LogError(f'container "{name}" in pod "{pod}" is waiting to start: ContainerCreating')
+        return agent.logs(namespace, pod, container, previous, tail)
+
+    def component_running(self, name: str) -> bool:
+        """Whether a control-plane component (kube-scheduler, ...) runs on some node."""
+        return any(a.component_running(name) for a in self.agents.values())
+
+    def _publish_logs(self) -> None:
+        pod_logs = getattr(self.cluster, "pod_logs", None)
+        if pod_logs is None:
+            return
+        now = self.clock.now().timestamp()
+        fresh: dict[tuple[str, str, str], list[str]] = {}
+        for agent in self.agents.values():
+            for pod in agent.pods.values():
+                if pod.terminated:
+                    continue
+                for slot in pod.slots.values():
+                    if slot.current is not None:
+                        fresh[(pod.namespace, pod.name, slot.name)] = agent.container_lines(
+                            slot.current, now
+                        )
+        pod_logs.clear()
+        pod_logs.update(fresh)
+
+    def _restore_store(self, data: dict[str, Any]) -> None:
+        # etcd started on a restored data directory: the cluster's state becomes the
+        # snapshot's (the API server reads from that etcd from now on).
+        self.store.load(data)
+
+    def dump(self) -> dict[str, Any]:
+        """Every node's state as plain JSON-able data."""
+        return {
+            "badImages": sorted(self.bad_images),
+            "nodes": {name: agent.dump() for name, agent in self.agents.items()},
+        }
+
+    def load(self, data: dict[str, Any]) -> None:
+        """Restore a `dump()` (nodes absent from it keep their state)."""
+        self.bad_images.clear()
+        self.bad_images.update(data.get("badImages", []))
+        for name, state in data.get("nodes", {}).items():
+            if name in self.agents:
+                self.agents[name].load(state)

@@ -1,0 +1,328 @@
+"""The container runtime of a node (containerd as the kubelet sees it through CRI):
+images, sandboxes, containers, and what a container's process does.
+
+A container runs a `Program`: a small timeline derived from its image and command —
+when it exits and with which code, what it logs, which ports it listens on and which
+files it creates or removes (for exec probes). The shapes follow what learners meet in
+CKA tasks: `busybox` with no command exits at once (shell without a terminal),
+`sh -c 'echo hi; sleep 3600'` logs then sleeps, `exit 1` fails, servers such as nginx
+run until killed and listen on their port.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+# Image repositories a node can pull whose default process is a long-running server:
+# repository (last path element) -> (listening ports, startup log lines).
+SERVER_IMAGES: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
+    "nginx": (
+        (80,),
+        (
+            "/docker-entrypoint.sh: /docker-entrypoint.d/ is not empty, will attempt to "
+            "perform configuration",
+            "/docker-entrypoint.sh: Configuration complete; ready for start up",
+        ),
+    ),
+    "httpd": ((80,), ("AH00558: httpd: Could not reliably determine the server's fully "
+                      "qualified domain name", "[mpm_event:notice] AH00489: Apache/2.4.65 "
+                      "(Unix) configured -- resuming normal operations")),
+    "redis": ((6379,), ("# Server initialized", "* Ready to accept connections tcp")),
+    "memcached": ((11211,), ()),
+    "postgres": ((5432,), ("database system is ready to accept connections",)),
+    "mysql": ((3306,), ("[Server] /usr/sbin/mysqld: ready for connections.",)),
+    "pause": ((), ()),
+    "coredns": ((53, 8080, 8181, 9153), (".:53", "CoreDNS-1.12.1", "linux/amd64, go1.24.1")),
+    "kube-proxy": ((10249, 10256), ('"Using iptables proxy"',)),
+    "agnhost": ((8080,), ()),
+    "echoserver": ((8080,), ()),
+    "traefik": ((80, 443), ()),
+}
+# Images whose default command is a shell or a one-shot tool: without a command they
+# exit 0 immediately (no terminal attached), which restartPolicy Always turns into
+# CrashLoopBackOff.
+SHELL_IMAGES = frozenset(
+    {"busybox", "alpine", "ubuntu", "debian", "centos", "fedora", "bash", "curlimages/curl",
+     "curl", "python", "node", "golang", "perl", "ruby"}
+)
+
+# Image sizes shown by `crictl images` (bytes, roughly upstream's compressed sizes).
+IMAGE_SIZES: dict[str, int] = {
+    "kube-apiserver": 27_069_000,
+    "kube-controller-manager": 21_820_000,
+    "kube-scheduler": 15_760_000,
+    "kube-proxy": 25_960_000,
+    "etcd": 58_940_000,
+    "coredns": 22_380_000,
+    "pause": 320_368,
+    "nginx": 72_320_000,
+    "busybox": 2_160_000,
+}
+# Repositories under registry.k8s.io that exist; a misspelt one fails to pull.
+K8S_REGISTRY_REPOS = frozenset(
+    {"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd",
+     "pause", "coredns/coredns", "coredns", "e2e-test-images/agnhost", "echoserver",
+     "metrics-server/metrics-server", "ingress-nginx/controller", "busybox"}
+)
+_VERSION_TAG = re.compile(r"^v?\d+\.\d+\.\d+(-\d+)?$|^\d+\.\d+(\.\d+)?(-\d+)?$|^v\d+\.\d+\.\d+$")
+# A reference is lower-case (repository) with an optional tag/digest (distribution's
+# reference grammar, simplified).
+_REFERENCE = re.compile(
+    r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)*"
+    r"(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$"
+)
+
+
+def normalize_image(image: str) -> str:
+    """The fully-qualified reference containerd records (`nginx` ->
+    `docker.io/library/nginx:latest`)."""
+    ref = image.strip()
+    name, digest = (ref.split("@", 1) + [""])[:2]
+    last = name.rsplit("/", 1)[-1]
+    if ":" not in last and not digest:
+        name += ":latest"
+    first = name.split("/", 1)[0]
+    if "/" not in name or not ("." in first or ":" in first or first == "localhost"):
+        name = ("docker.io/library/" if "/" not in name else "docker.io/") + name
+    return name + (f"@{digest}" if digest else "")
+
+
+def split_image(ref: str) -> tuple[str, str]:
+    """(repository, tag) of a normalised reference."""
+    name = ref.split("@", 1)[0]
+    repo, _, tag = name.rpartition(":")
+    if "/" in tag or not repo:
+        return name, "<none>"
+    return repo, tag
+
+
+def repository_name(image: str) -> str:
+    """The short name used for behaviour look-ups: `registry.k8s.io/kube-scheduler:v1`
+    -> `kube-scheduler`, `docker.io/library/nginx:1.27` -> `nginx`."""
+    repo, _ = split_image(normalize_image(image))
+    parts = repo.split("/")
+    if parts[0] == "docker.io" and len(parts) > 2 and parts[1] == "library":
+        return parts[-1]
+    if parts[0] == "docker.io" and len(parts) > 2:
+        return "/".join(parts[1:])
+    return parts[-1]
+
+
+def image_id(ref: str) -> str:
+    return "sha256:" + hashlib.sha256(normalize_image(ref).encode()).hexdigest()
+
+
+def invalid_image_reason(image: str) -> str | None:
+    """The kubelet's InvalidImageName message for a malformed reference, else None."""
+    if not image or not _REFERENCE.match(image.strip()):
+        detail = (
+            "repository name must be lowercase"
+            if image and image.lower() != image
+            else "invalid reference format"
+        )
+        if detail != "invalid reference format":
+            detail = f"invalid reference format: {detail}"
+        return (
+            f'Failed to apply default image tag "{image}": couldn\'t parse image name '
+            f'"{image}": {detail}'
+        )
+    return None
+
+
+def pull_error(image: str, bad_images: set[str]) -> str | None:
+    """Why pulling `image` fails (containerd's message through CRI), or None when the
+    registry has it. Images the lab marks bad and misspelt registry.k8s.io
+    repositories or tags do not exist."""
+    ref = normalize_image(image)
+    repo, tag = split_image(ref)
+    missing = ref in {normalize_image(b) for b in bad_images} or image in bad_images
+    if repo.startswith("registry.k8s.io/"):
+        short = repo[len("registry.k8s.io/") :]
+        if short not in K8S_REGISTRY_REPOS:
+            missing = True
+        elif short.startswith("kube-") and not _VERSION_TAG.match(tag):
+            missing = True
+    if not missing:
+        return None
+    # containerd's wording for a reference the registry does not know.
+    return (
+        f'rpc error: code = NotFound desc = failed to pull and unpack image "{ref}": '
+        f'failed to resolve reference "{ref}": {ref}: not found'
+    )
+
+
+def klog_line(severity: str, text: str, epoch: float) -> str:
+    """`text` with klog's header (`I1126 14:17:12.123456       1 `) when severity is
+    I, W or E; unchanged otherwise."""
+    if not severity:
+        return text
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return f"{severity}{moment:%m%d %H:%M:%S.%f} {1:>7} {text}"
+
+
+# ---- programs -----------------------------------------------------------------------
+
+
+@dataclass
+class Program:
+    """What a container's main process does, relative to its start time (seconds).
+
+    `exit_after` None: runs until killed. `logs`: (offset, severity, text) where a
+    severity of I/W/E adds a klog header with the time at rendering. `repeat`: a loop
+    that logs `lines` every `period` seconds from `start`. `files`: (offset, path,
+    present) changes seen by exec probes. `ports`: where HTTP/TCP probes connect;
+    `tls_ports`: those of them that only speak HTTPS.
+    """
+
+    exit_after: float | None = None
+    exit_code: int = 0
+    logs: list[tuple[float, str, str]] = field(default_factory=list)
+    repeat: tuple[float, float, list[tuple[str, str]]] | None = None
+    files: list[tuple[float, str, bool]] = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)
+    tls_ports: list[int] = field(default_factory=list)
+    reason: str = ""  # terminated reason when it exits ("Error", "Completed", ...)
+    functional: bool = True  # does its job (a control-plane component reaches the API)
+
+    def dump(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Program:
+        prog = cls(**data)
+        prog.logs = [tuple(x) for x in prog.logs]  # type: ignore[misc]
+        prog.files = [tuple(x) for x in prog.files]  # type: ignore[misc]
+        if prog.repeat is not None:
+            lines = [(str(a), str(b)) for a, b in prog.repeat[2]]
+            prog.repeat = (prog.repeat[0], prog.repeat[1], lines)
+        return prog
+
+    def lines_until(self, started: float, elapsed: float, limit: int = 5000) -> list[str]:
+        """The log lines written in the first `elapsed` seconds of a process started
+        at epoch second `started`."""
+        out = [(o, klog_line(sev, text, started + o)) for o, sev, text in self.logs if o <= elapsed]
+        if self.repeat is not None:
+            start, period, lines = self.repeat
+            t = start
+            count = 0
+            while t <= elapsed and count < limit:
+                out.extend((t, klog_line(sev, text, started + t)) for sev, text in lines)
+                t += period
+                count += 1
+            out.sort(key=lambda pair: pair[0])
+        return [line for _, line in out][-limit:]
+
+    def file_present(self, path: str, elapsed: float) -> bool:
+        present = False
+        for offset, p, exists in self.files:
+            if offset <= elapsed and p == path:
+                present = exists
+        return present
+
+
+_SHELLS = {"sh", "/bin/sh", "bash", "/bin/bash", "ash", "/bin/ash"}
+
+
+def _script_program(script: str, prog: Program) -> Program:
+    """Interpret a small shell script: echo, sleep, touch, rm, exit, true/false and a
+    `while true; do ...; done` loop (anything else is taken to succeed silently)."""
+    t = 0.0
+    unknown = False
+    loop = re.search(r"while\s+(true|:|\[\s*1\s*\])\s*;\s*do\s+(.*?);?\s*done", script, re.S)
+    head = script[: loop.start()] if loop else script
+    for raw in re.split(r";|&&|\n", head):
+        words = _words(raw)
+        if not words:
+            continue
+        cmd, args = words[0], words[1:]
+        unknown = cmd not in ("touch", "rm", "true", "sleep", "mkdir", "cat", "date", ":")
+        if cmd == "echo":
+            prog.logs.append((t, "", " ".join(a for a in args if a != "-n")))
+            unknown = False
+        elif cmd == "sleep":
+            value = args[0] if args else "0"
+            if value in ("infinity", "inf"):
+                prog.exit_after = None
+                return prog
+            t += _seconds(value)
+        elif cmd == "touch":
+            prog.files.extend((t, a, True) for a in args)
+        elif cmd == "rm":
+            prog.files.extend((t, a, False) for a in args if not a.startswith("-"))
+        elif cmd == "exit":
+            prog.exit_after = t
+            prog.exit_code = int(args[0]) if args and args[0].isdigit() else 0
+            return prog
+        elif cmd == "false":
+            prog.exit_after = t
+            prog.exit_code = 1
+            return prog
+        elif cmd in ("tail", "nginx", "httpd", "httpd-foreground", "redis-server") and (
+            cmd != "tail" or "-f" in args
+        ):
+            prog.exit_after = None
+            return prog
+    if loop:
+        body = loop.group(2)
+        period = 0.0
+        lines: list[tuple[str, str]] = []
+        for raw in re.split(r";|&&|\n", body):
+            words = _words(raw)
+            if words and words[0] == "echo":
+                lines.append(("", " ".join(a for a in words[1:] if a != "-n")))
+            elif words and words[0] == "sleep" and len(words) > 1:
+                period += _seconds(words[1])
+        prog.repeat = (t, max(period, 1.0), lines) if lines else None
+        prog.exit_after = None
+        return prog
+    # A script that ends by running some other program (a server binary) keeps
+    # running; one made only of shell built-ins ends when they are done.
+    prog.exit_after = None if unknown else t
+    prog.exit_code = 0
+    return prog
+
+
+def _words(text: str) -> list[str]:
+    try:
+        return shlex.split(text.strip())
+    except ValueError:
+        return text.split()
+
+
+def _seconds(value: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd]?)", value)
+    if not match:
+        return 0.0
+    scale = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    return float(match.group(1)) * scale
+
+
+def program_for(container: dict[str, Any]) -> Program:
+    """The behaviour of an ordinary (non control-plane) container from its image,
+    command and args."""
+    image = str(container.get("image") or "")
+    short = repository_name(image)
+    declared = [
+        int(p["containerPort"])
+        for p in container.get("ports") or []
+        if isinstance(p, dict) and isinstance(p.get("containerPort"), int)
+    ]
+    default_ports, startup_logs = SERVER_IMAGES.get(short, ((), ()))
+    prog = Program(ports=sorted(set(declared) | set(default_ports)))
+    command = [str(x) for x in container.get("command") or []]
+    args = [str(x) for x in container.get("args") or []]
+    argv = command + args
+    if not argv:
+        if short in SHELL_IMAGES or short.split("/")[-1] in SHELL_IMAGES:
+            prog.exit_after = 0.0
+            return prog
+        prog.logs = [(0.0, "", line) for line in startup_logs]
+        return prog
+    if argv[0] in _SHELLS and len(argv) >= 3 and argv[1] in ("-c", "-ec", "-xc"):
+        return _script_program(argv[2], prog)
+    return _script_program(" ".join(shlex.quote(a) for a in argv), prog)

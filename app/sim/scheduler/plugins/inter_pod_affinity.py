@@ -1,0 +1,206 @@
+"""InterPodAffinity: required pod (anti-)affinity filters nodes by the pods already in
+the same topology domain; preferred terms (of the incoming and of existing pods) score.
+
+A topology domain is the set of nodes sharing a label value, e.g. one zone for
+`topology.kubernetes.io/zone` or one node for `kubernetes.io/hostname`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from app.sim.scheduler.events import (
+    ASSIGNED_POD_ADD,
+    ASSIGNED_POD_DELETE,
+    ASSIGNED_POD_LABEL_CHANGE,
+    NODE_ADD,
+    NODE_LABEL_CHANGE,
+)
+from app.sim.scheduler.framework import (
+    MAX_NODE_SCORE,
+    SKIP,
+    CycleState,
+    StateKey,
+    Status,
+    unresolvable,
+    unschedulable,
+)
+from app.sim.scheduler.podinfo import AffinityTerm, PodInfo
+from app.sim.scheduler.snapshot import NodeInfo, Snapshot
+
+NAME = "InterPodAffinity"
+# interpodaffinity/filtering.go error reasons
+ERR_REASON_EXISTING_ANTI_AFFINITY = "node(s) didn't satisfy existing pods anti-affinity rules"
+ERR_REASON_AFFINITY = "node(s) didn't match pod affinity rules"
+ERR_REASON_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules"
+# InterPodAffinityArgs.hardPodAffinityWeight default (v1 defaults.go)
+HARD_POD_AFFINITY_WEIGHT = 1
+
+_REJECT_EXISTING = unschedulable(NAME, ERR_REASON_EXISTING_ANTI_AFFINITY)
+_REJECT_AFFINITY = unresolvable(NAME, ERR_REASON_AFFINITY)
+_REJECT_ANTI = unschedulable(NAME, ERR_REASON_ANTI_AFFINITY)
+
+Pair = tuple[str, str]
+
+
+class _FilterState:
+    __slots__ = ("affinity", "anti_affinity", "existing_anti_affinity")
+
+    def __init__(self) -> None:
+        self.existing_anti_affinity: Counter[Pair] = Counter()
+        self.affinity: Counter[Pair] = Counter()
+        self.anti_affinity: Counter[Pair] = Counter()
+
+
+_FILTER: StateKey[_FilterState] = StateKey("PreFilterInterPodAffinity")
+_SCORE: StateKey[dict[Pair, int]] = StateKey("PreScoreInterPodAffinity")
+
+
+def _matches_all(terms: Iterable[AffinityTerm], pod: PodInfo, ns_labels: Mapping) -> bool:
+    terms = tuple(terms)
+    return bool(terms) and all(t.matches(pod, ns_labels) for t in terms)
+
+
+class InterPodAffinity:
+    name = NAME
+
+    def __init__(self, hard_pod_affinity_weight: int = HARD_POD_AFFINITY_WEIGHT) -> None:
+        self.hard_pod_affinity_weight = hard_pod_affinity_weight
+
+    # ---- filtering -------------------------------------------------------------------
+
+    def pre_filter(self, state: CycleState, pod: PodInfo, snapshot: Snapshot) -> Status | None:
+        with_anti = [n for n in snapshot.node_list if n.pods_with_required_anti_affinity]
+        if not pod.required_affinity and not pod.required_anti_affinity and not with_anti:
+            return SKIP
+        ns_labels = snapshot.namespace_labels
+        data = _FilterState()
+        # Existing pods whose required anti-affinity selects the incoming pod forbid
+        # their whole topology domain.
+        for node in with_anti:
+            for existing in node.pods_with_required_anti_affinity.values():
+                for term in existing.required_anti_affinity:
+                    value = node.labels.get(term.topology_key)
+                    if value is not None and term.matches(pod, ns_labels):
+                        data.existing_anti_affinity[(term.topology_key, value)] += 1
+        if pod.required_affinity or pod.required_anti_affinity:
+            for node in snapshot.node_list:
+                labels = node.labels
+                for existing in node.pods.values():
+                    if _matches_all(pod.required_affinity, existing, ns_labels):
+                        for term in pod.required_affinity:
+                            value = labels.get(term.topology_key)
+                            if value is not None:
+                                data.affinity[(term.topology_key, value)] += 1
+                    for term in pod.required_anti_affinity:
+                        value = labels.get(term.topology_key)
+                        if value is not None and term.matches(existing, ns_labels):
+                            data.anti_affinity[(term.topology_key, value)] += 1
+        # The first pod of a group with affinity to itself may go anywhere its terms'
+        # topology keys exist (upstream satisfyPodAffinity).
+        data_self = _matches_all(pod.required_affinity, pod, ns_labels)
+        state.write(_FILTER, data)
+        state.write(_SELF_MATCH, data_self)
+        return None
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        data = state.read(_FILTER)
+        labels = node.labels
+        if pod.required_affinity:
+            pods_exist = True
+            for term in pod.required_affinity:
+                value = labels.get(term.topology_key)
+                if value is None:
+                    return _REJECT_AFFINITY
+                if data.affinity[(term.topology_key, value)] <= 0:
+                    pods_exist = False
+            if not pods_exist and not (not data.affinity and state.read(_SELF_MATCH)):
+                return _REJECT_AFFINITY
+        for term in pod.required_anti_affinity:
+            value = labels.get(term.topology_key)
+            if value is not None and data.anti_affinity[(term.topology_key, value)] > 0:
+                return _REJECT_ANTI
+        for (key, value), count in data.existing_anti_affinity.items():
+            if count > 0 and labels.get(key) == value:
+                return _REJECT_EXISTING
+        return None
+
+    # ---- scoring ---------------------------------------------------------------------
+
+    def pre_score(
+        self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], snapshot: Snapshot
+    ) -> Status | None:
+        has_preferred = bool(pod.preferred_affinity or pod.preferred_anti_affinity)
+        # Without preferred terms of its own, only existing pods with affinity terms can
+        # move the incoming pod's score.
+        sources = snapshot.node_list if has_preferred else snapshot.nodes_with_affinity_pods()
+        ns_labels = snapshot.namespace_labels
+        scores: dict[Pair, int] = {}
+
+        def add(terms: Iterable[AffinityTerm], target: PodInfo, node: NodeInfo, sign: int):
+            for term in terms:
+                value = node.labels.get(term.topology_key)
+                if value is not None and term.matches(target, ns_labels):
+                    pair = (term.topology_key, value)
+                    scores[pair] = scores.get(pair, 0) + sign * term.weight
+
+        for node in sources:
+            if not node.labels:
+                continue
+            existing_pods = (
+                node.pods.values() if has_preferred else node.pods_with_affinity.values()
+            )
+            for existing in existing_pods:
+                if has_preferred:
+                    add(pod.preferred_affinity, existing, node, 1)
+                    add(pod.preferred_anti_affinity, existing, node, -1)
+                if self.hard_pod_affinity_weight > 0:
+                    for term in existing.required_affinity:
+                        value = node.labels.get(term.topology_key)
+                        if value is not None and term.matches(pod, ns_labels):
+                            pair = (term.topology_key, value)
+                            scores[pair] = scores.get(pair, 0) + self.hard_pod_affinity_weight
+                add(existing.preferred_affinity, pod, node, 1)
+                add(existing.preferred_anti_affinity, pod, node, -1)
+        if not scores:
+            return SKIP
+        state.write(_SCORE, scores)
+        return None
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        """Sum of the weights collected for this node's topology domains."""
+        labels = node.labels
+        return sum(
+            weight
+            for (key, value), weight in state.read(_SCORE).items()
+            if labels.get(key) == value
+        )
+
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
+        """Min-max scaling into 0..100 (negative raw scores come from anti-affinity)."""
+        if not scores:
+            return
+        low, high = min(scores), max(scores)
+        spread = high - low
+        for i, score in enumerate(scores):
+            scores[i] = int(MAX_NODE_SCORE * ((score - low) / spread)) if spread > 0 else 0
+
+    def events_to_register(self) -> frozenset[str]:
+        return frozenset(
+            {
+                ASSIGNED_POD_ADD,
+                ASSIGNED_POD_DELETE,
+                ASSIGNED_POD_LABEL_CHANGE,
+                NODE_ADD,
+                NODE_LABEL_CHANGE,
+            }
+        )
+
+
+_SELF_MATCH: StateKey[bool] = StateKey("PreFilterInterPodAffinitySelf")
+
+
+def new(args: Mapping[str, Any]) -> InterPodAffinity:
+    return InterPodAffinity(int(args.get("hardPodAffinityWeight", HARD_POD_AFFINITY_WEIGHT)))
