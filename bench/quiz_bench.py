@@ -1,6 +1,7 @@
 """Autosave and submit under concurrent load: gunicorn + PostgreSQL, figures printed.
 
-    python bench/quiz_bench.py [--learners 64] [--seconds 15] [--workers 4] [--concurrency 32]
+    python bench/quiz_bench.py [--learners 64] [--seconds 15] [--workers 2] [--threads 4]
+                                [--concurrency 32]
 
 Creates a throw-away PostgreSQL database (server at `CERTPREP_BENCH_PG_URL`, default
 `postgresql://postgres@127.0.0.1:5432/postgres`), migrates it, imports the repository's
@@ -19,10 +20,12 @@ import asyncio
 import os
 import random
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -231,15 +234,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--concurrency", type=int, default=32, help="open connections")
     args = parser.parse_args()
 
     server_url = os.environ.get("CERTPREP_BENCH_PG_URL", DEFAULT_PG)
     database_url, name = pg_database(server_url)
-    instance = Path(f"/tmp/certprep-bench-{name}")
-    instance.mkdir(parents=True, exist_ok=True)
+    instance = Path(tempfile.mkdtemp(prefix="certprep-bench-"))
     process = None
     try:
         setup_began = time.monotonic()
@@ -267,6 +269,7 @@ def main() -> None:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
         drop_database(server_url, name)
+        shutil.rmtree(instance, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import click
@@ -152,8 +153,12 @@ def take(client: ApiClient, slug: str, submit: bool | None) -> None:
         f" {len(attempt['items'])} questions, {format_remaining(attempt['remaining_seconds'])} left"
     )
     total = len(attempt["items"])
+    # The server's remaining time, counted down locally between answers.
+    remaining, measured_at = attempt["remaining_seconds"], time.monotonic()
     for item in attempt["items"]:
+        left = remaining - (time.monotonic() - measured_at)
         _show_item(item, total)
+        click.echo(f"  (time left {format_remaining(int(left))})")
         response = _ask(item)
         if response is None:
             continue
@@ -170,7 +175,8 @@ def take(client: ApiClient, slug: str, submit: bool | None) -> None:
                 click.echo(f"  not saved: {exc.message}")
                 continue
             raise
-        click.echo(f"  saved. time left {format_remaining(saved['remaining_seconds'])}")
+        remaining, measured_at = saved["remaining_seconds"], time.monotonic()
+        click.echo(f"  saved. time left {format_remaining(remaining)}")
     if submit is None:
         submit = click.confirm("Submit the attempt now?", default=False)
     if not submit:

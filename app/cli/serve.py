@@ -393,7 +393,8 @@ def up(
         click.echo("\n".join(lines))
         while not stop_requested:
             dead = [child for child in children if not child.alive]
-            if dead:
+            # A Ctrl-C reaches the children too; those exits are not failures.
+            if dead and not stop_requested:
                 names = ", ".join(f"{c.role} (exit {c.process.returncode})" for c in dead)
                 click.echo(f"stopping: {names} exited", err=True)
                 raise SystemExit(1)

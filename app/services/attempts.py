@@ -114,10 +114,9 @@ def start_attempt(user: User, slug: str) -> tuple[Attempt, bool]:
     moment = now()
     existing = _open_attempt(user, quiz)
     if existing is not None:
-        if close_if_expired(existing, moment):
-            db.session.commit()
-        else:
+        if moment < existing.expires_at:
             return existing, False
+        close_expired(existing.id)
     if quiz.is_closed_at(moment):
         raise Conflict(f"Quiz {slug!r} closed at {quiz.close_at.isoformat()}.")
     used = db.session.scalar(

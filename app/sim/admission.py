@@ -13,6 +13,8 @@ question can point at one by name:
   refusal of a pod that names a service account that does not exist.
 * Priority: `priorityClassName` resolved to `priority` and `preemptionPolicy`.
 * DefaultTolerationSeconds: tolerate not-ready/unreachable for 300 s.
+* DefaultStorageClass: claims without a class get the default StorageClass.
+* PersistentVolumeClaimResize: growing a claim needs `allowVolumeExpansion`.
 * PodSecurity: the namespace's `pod-security.kubernetes.io/enforce|warn` levels.
 * ResourceQuota: object counts and compute totals against each quota's `hard`.
 
@@ -210,16 +212,41 @@ class LimitRanger(Plugin):
         return obj
 
     def validate(self, ctx: Context, obj: dict | None, old: dict | None) -> None:
-        if ctx.operation not in ("CREATE", "UPDATE") or not _is_pod_write(ctx, obj):
+        if ctx.operation not in ("CREATE", "UPDATE") or not isinstance(obj, dict):
             return
-        assert obj is not None
+        namespace = ctx.namespace or ""
         errors: list[str] = []
-        for item in _limit_items(ctx, ctx.namespace or "", "Container"):
-            for container in _containers(obj["spec"]):
-                resources = container.get("resources") or {}
-                requests = resources.get("requests") or {}
-                limits = resources.get("limits") or {}
-                errors += _range_errors("Container", item, requests, limits)
+        if _kind(ctx) == ("", "PersistentVolumeClaim") and not ctx.subresource:
+            spec = obj.get("spec") or {}
+            requests = ((spec.get("resources") or {}).get("requests")) or {}
+            # Upstream checks a claim's request against min, and (reversed) as the
+            # "limit" against max (limitranger PersistentVolumeClaimValidateLimitFunc).
+            for item in _limit_items(ctx, namespace, "PersistentVolumeClaim"):
+                kind = "PersistentVolumeClaim"
+                errors += _range_errors(kind, {"min": item.get("min") or {}}, requests, {})
+                errors += _range_errors(kind, {"max": item.get("max") or {}}, {}, requests)
+        elif _is_pod_write(ctx, obj):
+            for item in _limit_items(ctx, namespace, "Container"):
+                for container in _containers(obj["spec"]):
+                    resources = container.get("resources") or {}
+                    requests = resources.get("requests") or {}
+                    limits = resources.get("limits") or {}
+                    errors += _range_errors("Container", item, requests, limits)
+            pod_items = _limit_items(ctx, namespace, "Pod")
+            if pod_items:
+                totals = pod_compute(obj["spec"])
+                requests = {
+                    k.split(".", 1)[1]: format_quantity(v)
+                    for k, v in totals.items()
+                    if k.startswith("requests.")
+                }
+                limits = {
+                    k.split(".", 1)[1]: format_quantity(v)
+                    for k, v in totals.items()
+                    if k.startswith("limits.")
+                }
+                for item in pod_items:
+                    errors += _range_errors("Pod", item, requests, limits)
         if errors:
             message = errors[0] if len(errors) == 1 else f"[{', '.join(errors)}]"
             raise forbidden(ctx, obj, message)
@@ -951,6 +978,63 @@ class ResourceQuota(Plugin):
         return "; ".join(parts)
 
 
+# --------------------------------------------------------------------------- storage
+
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+
+
+class DefaultStorageClass(Plugin):
+    """A claim without `storageClassName` gets the default StorageClass (the newest
+    one when several are marked default, as upstream picks)."""
+
+    def mutate(self, ctx: Context, obj: dict, old: dict | None) -> dict:
+        if ctx.operation != "CREATE" or _kind(ctx) != ("", "PersistentVolumeClaim"):
+            return obj
+        spec = obj.get("spec")
+        if not isinstance(spec, dict) or spec.get("storageClassName") is not None:
+            return obj
+        defaults = [
+            c
+            for c in ctx.store.list("storage.k8s.io", "storageclasses")[0]
+            if ((c["metadata"].get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION)) == "true"
+        ]
+        if defaults:
+            newest = max(
+                defaults,
+                key=lambda c: (c["metadata"].get("creationTimestamp", ""), c["metadata"]["name"]),
+            )
+            spec["storageClassName"] = newest["metadata"]["name"]
+        return obj
+
+
+class PersistentVolumeClaimResize(Plugin):
+    """Growing a claim needs a StorageClass with `allowVolumeExpansion: true`."""
+
+    def validate(self, ctx: Context, obj: dict | None, old: dict | None) -> None:
+        if ctx.operation != "UPDATE" or _kind(ctx) != ("", "PersistentVolumeClaim"):
+            return
+        if not isinstance(obj, dict) or not isinstance(old, dict) or ctx.subresource:
+            return
+
+        def storage(claim: dict) -> Decimal | None:
+            spec = claim.get("spec") or {}
+            requests = ((spec.get("resources") or {}).get("requests")) or {}
+            return _q(requests.get("storage"))
+
+        new_size, old_size = storage(obj), storage(old)
+        if new_size is None or old_size is None or new_size <= old_size:
+            return
+        name = (obj.get("spec") or {}).get("storageClassName")
+        sc = ctx.store.get("storage.k8s.io", "storageclasses", None, str(name)) if name else None
+        if sc is None or sc.get("allowVolumeExpansion") is not True:
+            raise forbidden(
+                ctx,
+                obj,
+                "only dynamically provisioned pvc can be resized and the storageclass that "
+                "provisions the pvc must support resize",
+            )
+
+
 # --------------------------------------------------------------------------- chains
 
 MUTATING: tuple[Plugin, ...] = (
@@ -958,12 +1042,14 @@ MUTATING: tuple[Plugin, ...] = (
     ServiceAccount("ServiceAccount"),
     Priority("Priority"),
     DefaultTolerationSeconds("DefaultTolerationSeconds"),
+    DefaultStorageClass("DefaultStorageClass"),
     ResourceQuota("ResourceQuota"),
 )
 VALIDATING: tuple[Plugin, ...] = (
     NamespaceLifecycle("NamespaceLifecycle"),
     LimitRanger("LimitRanger"),
     ServiceAccount("ServiceAccount"),
+    PersistentVolumeClaimResize("PersistentVolumeClaimResize"),
     PodSecurity("PodSecurity"),
     ResourceQuota("ResourceQuota"),
 )

@@ -177,12 +177,46 @@ class Cluster:
         self.labels = dict(labels or {})
         self.created_at = rfc3339(self.clock.now())
         self._registry: ResourceRegistry = shared_builtin_registry()
-        self._own_registry = False
         self._crd_types: dict[str, list[ResourceType]] = {}
         self._registry_lock = threading.Lock()
+        # The order `kubectl get componentstatuses` prints on a kubeadm cluster.
+        self.component_health: dict[str, tuple[bool, str, str]] = {
+            "scheduler": (True, "ok", ""),
+            "controller-manager": (True, "ok", ""),
+            "etcd-0": (True, '{"health":"true","reason":""}', ""),
+        }
+        # Pods bound to a node get a deletionTimestamp and stay until deleted again
+        # with grace 0 (the kubelet's job) only when kubelets run; off by default so
+        # pods go at once.
+        self.graceful_pod_deletion = False
         # Container logs by (namespace, pod, container); a kubelet fills them later.
         self.pod_logs: dict[tuple[str, str, str], list[str]] = {}
         self.store.after_write.append(self._on_write)
+
+    def component_statuses(self) -> list[dict[str, Any]]:
+        """The v1 ComponentStatus list (`kubectl get componentstatuses`).
+
+        Every component reports healthy until a control plane exists that can break;
+        `self.component_health` maps a component to (healthy, message, error).
+        """
+        items = []
+        for name, (healthy, message, error) in self.component_health.items():
+            condition = {
+                "type": "Healthy",
+                "status": "True" if healthy else "False",
+                "message": message,
+            }
+            if error:
+                condition["error"] = error
+            items.append(
+                {
+                    "kind": "ComponentStatus",
+                    "apiVersion": "v1",
+                    "metadata": {"name": name},
+                    "conditions": [condition],
+                }
+            )
+        return items
 
     def container_log(self, namespace: str, pod: str, container: str) -> list[str] | None:
         """The log lines of a container, or None when it never ran."""
@@ -223,24 +257,30 @@ class Cluster:
         return [rt for types in self._crd_types.values() for rt in types]
 
     def _register_crd(self, name: str, types: list[ResourceType]) -> None:
+        # Copy-on-write: readers on other threads keep iterating the old registry.
         with self._registry_lock:
             if not types:
                 return
-            if not self._own_registry:
-                self._registry = self._registry.copy()
-                self._own_registry = True
+            registry = self._registry.copy()
             registered = []
             for rt in types:
-                if self._registry.by_plural(rt.group, rt.version, rt.plural) is None:
-                    self._registry.register(rt)
+                if registry.by_plural(rt.group, rt.version, rt.plural) is None:
+                    registry.register(rt)
                     registered.append(rt)
             self._crd_types[name] = registered
+            self._registry = registry
 
     def _unregister_crd(self, name: str) -> list[ResourceType]:
         with self._registry_lock:
             types = self._crd_types.pop(name, [])
-            for rt in types:
-                self._registry.unregister(rt.group, rt.version, rt.plural)
+            if types:
+                registry = self._registry.copy()
+                for rt in types:
+                    registry.unregister(rt.group, rt.version, rt.plural)
+                self._registry = registry
+                if not self._crd_types:
+                    # Back to the shared built-in registry (memory per idle cluster).
+                    self._registry = shared_builtin_registry()
             return types
 
     # ---- snapshot --------------------------------------------------------------------
@@ -254,15 +294,23 @@ class Cluster:
             "createdAt": self.created_at,
             "auth": self.auth.dump(),
             "store": self.store.dump(),
+            "podLogs": [[*key, list(lines)] for key, lines in sorted(self.pod_logs.items())],
         }
 
     def restore(self, data: dict[str, Any]) -> None:
         """Replace this cluster's state with a `snapshot()`; open watches end."""
         self.store.load(data["store"])
         self.auth.load(data.get("auth", {}))
+        # In place: node agents hold a reference to this dict.
+        self.pod_logs.clear()
+        self.pod_logs.update(
+            {
+                (str(ns), str(pod), str(container)): [str(line) for line in lines]
+                for ns, pod, container, lines in data.get("podLogs", [])
+            }
+        )
         with self._registry_lock:
             self._registry = shared_builtin_registry()
-            self._own_registry = False
             self._crd_types.clear()
         for crd in self.store.list(CRD_GROUP, CRD_PLURAL)[0]:
             self._register_crd(crd["metadata"]["name"], crd_resource_types(crd))

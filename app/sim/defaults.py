@@ -11,7 +11,6 @@ Pending phase, a Job's generated selector and labels.
 from __future__ import annotations
 
 import ipaddress
-import uuid
 from typing import Any, Protocol
 
 from app.sim.resources import ResourceType
@@ -235,18 +234,18 @@ def _job(obj: dict) -> None:
 
 
 def job_selector(obj: dict) -> None:
-    """Generate a Job's selector and pod labels from its uid, as the Job strategy
-    does on create (batch/job/strategy.go), unless it has a selector already or
-    sets `manualSelector`."""
+    """Generate a Job's selector and pod labels from its `metadata.uid`, as the Job
+    strategy does on create (batch/job/strategy.go), unless it has a selector
+    already, sets `manualSelector`, or has no uid yet."""
     spec = obj.get("spec")
     meta = obj.get("metadata")
     if not isinstance(spec, dict) or not isinstance(meta, dict) or spec.get("manualSelector"):
         return
-    if spec.get("selector"):
+    uid = meta.get("uid")
+    # Without a uid (before the store assigned one) the Job controller generates the
+    # selector later, so that labels and uid agree.
+    if spec.get("selector") or not uid:
         return
-    # Before the store has given the Job its uid, a fresh one stands in (the store
-    # assigns the object's own uid on create).
-    uid = str(meta.get("uid") or uuid.uuid4())
     template = spec.get("template")
     if not isinstance(template, dict):
         return

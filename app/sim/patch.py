@@ -207,11 +207,36 @@ def apply_patch(obj: dict, patch: bytes, content_type: str, rt: ResourceType) ->
     return result
 
 
+# Deeper documents are refused before any recursive merge can exhaust the stack;
+# no Kubernetes object comes near this.
+MAX_DEPTH = 100
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply lists and objects nest in a decoded JSON value (iteratively)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = list(node.values())
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def _decode(patch: bytes) -> Any:
     try:
-        return json.loads(patch)
-    except (ValueError, UnicodeDecodeError) as exc:
+        doc = json.loads(patch)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ApiError(400, f"error decoding patch: {exc}") from None
+    if nesting_depth(doc) > MAX_DEPTH:
+        raise ApiError(400, f"error decoding patch: nesting deeper than {MAX_DEPTH} levels")
+    return doc
 
 
 # --------------------------------------------------------------------------- RFC 7386

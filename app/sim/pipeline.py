@@ -39,7 +39,7 @@ from app.sim.selectors import (
     parse_label_selector,
     selector_from_object,
 )
-from app.sim.store import PROPAGATION_POLICIES
+from app.sim.store import check_propagation
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,9 @@ class RequestContext:
 
     @property
     def field_validation(self) -> str:
-        return self.request.query.get("fieldValidation") or "Strict"
+        # Without the parameter the API server warns about unknown fields (the
+        # default since v1.23); kubectl asks for Strict explicitly.
+        return self.request.query.get("fieldValidation") or "Warn"
 
     @property
     def field_manager(self) -> str | None:
@@ -691,6 +693,7 @@ def delete(ctx: RequestContext) -> ApiResponse:
         resource_version=preconditions.get("resourceVersion"),
         propagation=options.get("propagationPolicy") or _default_propagation(rt),
         dry_run=ctx.dry_run or options.get("dryRun") == ["All"],
+        grace_seconds=grace_period(ctx, rt, old, options),
     )
     if removed and (rt.group, rt.plural) not in RETURNS_DELETED_OBJECT and not rt.custom:
         return ApiResponse(
@@ -705,6 +708,30 @@ def delete(ctx: RequestContext) -> ApiResponse:
             ),
         )
     return ApiResponse(200 if removed else 202, obj)
+
+
+def grace_period(
+    ctx: RequestContext, rt: ResourceType, obj: dict[str, Any], options: dict[str, Any]
+) -> int:
+    """Seconds a deleted pod may take to stop (0: remove at once).
+
+    Only pods bound to a node of a cluster whose kubelets honour graceful deletion
+    (`cluster.graceful_pod_deletion`) wait; as upstream, an unbound or finished pod
+    goes at once, and the default is the pod's terminationGracePeriodSeconds.
+    """
+    if (rt.group, rt.plural) != ("", "pods") or not ctx.cluster.graceful_pod_deletion:
+        return 0
+    spec = obj.get("spec") or {}
+    phase = (obj.get("status") or {}).get("phase")
+    if not spec.get("nodeName") or phase in ("Succeeded", "Failed"):
+        return 0
+    given = options.get("gracePeriodSeconds")
+    if given is None:
+        given = spec.get("terminationGracePeriodSeconds", 30)
+    try:
+        return max(0, int(given))
+    except (TypeError, ValueError):
+        raise ApiError(400, f"invalid gracePeriodSeconds: {given!r}") from None
 
 
 def _default_propagation(rt: ResourceType) -> str:
@@ -723,24 +750,15 @@ def _delete_options(ctx: RequestContext) -> dict[str, Any]:
         if not isinstance(options, dict):
             raise ApiError(400, "the body of a delete request must be DeleteOptions JSON")
     query = ctx.request.query
+    if query.get("gracePeriodSeconds"):
+        options["gracePeriodSeconds"] = _int_param(
+            query["gracePeriodSeconds"], "gracePeriodSeconds"
+        )
     if query.get("propagationPolicy"):
         options["propagationPolicy"] = query["propagationPolicy"]
     if _truthy(query.get("orphanDependents")) or options.get("orphanDependents") is True:
         options.setdefault("propagationPolicy", "Orphan")
-    policy = options.get("propagationPolicy")
-    if policy is not None and policy not in PROPAGATION_POLICIES:
-        raise invalid(
-            "DeleteOptions",
-            "",
-            [
-                FieldCause(
-                    "propagationPolicy",
-                    f'Unsupported value: "{policy}": supported values: "Foreground", '
-                    '"Background", "Orphan", "nil"',
-                    "FieldValueNotSupported",
-                )
-            ],
-        )
+    check_propagation(options.get("propagationPolicy"))
     return options
 
 
@@ -817,9 +835,22 @@ def decode_continue(token: str, namespaced: bool) -> tuple[str, str]:
     return "", start
 
 
+COMPONENT_STATUS_WARNING = "v1 ComponentStatus is deprecated in v1.19+"
+
+
+def _component_statuses(ctx: RequestContext) -> list[dict[str, Any]]:
+    ctx.warnings.append(COMPONENT_STATUS_WARNING)
+    return ctx.cluster.component_statuses()
+
+
 def get(ctx: RequestContext) -> ApiResponse:
     rt = ctx.rt
     assert rt is not None and ctx.name is not None
+    if (rt.group, rt.plural) == ("", "componentstatuses"):
+        found = [c for c in _component_statuses(ctx) if c["metadata"]["name"] == ctx.name]
+        if not found:
+            raise not_found(rt.plural, ctx.name)
+        return ApiResponse(200, render_objects(ctx, found, single=True))
     obj = ctx.store.get(rt.group, rt.plural, ctx.namespace, ctx.name)
     if obj is None:
         raise not_found(rt.plural, ctx.name, rt.group)
@@ -832,6 +863,15 @@ def list_objects(ctx: RequestContext) -> ApiResponse:
     query = ctx.request.query
     limit = _int_param(query.get("limit"), "limit")
     after = decode_continue(query["continue"], rt.namespaced) if query.get("continue") else None
+    if (rt.group, rt.plural) == ("", "componentstatuses"):
+        labels = parse_label_selector(query.get("labelSelector"))
+        fields = parse_field_selector(query.get("fieldSelector"), rt.group, rt.plural)
+        items = [
+            c
+            for c in _component_statuses(ctx)
+            if labels.matches(c["metadata"].get("labels")) and fields.matches(c)
+        ]
+        return ApiResponse(200, render_objects(ctx, items, rv=ctx.store.resource_version))
     page = ctx.store.list_page(
         rt.group,
         rt.plural,
@@ -928,6 +968,8 @@ def to_table(ctx: RequestContext, items: list[dict[str, Any]]) -> dict[str, Any]
     rt = ctx.rt
     assert rt is not None
     include = ctx.request.query.get("includeObject") or "Metadata"
+    if (rt.group, rt.plural) == ("", "componentstatuses"):
+        return _component_status_table(items, include)
     printers = stage_module("printers")
     now = ctx.cluster.clock.now()
     if printers is not None and hasattr(printers, "to_table"):
@@ -964,6 +1006,50 @@ def to_table(ctx: RequestContext, items: list[dict[str, Any]]) -> dict[str, Any]
                 "description": "Created",
                 "priority": 0,
             },
+        ],
+        "rows": rows,
+    }
+
+
+def _component_status_table(items: list[dict[str, Any]], include: str) -> dict[str, Any]:
+    """Upstream's ComponentStatus columns: NAME STATUS MESSAGE ERROR."""
+    rows = []
+    for obj in items:
+        condition = (obj.get("conditions") or [{}])[0]
+        status = "Healthy" if condition.get("status") == "True" else "Unhealthy"
+        row_obj = (
+            obj
+            if include == "Object"
+            else {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj["metadata"],
+            }
+        )
+        rows.append(
+            {
+                "cells": [
+                    obj["metadata"]["name"],
+                    status,
+                    condition.get("message", ""),
+                    condition.get("error", ""),
+                ],
+                "object": row_obj,
+            }
+        )
+    columns = [
+        ("Name", "string", "name"),
+        ("Status", "string", ""),
+        ("Message", "string", ""),
+        ("Error", "string", ""),
+    ]
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {},
+        "columnDefinitions": [
+            {"name": n, "type": t, "format": f, "description": n, "priority": 0}
+            for n, t, f in columns
         ],
         "rows": rows,
     }

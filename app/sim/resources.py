@@ -126,6 +126,8 @@ _API_EXT = ("api-extensions",)
 
 BUILTIN_TYPES: tuple[ResourceType, ...] = (
     # core
+    # Deprecated since v1.19 but still served; computed, never stored.
+    _rt("", "ComponentStatus", "componentstatuses", False, ("cs",), verbs=("get", "list")),
     _rt("", "ConfigMap", "configmaps", True, ("cm",)),
     _rt("", "Endpoints", "endpoints", True, ("ep",)),
     _rt("", "Event", "events", True, ("ev",)),

@@ -508,8 +508,14 @@ class SimServer:
                     gone = ApiError(410, "the cluster was reset; re-list", reason="Expired")
                     await _write_event(response, ERROR, gone.status())
                     break
-                else:
+                elif plan.as_table:
                     await _write_event(response, item.type, watch_object(plan, item.object()))
+                else:
+                    # The stored bytes are already the object's JSON: no re-encoding per
+                    # watcher, which keeps fan-out cheap.
+                    await response.write(
+                        b'{"type":"' + item.type.encode() + b'","object":' + item.data + b"}\n"
+                    )
                 last_sent = loop.time()
         except (ConnectionResetError, asyncio.CancelledError):
             pass

@@ -19,6 +19,7 @@ from typing import Any
 
 from app.sim import patch as smp
 from app.sim.errors import ApiError, FieldCause
+from app.sim.resources import shared_builtin_registry
 
 Path = tuple[tuple[str, Any], ...]
 Struct = dict[str, Any] | None
@@ -70,13 +71,24 @@ def _struct_for(obj: dict) -> Struct:
     return smp.root_struct(group, str(obj.get("kind", "")))
 
 
-def field_set(obj: dict, *, markers: bool = False) -> set[Path]:
+def has_status_subresource(obj: dict) -> bool:
+    """Whether the object's built-in kind serves `/status` (then writes to the main
+    resource never own status fields, and status writes own nothing else)."""
+    rt = shared_builtin_registry().by_kind(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+    return rt is not None and "status" in rt.subresources
+
+
+def field_set(obj: dict, *, markers: bool = False, scope: str = "all") -> set[Path]:
     """The owned-field paths of an object: every leaf, plus every item of a keyed
-    list (and, with `markers`, every map node, as Update operations record them)."""
+    list (and, with `markers`, every map node, as Update operations record them).
+    `scope` "main" leaves status out, "status" keeps only status (upstream's reset
+    fields of the main resource and of the status subresource)."""
     out: set[Path] = set()
     top = _struct_for(obj)
     for key, value in obj.items():
         if key in ("apiVersion", "kind"):
+            continue
+        if (scope == "main" and key == "status") or (scope == "status" and key != "status"):
             continue
         if key == "metadata" and isinstance(value, dict):
             meta = {k: v for k, v in value.items() if k not in _IGNORED_METADATA}
@@ -365,6 +377,8 @@ def apply(live: dict | None, applied: dict, manager: str, force: bool, now: str)
     """
     if not isinstance(applied, dict):
         raise ApiError(400, "the apply configuration must be a JSON or YAML object")
+    if smp.nesting_depth(applied) > smp.MAX_DEPTH:
+        raise ApiError(400, f"the apply configuration nests deeper than {smp.MAX_DEPTH} levels")
     if not manager:
         raise ApiError(
             400,
@@ -380,7 +394,10 @@ def apply(live: dict | None, applied: dict, manager: str, force: bool, now: str)
     api_version = str(applied["apiVersion"])
     config = copy.deepcopy(applied)
     config["metadata"].pop("managedFields", None)
-    applied_set = field_set(config)
+    scope = "main" if has_status_subresource(config) else "all"
+    if scope == "main":
+        config.pop("status", None)
+    applied_set = field_set(config, scope=scope)
     entries = _entries(live)
     mine = next(
         (e for e in entries if e["manager"] == manager and e.get("operation") == "Apply"),
@@ -445,12 +462,15 @@ def record_update(
         return result
 
     api_version = str(result.get("apiVersion", ""))
-    new_set = field_set(result, markers=True)
+    scope = "all"
+    if has_status_subresource(result):
+        scope = "status" if subresource == "status" else "main"
+    new_set = field_set(result, markers=True, scope=scope)
     if old is None:
         changed = new_set
         removed: set[Path] = set()
     else:
-        old_set = field_set(old, markers=True)
+        old_set = field_set(old, markers=True, scope=scope)
         changed = {
             p for p in new_set if p not in old_set or value_at(old, p) != value_at(result, p)
         }

@@ -19,11 +19,13 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from app.sim.clock import Clock, WallClock, rfc3339
 from app.sim.errors import ApiError, FieldCause, already_exists, conflict, invalid, not_found
 from app.sim.selectors import (
+    FieldRequirement,
     FieldSelector,
     LabelSelector,
     parse_field_selector,
@@ -66,6 +68,23 @@ PROPAGATION_POLICIES = ("Orphan", "Background", "Foreground")
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
 
 
+def check_propagation(policy: str | None) -> None:
+    """422 for a propagationPolicy upstream does not know (None means the default)."""
+    if policy is not None and policy not in PROPAGATION_POLICIES:
+        raise invalid(
+            "DeleteOptions",
+            "",
+            [
+                FieldCause(
+                    "propagationPolicy",
+                    f'Unsupported value: "{policy}": supported values: "Foreground", '
+                    '"Background", "Orphan", "nil"',
+                    "FieldValueNotSupported",
+                )
+            ],
+        )
+
+
 def encode(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
@@ -89,6 +108,68 @@ def _as_label_selector(sel: LabelSelector | str | None) -> LabelSelector:
 
 def _as_field_selector(sel: FieldSelector | str | None) -> FieldSelector:
     return sel if isinstance(sel, FieldSelector) else parse_field_selector(sel)
+
+
+# events.k8s.io/v1 Events are core/v1 Events seen through another schema: upstream keeps
+# one copy in etcd and converts on every read and write (pkg/apis/events/v1/conversion.go).
+EVENTS_V1 = ("events.k8s.io", "events")
+CORE_EVENTS = ("", "events")
+# core field -> events.k8s.io field; the same object read either way.
+_EVENT_FIELDS = (
+    ("involvedObject", "regarding"),
+    ("message", "note"),
+    ("reportingComponent", "reportingController"),
+    ("source", "deprecatedSource"),
+    ("firstTimestamp", "deprecatedFirstTimestamp"),
+    ("lastTimestamp", "deprecatedLastTimestamp"),
+    ("count", "deprecatedCount"),
+)
+_EVENT_SELECTOR_FIELDS = {
+    "regarding": "involvedObject",
+    "note": "message",
+    "reportingController": "reportingComponent",
+}
+
+
+def core_event_to_v1(event: dict[str, Any]) -> dict[str, Any]:
+    """A core/v1 Event as events.k8s.io/v1 shows it."""
+    out = {k: v for k, v in event.items() if k not in {c for c, _ in _EVENT_FIELDS}}
+    for core_field, v1_field in _EVENT_FIELDS:
+        if event.get(core_field) not in (None, "", {}):
+            out[v1_field] = event[core_field]
+    if not out.get("reportingController"):
+        component = (event.get("source") or {}).get("component")
+        if component:
+            out["reportingController"] = component
+    if not out.get("reportingInstance"):
+        host = (event.get("source") or {}).get("host")
+        if host:
+            out["reportingInstance"] = host
+    out["apiVersion"], out["kind"] = "events.k8s.io/v1", "Event"
+    return out
+
+
+def v1_event_to_core(event: dict[str, Any]) -> dict[str, Any]:
+    """An events.k8s.io/v1 Event in its core/v1 (stored) form."""
+    out = {k: v for k, v in event.items() if k not in {v1 for _, v1 in _EVENT_FIELDS}}
+    for core_field, v1_field in _EVENT_FIELDS:
+        if event.get(v1_field) not in (None, "", {}):
+            out[core_field] = event[v1_field]
+    out["apiVersion"], out["kind"] = "v1", "Event"
+    return out
+
+
+def _core_event_selector(selector: FieldSelector) -> FieldSelector:
+    renamed = []
+    for req in selector.requirements:
+        head, _, rest = req.field.partition(".")
+        field = _EVENT_SELECTOR_FIELDS.get(head, head) + (f".{rest}" if rest else "")
+        renamed.append(FieldRequirement(field, req.operator, req.value))
+    return FieldSelector(tuple(renamed))
+
+
+def _event_404(exc: ApiError, name: str) -> ApiError:
+    return not_found("events", name, "events.k8s.io") if exc.code == 404 else exc
 
 
 class ObjectStore:
@@ -119,6 +200,9 @@ class ObjectStore:
 
     def get(self, group: str, plural: str, namespace: str | None, name: str) -> dict | None:
         """A fresh copy of the object, or None."""
+        if (group, plural) == EVENTS_V1:
+            core = self.get(*CORE_EVENTS, namespace, name)
+            return core_event_to_v1(core) if core is not None else None
         with self._lock:
             raw = self._kinds.get((group, plural), {}).get((namespace or "", name))
         return json.loads(raw) if raw is not None else None
@@ -155,6 +239,17 @@ class ObjectStore:
         """One page of a list: at most `limit` items (0: all) after key `after`."""
         labels = _as_label_selector(label_selector)
         fields = _as_field_selector(field_selector)
+        if (group, plural) == EVENTS_V1:
+            page = self.list_page(
+                *CORE_EVENTS,
+                namespace,
+                labels,
+                _core_event_selector(fields),
+                limit=limit,
+                after=after,
+            )
+            items = [core_event_to_v1(e) for e in page.items]
+            return ListPage(items, page.resource_version, page.next_after, page.remaining)
         with self._lock:
             bucket = self._kinds.get((group, plural), {})
             keys = sorted(k for k in bucket if not namespace or k[0] == namespace)
@@ -239,6 +334,9 @@ class ObjectStore:
         Fills uid, creationTimestamp, resourceVersion, generation and a name from
         generateName. Raises ApiError 409 AlreadyExists or 422 when no name is given.
         """
+        if (group, plural) == EVENTS_V1:
+            created = self.create(*CORE_EVENTS, v1_event_to_core(obj), dry_run=dry_run)
+            return core_event_to_v1(created)
         obj = json.loads(encode(obj))
         meta = obj.setdefault("metadata", {})
         namespace = meta.get("namespace") or ""
@@ -293,6 +391,12 @@ class ObjectStore:
         changes nothing returns the stored object without a new resourceVersion. When
         the object is being deleted and its last finalizer is removed, it is deleted.
         """
+        if (group, plural) == EVENTS_V1:
+            try:
+                updated = self.update(*CORE_EVENTS, v1_event_to_core(obj), dry_run=dry_run)
+            except ApiError as exc:
+                raise _event_404(exc, (obj.get("metadata") or {}).get("name", "")) from None
+            return core_event_to_v1(updated)
         obj = json.loads(encode(obj))
         meta = obj.setdefault("metadata", {})
         namespace = meta.get("namespace") or ""
@@ -332,7 +436,13 @@ class ObjectStore:
             else:
                 meta.pop("generation", None)
             meta["resourceVersion"] = old_meta.get("resourceVersion")
-            finishing = bool(old_meta.get("deletionTimestamp")) and not meta.get("finalizers")
+            # Removed once nothing holds it: no finalizers left and no grace period
+            # still running (upstream deletes on update only at grace 0).
+            finishing = (
+                bool(old_meta.get("deletionTimestamp"))
+                and not meta.get("finalizers")
+                and not old_meta.get("deletionGracePeriodSeconds")
+            )
             if obj == old and not finishing:
                 return old
             if dry_run:
@@ -356,29 +466,35 @@ class ObjectStore:
         resource_version: str | None = None,
         propagation: str | None = None,
         dry_run: bool = False,
+        grace_seconds: int = 0,
     ) -> tuple[dict[str, Any], bool]:
         """Delete an object: (last state, removed).
 
         With finalizers the object only gains a deletionTimestamp (removed=False); it
-        goes when an update empties its finalizers. Dependents are handled by
+        goes when an update empties its finalizers. With `grace_seconds` > 0 (graceful
+        pod deletion) it gains deletionTimestamp = now + grace and
+        deletionGracePeriodSeconds, and goes on a later delete with grace 0 (what the
+        kubelet sends once the containers stopped). Dependents are handled by
         `propagation` (Background by default). Deleting a Namespace deletes everything
         in it. Raises 404, or 409 when a uid/resourceVersion precondition fails.
         """
+        if (group, plural) == EVENTS_V1:
+            try:
+                obj, removed = self.delete(
+                    *CORE_EVENTS,
+                    namespace,
+                    name,
+                    uid=uid,
+                    resource_version=resource_version,
+                    propagation=propagation,
+                    dry_run=dry_run,
+                )
+            except ApiError as exc:
+                raise _event_404(exc, name) from None
+            return core_event_to_v1(obj), removed
         key = (namespace or "", name)
         policy = propagation or "Background"
-        if policy not in PROPAGATION_POLICIES:
-            raise invalid(
-                "DeleteOptions",
-                "",
-                [
-                    FieldCause(
-                        "propagationPolicy",
-                        f'Unsupported value: "{policy}": supported values: "Foreground", '
-                        '"Background", "Orphan", "nil"',
-                        "FieldValueNotSupported",
-                    )
-                ],
-            )
+        check_propagation(policy)
         with self._lock:
             raw = self._kinds.get((group, plural), {}).get(key)
             if raw is None:
@@ -400,7 +516,18 @@ class ObjectStore:
                     reason="Conflict",
                 )
             if dry_run:
-                return obj, not meta.get("finalizers")
+                return obj, not meta.get("finalizers") and grace_seconds <= 0
+            current = meta.get("deletionGracePeriodSeconds")
+            if grace_seconds > 0 and (current is None or grace_seconds < current):
+                deadline = self.clock.now() + timedelta(seconds=grace_seconds)
+                meta["deletionTimestamp"] = rfc3339(deadline)
+                meta["deletionGracePeriodSeconds"] = grace_seconds
+                rv = self._next_rv()
+                meta["resourceVersion"] = str(rv)
+                self._commit(MODIFIED, group, plural, key, encode(obj), rv, raw)
+                return obj, False
+            if grace_seconds > 0:
+                return obj, False  # already terminating with a shorter grace period
             if meta.get("finalizers"):
                 if not meta.get("deletionTimestamp"):
                     meta["deletionTimestamp"] = rfc3339(self.clock.now())
@@ -497,6 +624,30 @@ class ObjectStore:
         replayed (ApiError 410 if it is older than the history). Events are delivered
         synchronously under the store lock, so nothing is lost between replay and live.
         """
+        if (group, plural) == EVENTS_V1:
+
+            def deliver_v1(event: WatchEvent) -> None:
+                converted = encode(core_event_to_v1(json.loads(event.data)))
+                deliver(
+                    WatchEvent(
+                        event.type,
+                        *EVENTS_V1,
+                        event.namespace,
+                        event.name,
+                        event.resource_version,
+                        converted,
+                    )
+                )
+
+            return self.watch(
+                *CORE_EVENTS,
+                deliver_v1,
+                namespace=namespace,
+                label_selector=label_selector,
+                field_selector=_core_event_selector(_as_field_selector(field_selector)),
+                resource_version=resource_version,
+                send_initial=send_initial,
+            )
         sub = Subscription(
             group,
             plural,

@@ -22,10 +22,12 @@ import base64
 import binascii
 import json
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from app.sim import quantity
 from app.sim.errors import ApiError, FieldCause, invalid
+from app.sim.patch import MAX_DEPTH, nesting_depth
 from app.sim.resources import ResourceRegistry, ResourceType
 
 # ---------------------------------------------------------------------------- name rules
@@ -205,45 +207,19 @@ def label_value(value: str) -> list[str]:
 # ---------------------------------------------------------------------------- quantities
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "": Decimal(1),
-    "k": Decimal(10**3),
-    "M": Decimal(10**6),
-    "G": Decimal(10**9),
-    "T": Decimal(10**12),
-    "P": Decimal(10**15),
-    "E": Decimal(10**18),
-}
 
 
 def parse_quantity(value: Any) -> Decimal:
-    """A resource quantity (`500m`, `1Gi`, `2`, `1e3`) as a Decimal.
-    Raises ValueError for anything upstream's resource.ParseQuantity rejects."""
-    if isinstance(value, bool):
+    """A resource quantity (`500m`, `1Gi`, `2`, `1e3`) as an exact Decimal, parsed by
+    `app.sim.quantity`. Raises ValueError (with upstream's message) for anything
+    resource.Quantity's JSON decoding rejects."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(QUANTITY_MSG)
-    if isinstance(value, int | float):
-        return Decimal(str(value))
-    if not isinstance(value, str):
-        raise ValueError(QUANTITY_MSG)
-    match = re.match(QUANTITY, value.strip() if value == value.strip() else "\0")
-    if not match:
-        raise ValueError(QUANTITY_MSG)
-    number, suffix = match.groups()
     try:
-        base = Decimal(number)
-    except InvalidOperation:
+        exact = quantity.parse_quantity(value)
+    except (quantity.QuantityError, ValueError, ArithmeticError):
         raise ValueError(QUANTITY_MSG) from None
-    if suffix in _BINARY:
-        return base * _BINARY[suffix]
-    if suffix in _DECIMAL:
-        return base * _DECIMAL[suffix]
-    exp = re.fullmatch(r"[eE]([-+]?[0-9]+)", suffix)
-    if exp and abs(int(exp.group(1))) < 100:
-        return base * (Decimal(10) ** int(exp.group(1)))
-    raise ValueError(QUANTITY_MSG)
+    return Decimal(exact.numerator) / Decimal(exact.denominator)
 
 
 def format_quantity(value: Decimal, binary: bool = False) -> str:
@@ -387,7 +363,8 @@ def _check_node(
 
 def check_types(obj: dict, rt: ResourceType, registry: ResourceRegistry | None = None) -> None:
     """Check every field's JSON type against the kind's schema and drop null fields
-    (in place). Raises ApiError 400 `<Kind> in version "<v>" cannot be handled as a
+    (in place). Raises ApiError 400 for an object nested deeper than any real one,
+    and `<Kind> in version "<v>" cannot be handled as a
     <Kind>: ...` on the first mismatch, as upstream's decoder does."""
     from app.sim import schema as schemas
 
@@ -397,7 +374,14 @@ def check_types(obj: dict, rt: ResourceType, registry: ResourceRegistry | None =
             f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
             "the body is not an object",
         )
-    found = schemas.schema_for(rt.api_version, rt.kind, registry)
+    if nesting_depth(obj) > MAX_DEPTH:
+        raise ApiError(
+            400,
+            f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+            f"the object nests deeper than {MAX_DEPTH} levels",
+        )
+    # Built-in kinds resolve fastest without the cluster registry (only CRDs need it).
+    found = schemas.schema_for(rt.api_version, rt.kind, registry if rt.custom else None)
     if found is None:
         return
     root, cat = found
@@ -426,7 +410,9 @@ def check_unknown_fields(
         )
     unknown = [
         p
-        for p in schemas.unknown_fields(obj, rt.api_version, rt.kind, registry)
+        for p in schemas.unknown_fields(
+            obj, rt.api_version, rt.kind, registry if rt.custom else None
+        )
         if not p.startswith("metadata.managedFields")
     ]
     if not unknown:
@@ -1379,6 +1365,19 @@ def _pvc(causes: list[FieldCause], obj: dict, old: dict | None) -> None:
     else:
         _resource_list(causes, "spec.resources.requests", requests)
     if old is not None and isinstance(old.get("spec"), dict):
+        old_storage = (((old["spec"].get("resources") or {}).get("requests")) or {}).get("storage")
+        try:
+            shrinks = "storage" in requests and parse_quantity(requests["storage"]) < (
+                parse_quantity(old_storage)
+            )
+        except ValueError:
+            shrinks = False
+        if shrinks:
+            causes.append(
+                forbidden_field(
+                    "spec.resources.requests.storage", "field can not be less than previous value"
+                )
+            )
         strip = ("resources", "volumeAttributesClassName", "volumeName")
         if {k: v for k, v in spec.items() if k not in strip} != {
             k: v for k, v in old["spec"].items() if k not in strip

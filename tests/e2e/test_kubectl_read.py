@@ -154,22 +154,28 @@ def test_label_and_field_selectors(kubectl, sim_cluster) -> None:
     assert "field label not supported: spec.image" in bad.stderr
 
 
-def test_get_watch_for_a_bounded_time(kubectl, sim_cluster, kubectl_home) -> None:
-    make_pod(sim_cluster, "early", app="w")
-    env = {"KUBECONFIG": str(sim_cluster.kubeconfig_path), "HOME": str(kubectl_home)}
+def start_watch(sim_cluster, home, *args: str) -> subprocess.Popen:
+    """Start `kubectl get ...` in the background; returns once its watch is open."""
+    env = {"KUBECONFIG": str(sim_cluster.kubeconfig_path), "HOME": str(home)}
     proc = subprocess.Popen(
-        [kubectl_binary(), "get", "pods", "-w", "--request-timeout=4s"],
+        [kubectl_binary(), "get", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
+    for _ in range(200):
+        if sim_cluster.store.watcher_count:
+            break
+        time.sleep(0.05)
+    assert sim_cluster.store.watcher_count == 1
+    return proc
+
+
+def test_get_watch_for_a_bounded_time(kubectl, sim_cluster, kubectl_home) -> None:
+    make_pod(sim_cluster, "early", app="w")
+    proc = start_watch(sim_cluster, kubectl_home, "pods", "-w", "--request-timeout=4s")
     try:
-        for _ in range(100):
-            if sim_cluster.store.watcher_count:
-                break
-            time.sleep(0.05)
-        assert sim_cluster.store.watcher_count == 1
         make_pod(sim_cluster, "late", app="w")
         out, err = proc.communicate(timeout=20)
     finally:
@@ -181,27 +187,11 @@ def test_get_watch_for_a_bounded_time(kubectl, sim_cluster, kubectl_home) -> Non
 
 def test_get_watch_only_prints_changes(kubectl, sim_cluster, kubectl_home) -> None:
     pod = make_pod(sim_cluster, "web", app="w")
-    env = {"KUBECONFIG": str(sim_cluster.kubeconfig_path), "HOME": str(kubectl_home)}
-    proc = subprocess.Popen(
-        [
-            kubectl_binary(),
-            "get",
-            "pods",
-            "--watch-only",
-            "--request-timeout=3s",
-            "-o",
-            "custom-columns=NAME:.metadata.name,PHASE:.status.phase",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+    columns = "custom-columns=NAME:.metadata.name,PHASE:.status.phase"
+    proc = start_watch(
+        sim_cluster, kubectl_home, "pods", "--watch-only", "--request-timeout=3s", "-o", columns
     )
     try:
-        for _ in range(100):
-            if sim_cluster.store.watcher_count:
-                break
-            time.sleep(0.05)
         pod["status"]["phase"] = "Running"
         sim_cluster.store.update("", "pods", pod)
         out, _ = proc.communicate(timeout=20)
@@ -360,3 +350,42 @@ def test_logs(kubectl, sim_cluster) -> None:
     assert kubectl("logs", "web", "--tail=1").stdout == "GET / 200\n"
     wrong = kubectl("logs", "web", "-c", "sidecar", check=False)
     assert "container sidecar is not valid for pod web" in wrong.stderr
+
+
+def test_component_statuses(kubectl, sim_cluster) -> None:
+    out = kubectl("get", "componentstatuses")
+    assert out.lines[0].split() == ["NAME", "STATUS", "MESSAGE", "ERROR"]
+    assert [line.split()[:2] for line in out.lines[1:]] == [
+        ["scheduler", "Healthy"],
+        ["controller-manager", "Healthy"],
+        ["etcd-0", "Healthy"],
+    ]
+    assert "v1 ComponentStatus is deprecated in v1.19+" in out.stderr
+    sim_cluster.cluster.component_health["scheduler"] = (
+        False,
+        "",
+        'Get "https://127.0.0.1:10259/healthz": dial tcp 127.0.0.1:10259: connect: '
+        "connection refused",
+    )
+    broken = kubectl("get", "cs", "scheduler").lines[1]
+    assert broken.split()[:2] == ["scheduler", "Unhealthy"]
+    assert "connection refused" in broken
+
+
+def test_describe_shows_events_k8s_io_events(kubectl, sim_cluster, tmp_path) -> None:
+    pod = make_pod(sim_cluster, "web-1", node="node01", app="web")
+    event = tmp_path / "event.yaml"
+    event.write_text(
+        "apiVersion: events.k8s.io/v1\nkind: Event\nmetadata:\n  name: web-1.scheduled\n"
+        'eventTime: "2026-03-01T12:00:00.000000Z"\nreportingController: default-scheduler\n'
+        "reportingInstance: default-scheduler-controlplane\naction: Binding\n"
+        "reason: Scheduled\ntype: Normal\nnote: Successfully assigned default/web-1 to node01\n"
+        "regarding:\n  apiVersion: v1\n  kind: Pod\n  namespace: default\n  name: web-1\n"
+        f"  uid: {pod['metadata']['uid']}\n"
+    )
+    kubectl("create", "-f", str(event))
+    described = kubectl("describe", "pod", "web-1").stdout
+    events = described[described.index("Events:") :]
+    assert "Scheduled" in events and "default-scheduler" in events
+    listed = kubectl("get", "events.events.k8s.io", "-o", "jsonpath={.items[0].note}").stdout
+    assert listed == "Successfully assigned default/web-1 to node01"

@@ -363,6 +363,17 @@ def test_cluster_role_aggregation_and_service_account_tokens(kubectl):
     ).json()
     assert review["status"]["authenticated"] is True
     assert review["status"]["user"]["username"] == "system:serviceaccount:default:robot"
+    # The token itself works as a credential, with the robot's permissions.
+    who = kubectl("auth", "whoami", "-o", "json", f"--token={token}").json()
+    assert who["status"]["userInfo"]["username"] == "system:serviceaccount:default:robot"
+    assert kubectl("get", "deployments", f"--token={token}").returncode == 0
+    secrets = kubectl("get", "secrets", f"--token={token}", check=False)
+    assert 'User "system:serviceaccount:default:robot" cannot list resource "secrets"' in (
+        secrets.stderr
+    )
+    forged = kubectl("get", "pods", "--token=" + token[:-4] + "AAAA", check=False)
+    assert forged.returncode != 0
+    assert "Unauthorized" in forged.stderr
 
 
 def test_strict_validation_rejects_unknown_fields(kubectl, tmp_path):
@@ -639,3 +650,39 @@ def test_rbac_escalation_is_refused(kubectl, sim_cluster):
         kubeconfig=dana,
     )
     assert "role.rbac.authorization.k8s.io/lister created" in allowed.stdout
+
+
+def test_client_side_apply_removals_use_strategic_directives(kubectl, tmp_path):
+    """kubectl computes a three-way strategic patch: removed list items become
+    `$patch: delete`, a strategy switch uses `$retainKeys`."""
+    base = DEPLOYMENT.format(replicas=1, image="nginx:1.25")
+    with_env = base.replace(
+        "          ports:\n",
+        "          env:\n            - name: A\n              value: '1'\n"
+        "            - name: B\n              value: '2'\n          ports:\n",
+    )
+    path = _write(tmp_path, "web.yaml", with_env)
+    kubectl("apply", "-f", path)
+    only_b = with_env.replace("            - name: A\n              value: '1'\n", "")
+    recreate = only_b.replace(
+        "spec:\n  replicas: 1\n", "spec:\n  replicas: 1\n  strategy:\n    type: Recreate\n"
+    )
+    _write(tmp_path, "web.yaml", recreate)
+    kubectl("apply", "-f", path)
+    live = _deployment(kubectl)
+    assert live["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "B", "value": "2"}]
+    assert live["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_client_certificate_user_and_anonymous_requests(kubectl, sim_cluster):
+    carol = sim_cluster.user_kubeconfig("carol", ("ops",), cert=True)
+    who = kubectl("auth", "whoami", "-o", "json", kubeconfig=carol).json()
+    assert who["status"]["userInfo"]["username"] == "carol"
+    assert who["status"]["userInfo"]["groups"] == ["ops", "system:authenticated"]
+    kubectl("create", "clusterrolebinding", "ops-view", "--clusterrole=view", "--group=ops")
+    assert kubectl("auth", "can-i", "list", "pods", "-A", kubeconfig=carol).stdout.strip() == "yes"
+    denied = kubectl("delete", "pod", "x", kubeconfig=carol, check=False)
+    assert 'User "carol" cannot delete resource "pods"' in denied.stderr
+    anonymous = kubectl("get", "pods", "--token=", "--as=system:anonymous", check=False)
+    assert anonymous.returncode != 0
+    assert 'User "system:anonymous" cannot list resource "pods"' in anonymous.stderr

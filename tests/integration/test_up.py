@@ -25,6 +25,9 @@ pytestmark = pytest.mark.slow
 START_TIMEOUT = 240.0
 STOP_TIMEOUT = 90.0
 
+# The token line of `up`'s banner (the simulator prints its own "admin token: ..." line).
+UP_TOKEN_LINE = r"^  admin token  (\S+)$"
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -153,18 +156,19 @@ def _read_until(lines: queue.Queue, output: list[str], pattern: str) -> re.Match
 def test_up_runs_everything_and_stops_every_child_on_sigint(start_up, tmp_path):
     run = start_up()
     process = run.process
-    token = _read_until(run.lines, run.output, r"admin token\s+(\S+)").group(1)
+    token = _read_until(run.lines, run.output, UP_TOKEN_LINE).group(1)
     base = f"http://127.0.0.1:{run.port}"
 
     assert requests.get(f"{base}/healthz", timeout=10).status_code == 200
     ready = requests.get(f"{base}/readyz", timeout=10)
     assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"]["simulator"]["detail"] == "all reachable"
     me = requests.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert me.status_code == 200, me.text
     assert me.json()["email"] == ADMIN_EMAIL and me.json()["role"] == "admin"
     assert (tmp_path / "instance" / "certprep.sqlite3").is_file()
     started = [line for line in run.output if line.startswith("started ")]
-    assert {line.split()[1] for line in started} >= {"web", "worker", "beat"}
+    assert {line.split()[1] for line in started} == {"simulator", "web", "worker", "beat"}
     assert len(_group_members(process.pid)) > len(started)  # up, its children, theirs
 
     # The worker child takes jobs from the embedded broker's files: enqueue from here.
@@ -187,7 +191,7 @@ def test_up_refuses_a_port_in_use_before_starting_anything(start_up):
 
 def test_up_stops_everything_and_fails_when_a_role_dies(start_up):
     run = start_up()
-    _read_until(run.lines, run.output, r"admin token")
+    _read_until(run.lines, run.output, UP_TOKEN_LINE)
     beat_pid = next(
         int(re.search(r"pid (\d+)", line).group(1))
         for line in run.output

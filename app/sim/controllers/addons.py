@@ -111,7 +111,10 @@ def kube_proxy_daemonset(version: str) -> dict[str, Any]:
                                 {
                                     "name": "NODE_NAME",
                                     "valueFrom": {
-                                        "fieldRef": {"apiVersion": "v1", "fieldPath": "spec.nodeName"}
+                                        "fieldRef": {
+                                            "apiVersion": "v1",
+                                            "fieldPath": "spec.nodeName",
+                                        }
                                     },
                                 }
                             ],
@@ -119,7 +122,11 @@ def kube_proxy_daemonset(version: str) -> dict[str, Any]:
                             "volumeMounts": [
                                 {"mountPath": "/var/lib/kube-proxy", "name": "kube-proxy"},
                                 {"mountPath": "/run/xtables.lock", "name": "xtables-lock"},
-                                {"mountPath": "/lib/modules", "name": "lib-modules", "readOnly": True},
+                                {
+                                    "mountPath": "/lib/modules",
+                                    "name": "lib-modules",
+                                    "readOnly": True,
+                                },
                             ],
                         }
                     ],
@@ -138,7 +145,10 @@ def kube_proxy_daemonset(version: str) -> dict[str, Any]:
                     ],
                 },
             },
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
+            "updateStrategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0},
+            },
         },
     }
 
@@ -152,7 +162,10 @@ def coredns_deployment() -> dict[str, Any]:
         "spec": {
             "replicas": COREDNS_REPLICAS,
             "selector": {"matchLabels": dict(labels)},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": "25%"}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 1, "maxSurge": "25%"},
+            },
             "template": {
                 "metadata": {"labels": dict(labels)},
                 "spec": {
@@ -164,7 +177,11 @@ def coredns_deployment() -> dict[str, Any]:
                                     "podAffinityTerm": {
                                         "labelSelector": {
                                             "matchExpressions": [
-                                                {"key": "k8s-app", "operator": "In", "values": ["kube-dns"]}
+                                                {
+                                                    "key": "k8s-app",
+                                                    "operator": "In",
+                                                    "values": ["kube-dns"],
+                                                }
                                             ]
                                         },
                                         "topologyKey": "kubernetes.io/hostname",
@@ -204,7 +221,11 @@ def coredns_deployment() -> dict[str, Any]:
                                 "readOnlyRootFilesystem": True,
                             },
                             "volumeMounts": [
-                                {"mountPath": "/etc/coredns", "name": "config-volume", "readOnly": True}
+                                {
+                                    "mountPath": "/etc/coredns",
+                                    "name": "config-volume",
+                                    "readOnly": True,
+                                }
                             ],
                         }
                     ],
@@ -219,7 +240,10 @@ def coredns_deployment() -> dict[str, Any]:
                     "volumes": [
                         {
                             "name": "config-volume",
-                            "configMap": {"name": "coredns", "items": [{"key": "Corefile", "path": "Corefile"}]},
+                            "configMap": {
+                                "name": "coredns",
+                                "items": [{"key": "Corefile", "path": "Corefile"}],
+                            },
                         }
                     ],
                 },
@@ -239,8 +263,15 @@ def _addon_templates(version: str) -> tuple[tuple[str, str, dict[str, Any]], ...
             {
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
-                "metadata": {"name": "kube-proxy", "namespace": "kube-system", "labels": {"app": "kube-proxy"}},
-                "data": {"config.conf": KUBE_PROXY_CONFIG, "kubeconfig.conf": KUBE_PROXY_KUBECONFIG},
+                "metadata": {
+                    "name": "kube-proxy",
+                    "namespace": "kube-system",
+                    "labels": {"app": "kube-proxy"},
+                },
+                "data": {
+                    "config.conf": KUBE_PROXY_CONFIG,
+                    "kubeconfig.conf": KUBE_PROXY_KUBECONFIG,
+                },
             },
         ),
         (

@@ -1,10 +1,10 @@
 """What every controller shares: the context it runs in and small helpers over objects.
 
 A controller is level-triggered: `reconcile(ctx)` lists the objects it owns, compares
-them with what they should be and writes the difference. Every call is a full resync
-(upstream resyncs all informers periodically, so a missed watch event self-heals); a
-call that finds nothing to do writes nothing, which is how the manager knows the
-cluster is quiet.
+them with what they should be and writes the difference. Every call looks at
+everything it owns (upstream's periodic resync re-queues all objects, so a missed
+watch event self-heals); a call that finds nothing to do writes nothing, which is how
+the manager knows the cluster is quiet.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -43,8 +44,19 @@ class ControllerContext:
         return rfc3339(self.clock.now())
 
 
+# `watches` of a controller that depends on every kind (garbage collector, quota): it
+# wakes when any object is created or deleted, or gets a deletionTimestamp.
+ANY_KIND: frozenset[tuple[str, str]] = frozenset({("*", "*")})
+
+
 class Controller(Protocol):
-    """One control loop; `name` is its `--controllers` name upstream."""
+    """One control loop; `name` is its `--controllers` name upstream.
+
+    A controller may declare `watches`, the (group, plural) kinds it reads: the
+    manager then runs it only when one of them changed or the resync period passed,
+    as informers wake a controller upstream. Without `watches` it runs every step
+    (controllers driven by the clock: node lifecycle, CronJob, Job deadlines).
+    """
 
     name: str
 
@@ -164,7 +176,11 @@ def pod_active(pod: Obj) -> bool:
 
 
 def pod_from_template(
-    template: Obj, namespace: str, owner_ref: Obj, *, name: str | None = None,
+    template: Obj,
+    namespace: str,
+    owner_ref: Obj,
+    *,
+    name: str | None = None,
     generate_name: str | None = None,
 ) -> Obj:
     """A Pod built from a pod template, owned by `owner_ref`."""
@@ -241,13 +257,7 @@ def claim(
                 mine.append(obj)
                 continue
             # Released: its labels changed, so it is no longer ours.
-            updated = fresh(obj)
-            refs = [r for r in updated["metadata"]["ownerReferences"] if r.get("uid") != owner_uid]
-            if refs:
-                updated["metadata"]["ownerReferences"] = refs
-            else:
-                del updated["metadata"]["ownerReferences"]
-            ctx.client.update(group, plural, updated)
+            ctx.client.update(group, plural, without_owner(obj, owner_uid))
             continue
         if deleting(owner) or deleting(obj) or not selector.matches(labels):
             continue
@@ -269,8 +279,58 @@ def set_condition(conditions: list[Obj], condition: Obj) -> list[Obj]:
             "reason"
         ) == condition.get("reason"):
             return conditions
-        if current.get("status") == condition.get("status") and current.get(
-            "lastTransitionTime"
-        ):
+        if current.get("status") == condition.get("status") and current.get("lastTransitionTime"):
             condition["lastTransitionTime"] = current["lastTransitionTime"]
     return [c for c in conditions if c.get("type") != condition.get("type")] + [condition]
+
+
+def write_status(
+    ctx: ControllerContext, resource: tuple[str, str], obj: Obj, status: Obj
+) -> Obj | None:
+    """Store `status` on the current version of `obj` (re-read, so a spec change made
+    since the list is kept) when it differs; None when the object is gone or was
+    replaced by another of the same name."""
+    group, plural = resource
+    if status == (obj.get("status") or {}):
+        return None
+    current = ctx.client.get(group, plural, namespace_of(obj) or None, name_of(obj))
+    if current is None or uid_of(current) != uid_of(obj):
+        return None
+    current["status"] = status
+    return ctx.client.update(group, plural, current)
+
+
+def without_owner(obj: Obj, owner_uid: str) -> Obj:
+    """A copy of `obj` without its ownerReference to `owner_uid`."""
+    updated = fresh(obj)
+    refs = [
+        r for r in updated["metadata"].get("ownerReferences") or [] if r.get("uid") != owner_uid
+    ]
+    if refs:
+        updated["metadata"]["ownerReferences"] = refs
+    else:
+        updated["metadata"].pop("ownerReferences", None)
+    return updated
+
+
+def pod_ref(pod: Obj) -> Obj:
+    """The `targetRef` of an endpoint backed by `pod`."""
+    return {"kind": "Pod", "namespace": namespace_of(pod), "name": name_of(pod), "uid": uid_of(pod)}
+
+
+def sync_per_namespace(
+    ctx: ControllerContext,
+    owners: list[Obj],
+    related: list[tuple[str, str]],
+    sync: Callable[..., None],
+    what: str,
+) -> None:
+    """Call `sync(ctx, owner, *related lists)` for each owner, listing each related
+    kind once per namespace; an API error requeues only that owner."""
+    cache: dict[str, list[list[Obj]]] = {}
+    for owner in owners:
+        ns = namespace_of(owner)
+        if ns not in cache:
+            cache[ns] = [ctx.client.list(group, plural, ns) for group, plural in related]
+        lists = cache[ns]
+        guarded(lambda c, o, x=lists: sync(c, o, *x), ctx, owner, what)

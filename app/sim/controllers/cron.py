@@ -23,8 +23,13 @@ MACROS = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-_MONTHS = {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}
-_DAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+    )
+}
+_DAYS = {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}
 _BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
 _NAMES: tuple[dict[str, int], ...] = ({}, {}, {}, _MONTHS, _DAYS)
 _FIELD_NAMES = ("minute", "hour", "day-of-month", "month", "day-of-week")
@@ -42,7 +47,9 @@ def _value(text: str, index: int) -> int:
     if lowered in _NAMES[index]:
         return _NAMES[index][lowered]
     if not text.isdigit():
-        raise CronError(f"failed to parse int from {text}: strconv.Atoi: parsing {text!r}: invalid syntax")
+        raise CronError(
+            f"failed to parse int from {text}: strconv.Atoi: parsing {text!r}: invalid syntax"
+        )
     return int(text)
 
 

@@ -21,13 +21,14 @@ from app.sim.controllers.base import (
     ControllerContext,
     Obj,
     deleting,
-    guarded,
     name_of,
     namespace_of,
     owned_by,
     owner_reference,
     parse_ts,
+    sync_per_namespace,
     uid_of,
+    write_status,
 )
 from app.sim.controllers.job import job_finished
 from app.sim.errors import ApiError
@@ -44,16 +45,11 @@ def job_name(cronjob: Obj, scheduled: datetime) -> str:
 
 
 class CronJobController:
-    name = "cronjob"
+    name = "cronjob-controller"
 
     def reconcile(self, ctx: ControllerContext) -> None:
-        jobs_by_ns: dict[str, list[Obj]] = {}
-        for cronjob in ctx.client.list("batch", "cronjobs"):
-            ns = namespace_of(cronjob)
-            if ns not in jobs_by_ns:
-                jobs_by_ns[ns] = ctx.client.list("batch", "jobs", ns)
-            jobs = jobs_by_ns[ns]
-            guarded(lambda c, o, j=jobs: self.sync(c, o, j), ctx, cronjob, "cronjob")
+        cronjobs = ctx.client.list("batch", "cronjobs")
+        sync_per_namespace(ctx, cronjobs, [("batch", "jobs")], self.sync, "cronjob")
 
     def sync(self, ctx: ControllerContext, cronjob: Obj, all_jobs: list[Obj]) -> None:
         if deleting(cronjob):
@@ -72,7 +68,9 @@ class CronJobController:
             finished = job_finished(job)
             if finished:
                 events.normal(
-                    cronjob, "SawCompletedJob", f"Saw completed job: {name_of(job)}, condition: {finished}"
+                    cronjob,
+                    "SawCompletedJob",
+                    f"Saw completed job: {name_of(job)}, condition: {finished}",
                 )
                 if finished == "Complete":
                     done = (job.get("status") or {}).get("completionTime")
@@ -91,11 +89,7 @@ class CronJobController:
             status["active"] = active_refs
         else:
             status.pop("active", None)
-        if status != old_status:
-            current = ctx.client.get("batch", "cronjobs", namespace_of(cronjob), name_of(cronjob))
-            if current is not None and uid_of(current) == uid_of(cronjob):
-                current["status"] = status
-                ctx.client.update("batch", "cronjobs", current)
+        write_status(ctx, ("batch", "cronjobs"), cronjob, status)
 
     def maybe_start(
         self, ctx: ControllerContext, cronjob: Obj, status: Obj, active: list[Obj], jobs: list[Obj]
@@ -105,14 +99,20 @@ class CronJobController:
         try:
             schedule = cron.parse(str(spec.get("schedule", "")))
         except cron.CronError as exc:
-            events.warning(cronjob, "UnparseableSchedule", f"unparseable schedule: {spec.get('schedule')!r} : {exc}")
+            events.warning(
+                cronjob,
+                "UnparseableSchedule",
+                f"unparseable schedule: {spec.get('schedule')!r} : {exc}",
+            )
             return active
         zone = UTC
         if spec.get("timeZone"):
             try:
                 zone = ZoneInfo(spec["timeZone"])
             except (ZoneInfoNotFoundError, ValueError):
-                events.warning(cronjob, "UnknownTimeZone", f"invalid timeZone: {spec['timeZone']!r}")
+                events.warning(
+                    cronjob, "UnknownTimeZone", f"invalid timeZone: {spec['timeZone']!r}"
+                )
                 return active
         now = ctx.now()
         earliest = parse_ts(status.get("lastScheduleTime")) or parse_ts(
@@ -151,13 +151,20 @@ class CronJobController:
             events.normal(
                 cronjob,
                 "JobAlreadyActive",
-                "Not starting job because prior execution is running and concurrency policy is Forbid",
+                "Not starting job because prior execution is running and concurrency policy "
+                "is Forbid",
             )
             return active
         if active and policy == "Replace":
             for ref in active:
                 try:
-                    ctx.client.delete("batch", "jobs", namespace_of(cronjob), ref["name"], propagation="Background")
+                    ctx.client.delete(
+                        "batch",
+                        "jobs",
+                        namespace_of(cronjob),
+                        ref["name"],
+                        propagation="Background",
+                    )
                 except ApiError:
                     continue
                 events.normal(cronjob, "SuccessfulDelete", f"Deleted job {ref['name']}")
@@ -177,7 +184,9 @@ class CronJobController:
                     return active
             else:
                 events.normal(cronjob, "SuccessfulCreate", f"Created job {name}")
-            if job_finished(created) is None and all(r.get("uid") != uid_of(created) for r in active):
+            if job_finished(created) is None and all(
+                r.get("uid") != uid_of(created) for r in active
+            ):
                 active = [*active, _ref(created)]
         status["lastScheduleTime"] = rfc3339(scheduled)
         return active
@@ -195,7 +204,12 @@ class CronJobController:
         }
         if tmeta.get("labels"):
             metadata["labels"] = dict(tmeta["labels"])
-        return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": template.get("spec") or {}}
+        return {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": metadata,
+            "spec": template.get("spec") or {},
+        }
 
     def cleanup(self, ctx: ControllerContext, cronjob: Obj, jobs: list[Obj]) -> None:
         spec = cronjob.get("spec") or {}
@@ -213,7 +227,9 @@ class CronJobController:
             )
             for job in finished[: max(len(finished) - int(limit), 0)]:
                 try:
-                    ctx.client.delete("batch", "jobs", namespace_of(job), name_of(job), propagation="Background")
+                    ctx.client.delete(
+                        "batch", "jobs", namespace_of(job), name_of(job), propagation="Background"
+                    )
                 except ApiError:
                     continue
                 events.normal(cronjob, "SuccessfulDelete", f"Deleted job {name_of(job)}")

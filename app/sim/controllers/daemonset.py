@@ -18,7 +18,6 @@ from app.sim.controllers.base import (
     Obj,
     claim,
     deleting,
-    guarded,
     int_or_percent,
     labels_of,
     name_of,
@@ -29,7 +28,8 @@ from app.sim.controllers.base import (
     pod_from_template,
     pod_phase,
     pod_ready,
-    uid_of,
+    sync_per_namespace,
+    write_status,
 )
 from app.sim.controllers.deployment import template_hash
 from app.sim.controllers.nodelifecycle import tolerates
@@ -64,7 +64,8 @@ def daemon_tolerations(spec: Obj) -> list[Obj]:
         extra.append(HOST_NETWORK_TOLERATION)
     for toleration in extra:
         if not any(
-            t.get("key") == toleration["key"] and t.get("effect") == toleration["effect"] for t in tolerations
+            t.get("key") == toleration["key"] and t.get("effect") == toleration["effect"]
+            for t in tolerations
         ):
             tolerations.append(dict(toleration))
     return tolerations
@@ -96,14 +97,12 @@ def node_fits(spec: Obj, node: Obj) -> bool:
     for key, value in (spec.get("nodeSelector") or {}).items():
         if labels.get(key) != value:
             return False
-    required = (
-        ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-            "requiredDuringSchedulingIgnoredDuringExecution"
-        )
-        or {}
-    )
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
     terms = required.get("nodeSelectorTerms")
     if terms is not None:
+
         def term_ok(term: Obj) -> bool:
             expressions = term.get("matchExpressions") or []
             fields = term.get("matchFields") or []
@@ -129,15 +128,16 @@ def target_node(pod: Obj) -> str | None:
     spec = pod.get("spec") or {}
     if spec.get("nodeName"):
         return spec["nodeName"]
-    required = (
-        ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-            "requiredDuringSchedulingIgnoredDuringExecution"
-        )
-        or {}
-    )
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
     for term in required.get("nodeSelectorTerms") or []:
         for field in term.get("matchFields") or []:
-            if field.get("key") == "metadata.name" and field.get("operator") == "In" and field.get("values"):
+            if (
+                field.get("key") == "metadata.name"
+                and field.get("operator") == "In"
+                and field.get("values")
+            ):
                 return str(field["values"][0])
     return None
 
@@ -165,17 +165,18 @@ def daemon_pod(ds: Obj, node_name: str, revision: str) -> Obj:
 
 
 class DaemonSetController:
-    name = "daemonset"
+    name = "daemonset-controller"
+    watches = frozenset({("apps", "daemonsets"), ("", "pods"), ("", "nodes")})
 
     def reconcile(self, ctx: ControllerContext) -> None:
         nodes = ctx.client.list("", "nodes")
-        pods_by_ns: dict[str, list[Obj]] = {}
-        for ds in ctx.client.list("apps", "daemonsets"):
-            ns = namespace_of(ds)
-            if ns not in pods_by_ns:
-                pods_by_ns[ns] = ctx.client.list("", "pods", ns)
-            pods = pods_by_ns[ns]
-            guarded(lambda c, o, p=pods: self.sync(c, o, p, nodes), ctx, ds, "daemonset")
+        sync_per_namespace(
+            ctx,
+            ctx.client.list("apps", "daemonsets"),
+            [("", "pods")],
+            lambda c, ds, pods: self.sync(c, ds, pods, nodes),
+            "daemonset",
+        )
 
     def sync(self, ctx: ControllerContext, ds: Obj, all_pods: list[Obj], nodes: list[Obj]) -> None:
         spec = ds.get("spec") or {}
@@ -195,7 +196,9 @@ class DaemonSetController:
             if node_name:
                 by_node.setdefault(node_name, []).append(pod)
         eligible = {
-            name_of(n) for n in nodes if not deleting(n) and node_fits(template.get("spec") or {}, n)
+            name_of(n)
+            for n in nodes
+            if not deleting(n) and node_fits(template.get("spec") or {}, n)
         }
         node_names = {name_of(n) for n in nodes}
         min_ready = int(spec.get("minReadySeconds") or 0)
@@ -217,7 +220,9 @@ class DaemonSetController:
                     key=lambda p: (p["metadata"].get("creationTimestamp") or "", name_of(p)),
                 )
                 if not running:
-                    created = create_pod(ctx, ds, daemon_pod(ds, node_name, revision), "DaemonSet", COMPONENT)
+                    created = create_pod(
+                        ctx, ds, daemon_pod(ds, node_name, revision), "DaemonSet", COMPONENT
+                    )
                     if created is not None:
                         by_node[node_name] = [created]
                     continue
@@ -246,11 +251,16 @@ class DaemonSetController:
         if strategy.get("type", "RollingUpdate") != "RollingUpdate":
             return
         now = ctx.now()
-        max_unavailable = int_or_percent(
-            (strategy.get("rollingUpdate") or {}).get("maxUnavailable", 1), len(eligible), True
-        ) or 1
+        max_unavailable = (
+            int_or_percent(
+                (strategy.get("rollingUpdate") or {}).get("maxUnavailable", 1), len(eligible), True
+            )
+            or 1
+        )
         unavailable = sum(
-            1 for n in eligible if not any(pod_available(p, min_ready, now) for p in by_node.get(n, []))
+            1
+            for n in eligible
+            if not any(pod_available(p, min_ready, now) for p in by_node.get(n, []))
         )
         for node_name in sorted(by_node):
             if unavailable >= max_unavailable:
@@ -281,14 +291,12 @@ class DaemonSetController:
             "numberReady": sum(1 for p in pods if pod_ready(p)),
             "numberAvailable": available,
             "numberUnavailable": len(eligible) - available,
-            "updatedNumberScheduled": sum(1 for p in pods if labels_of(p).get(REVISION_LABEL) == revision),
+            "updatedNumberScheduled": sum(
+                1 for p in pods if labels_of(p).get(REVISION_LABEL) == revision
+            ),
             "observedGeneration": ds["metadata"].get("generation", 1),
         }
         for key in ("numberAvailable", "numberUnavailable", "updatedNumberScheduled"):
             if not status[key]:
                 del status[key]
-        if status != (ds.get("status") or {}):
-            current = ctx.client.get("apps", "daemonsets", namespace_of(ds), name_of(ds))
-            if current is not None and uid_of(current) == uid_of(ds):
-                current["status"] = status
-                ctx.client.update("apps", "daemonsets", current)
+        write_status(ctx, ("apps", "daemonsets"), ds, status)

@@ -23,7 +23,6 @@ from app.sim.controllers.base import (
     claim,
     deleting,
     fresh,
-    guarded,
     int_or_percent,
     labels_of,
     name_of,
@@ -33,6 +32,7 @@ from app.sim.controllers.base import (
     plus,
     pod_phase,
     set_condition,
+    sync_per_namespace,
     uid_of,
 )
 from app.sim.errors import ApiError
@@ -147,15 +147,17 @@ def max_unavailable(d: Obj) -> int:
 
 
 class DeploymentController:
-    name = "deployment"
+    name = "deployment-controller"
+    watches = frozenset({("apps", "deployments"), ("apps", "replicasets"), ("", "pods")})
 
     def reconcile(self, ctx: ControllerContext) -> None:
-        cache: dict[str, tuple[list[Obj], list[Obj]]] = {}
-        for d in ctx.client.list("apps", "deployments"):
-            ns = namespace_of(d)
-            if ns not in cache:
-                cache[ns] = (ctx.client.list("apps", "replicasets", ns), ctx.client.list("", "pods", ns))
-            guarded(lambda c, o: _Sync(c, o, *cache[ns]).run(), ctx, d, "deployment")
+        sync_per_namespace(
+            ctx,
+            ctx.client.list("apps", "deployments"),
+            [("apps", "replicasets"), ("", "pods")],
+            lambda c, d, rss, pods: _Sync(c, d, rss, pods).run(),
+            "deployment",
+        )
 
 
 class _Sync:
@@ -180,14 +182,18 @@ class _Sync:
             selector = selector_from_object((d.get("spec") or {}).get("selector"))
         except ApiError:
             return
-        rss = claim(self.ctx, d, selector, self.all_rs, ("apps", "replicasets"), "apps/v1", "Deployment")
+        rss = claim(
+            self.ctx, d, selector, self.all_rs, ("apps", "replicasets"), "apps/v1", "Deployment"
+        )
         new, olds = self.split(rss)
         spec = d.get("spec") or {}
         if spec.get("paused"):
             self.set_progressing("Unknown", PAUSED, "Deployment is paused")
             self.sync_status(new, olds, rollout=False)
             return
-        if any(c.get("reason") == PAUSED for c in self.conditions if c.get("type") == "Progressing"):
+        if any(
+            c.get("reason") == PAUSED for c in self.conditions if c.get("type") == "Progressing"
+        ):
             self.set_progressing("Unknown", RESUMED, "Deployment is resumed")
         if (spec.get("strategy") or {}).get("type") == "Recreate":
             self.rollout_recreate(new, olds)
@@ -198,7 +204,10 @@ class _Sync:
         want = normalized_template((self.d.get("spec") or {}).get("template") or {})
         new = None
         for rs in sorted(rss, key=created_key):
-            if new is None and normalized_template((rs.get("spec") or {}).get("template") or {}) == want:
+            if (
+                new is None
+                and normalized_template((rs.get("spec") or {}).get("template") or {}) == want
+            ):
                 new = rs
         return new, [rs for rs in rss if rs is not new]
 
@@ -241,7 +250,9 @@ class _Sync:
             if changed:
                 new = self.ctx.client.update("apps", "replicasets", updated)
             if not any(c.get("type") == "Progressing" for c in self.conditions):
-                self.set_progressing("True", FOUND_NEW_RS, f'Found new replica set "{name_of(new)}"')
+                self.set_progressing(
+                    "True", FOUND_NEW_RS, f'Found new replica set "{name_of(new)}"'
+                )
             self.sync_revision(new)
             return new
         if not create:
@@ -285,13 +296,17 @@ class _Sync:
                 # A ReplicaSet of that name with another template: count the collision
                 # so the next hash differs (deployment controller collisionCount).
                 self.collision_count += 1
-                self.write_status({**(self.d.get("status") or {}), "collisionCount": self.collision_count})
+                self.write_status(
+                    {**(self.d.get("status") or {}), "collisionCount": self.collision_count}
+                )
             raise
         if replicas > 0:
             self.events.normal(
                 d, "ScalingReplicaSet", f"Scaled up replica set {name_of(created)} to {replicas}"
             )
-        self.set_progressing("True", NEW_RS_CREATED, f'Created new replica set "{name_of(created)}"')
+        self.set_progressing(
+            "True", NEW_RS_CREATED, f'Created new replica set "{name_of(created)}"'
+        )
         self.sync_revision(created)
         return created
 
@@ -311,9 +326,11 @@ class _Sync:
         annotations = (rs.get("metadata") or {}).get("annotations") or {}
         desired = str(replicas_of(self.d))
         maximum = str(replicas_of(self.d) + surge)
-        if old == replicas and annotations.get(DESIRED_REPLICAS) == desired and annotations.get(
-            MAX_REPLICAS
-        ) == maximum:
+        if (
+            old == replicas
+            and annotations.get(DESIRED_REPLICAS) == desired
+            and annotations.get(MAX_REPLICAS) == maximum
+        ):
             return rs
         updated = fresh(rs)
         updated["spec"]["replicas"] = replicas
@@ -442,12 +459,16 @@ class _Sync:
                 continue
             if (rs["metadata"].get("generation") or 0) > status_count(rs, "observedGeneration"):
                 continue
-            self.ctx.client.delete("apps", "replicasets", namespace_of(rs), name_of(rs), uid=uid_of(rs))
+            self.ctx.client.delete(
+                "apps", "replicasets", namespace_of(rs), name_of(rs), uid=uid_of(rs)
+            )
 
     # ---- status ---------------------------------------------------------------------
 
     def set_progressing(self, status: str, reason: str, message: str) -> None:
-        self.conditions = set_condition(self.conditions, self.condition("Progressing", status, reason, message))
+        self.conditions = set_condition(
+            self.conditions, self.condition("Progressing", status, reason, message)
+        )
 
     def condition(self, kind: str, status: str, reason: str, message: str) -> Obj:
         now = self.ctx.now_str()
@@ -481,12 +502,25 @@ class _Sync:
             )
         else:
             available = self.condition(
-                "Available", "False", MIN_UNAVAILABLE, "Deployment does not have minimum availability."
+                "Available",
+                "False",
+                MIN_UNAVAILABLE,
+                "Deployment does not have minimum availability.",
             )
         self.conditions = set_condition(self.conditions, available)
-        if rollout and new is not None and (d.get("spec") or {}).get("progressDeadlineSeconds") is not None:
+        if (
+            rollout
+            and new is not None
+            and (d.get("spec") or {}).get("progressDeadlineSeconds") is not None
+        ):
             self.rollout_condition(new, olds, status, old_status)
-        for key in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas", "unavailableReplicas"):
+        for key in (
+            "replicas",
+            "updatedReplicas",
+            "readyReplicas",
+            "availableReplicas",
+            "unavailableReplicas",
+        ):
             if not status[key]:
                 del status[key]
         if self.collision_count:
@@ -499,8 +533,12 @@ class _Sync:
         name = name_of(new)
         old_replicas = sum(status_count(rs, "replicas") for rs in olds)
         was_old = int(old_status.get("replicas") or 0) - int(old_status.get("updatedReplicas") or 0)
-        if self.complete(new, olds) and status["observedGeneration"] >= self.d["metadata"].get("generation", 1):
-            self.set_progressing("True", NEW_RS_AVAILABLE, f'ReplicaSet "{name}" has successfully progressed.')
+        if self.complete(new, olds) and status["observedGeneration"] >= self.d["metadata"].get(
+            "generation", 1
+        ):
+            self.set_progressing(
+                "True", NEW_RS_AVAILABLE, f'ReplicaSet "{name}" has successfully progressed.'
+            )
         elif (
             status["updatedReplicas"] > int(old_status.get("updatedReplicas") or 0)
             or status["readyReplicas"] > int(old_status.get("readyReplicas") or 0)
@@ -509,12 +547,18 @@ class _Sync:
         ):
             # Progress refreshes lastUpdateTime (the deadline restarts) but keeps the
             # transition time of a condition that was already True.
-            condition = self.condition("Progressing", "True", RS_UPDATED, f'ReplicaSet "{name}" is progressing.')
+            condition = self.condition(
+                "Progressing", "True", RS_UPDATED, f'ReplicaSet "{name}" is progressing.'
+            )
             if current is not None and current.get("status") == "True":
                 condition["lastTransitionTime"] = current.get("lastTransitionTime")
-            self.conditions = [c for c in self.conditions if c.get("type") != "Progressing"] + [condition]
+            self.conditions = [c for c in self.conditions if c.get("type") != "Progressing"] + [
+                condition
+            ]
         elif current is not None and self.timed_out(current):
-            self.set_progressing("False", TIMED_OUT, f'ReplicaSet "{name}" has timed out progressing.')
+            self.set_progressing(
+                "False", TIMED_OUT, f'ReplicaSet "{name}" has timed out progressing.'
+            )
             if current.get("reason") != TIMED_OUT:
                 self.events.warning(
                     self.d, TIMED_OUT, f'ReplicaSet "{name}" has timed out progressing.'
@@ -551,4 +595,4 @@ def _without_times(status: Obj) -> str:
     return canonical(copied)
 
 
-__all__ = ["DeploymentController", "template_hash", "labels_of"]
+__all__ = ["DeploymentController", "labels_of", "template_hash"]

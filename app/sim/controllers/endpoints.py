@@ -18,19 +18,20 @@ from app.sim.controllers.base import (
     name_of,
     namespace_of,
     pod_ready,
-    uid_of,
+    pod_ref,
 )
 from app.sim.controllers.endpointslice import PortKey, selects, service_backends
 from app.sim.errors import ApiError
 
 
 class EndpointsController:
-    name = "endpoint"
+    name = "endpoints-controller"
+    watches = frozenset({("", "services"), ("", "pods"), ("", "endpoints")})
 
     def reconcile(self, ctx: ControllerContext) -> None:
         services = {(namespace_of(s), name_of(s)): s for s in ctx.client.list("", "services")}
         pods_by_ns: dict[str, list[Obj]] = {}
-        for (ns, name), service in services.items():
+        for (ns, _), service in services.items():
             if not selects(service) or deleting(service):
                 continue
             if ns not in pods_by_ns:
@@ -54,12 +55,7 @@ class EndpointsController:
                 continue
             address: dict[str, Any] = {
                 "ip": pod["status"]["podIP"],
-                "targetRef": {
-                    "kind": "Pod",
-                    "namespace": namespace_of(pod),
-                    "name": name_of(pod),
-                    "uid": uid_of(pod),
-                },
+                "targetRef": pod_ref(pod),
             }
             node_name = (pod.get("spec") or {}).get("nodeName")
             if node_name:
@@ -109,4 +105,6 @@ def _made_by_controller(endpoints: Obj) -> bool:
         for subset in endpoints.get("subsets") or []
         for a in (subset.get("addresses") or []) + (subset.get("notReadyAddresses") or [])
     ]
-    return bool(addresses) and all((a.get("targetRef") or {}).get("kind") == "Pod" for a in addresses)
+    return bool(addresses) and all(
+        (a.get("targetRef") or {}).get("kind") == "Pod" for a in addresses
+    )

@@ -24,7 +24,7 @@ from app.sim.controllers.base import (
     owner_reference,
     pod_phase,
     pod_ready,
-    uid_of,
+    pod_ref,
 )
 from app.sim.errors import ApiError
 from app.sim.selectors import selector_from_map
@@ -57,7 +57,9 @@ def resolve_port(pod: Obj, service_port: Obj) -> int | None:
     return None
 
 
-def service_backends(ctx: ControllerContext, service: Obj, pods: list[Obj]) -> list[tuple[Obj, PortKey]]:
+def service_backends(
+    ctx: ControllerContext, service: Obj, pods: list[Obj]
+) -> list[tuple[Obj, PortKey]]:
     """(pod, resolved ports) for every pod behind the Service with an IP, sorted by pod
     name; terminating pods included (slices publish them as terminating since 1.26)."""
     spec = service.get("spec") or {}
@@ -84,7 +86,10 @@ def selects(service: Obj) -> bool:
 
 
 class EndpointSliceController:
-    name = "endpointslice"
+    name = "endpointslice-controller"
+    watches = frozenset(
+        {("", "services"), ("", "pods"), ("discovery.k8s.io", "endpointslices"), ("", "nodes")}
+    )
 
     def reconcile(self, ctx: ControllerContext) -> None:
         pods_by_ns: dict[str, list[Obj]] = {}
@@ -108,7 +113,9 @@ class EndpointSliceController:
             except ApiError:
                 continue
 
-    def desired(self, ctx: ControllerContext, service: Obj, pods: list[Obj], nodes: dict[str, Obj]) -> list[Obj]:
+    def desired(
+        self, ctx: ControllerContext, service: Obj, pods: list[Obj], nodes: dict[str, Obj]
+    ) -> list[Obj]:
         publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
         groups: dict[PortKey, list[Obj]] = {}
         for pod, ports in service_backends(ctx, service, pods):
@@ -121,12 +128,7 @@ class EndpointSliceController:
                     "serving": pod_ready(pod) or publish,
                     "terminating": terminating,
                 },
-                "targetRef": {
-                    "kind": "Pod",
-                    "namespace": namespace_of(pod),
-                    "name": name_of(pod),
-                    "uid": uid_of(pod),
-                },
+                "targetRef": pod_ref(pod),
             }
             node_name = (pod.get("spec") or {}).get("nodeName")
             if node_name:
@@ -147,14 +149,24 @@ class EndpointSliceController:
                     entry["appProtocol"] = app_protocol
                 slice_ports.append(entry)
             for start in range(0, len(endpoints), MAX_ENDPOINTS_PER_SLICE):
-                out.append({"ports": slice_ports, "endpoints": endpoints[start : start + MAX_ENDPOINTS_PER_SLICE]})
+                out.append(
+                    {
+                        "ports": slice_ports,
+                        "endpoints": endpoints[start : start + MAX_ENDPOINTS_PER_SLICE],
+                    }
+                )
         if not out:
             # A Service without backends keeps one empty placeholder slice.
             out.append({"ports": None, "endpoints": []})
         return out
 
     def sync(
-        self, ctx: ControllerContext, service: Obj, pods: list[Obj], owned: list[Obj], nodes: dict[str, Obj]
+        self,
+        ctx: ControllerContext,
+        service: Obj,
+        pods: list[Obj],
+        owned: list[Obj],
+        nodes: dict[str, Obj],
     ) -> None:
         wanted = self.desired(ctx, service, pods, nodes)
         labels = {k: v for k, v in labels_of(service).items() if k not in _SKIPPED_LABELS}
@@ -193,4 +205,6 @@ class EndpointSliceController:
                 },
             )
         for extra in existing[len(wanted) :]:
-            ctx.client.delete("discovery.k8s.io", "endpointslices", namespace_of(extra), name_of(extra))
+            ctx.client.delete(
+                "discovery.k8s.io", "endpointslices", namespace_of(extra), name_of(extra)
+            )

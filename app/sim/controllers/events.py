@@ -19,7 +19,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from app.sim.clock import Clock, rfc3339
+from app.sim.clock import Clock, parse_time, rfc3339
 from app.sim.errors import ApiError
 from app.sim.store import ObjectStore
 
@@ -107,6 +107,10 @@ class EventRecorder:
         if field_path:
             involved["fieldPath"] = field_path
         namespace = meta.get("namespace") or "default"
+        ns = self.store.get("", "namespaces", None, namespace)
+        if ns is None or (ns.get("metadata") or {}).get("deletionTimestamp"):
+            # The API refuses new content in a missing or terminating namespace.
+            return None
         now = self.clock.now()
         stamp = rfc3339(now)
         key = (involved["uid"], kind, involved["name"], reason, message, self.component)
@@ -127,11 +131,8 @@ class EventRecorder:
         if event is None:
             return None
         last = event.get("lastTimestamp") or event.get("firstTimestamp")
-        if last:
-            from app.sim.clock import parse_time
-
-            if (now - parse_time(last)).total_seconds() > AGGREGATE_WINDOW_SECONDS:
-                return None
+        if last and (now - parse_time(last)).total_seconds() > AGGREGATE_WINDOW_SECONDS:
+            return None
         event["count"] = int(event.get("count") or 1) + 1
         event["lastTimestamp"] = stamp
         return self.store.update("", "events", event)

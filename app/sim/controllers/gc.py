@@ -14,7 +14,16 @@ garbagecollector does from its dependency graph:
 
 from __future__ import annotations
 
-from app.sim.controllers.base import ControllerContext, Obj, deleting, fresh, name_of, namespace_of
+from app.sim.controllers.base import (
+    ANY_KIND,
+    ControllerContext,
+    Obj,
+    deleting,
+    fresh,
+    name_of,
+    namespace_of,
+    without_owner,
+)
 
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
@@ -48,7 +57,8 @@ def _owner_present(index: dict[str, Entry], dependent: Obj, ref: Obj) -> bool:
 
 
 class GarbageCollector:
-    name = "garbage-collector"
+    name = "garbage-collector-controller"
+    watches = ANY_KIND
 
     def reconcile(self, ctx: ControllerContext) -> None:
         index = _index(ctx)
@@ -79,7 +89,9 @@ class GarbageCollector:
         if len(solid) == len(refs) or deleting(obj):
             return
         if not solid:
-            ctx.client.delete(group, plural, namespace_of(obj), name_of(obj), uid=obj["metadata"]["uid"])
+            ctx.client.delete(
+                group, plural, namespace_of(obj), name_of(obj), uid=obj["metadata"]["uid"]
+            )
             return
         updated = fresh(obj)
         updated["metadata"]["ownerReferences"] = solid
@@ -96,13 +108,7 @@ class GarbageCollector:
         ]
         if ORPHAN in finalizers:
             for dgroup, dplural, dep in dependents:
-                updated = fresh(dep)
-                refs = [r for r in updated["metadata"]["ownerReferences"] if r.get("uid") != uid]
-                if refs:
-                    updated["metadata"]["ownerReferences"] = refs
-                else:
-                    del updated["metadata"]["ownerReferences"]
-                ctx.client.update(dgroup, dplural, updated)
+                ctx.client.update(dgroup, dplural, without_owner(dep, uid))
             finalizers.remove(ORPHAN)
         elif FOREGROUND in finalizers:
             waiting = False

@@ -10,6 +10,7 @@ drives everything.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from app.sim import defaults
@@ -19,19 +20,18 @@ from app.sim.controllers.base import (
     claim,
     deleting,
     fresh,
-    guarded,
     name_of,
     namespace_of,
-    owner_reference,
     parse_ts,
     plus,
     pod_active,
-    pod_from_template,
+    pod_condition,
     pod_phase,
     pod_ready,
-    uid_of,
+    sync_per_namespace,
+    write_status,
 )
-from app.sim.controllers.replicaset import create_pod, delete_pod
+from app.sim.controllers.replicaset import create_pods, delete_pod
 from app.sim.errors import ApiError
 from app.sim.selectors import selector_from_object
 
@@ -43,6 +43,31 @@ TTL_COMPONENT = "ttl-after-finished-controller"
 COMPLETIONS_REACHED = ("CompletionsReached", "Reached expected number of succeeded pods")
 BACKOFF_EXCEEDED = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
 DEADLINE_EXCEEDED = ("DeadlineExceeded", "Job was active longer than specified deadline")
+# job_controller.go: a replacement for a failed pod waits 10 s, doubling per failure,
+# at most 10 minutes (DefaultJobPodFailureBackOff / MaxJobPodFailureBackOff).
+FAILURE_BACKOFF_SECONDS = 10
+MAX_FAILURE_BACKOFF_SECONDS = 600
+
+
+def last_failure(pods: list[Obj]) -> datetime | None:
+    """When the most recent Failed pod finished (container finishedAt, else the time
+    its Ready condition last changed)."""
+    moments = []
+    for pod in pods:
+        if pod_phase(pod) != "Failed":
+            continue
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            finished = ((status.get("state") or {}).get("terminated") or {}).get("finishedAt")
+            moments.append(parse_ts(finished))
+        moments.append(parse_ts((pod_condition(pod, "Ready") or {}).get("lastTransitionTime")))
+    found = [m for m in moments if m is not None]
+    return max(found) if found else None
+
+
+def failure_backoff(failed: int) -> float:
+    if failed <= 0:
+        return 0.0
+    return float(min(FAILURE_BACKOFF_SECONDS * 2 ** (failed - 1), MAX_FAILURE_BACKOFF_SECONDS))
 
 
 def job_finished(job: Obj) -> str | None:
@@ -54,16 +79,10 @@ def job_finished(job: Obj) -> str | None:
 
 
 class JobController:
-    name = "job"
+    name = "job-controller"
 
     def reconcile(self, ctx: ControllerContext) -> None:
-        pods_by_ns: dict[str, list[Obj]] = {}
-        for job in ctx.client.list("batch", "jobs"):
-            ns = namespace_of(job)
-            if ns not in pods_by_ns:
-                pods_by_ns[ns] = ctx.client.list("", "pods", ns)
-            pods = pods_by_ns[ns]
-            guarded(lambda c, o, p=pods: self.sync(c, o, p), ctx, job, "job")
+        sync_per_namespace(ctx, ctx.client.list("batch", "jobs"), [("", "pods")], self.sync, "job")
 
     def sync(self, ctx: ControllerContext, job: Obj, all_pods: list[Obj]) -> None:
         if deleting(job):
@@ -87,8 +106,12 @@ class JobController:
         now = ctx.now_str()
         events = ctx.events.for_component(COMPONENT)
         active = [p for p in pods if pod_active(p)]
-        succeeded = max(int(status.get("succeeded") or 0), sum(1 for p in pods if pod_phase(p) == "Succeeded"))
-        failed = max(int(status.get("failed") or 0), sum(1 for p in pods if pod_phase(p) == "Failed"))
+        succeeded = max(
+            int(status.get("succeeded") or 0), sum(1 for p in pods if pod_phase(p) == "Succeeded")
+        )
+        failed = max(
+            int(status.get("failed") or 0), sum(1 for p in pods if pod_phase(p) == "Failed")
+        )
         finished = job_finished(job)
         suspended = bool(spec.get("suspend"))
         if finished is None and not suspended and not status.get("startTime"):
@@ -102,9 +125,13 @@ class JobController:
                 reason = BACKOFF_EXCEEDED
             deadline = spec.get("activeDeadlineSeconds")
             started = parse_ts(status.get("startTime"))
-            if reason is None and deadline is not None and started is not None:
-                if plus(started, int(deadline)) <= ctx.now():
-                    reason = DEADLINE_EXCEEDED
+            if (
+                reason is None
+                and deadline is not None
+                and started is not None
+                and plus(started, int(deadline)) <= ctx.now()
+            ):
+                reason = DEADLINE_EXCEEDED
             if reason is not None:
                 for pod in active:
                     delete_pod(ctx, job, pod, COMPONENT)
@@ -128,11 +155,17 @@ class JobController:
                 for pod in active:
                     delete_pod(ctx, job, pod, COMPONENT)
                 active = []
-                if not any(c.get("type") == "Suspended" and c.get("status") == "True" for c in conditions):
-                    conditions = _set(conditions, "Suspended", ("JobSuspended", "Job suspended"), now)
+                if not any(
+                    c.get("type") == "Suspended" and c.get("status") == "True" for c in conditions
+                ):
+                    conditions = _set(
+                        conditions, "Suspended", ("JobSuspended", "Job suspended"), now
+                    )
                     events.normal(job, "Suspended", "Job suspended")
             else:
-                if any(c.get("type") == "Suspended" and c.get("status") == "True" for c in conditions):
+                if any(
+                    c.get("type") == "Suspended" and c.get("status") == "True" for c in conditions
+                ):
                     conditions = [c for c in conditions if c.get("type") != "Suspended"]
                     conditions.append(
                         {
@@ -149,18 +182,10 @@ class JobController:
                     want = parallelism if succeeded == 0 else 0
                 else:
                     want = min(parallelism, int(completions) - succeeded)
-                template = spec.get("template") or {}
-                for _ in range(max(want - len(active), 0)):
-                    pod = pod_from_template(
-                        template,
-                        namespace_of(job),
-                        owner_reference(job, "batch/v1", "Job"),
-                        generate_name=f"{name_of(job)}-",
-                    )
-                    created = create_pod(ctx, job, pod, "Job", COMPONENT)
-                    if created is None:
-                        break
-                    active.append(created)
+                failed_at = last_failure(pods)
+                if failed_at is not None and plus(failed_at, failure_backoff(failed)) > ctx.now():
+                    want = len(active)  # back off before replacing a failed pod
+                active += create_pods(ctx, job, "batch/v1", "Job", want - len(active), COMPONENT)
         status["active"] = len(active)
         status["succeeded"] = succeeded
         status["failed"] = failed
@@ -173,11 +198,7 @@ class JobController:
         for key in ("active", "succeeded", "failed"):
             if not status[key]:
                 del status[key]
-        if status != (job.get("status") or {}):
-            current = ctx.client.get("batch", "jobs", namespace_of(job), name_of(job))
-            if current is not None and uid_of(current) == uid_of(job):
-                current["status"] = status
-                ctx.client.update("batch", "jobs", current)
+        write_status(ctx, ("batch", "jobs"), job, status)
 
 
 def _set(conditions: list[Obj], kind: str, reason: tuple[str, str], now: str) -> list[Obj]:
@@ -198,7 +219,7 @@ def _set(conditions: list[Obj], kind: str, reason: tuple[str, str], now: str) ->
 class TTLAfterFinishedController:
     """Deletes finished Jobs `ttlSecondsAfterFinished` after they finished."""
 
-    name = "ttl-after-finished"
+    name = "ttl-after-finished-controller"
 
     def reconcile(self, ctx: ControllerContext) -> None:
         now = ctx.now()
@@ -213,6 +234,8 @@ class TTLAfterFinishedController:
             if finished_at is None or plus(finished_at, int(ttl)) > now:
                 continue
             try:
-                ctx.client.delete("batch", "jobs", namespace_of(job), name_of(job), propagation="Foreground")
+                ctx.client.delete(
+                    "batch", "jobs", namespace_of(job), name_of(job), propagation="Foreground"
+                )
             except ApiError:
                 continue

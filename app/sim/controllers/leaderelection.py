@@ -13,7 +13,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from app.sim.clock import Clock, parse_time, rfc3339_micro
+from app.sim.clock import Clock, rfc3339_micro
+from app.sim.controllers.base import parse_ts
+from app.sim.controllers.events import EventRecorder
 from app.sim.errors import ApiError
 from app.sim.store import ObjectStore
 
@@ -43,6 +45,7 @@ class LeaderElector:
         namespace: str = LEASE_NAMESPACE,
         lease_duration: int = LEASE_DURATION_SECONDS,
         retry_period: float = RETRY_PERIOD_SECONDS,
+        events: EventRecorder | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -52,6 +55,8 @@ class LeaderElector:
         self.lease_duration = lease_duration
         self.retry_period = retry_period
         self._leading = False
+        # client-go records "<identity> became leader" on the Lease (LeaderElection).
+        self.events = events
 
     @property
     def is_leader(self) -> bool:
@@ -59,7 +64,9 @@ class LeaderElector:
         if not self._leading:
             return False
         lease = self.store.get("coordination.k8s.io", "leases", self.namespace, self.name)
-        return lease is not None and (lease.get("spec") or {}).get("holderIdentity") == self.identity
+        return (
+            lease is not None and (lease.get("spec") or {}).get("holderIdentity") == self.identity
+        )
 
     def restart(self, host: str = "controlplane") -> None:
         """The component process restarted: a new identity that must wait for the old
@@ -80,11 +87,15 @@ class LeaderElector:
             self._leading = False
         return self._leading
 
+    def _became_leader(self, lease: dict) -> None:
+        if self.events is not None:
+            self.events.normal(lease, "LeaderElection", f"{self.identity} became leader")
+
     def _try_acquire_or_renew(self, now: datetime) -> bool:
         stamp = rfc3339_micro(now)
         lease = self.store.get("coordination.k8s.io", "leases", self.namespace, self.name)
         if lease is None:
-            self.store.create(
+            created = self.store.create(
                 "coordination.k8s.io",
                 "leases",
                 {
@@ -100,10 +111,11 @@ class LeaderElector:
                     },
                 },
             )
+            self._became_leader(created)
             return True
         spec = lease.setdefault("spec", {})
         holder = spec.get("holderIdentity")
-        renewed = _parse(spec.get("renewTime") or spec.get("acquireTime"))
+        renewed = parse_ts(spec.get("renewTime") or spec.get("acquireTime"))
         duration = int(spec.get("leaseDurationSeconds") or self.lease_duration)
         if holder == self.identity:
             if renewed is not None and (now - renewed).total_seconds() < self.retry_period:
@@ -121,14 +133,5 @@ class LeaderElector:
         spec["renewTime"] = stamp
         if holder:
             spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
-        self.store.update("coordination.k8s.io", "leases", lease)
+        self._became_leader(self.store.update("coordination.k8s.io", "leases", lease))
         return True
-
-
-def _parse(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError:
-        return None

@@ -6,7 +6,8 @@
     manager.tick(running)   # leader election first; controllers only while leading
 
 Controllers are selected like upstream's `--controllers` flag: `("*",)` runs all,
-`("*", "-nodelifecycle")` all but one, `("deployment", "replicaset")` just those.
+`("*", "-nodelifecycle")` all but one, `("deployment", "replicaset")` just those;
+canonical names (`deployment-controller`) and the old ones both work.
 A controller that raises is logged and retried on the next step; it never stops
 the others (a work queue requeues with backoff upstream).
 """
@@ -23,7 +24,7 @@ from app.sim.controllers.client import ApiClient
 from app.sim.controllers.events import EventRecorder
 from app.sim.controllers.leaderelection import LeaderElector, new_identity
 from app.sim.store import ObjectStore
-from app.sim.watch import WatchEvent
+from app.sim.watch import MODIFIED, WatchEvent
 
 if TYPE_CHECKING:
     from app.sim.cluster import Cluster
@@ -31,6 +32,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "kube-controller-manager"
+# A watching controller runs at least this often (cluster-clock seconds) even when
+# nothing it watches changed: the informer resync that makes loops self-healing
+# (upstream's default --min-resync-period is 12 h; a lab needs time-based changes
+# such as minReadySeconds and progress deadlines to show within seconds).
+RESYNC_SECONDS = 10.0
+# Writes that never wake an ANY_KIND controller: they happen every few seconds
+# (kubelet and leader Leases) or are the controllers' own output (Events).
+_QUIET_KINDS = {("", "events"), ("coordination.k8s.io", "leases")}
 
 
 def _registry() -> dict[str, Callable[[], Controller]]:
@@ -43,32 +52,116 @@ def _registry() -> dict[str, Callable[[], Controller]]:
     from app.sim.controllers.job import JobController, TTLAfterFinishedController
     from app.sim.controllers.namespace import NamespaceController
     from app.sim.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
+    from app.sim.controllers.podgc import PodGarbageCollector
     from app.sim.controllers.replicaset import ReplicaSetController
     from app.sim.controllers.resourcequota import ResourceQuotaController
     from app.sim.controllers.serviceaccount import ServiceAccountController
     from app.sim.controllers.statefulset import StatefulSetController
     from app.sim.controllers.volume import PersistentVolumeBinder
 
-    # Upstream's --controllers names, in an order that lets one step carry a change
-    # down the ownership chain (Deployment -> ReplicaSet -> Pod -> endpoints).
+    # Upstream's canonical controller names (cmd/kube-controller-manager/names), in an
+    # order that lets one step carry a change down the ownership chain
+    # (Deployment -> ReplicaSet -> Pod -> endpoints).
     return {
-        "namespace": NamespaceController,
-        "serviceaccount": ServiceAccountController,
-        "nodelifecycle": NodeLifecycleController,
+        "namespace-controller": NamespaceController,
+        "serviceaccount-controller": ServiceAccountController,
+        "node-lifecycle-controller": NodeLifecycleController,
         "taint-eviction-controller": TaintEvictionController,
-        "cronjob": CronJobController,
-        "job": JobController,
-        "ttl-after-finished": TTLAfterFinishedController,
-        "deployment": DeploymentController,
-        "replicaset": ReplicaSetController,
-        "daemonset": DaemonSetController,
-        "statefulset": StatefulSetController,
-        "persistentvolume-binder": PersistentVolumeBinder,
-        "endpointslice": EndpointSliceController,
-        "endpoint": EndpointsController,
-        "resourcequota": ResourceQuotaController,
-        "garbage-collector": GarbageCollector,
+        "pod-garbage-collector-controller": PodGarbageCollector,
+        "cronjob-controller": CronJobController,
+        "job-controller": JobController,
+        "ttl-after-finished-controller": TTLAfterFinishedController,
+        "deployment-controller": DeploymentController,
+        "replicaset-controller": ReplicaSetController,
+        "daemonset-controller": DaemonSetController,
+        "statefulset-controller": StatefulSetController,
+        "persistentvolume-binder-controller": PersistentVolumeBinder,
+        "endpointslice-controller": EndpointSliceController,
+        "endpoints-controller": EndpointsController,
+        "resourcequota-controller": ResourceQuotaController,
+        "garbage-collector-controller": GarbageCollector,
     }
+
+
+# The pre-1.28 names `--controllers` still accepts (ControllerDescriptor aliases).
+ALIASES = {
+    "namespace": "namespace-controller",
+    "serviceaccount": "serviceaccount-controller",
+    "nodelifecycle": "node-lifecycle-controller",
+    "cronjob": "cronjob-controller",
+    "job": "job-controller",
+    "ttl-after-finished": "ttl-after-finished-controller",
+    "deployment": "deployment-controller",
+    "replicaset": "replicaset-controller",
+    "daemonset": "daemonset-controller",
+    "statefulset": "statefulset-controller",
+    "persistentvolume-binder": "persistentvolume-binder-controller",
+    "endpointslice": "endpointslice-controller",
+    "endpoint": "endpoints-controller",
+    "resourcequota": "resourcequota-controller",
+    "garbagecollector": "garbage-collector-controller",
+    "podgc": "pod-garbage-collector-controller",
+}
+# Controllers kube-controller-manager knows but the simulator has nothing for (no
+# certificates, IPAM, HPA, ...): accepted by `--controllers` and ignored, so the
+# kubeadm manifest's `--controllers=*,bootstrapsigner,tokencleaner` works.
+KNOWN_ELSEWHERE = frozenset(
+    {
+        "serviceaccount-token-controller",
+        "serviceaccount-token",
+        "endpointslice-mirroring-controller",
+        "endpointslicemirroring",
+        "replicationcontroller-controller",
+        "replicationcontroller",
+        "horizontal-pod-autoscaler-controller",
+        "horizontalpodautoscaling",
+        "disruption-controller",
+        "disruption",
+        "certificatesigningrequest-signing-controller",
+        "csrsigning",
+        "certificatesigningrequest-approving-controller",
+        "csrapproving",
+        "certificatesigningrequest-cleaner-controller",
+        "csrcleaner",
+        "ttl-controller",
+        "ttl",
+        "bootstrap-signer-controller",
+        "bootstrapsigner",
+        "token-cleaner-controller",
+        "tokencleaner",
+        "node-ipam-controller",
+        "nodeipam",
+        "persistentvolume-attach-detach-controller",
+        "attachdetach",
+        "persistentvolume-expander-controller",
+        "persistentvolume-expander",
+        "clusterrole-aggregation-controller",
+        "clusterrole-aggregation",
+        "persistentvolumeclaim-protection-controller",
+        "pvc-protection",
+        "persistentvolume-protection-controller",
+        "pv-protection",
+        "root-ca-certificate-publisher-controller",
+        "root-ca-cert-publisher",
+        "ephemeral-volume-controller",
+        "ephemeral-volume",
+        "storageversion-garbage-collector-controller",
+        "storage-version-gc",
+        "resourceclaim-controller",
+        "resource-claim-controller",
+        "legacy-serviceaccount-token-cleaner-controller",
+        "legacy-service-account-token-cleaner",
+        "validatingadmissionpolicy-status-controller",
+        "service-cidr-controller",
+        "storage-version-migrator-controller",
+        "cloud-node-lifecycle-controller",
+        "cloud-node-lifecycle",
+        "service-lb-controller",
+        "service",
+        "node-route-controller",
+        "route",
+    }
+)
 
 
 def controller_names() -> list[str]:
@@ -77,20 +170,26 @@ def controller_names() -> list[str]:
 
 
 def select_controllers(spec: Iterable[str]) -> list[str]:
-    """Resolve a `--controllers` list (`*`, `name`, `-name`); ValueError on an
-    unknown name, as kube-controller-manager refuses to start with one."""
+    """Resolve a `--controllers` list (`*`, `name`, `-name`, old names as aliases) to
+    the canonical names of the controllers to run, in run order. Raises ValueError
+    on an unknown name, as kube-controller-manager refuses to start with one."""
     known = controller_names()
     wanted: set[str] = set()
     removed: set[str] = set()
     for item in spec:
         item = item.strip()
+        if not item:
+            continue
         if item == "*":
             wanted.update(known)
             continue
         bare = item.lstrip("-")
-        if bare not in known:
+        canonical = ALIASES.get(bare, bare)
+        if canonical not in known:
+            if canonical in KNOWN_ELSEWHERE:
+                continue
             raise ValueError(f'"{bare}" is not in the list of known controllers')
-        (removed if item.startswith("-") else wanted).add(bare)
+        (removed if item.startswith("-") else wanted).add(canonical)
     return [name for name in known if name in wanted and name not in removed]
 
 
@@ -118,8 +217,19 @@ class ControllerManager:
         registry = _registry()
         self.enabled = select_controllers(controllers)
         self.controllers: list[Controller] = [registry[name]() for name in self.enabled]
-        self.elector = LeaderElector(store, clock, LEASE_NAME, identity or new_identity())
+        self.elector = LeaderElector(
+            store,
+            clock,
+            LEASE_NAME,
+            identity or new_identity(),
+            events=self.context.events.for_component(LEASE_NAME),
+        )
         self._writes = 0
+        # resourceVersion of the last write per kind, and of the write before each
+        # controller's last run (with the clock time of that run).
+        self._kind_rv: dict[tuple[str, str], int] = {}
+        self._any_rv = 0
+        self._last_run: dict[str, tuple[int, float]] = {}
         store.after_write.append(self._count)
 
     @classmethod
@@ -137,11 +247,35 @@ class ControllerManager:
         # the same warning each pass, and that must not keep `sync` spinning.
         if event.plural != "events":
             self._writes += 1
+        key = (event.group, event.plural)
+        self._kind_rv[key] = event.resource_version
+        # ANY_KIND controllers (garbage collector, quota) care about objects appearing,
+        # going, or starting to go; status updates of running pods do not wake them.
+        structural = event.type != MODIFIED or b'"deletionTimestamp"' in event.data
+        if key not in _QUIET_KINDS and structural:
+            self._any_rv = event.resource_version
 
-    def step(self) -> int:
-        """Run every enabled controller once; returns how many objects were written."""
+    def _due(self, controller: Controller, now: float) -> bool:
+        watches = getattr(controller, "watches", None)
+        last = self._last_run.get(controller.name)
+        if watches is None or last is None:
+            return True
+        last_rv, last_time = last
+        if now - last_time >= RESYNC_SECONDS:
+            return True
+        if ("*", "*") in watches:
+            return self._any_rv > last_rv
+        return any(self._kind_rv.get(kind, 0) > last_rv for kind in watches)
+
+    def step(self, *, resync: bool = False) -> int:
+        """Run every enabled controller that has work (a watched kind changed, its
+        resync is due, or `resync` forces all); returns how many objects were written."""
         before = self._writes
         for controller in self.controllers:
+            now = self.clock.now().timestamp()
+            if not resync and not self._due(controller, now):
+                continue
+            self._last_run[controller.name] = (self.store.resource_version, now)
             try:
                 controller.reconcile(self.context)
             except Exception:  # one broken controller must not stop the others

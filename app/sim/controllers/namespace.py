@@ -29,7 +29,7 @@ def _group_resource(group: str, plural: str) -> str:
 
 
 class NamespaceController:
-    name = "namespace"
+    name = "namespace-controller"
 
     def reconcile(self, ctx: ControllerContext) -> None:
         for ns in ctx.client.list("", "namespaces"):
@@ -81,9 +81,9 @@ class NamespaceController:
             updated["metadata"].pop("finalizers", None)
         if updated != current:
             ctx.client.update("", "namespaces", updated)
-        if not meta_finalizers and not spec.get("finalizers"):
-            if ctx.client.get("", "namespaces", None, name) is not None:
-                ctx.client.delete("", "namespaces", None, name)
+        gone = ctx.client.get("", "namespaces", None, name) is None
+        if not meta_finalizers and not spec.get("finalizers") and not gone:
+            ctx.client.delete("", "namespaces", None, name)
 
     def status(
         self, ns: Obj, counts: dict[str, int], finalizers: dict[str, int], now: str
@@ -92,7 +92,11 @@ class NamespaceController:
 
         def condition(kind: str, status: str, reason: str, message: str) -> Obj:
             previous = old.get(kind)
-            stamp = previous.get("lastTransitionTime") if previous and previous.get("status") == status else now
+            stamp = (
+                previous.get("lastTransitionTime")
+                if previous and previous.get("status") == status
+                else now
+            )
             return {
                 "type": kind,
                 "status": status,
@@ -111,7 +115,10 @@ class NamespaceController:
             )
         else:
             remaining = condition(
-                "NamespaceContentRemaining", "False", "ContentRemoved", "All content successfully removed"
+                "NamespaceContentRemaining",
+                "False",
+                "ContentRemoved",
+                "All content successfully removed",
             )
         if finalizers:
             held = condition(
@@ -119,7 +126,9 @@ class NamespaceController:
                 "True",
                 "SomeFinalizersRemain",
                 "Some content in the namespace has finalizers remaining: "
-                + ", ".join(f"{f} in {n} resource instances" for f, n in sorted(finalizers.items())),
+                + ", ".join(
+                    f"{f} in {n} resource instances" for f, n in sorted(finalizers.items())
+                ),
             )
         else:
             held = condition(

@@ -106,13 +106,16 @@ def desired_taints(node: Obj, now: str) -> list[Obj]:
 
 
 class NodeLifecycleController:
-    name = "nodelifecycle"
+    name = "node-lifecycle-controller"
 
     def __init__(self, grace_seconds: int = NODE_MONITOR_GRACE_SECONDS) -> None:
         self.grace_seconds = grace_seconds
 
     def reconcile(self, ctx: ControllerContext) -> None:
-        leases = {name_of(lease): lease for lease in ctx.client.list("coordination.k8s.io", "leases", "kube-node-lease")}
+        leases = {
+            name_of(lease): lease
+            for lease in ctx.client.list("coordination.k8s.io", "leases", "kube-node-lease")
+        }
         for node in ctx.client.list("", "nodes"):
             try:
                 self.sync(ctx, node, leases.get(name_of(node)))
@@ -129,7 +132,11 @@ class NodeLifecycleController:
         went_unknown = False
         if ready is None:
             created = parse_ts(node["metadata"].get("creationTimestamp"))
-            if created is not None and plus(created, NODE_STARTUP_GRACE_SECONDS) < now and heartbeat is None:
+            if (
+                created is not None
+                and plus(created, NODE_STARTUP_GRACE_SECONDS) < now
+                and heartbeat is None
+            ):
                 for kind in KUBELET_CONDITIONS:
                     conditions.append(
                         {
@@ -161,7 +168,9 @@ class NodeLifecycleController:
             ctx.client.update("", "nodes", updated)
         if went_unknown:
             events = ctx.events.for_component(NODE_COMPONENT)
-            events.normal(updated, "NodeNotReady", f"Node {name_of(node)} status is now: NodeNotReady")
+            events.normal(
+                updated, "NodeNotReady", f"Node {name_of(node)} status is now: NodeNotReady"
+            )
             self.mark_pods_not_ready(ctx, name_of(node), stamp)
 
     def mark_pods_not_ready(self, ctx: ControllerContext, node_name: str, stamp: str) -> None:
@@ -203,7 +212,7 @@ def tolerates(toleration: Obj, taint: Obj) -> bool:
     return (toleration.get("value") or "") == (taint.get("value") or "")
 
 
-def eviction_time(pod: Obj, taints: list[Obj]) -> datetime | None | bool:
+def eviction_time(pod: Obj, taints: list[Obj]) -> datetime | bool | None:
     """When the pod must go: False if never, None if now, else the moment."""
     tolerations = (pod.get("spec") or {}).get("tolerations") or []
     seconds: float | None = -1  # -1: tolerated forever
@@ -232,7 +241,11 @@ class TaintEvictionController:
     def reconcile(self, ctx: ControllerContext) -> None:
         no_execute: dict[str, list[Obj]] = {}
         for node in ctx.client.list("", "nodes"):
-            taints = [t for t in (node.get("spec") or {}).get("taints") or [] if t.get("effect") == "NoExecute"]
+            taints = [
+                t
+                for t in (node.get("spec") or {}).get("taints") or []
+                if t.get("effect") == "NoExecute"
+            ]
             if taints:
                 no_execute[name_of(node)] = taints
         if not no_execute:
@@ -249,7 +262,11 @@ class TaintEvictionController:
 
     def evict(self, ctx: ControllerContext, pod: Obj) -> None:
         events = ctx.events.for_component(EVICTION_COMPONENT)
-        events.normal(pod, "TaintManagerEviction", f"Marking for deletion Pod {namespace_of(pod)}/{name_of(pod)}")
+        events.normal(
+            pod,
+            "TaintManagerEviction",
+            f"Marking for deletion Pod {namespace_of(pod)}/{name_of(pod)}",
+        )
         updated = fresh(pod)
         conditions = updated.setdefault("status", {}).setdefault("conditions", [])
         if not any(c.get("type") == "DisruptionTarget" for c in conditions):
@@ -267,6 +284,8 @@ class TaintEvictionController:
             except ApiError:
                 return
         try:
-            ctx.client.delete("", "pods", namespace_of(pod), name_of(pod), uid=pod["metadata"].get("uid"))
+            ctx.client.delete(
+                "", "pods", namespace_of(pod), name_of(pod), uid=pod["metadata"].get("uid")
+            )
         except ApiError:
             return

@@ -16,7 +16,6 @@ from app.sim.controllers.base import (
     Obj,
     claim,
     deleting,
-    guarded,
     name_of,
     namespace_of,
     owner_reference,
@@ -27,7 +26,9 @@ from app.sim.controllers.base import (
     pod_from_template,
     pod_phase,
     pod_ready,
+    sync_per_namespace,
     uid_of,
+    write_status,
 )
 from app.sim.errors import ApiError
 from app.sim.selectors import LabelSelector, selector_from_object
@@ -75,10 +76,33 @@ def create_pod(
     return created
 
 
+def create_pods(
+    ctx: ControllerContext, owner: Obj, api_version: str, kind: str, count: int, component: str
+) -> list[Obj]:
+    """Create up to `count` pods `<owner>-<random>` from the owner's template; stops at
+    the first refusal (recorded as FailedCreate) and returns the pods created."""
+    template = (owner.get("spec") or {}).get("template") or {}
+    created: list[Obj] = []
+    for _ in range(max(count, 0)):
+        pod = pod_from_template(
+            template,
+            namespace_of(owner),
+            owner_reference(owner, api_version, kind),
+            generate_name=f"{name_of(owner)}-",
+        )
+        made = create_pod(ctx, owner, pod, kind, component)
+        if made is None:
+            break
+        created.append(made)
+    return created
+
+
 def delete_pod(ctx: ControllerContext, owner: Obj, pod: Obj, component: str) -> None:
     events = ctx.events.for_component(component)
     try:
-        ctx.client.delete("", "pods", namespace_of(pod), name_of(pod), uid=pod["metadata"].get("uid"))
+        ctx.client.delete(
+            "", "pods", namespace_of(pod), name_of(pod), uid=pod["metadata"].get("uid")
+        )
     except ApiError as exc:
         events.warning(owner, "FailedDelete", f"Error deleting: {exc.message}")
         return
@@ -86,16 +110,13 @@ def delete_pod(ctx: ControllerContext, owner: Obj, pod: Obj, component: str) -> 
 
 
 class ReplicaSetController:
-    name = "replicaset"
+    name = "replicaset-controller"
+    watches = frozenset({("apps", "replicasets"), ("", "pods")})
 
     def reconcile(self, ctx: ControllerContext) -> None:
-        replicasets = ctx.client.list("apps", "replicasets")
-        pods_by_ns: dict[str, list[Obj]] = {}
-        for rs in replicasets:
-            ns = namespace_of(rs)
-            if ns not in pods_by_ns:
-                pods_by_ns[ns] = ctx.client.list("", "pods", ns)
-            guarded(lambda c, o: self.sync(c, o, pods_by_ns[ns]), ctx, rs, "replicaset")
+        sync_per_namespace(
+            ctx, ctx.client.list("apps", "replicasets"), [("", "pods")], self.sync, "replicaset"
+        )
 
     def sync(self, ctx: ControllerContext, rs: Obj, all_pods: list[Obj]) -> None:
         spec = rs.get("spec") or {}
@@ -108,19 +129,9 @@ class ReplicaSetController:
         if not deleting(rs):
             want = int(spec.get("replicas", 1) or 0)
             diff = len(active) - want
-            template = spec.get("template") or {}
             if diff < 0:
-                for _ in range(min(-diff, BURST_REPLICAS)):
-                    pod = pod_from_template(
-                        template,
-                        namespace_of(rs),
-                        owner_reference(rs, "apps/v1", "ReplicaSet"),
-                        generate_name=f"{name_of(rs)}-",
-                    )
-                    created = create_pod(ctx, rs, pod, "ReplicaSet", COMPONENT)
-                    if created is None:
-                        break
-                    active.append(created)
+                count = min(-diff, BURST_REPLICAS)
+                active += create_pods(ctx, rs, "apps/v1", "ReplicaSet", count, COMPONENT)
             elif diff > 0:
                 doomed = sorted(active, key=deletion_order)[: min(diff, BURST_REPLICAS)]
                 for pod in doomed:
@@ -157,9 +168,4 @@ class ReplicaSetController:
         old = rs.get("status") or {}
         if old.get("conditions"):
             status["conditions"] = old["conditions"]
-        if old != status:
-            current = ctx.client.get("apps", "replicasets", namespace_of(rs), name_of(rs))
-            if current is None or uid_of(current) != uid_of(rs):
-                return
-            current["status"] = status
-            ctx.client.update("apps", "replicasets", current)
+        write_status(ctx, ("apps", "replicasets"), rs, status)

@@ -7,11 +7,12 @@ with `kubectl describe quota` is what admission enforces.
 
 from __future__ import annotations
 
-from app.sim.controllers.base import ControllerContext
+from app.sim.controllers.base import ANY_KIND, ControllerContext
 
 
 class ResourceQuotaController:
-    name = "resourcequota"
+    name = "resourcequota-controller"
+    watches = ANY_KIND
 
     def reconcile(self, ctx: ControllerContext) -> None:
         from app.sim.admission import refresh_quota_status

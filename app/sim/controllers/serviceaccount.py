@@ -14,7 +14,8 @@ DEFAULT_SERVICE_ACCOUNT = "default"
 
 
 class ServiceAccountController:
-    name = "serviceaccount"
+    name = "serviceaccount-controller"
+    watches = frozenset({("", "namespaces"), ("", "serviceaccounts")})
 
     def reconcile(self, ctx: ControllerContext) -> None:
         have = {
@@ -24,7 +25,11 @@ class ServiceAccountController:
         }
         for ns in ctx.client.list("", "namespaces"):
             name = name_of(ns)
-            if name in have or deleting(ns) or (ns.get("status") or {}).get("phase") == "Terminating":
+            if (
+                name in have
+                or deleting(ns)
+                or (ns.get("status") or {}).get("phase") == "Terminating"
+            ):
                 continue
             try:
                 ctx.client.store.create(

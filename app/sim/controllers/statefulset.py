@@ -20,7 +20,6 @@ from app.sim.controllers.base import (
     Obj,
     claim,
     deleting,
-    guarded,
     labels_of,
     name_of,
     namespace_of,
@@ -29,7 +28,9 @@ from app.sim.controllers.base import (
     pod_from_template,
     pod_phase,
     pod_ready,
+    sync_per_namespace,
     uid_of,
+    write_status,
 )
 from app.sim.controllers.deployment import template_hash
 from app.sim.errors import ApiError
@@ -55,16 +56,12 @@ def running_and_ready(pod: Obj) -> bool:
 
 
 class StatefulSetController:
-    name = "statefulset"
+    name = "statefulset-controller"
+    watches = frozenset({("apps", "statefulsets"), ("", "pods"), ("", "persistentvolumeclaims")})
 
     def reconcile(self, ctx: ControllerContext) -> None:
-        pods_by_ns: dict[str, list[Obj]] = {}
-        for sts in ctx.client.list("apps", "statefulsets"):
-            ns = namespace_of(sts)
-            if ns not in pods_by_ns:
-                pods_by_ns[ns] = ctx.client.list("", "pods", ns)
-            pods = pods_by_ns[ns]
-            guarded(lambda c, o, p=pods: self.sync(c, o, p), ctx, sts, "statefulset")
+        statefulsets = ctx.client.list("apps", "statefulsets")
+        sync_per_namespace(ctx, statefulsets, [("", "pods")], self.sync, "statefulset")
 
     def sync(self, ctx: ControllerContext, sts: Obj, all_pods: list[Obj]) -> None:
         spec = sts.get("spec") or {}
@@ -83,12 +80,12 @@ class StatefulSetController:
             self.scale(ctx, sts, by_ordinal, revision)
         self.update_status(ctx, sts, by_ordinal, revision)
 
-    def scale(self, ctx: ControllerContext, sts: Obj, by_ordinal: dict[int, Obj], revision: str) -> None:
+    def scale(
+        self, ctx: ControllerContext, sts: Obj, by_ordinal: dict[int, Obj], revision: str
+    ) -> None:
         spec = sts.get("spec") or {}
         replicas = int(spec.get("replicas", 1) or 0)
         ordered = (spec.get("podManagementPolicy") or "OrderedReady") == "OrderedReady"
-        events = ctx.events.for_component(COMPONENT)
-        set_name = name_of(sts)
         for ordinal in range(replicas):
             pod = by_ordinal.get(ordinal)
             if pod is not None and pod_phase(pod) in ("Failed", "Succeeded") and not deleting(pod):
@@ -136,7 +133,6 @@ class StatefulSetController:
             if labels_of(pod).get(REVISION_LABEL) != revision:
                 self.delete(ctx, sts, pod)
                 return
-        del events, set_name
 
     def ensure_claims(self, ctx: ControllerContext, sts: Obj, ordinal: int) -> None:
         events = ctx.events.for_component(COMPONENT)
@@ -196,21 +192,32 @@ class StatefulSetController:
                 volumes.append(
                     {
                         "name": name_of(claim_template),
-                        "persistentVolumeClaim": {"claimName": claim_name(claim_template, sts, ordinal)},
+                        "persistentVolumeClaim": {
+                            "claimName": claim_name(claim_template, sts, ordinal)
+                        },
                     }
                 )
             pod_spec["volumes"] = volumes
         pod = pod_from_template(
-            template, namespace_of(sts), owner_reference(sts, "apps/v1", "StatefulSet"), name=pod_name
+            template,
+            namespace_of(sts),
+            owner_reference(sts, "apps/v1", "StatefulSet"),
+            name=pod_name,
         )
         try:
             created = ctx.client.create("", "pods", pod)
         except ApiError as exc:
             events.warning(
-                sts, "FailedCreate", f"create Pod {pod_name} in StatefulSet {name_of(sts)} failed error: {exc.message}"
+                sts,
+                "FailedCreate",
+                f"create Pod {pod_name} in StatefulSet {name_of(sts)} failed error: {exc.message}",
             )
             return None
-        events.normal(sts, "SuccessfulCreate", f"create Pod {pod_name} in StatefulSet {name_of(sts)} successful")
+        events.normal(
+            sts,
+            "SuccessfulCreate",
+            f"create Pod {pod_name} in StatefulSet {name_of(sts)} successful",
+        )
         return created
 
     def delete(self, ctx: ControllerContext, sts: Obj, pod: Obj) -> None:
@@ -219,12 +226,21 @@ class StatefulSetController:
             ctx.client.delete("", "pods", namespace_of(pod), name_of(pod), uid=uid_of(pod))
         except ApiError as exc:
             events.warning(
-                sts, "FailedDelete", f"delete Pod {name_of(pod)} in StatefulSet {name_of(sts)} failed error: {exc.message}"
+                sts,
+                "FailedDelete",
+                f"delete Pod {name_of(pod)} in StatefulSet {name_of(sts)} failed error: "
+                f"{exc.message}",
             )
             return
-        events.normal(sts, "SuccessfulDelete", f"delete Pod {name_of(pod)} in StatefulSet {name_of(sts)} successful")
+        events.normal(
+            sts,
+            "SuccessfulDelete",
+            f"delete Pod {name_of(pod)} in StatefulSet {name_of(sts)} successful",
+        )
 
-    def update_status(self, ctx: ControllerContext, sts: Obj, by_ordinal: dict[int, Obj], revision: str) -> None:
+    def update_status(
+        self, ctx: ControllerContext, sts: Obj, by_ordinal: dict[int, Obj], revision: str
+    ) -> None:
         spec = sts.get("spec") or {}
         min_ready = int(spec.get("minReadySeconds") or 0)
         now = ctx.now()
@@ -240,7 +256,9 @@ class StatefulSetController:
             "observedGeneration": sts["metadata"].get("generation", 1),
             "replicas": len(live),
             "readyReplicas": sum(1 for p in live if pod_ready(p)),
-            "currentReplicas": sum(1 for p in live if labels_of(p).get(REVISION_LABEL) == current_revision),
+            "currentReplicas": sum(
+                1 for p in live if labels_of(p).get(REVISION_LABEL) == current_revision
+            ),
             "updatedReplicas": updated,
             "availableReplicas": sum(1 for p in live if pod_available(p, min_ready, now)),
             "currentRevision": current_revision,
@@ -250,8 +268,4 @@ class StatefulSetController:
         for key in ("readyReplicas", "currentReplicas", "updatedReplicas"):
             if not status[key]:
                 del status[key]
-        if status != old_status:
-            current = ctx.client.get("apps", "statefulsets", namespace_of(sts), name_of(sts))
-            if current is not None and uid_of(current) == uid_of(sts):
-                current["status"] = status
-                ctx.client.update("apps", "statefulsets", current)
+        write_status(ctx, ("apps", "statefulsets"), sts, status)

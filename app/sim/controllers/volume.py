@@ -68,9 +68,11 @@ def volume_fits_node(pv: Obj, node: Obj | None) -> bool:
     for term in required.get("nodeSelectorTerms") or []:
         expressions = term.get("matchExpressions") or []
         fields = term.get("matchFields") or []
-        if (expressions or fields) and all(
-            _requirement(e, labels.get(e.get("key", ""))) for e in expressions
-        ) and all(_requirement(e, name_of(node)) for e in fields):
+        if (
+            (expressions or fields)
+            and all(_requirement(e, labels.get(e.get("key", ""))) for e in expressions)
+            and all(_requirement(e, name_of(node)) for e in fields)
+        ):
             return True
     return False
 
@@ -106,7 +108,16 @@ def volume_matches(pv: Obj, pvc: Obj, class_name: str, node: Obj | None, wffc: b
 
 
 class PersistentVolumeBinder:
-    name = "persistentvolume-binder"
+    name = "persistentvolume-binder-controller"
+    watches = frozenset(
+        {
+            ("", "persistentvolumes"),
+            ("", "persistentvolumeclaims"),
+            ("", "pods"),
+            ("", "nodes"),
+            ("storage.k8s.io", "storageclasses"),
+        }
+    )
 
     def __init__(self) -> None:
         # Claims already told why they wait (the event is not repeated every pass).
@@ -118,7 +129,9 @@ class PersistentVolumeBinder:
             (
                 n
                 for n, sc in sorted(classes.items())
-                if ((sc.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION)
+                if ((sc.get("metadata") or {}).get("annotations") or {}).get(
+                    DEFAULT_CLASS_ANNOTATION
+                )
                 == "true"
             ),
             None,
@@ -127,14 +140,18 @@ class PersistentVolumeBinder:
         pvcs = ctx.client.list("", "persistentvolumeclaims")
         nodes = {name_of(n): n for n in ctx.client.list("", "nodes")}
         pods = ctx.client.list("", "pods") if pvcs else []
-        for pvc in sorted(pvcs, key=lambda c: (c["metadata"].get("creationTimestamp") or "", name_of(c))):
+        for pvc in sorted(
+            pvcs, key=lambda c: (c["metadata"].get("creationTimestamp") or "", name_of(c))
+        ):
             if deleting(pvc):
                 continue
             try:
                 self.sync_claim(ctx, pvc, pvs, classes, default_class, nodes, pods)
             except ApiError:
                 continue
-        claims = {(namespace_of(c), name_of(c)): c for c in ctx.client.list("", "persistentvolumeclaims")}
+        claims = {
+            (namespace_of(c), name_of(c)): c for c in ctx.client.list("", "persistentvolumeclaims")
+        }
         for pv in ctx.client.list("", "persistentvolumes"):
             try:
                 self.sync_volume(ctx, pv, claims)
@@ -167,31 +184,53 @@ class PersistentVolumeBinder:
                 if phase == "Bound":
                     self.set_claim_phase(ctx, pvc, "Lost")
                     ctx.events.for_component(COMPONENT).warning(
-                        pvc, "ClaimLost", "Bound claim has lost its PersistentVolume. Data on the volume is lost!"
+                        pvc,
+                        "ClaimLost",
+                        "Bound claim has lost its PersistentVolume. Data on the volume is lost!",
                     )
                 return
             ref = (pv.get("spec") or {}).get("claimRef") or {}
-            if not ref or (ref.get("name"), ref.get("namespace")) == (name_of(pvc), namespace_of(pvc)):
+            if not ref or (ref.get("name"), ref.get("namespace")) == (
+                name_of(pvc),
+                namespace_of(pvc),
+            ):
                 self.bind(ctx, pv, pvc)
             elif phase != "Bound":
-                self.tell(ctx, pvc, "Warning", "FailedBinding", "volume already bound to a different claim.")
+                self.tell(
+                    ctx,
+                    pvc,
+                    "Warning",
+                    "FailedBinding",
+                    "volume already bound to a different claim.",
+                )
             return
         class_name = claim_class(pvc, default_class)
         storage_class = classes.get(class_name)
-        wffc = bool(storage_class) and storage_class.get("volumeBindingMode") == "WaitForFirstConsumer"
+        wffc = (
+            bool(storage_class) and storage_class.get("volumeBindingMode") == "WaitForFirstConsumer"
+        )
         node_name = ((pvc.get("metadata") or {}).get("annotations") or {}).get(SELECTED_NODE)
         if wffc and not node_name:
             node_name = self.consumer_node(pvc, pods)
             if node_name is None:
                 self.tell(
-                    ctx, pvc, "Normal", "WaitForFirstConsumer",
+                    ctx,
+                    pvc,
+                    "Normal",
+                    "WaitForFirstConsumer",
                     "waiting for first consumer to be created before binding",
                 )
                 return
         node = nodes.get(node_name) if node_name else None
         candidates = [pv for pv in pvs.values() if volume_matches(pv, pvc, class_name, node, wffc)]
         if candidates:
-            best = min(candidates, key=lambda pv: (_size((pv["spec"].get("capacity") or {}).get("storage")), name_of(pv)))
+            best = min(
+                candidates,
+                key=lambda pv: (
+                    _size((pv["spec"].get("capacity") or {}).get("storage")),
+                    name_of(pv),
+                ),
+            )
             pvs[name_of(best)] = self.bind(ctx, best, pvc)
             return
         provisioner = (storage_class or {}).get("provisioner")
@@ -199,7 +238,9 @@ class PersistentVolumeBinder:
             if class_name and storage_class is None:
                 message = f'storageclass.storage.k8s.io "{class_name}" not found'
             else:
-                message = "no persistent volumes available for this claim and no storage class is set"
+                message = (
+                    "no persistent volumes available for this claim and no storage class is set"
+                )
             self.tell(ctx, pvc, "Normal" if class_name else "Warning", "FailedBinding", message)
             return
         pv = self.provision(ctx, pvc, storage_class, class_name, node_name)
@@ -219,16 +260,29 @@ class PersistentVolumeBinder:
         return None
 
     def provision(
-        self, ctx: ControllerContext, pvc: Obj, storage_class: Obj, class_name: str, node_name: str | None
+        self,
+        ctx: ControllerContext,
+        pvc: Obj,
+        storage_class: Obj,
+        class_name: str,
+        node_name: str | None,
     ) -> Obj:
         provisioner = storage_class["provisioner"]
         events = ctx.events.for_component(provisioner)
         claim_key = f"{namespace_of(pvc)}/{name_of(pvc)}"
-        events.normal(pvc, "Provisioning", f'External provisioner is provisioning volume for claim "{claim_key}"')
+        events.normal(
+            pvc,
+            "Provisioning",
+            f'External provisioner is provisioning volume for claim "{claim_key}"',
+        )
         pvc_spec = pvc.get("spec") or {}
         name = f"pvc-{uid_of(pvc)}"
         spec: dict[str, Any] = {
-            "capacity": {"storage": ((pvc_spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")},
+            "capacity": {
+                "storage": ((pvc_spec.get("resources") or {}).get("requests") or {}).get(
+                    "storage", "1Gi"
+                )
+            },
             "accessModes": list(pvc_spec.get("accessModes") or ["ReadWriteOnce"]),
             "persistentVolumeReclaimPolicy": storage_class.get("reclaimPolicy") or "Delete",
             "storageClassName": class_name,
@@ -242,7 +296,15 @@ class PersistentVolumeBinder:
             spec["nodeAffinity"] = {
                 "required": {
                     "nodeSelectorTerms": [
-                        {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": [node_name]}]}
+                        {
+                            "matchExpressions": [
+                                {
+                                    "key": "kubernetes.io/hostname",
+                                    "operator": "In",
+                                    "values": [node_name],
+                                }
+                            ]
+                        }
                     ]
                 }
             }
@@ -304,7 +366,9 @@ class PersistentVolumeBinder:
         if updated != pvc:
             ctx.client.update("", "persistentvolumeclaims", updated)
 
-    def sync_volume(self, ctx: ControllerContext, pv: Obj, claims: dict[tuple[str, str], Obj]) -> None:
+    def sync_volume(
+        self, ctx: ControllerContext, pv: Obj, claims: dict[tuple[str, str], Obj]
+    ) -> None:
         ref = (pv.get("spec") or {}).get("claimRef")
         phase = (pv.get("status") or {}).get("phase")
         if not ref:
@@ -314,8 +378,15 @@ class PersistentVolumeBinder:
             if claim is None or (ref.get("uid") and ref.get("uid") != uid_of(claim)):
                 want = "Released"
             else:
-                want = "Bound" if (claim.get("spec") or {}).get("volumeName") == name_of(pv) else phase or "Available"
-        if want == "Released" and (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy") == "Delete":
+                want = (
+                    "Bound"
+                    if (claim.get("spec") or {}).get("volumeName") == name_of(pv)
+                    else phase or "Available"
+                )
+        if (
+            want == "Released"
+            and (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy") == "Delete"
+        ):
             # The provisioner deletes the volume once its claim is gone.
             current = fresh(pv)
             current["metadata"].pop("finalizers", None)

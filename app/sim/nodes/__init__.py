@@ -9,6 +9,8 @@ cluster. The control-plane loop calls `sync()` on each tick; the server answers
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -31,22 +33,45 @@ class ClusterNodes:
     `cluster` needs `.store` and `.clock` (an `app.sim.cluster.Cluster`). When it also
     has `pod_logs` (the dict the API server's pod log route reads), the current log of
     every container is published there after each sync.
+
+    `kubectl`, when given, runs `kubectl ARGS` for the node shell on the control-plane
+    node (as kubeadm's admin.conf allows there): called with (args, stdin), it returns
+    (exit_code, stdout, stderr). Without it the node shell has no kubectl.
     """
 
-    def __init__(self, cluster: Any, *, bad_images: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        cluster: Any,
+        *,
+        bad_images: set[str] | None = None,
+        kubectl: Callable[[list[str], str], tuple[int, str, str]] | None = None,
+    ) -> None:
         self.cluster = cluster
         self.store = cluster.store
         self.clock = cluster.clock
         self.bad_images: set[str] = set(bad_images or ())
+        self.kubectl = kubectl
         self.agents: dict[str, NodeAgent] = {}
+        # One lock for every node of the cluster: the control-plane loop syncs while
+        # server threads read logs and run node commands.
+        self.lock = threading.RLock()
+        self.ensure_agents()
+
+    def ensure_agents(self) -> list[str]:
+        """Give every Node object without an agent one (nodes a lab adds later);
+        returns the names of the new agents."""
         nodes, _ = self.store.list("", "nodes")
         control = [
-            n for n in nodes
+            n
+            for n in nodes
             if "node-role.kubernetes.io/control-plane" in (n["metadata"].get("labels") or {})
         ]
         api_ip = _internal_ip(control[0]) if control else (_internal_ip(nodes[0]) if nodes else "")
+        added = []
         for node in nodes:
             name = node["metadata"]["name"]
+            if name in self.agents:
+                continue
             spec = node.get("spec") or {}
             self.agents[name] = NodeAgent(
                 self.store,
@@ -59,6 +84,8 @@ class ClusterNodes:
                 bad_images=self.bad_images,
                 on_etcd_restore=self._restore_store,
             )
+            added.append(name)
+        return added
 
     def agent(self, node: str) -> NodeAgent:
         """The agent of a node; KeyError when the cluster has no such node."""
@@ -66,9 +93,13 @@ class ClusterNodes:
 
     def sync(self, now: datetime | None = None) -> None:
         """Run every node's kubelet up to `now` and publish container logs."""
-        for agent in self.agents.values():
-            agent.sync(now)
-        self._publish_logs()
+        with self.lock:
+            if self.store.count("", "nodes") != len(self.agents):
+                self.ensure_agents()
+            pods, _ = self.store.list("", "pods")
+            for agent in self.agents.values():
+                agent.sync(now, pods)
+            self._publish_logs()
 
     def shell(self, node: str, cwd: str = "/root") -> Any:
         """A `NodeShell` on a node (KeyError for an unknown node)."""
@@ -78,13 +109,15 @@ class ClusterNodes:
 
     def read_file(self, node: str, path: str) -> str:
         """A node file's text; FsError when missing (node access `GET .../files`)."""
-        return self.agents[node].fs.read(path)
+        with self.lock:
+            return self.agents[node].fs.read(path)
 
     def write_file(self, node: str, path: str, content: str) -> None:
         """Replace a node file (node access `PUT .../files`, the editor's save)."""
         from app.sim.clock import rfc3339
 
-        self.agents[node].fs.write(path, content, mtime=rfc3339(self.clock.now()))
+        with self.lock:
+            self.agents[node].fs.write(path, content, mtime=rfc3339(self.clock.now()))
 
     def logs(
         self,
@@ -96,6 +129,12 @@ class ClusterNodes:
     ) -> str:
         """`kubectl logs` text for a pod on any node; LogError (a 400 upstream) when
         it cannot be answered."""
+        with self.lock:
+            return self._logs(namespace, pod, container, previous, tail)
+
+    def _logs(
+        self, namespace: str, pod: str, container: str | None, previous: bool, tail: int | None
+    ) -> str:
         obj = self.store.get("", "pods", namespace, pod)
         if obj is None:
             raise LogError(f'pods "{pod}" not found')
@@ -104,7 +143,9 @@ class ClusterNodes:
         if agent is None:
             names = [c.get("name") for c in (obj.get("spec") or {}).get("containers") or []]
             name = container or (names[0] if len(names) == 1 else "")
-            raise LogError(f'container "{name}" in pod "{pod}" is waiting to start: ContainerCreating')
+            raise LogError(
+                f'container "{name}" in pod "{pod}" is waiting to start: ContainerCreating'
+            )
         return agent.logs(namespace, pod, container, previous, tail)
 
     def component_running(self, name: str) -> bool:
@@ -132,19 +173,27 @@ class ClusterNodes:
     def _restore_store(self, data: dict[str, Any]) -> None:
         # etcd started on a restored data directory: the cluster's state becomes the
         # snapshot's (the API server reads from that etcd from now on).
-        self.store.load(data)
+        restore = getattr(self.cluster, "restore", None)
+        auth = getattr(self.cluster, "auth", None)
+        if restore is not None and auth is not None:
+            # Cluster.restore also re-registers the snapshot's CRDs.
+            restore({"store": data, "auth": auth.dump()})
+        else:
+            self.store.load(data)
 
     def dump(self) -> dict[str, Any]:
         """Every node's state as plain JSON-able data."""
-        return {
-            "badImages": sorted(self.bad_images),
-            "nodes": {name: agent.dump() for name, agent in self.agents.items()},
-        }
+        with self.lock:
+            return {
+                "badImages": sorted(self.bad_images),
+                "nodes": {name: agent.dump() for name, agent in self.agents.items()},
+            }
 
     def load(self, data: dict[str, Any]) -> None:
         """Restore a `dump()` (nodes absent from it keep their state)."""
-        self.bad_images.clear()
-        self.bad_images.update(data.get("badImages", []))
-        for name, state in data.get("nodes", {}).items():
-            if name in self.agents:
-                self.agents[name].load(state)
+        with self.lock:
+            self.bad_images.clear()
+            self.bad_images.update(data.get("badImages", []))
+            for name, state in data.get("nodes", {}).items():
+                if name in self.agents:
+                    self.agents[name].load(state)

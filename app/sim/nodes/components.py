@@ -16,9 +16,8 @@ import base64
 import json
 import posixpath
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
 from functools import lru_cache
+from typing import Any
 
 import yaml
 
@@ -496,7 +495,9 @@ def node_files(
         files[f"{PKI_DIR}/{stem}.crt"] = cert_pem(subject, issuer, now, now + CERT_VALIDITY)
         files[f"{PKI_DIR}/{stem}.key"] = key_pem()
     files[f"{PKI_DIR}/sa.key"] = key_pem()
-    files[f"{PKI_DIR}/sa.pub"] = "-----BEGIN PUBLIC KEY-----\nc2ltdWxhdGVk\n-----END PUBLIC KEY-----\n"
+    files[f"{PKI_DIR}/sa.pub"] = (
+        "-----BEGIN PUBLIC KEY-----\nc2ltdWxhdGVk\n-----END PUBLIC KEY-----\n"
+    )
     for name, user in KUBECONFIG_CERTS:
         client = cert_pem(user, "kubernetes", now, now + CERT_VALIDITY)
         files[f"/etc/kubernetes/{name}"] = kubeconfig_text(user, server, client, ca)
@@ -613,11 +614,13 @@ def _build_manifests(api_ip: str, version: str = KUBERNETES_VERSION) -> dict[str
         # kubeadm: liveness 8 x 10 s after 10 s, readiness every second, startup
         # allows 24 x 10 s (constants in cmd/kubeadm/app/util/staticpod).
         return {
-            "livenessProbe": _probe(live, port, host, scheme, 8, initialDelaySeconds=10,
-                                    periodSeconds=10),
+            "livenessProbe": _probe(
+                live, port, host, scheme, 8, initialDelaySeconds=10, periodSeconds=10
+            ),
             "readinessProbe": _probe(ready, port, host, scheme, 3, periodSeconds=1),
-            "startupProbe": _probe(live, port, host, scheme, 24, initialDelaySeconds=10,
-                                   periodSeconds=10),
+            "startupProbe": _probe(
+                live, port, host, scheme, 24, initialDelaySeconds=10, periodSeconds=10
+            ),
         }
 
     vols, mounts = _ca_volumes()
@@ -866,15 +869,27 @@ def component_program(
         str(x) for x in (container.get("args") or [])
     ]
     binary = posixpath.basename(argv[0]) if argv else component
-    flags, error = parse_flags(component, argv[1:])
     prog = Program()
+    if binary != component:
+        # runc cannot exec a binary the image does not have: the container never runs.
+        prog.exit_after = 0.0
+        prog.exit_code = 128
+        prog.reason = "StartError"
+        prog.message = (
+            "failed to create containerd task: failed to create shim task: OCI runtime "
+            "create failed: runc create failed: unable to start container process: error "
+            f'during container init: exec: "{argv[0] if argv else ""}": executable file not '
+            "found in $PATH: unknown"
+        )
+        return prog
+    flags, error = parse_flags(component, argv[1:])
     if error is not None:
         prog.exit_after = 0.0
         prog.exit_code = 1
         prog.reason = "Error"
         prog.logs = [(0.0, "", error)] + [(0.0, "", line) for line in _usage(binary)]
         prog.logs.append((0.0, "", ""))
-        prog.logs.append((0.0, "", f"Use \"{binary} --help\" for more information."))
+        prog.logs.append((0.0, "", f'Use "{binary} --help" for more information.'))
         return prog
 
     def fail(message: str, *, etcd_style: bool = False) -> Program:
@@ -883,8 +898,18 @@ def component_program(
         prog.reason = "Error"
         if etcd_style:
             prog.logs.append(
-                (0.5, "", json.dumps({"level": "fatal", "caller": "etcdmain/etcd.go:183",
-                                      "msg": "discovery failed", "error": message}))
+                (
+                    0.5,
+                    "",
+                    json.dumps(
+                        {
+                            "level": "fatal",
+                            "caller": "etcdmain/etcd.go:183",
+                            "msg": "discovery failed",
+                            "error": message,
+                        }
+                    ),
+                )
             )
         else:
             prog.logs.append((0.0, "E", f'run.go:72] "command failed" err="{message}"'))
@@ -930,24 +955,52 @@ def component_program(
             int(u.rsplit(":", 1)[1]) for u in metrics.split(",") if u.rsplit(":", 1)[-1].isdigit()
         ]
         prog.logs += [
-            (0.0, "", json.dumps({"level": "info", "msg": "starting an etcd server",
-                                  "etcd-version": ETCD_IMAGE_TAG.split("-")[0],
-                                  "data-dir": flags.get("data-dir", "default.etcd")})),
-            (1.0, "", json.dumps({"level": "info", "msg": "serving client traffic securely",
-                                  "address": "127.0.0.1:2379"})),
+            (
+                0.0,
+                "",
+                json.dumps(
+                    {
+                        "level": "info",
+                        "msg": "starting an etcd server",
+                        "etcd-version": ETCD_IMAGE_TAG.split("-")[0],
+                        "data-dir": flags.get("data-dir", "default.etcd"),
+                    }
+                ),
+            ),
+            (
+                1.0,
+                "",
+                json.dumps(
+                    {
+                        "level": "info",
+                        "msg": "serving client traffic securely",
+                        "address": "127.0.0.1:2379",
+                    }
+                ),
+            ),
         ]
         return prog
     if component == "kube-apiserver":
         prog.logs += [
-            (0.0, "I", f'options.go:249] external host was not specified, using {api_endpoints[0].split(":")[0] if api_endpoints else "127.0.0.1"}'),
+            (
+                0.0,
+                "I",
+                "options.go:249] external host was not specified, using "
+                f"{api_endpoints[0].split(':')[0] if api_endpoints else '127.0.0.1'}",
+            ),
             (0.1, "I", f'server.go:175] "Version info" version="{version}"'),
             (2.0, "I", f"secure_serving.go:213] Serving securely on [::]:{port}"),
         ]
         return prog
     title = "Kubernetes Scheduler" if component == "kube-scheduler" else "Controller Manager"
+    source = "server.go:167" if component == "kube-scheduler" else "controllermanager.go:193"
     lease = component
     prog.logs += [
-        (0.1, "I", f'{"server.go:167" if component == "kube-scheduler" else "controllermanager.go:193"}] "Starting {title}" version="{version}"'),
+        (
+            0.1,
+            "I",
+            f'{source}] "Starting {title}" version="{version}"',
+        ),
         (0.2, "I", f"secure_serving.go:211] Serving securely on {bind}:{port}"),
     ]
     server = _kubeconfig_server(fs, container, volumes, flags.get("kubeconfig"))
@@ -969,7 +1022,11 @@ def component_program(
         return prog
     if flags.get("leader-elect", "true").lower() in ("true", "1", "t"):
         prog.logs += [
-            (0.3, "I", f"leaderelection.go:257] attempting to acquire leader lease kube-system/{lease}..."),
+            (
+                0.3,
+                "I",
+                f"leaderelection.go:257] attempting to acquire leader lease kube-system/{lease}...",
+            ),
             (0.5, "I", f"leaderelection.go:271] successfully acquired lease kube-system/{lease}"),
         ]
     return prog

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 
+from app.sim.nodes.kubelet import ContainerRec, PodRuntime, Slot
 from app.sim.nodes.runtime import image_id, pull_error, repository_name, split_image
 from app.sim.nodes.shell import CommandResult, NodeShell, command, fail, ok, split_flags
-from app.sim.nodes.kubelet import ContainerRec, PodRuntime, Slot
 
 RUNTIME_DOWN = (
-    'validate service connection: validate CRI v1 runtime API for endpoint '
+    "validate service connection: validate CRI v1 runtime API for endpoint "
     '"unix:///run/containerd/containerd.sock": rpc error: code = Unavailable desc = '
     'connection error: desc = "transport: Error while dialing: dial unix '
     '/run/containerd/containerd.sock: connect: no such file or directory"'
@@ -79,15 +79,37 @@ def _containers(sh: NodeShell) -> list[tuple[PodRuntime, Slot, ContainerRec]]:
 @command("crictl")
 def _crictl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     opts, rest = split_flags(
-        args, with_value={"name", "pod", "tail", "o", "output", "namespace", "state", "r", "runtime-endpoint"}
+        args,
+        with_value={
+            "name",
+            "pod",
+            "tail",
+            "o",
+            "output",
+            "namespace",
+            "state",
+            "r",
+            "runtime-endpoint",
+        },
     )
     if not rest:
-        return ok("NAME:\n   crictl - client for CRI\n\nUSAGE:\n   crictl [global options] command [command options]\n")
+        return ok(
+            "NAME:\n   crictl - client for CRI\n\nUSAGE:\n   crictl [global options] command "
+            "[command options]\n"
+        )
     verb, operands = rest[0], rest[1:]
     if verb == "version":
-        return ok("Version:  0.1.0\nRuntimeName:  containerd\nRuntimeVersion:  v1.7.28\nRuntimeApiVersion:  v1\n")
+        return ok(
+            "Version:  0.1.0\nRuntimeName:  containerd\nRuntimeVersion:  "
+            "v1.7.28\nRuntimeApiVersion:  v1\n"
+        )
     if not sh.agent.runtime_running():
-        return fail(f'time="{sh.stamp()}" level=fatal msg="{RUNTIME_DOWN}"'.replace('"validate', '"validate'), 1)
+        return fail(
+            f'time="{sh.stamp()}" level=fatal msg="{RUNTIME_DOWN}"'.replace(
+                '"validate', '"validate'
+            ),
+            1,
+        )
     now = sh.now().timestamp()
     if verb == "ps":
         return _ps(sh, opts, now)
@@ -101,7 +123,7 @@ def _crictl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
         return _inspect(sh, operands, now)
     if verb == "pull":
         if not operands:
-            return fail('time="{}" level=fatal msg="image name cannot be empty"'.format(sh.stamp()))
+            return fail(f'time="{sh.stamp()}" level=fatal msg="image name cannot be empty"')
         error = pull_error(operands[0], sh.agent.bad_images)
         if error is not None:
             return fail(f'time="{sh.stamp()}" level=fatal msg="pulling image: {error}"')
@@ -116,12 +138,14 @@ def _crictl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
         for op in operands:
             sh.agent.images.pop(normalize_image(op), None)
             return ok(f"Deleted: {normalize_image(op)}\n")
-    return fail(f'No help topic for \'{verb}\'', 3)
+    return fail(f"No help topic for '{verb}'", 3)
 
 
 def _ps(sh: NodeShell, opts: dict[str, str], now: float) -> CommandResult:
     show_all = "a" in opts or "all" in opts
-    rows = [["CONTAINER", "IMAGE", "CREATED", "STATE", "NAME", "ATTEMPT", "POD ID", "POD", "NAMESPACE"]]
+    rows = [
+        ["CONTAINER", "IMAGE", "CREATED", "STATE", "NAME", "ATTEMPT", "POD ID", "POD", "NAMESPACE"]
+    ]
     ids = []
     for pod, slot, rec in _containers(sh):
         running = rec.running() and not pod.terminated
@@ -135,18 +159,45 @@ def _ps(sh: NodeShell, opts: dict[str, str], now: float) -> CommandResult:
         if opts.get("state") and opts["state"].lower() != state.lower():
             continue
         ids.append(rec.id[:13])
-        rows.append([
-            rec.id[:13], image_id(rec.image)[7:20], human_duration(now - rec.created) + " ago",
-            state, slot.name, str(rec.attempt), pod.sandbox[:13], pod.name, pod.namespace,
-        ])
+        rows.append(
+            [
+                rec.id[:13],
+                image_id(rec.image)[7:20],
+                human_duration(now - rec.created) + " ago",
+                state,
+                slot.name,
+                str(rec.attempt),
+                pod.sandbox[:13],
+                pod.name,
+                pod.namespace,
+            ]
+        )
     if "q" in opts or "quiet" in opts:
         return ok("".join(i + "\n" for i in ids))
     if opts.get("o") == "json" or opts.get("output") == "json":
-        return ok(json.dumps({"containers": [
-            {"id": r[0], "podSandboxId": r[6], "metadata": {"name": r[4], "attempt": int(r[5])},
-             "state": "CONTAINER_RUNNING" if r[3] == "Running" else "CONTAINER_EXITED",
-             "labels": {"io.kubernetes.pod.name": r[7], "io.kubernetes.pod.namespace": r[8]}}
-            for r in rows[1:]]}, indent=2) + "\n")
+        return ok(
+            json.dumps(
+                {
+                    "containers": [
+                        {
+                            "id": r[0],
+                            "podSandboxId": r[6],
+                            "metadata": {"name": r[4], "attempt": int(r[5])},
+                            "state": "CONTAINER_RUNNING"
+                            if r[3] == "Running"
+                            else "CONTAINER_EXITED",
+                            "labels": {
+                                "io.kubernetes.pod.name": r[7],
+                                "io.kubernetes.pod.namespace": r[8],
+                            },
+                        }
+                        for r in rows[1:]
+                    ]
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     return ok(tabwrite(rows))
 
 
@@ -158,8 +209,17 @@ def _pods(sh: NodeShell, opts: dict[str, str], now: float) -> CommandResult:
         if opts.get("namespace") and opts["namespace"] != pod.namespace:
             continue
         state = "NotReady" if pod.terminated or pod.terminating_since is not None else "Ready"
-        rows.append([pod.sandbox[:13], human_duration(now - pod.created) + " ago", state,
-                     pod.name, pod.namespace, "0", "(default)"])
+        rows.append(
+            [
+                pod.sandbox[:13],
+                human_duration(now - pod.created) + " ago",
+                state,
+                pod.name,
+                pod.namespace,
+                "0",
+                "(default)",
+            ]
+        )
     if "q" in opts or "quiet" in opts:
         return ok("".join(r[0] + "\n" for r in rows[1:]))
     return ok(tabwrite(rows))
@@ -199,7 +259,7 @@ def _logs(sh: NodeShell, opts: dict[str, str], operands: list[str], now: float) 
             f'time="{sh.stamp()}" level=fatal msg="rpc error: code = NotFound desc = an error '
             f'occurred when try to find container \\"{operands[0]}\\": not found"'
         )
-    pod, slot, rec = found
+    _pod, slot, rec = found
     if "p" in opts or "previous" in opts:
         prev = slot.previous
         if prev is None:
@@ -208,7 +268,7 @@ def _logs(sh: NodeShell, opts: dict[str, str], operands: list[str], now: float) 
     lines = sh.agent.container_lines(rec, now)
     tail = opts.get("tail")
     if tail is not None and tail.lstrip("-").isdigit() and int(tail) >= 0:
-        lines = lines[-int(tail):] if int(tail) else []
+        lines = lines[-int(tail) :] if int(tail) else []
     # Container output goes to stderr or stdout as the process wrote it; klog writes
     # to stderr, which is where a learner's `2>&1 | grep` habit comes from.
     text = "".join(line + "\n" for line in lines)
@@ -239,7 +299,9 @@ def _inspect(sh: NodeShell, operands: list[str], now: float) -> CommandResult:
                 "io.kubernetes.pod.namespace": pod.namespace,
                 "io.kubernetes.pod.uid": pod.key,
             },
-            "logPath": f"/var/log/pods/{pod.namespace}_{pod.name}_{pod.key}/{slot.name}/{rec.attempt}.log",
+            "logPath": (
+                f"/var/log/pods/{pod.namespace}_{pod.name}_{pod.key}/{slot.name}/{rec.attempt}.log"
+            ),
         },
         "info": {"sandboxID": pod.sandbox, "pid": 0 if not rec.running() else 4000 + rec.attempt},
     }

@@ -29,11 +29,28 @@ ETCD_PREFIX = {
     ("", "nodes"): "minions",
     ("apps", "deployments"): "deployments",
     ("", "endpoints"): "services/endpoints",
-    ("apiextensions.k8s.io", "customresourcedefinitions"): "apiextensions.k8s.io/customresourcedefinitions",
+    (
+        "apiextensions.k8s.io",
+        "customresourcedefinitions",
+    ): "apiextensions.k8s.io/customresourcedefinitions",
 }
-_VALUE_FLAGS = {"endpoints", "cacert", "cert", "key", "w", "write-out", "data-dir", "name",
-                "initial-cluster", "initial-advertise-peer-urls", "dial-timeout",
-                "command-timeout", "limit", "user", "password"}
+_VALUE_FLAGS = {
+    "endpoints",
+    "cacert",
+    "cert",
+    "key",
+    "w",
+    "write-out",
+    "data-dir",
+    "name",
+    "initial-cluster",
+    "initial-advertise-peer-urls",
+    "dial-timeout",
+    "command-timeout",
+    "limit",
+    "user",
+    "password",
+}
 
 
 def _ts(sh: NodeShell) -> str:
@@ -41,16 +58,26 @@ def _ts(sh: NodeShell) -> str:
 
 
 def _log(sh: NodeShell, level: str, msg: str, **fields: object) -> str:
-    doc = {"level": level, "ts": _ts(sh), "caller": fields.pop("caller", "snapshot/v3_snapshot.go:65"), "msg": msg}
+    doc = {
+        "level": level,
+        "ts": _ts(sh),
+        "caller": fields.pop("caller", "snapshot/v3_snapshot.go:65"),
+        "msg": msg,
+    }
     doc.update(fields)
     return json.dumps(doc, separators=(",", ":"))
 
 
 def _deadline(sh: NodeShell, endpoint: str, error: str) -> CommandResult:
     warn = _log(
-        sh, "warn", "retrying of unary invoker failed",
-        caller=f"v3@v{ETCDCTL_VERSION}/retry_interceptor.go:63", logger="etcd-client",
-        target=f"etcd-endpoints://0xc000452000/{endpoint}", attempt=0, error=error,
+        sh,
+        "warn",
+        "retrying of unary invoker failed",
+        caller=f"v3@v{ETCDCTL_VERSION}/retry_interceptor.go:63",
+        logger="etcd-client",
+        target=f"etcd-endpoints://0xc000452000/{endpoint}",
+        attempt=0,
+        error=error,
     )
     return fail(f"{warn}\nError: context deadline exceeded")
 
@@ -58,7 +85,9 @@ def _deadline(sh: NodeShell, endpoint: str, error: str) -> CommandResult:
 def _connect(sh: NodeShell, opts: dict[str, str]) -> tuple[list[str], CommandResult | None]:
     """The endpoints to use and an error result when the server cannot be reached."""
     env = sh.cmd_env
-    endpoints = (opts.get("endpoints") or env.get("ETCDCTL_ENDPOINTS") or "127.0.0.1:2379").split(",")
+    endpoints = (opts.get("endpoints") or env.get("ETCDCTL_ENDPOINTS") or "127.0.0.1:2379").split(
+        ","
+    )
     cacert = opts.get("cacert") or env.get("ETCDCTL_CACERT")
     cert = opts.get("cert") or env.get("ETCDCTL_CERT")
     key = opts.get("key") or env.get("ETCDCTL_KEY")
@@ -68,26 +97,34 @@ def _connect(sh: NodeShell, opts: dict[str, str]) -> tuple[list[str], CommandRes
     endpoint = endpoints[0]
     host = endpoint.split("://", 1)[-1]
     agent = sh.agent
-    listening = {f"127.0.0.1:2379", f"{agent.api_ip}:2379", "localhost:2379"}
+    listening = {"127.0.0.1:2379", f"{agent.api_ip}:2379", "localhost:2379"}
     if host not in listening or not agent.component_running("etcd"):
         return endpoints, _deadline(
-            sh, host,
-            f'rpc error: code = DeadlineExceeded desc = latest balancer error: last connection '
+            sh,
+            host,
+            f"rpc error: code = DeadlineExceeded desc = latest balancer error: last connection "
             f'error: connection error: desc = "transport: Error while dialing: dial tcp {host}: '
             f'connect: connection refused"',
         )
     if endpoint.startswith("http://") or not (cacert and cert and key):
         return endpoints, _deadline(
-            sh, host,
-            'rpc error: code = DeadlineExceeded desc = latest balancer error: last connection '
+            sh,
+            host,
+            "rpc error: code = DeadlineExceeded desc = latest balancer error: last connection "
             'error: connection error: desc = "error reading server preface: EOF"',
         )
     ca_doc = components.parse_cert(sh.fs.read(sh.path(cacert)))
     cert_doc = components.parse_cert(sh.fs.read(sh.path(cert)))
-    if ca_doc is None or cert_doc is None or ca_doc.get("subject") != "etcd-ca" or cert_doc.get("issuer") != "etcd-ca":
+    if (
+        ca_doc is None
+        or cert_doc is None
+        or ca_doc.get("subject") != "etcd-ca"
+        or cert_doc.get("issuer") != "etcd-ca"
+    ):
         return endpoints, _deadline(
-            sh, host,
-            'rpc error: code = DeadlineExceeded desc = latest balancer error: last connection '
+            sh,
+            host,
+            "rpc error: code = DeadlineExceeded desc = latest balancer error: last connection "
             'error: connection error: desc = "transport: authentication handshake failed: tls: '
             'failed to verify certificate: x509: certificate signed by unknown authority"',
         )
@@ -129,9 +166,20 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     def center(text: str, width: int) -> str:
         return text.center(width)
 
-    out = [line, "|" + "|".join(center(h, w) for h, w in zip(headers, widths, strict=True)) + "|", line]
+    out = [
+        line,
+        "|" + "|".join(center(h, w) for h, w in zip(headers, widths, strict=True)) + "|",
+        line,
+    ]
     for r in rows:
-        out.append("|" + "|".join(f" {c.rjust(w - 2) if c[:1].isdigit() else c.ljust(w - 2)} " for c, w in zip(r, widths, strict=True)) + "|")
+        out.append(
+            "|"
+            + "|".join(
+                f" {c.rjust(w - 2) if c[:1].isdigit() else c.ljust(w - 2)} "
+                for c, w in zip(r, widths, strict=True)
+            )
+            + "|"
+        )
     out.append(line)
     return "\n".join(out) + "\n"
 
@@ -153,21 +201,46 @@ def snapshot_status(sh: NodeShell, path: str, fmt: str, deprecated: bool) -> Com
     if fmt == "table":
         return ok(prefix + _table(["HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE"], [row]))
     if fmt == "json":
-        return ok(prefix + json.dumps({"hash": int(row[0], 16), "revision": int(row[1]), "totalKey": int(row[2]), "totalSize": len(json.dumps(doc["store"]))}) + "\n")
+        return ok(
+            prefix
+            + json.dumps(
+                {
+                    "hash": int(row[0], 16),
+                    "revision": int(row[1]),
+                    "totalKey": int(row[2]),
+                    "totalSize": len(json.dumps(doc["store"])),
+                }
+            )
+            + "\n"
+        )
     return ok(prefix + ", ".join(row) + "\n")
 
 
-def snapshot_restore(sh: NodeShell, path: str, data_dir: str | None, deprecated: bool) -> CommandResult:
+def snapshot_restore(
+    sh: NodeShell, path: str, data_dir: str | None, deprecated: bool
+) -> CommandResult:
     doc, error = _read_snapshot(sh, path)
     if error is not None:
         return error
     target = sh.path(data_dir or "default.etcd")
     if sh.fs.exists(target) and (sh.fs.is_file(target) or sh.fs.listdir(target)):
-        return fail(f'Error: data-dir "{data_dir or "default.etcd"}" not empty or could not be read')
+        return fail(
+            f'Error: data-dir "{data_dir or "default.etcd"}" not empty or could not be read'
+        )
     member = posixpath.join(target, "member")
     sh.fs.write(posixpath.join(member, "snap", "db"), json.dumps(doc), mode=0o600, mtime=sh.stamp())
-    sh.fs.write(posixpath.join(member, "wal", "0000000000000000-0000000000000000.wal"), "", mode=0o600, mtime=sh.stamp())
-    fields = {"path": path, "wal-dir": f"{member}/wal", "data-dir": target, "snap-dir": f"{member}/snap"}
+    sh.fs.write(
+        posixpath.join(member, "wal", "0000000000000000-0000000000000000.wal"),
+        "",
+        mode=0o600,
+        mtime=sh.stamp(),
+    )
+    fields = {
+        "path": path,
+        "wal-dir": f"{member}/wal",
+        "data-dir": target,
+        "snap-dir": f"{member}/snap",
+    }
     logs = [
         _log(sh, "info", "restoring snapshot", caller="snapshot/v3_snapshot.go:265", **fields),
         _log(sh, "info", "restored snapshot", caller="snapshot/v3_snapshot.go:293", **fields),
@@ -179,15 +252,32 @@ def snapshot_restore(sh: NodeShell, path: str, data_dir: str | None, deprecated:
 def _registry_key(group: str, plural: str, namespace: str, name: str) -> str:
     prefix = ETCD_PREFIX.get((group, plural))
     if prefix is None:
-        prefix = plural if group in ("", "apps", "batch", "rbac.authorization.k8s.io", "coordination.k8s.io",
-                                     "scheduling.k8s.io", "storage.k8s.io", "policy", "networking.k8s.io",
-                                     "discovery.k8s.io", "events.k8s.io") else f"{group}/{plural}"
+        prefix = (
+            plural
+            if group
+            in (
+                "",
+                "apps",
+                "batch",
+                "rbac.authorization.k8s.io",
+                "coordination.k8s.io",
+                "scheduling.k8s.io",
+                "storage.k8s.io",
+                "policy",
+                "networking.k8s.io",
+                "discovery.k8s.io",
+                "events.k8s.io",
+            )
+            else f"{group}/{plural}"
+        )
     return "/registry/" + "/".join(p for p in (prefix, namespace, name) if p)
 
 
 def _get(sh: NodeShell, opts: dict[str, str], operands: list[str]) -> CommandResult:
     if not operands:
-        return fail("Error: get command needs one argument as key and an optional argument as range_end")
+        return fail(
+            "Error: get command needs one argument as key and an optional argument as range_end"
+        )
     key = operands[0]
     prefix = "prefix" in opts
     store = sh.agent.store
@@ -245,21 +335,50 @@ def _etcd_command(sh: NodeShell, args: list[str], tool: str) -> CommandResult:
             target = files[0]
             full = sh.path(target)
             if not sh.fs.is_dir(posixpath.dirname(full)):
-                return fail(f"Error: could not open {target}.part (open {target}.part: no such file or directory)")
+                return fail(
+                    f"Error: could not open {target}.part (open {target}.part: no such file or "
+                    "directory)"
+                )
             doc = _snapshot_doc(sh)
             text = json.dumps(doc)
             sh.fs.write(full, text, mode=0o600, mtime=sh.stamp())
             ep = endpoints[0]
             logs = [
                 _log(sh, "info", "created temporary db file", path=f"{target}.part"),
-                _log(sh, "info", "opened snapshot stream; downloading", caller=f"v3@v{ETCDCTL_VERSION}/maintenance.go:212", logger="client"),
-                _log(sh, "info", "fetching snapshot", caller="snapshot/v3_snapshot.go:73", endpoint=ep),
-                _log(sh, "info", "completed snapshot read; closing", caller=f"v3@v{ETCDCTL_VERSION}/maintenance.go:220", logger="client"),
-                _log(sh, "info", "fetched snapshot", caller="snapshot/v3_snapshot.go:88", endpoint=ep, size=_size_text(len(text)), took="now"),
+                _log(
+                    sh,
+                    "info",
+                    "opened snapshot stream; downloading",
+                    caller=f"v3@v{ETCDCTL_VERSION}/maintenance.go:212",
+                    logger="client",
+                ),
+                _log(
+                    sh,
+                    "info",
+                    "fetching snapshot",
+                    caller="snapshot/v3_snapshot.go:73",
+                    endpoint=ep,
+                ),
+                _log(
+                    sh,
+                    "info",
+                    "completed snapshot read; closing",
+                    caller=f"v3@v{ETCDCTL_VERSION}/maintenance.go:220",
+                    logger="client",
+                ),
+                _log(
+                    sh,
+                    "info",
+                    "fetched snapshot",
+                    caller="snapshot/v3_snapshot.go:88",
+                    endpoint=ep,
+                    size=_size_text(len(text)),
+                    took="now",
+                ),
                 _log(sh, "info", "saved", caller="snapshot/v3_snapshot.go:97", path=target),
             ]
             return CommandResult(0, f"Snapshot saved at {target}\n", "\n".join(logs) + "\n")
-        return fail(f"Error: unknown command \"{sub}\" for \"{tool} snapshot\"")
+        return fail(f'Error: unknown command "{sub}" for "{tool} snapshot"')
     if tool == "etcdutl":
         return fail(f'Error: unknown command "{verb}" for "etcdutl"')
     endpoints, error = _connect(sh, opts)
@@ -271,23 +390,65 @@ def _etcd_command(sh: NodeShell, args: list[str], tool: str) -> CommandResult:
                 f"{host} is unhealthy: failed to commit proposal: context deadline exceeded\n"
                 "Error: unhealthy cluster"
             )
-        return ok("".join(f"{e} is healthy: successfully committed proposal: took = 9.834521ms\n" for e in endpoints))
+        return ok(
+            "".join(
+                f"{e} is healthy: successfully committed proposal: took = 9.834521ms\n"
+                for e in endpoints
+            )
+        )
     if error is not None:
         return error
     store = sh.agent.store
     size = _size_text(len(json.dumps(store.dump())) * 3)
     if verb == "endpoint" and operands[:1] == ["status"]:
-        rows = [[e, MEMBER_ID, ETCDCTL_VERSION, size, "true", "false", "2",
-                 str(store.resource_version + 4), str(store.resource_version + 4), ""] for e in endpoints]
+        rows = [
+            [
+                e,
+                MEMBER_ID,
+                ETCDCTL_VERSION,
+                size,
+                "true",
+                "false",
+                "2",
+                str(store.resource_version + 4),
+                str(store.resource_version + 4),
+                "",
+            ]
+            for e in endpoints
+        ]
         if fmt == "table":
-            return ok(_table(["ENDPOINT", "ID", "VERSION", "DB SIZE", "IS LEADER", "IS LEARNER",
-                              "RAFT TERM", "RAFT INDEX", "RAFT APPLIED INDEX", "ERRORS"], rows))
+            return ok(
+                _table(
+                    [
+                        "ENDPOINT",
+                        "ID",
+                        "VERSION",
+                        "DB SIZE",
+                        "IS LEADER",
+                        "IS LEARNER",
+                        "RAFT TERM",
+                        "RAFT INDEX",
+                        "RAFT APPLIED INDEX",
+                        "ERRORS",
+                    ],
+                    rows,
+                )
+            )
         return ok("".join(", ".join(r) + "\n" for r in rows))
     if verb == "member" and operands[:1] == ["list"]:
         ip = sh.agent.api_ip
-        row = [MEMBER_ID, "started", "controlplane", f"https://{ip}:2380", f"https://{ip}:2379", "false"]
+        row = [
+            MEMBER_ID,
+            "started",
+            "controlplane",
+            f"https://{ip}:2380",
+            f"https://{ip}:2379",
+            "false",
+        ]
         if fmt == "table":
-            return ok(_table(["ID", "STATUS", "NAME", "PEER ADDRS", "CLIENT ADDRS", "IS LEARNER"], [row]))
+            return ok(
+                _table(["ID", "STATUS", "NAME", "PEER ADDRS", "CLIENT ADDRS", "IS LEARNER"], [row])
+            )
         return ok(", ".join(row) + "\n")
     if verb == "get":
         return _get(sh, opts, operands)

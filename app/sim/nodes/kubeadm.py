@@ -37,16 +37,19 @@ CA_ROWS = (
 )
 # What `kubeadm certs renew` prints per certificate (cmd/kubeadm/app/cmd/phases/certs).
 RENEW_TEXT = {
-    "admin.conf": "certificate embedded in the kubeconfig file for the admin to use and for kubeadm itself",
+    "admin.conf": "certificate embedded in the kubeconfig file for the admin to use and for "
+    "kubeadm itself",
     "apiserver": "certificate for serving the Kubernetes API",
     "apiserver-etcd-client": "certificate the apiserver uses to access etcd",
     "apiserver-kubelet-client": "certificate for the API server to connect to kubelet",
-    "controller-manager.conf": "certificate embedded in the kubeconfig file for the controller manager to use",
+    "controller-manager.conf": "certificate embedded in the kubeconfig file for the controller "
+    "manager to use",
     "etcd-healthcheck-client": "certificate for liveness probes to healthcheck etcd",
     "etcd-peer": "certificate for etcd nodes to communicate with each other",
     "etcd-server": "certificate for serving etcd",
     "front-proxy-client": "certificate for the front proxy client",
-    "scheduler.conf": "certificate embedded in the kubeconfig file for the scheduler manager to use",
+    "scheduler.conf": "certificate embedded in the kubeconfig file for the scheduler manager "
+    "to use",
     "super-admin.conf": "certificate embedded in the kubeconfig file for the super-admin",
 }
 
@@ -91,7 +94,9 @@ def check_expiration(sh: NodeShell) -> CommandResult:
         "your-config-file' to re-upload it.",
         "",
     ]
-    rows = [["CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "CERTIFICATE AUTHORITY", "EXTERNALLY MANAGED"]]
+    rows = [
+        ["CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "CERTIFICATE AUTHORITY", "EXTERNALLY MANAGED"]
+    ]
     for name, path, ca, kind in CERT_ROWS:
         expires = _expiry(sh, path, kind)
         if expires is None:
@@ -186,4 +191,6 @@ def _kubeadm(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
                 f"--discovery-token-ca-cert-hash sha256:{ca_hash}\n"
             )
         return ok(value + "\n")
-    return fail(f'unknown command "{" ".join(words[:2])}" for "kubeadm"\nRun \'kubeadm --help\' for usage.')
+    return fail(
+        f'unknown command "{" ".join(words[:2])}" for "kubeadm"\nRun \'kubeadm --help\' for usage.'
+    )

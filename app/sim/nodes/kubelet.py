@@ -11,19 +11,19 @@ as one that ticks every second.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import json
 import posixpath
 import re
-import shlex
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import yaml
-from functools import lru_cache
 
 from app.sim.clock import Clock, rfc3339, rfc3339_micro
 from app.sim.defaults import apply_defaults
@@ -40,7 +40,7 @@ from app.sim.nodes.runtime import (
     repository_name,
 )
 from app.sim.nodes.services import ServiceManager
-from app.sim.nodes.vfs import FsError, VirtualFS
+from app.sim.nodes.vfs import VirtualFS
 from app.sim.resources import shared_builtin_registry
 from app.sim.store import ObjectStore
 
@@ -70,11 +70,15 @@ _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _POD_RT = shared_builtin_registry().by_plural("", "v1", "pods")
 _SHELL_BINARIES = {"sh", "/bin/sh", "bash", "/bin/bash", "sleep", "/bin/sleep"}
 
+
 # Images present on a fresh kubeadm node (kubeadm config images pull on the control
 # plane; kube-proxy, CoreDNS and pause everywhere).
 def preloaded_images(control_plane: bool) -> list[str]:
-    base = [components.PAUSE_IMAGE, components.COREDNS_IMAGE,
-            f"registry.k8s.io/kube-proxy:{components.KUBERNETES_VERSION}"]
+    base = [
+        components.PAUSE_IMAGE,
+        components.COREDNS_IMAGE,
+        f"registry.k8s.io/kube-proxy:{components.KUBERNETES_VERSION}",
+    ]
     if control_plane:
         base += [
             f"registry.k8s.io/{c}:{components.KUBERNETES_VERSION}"
@@ -112,7 +116,12 @@ class ContainerRec:
     message: str = ""
 
     def prog(self) -> Program:
-        return Program.load(self.program)
+        # Decoded once per container (not a dataclass field, so never dumped).
+        cached = self.__dict__.get("_program")
+        if cached is None:
+            cached = Program.load(self.program)
+            self.__dict__["_program"] = cached
+        return cached
 
     def exit_time(self) -> float | None:
         exit_after = self.program.get("exit_after")
@@ -142,6 +151,7 @@ class Slot:
     ready: bool = False
     probes: dict[str, dict[str, float]] = field(default_factory=dict)
     done: bool = False  # an init container that completed
+    final: bool = False  # exited and will not be restarted (restartPolicy said so)
 
 
 @dataclass
@@ -161,6 +171,7 @@ class PodRuntime:
     events: list[list[Any]] = field(default_factory=list)  # [at, type, reason, message]
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
+    version: int = 0  # bumped whenever something that shows in its status happened
 
 
 def _slot_from(data: dict[str, Any]) -> Slot:
@@ -222,13 +233,13 @@ class NodeAgent:
         self.last_sync = now.timestamp()
         self.last_lease = 0.0
         self.last_status = 0.0
-        self.posted: dict[str, Any] = {}
         self.static_pod_path = components.MANIFESTS_DIR
         self.manifest_errors: dict[str, str] = {}
         self.etcd_data_dir = "/var/lib/etcd"
         self.kubelet_config_error: list[str] = []
         self.api_reachable = True
         self.api_server_url = f"https://{api_ip}:{components.API_PORT}"
+        self._bound: dict[tuple[str, str], dict[str, Any]] = {}
         self._last_api_error = 0.0
         self._ip_next = 2
         self._kubelet_started_at = now.timestamp()
@@ -259,8 +270,14 @@ class NodeAgent:
 
     def kubelet_cmdline(self) -> str:
         args = self.kubelet_args()
-        order = ["bootstrap-kubeconfig", "kubeconfig", "config", "container-runtime-endpoint",
-                 "node-ip", "pod-infra-container-image"]
+        order = [
+            "bootstrap-kubeconfig",
+            "kubeconfig",
+            "config",
+            "container-runtime-endpoint",
+            "node-ip",
+            "pod-infra-container-image",
+        ]
         parts = [self.exec_start()] + [f"--{k}={args[k]}" for k in order if k in args]
         return " ".join(parts)
 
@@ -275,8 +292,14 @@ class NodeAgent:
             return
         self.kubelet_config_error = []
         self.services.healthy("kubelet")
-        self.journal(now, "I", f'server.go:529] "Kubelet version" kubeletVersion="{components.KUBERNETES_VERSION}"')
-        self.journal(now, "I", f'kubelet.go:480] "Adding static pod path" path="{self.static_pod_path}"')
+        self.journal(
+            now,
+            "I",
+            f'server.go:529] "Kubelet version" kubeletVersion="{components.KUBERNETES_VERSION}"',
+        )
+        self.journal(
+            now, "I", f'kubelet.go:480] "Adding static pod path" path="{self.static_pod_path}"'
+        )
         self._kubelet_started_at = now
 
     def _kubelet_startup_errors(self) -> tuple[list[str], str] | None:
@@ -284,7 +307,8 @@ class NodeAgent:
         if not self.fs.is_file(binary):
             return [
                 f"kubelet.service: Failed to locate executable {binary}: No such file or directory",
-                f"kubelet.service: Failed at step EXEC spawning {binary}: No such file or directory",
+                f"kubelet.service: Failed at step EXEC spawning {binary}: No such file or "
+                "directory",
             ], "203/EXEC"
         args = self.kubelet_args()
         now = self.clock.now().timestamp()
@@ -346,9 +370,13 @@ class NodeAgent:
         return None
 
     def api_endpoints(self) -> tuple[str, ...]:
-        return (f"{self.api_ip}:{components.API_PORT}",
-                f"127.0.0.1:{components.API_PORT}", f"localhost:{components.API_PORT}",
-                f"kubernetes.default.svc:443", f"10.96.0.1:443")
+        return (
+            f"{self.api_ip}:{components.API_PORT}",
+            f"127.0.0.1:{components.API_PORT}",
+            f"localhost:{components.API_PORT}",
+            "kubernetes.default.svc:443",
+            "10.96.0.1:443",
+        )
 
     # ---- services ----------------------------------------------------------------------
 
@@ -377,14 +405,22 @@ class NodeAgent:
 
     # ---- sync --------------------------------------------------------------------------
 
-    def sync(self, now: datetime | None = None) -> None:
-        """Bring the node up to `now` (the clock's time by default)."""
+    def sync(self, now: datetime | None = None, pods: list[dict[str, Any]] | None = None) -> None:
+        """Bring the node up to `now` (the clock's time by default). `pods` may be a
+        fresh list of the cluster's pods (saves every node listing them again)."""
         moment = (now or self.clock.now()).timestamp()
+        if pods is None:
+            pods, _ = self.store.list("", "pods", field_selector=f"spec.nodeName={self.name}")
+        self._bound = {
+            (p["metadata"].get("namespace") or "", p["metadata"]["name"]): p
+            for p in pods
+            if (p.get("spec") or {}).get("nodeName") == self.name
+        }
         unit = self.services.units["kubelet"]
-        if unit.active and unit.failing_since is not None:
-            # systemd restarts the kubelet every RestartSec: a fixed config lets it start.
-            if self._kubelet_startup_errors() is None:
-                self._load_kubelet_config(moment)
+        # systemd restarts a failing kubelet every RestartSec: a fixed config lets it start.
+        failing = unit.active and unit.failing_since is not None
+        if failing and self._kubelet_startup_errors() is None:
+            self._load_kubelet_config(moment)
         running = self.kubelet_running() and self.api_reachable
         if self.kubelet_running() and not self.api_reachable:
             self._log_api_errors(moment)
@@ -414,11 +450,19 @@ class NodeAgent:
             f"{server}/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/"
             f"{self.name}?timeout=10s"
         )
-        self.journal(now, "E", 'controller.go:145] "Failed to ensure lease exists, will retry" '
-                     f'err="Get \\"{lease_url}\\": {refused}" interval="7s"')
-        self.journal(now, "E", 'kubelet_node_status.go:548] "Error updating node status, will '
-                     f'retry" err="error getting node \\"{self.name}\\": Get '
-                     f'\\"{server}/api/v1/nodes/{self.name}?timeout=10s\\": {refused}"')
+        self.journal(
+            now,
+            "E",
+            'controller.go:145] "Failed to ensure lease exists, will retry" '
+            f'err="Get \\"{lease_url}\\": {refused}" interval="7s"',
+        )
+        self.journal(
+            now,
+            "E",
+            'kubelet_node_status.go:548] "Error updating node status, will '
+            f'retry" err="error getting node \\"{self.name}\\": Get '
+            f'\\"{server}/api/v1/nodes/{self.name}?timeout=10s\\": {refused}"',
+        )
 
     def journal(self, now: float, severity: str, text: str) -> None:
         """Append a klog-formatted kubelet line to the node's journal."""
@@ -433,11 +477,17 @@ class NodeAgent:
             return
         ready = self.runtime_running()
         wanted = {
-            "MemoryPressure": ("False", "KubeletHasSufficientMemory",
-                               "kubelet has sufficient memory available"),
+            "MemoryPressure": (
+                "False",
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available",
+            ),
             "DiskPressure": ("False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-            "PIDPressure": ("False", "KubeletHasSufficientPID",
-                            "kubelet has sufficient PID available"),
+            "PIDPressure": (
+                "False",
+                "KubeletHasSufficientPID",
+                "kubelet has sufficient PID available",
+            ),
             "Ready": ("True", "KubeletReady", "kubelet is posting ready status")
             if ready
             else ("False", "KubeletNotReady", "container runtime is down"),
@@ -455,10 +505,16 @@ class NodeAgent:
         for t, (s, r, m) in wanted.items():
             old = current.get(t) or {}
             transition = old.get("lastTransitionTime") if old.get("status") == s else None
-            conditions.append({
-                "type": t, "status": s, "lastHeartbeatTime": stamp,
-                "lastTransitionTime": transition or stamp, "reason": r, "message": m,
-            })
+            conditions.append(
+                {
+                    "type": t,
+                    "status": s,
+                    "lastHeartbeatTime": stamp,
+                    "lastTransitionTime": transition or stamp,
+                    "reason": r,
+                    "message": m,
+                }
+            )
         status["conditions"] = conditions
         images = sorted(self.images.items())
         status["images"] = [{"names": [ref], "sizeBytes": size} for ref, size in images]
@@ -476,14 +532,28 @@ class NodeAgent:
                 node = self.store.get("", "nodes", None, self.name)
                 meta: dict[str, Any] = {"name": self.name, "namespace": "kube-node-lease"}
                 if node is not None:
-                    meta["ownerReferences"] = [{"apiVersion": "v1", "kind": "Node",
-                                                "name": self.name,
-                                                "uid": node["metadata"]["uid"]}]
-                self.store.create("coordination.k8s.io", "leases", {
-                    "apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta,
-                    "spec": {"holderIdentity": self.name,
-                             "leaseDurationSeconds": LEASE_DURATION, "renewTime": renew},
-                })
+                    meta["ownerReferences"] = [
+                        {
+                            "apiVersion": "v1",
+                            "kind": "Node",
+                            "name": self.name,
+                            "uid": node["metadata"]["uid"],
+                        }
+                    ]
+                self.store.create(
+                    "coordination.k8s.io",
+                    "leases",
+                    {
+                        "apiVersion": "coordination.k8s.io/v1",
+                        "kind": "Lease",
+                        "metadata": meta,
+                        "spec": {
+                            "holderIdentity": self.name,
+                            "leaseDurationSeconds": LEASE_DURATION,
+                            "renewTime": renew,
+                        },
+                    },
+                )
             else:
                 lease["spec"]["holderIdentity"] = self.name
                 lease["spec"]["leaseDurationSeconds"] = LEASE_DURATION
@@ -511,15 +581,24 @@ class NodeAgent:
             text = self.fs.read(file)
             try:
                 pod = load_yaml(text)
-                if not isinstance(pod, dict) or pod.get("kind") != "Pod":
-                    raise ValueError(f"{file}: invalid pod: kind is not Pod")
+                if not isinstance(pod, dict) or not pod.get("kind"):
+                    raise ManifestError("Object 'Kind' is missing in the document")
+                if pod.get("kind") != "Pod":
+                    raise ManifestError(f"the kind {pod.get('kind')!r} is not a Pod")
                 meta = pod.setdefault("metadata", {})
                 if not meta.get("name"):
-                    raise ValueError(f'{file}: invalid pod: [metadata.name: Required value: name or generateName is required]')
+                    # The kubelet names static pods NAME-NODE, so an empty name fails
+                    # validation as "-NODE" (pkg/kubelet/config/common.go).
+                    raise ValueError(
+                        f'invalid pod: [metadata.name: Invalid value: "-{self.name}": a '
+                        "lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+                        "characters, '-' or '.', and must start and end with an alphanumeric "
+                        "character]"
+                    )
                 spec = pod.get("spec")
                 if not isinstance(spec, dict) or not spec.get("containers"):
-                    raise ValueError(f"{file}: invalid pod: [spec.containers: Required value]")
-                _validate_mounts(file, spec)
+                    raise ValueError("invalid pod: [spec.containers: Required value]")
+                _validate_mounts(spec)
             except ManifestError as exc:
                 errors[file] = (
                     f"{file}: couldn't parse as pod({exc.summary}), please check config file"
@@ -535,7 +614,12 @@ class NodeAgent:
             out[full] = (file, pod)
         for file, message in errors.items():
             if self.manifest_errors.get(file) != message:
-                self.journal(now, "E", f'file.go:187] "Could not process manifest file" err="{_q(message)}" path="{file}"')
+                self.journal(
+                    now,
+                    "E",
+                    f'file.go:187] "Could not process manifest file" err="{_q(message)}" '
+                    f'path="{file}"',
+                )
         self.manifest_errors = errors
         return out
 
@@ -559,9 +643,13 @@ class NodeAgent:
                 probe = {"apiVersion": "v1", "kind": "Pod", "metadata": {}, "spec": spec}
                 apply_defaults(probe, _POD_RT, creating=False)
                 rt = PodRuntime(
-                    key=key, namespace=meta.get("namespace") or "default",
-                    name=f"{meta['name']}-{self.name}", spec=probe["spec"], static=True,
-                    source_file=file, created=now,
+                    key=key,
+                    namespace=meta.get("namespace") or "default",
+                    name=f"{meta['name']}-{self.name}",
+                    spec=probe["spec"],
+                    static=True,
+                    source_file=file,
+                    created=now,
                     labels=dict(meta.get("labels") or {}),
                     annotations=dict(meta.get("annotations") or {}),
                 )
@@ -583,37 +671,55 @@ class NodeAgent:
                 return  # an ordinary pod holds the name; upstream logs and retries
         node = self.store.get("", "nodes", None, self.name)
         annotations = dict(pod.annotations)
-        annotations.update({
-            HASH_ANNOTATION: pod.key, MIRROR_ANNOTATION: pod.key,
-            SEEN_ANNOTATION: rfc3339_micro(datetime.fromtimestamp(pod.created, UTC)).replace("Z", "000Z"),
-            SOURCE_ANNOTATION: "file",
-        })
+        annotations.update(
+            {
+                HASH_ANNOTATION: pod.key,
+                MIRROR_ANNOTATION: pod.key,
+                SEEN_ANNOTATION: rfc3339_micro(datetime.fromtimestamp(pod.created, UTC)).replace(
+                    "Z", "000Z"
+                ),
+                SOURCE_ANNOTATION: "file",
+            }
+        )
         meta: dict[str, Any] = {
-            "name": pod.name, "namespace": pod.namespace, "labels": dict(pod.labels),
+            "name": pod.name,
+            "namespace": pod.namespace,
+            "labels": dict(pod.labels),
             "annotations": annotations,
         }
         if node is not None:
-            meta["ownerReferences"] = [{"apiVersion": "v1", "kind": "Node", "name": self.name,
-                                        "uid": node["metadata"]["uid"], "controller": True}]
+            meta["ownerReferences"] = [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Node",
+                    "name": self.name,
+                    "uid": node["metadata"]["uid"],
+                    "controller": True,
+                }
+            ]
         spec = json.loads(json.dumps(pod.spec))
         spec["nodeName"] = self.name
         # The kubelet makes static pods tolerate every NoExecute taint (pkg/kubelet/config).
         tolerations = spec.setdefault("tolerations", [])
         if {"effect": "NoExecute", "operator": "Exists"} not in tolerations:
             tolerations.append({"effect": "NoExecute", "operator": "Exists"})
-        obj = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec,
-               "status": self._pod_status(pod, now, None)}
-        try:
+        obj = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": meta,
+            "spec": spec,
+        }
+        # The API server's create-time defaults give the mirror pod its QoS class.
+        apply_defaults(obj, _POD_RT, creating=True)
+        obj["status"] = self._pod_status(pod, now, obj.get("status"))
+        with contextlib.suppress(ApiError):
             self.store.create("", "pods", obj)
-        except ApiError:
-            pass
 
     # ---- API pods ----------------------------------------------------------------------
 
     def _sync_api_pods(self, now: float) -> None:
-        items, _ = self.store.list("", "pods", field_selector=f"spec.nodeName={self.name}")
         seen: set[str] = set()
-        for obj in items:
+        for obj in list(self._bound.values()):
             meta = obj["metadata"]
             if MIRROR_ANNOTATION in (meta.get("annotations") or {}):
                 continue
@@ -624,12 +730,21 @@ class NodeAgent:
                 phase = (obj.get("status") or {}).get("phase")
                 if phase in ("Succeeded", "Failed"):
                     continue
-                pod = PodRuntime(key=uid, namespace=meta.get("namespace") or "default",
-                                 name=meta["name"], spec=obj.get("spec") or {}, created=now)
+                pod = PodRuntime(
+                    key=uid,
+                    namespace=meta.get("namespace") or "default",
+                    name=meta["name"],
+                    spec=obj.get("spec") or {},
+                    created=now,
+                )
                 self._admit(pod, now)
+            elif pod.terminating_since is None:
+                self._apply_image_changes(pod, obj.get("spec") or {}, now)
             if meta.get("deletionTimestamp") and pod.terminating_since is None:
                 grace = meta.get("deletionGracePeriodSeconds")
-                if grace is None:
+                if not grace:
+                    # The store records 0 for every deletion it defers (finalizers); a
+                    # forced deletion never reaches the kubelet, so use the pod's own.
                     grace = pod.spec.get("terminationGracePeriodSeconds", 30)
                 self._begin_termination(pod, now, grace=float(grace))
         for key, pod in list(self.pods.items()):
@@ -639,7 +754,38 @@ class NodeAgent:
                     self._begin_termination(pod, now, grace=0)
                 pod.terminated = True
 
+    def _apply_image_changes(self, pod: PodRuntime, spec: dict[str, Any], now: float) -> None:
+        """A container's image is the one mutable part of a pod's containers: a new
+        image restarts that container at once (no back-off), as upstream's
+        "definition changed" restart does."""
+        for group in ("initContainers", "containers"):
+            new = {c.get("name"): c for c in spec.get(group) or [] if isinstance(c, dict)}
+            for container in pod.spec.get(group) or []:
+                change = new.get(container.get("name"))
+                if change is None or change.get("image") == container.get("image"):
+                    continue
+                container["image"] = change.get("image")
+                pod.version += 1
+                slot = pod.slots.get(str(container.get("name")))
+                if slot is None:
+                    continue
+                if slot.current is not None and slot.current.running():
+                    self._event(
+                        pod,
+                        now,
+                        "Normal",
+                        "Killing",
+                        f"Container {slot.name} definition changed, will be restarted",
+                        slot,
+                    )
+                    self._kill(pod, slot, now, 0, "Completed", restart=False)
+                slot.waiting, slot.waiting_message = "ContainerCreating", ""
+                slot.pull_failures = 0
+                slot.final = False
+                slot.next_try = now
+
     def _admit(self, pod: PodRuntime, now: float) -> None:
+        pod.version += 1
         pod.created = now
         pod.sandbox = _hex_id(self.name, pod.key, "sandbox", now)
         if pod.spec.get("hostNetwork"):
@@ -647,8 +793,9 @@ class NodeAgent:
         else:
             pod.ip = self._allocate_ip()
         for c in pod.spec.get("initContainers") or []:
-            pod.slots[c["name"]] = Slot(name=c["name"], init=True, waiting="PodInitializing",
-                                        next_try=now)
+            pod.slots[c["name"]] = Slot(
+                name=c["name"], init=True, waiting="PodInitializing", next_try=now
+            )
         for c in pod.spec.get("containers") or []:
             waiting = "PodInitializing" if pod.spec.get("initContainers") else "ContainerCreating"
             pod.slots[c["name"]] = Slot(name=c["name"], waiting=waiting, next_try=now)
@@ -682,9 +829,11 @@ class NodeAgent:
             if t is None or t > now:
                 break
             self._step(pod, t)
-        if pod.terminating_since is not None and not pod.terminated:
-            if all(s.current is None or not s.current.running() for s in pod.slots.values()):
-                pod.terminated = True
+        stopping = pod.terminating_since is not None and not pod.terminated
+        if stopping and all(
+            s.current is None or not s.current.running() for s in pod.slots.values()
+        ):
+            pod.terminated = True
 
     def _next_event(self, pod: PodRuntime) -> float | None:
         times: list[float] = []
@@ -710,23 +859,30 @@ class NodeAgent:
             return []
         for slot in pod.slots.values():
             if slot.init and not slot.done:
-                return [slot]
-        return [s for s in pod.slots.values() if not s.init and not _finished_for_good(pod, s)]
+                # A failed init container with restartPolicy Never fails the pod.
+                return [] if slot.final else [slot]
+        return [s for s in pod.slots.values() if not s.init and not s.final]
 
     def _step(self, pod: PodRuntime, t: float) -> None:
+        pod.version += 1
         for slot in pod.slots.values():
             cur = slot.current
             if cur is not None and cur.running():
                 if pod.terminating_since is not None and pod.terminating_since <= t:
-                    self._kill(pod, slot, t, SIGKILL_EXIT if self._ignores_sigterm(pod, slot) else 0,
-                               "Error" if self._ignores_sigterm(pod, slot) else "Completed",
-                               restart=False)
+                    self._kill(
+                        pod,
+                        slot,
+                        t,
+                        SIGKILL_EXIT if self._ignores_sigterm(pod, slot) else 0,
+                        "Error" if self._ignores_sigterm(pod, slot) else "Completed",
+                        restart=False,
+                    )
                     continue
                 exit_at = cur.exit_time()
                 if exit_at is not None and exit_at <= t:
                     prog = cur.prog()
                     reason = prog.reason or ("Completed" if prog.exit_code == 0 else "Error")
-                    self._exited(pod, slot, exit_at, prog.exit_code, reason)
+                    self._exited(pod, slot, exit_at, prog.exit_code, reason, prog.message)
                     continue
                 self._run_probes(pod, slot, t)
             elif slot in self._active_slots(pod) and slot.next_try <= t and self.runtime_running():
@@ -741,9 +897,12 @@ class NodeAgent:
 
     def _program(self, pod: PodRuntime, spec: dict[str, Any]) -> Program:
         if pod.static:
-            component = components.component_of({"metadata": {"labels": pod.labels},
-                                                 "spec": pod.spec})
-            if component is not None and spec.get("name") == (pod.spec.get("containers") or [{}])[0].get("name"):
+            component = components.component_of(
+                {"metadata": {"labels": pod.labels}, "spec": pod.spec}
+            )
+            if component is not None and spec.get("name") == (pod.spec.get("containers") or [{}])[
+                0
+            ].get("name"):
                 return components.component_program(
                     component, spec, pod.spec.get("volumes") or [], self.fs, self.api_endpoints()
                 )
@@ -765,12 +924,22 @@ class NodeAgent:
                 if obj is None:
                     return f'{label} "{ref.get("name")}" not found'
                 data = {**(obj.get("data") or {}), **(obj.get("binaryData") or {})}
-                if ref.get("key") not in data and (plural != "secrets" or ref.get("key") not in (obj.get("stringData") or {})):
-                    return f"couldn't find key {ref.get('key')} in {label.capitalize() if label == 'secret' else 'ConfigMap'} {pod.namespace}/{ref.get('name')}"
+                if ref.get("key") not in data and (
+                    plural != "secrets" or ref.get("key") not in (obj.get("stringData") or {})
+                ):
+                    kind_name = "Secret" if plural == "secrets" else "ConfigMap"
+                    return (
+                        f"couldn't find key {ref.get('key')} in {kind_name} "
+                        f"{pod.namespace}/{ref.get('name')}"
+                    )
         for source in spec.get("envFrom") or []:
             for kind, plural in (("configMapRef", "configmaps"), ("secretRef", "secrets")):
                 ref = (source or {}).get(kind)
-                if ref and not ref.get("optional") and self.store.get("", plural, pod.namespace, str(ref.get("name"))) is None:
+                if (
+                    ref
+                    and not ref.get("optional")
+                    and self.store.get("", plural, pod.namespace, str(ref.get("name"))) is None
+                ):
                     label = "configmap" if plural == "configmaps" else "secret"
                     return f'{label} "{ref.get("name")}" not found'
         return None
@@ -781,6 +950,7 @@ class NodeAgent:
         for vol in pod.spec.get("volumes") or []:
             host = vol.get("hostPath")
             name = vol.get("name")
+            failed = f'MountVolume.SetUp failed for volume "{name}" :'
             if host:
                 path, kind = str(host.get("path") or ""), host.get("type") or ""
                 if kind == "DirectoryOrCreate" and not self.fs.exists(path):
@@ -788,16 +958,19 @@ class NodeAgent:
                 elif kind == "FileOrCreate" and not self.fs.exists(path):
                     self.fs.write(path, "")
                 elif kind == "File" and not self.fs.is_file(path):
-                    return f'MountVolume.SetUp failed for volume "{name}" : hostPath type check failed: {path} is not a file'
+                    return f"{failed} hostPath type check failed: {path} is not a file"
                 elif kind == "Directory" and not self.fs.is_dir(path):
-                    return f'MountVolume.SetUp failed for volume "{name}" : hostPath type check failed: {path} is not a directory'
-            for kind, plural, key in (("configMap", "configmaps", "name"), ("secret", "secrets", "secretName")):
+                    return f"{failed} hostPath type check failed: {path} is not a directory"
+            for kind, plural, key in (
+                ("configMap", "configmaps", "name"),
+                ("secret", "secrets", "secretName"),
+            ):
                 ref = vol.get(kind)
                 if ref and not ref.get("optional") and not pod.static:
                     target = ref.get(key)
                     if self.store.get("", plural, pod.namespace, str(target)) is None:
                         label = "configmap" if plural == "configmaps" else "secret"
-                        return f'MountVolume.SetUp failed for volume "{name}" : {label} "{target}" not found'
+                        return f'{failed} {label} "{target}" not found'
         return None
 
     def _try_start(self, pod: PodRuntime, slot: Slot, t: float) -> None:
@@ -822,25 +995,46 @@ class NodeAgent:
             if error is not None:
                 slot.pull_failures += 1
                 delay = min(BACKOFF_INITIAL * 2 ** (slot.pull_failures - 1), BACKOFF_MAX)
-                if slot.waiting in ("ErrImagePull", "ImagePullBackOff") and slot.pull_failures > 1:
-                    pass
                 self._event(pod, t, "Normal", "Pulling", f'Pulling image "{image}"', slot)
-                self._event(pod, t, "Warning", "Failed", f'Failed to pull image "{image}": {error}', slot)
+                self._event(
+                    pod, t, "Warning", "Failed", f'Failed to pull image "{image}": {error}', slot
+                )
                 self._event(pod, t, "Warning", "Failed", "Error: ErrImagePull", slot)
                 slot.waiting, slot.waiting_message = "ErrImagePull", error
                 # Between attempts the status reads ImagePullBackOff (set on the next step).
                 slot.next_try = t + delay
                 slot.probes = {}
                 slot.backoff = delay
-                slot.done = False
-                slot.__dict__["_pull_backoff_from"] = t
+                self.journal(
+                    t,
+                    "E",
+                    'pod_workers.go:1301] "Error syncing pod, skipping" '
+                    f'err="failed to \\"StartContainer\\" for \\"{slot.name}\\" with '
+                    f'ErrImagePull: \\"{_q(error)}\\"" pod="{pod.namespace}/{pod.name}" '
+                    f'podUID="{pod.key}"',
+                )
                 return
             if ref not in self.images:
                 self._event(pod, t, "Normal", "Pulling", f'Pulling image "{image}"', slot)
                 self.images[ref] = IMAGE_SIZES.get(repository_name(ref), 20_000_000)
-                self._event(pod, t, "Normal", "Pulled", f'Successfully pulled image "{image}" in 1.2s (1.2s including waiting). Image size: {self.images[ref]} bytes.', slot)
+                self._event(
+                    pod,
+                    t,
+                    "Normal",
+                    "Pulled",
+                    f'Successfully pulled image "{image}" in 1.2s (1.2s including waiting). '
+                    f"Image size: {self.images[ref]} bytes.",
+                    slot,
+                )
         elif slot.restarts == 0 and slot.current is None:
-            self._event(pod, t, "Normal", "Pulled", f'Container image "{image}" already present on machine', slot)
+            self._event(
+                pod,
+                t,
+                "Normal",
+                "Pulled",
+                f'Container image "{image}" already present on machine',
+                slot,
+            )
         slot.pull_failures = 0
         config_error = self._config_error(pod, spec)
         if config_error is not None:
@@ -849,11 +1043,19 @@ class NodeAgent:
             slot.next_try = t + PROBE_PERIOD
             return
         prog = self._program(pod, spec)
-        attempt = slot.restarts if slot.current is None and slot.previous is None else slot.restarts + 1
+        attempt = (
+            slot.restarts if slot.current is None and slot.previous is None else slot.restarts + 1
+        )
         if slot.current is not None:
             slot.previous = slot.current
-        rec = ContainerRec(id=_hex_id(self.name, pod.key, slot.name, attempt, t), attempt=attempt,
-                           image=ref, created=t, started=t, program=prog.dump())
+        rec = ContainerRec(
+            id=_hex_id(self.name, pod.key, slot.name, attempt, t),
+            attempt=attempt,
+            image=ref,
+            created=t,
+            started=t,
+            program=prog.dump(),
+        )
         if attempt > 0:
             slot.restarts = attempt
         slot.current = rec
@@ -864,17 +1066,19 @@ class NodeAgent:
         for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
             probe = spec.get(kind)
             if probe:
-                slot.probes[kind] = {"next": t + float(probe.get("initialDelaySeconds") or 0),
-                                     "fail": 0, "ok": 0}
+                slot.probes[kind] = {
+                    "next": t + float(probe.get("initialDelaySeconds") or 0),
+                    "fail": 0,
+                    "ok": 0,
+                }
         if "readinessProbe" not in spec and slot.started_ok:
             slot.ready = True
-        if prog.exit_code == 128 and prog.exit_after == 0:
-            pass
         self._event(pod, t, "Normal", "Created", f"Created container: {slot.name}", slot)
         self._event(pod, t, "Normal", "Started", f"Started container {slot.name}", slot)
 
-    def _exited(self, pod: PodRuntime, slot: Slot, t: float, code: int, reason: str,
-                message: str = "") -> None:
+    def _exited(
+        self, pod: PodRuntime, slot: Slot, t: float, code: int, reason: str, message: str = ""
+    ) -> None:
         cur = slot.current
         assert cur is not None
         cur.finished, cur.exit_code, cur.reason, cur.message = t, code, reason, message
@@ -888,21 +1092,40 @@ class NodeAgent:
         if slot.init and code != 0:
             restart = policy != "Never"
         if not restart or pod.terminating_since is not None:
+            slot.final = True
             return
         ran = t - (cur.started or t)
-        slot.backoff = BACKOFF_INITIAL if (slot.backoff == 0 or ran >= BACKOFF_RESET) else min(
-            slot.backoff * 2, BACKOFF_MAX)
+        slot.backoff = (
+            BACKOFF_INITIAL
+            if (slot.backoff == 0 or ran >= BACKOFF_RESET)
+            else min(slot.backoff * 2, BACKOFF_MAX)
+        )
         slot.next_try = t + slot.backoff
         slot.waiting = "CrashLoopBackOff"
         spec_name = f"{pod.name}_{pod.namespace}({pod.key})"
         slot.waiting_message = (
             f"back-off {int(slot.backoff)}s restarting failed container={slot.name} pod={spec_name}"
         )
-        self._event(pod, t, "Warning", "BackOff", "Back-off restarting failed container "
-                    f"{slot.name} in pod {spec_name}", slot)
+        self._event(
+            pod,
+            t,
+            "Warning",
+            "BackOff",
+            f"Back-off restarting failed container {slot.name} in pod {spec_name}",
+            slot,
+        )
+        self.journal(
+            t,
+            "E",
+            'pod_workers.go:1301] "Error syncing pod, skipping" '
+            f'err="failed to \\"StartContainer\\" for \\"{slot.name}\\" with '
+            f'CrashLoopBackOff: \\"{slot.waiting_message}\\"" '
+            f'pod="{pod.namespace}/{pod.name}" podUID="{pod.key}"',
+        )
 
-    def _kill(self, pod: PodRuntime, slot: Slot, t: float, code: int, reason: str,
-              restart: bool = True) -> None:
+    def _kill(
+        self, pod: PodRuntime, slot: Slot, t: float, code: int, reason: str, restart: bool = True
+    ) -> None:
         if restart:
             self._exited(pod, slot, t, code, reason)
         else:
@@ -911,6 +1134,7 @@ class NodeAgent:
             cur.finished, cur.exit_code, cur.reason = t, code, reason
             slot.ready = False
             slot.probes = {}
+            slot.final = True
 
     def _run_probes(self, pod: PodRuntime, slot: Slot, t: float) -> None:
         spec = self._container_spec(pod, slot.name)
@@ -942,8 +1166,11 @@ class NodeAgent:
                 continue
             state["ok"] = 0
             state["fail"] += 1
-            label = {"startupProbe": "Startup", "livenessProbe": "Liveness",
-                     "readinessProbe": "Readiness"}[kind]
+            label = {
+                "startupProbe": "Startup",
+                "livenessProbe": "Liveness",
+                "readinessProbe": "Readiness",
+            }[kind]
             self._event(pod, t, "Warning", "Unhealthy", f"{label} probe failed: {detail}", slot)
             if kind == "readinessProbe":
                 if state["fail"] >= threshold:
@@ -951,13 +1178,20 @@ class NodeAgent:
                 continue
             if state["fail"] >= threshold:
                 verb = "startup" if kind == "startupProbe" else "liveness"
-                self._event(pod, t, "Normal", "Killing",
-                            f"Container {slot.name} failed {verb} probe, will be restarted", slot)
+                self._event(
+                    pod,
+                    t,
+                    "Normal",
+                    "Killing",
+                    f"Container {slot.name} failed {verb} probe, will be restarted",
+                    slot,
+                )
                 self._exited(pod, slot, t, SIGKILL_EXIT, "Error")
                 return
 
-    def _probe(self, pod: PodRuntime, cur: ContainerRec, probe: dict[str, Any],
-               t: float) -> tuple[bool, str]:
+    def _probe(
+        self, pod: PodRuntime, cur: ContainerRec, probe: dict[str, Any], t: float
+    ) -> tuple[bool, str]:
         prog = cur.prog()
         elapsed = t - (cur.started or t)
         spec_ports = {
@@ -978,7 +1212,10 @@ class NodeAgent:
             host = http.get("host") or pod.ip
             url = f"{scheme.lower()}://{_host_port(host, port)}{http.get('path') or '/'}"
             if port not in prog.ports:
-                return False, f'Get "{url}": dial tcp {_host_port(host, port)}: connect: connection refused'
+                return (
+                    False,
+                    f'Get "{url}": dial tcp {_host_port(host, port)}: connect: connection refused',
+                )
             if scheme == "HTTP" and port in prog.tls_ports:
                 return False, "HTTP probe failed with statuscode: 400"
             if scheme == "HTTPS" and port not in prog.tls_ports:
@@ -992,7 +1229,11 @@ class NodeAgent:
         if "grpc" in probe:
             port = port_of((probe["grpc"] or {}).get("port"))
             if port not in prog.ports:
-                return False, f'timeout: failed to connect service "{_host_port(pod.ip, port)}" within 1s: context deadline exceeded'
+                return (
+                    False,
+                    f'timeout: failed to connect service "{_host_port(pod.ip, port)}" within '
+                    "1s: context deadline exceeded",
+                )
             return True, ""
         if "exec" in probe:
             argv = [str(x) for x in (probe["exec"] or {}).get("command") or []]
@@ -1000,20 +1241,25 @@ class NodeAgent:
                 path = argv[-1]
                 if prog.file_present(path, elapsed):
                     return True, ""
-                return False, f"{argv[0]}: can't open '{path}': No such file or directory" if argv[0] == "cat" else ""
+                return False, f"{argv[0]}: can't open '{path}': No such file or directory" if argv[
+                    0
+                ] == "cat" else ""
             if argv and argv[0] in ("false",):
                 return False, ""
             return True, ""
         return True, ""
 
     def _begin_termination(self, pod: PodRuntime, now: float, grace: float) -> None:
+        pod.version += 1
         pod.terminating_since = now
         for slot in pod.slots.values():
             if slot.current is not None and slot.current.running():
                 self._event(pod, now, "Normal", "Killing", f"Stopping container {slot.name}", slot)
                 delay = grace if self._ignores_sigterm(pod, slot) else 0.0
                 # Processes that handle SIGTERM exit at once; others wait out the grace.
-                pod.terminating_since = min(pod.terminating_since or now + delay, now + delay) if delay else now
+                pod.terminating_since = (
+                    min(pod.terminating_since or now + delay, now + delay) if delay else now
+                )
                 if delay:
                     pod.terminating_since = now + delay
 
@@ -1026,7 +1272,9 @@ class NodeAgent:
             else:
                 obj = self.store.get("", "pods", pod.namespace, pod.name)
                 if obj is not None and obj["metadata"].get("uid") == key:
-                    if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers"):
+                    if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get(
+                        "finalizers"
+                    ):
                         self._delete_api_pod(pod.namespace, pod.name)
                     elif obj["metadata"].get("deletionTimestamp"):
                         continue
@@ -1042,10 +1290,8 @@ class NodeAgent:
             annotations = obj["metadata"].get("annotations") or {}
             if annotations.get(MIRROR_ANNOTATION) != only_mirror_of:
                 return
-        try:
+        with contextlib.suppress(ApiError):
             self.store.delete("", "pods", namespace, name)
-        except ApiError:
-            pass
 
     # ---- status ------------------------------------------------------------------------
 
@@ -1053,7 +1299,10 @@ class NodeAgent:
         for pod in list(self.pods.values()):
             if pod.terminated and pod.static:
                 continue
-            obj = self.store.get("", "pods", pod.namespace, pod.name)
+            obj = self._bound.get((pod.namespace, pod.name))
+            if obj is None or pod.static:
+                # Mirror pods may have been created or replaced during this sync.
+                obj = self.store.get("", "pods", pod.namespace, pod.name)
             if obj is None:
                 continue
             meta = obj["metadata"]
@@ -1062,26 +1311,36 @@ class NodeAgent:
                     continue
             elif meta.get("uid") != pod.key:
                 continue
+            # Skip pods where nothing happened since their status was last written
+            # (ErrImagePull turns into ImagePullBackOff with time alone).
+            seen = (pod.version, meta.get("resourceVersion"), pod.terminated)
+            pulling = any(slot.waiting == "ErrImagePull" for slot in pod.slots.values())
+            if pod.__dict__.get("_written") == seen and not pulling:
+                continue
             status = self._pod_status(pod, now, obj.get("status") or {})
             if status == obj.get("status"):
+                pod.__dict__["_written"] = seen
                 continue
             obj["status"] = status
-            try:
-                self.store.update("", "pods", obj)
-            except ApiError:
-                pass
+            with contextlib.suppress(ApiError):
+                stored = self.store.update("", "pods", obj)
+                written = stored["metadata"].get("resourceVersion")
+                pod.__dict__["_written"] = (pod.version, written, pod.terminated)
 
-    def _pod_status(self, pod: PodRuntime, now: float, old: dict[str, Any] | None) -> dict[str, Any]:
+    def _pod_status(
+        self, pod: PodRuntime, now: float, old: dict[str, Any] | None
+    ) -> dict[str, Any]:
         old = old or {}
         old_conditions = {c.get("type"): c for c in old.get("conditions") or []}
         app = [s for s in pod.slots.values() if not s.init]
         init = [s for s in pod.slots.values() if s.init]
         initialized = all(s.done for s in init)
-        containers_ready = initialized and all(s.ready and s.current is not None and s.current.running() for s in app)
+        containers_ready = initialized and all(
+            s.ready and s.current is not None and s.current.running() for s in app
+        )
         policy = pod.spec.get("restartPolicy") or "Always"
         phase = "Pending"
-        finished = [s for s in app if s.current is not None and not s.current.running()
-                    and s.waiting != "CrashLoopBackOff"]
+        finished = [s for s in app if s.final]
         if any(s.current is not None and s.current.running() for s in app) or any(
             s.restarts > 0 or s.waiting == "CrashLoopBackOff" for s in app
         ):
@@ -1090,20 +1349,39 @@ class NodeAgent:
             failed = any((s.current.exit_code or 0) != 0 for s in finished if s.current)
             phase = "Failed" if failed else "Succeeded"
         if pod.terminated and phase == "Running":
-            phase = "Succeeded" if all((s.current and s.current.exit_code == 0) for s in app) else "Failed"
-        if any(s.init and s.current is not None and not s.done and s.current.finished is not None and policy == "Never" for s in init):
+            phase = (
+                "Succeeded"
+                if all((s.current and s.current.exit_code == 0) for s in app)
+                else "Failed"
+            )
+        if any(
+            s.init
+            and s.current is not None
+            and not s.done
+            and s.current.finished is not None
+            and policy == "Never"
+            for s in init
+        ):
             phase = "Failed"
 
         def cond(kind: str, value: bool, reason: str = "") -> dict[str, Any]:
             status = "True" if value else "False"
             prev = old_conditions.get(kind) or {}
-            c: dict[str, Any] = {"type": kind, "status": status, "lastProbeTime": None,
-                                 "lastTransitionTime": prev.get("lastTransitionTime") if prev.get("status") == status and prev.get("lastTransitionTime") else _ts(now)}
+            c: dict[str, Any] = {
+                "type": kind,
+                "status": status,
+                "lastProbeTime": None,
+                "lastTransitionTime": prev.get("lastTransitionTime")
+                if prev.get("status") == status and prev.get("lastTransitionTime")
+                else _ts(now),
+            }
             if not value and reason:
                 c["reason"] = reason
             return c
 
-        not_ready = [s.name for s in app if not (s.ready and s.current is not None and s.current.running())]
+        not_ready = [
+            s.name for s in app if not (s.ready and s.current is not None and s.current.running())
+        ]
         ready_reason = "PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady"
         conditions = [
             cond("PodReadyToStartContainers", bool(pod.sandbox) and not pod.terminated),
@@ -1127,7 +1405,7 @@ class NodeAgent:
             "podIP": pod.ip,
             "podIPs": [{"ip": pod.ip}] if pod.ip else [],
             "startTime": _ts(pod.created),
-            "qosClass": old.get("qosClass") or _qos(pod.spec),
+            "qosClass": old.get("qosClass") or "BestEffort",
         }
         if init:
             status["initContainerStatuses"] = [self._container_status(pod, s, now) for s in init]
@@ -1158,9 +1436,16 @@ class NodeAgent:
             out["lastState"] = {"terminated": _terminated(prev)}
         if slot.waiting and (cur is None or not cur.running()):
             reason = slot.waiting
-            if reason == "ErrImagePull" and slot.pull_failures and now > slot.next_try - slot.backoff:
+            if (
+                reason == "ErrImagePull"
+                and slot.pull_failures
+                and now > slot.next_try - slot.backoff
+            ):
                 reason = "ImagePullBackOff"
-                message = f'Back-off pulling image "{spec.get("image", "")}": ErrImagePull: {slot.waiting_message}'
+                message = (
+                    f'Back-off pulling image "{spec.get("image", "")}": ErrImagePull: '
+                    f"{slot.waiting_message}"
+                )
             else:
                 message = slot.waiting_message
             waiting: dict[str, Any] = {"reason": reason}
@@ -1179,8 +1464,16 @@ class NodeAgent:
 
     # ---- events ------------------------------------------------------------------------
 
-    def _event(self, pod: PodRuntime, t: float, kind: str, reason: str, message: str,
-               slot: Slot | None = None, record: bool = True) -> None:
+    def _event(
+        self,
+        pod: PodRuntime,
+        t: float,
+        kind: str,
+        reason: str,
+        message: str,
+        slot: Slot | None = None,
+        record: bool = True,
+    ) -> None:
         if not record:
             return
         pod.events.append([t, kind, reason, message])
@@ -1190,13 +1483,8 @@ class NodeAgent:
             return
         field_path = ""
         if slot is not None:
-            index = 0
             group = "initContainers" if slot.init else "containers"
-            for i, c in enumerate(pod.spec.get(group) or []):
-                if c.get("name") == slot.name:
-                    index = i
             field_path = f"spec.{group}{{{slot.name}}}"
-            del index
         name = f"{pod.name}.{_hex_id(pod.key, reason, message)[:16]}"
         stamp = _ts(t)
         existing = self.store.get("", "events", pod.namespace, name)
@@ -1207,19 +1495,39 @@ class NodeAgent:
                 self.store.update("", "events", existing)
                 return
             involved: dict[str, Any] = {
-                "apiVersion": "v1", "kind": "Pod", "name": pod.name, "namespace": pod.namespace,
-                "uid": obj["metadata"]["uid"], "resourceVersion": obj["metadata"].get("resourceVersion"),
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": pod.name,
+                "namespace": pod.namespace,
+                # The kubelet records a static pod's events under the static pod's own
+                # UID (its config hash); kubectl describe looks them up by the mirror
+                # pod's kubernetes.io/config.mirror annotation.
+                "uid": pod.key if pod.static else obj["metadata"]["uid"],
             }
+            if not pod.static:
+                involved["resourceVersion"] = obj["metadata"].get("resourceVersion")
             if field_path:
                 involved["fieldPath"] = field_path
-            self.store.create("", "events", {
-                "apiVersion": "v1", "kind": "Event",
-                "metadata": {"name": name, "namespace": pod.namespace},
-                "involvedObject": involved, "reason": reason, "message": message,
-                "source": {"component": "kubelet", "host": self.name},
-                "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1, "type": kind,
-                "eventTime": None, "reportingComponent": "kubelet", "reportingInstance": self.name,
-            })
+            self.store.create(
+                "",
+                "events",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Event",
+                    "metadata": {"name": name, "namespace": pod.namespace},
+                    "involvedObject": involved,
+                    "reason": reason,
+                    "message": message,
+                    "source": {"component": "kubelet", "host": self.name},
+                    "firstTimestamp": stamp,
+                    "lastTimestamp": stamp,
+                    "count": 1,
+                    "type": kind,
+                    "eventTime": None,
+                    "reportingComponent": "kubelet",
+                    "reportingInstance": self.name,
+                },
+            )
         except ApiError:
             pass
 
@@ -1231,8 +1539,14 @@ class NodeAgent:
                 return pod
         return None
 
-    def logs(self, namespace: str, pod: str, container: str | None = None,
-             previous: bool = False, tail: int | None = None) -> str:
+    def logs(
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None = None,
+        previous: bool = False,
+        tail: int | None = None,
+    ) -> str:
         """A container's log as `kubectl logs` prints it. Raises LogError with the
         API server's message when the pod or container is unknown here, or when
         `previous` is asked for a container that never restarted."""
@@ -1242,7 +1556,10 @@ class NodeAgent:
         names = [s.name for s in rt.slots.values() if not s.init]
         if container is None:
             if len(names) != 1:
-                raise LogError(f"a container name must be specified for pod {pod}, choose one of: [{' '.join(names)}]")
+                raise LogError(
+                    f"a container name must be specified for pod {pod}, choose one of: "
+                    f"[{' '.join(names)}]"
+                )
             container = names[0]
         slot = rt.slots.get(container)
         if slot is None:
@@ -1253,14 +1570,18 @@ class NodeAgent:
             if slot.current is not None and not slot.current.running():
                 rec = slot.current
             if rec is None:
-                raise LogError(f'previous terminated container "{container}" in pod "{pod}" not found')
+                raise LogError(
+                    f'previous terminated container "{container}" in pod "{pod}" not found'
+                )
         else:
             rec = slot.current
             if rec is None:
                 reason = slot.waiting or "ContainerCreating"
                 if reason in ("ErrImagePull",) and slot.pull_failures:
                     reason = "ImagePullBackOff" if now > slot.next_try - slot.backoff else reason
-                raise LogError(f'container "{container}" in pod "{pod}" is waiting to start: {reason}')
+                raise LogError(
+                    f'container "{container}" in pod "{pod}" is waiting to start: {reason}'
+                )
         lines = self.container_lines(rec, now)
         if tail is not None and tail >= 0:
             lines = lines[-tail:] if tail else []
@@ -1274,9 +1595,17 @@ class NodeAgent:
 
     def static_pod(self, component: str) -> PodRuntime | None:
         for pod in self.pods.values():
-            if pod.static and not pod.terminated and pod.terminating_since is None and (
-                pod.labels.get("component") == component
-                or components.component_of({"metadata": {"labels": pod.labels}, "spec": pod.spec}) == component
+            if (
+                pod.static
+                and not pod.terminated
+                and pod.terminating_since is None
+                and (
+                    pod.labels.get("component") == component
+                    or components.component_of(
+                        {"metadata": {"labels": pod.labels}, "spec": pod.spec}
+                    )
+                    == component
+                )
             ):
                 return pod
         return None
@@ -1327,11 +1656,15 @@ class NodeAgent:
             "services": self.services.dump(),
             "images": dict(self.images),
             "pods": {k: asdict(p) for k, p in self.pods.items()},
-            "lastSync": self.last_sync, "lastLease": self.last_lease,
-            "lastStatus": self.last_status, "staticPodPath": self.static_pod_path,
-            "manifestErrors": dict(self.manifest_errors), "etcdDataDir": self.etcd_data_dir,
+            "lastSync": self.last_sync,
+            "lastLease": self.last_lease,
+            "lastStatus": self.last_status,
+            "staticPodPath": self.static_pod_path,
+            "manifestErrors": dict(self.manifest_errors),
+            "etcdDataDir": self.etcd_data_dir,
             "kubeletConfigError": list(self.kubelet_config_error),
-            "apiReachable": self.api_reachable, "ipNext": self._ip_next,
+            "apiReachable": self.api_reachable,
+            "ipNext": self._ip_next,
         }
 
     def load(self, data: dict[str, Any]) -> None:
@@ -1377,13 +1710,6 @@ def load_yaml(text: str) -> Any:
     return json.loads(data)
 
 
-def _finished_for_good(pod: PodRuntime, slot: Slot) -> bool:
-    cur = slot.current
-    if cur is None or cur.running() or slot.waiting == "CrashLoopBackOff":
-        return False
-    return True
-
-
 def _terminated(rec: ContainerRec) -> dict[str, Any]:
     out: dict[str, Any] = {
         "exitCode": rec.exit_code if rec.exit_code is not None else 0,
@@ -1397,22 +1723,7 @@ def _terminated(rec: ContainerRec) -> dict[str, Any]:
     return out
 
 
-def _qos(spec: dict[str, Any]) -> str:
-    requests_any, guaranteed = False, True
-    for c in spec.get("containers") or []:
-        res = c.get("resources") or {}
-        req, lim = res.get("requests") or {}, res.get("limits") or {}
-        if req or lim:
-            requests_any = True
-        for r in ("cpu", "memory"):
-            if lim.get(r) is None or str(req.get(r, lim.get(r))) != str(lim.get(r)):
-                guaranteed = False
-    if not requests_any:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
-
-
-def _validate_mounts(file: str, spec: dict[str, Any]) -> None:
+def _validate_mounts(spec: dict[str, Any]) -> None:
     volumes = {v.get("name") for v in spec.get("volumes") or [] if isinstance(v, dict)}
     problems = []
     for i, c in enumerate(spec.get("containers") or []):
@@ -1422,9 +1733,11 @@ def _validate_mounts(file: str, spec: dict[str, Any]) -> None:
             problems.append(f"spec.containers[{i}].image: Required value")
         for j, m in enumerate(c.get("volumeMounts") or []):
             if isinstance(m, dict) and m.get("name") not in volumes:
-                problems.append(f'spec.containers[{i}].volumeMounts[{j}].name: Not found: "{m.get("name")}"')
+                problems.append(
+                    f'spec.containers[{i}].volumeMounts[{j}].name: Not found: "{m.get("name")}"'
+                )
     if problems:
-        raise ValueError(f"{file}: invalid pod: [{', '.join(problems)}]")
+        raise ValueError(f"invalid pod: [{', '.join(problems)}]")
 
 
 def _host_port(host: str, port: int) -> str:
@@ -1439,7 +1752,3 @@ def _klog(epoch: float, severity: str, text: str, pid: int) -> str:
 
 def _q(text: str) -> str:
     return text.replace('"', '\\"')
-
-
-def _unused(*_: Any) -> None:
-    del shlex, timedelta

@@ -29,9 +29,14 @@ SERVER_IMAGES: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
             "/docker-entrypoint.sh: Configuration complete; ready for start up",
         ),
     ),
-    "httpd": ((80,), ("AH00558: httpd: Could not reliably determine the server's fully "
-                      "qualified domain name", "[mpm_event:notice] AH00489: Apache/2.4.65 "
-                      "(Unix) configured -- resuming normal operations")),
+    "httpd": (
+        (80,),
+        (
+            "AH00558: httpd: Could not reliably determine the server's fully qualified domain name",
+            "[mpm_event:notice] AH00489: Apache/2.4.65 "
+            "(Unix) configured -- resuming normal operations",
+        ),
+    ),
     "redis": ((6379,), ("# Server initialized", "* Ready to accept connections tcp")),
     "memcached": ((11211,), ()),
     "postgres": ((5432,), ("database system is ready to accept connections",)),
@@ -47,8 +52,22 @@ SERVER_IMAGES: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
 # exit 0 immediately (no terminal attached), which restartPolicy Always turns into
 # CrashLoopBackOff.
 SHELL_IMAGES = frozenset(
-    {"busybox", "alpine", "ubuntu", "debian", "centos", "fedora", "bash", "curlimages/curl",
-     "curl", "python", "node", "golang", "perl", "ruby"}
+    {
+        "busybox",
+        "alpine",
+        "ubuntu",
+        "debian",
+        "centos",
+        "fedora",
+        "bash",
+        "curlimages/curl",
+        "curl",
+        "python",
+        "node",
+        "golang",
+        "perl",
+        "ruby",
+    }
 )
 
 # Image sizes shown by `crictl images` (bytes, roughly upstream's compressed sizes).
@@ -65,9 +84,21 @@ IMAGE_SIZES: dict[str, int] = {
 }
 # Repositories under registry.k8s.io that exist; a misspelt one fails to pull.
 K8S_REGISTRY_REPOS = frozenset(
-    {"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd",
-     "pause", "coredns/coredns", "coredns", "e2e-test-images/agnhost", "echoserver",
-     "metrics-server/metrics-server", "ingress-nginx/controller", "busybox"}
+    {
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kube-proxy",
+        "etcd",
+        "pause",
+        "coredns/coredns",
+        "coredns",
+        "e2e-test-images/agnhost",
+        "echoserver",
+        "metrics-server/metrics-server",
+        "ingress-nginx/controller",
+        "busybox",
+    }
 )
 _VERSION_TAG = re.compile(r"^v?\d+\.\d+\.\d+(-\d+)?$|^\d+\.\d+(\.\d+)?(-\d+)?$|^v\d+\.\d+\.\d+$")
 # A reference is lower-case (repository) with an optional tag/digest (distribution's
@@ -82,7 +113,7 @@ def normalize_image(image: str) -> str:
     """The fully-qualified reference containerd records (`nginx` ->
     `docker.io/library/nginx:latest`)."""
     ref = image.strip()
-    name, digest = (ref.split("@", 1) + [""])[:2]
+    name, digest = ([*ref.split("@", 1), ""])[:2]
     last = name.rsplit("/", 1)[-1]
     if ":" not in last and not digest:
         name += ":latest"
@@ -143,9 +174,9 @@ def pull_error(image: str, bad_images: set[str]) -> str | None:
     missing = ref in {normalize_image(b) for b in bad_images} or image in bad_images
     if repo.startswith("registry.k8s.io/"):
         short = repo[len("registry.k8s.io/") :]
-        if short not in K8S_REGISTRY_REPOS:
-            missing = True
-        elif short.startswith("kube-") and not _VERSION_TAG.match(tag):
+        if short not in K8S_REGISTRY_REPOS or (
+            short.startswith("kube-") and not _VERSION_TAG.match(tag)
+        ):
             missing = True
     if not missing:
         return None
@@ -187,6 +218,7 @@ class Program:
     ports: list[int] = field(default_factory=list)
     tls_ports: list[int] = field(default_factory=list)
     reason: str = ""  # terminated reason when it exits ("Error", "Completed", ...)
+    message: str = ""  # terminated message (the runtime's error for a StartError)
     functional: bool = True  # does its job (a control-plane component reaches the API)
 
     def dump(self) -> dict[str, Any]:

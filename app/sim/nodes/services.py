@@ -69,7 +69,9 @@ class ServiceManager:
         self.journal: list[JournalEntry] = []
         self._starts = 0
         for name in UNITS:
-            self.log(now, name, "systemd", f"Started {name}.service - {UNITS[name]['description']}.")
+            self.log(
+                now, name, "systemd", f"Started {name}.service - {UNITS[name]['description']}."
+            )
 
     def log(self, at: float, unit: str, source: str, text: str) -> None:
         self.journal.append(JournalEntry(at, unit, source, text))
@@ -144,12 +146,38 @@ class ServiceManager:
                 at = t + attempt * KUBELET_RESTART_SEC
                 src = name if u.exit_status != "203/EXEC" else "systemd"
                 if attempt:
-                    out.append(JournalEntry(at, name, "systemd", f"{name}.service: Scheduled restart job, restart counter is at {attempt}."))
-                    out.append(JournalEntry(at, name, "systemd", f"Started {name}.service - {UNITS[name]['description']}."))
+                    out.append(
+                        JournalEntry(
+                            at,
+                            name,
+                            "systemd",
+                            f"{name}.service: Scheduled restart job, restart counter is at "
+                            f"{attempt}.",
+                        )
+                    )
+                    out.append(
+                        JournalEntry(
+                            at,
+                            name,
+                            "systemd",
+                            f"Started {name}.service - {UNITS[name]['description']}.",
+                        )
+                    )
                 out.extend(JournalEntry(at, name, src, line) for line in u.failure)
                 code, _, label = u.exit_status.partition("/")
-                out.append(JournalEntry(at, name, "systemd", f"{name}.service: Main process exited, code=exited, status={code}/{label}"))
-                out.append(JournalEntry(at, name, "systemd", f"{name}.service: Failed with result 'exit-code'."))
+                out.append(
+                    JournalEntry(
+                        at,
+                        name,
+                        "systemd",
+                        f"{name}.service: Main process exited, code=exited, status={code}/{label}",
+                    )
+                )
+                out.append(
+                    JournalEntry(
+                        at, name, "systemd", f"{name}.service: Failed with result 'exit-code'."
+                    )
+                )
         out.sort(key=lambda e: e.at)
         return out
 

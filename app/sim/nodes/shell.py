@@ -16,7 +16,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app.sim.clock import rfc3339
 from app.sim.nodes.vfs import FsError, normalize
@@ -60,7 +60,9 @@ def ok(stdout: str = "") -> CommandResult:
 
 
 def fail(stderr: str, code: int = 1, stdout: str = "") -> CommandResult:
-    return CommandResult(code, stdout, stderr if stderr.endswith("\n") or not stderr else stderr + "\n")
+    return CommandResult(
+        code, stdout, stderr if stderr.endswith("\n") or not stderr else stderr + "\n"
+    )
 
 
 class NodeShell:
@@ -122,7 +124,9 @@ class NodeShell:
                     out.append(value if quote else shlex.quote(value) if " " in value else value)
                     i = j
                     continue
-                match = re.match(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", line[i:])
+                match = re.match(
+                    r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", line[i:]
+                )
                 if match:
                     name = match.group(1) or match.group(2)
                     out.append(self.env.get(name, ""))
@@ -141,6 +145,10 @@ class NodeShell:
     def run(self, command_line: str) -> CommandResult:
         """Run one command line; never raises for the learner's mistakes (they come
         back as a non-zero exit code and stderr text)."""
+        with self.nodes.lock:
+            return self._run(command_line)
+
+    def _run(self, command_line: str) -> CommandResult:
         try:
             tokens = self._tokens(self._expand(command_line))
         except ValueError as exc:
@@ -216,13 +224,14 @@ class NodeShell:
             name, _, value = args.pop(0).partition("=")
             env[name] = value
         if not args:
-            self.env.update({k: v for k, v in env.items() if k not in self.env or True})
+            # A line of bare assignments sets shell variables.
+            self.env.update(env)
             return ok()
         if args[0] == "sudo":
             args = args[1:] or ["true"]
             if args and args[0] in ("-i", "-s", "su"):
                 return ok()
-        for fd, spec in redirects:
+        for _, spec in redirects:
             if spec.startswith("<"):
                 try:
                     stdin = self.fs.read(self.path(spec[1:]))
@@ -272,7 +281,9 @@ class NodeShell:
 # ---- option parsing helpers --------------------------------------------------------------
 
 
-def split_flags(args: list[str], with_value: set[str] = frozenset()) -> tuple[dict[str, str], list[str]]:  # type: ignore[assignment]
+def split_flags(
+    args: list[str], with_value: set[str] = frozenset()
+) -> tuple[dict[str, str], list[str]]:  # type: ignore[assignment]
     """Short/long options ({name: value}) and operands. Combined short flags (`-rf`)
     expand to one entry each; options in `with_value` take the next word."""
     opts: dict[str, str] = {}
@@ -376,7 +387,9 @@ def _date(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     return ok(now.strftime("%a %b %d %H:%M:%S UTC %Y") + "\n")
 
 
-def _read_inputs(sh: NodeShell, name: str, files: list[str], stdin: str) -> tuple[list[tuple[str, str]], list[str]]:
+def _read_inputs(
+    sh: NodeShell, name: str, files: list[str], stdin: str
+) -> tuple[list[tuple[str, str]], list[str]]:
     """(file, text) for each operand (stdin when none) and error lines."""
     if not files:
         return [("-", stdin)], []
@@ -512,7 +525,11 @@ def _rm(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
 def _copy_or_move(sh: NodeShell, args: list[str], name: str) -> CommandResult:
     opts, paths = split_flags(args)
     if len(paths) < 2:
-        missing = "missing file operand" if not paths else f"missing destination file operand after '{paths[0]}'"
+        missing = (
+            "missing file operand"
+            if not paths
+            else f"missing destination file operand after '{paths[0]}'"
+        )
         return fail(f"{name}: {missing}\nTry '{name} --help' for more information.")
     *sources, dest = paths
     if len(sources) > 1 and not sh.fs.is_dir(sh.path(dest)):
@@ -521,8 +538,7 @@ def _copy_or_move(sh: NodeShell, args: list[str], name: str) -> CommandResult:
     for src in sources:
         full = sh.path(src)
         if not sh.fs.exists(full):
-            verb = "stat" if name == "cp" else "stat"
-            errors.append(f"{name}: cannot {verb} '{src}': No such file or directory\n")
+            errors.append(f"{name}: cannot stat '{src}': No such file or directory\n")
             continue
         parent = posixpath.dirname(sh.path(dest))
         if not sh.fs.is_dir(sh.path(dest)) and not sh.fs.is_dir(parent):
@@ -539,7 +555,7 @@ def _copy_or_move(sh: NodeShell, args: list[str], name: str) -> CommandResult:
             target = posixpath.join(base, posixpath.basename(full)) if sh.fs.is_dir(base) else base
             sh.fs.mkdir(target)
             for f in sh.fs.walk_files(full):
-                sh.fs.write(target + f[len(full):], sh.fs.read(f), mtime=sh.stamp())
+                sh.fs.write(target + f[len(full) :], sh.fs.read(f), mtime=sh.stamp())
         else:
             sh.fs.copy(full, sh.path(dest), mtime=sh.stamp())
     return CommandResult(1 if errors else 0, "", "".join(errors))
@@ -728,11 +744,15 @@ def _sed_script(expr: str) -> tuple[re.Pattern[str], str, bool] | str:
     if any(f not in "gIi0123456789p" for f in flags_text):
         return f"sed: -e expression #1, char {len(expr)}: unknown option to `s'"
     try:
-        regex = re.compile(_basic_regex(pattern), re.IGNORECASE if ("I" in flags_text or "i" in flags_text) else 0)
+        regex = re.compile(
+            _basic_regex(pattern), re.IGNORECASE if ("I" in flags_text or "i" in flags_text) else 0
+        )
     except re.error:
         return f"sed: -e expression #1, char {len(expr)}: Invalid preceding regular expression"
     # sed's & and \1 in the replacement; Python wants \g<0> and \1.
-    py_repl = re.sub(r"(?<!\\)&", r"\\g<0>", replacement.replace("\\&", "\x00")).replace("\x00", "&")
+    py_repl = re.sub(r"(?<!\\)&", r"\\g<0>", replacement.replace("\\&", "\x00")).replace(
+        "\x00", "&"
+    )
     return regex, py_repl, "g" in flags_text
 
 
@@ -799,7 +819,7 @@ def _find(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     root = sh.path(roots[0])
     if not sh.fs.exists(root):
         return fail(f"find: '{roots[0]}': No such file or directory")
-    paths = [root] + sh.fs.walk_files(root)
+    paths = [root, *sh.fs.walk_files(root)]
     out = [p for p in paths if name is None or fnmatch.fnmatch(posixpath.basename(p), name)]
     return ok("".join(p + "\n" for p in out))
 
@@ -817,6 +837,15 @@ def _which(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     return CommandResult(code, "".join(x + "\n" for x in out), "")
 
 
+@command("kubectl")
+def _kubectl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
+    runner = sh.nodes.kubectl
+    if runner is None or not sh.agent.control_plane:
+        return fail("bash: kubectl: command not found", 127)
+    code, stdout, stderr = runner(args, stdin)
+    return CommandResult(code, stdout, stderr)
+
+
 @command("vi", "vim", "nano", "emacs")
 def _editor(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     return fail(
@@ -831,7 +860,9 @@ def _openssl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
 
     if not args or args[0] != "x509":
         return fail(f"Invalid command '{args[0] if args else ''}'; type \"help\" for a list.")
-    path = args[args.index("-in") + 1] if "-in" in args and args.index("-in") + 1 < len(args) else None
+    path = (
+        args[args.index("-in") + 1] if "-in" in args and args.index("-in") + 1 < len(args) else None
+    )
     text = stdin
     if path is not None:
         try:
@@ -887,12 +918,18 @@ def _systemctl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
         lines = ["  UNIT               LOAD   ACTIVE SUB     DESCRIPTION"]
         for n in UNITS:
             u = agent.services.units[n]
-            state = ("active", "running") if u.active and u.failing_since is None else (
-                ("activating", "auto-restart") if u.active else ("inactive", "dead"))
-            lines.append(f"  {n + '.service':<18} loaded {state[0]:<6} {state[1]:<7} {UNITS[n]['description']}")
+            state = (
+                ("active", "running")
+                if u.active and u.failing_since is None
+                else (("activating", "auto-restart") if u.active else ("inactive", "dead"))
+            )
+            lines.append(
+                f"  {n + '.service':<18} loaded {state[0]:<6} {state[1]:<7} "
+                f"{UNITS[n]['description']}"
+            )
         return ok("\n".join(lines) + "\n")
     if not names:
-        return fail(f"Too few arguments.")
+        return fail("Too few arguments.")
     for n in names:
         if n not in UNITS:
             return fail(f"Unit {n}.service could not be found.", 4 if verb == "status" else 5)
@@ -901,7 +938,9 @@ def _systemctl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     for n in names:
         unit = agent.services.units[n]
         if verb == "status":
-            text, rc = agent.services.status_text(n, now, agent.kubelet_cmdline() if n == "kubelet" else "/usr/bin/containerd")
+            text, rc = agent.services.status_text(
+                n, now, agent.kubelet_cmdline() if n == "kubelet" else "/usr/bin/containerd"
+            )
             out.append(text)
             code = max(code, rc)
         elif verb == "start":
@@ -912,18 +951,25 @@ def _systemctl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
             agent.restart_service(n)
         elif verb == "enable":
             if not unit.enabled:
-                out.append(f"Created symlink /etc/systemd/system/multi-user.target.wants/{n}.service → /usr/lib/systemd/system/{n}.service.\n")
+                out.append(
+                    f"Created symlink /etc/systemd/system/multi-user.target.wants/{n}.service "
+                    f"→ /usr/lib/systemd/system/{n}.service.\n"
+                )
             unit.enabled = True
             if "now" in opts:
                 agent.start_service(n)
         elif verb == "disable":
             if unit.enabled:
-                out.append(f"Removed \"/etc/systemd/system/multi-user.target.wants/{n}.service\".\n")
+                out.append(f'Removed "/etc/systemd/system/multi-user.target.wants/{n}.service".\n')
             unit.enabled = False
             if "now" in opts:
                 agent.stop_service(n)
         elif verb == "is-active":
-            state = "active" if unit.active and unit.failing_since is None else ("activating" if unit.active else "inactive")
+            state = (
+                "active"
+                if unit.active and unit.failing_since is None
+                else ("activating" if unit.active else "inactive")
+            )
             out.append(state + "\n")
             code = max(code, 0 if state == "active" else 3)
         elif verb == "is-enabled":
@@ -953,7 +999,7 @@ def _journalctl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     if lines_opt is None and "e" in opts:
         lines_opt = "1000"
     if lines_opt is not None and lines_opt.isdigit():
-        entries = entries[-int(lines_opt):]
+        entries = entries[-int(lines_opt) :]
     if "r" in opts or "reverse" in opts:
         entries = list(reversed(entries))
     if not entries:
@@ -965,10 +1011,6 @@ def _journalctl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
 def load_tools() -> None:
     """Register the tool commands (crictl, etcdctl, kubeadm) defined in their modules."""
     from app.sim.nodes import crictl, etcdctl, kubeadm  # noqa: F401
-
-
-def _unused(*_: Any) -> None:  # keeps type-only imports referenced for linters
-    return None
 
 
 load_tools()

@@ -127,7 +127,9 @@ class VirtualFS:
             raise FsError(path, ENOTDIR)
         self.mkdir(parent)
         old = self._files.get(p)
-        self._files[p] = VFile(content, mode if mode is not None else (old.mode if old else 0o644), mtime)
+        self._files[p] = VFile(
+            content, mode if mode is not None else (old.mode if old else 0o644), mtime
+        )
         self.generation += 1
 
     def append(self, path: str, content: str, *, mtime: str = "") -> None:

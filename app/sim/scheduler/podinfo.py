@@ -219,7 +219,14 @@ def safe_selector(raw: Mapping[str, Any] | None) -> LabelSelector:
 class AffinityTerm:
     """A parsed PodAffinityTerm: which pods (selector + namespaces) in which topology."""
 
-    __slots__ = ("namespace_selector", "namespaces", "selector", "topology_key", "weight")
+    __slots__ = (
+        "_label_matches",
+        "namespace_selector",
+        "namespaces",
+        "selector",
+        "topology_key",
+        "weight",
+    )
 
     def __init__(
         self, raw: Mapping[str, Any], owner_namespace: str, owner_labels: Mapping[str, str]
@@ -248,6 +255,9 @@ class AffinityTerm:
             namespaces = {owner_namespace}
         self.namespaces = frozenset(namespaces)
         self.weight = 0
+        # labels_key -> selector verdict: replicas share labels, and a term is checked
+        # against every placed pod on every cycle.
+        self._label_matches: dict[str, bool] = {}
 
     def matches(self, pod: PodInfo, namespace_labels: Mapping[str, Mapping[str, str]]) -> bool:
         """Whether `pod` is selected by this term (namespace and labels)."""
@@ -256,7 +266,13 @@ class AffinityTerm:
             or not self.namespace_selector.matches(namespace_labels.get(pod.namespace, {}))
         ):
             return False
-        return self.selector.matches(pod.labels)
+        verdict = self._label_matches.get(pod.labels_key)
+        if verdict is None:
+            if len(self._label_matches) > 1024:
+                self._label_matches.clear()
+            verdict = self.selector.matches(pod.labels)
+            self._label_matches[pod.labels_key] = verdict
+        return verdict
 
 
 def _weighted_terms(
@@ -288,6 +304,7 @@ class PodInfo:
         "host_ports",
         "key",
         "labels",
+        "labels_key",
         "name",
         "namespace",
         "node_name",
@@ -316,6 +333,8 @@ class PodInfo:
         self.key = f"{self.namespace}/{self.name}"
         self.uid: str = meta.get("uid") or self.key
         self.labels: Mapping[str, str] = meta.get("labels") or {}
+        # One string per label set (its hash is cached), for memoised selector checks.
+        self.labels_key = "\n".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
         self.creation: str = meta.get("creationTimestamp") or ""
         self.terminating = bool(meta.get("deletionTimestamp"))
         self.node_name: str = spec.get("nodeName") or ""

@@ -9,6 +9,7 @@ apply (bindings, events, status patches, victim deletions), in order.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,13 @@ from app.sim.scheduler.messages import (
 from app.sim.scheduler.plugins import default_registry
 from app.sim.scheduler.podinfo import DEFAULT_SCHEDULER_NAME, PodInfo
 from app.sim.scheduler.preemption import DISRUPTION_TARGET, PREEMPTION_BY_SCHEDULER
-from app.sim.scheduler.queue import SchedulingQueue
+from app.sim.scheduler.queue import (
+    DEFAULT_INITIAL_BACKOFF,
+    DEFAULT_MAX_BACKOFF,
+    DEFAULT_MAX_UNSCHEDULABLE_DURATION,
+    QueuedPod,
+    SchedulingQueue,
+)
 from app.sim.scheduler.snapshot import NodeInfo, Snapshot, counts_on_node
 
 # schedule_one.go: below 100 nodes every node is checked; above, an adaptive share
@@ -140,7 +147,13 @@ class Scheduler:
         registry: Registry | None = None,
         clock: Clock | None = None,
         instance: str = "",
+        initial_backoff: float = DEFAULT_INITIAL_BACKOFF,
+        max_backoff: float = DEFAULT_MAX_BACKOFF,
+        max_unschedulable_duration: float = DEFAULT_MAX_UNSCHEDULABLE_DURATION,
     ) -> None:
+        """Profiles default to upstream's default profile; the back-off settings are
+        kube-scheduler's --pod-initial-backoff-seconds / --pod-max-backoff-seconds.
+        Raises ValueError for two profiles with one scheduler name."""
         registry = registry or default_registry()
         self.frameworks: dict[str, Framework] = {}
         for profile in profiles or (default_profile(),):
@@ -155,7 +168,13 @@ class Scheduler:
             for name, plugin in framework.plugins.items():
                 register = getattr(plugin, "events_to_register", None)
                 plugin_events[name] = register() if register else frozenset()
-        self.queue = SchedulingQueue(self._now, plugin_events=plugin_events)
+        self.queue = SchedulingQueue(
+            self._now,
+            initial_backoff=initial_backoff,
+            max_backoff=max_backoff,
+            max_unschedulable_duration=max_unschedulable_duration,
+            plugin_events=plugin_events,
+        )
         self.snapshot = Snapshot()
         self._next_start = 0
         self._assumed: dict[str, str] = {}  # uid -> node
@@ -349,7 +368,7 @@ class Scheduler:
             actions.extend(self._attempt(queued))
         return actions
 
-    def _attempt(self, queued: Any) -> list[Action]:
+    def _attempt(self, queued: QueuedPod) -> list[Action]:
         pod = queued.pod
         now = self._now()
         try:
@@ -546,7 +565,10 @@ class Scheduler:
             rv = _rv(node)
             old = self.snapshot.get(name)
             if old is None:
-                self.snapshot.set_node(node)
+                try:
+                    self.snapshot.set_node(node)
+                except ValueError:
+                    continue  # a malformed allocatable: the node is not usable
                 happened.append(ev.NODE_ADD)
             elif self._node_rv.get(name) != rv or not rv:
                 before = (
@@ -556,7 +578,10 @@ class Scheduler:
                     old.allocatable,
                     old.allowed_pods,
                 )
-                info = self.snapshot.set_node(node)
+                try:
+                    info = self.snapshot.set_node(node)
+                except ValueError:
+                    continue
                 if before[0] != dict(info.labels):
                     happened.append(ev.NODE_LABEL_CHANGE)
                 if before[1] != info.taints or before[2] != info.unschedulable:
@@ -583,12 +608,16 @@ class Scheduler:
             phase = (pod.get("status") or {}).get("phase")
             if counts_on_node(pod):
                 self._assumed.pop(uid, None)
+                self._pending_spec.pop(uid, None)
                 if self.queue.where(_pod_key(pod)) is not None:
                     self.queue.delete(_pod_key(pod))  # bound by someone else
                 if unchanged and snap.pod(uid) is not None:
                     continue
                 old = snap.pod(uid)
-                new = PodInfo(pod, snap.priority_of(pod))
+                try:
+                    new = PodInfo(pod, snap.priority_of(pod))
+                except ValueError:
+                    continue  # malformed requests: the API should not have admitted it
                 if snap.add_pod(new):
                     if old is None:
                         happened.append(ev.ASSIGNED_POD_ADD)
@@ -643,6 +672,11 @@ class Scheduler:
         if key not in self.queue:
             self._pending_spec[uid] = fingerprint
             self.queue.add(key, pod, priority, gate_message)
+            nominated = (pod.get("status") or {}).get("nominatedNodeName")
+            if nominated and uid not in self.snapshot.nominated:
+                # Keep the room an earlier preemption made (e.g. after a restart).
+                with contextlib.suppress(ValueError):
+                    self.snapshot.nominate(PodInfo(pod, priority), nominated)
             return
         # Only a change of the pod's own spec or labels is worth a retry; status
         # patches (our own condition updates) are not.

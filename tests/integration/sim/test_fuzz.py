@@ -246,6 +246,25 @@ def test_random_patches(sim_cluster, client, target, content_type, patch, dry_ru
 
 
 @FUZZ
+@given(
+    path=st.sampled_from(
+        [
+            "/apis/apps/v1/namespaces/default/deployments/web/scale",
+            "/apis/apps/v1/namespaces/default/deployments/web/status",
+            "/api/v1/namespaces/default/pods/web/status",
+            "/api/v1/namespaces/default/services/web/status",
+        ]
+    ),
+    content_type=st.sampled_from(PATCH_TYPES[:3]),
+    patch=st.one_of(VALUES, PLAUSIBLE),
+)
+def test_random_subresource_patches(sim_cluster, client, path, content_type, patch):
+    response = client.send("PATCH", path, json.dumps(patch).encode(), content_type)
+    assert response.status_code < 500, response.text
+    assert_cluster_sound(sim_cluster, client)
+
+
+@FUZZ
 @given(target=st.sampled_from(TARGETS), operations=JSON_OPS)
 def test_random_json_patches(sim_cluster, client, target, operations):
     body = json.dumps(operations).encode()
@@ -286,4 +305,52 @@ def test_random_objects_built_from_valid_ones(sim_cluster, client, target, mutat
     (changed[section] if section else changed).update(mutation)
     response = client.send("PUT", path, json.dumps(changed).encode(), "application/json")
     assert response.status_code < 500, response.text
+    assert_cluster_sound(sim_cluster, client)
+
+
+# Printable ASCII without surrounding spaces: what an HTTP client lets through.
+HEADER_TEXT = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=30).map(
+    str.strip
+)
+
+
+@FUZZ
+@given(
+    authorization=st.one_of(
+        st.none(),
+        HEADER_TEXT,
+        HEADER_TEXT.map(lambda t: f"Bearer {t}"),
+        st.just("Bearer"),
+    ),
+    impersonate=st.dictionaries(
+        st.sampled_from(["Impersonate-User", "Impersonate-Group", "Impersonate-Uid"]),
+        st.one_of(
+            HEADER_TEXT,
+            st.sampled_from(["jane", "system:serviceaccount:default:x", "system:masters"]),
+        ),
+        max_size=3,
+    ),
+    review=st.dictionaries(KEYS, VALUES, max_size=3),
+)
+def test_random_credentials_and_reviews(sim_cluster, client, authorization, impersonate, review):
+    """Random credentials and impersonation never crash authentication, and a random
+    access review never crashes the authorizer."""
+    headers = dict(impersonate)
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    response = requests.get(
+        f"{client.base}/api/v1/namespaces/default/pods",
+        headers=headers,
+        verify=str(client.ca),
+        timeout=10,
+    )
+    assert response.status_code in (200, 400, 401, 403), response.text
+    body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", **review}
+    answered = client.send(
+        "POST",
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        json.dumps(body).encode(),
+        "application/json",
+    )
+    assert answered.status_code < 500, answered.text
     assert_cluster_sound(sim_cluster, client)

@@ -464,3 +464,36 @@ def test_periodic_bookmarks(api: requests.Session, monkeypatch: pytest.MonkeyPat
     assert events and {e["type"] for e in events} == {"BOOKMARK"}
     assert events[0]["object"]["metadata"]["resourceVersion"] == rv
     assert "annotations" not in events[0]["object"]["metadata"]
+
+
+def test_graceful_pod_deletion_when_kubelets_run(
+    api: requests.Session, sim_cluster: SimCluster
+) -> None:
+    sim_cluster.cluster.graceful_pod_deletion = True
+    pods = url(api, "/api/v1/namespaces/default/pods")
+    bound = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "bound"},
+        "spec": {
+            "nodeName": "node01",
+            "terminationGracePeriodSeconds": 10,
+            "containers": [{"name": "c", "image": "busybox"}],
+        },
+    }
+    unbound = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "unbound"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
+    assert api.post(pods, json=bound).status_code == 201
+    assert api.post(pods, json=unbound).status_code == 201
+    first = api.delete(f"{pods}/bound")
+    assert first.status_code == 202
+    assert first.json()["metadata"]["deletionGracePeriodSeconds"] == 10
+    assert api.get(f"{pods}/bound").status_code == 200
+    assert api.delete(f"{pods}/bound", params={"gracePeriodSeconds": "0"}).status_code == 200
+    assert api.get(f"{pods}/bound").status_code == 404
+    assert api.delete(f"{pods}/unbound").status_code == 200  # never scheduled: at once
+    assert api.get(f"{pods}/unbound").status_code == 404

@@ -67,12 +67,14 @@ def test_plugins_run_in_upstream_order():
         "ServiceAccount",
         "Priority",
         "DefaultTolerationSeconds",
+        "DefaultStorageClass",
         "ResourceQuota",
     ]
     assert [p.name for p in admission.VALIDATING] == [
         "NamespaceLifecycle",
         "LimitRanger",
         "ServiceAccount",
+        "PersistentVolumeClaimResize",
         "PodSecurity",
         "ResourceQuota",
     ]
@@ -351,3 +353,89 @@ def test_status_writes_and_other_kinds_pass_untouched(cluster):
     cm_ctx = ctx(cluster, kind="ConfigMap")
     config_map = {"metadata": {"name": "c", "namespace": "default"}, "data": {}}
     assert admission.mutate(cm_ctx, copy.deepcopy(config_map), None) == config_map
+
+
+def claim(size: str, storage_class: str | None = None) -> dict:
+    spec: dict = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
+    if storage_class is not None:
+        spec["storageClassName"] = storage_class
+    return {"metadata": {"name": "data", "namespace": "default"}, "spec": spec}
+
+
+def test_default_storage_class_and_resize(cluster):
+    context = ctx(cluster, kind="PersistentVolumeClaim", name="data")
+    defaults = [
+        c["metadata"]["name"]
+        for c in cluster.store.list("storage.k8s.io", "storageclasses")[0]
+        if (c["metadata"].get("annotations") or {}).get(admission.DEFAULT_CLASS_ANNOTATION)
+        == "true"
+    ]
+    admitted = admission.mutate(context, claim("1Gi"), None)
+    assert admitted["spec"].get("storageClassName") == (defaults[0] if defaults else None)
+    explicit = admission.mutate(context, claim("1Gi", ""), None)
+    assert explicit["spec"]["storageClassName"] == ""
+
+    create(
+        cluster,
+        "storage.k8s.io",
+        "storageclasses",
+        {"metadata": {"name": "fixed"}, "provisioner": "x", "allowVolumeExpansion": False},
+    )
+    create(
+        cluster,
+        "storage.k8s.io",
+        "storageclasses",
+        {"metadata": {"name": "elastic"}, "provisioner": "x", "allowVolumeExpansion": True},
+    )
+    update = ctx(cluster, kind="PersistentVolumeClaim", operation="UPDATE", name="data")
+    admission.validate(update, claim("2Gi", "elastic"), claim("1Gi", "elastic"))
+    with pytest.raises(ApiError) as err:
+        admission.validate(update, claim("2Gi", "fixed"), claim("1Gi", "fixed"))
+    assert err.value.message == (
+        'persistentvolumeclaims "data" is forbidden: only dynamically provisioned pvc can be '
+        "resized and the storageclass that provisions the pvc must support resize"
+    )
+
+
+def test_limit_ranges_for_pods_and_claims(cluster):
+    create(
+        cluster,
+        "",
+        "limitranges",
+        {
+            "metadata": {"name": "caps", "namespace": "default"},
+            "spec": {
+                "limits": [
+                    {"type": "Pod", "max": {"cpu": "1"}},
+                    {
+                        "type": "PersistentVolumeClaim",
+                        "min": {"storage": "1Gi"},
+                        "max": {"storage": "5Gi"},
+                    },
+                ]
+            },
+        },
+    )
+    two = pod()
+    two["spec"]["containers"] = [
+        {"name": "a", "image": "x", "resources": {"limits": {"cpu": "600m"}}},
+        {"name": "b", "image": "x", "resources": {"limits": {"cpu": "600m"}}},
+    ]
+    with pytest.raises(ApiError) as err:
+        admit(cluster, two)
+    assert err.value.message == (
+        'pods "web" is forbidden: maximum cpu usage per Pod is 1, but limit is 1200m'
+    )
+    claim_ctx = ctx(cluster, kind="PersistentVolumeClaim", name="data")
+    admission.validate(claim_ctx, claim("2Gi", ""), None)
+    with pytest.raises(ApiError) as err:
+        admission.validate(claim_ctx, claim("10Gi", ""), None)
+    assert err.value.message == (
+        'persistentvolumeclaims "data" is forbidden: maximum storage usage per '
+        "PersistentVolumeClaim is 5Gi, but limit is 10Gi"
+    )
+    with pytest.raises(ApiError) as err:
+        admission.validate(claim_ctx, claim("500Mi", ""), None)
+    assert "minimum storage usage per PersistentVolumeClaim is 1Gi, but request is 500Mi" in (
+        err.value.message
+    )

@@ -312,3 +312,17 @@ def test_unknown_patch_type_is_415_and_bad_json_400():
     with pytest.raises(ApiError) as err:
         apply_patch(_pod(), b"{", STRATEGIC_MERGE_PATCH, POD)
     assert err.value.code == 400
+
+
+def test_absurdly_deep_patches_are_400_not_a_crash():
+    deep = "{}"
+    for _ in range(150):
+        deep = '{"a":' + deep + "}"
+    for content_type in (MERGE_PATCH, STRATEGIC_MERGE_PATCH):
+        with pytest.raises(ApiError) as err:
+            apply_patch(_pod(), deep.encode(), content_type, POD)
+        assert err.value.code == 400
+        assert "nesting deeper than 100 levels" in err.value.message
+    with pytest.raises(ApiError) as err:
+        apply_patch(_pod(), b"[" * 100_000, JSON_PATCH, POD)
+    assert err.value.code == 400

@@ -195,3 +195,23 @@ def test_default_manager_from_user_agent():
     assert ssa.default_manager(None, None) == "unknown"
     with pytest.raises(ApiError):
         ssa.default_manager("x" * 200, None)
+
+
+def test_status_is_owned_only_through_the_status_subresource():
+    with_status = deployment()
+    with_status["status"] = {"replicas": 3}
+    applied = ssa.apply(None, with_status, "alpha", False, NOW)
+    assert "f:status" not in entries(applied)[("alpha", "Apply")]["fieldsV1"]
+    assert "status" not in applied
+
+    live = ssa.record_update(None, deployment(), "kubectl-create", "Update", NOW)
+    reported = copy.deepcopy(live)
+    reported["status"] = {"replicas": 3, "readyReplicas": 3}
+    reported["spec"]["replicas"] = 99  # ignored by a status write
+    updated = ssa.record_update(live, reported, "kube-controller-manager", "Update", NOW, "status")
+    status_entry = next(
+        e for e in updated["metadata"]["managedFields"] if e["manager"] == "kube-controller-manager"
+    )
+    assert status_entry["subresource"] == "status"
+    assert status_entry["fieldsV1"] == {"f:status": {"f:readyReplicas": {}, "f:replicas": {}}}
+    assert "f:replicas" in entries(updated)[("kubectl-create", "Update")]["fieldsV1"]["f:spec"]

@@ -323,3 +323,72 @@ def test_load_ends_open_watches(store: ObjectStore) -> None:
     store.load({"resourceVersion": 0, "objects": {}})
     assert events[-1].type == "ERROR"
     assert store.watcher_count == 0
+
+
+def test_graceful_deletion_waits_for_a_second_delete(store: ObjectStore, clock) -> None:
+    store.create("", "pods", pod("web"))
+    state, removed = store.delete("", "pods", "default", "web", grace_seconds=30)
+    assert not removed
+    assert state["metadata"]["deletionTimestamp"] == "2026-03-01T12:00:30Z"
+    assert state["metadata"]["deletionGracePeriodSeconds"] == 30
+    # Status updates while terminating keep the pod.
+    current = store.get("", "pods", "default", "web")
+    current["status"] = {"phase": "Running"}
+    store.update("", "pods", current)
+    assert store.get("", "pods", "default", "web") is not None
+    shorter, _ = store.delete("", "pods", "default", "web", grace_seconds=5)
+    assert shorter["metadata"]["deletionGracePeriodSeconds"] == 5
+    _, removed = store.delete("", "pods", "default", "web")
+    assert removed
+    assert store.get("", "pods", "default", "web") is None
+
+
+def v1_event(name: str, pod_name: str) -> dict:
+    return {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"name": name, "namespace": "default"},
+        "eventTime": "2026-03-01T12:00:00.000000Z",
+        "reportingController": "default-scheduler",
+        "reportingInstance": "default-scheduler-controlplane",
+        "action": "Binding",
+        "reason": "Scheduled",
+        "regarding": {"apiVersion": "v1", "kind": "Pod", "namespace": "default", "name": pod_name},
+        "note": f"Successfully assigned default/{pod_name} to node01",
+        "type": "Normal",
+    }
+
+
+def test_events_v1_are_core_events(store: ObjectStore) -> None:
+    created = store.create("events.k8s.io", "events", v1_event("web.1", "web"))
+    assert created["apiVersion"] == "events.k8s.io/v1"
+    assert created["note"].startswith("Successfully assigned")
+    core = store.get("", "events", "default", "web.1")
+    assert core["involvedObject"]["name"] == "web"
+    assert core["message"] == "Successfully assigned default/web to node01"
+    assert core["reportingComponent"] == "default-scheduler"
+    assert store.count("events.k8s.io", "events") == 0  # one copy, kept as core/v1
+    by_pod, _ = store.list("", "events", field_selector="involvedObject.name=web")
+    assert [e["metadata"]["name"] for e in by_pod] == ["web.1"]
+    store.create(
+        "",
+        "events",
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "db.1", "namespace": "default"},
+            "involvedObject": {"kind": "Pod", "name": "db", "namespace": "default"},
+            "reason": "Pulled",
+            "message": "pulled",
+            "source": {"component": "kubelet"},
+        },
+    )
+    seen, _ = store.list("events.k8s.io", "events", field_selector="regarding.name=db")
+    assert [(e["note"], e["reportingController"]) for e in seen] == [("pulled", "kubelet")]
+    events: list = []
+    store.watch("events.k8s.io", "events", events.append, resource_version=0)
+    store.delete("", "events", "default", "db.1")
+    assert events[-1].type == DELETED and events[-1].object()["regarding"]["name"] == "db"
+    with pytest.raises(ApiError) as err:
+        store.delete("events.k8s.io", "events", "default", "ghost")
+    assert err.value.message == 'events.events.k8s.io "ghost" not found'

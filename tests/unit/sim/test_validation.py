@@ -286,6 +286,15 @@ def test_priority_class_limit_range_pvc_ingress():
     found = messages({"metadata": {"name": "p"}, "spec": {}}, pvc_rt)
     assert found["spec.accessModes"] == "Required value: at least 1 access mode is required"
     assert found["spec.resources[storage]"] == "Required value"
+    claim = {
+        "metadata": {"name": "p"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    smaller = copy.deepcopy(claim)
+    smaller["spec"]["resources"]["requests"]["storage"] = "500Mi"
+    assert messages(smaller, pvc_rt, claim)["spec.resources.requests.storage"] == (
+        "Forbidden: field can not be less than previous value"
+    )
     ing_rt = rt("networking.k8s.io/v1", "Ingress")
     ingress = {
         "metadata": {"name": "i"},
@@ -407,7 +416,7 @@ def test_quantities(text, value):
     assert v.parse_quantity(text) == value
 
 
-@pytest.mark.parametrize("text", ["", "1 Gi", "abc", "1Qi", True, None, " 1"])
+@pytest.mark.parametrize("text", ["", "1 Gi", "abc", "1Qi", True, None, "Mi", "."])
 def test_bad_quantities(text):
     with pytest.raises(ValueError):
         v.parse_quantity(text)
@@ -428,3 +437,15 @@ def test_validate_or_raise_builds_the_invalid_status():
     assert status["code"] == 422
     assert status["message"] == 'Pod "web" is invalid: spec.containers[0].image: Required value'
     assert status["details"]["causes"][0]["field"] == "spec.containers[0].image"
+
+
+def test_absurd_nesting_is_a_decoding_error():
+    obj = deployment()
+    node = obj["metadata"]
+    for _ in range(150):
+        node["x"] = {}
+        node = node["x"]
+    with pytest.raises(ApiError) as err:
+        v.check_types(obj, DEPLOYMENT)
+    assert err.value.code == 400
+    assert "nests deeper than 100 levels" in err.value.message

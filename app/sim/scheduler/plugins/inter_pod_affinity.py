@@ -55,7 +55,7 @@ class _FilterState:
 
 
 _FILTER: StateKey[_FilterState] = StateKey("PreFilterInterPodAffinity")
-_SCORE: StateKey[dict[Pair, int]] = StateKey("PreScoreInterPodAffinity")
+_SCORE: StateKey[dict[str, dict[str, int]]] = StateKey("PreScoreInterPodAffinity")
 
 
 def _matches_all(terms: Iterable[AffinityTerm], pod: PodInfo, ns_labels: Mapping) -> bool:
@@ -166,17 +166,22 @@ class InterPodAffinity:
                 add(existing.preferred_anti_affinity, pod, node, -1)
         if not scores:
             return SKIP
-        state.write(_SCORE, scores)
+        # topology key -> value -> weight, so a node sums one lookup per key.
+        by_key: dict[str, dict[str, int]] = {}
+        for (key, value), weight in scores.items():
+            by_key.setdefault(key, {})[value] = weight
+        state.write(_SCORE, by_key)
         return None
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         """Sum of the weights collected for this node's topology domains."""
         labels = node.labels
-        return sum(
-            weight
-            for (key, value), weight in state.read(_SCORE).items()
-            if labels.get(key) == value
-        )
+        total = 0
+        for key, weights in state.read(_SCORE).items():
+            value = labels.get(key)
+            if value is not None:
+                total += weights.get(value, 0)
+        return total
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         """Min-max scaling into 0..100 (negative raw scores come from anti-affinity)."""

@@ -77,7 +77,9 @@ def _class_name(claim: Mapping[str, Any]) -> str:
 def _volume_matches_claim(volume: Mapping[str, Any], claim: Mapping[str, Any]) -> bool:
     spec = volume.get("spec") or {}
     claim_spec = claim.get("spec") or {}
-    if spec.get("claimRef") or (volume.get("status") or {}).get("phase") not in (None, "Available"):
+    # A new volume is Pending until the volume controller first marks it Available.
+    phase = (volume.get("status") or {}).get("phase")
+    if spec.get("claimRef") or phase not in (None, "Pending", "Available"):
         return False
     if (volume.get("metadata") or {}).get("deletionTimestamp"):
         return False

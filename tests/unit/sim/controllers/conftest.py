@@ -14,6 +14,7 @@ from app.sim.clock import ManualClock, rfc3339, rfc3339_micro
 from app.sim.cluster import Cluster
 from app.sim.controllers import ControllerManager
 from app.sim.controllers.client import ApiClient
+from app.sim.controllers.daemonset import target_node
 
 
 class Lab:
@@ -52,12 +53,15 @@ class Lab:
 
     # ---- scheduler and kubelet stand-ins --------------------------------------------
 
-    def run_pod(self, pod: dict[str, Any], node: str = "node01", ready: bool = True) -> dict[str, Any]:
+    def run_pod(
+        self, pod: dict[str, Any], node: str = "node01", ready: bool = True
+    ) -> dict[str, Any]:
         """Bind the pod and report it Running (Ready or not), as scheduler + kubelet."""
         pod = self.store.get("", "pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
         assert pod is not None
         now = rfc3339(self.clock.now())
-        pod["spec"]["nodeName"] = pod["spec"].get("nodeName") or node
+        # A daemon pod is pinned to its node by affinity; the scheduler honours it.
+        pod["spec"]["nodeName"] = target_node(pod) or node
         status = pod.setdefault("status", {})
         status["phase"] = "Running"
         if not status.get("podIP"):
@@ -66,9 +70,15 @@ class Lab:
             status["podIPs"] = [{"ip": status["podIP"]}]
         status["startTime"] = status.get("startTime") or now
         flag = "True" if ready else "False"
-        conditions = [c for c in status.get("conditions") or [] if c["type"] not in ("Ready", "ContainersReady")]
+        conditions = [
+            c
+            for c in status.get("conditions") or []
+            if c["type"] not in ("Ready", "ContainersReady")
+        ]
         old_ready = next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), None)
-        stamp = old_ready["lastTransitionTime"] if old_ready and old_ready["status"] == flag else now
+        stamp = (
+            old_ready["lastTransitionTime"] if old_ready and old_ready["status"] == flag else now
+        )
         conditions += [
             {"type": "Ready", "status": flag, "lastTransitionTime": stamp},
             {"type": "ContainersReady", "status": flag, "lastTransitionTime": stamp},
@@ -88,7 +98,9 @@ class Lab:
         assert pod is not None
         pod["spec"]["nodeName"] = pod["spec"].get("nodeName") or "node01"
         pod["status"]["phase"] = phase
-        pod["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+        pod["status"]["conditions"] = [
+            {"type": "Ready", "status": "False", "lastTransitionTime": rfc3339(self.clock.now())}
+        ]
         return self.store.update("", "pods", pod)
 
     def heartbeat(self, *nodes: str) -> None:
@@ -119,7 +131,9 @@ def full_lab() -> Iterator[Lab]:
     manager.close()
 
 
-def deployment(name: str = "web", replicas: int = 3, image: str = "nginx:1.25", **spec: Any) -> dict:
+def deployment(
+    name: str = "web", replicas: int = 3, image: str = "nginx:1.25", **spec: Any
+) -> dict:
     body: dict[str, Any] = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -129,7 +143,15 @@ def deployment(name: str = "web", replicas: int = 3, image: str = "nginx:1.25", 
             "selector": {"matchLabels": {"app": name}},
             "template": {
                 "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "app", "image": image, "ports": [{"name": "http", "containerPort": 8080}]}]},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": image,
+                            "ports": [{"name": "http", "containerPort": 8080}],
+                        }
+                    ]
+                },
             },
         },
     }

@@ -36,7 +36,10 @@ def test_new_deployment_creates_a_hashed_replicaset_and_pods(lab: Lab) -> None:
     assert rs["metadata"]["ownerReferences"][0]["kind"] == "Deployment"
     pods = lab.pods(prefix="web-")
     assert len(pods) == 3
-    assert all(re.fullmatch(rf"web-{pod_hash}-[bcdfghjklmnpqrstvwxz2456789]{{5}}", p["metadata"]["name"]) for p in pods)
+    assert all(
+        re.fullmatch(rf"web-{pod_hash}-[bcdfghjklmnpqrstvwxz2456789]{{5}}", p["metadata"]["name"])
+        for p in pods
+    )
     d = lab.get("apps", "deployments", "web")
     assert d["metadata"]["annotations"][REVISION] == "1"
     [scaled] = lab.events("ScalingReplicaSet")
@@ -66,7 +69,9 @@ def test_status_and_conditions_follow_pod_readiness(lab: Lab) -> None:
 
 
 def test_rolling_update_respects_max_surge_and_max_unavailable(lab: Lab) -> None:
-    body = deployment(strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}})
+    body = deployment(
+        strategy={"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    )
     lab.create("apps", "deployments", body)
     lab.sync()
     lab.run_all()
@@ -79,7 +84,14 @@ def test_rolling_update_respects_max_surge_and_max_unavailable(lab: Lab) -> None
         seen_two = seen_two or len([rs for rs in rss if rs["spec"]["replicas"] > 0]) == 2
         live = [p for p in lab.pods(prefix="web-") if not p["metadata"].get("deletionTimestamp")]
         assert len(live) <= 4  # replicas + maxSurge
-        ready = [p for p in live if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))]
+        ready = [
+            p
+            for p in live
+            if any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in p["status"].get("conditions", [])
+            )
+        ]
         assert len(ready) >= 3  # replicas - maxUnavailable
         pending = [p for p in live if p["status"].get("phase") == "Pending"]
         if not pending:
@@ -174,7 +186,10 @@ def test_progress_deadline_exceeded(lab: Lab) -> None:
     lab.advance(31)
     lab.sync()
     cond = {c["type"]: c for c in lab.get("apps", "deployments", "web")["status"]["conditions"]}
-    assert (cond["Progressing"]["status"], cond["Progressing"]["reason"]) == ("False", "ProgressDeadlineExceeded")
+    assert (cond["Progressing"]["status"], cond["Progressing"]["reason"]) == (
+        "False",
+        "ProgressDeadlineExceeded",
+    )
     assert cond["Progressing"]["message"].endswith("has timed out progressing.")
 
 
@@ -188,7 +203,10 @@ def test_paused_deployment_does_not_roll_out(lab: Lab) -> None:
     lab.sync()
     assert len(replicasets(lab)) == 1
     cond = {c["type"]: c for c in lab.get("apps", "deployments", "web")["status"]["conditions"]}
-    assert (cond["Progressing"]["status"], cond["Progressing"]["reason"]) == ("Unknown", "DeploymentPaused")
+    assert (cond["Progressing"]["status"], cond["Progressing"]["reason"]) == (
+        "Unknown",
+        "DeploymentPaused",
+    )
     d = lab.get("apps", "deployments", "web")
     d["spec"]["paused"] = False
     lab.store.update("apps", "deployments", d)

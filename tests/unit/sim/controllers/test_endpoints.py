@@ -10,7 +10,10 @@ def service(name: str = "web", target: object = "http") -> dict:
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name, "namespace": "default", "labels": {"tier": "front"}},
-        "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 80, "targetPort": target}]},
+        "spec": {
+            "selector": {"app": name},
+            "ports": [{"name": "http", "port": 80, "targetPort": target}],
+        },
     }
 
 
@@ -31,19 +34,28 @@ def test_slice_lists_pods_with_readiness_and_resolved_ports(lab: Lab) -> None:
     lab.sync()
     [eps] = slices(lab)
     assert eps["metadata"]["name"].startswith("web-")
-    assert eps["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"] == "endpointslice-controller.k8s.io"
+    assert (
+        eps["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"]
+        == "endpointslice-controller.k8s.io"
+    )
     assert eps["metadata"]["labels"]["tier"] == "front"
     assert eps["metadata"]["ownerReferences"][0]["kind"] == "Service"
     assert eps["addressType"] == "IPv4"
     assert eps["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
     by_pod = {e["targetRef"]["name"]: e for e in eps["endpoints"]}
-    assert by_pod[pods[0]["metadata"]["name"]]["conditions"] == {"ready": True, "serving": True, "terminating": False}
+    assert by_pod[pods[0]["metadata"]["name"]]["conditions"] == {
+        "ready": True,
+        "serving": True,
+        "terminating": False,
+    }
     assert by_pod[pods[1]["metadata"]["name"]]["conditions"]["ready"] is False
     assert by_pod[pods[0]["metadata"]["name"]]["nodeName"] == "node01"
     endpoints = lab.get("", "endpoints", "web")
     [subset] = endpoints["subsets"]
     assert [a["targetRef"]["name"] for a in subset["addresses"]] == [pods[0]["metadata"]["name"]]
-    assert [a["targetRef"]["name"] for a in subset["notReadyAddresses"]] == [pods[1]["metadata"]["name"]]
+    assert [a["targetRef"]["name"] for a in subset["notReadyAddresses"]] == [
+        pods[1]["metadata"]["name"]
+    ]
     assert subset["ports"] == [{"name": "http", "port": 8080, "protocol": "TCP"}]
     # Readiness flips: the slice follows.
     lab.run_pod(pods[1], ready=True)

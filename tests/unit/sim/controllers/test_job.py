@@ -11,7 +11,9 @@ def job(name: str = "pi", **spec) -> dict:
         "kind": "Job",
         "metadata": {"name": name, "namespace": "default"},
         "spec": {
-            "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "pi", "image": "perl"}]}},
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "pi", "image": "perl"}]}
+            },
         },
     }
     body["spec"].update(spec)
@@ -23,7 +25,11 @@ def conditions(lab: Lab, name: str = "pi") -> dict[str, dict]:
 
 
 def active_pods(lab: Lab, prefix: str = "pi-") -> list[dict]:
-    return [p for p in lab.pods(prefix=prefix) if p["status"].get("phase") in (None, "Pending", "Running")]
+    return [
+        p
+        for p in lab.pods(prefix=prefix)
+        if p["status"].get("phase") in (None, "Pending", "Running")
+    ]
 
 
 def test_job_runs_to_completion(lab: Lab) -> None:
@@ -50,13 +56,18 @@ def test_job_runs_to_completion(lab: Lab) -> None:
     assert [e["message"] for e in lab.events("Completed")] == ["Job completed"]
 
 
-def test_backoff_limit_fails_the_job(lab: Lab) -> None:
+def test_failed_pods_are_replaced_after_backoff_until_the_limit(lab: Lab) -> None:
     lab.create("batch", "jobs", job(backoffLimit=1))
     lab.sync()
-    for _ in range(2):
-        [pod] = active_pods(lab)
-        lab.finish_pod(pod, "Failed")
-        lab.sync()
+    [pod] = active_pods(lab)
+    lab.finish_pod(pod, "Failed")
+    lab.sync()
+    assert active_pods(lab) == []  # 10 s back-off after the first failure
+    lab.advance(10)
+    lab.sync()
+    [pod] = active_pods(lab)
+    lab.finish_pod(pod, "Failed")
+    lab.sync()
     cond = conditions(lab)
     assert (cond["Failed"]["status"], cond["Failed"]["reason"]) == ("True", "BackoffLimitExceeded")
     assert cond["Failed"]["message"] == "Job has reached the specified backoff limit"

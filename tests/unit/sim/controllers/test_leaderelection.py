@@ -72,8 +72,19 @@ def test_manager_runs_controllers_only_while_leading() -> None:
         ApiClient(cluster.store, cluster).create("apps", "deployments", deployment())
         assert not manager.tick(running=False)
         assert cluster.store.list("apps", "replicasets")[0] == []
-        assert cluster.store.get("coordination.k8s.io", "leases", "kube-system", "kube-controller-manager") is None
+        assert (
+            cluster.store.get(
+                "coordination.k8s.io", "leases", "kube-system", "kube-controller-manager"
+            )
+            is None
+        )
         assert manager.tick(running=True)
         assert len(cluster.store.list("apps", "replicasets")[0]) == 1
+        [event] = [
+            e for e in cluster.store.list("", "events")[0] if e["reason"] == "LeaderElection"
+        ]
+        assert event["message"] == f"{manager.elector.identity} became leader"
+        assert event["involvedObject"]["kind"] == "Lease"
+        assert event["metadata"]["namespace"] == "kube-system"
     finally:
         manager.close()

@@ -13,7 +13,11 @@ def namespace(name: str, finalizers: list[str] | None = None) -> dict:
 
 
 def configmap(name: str, namespace: str = "default", **meta) -> dict:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace, **meta}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace, **meta},
+    }
 
 
 def test_terminating_namespace_is_emptied_then_removed(lab: Lab) -> None:
@@ -22,14 +26,17 @@ def test_terminating_namespace_is_emptied_then_removed(lab: Lab) -> None:
     lab.sync()
     assert lab.get("", "serviceaccounts", "default", "team") is not None
     lab.store.create("", "configmaps", configmap("app", "team"))
-    held = lab.store.create("", "configmaps", configmap("held", "team", finalizers=["example.com/keep"]))
+    held = lab.store.create(
+        "", "configmaps", configmap("held", "team", finalizers=["example.com/keep"])
+    )
     lab.store.delete("", "namespaces", None, "team")
     lab.sync()
     ns = lab.get("", "namespaces", "team", None)
     assert ns["status"]["phase"] == "Terminating"
     conditions = {c["type"]: c for c in ns["status"]["conditions"]}
     assert conditions["NamespaceFinalizersRemaining"]["message"] == (
-        "Some content in the namespace has finalizers remaining: example.com/keep in 1 resource instances"
+        "Some content in the namespace has finalizers remaining: "
+        "example.com/keep in 1 resource instances"
     )
     assert conditions["NamespaceContentRemaining"]["message"] == (
         "Some resources are remaining: configmaps has 1 resource instances"
@@ -48,7 +55,12 @@ def test_dangling_owner_references_are_collected(lab: Lab) -> None:
     other = lab.store.create("", "configmaps", configmap("other"))
 
     def ref(obj: dict) -> dict:
-        return {"apiVersion": "v1", "kind": "ConfigMap", "name": obj["metadata"]["name"], "uid": obj["metadata"]["uid"]}
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "name": obj["metadata"]["name"],
+            "uid": obj["metadata"]["uid"],
+        }
 
     gone = dict(ref(owner), uid="00000000-0000-0000-0000-000000000000", name="gone")
     lab.store.create("", "configmaps", configmap("orphan", ownerReferences=[gone]))
@@ -65,7 +77,12 @@ def test_foreground_and_orphan_finalizers(lab: Lab) -> None:
     ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "fg", "uid": owner["metadata"]["uid"]}
     lab.store.create("", "configmaps", configmap("child", ownerReferences=[ref]))
     orphaner = lab.store.create("", "configmaps", configmap("or", finalizers=["orphan"]))
-    oref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "or", "uid": orphaner["metadata"]["uid"]}
+    oref = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": "or",
+        "uid": orphaner["metadata"]["uid"],
+    }
     lab.store.create("", "configmaps", configmap("survivor", ownerReferences=[oref]))
     lab.store.delete("", "configmaps", "default", "fg")
     lab.store.delete("", "configmaps", "default", "or")

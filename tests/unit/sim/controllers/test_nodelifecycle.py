@@ -8,11 +8,15 @@ from .conftest import Lab
 
 
 def ready_condition(lab: Lab, node: str) -> dict:
-    return next(c for c in lab.get("", "nodes", node, None)["status"]["conditions"] if c["type"] == "Ready")
+    return next(
+        c for c in lab.get("", "nodes", node, None)["status"]["conditions"] if c["type"] == "Ready"
+    )
 
 
 def taints(lab: Lab, node: str) -> set[tuple[str, str]]:
-    return {(t["key"], t["effect"]) for t in lab.get("", "nodes", node, None)["spec"].get("taints", [])}
+    return {
+        (t["key"], t["effect"]) for t in lab.get("", "nodes", node, None)["spec"].get("taints", [])
+    }
 
 
 def pod(name: str, **spec) -> dict:
@@ -53,7 +57,10 @@ def test_silent_kubelet_turns_node_unknown_after_the_grace_period(full_lab: Lab)
     assert event["message"] == "Node node01 status is now: NodeNotReady"
     assert event["source"]["component"] == "node-controller"
     web_now = lab.get("", "pods", "web")
-    assert next(c for c in web_now["status"]["conditions"] if c["type"] == "Ready")["status"] == "False"
+    assert (
+        next(c for c in web_now["status"]["conditions"] if c["type"] == "Ready")["status"]
+        == "False"
+    )
     assert web["metadata"]["uid"] == web_now["metadata"]["uid"]
 
 
@@ -61,18 +68,29 @@ def test_pods_are_evicted_after_their_300_second_toleration(full_lab: Lab) -> No
     lab = full_lab
     lab.run_pod(lab.create("", "pods", pod("tolerant")), node="node01")
     # Written straight to the store: no DefaultTolerationSeconds, so no toleration.
-    bare = lab.store.create("", "pods", pod("bare", nodeName="node01"))
+    lab.store.create("", "pods", pod("bare", nodeName="node01"))
     forever = lab.run_pod(
         lab.create(
             "",
             "pods",
-            pod("forever", tolerations=[{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"}]),
+            pod(
+                "forever",
+                tolerations=[
+                    {
+                        "key": "node.kubernetes.io/unreachable",
+                        "operator": "Exists",
+                        "effect": "NoExecute",
+                    }
+                ],
+            ),
         ),
         node="node01",
     )
     keep_alive(lab, 60, "controlplane", "node02")  # node01 goes unreachable at ~t=51
     tainted_at = next(
-        t for t in lab.get("", "nodes", "node01", None)["spec"]["taints"] if t["effect"] == "NoExecute"
+        t
+        for t in lab.get("", "nodes", "node01", None)["spec"]["taints"]
+        if t["effect"] == "NoExecute"
     )["timeAdded"]
     assert lab.get("", "pods", "bare") is None  # no toleration: evicted at once
     assert lab.get("", "pods", "tolerant") is not None
@@ -82,9 +100,11 @@ def test_pods_are_evicted_after_their_300_second_toleration(full_lab: Lab) -> No
     assert lab.get("", "pods", "tolerant") is None
     assert lab.get("", "pods", "forever")["metadata"]["uid"] == forever["metadata"]["uid"]
     messages = {e["message"] for e in lab.events("TaintManagerEviction")}
-    assert messages == {"Marking for deletion Pod default/bare", "Marking for deletion Pod default/tolerant"}
+    assert messages == {
+        "Marking for deletion Pod default/bare",
+        "Marking for deletion Pod default/tolerant",
+    }
     assert tainted_at
-    del bare
 
 
 def test_node_recovers_when_kubelet_reports_ready_again(full_lab: Lab) -> None:
@@ -98,7 +118,10 @@ def test_node_recovers_when_kubelet_reports_ready_again(full_lab: Lab) -> None:
     lab.store.update("", "nodes", node)
     lab.heartbeat("node01")
     lab.sync()
-    assert not {k for k, _ in taints(lab, "node01")} & {"node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready"}
+    assert not {k for k, _ in taints(lab, "node01")} & {
+        "node.kubernetes.io/unreachable",
+        "node.kubernetes.io/not-ready",
+    }
 
 
 def test_kubelet_reporting_not_ready_and_cordon_give_their_taints(full_lab: Lab) -> None:
@@ -119,11 +142,53 @@ def test_kubelet_reporting_not_ready_and_cordon_give_their_taints(full_lab: Lab)
 
 
 def test_toleration_matching_and_eviction_time() -> None:
-    taint = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": "2026-01-01T00:00:00Z"}
+    taint = {
+        "key": "node.kubernetes.io/unreachable",
+        "effect": "NoExecute",
+        "timeAdded": "2026-01-01T00:00:00Z",
+    }
     assert tolerates({"operator": "Exists"}, taint)
     assert not tolerates({"key": "other", "operator": "Exists"}, taint)
-    assert not tolerates({"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule", "operator": "Exists"}, taint)
-    pod_spec = {"spec": {"tolerations": [{"key": taint["key"], "operator": "Exists", "tolerationSeconds": 30}]}}
+    assert not tolerates(
+        {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule", "operator": "Exists"},
+        taint,
+    )
+    pod_spec = {
+        "spec": {
+            "tolerations": [{"key": taint["key"], "operator": "Exists", "tolerationSeconds": 30}]
+        }
+    }
     assert eviction_time(pod_spec, [taint]).second == 30
     assert eviction_time({"spec": {}}, [taint]) is None
     assert eviction_time({"spec": {"tolerations": [{"operator": "Exists"}]}}, [taint]) is False
+
+
+def test_pods_of_a_deleted_node_are_collected_after_quarantine(lab: Lab) -> None:
+    lab.create(
+        "apps",
+        "replicasets",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {"name": "rs", "namespace": "default"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "rs"}},
+                "template": {
+                    "metadata": {"labels": {"app": "rs"}},
+                    "spec": {"containers": [{"name": "app", "image": "nginx"}]},
+                },
+            },
+        },
+    )
+    lab.sync()
+    [first] = lab.pods(prefix="rs-")
+    lab.run_pod(first, node="node02")
+    lab.store.delete("", "nodes", None, "node02")
+    lab.sync()
+    assert lab.get("", "pods", first["metadata"]["name"]) is not None
+    lab.advance(41)
+    lab.sync()
+    assert lab.get("", "pods", first["metadata"]["name"]) is None
+    [replacement] = lab.pods(prefix="rs-")
+    assert replacement["metadata"]["name"] != first["metadata"]["name"]

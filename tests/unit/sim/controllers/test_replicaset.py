@@ -39,7 +39,11 @@ def test_creates_named_owned_pods_with_admission_defaults(lab: Lab) -> None:
     for pod in pods:
         assert re.fullmatch(r"rs-[bcdfghjklmnpqrstvwxz2456789]{5}", pod["metadata"]["name"])
         [ref] = pod["metadata"]["ownerReferences"]
-        assert (ref["kind"], ref["uid"], ref["controller"]) == ("ReplicaSet", rs["metadata"]["uid"], True)
+        assert (ref["kind"], ref["uid"], ref["controller"]) == (
+            "ReplicaSet",
+            rs["metadata"]["uid"],
+            True,
+        )
         # Created through the API: DefaultTolerationSeconds and the SA token volume apply.
         keys = {t["key"]: t.get("tolerationSeconds") for t in pod["spec"]["tolerations"]}
         assert keys["node.kubernetes.io/unreachable"] == 300
@@ -96,7 +100,10 @@ def test_scale_down_deletes_unready_and_unscheduled_pods_first(lab: Lab) -> None
     left = {p["metadata"]["name"] for p in lab.pods(prefix="rs-")}
     assert left == {pods[0]["metadata"]["name"], pods[1]["metadata"]["name"]}
     deleted = {e["message"] for e in lab.events("SuccessfulDelete")}
-    assert deleted == {f"Deleted pod: {pods[2]['metadata']['name']}", f"Deleted pod: {pods[3]['metadata']['name']}"}
+    assert deleted == {
+        f"Deleted pod: {pods[2]['metadata']['name']}",
+        f"Deleted pod: {pods[3]['metadata']['name']}",
+    }
 
 
 def test_deletion_order_ranks_pending_before_running() -> None:
@@ -109,7 +116,12 @@ def test_quota_refusal_is_a_failed_create_event(lab: Lab) -> None:
     lab.store.create(
         "",
         "resourcequotas",
-        {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "pods", "namespace": "default"}, "spec": {"hard": {"pods": "2"}}},
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "pods", "namespace": "default"},
+            "spec": {"hard": {"pods": "2"}},
+        },
     )
     lab.create("apps", "replicasets", replicaset())
     lab.sync()

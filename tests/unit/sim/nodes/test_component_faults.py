@@ -38,12 +38,18 @@ def test_unknown_flag_crash_loops_with_the_flag_in_the_log(sim):
 
 
 def test_missing_kubeconfig_file_names_the_path(sim):
-    break_scheduler(sim, "s|--kubeconfig=/etc/kubernetes/scheduler.conf|--kubeconfig=/etc/kubernetes/schedulr.conf|")
+    break_scheduler(
+        sim,
+        "s|--kubeconfig=/etc/kubernetes/scheduler.conf|--kubeconfig=/etc/kubernetes/schedulr.conf|",
+    )
     sim.tick(15, steps=3)
     status = scheduler_status(sim)
     assert status["lastState"]["terminated"]["reason"] == "Error"
     text = sim.nodes.logs("kube-system", "kube-scheduler-controlplane", previous=True)
-    assert '"command failed" err="stat /etc/kubernetes/schedulr.conf: no such file or directory"' in text
+    assert (
+        '"command failed" err="stat /etc/kubernetes/schedulr.conf: no such file or directory"'
+        in text
+    )
     assert not sim.nodes.component_running("kube-scheduler")
     break_scheduler(sim, "s|schedulr.conf|scheduler.conf|")
     sim.tick(5)
@@ -52,7 +58,9 @@ def test_missing_kubeconfig_file_names_the_path(sim):
 
 def test_kubeconfig_outside_the_mounted_paths_is_missing_in_the_container(sim):
     sim.shell().run("cp /etc/kubernetes/scheduler.conf /root/scheduler.conf")
-    break_scheduler(sim, "s|--kubeconfig=/etc/kubernetes/scheduler.conf|--kubeconfig=/root/scheduler.conf|")
+    break_scheduler(
+        sim, "s|--kubeconfig=/etc/kubernetes/scheduler.conf|--kubeconfig=/root/scheduler.conf|"
+    )
     sim.tick(1)
     assert not sim.nodes.component_running("kube-scheduler")
     assert "stat /root/scheduler.conf" in sim.nodes.logs(
@@ -69,10 +77,14 @@ def test_bad_image_shows_err_image_pull_then_back_off(sim):
     sim.tick(5)
     status = scheduler_status(sim)
     assert status["state"]["waiting"]["reason"] == "ImagePullBackOff"
-    assert status["state"]["waiting"]["message"].startswith('Back-off pulling image "registry.k8s.io/kube-schedular:')
+    assert status["state"]["waiting"]["message"].startswith(
+        'Back-off pulling image "registry.k8s.io/kube-schedular:'
+    )
     assert not sim.nodes.component_running("kube-scheduler")
     events, _ = sim.store.list("", "events", "kube-system")
-    reasons = {e["reason"] for e in events if e["involvedObject"]["name"] == "kube-scheduler-controlplane"}
+    reasons = {
+        e["reason"] for e in events if e["involvedObject"]["name"] == "kube-scheduler-controlplane"
+    }
     assert {"Pulling", "Failed"} <= reasons
     break_scheduler(sim, "s|kube-schedular:v|kube-scheduler:v|")
     sim.tick(1)
@@ -106,9 +118,7 @@ def test_liveness_probe_against_the_wrong_port_after_startup(sim):
     status = scheduler_status(sim)
     assert status["restartCount"] >= 1
     events, _ = sim.store.list("", "events", "kube-system")
-    assert any(
-        "failed liveness probe, will be restarted" in e["message"] for e in events
-    )
+    assert any("failed liveness probe, will be restarted" in e["message"] for e in events)
 
 
 def test_missing_hostpath_file_keeps_the_container_creating(sim):
@@ -121,13 +131,16 @@ def test_missing_hostpath_file_keeps_the_container_creating(sim):
     assert not sim.nodes.component_running("kube-scheduler")
     events, _ = sim.store.list("", "events", "kube-system")
     assert any(
-        e["reason"] == "FailedMount" and "hostPath type check failed: /etc/kubernetes/sched.conf is not a file" in e["message"]
+        e["reason"] == "FailedMount"
+        and "hostPath type check failed: /etc/kubernetes/sched.conf is not a file" in e["message"]
         for e in events
     )
 
 
 def test_volume_mount_without_a_volume_is_rejected(sim):
-    text = sim.nodes.read_file("controlplane", MANIFEST).replace("name: kubeconfig\n      readOnly", "name: kubecfg\n      readOnly")
+    text = sim.nodes.read_file("controlplane", MANIFEST).replace(
+        "name: kubeconfig\n      readOnly", "name: kubecfg\n      readOnly"
+    )
     sim.nodes.write_file("controlplane", MANIFEST, text)
     sim.tick(1)
     assert sim.mirror("kube-scheduler") is None
@@ -145,7 +158,7 @@ def test_invalid_bool_flag_value(sim):
 def test_controller_manager_with_wrong_api_server_port_runs_but_does_nothing(sim):
     sim.shell().run("sed -i 's/:6443/:6444/' /etc/kubernetes/controller-manager.conf")
     sim.shell().run(
-        "sed -i 's/--use-service-account-credentials=true/--use-service-account-credentials=true\\n    - --v=2/' "
+        "sed -i 's/--use-service-account-credentials=true/&\\n    - --v=2/' "
         "/etc/kubernetes/manifests/kube-controller-manager.yaml"
     )
     sim.tick(20, steps=2)
@@ -158,10 +171,13 @@ def test_controller_manager_with_wrong_api_server_port_runs_but_does_nothing(sim
 
 def test_etcd_and_apiserver_faults_show_in_their_pods(sim):
     sim.shell().run(
-        "sed -i 's|--etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt|--etcd-cafile=/etc/kubernetes/pki/etcd/ca.crtx|' "
+        "sed -i 's|--etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt|&x|' "
         "/etc/kubernetes/manifests/kube-apiserver.yaml"
     )
-    sim.shell().run("sed -i 's|--data-dir=/var/lib/etcd|--data-dirr=/var/lib/etcd|' /etc/kubernetes/manifests/etcd.yaml")
+    sim.shell().run(
+        "sed -i 's|--data-dir=/var/lib/etcd|--data-dirr=/var/lib/etcd|' "
+        "/etc/kubernetes/manifests/etcd.yaml"
+    )
     sim.tick(15, steps=3)
     api = sim.mirror("kube-apiserver")["status"]["containerStatuses"][0]
     assert api["state"]["waiting"]["reason"] == "CrashLoopBackOff"
@@ -171,3 +187,34 @@ def test_etcd_and_apiserver_faults_show_in_their_pods(sim):
     assert "Error: unknown flag: --data-dirr" in sim.nodes.logs(
         "kube-system", "etcd-controlplane", previous=True
     )
+
+
+def test_wrong_binary_name_is_a_start_error(sim):
+    break_scheduler(sim, "s/- kube-scheduler$/- kube-schedulerr/")
+    sim.tick(1)
+    status = scheduler_status(sim)
+    assert status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    last = status["lastState"]["terminated"]
+    assert (last["reason"], last["exitCode"]) == ("StartError", 128)
+    assert 'exec: "kube-schedulerr": executable file not found in $PATH' in last["message"]
+
+
+def test_empty_kubeconfig_file(sim):
+    sim.shell().run("echo -n > /etc/kubernetes/scheduler.conf")
+    sim.shell().run("systemctl restart kubelet")
+    break_scheduler(sim, "s/--leader-elect=true/--leader-elect=true\\n    - --v=1/")
+    sim.tick(1)
+    log = sim.nodes.logs("kube-system", "kube-scheduler-controlplane", previous=True)
+    assert "invalid configuration: no configuration has been provided" in log
+
+
+def test_http_probe_against_the_https_port(sim):
+    sim.shell().run(f"sed -i 's/scheme: HTTPS/scheme: HTTP/' {MANIFEST}")
+    sim.tick(30, steps=3)
+    events, _ = sim.store.list("", "events", "kube-system")
+    assert any(
+        e["reason"] == "Unhealthy"
+        and e["message"].endswith("HTTP probe failed with statuscode: 400")
+        for e in events
+    )
+    assert scheduler_status(sim)["ready"] is False

@@ -50,7 +50,11 @@ def test_node_lifecycle_verdict_is_overwritten_when_the_kubelet_returns(sim):
     node = sim.store.get("", "nodes", None, "node02")
     for c in node["status"]["conditions"]:
         if c["type"] == "Ready":
-            c.update(status="Unknown", reason="NodeStatusUnknown", message="Kubelet stopped posting node status.")
+            c.update(
+                status="Unknown",
+                reason="NodeStatusUnknown",
+                message="Kubelet stopped posting node status.",
+            )
     sim.store.update("", "nodes", node)
     sim.tick(1)
     assert ready_condition(sim, "node02")["status"] == "True"
@@ -68,8 +72,7 @@ def test_bad_kubelet_config_crash_loops_the_service_with_the_error_in_the_journa
     assert "activating (auto-restart) (Result: exit-code)" in status.stdout
     journal = sh.run("journalctl -u kubelet --no-pager").stdout
     assert (
-        "failed to load kubelet config file, path: /var/lib/kubelet/config.yaml, error: "
-        in journal
+        "failed to load kubelet config file, path: /var/lib/kubelet/config.yaml, error: " in journal
     )
     assert "open /var/lib/kubelet/config.yaml: no such file or directory" in journal
     assert "kubelet.service: Main process exited, code=exited, status=1/FAILURE" in journal
@@ -83,11 +86,15 @@ def test_bad_kubelet_config_crash_loops_the_service_with_the_error_in_the_journa
 
 def test_wrong_client_ca_path(sim):
     sh = sim.shell("node01")
-    sh.run("sed -i 's|clientCAFile: /etc/kubernetes/pki/ca.crt|clientCAFile: /etc/kubernetes/pki/ca.pem|' /var/lib/kubelet/config.yaml")
+    sh.run(
+        "sed -i 's|clientCAFile: /etc/kubernetes/pki/ca.crt|clientCAFile: "
+        "/etc/kubernetes/pki/ca.pem|' /var/lib/kubelet/config.yaml"
+    )
     sh.run("systemctl restart kubelet")
     journal = sh.run("journalctl -u kubelet -n 20").stdout
     assert (
-        "unable to load client CA file /etc/kubernetes/pki/ca.pem: open /etc/kubernetes/pki/ca.pem: "
+        "unable to load client CA file /etc/kubernetes/pki/ca.pem: open "
+        "/etc/kubernetes/pki/ca.pem: "
         "no such file or directory" in journal
     )
     assert sh.run("systemctl is-active kubelet").stdout == "activating\n"
@@ -99,7 +106,9 @@ def test_wrong_kubelet_binary_path_in_the_drop_in(sim):
     sh.run(f"sed -i 's|ExecStart=/usr/bin/kubelet|ExecStart=/usr/local/bin/kubelet|' {dropin}")
     sh.run("systemctl daemon-reload && systemctl restart kubelet")
     journal = sh.run("journalctl -u kubelet").stdout
-    assert "Failed to locate executable /usr/local/bin/kubelet: No such file or directory" in journal
+    assert (
+        "Failed to locate executable /usr/local/bin/kubelet: No such file or directory" in journal
+    )
     assert "status=203/EXEC" in journal
 
 

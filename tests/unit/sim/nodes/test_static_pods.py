@@ -85,7 +85,9 @@ def test_an_edited_manifest_is_a_new_pod(sim):
 def test_invalid_yaml_removes_the_mirror_pod_and_logs_the_error(sim):
     sh = sim.shell()
     sh.run("cp /etc/kubernetes/manifests/kube-scheduler.yaml /root/kube-scheduler.yaml")
-    sh.run("sed -i 's/^kind: Pod/kind: Pod\\n  bad: [/' /etc/kubernetes/manifests/kube-scheduler.yaml")
+    sh.run(
+        "sed -i 's/^kind: Pod/kind: Pod\\n  bad: [/' /etc/kubernetes/manifests/kube-scheduler.yaml"
+    )
     sim.nodes.write_file(
         "controlplane",
         "/etc/kubernetes/manifests/kube-scheduler.yaml",
@@ -106,7 +108,10 @@ def test_invalid_yaml_removes_the_mirror_pod_and_logs_the_error(sim):
 
 def test_hidden_files_in_the_manifest_directory_are_ignored(sim):
     sh = sim.shell()
-    sh.run("mv /etc/kubernetes/manifests/kube-scheduler.yaml /etc/kubernetes/manifests/.kube-scheduler.yaml")
+    sh.run(
+        "mv /etc/kubernetes/manifests/kube-scheduler.yaml "
+        "/etc/kubernetes/manifests/.kube-scheduler.yaml"
+    )
     sim.tick(1)
     assert sim.mirror("kube-scheduler") is None
 
@@ -122,7 +127,10 @@ def test_static_pod_path_comes_from_the_kubelet_config(sim):
     )
     sim.tick(1)
     assert sim.pod("busy-node01") is None
-    sh.run("sed -i 's|staticPodPath: /etc/kubernetes/manifests|staticPodPath: /etc/kubelet.d|' /var/lib/kubelet/config.yaml")
+    sh.run(
+        "sed -i 's|staticPodPath: /etc/kubernetes/manifests|staticPodPath: /etc/kubelet.d|' "
+        "/var/lib/kubelet/config.yaml"
+    )
     sim.tick(1)
     # The kubelet reads its configuration when it starts.
     assert sim.pod("busy-node01") is None

@@ -1,0 +1,230 @@
+"""The lab file format: the example lab loads, and each kind of mistake is reported
+with its file and line."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app.grading.labfile import LabFileError, check_lab, load_lab, load_labs
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE = ROOT / "labs" / "rbac-exact-permissions"
+
+
+def test_example_lab_loads() -> None:
+    lab = load_lab(EXAMPLE)
+    assert lab.slug == "rbac-exact-permissions"
+    assert [c.id for c in lab.checks] == [
+        "role-exact-rules",
+        "binding-to-jane",
+        "jane-reads-pods",
+        "jane-nothing-more",
+    ]
+    assert lab.policy.cheat_cap_percent == 20
+    assert lab.hint_policy == "after_first_grade"
+    assert lab.node_names == ["controlplane", "node01", "node02"]
+    assert [p.name for p in lab.manifest_paths()] == [
+        "00-namespace.yaml",
+        "10-config.yaml",
+        "20-role.yaml",
+    ]
+    guard = lab.checks[-1]
+    assert guard.guard and guard.points == 0 and guard.kind == "access_review"
+    # Kind-specific fields travel to the engine untouched.
+    assert guard.params["cases"][0] == {
+        "user": "jane",
+        "verb": "create",
+        "resource": "pods",
+        "namespace": "dev",
+        "allowed": False,
+    }
+    assert lab.lines["role-exact-rules"] < lab.lines["binding-to-jane"]
+
+
+def test_load_labs_reads_every_lab_folder() -> None:
+    labs, issues = load_labs(ROOT / "labs")
+    assert issues == []
+    assert "rbac-exact-permissions" in [lab.slug for lab in labs]
+
+
+@pytest.fixture
+def lab_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "rbac-exact-permissions"
+    shutil.copytree(EXAMPLE, target)
+    return target
+
+
+def _edit(folder: Path, old: str, new: str) -> None:
+    path = folder / "lab.yaml"
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def _line_of(folder: Path, needle: str) -> int:
+    for number, line in enumerate((folder / "lab.yaml").read_text().splitlines(), 1):
+        if needle in line:
+            return number
+    raise AssertionError(needle)
+
+
+def _line_of_after(folder: Path, after: int, needle: str) -> int:
+    lines = (folder / "lab.yaml").read_text().splitlines()[after:]
+    return next(i for i, line in enumerate(lines) if needle in line)
+
+
+def _issues(folder: Path) -> list[tuple[int, str]]:
+    lab, issues = check_lab(folder, display="lab.yaml")
+    assert lab is None
+    assert all(i.file == "lab.yaml" for i in issues)
+    return [(i.line, i.message) for i in issues]
+
+
+def test_unknown_top_level_field(lab_copy: Path) -> None:
+    _edit(lab_copy, "difficulty: easy", "difficulty: easy\ndifficultly: hard")
+    assert _issues(lab_copy) == [(_line_of(lab_copy, "difficultly"), "difficultly: unknown field")]
+
+
+def test_unknown_check_kind(lab_copy: Path) -> None:
+    _edit(lab_copy, "kind: match", "kind: matches")
+    [(line, message)] = _issues(lab_copy)
+    assert line == _line_of(lab_copy, "kind: matches")
+    assert message.startswith("checks[1].kind: unknown check kind 'matches'; one of: absent")
+
+
+def test_kind_specific_field_error_points_at_the_case(lab_copy: Path) -> None:
+    _edit(
+        lab_copy,
+        "- {user: jane, verb: list, resource: pods, namespace: dev, allowed: true}",
+        "- {user: jane, verb: list, resource: pods, namespace: dev}",
+    )
+    [(line, message)] = _issues(lab_copy)
+    assert line == _line_of(lab_copy, "{user: jane, verb: list, resource: pods, namespace: dev}")
+    assert message == "checks[2].cases[1].allowed: missing required field"
+
+
+def test_unknown_kind_field_is_reported(lab_copy: Path) -> None:
+    _edit(lab_copy, "    resource: Role\n", "    resource: Role\n    labels: x\n")
+    assert _issues(lab_copy) == [
+        (_line_of(lab_copy, "labels: x"), "checks[0].labels: unknown field")
+    ]
+
+
+def test_bad_jmespath_expression(lab_copy: Path) -> None:
+    _edit(lab_copy, "expr: length(rules)", "expr: length(rules")
+    [(line, message)] = _issues(lab_copy)
+    assert line == _line_of(lab_copy, "expr: length(rules")
+    assert message.startswith("checks[0].assertions[0].expr: invalid JMESPath")
+
+
+def test_assertion_needs_exactly_one_operator(lab_copy: Path) -> None:
+    _edit(lab_copy, "        equals: 1\n", "        equals: 1\n        ge: 1\n")
+    [(_, message)] = _issues(lab_copy)
+    assert message.startswith("checks[0].assertions[0]: needs exactly one of equals")
+
+
+def test_duplicate_check_id(lab_copy: Path) -> None:
+    _edit(lab_copy, "id: binding-to-jane", "id: role-exact-rules")
+    first = _line_of(lab_copy, "id: role-exact-rules")
+    second = first + 1 + _line_of_after(lab_copy, first, "id: role-exact-rules")
+    assert _issues(lab_copy) == [
+        (second, f"duplicate check id 'role-exact-rules' (also line {first})")
+    ]
+
+
+def test_missing_manifest_file(lab_copy: Path) -> None:
+    (lab_copy / "manifests" / "20-role.yaml").unlink()
+    assert _issues(lab_copy) == [
+        (_line_of(lab_copy, "manifests: ["), "no file manifests/20-role.yaml")
+    ]
+
+
+def test_manifest_outside_the_folder_is_refused(lab_copy: Path) -> None:
+    _edit(lab_copy, "20-role.yaml]", "../lab.yaml]")
+    assert _issues(lab_copy)[0][1] == "no file manifests/../lab.yaml"
+
+
+def test_slug_must_equal_folder(lab_copy: Path) -> None:
+    _edit(lab_copy, "slug: rbac-exact-permissions", "slug: rbac-other")
+    assert _issues(lab_copy) == [
+        (
+            _line_of(lab_copy, "slug: rbac-other"),
+            "slug 'rbac-other' must equal the folder name 'rbac-exact-permissions'",
+        )
+    ]
+
+
+def test_guard_needs_a_cap(lab_copy: Path) -> None:
+    _edit(lab_copy, "cheat_cap_percent: 20\n", "")
+    [(line, message)] = _issues(lab_copy)
+    assert line == _line_of(lab_copy, "guard: true")
+    assert message == "a guard check needs the lab's cheat_cap_percent"
+
+
+def test_control_plane_count(lab_copy: Path) -> None:
+    _edit(lab_copy, "role: control-plane", "role: worker")
+    [(_, message)] = _issues(lab_copy)
+    assert message == "cluster.nodes: needs exactly one control-plane node; found 0"
+
+
+def test_unknown_node_in_fault_and_missing_script(lab_copy: Path) -> None:
+    _edit(
+        lab_copy,
+        "  manifests: [",
+        "  faults:\n"
+        "    - {kind: node_service, node: node09, service: kubelet, state: stopped}\n"
+        "  manifests: [",
+    )
+    (lab_copy / "cheat-wildcard-role").unlink()
+    issues = _issues(lab_copy)
+    assert (_line_of(lab_copy, "node: node09"), "unknown node 'node09'") in issues
+    assert (
+        _line_of(lab_copy, "script: cheat-wildcard-role"),
+        "no script cheat-wildcard-role in the lab folder",
+    ) in issues
+
+
+def test_unknown_fault_kind(lab_copy: Path) -> None:
+    _edit(
+        lab_copy, "  manifests: [", "  faults:\n    - {kind: unplug, node: node01}\n  manifests: ["
+    )
+    [(line, message)] = _issues(lab_copy)
+    assert line == _line_of(lab_copy, "kind: unplug")
+    assert message.startswith("setup.faults[0].kind: unknown fault kind 'unplug'")
+
+
+def test_hint_penalty_cannot_exceed_points(lab_copy: Path) -> None:
+    _edit(lab_copy, "hint_penalty: 1\n", "hint_penalty: 7\n")
+    [(line, message)] = _issues(lab_copy)
+    assert line == _line_of(lab_copy, "hint_penalty: 7")
+    assert message == "checks[0].hint_penalty: must not exceed points"
+
+
+def test_invalid_yaml_reports_the_parser_line(lab_copy: Path) -> None:
+    _edit(lab_copy, "title: Exactly", "title: [Exactly")
+    [(line, message)] = _issues(lab_copy)
+    assert message.startswith("invalid YAML")
+    assert line >= _line_of(lab_copy, "title: [Exactly")
+
+
+def test_duplicate_yaml_key(lab_copy: Path) -> None:
+    _edit(lab_copy, "difficulty: easy", "difficulty: easy\ndifficulty: hard")
+    issues = _issues(lab_copy)
+    assert any("duplicate key 'difficulty'" in m for _, m in issues)
+
+
+def test_load_lab_raises_with_every_issue(lab_copy: Path) -> None:
+    _edit(lab_copy, "version: 1", "version: 0")
+    (lab_copy / "solution.md").unlink()
+    with pytest.raises(LabFileError) as err:
+        load_lab(lab_copy)
+    assert len(err.value.issues) == 1  # schema errors stop before the file checks
+    assert "version: Must be greater than or equal to 1." in str(err.value)
+
+
+def test_missing_solution_md(lab_copy: Path) -> None:
+    (lab_copy / "solution.md").unlink()
+    assert _issues(lab_copy) == [(1, "no solution.md beside lab.yaml")]

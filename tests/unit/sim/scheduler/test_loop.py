@@ -1,0 +1,259 @@
+"""The scheduler driving a bootstrapped simulated cluster through its API pipeline."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.sim.bootstrap import create_cluster
+from app.sim.clock import ManualClock
+from app.sim.controllers import ControllerManager
+from app.sim.controllers.client import ApiClient
+from app.sim.scheduler.loop import SchedulerLoop
+
+
+@pytest.fixture
+def cluster():
+    # controlplane (tainted NoSchedule), node01, node02: 2 CPU / ~3.7Gi each.
+    return create_cluster("scheduler-loop", clock=ManualClock())
+
+
+def _create_pod(cluster, name, **spec):
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default", "labels": {"run": name}},
+        "spec": {"containers": [{"name": name, "image": "nginx:1.27"}], **spec},
+    }
+    return ApiClient(cluster.store, cluster).create("", "pods", pod)
+
+
+def _pod(cluster, name):
+    return cluster.store.get("", "pods", "default", name)
+
+
+def _events(cluster, name, reason):
+    return [
+        e
+        for e in cluster.store.list("", "events", "default")[0]
+        if e["involvedObject"]["name"] == name and e["reason"] == reason
+    ]
+
+
+def test_a_pod_is_bound_through_the_binding_subresource(cluster):
+    _create_pod(cluster, "web")
+    loop = SchedulerLoop(cluster)
+    assert loop.step() == 2
+    pod = _pod(cluster, "web")
+    assert pod["spec"]["nodeName"] in ("node01", "node02")
+    scheduled = [c for c in pod["status"]["conditions"] if c["type"] == "PodScheduled"]
+    assert scheduled[0]["status"] == "True"
+    (event,) = _events(cluster, "web", "Scheduled")
+    assert event["message"] == f"Successfully assigned default/web to {pod['spec']['nodeName']}"
+    assert event["source"]["component"] == "default-scheduler"
+    assert event["reportingComponent"] == "default-scheduler"
+    assert loop.step() == 0
+
+
+def test_the_design_example_message_on_a_real_cluster(cluster):
+    _create_pod(cluster, "picky", nodeSelector={"disk": "ssd"})
+    loop = SchedulerLoop(cluster)
+    loop.step()
+    message = (
+        "0/3 nodes are available: 1 node(s) had untolerated taint(s), 2 node(s) didn't match "
+        "Pod's node affinity/selector. preemption: 0/3 nodes are available: 3 Preemption is not "
+        "helpful for scheduling."
+    )
+    (event,) = _events(cluster, "picky", "FailedScheduling")
+    assert event["type"] == "Warning"
+    assert event["message"] == message
+    pod = _pod(cluster, "picky")
+    condition = next(c for c in pod["status"]["conditions"] if c["type"] == "PodScheduled")
+    assert (condition["status"], condition["reason"], condition["message"]) == (
+        "False",
+        "Unschedulable",
+        message,
+    )
+    # The learner's fix: label a node. The node update moves the pod out of the
+    # unschedulable set; after its 1 s back-off it is bound there.
+    node = cluster.store.get("", "nodes", None, "node02")
+    node["metadata"]["labels"]["disk"] = "ssd"
+    cluster.store.update("", "nodes", node)
+    loop.step()
+    assert not _pod(cluster, "picky")["spec"].get("nodeName")
+    cluster.clock.advance(1)
+    loop.step()
+    assert _pod(cluster, "picky")["spec"]["nodeName"] == "node02"
+
+
+def test_pods_for_another_scheduler_stay_pending_without_events(cluster):
+    _create_pod(cluster, "custom", schedulerName="my-scheduler")
+    assert SchedulerLoop(cluster).step() == 0
+    assert not _pod(cluster, "custom")["spec"].get("nodeName")
+    assert _events(cluster, "custom", "FailedScheduling") == []
+
+
+def test_deployment_replicas_are_spread_over_the_workers(cluster):
+    manager = ControllerManager.for_cluster(cluster, controllers=("deployment", "replicaset"))
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "replicas": 4,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "web",
+                            "image": "nginx:1.27",
+                            "resources": {"requests": {"cpu": "250m", "memory": "128Mi"}},
+                        }
+                    ]
+                },
+            },
+        },
+    }
+    ApiClient(cluster.store, cluster).create("apps", "deployments", deployment)
+    manager.sync()
+    SchedulerLoop(cluster).step()
+    pods = [
+        p
+        for p in cluster.store.list("", "pods", "default")[0]
+        if p["metadata"]["name"].startswith("web-")
+    ]
+    assert len(pods) == 4
+    nodes = sorted(p["spec"].get("nodeName") for p in pods)
+    assert nodes == ["node01", "node01", "node02", "node02"]
+
+
+def test_preemption_on_a_real_cluster(cluster):
+    client = ApiClient(cluster.store, cluster)
+    client.create(
+        "scheduling.k8s.io",
+        "priorityclasses",
+        {
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": {"name": "critical"},
+            "value": 1000000,
+        },
+    )
+    big = {"resources": {"requests": {"cpu": "1500m"}}}
+    for name in ("filler-1", "filler-2"):
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": "busybox", **big}]},
+        }
+        client.create("", "pods", pod)
+    loop = SchedulerLoop(cluster)
+    loop.step()
+    urgent = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "urgent", "namespace": "default"},
+        "spec": {
+            "priorityClassName": "critical",
+            "containers": [{"name": "c", "image": "busybox", **big}],
+        },
+    }
+    client.create("", "pods", urgent)
+    loop.step()
+    (preempted,) = _events(cluster, "filler-1", "Preempted")
+    uid = _pod(cluster, "urgent")["metadata"]["uid"]
+    assert preempted["message"] == f"Preempted by pod {uid} on node node01"
+    assert _pod(cluster, "filler-1") is None
+    assert _pod(cluster, "urgent")["status"]["nominatedNodeName"] == "node01"
+    (failed,) = _events(cluster, "urgent", "FailedScheduling")
+    assert failed["message"] == (
+        "0/3 nodes are available: 1 node(s) had untolerated taint(s), 2 Insufficient cpu."
+    )
+    cluster.clock.advance(1)
+    loop.step()
+    assert _pod(cluster, "urgent")["spec"]["nodeName"] == "node01"
+    assert _pod(cluster, "filler-2")["spec"]["nodeName"] == "node02"
+
+
+def test_wait_for_first_consumer_volume_decides_the_node(cluster):
+    client = ApiClient(cluster.store, cluster)
+    client.create(
+        "storage.k8s.io",
+        "storageclasses",
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": "local"},
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "WaitForFirstConsumer",
+        },
+    )
+    client.create(
+        "",
+        "persistentvolumes",
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": "local-node02"},
+            "spec": {
+                "capacity": {"storage": "5Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": "local",
+                "local": {"path": "/mnt/disks/vol1"},
+                "nodeAffinity": {
+                    "required": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {
+                                        "key": "kubernetes.io/hostname",
+                                        "operator": "In",
+                                        "values": ["node02"],
+                                    }
+                                ]
+                            }
+                        ]
+                    }
+                },
+            },
+        },
+    )
+    client.create(
+        "",
+        "persistentvolumeclaims",
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data", "namespace": "default"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": "local",
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+    )
+    _create_pod(
+        cluster, "db", volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]
+    )
+    SchedulerLoop(cluster).step()
+    assert _pod(cluster, "db")["spec"]["nodeName"] == "node02"
+    volume = cluster.store.get("", "persistentvolumes", None, "local-node02")
+    assert volume["spec"]["claimRef"]["name"] == "data"
+    # The volume controller finishes the binding the scheduler started.
+    ControllerManager.for_cluster(cluster, controllers=("persistentvolume-binder",)).sync()
+    claim = cluster.store.get("", "persistentvolumeclaims", "default", "data")
+    assert claim["spec"].get("volumeName") == "local-node02"
+
+
+def test_the_scheduler_holds_its_lease_and_stops_when_not_running(cluster):
+    _create_pod(cluster, "web")
+    loop = SchedulerLoop(cluster)
+    assert loop.tick(running=False) is False
+    assert not _pod(cluster, "web")["spec"].get("nodeName")
+    assert loop.tick() is True
+    lease = cluster.store.get("coordination.k8s.io", "leases", "kube-system", "kube-scheduler")
+    assert lease["spec"]["holderIdentity"] == loop.elector.identity
+    assert loop.elector.identity.startswith("controlplane_")
+    assert _pod(cluster, "web")["spec"]["nodeName"] in ("node01", "node02")
