@@ -14,11 +14,14 @@ BLUEPRINTS: list[str] = [
     "app.api.questions",
     "app.api.quizzes",
     "app.api.attempts",
+    "app.api.cohorts",
+    "app.api.statistics",
 ]
 
 # Module paths of plain Flask blueprints (attribute `bp`): health, metrics, pages.
 PLAIN_BLUEPRINTS: list[str] = [
     "app.api.health",
+    "app.web.dashboard",
 ]
 
 

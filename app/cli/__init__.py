@@ -19,6 +19,7 @@ COMMAND_MODULES: list[str] = [
     "app.cli.users",
     "app.cli.serve",
     "app.cli.sim",
+    "app.cli.demo",
 ]
 
 

@@ -1,9 +1,12 @@
-"""`certprep sim serve | create | delete | list`: the bundled Kubernetes simulator.
+"""`certprep sim serve | create | delete | list | user | snapshot | restore`: the
+bundled Kubernetes simulator.
 
 `serve` runs a simulator server (HTTPS with a CA generated at start; plain HTTP only
 with `--insecure-http`) and writes its address, admin token and CA certificate to a
 state directory (`--state-dir`, default `~/.certprep/sim`, or `CERTPREP_SIM_STATE_DIR`)
-so that `create`, `delete` and `list` on the same machine find it without flags.
+so that `create`, `delete` and `list` on the same machine find it without flags. With
+`--persist` the CA key and every cluster are saved there on shutdown and loaded at the
+next start, so kubeconfigs keep working across restarts.
 `--server`, `--admin-token` and `--ca-file` (or `CERTPREP_SIM_URL`,
 `CERTPREP_SIM_ADMIN_TOKEN`, `CERTPREP_SIM_CA_FILE`) point them at another server.
 """
@@ -11,9 +14,11 @@ so that `create`, `delete` and `list` on the same machine find it without flags.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +29,8 @@ from app.sim.kubeconfig import write_kubeconfig
 
 STATE_FILE = "server.json"
 CA_FILE = "ca.crt"
+CA_KEY_FILE = "ca.key"
+CLUSTERS_DIR = "clusters"
 
 
 def default_state_dir() -> Path:
@@ -64,6 +71,11 @@ def sim() -> None:
     default=None,
     help="Where to write server.json and ca.crt (default ~/.certprep/sim).",
 )
+@click.option(
+    "--persist",
+    is_flag=True,
+    help="Keep the CA and every cluster in the state directory across restarts.",
+)
 def serve(
     host: str,
     port: int,
@@ -72,10 +84,16 @@ def serve(
     advertise_host: str | None,
     max_clusters: int,
     state_dir: Path | None,
+    persist: bool,
 ) -> None:
-    """Run the simulator server until interrupted."""
+    """Run the simulator server until interrupted (Ctrl-C or SIGTERM)."""
     from app.sim.server import SimServer
+    from app.sim.tls import KeyPair
 
+    state = state_dir or default_state_dir()
+    ca = None
+    if persist and (state / CA_FILE).exists() and (state / CA_KEY_FILE).exists():
+        ca = KeyPair((state / CA_FILE).read_bytes(), (state / CA_KEY_FILE).read_bytes())
     server = SimServer(
         host=host,
         port=port,
@@ -83,29 +101,40 @@ def serve(
         admin_token=admin_token or secrets.token_urlsafe(32),
         max_clusters=max_clusters,
         advertise_host=advertise_host,
+        ca=ca,
     )
+    if persist:
+        loaded = server.load_clusters(state / CLUSTERS_DIR)
+        if loaded:
+            click.echo(f"restored {len(loaded)} cluster(s) from {state / CLUSTERS_DIR}")
 
     async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(signum, stop.set)
         await server.start()
-        state = state_dir or default_state_dir()
         info: dict[str, Any] = {"url": server.base_url, "adminToken": server.admin_token}
         if server.ca is not None:
             _write_private(state / CA_FILE, server.ca.cert_pem)
+            if persist:
+                _write_private(state / CA_KEY_FILE, server.ca.key_pem)
             info["caFile"] = str(state / CA_FILE)
         _write_private(state / STATE_FILE, json.dumps(info, indent=2).encode())
-        click.echo(f"simulator listening on {server.base_url}")
+        click.echo(f"simulator listening on {server.base_url}", nl=True)
         click.echo(f"admin token: {server.admin_token}")
         click.echo(f"state written to {state}")
         try:
-            while True:
-                await asyncio.sleep(3600)
+            await stop.wait()
         finally:
             await server.stop()
 
-    try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
-        click.echo("simulator stopped")
+    asyncio.run(run())
+    if persist:
+        count = server.save_clusters(state / CLUSTERS_DIR)
+        click.echo(f"saved {count} cluster(s) to {state / CLUSTERS_DIR}")
+    click.echo("simulator stopped")
 
 
 class AdminClient:
@@ -225,6 +254,81 @@ def list_clusters(
     click.echo(f"{'ID':<14} {'NODES':>5} {'OBJECTS':>7}  CREATED")
     for item in doc["items"]:
         click.echo(f"{item['id']:<14} {item['nodes']:>5} {item['objects']:>7}  {item['createdAt']}")
+
+
+@sim.command("user")
+@click.argument("cluster_id")
+@click.argument("name")
+@click.option("--group", "groups", multiple=True, help="A group of the user (repeatable).")
+@click.option("--cert", is_flag=True, help="A client certificate instead of a token.")
+@click.option(
+    "--kubeconfig",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the user's kubeconfig.",
+)
+@_server_options
+def user(
+    cluster_id: str,
+    name: str,
+    groups: tuple[str, ...],
+    cert: bool,
+    kubeconfig: Path,
+    server: str | None,
+    admin_token: str | None,
+    ca_file: str | None,
+    state_dir: Path | None,
+) -> None:
+    """Issue a credential for a user of a cluster (no permissions until RBAC grants them)."""
+    import yaml
+
+    client = _admin_client(server, admin_token, ca_file, state_dir)
+    body = {"name": name, "groups": list(groups), "credential": "certificate" if cert else "token"}
+    doc = client.call("POST", f"/admin/clusters/{cluster_id}/users", json=body)
+    path = write_kubeconfig(yaml.safe_load(doc["kubeconfig"]), kubeconfig)
+    click.echo(f"user {name} of cluster {cluster_id}")
+    click.echo(f"export KUBECONFIG={path.resolve()}")
+
+
+@sim.command("snapshot")
+@click.argument("cluster_id")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@_server_options
+def snapshot(
+    cluster_id: str,
+    out: Path,
+    server: str | None,
+    admin_token: str | None,
+    ca_file: str | None,
+    state_dir: Path | None,
+) -> None:
+    """Save a cluster's state (objects and credentials) to a JSON file."""
+    client = _admin_client(server, admin_token, ca_file, state_dir)
+    data = client.call("POST", f"/admin/clusters/{cluster_id}/snapshot")
+    _write_private(out, json.dumps(data).encode())
+    click.echo(f"cluster {cluster_id} saved to {out} ({len(json.dumps(data))} bytes)")
+
+
+@sim.command("restore")
+@click.argument("cluster_id")
+@click.argument("snapshot_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_server_options
+def restore(
+    cluster_id: str,
+    snapshot_file: Path,
+    server: str | None,
+    admin_token: str | None,
+    ca_file: str | None,
+    state_dir: Path | None,
+) -> None:
+    """Replace a cluster's state with a snapshot file."""
+    client = _admin_client(server, admin_token, ca_file, state_dir)
+    try:
+        data = json.loads(snapshot_file.read_text())
+    except ValueError as exc:
+        raise click.ClickException(f"{snapshot_file} is not a snapshot: {exc}") from None
+    doc = client.call("POST", f"/admin/clusters/{cluster_id}/restore", json=data)
+    click.echo(f"cluster {cluster_id} restored ({doc['objects']} objects)")
 
 
 commands = [sim]

@@ -390,6 +390,25 @@ def _cross_checks(doc: Document, data: dict[str, Any], folder: Path) -> list[Iss
     return issues
 
 
+def bank_spec_checker(doc: Document, content: Any) -> None:
+    """Checker for `app.banks.validator` (`certprep bank check`): validates the lab
+    whose lab.yaml `doc` is and adds its issues to `content.issues`."""
+    _, issues = check_lab(doc.path.parent, display=doc.display)
+    content.issues.extend(issues)
+
+
+def register_bank_checker() -> None:
+    """Let the content validator check files with `spec: certprep/lab/v1` (idempotent).
+
+    Only lab.yaml files carry that spec; a caller walking a lab folder must skip the
+    plain Kubernetes manifests under manifests/ itself.
+    """
+    from app.banks.validator import SPEC_CHECKERS, register_spec
+
+    if LAB_SPEC not in SPEC_CHECKERS:
+        register_spec(LAB_SPEC, bank_spec_checker)
+
+
 def load_lab(folder: Path | str) -> Lab:
     """The lab in `folder`; LabFileError listing every problem when it is not valid."""
     lab, issues = check_lab(folder)

@@ -34,6 +34,7 @@ from app.models.attempt import Attempt, AttemptItem, AttemptStatus, CloseReason
 from app.models.question import Question
 from app.models.quiz import ExpiryPolicy, Quiz, ReviewAfter, ReviewPolicy
 from app.models.user import Role, User
+from app.services import activity
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.quizzes import drawable_questions, get_quiz, now
 from app.services.scoring import ItemScore, score_response, summarise
@@ -177,6 +178,7 @@ def start_attempt(user: User, slug: str) -> tuple[Attempt, bool]:
         db.session.rollback()
         raise Conflict("Another attempt was started at the same time; try again.") from None
     _enqueue_expiry(attempt, moment)
+    activity.record_attempt(attempt, "started", moment)
     db.session.commit()
     log.info("attempt.started", attempt_id=attempt.id, quiz=slug, user_id=user.id)
     return attempt, True
@@ -333,6 +335,7 @@ def save_response(user: User, attempt_id: int, question_uid: str, response: Any)
         .where(AttemptItem.id == row.item_id)
         .values(response=loaded, answered_at=moment)
     )
+    activity.record_answer(user.id, attempt_id, question_uid, moment)
     if db.session.get_bind().dialect.name == "postgresql":
         # An autosave is superseded seconds later by the next one; not waiting for the WAL
         # flush at commit costs at most the last fraction of a second of autosaves if the
@@ -398,11 +401,13 @@ def _score(attempt: Attempt, closed_at: datetime, reason: CloseReason) -> None:
     attempt.status = AttemptStatus.SUBMITTED
     attempt.close_reason = reason
     attempt.submitted_at = closed_at
+    activity.record_attempt_closed(attempt, reason, closed_at)
 
 
 def _abandon(attempt: Attempt) -> None:
     attempt.status = AttemptStatus.ABANDONED
     attempt.close_reason = CloseReason.ABANDONED
+    activity.record_attempt_closed(attempt, CloseReason.ABANDONED, now())
 
 
 def close_if_expired(attempt: Attempt, moment: datetime) -> bool:

@@ -36,6 +36,7 @@ from app.extensions import db
 from app.logging import get_logger
 from app.models.base import utcnow
 from app.models.job import OPEN_STATUSES, Job, JobStatus
+from app.services.errors import Conflict, NotFound
 
 log = get_logger(__name__)
 
@@ -366,6 +367,30 @@ def sweep_stuck_jobs(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -
     if report.requeued or report.failed:
         log.info("jobs.swept", requeued=report.requeued, failed=report.failed)
     return report
+
+
+def requeue_failed_job(job_id: int) -> Job:
+    """Give failed job `job_id` a fresh set of attempts and publish it again (after the
+    commit this function makes). For an operator after fixing the cause of a failure.
+
+    Raises `NotFound` for an unknown job and `Conflict` for a job that has not failed.
+    """
+    session = db.session()
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"Job {job_id} not found.")
+    if job.status is not JobStatus.FAILED:
+        raise Conflict(f"Job {job_id} is {job.status.value}; only failed jobs are requeued.")
+    now = utcnow()
+    job.status = JobStatus.PENDING
+    job.attempts = 1
+    job.deadline_at = now + timedelta(seconds=job.deadline_seconds)
+    job.finished_at = None
+    job.updated_at = now
+    _publish_after_commit(session, _celery(), job.task_name, job.id)
+    session.commit()
+    log.info("job.requeued", job_id=job_id)
+    return job
 
 
 def purge_finished_jobs(*, older_than_days: int = FINISHED_JOB_RETENTION_DAYS) -> int:

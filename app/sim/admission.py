@@ -871,6 +871,7 @@ def quota_usage(store: Any, quota: dict) -> dict[str, Decimal]:
 
 
 def render_usage(values: dict[str, Decimal]) -> dict[str, str]:
+    """Usage amounts as quota status strings (`500m`, `1Gi`, `3`)."""
     return {k: format_quantity(v, binary=k.endswith(_BINARY_RESOURCES)) for k, v in values.items()}
 
 

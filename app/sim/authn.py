@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -62,9 +62,12 @@ class UserInfo:
 
 
 ANONYMOUS_USER = UserInfo(ANONYMOUS, (UNAUTHENTICATED,))
+# (namespace, name, uid) -> whether that service account still exists.
+AccountCheck = Callable[[str, str, str], bool]
 
 
 def unauthorized() -> ApiError:
+    """The 401 Status of a request whose credentials do not authenticate."""
     # Upstream answers every failed authentication with this bare Status.
     return ApiError(401, "Unauthorized")
 
@@ -161,7 +164,12 @@ def issue_service_account_token(
     return token, expires
 
 
-def _token_user(auth: ClusterAuth, token: str, now: datetime | None) -> UserInfo | None:
+def _token_user(
+    auth: ClusterAuth,
+    token: str,
+    now: datetime | None,
+    account_exists: AccountCheck | None = None,
+) -> UserInfo | None:
     known = auth.tokens.get(token)
     if known is None:
         return None
@@ -169,6 +177,16 @@ def _token_user(auth: ClusterAuth, token: str, now: datetime | None) -> UserInfo
     expiry = claims.get("exp") if claims is not None else None
     if now is not None and isinstance(expiry, int) and now.timestamp() >= expiry:
         return None
+    bound = (claims or {}).get("kubernetes.io")
+    if account_exists is not None and isinstance(bound, dict):
+        account = bound.get("serviceaccount") or {}
+        # A deleted (or deleted and re-created) account's tokens stop working.
+        if not account_exists(
+            str(bound.get("namespace", "")),
+            str(account.get("name", "")),
+            str(account.get("uid", "")),
+        ):
+            return None
     groups = tuple(known.groups)
     if known.name != ANONYMOUS and AUTHENTICATED not in groups:
         groups = (*groups, AUTHENTICATED)
@@ -234,12 +252,14 @@ def authenticate(
     *,
     now: datetime | None = None,
     allow_anonymous: bool = True,
+    service_account_exists: AccountCheck | None = None,
 ) -> UserInfo:
     """Identify the caller from the Authorization header or the TLS client certificate.
 
     A bearer token must be one the cluster issued (service-account JWTs also must
-    not be expired); a client certificate must be signed by the cluster CA and valid
-    now. Without credentials the caller is `system:anonymous` (group
+    not be expired, and with `service_account_exists(namespace, name, uid)` their
+    account must still exist); a client certificate must be signed by the cluster CA
+    and valid now. Without credentials the caller is `system:anonymous` (group
     `system:unauthenticated`). Raises ApiError 401 for credentials that do not
     authenticate, or for no credentials when `allow_anonymous` is false.
     """
@@ -248,7 +268,7 @@ def authenticate(
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthorized()
-        user = _token_user(cluster_auth, token.strip(), now)
+        user = _token_user(cluster_auth, token.strip(), now, service_account_exists)
         if user is None:
             raise unauthorized()
         return user

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,6 +186,9 @@ class Cluster:
             "controller-manager": (True, "ok", ""),
             "etcd-0": (True, '{"health":"true","reason":""}', ""),
         }
+        # Control-plane loops (scheduler, controllers, kubelets): callables the server
+        # runs every few hundred milliseconds on a worker thread; each reads the clock.
+        self.loops: list[Callable[[], object]] = []
         # Pods bound to a node get a deletionTimestamp and stay until deleted again
         # with grace 0 (the kubelet's job) only when kubelets run; off by default so
         # pods go at once.

@@ -161,6 +161,7 @@ def list_info(struct: dict[str, str | ListInfo] | None, key: str) -> ListInfo | 
 
 
 def item_struct(info: ListInfo) -> dict[str, str | ListInfo] | None:
+    """The field table of the items of a keyed list, or None when not tabled."""
     return _STRUCTS.get(info.item) if info.item else None
 
 

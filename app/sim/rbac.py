@@ -163,6 +163,7 @@ class Authorizer:
         return rules
 
     def role_rules(self, ref: dict, namespace: str) -> list[dict]:
+        """The rules a roleRef points at (a Role of `namespace` or a ClusterRole)."""
         if not isinstance(ref, dict):
             return []
         if ref.get("kind") == "ClusterRole":

@@ -17,19 +17,22 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
 import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from app.sim import discovery, openapi
 from app.sim.bootstrap import create_cluster
-from app.sim.clock import Clock
-from app.sim.cluster import ADMIN_USER, Cluster, new_token
+from app.sim.clock import Clock, WallClock
+from app.sim.cluster import ADMIN_USER, Cluster, ClusterAuth, new_token
 from app.sim.errors import ApiError
 from app.sim.kubeconfig import build_kubeconfig, dump_kubeconfig
 from app.sim.pipeline import (
@@ -44,7 +47,7 @@ from app.sim.pipeline import (
     plan_watch,
     watch_object,
 )
-from app.sim.tls import generate_ca, issue_server_cert, server_ssl_context
+from app.sim.tls import KeyPair, generate_ca, issue_server_cert, server_ssl_context
 from app.sim.watch import BOOKMARK, ERROR
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,12 @@ IDLE_CHECK = 5.0
 # A watcher this many events behind is cut off; the client re-lists, as with the
 # upstream cacher's slow-consumer termination.
 WATCH_QUEUE_LIMIT = 10_000
+# `kubectl logs -f`: how often new lines are looked for, and the longest a follow
+# lasts (the API server's request timeout for long-running requests, 1800 s).
+LOG_POLL_INTERVAL = 0.2
+DEFAULT_LOG_FOLLOW_SECONDS = 1800.0
+# How often the server runs each cluster's control-plane loops (wall seconds).
+LOOP_INTERVAL = 0.25
 DEFAULT_MAX_CLUSTERS = 500
 MAX_BODY = 3 * 1024 * 1024  # 3 MiB, kube-apiserver's default request size limit
 
@@ -89,6 +98,7 @@ class SimServer:
         admin_token: str | None = None,
         max_clusters: int = DEFAULT_MAX_CLUSTERS,
         advertise_host: str | None = None,
+        ca: KeyPair | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -98,7 +108,8 @@ class SimServer:
         self.advertise_host = advertise_host
         self.clusters: dict[str, Cluster] = {}
         self._lock = threading.Lock()
-        self.ca = generate_ca() if tls else None
+        # A CA kept from an earlier run keeps the kubeconfigs it signed valid.
+        self.ca = (ca or generate_ca()) if tls else None
         self.server_cert = (
             issue_server_cert(self.ca, [host, *([advertise_host] if advertise_host else [])])
             if self.ca is not None
@@ -109,6 +120,9 @@ class SimServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        # Called with each new or reloaded cluster, e.g. to attach its control plane.
+        self.cluster_hooks: list[Callable[[Cluster], None]] = []
+        self._loop_task: asyncio.Task | None = None
 
     # ---- clusters --------------------------------------------------------------------
 
@@ -155,7 +169,36 @@ class SimServer:
                 cluster_id, nodes=nodes, ca=self.ca, clock=clock, name=name, labels=labels
             )
             self.clusters[cluster_id] = cluster
+        self._run_hooks(cluster)
         return cluster
+
+    def _run_hooks(self, cluster: Cluster) -> None:
+        for hook in list(self.cluster_hooks):
+            try:
+                hook(cluster)
+            except Exception:
+                log.exception("cluster hook failed for %s", cluster.id)
+
+    def run_loops(self) -> int:
+        """One pass of every cluster's control-plane loops; returns how many ran. A loop
+        that raises is logged and runs again next pass (it never stops the others)."""
+        ran = 0
+        for cluster in list(self.clusters.values()):
+            for loop_fn in list(cluster.loops):
+                try:
+                    loop_fn()
+                except Exception:
+                    log.exception("control-plane loop failed in cluster %s", cluster.id)
+                ran += 1
+        return ran
+
+    async def _drive_loops(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(LOOP_INTERVAL)
+            if any(c.loops for c in list(self.clusters.values())):
+                # On a worker thread: a slow controller pass never stalls API requests.
+                await loop.run_in_executor(None, self.run_loops)
 
     def get_cluster(self, cluster_id: str) -> Cluster:
         cluster = self.clusters.get(cluster_id)
@@ -170,6 +213,49 @@ class SimServer:
         if cluster is None:
             raise ApiError(404, f'cluster "{cluster_id}" not found')
         cluster.store.close_watches()
+
+    def save_clusters(self, directory: Path) -> int:
+        """Write every cluster's snapshot to `directory/{id}.json` (mode 0600, they hold
+        credentials); files of clusters that no longer exist are removed. Returns how
+        many were written."""
+        directory.mkdir(parents=True, exist_ok=True)
+        clusters = list(self.clusters.values())
+        for cluster in clusters:
+            target = directory / f"{cluster.id}.json"
+            temporary = target.with_suffix(".tmp")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(cluster.snapshot(), fh, separators=(",", ":"))
+            temporary.replace(target)  # atomic: a crash never leaves half a snapshot
+        keep = {f"{c.id}.json" for c in clusters}
+        for stale in directory.glob("*.json"):
+            if stale.name not in keep:
+                stale.unlink()
+        return len(clusters)
+
+    def load_clusters(self, directory: Path) -> list[str]:
+        """Recreate the clusters saved by `save_clusters`; unreadable files are skipped
+        with a log line. Returns the ids loaded."""
+        loaded = []
+        for path in sorted(directory.glob("*.json")):
+            try:
+                data = json.loads(path.read_text())
+                cluster = Cluster(
+                    data["id"],
+                    name=data.get("name"),
+                    labels=data.get("labels"),
+                    auth=ClusterAuth(data["auth"]["adminToken"], ca=self.ca),
+                )
+                cluster.restore(data)
+                cluster.created_at = data.get("createdAt", cluster.created_at)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("skipping cluster snapshot %s: %s", path, exc)
+                continue
+            with self._lock:
+                self.clusters[cluster.id] = cluster
+            self._run_hooks(cluster)
+            loaded.append(cluster.id)
+        return loaded
 
     def kubeconfig(
         self,
@@ -238,6 +324,9 @@ class SimServer:
             raise ApiError(404, "the server could not find the requested resource", details={})
         except ApiError as exc:
             return _json(exc.code, exc.status())
+        except web.HTTPException as exc:
+            # aiohttp's own refusals (413 for a body over MAX_BODY, ...) as Status too.
+            return _json(exc.status, ApiError(exc.status, exc.reason).status())
         except (ConnectionResetError, asyncio.CancelledError):
             raise
         except Exception:
@@ -280,11 +369,19 @@ class SimServer:
                 nodes = body.get("nodes", 3)
                 if not isinstance(nodes, int) or isinstance(nodes, bool):
                     raise ApiError(422, "nodes must be an integer")
+                speed = body.get("clockSpeed", 1)
+                if (
+                    isinstance(speed, bool)
+                    or not isinstance(speed, (int, float))
+                    or not (0 < speed <= 1000)
+                ):
+                    raise ApiError(422, "clockSpeed must be a number in (0, 1000]")
                 cluster = self.create_cluster(
                     nodes=nodes,
                     cluster_id=body.get("id"),
                     name=body.get("name"),
                     labels={str(k): str(v) for k, v in labels.items()},
+                    clock=WallClock(speed=float(speed)),
                 )
                 return _json(201, self.cluster_document(cluster, with_kubeconfig=True))
             raise ApiError(405, "method not allowed")
@@ -355,6 +452,10 @@ class SimServer:
             request.method == "GET" and req.name is None and query.get("watch") in ("true", "1")
         ):
             return await self._watch(request, cluster, req)
+        if (req.group, req.plural, req.subresource) == ("", "pods", "log") and query.get(
+            "follow"
+        ) in ("true", "1"):
+            return await self._follow_log(request, cluster, req)
         response = handle(cluster, req)
         return _to_web(response)
 
@@ -526,6 +627,48 @@ class SimServer:
             await response.write_eof()
         return response
 
+    async def _follow_log(
+        self, request: web.Request, cluster: Cluster, req: ApiRequest
+    ) -> web.StreamResponse:
+        """`kubectl logs -f`: the log so far, then new lines as they are appended, until
+        the pod is gone or has finished, or the client leaves."""
+        first = handle(cluster, req)
+        if first.status != 200:
+            return _to_web(first)
+        namespace, name = req.namespace or "", req.name or ""
+        pod = cluster.store.get("", "pods", namespace, name) or {}
+        containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+        container = req.query.get("container") or (containers[0] if containers else "")
+        seen = len(cluster.container_log(namespace, name, container) or [])
+        response = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DEFAULT_LOG_FOLLOW_SECONDS
+        try:
+            await response.write(first.encoded())
+            while loop.time() < deadline:
+                await asyncio.sleep(LOG_POLL_INTERVAL)
+                if request.transport is None or request.transport.is_closing():
+                    break
+                lines = cluster.container_log(namespace, name, container) or []
+                if len(lines) > seen:
+                    text = "".join(
+                        line if line.endswith("\n") else line + "\n" for line in lines[seen:]
+                    )
+                    await response.write(text.encode())
+                    seen = len(lines)
+                    continue
+                current = cluster.store.get("", "pods", namespace, name)
+                phase = ((current or {}).get("status") or {}).get("phase")
+                if current is None or phase in ("Succeeded", "Failed"):
+                    break
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
+            await response.write_eof()
+        return response
+
     # ---- running ---------------------------------------------------------------------
 
     def _ssl_context(self):
@@ -546,8 +689,14 @@ class SimServer:
         site = web.SockSite(self._runner, sock, ssl_context=self._ssl_context())
         await site.start()
         self._loop = asyncio.get_running_loop()
+        self._loop_task = asyncio.create_task(self._drive_loops())
 
     async def stop(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
         for cluster in list(self.clusters.values()):
             cluster.store.close_watches()
         if self._runner is not None:
@@ -601,15 +750,16 @@ class SimServer:
             self._thread.join(10)
             self._thread = None
 
-    def call(self, fn, *args):
-        """Run `fn(*args)` on the server loop's thread and return its result (tests)."""
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn(*args)` on the server loop's thread and return its result (tests);
+        raises what `fn` raises, or TimeoutError after 30 s."""
         if self._loop is None:
             return fn(*args)
         future = asyncio.run_coroutine_threadsafe(_as_coroutine(fn, *args), self._loop)
         return future.result(30)
 
 
-async def _as_coroutine(fn, *args):
+async def _as_coroutine(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
 
 

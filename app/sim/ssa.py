@@ -229,6 +229,7 @@ def _step(node: Any, element: tuple[str, Any]) -> Any:
 
 
 def value_at(obj: Any, path: Path) -> Any:
+    """The value at a field path, or the `_MISSING` marker when absent."""
     node = obj
     for element in path:
         node = _step(node, element)
@@ -425,7 +426,9 @@ def apply(live: dict | None, applied: dict, manager: str, force: bool, now: str)
     if mine is not None:
         dropped = _entry_set(mine) - applied_set
         owned_prefixes = {p[:i] for p in still_owned | applied_set for i in range(1, len(p) + 1)}
-        for path in sorted(dropped, key=len, reverse=True):
+        # Parents first: a removed list item takes its fields with it (removing the
+        # fields first would lose the key that finds the item).
+        for path in sorted(dropped, key=len):
             if path not in owned_prefixes:
                 _remove_path(result, path)
 

@@ -100,15 +100,18 @@ def go_value(value: Any) -> str:
 
 
 def invalid_value(path: str, value: Any, detail: str) -> FieldCause:
+    """`Invalid value: <value>: <detail>` (FieldValueInvalid)."""
     return FieldCause(path, f"Invalid value: {go_value(value)}: {detail}", "FieldValueInvalid")
 
 
 def required(path: str, detail: str = "") -> FieldCause:
+    """`Required value[: detail]` (FieldValueRequired)."""
     message = "Required value" + (f": {detail}" if detail else "")
     return FieldCause(path, message, "FieldValueRequired")
 
 
 def not_supported(path: str, value: Any, supported: list[str]) -> FieldCause:
+    """`Unsupported value: <value>: supported values: ...` (FieldValueNotSupported)."""
     values = ", ".join(json.dumps(s) for s in supported)
     return FieldCause(
         path,
@@ -118,18 +121,22 @@ def not_supported(path: str, value: Any, supported: list[str]) -> FieldCause:
 
 
 def duplicate(path: str, value: Any) -> FieldCause:
+    """`Duplicate value: <value>` (FieldValueDuplicate)."""
     return FieldCause(path, f"Duplicate value: {go_value(value)}", "FieldValueDuplicate")
 
 
 def forbidden_field(path: str, detail: str) -> FieldCause:
+    """`Forbidden: <detail>` (FieldValueForbidden)."""
     return FieldCause(path, f"Forbidden: {detail}", "FieldValueForbidden")
 
 
 def immutable(path: str, value: Any) -> FieldCause:
+    """`Invalid value: <value>: field is immutable`."""
     return invalid_value(path, value, "field is immutable")
 
 
 def dns1123_label(value: str) -> list[str]:
+    """Why `value` is not a DNS-1123 label (namespaces, container names)."""
     errs = []
     if len(value) > 63:
         errs.append("must be no more than 63 characters")
@@ -139,6 +146,7 @@ def dns1123_label(value: str) -> list[str]:
 
 
 def dns1123_subdomain(value: str) -> list[str]:
+    """Why `value` is not a DNS-1123 subdomain (most object names)."""
     errs = []
     if len(value) > 253:
         errs.append("must be no more than 253 characters")
@@ -148,6 +156,7 @@ def dns1123_subdomain(value: str) -> list[str]:
 
 
 def dns1035_label(value: str) -> list[str]:
+    """Why `value` is not a DNS-1035 label (Service names)."""
     errs = []
     if len(value) > 63:
         errs.append("must be no more than 63 characters")
@@ -157,6 +166,7 @@ def dns1035_label(value: str) -> list[str]:
 
 
 def path_segment_name(value: str) -> list[str]:
+    """Why `value` cannot be a URL path segment (RBAC object names)."""
     # apimachinery path.IsValidPathSegmentName: RBAC object names.
     if value in (".", ".."):
         return [f"may not be '{value}'"]
@@ -196,6 +206,7 @@ def qualified_name(value: str) -> list[str]:
 
 
 def label_value(value: str) -> list[str]:
+    """Why `value` is not a valid label value."""
     errs = []
     if len(value) > 63:
         errs.append("must be no more than 63 characters")
@@ -476,6 +487,7 @@ def _name_errors(rt: ResourceType, name: str) -> list[str]:
 
 
 def validate_labels(causes: list[FieldCause], path: str, labels: Any) -> None:
+    """Append causes for label keys and values that are not valid at `path`."""
     if not isinstance(labels, dict):
         return
     for key, value in labels.items():
@@ -1121,15 +1133,13 @@ def _service(causes: list[FieldCause], obj: dict, old: dict | None) -> None:
 def _config_data(causes: list[FieldCause], obj: dict, old: dict | None, secret: bool) -> None:
     total = 0
     seen: set[str] = set()
-    for field in ("data", "stringData", "binaryData") if True else ():
+    for field in ("data", "stringData", "binaryData"):
         data = obj.get(field)
-        if data is None:
-            continue
         if not isinstance(data, dict):
             continue
         for key, value in data.items():
-            for err in [] if _full(CONFIG_KEY).match(str(key)) else [CONFIG_KEY_MSG]:
-                causes.append(invalid_value(f"{field}[{key}]", key, err))
+            if not _full(CONFIG_KEY).match(str(key)):
+                causes.append(invalid_value(f"{field}[{key}]", key, CONFIG_KEY_MSG))
             if len(str(key)) > 253:
                 causes.append(
                     invalid_value(f"{field}[{key}]", key, "must be no more than 253 characters")

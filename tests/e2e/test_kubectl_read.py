@@ -389,3 +389,26 @@ def test_describe_shows_events_k8s_io_events(kubectl, sim_cluster, tmp_path) -> 
     assert "Scheduled" in events and "default-scheduler" in events
     listed = kubectl("get", "events.events.k8s.io", "-o", "jsonpath={.items[0].note}").stdout
     assert listed == "Successfully assigned default/web-1 to node01"
+
+
+def test_logs_follow(kubectl, sim_cluster, kubectl_home) -> None:
+    make_pod(sim_cluster, "web", node="node01", phase="Running")
+    cluster = sim_cluster.cluster
+    cluster.append_log("default", "web", "app", "booting")
+    env = {"KUBECONFIG": str(sim_cluster.kubeconfig_path), "HOME": str(kubectl_home)}
+    proc = subprocess.Popen(
+        [kubectl_binary(), "logs", "-f", "web"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        time.sleep(1.0)
+        cluster.append_log("default", "web", "app", "ready")
+        time.sleep(0.5)
+        sim_cluster.store.delete("", "pods", "default", "web")
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert out.splitlines() == ["booting", "ready"], err

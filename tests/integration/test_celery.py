@@ -3,9 +3,16 @@ worker and the real Redis."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+import re
+
 import pytest
 
-from app.celery_app import DEFAULT_QUEUE, task_modules
+from app.celery_app import DEFAULT_QUEUE, TASK_RETRY_BACKOFF_MAX, celery_config, task_modules
+from app.config import load_settings
+from app.logging import configure_logging, reset_logging
 from app.tasks.schedule import PERIODIC_JOBS, PeriodicJob, beat_schedule
 from tests.fixtures.worker import wait_for_job
 
@@ -29,6 +36,19 @@ def test_embedded_broker_keeps_messages_in_the_instance_folder(app):
     assert app.extensions["celery"].conf.broker_url == "filesystem://"
     assert options["data_folder_in"].startswith(str(settings.instance_dir))
     assert (settings.instance_dir / "broker" / "queue").is_dir()
+
+
+def test_a_redis_broker_gets_a_visibility_timeout_longer_than_any_retry(tmp_path):
+    settings = load_settings(
+        environ={"CERTPREP_BROKER_URL": "redis://cache:6379/2"},
+        overrides={"instance_dir": str(tmp_path)},
+    )
+    config = celery_config(settings)
+    assert config["broker_url"] == "redis://cache:6379/2"
+    options = config["broker_transport_options"]
+    assert options["visibility_timeout"] > TASK_RETRY_BACKOFF_MAX
+    assert "data_folder_in" not in options
+    assert config["beat_schedule_filename"] == str(tmp_path / "celerybeat-schedule")
 
 
 def test_every_task_module_is_discovered_and_tasks_run_in_the_app_context(app):
@@ -79,3 +99,32 @@ def test_the_message_goes_to_the_per_test_queue_on_redis(celery_worker):
     assert celery_worker.queue.startswith("certprep-test-")
     queues = {q.name for q in celery_worker.worker.consumer.task_consumer.queues}
     assert queues == {celery_worker.queue}
+
+
+@pytest.fixture
+def json_log():
+    level = logging.getLogger().level
+    stream = io.StringIO()
+    configure_logging(fmt="json", level="DEBUG", stream=stream)
+    yield stream
+    reset_logging(level)
+
+
+@pytest.mark.redis
+def test_task_log_lines_carry_the_task_id(celery_worker, json_log):
+    from app.extensions import db
+    from app.services.jobs import enqueue
+
+    job = enqueue("certprep.maintenance.ping", "logged")
+    db.session.commit()
+    wait_for_job(job.id)
+
+    lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
+    done = [line for line in lines if line["event"] == "job.done" and line["job_id"] == job.id]
+    assert len(done) == 1
+    assert done[0]["task_name"] == "certprep.maintenance.ping"
+    assert re.fullmatch(r"[0-9a-f-]{36}", done[0]["task_id"])
+    # Bound only while the task runs: the publish line from this thread has no task id.
+    published = [line for line in lines if line["event"] == "job.published"]
+    assert [line["job_id"] for line in published] == [job.id]
+    assert "task_id" not in published[0]

@@ -142,8 +142,21 @@ def test_the_readme_documents_every_setting_variable():
             assert f"`{variable}`" in readme, variable
 
 
-def test_the_secret_key_must_be_supplied(services):
-    assert ":?" in services["web"]["environment"]["CERTPREP_SECRET_KEY"]
+def test_the_secrets_must_be_supplied(services):
+    env = services["web"]["environment"]
+    assert ":?" in env["CERTPREP_SECRET_KEY"]
+    assert ":?" in env["CERTPREP_SIM_ADMIN_TOKEN"]
+
+
+def test_state_is_written_under_the_instance_volume(services):
+    # The image's user owns /var/lib/certprep only; the simulator's default state folder
+    # (~/.certprep/sim) would not be writable.
+    env = services["simulator"]["environment"]
+    assert env["CERTPREP_INSTANCE_DIR"] == "/var/lib/certprep"
+    assert env["CERTPREP_SIM_STATE_DIR"].startswith("/var/lib/certprep/")
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    assert "chown certprep:certprep /var/lib/certprep" in dockerfile
+    assert 'VOLUME ["/var/lib/certprep"]' in dockerfile
 
 
 def test_the_dockerfile_has_one_entrypoint_and_the_files_the_roles_need():
@@ -169,3 +182,17 @@ def test_the_files_are_where_the_readme_says():
     readme = (PROJECT_ROOT / "README.md").read_text()
     assert "docker compose -f docker/compose.yaml" in readme
     assert Path(DOCKER / "compose.yaml").is_file()
+
+
+def test_every_file_the_readme_links_exists():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)#:]+)\)", readme)
+    assert "docs/operations.md" in targets
+    missing = [target for target in targets if not (PROJECT_ROOT / target).exists()]
+    assert missing == []
+
+
+def test_the_readme_shows_the_two_setup_commands_and_the_test_command():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    assert 'pip install -e ".[dev]"\ncertprep up\n' in readme
+    assert "```sh\npytest\n```" in readme

@@ -205,6 +205,17 @@ def test_metrics_report_jobs_by_status(client, app):
     assert "certprep_jobs_overdue 0.0" in text
 
 
+def test_metrics_still_answer_when_the_database_is_down(make_app):
+    broken = make_app(
+        database_url=f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/nowhere"
+    )
+    response = broken.test_client().get("/metrics")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "certprep_http_requests_total" in text
+    assert "certprep_jobs{" not in text  # left out, not reported as zero
+
+
 # ----------------------------------------------------------------------------- logging
 
 

@@ -18,6 +18,7 @@ from app.extensions import db
 from app.models.base import utcnow
 from app.models.job import Job, JobStatus
 from app.services import jobs
+from app.services.errors import Conflict, NotFound
 from app.services.jobs import PermanentJobError, UnknownJobTask, enqueue, job_task
 from tests.fixtures.worker import wait_for_job, wait_until
 
@@ -185,6 +186,26 @@ def test_a_permanent_error_fails_the_job_without_retry(celery_worker):
     assert failed.last_error == "PermanentJobError: cannot be done"
     assert failed.runs == 1
     assert _calls["no-retry"] == 1
+
+
+@pytest.mark.redis
+def test_a_requeued_failed_job_runs_again(celery_worker, make_job):
+    failed = make_job(PING, ("again",), status=JobStatus.FAILED, attempts=3, last_error="gave up")
+
+    jobs.requeue_failed_job(failed.id)
+    done = wait_for_job(failed.id)
+
+    assert done.status is JobStatus.DONE
+    assert done.result["reply"] == "again"
+    assert (done.attempts, done.runs) == (1, 1)
+
+
+def test_only_failed_jobs_can_be_requeued(app, db_session, make_job):
+    pending = make_job(PING, deadline_at=utcnow() + timedelta(minutes=5))
+    with pytest.raises(Conflict, match="pending"):
+        jobs.requeue_failed_job(pending.id)
+    with pytest.raises(NotFound):
+        jobs.requeue_failed_job(pending.id + 1000)
 
 
 # ------------------------------------------------------------------------- the sweeper

@@ -108,6 +108,8 @@ def start_up(tmp_path) -> Iterator[Callable[..., UpRun]]:
             str(_free_port()),
             "--instance-dir",
             str(tmp_path / "instance"),
+            "--ready-timeout",
+            str(START_TIMEOUT - 30),
         ]
         process = subprocess.Popen(
             argv,

@@ -36,10 +36,13 @@ class Count(SimpleKind):
         counted = [o for o in objects if search(where, o)] if where else objects
         what = describe_selection(params) + (f" where {where}" if where else "")
         op, value, found = params["op"], params["value"], len(counted)
-        evidence = [
-            evidence_of(o, counted=o in counted, phase=(o.get("status") or {}).get("phase"))
-            for o in objects[:30]
-        ]
+        evidence = []
+        for obj in objects[:30]:
+            shown = {"counted": any(obj is c for c in counted)}
+            phase = (obj.get("status") or {}).get("phase")
+            if phase:
+                shown["phase"] = phase
+            evidence.append(evidence_of(obj, **shown))
         if OPERATORS[op](found, value):
             return Outcome(True, f"{what}: {found} {op} {value}", evidence)
         return Outcome(False, f"{what}: expected count {op} {value}, found {found}", evidence)

@@ -111,7 +111,9 @@ class ProbePod(SimpleKind):
                 )
             pod = current
             node = (pod.get("spec") or {}).get("nodeName")
-            events = events_in(reader, namespace)
+            out_of_time = ctx.monotonic() >= deadline
+            # Events are only worth listing once the pod is bound, or to explain a failure.
+            events = events_in(reader, namespace) if node or out_of_time else []
             if node:
                 scheduled = events_about(events, pod, "Scheduled")
                 event, why = provenance_problem(scheduled, controller, None)
@@ -121,7 +123,7 @@ class ProbePod(SimpleKind):
                         f"probe pod {name} was bound to {node} by {controller}",
                         [evidence_of(pod, nodeName=node), event.evidence()],
                     )
-            if ctx.monotonic() >= deadline:
+            if out_of_time:
                 break
             ctx.sleep(params["poll_seconds"])
         evidence = [evidence_of(pod, nodeName=node, phase=(pod.get("status") or {}).get("phase"))]

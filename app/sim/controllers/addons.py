@@ -17,8 +17,9 @@ import copy
 from functools import lru_cache
 from typing import Any
 
-# kubeadm's CoreDNS image for this Kubernetes minor (cmd/kubeadm/app/constants).
-COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.12.1"
+# The CoreDNS image kubeadm pins for recent minors (constants.CoreDNSVersion, with
+# etcd 3.6.6-0 and pause 3.10.x).
+COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.13.1"
 KUBE_PROXY_IMAGE = "registry.k8s.io/kube-proxy:{version}"
 COREDNS_REPLICAS = 2  # kubeadm deploys two CoreDNS replicas
 

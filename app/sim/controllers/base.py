@@ -224,7 +224,7 @@ def int_or_percent(value: Any, total: int, round_up: bool) -> int:
         return 0
 
 
-def guarded(fn, ctx: ControllerContext, obj: Obj, what: str) -> None:
+def guarded(fn: Callable[..., None], ctx: ControllerContext, obj: Obj, what: str) -> None:
     """Run `fn(ctx, obj)`; an API error (conflict, quota, gone) is logged and the
     object is retried on the next resync, as a work queue requeues it upstream."""
     try:

@@ -34,6 +34,7 @@ from app.sim.controllers.base import (
 from app.sim.controllers.deployment import template_hash
 from app.sim.controllers.nodelifecycle import tolerates
 from app.sim.controllers.replicaset import create_pod, delete_pod
+from app.sim.controllers.revisions import sync_revision
 from app.sim.errors import ApiError
 from app.sim.selectors import selector_from_object
 
@@ -166,7 +167,9 @@ def daemon_pod(ds: Obj, node_name: str, revision: str) -> Obj:
 
 class DaemonSetController:
     name = "daemonset-controller"
-    watches = frozenset({("apps", "daemonsets"), ("", "pods"), ("", "nodes")})
+    watches = frozenset(
+        {("apps", "daemonsets"), ("", "pods"), ("", "nodes"), ("apps", "controllerrevisions")}
+    )
 
     def reconcile(self, ctx: ControllerContext) -> None:
         nodes = ctx.client.list("", "nodes")
@@ -187,6 +190,9 @@ class DaemonSetController:
         pods = claim(ctx, ds, selector, all_pods, ("", "pods"), "apps/v1", "DaemonSet")
         template = spec.get("template") or {}
         revision = template_hash(template)
+        if not deleting(ds):
+            live = {labels_of(p).get(REVISION_LABEL, "") for p in pods}
+            sync_revision(ctx, ds, "DaemonSet", live)
         events = ctx.events.for_component(COMPONENT)
         by_node: dict[str, list[Obj]] = {}
         for pod in pods:

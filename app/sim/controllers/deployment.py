@@ -393,7 +393,7 @@ class _Sync:
         available = sum(status_count(rs, "availableReplicas") for rs in [*olds, new])
         if available <= min_available:
             return olds
-        total_down = min(available - min_available, max_scaled_down - cleaned)
+        total_down = available - min_available
         scaled = 0
         for index, rs in enumerate(olds):
             if scaled >= total_down:

@@ -20,6 +20,7 @@ from app.sim.controllers.base import (
     Obj,
     deleting,
     fresh,
+    guarded,
     name_of,
     namespace_of,
     without_owner,
@@ -76,11 +77,12 @@ class GarbageCollector:
             index = _index(ctx)
             for uid, _ in candidates:
                 if uid in index:
-                    self.collect(ctx, index, index[uid])
+                    entry = index[uid]
+                    guarded(lambda c, _, e=entry: self.collect(c, index, e), ctx, entry[2], "gc")
         for entry in list(index.values()):
             finalizers = entry[2]["metadata"].get("finalizers") or []
             if deleting(entry[2]) and (FOREGROUND in finalizers or ORPHAN in finalizers):
-                self.finish_owner(ctx, index, entry)
+                guarded(lambda c, _, e=entry: self.finish_owner(c, index, e), ctx, entry[2], "gc")
 
     def collect(self, ctx: ControllerContext, index: dict[str, Entry], entry: Entry) -> None:
         group, plural, obj = entry

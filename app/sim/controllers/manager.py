@@ -46,6 +46,7 @@ def _registry() -> dict[str, Callable[[], Controller]]:
     from app.sim.controllers.cronjob import CronJobController
     from app.sim.controllers.daemonset import DaemonSetController
     from app.sim.controllers.deployment import DeploymentController
+    from app.sim.controllers.disruption import DisruptionController
     from app.sim.controllers.endpoints import EndpointsController
     from app.sim.controllers.endpointslice import EndpointSliceController
     from app.sim.controllers.gc import GarbageCollector
@@ -76,6 +77,7 @@ def _registry() -> dict[str, Callable[[], Controller]]:
         "daemonset-controller": DaemonSetController,
         "statefulset-controller": StatefulSetController,
         "persistentvolume-binder-controller": PersistentVolumeBinder,
+        "disruption-controller": DisruptionController,
         "endpointslice-controller": EndpointSliceController,
         "endpoints-controller": EndpointsController,
         "resourcequota-controller": ResourceQuotaController,
@@ -101,6 +103,7 @@ ALIASES = {
     "resourcequota": "resourcequota-controller",
     "garbagecollector": "garbage-collector-controller",
     "podgc": "pod-garbage-collector-controller",
+    "disruption": "disruption-controller",
 }
 # Controllers kube-controller-manager knows but the simulator has nothing for (no
 # certificates, IPAM, HPA, ...): accepted by `--controllers` and ignored, so the
@@ -115,8 +118,6 @@ KNOWN_ELSEWHERE = frozenset(
         "replicationcontroller",
         "horizontal-pod-autoscaler-controller",
         "horizontalpodautoscaling",
-        "disruption-controller",
-        "disruption",
         "certificatesigningrequest-signing-controller",
         "csrsigning",
         "certificatesigningrequest-approving-controller",

@@ -33,6 +33,7 @@ from app.sim.controllers.base import (
     write_status,
 )
 from app.sim.controllers.deployment import template_hash
+from app.sim.controllers.revisions import sync_revision
 from app.sim.errors import ApiError
 from app.sim.selectors import selector_from_object
 
@@ -57,7 +58,14 @@ def running_and_ready(pod: Obj) -> bool:
 
 class StatefulSetController:
     name = "statefulset-controller"
-    watches = frozenset({("apps", "statefulsets"), ("", "pods"), ("", "persistentvolumeclaims")})
+    watches = frozenset(
+        {
+            ("apps", "statefulsets"),
+            ("", "pods"),
+            ("", "persistentvolumeclaims"),
+            ("apps", "controllerrevisions"),
+        }
+    )
 
     def reconcile(self, ctx: ControllerContext) -> None:
         statefulsets = ctx.client.list("apps", "statefulsets")
@@ -71,6 +79,10 @@ class StatefulSetController:
             return
         pods = claim(ctx, sts, selector, all_pods, ("", "pods"), "apps/v1", "StatefulSet")
         revision = f"{name_of(sts)}-{template_hash(spec.get('template') or {})}"
+        if not deleting(sts):
+            prefix = f"{name_of(sts)}-"
+            live = {labels_of(p).get(REVISION_LABEL, "").removeprefix(prefix) for p in pods}
+            sync_revision(ctx, sts, "StatefulSet", live)
         by_ordinal: dict[int, Obj] = {}
         for pod in pods:
             ordinal = ordinal_of(sts, pod)

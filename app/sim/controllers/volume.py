@@ -204,6 +204,18 @@ class PersistentVolumeBinder:
                     "volume already bound to a different claim.",
                 )
             return
+        reserved = next(
+            (
+                pv
+                for pv in pvs.values()
+                if ((pv.get("spec") or {}).get("claimRef") or {}).get("uid") == uid_of(pvc)
+            ),
+            None,
+        )
+        if reserved is not None:
+            # The scheduler's VolumeBinding (or an admin) already chose this volume.
+            pvs[name_of(reserved)] = self.bind(ctx, reserved, pvc)
+            return
         class_name = claim_class(pvc, default_class)
         storage_class = classes.get(class_name)
         wffc = (
@@ -224,9 +236,12 @@ class PersistentVolumeBinder:
         node = nodes.get(node_name) if node_name else None
         candidates = [pv for pv in pvs.values() if volume_matches(pv, pvc, class_name, node, wffc)]
         if candidates:
+            # A volume pre-bound to this claim wins (findBestMatchForClaim), then the
+            # smallest that fits.
             best = min(
                 candidates,
                 key=lambda pv: (
+                    not pv["spec"].get("claimRef"),
                     _size((pv["spec"].get("capacity") or {}).get("storage")),
                     name_of(pv),
                 ),
@@ -371,18 +386,18 @@ class PersistentVolumeBinder:
     ) -> None:
         ref = (pv.get("spec") or {}).get("claimRef")
         phase = (pv.get("status") or {}).get("phase")
-        if not ref:
+        if not ref or (
+            not ref.get("uid") and (ref.get("namespace"), ref.get("name")) not in claims
+        ):
+            # Free, or reserved for a claim that does not exist yet.
             want = "Available"
         else:
             claim = claims.get((ref.get("namespace", ""), ref.get("name", "")))
             if claim is None or (ref.get("uid") and ref.get("uid") != uid_of(claim)):
                 want = "Released"
             else:
-                want = (
-                    "Bound"
-                    if (claim.get("spec") or {}).get("volumeName") == name_of(pv)
-                    else phase or "Available"
-                )
+                bound = (claim.get("spec") or {}).get("volumeName") == name_of(pv)
+                want = "Bound" if bound else "Available"  # pre-bound, not yet claimed
         if (
             want == "Released"
             and (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy") == "Delete"

@@ -150,7 +150,8 @@ class ClusterNodes:
 
     def component_running(self, name: str) -> bool:
         """Whether a control-plane component (kube-scheduler, ...) runs on some node."""
-        return any(a.component_running(name) for a in self.agents.values())
+        with self.lock:
+            return any(a.component_running(name) for a in self.agents.values())
 
     def _publish_logs(self) -> None:
         pod_logs = getattr(self.cluster, "pod_logs", None)
@@ -167,7 +168,9 @@ class ClusterNodes:
                         fresh[(pod.namespace, pod.name, slot.name)] = agent.container_lines(
                             slot.current, now
                         )
-        pod_logs.clear()
+        # Replace entries in place: the API server reads this dict from other threads.
+        for key in [k for k in pod_logs if k not in fresh]:
+            pod_logs.pop(key, None)
         pod_logs.update(fresh)
 
     def _restore_store(self, data: dict[str, Any]) -> None:

@@ -989,8 +989,36 @@ def component_program(
                 f"{api_endpoints[0].split(':')[0] if api_endpoints else '127.0.0.1'}",
             ),
             (0.1, "I", f'server.go:175] "Version info" version="{version}"'),
-            (2.0, "I", f"secure_serving.go:213] Serving securely on [::]:{port}"),
         ]
+        node_ip = api_endpoints[0].split(":")[0] if api_endpoints else "127.0.0.1"
+        etcd_clients = {"127.0.0.1:2379", "localhost:2379", f"{node_ip}:2379"}
+        servers = [
+            u.split("://", 1)[-1].rstrip("/") for u in flags.get("etcd-servers", "").split(",")
+        ]
+        unreachable = [s for s in servers if s and s not in etcd_clients]
+        if unreachable or not any(servers):
+            # The storage backend never answers: the API server retries, then gives up
+            # (storagebackend's dial timeout), and the kubelet restarts it.
+            target = unreachable[0] if unreachable else "127.0.0.1:2379"
+            for second in range(1, 20, 5):
+                prog.logs.append(
+                    (
+                        float(second),
+                        "W",
+                        "logging.go:55] [core] [Channel #1 SubChannel #2]grpc: addrConn."
+                        f'createTransport failed to connect to {{Addr: "{target}", ServerName: '
+                        f'"{target}", }}. Err: connection error: desc = "transport: Error while '
+                        f'dialing: dial tcp {target}: connect: connection refused"',
+                    )
+                )
+            prog.logs.append(
+                (20.0, "E", 'run.go:72] "command failed" err="context deadline exceeded"')
+            )
+            prog.exit_after = 20.0
+            prog.exit_code = 1
+            prog.reason = "Error"
+            return prog
+        prog.logs.append((2.0, "I", f"secure_serving.go:213] Serving securely on [::]:{port}"))
         return prog
     title = "Kubernetes Scheduler" if component == "kube-scheduler" else "Controller Manager"
     source = "server.go:167" if component == "kube-scheduler" else "controllermanager.go:193"

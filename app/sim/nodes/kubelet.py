@@ -152,6 +152,7 @@ class Slot:
     probes: dict[str, dict[str, float]] = field(default_factory=dict)
     done: bool = False  # an init container that completed
     final: bool = False  # exited and will not be restarted (restartPolicy said so)
+    kill_at: float | None = None  # when a terminating pod's container is stopped
 
 
 @dataclass
@@ -225,6 +226,7 @@ class NodeAgent:
             if control_plane or directory != "/var/lib/etcd/member/snap":
                 self.fs.mkdir(directory)
         self.services = ServiceManager(node_name, now.timestamp())
+        self.loaded_dropin = self.fs.read(components.KUBELET_DROPIN)
         self.images: dict[str, int] = {
             ref: IMAGE_SIZES.get(repository_name(ref), 20_000_000)
             for ref in preloaded_images(control_plane)
@@ -236,13 +238,13 @@ class NodeAgent:
         self.static_pod_path = components.MANIFESTS_DIR
         self.manifest_errors: dict[str, str] = {}
         self.etcd_data_dir = "/var/lib/etcd"
+        # The lines the kubelet exits with while its configuration does not load.
         self.kubelet_config_error: list[str] = []
         self.api_reachable = True
         self.api_server_url = f"https://{api_ip}:{components.API_PORT}"
         self._bound: dict[tuple[str, str], dict[str, Any]] = {}
         self._last_api_error = 0.0
         self._ip_next = 2
-        self._kubelet_started_at = now.timestamp()
         self._load_kubelet_config(now.timestamp())
 
     # ---- kubelet configuration -------------------------------------------------------
@@ -251,8 +253,10 @@ class NodeAgent:
         """The kubelet's command-line flags from the systemd drop-in and
         kubeadm-flags.env (only `--name=value` forms are read)."""
         args: dict[str, str] = {}
-        texts = []
-        for path in (components.KUBELET_DROPIN, components.KUBEADM_FLAGS, "/etc/default/kubelet"):
+        # The drop-in as systemd loaded it (daemon-reload); the EnvironmentFiles are
+        # read afresh at every start.
+        texts = [self.loaded_dropin]
+        for path in (components.KUBEADM_FLAGS, "/etc/default/kubelet"):
             if self.fs.is_file(path):
                 texts.append(self.fs.read(path))
         for text in texts:
@@ -261,12 +265,25 @@ class NodeAgent:
         return args
 
     def exec_start(self) -> str:
-        """The kubelet binary ExecStart names in the drop-in."""
-        if self.fs.is_file(components.KUBELET_DROPIN):
-            for line in self.fs.read(components.KUBELET_DROPIN).splitlines():
-                if line.startswith("ExecStart=") and line.strip() != "ExecStart=":
-                    return line.split("=", 1)[1].split()[0]
+        """The kubelet binary ExecStart names in the loaded drop-in."""
+        for line in self.loaded_dropin.splitlines():
+            if line.startswith("ExecStart=") and line.strip() != "ExecStart=":
+                return line.split("=", 1)[1].split()[0]
         return "/usr/bin/kubelet"
+
+    def daemon_reload(self) -> None:
+        """`systemctl daemon-reload`: load the kubelet drop-in as it is on disk."""
+        if self.fs.is_file(components.KUBELET_DROPIN):
+            self.loaded_dropin = self.fs.read(components.KUBELET_DROPIN)
+
+    def unit_changed_on_disk(self) -> bool:
+        """Whether the drop-in differs from what systemd loaded."""
+        on_disk = (
+            self.fs.read(components.KUBELET_DROPIN)
+            if self.fs.is_file(components.KUBELET_DROPIN)
+            else ""
+        )
+        return on_disk != self.loaded_dropin
 
     def kubelet_cmdline(self) -> str:
         args = self.kubelet_args()
@@ -300,7 +317,6 @@ class NodeAgent:
         self.journal(
             now, "I", f'kubelet.go:480] "Adding static pod path" path="{self.static_pod_path}"'
         )
-        self._kubelet_started_at = now
 
     def _kubelet_startup_errors(self) -> tuple[list[str], str] | None:
         binary = self.exec_start()
@@ -846,8 +862,8 @@ class NodeAgent:
                     times.append(exit_at)
                 for state in slot.probes.values():
                     times.append(state["next"])
-                if pod.terminating_since is not None:
-                    times.append(pod.terminating_since)
+                if slot.kill_at is not None:
+                    times.append(slot.kill_at)
             elif slot in active and pod.terminating_since is None and self.runtime_running():
                 times.append(slot.next_try)
         return min(times) if times else None
@@ -868,15 +884,11 @@ class NodeAgent:
         for slot in pod.slots.values():
             cur = slot.current
             if cur is not None and cur.running():
-                if pod.terminating_since is not None and pod.terminating_since <= t:
-                    self._kill(
-                        pod,
-                        slot,
-                        t,
-                        SIGKILL_EXIT if self._ignores_sigterm(pod, slot) else 0,
-                        "Error" if self._ignores_sigterm(pod, slot) else "Completed",
-                        restart=False,
-                    )
+                if slot.kill_at is not None and slot.kill_at <= t:
+                    # A process without a SIGTERM handler is killed with SIGKILL.
+                    killed = self._ignores_sigterm(pod, slot)
+                    code, reason = (SIGKILL_EXIT, "Error") if killed else (0, "Completed")
+                    self._kill(pod, slot, t, code, reason, restart=False)
                     continue
                 exit_at = cur.exit_time()
                 if exit_at is not None and exit_at <= t:
@@ -1255,13 +1267,8 @@ class NodeAgent:
         for slot in pod.slots.values():
             if slot.current is not None and slot.current.running():
                 self._event(pod, now, "Normal", "Killing", f"Stopping container {slot.name}", slot)
-                delay = grace if self._ignores_sigterm(pod, slot) else 0.0
                 # Processes that handle SIGTERM exit at once; others wait out the grace.
-                pod.terminating_since = (
-                    min(pod.terminating_since or now + delay, now + delay) if delay else now
-                )
-                if delay:
-                    pod.terminating_since = now + delay
+                slot.kill_at = now + (grace if self._ignores_sigterm(pod, slot) else 0.0)
 
     def _finish_terminated(self, now: float) -> None:
         for key, pod in list(self.pods.items()):
@@ -1272,14 +1279,10 @@ class NodeAgent:
             else:
                 obj = self.store.get("", "pods", pod.namespace, pod.name)
                 if obj is not None and obj["metadata"].get("uid") == key:
-                    if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get(
-                        "finalizers"
-                    ):
-                        self._delete_api_pod(pod.namespace, pod.name)
-                    elif obj["metadata"].get("deletionTimestamp"):
-                        continue
-                    else:
-                        continue
+                    if obj["metadata"].get("finalizers"):
+                        continue  # it stays in the API: keep reporting its final status
+                    # The kubelet's final delete once the containers are gone.
+                    self._delete_api_pod(pod.namespace, pod.name)
             del self.pods[key]
 
     def _delete_api_pod(self, namespace: str, name: str, only_mirror_of: str | None = None) -> None:
@@ -1593,6 +1596,37 @@ class NodeAgent:
         end = rec.finished if rec.finished is not None else now
         return rec.prog().lines_until(rec.started, end - rec.started)
 
+    def write_log_files(self) -> None:
+        """Lay the containers' logs out as containerd writes them on disk:
+        /var/log/pods/NS_POD_UID/CONTAINER/ATTEMPT.log in the CRI log format, with
+        /var/log/containers/POD_NS_CONTAINER-ID.log beside them."""
+        now = self.clock.now().timestamp()
+        for root in ("/var/log/pods", "/var/log/containers"):
+            if self.fs.is_dir(root):
+                self.fs.remove(root, recursive=True)
+            self.fs.mkdir(root)
+        for pod in self.pods.values():
+            if pod.terminated:
+                continue
+            directory = f"/var/log/pods/{pod.namespace}_{pod.name}_{pod.key}"
+            for slot in pod.slots.values():
+                for rec in (slot.previous, slot.current):
+                    if rec is None or rec.started is None:
+                        continue
+                    end = rec.finished if rec.finished is not None else now
+                    stamp = datetime.fromtimestamp(rec.started, UTC).strftime(
+                        "%Y-%m-%dT%H:%M:%S.%f000Z"
+                    )
+                    lines = self.container_lines(rec, end)
+                    # CRI logging format: time, stream, P(artial)/F(ull) tag, text.
+                    text = "".join(f"{stamp} stderr F {line}\n" for line in lines)
+                    path = f"{directory}/{slot.name}/{rec.attempt}.log"
+                    self.fs.write(path, text, mode=0o640)
+                    link = (
+                        f"/var/log/containers/{pod.name}_{pod.namespace}_{slot.name}-{rec.id}.log"
+                    )
+                    self.fs.write(link, text, mode=0o640)
+
     def static_pod(self, component: str) -> PodRuntime | None:
         for pod in self.pods.values():
             if (
@@ -1664,6 +1698,7 @@ class NodeAgent:
             "etcdDataDir": self.etcd_data_dir,
             "kubeletConfigError": list(self.kubelet_config_error),
             "apiReachable": self.api_reachable,
+            "loadedDropin": self.loaded_dropin,
             "ipNext": self._ip_next,
         }
 
@@ -1681,6 +1716,7 @@ class NodeAgent:
         self.etcd_data_dir = data.get("etcdDataDir", "/var/lib/etcd")
         self.kubelet_config_error = list(data.get("kubeletConfigError", []))
         self.api_reachable = data.get("apiReachable", True)
+        self.loaded_dropin = data.get("loadedDropin", self.loaded_dropin)
         self._ip_next = data.get("ipNext", 2)
 
 

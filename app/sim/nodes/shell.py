@@ -38,6 +38,12 @@ class CommandResult:
 
 
 OPERATORS = {"|", "&&", "||", ";"}
+
+
+class UsageError(Exception):
+    """A command's arguments are wrong; the message is what the tool prints."""
+
+
 Command = Callable[["NodeShell", list[str], str], CommandResult]
 COMMANDS: dict[str, Command] = {}
 
@@ -66,7 +72,7 @@ def fail(stderr: str, code: int = 1, stdout: str = "") -> CommandResult:
 
 
 class NodeShell:
-    """A shell session on one node: a working directory and environment variables."""
+    """A login shell on one node: a working directory and environment variables."""
 
     def __init__(self, nodes: ClusterNodes, agent: NodeAgent, cwd: str = "/root") -> None:
         self.nodes = nodes
@@ -149,6 +155,8 @@ class NodeShell:
             return self._run(command_line)
 
     def _run(self, command_line: str) -> CommandResult:
+        if "/var/log" in command_line or self.cwd.startswith("/var/log"):
+            self.agent.write_log_files()
         try:
             tokens = self._tokens(self._expand(command_line))
         except ValueError as exc:
@@ -211,6 +219,8 @@ class NodeShell:
                 if i + 1 >= len(words):
                     return fail("bash: syntax error near unexpected token `newline'", 2)
                 target = words[i + 1]
+                if target in (">", ">>", "<", ">&", "&>", "|"):
+                    return fail(f"bash: syntax error near unexpected token `{target}'", 2)
                 op = w if w != "&>" else ">"
                 if w == "&>":
                     redirects.append(("2", ">&1"))
@@ -238,6 +248,7 @@ class NodeShell:
                 except FsError as exc:
                     return fail(f"bash: {spec[1:]}: {exc.reason}")
         self.cmd_env = env
+        args = [args[0], *self._glob(args[1:])]
         impl = COMMANDS.get(args[0]) or COMMANDS.get(posixpath.basename(args[0]))
         if impl is None:
             result = fail(f"bash: {args[0]}: command not found", 127)
@@ -245,8 +256,54 @@ class NodeShell:
             try:
                 result = impl(self, args[1:], stdin)
             except FsError as exc:
-                result = fail(f"{args[0]}: {exc.path}: {exc.reason}")
+                shown = exc.path or "''"
+                result = fail(f"{args[0]}: {shown}: {exc.reason}")
+            except UsageError as exc:
+                result = fail(f"{args[0]}: {exc}", 1)
+            except (ValueError, IndexError, KeyError, TypeError):
+                # Arguments no implemented form of the command accepts: answer like a
+                # tool that rejects its usage rather than failing the request.
+                result = fail(f"{args[0]}: invalid arguments: {' '.join(args[1:])}", 2)
         return self._redirect(result, redirects)
+
+    def _glob(self, words: list[str]) -> list[str]:
+        """Pathname expansion of words with `*`, `?` or `[`; a pattern that matches
+        nothing stays as it is, as in bash."""
+        out: list[str] = []
+        for word in words:
+            if not any(ch in word for ch in "*?[") or word.startswith("-"):
+                out.append(word)
+                continue
+            absolute = word.startswith("/")
+            # (shown prefix, absolute directory) pairs, extended one element at a time.
+            found = [("/" if absolute else "", "/" if absolute else self.cwd)]
+            parts = [p for p in word.split("/") if p]
+            for index, part in enumerate(parts):
+                last = index == len(parts) - 1
+                grown = []
+                for shown, real in found:
+                    if any(ch in part for ch in "*?["):
+                        try:
+                            names = self.fs.listdir(real)
+                        except FsError:
+                            continue
+                        hidden_ok = part.startswith(".")
+                        chosen = [
+                            n
+                            for n in names
+                            if fnmatch.fnmatchcase(n, part) and (hidden_ok or not n.startswith("."))
+                        ]
+                    else:
+                        chosen = [part]
+                    for name in chosen:
+                        real_path = posixpath.join(real, name)
+                        if (last and self.fs.exists(real_path)) or self.fs.is_dir(real_path):
+                            grown.append(
+                                (posixpath.join(shown, name) if shown else name, real_path)
+                            )
+                found = grown
+            out.extend(sorted(shown for shown, _ in found) or [word])
+        return out
 
     def _redirect(self, result: CommandResult, redirects: list[tuple[str, str]]) -> CommandResult:
         stdout, stderr = result.stdout, result.stderr
@@ -578,8 +635,10 @@ def _lines_option(args: list[str]) -> tuple[int, list[str], bool]:
         a = args[i]
         if a == "-n" and i + 1 < len(args):
             value = args[i + 1]
+            if not value.lstrip("+-").isdigit():
+                raise UsageError(f"invalid number of lines: \u2018{value}\u2019")
             from_start = value.startswith("+")
-            count = int(value.lstrip("+-") or 0)
+            count = int(value.lstrip("+-"))
             i += 2
             continue
         if a.startswith("-n") and a[2:].lstrip("+").isdigit():
@@ -670,6 +729,9 @@ def _grep(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
             full = sh.path(f)
             expanded += sh.fs.walk_files(full) if sh.fs.is_dir(full) else [f]
         files = expanded
+    for flag in ("A", "B", "C"):
+        if flag in opts and not opts[flag].isdigit():
+            raise UsageError(f"{opts[flag]}: invalid context length argument")
     inputs, errors = _read_inputs(sh, "grep", files, stdin)
     after = int(opts.get("A", opts.get("C", "0")) or 0)
     before = int(opts.get("B", opts.get("C", "0")) or 0)
@@ -913,6 +975,7 @@ def _systemctl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     verb, names = rest[0], [unit_name(n) for n in rest[1:]]
     agent = sh.agent
     if verb == "daemon-reload":
+        agent.daemon_reload()
         return ok()
     if verb in ("list-units",):
         lines = ["  UNIT               LOAD   ACTIVE SUB     DESCRIPTION"]
@@ -934,7 +997,17 @@ def _systemctl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
         if n not in UNITS:
             return fail(f"Unit {n}.service could not be found.", 4 if verb == "status" else 5)
     out, code = [], 0
+    warnings = []
     now = sh.now().timestamp()
+    if (
+        "kubelet" in names
+        and verb in ("status", "start", "restart")
+        and agent.unit_changed_on_disk()
+    ):
+        warnings.append(
+            "Warning: The unit file, source configuration file or drop-ins of kubelet.service "
+            "changed on disk. Run 'systemctl daemon-reload' to reload units.\n"
+        )
     for n in names:
         unit = agent.services.units[n]
         if verb == "status":
@@ -981,7 +1054,59 @@ def _systemctl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
         # Give the kubelet its start-up pass at once, so status reads right after.
         agent.sync()
         sh.nodes._publish_logs()
-    return CommandResult(code, "".join(out), "")
+    return CommandResult(code, "".join(out), "".join(warnings))
+
+
+@command("service")
+def _service(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
+    if len(args) < 2:
+        return fail("Usage: service < option > | --status-all | [ service_name [ command ] ]")
+    return COMMANDS["systemctl"](sh, [args[1], args[0]], stdin)
+
+
+@command("ps")
+def _ps(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
+    from app.sim.nodes.services import UNITS
+
+    agent = sh.agent
+    procs: list[tuple[int, int, str]] = [(1, 0, "/sbin/init")]
+    for name in UNITS:
+        unit = agent.services.units[name]
+        if unit.active and unit.failing_since is None:
+            cmd = agent.kubelet_cmdline() if name == "kubelet" else UNITS[name]["binary"]
+            procs.append((unit.pid, 1, cmd))
+    shim_pid = 3000
+    for pod in sorted(agent.pods.values(), key=lambda p: p.created):
+        for slot in pod.slots.values():
+            cur = slot.current
+            if cur is None or not cur.running():
+                continue
+            spec = agent._container_spec(pod, slot.name)
+            argv = [str(x) for x in (spec.get("command") or []) + (spec.get("args") or [])]
+            shim_pid += 7
+            procs.append(
+                (
+                    shim_pid,
+                    1,
+                    "/usr/bin/containerd-shim-runc-v2 -namespace k8s.io "
+                    f"-id {pod.sandbox[:64]} -address /run/containerd/containerd.sock",
+                )
+            )
+            procs.append((shim_pid + 3, shim_pid, " ".join(argv) or f"[{slot.name}]"))
+    start = sh.now().strftime("%H:%M")
+    if any(a in ("-ef", "-e", "-A", "-eF") for a in args):
+        lines = ["UID          PID    PPID  C STIME TTY          TIME CMD"]
+        lines += [
+            f"root     {pid:>7} {ppid:>7}  0 {start} ?        00:00:01 {cmd}"
+            for pid, ppid, cmd in procs
+        ]
+    else:
+        lines = ["USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND"]
+        lines += [
+            f"root     {pid:>7}  0.3  1.0 1289460 41984 ?      Ssl  {start}   0:01 {cmd}"
+            for pid, _, cmd in procs
+        ]
+    return ok("\n".join(lines) + "\n")
 
 
 @command("journalctl")

@@ -52,7 +52,7 @@ class VirtualFS:
     def __init__(self) -> None:
         self._files: dict[str, VFile] = {}
         self._dirs: set[str] = {"/"}
-        # Bumped on every change: the kubelet re-reads manifests only when it moved.
+        # Bumped on every change, so a reader can tell whether anything moved.
         self.generation = 0
 
     # ---- queries ---------------------------------------------------------------------

@@ -102,3 +102,4 @@ def scheduler_loop(
     yield start
     for loop in loops:
         loop.stop()
+    assert [e for loop in loops for e in loop.errors] == []

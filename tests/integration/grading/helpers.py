@@ -37,6 +37,7 @@ class SchedulerLoop:
         self.scheduler = Scheduler([default_profile(scheduler_name)], clock=sim.cluster.clock)
         self.interval = interval
         self.bound: list[str] = []
+        self.errors: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -54,11 +55,22 @@ class SchedulerLoop:
             pods=store.list("", "pods")[0],
             namespaces=store.list("", "namespaces")[0],
         )
+        failed: set[tuple[str, str]] = set()
         for action in self.scheduler.run(state):
             if isinstance(action, BindPod):
-                bind(self.reader, action.namespace, action.name, action.node_name)
+                # The scheduler's own Binding body carries the pod's uid as a precondition.
+                path = f"/api/v1/namespaces/{action.namespace}/pods/{action.name}/binding"
+                status, _ = self.reader.request("POST", path, body=action.binding())
+                if status != 201:
+                    # As upstream: the pod goes back to the queue, its event is not sent.
+                    self.scheduler.binding_failed(action.namespace, action.name, action.uid)
+                    failed.add((action.namespace, action.name))
+                    continue
                 self.bound.append(f"{action.namespace}/{action.name}")
             elif isinstance(action, RecordEvent):
+                about = (action.regarding.get("namespace"), action.regarding.get("name"))
+                if about in failed:
+                    continue
                 event = action.to_object(self.sim.cluster.clock.now())
                 event["reportingController"] = self.reporting_controller
                 event["reportingInstance"] = f"{self.reporting_controller}-controlplane"
@@ -66,7 +78,10 @@ class SchedulerLoop:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.tick()
+            try:
+                self.tick()
+            except Exception as exc:  # keep scheduling, as kube-scheduler does; tests look
+                self.errors.append(repr(exc))
             self._stop.wait(self.interval)
 
 

@@ -4,8 +4,9 @@ lab.yaml declares."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from kubernetes import config
 
 from app.grading.context import GradeContext
 from app.grading.engine import grade
-from app.grading.labfile import Lab, load_lab
+from app.grading.labfile import load_lab
 from app.grading.node_access import NoNodeAccess
 from app.grading.reader import ClusterReader
 from app.grading.result import GradeResult
@@ -35,7 +36,7 @@ def lab_cluster(sim_cluster_factory, tmp_path: Path) -> Callable[..., Any]:
         started = sim.cluster.clock.now()
         env = {"HOME": str(tmp_path)}
         for manifest in LAB.manifest_paths():
-            done = run_script_inline(LAB, sim.kubeconfig_path, f"kubectl apply -f {manifest}", env)
+            done = run_script_inline(sim.kubeconfig_path, f"kubectl apply -f {manifest}", env)
             assert done.returncode == 0, done.stderr
         if script:
             done = run_script(LAB, script, sim.kubeconfig_path, extra_env=env)
@@ -61,14 +62,8 @@ def lab_cluster(sim_cluster_factory, tmp_path: Path) -> Callable[..., Any]:
     return make
 
 
-def run_script_inline(lab: Lab, kubeconfig: Path, command: str, env: dict[str, str]) -> Any:
+def run_script_inline(kubeconfig: Path, command: str, env: dict[str, str]) -> Any:
     """Run one shell line the way self-test scripts run (same PATH and KUBECONFIG)."""
-    script = lab.folder / ".setup-step"
-    raise_if = script.exists()
-    assert not raise_if
-    import subprocess
-    import sys
-
     return subprocess.run(
         ["bash", "-c", command],
         env={
@@ -122,9 +117,11 @@ def test_cluster_admin_cheat_is_capped(lab_cluster) -> None:
     assert all(result.check(c).passed for c in FIX_CHECKS)
     assert result.raw_percentage == 100
     assert result.capped and result.percentage == LAB.policy.cheat_cap_percent
-    assert "jane: get secrets/payments-db -n dev: expected denied, found allowed" in (
-        result.check("jane-nothing-more").detail
-    )
+    guard = result.check("jane-nothing-more")
+    assert guard.detail.endswith("(and 7 more)")
+    secret = next(e for e in guard.evidence if e["case"] == "jane: get secrets/payments-db -n dev")
+    assert (secret["expected"], secret["found"]) == ("denied", "allowed")
+    assert 'ClusterRoleBinding "jane-admin"' in secret["reason"]
 
 
 def test_wildcard_role_cheat_fails_the_exact_rules(lab_cluster) -> None:
@@ -157,10 +154,3 @@ def test_regrade_gives_the_same_result(lab_cluster) -> None:
     first, second = grader().to_dict(), grader().to_dict()
     first.pop("graded_at"), second.pop("graded_at")
     assert first == second
-
-
-def test_session_window_is_taken_from_the_cluster_clock(lab_cluster) -> None:
-    sim, grader = lab_cluster(script="solution")
-    later = grader(grade_id="g-2")
-    assert later.grade_id == "g-2"
-    assert sim.cluster.clock.now() - timedelta(minutes=5) < sim.cluster.clock.now()

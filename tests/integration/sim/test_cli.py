@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,9 +19,9 @@ from app.cli.sim import sim
 from tests.fixtures.sim import kubectl_binary
 
 
-@pytest.fixture
-def running_server(tmp_path: Path):
-    state = tmp_path / "state"
+def start_serve(state: Path, *extra: str) -> subprocess.Popen:
+    """`certprep sim serve` in a child process; returns once it wrote its state file."""
+    (state / "server.json").unlink(missing_ok=True)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -27,27 +29,82 @@ def running_server(tmp_path: Path):
             "from app.cli import main; main()",
             "sim",
             "serve",
-            "--port",
-            "0",
             "--state-dir",
             str(state),
+            *extra,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    for _ in range(300):
+        if (state / "server.json").exists():
+            return proc
+        if proc.poll() is not None:
+            pytest.fail(f"sim serve exited: {proc.stdout.read() if proc.stdout else ''}")
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail("sim serve did not start")
+
+
+def stop_serve(proc: subprocess.Popen) -> str:
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=20)
+    return out
+
+
+@pytest.fixture
+def running_server(tmp_path: Path):
+    state = tmp_path / "state"
+    proc = start_serve(state, "--port", "0")
     try:
-        for _ in range(200):
-            if (state / "server.json").exists():
-                break
-            if proc.poll() is not None:
-                pytest.fail(f"sim serve exited: {proc.stdout.read() if proc.stdout else ''}")
-            time.sleep(0.05)
-        assert (state / "server.json").exists()
         yield state
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_persist_keeps_clusters_and_kubeconfigs(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    port = str(free_port())
+    kubeconfig = tmp_path / "lab.kubeconfig"
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}
+    proc = start_serve(state, "--port", port, "--persist")
+    try:
+        created = CliRunner().invoke(
+            sim,
+            ["create", "--id", "keep", "--kubeconfig", str(kubeconfig), "--state-dir", str(state)],
+        )
+        assert created.exit_code == 0, created.output
+        subprocess.run(
+            [kubectl_binary(), "create", "configmap", "kept", "--from-literal=a=b"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    finally:
+        out = stop_serve(proc)
+    assert "saved 1 cluster(s)" in out
+    assert (state / "clusters" / "keep.json").exists()
+    proc = start_serve(state, "--port", port, "--persist")
+    try:
+        value = subprocess.run(
+            [kubectl_binary(), "get", "configmap", "kept", "-o", "jsonpath={.data.a}"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        assert value.stdout == "b"  # same CA, same token, same objects
+    finally:
+        out = stop_serve(proc)
+    assert "restored 1 cluster(s)" in out
 
 
 def test_serve_create_list_delete(running_server: Path, tmp_path: Path) -> None:
@@ -90,6 +147,54 @@ def test_serve_create_list_delete(running_server: Path, tmp_path: Path) -> None:
     assert listed.exit_code == 0
     assert listed.output.splitlines()[1].split()[:2] == ["lab1", "2"]
 
+    jane = tmp_path / "jane.kubeconfig"
+    made = runner.invoke(
+        sim,
+        [
+            "user",
+            "lab1",
+            "jane",
+            "--group",
+            "dev",
+            "--kubeconfig",
+            str(jane),
+            "--state-dir",
+            str(running_server),
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    whoami = subprocess.run(
+        [kubectl_binary(), "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "KUBECONFIG": str(jane), "HOME": str(tmp_path)},
+    )
+    assert whoami.stdout == "jane"
+
+    saved = tmp_path / "lab1.json"
+    snap = runner.invoke(
+        sim, ["snapshot", "lab1", "--out", str(saved), "--state-dir", str(running_server)]
+    )
+    assert snap.exit_code == 0, snap.output
+    assert json.loads(saved.read_text())["id"] == "lab1"
+    subprocess.run(
+        [kubectl_binary(), "create", "namespace", "later"],
+        capture_output=True,
+        check=True,
+        env={**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)},
+    )
+    back = runner.invoke(sim, ["restore", "lab1", str(saved), "--state-dir", str(running_server)])
+    assert back.exit_code == 0, back.output
+    namespaces = subprocess.run(
+        [kubectl_binary(), "get", "ns", "-o", "name"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)},
+    )
+    assert "namespace/later" not in namespaces.stdout.split()
+
     deleted = runner.invoke(sim, ["delete", "lab1", "--state-dir", str(running_server)])
     assert deleted.output == "cluster lab1 deleted\n"
     again = runner.invoke(sim, ["delete", "lab1", "--state-dir", str(running_server)])
@@ -113,5 +218,5 @@ def test_sim_is_a_certprep_command() -> None:
     _attach()
     assert "sim" in cli.commands
     help_text = CliRunner().invoke(cli, ["sim", "--help"]).output
-    for command in ("serve", "create", "delete", "list"):
+    for command in ("serve", "create", "delete", "list", "user", "snapshot", "restore"):
         assert command in help_text

@@ -27,8 +27,52 @@ TARGETS = [
     ("/apis/apps/v1/namespaces/default/deployments/web", "apps", "deployments"),
     ("/api/v1/namespaces/default/configmaps/settings", "", "configmaps"),
     ("/api/v1/namespaces/default/services/web", "", "services"),
+    ("/apis/example.com/v1/namespaces/default/widgets/w", "example.com", "widgets"),
 ]
+WIDGET_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.example.com"},
+    "spec": {
+        "group": "example.com",
+        "scope": "Namespaced",
+        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {
+                                "type": "object",
+                                "required": ["size"],
+                                "properties": {
+                                    "size": {"type": "integer", "minimum": 1},
+                                    "color": {"type": "string", "enum": ["red", "blue"]},
+                                    "tags": {"type": "array", "items": {"type": "string"}},
+                                },
+                            }
+                        },
+                    }
+                },
+            }
+        ],
+    },
+}
 SEED_OBJECTS = [
+    ("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", WIDGET_CRD),
+    (
+        "/apis/example.com/v1/namespaces/default/widgets",
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w"},
+            "spec": {"size": 2, "color": "red"},
+        },
+    ),
     (
         "/api/v1/namespaces/default/pods",
         {
@@ -149,6 +193,11 @@ PLAUSIBLE = st.one_of(
         lambda image: {"spec": {"containers": [{"name": "app", "image": image}]}}, LABEL_TEXT
     ),
     st.builds(lambda data: {"data": data}, st.dictionaries(LABEL_TEXT, LABEL_TEXT, max_size=3)),
+    st.builds(
+        lambda size, color: {"spec": {"size": size, "color": color}},
+        st.one_of(st.integers(-1, 3), st.just("2")),
+        st.sampled_from(["red", "green", None]),
+    ),
     st.builds(lambda port: {"spec": {"ports": [{"port": port}]}}, st.integers(-1, 70000)),
     st.builds(
         lambda cpu: {
@@ -211,7 +260,7 @@ def assert_cluster_sound(sim_cluster, client: Client) -> None:
 
 
 FUZZ = settings(
-    max_examples=120,
+    max_examples=75,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -229,8 +278,13 @@ def test_random_patches(sim_cluster, client, target, content_type, patch, dry_ru
     body = json.dumps(patch).encode()
     if content_type == "application/apply-patch+yaml" and isinstance(patch, dict):
         # An apply body names its object; merge the identity in so it can succeed.
-        kind = {"pods": "Pod", "deployments": "Deployment", "configmaps": "ConfigMap"}
-        group_version = "apps/v1" if target[1] == "apps" else "v1"
+        kind = {
+            "pods": "Pod",
+            "deployments": "Deployment",
+            "configmaps": "ConfigMap",
+            "widgets": "Widget",
+        }
+        group_version = {"apps": "apps/v1", "example.com": "example.com/v1"}.get(target[1], "v1")
         identity = {
             "apiVersion": group_version,
             "kind": kind.get(target[2], "Service"),

@@ -497,3 +497,65 @@ def test_graceful_pod_deletion_when_kubelets_run(
     assert api.get(f"{pods}/bound").status_code == 404
     assert api.delete(f"{pods}/unbound").status_code == 200  # never scheduled: at once
     assert api.get(f"{pods}/unbound").status_code == 404
+
+
+def test_oversized_body_is_a_status(api: requests.Session) -> None:
+    big = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "big"},
+        "data": {"blob": "x" * (4 * 1024 * 1024)},
+    }
+    response = api.post(url(api, "/api/v1/namespaces/default/configmaps"), json=big)
+    assert response.status_code == 413
+    assert response.json()["kind"] == "Status"
+    assert response.json()["code"] == 413
+
+
+def test_admin_clock_speed(sim_server: SimServer, ca_file: str) -> None:
+    session = admin(sim_server, ca_file)
+    base = f"{sim_server.base_url}/admin/clusters"
+    assert session.post(base, json={"clockSpeed": 0}).status_code == 422
+    created = session.post(base, json={"nodes": 1, "clockSpeed": 60}).json()
+    try:
+        clock = sim_server.clusters[created["id"]].clock
+        assert clock.speed == 60.0
+    finally:
+        session.delete(f"{base}/{created['id']}")
+
+
+def test_factory_takes_a_manual_clock(sim_cluster_factory) -> None:
+    from datetime import UTC, datetime
+
+    from app.sim.clock import ManualClock
+
+    clock = ManualClock(datetime(2030, 1, 1, tzinfo=UTC))
+    sim = sim_cluster_factory(nodes=1, clock=clock)
+    node = sim.store.get("", "nodes", None, "controlplane")
+    assert node["metadata"]["creationTimestamp"] == "2030-01-01T00:00:00Z"
+
+
+def test_cluster_hooks_and_control_plane_loops(sim_server: SimServer) -> None:
+    import threading
+
+    ticked = threading.Event()
+    attached: list[str] = []
+
+    def attach(cluster) -> None:
+        attached.append(cluster.id)
+
+        def failing() -> None:
+            raise RuntimeError("a broken loop must not stop the others")
+
+        cluster.loops.append(failing)
+        cluster.loops.append(ticked.set)
+
+    sim_server.cluster_hooks.append(attach)
+    try:
+        cluster = sim_server.create_cluster(nodes=1)
+        assert attached == [cluster.id]
+        assert ticked.wait(10)  # the server drives the loops by itself
+        assert sim_server.run_loops() >= 2
+    finally:
+        sim_server.cluster_hooks.remove(attach)
+        sim_server.delete_cluster(cluster.id)

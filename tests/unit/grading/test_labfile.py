@@ -228,3 +228,101 @@ def test_load_lab_raises_with_every_issue(lab_copy: Path) -> None:
 def test_missing_solution_md(lab_copy: Path) -> None:
     (lab_copy / "solution.md").unlink()
     assert _issues(lab_copy) == [(1, "no solution.md beside lab.yaml")]
+
+
+EVERY_KIND = """
+  - {id: k-exists, kind: exists, points: 1, message: m, apiVersion: v1, resource: Pod,
+     namespace: dev, label_selector: app=web, where: "status.phase == 'Running'"}
+  - {id: k-absent, kind: absent, points: 1, message: m, apiVersion: v1, resource: Pod,
+     namespace: dev, field_selector: status.phase=Failed}
+  - {id: k-count, kind: count, points: 1, message: m, apiVersion: v1, resource: Pod,
+     namespace: dev, op: ">=", value: 3}
+  - {id: k-cond, kind: condition_stable, points: 1, message: m, apiVersion: v1,
+     resource: Node, name: node01, type: Ready, for_seconds: 30}
+  - {id: k-events, kind: event_provenance, points: 1, message: m, namespace: dev,
+     label_selector: app=web, min_objects: 3, after: grade_requested}
+  - {id: k-file, kind: node_file, points: 1, message: m, node: controlplane,
+     path: /etc/kubernetes/manifests/kube-scheduler.yaml,
+     yaml: [{expr: "spec.containers[0].image", matches: "kube-scheduler"}]}
+  - {id: k-cmd, kind: node_command, points: 1, message: m, node: node01,
+     command: systemctl is-active kubelet, stdout_contains: active}
+  - {id: k-probe, kind: probe_pod, points: 1, message: m, budget_seconds: 20,
+     node_selector: {disktype: ssd}, tolerations: [{operator: Exists}]}
+"""
+
+
+def test_every_kind_validates_in_a_lab_file(lab_copy: Path) -> None:
+    from app.grading.checks import REGISTRY
+
+    _edit(lab_copy, "\nselftests:", EVERY_KIND + "\nselftests:")
+    lab = load_lab(lab_copy)
+    assert sorted({c.kind for c in lab.checks}) == REGISTRY.names()
+    events = next(c for c in lab.checks if c.id == "k-events")
+    assert events.params == {
+        "namespace": "dev",
+        "label_selector": "app=web",
+        "min_objects": 3,
+        "after": "grade_requested",
+    }
+
+
+@pytest.mark.parametrize(
+    ("check", "message"),
+    [
+        (
+            "{id: x, kind: count, points: 1, message: m, apiVersion: v1, resource: Pod, value: 3,"
+            " op: '=>'}",
+            "checks[4].op: Must be one of",
+        ),
+        (
+            "{id: x, kind: probe_pod, points: 1, message: m, budget_seconds: 900}",
+            "checks[4].budget_seconds: Must be greater than or equal to 1",
+        ),
+        (
+            "{id: x, kind: node_file, points: 1, message: m, node: node01, path: etc/x,"
+            " contains: a}",
+            "checks[4].path: must be absolute",
+        ),
+        (
+            "{id: x, kind: node_file, points: 1, message: m, node: node01, path: /etc/x}",
+            "checks[4]: needs at least one of exists",
+        ),
+        (
+            "{id: x, kind: node_command, points: 1, message: m, node: node07, command: ls}",
+            "unknown node 'node07'",
+        ),
+        (
+            "{id: x, kind: event_provenance, points: 1, message: m, namespace: dev, after: lunch}",
+            "checks[4].after: Must be one of",
+        ),
+        (
+            "{id: x, kind: match, points: 1, message: m, object: {kind: Pod}}",
+            "checks[4].object: needs apiVersion",
+        ),
+    ],
+)
+def test_kind_field_errors(lab_copy: Path, check: str, message: str) -> None:
+    _edit(lab_copy, "\nselftests:", f"\n  - {check}\nselftests:")
+    issues = _issues(lab_copy)
+    assert len(issues) == 1, issues
+    line, text = issues[0]
+    assert message in text
+    assert line >= _line_of(lab_copy, "id: x,")
+
+
+def test_content_validator_checks_lab_files_once_registered(
+    lab_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.banks import validator
+    from app.banks.validator import load_content
+    from app.grading.labfile import register_bank_checker
+
+    # A registry of our own for this test: other tests see the validator unchanged.
+    monkeypatch.setattr(validator, "SPEC_CHECKERS", {})
+    register_bank_checker()
+    register_bank_checker()  # idempotent
+    assert load_content([EXAMPLE / "lab.yaml"]).issues == []
+    _edit(lab_copy, "time_limit_minutes: 15", "time_limit_minutes: 0")
+    [issue] = load_content([lab_copy / "lab.yaml"]).issues
+    assert issue.line == _line_of(lab_copy, "time_limit_minutes: 0")
+    assert issue.message.startswith("time_limit_minutes: Must be greater than or equal to 1")

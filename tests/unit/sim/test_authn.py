@@ -162,3 +162,24 @@ def test_token_review_and_self_subject_review(auth):
     review = authn.self_subject_review(authn.UserInfo("jane", ("a",)), "2026-01-01T00:00:00Z")
     assert review["kind"] == "SelfSubjectReview"
     assert review["status"]["userInfo"] == {"username": "jane", "groups": ["a"]}
+
+
+def test_tokens_of_a_deleted_service_account_stop_working(auth):
+    token, _ = authn.issue_service_account_token(auth, "team", "robot", "uid-1", now=NOW)
+    existing = {("team", "robot", "uid-1")}
+
+    def exists(namespace: str, name: str, uid: str) -> bool:
+        return (namespace, name, uid) in existing
+
+    user = authn.authenticate(bearer(token), None, auth, now=NOW, service_account_exists=exists)
+    assert user.name == "system:serviceaccount:team:robot"
+    existing.clear()
+    existing.add(("team", "robot", "uid-2"))  # deleted and re-created: a new uid
+    with pytest.raises(ApiError) as err:
+        authn.authenticate(bearer(token), None, auth, now=NOW, service_account_exists=exists)
+    assert err.value.code == 401
+    # Plain user tokens are not service-account tokens and are unaffected.
+    plain = auth.add_token("jane")
+    assert authn.authenticate(bearer(plain), None, auth, service_account_exists=exists).name == (
+        "jane"
+    )

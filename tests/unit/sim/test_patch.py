@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.sim.errors import ApiError
 from app.sim.patch import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, apply_patch, merge_patch
@@ -326,3 +328,34 @@ def test_absurdly_deep_patches_are_400_not_a_crash():
     with pytest.raises(ApiError) as err:
         apply_patch(_pod(), b"[" * 100_000, JSON_PATCH, POD)
     assert err.value.code == 400
+
+
+# ---------------------------------------------------------------- properties
+
+SCALAR = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.sampled_from(["a", "b", ""]))
+KEY = st.sampled_from(["a", "b", "c", "spec", "metadata"])
+NO_LISTS = st.recursive(SCALAR, lambda inner: st.dictionaries(KEY, inner, max_size=3), max_leaves=8)
+DOCUMENT = st.dictionaries(KEY, NO_LISTS, max_size=4).map(
+    lambda d: {k: v for k, v in d.items() if v is not None}
+)
+
+
+@given(DOCUMENT, st.dictionaries(KEY, NO_LISTS, max_size=4))
+def test_merge_patch_is_idempotent(target, patch):
+    once = merge_patch(target, patch)
+    assert merge_patch(once, patch) == once
+
+
+@given(DOCUMENT, st.dictionaries(KEY, NO_LISTS, max_size=4))
+def test_strategic_merge_equals_merge_patch_without_lists_or_directives(target, patch):
+    widget_like = ResourceType("example.com", "v1", "Thing", "things", "thing", True)
+    strategic = apply_patch(target, json.dumps(patch).encode(), STRATEGIC_MERGE_PATCH, widget_like)
+    assert strategic == merge_patch(target, patch)
+
+
+@given(DOCUMENT, DOCUMENT)
+def test_json_patch_replace_of_the_root_fields(target, replacement):
+    ops = [{"op": "remove", "path": f"/{k}"} for k in target] + [
+        {"op": "add", "path": f"/{k}", "value": v} for k, v in replacement.items()
+    ]
+    assert apply_patch(target, json.dumps(ops).encode(), JSON_PATCH, POD) == replacement

@@ -215,3 +215,23 @@ def test_status_is_owned_only_through_the_status_subresource():
     assert status_entry["subresource"] == "status"
     assert status_entry["fieldsV1"] == {"f:status": {"f:readyReplicas": {}, "f:replicas": {}}}
     assert "f:replicas" in entries(updated)[("kubectl-create", "Update")]["fieldsV1"]["f:spec"]
+
+
+def test_dropping_a_list_item_from_the_config_removes_it():
+    two = deployment()
+    two["spec"]["template"]["spec"]["containers"].append({"name": "log", "image": "fluent"})
+    live = ssa.apply(None, two, "alpha", False, NOW)
+    again = ssa.apply(live, deployment(), "alpha", False, NOW)
+    names = [c["name"] for c in again["spec"]["template"]["spec"]["containers"]]
+    assert names == ["nginx"]
+
+
+def test_set_items_are_owned_one_by_one():
+    with_finalizers = deployment()
+    with_finalizers["metadata"]["finalizers"] = ["a.io/x", "b.io/y"]
+    live = ssa.apply(None, with_finalizers, "alpha", False, NOW)
+    owned = entries(live)[("alpha", "Apply")]["fieldsV1"]["f:metadata"]["f:finalizers"]
+    assert owned == {'v:"a.io/x"': {}, 'v:"b.io/y"': {}}
+    fewer = deployment()
+    fewer["metadata"]["finalizers"] = ["a.io/x"]
+    assert ssa.apply(live, fewer, "alpha", False, NOW)["metadata"]["finalizers"] == ["a.io/x"]

@@ -95,3 +95,32 @@ def test_services_without_selector_are_left_alone(lab: Lab) -> None:
     [kubernetes] = slices(lab, "kubernetes")
     assert "endpointslice.kubernetes.io/managed-by" not in kubernetes["metadata"]["labels"]
     assert lab.get("", "endpoints", "kubernetes")["subsets"][0]["ports"][0]["port"] == 6443
+
+
+def test_pods_resolving_a_named_port_differently_get_separate_slices(lab: Lab) -> None:
+    lab.create("", "services", service())
+    for name, port in (("a", 8080), ("b", 9090)):
+        pod = lab.create(
+            "",
+            "pods",
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name, "namespace": "default", "labels": {"app": "web"}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "c",
+                            "image": "nginx",
+                            "ports": [{"name": "http", "containerPort": port}],
+                        }
+                    ]
+                },
+            },
+        )
+        lab.run_pod(pod)
+    lab.sync()
+    ports = sorted(s["ports"][0]["port"] for s in slices(lab))
+    assert ports == [8080, 9090]
+    subsets = lab.get("", "endpoints", "web")["subsets"]
+    assert sorted(s["ports"][0]["port"] for s in subsets) == [8080, 9090]

@@ -62,3 +62,41 @@ def test_rollout_history_and_undo_with_kubectl(live: Lab, kubectl: Callable) -> 
     assert len(live.pods(prefix="web-")) == 1
     ready = kubectl("get", "deployment", "web", "-o", "jsonpath={.status.readyReplicas}").stdout
     assert ready == "1"
+
+
+def test_daemonset_rollout_history_and_undo_with_kubectl(live: Lab, kubectl: Callable) -> None:
+    kubectl(
+        "apply",
+        "-f",
+        "-",
+        input="""
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: default}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: agent, image: "fluentd:1"}]}
+""",
+    )
+
+    def agent_images() -> set[str]:
+        live.sync()
+        live.run_all(prefix="agent-")
+        live.sync()
+        return {p["spec"]["containers"][0]["image"] for p in live.pods(prefix="agent-")}
+
+    assert agent_images() == {"fluentd:1"}
+    kubectl("set", "image", "ds/agent", "agent=fluentd:2")
+    for _ in range(4):
+        images = agent_images()
+    assert images == {"fluentd:2"}
+    history = kubectl("rollout", "history", "ds/agent").stdout
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"]
+    kubectl("rollout", "undo", "ds/agent")
+    for _ in range(4):
+        images = agent_images()
+    assert images == {"fluentd:1"}
+    revisions = kubectl("get", "controllerrevisions", "-o", "json").json()["items"]
+    assert sorted(r["revision"] for r in revisions) == [2, 3]

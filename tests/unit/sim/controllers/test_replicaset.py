@@ -6,7 +6,7 @@ import re
 
 from app.sim.controllers.replicaset import deletion_order
 
-from .conftest import Lab
+from .conftest import Lab, deployment
 
 
 def replicaset(name: str = "rs", replicas: int = 3) -> dict:
@@ -132,3 +132,20 @@ def test_quota_refusal_is_a_failed_create_event(lab: Lab) -> None:
     assert "exceeded quota: pods" in failed["message"]
     quota = lab.get("", "resourcequotas", "pods")
     assert quota["status"]["used"]["pods"] == "2"
+
+
+def test_orphaned_pods_are_adopted_by_a_new_replicaset(lab: Lab) -> None:
+    lab.create("apps", "deployments", deployment(replicas=2))
+    lab.sync()
+    [rs] = lab.store.list("apps", "replicasets", "default")[0]
+    before = {p["metadata"]["name"] for p in lab.pods(prefix="web-")}
+    lab.store.delete("apps", "deployments", "default", "web", propagation="Orphan")
+    lab.store.delete("apps", "replicasets", "default", rs["metadata"]["name"], propagation="Orphan")
+    assert all("ownerReferences" not in p["metadata"] for p in lab.pods(prefix="web-"))
+    rs["metadata"] = {"name": rs["metadata"]["name"], "namespace": "default"}
+    rs.pop("status", None)
+    lab.create("apps", "replicasets", rs)
+    lab.sync()
+    after = lab.pods(prefix="web-")
+    assert {p["metadata"]["name"] for p in after} == before
+    assert all(p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet" for p in after)

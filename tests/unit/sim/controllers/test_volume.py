@@ -104,3 +104,44 @@ def test_default_class_waits_for_first_consumer_then_provisions(lab: Lab) -> Non
     lab.store.delete("", "persistentvolumeclaims", "default", "cache")
     lab.sync()
     assert lab.store.get("", "persistentvolumes", None, volume["metadata"]["name"]) is None
+
+
+def test_prebound_volume_and_claim_bind_to_each_other_only(lab: Lab) -> None:
+    reserved = pv("reserved", "5Gi")
+    reserved["spec"]["claimRef"] = {"namespace": "default", "name": "mine"}
+    lab.create("", "persistentvolumes", reserved)
+    lab.create("", "persistentvolumeclaims", pvc("other", "1Gi"))
+    lab.sync()
+    assert phase(lab, "persistentvolumes", "reserved", None) == "Available"
+    assert phase(lab, "persistentvolumeclaims", "other") == "Pending"
+    lab.create("", "persistentvolumeclaims", pvc("mine", "1Gi"))
+    named = pvc("named", "1Gi")
+    named["spec"]["volumeName"] = "spare"
+    lab.create("", "persistentvolumeclaims", named)
+    lab.create("", "persistentvolumes", pv("spare", "1Gi"))
+    lab.sync()
+    assert lab.get("", "persistentvolumeclaims", "mine")["spec"]["volumeName"] == "reserved"
+    claim_ref = lab.store.get("", "persistentvolumes", None, "reserved")["spec"]["claimRef"]
+    assert claim_ref["uid"] == lab.get("", "persistentvolumeclaims", "mine")["metadata"]["uid"]
+    assert phase(lab, "persistentvolumeclaims", "named") == "Bound"
+    assert phase(lab, "persistentvolumes", "spare", None) == "Bound"
+
+
+def test_volume_chosen_by_the_scheduler_is_bound_for_a_waiting_claim(lab: Lab) -> None:
+    lab.create("", "persistentvolumes", pv("local", "1Gi", cls="standard"))
+    claim = lab.create("", "persistentvolumeclaims", pvc("data", "1Gi", cls="standard"))
+    lab.sync()
+    assert phase(lab, "persistentvolumeclaims", "data") == "Pending"  # WaitForFirstConsumer
+    # The scheduler's VolumeBinding PreBind writes the claimRef of the volume it chose.
+    volume = lab.store.get("", "persistentvolumes", None, "local")
+    volume["spec"]["claimRef"] = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "namespace": "default",
+        "name": "data",
+        "uid": claim["metadata"]["uid"],
+    }
+    lab.store.update("", "persistentvolumes", volume)
+    lab.sync()
+    assert lab.get("", "persistentvolumeclaims", "data")["spec"]["volumeName"] == "local"
+    assert phase(lab, "persistentvolumes", "local", None) == "Bound"

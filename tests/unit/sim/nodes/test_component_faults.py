@@ -107,6 +107,12 @@ def test_wrong_liveness_port_restarts_the_container(sim):
     messages = [e["message"] for e in events if e["reason"] in ("Unhealthy", "Killing")]
     assert any("connect: connection refused" in m and "10258" in m for m in messages)
     assert any("failed startup probe, will be restarted" in m for m in messages)
+    # The fix: the probes point at the port the scheduler serves again.
+    sim.shell().run(f"sed -i 's/port: 10258/port: 10259/g' {MANIFEST}")
+    sim.tick(30, steps=3)
+    status = scheduler_status(sim)
+    assert status["ready"] is True
+    assert status["restartCount"] == 0
 
 
 def test_liveness_probe_against_the_wrong_port_after_startup(sim):
@@ -218,3 +224,22 @@ def test_http_probe_against_the_https_port(sim):
         for e in events
     )
     assert scheduler_status(sim)["ready"] is False
+
+
+def test_apiserver_with_the_wrong_etcd_port_gives_up_and_restarts(sim):
+    sim.shell().run(
+        "sed -i 's|--etcd-servers=https://127.0.0.1:2379|--etcd-servers=https://127.0.0.1:2380|' "
+        "/etc/kubernetes/manifests/kube-apiserver.yaml"
+    )
+    sim.tick(1)
+    sim.tick(5)
+    api = sim.mirror("kube-apiserver")["status"]["containerStatuses"][0]
+    assert "running" in api["state"]
+    assert "dial tcp 127.0.0.1:2380: connect: connection refused" in sim.nodes.logs(
+        "kube-system", "kube-apiserver-controlplane"
+    )
+    sim.tick(20, steps=2)
+    api = sim.mirror("kube-apiserver")["status"]["containerStatuses"][0]
+    assert api["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    previous = sim.nodes.logs("kube-system", "kube-apiserver-controlplane", previous=True)
+    assert previous.rstrip().endswith('"command failed" err="context deadline exceeded"')

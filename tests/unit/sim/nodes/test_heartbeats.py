@@ -136,3 +136,17 @@ def test_stopped_containerd_turns_the_node_not_ready(sim):
     sh.run("systemctl start containerd")
     sim.tick(1)
     assert ready_condition(sim, "node01")["status"] == "True"
+
+
+def test_drop_in_changes_need_daemon_reload(sim):
+    sh = sim.shell("node01")
+    dropin = "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf"
+    sh.run(f"sed -i 's|ExecStart=/usr/bin/kubelet|ExecStart=/usr/bin/kubelett|' {dropin}")
+    restart = sh.run("systemctl restart kubelet")
+    assert "Run 'systemctl daemon-reload' to reload units." in restart.stderr
+    # systemd still runs the unit it loaded.
+    assert sh.run("systemctl is-active kubelet").stdout == "active\n"
+    sh.run("systemctl daemon-reload")
+    sh.run("systemctl restart kubelet")
+    assert sh.run("systemctl is-active kubelet").stdout == "activating\n"
+    assert "status=203/EXEC" in sh.run("systemctl status kubelet").stdout

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 
 @pytest.fixture
@@ -88,3 +90,128 @@ def test_redirect_stderr(sh):
 def test_openssl_reads_certificate_dates(sim):
     result = sim.shell().run("openssl x509 -in /etc/kubernetes/pki/apiserver.crt -noout -enddate")
     assert result.stdout == "notAfter=Jan  1 00:00:00 2027 GMT\n"
+
+
+def test_globs_expand_against_the_file_system(sim):
+    sh = sim.shell()
+    listing = sh.run("ls /etc/kubernetes/manifests/kube-*.yaml").stdout.splitlines()
+    assert listing == [
+        "/etc/kubernetes/manifests/kube-apiserver.yaml",
+        "/etc/kubernetes/manifests/kube-controller-manager.yaml",
+        "/etc/kubernetes/manifests/kube-scheduler.yaml",
+    ]
+    assert sh.run("grep -l 'image: ' /etc/kubernetes/manifests/*").stdout.count("\n") == 4
+    assert sh.run("ls /nothing/*.yaml").stderr == (
+        "ls: cannot access '/nothing/*.yaml': No such file or directory\n"
+    )
+
+
+def test_ps_shows_the_kubelet_and_component_command_lines(sim):
+    sh = sim.shell()
+    kubelet = sh.run("ps aux | grep /usr/bin/kubelet").stdout
+    assert "--config=/var/lib/kubelet/config.yaml" in kubelet
+    apiserver = sh.run("ps -ef | grep kube-apiserver").stdout
+    assert "--etcd-servers=https://127.0.0.1:2379" in apiserver
+    sh.run("systemctl stop kubelet")
+    assert "/usr/bin/kubelet" not in sh.run("ps aux").stdout
+
+
+def test_service_is_systemctl(sim):
+    sh = sim.shell("node01")
+    assert sh.run("service kubelet stop").exit_code == 0
+    assert sh.run("systemctl is-active kubelet").stdout == "inactive\n"
+
+
+def test_container_logs_on_disk(sim):
+    break_flag = "sed -i 's/--leader-elect=true/--leader-elect=maybe/' "
+    sh = sim.shell()
+    sh.run(break_flag + "/etc/kubernetes/manifests/kube-scheduler.yaml")
+    sim.tick(1)
+    pods = sh.run("ls /var/log/pods").stdout
+    assert "kube-system_kube-scheduler-controlplane_" in pods
+    text = sh.run(
+        "cat /var/log/pods/kube-system_kube-scheduler-controlplane_*/kube-scheduler/0.log"
+    )
+    assert 'stderr F Error: invalid argument "maybe" for "--leader-elect" flag' in text.stdout
+    assert sh.run("ls /var/log/containers | grep -c kube-scheduler").stdout == "1\n"
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "cat",
+                "ls",
+                "sed",
+                "-i",
+                "s/a/b/",
+                "grep",
+                "-n",
+                "-A",
+                "|",
+                "&&",
+                "||",
+                ";",
+                ">",
+                ">>",
+                "2>&1",
+                "<",
+                "/etc/kubernetes",
+                "/tmp/x",
+                "*",
+                "$(",
+                "'",
+                '"',
+                "echo",
+                "crictl",
+                "ps",
+                "logs",
+                "etcdctl",
+                "snapshot",
+                "save",
+                "restore",
+                "kubeadm",
+                "certs",
+                "systemctl",
+                "status",
+                "kubelet",
+                "journalctl",
+                "-u",
+                "head",
+                "tail",
+                "cp",
+                "mv",
+                "rm",
+                "-rf",
+                "mkdir",
+                "-p",
+                "find",
+                "openssl",
+                "wc",
+                "cd",
+                "..",
+                "export",
+                "A=1",
+                "--tail",
+                "-1",
+                "/",
+                "etcdutl",
+                "--data-dir",
+                "-w",
+                "table",
+                "/var/log/pods/*",
+                "s|x",
+                "-e",
+                "--",
+            ]
+        ),
+        max_size=7,
+    )
+)
+def test_no_command_line_breaks_the_shell(sim, words):
+    result = sim.shell().run(" ".join(words))
+    assert isinstance(result.exit_code, int)
+    assert isinstance(result.stdout, str) and isinstance(result.stderr, str)

@@ -1,0 +1,47 @@
+"""Item statistics of quizzes and per-check statistics of labs (trainers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.api.common import auth_required, current_user
+from app.models.user import Role
+from app.schemas.statistics import LabStatisticsSchema, QuizStatisticsSchema, StatisticsQuerySchema
+from app.services import cohorts, statistics
+
+blp = Blueprint(
+    "statistics", __name__, description="Item analysis of quizzes and labs for trainers."
+)
+
+
+@blp.route("/quizzes/<slug>/statistics")
+class QuizStatistics(MethodView):
+    @auth_required(Role.TRAINER)
+    @blp.arguments(StatisticsQuerySchema, location="query")
+    @blp.response(200, QuizStatisticsSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, query: dict[str, Any], slug: str) -> dict[str, Any]:
+        """Facility, discrimination (upper vs lower 27 %), distractor counts and
+        Cronbach's alpha over submitted attempts, with flags and sample warnings."""
+        cohort = None
+        if query["cohort_id"] is not None:
+            cohort = cohorts.get_cohort(current_user(), query["cohort_id"])
+        return statistics.quiz_statistics(slug, cohort)
+
+
+@blp.route("/labs/<slug>/statistics")
+class LabStatistics(MethodView):
+    @auth_required(Role.TRAINER)
+    @blp.arguments(StatisticsQuerySchema, location="query")
+    @blp.response(200, LabStatisticsSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, query: dict[str, Any], slug: str) -> dict[str, Any]:
+        """Per check: the share of learners who passed it and the hints used."""
+        user_ids = None
+        if query["cohort_id"] is not None:
+            cohort = cohorts.get_cohort(current_user(), query["cohort_id"])
+            user_ids = [m.user_id for m in cohort.members]
+        return statistics.lab_statistics(slug, user_ids)

@@ -1,0 +1,228 @@
+"""Cohorts: create, rename, archive; members by email (one by one or from CSV);
+quiz and lab assignments with due dates.
+
+Visibility: a trainer sees only the cohorts they own, an admin sees all. Another
+trainer's cohort is reported as missing (`NotFound`), so its existence does not leak.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from app.extensions import db
+from app.models.base import utcnow
+from app.models.cohort import AssignmentKind, Cohort, CohortAssignment, CohortMember
+from app.models.quiz import Quiz
+from app.models.user import Role, User
+from app.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.services.users import normalize_email
+
+# Columns of a member CSV that may hold the address; otherwise the first column is used.
+EMAIL_COLUMNS = ("email", "e-mail", "mail")
+
+
+def _ensure_staff(user: User) -> None:
+    if user.role not in (Role.TRAINER, Role.ADMIN):
+        raise Forbidden("Cohorts are for trainers and admins.")
+
+
+def cohorts_query(user: User, include_archived: bool = False) -> Select[tuple[Cohort]]:
+    """Cohorts `user` may see (own for trainers, all for admins), by name."""
+    _ensure_staff(user)
+    stmt = select(Cohort).order_by(Cohort.name, Cohort.id)
+    if user.role is not Role.ADMIN:
+        stmt = stmt.where(Cohort.owner_id == user.id)
+    if not include_archived:
+        stmt = stmt.where(Cohort.archived_at.is_(None))
+    return stmt
+
+
+def get_cohort(user: User, cohort_id: int) -> Cohort:
+    """The cohort, if `user` may see it. Raises `Forbidden` for learners and `NotFound`
+    for an unknown cohort or another trainer's."""
+    _ensure_staff(user)
+    cohort = db.session.get(Cohort, cohort_id)
+    if cohort is None or (user.role is not Role.ADMIN and cohort.owner_id != user.id):
+        raise NotFound(f"Cohort {cohort_id} not found.")
+    return cohort
+
+
+def _clean_name(name: str) -> str:
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise ValidationFailed("A cohort needs a name.", errors={"name": ["empty"]})
+    return cleaned
+
+
+def create_cohort(owner: User, name: str) -> Cohort:
+    """Create a cohort owned by `owner`; commits. Raises `Forbidden` for learners and
+    `Conflict` when the owner already has a live cohort of that name."""
+    _ensure_staff(owner)
+    name = _clean_name(name)
+    ensure_unique_name(owner, name)
+    moment = utcnow()
+    cohort = Cohort(name=name, owner_id=owner.id, created_at=moment, updated_at=moment)
+    db.session.add(cohort)
+    db.session.commit()
+    return cohort
+
+
+def update_cohort(
+    user: User, cohort_id: int, *, name: str | None = None, archived: bool | None = None
+) -> Cohort:
+    """Rename and/or archive (or unarchive) a cohort; commits."""
+    cohort = get_cohort(user, cohort_id)
+    if name is not None:
+        cohort.name = _clean_name(name)
+    if archived is not None:
+        if archived and cohort.archived_at is None:
+            cohort.archived_at = utcnow()
+        elif not archived:
+            cohort.archived_at = None
+    cohort.updated_at = utcnow()
+    db.session.commit()
+    return cohort
+
+
+def members(cohort: Cohort) -> list[User]:
+    """The cohort's learners, by email."""
+    return sorted((m.user for m in cohort.members), key=lambda u: u.email)
+
+
+def emails_from_csv(text: str) -> list[str]:
+    """Email addresses from CSV text: the `email` column when a header names one, else the
+    first column of every row. Blank rows are skipped. Raises `ValidationFailed` for CSV
+    that cannot be parsed."""
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text)) if any(c.strip() for c in row)]
+    except csv.Error as exc:
+        raise ValidationFailed(f"The CSV cannot be read: {exc}") from None
+    if not rows:
+        return []
+    header = [c.strip().lower() for c in rows[0]]
+    column = 0
+    for name in EMAIL_COLUMNS:
+        if name in header:
+            column = header.index(name)
+            rows = rows[1:]
+            break
+    return [row[column].strip() for row in rows if len(row) > column and row[column].strip()]
+
+
+def add_members(user: User, cohort_id: int, emails: list[str]) -> dict[str, list[str]]:
+    """Add existing accounts to the cohort by email; commits.
+
+    Returns `{"added": [...], "already": [...], "unknown": [...]}`; unknown addresses
+    are reported, not created. Raises `ValidationFailed` when nothing was given.
+    """
+    cohort = get_cohort(user, cohort_id)
+    wanted = list(dict.fromkeys(normalize_email(e) for e in emails if e.strip()))
+    if not wanted:
+        raise ValidationFailed("No email addresses given.", errors={"emails": ["empty"]})
+    found = {u.email: u for u in db.session.scalars(select(User).where(User.email.in_(wanted)))}
+    present = {m.user_id for m in cohort.members}
+    report: dict[str, list[str]] = {"added": [], "already": [], "unknown": []}
+    for email in wanted:
+        account = found.get(email)
+        if account is None:
+            report["unknown"].append(email)
+        elif account.id in present:
+            report["already"].append(email)
+        else:
+            cohort.members.append(CohortMember(user_id=account.id, added_at=utcnow()))
+            present.add(account.id)
+            report["added"].append(email)
+    cohort.updated_at = utcnow()
+    db.session.commit()
+    return report
+
+
+def remove_member(user: User, cohort_id: int, member_id: int) -> None:
+    """Remove learner `member_id` (a user id) from the cohort; commits. Their attempts and
+    activity stay. Raises `NotFound` when they are not a member."""
+    cohort = get_cohort(user, cohort_id)
+    for member in cohort.members:
+        if member.user_id == member_id:
+            cohort.members.remove(member)
+            cohort.updated_at = utcnow()
+            db.session.commit()
+            return
+    raise NotFound(f"User {member_id} is not a member of cohort {cohort_id}.")
+
+
+def assign(
+    user: User, cohort_id: int, kind: str, slug: str, due_at: datetime | None
+) -> CohortAssignment:
+    """Assign a quiz or lab to the cohort, or change the due date of an existing
+    assignment; commits. Raises `NotFound` for an unknown quiz slug."""
+    cohort = get_cohort(user, cohort_id)
+    kind_value = AssignmentKind(kind)
+    if kind_value is AssignmentKind.QUIZ and (
+        db.session.scalar(select(Quiz.id).where(Quiz.slug == slug)) is None
+    ):
+        raise NotFound(f"Quiz {slug!r} not found.")
+    for existing in cohort.assignments:
+        if existing.kind is kind_value and existing.slug == slug:
+            existing.due_at = due_at
+            db.session.commit()
+            return existing
+    assignment = CohortAssignment(kind=kind_value, slug=slug, due_at=due_at, created_at=utcnow())
+    cohort.assignments.append(assignment)
+    db.session.commit()
+    return assignment
+
+
+def unassign(user: User, cohort_id: int, assignment_id: int) -> None:
+    """Remove an assignment; commits. Raises `NotFound` for an unknown one."""
+    cohort = get_cohort(user, cohort_id)
+    for assignment in cohort.assignments:
+        if assignment.id == assignment_id:
+            cohort.assignments.remove(assignment)
+            db.session.commit()
+            return
+    raise NotFound(f"Assignment {assignment_id} not found in cohort {cohort_id}.")
+
+
+def cohort_view(cohort: Cohort) -> dict[str, Any]:
+    """The cohort as `CohortSchema` renders it."""
+    return {
+        "id": cohort.id,
+        "name": cohort.name,
+        "owner_email": cohort.owner.email,
+        "archived": cohort.archived_at is not None,
+        "archived_at": cohort.archived_at,
+        "created_at": cohort.created_at,
+        "members": [{"id": u.id, "email": u.email} for u in members(cohort)],
+        "assignments": [
+            {"id": a.id, "kind": a.kind.value, "slug": a.slug, "due_at": a.due_at}
+            for a in cohort.assignments
+        ],
+    }
+
+
+def cohorts_of_learner(user: User) -> list[Cohort]:
+    """Cohorts `user` is a member of."""
+    return list(
+        db.session.scalars(
+            select(Cohort)
+            .join(CohortMember, CohortMember.cohort_id == Cohort.id)
+            .where(CohortMember.user_id == user.id)
+            .order_by(Cohort.name)
+        )
+    )
+
+
+def ensure_unique_name(owner: User, name: str) -> None:
+    """Raise `Conflict` when `owner` already has a live cohort called `name`."""
+    taken = db.session.scalar(
+        select(Cohort.id).where(
+            Cohort.owner_id == owner.id, Cohort.name == name, Cohort.archived_at.is_(None)
+        )
+    )
+    if taken is not None:
+        raise Conflict(f"You already have a cohort named {name!r}.")

@@ -1,0 +1,368 @@
+"""Cohort progress: per learner, per CKA domain and per seed topic, readiness against the
+CKA pass mark, cohort aggregates; JSON and CSV.
+
+What counts: submitted quiz attempts (in-progress and abandoned attempts never count as
+scores) at the quizzes assigned to the cohort (every quiz when none is assigned), and
+lab grades from the `LabProgressSource` (see below) for the assigned labs.
+
+Mastery of a domain or topic is points-weighted: the points earned over the points
+available across every counted quiz item and lab check of that domain or topic.
+Readiness is the same ratio over everything counted; a learner is ready at 66 % or more.
+
+Labs plug in through `LabProgressSource`: an object with `lab_grades(user_ids,
+lab_slugs)` returning `LabGrade` records. Until the lab tables exist the app uses
+`NoLabProgress` (no grades); the labs package registers its source with
+`register_lab_progress_source(app, source)` in its `init_app`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics as stats
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from flask import Flask, current_app
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.models.attempt import Attempt, AttemptItem, AttemptStatus
+from app.models.cohort import AssignmentKind, Cohort
+from app.models.quiz import Quiz
+from app.models.user import User
+from app.services import activity
+from app.services.cohorts import members
+from app.services.quizzes import now
+from app.services.scoring import percent
+
+# The CKA passing score is 66 % (Linux Foundation, CKA candidate handbook).
+PASS_MARK = 66.0
+# Readiness histogram: ten buckets of ten points, the last one including 100.
+BUCKET_WIDTH = 10
+LAB_SOURCE_KEY = "certprep.lab_progress_source"
+
+
+@dataclass(frozen=True)
+class LabCheckResult:
+    """One check of one lab grade."""
+
+    check_id: str
+    domain: str
+    topic: str
+    score: float
+    max_score: float
+    passed: bool
+    hints_used: int = 0
+
+
+@dataclass(frozen=True)
+class LabGrade:
+    """One graded lab session of one learner."""
+
+    user_id: int
+    lab_slug: str
+    session_id: int
+    percent: float
+    passed: bool
+    graded_at: datetime
+    time_spent_seconds: float = 0.0
+    checks: tuple[LabCheckResult, ...] = field(default_factory=tuple)
+
+
+class LabProgressSource(Protocol):
+    """Where progress and statistics read lab grades from."""
+
+    def lab_grades(
+        self, user_ids: Sequence[int] | None, lab_slugs: Sequence[str] | None
+    ) -> list[LabGrade]:
+        """Final grades of `user_ids` (every learner when None) for `lab_slugs` (every
+        lab when None), oldest first."""
+        ...
+
+
+class NoLabProgress:
+    """The source used until lab sessions and grades are stored: no grades."""
+
+    def lab_grades(
+        self, user_ids: Sequence[int] | None, lab_slugs: Sequence[str] | None
+    ) -> list[LabGrade]:
+        return []
+
+
+def register_lab_progress_source(app: Flask, source: LabProgressSource) -> None:
+    """Make `source` the app's lab progress source."""
+    app.extensions[LAB_SOURCE_KEY] = source
+
+
+def lab_progress_source() -> LabProgressSource:
+    """The current app's lab progress source (`NoLabProgress` when none is registered)."""
+    return current_app.extensions.get(LAB_SOURCE_KEY) or NoLabProgress()
+
+
+class _Tally:
+    """Points earned and available, by key."""
+
+    def __init__(self) -> None:
+        self.points: dict[str, list[float]] = {}
+
+    def add(self, key: str, score: float, max_score: float) -> None:
+        entry = self.points.setdefault(key, [0.0, 0.0])
+        entry[0] += score
+        entry[1] += max_score
+
+    def merge(self, other: _Tally) -> None:
+        for key, (score, max_score) in other.points.items():
+            self.add(key, score, max_score)
+
+    def view(self) -> dict[str, dict[str, float]]:
+        return {
+            key: {
+                "score": round(score, 4),
+                "max_score": round(max_score, 4),
+                "percent": percent(score, max_score),
+            }
+            for key, (score, max_score) in sorted(self.points.items())
+        }
+
+
+def _assigned(cohort: Cohort, kind: AssignmentKind) -> list[str]:
+    return [a.slug for a in cohort.assignments if a.kind is kind]
+
+
+def _attempts(user_ids: list[int], quiz_slugs: list[str]) -> list[Attempt]:
+    if not user_ids:
+        return []
+    stmt = (
+        select(Attempt)
+        .where(Attempt.user_id.in_(user_ids))
+        .options(selectinload(Attempt.items).joinedload(AttemptItem.question))
+        .order_by(Attempt.started_at, Attempt.id)
+    )
+    if quiz_slugs:
+        stmt = stmt.join(Quiz, Quiz.id == Attempt.quiz_id).where(Quiz.slug.in_(quiz_slugs))
+    return list(db.session.scalars(stmt))
+
+
+def _latest(*moments: datetime | None) -> datetime | None:
+    present = [m for m in moments if m is not None]
+    return max(present) if present else None
+
+
+def learner_progress(
+    user: User,
+    attempts: list[Attempt],
+    grades: list[LabGrade],
+    last_event: datetime | None,
+    assignments: list[dict[str, Any]],
+    moment: datetime,
+) -> dict[str, Any]:
+    """One learner's progress from their attempts (any status) and lab grades."""
+    submitted = [a for a in attempts if a.status is AttemptStatus.SUBMITTED]
+    domains, topics, overall = _Tally(), _Tally(), _Tally()
+    for attempt in submitted:
+        for item in attempt.items:
+            score = item.score or 0.0
+            domains.add(item.question.domain, score, item.max_score)
+            topics.add(item.question.topic, score, item.max_score)
+            overall.add("all", score, item.max_score)
+    labs: dict[str, dict[str, Any]] = {}
+    lab_seconds = 0.0
+    for grade in grades:
+        lab_seconds += grade.time_spent_seconds
+        entry = labs.setdefault(
+            grade.lab_slug, {"slug": grade.lab_slug, "grades": 0, "best_percent": None}
+        )
+        entry["grades"] += 1
+        entry["best_percent"] = max(entry["best_percent"] or 0.0, grade.percent)
+        entry["passed"] = entry.get("passed", False) or grade.passed
+        for check in grade.checks:
+            domains.add(check.domain, check.score, check.max_score)
+            topics.add(check.topic, check.score, check.max_score)
+            overall.add("all", check.score, check.max_score)
+    by_submit = sorted(submitted, key=lambda a: (a.submitted_at, a.id))
+    quiz_seconds = sum((a.submitted_at - a.started_at).total_seconds() for a in submitted)
+    topic_view = topics.view()
+    has_data = bool(overall.points)
+    readiness = overall.view()["all"]["percent"] if has_data else None
+    weak = sorted(
+        (name for name, t in topic_view.items() if t["percent"] < PASS_MARK),
+        key=lambda name: (topic_view[name]["percent"], name),
+    )
+    done_quizzes = {a.quiz.slug for a in submitted}
+    done_labs = set(labs)
+    assignment_status = []
+    for assignment in assignments:
+        done = assignment["slug"] in (done_quizzes if assignment["kind"] == "quiz" else done_labs)
+        due = assignment["due_at"]
+        assignment_status.append(
+            {
+                "kind": assignment["kind"],
+                "slug": assignment["slug"],
+                "done": done,
+                "overdue": not done and due is not None and moment > due,
+            }
+        )
+    return {
+        "user_id": user.id,
+        "email": user.email,
+        "attempts": len(submitted),
+        "attempts_in_progress": sum(1 for a in attempts if a.status is AttemptStatus.IN_PROGRESS),
+        "attempts_abandoned": sum(1 for a in attempts if a.status is AttemptStatus.ABANDONED),
+        "best_percent": max((a.percent for a in submitted), default=None),
+        "last_percent": by_submit[-1].percent if by_submit else None,
+        "labs_completed": len(labs),
+        "labs": sorted(labs.values(), key=lambda entry: entry["slug"]),
+        "time_spent_seconds": round(quiz_seconds + lab_seconds),
+        "last_activity": _latest(
+            last_event,
+            *(a.started_at for a in attempts),
+            *(a.submitted_at for a in attempts),
+            *(g.graded_at for g in grades),
+        ),
+        "domains": domains.view(),
+        "topics": topic_view,
+        "readiness_percent": readiness,
+        "ready": readiness is not None and readiness >= PASS_MARK,
+        "weak_topics": weak if has_data else [],
+        "assignments": assignment_status,
+    }
+
+
+def distribution(values: list[float]) -> list[dict[str, Any]]:
+    """Counts of `values` (0-100) in ten-point buckets `[0, 10)`, ..., `[90, 100]`."""
+    buckets = [
+        {"low": low, "high": low + BUCKET_WIDTH, "count": 0} for low in range(0, 100, BUCKET_WIDTH)
+    ]
+    for value in values:
+        index = min(int(value // BUCKET_WIDTH), len(buckets) - 1)
+        buckets[max(index, 0)]["count"] += 1
+    return buckets
+
+
+def cohort_progress(cohort: Cohort, moment: datetime | None = None) -> dict[str, Any]:
+    """The progress report of a cohort (see the module docstring for what counts)."""
+    moment = moment or now()
+    learners = members(cohort)
+    ids = [u.id for u in learners]
+    quiz_slugs = _assigned(cohort, AssignmentKind.QUIZ)
+    lab_slugs = _assigned(cohort, AssignmentKind.LAB)
+    by_user: dict[int, list[Attempt]] = {i: [] for i in ids}
+    for attempt in _attempts(ids, quiz_slugs):
+        by_user[attempt.user_id].append(attempt)
+    grades_by_user: dict[int, list[LabGrade]] = {i: [] for i in ids}
+    for grade in lab_progress_source().lab_grades(ids, lab_slugs or None):
+        if grade.user_id in grades_by_user:
+            grades_by_user[grade.user_id].append(grade)
+    last_events = activity.last_activity(ids)
+    assignments = [
+        {"id": a.id, "kind": a.kind.value, "slug": a.slug, "due_at": a.due_at}
+        for a in cohort.assignments
+    ]
+    rows = [
+        learner_progress(
+            user,
+            by_user[user.id],
+            grades_by_user[user.id],
+            last_events.get(user.id),
+            assignments,
+            moment,
+        )
+        for user in learners
+    ]
+    return {
+        "cohort": {"id": cohort.id, "name": cohort.name},
+        "generated_at": moment,
+        "pass_mark": PASS_MARK,
+        "assignments": assignments,
+        "learners": rows,
+        "aggregate": aggregate(rows),
+    }
+
+
+def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Cohort-level figures from learner rows: counts, mean and median readiness, the
+    readiness distribution, and points-weighted domain and topic mastery."""
+    readiness = [r["readiness_percent"] for r in rows if r["readiness_percent"] is not None]
+    domains, topics = _Tally(), _Tally()
+    for row in rows:
+        for name, entry in row["domains"].items():
+            domains.add(name, entry["score"], entry["max_score"])
+        for name, entry in row["topics"].items():
+            topics.add(name, entry["score"], entry["max_score"])
+    topic_view = topics.view()
+    return {
+        "learners": len(rows),
+        "with_results": len(readiness),
+        "ready": sum(1 for r in rows if r["ready"]),
+        "mean_readiness": round(stats.fmean(readiness), 2) if readiness else None,
+        "median_readiness": round(stats.median(readiness), 2) if readiness else None,
+        "distribution": distribution(readiness),
+        "domains": domains.view(),
+        "topics": topic_view,
+        "weak_topics": sorted(
+            (name for name, t in topic_view.items() if t["percent"] < PASS_MARK),
+            key=lambda name: (topic_view[name]["percent"], name),
+        ),
+    }
+
+
+def _csv_number(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def progress_csv(report: dict[str, Any]) -> str:
+    """The learner rows of a progress report as CSV: one row per learner, one column per
+    domain mastery (`domain:<name>`), weak topics joined by `;`."""
+    domain_names = sorted({name for row in report["learners"] for name in row["domains"]})
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            "email",
+            "attempts",
+            "attempts_in_progress",
+            "best_percent",
+            "last_percent",
+            "labs_completed",
+            "time_spent_minutes",
+            "last_activity",
+            "readiness_percent",
+            "ready",
+            "weak_topics",
+            *(f"domain:{name}" for name in domain_names),
+        ]
+    )
+    for row in report["learners"]:
+        writer.writerow(
+            [
+                row["email"],
+                row["attempts"],
+                row["attempts_in_progress"],
+                _csv_number(row["best_percent"]),
+                _csv_number(row["last_percent"]),
+                row["labs_completed"],
+                _csv_number(round(row["time_spent_seconds"] / 60, 1)),
+                row["last_activity"].isoformat() if row["last_activity"] else "",
+                _csv_number(row["readiness_percent"]),
+                "yes" if row["ready"] else "no",
+                ";".join(row["weak_topics"]),
+                *(
+                    _csv_number(row["domains"][name]["percent"]) if name in row["domains"] else ""
+                    for name in domain_names
+                ),
+            ]
+        )
+    return out.getvalue()
+
+
+def own_progress(user: User) -> dict[str, Any]:
+    """A learner's own progress over all their quiz attempts and lab grades."""
+    moment = now()
+    attempts = _attempts([user.id], [])
+    grades = lab_progress_source().lab_grades([user.id], None)
+    last = activity.last_activity([user.id]).get(user.id)
+    return learner_progress(user, attempts, grades, last, [], moment)

@@ -1,0 +1,260 @@
+# ruff: noqa: F811  (pytest fixtures imported from test_quizzes are used as arguments)
+"""Cohort progress: per learner, domain and topic, readiness against 66 %, aggregates,
+CSV that parses back to the same numbers, and attempts in flight that do not count.
+
+The sample bank has seven 1-point questions:
+    Cluster Architecture: single (etcd-quorum), multiple (admission),
+        true-false (etcd-access), ordering (request-flow)
+    Workloads & Scheduling: matching (plugins), short answer (binding)
+    Troubleshooting: numeric (etcd-quorum)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from app.services import progress as progress_service
+from app.services.progress import LabCheckResult, LabGrade, register_lab_progress_source
+from tests.fixtures.app import bearer
+from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
+    API,
+    CORRECT,
+    START,
+    WRONG,
+    ManualClock,
+    answer_all,
+    clock,
+    make_quiz,
+    sample_bank,
+    start,
+)
+
+# Right on single, true-false, ordering, short answer; wrong on the other three: 4/7.
+MIXED = {
+    **WRONG,
+    "sample-single": CORRECT["sample-single"],
+    "sample-true-false": CORRECT["sample-true-false"],
+    "sample-ordering": CORRECT["sample-ordering"],
+    "sample-short": CORRECT["sample-short"],
+}
+
+
+def take(client: Any, headers: dict, key: dict, clock: ManualClock, minutes: float = 10) -> dict:
+    """Start, answer with `key`, let `minutes` pass, submit; returns the attempt."""
+    attempt = start(client, headers)
+    answer_all(client, headers, attempt, key)
+    clock.advance(minutes=minutes)
+    submitted = client.post(f"{API}/attempts/{attempt['id']}/submit", headers=headers)
+    assert submitted.status_code == 200, submitted.get_json()
+    return submitted.get_json()
+
+
+@pytest.fixture
+def cohort_setup(client: Any, make_user: Callable, make_quiz: Callable, clock: ManualClock):
+    """A trainer's cohort of three learners with the sample quiz assigned."""
+    make_quiz()
+    _, trainer_token = make_user("trainer")
+    trainer = bearer(trainer_token)
+    learners = {}
+    for name in ("ada", "bob", "cy"):
+        user, token = make_user("learner", email=f"{name}@example.test")
+        learners[name] = (user, bearer(token))
+    cohort = client.post(f"{API}/cohorts", json={"name": "Spring"}, headers=trainer).get_json()
+    client.post(
+        f"{API}/cohorts/{cohort['id']}/members",
+        json={"emails": [f"{n}@example.test" for n in learners]},
+        headers=trainer,
+    )
+    client.post(
+        f"{API}/cohorts/{cohort['id']}/assignments",
+        json={"kind": "quiz", "slug": "sample-quiz", "due_at": "2026-03-05T00:00:00+00:00"},
+        headers=trainer,
+    )
+    return cohort["id"], trainer, learners
+
+
+def get_progress(client: Any, cohort_id: int, headers: dict) -> dict:
+    response = client.get(f"{API}/cohorts/{cohort_id}/progress", headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_progress_numbers(client: Any, cohort_setup: Any, clock: ManualClock) -> None:
+    cohort_id, trainer, learners = cohort_setup
+    take(client, learners["ada"][1], WRONG, clock, minutes=10)  # 0 %
+    take(client, learners["ada"][1], CORRECT, clock, minutes=20)  # 100 %, last
+    take(client, learners["bob"][1], MIXED, clock, minutes=5)  # 4/7 = 57.14 %
+    report = get_progress(client, cohort_id, trainer)
+    rows = {r["email"]: r for r in report["learners"]}
+    assert report["pass_mark"] == 66.0
+
+    ada = rows["ada@example.test"]
+    assert (ada["attempts"], ada["best_percent"], ada["last_percent"]) == (2, 100.0, 100.0)
+    assert ada["time_spent_seconds"] == 30 * 60
+    # Points-weighted over both attempts: 7 of 14 points.
+    assert ada["readiness_percent"] == 50.0 and ada["ready"] is False
+    assert ada["domains"]["Troubleshooting"] == {"score": 1.0, "max_score": 2.0, "percent": 50.0}
+    assert ada["assignments"] == [
+        {"kind": "quiz", "slug": "sample-quiz", "done": True, "overdue": False}
+    ]
+
+    bob = rows["bob@example.test"]
+    assert (bob["attempts"], bob["best_percent"], bob["last_percent"]) == (1, 57.14, 57.14)
+    assert bob["readiness_percent"] == 57.14 and bob["ready"] is False
+    # Cluster Architecture 3/4, Workloads & Scheduling 1/2, Troubleshooting 0/1.
+    assert {d: v["percent"] for d, v in bob["domains"].items()} == {
+        "Cluster Architecture": 75.0,
+        "Troubleshooting": 0.0,
+        "Workloads & Scheduling": 50.0,
+    }
+    # Below 66 %: admission 0, plugins 0, etcd-quorum 1/2; weakest first, then by name.
+    assert bob["weak_topics"] == ["admission", "plugins", "etcd-quorum"]
+    assert bob["last_activity"] is not None
+
+    cy = rows["cy@example.test"]
+    assert cy["attempts"] == 0 and cy["readiness_percent"] is None and cy["weak_topics"] == []
+
+    aggregate = report["aggregate"]
+    assert (aggregate["learners"], aggregate["with_results"], aggregate["ready"]) == (3, 2, 0)
+    # mean(50, 57.14) = 53.57; two values: the median is the mean.
+    assert aggregate["mean_readiness"] == 53.57 and aggregate["median_readiness"] == 53.57
+    assert [b["count"] for b in aggregate["distribution"]] == [0, 0, 0, 0, 0, 2, 0, 0, 0, 0]
+    # Cohort Troubleshooting: ada 1/2 + bob 0/1 = 1/3.
+    assert aggregate["domains"]["Troubleshooting"]["percent"] == 33.33
+
+
+def test_csv_parses_back_to_the_same_numbers(
+    client: Any, cohort_setup: Any, clock: ManualClock
+) -> None:
+    cohort_id, trainer, learners = cohort_setup
+    take(client, learners["ada"][1], CORRECT, clock, minutes=12)
+    take(client, learners["bob"][1], MIXED, clock, minutes=5)
+    report = get_progress(client, cohort_id, trainer)
+    by_query = client.get(f"{API}/cohorts/{cohort_id}/progress?format=csv", headers=trainer)
+    by_accept = client.get(
+        f"{API}/cohorts/{cohort_id}/progress", headers={**trainer, "Accept": "text/csv"}
+    )
+    assert by_query.mimetype == by_accept.mimetype == "text/csv"
+    assert "attachment" in by_query.headers["Content-Disposition"]
+    assert by_query.get_data() == by_accept.get_data()
+    rows = list(csv.DictReader(io.StringIO(by_query.get_data(as_text=True))))
+    assert [r["email"] for r in rows] == [r["email"] for r in report["learners"]]
+    for row, learner in zip(rows, report["learners"], strict=True):
+        assert int(row["attempts"]) == learner["attempts"]
+        for column in ("best_percent", "last_percent", "readiness_percent"):
+            expected = learner[column]
+            assert (float(row[column]) if row[column] else None) == expected, column
+        assert row["ready"] == ("yes" if learner["ready"] else "no")
+        assert (row["weak_topics"].split(";") if row["weak_topics"] else []) == learner[
+            "weak_topics"
+        ]
+        for domain, mastery in learner["domains"].items():
+            assert float(row[f"domain:{domain}"]) == mastery["percent"]
+    assert float(rows[0]["time_spent_minutes"]) == 12.0
+    assert rows[1]["readiness_percent"] == "57.14"
+
+
+def test_attempts_in_flight_do_not_count(
+    client: Any, cohort_setup: Any, clock: ManualClock
+) -> None:
+    cohort_id, trainer, learners = cohort_setup
+    cy_headers = learners["cy"][1]
+    take(client, cy_headers, WRONG, clock)
+    second = start(client, cy_headers)
+    answer_all(client, cy_headers, second, CORRECT)  # saved, not submitted
+    row = next(
+        r
+        for r in get_progress(client, cohort_id, trainer)["learners"]
+        if r["email"] == "cy@example.test"
+    )
+    assert (row["attempts"], row["attempts_in_progress"]) == (1, 1)
+    assert row["best_percent"] == 0.0 and row["readiness_percent"] == 0.0
+    # The answers saved during the attempt are recent activity, though.
+    assert row["last_activity"] == START.replace(minute=10).isoformat()
+    # Once submitted, the attempt counts.
+    client.post(f"{API}/attempts/{second['id']}/submit", headers=cy_headers)
+    row = next(
+        r
+        for r in get_progress(client, cohort_id, trainer)["learners"]
+        if r["email"] == "cy@example.test"
+    )
+    assert (row["attempts"], row["attempts_in_progress"], row["best_percent"]) == (2, 0, 100.0)
+
+
+def test_overdue_assignment(client: Any, cohort_setup: Any, clock: ManualClock) -> None:
+    cohort_id, trainer, _ = cohort_setup
+    clock.advance(days=5)
+    row = get_progress(client, cohort_id, trainer)["learners"][0]
+    assert row["assignments"][0]["overdue"] is True and row["assignments"][0]["done"] is False
+
+
+class FixedLabGrades:
+    """A lab progress source returning fixed grades (what the labs package will provide)."""
+
+    def __init__(self, grades: list[LabGrade]) -> None:
+        self.grades = grades
+
+    def lab_grades(self, user_ids: Any, lab_slugs: Any) -> list[LabGrade]:
+        return [
+            g
+            for g in self.grades
+            if (user_ids is None or g.user_id in user_ids)
+            and (lab_slugs is None or g.lab_slug in lab_slugs)
+        ]
+
+
+def test_lab_grades_plug_in_through_the_source(
+    app: Any, client: Any, cohort_setup: Any, clock: ManualClock
+) -> None:
+    cohort_id, trainer, learners = cohort_setup
+    client.post(
+        f"{API}/cohorts/{cohort_id}/assignments",
+        json={"kind": "lab", "slug": "broken-scheduler"},
+        headers=trainer,
+    )
+    bob = learners["bob"][0]
+    checks = (
+        LabCheckResult("scheduler-running", "Troubleshooting", "scheduler", 2, 2, True, 0),
+        LabCheckResult("pods-bound", "Troubleshooting", "scheduler", 0, 2, False, 1),
+    )
+    grade = LabGrade(bob.id, "broken-scheduler", 7, 50.0, False, START, 600.0, checks)
+    register_lab_progress_source(app, FixedLabGrades([grade]))
+    try:
+        row = next(
+            r
+            for r in get_progress(client, cohort_id, trainer)["learners"]
+            if r["email"] == "bob@example.test"
+        )
+        assert row["labs_completed"] == 1
+        assert row["labs"] == [
+            {"slug": "broken-scheduler", "grades": 1, "best_percent": 50.0, "passed": False}
+        ]
+        assert row["domains"]["Troubleshooting"]["percent"] == 50.0  # 2 of 4 check points
+        assert row["time_spent_seconds"] == 600
+        stats = client.get(
+            f"{API}/labs/broken-scheduler/statistics?cohort_id={cohort_id}", headers=trainer
+        ).get_json()
+        assert stats["learners"] == 1
+        assert stats["checks"] == [
+            {"check_id": "pods-bound", "passed_share": 0.0, "hints_used": 1},
+            {"check_id": "scheduler-running", "passed_share": 1.0, "hints_used": 0},
+        ]
+    finally:
+        app.extensions.pop(progress_service.LAB_SOURCE_KEY, None)
+    assert (
+        client.get(f"{API}/labs/broken-scheduler/statistics", headers=trainer).get_json()["checks"]
+        == []
+    )
+
+
+def test_learner_sees_own_progress(client: Any, cohort_setup: Any, clock: ManualClock) -> None:
+    _, _, learners = cohort_setup
+    headers = learners["bob"][1]
+    take(client, headers, MIXED, clock)
+    own = client.get(f"{API}/me/progress", headers=headers).get_json()
+    assert own["email"] == "bob@example.test" and own["readiness_percent"] == 57.14
