@@ -5,4 +5,5 @@ pytest_plugins: list[str] = [
     "tests.fixtures.app",
     "tests.fixtures.worker",
     "tests.fixtures.sim",
+    "tests.fixtures.labs",
 ]

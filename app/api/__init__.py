@@ -14,6 +14,8 @@ BLUEPRINTS: list[str] = [
     "app.api.questions",
     "app.api.quizzes",
     "app.api.attempts",
+    "app.api.labs",
+    "app.api.lab_sessions",
     "app.api.cohorts",
     "app.api.statistics",
 ]

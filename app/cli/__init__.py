@@ -15,6 +15,7 @@ COMMAND_MODULES: list[str] = [
     "app.cli.bank",
     "app.cli.login",
     "app.cli.quiz",
+    "app.cli.lab",
     "app.cli.db",
     "app.cli.users",
     "app.cli.serve",

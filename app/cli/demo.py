@@ -23,8 +23,12 @@ DEMO_PASSWORD = "certprep-demo"
 DEMO_TRAINER = "trainer@certprep.example"
 DEMO_COHORT = "CKA demo cohort"
 DEMO_LEARNERS = 12
-# The mock exam first, then section quizzes, when the project's own content is loaded.
-DEFAULT_QUIZZES = ("cka-architecture-mock-exam", "etcd-essentials", "scheduler-essentials")
+# The mock exam first, then a fixed-form checkpoint the seed creates (every attempt gets
+# the same questions, so Cronbach's alpha is defined), then a section quiz.
+CHECKPOINT_SLUG = "demo-checkpoint"
+DEFAULT_QUIZZES = ("cka-architecture-mock-exam", CHECKPOINT_SLUG, "scheduler-essentials")
+CHECKPOINT_SECTIONS = ("etcd", "scheduler")
+CHECKPOINT_SIZE = 12
 HISTORY_DAYS = 14
 
 
@@ -147,13 +151,15 @@ def seed_demo(
         }
     wanted = list(quiz_slugs or DEFAULT_QUIZZES)
     present = set(db.session.scalars(select(Quiz.slug).where(Quiz.slug.in_(wanted))))
-    slugs = [s for s in wanted if s in present]
-    if not slugs:
+    if not present:
         raise click.ClickException(
             f"none of the quizzes {', '.join(wanted)} exist; run `certprep bank import` first"
         )
-    rng = random.Random(seed)
     trainer = create_user(DEMO_TRAINER, "trainer", password)
+    if quiz_slugs is None and create_checkpoint(trainer) is not None:
+        present.add(CHECKPOINT_SLUG)
+    slugs = [s for s in wanted if s in present]
+    rng = random.Random(seed)
     cohort = cohorts.create_cohort(trainer, DEMO_COHORT)
     members = []
     for number in range(1, learners + 1):
@@ -177,8 +183,9 @@ def seed_demo(
                 _play_attempt(learner, main, ability + 0.05 * number, weak, rng, clock)
                 played += 1
                 clock.advance(days=rng.randint(1, 3), minutes=rng.randint(0, 600))
-            for slug in others:
-                if rng.random() < 0.7:
+            for position, slug in enumerate(others):
+                # Everyone takes the checkpoint; later quizzes are optional.
+                if position == 0 or rng.random() < 0.7:
                     _play_attempt(learner, slug, ability, weak, rng, clock)
                     played += 1
                     clock.advance(hours=rng.randint(2, 30))
@@ -193,6 +200,58 @@ def seed_demo(
         "attempts": played,
         "created": True,
     }
+
+
+def create_checkpoint(author: Any) -> Any:
+    """A fixed-form quiz: every question of whole topics of CHECKPOINT_SECTIONS, topics
+    taken in name order until about CHECKPOINT_SIZE questions (None when the banks lack
+    those sections)."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models.question import Question
+    from app.services.quizzes import create_custom_quiz
+
+    rows = db.session.execute(
+        select(Question.topic, func.count())
+        .where(
+            Question.is_current,
+            Question.retired_at.is_(None),
+            Question.section.in_(CHECKPOINT_SECTIONS),
+        )
+        .group_by(Question.topic)
+        .order_by(Question.topic)
+    ).all()
+    topics, total = [], 0
+    for topic, count in rows:
+        if total >= CHECKPOINT_SIZE:
+            break
+        topics.append(topic)
+        total += count
+    if total < 2:
+        return None
+    return create_custom_quiz(
+        author,
+        {
+            "slug": CHECKPOINT_SLUG,
+            "title": "Demo checkpoint: etcd and the scheduler",
+            "description": "Every question of a few etcd and scheduler topics, in one form.",
+            "time_limit_minutes": 20,
+            "pass_mark": 66,
+            "attempts_allowed": 2,
+            "grading_method": "highest",
+            "shuffle_questions": True,
+            "shuffle_options": True,
+            "expiry_policy": "autosubmit",
+            "grace_minutes": 0,
+            "review_policy": "explanations",
+            "review_after": "submit",
+            "close_at": None,
+            "draw": [
+                {"where": {"section": list(CHECKPOINT_SECTIONS), "topic": topics}, "count": total}
+            ],
+        },
+    )
 
 
 def select_topics() -> Any:

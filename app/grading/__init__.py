@@ -13,7 +13,7 @@ from app.grading.checks import REGISTRY
 from app.grading.context import GradeContext
 from app.grading.engine import CheckSpec, GradePolicy, grade
 from app.grading.node_access import NodeAccess, NodeAccessError, NoNodeAccess
-from app.grading.reader import ClusterReader, ClusterReadError
+from app.grading.reader import ClusterReader, ClusterReadError, ClusterUnreachableError
 from app.grading.result import CheckResult, GradeResult
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "CheckSpec",
     "ClusterReadError",
     "ClusterReader",
+    "ClusterUnreachableError",
     "GradeContext",
     "GradePolicy",
     "GradeResult",

@@ -3,8 +3,10 @@
 `grade(lab_checks, reader, node_access, context)` is deterministic: the checks run in
 the order the lab wrote them, every list is sorted before it is judged, and nothing is
 random except the probe pod's name, which comes from the grade id. A check that cannot
-be evaluated (API error, bad expression) fails with `error=True` instead of stopping the
-grade, so a grade always has one result per check.
+be evaluated (an API error, a bad expression) fails with `error=True` instead of stopping
+the grade, so a grade always has one result per check. An unreachable or unavailable API
+server is different: `ClusterUnreachableError` propagates, because a grade computed from
+a partial read would be wrong; the grading job retries.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from app.grading.checks import REGISTRY, CheckEnv, CheckRegistry, Outcome
 from app.grading.context import GradeContext
 from app.grading.matchers import ExpressionError
 from app.grading.node_access import NodeAccess
-from app.grading.reader import ClusterReader, ClusterReadError
+from app.grading.reader import ClusterReader, ClusterReadError, ClusterUnreachableError
 from app.grading.timeparse import format_time
 
 
@@ -47,7 +49,8 @@ class GradePolicy:
 def run_check(
     check: CheckSpec, env: CheckEnv, registry: CheckRegistry = REGISTRY
 ) -> tuple[Outcome, bool]:
-    """Run one check; (outcome, error). Never raises for a check's own failure."""
+    """Run one check; (outcome, error). Never raises for a check's own failure; raises
+    `ClusterUnreachableError` when the API server cannot be reached."""
     try:
         kind = registry.get(check.kind)
         params = kind.schema().load(check.params)
@@ -57,6 +60,8 @@ def run_check(
         return Outcome(False, f"cannot evaluate: invalid check fields {exc.messages}"), True
     try:
         return kind.run(params, env), False
+    except ClusterUnreachableError:
+        raise
     except (ClusterReadError, ExpressionError) as exc:
         return Outcome(False, f"cannot evaluate: {exc}"), True
 
@@ -70,6 +75,9 @@ def grade(
     registry: CheckRegistry = REGISTRY,
 ) -> Any:
     """Grade a cluster against `lab_checks` and return a `GradeResult`.
+
+    Raises `ClusterUnreachableError` (an OSError) when the API server cannot be reached
+    or is unavailable: retry the grade later rather than store a partial one.
 
     Points: a passed check earns its points, minus its `hint_penalty` when its hint was
     shown in an earlier grade (`context.hints_revealed`), never below zero. A failed

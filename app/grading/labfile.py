@@ -63,6 +63,18 @@ class NodeShapeSchema(LabSchema):
         load_default=dict,
     )
 
+    @validates_schema
+    def quantities(self, data: dict[str, Any], **kwargs: Any) -> None:
+        from app.sim.quantity import QuantityError, parse_quantity
+
+        for resource, amount in (data.get("capacity") or {}).items():
+            try:
+                positive = parse_quantity(amount) > 0
+            except QuantityError as exc:
+                raise ValidationError(f"{resource}: {exc}", "capacity") from exc
+            if not positive:
+                raise ValidationError(f"{resource}: must be positive", "capacity")
+
 
 class ClusterShapeSchema(LabSchema):
     nodes = fields.List(

@@ -4,7 +4,9 @@
 and Errors"; `IsSubset` in kudobuilder/kuttl `pkg/test/utils`): a map matches when every
 key it names is present in the actual map with a matching value (extra keys are fine);
 a list matches only a list of the same length whose elements match in order; any other
-value must be equal. Each mismatch is reported with the precise path.
+value must be equal. Each mismatch is reported with the precise path. As in chainsaw's
+assertion trees, a key written `(expression)` is a JMESPath expression evaluated on the
+actual map, and its result is matched against the value (`(length(containers)): 2`).
 
 `evaluate_assertion` checks one JMESPath assertion (the chainsaw way: an expression and
 an expected value) and words the failure as "expected X, found Y".
@@ -96,6 +98,14 @@ def partial_match(expected: Any, actual: Any, path: str = "") -> list[Mismatch]:
         out: list[Mismatch] = []
         for key, want in expected.items():
             here = _join(path, key)
+            projection = _projection(key)
+            if projection is not None:
+                # chainsaw's `(expression): value`: compare what the JMESPath expression
+                # finds in the actual map.
+                found = search(projection, actual)
+                here = f"{path}.({projection})" if path else f"({projection})"
+                out.extend(partial_match(want, found, here))
+                continue
             if key not in actual:
                 out.append(Mismatch(here, want, None, missing=True))
             else:
@@ -117,11 +127,33 @@ def partial_match(expected: Any, actual: Any, path: str = "") -> list[Mismatch]:
     return [Mismatch(path, expected, actual)]
 
 
-def fragment_paths(fragment: Any, path: str = "") -> list[str]:
-    """The leaf paths a fragment names: what evidence should show of the actual object."""
-    if isinstance(fragment, dict) and fragment:
-        return [p for k, v in fragment.items() for p in fragment_paths(v, _join(path, k))]
-    return [path] if path else []
+def _projection(key: Any) -> str | None:
+    """The expression of a `(expression)` key, or None for a plain key."""
+    if isinstance(key, str) and len(key) > 2 and key[0] == "(" and key[-1] == ")":
+        return key[1:-1]
+    return None
+
+
+def fragment_values(expected: Any, actual: Any, path: str = "") -> dict[str, Any]:
+    """The actual values at the leaves the `expected` fragment names, by path: what the
+    evidence of a match shows (a missing field is None)."""
+    if isinstance(expected, dict) and expected:
+        source = actual if isinstance(actual, dict) else {}
+        out: dict[str, Any] = {}
+        for key, want in expected.items():
+            projection = _projection(key)
+            if projection is not None:
+                here = f"{path}.({projection})" if path else f"({projection})"
+                out.update(fragment_values(want, search(projection, source), here))
+            else:
+                out.update(fragment_values(want, source.get(key), _join(path, key)))
+        return out
+    if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
+        out = {}
+        for index, (want, got) in enumerate(zip(expected, actual, strict=True)):
+            out.update(fragment_values(want, got, _join(path, index)))
+        return out
+    return {path: actual} if path else {}
 
 
 class ExpressionError(Exception):

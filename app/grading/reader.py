@@ -23,6 +23,17 @@ class ClusterReadError(Exception):
     """The API answered with an error other than 404, or an unknown kind was named."""
 
 
+class ClusterUnreachableError(ClusterReadError, ConnectionError):
+    """The API server could not be reached or was unavailable (connection refused, TLS
+    failure, timeout, 502/503/504). A grade must not be computed from a partial read:
+    the engine lets this propagate so the grading job is retried. It is an `OSError`
+    (through ConnectionError) so job retry policies for I/O errors cover it."""
+
+
+# Gateway and availability statuses: the server is there but cannot answer now.
+UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
+
+
 @dataclass(frozen=True)
 class ResourceRef:
     """Where a kind is served: its plural under an API group-version, and its scope."""
@@ -69,7 +80,7 @@ class ClusterReader:
         """Send one request; return (status, decoded JSON body or None).
 
         Error statuses are returned, not raised; transport failures raise
-        `ClusterReadError`.
+        `ClusterUnreachableError`.
         """
         headers = {"Accept": JSON, "User-Agent": "certprep-grader"}
         if body is not None:
@@ -93,7 +104,7 @@ class ClusterReader:
         except ApiException as exc:
             status, raw = exc.status or 0, (exc.body or b"")
         except Exception as exc:  # urllib3 errors: connection refused, TLS, timeout
-            raise ClusterReadError(f"{method} {path}: {exc}") from exc
+            raise ClusterUnreachableError(f"{method} {path}: {exc}") from exc
         if isinstance(raw, str):
             raw = raw.encode()
         try:
@@ -106,6 +117,8 @@ class ClusterReader:
         if 200 <= status < 300:
             return data
         message = data.get("message") if isinstance(data, dict) else None
+        if status in UNAVAILABLE_STATUSES:
+            raise ClusterUnreachableError(f"{method} {path}: HTTP {status}: {message}")
         raise ClusterReadError(f"{method} {path}: HTTP {status}: {message or 'error'}")
 
     # ---- discovery -------------------------------------------------------------------

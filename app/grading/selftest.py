@@ -10,7 +10,8 @@ in the lab folder, with:
   says how (`node_command`, e.g. `["certprep", "lab", "ssh", SESSION]`); without one,
   `lab-node` fails with a message, for labs that need no node access.
 
-`verdict(selftest, result)` says whether a grade meets the self-test's bounds.
+`verdict(selftest, result)` says whether a grade meets the self-test's bounds;
+`run_selftest` does all of it on a cluster whose setup is applied: script, grade, verdict.
 """
 
 from __future__ import annotations
@@ -21,10 +22,16 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from app.grading.context import Clock, GradeContext, SystemClock
+from app.grading.engine import grade
 from app.grading.labfile import Lab
+from app.grading.node_access import NodeAccess, NoNodeAccess
+from app.grading.reader import ClusterReader
 from app.grading.result import GradeResult
 
 NO_NODE_ACCESS = 'echo "lab-node: this cluster offers no node access" >&2; exit 2'
@@ -86,3 +93,64 @@ def verdict(selftest: dict[str, Any], result: GradeResult) -> str | None:
     if high is not None and got > high:
         return f"{selftest['name']}: scored {got:g}%, expected at most {high:g}%"
     return None
+
+
+@dataclass
+class SelftestOutcome:
+    """What one self-test gave: None as `problem` means it met its bounds."""
+
+    name: str
+    problem: str | None
+    result: GradeResult | None
+    output: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def run_selftest(
+    lab: Lab,
+    selftest: dict[str, Any],
+    kubeconfig: Path | str,
+    *,
+    session_started_at: datetime,
+    clock: Clock | None = None,
+    node_access: NodeAccess | None = None,
+    node_command: Sequence[str] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> SelftestOutcome:
+    """Run one self-test on a fresh cluster of `lab` whose setup is already applied:
+    its script (if any), then a grade (grade id `selftest-<name>`, all hints allowed),
+    then `verdict`. A failing script is a problem of its own (no grade is taken)."""
+    from kubernetes import config
+
+    output = ""
+    if selftest.get("script"):
+        done = run_script(
+            lab, selftest["script"], kubeconfig, node_command=node_command, extra_env=extra_env
+        )
+        output = done.stdout + done.stderr
+        if done.returncode != 0:
+            return SelftestOutcome(
+                selftest["name"],
+                f"{selftest['name']}: script exited {done.returncode}",
+                None,
+                output,
+            )
+    clock = clock or SystemClock()
+    context = GradeContext(
+        grade_id=f"selftest-{selftest['name']}",
+        session_started_at=session_started_at,
+        grade_requested_at=clock.now(),
+        clock=clock,
+        hint_policy="always",
+    )
+    client = config.new_client_from_config(config_file=str(kubeconfig))
+    try:
+        result = grade(
+            lab.checks, ClusterReader(client), node_access or NoNodeAccess(), context, lab.policy
+        )
+    finally:
+        client.close()
+    return SelftestOutcome(selftest["name"], verdict(selftest, result), result, output)

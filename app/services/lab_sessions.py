@@ -29,7 +29,6 @@ from app.models.lab import (
     ACTIVE_SESSION_STATUSES,
     USABLE_SESSION_STATUSES,
     Grade,
-    GradeStatus,
     LabSession,
     LabSessionStatus,
 )
@@ -472,7 +471,3 @@ def sweep_expired_sessions(moment: datetime | None = None, limit: int = SWEEP_BA
             db.session.commit()
             done.append(session_id)
     return done
-
-
-def grade_statuses_open() -> tuple[GradeStatus, ...]:
-    return (GradeStatus.PENDING, GradeStatus.RUNNING)

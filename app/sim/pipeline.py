@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from types import ModuleType
 from typing import Any
@@ -592,10 +592,8 @@ def update(ctx: RequestContext) -> ApiResponse:
     check_identity(ctx, obj, (rt.api_version, rt.kind))
     old = ctx.store.get(rt.group, rt.plural, ctx.namespace, ctx.name)
     if old is None:
-        if ctx.subresource:
-            raise not_found(rt.plural, ctx.name, rt.group)
-        # PUT creates when the object is missing (AllowCreateOnUpdate) only for a few
-        # kinds upstream; everywhere else it is 404.
+        # Upstream lets PUT create only for a few kinds (AllowCreateOnUpdate); none of
+        # those matter to kubectl, so a missing object is always 404 here.
         raise not_found(rt.plural, ctx.name, rt.group)
     check_types(ctx, obj)
     obj = record_managed_fields(ctx, old, obj, "Update")
@@ -1122,32 +1120,22 @@ def scale(ctx: RequestContext) -> ApiResponse:
             "autoscaling",
         )
     given_rv = (new_scale.get("metadata") or {}).get("resourceVersion")
-    updated = json.loads(json.dumps(obj))
-    updated.setdefault("spec", {})["replicas"] = replicas
+    old = json.loads(json.dumps(obj))
+    obj.setdefault("spec", {})["replicas"] = replicas
     if given_rv:
-        updated["metadata"]["resourceVersion"] = given_rv
-    ctx.operation = "UPDATE"
-    sub_ctx = RequestContext(ctx.cluster, ctx.request, rt, ctx.user, "UPDATE", ctx.warnings)
-    sub_ctx.request = _replace_subresource(ctx.request, None)
-    updated = record_managed_fields(ctx, obj, updated, "Update")
-    result = _write(sub_ctx, updated, obj)
-    return ApiResponse(200, _scale_of(rt, result))
-
-
-def _replace_subresource(req: ApiRequest, subresource: str | None) -> ApiRequest:
-    return ApiRequest(
-        req.method,
-        req.group,
-        req.version,
-        req.plural,
-        req.namespace,
-        req.name,
-        subresource,
-        req.query,
-        req.headers,
-        req.body,
-        req.peer_cert,
+        obj["metadata"]["resourceVersion"] = given_rv  # the client's precondition
+    updated = record_managed_fields(ctx, old, obj, "Update")
+    # The parent is written as a main-resource update (its status stays as stored).
+    parent = RequestContext(
+        ctx.cluster,
+        replace(ctx.request, subresource=None),
+        rt,
+        ctx.user,
+        "UPDATE",
+        ctx.warnings,
     )
+    result = _write(parent, updated, old)
+    return ApiResponse(200, _scale_of(rt, result))
 
 
 def binding(ctx: RequestContext) -> ApiResponse:

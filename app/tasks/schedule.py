@@ -24,6 +24,8 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("purge-finished-jobs", "certprep.maintenance.purge_finished_jobs", 3600),
     # Closes quiz attempts past their expiry whose expiry job is late (app.tasks.quizzes).
     PeriodicJob("sweep-expired-attempts", "certprep.quizzes.sweep_expired_attempts", 30),
+    # Closes lab sessions past their time limit whose expiry job is late (app.tasks.labs).
+    PeriodicJob("sweep-expired-lab-sessions", "certprep.labs.sweep_expired_lab_sessions", 30),
 ]
 
 

@@ -105,14 +105,18 @@ def histogram(buckets: list[dict[str, Any]]) -> dict[str, Any]:
     """Bar geometry for the readiness histogram (inline SVG)."""
     tallest = max((b["count"] for b in buckets), default=0) or 1
     slot = HISTOGRAM_WIDTH / len(buckets)
+    # Room below the axis for the bucket labels and above the tallest bar for its count.
+    baseline = HISTOGRAM_HEIGHT - 20
+    drawable = baseline - 16
     bars = []
     for index, bucket in enumerate(buckets):
-        height = round((HISTOGRAM_HEIGHT - 20) * bucket["count"] / tallest, 1)
+        height = round(drawable * bucket["count"] / tallest, 1)
         bars.append(
             {
                 **bucket,
+                "passing": bucket["low"] >= progress.PASS_MARK,
                 "x": round(index * slot + 2, 1),
-                "y": round(HISTOGRAM_HEIGHT - 20 - height, 1),
+                "y": round(baseline - height, 1),
                 "width": round(slot - 4, 1),
                 "height": height,
                 "label_x": round(index * slot + slot / 2, 1),

@@ -26,7 +26,7 @@ from app.grading.checks.base import (
     object_name,
     select,
 )
-from app.grading.reader import ClusterReader, ClusterReadError
+from app.grading.reader import ClusterReader, ClusterReadError, ClusterUnreachableError
 from app.grading.timeparse import format_time, parse_k8s_time
 
 # The default scheduler's name in `reportingController` / `source.component`
@@ -70,7 +70,7 @@ class SeenEvent:
         }
 
 
-def _from_events_api(obj: dict[str, Any]) -> SeenEvent:
+def seen_from_events_api(obj: dict[str, Any]) -> SeenEvent:
     meta = obj.get("metadata") or {}
     regarding = obj.get("regarding") or {}
     series = obj.get("series") or {}
@@ -96,7 +96,7 @@ def _from_events_api(obj: dict[str, Any]) -> SeenEvent:
     )
 
 
-def _from_core_api(obj: dict[str, Any]) -> SeenEvent:
+def seen_from_core_api(obj: dict[str, Any]) -> SeenEvent:
     meta = obj.get("metadata") or {}
     involved = obj.get("involvedObject") or {}
     series = obj.get("series") or {}
@@ -127,9 +127,14 @@ def events_in(reader: ClusterReader, namespace: str) -> list[SeenEvent]:
     """Every event of a namespace through both APIs, one entry per event uid, sorted
     by time then name (so grading never depends on list order)."""
     seen: dict[str, SeenEvent] = {}
-    for api_version, convert in (("events.k8s.io/v1", _from_events_api), ("v1", _from_core_api)):
+    for api_version, convert in (
+        ("events.k8s.io/v1", seen_from_events_api),
+        ("v1", seen_from_core_api),
+    ):
         try:
             items = reader.list(api_version, "Event", namespace)
+        except ClusterUnreachableError:
+            raise
         except ClusterReadError:
             # A cluster may serve only one of the two APIs.
             continue

@@ -16,7 +16,7 @@ from app.grading.checks.base import (
     evidence_of,
     select,
 )
-from app.grading.matchers import Mismatch, fragment_paths, partial_match, search
+from app.grading.matchers import Mismatch, fragment_values, partial_match
 
 
 class MatchSchema(KindSchema):
@@ -55,12 +55,11 @@ class Match(SimpleKind):
         what = describe_selection(selection)
         if not candidates:
             return Outcome(False, f"expected {what} to exist, found none")
-        paths = fragment_paths({k: v for k, v in expected.items() if k not in ("apiVersion",)})
         best: tuple[list[Mismatch], dict[str, Any]] | None = None
         for obj in candidates:
             mismatches = partial_match(expected, obj)
             if not mismatches:
-                return Outcome(True, f"{what} matches", [self._evidence(obj, paths)])
+                return Outcome(True, f"{what} matches", [self._evidence(obj, expected)])
             if best is None or len(mismatches) < len(best[0]):
                 best = (mismatches, obj)
         assert best is not None
@@ -69,21 +68,10 @@ class Match(SimpleKind):
         more = f" (and {len(mismatches) - 5} more)" if len(mismatches) > 5 else ""
         name = (obj.get("metadata") or {}).get("name")
         return Outcome(
-            False, f"{expected['kind']} {name}: {shown}{more}", [self._evidence(obj, paths)]
+            False, f"{expected['kind']} {name}: {shown}{more}", [self._evidence(obj, expected)]
         )
 
     @staticmethod
-    def _evidence(obj: dict[str, Any], paths: list[str]) -> dict[str, Any]:
-        values = {}
-        for path in paths[:30]:
-            try:
-                values[path] = search(_as_jmespath(path), obj)
-            except Exception:  # a path with characters JMESPath cannot quote; skip it
-                continue
-        return evidence_of(obj, **values)
-
-
-def _as_jmespath(path: str) -> str:
-    # Our paths write `a.b[0]["x.y"]`; JMESPath quotes identifiers with double quotes:
-    # a.b[0]."x.y"
-    return path.replace('["', '."').replace('"]', '"')
+    def _evidence(obj: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
+        values = fragment_values({k: v for k, v in expected.items() if k != "apiVersion"}, obj)
+        return evidence_of(obj, **dict(list(values.items())[:30]))

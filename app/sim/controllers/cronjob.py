@@ -47,6 +47,12 @@ def job_name(cronjob: Obj, scheduled: datetime) -> str:
 class CronJobController:
     name = "cronjob-controller"
 
+    def __init__(self) -> None:
+        # (cronjob uid, schedule time) already reported as skipped: upstream requeues
+        # until the next schedule time, so the event is not repeated every pass.
+        self._skipped: set[tuple[str, datetime]] = set()
+        self._warned: set[tuple[str, int, str]] = set()
+
     def reconcile(self, ctx: ControllerContext) -> None:
         cronjobs = ctx.client.list("batch", "cronjobs")
         sync_per_namespace(ctx, cronjobs, [("batch", "jobs")], self.sync, "cronjob")
@@ -99,7 +105,8 @@ class CronJobController:
         try:
             schedule = cron.parse(str(spec.get("schedule", "")))
         except cron.CronError as exc:
-            events.warning(
+            self.warn_once(
+                ctx,
                 cronjob,
                 "UnparseableSchedule",
                 f"unparseable schedule: {spec.get('schedule')!r} : {exc}",
@@ -110,8 +117,8 @@ class CronJobController:
             try:
                 zone = ZoneInfo(spec["timeZone"])
             except (ZoneInfoNotFoundError, ValueError):
-                events.warning(
-                    cronjob, "UnknownTimeZone", f"invalid timeZone: {spec['timeZone']!r}"
+                self.warn_once(
+                    ctx, cronjob, "UnknownTimeZone", f"invalid timeZone: {spec['timeZone']!r}"
                 )
                 return active
         now = ctx.now()
@@ -148,6 +155,9 @@ class CronJobController:
         scheduled = scheduled.astimezone(UTC)
         policy = spec.get("concurrencyPolicy") or "Allow"
         if active and policy == "Forbid":
+            if (uid_of(cronjob), scheduled) in self._skipped:
+                return active
+            self._skipped.add((uid_of(cronjob), scheduled))
             events.normal(
                 cronjob,
                 "JobAlreadyActive",
@@ -190,6 +200,14 @@ class CronJobController:
                 active = [*active, _ref(created)]
         status["lastScheduleTime"] = rfc3339(scheduled)
         return active
+
+    def warn_once(self, ctx: ControllerContext, cronjob: Obj, reason: str, message: str) -> None:
+        """A warning about the spec, once per generation (it runs every pass)."""
+        key = (uid_of(cronjob), cronjob["metadata"].get("generation", 1), reason)
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        ctx.events.for_component(COMPONENT).warning(cronjob, reason, message)
 
     def new_job(self, cronjob: Obj, name: str, scheduled: datetime) -> Obj:
         template = copy.deepcopy((cronjob.get("spec") or {}).get("jobTemplate") or {})

@@ -13,6 +13,7 @@ ReplicaSet becomes the new one again and gets the next revision number.
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 from app.sim import defaults
@@ -188,8 +189,12 @@ class _Sync:
         new, olds = self.split(rss)
         spec = d.get("spec") or {}
         if spec.get("paused"):
+            # A paused Deployment still scales (kubectl scale works), it does not roll.
             self.set_progressing("Unknown", PAUSED, "Deployment is paused")
-            self.sync_status(new, olds, rollout=False)
+            self.sync_scale(new, olds)
+            return
+        if self.is_scaling_event(rss):
+            self.sync_scale(new, olds)
             return
         if any(
             c.get("reason") == PAUSED for c in self.conditions if c.get("type") == "Progressing"
@@ -210,6 +215,100 @@ class _Sync:
             ):
                 new = rs
         return new, [rs for rs in rss if rs is not new]
+
+    # ---- scaling (sync.go scale) ----------------------------------------------------
+
+    def is_scaling_event(self, rss: list[Obj]) -> bool:
+        """An active ReplicaSet was sized for another `replicas` (its desired-replicas
+        annotation differs): the user scaled, this is not a template change."""
+        want = str(replicas_of(self.d))
+        for rs in rss:
+            desired = ((rs.get("metadata") or {}).get("annotations") or {}).get(DESIRED_REPLICAS)
+            if replicas_of(rs) > 0 and desired is not None and desired != want:
+                return True
+        return False
+
+    def sync_scale(self, new: Obj | None, olds: list[Obj]) -> None:
+        new = self.ensure_new(new, olds, create=False)
+        olds = self.scale_proportionally(new, olds)
+        if new is not None and self.complete(new, olds) and not self.d["spec"].get("paused"):
+            self.cleanup(olds)
+        self.sync_status(new, olds, rollout=False)
+
+    def scale_proportionally(self, new: Obj | None, olds: list[Obj]) -> list[Obj]:
+        """Resize ReplicaSets after `replicas` changed: the only active one takes the
+        new size; during a rolling update every active one grows or shrinks in
+        proportion to its share, leftovers to the largest (deployment sync.go scale)."""
+        want = replicas_of(self.d)
+        everything = [*olds, new] if new is not None else list(olds)
+        active = [rs for rs in everything if replicas_of(rs) > 0]
+        updated: dict[str, Obj] = {}
+        if len(active) <= 1:
+            if active:
+                target = active[0]
+            elif new is not None:
+                target = new
+            else:
+                target = max(olds, key=created_key) if olds else None
+            if target is not None and replicas_of(target) != want:
+                updated[uid_of(target)] = self.scale(target, want)
+        elif new is not None and self.saturated(new):
+            for rs in active:
+                if rs is not new:
+                    updated[uid_of(rs)] = self.scale(rs, 0)
+        elif (self.d["spec"].get("strategy") or {}).get("type", "RollingUpdate") == "RollingUpdate":
+            surge, _ = rolling_params(self.d)
+            allowed = want + surge if want > 0 else 0
+            to_add = allowed - sum(replicas_of(rs) for rs in active)
+            if to_add > 0:
+                order = sorted(active, key=lambda rs: (-replicas_of(rs), _negated(created_key(rs))))
+            else:
+                order = sorted(active, key=lambda rs: (-replicas_of(rs), created_key(rs)))
+            sizes: dict[str, int] = {}
+            added = 0
+            for rs in order:
+                proportion = self.proportion(rs, to_add, added) if to_add else 0
+                sizes[uid_of(rs)] = replicas_of(rs) + proportion
+                added += proportion
+            if order and to_add:
+                first = uid_of(order[0])
+                sizes[first] = max(sizes[first] + to_add - added, 0)
+            for rs in order:
+                updated[uid_of(rs)] = self.scale(rs, sizes[uid_of(rs)])
+        olds = [updated.get(uid_of(rs), rs) for rs in olds]
+        return olds
+
+    def saturated(self, new: Obj) -> bool:
+        want = replicas_of(self.d)
+        desired = ((new.get("metadata") or {}).get("annotations") or {}).get(DESIRED_REPLICAS)
+        return (
+            desired == str(want)
+            and replicas_of(new) == want
+            and status_count(new, "availableReplicas") == want
+        )
+
+    def proportion(self, rs: Obj, to_add: int, added: int) -> int:
+        """GetProportion: this ReplicaSet's share of `to_add`, bounded by what is left."""
+        if replicas_of(rs) == 0 or to_add == added:
+            return 0
+        want = replicas_of(self.d)
+        if want == 0:
+            fraction = -replicas_of(rs)
+        else:
+            surge, _ = rolling_params(self.d)
+            annotations = (rs.get("metadata") or {}).get("annotations") or {}
+            try:
+                before = int(annotations.get(MAX_REPLICAS, "0"))
+            except ValueError:
+                before = 0
+            if before == 0:
+                before = int((self.d.get("status") or {}).get("replicas") or 0)
+            if before == 0:
+                return 0
+            size = replicas_of(rs) / before * (want + surge)
+            fraction = math.floor(size + 0.5) - replicas_of(rs)
+        left = to_add - added
+        return min(fraction, left) if to_add > 0 else max(fraction, left)
 
     # ---- new ReplicaSet -------------------------------------------------------------
 
@@ -583,6 +682,12 @@ class _Sync:
             return
         current["status"] = status
         self.d = self.ctx.client.update("apps", "deployments", current)
+
+
+def _negated(key: tuple) -> tuple:
+    """Sort key that puts newer creation timestamps first (ReplicaSetsBySizeNewer)."""
+    stamp, name = key
+    return (tuple(-ord(c) for c in stamp), tuple(-ord(c) for c in name))
 
 
 def _without_times(status: Obj) -> str:

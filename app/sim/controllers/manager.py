@@ -56,6 +56,7 @@ def _registry() -> dict[str, Callable[[], Controller]]:
     from app.sim.controllers.podgc import PodGarbageCollector
     from app.sim.controllers.replicaset import ReplicaSetController
     from app.sim.controllers.resourcequota import ResourceQuotaController
+    from app.sim.controllers.rootca import RootCAPublisher
     from app.sim.controllers.serviceaccount import ServiceAccountController
     from app.sim.controllers.statefulset import StatefulSetController
     from app.sim.controllers.volume import PersistentVolumeBinder
@@ -66,6 +67,7 @@ def _registry() -> dict[str, Callable[[], Controller]]:
     return {
         "namespace-controller": NamespaceController,
         "serviceaccount-controller": ServiceAccountController,
+        "root-ca-certificate-publisher-controller": RootCAPublisher,
         "node-lifecycle-controller": NodeLifecycleController,
         "taint-eviction-controller": TaintEvictionController,
         "pod-garbage-collector-controller": PodGarbageCollector,
@@ -104,6 +106,7 @@ ALIASES = {
     "garbagecollector": "garbage-collector-controller",
     "podgc": "pod-garbage-collector-controller",
     "disruption": "disruption-controller",
+    "root-ca-cert-publisher": "root-ca-certificate-publisher-controller",
 }
 # Controllers kube-controller-manager knows but the simulator has nothing for (no
 # certificates, IPAM, HPA, ...): accepted by `--controllers` and ignored, so the
@@ -142,8 +145,6 @@ KNOWN_ELSEWHERE = frozenset(
         "pvc-protection",
         "persistentvolume-protection-controller",
         "pv-protection",
-        "root-ca-certificate-publisher-controller",
-        "root-ca-cert-publisher",
         "ephemeral-volume-controller",
         "ephemeral-volume",
         "storageversion-garbage-collector-controller",

@@ -1,12 +1,13 @@
 """The StatefulSet controller: pods `<set>-0 .. <set>-(N-1)` with stable names and claims.
 
 Each ordinal gets its PersistentVolumeClaims from `volumeClaimTemplates`
-(`<template>-<set>-<ordinal>`, kept when the pod or the set goes, as the default
-Retain policy says) and a pod with `hostname`/`subdomain` for its stable DNS name.
-With `podManagementPolicy: OrderedReady` (the default) pod N+1 is created only once
-pod N is Running and Ready, scale-down removes the highest ordinal first, one at a
-time; `Parallel` creates and deletes all at once. A rolling update replaces pods from
-the highest ordinal down to `partition`, one at a time, each once the others are ready.
+(`<template>-<set>-<ordinal>`, kept when the pod or the set goes under the default
+Retain policy, deleted as `persistentVolumeClaimRetentionPolicy: Delete` says) and a
+pod with `hostname`/`subdomain` for its stable DNS name. With `podManagementPolicy:
+OrderedReady` (the default) pod N+1 is created only once pod N is Running and Ready,
+scale-down removes the highest ordinal first, one at a time; `Parallel` creates and
+deletes all at once. A rolling update replaces pods from the highest ordinal down to
+`partition`, one at a time, each once the others are ready.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from app.sim.controllers.base import (
     pod_ready,
     sync_per_namespace,
     uid_of,
+    without_owner,
     write_status,
 )
 from app.sim.controllers.deployment import template_hash
@@ -90,7 +92,43 @@ class StatefulSetController:
                 by_ordinal[ordinal] = pod
         if not deleting(sts):
             self.scale(ctx, sts, by_ordinal, revision)
+            self.retain_claims(ctx, sts, set(by_ordinal))
         self.update_status(ctx, sts, by_ordinal, revision)
+
+    def retain_claims(self, ctx: ControllerContext, sts: Obj, ordinals: set[int]) -> None:
+        """persistentVolumeClaimRetentionPolicy: with `whenDeleted: Delete` the claims
+        are owned by the StatefulSet (the garbage collector removes them with it); with
+        `whenScaled: Delete` the claims of ordinals above `replicas` go once their pod
+        is gone."""
+        spec = sts.get("spec") or {}
+        templates = spec.get("volumeClaimTemplates") or []
+        if not templates:
+            return
+        policy = spec.get("persistentVolumeClaimRetentionPolicy") or {}
+        replicas = int(spec.get("replicas", 1) or 0)
+        names = {name_of(t) for t in templates}
+        pattern = re.compile(r"(?P<claim>.+)-" + re.escape(name_of(sts)) + r"-(?P<ordinal>\d+)")
+        for pvc in ctx.client.list("", "persistentvolumeclaims", namespace_of(sts)):
+            match = pattern.fullmatch(name_of(pvc))
+            if match is None or match.group("claim") not in names or deleting(pvc):
+                continue
+            ordinal = int(match.group("ordinal"))
+            if (
+                policy.get("whenScaled") == "Delete"
+                and ordinal >= replicas
+                and ordinal not in ordinals
+            ):
+                ctx.client.delete("", "persistentvolumeclaims", namespace_of(pvc), name_of(pvc))
+                continue
+            refs = pvc["metadata"].get("ownerReferences") or []
+            owned = any(r.get("uid") == uid_of(sts) for r in refs)
+            if policy.get("whenDeleted") == "Delete" and not owned:
+                ref = owner_reference(sts, "apps/v1", "StatefulSet")
+                ref["controller"] = False
+                pvc["metadata"]["ownerReferences"] = [*refs, ref]
+                ctx.client.update("", "persistentvolumeclaims", pvc)
+            elif policy.get("whenDeleted") != "Delete" and owned:
+                ctx.client.update("", "persistentvolumeclaims", without_owner(pvc, uid_of(sts)))
 
     def scale(
         self, ctx: ControllerContext, sts: Obj, by_ordinal: dict[int, Obj], revision: str

@@ -863,8 +863,10 @@ def component_program(
     volumes: list[dict[str, Any]],
     fs: VirtualFS,
     api_endpoints: tuple[str, ...],
+    etcd_running: bool = True,
 ) -> Program:
-    """What the component binary does with this container spec on this node."""
+    """What the component binary does with this container spec on this node
+    (`etcd_running`: whether the local etcd answers when an API server starts)."""
     argv = [str(x) for x in (container.get("command") or [])] + [
         str(x) for x in (container.get("args") or [])
     ]
@@ -948,12 +950,16 @@ def component_program(
     bind = flags.get("bind-address", "0.0.0.0")
     prog.ports = [port]
     prog.tls_ports = [port] if component != "etcd" else []
+    prog.listen = [f"{'*' if bind in ('0.0.0.0', '::') else bind}:{port}"]
     if component == "etcd":
-        prog.ports = [2379, 2380, 2381]
-        metrics = flags.get("listen-metrics-urls", "")
-        prog.ports = [2379, 2380] + [
-            int(u.rsplit(":", 1)[1]) for u in metrics.split(",") if u.rsplit(":", 1)[-1].isdigit()
+        urls = [
+            u.split("://", 1)[-1]
+            for name in ("listen-client-urls", "listen-peer-urls", "listen-metrics-urls")
+            for u in flags.get(name, "").split(",")
+            if u.rsplit(":", 1)[-1].isdigit()
         ]
+        prog.listen = urls
+        prog.ports = sorted({int(u.rsplit(":", 1)[1]) for u in urls})
         prog.logs += [
             (
                 0.0,
@@ -995,7 +1001,7 @@ def component_program(
         servers = [
             u.split("://", 1)[-1].rstrip("/") for u in flags.get("etcd-servers", "").split(",")
         ]
-        unreachable = [s for s in servers if s and s not in etcd_clients]
+        unreachable = [s for s in servers if s and (s not in etcd_clients or not etcd_running)]
         if unreachable or not any(servers):
             # The storage backend never answers: the API server retries, then gives up
             # (storagebackend's dial timeout), and the kubelet restarts it.

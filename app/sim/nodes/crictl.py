@@ -135,9 +135,26 @@ def _crictl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     if verb == "rmi":
         from app.sim.nodes.runtime import normalize_image
 
+        out = []
         for op in operands:
-            sh.agent.images.pop(normalize_image(op), None)
-            return ok(f"Deleted: {normalize_image(op)}\n")
+            ref = normalize_image(op)
+            if sh.agent.images.pop(ref, None) is None:
+                return fail(f'time="{sh.stamp()}" level=fatal msg="no such image {op}"')
+            out.append(f"Deleted: {ref}\n")
+        return ok("".join(out))
+    if verb == "stop":
+        out = []
+        for op in operands:
+            found = _find(sh, op)
+            if found is None or not found[2].running():
+                return fail(
+                    f'time="{sh.stamp()}" level=fatal msg="stopping the container \\"{op}\\": '
+                    "rpc error: code = NotFound desc = an error occurred when try to find "
+                    f'container \\"{op}\\": not found"'
+                )
+            sh.agent.stop_container(found[0], found[1])
+            out.append(op + "\n")
+        return ok("".join(out))
     return fail(f"No help topic for '{verb}'", 3)
 
 

@@ -123,6 +123,10 @@ class ContainerRec:
             self.__dict__["_program"] = cached
         return cached
 
+    def pid(self) -> int:
+        """The process id of the container's main process on the node."""
+        return 2000 + int(self.id[:6], 16) % 30000
+
     def exit_time(self) -> float | None:
         exit_after = self.program.get("exit_after")
         if self.finished is not None or self.started is None or exit_after is None:
@@ -588,6 +592,9 @@ class NodeAgent:
         errors: dict[str, str] = {}
         path = self.static_pod_path
         if not path or not self.fs.is_dir(path):
+            if path and self.manifest_errors.get(path) is None:
+                self.journal(now, "I", f'file.go:70] "Path does not exist, ignoring" path="{path}"')
+            self.manifest_errors = {path: "missing"} if path else {}
             return out
         for name in self.fs.listdir(path):
             file = posixpath.join(path, name)
@@ -915,8 +922,15 @@ class NodeAgent:
             if component is not None and spec.get("name") == (pod.spec.get("containers") or [{}])[
                 0
             ].get("name"):
+                # An API server starting while etcd is down cannot reach its storage.
+                etcd_up = component != "kube-apiserver" or self.component_running("etcd")
                 return components.component_program(
-                    component, spec, pod.spec.get("volumes") or [], self.fs, self.api_endpoints()
+                    component,
+                    spec,
+                    pod.spec.get("volumes") or [],
+                    self.fs,
+                    self.api_endpoints(),
+                    etcd_running=etcd_up,
                 )
         return program_for(spec)
 
@@ -1086,7 +1100,10 @@ class NodeAgent:
         if "readinessProbe" not in spec and slot.started_ok:
             slot.ready = True
         self._event(pod, t, "Normal", "Created", f"Created container: {slot.name}", slot)
-        self._event(pod, t, "Normal", "Started", f"Started container {slot.name}", slot)
+        if prog.reason == "StartError":
+            self._event(pod, t, "Warning", "Failed", f"Error: {prog.message}", slot)
+        else:
+            self._event(pod, t, "Normal", "Started", f"Started container {slot.name}", slot)
 
     def _exited(
         self, pod: PodRuntime, slot: Slot, t: float, code: int, reason: str, message: str = ""
@@ -1596,6 +1613,35 @@ class NodeAgent:
         end = rec.finished if rec.finished is not None else now
         return rec.prog().lines_until(rec.started, end - rec.started)
 
+    def stop_container(self, pod: PodRuntime, slot: Slot) -> None:
+        """`crictl stop`: the runtime stops the container behind the kubelet's back;
+        the kubelet sees it exit and restarts it as its restartPolicy says."""
+        now = self.clock.now().timestamp()
+        killed = self._ignores_sigterm(pod, slot)
+        code, reason = (SIGKILL_EXIT, "Error") if killed else (0, "Completed")
+        pod.version += 1
+        self._exited(pod, slot, now, code, reason)
+
+    def listening(self) -> list[tuple[str, int, str]]:
+        """(address:port, pid, program) of the TCP sockets listening in the node's
+        network namespace: the kubelet's and those of host-network containers."""
+        out: list[tuple[str, int, str]] = []
+        kubelet = self.services.units["kubelet"]
+        if self.kubelet_running():
+            out += [
+                ("127.0.0.1:10248", kubelet.pid, "kubelet"),
+                ("*:10250", kubelet.pid, "kubelet"),
+            ]
+        for pod in sorted(self.pods.values(), key=lambda p: p.created):
+            for slot in pod.slots.values():
+                cur = slot.current
+                if cur is None or not cur.running() or not pod.spec.get("hostNetwork"):
+                    continue
+                prog = cur.prog()
+                sockets = prog.listen or [f"*:{port}" for port in prog.ports]
+                out += [(sock, cur.pid(), slot.name) for sock in sockets]
+        return out
+
     def write_log_files(self) -> None:
         """Lay the containers' logs out as containerd writes them on disk:
         /var/log/pods/NS_POD_UID/CONTAINER/ATTEMPT.log in the CRI log format, with
@@ -1662,10 +1708,19 @@ class NodeAgent:
         pod = self.static_pod("etcd")
         if pod is None:
             return
-        data_dir = None
-        for vol in pod.spec.get("volumes") or []:
-            if vol.get("name") == "etcd-data" and vol.get("hostPath"):
-                data_dir = str(vol["hostPath"].get("path"))
+        # The host directory behind etcd's --data-dir (through its mounts), or the
+        # kubeadm `etcd-data` volume when the flag is not mounted from the host.
+        container = (pod.spec.get("containers") or [{}])[0]
+        argv = [str(x) for x in (container.get("command") or []) + (container.get("args") or [])]
+        flags, _ = components.parse_flags("etcd", argv[1:])
+        volumes = pod.spec.get("volumes") or []
+        data_dir = components.container_path(
+            container, volumes, flags.get("data-dir", "/var/lib/etcd")
+        )
+        if data_dir is None:
+            for vol in volumes:
+                if vol.get("name") == "etcd-data" and vol.get("hostPath"):
+                    data_dir = str(vol["hostPath"].get("path"))
         if data_dir is None or data_dir == self.etcd_data_dir:
             return
         db = posixpath.join(data_dir, "member/snap/db")

@@ -217,6 +217,8 @@ class Program:
     files: list[tuple[float, str, bool]] = field(default_factory=list)
     ports: list[int] = field(default_factory=list)
     tls_ports: list[int] = field(default_factory=list)
+    # "address:port" sockets as `ss -tlnp` shows them (filled for host-network servers).
+    listen: list[str] = field(default_factory=list)
     reason: str = ""  # terminated reason when it exits ("Error", "Completed", ...)
     message: str = ""  # terminated message (the runtime's error for a StartError)
     functional: bool = True  # does its job (a control-plane component reaches the API)

@@ -977,6 +977,18 @@ def _systemctl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     if verb == "daemon-reload":
         agent.daemon_reload()
         return ok()
+    if verb == "cat":
+        texts = []
+        for n in names:
+            meta = UNITS.get(n)
+            if meta is None:
+                return fail(f"No files found for {n}.service.")
+            texts.append(f"# {meta['path']}\n" + sh.fs.read(meta["path"]))
+            if n == "kubelet":
+                from app.sim.nodes.components import KUBELET_DROPIN
+
+                texts.append(f"\n# {KUBELET_DROPIN}\n" + sh.fs.read(KUBELET_DROPIN))
+        return ok("".join(texts))
     if verb in ("list-units",):
         lines = ["  UNIT               LOAD   ACTIVE SUB     DESCRIPTION"]
         for n in UNITS:
@@ -1057,6 +1069,38 @@ def _systemctl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     return CommandResult(code, "".join(out), "".join(warnings))
 
 
+def _listening(sh: NodeShell, args: list[str]) -> list[tuple[str, int, str]]:
+    flags = "".join(a[1:] for a in args if a.startswith("-") and not a.startswith("--"))
+    # Only listening TCP sockets are simulated: other selections show none.
+    return sh.agent.listening() if "l" in flags or not args else []
+
+
+@command("ss")
+def _ss(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
+    lines = ["State  Recv-Q Send-Q Local Address:Port  Peer Address:Port Process"]
+    for sock, pid, name in _listening(sh, args):
+        lines.append(
+            f'LISTEN 0      4096   {sock:>18}  {"0.0.0.0:*":>16} users:(("{name}",pid={pid},fd=3))'
+        )
+    return ok("\n".join(lines) + "\n")
+
+
+@command("netstat")
+def _netstat(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
+    lines = [
+        "Active Internet connections (only servers)",
+        "Proto Recv-Q Send-Q Local Address           Foreign Address         State       "
+        "PID/Program name",
+    ]
+    for sock, pid, name in _listening(sh, args):
+        wildcard = sock.startswith("*:")
+        proto = "tcp6" if wildcard else "tcp"
+        local = ":::" + sock[2:] if wildcard else sock
+        peer = ":::*" if wildcard else "0.0.0.0:*"
+        lines.append(f"{proto:<5} {0:>6} {0:>6} {local:<23} {peer:<23} LISTEN      {pid}/{name}")
+    return ok("\n".join(lines) + "\n")
+
+
 @command("service")
 def _service(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     if len(args) < 2:
@@ -1075,7 +1119,6 @@ def _ps(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
         if unit.active and unit.failing_since is None:
             cmd = agent.kubelet_cmdline() if name == "kubelet" else UNITS[name]["binary"]
             procs.append((unit.pid, 1, cmd))
-    shim_pid = 3000
     for pod in sorted(agent.pods.values(), key=lambda p: p.created):
         for slot in pod.slots.values():
             cur = slot.current
@@ -1083,7 +1126,7 @@ def _ps(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
                 continue
             spec = agent._container_spec(pod, slot.name)
             argv = [str(x) for x in (spec.get("command") or []) + (spec.get("args") or [])]
-            shim_pid += 7
+            shim_pid = cur.pid() - 1
             procs.append(
                 (
                     shim_pid,
@@ -1092,7 +1135,7 @@ def _ps(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
                     f"-id {pod.sandbox[:64]} -address /run/containerd/containerd.sock",
                 )
             )
-            procs.append((shim_pid + 3, shim_pid, " ".join(argv) or f"[{slot.name}]"))
+            procs.append((cur.pid(), shim_pid, " ".join(argv) or f"[{slot.name}]"))
     start = sh.now().strftime("%H:%M")
     if any(a in ("-ef", "-e", "-A", "-eF") for a in args):
         lines = ["UID          PID    PPID  C STIME TTY          TIME CMD"]

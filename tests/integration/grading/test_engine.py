@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.grading.engine import CheckSpec
-from app.grading.reader import ClusterReader
+import pytest
+from kubernetes.client import ApiClient, Configuration
+
+from app.grading.engine import CheckSpec, grade
+from app.grading.node_access import NoNodeAccess
+from app.grading.reader import ClusterReader, ClusterUnreachableError
 
 
 def _checks() -> list[CheckSpec]:
@@ -102,3 +106,13 @@ def test_a_check_that_cannot_run_fails_alone(run_checks) -> None:
         "cannot evaluate: the server does not serve kind 'Pod' in v9"
     )
     assert result.earned == 5 and result.possible == 13
+
+
+def test_an_unreachable_api_server_stops_the_grade(make_context) -> None:
+    configuration = Configuration(host="https://127.0.0.1:1")
+    configuration.retries = 0
+    with ApiClient(configuration) as client, pytest.raises(ClusterUnreachableError) as err:
+        grade(_checks(), ClusterReader(client), NoNodeAccess(), make_context())
+    # Job retry policies for I/O errors cover it.
+    assert isinstance(err.value, OSError)
+    assert err.value.args[0].startswith("GET /api/v1: ")

@@ -19,7 +19,7 @@ from app.grading.labfile import load_lab
 from app.grading.node_access import NoNodeAccess
 from app.grading.reader import ClusterReader
 from app.grading.result import GradeResult
-from app.grading.selftest import run_script, verdict
+from app.grading.selftest import run_script, run_selftest
 
 pytestmark = pytest.mark.kubectl
 
@@ -79,10 +79,27 @@ def run_script_inline(kubeconfig: Path, command: str, env: dict[str, str]) -> An
 
 
 @pytest.mark.parametrize("selftest", LAB.data["selftests"], ids=lambda t: t["name"])
-def test_selftests_score_within_their_bounds(lab_cluster, selftest: dict[str, Any]) -> None:
-    _, grader = lab_cluster(script=selftest.get("script"))
-    result = grader()
-    assert verdict(selftest, result) is None, [(c.id, c.detail) for c in result.checks]
+def test_selftests_score_within_their_bounds(
+    sim_cluster_factory, tmp_path: Path, selftest: dict[str, Any]
+) -> None:
+    sim = sim_cluster_factory()
+    started = sim.cluster.clock.now()
+    for manifest in LAB.manifest_paths():
+        done = run_script_inline(
+            sim.kubeconfig_path, f"kubectl apply -f {manifest}", {"HOME": str(tmp_path)}
+        )
+        assert done.returncode == 0, done.stderr
+    outcome = run_selftest(
+        LAB,
+        selftest,
+        sim.kubeconfig_path,
+        session_started_at=started,
+        clock=sim.cluster.clock,
+        extra_env={"HOME": str(tmp_path)},
+    )
+    assert outcome.ok, (outcome.problem, outcome.output)
+    assert outcome.result is not None
+    assert outcome.result.grade_id == f"selftest-{selftest['name']}"
 
 
 def test_untouched_setup_fails_every_fix_check(lab_cluster) -> None:
@@ -154,3 +171,21 @@ def test_regrade_gives_the_same_result(lab_cluster) -> None:
     first, second = grader().to_dict(), grader().to_dict()
     first.pop("graded_at"), second.pop("graded_at")
     assert first == second
+
+
+def test_grade_command_for_lab_authors(lab_cluster, capsys) -> None:
+    from app.grading.__main__ import main
+
+    sim, _ = lab_cluster()
+    args = ["grade", str(LAB.folder), "--kubeconfig", str(sim.kubeconfig_path)]
+    assert main(args) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("FAIL  0/3 role-exact-rules: Role dev/pod-reader: sort(rules[0]")
+    assert out[-1] == "0/10 = 0%"
+    home = {"HOME": str(sim.workdir)}
+    done = run_script(LAB, "cheat-cluster-admin", sim.kubeconfig_path, extra_env=home)
+    assert done.returncode == 0, done.stderr
+    assert main(args) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == "10/10 = 20% (capped from 100%)"
+    assert main([*args, "--json"]) == 1
+    assert '"capped": true' in capsys.readouterr().out

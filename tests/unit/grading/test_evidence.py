@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 from app.grading.checks.base import describe_selection, evidence_of
 from app.grading.checks.events import (
-    _from_core_api,
-    _from_events_api,
     events_about,
     provenance_problem,
+    seen_from_core_api,
+    seen_from_events_api,
 )
 
 POD = {
@@ -48,8 +48,8 @@ def _events_api(uid: str, controller: str, at: str) -> dict:
 
 
 def test_both_event_shapes_reduce_to_the_same_facts() -> None:
-    modern = _from_events_api(_events_api("u-1", "default-scheduler", "2026-01-01T10:00:00.5Z"))
-    core = _from_core_api(
+    modern = seen_from_events_api(_events_api("u-1", "default-scheduler", "2026-01-01T10:00:00.5Z"))
+    core = seen_from_core_api(
         {
             "metadata": {"name": "e2", "namespace": "dev", "uid": "e-2"},
             "reason": "Scheduled",
@@ -70,17 +70,19 @@ def test_both_event_shapes_reduce_to_the_same_facts() -> None:
 
 
 def test_events_match_by_uid_before_name() -> None:
-    same = _from_events_api(_events_api("u-1", "default-scheduler", "2026-01-01T10:00:00Z"))
-    older_pod = _from_events_api(_events_api("u-0", "default-scheduler", "2026-01-01T09:00:00Z"))
+    same = seen_from_events_api(_events_api("u-1", "default-scheduler", "2026-01-01T10:00:00Z"))
+    older_pod = seen_from_events_api(
+        _events_api("u-0", "default-scheduler", "2026-01-01T09:00:00Z")
+    )
     assert events_about([same, older_pod], POD, "Scheduled") == [same]
     assert events_about([same], POD, "FailedScheduling") == []
 
 
 def test_provenance_explains_what_is_wrong() -> None:
     since = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
-    other = _from_events_api(_events_api("u-1", "my-scheduler", "2026-01-01T10:00:05Z"))
-    early = _from_events_api(_events_api("u-1", "default-scheduler", "2026-01-01T09:59:59Z"))
-    good = _from_events_api(_events_api("u-1", "default-scheduler", "2026-01-01T10:00:00Z"))
+    other = seen_from_events_api(_events_api("u-1", "my-scheduler", "2026-01-01T10:00:05Z"))
+    early = seen_from_events_api(_events_api("u-1", "default-scheduler", "2026-01-01T09:59:59Z"))
+    good = seen_from_events_api(_events_api("u-1", "default-scheduler", "2026-01-01T10:00:00Z"))
     assert provenance_problem([], "default-scheduler", since) == (None, "no event")
     assert provenance_problem([other], "default-scheduler", since) == (
         None,

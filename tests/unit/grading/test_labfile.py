@@ -326,3 +326,10 @@ def test_content_validator_checks_lab_files_once_registered(
     [issue] = load_content([lab_copy / "lab.yaml"]).issues
     assert issue.line == _line_of(lab_copy, "time_limit_minutes: 0")
     assert issue.message.startswith("time_limit_minutes: Must be greater than or equal to 1")
+
+
+def test_capacity_must_be_quantities(lab_copy: Path) -> None:
+    _edit(lab_copy, 'capacity: {cpu: "2", memory: 4Gi, pods: 110}', "capacity: {cpu: two}")
+    [(line, message)] = _issues(lab_copy)
+    assert line == _line_of(lab_copy, "capacity: {cpu: two}")
+    assert message.startswith("cluster.nodes[0].capacity: cpu: quantities must match")

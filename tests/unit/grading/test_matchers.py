@@ -7,7 +7,7 @@ import pytest
 from app.grading.matchers import (
     ExpressionError,
     evaluate_assertion,
-    fragment_paths,
+    fragment_values,
     partial_match,
 )
 
@@ -92,12 +92,33 @@ def test_type_mismatch_map_against_scalar() -> None:
     assert mismatch.path == "spec.replicas"
 
 
-def test_fragment_paths_lists_leaves() -> None:
-    assert fragment_paths({"spec": {"replicas": 3, "x": [1]}, "kind": "A"}) == [
-        "spec.replicas",
-        "spec.x",
-        "kind",
-    ]
+def test_fragment_values_show_the_actual_leaves() -> None:
+    expected = {
+        "kind": "Deployment",
+        "spec": {
+            "replicas": 5,
+            "paused": True,
+            "template": {"spec": {"containers": [{"name": "web"}, {"image": "busybox"}]}},
+        },
+        "metadata": {"(length(keys(labels)))": 2},
+    }
+    assert fragment_values(expected, DEPLOYMENT) == {
+        "kind": "Deployment",
+        "spec.replicas": 3,
+        "spec.paused": None,
+        "spec.template.spec.containers[0].name": "web",
+        "spec.template.spec.containers[1].image": "busybox",
+        "metadata.(length(keys(labels)))": 2,
+    }
+
+
+def test_chainsaw_projection_keys() -> None:
+    spec = {"spec": {"template": {"spec": {"(length(containers))": 2}}}}
+    assert partial_match(spec, DEPLOYMENT) == []
+    [mismatch] = partial_match({"spec": {"(replicas > `5`)": True}}, DEPLOYMENT)
+    assert str(mismatch) == "spec.(replicas > `5`): expected true, found false"
+    names = {"spec": {"template": {"spec": {"(containers[].name)": ["web", "log"]}}}}
+    assert partial_match(names, DEPLOYMENT) == []
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from app.grading.__main__ import main
 from app.grading.labfile import load_lab
 from app.grading.result import GradeResult
-from app.grading.selftest import run_script, verdict
+from app.grading.selftest import run_script, run_selftest, verdict
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "labs" / "rbac-exact-permissions"
 
@@ -72,3 +73,16 @@ def test_check_command(capsys, tmp_path: Path) -> None:
     err = capsys.readouterr().err
     assert f"{broken / 'lab.yaml'}:1: no solution.md beside lab.yaml" in err
     assert main(["lint"]) == 2
+
+
+def test_a_failing_script_is_a_problem_without_a_grade(lab, tmp_path: Path) -> None:
+    (lab.folder / "cheat-broken").write_text("#!/usr/bin/env bash\necho trying\nexit 3\n")
+    outcome = run_selftest(
+        lab,
+        {"name": "cheat-broken", "script": "cheat-broken", "max_percent": 20},
+        tmp_path / "kc",
+        session_started_at=datetime.now(UTC),
+    )
+    assert not outcome.ok and outcome.result is None
+    assert outcome.problem == "cheat-broken: script exited 3"
+    assert outcome.output == "trying\n"

@@ -95,6 +95,10 @@ def test_suspend_and_forbid(lab: Lab) -> None:
     lab.advance(300)  # the first job still runs
     lab.sync()
     assert len(jobs(lab)) == 1
+    lab.advance(5)
+    lab.sync()
+    [skipped] = lab.events("JobAlreadyActive")
+    assert skipped["count"] == 1
     cj = lab.get("batch", "cronjobs", "tick")
     cj["spec"]["suspend"] = True
     lab.store.update("batch", "cronjobs", cj)

@@ -241,3 +241,40 @@ def test_template_hash_is_stable_and_changes_with_the_template() -> None:
     other["spec"]["containers"][0]["image"] = "nginx:2"
     assert template_hash(other) != template_hash(template)
     assert template_hash(template, 1) != template_hash(template)
+
+
+def test_scaling_mid_rollout_is_proportional(lab: Lab) -> None:
+    lab.create("apps", "deployments", deployment(replicas=10))  # surge 3, unavailable 2
+    lab.sync()
+    lab.run_all()
+    lab.sync()
+    set_image(lab, "nginx:broken")
+    lab.sync()  # the new pods never become ready: the rollout stalls
+    old, new = replicasets(lab)
+    assert (old["spec"]["replicas"], new["spec"]["replicas"]) == (8, 5)
+    d = lab.get("apps", "deployments", "web")
+    d["spec"]["replicas"] = 20  # max total 20 + 5 = 25, 12 more than the 13 there are
+    lab.store.update("apps", "deployments", d)
+    lab.manager.step()
+    old, new = replicasets(lab)
+    assert old["spec"]["replicas"] + new["spec"]["replicas"] == 25
+    assert (old["spec"]["replicas"], new["spec"]["replicas"]) == (15, 10)
+    messages = [e["message"] for e in lab.events("ScalingReplicaSet")]
+    assert f"Scaled up replica set {old['metadata']['name']} to 15 from 8" in messages
+
+
+def test_paused_deployment_still_scales(lab: Lab) -> None:
+    lab.create("apps", "deployments", deployment(replicas=2, paused=True))
+    lab.sync()
+    assert replicasets(lab) == []  # paused before the first rollout: nothing created
+    d = lab.get("apps", "deployments", "web")
+    d["spec"]["paused"] = False
+    lab.store.update("apps", "deployments", d)
+    lab.sync()
+    d = lab.get("apps", "deployments", "web")
+    d["spec"]["paused"] = True
+    d["spec"]["replicas"] = 4
+    lab.store.update("apps", "deployments", d)
+    lab.sync()
+    [rs] = replicasets(lab)
+    assert rs["spec"]["replicas"] == 4

@@ -25,6 +25,8 @@ def test_terminating_namespace_is_emptied_then_removed(lab: Lab) -> None:
     lab.create("", "namespaces", namespace("team", ["kubernetes"]))
     lab.sync()
     assert lab.get("", "serviceaccounts", "default", "team") is not None
+    ca = lab.get("", "configmaps", "kube-root-ca.crt", "team")
+    assert ca["data"] == lab.get("", "configmaps", "kube-root-ca.crt", "kube-system")["data"]
     lab.store.create("", "configmaps", configmap("app", "team"))
     held = lab.store.create(
         "", "configmaps", configmap("held", "team", finalizers=["example.com/keep"])

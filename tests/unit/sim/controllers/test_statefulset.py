@@ -94,3 +94,27 @@ def test_failed_pod_is_recreated_under_the_same_name(lab: Lab) -> None:
     lab.sync()
     new = lab.get("", "pods", "db-0")
     assert new["metadata"]["uid"] != old["metadata"]["uid"]
+
+
+def test_claim_retention_policy_delete(lab: Lab) -> None:
+    policy = {"whenDeleted": "Delete", "whenScaled": "Delete"}
+    lab.create(
+        "apps",
+        "statefulsets",
+        statefulset(
+            replicas=2, podManagementPolicy="Parallel", persistentVolumeClaimRetentionPolicy=policy
+        ),
+    )
+    lab.sync()
+    lab.run_all()
+    claim = lab.get("", "persistentvolumeclaims", "data-db-1")
+    assert claim["metadata"]["ownerReferences"][0]["kind"] == "StatefulSet"
+    sts = lab.get("apps", "statefulsets", "db")
+    sts["spec"]["replicas"] = 1
+    lab.store.update("apps", "statefulsets", sts)
+    lab.sync()
+    assert lab.get("", "persistentvolumeclaims", "data-db-1") is None
+    assert lab.get("", "persistentvolumeclaims", "data-db-0") is not None
+    lab.store.delete("apps", "statefulsets", "default", "db")
+    lab.sync()
+    assert lab.get("", "persistentvolumeclaims", "data-db-0") is None

@@ -247,3 +247,53 @@ def test_crictl_pull_and_inspect(sim):
     inspected = sh.run(f"crictl inspect {cid}").stdout
     assert '"state": "CONTAINER_RUNNING"' in inspected
     assert '"io.kubernetes.pod.name": "web"' in inspected
+
+
+def test_ss_shows_where_components_listen(sim):
+    sh = sim.shell()
+    sockets = sh.run("ss -tlnp").stdout
+    assert "127.0.0.1:10259" in sockets and '"kube-scheduler"' in sockets
+    assert "127.0.0.1:2381" in sockets and "*:6443" in sockets
+    assert "10250" in sockets
+    netstat = sh.run("netstat -tlnp | grep kube-controller").stdout
+    assert "127.0.0.1:10257" in netstat and "LISTEN" in netstat
+    manifest = "/etc/kubernetes/manifests/kube-scheduler.yaml"
+    sh.run(f"sed -i 's/--bind-address=127.0.0.1/--bind-address=0.0.0.0/' {manifest}")
+    sim.tick(1)
+    assert "*:10259" in sh.run("ss -tlnp | grep scheduler").stdout
+
+
+def test_crictl_stop_makes_the_kubelet_restart_the_container(sim):
+    sh = sim.shell()
+    cid = sh.run("crictl ps -q --name kube-scheduler").stdout.strip()
+    assert sh.run(f"crictl stop {cid}").stdout == f"{cid}\n"
+    sim.tick(11)
+    status = sim.mirror("kube-scheduler")["status"]["containerStatuses"][0]
+    assert status["restartCount"] == 1
+    assert "running" in status["state"]
+    assert sh.run("crictl stop 0000").exit_code == 1
+
+
+def test_etcd_restore_through_the_data_dir_flag_and_mount(sim):
+    sh = sim.shell()
+    certs = ETCD_CERTS
+    sh.run(f"etcdctl {certs} snapshot save /root/snap.db")
+    sim.store.create(
+        "",
+        "configmaps",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "late", "namespace": "default"},
+        },
+    )
+    assert (
+        sh.run("etcdutl snapshot restore /root/snap.db --data-dir=/var/lib/etcd-2").exit_code == 0
+    )
+    manifest = "/etc/kubernetes/manifests/etcd.yaml"
+    # Everything that names the data directory moves: flag, mount and host path.
+    sh.run(f"sed -i 's|/var/lib/etcd$|/var/lib/etcd-2|' {manifest}")
+    sh.run(f"sed -i 's|--data-dir=/var/lib/etcd|--data-dir=/var/lib/etcd-2|' {manifest}")
+    assert sh.run(f"grep -c etcd-2 {manifest}").stdout == "3\n"
+    sim.tick(1)
+    assert sim.store.get("", "configmaps", "default", "late") is None

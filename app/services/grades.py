@@ -1,0 +1,283 @@
+"""Grades of lab sessions: requested through the API, computed by a worker.
+
+`request_grade` commits a pending `Grade` row and its grading job together; the job
+(`run_grade`) grades the session's cluster with `app.grading` and stores the result
+once: the row moves to done with a conditional UPDATE, so a re-run after a lost worker
+(the jobs sweeper re-publishes it) or a duplicate message cannot store a second result.
+Grading is deterministic, so whichever run stores it stores the same grade.
+
+What a learner sees of a grade: per check its id, points earned, pass/fail, the lab's
+message and (when the hint policy allows) the hint; never the check's expected values,
+the found-vs-expected detail or the evidence. Trainers and admins see everything.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import yaml
+from sqlalchemy import func, select, update
+
+from app.clusters import ProviderNodeAccess, provider_for
+from app.extensions import db
+from app.grading.context import GradeContext
+from app.grading.engine import grade as grade_cluster
+from app.grading.reader import ClusterReader
+from app.logging import get_logger
+from app.models.lab import (
+    OPEN_GRADE_STATUSES,
+    USABLE_SESSION_STATUSES,
+    Grade,
+    GradeStatus,
+    LabSession,
+    LabSessionStatus,
+)
+from app.models.user import Role, User
+from app.services import jobs
+from app.services.errors import NotFound
+from app.services.lab_sessions import get_session, handle_of, usable_session
+from app.services.labs import lab_checks
+from app.services.quizzes import now
+
+log = get_logger(__name__)
+
+GRADE_TASK = "certprep.labs.grade_lab_session"
+# A grading job may wait and run this long before the sweeper re-runs it: longer than
+# the task's hard time limit (300 s), so a slow but live grade is not duplicated.
+GRADE_DEADLINE_SECONDS = 360
+# Longest long-poll a client may ask for (`?wait=`), and how often it looks.
+MAX_WAIT_SECONDS = 60
+POLL_INTERVAL = 0.1
+# Fields of a check result a learner sees.
+LEARNER_CHECK_FIELDS = ("id", "passed", "points", "earned", "message", "hint", "error")
+
+
+def _is_staff(user: User) -> bool:
+    return user.role in (Role.TRAINER, Role.ADMIN)
+
+
+def _new_grade(session: LabSession, *, final: bool) -> Grade:
+    number = (
+        db.session.scalar(select(func.max(Grade.number)).where(Grade.session_id == session.id)) or 0
+    ) + 1
+    grade = Grade(
+        session_id=session.id,
+        number=number,
+        status=GradeStatus.PENDING,
+        final=final,
+        requested_at=now(),
+        runs=0,
+    )
+    db.session.add(grade)
+    db.session.flush()
+    return grade
+
+
+def request_grade(user: User, session_id: int) -> Grade:
+    """Ask for a grade of the session's cluster; commits the row and its job.
+
+    A grade still pending or running is returned instead of a second one. Raises
+    `NotFound` for an invisible session and `Conflict` when its cluster is not usable.
+    """
+    session = usable_session(user, session_id)
+    open_grade = db.session.scalar(
+        select(Grade).where(Grade.session_id == session.id, Grade.status.in_(OPEN_GRADE_STATUSES))
+    )
+    if open_grade is not None:
+        return open_grade
+    grade = _new_grade(session, final=False)
+    job = jobs.enqueue(
+        GRADE_TASK, grade.id, deadline_seconds=GRADE_DEADLINE_SECONDS, max_attempts=3
+    )
+    grade.job_id = job.id
+    session.status = LabSessionStatus.GRADING
+    db.session.commit()
+    log.info("grade.requested", grade_id=grade.id, session_id=session.id)
+    return grade
+
+
+def final_grade(session: LabSession) -> Grade:
+    """The session's final grade row, created (pending, committed) on first call."""
+    existing = db.session.scalar(
+        select(Grade).where(Grade.session_id == session.id, Grade.final.is_(True))
+    )
+    if existing is not None:
+        return existing
+    grade = _new_grade(session, final=True)
+    db.session.commit()
+    return grade
+
+
+def run_grade(grade_id: int) -> dict[str, Any]:
+    """Grade the cluster for grade `grade_id` and store the result once; idempotent.
+
+    A finished grade is returned as it is. A grade whose session has no usable cluster
+    fails. Errors reaching the cluster surface per check (the engine records them as
+    `error` results); an unusable kubeconfig raises (the job retries).
+    """
+    grade = db.session.get(Grade, grade_id)
+    if grade is None:
+        return {"grade_id": grade_id, "status": None}
+    if grade.is_finished:
+        return {"grade_id": grade_id, "status": grade.status.value}
+    session = grade.session
+    if session.status not in USABLE_SESSION_STATUSES or not session.kubeconfig:
+        _finish(grade_id, GradeStatus.FAILED, error=f"session is {session.status.value}")
+        return {"grade_id": grade_id, "status": "failed"}
+    started = now()
+    db.session.execute(
+        update(Grade)
+        .where(Grade.id == grade_id, Grade.status.in_(OPEN_GRADE_STATUSES))
+        .values(status=GradeStatus.RUNNING, runs=Grade.runs + 1, started_at=started)
+    )
+    db.session.commit()
+    grade = db.session.get(Grade, grade_id, populate_existing=True)
+    session = grade.session
+    checks, policy = lab_checks(session.lab)
+    previous = db.session.scalar(
+        select(func.count()).where(
+            Grade.session_id == session.id,
+            Grade.number < grade.number,
+            Grade.status == GradeStatus.DONE,
+        )
+    )
+    context = GradeContext(
+        grade_id=str(grade.id),
+        session_started_at=session.ready_at or session.created_at,
+        grade_requested_at=grade.requested_at,
+        hint_policy=session.lab.spec.get("hint_policy", "never"),
+        previous_grades=int(previous or 0),
+        hints_revealed=frozenset(session.hints_revealed or ()),
+    )
+    provider = provider_for(session.provider)
+    handle = handle_of(session)
+    config = yaml.safe_load(session.kubeconfig)
+    session_id = session.id
+    # No transaction is held while the cluster is read.
+    db.session.rollback()
+
+    from kubernetes import config as kube_config
+
+    client = kube_config.new_client_from_config_dict(config)
+    try:
+        result = grade_cluster(
+            checks, ClusterReader(client), ProviderNodeAccess(provider, handle), context, policy
+        )
+    finally:
+        client.close()
+    stored = _finish(
+        grade_id,
+        GradeStatus.DONE,
+        result=result.to_dict(),
+        earned=result.earned,
+        possible=result.possible,
+        percentage=result.percentage,
+    )
+    if stored:
+        session = db.session.get(LabSession, session_id, populate_existing=True)
+        session.hints_revealed = sorted(
+            set(session.hints_revealed or ()) | set(result.hints_revealed)
+        )
+        db.session.commit()
+        _settle_session(session_id)
+        log.info("grade.done", grade_id=grade_id, percentage=result.percentage)
+    return {"grade_id": grade_id, "status": "done", "percentage": result.percentage}
+
+
+def _finish(grade_id: int, status: GradeStatus, **values: Any) -> bool:
+    """Store the outcome if the grade is still open; commits; True when this call did."""
+    changed = db.session.execute(
+        update(Grade)
+        .where(Grade.id == grade_id, Grade.status.in_(OPEN_GRADE_STATUSES))
+        .values(status=status, finished_at=now(), **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if status is GradeStatus.FAILED:
+        grade = db.session.get(Grade, grade_id)
+        if grade is not None:
+            _settle_session(grade.session_id)
+    return changed == 1
+
+
+def _settle_session(session_id: int) -> None:
+    """grading -> graded once no grade of the session is open."""
+    still_open = db.session.scalar(
+        select(func.count()).where(
+            Grade.session_id == session_id, Grade.status.in_(OPEN_GRADE_STATUSES)
+        )
+    )
+    if not still_open:
+        db.session.execute(
+            update(LabSession)
+            .where(LabSession.id == session_id, LabSession.status == LabSessionStatus.GRADING)
+            .values(status=LabSessionStatus.GRADED, version=LabSession.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+
+
+def fail_grade(grade_id: int, error: str) -> None:
+    """Mark an open grade failed (its job gave up)."""
+    _finish(grade_id, GradeStatus.FAILED, error=error[:2000])
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def get_grade(user: User, session_id: int, grade_id: int, wait: float = 0) -> Grade:
+    """The grade of a visible session; with `wait` > 0 (long-poll, capped at
+    `MAX_WAIT_SECONDS`) returns as soon as it is finished or the wait is over.
+    Raises `NotFound` for an invisible session or a grade of another session."""
+    session = get_session(user, session_id)
+    deadline = time.monotonic() + min(max(wait, 0), MAX_WAIT_SECONDS)
+    while True:
+        grade = db.session.get(Grade, grade_id, populate_existing=True)
+        if grade is None or grade.session_id != session.id:
+            raise NotFound(f"Grade {grade_id} of lab session {session_id} not found.")
+        if grade.is_finished or time.monotonic() >= deadline:
+            return grade
+        # End the transaction so the next read sees the worker's commit.
+        db.session.rollback()
+        time.sleep(POLL_INTERVAL)
+
+
+def grades_of(user: User, session_id: int) -> list[Grade]:
+    session = get_session(user, session_id)
+    return list(
+        db.session.scalars(
+            select(Grade).where(Grade.session_id == session.id).order_by(Grade.number)
+        )
+    )
+
+
+def grade_view(grade: Grade, user: User) -> dict[str, Any]:
+    """The grade as its API resource, trimmed for learners (see the module doc)."""
+    view: dict[str, Any] = {
+        "id": grade.id,
+        "session_id": grade.session_id,
+        "number": grade.number,
+        "status": grade.status.value,
+        "final": grade.final,
+        "requested_at": grade.requested_at,
+        "finished_at": grade.finished_at,
+        "earned": grade.earned,
+        "possible": grade.possible,
+        "percentage": grade.percentage,
+        "error": grade.error,
+        "checks": None,
+    }
+    result = grade.result
+    if result is not None:
+        view["capped"] = bool(result.get("capped"))
+        view["passed_checks"] = result.get("passed_checks")
+        if _is_staff(user):
+            view["raw_percentage"] = result.get("raw_percentage")
+            view["checks"] = result.get("checks")
+        else:
+            view["checks"] = [
+                {key: check.get(key) for key in LEARNER_CHECK_FIELDS}
+                for check in result.get("checks") or []
+            ]
+    return view

@@ -1,0 +1,131 @@
+# ruff: noqa: F811  (pytest fixtures imported from test_quizzes are used as arguments)
+"""Headless Chromium (Debian's, driven by Playwright) against a live server: log in as
+the demo trainer, open the seeded cohort, check the numbers shown against the progress
+service, download the CSV, and save a screenshot to test-output/."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from app.cli.demo import DEMO_PASSWORD, DEMO_TRAINER, seed_demo
+from app.config import PROJECT_ROOT
+from app.extensions import db
+from app.models.cohort import Cohort
+from app.services.progress import cohort_progress
+from tests.integration.test_quizzes import make_quiz, sample_bank  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OUTPUT_DIR = PROJECT_ROOT / "test-output"
+
+
+@pytest.fixture
+def live_server(app: Any, db_session: Any) -> Iterator[str]:
+    """The session app served over HTTP on a free local port."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or CHROMIUM
+    if not Path(executable).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        context = browser.new_context(
+            accept_downloads=True, viewport={"width": 1280, "height": 900}
+        )
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+            browser.close()
+
+
+def test_trainer_dashboard_in_chromium(
+    live_server: str, browser_page: Any, make_quiz: Any, db_session: Any, tmp_path: Path
+) -> None:
+    make_quiz(attempts_allowed=0)
+    seeded = seed_demo(["sample-quiz"], learners=12, seed=11)
+    cohort = db_session.get(Cohort, seeded["cohort_id"])
+    expected = cohort_progress(cohort)
+    db.session.rollback()
+    page = browser_page
+
+    page.goto(f"{live_server}/dashboard/cohorts/{cohort.id}")
+    # Not logged in: sent to the login form, which returns here afterwards.
+    assert "/dashboard/login" in page.url
+    page.get_by_label("Email").fill(DEMO_TRAINER)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**/dashboard/cohorts/{cohort.id}")
+    assert page.get_by_role("heading", level=1).inner_text() == cohort.name
+
+    aggregate = expected["aggregate"]
+    assert page.locator("#stat-learners").inner_text() == "12"
+    assert page.locator("#stat-ready").inner_text() == str(aggregate["ready"])
+    assert page.locator("#stat-mean").inner_text() == f"{aggregate['mean_readiness']:g} %"
+    assert page.locator("#stat-median").inner_text() == f"{aggregate['median_readiness']:g} %"
+    for learner in expected["learners"]:
+        row = page.locator(f'tr[data-email="{learner["email"]}"]')
+        assert row.locator('[data-col="best"]').inner_text() == f"{learner['best_percent']:g} %"
+        meter = row.locator("meter")
+        assert float(meter.get_attribute("value")) == learner["readiness_percent"]
+    # The first learner has an attempt in progress: shown, not scored.
+    first = expected["learners"][0]
+    assert first["attempts_in_progress"] == 1
+    assert (
+        "(+1 in progress)"
+        in page.locator(f'tr[data-email="{first["email"]}"] [data-col="attempts"]').inner_text()
+    )
+    assert page.locator("#histogram rect").count() == 10
+    assert page.locator("#heatmap tbody tr").count() == 13  # 12 learners + the cohort
+
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT_DIR / "dashboard.png"), full_page=True)
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download progress (CSV)").click()
+    download = download_info.value
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    assert saved.name == f"cohort-{cohort.id}-progress.csv"
+    rows = list(csv.DictReader(io.StringIO(saved.read_text())))
+    assert [r["email"] for r in rows] == [learner["email"] for learner in expected["learners"]]
+    for row, learner in zip(rows, expected["learners"], strict=True):
+        assert float(row["readiness_percent"]) == learner["readiness_percent"]
+        assert int(row["attempts"]) == learner["attempts"]
+
+    # Keyboard only: on a fresh page the skip link is the first stop and leads to the content.
+    page.reload()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"

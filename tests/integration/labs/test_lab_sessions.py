@@ -1,0 +1,193 @@
+"""Lab sessions through the REST API with a real Celery worker on Redis and a live
+simulator server: start -> ready -> kubectl works -> grade with per-check feedback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.config import PROJECT_ROOT
+from app.grading.labfile import load_lab
+from app.grading.selftest import run_script
+from tests.fixtures.app import assert_json_error, bearer
+from tests.fixtures.labs import API
+
+pytestmark = [pytest.mark.redis, pytest.mark.kubectl]
+
+SLUG = "rbac-exact-permissions"
+LAB_FILE = load_lab(PROJECT_ROOT / "labs" / SLUG)
+
+
+def start(stack: Any, token: str, slug: str = SLUG) -> dict[str, Any]:
+    response = stack.client.post(f"{API}/labs/{slug}/sessions", headers=bearer(token))
+    assert response.status_code == 202, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def kubectl(kubeconfig: Path, *args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "kubectl"), *args],
+        env={"KUBECONFIG": str(kubeconfig), "HOME": str(home), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def grade(stack: Any, token: str, session_id: int) -> dict[str, Any]:
+    response = stack.client.post(f"{API}/lab-sessions/{session_id}/grades", headers=bearer(token))
+    assert response.status_code == 202, response.get_data(as_text=True)
+    pending = response.get_json()
+    assert pending["status"] in ("pending", "running", "done")
+    done = stack.client.get(
+        f"{API}/lab-sessions/{session_id}/grades/{pending['id']}?wait=30", headers=bearer(token)
+    )
+    assert done.status_code == 200
+    body = done.get_json()
+    assert body["status"] == "done", body
+    return body
+
+
+def test_session_starts_provisioning_then_ready_with_a_working_kubeconfig(
+    lab_stack, make_user, tmp_path: Path
+) -> None:
+    _, token = make_user()
+    session = start(lab_stack, token)
+    assert session["status"] == "provisioning"
+    assert session["lab"] == SLUG and session["nodes"] == ["controlplane", "node01", "node02"]
+    ready = lab_stack.wait_status(session["id"], token, "ready", "failed")
+    assert ready["status"] == "ready", ready["error"]
+    assert ready["expires_at"] and ready["ready_at"]
+    assert "cluster" not in ready  # placement is for trainers
+
+    config = lab_stack.kubeconfig_file(session["id"], token)
+    role = kubectl(config, "-n", "dev", "get", "role", "pod-reader", "-o", "name", home=tmp_path)
+    assert role.returncode == 0, role.stderr
+    assert role.stdout.strip() == "role.rbac.authorization.k8s.io/pod-reader"
+
+
+def test_grade_untouched_then_solution_gives_per_check_feedback(
+    lab_stack, make_user, tmp_path: Path
+) -> None:
+    _, token = make_user()
+    session_id = start(lab_stack, token)["id"]
+    lab_stack.wait_status(session_id, token, "ready")
+
+    first = grade(lab_stack, token, session_id)
+    assert first["percentage"] == 0 and first["number"] == 1
+    by_id = {c["id"]: c for c in first["checks"]}
+    assert list(by_id) == [c.id for c in LAB_FILE.checks]
+    assert by_id["role-exact-rules"]["passed"] is False
+    assert by_id["role-exact-rules"]["message"].startswith("Role dev/pod-reader grants")
+    # after_first_grade: no hints on the first grade, hints on the second.
+    assert all(c["hint"] is None for c in first["checks"])
+    second = grade(lab_stack, token, session_id)
+    assert (
+        "kubectl -n dev edit role pod-reader"
+        in {c["id"]: c for c in second["checks"]}["role-exact-rules"]["hint"]
+    )
+
+    config = lab_stack.kubeconfig_file(session_id, token)
+    done = run_script(LAB_FILE, "solution", config, extra_env={"HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    third = grade(lab_stack, token, session_id)
+    assert all(c["passed"] for c in third["checks"])
+    # Two hints with a penalty of 1 each were shown before the fix: 8 of 10 points.
+    assert (third["earned"], third["possible"], third["percentage"]) == (8, 10, 80)
+
+    session = lab_stack.client.get(f"{API}/lab-sessions/{session_id}", headers=bearer(token))
+    body = session.get_json()
+    assert body["status"] == "graded"
+    assert [g["number"] for g in body["grades"]] == [1, 2, 3]
+
+
+def test_learners_never_see_expected_values_detail_or_evidence(lab_stack, make_user) -> None:
+    _, token = make_user()
+    _, trainer_token = make_user("trainer")
+    lab = lab_stack.client.get(f"{API}/labs/{SLUG}", headers=bearer(token)).get_json()
+    assert [c["id"] for c in lab["checks"]] == [c.id for c in LAB_FILE.checks]
+    for check in lab["checks"]:
+        assert set(check) == {"id", "points", "message"}
+    text = str(lab)
+    assert "assertions" not in text and "hint" not in str(lab["checks"])
+    assert "kubectl -n dev create rolebinding" not in text  # a hint
+    assert "solution" not in text.lower()
+
+    session_id = start(lab_stack, token)["id"]
+    lab_stack.wait_status(session_id, token, "ready")
+    result = grade(lab_stack, token, session_id)
+    for check in result["checks"]:
+        assert set(check) == {"id", "passed", "points", "earned", "message", "hint", "error"}
+    assert "expected" not in str(result)
+
+    staff = lab_stack.client.get(
+        f"{API}/lab-sessions/{session_id}/grades/{result['id']}", headers=bearer(trainer_token)
+    ).get_json()
+    rules = {c["id"]: c for c in staff["checks"]}["role-exact-rules"]
+    assert "expected" in rules["detail"] and rules["evidence"]
+
+
+def test_another_learners_session_is_404_and_trainers_see_all(lab_stack, make_user) -> None:
+    _, owner = make_user()
+    _, other = make_user()
+    _, trainer = make_user("trainer")
+    session_id = start(lab_stack, owner)["id"]
+    for path in ("", "/kubeconfig", "/grades", "/nodes"):
+        assert_json_error(
+            lab_stack.client.get(f"{API}/lab-sessions/{session_id}{path}", headers=bearer(other)),
+            404,
+        )
+    assert_json_error(
+        lab_stack.client.post(f"{API}/lab-sessions/{session_id}/grades", headers=bearer(other)),
+        404,
+    )
+    assert_json_error(
+        lab_stack.client.delete(f"{API}/lab-sessions/{session_id}", headers=bearer(other)), 404
+    )
+    assert lab_stack.client.get(f"{API}/lab-sessions", headers=bearer(other)).get_json() == []
+    seen = lab_stack.client.get(f"{API}/lab-sessions/{session_id}", headers=bearer(trainer))
+    assert seen.status_code == 200 and "user_id" in seen.get_json()
+
+
+def test_concurrent_session_limit_is_409_and_delete_frees_the_cluster(lab_stack, make_user) -> None:
+    _, token = make_user()
+    first = start(lab_stack, token)
+    second = start(lab_stack, token)
+    body = assert_json_error(
+        lab_stack.client.post(f"{API}/labs/{SLUG}/sessions", headers=bearer(token)), 409
+    )
+    assert body["errors"] == {"limit": ["2"]}
+
+    ready = lab_stack.wait_status(first["id"], token, "ready")
+    lab_stack.wait_status(second["id"], token, "ready")
+    _, trainer = make_user("trainer")
+    placed = lab_stack.client.get(f"{API}/lab-sessions/{first['id']}", headers=bearer(trainer))
+    cluster_id = placed.get_json()["cluster"]["cluster_id"]
+    assert cluster_id in lab_stack.sim.clusters and ready["status"] == "ready"
+
+    ended = lab_stack.client.delete(f"{API}/lab-sessions/{first['id']}", headers=bearer(token))
+    assert ended.status_code == 200 and ended.get_json()["status"] == "ended"
+    lab_stack.harness.wait_until(
+        lambda: cluster_id not in lab_stack.sim.clusters, "the ended session's cluster to go"
+    )
+    assert_json_error(
+        lab_stack.client.get(f"{API}/lab-sessions/{first['id']}/kubeconfig", headers=bearer(token)),
+        409,
+    )
+    # A slot is free again.
+    assert start(lab_stack, token)["status"] == "provisioning"
+
+
+def test_unknown_lab_is_404(lab_stack, make_user) -> None:
+    _, token = make_user()
+    assert_json_error(
+        lab_stack.client.post(f"{API}/labs/nope/sessions", headers=bearer(token)), 404
+    )
+    assert_json_error(lab_stack.client.get(f"{API}/labs/nope", headers=bearer(token)), 404)
+    listed = lab_stack.client.get(f"{API}/labs", headers=bearer(token)).get_json()
+    assert SLUG in [lab["slug"] for lab in listed]

@@ -1,0 +1,172 @@
+# ruff: noqa: F811  (pytest fixtures imported from other test modules are used as arguments)
+"""The server-rendered dashboard over the test client: login with CSRF, the cohort
+page's numbers, CSV download, access control, forms, logout."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.fixtures.app import DEFAULT_PASSWORD
+from tests.integration.test_progress import MIXED, cohort_setup, take  # noqa: F401
+from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
+    CORRECT,
+    ManualClock,
+    clock,
+    make_quiz,
+    sample_bank,
+)
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(client: Any, path: str = "/dashboard/login") -> str:
+    page = client.get(path)
+    found = CSRF.search(page.get_data(as_text=True))
+    assert found, page.get_data(as_text=True)
+    return found.group(1)
+
+
+def log_in(client: Any, email: str, password: str = DEFAULT_PASSWORD, next_path: str = "") -> Any:
+    token = csrf_of(client)
+    url = "/dashboard/login" + (f"?next={next_path}" if next_path else "")
+    return client.post(url, data={"email": email, "password": password, "csrf_token": token})
+
+
+@pytest.fixture
+def trainer_browser(app: Any, client: Any, make_user: Callable) -> tuple[Any, Any]:
+    user, _ = make_user("trainer", email="coach@example.test")
+    browser = app.test_client()
+    assert log_in(browser, user.email).status_code == 302
+    return user, browser
+
+
+def test_login_needs_csrf_and_the_right_password(
+    app: Any, client: Any, make_user: Callable
+) -> None:
+    make_user("trainer", email="coach@example.test")
+    browser = app.test_client()
+    page = browser.get("/dashboard/login")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<label for="email">' in html and '<label for="password">' in html
+    assert "script" not in html
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+
+    no_csrf = browser.post(
+        "/dashboard/login", data={"email": "coach@example.test", "password": DEFAULT_PASSWORD}
+    )
+    assert no_csrf.status_code == 400
+    wrong = log_in(browser, "coach@example.test", "wrong-password")
+    assert wrong.status_code == 401 and "Incorrect email or password." in wrong.get_data(
+        as_text=True
+    )
+    right = log_in(browser, "coach@example.test")
+    assert right.status_code == 302 and right.headers["Location"].endswith("/dashboard/")
+    assert (
+        "HttpOnly" in right.headers["Set-Cookie"] and "SameSite=Lax" in right.headers["Set-Cookie"]
+    )
+    home = browser.get("/dashboard/")
+    assert home.status_code == 200 and "Cohorts" in home.get_data(as_text=True)
+
+
+def test_pages_need_a_session_and_next_stays_on_site(
+    app: Any, client: Any, make_user: Callable
+) -> None:
+    make_user("trainer", email="coach@example.test")
+    browser = app.test_client()
+    redirected = browser.get("/dashboard/cohorts/1")
+    assert (
+        redirected.status_code == 302 and "/dashboard/login?next=" in redirected.headers["Location"]
+    )
+    evil = log_in(browser, "coach@example.test", next_path="https://evil.example/")
+    assert evil.headers["Location"].endswith("/dashboard/")
+
+
+def test_cohort_page_numbers_and_csv(
+    app: Any, cohort_setup: Any, clock: ManualClock, make_user: Callable
+) -> None:
+    cohort_id, _, learners = cohort_setup
+    take(app.test_client(), learners["ada"][1], CORRECT, clock)
+    take(app.test_client(), learners["bob"][1], MIXED, clock)
+    # The cohort belongs to the fixture's trainer; log in as them.
+    from app.extensions import db
+    from app.models.cohort import Cohort
+
+    owner = db.session.get(Cohort, cohort_id).owner
+    browser = app.test_client()
+    log_in(browser, owner.email)
+    page = browser.get(f"/dashboard/cohorts/{cohort_id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<dd id="stat-learners">3</dd>' in html
+    assert '<dd id="stat-ready">1</dd>' in html
+    # mean(100, 57.14) = 78.57
+    assert '<dd id="stat-mean">78.57 %</dd>' in html
+    bob_row = html[html.index('data-email="bob@example.test"') :]
+    bob_row = bob_row[: bob_row.index("</tr>")]
+    assert 'value="57.14"' in bob_row and "not ready" in bob_row
+    assert "admission, plugins, etcd-quorum" in bob_row
+    assert 'class="heat-0">0 %' in html  # bob's Troubleshooting cell
+    assert '<svg id="histogram" role="img"' in html
+
+    download = browser.get(f"/dashboard/cohorts/{cohort_id}/progress.csv")
+    assert download.mimetype == "text/csv"
+    rows = {r["email"]: r for r in csv.DictReader(io.StringIO(download.get_data(as_text=True)))}
+    assert rows["bob@example.test"]["readiness_percent"] == "57.14"
+    assert rows["ada@example.test"]["ready"] == "yes"
+
+    stats = browser.get(f"/dashboard/quizzes/sample-quiz/statistics?cohort_id={cohort_id}")
+    assert stats.status_code == 200 and '<dd id="stat-attempts">2</dd>' in stats.get_data(
+        as_text=True
+    )
+
+
+def test_access_control_on_pages(
+    app: Any, cohort_setup: Any, trainer_browser: Any, clock: ManualClock
+) -> None:
+    cohort_id, _, learners = cohort_setup
+    _, other_trainer = trainer_browser
+    assert other_trainer.get(f"/dashboard/cohorts/{cohort_id}").status_code == 404
+    assert other_trainer.get(f"/dashboard/cohorts/{cohort_id}/progress.csv").status_code == 404
+    learner = app.test_client()
+    log_in(learner, "bob@example.test")
+    assert learner.get(f"/dashboard/cohorts/{cohort_id}").status_code == 403
+    home = learner.get("/dashboard/")
+    assert home.status_code == 302 and home.headers["Location"].endswith("/dashboard/me")
+    take(app.test_client(), learners["bob"][1], MIXED, clock)
+    own = learner.get("/dashboard/me").get_data(as_text=True)
+    assert '<dd id="stat-readiness">57.14 %</dd>' in own
+
+
+def test_forms_create_cohort_add_members_and_logout(
+    app: Any, client: Any, trainer_browser: Any, make_user: Callable
+) -> None:
+    _, browser = trainer_browser
+    make_user("learner", email="ada@example.test")
+    token = csrf_of(browser, "/dashboard/")
+    assert browser.post("/dashboard/cohorts", data={"name": "Forged"}).status_code == 400
+    created = browser.post("/dashboard/cohorts", data={"name": "Autumn", "csrf_token": token})
+    assert created.status_code == 302
+    cohort_url = created.headers["Location"]
+    cohort_id = int(cohort_url.rstrip("/").rsplit("/", 1)[1])
+    added = browser.post(
+        f"/dashboard/cohorts/{cohort_id}/members",
+        data={"emails": "ada@example.test\nghost@example.test", "csrf_token": token},
+        follow_redirects=True,
+    )
+    html = added.get_data(as_text=True)
+    assert "Added 1" in html and "No account for: ghost@example.test" in html
+    assert 'data-email="ada@example.test"' in html
+
+    cookie = browser.get_cookie("session")
+    assert browser.post("/dashboard/logout", data={"csrf_token": token}).status_code == 302
+    # The old cookie no longer works: its token was revoked.
+    replay = app.test_client()
+    replay.set_cookie("session", cookie.value)
+    assert replay.get("/dashboard/").status_code == 302
