@@ -29,6 +29,8 @@ WARNING = "Warning"
 # client-go EventCorrelator: identical events within 10 minutes are merged by count
 # (defaultAggregateIntervalInSeconds = 600 in tools/record/events_cache.go).
 AGGREGATE_WINDOW_SECONDS = 600
+# events_cache.go maxLruCacheEntries: how many distinct events are remembered.
+CACHE_ENTRIES = 4096
 
 _KIND_API_VERSIONS = {
     "Pod": "v1",
@@ -177,6 +179,10 @@ class EventRecorder:
                 if exc.code == 409:
                     continue
                 raise
+            if len(self._cache) >= CACHE_ENTRIES:
+                # Forget the oldest half (dicts keep insertion order), as an LRU would.
+                for old in list(self._cache)[: CACHE_ENTRIES // 2]:
+                    del self._cache[old]
             self._cache[key] = (namespace, created["metadata"]["name"])
             return created
         raise ApiError(409, "no free event name")

@@ -5,7 +5,6 @@ lab.yaml declares."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from app.grading.node_access import NoNodeAccess
 from app.grading.reader import ClusterReader
 from app.grading.result import GradeResult
 from app.grading.selftest import run_script, run_selftest
+from tests.fixtures.sim import kubectl_binary
 
 pytestmark = pytest.mark.kubectl
 
@@ -35,9 +35,7 @@ def lab_cluster(sim_cluster_factory, tmp_path: Path) -> Callable[..., Any]:
         sim = sim_cluster_factory()
         started = sim.cluster.clock.now()
         env = {"HOME": str(tmp_path)}
-        for manifest in LAB.manifest_paths():
-            done = run_script_inline(sim.kubeconfig_path, f"kubectl apply -f {manifest}", env)
-            assert done.returncode == 0, done.stderr
+        apply_setup(sim.kubeconfig_path, tmp_path)
         if script:
             done = run_script(LAB, script, sim.kubeconfig_path, extra_env=env)
             assert done.returncode == 0, done.stdout + done.stderr
@@ -62,20 +60,18 @@ def lab_cluster(sim_cluster_factory, tmp_path: Path) -> Callable[..., Any]:
     return make
 
 
-def run_script_inline(kubeconfig: Path, command: str, env: dict[str, str]) -> Any:
-    """Run one shell line the way self-test scripts run (same PATH and KUBECONFIG)."""
-    return subprocess.run(
-        ["bash", "-c", command],
-        env={
-            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-            "KUBECONFIG": str(kubeconfig),
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+def apply_setup(kubeconfig: Path, home: Path) -> None:
+    """Apply the lab's manifests in order with the real kubectl, as a learner would."""
+    for manifest in LAB.manifest_paths():
+        done = subprocess.run(
+            [kubectl_binary(), "apply", "-f", str(manifest)],
+            env={"KUBECONFIG": str(kubeconfig), "HOME": str(home), "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize("selftest", LAB.data["selftests"], ids=lambda t: t["name"])
@@ -84,11 +80,7 @@ def test_selftests_score_within_their_bounds(
 ) -> None:
     sim = sim_cluster_factory()
     started = sim.cluster.clock.now()
-    for manifest in LAB.manifest_paths():
-        done = run_script_inline(
-            sim.kubeconfig_path, f"kubectl apply -f {manifest}", {"HOME": str(tmp_path)}
-        )
-        assert done.returncode == 0, done.stderr
+    apply_setup(sim.kubeconfig_path, tmp_path)
     outcome = run_selftest(
         LAB,
         selftest,
