@@ -119,7 +119,7 @@ class CohortMembersCsv(MethodView):
 
 
 @blp.route("/cohorts/<int:cohort_id>/members/<int:user_id>")
-class CohortMember(MethodView):
+class CohortMemberById(MethodView):
     @auth_required(Role.TRAINER)
     @blp.response(204)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -148,7 +148,7 @@ class CohortAssignments(MethodView):
 
 
 @blp.route("/cohorts/<int:cohort_id>/assignments/<int:assignment_id>")
-class CohortAssignment(MethodView):
+class CohortAssignmentById(MethodView):
     @auth_required(Role.TRAINER)
     @blp.response(204)
     @blp.alt_response(404, response="NOT_FOUND")

@@ -7,6 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.api.cohorts import csv_response, wants_csv
 from app.api.common import auth_required, current_user
 from app.models.user import Role
 from app.schemas.statistics import LabStatisticsSchema, QuizStatisticsSchema, StatisticsQuerySchema
@@ -23,13 +24,17 @@ class QuizStatistics(MethodView):
     @blp.arguments(StatisticsQuerySchema, location="query")
     @blp.response(200, QuizStatisticsSchema)
     @blp.alt_response(404, response="NOT_FOUND")
-    def get(self, query: dict[str, Any], slug: str) -> dict[str, Any]:
+    def get(self, query: dict[str, Any], slug: str) -> Any:
         """Facility, discrimination (upper vs lower 27 %), distractor counts and
-        Cronbach's alpha over submitted attempts, with flags and sample warnings."""
+        Cronbach's alpha over submitted attempts, with flags and sample warnings.
+        Per-question rows as `text/csv` with `?format=csv` or `Accept: text/csv`."""
         cohort = None
         if query["cohort_id"] is not None:
             cohort = cohorts.get_cohort(current_user(), query["cohort_id"])
-        return statistics.quiz_statistics(slug, cohort)
+        report = statistics.quiz_statistics(slug, cohort)
+        if wants_csv(query["format"]):
+            return csv_response(statistics.statistics_csv(report), f"{slug}-statistics.csv")
+        return report
 
 
 @blp.route("/labs/<slug>/statistics")

@@ -210,6 +210,20 @@ def evaluate_assertion(assertion: dict[str, Any], data: Any) -> tuple[bool, str,
     return passed, message, found
 
 
+def evaluate_assertions(
+    assertions: list[dict[str, Any]], data: Any
+) -> tuple[list[str], dict[str, Any]]:
+    """Check every assertion against `data`: (failure messages, value found per
+    expression). Raises ExpressionError as `evaluate_assertion` does."""
+    failures, values = [], {}
+    for assertion in assertions:
+        passed, message, found = evaluate_assertion(assertion, data)
+        values[assertion["expr"]] = found
+        if not passed:
+            failures.append(message)
+    return failures, values
+
+
 def _apply(op: str, want: Any, found: Any) -> bool:
     if op == "equals":
         return not partial_match(want, found) and _same_shape(want, found)

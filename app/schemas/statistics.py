@@ -11,6 +11,7 @@ class StatisticsQuerySchema(InputSchema):
     cohort_id = ma.fields.Integer(
         load_default=None, metadata={"description": "Count only this cohort's learners."}
     )
+    format = ma.fields.String(validate=ma.validate.OneOf(["json", "csv"]), load_default=None)
 
 
 class OptionCountSchema(OutputSchema):

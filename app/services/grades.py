@@ -48,7 +48,7 @@ GRADE_TASK = "certprep.labs.grade_lab_session"
 GRADE_DEADLINE_SECONDS = 360
 # Longest long-poll a client may ask for (`?wait=`), and how often it looks.
 MAX_WAIT_SECONDS = 60
-POLL_INTERVAL = 0.1
+POLL_INTERVAL = 0.05
 # Fields of a check result a learner sees.
 LEARNER_CHECK_FIELDS = ("id", "passed", "points", "earned", "message", "hint", "error")
 

@@ -25,8 +25,10 @@ from app.clusters import ClusterHandle, ProviderError, default_provider_name, pr
 from app.clusters.base import ClusterProvider
 from app.extensions import db
 from app.logging import get_logger
+from app.models.job import Job, JobStatus
 from app.models.lab import (
     ACTIVE_SESSION_STATUSES,
+    OPEN_GRADE_STATUSES,
     USABLE_SESSION_STATUSES,
     Grade,
     LabSession,
@@ -436,8 +438,8 @@ def close_expired(session_id: int) -> str:
 
 
 def sweep_expired_sessions(moment: datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:
-    """Close usable sessions past their expiry and fail sessions stuck provisioning;
-    returns the ids closed or failed."""
+    """Close usable sessions past their expiry, fail sessions stuck provisioning and
+    grades whose job gave up; returns the session ids closed or failed."""
     moment = moment or now()
     due = db.session.scalars(
         select(LabSession.id)
@@ -454,8 +456,19 @@ def sweep_expired_sessions(moment: datetime | None = None, limit: int = SWEEP_BA
             LabSession.created_at < moment - timedelta(seconds=PROVISION_GIVE_UP_SECONDS),
         )
     ).all()
+    abandoned = db.session.scalars(
+        select(Grade.id)
+        .join(Job, Job.id == Grade.job_id)
+        .where(Grade.status.in_(OPEN_GRADE_STATUSES), Job.status == JobStatus.FAILED)
+        .limit(limit)
+    ).all()
     db.session.rollback()
     done = []
+    if abandoned:
+        from app.services import grades
+
+        for grade_id in abandoned:
+            grades.fail_grade(grade_id, "grading gave up: no worker finished it in time")
     for session_id in due:
         if close_expired(session_id) == LabSessionStatus.EXPIRED.value:
             done.append(session_id)

@@ -16,6 +16,8 @@ out. Below the minimum samples the figures are still given, with a warning.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import statistics as stats
 from collections.abc import Sequence
@@ -257,3 +259,44 @@ def lab_statistics(slug: str, user_ids: Sequence[int] | None = None) -> dict[str
             for entry in sorted(checks.values(), key=lambda e: e["check_id"])
         ],
     }
+
+
+def statistics_csv(report: dict[str, Any]) -> str:
+    """The per-question rows of a quiz statistics report as CSV; options as
+    `id=count` joined by `;` with the key marked `*`."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            "question_id",
+            "type",
+            "domain",
+            "topic",
+            "responses",
+            "unanswered",
+            "facility",
+            "discrimination",
+            "options",
+            "flags",
+        ]
+    )
+    for question in report["questions"]:
+        options = ";".join(
+            f"{o['id']}{'*' if o['correct'] else ''}={o['count']}"
+            for o in question["options"] or []
+        )
+        writer.writerow(
+            [
+                question["question_id"],
+                question["type"],
+                question["domain"],
+                question["topic"],
+                question["responses"],
+                question["unanswered"],
+                "" if question["facility"] is None else f"{question['facility']:g}",
+                "" if question["discrimination"] is None else f"{question['discrimination']:g}",
+                options,
+                ";".join(question["flags"]),
+            ]
+        )
+    return out.getvalue()

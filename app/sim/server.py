@@ -66,6 +66,10 @@ LOG_POLL_INTERVAL = 0.2
 DEFAULT_LOG_FOLLOW_SECONDS = 1800.0
 # How often the server runs each cluster's control-plane loops (wall seconds).
 LOOP_INTERVAL = 0.25
+# A deleted namespace stays Terminating at least this long (wall seconds) before the
+# fallback finishes it, so `kubectl delete -f` of a namespace and its objects still
+# finds the objects, as with the upstream namespace controller's delay.
+NAMESPACE_FINALIZE_DELAY = 1.0
 DEFAULT_MAX_CLUSTERS = 500
 MAX_BODY = 3 * 1024 * 1024  # 3 MiB, kube-apiserver's default request size limit
 
@@ -181,9 +185,16 @@ class SimServer:
 
     def run_loops(self) -> int:
         """One pass of every cluster's control-plane loops; returns how many ran. A loop
-        that raises is logged and runs again next pass (it never stops the others)."""
+        that raises is logged and runs again next pass (it never stops the others).
+
+        A cluster without loops (no control plane attached) still gets its Terminating
+        namespaces finished, as the namespace controller would."""
         ran = 0
         for cluster in list(self.clusters.values()):
+            if not cluster.loops:
+                for name in cluster.store.terminating_namespaces(NAMESPACE_FINALIZE_DELAY):
+                    cluster.store.finalize_namespace(name)
+                    ran += 1
             for loop_fn in list(cluster.loops):
                 try:
                     loop_fn()
@@ -192,11 +203,17 @@ class SimServer:
                 ran += 1
         return ran
 
+    def _has_work(self) -> bool:
+        return any(
+            c.loops or c.store.terminating_namespaces(NAMESPACE_FINALIZE_DELAY)
+            for c in list(self.clusters.values())
+        )
+
     async def _drive_loops(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(LOOP_INTERVAL)
-            if any(c.loops for c in list(self.clusters.values())):
+            if self._has_work():
                 # On a worker thread: a slow controller pass never stalls API requests.
                 await loop.run_in_executor(None, self.run_loops)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -66,6 +67,20 @@ _SUFFIX_LEN = 5
 PROPAGATION_POLICIES = ("Orphan", "Background", "Foreground")
 
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
+
+
+NAMESPACES = ("", "namespaces")
+
+
+def _held(group: str, plural: str, obj: dict[str, Any]) -> bool:
+    """Whether finalizers keep a deleted object: metadata.finalizers, and for a
+    Namespace also spec.finalizers (`kubernetes`, removed by the namespace controller)."""
+    if obj.get("metadata", {}).get("finalizers"):
+        return True
+    if (group, plural) == NAMESPACES:
+        spec = obj.get("spec")
+        return isinstance(spec, dict) and bool(spec.get("finalizers"))
+    return False
 
 
 def check_propagation(policy: str | None) -> None:
@@ -186,6 +201,8 @@ class ObjectStore:
         self._rv = 0
         self._history = EventHistory(history_limit)
         self._hub = WatchHub()
+        # Terminating namespaces -> when they started terminating (monotonic seconds).
+        self._terminating: dict[str, float] = {}
         # owner uid -> dependents (group, plural, namespace, name)
         self._dependents: dict[str, set[tuple[str, str, str, str]]] = {}
         # Hooks the cluster installs (CRD registration, later controllers):
@@ -440,7 +457,7 @@ class ObjectStore:
             # still running (upstream deletes on update only at grace 0).
             finishing = (
                 bool(old_meta.get("deletionTimestamp"))
-                and not meta.get("finalizers")
+                and not _held(group, plural, obj)
                 and not old_meta.get("deletionGracePeriodSeconds")
             )
             if obj == old and not finishing:
@@ -528,10 +545,15 @@ class ObjectStore:
                 return obj, False
             if grace_seconds > 0:
                 return obj, False  # already terminating with a shorter grace period
-            if meta.get("finalizers"):
+            if _held(group, plural, obj):
                 if not meta.get("deletionTimestamp"):
                     meta["deletionTimestamp"] = rfc3339(self.clock.now())
                     meta["deletionGracePeriodSeconds"] = 0
+                    if (group, plural) == NAMESPACES:
+                        # Terminating until its content is gone and the `kubernetes`
+                        # finalizer removed (the namespace controller's work).
+                        obj.setdefault("status", {})["phase"] = "Terminating"
+                        self._terminating[name] = time.monotonic()
                     rv = self._next_rv()
                     meta["resourceVersion"] = str(rv)
                     self._commit(MODIFIED, group, plural, key, encode(obj), rv, raw)
@@ -542,7 +564,8 @@ class ObjectStore:
         self, group: str, plural: str, key: Key, obj: dict, raw: bytes, policy: str
     ) -> dict[str, Any]:
         meta = obj["metadata"]
-        if (group, plural) == ("", "namespaces"):
+        if (group, plural) == NAMESPACES:
+            self._terminating.pop(key[1], None)
             self._empty_namespace(key[1])
         if policy == "Foreground":
             self._collect_dependents(meta.get("uid", ""), policy)
@@ -575,8 +598,8 @@ class ObjectStore:
                 continue
 
     def _empty_namespace(self, namespace: str) -> None:
-        # The namespace controller's job upstream (namespace goes Terminating first);
-        # here done at once since nothing runs asynchronously yet.
+        # The namespace controller's job upstream; done here when a namespace without
+        # the `kubernetes` finalizer goes, or by `finalize_namespace`.
         for group, plural in list(self._kinds):
             for ns, name in sorted(self._kinds[(group, plural)]):
                 if ns == namespace:
@@ -590,6 +613,32 @@ class ObjectStore:
                         obj["metadata"].pop("finalizers", None)
                         obj["metadata"].pop("resourceVersion", None)
                         self.update(group, plural, obj)
+
+    def terminating_namespaces(self, older_than: float = 0.0) -> list[str]:
+        """Namespaces that have been Terminating for at least `older_than` seconds."""
+        now = time.monotonic()
+        with self._lock:
+            return sorted(n for n, t in self._terminating.items() if now - t >= older_than)
+
+    def finalize_namespace(self, name: str) -> bool:
+        """Finish a Terminating namespace: delete its content (dropping finalizers
+        nobody will remove) and the namespace. What the namespace controller does when
+        one runs; returns True when the namespace is gone."""
+        with self._lock:
+            ns = self.get(*NAMESPACES, None, name)
+            if ns is None:
+                self._terminating.pop(name, None)
+                return True
+            if not ns["metadata"].get("deletionTimestamp"):
+                return False
+            self._empty_namespace(name)
+            ns = self.get(*NAMESPACES, None, name)
+            if ns is None:
+                return True
+            (ns.get("spec") or {}).pop("finalizers", None)
+            ns["metadata"].pop("finalizers", None)
+            self.update(*NAMESPACES, ns)
+            return self.get(*NAMESPACES, None, name) is None
 
     def delete_kind(self, group: str, plural: str) -> int:
         """Remove every object of a kind (a CRD went away); returns how many."""
@@ -711,6 +760,7 @@ class ObjectStore:
             self._hub.close_all()
             self._kinds.clear()
             self._dependents.clear()
+            self._terminating.clear()
             for kind_key, objects in data.get("objects", {}).items():
                 group, _, plural = kind_key.rpartition("/")
                 bucket = self._kinds.setdefault((group, plural), {})
@@ -719,6 +769,8 @@ class ObjectStore:
                     key = (meta.get("namespace") or "", meta["name"])
                     bucket[key] = encode(obj)
                     self._index_owners(group, plural, key, obj, None)
+                    if (group, plural) == NAMESPACES and meta.get("deletionTimestamp"):
+                        self._terminating[key[1]] = time.monotonic()
             self._rv = max(self._rv, int(data.get("resourceVersion", 0))) + 1
             self._history.clear(self._rv)
 

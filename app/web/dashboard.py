@@ -253,18 +253,32 @@ def progress_download(user: User, cohort_id: int) -> Response:
     return csv_response(progress.progress_csv(report), f"cohort-{cohort.id}-progress.csv")
 
 
-@bp.route("/quizzes/<slug>/statistics")
-@login_required(Role.TRAINER)
-def quiz_statistics(user: User, slug: str) -> str:
-    """Item statistics of a quiz, optionally for one cohort (`?cohort_id=`)."""
+def _quiz_statistics(user: User, slug: str) -> tuple[dict[str, Any], Any]:
+    """The statistics report of quiz `slug` for the `?cohort_id=` of the request (all
+    learners without it), and that cohort."""
     cohort = None
     cohort_id = request.args.get("cohort_id", type=int)
     if cohort_id is not None:
         cohort = cohorts.get_cohort(user, cohort_id)
-    report = statistics.quiz_statistics(slug, cohort)
+    return statistics.quiz_statistics(slug, cohort), cohort
+
+
+@bp.route("/quizzes/<slug>/statistics")
+@login_required(Role.TRAINER)
+def quiz_statistics(user: User, slug: str) -> str:
+    """Item statistics of a quiz, optionally for one cohort (`?cohort_id=`)."""
+    report, cohort = _quiz_statistics(user, slug)
     return render_template(
         "statistics.html", report=report, cohort=cohort, title=f"Statistics: {slug}"
     )
+
+
+@bp.route("/quizzes/<slug>/statistics.csv")
+@login_required(Role.TRAINER)
+def statistics_download(user: User, slug: str) -> Response:
+    """A quiz's per-question statistics as CSV (`?cohort_id=` as on the page)."""
+    report, _ = _quiz_statistics(user, slug)
+    return csv_response(statistics.statistics_csv(report), f"{slug}-statistics.csv")
 
 
 @bp.route("/me")

@@ -489,3 +489,26 @@ def test_server_side_dry_run(kubectl, sim_cluster) -> None:
     )
     assert out.stdout == "Always"  # defaulted by the server
     assert sim_cluster.store.get("apps", "deployments", "default", "ghost") is None
+
+
+def test_delete_file_with_namespace_and_its_objects(kubectl, tmp_path) -> None:
+    manifest = write(
+        tmp_path,
+        "app.yaml",
+        (
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n---\n"
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n"
+            "data:\n  mode: fast\n"
+        ),
+    )
+    assert kubectl("apply", "-f", manifest).lines == [
+        "namespace/shop created",
+        "configmap/settings created",
+    ]
+    deleted = kubectl("delete", "-f", manifest)
+    assert deleted.lines == [
+        'namespace "shop" deleted',
+        'configmap "settings" deleted from shop namespace',
+    ]
+    gone = kubectl("wait", "--for=delete", "namespace/shop", "--timeout=20s", check=False)
+    assert gone.returncode == 0, gone.stderr

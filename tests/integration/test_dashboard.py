@@ -125,6 +125,10 @@ def test_cohort_page_numbers_and_csv(
     assert stats.status_code == 200 and '<dd id="stat-attempts">2</dd>' in stats.get_data(
         as_text=True
     )
+    assert "Download statistics (CSV)" in stats.get_data(as_text=True)
+    stats_csv = browser.get(f"/dashboard/quizzes/sample-quiz/statistics.csv?cohort_id={cohort_id}")
+    assert stats_csv.mimetype == "text/csv"
+    assert len(list(csv.DictReader(io.StringIO(stats_csv.get_data(as_text=True))))) == 7
 
 
 def test_access_control_on_pages(

@@ -127,3 +127,29 @@ def test_statistics_flags_extreme_facility_and_access(
         ),
         404,
     )
+
+
+def test_statistics_csv_parses_back(
+    client: Any, make_user: Callable, make_quiz: Callable, clock: ManualClock
+) -> None:
+    import csv
+    import io
+
+    make_quiz()
+    for key in (ADA, MIXED, CY):
+        _, token = make_user("learner")
+        take(client, bearer(token), key, clock)
+    _, trainer_token = make_user("trainer")
+    url = f"{API}/quizzes/sample-quiz/statistics"
+    report = client.get(url, headers=bearer(trainer_token)).get_json()
+    download = client.get(f"{url}?format=csv", headers=bearer(trainer_token))
+    assert download.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(download.get_data(as_text=True))))
+    assert [r["question_id"] for r in rows] == [q["question_id"] for q in report["questions"]]
+    for row, question in zip(rows, report["questions"], strict=True):
+        assert float(row["facility"]) == question["facility"]
+        assert float(row["discrimination"]) == question["discrimination"]
+        assert int(row["responses"]) == question["responses"] == 3
+        assert row["flags"] == ";".join(question["flags"])
+    single = next(r for r in rows if r["question_id"] == "sample-single")
+    assert single["options"] == "a*=2;b=1;c=0"

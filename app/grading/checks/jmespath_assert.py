@@ -18,7 +18,7 @@ from app.grading.checks.base import (
     object_name,
     select,
 )
-from app.grading.matchers import evaluate_assertion
+from app.grading.matchers import evaluate_assertions
 
 
 class JmespathSchema(SelectionSchema):
@@ -38,7 +38,7 @@ class Jmespath(SimpleKind):
         objects = select(params, env)
         what = describe_selection(params)
         if params["scope"] == "list":
-            failures, values = _assert_all(params["assertions"], objects)
+            failures, values = evaluate_assertions(params["assertions"], objects)
             evidence = [evidence_of(o) for o in objects[:20]]
             if evidence or values:
                 evidence.append({"list": what, "fields": values})
@@ -50,20 +50,10 @@ class Jmespath(SimpleKind):
         evidence = []
         problems = []
         for obj in objects:
-            failures, values = _assert_all(params["assertions"], obj)
+            failures, values = evaluate_assertions(params["assertions"], obj)
             evidence.append(evidence_of(obj, **values))
             if failures:
                 problems.append(f"{obj.get('kind')} {object_name(obj)}: " + "; ".join(failures))
         if problems:
             return Outcome(False, " | ".join(problems[:3]), evidence[:20])
         return Outcome(True, f"{what}: all assertions hold", evidence[:20])
-
-
-def _assert_all(assertions: list[dict[str, Any]], data: Any) -> tuple[list[str], dict[str, Any]]:
-    failures, values = [], {}
-    for assertion in assertions:
-        passed, message, found = evaluate_assertion(assertion, data)
-        values[assertion["expr"]] = found
-        if not passed:
-            failures.append(message)
-    return failures, values

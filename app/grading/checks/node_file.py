@@ -11,7 +11,7 @@ import yaml
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.grading.checks.base import AssertionSchema, CheckEnv, KindSchema, Outcome, SimpleKind
-from app.grading.matchers import evaluate_assertion, show
+from app.grading.matchers import evaluate_assertions, show
 from app.grading.node_access import NodeAccessError
 
 FILE_TESTS = ("exists", "contains", "not_contains", "regex", "equals", "yaml")
@@ -74,13 +74,8 @@ class NodeFile(SimpleKind):
             except yaml.YAMLError as exc:
                 problems.append(f"not valid YAML ({str(exc).splitlines()[0]})")
             else:
-                values = {}
-                for assertion in params["yaml"]:
-                    passed, message, found = evaluate_assertion(assertion, data)
-                    values[assertion["expr"]] = found
-                    if not passed:
-                        problems.append(message)
-                evidence["fields"] = values
+                failures, evidence["fields"] = evaluate_assertions(params["yaml"], data)
+                problems.extend(failures)
         if problems:
             return Outcome(False, f"{where}: " + "; ".join(problems), [evidence])
         return Outcome(True, f"{where}: as expected", [evidence])

@@ -191,3 +191,61 @@ def test_unknown_lab_is_404(lab_stack, make_user) -> None:
     assert_json_error(lab_stack.client.get(f"{API}/labs/nope", headers=bearer(token)), 404)
     listed = lab_stack.client.get(f"{API}/labs", headers=bearer(token)).get_json()
     assert SLUG in [lab["slug"] for lab in listed]
+
+
+def test_node_access_reads_writes_and_runs_commands(lab_stack, make_user) -> None:
+    from tests.fixtures.labs import sim_has_node_access
+
+    if not sim_has_node_access(lab_stack.sim):
+        pytest.skip("this simulator has no node access routes yet")
+    _, token = make_user()
+    _, other = make_user()
+    session_id = start(lab_stack, token)["id"]
+    lab_stack.wait_status(session_id, token, "ready")
+    base = f"{API}/lab-sessions/{session_id}/nodes"
+    nodes = lab_stack.client.get(base, headers=bearer(token)).get_json()
+    assert nodes[0] == {"name": "controlplane", "role": "control-plane"}
+
+    manifest = "/etc/kubernetes/manifests/kube-scheduler.yaml"
+    read = lab_stack.client.get(f"{base}/controlplane/files?path={manifest}", headers=bearer(token))
+    assert read.status_code == 200 and "kube-scheduler" in read.get_json()["content"]
+    written = lab_stack.client.put(
+        f"{base}/node01/files?path=/root/notes.txt",
+        json={"content": "hello\n"},
+        headers=bearer(token),
+    )
+    assert written.status_code == 200 and written.get_json()["size"] == 6
+    ran = lab_stack.client.post(
+        f"{base}/node01/exec", json={"command": "cat /root/notes.txt"}, headers=bearer(token)
+    )
+    assert ran.status_code == 200
+    assert (ran.get_json()["exit_code"], ran.get_json()["stdout"]) == (0, "hello\n")
+
+    assert_json_error(
+        lab_stack.client.get(f"{base}/controlplane/files?path=/etc/none", headers=bearer(token)),
+        404,
+    )
+    assert_json_error(
+        lab_stack.client.post(f"{base}/node09/exec", json={"command": "ls"}, headers=bearer(token)),
+        404,
+    )
+    assert_json_error(
+        lab_stack.client.post(f"{base}/node01/exec", json={"command": "ls"}, headers=bearer(other)),
+        404,
+    )
+
+
+def test_node_access_input_is_validated(lab_stack, make_user) -> None:
+    _, token = make_user()
+    session_id = start(lab_stack, token)["id"]
+    base = f"{API}/lab-sessions/{session_id}/nodes/controlplane"
+    assert_json_error(
+        lab_stack.client.get(f"{base}/files?path=relative", headers=bearer(token)), 422
+    )
+    assert_json_error(lab_stack.client.post(f"{base}/exec", json={}, headers=bearer(token)), 422)
+    assert_json_error(
+        lab_stack.client.post(
+            f"{base}/exec", json={"command": "ls", "extra": 1}, headers=bearer(token)
+        ),
+        422,
+    )

@@ -392,3 +392,25 @@ def test_events_v1_are_core_events(store: ObjectStore) -> None:
     with pytest.raises(ApiError) as err:
         store.delete("events.k8s.io", "events", "default", "ghost")
     assert err.value.message == 'events.events.k8s.io "ghost" not found'
+
+
+def test_namespace_with_kubernetes_finalizer_terminates_first(store: ObjectStore) -> None:
+    store.create(
+        "",
+        "namespaces",
+        {"kind": "Namespace", "metadata": {"name": "team"}, "spec": {"finalizers": ["kubernetes"]}},
+    )
+    store.create("", "pods", pod("a", "team"))
+    store.create("", "pods", pod("b", "team"))
+    state, removed = store.delete("", "namespaces", None, "team")
+    assert not removed
+    assert state["status"]["phase"] == "Terminating"
+    assert store.terminating_namespaces() == ["team"]
+    # Its content can still be deleted by name meanwhile (kubectl delete -f).
+    _, gone = store.delete("", "pods", "team", "a")
+    assert gone
+    assert store.get("", "pods", "team", "b") is not None
+    assert store.finalize_namespace("team")
+    assert store.get("", "namespaces", None, "team") is None
+    assert store.list("", "pods", "team")[0] == []
+    assert store.terminating_namespaces() == []
