@@ -28,28 +28,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+# The throw-away PostgreSQL database helpers of the quiz benchmark.
+from quiz_bench import drop_database, pg_database  # noqa: E402
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 SLUG = "bench-lab"
-
-
-def pg_database(server_url: str) -> tuple[str, str]:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    name = f"certprep_labbench_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(server_url).set(drivername="postgresql+psycopg", database=name)
-    return url.render_as_string(hide_password=False), name
-
-
-def drop_database(server_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def figures(label: str, samples: list[float]) -> str:
@@ -127,6 +113,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
             for _ in range(args.grades):
                 began = time.perf_counter()
                 pending = client.post(f"/api/v1/lab-sessions/{target}/grades", headers=headers)
+                if pending.status_code != 202:
+                    raise SystemExit(f"grade request refused: {pending.get_json()}")
                 grade_id = pending.get_json()["id"]
                 done = client.get(
                     f"/api/v1/lab-sessions/{target}/grades/{grade_id}?wait=30", headers=headers

@@ -51,6 +51,14 @@ def bench_create(count: int) -> None:
         create_cluster(f"c{i}", ca=ca, nodes=3)
         samples.append((time.perf_counter() - started) * 1000)
     print(f"cluster create (3 nodes):      {figures(samples)}   target < 50 ms")
+    server = SimServer(port=0)  # not started: only its create path (adds node agents)
+    server.create_cluster(cluster_id="warm-up")
+    samples = []
+    for i in range(count):
+        started = time.perf_counter()
+        server.create_cluster(cluster_id=f"s{i}")
+        samples.append((time.perf_counter() - started) * 1000)
+    print(f"  ... via SimServer (agents):   {figures(samples)}")
 
 
 def bench_memory(count: int) -> None:
@@ -74,6 +82,29 @@ def bench_memory(count: int) -> None:
     print(
         f"{count} clusters in one process: created in {elapsed:.2f} s (traced), "
         f"{(after - before) / 2**20:.1f} MiB total"
+    )
+
+
+def bench_memory_with_node_agents(count: int) -> None:
+    """As the server creates them: with node agents (per-node files and shells)."""
+    from app.sim.nodes import ClusterNodes
+
+    ca = generate_ca()
+    create_cluster("warm-up", ca=ca).node_access = None
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    clusters = []
+    for i in range(count):
+        cluster = create_cluster(f"n{i}", ca=ca)
+        cluster.node_access = ClusterNodes(cluster)
+        clusters.append(cluster)
+    gc.collect()
+    per = (tracemalloc.get_traced_memory()[0] - before) / count
+    tracemalloc.stop()
+    print(
+        f"  ... with node agents:         {per / 1024:.1f} KiB ({per / 2**20:.3f} MiB) "
+        f"per cluster, {len(clusters)} clusters"
     )
 
 
@@ -199,6 +230,7 @@ def main() -> None:
     quick = args.quick
     bench_create(20 if quick else 100)
     bench_memory(200)
+    bench_memory_with_node_agents(20 if quick else 50)
     bench_kubectl_get(500, 3 if quick else 10)
     bench_watch(50, 50 if quick else 200)
 

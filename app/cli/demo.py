@@ -4,7 +4,8 @@ Creates a trainer, twelve learners and a cohort, assigns quizzes, and plays a fo
 of attempts through the real attempt services (so scores, breakdowns and the activity
 log are what learners would produce) on a simulated clock: learners of varied ability,
 each with a couple of weak topics, improving a little with each attempt. One attempt is
-left in progress. Lab grades join the report once lab sessions are stored.
+left in progress. The project's labs are imported and three of them assigned, with a
+finished, graded session for most learners.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ DEFAULT_QUIZZES = ("cka-architecture-mock-exam", CHECKPOINT_SLUG, "scheduler-ess
 CHECKPOINT_SECTIONS = ("etcd", "scheduler")
 CHECKPOINT_SIZE = 12
 HISTORY_DAYS = 14
+DEMO_LABS = 3
 
 
 @dataclass
@@ -97,7 +99,8 @@ def _play_attempt(
 
     attempt, _ = attempts.start_attempt(user, slug)
     answers = []
-    for item in attempt.items:
+    # By question id, not display order: the history depends on `rng` alone.
+    for item in sorted(attempt.items, key=lambda i: i.question_uid):
         question = item.question
         chance = ability + DIFFICULTY_SHIFT.get(question.difficulty, 0.0)
         if question.topic in weak:
@@ -122,11 +125,14 @@ def seed_demo(
     learners: int = DEMO_LEARNERS,
     seed: int = 7,
     password: str = DEMO_PASSWORD,
+    with_labs: bool = True,
 ) -> dict[str, Any]:
     """Fill the current app's database with the demo cohort; commits.
 
-    Returns `{"trainer", "cohort_id", "learners", "attempts", "created"}`; when the demo
-    trainer already exists nothing is written and `created` is False. Raises
+    Returns `{"trainer", "cohort_id", "learners", "attempts", "lab_grades", "created"}`;
+    when the demo trainer already exists nothing is written and `created` is False.
+    With `with_labs`, the project's labs are imported and graded sessions recorded
+    (see `seed_lab_history`). Raises
     `click.ClickException` when none of the quizzes exist (import the banks first).
     """
     from flask import current_app
@@ -147,6 +153,7 @@ def seed_demo(
             "cohort_id": cohort.id if cohort else None,
             "learners": len(cohort.members) if cohort else 0,
             "attempts": 0,
+            "lab_grades": 0,
             "created": False,
         }
     wanted = list(quiz_slugs or DEFAULT_QUIZZES)
@@ -191,6 +198,10 @@ def seed_demo(
                     clock.advance(hours=rng.randint(2, 30))
     finally:
         current_app.config.pop(CLOCK_CONFIG_KEY, None)
+    if with_labs:
+        played_labs = seed_lab_history(trainer, cohort.id, members, rng, real_now)
+    else:
+        played_labs = 0
     # One learner is in the middle of an attempt right now: it does not count yet.
     _play_attempt(members[0], slugs[-1], 0.5, set(), rng, None)
     return {
@@ -198,8 +209,113 @@ def seed_demo(
         "cohort_id": cohort.id,
         "learners": len(members),
         "attempts": played,
+        "lab_grades": played_labs,
         "created": True,
     }
+
+
+def seed_lab_history(
+    trainer: Any, cohort_id: int, members: Sequence[Any], rng: random.Random, real_now: datetime
+) -> int:
+    """Import the project's labs, assign the first DEMO_LABS by slug, and record one
+    finished session per learner and lab (most learners) with a grade built from the
+    lab's own checks; commits. Returns the number of grades (0 when the labs cannot be
+    imported).
+
+    The sessions are history: their clusters are gone (status `ended`), as for any lab
+    done days ago. Each check passes with the learner's ability; a failed check's hint
+    was revealed for about half the learners, costing its hint penalty on a later pass.
+    """
+    from app.extensions import db
+    from app.models.lab import Grade, GradeStatus, LabSession, LabSessionStatus
+    from app.services import activity, cohorts
+    from app.services.errors import ServiceError
+    from app.services.labs import import_labs, labs_query
+    from app.services.progress import PASS_MARK
+
+    try:
+        import_labs(complete=False)
+    except ServiceError:
+        db.session.rollback()
+        return 0
+    # A few labs, so quizzes and labs both weigh in the readiness figures.
+    labs = sorted(db.session.scalars(labs_query()), key=lambda lab: lab.slug)[:DEMO_LABS]
+    graded = 0
+    for lab in labs:
+        cohorts.assign(trainer, cohort_id, "lab", lab.slug, real_now + timedelta(days=10))
+    for index, learner in enumerate(members):
+        ability = 0.35 + 0.6 * index / max(1, len(members) - 1)
+        for lab in labs:
+            if rng.random() < 0.2:
+                continue  # not done yet
+            ready_at = real_now - timedelta(days=rng.randint(1, 9), minutes=rng.randint(0, 600))
+            limit = max(1, lab.time_limit_minutes)
+            minutes = rng.randint(max(1, limit // 3), limit)
+            checks, revealed, earned, possible = [], [], 0.0, 0.0
+            for check in lab.spec.get("checks", []):
+                points = float(check.get("points", 0))
+                passed = bool(check.get("guard")) or rng.random() < ability
+                hinted = check.get("hint") is not None and rng.random() < 0.5 and not passed
+                if hinted:
+                    revealed.append(check["id"])
+                    passed = rng.random() < 0.6  # the hint helped on the re-grade
+                gained = max(0.0, points - float(check.get("hint_penalty", 0) if hinted else 0))
+                gained = gained if passed else 0.0
+                earned += gained
+                possible += points
+                checks.append(
+                    {"id": check["id"], "points": points, "earned": gained, "passed": passed}
+                )
+            percentage = round(100 * earned / possible, 2) if possible else 0.0
+            finished = ready_at + timedelta(minutes=minutes)
+            session = LabSession(
+                lab=lab,
+                user_id=learner.id,
+                status=LabSessionStatus.ENDED,
+                provider="simulator",
+                content_hash=lab.content_hash,
+                hints_revealed=revealed,
+                created_at=ready_at,
+                ready_at=ready_at,
+                expires_at=ready_at + timedelta(minutes=lab.time_limit_minutes),
+                ended_at=finished,
+            )
+            db.session.add(
+                Grade(
+                    session=session,
+                    number=1,
+                    status=GradeStatus.DONE,
+                    requested_at=finished,
+                    started_at=finished,
+                    finished_at=finished,
+                    runs=1,
+                    earned=earned,
+                    possible=possible,
+                    percentage=percentage,
+                    result={
+                        "checks": checks,
+                        "earned": earned,
+                        "possible": possible,
+                        "percentage": percentage,
+                        "hints_revealed": revealed,
+                    },
+                )
+            )
+            db.session.flush()
+            activity.record(learner.id, "started", "lab", lab.slug, ready_at, subject_id=session.id)
+            activity.record(
+                learner.id,
+                "graded",
+                "lab",
+                lab.slug,
+                finished,
+                subject_id=session.id,
+                percent=percentage,
+                passed=percentage >= PASS_MARK,
+            )
+            graded += 1
+    db.session.commit()
+    return graded
 
 
 def create_checkpoint(author: Any) -> Any:
@@ -308,7 +424,7 @@ def seed(quizzes: tuple[str, ...], learners: int, seed: int) -> None:
         return
     click.echo(
         f"demo cohort {result['cohort_id']}: {result['learners']} learners,"
-        f" {result['attempts']} submitted attempts"
+        f" {result['attempts']} submitted attempts, {result['lab_grades']} lab grades"
     )
     click.echo(f"log in at /dashboard/login as {result['trainer']} / {DEMO_PASSWORD}")
     click.echo(f"learners: learner01@certprep.example ... / {DEMO_PASSWORD}")

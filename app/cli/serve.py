@@ -28,6 +28,10 @@ from app.cli.common import build_app
 
 ADMIN_EMAIL = "admin@certprep.local"
 
+# Commands `up` runs to load content (question banks, labs) when they exist; each is
+# idempotent and defaults to the project's own content folders.
+CONTENT_IMPORTS: list[tuple[str, ...]] = [("bank", "import"), ("lab", "import")]
+
 # Seconds `up` gives children to exit after SIGTERM before it sends SIGKILL; longer than
 # gunicorn's --graceful-timeout below so in-flight requests can finish.
 STOP_GRACE_SECONDS = 20
@@ -222,6 +226,36 @@ def _wait_until_ready(url: str, children: list[Child], timeout: float) -> str | 
     return f"not ready after {timeout:.0f} s ({last})"
 
 
+def _simulator_argv(
+    root: click.Group,
+    certprep: list[str],
+    host: str,
+    port: int,
+    env: dict[str, str],
+    instance: Path,
+) -> list[str]:
+    """The `sim serve` command line for `up`; fills `env` with what the other roles need
+    to manage its clusters: one admin token and the CA file of its certificate."""
+    from app.cli.sim import CA_FILE
+
+    command = _find_command(root, "sim", "serve")
+    options = {param.name for param in command.params} if command is not None else set()
+    # State (server.json, CA, persisted clusters) belongs to this instance folder unless
+    # the caller chose a folder.
+    state_dir = Path(env.get("CERTPREP_SIM_STATE_DIR") or instance / "sim")
+    env["CERTPREP_SIM_STATE_DIR"] = str(state_dir)
+    env.setdefault("CERTPREP_SIM_ADMIN_TOKEN", secrets.token_urlsafe(32))
+    # Always this server's CA: a CA file set for some other server would not verify it.
+    env["CERTPREP_SIM_CA_FILE"] = str(state_dir / CA_FILE)
+    argv = [*certprep, "sim", "serve", "--host", host, "--port", str(port)]
+    if "state_dir" in options:
+        argv += ["--state-dir", str(state_dir)]
+    if "persist" in options:
+        # Clusters of lab sessions survive a restart of `up`, like the database does.
+        argv.append("--persist")
+    return argv
+
+
 def _start(role: str, argv: list[str], env: dict[str, str]) -> Child:
     child = Child(role, subprocess.Popen(argv, env=env))
     click.echo(f"started {role} (pid {child.process.pid})")
@@ -321,14 +355,17 @@ def up(
             raise click.ClickException(f"port {number} ({role}) is in use on {host}")
 
     click.echo(f"instance folder {instance}")
-    subprocess.run([*certprep, "db", "upgrade"], env=env, check=True)
+    migrated = subprocess.run([*certprep, "db", "upgrade"], env=env, check=False)
+    if migrated.returncode != 0:
+        raise click.ClickException("database migration failed (see above)")
 
-    if _find_command(root, "bank", "import") is not None:
-        imported = subprocess.run([*certprep, "bank", "import"], env=env, check=False)
+    for content in CONTENT_IMPORTS:
+        if _find_command(root, *content) is None:
+            click.echo(f"no `certprep {' '.join(content)}` command: skipping it")
+            continue
+        imported = subprocess.run([*certprep, *content], env=env, check=False)
         if imported.returncode != 0:
-            click.echo("content import failed (see above); starting without it", err=True)
-    else:
-        click.echo("no `certprep bank import` command: skipping content import")
+            click.echo(f"`certprep {' '.join(content)}` failed (see above); going on", err=True)
 
     sim_argv: list[str] | None = None
     sim_url: str | None = None
@@ -337,9 +374,7 @@ def up(
     elif not with_sim:
         click.echo("no `certprep sim serve` command: starting without the simulator")
     else:
-        sim_argv = [*certprep, "sim", "serve", "--host", host, "--port", str(sim_port)]
-        # One admin token for the simulator and every role that manages its clusters.
-        env.setdefault("CERTPREP_SIM_ADMIN_TOKEN", secrets.token_urlsafe(32))
+        sim_argv = _simulator_argv(root, certprep, host, sim_port, env, instance)
     roles = [
         ("web", [*certprep, "serve", "--host", host, "--port", str(port), "--workers", "2"]),
         ("worker", [*certprep, "worker", "--concurrency", "2"]),
@@ -385,6 +420,11 @@ def up(
             f"  readiness    {base}/readyz",
             f"  metrics      {base}/metrics",
             f"  simulator    {sim_url or 'not running'}",
+            *(
+                [f"  sim state    {env['CERTPREP_SIM_STATE_DIR']} (CERTPREP_SIM_STATE_DIR)"]
+                if sim_url
+                else []
+            ),
             f"  admin        {ADMIN_EMAIL}",
             f"  admin token  {token}",
             "Press Ctrl-C to stop.",

@@ -87,8 +87,12 @@ def serve(
     persist: bool,
 ) -> None:
     """Run the simulator server until interrupted (Ctrl-C or SIGTERM)."""
+    from app.logging import configure_logging
     from app.sim.server import SimServer
     from app.sim.tls import KeyPair
+
+    # Internal errors (500s) and failing control-plane loops are logged, never silent.
+    configure_logging()
 
     state = state_dir or default_state_dir()
     ca = None

@@ -137,8 +137,13 @@ class SimulatorProvider:
         return len(body.get("items") or []) / capacity
 
     def place(self) -> str:
-        """The least-loaded server that answers and has room; NoCapacity otherwise."""
+        """The least-loaded server that answers and has room; ProviderError when none
+        answers, NoCapacity when all that answer are full."""
         loads = [(load, url) for url in self.urls if (load := self.load(url)) is not None]
+        if not loads:
+            raise ProviderError(
+                f"no simulator server answered (unreachable: {', '.join(self.urls)})"
+            )
         free = sorted((load, index, url) for index, (load, url) in enumerate(loads) if load < 1)
         if not free:
             raise NoCapacity("no simulator server has room for another cluster")

@@ -24,23 +24,6 @@ class LabCheckSummarySchema(OutputSchema):
     message = fields.String()
 
 
-class LabSchema(OutputSchema):
-    slug = fields.String()
-    version = fields.Integer()
-    title = fields.String()
-    description = fields.String()
-    domain = fields.String()
-    section = fields.String()
-    difficulty = fields.String()
-    time_limit_minutes = fields.Integer()
-    backends = fields.List(fields.String())
-    hint_policy = fields.String()
-    nodes = fields.List(fields.Nested(LabNodeSchema))
-    tasks = fields.List(fields.String())
-    checks = fields.List(fields.Nested(LabCheckSummarySchema))
-    total_points = fields.Float()
-
-
 class LabSummarySchema(OutputSchema):
     slug = fields.String()
     version = fields.Integer()
@@ -49,6 +32,16 @@ class LabSummarySchema(OutputSchema):
     section = fields.String()
     difficulty = fields.String()
     time_limit_minutes = fields.Integer()
+
+
+class LabSchema(LabSummarySchema):
+    description = fields.String()
+    backends = fields.List(fields.String())
+    hint_policy = fields.String()
+    nodes = fields.List(fields.Nested(LabNodeSchema))
+    tasks = fields.List(fields.String())
+    checks = fields.List(fields.Nested(LabCheckSummarySchema))
+    total_points = fields.Float()
 
 
 class GradeSummarySchema(OutputSchema):

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.clusters import ProviderNodeAccess, provider_for
 from app.extensions import db
@@ -35,7 +36,7 @@ from app.models.lab import (
 )
 from app.models.user import Role, User
 from app.services import jobs
-from app.services.errors import NotFound
+from app.services.errors import Conflict, NotFound
 from app.services.lab_sessions import get_session, handle_of, usable_session
 from app.services.labs import lab_checks
 from app.services.quizzes import now
@@ -86,7 +87,12 @@ def request_grade(user: User, session_id: int) -> Grade:
     )
     if open_grade is not None:
         return open_grade
-    grade = _new_grade(session, final=False)
+    try:
+        grade = _new_grade(session, final=False)
+    except IntegrityError:
+        # A concurrent request took the grade number: that grade is the open one.
+        db.session.rollback()
+        raise Conflict("A grade of this session was requested at the same time.") from None
     job = jobs.enqueue(
         GRADE_TASK, grade.id, deadline_seconds=GRADE_DEADLINE_SECONDS, max_attempts=3
     )
@@ -99,14 +105,22 @@ def request_grade(user: User, session_id: int) -> Grade:
 
 def final_grade(session: LabSession) -> Grade:
     """The session's final grade row, created (pending, committed) on first call."""
-    existing = db.session.scalar(
-        select(Grade).where(Grade.session_id == session.id, Grade.final.is_(True))
-    )
-    if existing is not None:
-        return existing
-    grade = _new_grade(session, final=True)
-    db.session.commit()
-    return grade
+    session_id = session.id
+    for _ in range(3):
+        existing = db.session.scalar(
+            select(Grade).where(Grade.session_id == session_id, Grade.final.is_(True))
+        )
+        if existing is not None:
+            return existing
+        try:
+            grade = _new_grade(session, final=True)
+            db.session.commit()
+            return grade
+        except IntegrityError:
+            # The expiry job and the sweeper raced for the grade number; look again.
+            db.session.rollback()
+            session = db.session.get(LabSession, session_id)
+    raise Conflict(f"Could not record the final grade of lab session {session_id}.")
 
 
 def run_grade(grade_id: int) -> dict[str, Any]:

@@ -10,9 +10,9 @@ available across every counted quiz item and lab check of that domain or topic.
 Readiness is the same ratio over everything counted; a learner is ready at 66 % or more.
 
 Labs plug in through `LabProgressSource`: an object with `lab_grades(user_ids,
-lab_slugs)` returning `LabGrade` records. Until the lab tables exist the app uses
-`NoLabProgress` (no grades); the labs package registers its source with
-`register_lab_progress_source(app, source)` in its `init_app`.
+lab_slugs)` returning `LabGrade` records. The default reads the stored lab grades
+(`StoredLabGrades`); another source (or `NoLabProgress`) can be registered with
+`register_lab_progress_source(app, source)`.
 """
 
 from __future__ import annotations
@@ -93,14 +93,79 @@ class NoLabProgress:
         return []
 
 
+class StoredLabGrades:
+    """Lab grades from the `lab_sessions` and `lab_grades` tables.
+
+    Per session, the grade that stands is the final one (taken at expiry) when there is
+    one, else the latest finished one: re-grading the same cluster does not count twice.
+    Each check counts under the lab's domain, and under the lab's `topic` when its file
+    names one, else its section. A lab is passed at the CKA pass mark. A check's hint
+    counts as used when the session revealed it. Time spent runs from the cluster being
+    ready to the session's end (or its last grade).
+    """
+
+    def lab_grades(
+        self, user_ids: Sequence[int] | None, lab_slugs: Sequence[str] | None
+    ) -> list[LabGrade]:
+        from app.models.lab import Grade, GradeStatus, Lab, LabSession
+
+        stmt = (
+            select(Grade, LabSession, Lab)
+            .join(LabSession, LabSession.id == Grade.session_id)
+            .join(Lab, Lab.id == LabSession.lab_id)
+            .where(Grade.status == GradeStatus.DONE, Grade.percentage.is_not(None))
+            .order_by(Grade.session_id, Grade.final, Grade.number)
+        )
+        if user_ids is not None:
+            stmt = stmt.where(LabSession.user_id.in_(list(user_ids)))
+        if lab_slugs is not None:
+            stmt = stmt.where(Lab.slug.in_(list(lab_slugs)))
+        standing: dict[int, tuple[Any, Any, Any]] = {}
+        for grade, session, lab in db.session.execute(stmt):
+            # Ordered so the final grade, else the highest number, comes last per session.
+            standing[session.id] = (grade, session, lab)
+        return [_lab_grade(*row) for row in standing.values()]
+
+
+def _lab_grade(grade: Any, session: Any, lab: Any) -> LabGrade:
+    topic = str((lab.spec or {}).get("topic") or lab.section)
+    revealed = set(session.hints_revealed or [])
+    checks = tuple(
+        LabCheckResult(
+            check_id=str(check.get("id")),
+            domain=lab.domain,
+            topic=topic,
+            score=float(check.get("earned") or 0.0),
+            max_score=float(check.get("points") or 0.0),
+            passed=bool(check.get("passed")),
+            hints_used=1 if check.get("id") in revealed else 0,
+        )
+        for check in (grade.result or {}).get("checks", [])
+    )
+    graded_at = grade.finished_at or grade.requested_at
+    ended = session.ended_at or graded_at
+    spent = (ended - session.ready_at).total_seconds() if session.ready_at else 0.0
+    return LabGrade(
+        user_id=session.user_id,
+        lab_slug=lab.slug,
+        session_id=session.id,
+        percent=float(grade.percentage),
+        passed=float(grade.percentage) >= PASS_MARK,
+        graded_at=graded_at,
+        time_spent_seconds=max(0.0, spent),
+        checks=checks,
+    )
+
+
 def register_lab_progress_source(app: Flask, source: LabProgressSource) -> None:
     """Make `source` the app's lab progress source."""
     app.extensions[LAB_SOURCE_KEY] = source
 
 
 def lab_progress_source() -> LabProgressSource:
-    """The current app's lab progress source (`NoLabProgress` when none is registered)."""
-    return current_app.extensions.get(LAB_SOURCE_KEY) or NoLabProgress()
+    """The current app's lab progress source: the registered one, else the stored lab
+    grades (`StoredLabGrades`)."""
+    return current_app.extensions.get(LAB_SOURCE_KEY) or StoredLabGrades()
 
 
 class _Tally:

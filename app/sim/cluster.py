@@ -186,6 +186,11 @@ class Cluster:
             "controller-manager": (True, "ok", ""),
             "etcd-0": (True, '{"health":"true","reason":""}', ""),
         }
+        # Node access (files, commands, container logs) once node agents are attached:
+        # an object with read_file(node, path), write_file(node, path, content),
+        # shell(node).run(command) -> (exit_code, stdout, stderr) and optionally
+        # logs(namespace, pod, container, previous, tail); e.g. nodes.ClusterNodes.
+        self.node_access: Any = None
         # Control-plane loops (scheduler, controllers, kubelets): callables the server
         # runs every few hundred milliseconds on a worker thread; each reads the clock.
         self.loops: list[Callable[[], object]] = []
@@ -299,12 +304,15 @@ class Cluster:
             "auth": self.auth.dump(),
             "store": self.store.dump(),
             "podLogs": [[*key, list(lines)] for key, lines in sorted(self.pod_logs.items())],
+            **({"nodes": self.node_access.dump()} if hasattr(self.node_access, "dump") else {}),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
         """Replace this cluster's state with a `snapshot()`; open watches end."""
         self.store.load(data["store"])
-        self.auth.load(data.get("auth", {}))
+        if "auth" in data:
+            # A snapshot without credentials (a lab's shared setup) keeps this cluster's.
+            self.auth.load(data["auth"])
         # In place: node agents hold a reference to this dict.
         self.pod_logs.clear()
         self.pod_logs.update(
@@ -318,6 +326,8 @@ class Cluster:
             self._crd_types.clear()
         for crd in self.store.list(CRD_GROUP, CRD_PLURAL)[0]:
             self._register_crd(crd["metadata"]["name"], crd_resource_types(crd))
+        if "nodes" in data and hasattr(self.node_access, "load"):
+            self.node_access.load(data["nodes"])
 
     def summary(self) -> dict[str, Any]:
         return {

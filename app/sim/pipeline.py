@@ -1278,7 +1278,29 @@ def pod_log(ctx: RequestContext) -> ApiResponse:
             400,
             f"container {container} is not valid for pod {ctx.name}",
         )
-    lines = ctx.cluster.container_log(ctx.namespace or "", ctx.name, container)
+    access = ctx.cluster.node_access
+    published = ctx.cluster.container_log(ctx.namespace or "", ctx.name, container)
+    previous = _truthy(ctx.request.query.get("previous"))
+    if access is not None and hasattr(access, "logs") and (published is None or previous):
+        # Node agents answer with the container's real log, `previous` included.
+        tail_text = ctx.request.query.get("tailLines")
+        nodes_module = stage_module("nodes")
+        log_error = getattr(nodes_module, "LogError", None)
+        answerable: tuple[type[Exception], ...] = (
+            (log_error,) if isinstance(log_error, type) else ()
+        )
+        try:
+            text = access.logs(
+                ctx.namespace or "",
+                ctx.name,
+                container,
+                previous,
+                _int_param(tail_text, "tailLines") if tail_text else None,
+            )
+        except answerable as exc:  # a log that cannot be given: upstream answers 400
+            raise ApiError(400, str(exc)) from None
+        return ApiResponse(200, text, content_type="text/plain")
+    lines = published
     if lines is None:
         phase = (pod.get("status") or {}).get("phase", "Pending")
         if phase == "Pending":

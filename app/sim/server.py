@@ -45,6 +45,7 @@ from app.sim.pipeline import (
     bookmark_object,
     handle,
     plan_watch,
+    stage_module,
     watch_object,
 )
 from app.sim.tls import KeyPair, generate_ca, issue_server_cert, server_ssl_context
@@ -103,12 +104,15 @@ class SimServer:
         max_clusters: int = DEFAULT_MAX_CLUSTERS,
         advertise_host: str | None = None,
         ca: KeyPair | None = None,
+        node_agents: bool = True,
     ) -> None:
         self.host = host
         self.port = port
         self.tls = tls
         self.admin_token = admin_token or new_token()
         self.max_clusters = max_clusters
+        # Give each cluster node agents (file systems, shells) for the node-access API.
+        self.node_agents = node_agents
         self.advertise_host = advertise_host
         self.clusters: dict[str, Cluster] = {}
         self._lock = threading.Lock()
@@ -173,8 +177,23 @@ class SimServer:
                 cluster_id, nodes=nodes, ca=self.ca, clock=clock, name=name, labels=labels
             )
             self.clusters[cluster_id] = cluster
+        self._attach_nodes(cluster)
         self._run_hooks(cluster)
         return cluster
+
+    def _attach_nodes(self, cluster: Cluster, saved: dict[str, Any] | None = None) -> None:
+        """Node agents for a cluster when the nodes module is available (its files and
+        shell serve the node-access API; nothing runs until a loop syncs them)."""
+        nodes = stage_module("nodes") if self.node_agents else None
+        if nodes is None or not hasattr(nodes, "ClusterNodes"):
+            return
+        try:
+            cluster.node_access = nodes.ClusterNodes(cluster)
+            if saved is not None:
+                cluster.node_access.load(saved)
+        except Exception:
+            cluster.node_access = None
+            log.exception("node agents unavailable for cluster %s", cluster.id)
 
     def _run_hooks(self, cluster: Cluster) -> None:
         for hook in list(self.cluster_hooks):
@@ -270,6 +289,7 @@ class SimServer:
                 continue
             with self._lock:
                 self.clusters[cluster.id] = cluster
+            self._attach_nodes(cluster, data.get("nodes"))
             self._run_hooks(cluster)
             loaded.append(cluster.id)
         return loaded
@@ -424,6 +444,8 @@ class SimServer:
             except (KeyError, TypeError, ValueError) as exc:
                 raise ApiError(422, f"malformed snapshot: {exc}") from None
             return _json(200, self.cluster_document(cluster))
+        if action == "nodes":
+            return await self._node_access(request, cluster, parts[2:])
         if action == "users" and method == "POST":
             body = await _json_body(request)
             user = body.get("name")
@@ -435,6 +457,75 @@ class SimServer:
                 raise ApiError(422, "client certificates need a server running with TLS")
             config = self.add_user(cluster, user, groups, cert=cert)
             return _json(201, {"name": user, "kubeconfig": dump_kubeconfig(config)})
+        raise ApiError(404, "the server could not find the requested resource", details={})
+
+    async def _node_access(
+        self, request: web.Request, cluster: Cluster, rest: list[str]
+    ) -> web.StreamResponse:
+        """`/admin/clusters/{id}/nodes[/{node}/files|exec]`: the node-access API the
+        cluster provider and `certprep lab ssh` use (files and commands on a node)."""
+        method = request.method
+        if not rest:
+            if method != "GET":
+                raise ApiError(405, "method not allowed")
+            items = []
+            for node in cluster.store.list("", "nodes")[0]:
+                labels = node["metadata"].get("labels") or {}
+                roles = sorted(
+                    key.split("/", 1)[1]
+                    for key in labels
+                    if key.startswith("node-role.kubernetes.io/")
+                )
+                conditions = (node.get("status") or {}).get("conditions") or []
+                ready = any(
+                    c.get("type") == "Ready" and c.get("status") == "True" for c in conditions
+                )
+                items.append({"name": node["metadata"]["name"], "roles": roles, "ready": ready})
+            return _json(200, {"items": items})
+        node = rest[0]
+        action = rest[1] if len(rest) > 1 else ""
+        if cluster.store.get("", "nodes", None, node) is None:
+            raise ApiError(404, f'node "{node}" not found')
+        access = cluster.node_access
+        if access is None:
+            raise ApiError(
+                501,
+                "node access is not available: no node agents run in this cluster",
+                reason="NotImplemented",
+            )
+        loop = asyncio.get_running_loop()
+        if action == "files" and method in ("GET", "PUT"):
+            path = request.query.get("path", "")
+            if not path.startswith("/"):
+                raise ApiError(422, "path must be an absolute path")
+            try:
+                if method == "GET":
+                    content = await loop.run_in_executor(None, access.read_file, node, path)
+                    return _json(200, {"node": node, "path": path, "content": content})
+                body = await _json_body(request)
+                content = body.get("content")
+                if not isinstance(content, str):
+                    raise ApiError(422, "content must be a string")
+                await loop.run_in_executor(None, access.write_file, node, path, content)
+                return _json(200, {"node": node, "path": path, "size": len(content)})
+            except KeyError:
+                raise ApiError(404, f'node "{node}" not found') from None
+            except OSError as exc:
+                code = 404 if method == "GET" else 422
+                raise ApiError(code, str(exc)) from None
+        if action == "exec" and method == "POST":
+            body = await _json_body(request)
+            command = body.get("command")
+            if not isinstance(command, str) or not command.strip():
+                raise ApiError(422, "command must be a non-empty string")
+            try:
+                result = await loop.run_in_executor(None, lambda: access.shell(node).run(command))
+            except KeyError:
+                raise ApiError(404, f'node "{node}" not found') from None
+            return _json(
+                200,
+                {"exit_code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr},
+            )
         raise ApiError(404, "the server could not find the requested resource", details={})
 
     # ---- cluster API -----------------------------------------------------------------

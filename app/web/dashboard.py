@@ -62,6 +62,9 @@ def _configure(state: Any) -> None:
     if app.config.get("SESSION_COOKIE_SAMESITE") is None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
+    # Production is served over HTTPS: never send the session over plain HTTP there.
+    if app.config["CERTPREP_SETTINGS"].env == "production":
+        app.config["SESSION_COOKIE_SECURE"] = True
     app.jinja_env.globals.setdefault("csrf_field", CSRF_FIELD)
 
 

@@ -155,8 +155,24 @@ def test_state_is_written_under_the_instance_volume(services):
     assert env["CERTPREP_INSTANCE_DIR"] == "/var/lib/certprep"
     assert env["CERTPREP_SIM_STATE_DIR"].startswith("/var/lib/certprep/")
     dockerfile = (DOCKER / "Dockerfile").read_text()
-    assert "chown certprep:certprep /var/lib/certprep" in dockerfile
+    # Created in the image so a new named volume mounted there inherits the owner.
+    assert "mkdir -p /var/lib/certprep/sim" in dockerfile
+    assert "chown -R certprep:certprep /var/lib/certprep" in dockerfile
     assert 'VOLUME ["/var/lib/certprep"]' in dockerfile
+
+
+def test_web_and_worker_trust_the_simulator_ca_from_its_shared_volume(services, compose):
+    state = services["simulator"]["environment"]["CERTPREP_SIM_STATE_DIR"]
+    ca_file = services["web"]["environment"]["CERTPREP_SIM_CA_FILE"]
+    assert ca_file == f"{state}/ca.crt"
+    assert services["simulator"]["volumes"] == [f"sim-state:{state}"]
+    for name in ("web", "worker"):
+        assert services[name]["volumes"] == [f"sim-state:{state}:ro"], name
+    assert "sim-state" in compose["volumes"]
+    command = services["simulator"]["command"]
+    # The name in the certificate is the host name the roles connect to.
+    assert command[command.index("--advertise-host") + 1] == "simulator"
+    assert services["web"]["environment"]["CERTPREP_SIM_URLS"] == "https://simulator:6443"
 
 
 def test_the_dockerfile_has_one_entrypoint_and_the_files_the_roles_need():

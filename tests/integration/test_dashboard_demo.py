@@ -15,8 +15,9 @@ from app.cli import cli
 from app.cli.demo import CHECKPOINT_SLUG, DEMO_TRAINER, demo_group, seed_demo
 from app.models.activity import ActivityEvent
 from app.models.cohort import Cohort
+from app.models.lab import Lab
 from app.services.progress import cohort_progress
-from app.services.statistics import quiz_statistics
+from app.services.statistics import lab_statistics, quiz_statistics
 from tests.integration.test_quizzes import make_quiz, sample_bank  # noqa: F401
 
 
@@ -26,7 +27,12 @@ def test_seed_on_the_sample_bank(db_session: Any, make_quiz: Any) -> None:
     assert result["created"] is True and result["learners"] == 12
     cohort = db_session.get(Cohort, result["cohort_id"])
     assert cohort.owner.email == DEMO_TRAINER
-    assert [a.slug for a in cohort.assignments] == ["sample-quiz"]
+    # The sample quiz, then the first three labs of the project.
+    first = cohort.assignments[0]
+    assert (first.kind.value, first.slug) == ("quiz", "sample-quiz")
+    lab_slugs = sorted(db_session.scalars(select(Lab.slug)))[:3]
+    assert lab_slugs and sorted(a.slug for a in cohort.assignments[1:]) == lab_slugs
+    assert result["lab_grades"] > 12
     report = cohort_progress(cohort)
     rows = report["learners"]
     assert len(rows) == 12
@@ -43,6 +49,11 @@ def test_seed_on_the_sample_bank(db_session: Any, make_quiz: Any) -> None:
     stats = quiz_statistics("sample-quiz")
     assert stats["attempts"] == result["attempts"] and stats["alpha"] is not None
     assert db_session.scalar(select(func.count()).select_from(ActivityEvent)) > 100
+    assert sum(r["labs_completed"] for r in rows) == result["lab_grades"]
+    lab_stats = lab_statistics(lab_slugs[0], [m.user_id for m in cohort.members])
+    assert lab_stats["learners"] > 6 and all(
+        0 <= c["passed_share"] <= 1 for c in lab_stats["checks"]
+    )
 
     again = seed_demo(["sample-quiz"])
     assert again["created"] is False and again["cohort_id"] == cohort.id
@@ -71,11 +82,12 @@ def test_demo_seed_command_on_the_project_banks(
     app = create_app()
     with app.app_context():
         cohort = db.session.scalar(select(Cohort))
-        assert [a.slug for a in cohort.assignments] == [
+        assert [a.slug for a in cohort.assignments][:3] == [
             "cka-architecture-mock-exam",
             CHECKPOINT_SLUG,
             "scheduler-essentials",
         ]
+        assert {a.kind.value for a in cohort.assignments[3:]} == {"lab"}
         checkpoint = quiz_statistics(CHECKPOINT_SLUG)
         # A fixed form: every attempt drew the same questions, so alpha is defined.
         assert checkpoint["attempts"] >= 6 and checkpoint["alpha"] is not None

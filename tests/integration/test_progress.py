@@ -258,3 +258,87 @@ def test_learner_sees_own_progress(client: Any, cohort_setup: Any, clock: Manual
     take(client, headers, MIXED, clock)
     own = client.get(f"{API}/me/progress", headers=headers).get_json()
     assert own["email"] == "bob@example.test" and own["readiness_percent"] == 57.14
+
+
+def test_stored_lab_grades_count_the_standing_grade(
+    client: Any, db_session: Any, cohort_setup: Any, clock: ManualClock
+) -> None:
+    from datetime import timedelta
+
+    from app.models.lab import Grade, GradeStatus, Lab, LabSession, LabSessionStatus
+
+    cohort_id, trainer, learners = cohort_setup
+    client.post(
+        f"{API}/cohorts/{cohort_id}/assignments",
+        json={"kind": "lab", "slug": "fix-scheduler"},
+        headers=trainer,
+    )
+    lab = Lab(
+        slug="fix-scheduler",
+        version=1,
+        title="Fix the scheduler",
+        domain="Troubleshooting",
+        section="scheduler",
+        difficulty="medium",
+        time_limit_minutes=30,
+        content_hash="0" * 64,
+        spec={},
+    )
+    session = LabSession(
+        lab=lab,
+        user_id=learners["cy"][0].id,
+        status=LabSessionStatus.GRADED,
+        provider="simulator",
+        content_hash="0" * 64,
+        hints_revealed=["pods-bound"],
+        ready_at=START,
+        ended_at=START + timedelta(minutes=25),
+    )
+
+    def grade(number: int, earned: float, checks: list[dict], status=GradeStatus.DONE) -> Grade:
+        return Grade(
+            session=session,
+            number=number,
+            status=status,
+            earned=earned,
+            possible=4,
+            percentage=100 * earned / 4,
+            result={"checks": checks},
+            requested_at=START + timedelta(minutes=10 * number),
+            finished_at=START + timedelta(minutes=10 * number),
+        )
+
+    failing = {"id": "pods-bound", "points": 2, "earned": 0, "passed": False}
+    passing = {"id": "pods-bound", "points": 2, "earned": 2, "passed": True}
+    running = {"id": "scheduler-running", "points": 2, "earned": 2, "passed": True}
+    db_session.add_all(
+        [
+            grade(1, 2, [running, failing]),
+            grade(2, 4, [running, passing]),  # the standing grade
+            grade(3, 0, [], status=GradeStatus.FAILED),  # an error, not a grade
+        ]
+    )
+    db_session.commit()
+
+    row = next(
+        r
+        for r in get_progress(client, cohort_id, trainer)["learners"]
+        if r["email"] == "cy@example.test"
+    )
+    assert row["labs"] == [
+        {"slug": "fix-scheduler", "grades": 1, "best_percent": 100.0, "passed": True}
+    ]
+    assert row["domains"] == {"Troubleshooting": {"score": 4.0, "max_score": 4.0, "percent": 100.0}}
+    assert row["topics"] == {"scheduler": {"score": 4.0, "max_score": 4.0, "percent": 100.0}}
+    assert row["time_spent_seconds"] == 25 * 60 and row["readiness_percent"] == 100.0
+    assert row["assignments"][-1] == {
+        "kind": "lab",
+        "slug": "fix-scheduler",
+        "done": True,
+        "overdue": False,
+    }
+    stats = client.get(f"{API}/labs/fix-scheduler/statistics", headers=trainer).get_json()
+    assert stats["checks"] == [
+        {"check_id": "pods-bound", "passed_share": 1.0, "hints_used": 1},
+        {"check_id": "scheduler-running", "passed_share": 1.0, "hints_used": 0},
+    ]

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from app.cli.serve import ADMIN_EMAIL, certprep_argv
+from tests.fixtures.worker import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -75,6 +76,24 @@ def _ping_through_the_embedded_worker(instance: Path) -> None:
         db.engine.dispose()
 
 
+def _start_a_lab_session(base: str, token: str) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    labs = requests.get(f"{base}/api/v1/labs", headers=headers, timeout=10).json()
+    assert labs, "certprep up imported no lab"
+    created = requests.post(
+        f"{base}/api/v1/labs/{labs[0]['slug']}/sessions", headers=headers, json={}, timeout=30
+    )
+    assert created.status_code in (200, 201, 202), created.text
+    url = f"{base}/api/v1/lab-sessions/{created.json()['id']}"
+
+    def ready() -> bool:
+        session = requests.get(url, headers=headers, timeout=10).json()
+        assert session["status"] in ("provisioning", "ready"), session
+        return session["status"] == "ready"
+
+    wait_until(ready, "the lab session's cluster", timeout=START_TIMEOUT)
+
+
 def _reader(stream, lines: queue.Queue) -> None:
     for line in iter(stream.readline, ""):
         lines.put(line)
@@ -98,7 +117,6 @@ def start_up(tmp_path) -> Iterator[Callable[..., UpRun]]:
         port = port or _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CERTPREP_")}
         env["CERTPREP_LOG_FORMAT"] = "json"
-        env["CERTPREP_SIM_STATE_DIR"] = str(tmp_path / "sim-state")
         argv = [
             *certprep_argv(),
             "up",
@@ -186,12 +204,17 @@ def test_up_runs_everything_and_stops_every_child_on_sigint(start_up, tmp_path):
     assert me.status_code == 200, me.text
     assert me.json()["email"] == ADMIN_EMAIL and me.json()["role"] == "admin"
     assert (tmp_path / "instance" / "certprep.sqlite3").is_file()
+    # The simulator keeps its state (and the CA the other roles trust) in the instance.
+    assert (tmp_path / "instance" / "sim" / "ca.crt").is_file()
     started = [line for line in run.output if line.startswith("started ")]
     assert {line.split()[1] for line in started} == {"simulator", "web", "worker", "beat"}
     assert len(_group_members(process.pid)) > len(started)  # up, its children, theirs
 
     # The worker child takes jobs from the embedded broker's files: enqueue from here.
     _ping_through_the_embedded_worker(tmp_path / "instance")
+    # A lab session: web -> job -> worker -> simulator over HTTPS with the CA and admin
+    # token `up` handed out.
+    _start_a_lab_session(base, token)
 
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=STOP_TIMEOUT) == 0

@@ -19,7 +19,6 @@ from werkzeug.serving import make_server
 
 from app.cli.lab import format_grade, lab
 from tests.fixtures.app import bearer
-from tests.fixtures.labs import sim_has_node_access
 
 pytestmark = [pytest.mark.redis, pytest.mark.kubectl]
 
@@ -86,8 +85,6 @@ def test_start_grade_and_stop_from_the_terminal(
 
 
 def test_ssh_runs_node_commands(live_lab_api: str, lab_stack: Any, make_user: Any) -> None:
-    if not sim_has_node_access(lab_stack.sim):
-        pytest.skip("this simulator has no node access routes yet")
     _, token = make_user()
     started = run(["start", SLUG], live_lab_api, token)
     assert started.exit_code == 0, started.output

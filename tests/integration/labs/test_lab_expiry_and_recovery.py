@@ -32,6 +32,11 @@ class Clock:
         return self.moment
 
 
+def _status(session_id: int) -> str:
+    db.session.rollback()
+    return db.session.get(LabSession, session_id, populate_existing=True).status.value
+
+
 def ready_session(stack: Any, token: str) -> dict[str, Any]:
     response = stack.client.post(f"{API}/labs/{SLUG}/sessions", headers=bearer(token))
     assert response.status_code == 202
@@ -49,7 +54,11 @@ def test_expired_session_takes_a_final_grade_and_frees_its_cluster(lab_stack, ma
 
     lab_stack.app.config[CLOCK_CONFIG_KEY] = Clock(row.expires_at + timedelta(seconds=1))
     try:
-        assert lab_sessions.sweep_expired_sessions() == [session["id"]]
+        # The sweeper closes it, unless the worker's expiry job (it reads the same
+        # clock) got there first: either way exactly once.
+        first = lab_sessions.sweep_expired_sessions()
+        assert first in ([session["id"]], [])
+        wait_until(lambda: _status(session["id"]) == "expired", "the session to be expired")
         # A second sweep (or the expiry job arriving late) changes nothing.
         assert lab_sessions.sweep_expired_sessions() == []
         assert lab_sessions.expire(session["id"])["status"] == "expired"
@@ -135,3 +144,50 @@ def test_a_grade_lost_with_its_worker_is_rerun_by_the_sweeper_and_stored_once(la
         select(func.count()).select_from(Grade).where(Grade.session_id == session["id"])
     )
     assert count == 1
+
+
+def test_a_provider_failure_fails_the_session_with_its_reason(lab_stack, make_user):
+    _, token = make_user()
+    lab_stack.app.config["CERTPREP_SIM_URLS"] = "http://127.0.0.1:9"
+    response = lab_stack.client.post(f"{API}/labs/{SLUG}/sessions", headers=bearer(token))
+    assert response.status_code == 202
+    failed = lab_stack.wait_status(response.get_json()["id"], token, "failed")
+    assert "unreachable" in failed["error"] and failed["ended_at"]
+    # A failed session does not count against the limit.
+    assert lab_stack.client.get(f"{API}/lab-sessions", headers=bearer(token)).status_code == 200
+
+
+def test_grades_whose_job_gave_up_are_failed_by_the_sweeper(lab_stack, make_user):
+    _, token = make_user()
+    session = ready_session(lab_stack, token)
+    now = utcnow()
+    job = Job(
+        task_name="certprep.labs.grade_lab_session",
+        args=[0],
+        status=JobStatus.FAILED,
+        attempts=3,
+        max_attempts=3,
+        runs=3,
+        deadline_seconds=360,
+        deadline_at=now,
+        created_at=now,
+        updated_at=now,
+        finished_at=now,
+    )
+    db.session.add(job)
+    db.session.flush()
+    grade = Grade(
+        session_id=session["id"], number=1, status=GradeStatus.RUNNING, runs=3, job_id=job.id
+    )
+    db.session.add(grade)
+    row = db.session.get(LabSession, session["id"])
+    row.status = row.status.GRADING
+    db.session.commit()
+
+    lab_sessions.sweep_expired_sessions()
+    db.session.rollback()
+    assert db.session.get(Grade, grade.id, populate_existing=True).status is GradeStatus.FAILED
+    body = lab_stack.client.get(
+        f"{API}/lab-sessions/{session['id']}", headers=bearer(token)
+    ).get_json()
+    assert body["status"] == "graded" and body["grades"][0]["status"] == "failed"

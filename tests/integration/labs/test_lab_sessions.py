@@ -194,10 +194,6 @@ def test_unknown_lab_is_404(lab_stack, make_user) -> None:
 
 
 def test_node_access_reads_writes_and_runs_commands(lab_stack, make_user) -> None:
-    from tests.fixtures.labs import sim_has_node_access
-
-    if not sim_has_node_access(lab_stack.sim):
-        pytest.skip("this simulator has no node access routes yet")
     _, token = make_user()
     _, other = make_user()
     session_id = start(lab_stack, token)["id"]
@@ -249,3 +245,76 @@ def test_node_access_input_is_validated(lab_stack, make_user) -> None:
         ),
         422,
     )
+
+
+FAULT_LAB = """spec: certprep/lab/v1
+slug: node-fault-lab
+version: 1
+title: Fix the note on node01
+seed_section: "API Server / Request flow"
+section: apiserver
+domain: Cluster Architecture
+difficulty: easy
+time_limit_minutes: 10
+backends: [simulator]
+cluster:
+  nodes:
+    - {name: controlplane, role: control-plane}
+    - {name: node01, role: worker}
+setup:
+  faults:
+    - kind: node_file_write
+      node: node01
+      path: /root/note.txt
+      content: "status: broken\\n"
+tasks:
+  - Make /root/note.txt on node01 say fixed.
+hint_policy: always
+checks:
+  - id: note-fixed
+    kind: node_file
+    points: 2
+    message: /root/note.txt on node01 says fixed
+    hint: sed -i s/broken/fixed/ /root/note.txt
+    node: node01
+    path: /root/note.txt
+    contains: "status: fixed"
+"""
+
+
+def test_faults_are_applied_on_every_session_and_node_checks_grade_them(
+    lab_stack, make_user, tmp_path: Path
+) -> None:
+    from app.services.labs import import_labs
+
+    folder = tmp_path / "labs" / "node-fault-lab"
+    (folder / "manifests").mkdir(parents=True)
+    (folder / "manifests" / "00-ns.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: notes\n"
+    )
+    (folder / "lab.yaml").write_text(FAULT_LAB)
+    (folder / "solution.md").write_text("Edit the file.\n")
+    import_labs(tmp_path / "labs", complete=False)
+    _, token = make_user()
+    sessions = [start(lab_stack, token, "node-fault-lab")["id"] for _ in range(2)]
+    for session_id in sessions:
+        lab_stack.wait_status(session_id, token, "ready")
+        read = lab_stack.client.get(
+            f"{API}/lab-sessions/{session_id}/nodes/node01/files?path=/root/note.txt",
+            headers=bearer(token),
+        )
+        # The second session restored the cached setup; the fault is applied again.
+        assert read.get_json()["content"] == "status: broken\n"
+    first, second = sessions
+    failing = grade(lab_stack, token, first)
+    assert failing["percentage"] == 0
+    assert failing["checks"][0]["hint"] == "sed -i s/broken/fixed/ /root/note.txt"
+    fixed = lab_stack.client.post(
+        f"{API}/lab-sessions/{first}/nodes/node01/exec",
+        json={"command": "sed -i s/broken/fixed/ /root/note.txt"},
+        headers=bearer(token),
+    )
+    assert fixed.get_json()["exit_code"] == 0
+    assert grade(lab_stack, token, first)["percentage"] == 100
+    # The other session's node is untouched.
+    assert grade(lab_stack, token, second)["percentage"] == 0

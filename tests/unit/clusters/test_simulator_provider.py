@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -112,19 +111,9 @@ def test_setup_is_applied_once_then_restored_from_the_snapshot(servers: list[Sim
     assert second.cluster_id not in large.clusters
 
 
-def _node_routes_exist(sim: SimulatorProvider, handle: Any) -> bool:
-    try:
-        sim.nodes(handle)
-    except ProviderError:
-        return False
-    return True
-
-
 def test_node_files_and_commands(servers: list[SimServer]) -> None:
     sim = provider(servers)
     handle = sim.create(SHAPE)
-    if not _node_routes_exist(sim, handle):
-        pytest.skip("this simulator has no node access routes yet")
     names = [n["name"] for n in sim.nodes(handle)]
     assert "controlplane" in names
     path = "/etc/kubernetes/manifests/kube-scheduler.yaml"

@@ -125,3 +125,22 @@ def test_client_certificates_need_tls() -> None:
     cluster = create_cluster("a", nodes=1)
     with pytest.raises(RuntimeError):
         cluster.auth.issue_client_cert("jane")
+
+
+def test_restore_without_credentials_keeps_the_clusters_own() -> None:
+    source, target = create_cluster("a", nodes=1), create_cluster("b", nodes=1)
+    source.store.create(
+        "",
+        "configmaps",
+        {
+            "kind": "ConfigMap",
+            "apiVersion": "v1",
+            "metadata": {"name": "setup", "namespace": "default"},
+        },
+    )
+    shared = source.snapshot()
+    shared.pop("auth")
+    token = target.auth.admin_token
+    target.restore(shared)
+    assert target.auth.admin_token == token
+    assert target.store.get("", "configmaps", "default", "setup") is not None

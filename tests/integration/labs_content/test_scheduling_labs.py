@@ -1,0 +1,234 @@
+"""Self-tests of the scheduling, workload and Service labs on the simulator.
+
+For every lab and every self-test it declares (untouched, solution, each cheat): a fresh
+simulated cluster of the lab's shape, the lab's manifests applied with the real kubectl,
+a control plane (kubelets, kube-scheduler, kube-controller-manager) stepped on a manual
+clock until the setup has settled, then the script, more control-plane time, and a grade
+that must lie within the self-test's bounds.
+
+The simulator server does not run a control plane by itself yet, nor does it apply a
+lab's cluster shape (labels, taints, capacity); `LabControlPlane` and `apply_shape` do
+both here, from the simulator's own libraries, exactly as the server will.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import config
+
+from app.grading.context import GradeContext
+from app.grading.engine import grade
+from app.grading.labfile import Lab, load_lab
+from app.grading.node_access import NoNodeAccess
+from app.grading.reader import ClusterReader
+from app.grading.result import GradeResult
+from app.grading.selftest import run_script, verdict
+from app.sim.clock import ManualClock
+from app.sim.cluster import Cluster
+from app.sim.controllers import ControllerManager
+from app.sim.nodes import ClusterNodes
+from app.sim.scheduler.loop import SchedulerLoop
+from tests.fixtures.sim import SimCluster, kubectl_binary
+
+pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
+
+LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
+SLUGS = (
+    "pending-taint-toleration",
+    "pending-node-affinity",
+    "pending-insufficient-resources",
+    "payment-api-placement",
+    "readiness-probe-endpoints",
+)
+LABS: dict[str, Lab] = {
+    slug: load_lab(LABS_ROOT / slug) for slug in SLUGS if (LABS_ROOT / slug).is_dir()
+}
+CASES = [
+    pytest.param(slug, selftest, id=f"{slug}-{selftest['name']}")
+    for slug, lab in LABS.items()
+    for selftest in lab.data["selftests"]
+]
+# Cluster seconds the control plane runs after the manifests are applied, so that the
+# setup is what a learner finds: pods created, scheduled or Pending with their
+# FailedScheduling events, containers started, probes run (kubelet's default probe
+# period is 10 s; the scheduler retries unschedulable pods within 5 minutes at most).
+SETUP_SECONDS = 40
+# ... and after a script: a rollout of a few pods, each started and probed.
+SETTLE_SECONDS = 90
+# The control plane is stepped once per cluster second.
+STEP_SECONDS = 1
+CLOCK_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+# Quantities the bootstrap gives a node's allocatable beyond what a lab sets.
+MEMORY_EVICTION_RESERVE_KI = 100 * 1024  # kubelet's memory.available<100Mi
+
+
+class LabControlPlane:
+    """The control plane of one simulated cluster, stepped on its manual clock: the
+    kubelets (and the static control-plane pods), kube-scheduler and
+    kube-controller-manager, each running only while its static pod runs."""
+
+    def __init__(self, cluster: Cluster, clock: ManualClock) -> None:
+        self.cluster = cluster
+        self.clock = clock
+        self.nodes = ClusterNodes(cluster)
+        self.scheduler = SchedulerLoop(cluster)
+        self.controllers = ControllerManager.for_cluster(cluster)
+
+    def step(self) -> None:
+        self.nodes.sync()
+        self.scheduler.tick(self.nodes.component_running("kube-scheduler"))
+        self.controllers.tick(self.nodes.component_running("kube-controller-manager"))
+
+    def run(self, seconds: int) -> None:
+        """Advance the clock by `seconds`, stepping every component each second."""
+        for _ in range(0, seconds, STEP_SECONDS):
+            self.clock.advance(STEP_SECONDS)
+            self.step()
+
+    def close(self) -> None:
+        self.controllers.close()
+
+
+def apply_shape(cluster: Cluster, lab: Lab) -> None:
+    """Give the bootstrapped nodes the lab's labels, taints and capacity. The bootstrap
+    names nodes `controlplane`, `node01`, ...; a lab's shape must use those names."""
+    store = cluster.store
+    for shape in lab.data["cluster"]["nodes"]:
+        node = store.get("", "nodes", None, shape["name"])
+        assert node is not None, f"{lab.slug}: the simulator has no node {shape['name']}"
+        node["metadata"].setdefault("labels", {}).update(shape.get("labels") or {})
+        if "taints" in shape:
+            node["spec"]["taints"] = [
+                {k: v for k, v in taint.items() if v != ""} for taint in shape["taints"]
+            ] or None
+            if node["spec"]["taints"] is None:
+                node["spec"].pop("taints")
+        for resource, amount in (shape.get("capacity") or {}).items():
+            node["status"]["capacity"][resource] = str(amount)
+            node["status"]["allocatable"][resource] = str(amount)
+        node["metadata"].pop("resourceVersion", None)
+        store.update("", "nodes", node)
+
+
+def kubectl_env(sim: SimCluster, home: Path) -> dict[str, str]:
+    return {"KUBECONFIG": str(sim.kubeconfig_path), "HOME": str(home), "PATH": "/usr/bin:/bin"}
+
+
+def apply_manifests(sim: SimCluster, lab: Lab, home: Path) -> None:
+    """Apply the lab's manifests in order with the real kubectl."""
+    for manifest in lab.manifest_paths():
+        done = subprocess.run(
+            [kubectl_binary(), "apply", "-f", str(manifest)],
+            env=kubectl_env(sim, home),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert done.returncode == 0, f"{manifest.name}: {done.stderr}"
+
+
+@dataclass
+class LabRun:
+    """A provisioned lab: the cluster, its control plane, and when the session began."""
+
+    lab: Lab
+    sim: SimCluster
+    control: LabControlPlane
+    home: Path
+    started: datetime
+
+    def script(self, name: str) -> str:
+        done = run_script(self.lab, name, self.sim.kubeconfig_path, extra_env={"HOME": str(self.home)})
+        assert done.returncode == 0, f"{name} exited {done.returncode}:\n{done.stdout}{done.stderr}"
+        return done.stdout
+
+    def kubectl(self, *args: str) -> str:
+        done = subprocess.run(
+            [kubectl_binary(), *args],
+            env=kubectl_env(self.sim, self.home),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def grade(self, grade_id: str = "selftest") -> GradeResult:
+        clock = self.control.clock
+        client = config.new_client_from_config(config_file=str(self.sim.kubeconfig_path))
+        try:
+            context = GradeContext(
+                grade_id=grade_id,
+                session_started_at=self.started,
+                grade_requested_at=clock.now(),
+                clock=clock,
+                hint_policy="always",
+            )
+            return grade(
+                self.lab.checks, ClusterReader(client), NoNodeAccess(), context, self.lab.policy
+            )
+        finally:
+            client.close()
+
+
+@pytest.fixture
+def provision(
+    sim_cluster_factory: Callable[..., SimCluster], tmp_path: Path
+) -> Callable[[str], LabRun]:
+    """`provision(slug)`: a cluster of the lab's shape with its setup applied and
+    settled; the session starts one second after the setup."""
+    planes: list[LabControlPlane] = []
+
+    def make(slug: str) -> LabRun:
+        lab = LABS[slug]
+        clock = ManualClock(CLOCK_START)
+        sim = sim_cluster_factory(nodes=len(lab.data["cluster"]["nodes"]), clock=clock)
+        apply_shape(sim.cluster, lab)
+        control = LabControlPlane(sim.cluster, clock)
+        planes.append(control)
+        home = tmp_path / f"home-{sim.id}"
+        home.mkdir()
+        apply_manifests(sim, lab, home)
+        control.run(SETUP_SECONDS)
+        started = clock.advance(1)
+        return LabRun(lab, sim, control, home, started)
+
+    yield make
+    for control in planes:
+        control.close()
+
+
+def fix_checks(lab: Lab) -> list[str]:
+    return [c.id for c in lab.checks if c.points > 0]
+
+
+@pytest.mark.parametrize(("slug", "selftest"), CASES)
+def test_selftest_scores_within_its_bounds(
+    provision: Callable[[str], LabRun], slug: str, selftest: dict[str, Any]
+) -> None:
+    run = provision(slug)
+    output = run.script(selftest["script"]) if selftest.get("script") else ""
+    run.control.run(SETTLE_SECONDS)
+    result = run.grade(f"selftest-{selftest['name']}")
+    report = "\n".join(
+        f"{'PASS' if c.passed else 'FAIL'} {c.id}: {c.detail or c.error or ''}"
+        for c in result.checks
+    )
+    assert verdict(selftest, result) is None, f"{report}\n{output}"
+    if selftest["name"] == "untouched":
+        # The setup is broken: no fix check passes on its own.
+        assert [c for c in fix_checks(run.lab) if result.check(c).passed] == []
+    elif selftest["name"] == "solution":
+        assert all(c.passed for c in result.checks), report
+    else:
+        # A shortcut is stopped by a guard (the cap), not by luck.
+        assert result.capped or result.raw_percentage <= selftest["max_percent"], report
