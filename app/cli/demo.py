@@ -14,6 +14,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -126,13 +127,14 @@ def seed_demo(
     seed: int = 7,
     password: str = DEMO_PASSWORD,
     with_labs: bool = True,
+    labs_root: Path | None = None,
 ) -> dict[str, Any]:
     """Fill the current app's database with the demo cohort; commits.
 
     Returns `{"trainer", "cohort_id", "learners", "attempts", "lab_grades", "created"}`;
     when the demo trainer already exists nothing is written and `created` is False.
-    With `with_labs`, the project's labs are imported and graded sessions recorded
-    (see `seed_lab_history`). Raises
+    With `with_labs`, the labs under `labs_root` (default: the project's) are imported and
+    graded sessions recorded (see `seed_lab_history`). Raises
     `click.ClickException` when none of the quizzes exist (import the banks first).
     """
     from flask import current_app
@@ -199,7 +201,7 @@ def seed_demo(
     finally:
         current_app.config.pop(CLOCK_CONFIG_KEY, None)
     if with_labs:
-        played_labs = seed_lab_history(trainer, cohort.id, members, rng, real_now)
+        played_labs = seed_lab_history(trainer, cohort.id, members, rng, real_now, labs_root)
     else:
         played_labs = 0
     # One learner is in the middle of an attempt right now: it does not count yet.
@@ -215,7 +217,12 @@ def seed_demo(
 
 
 def seed_lab_history(
-    trainer: Any, cohort_id: int, members: Sequence[Any], rng: random.Random, real_now: datetime
+    trainer: Any,
+    cohort_id: int,
+    members: Sequence[Any],
+    rng: random.Random,
+    real_now: datetime,
+    labs_root: Path | None = None,
 ) -> int:
     """Import the project's labs, assign the first DEMO_LABS by slug, and record one
     finished session per learner and lab (most learners) with a grade built from the
@@ -234,7 +241,7 @@ def seed_lab_history(
     from app.services.progress import PASS_MARK
 
     try:
-        import_labs(complete=False)
+        import_labs(labs_root, complete=False)
     except ServiceError:
         db.session.rollback()
         return 0

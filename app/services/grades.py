@@ -13,7 +13,10 @@ the found-vs-expected detail or the evidence. Trainers and admins see everything
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 import yaml
@@ -50,6 +53,8 @@ GRADE_DEADLINE_SECONDS = 360
 # Longest long-poll a client may ask for (`?wait=`), and how often it looks.
 MAX_WAIT_SECONDS = 60
 POLL_INTERVAL = 0.05
+# Kubernetes API clients kept per worker process (one per recently graded session).
+CLIENT_CACHE_SIZE = 32
 # Fields of a check result a learner sees.
 LEARNER_CHECK_FIELDS = ("id", "passed", "points", "earned", "message", "hint", "error")
 
@@ -97,7 +102,14 @@ def request_grade(user: User, session_id: int) -> Grade:
         GRADE_TASK, grade.id, deadline_seconds=GRADE_DEADLINE_SECONDS, max_attempts=3
     )
     grade.job_id = job.id
-    session.status = LabSessionStatus.GRADING
+    # A conditional UPDATE, not an ORM write: a worker may settle the session's previous
+    # grade at this very moment, and the two must not collide on the version column.
+    db.session.execute(
+        update(LabSession)
+        .where(LabSession.id == session.id, LabSession.status.in_(USABLE_SESSION_STATUSES))
+        .values(status=LabSessionStatus.GRADING, version=LabSession.version + 1)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
     log.info("grade.requested", grade_id=grade.id, session_id=session.id)
     return grade
@@ -166,20 +178,13 @@ def run_grade(grade_id: int) -> dict[str, Any]:
     )
     provider = provider_for(session.provider)
     handle = handle_of(session)
-    config = yaml.safe_load(session.kubeconfig)
+    client = api_client(session.kubeconfig)
     session_id = session.id
     # No transaction is held while the cluster is read.
     db.session.rollback()
-
-    from kubernetes import config as kube_config
-
-    client = kube_config.new_client_from_config_dict(config)
-    try:
-        result = grade_cluster(
-            checks, ClusterReader(client), ProviderNodeAccess(provider, handle), context, policy
-        )
-    finally:
-        client.close()
+    result = grade_cluster(
+        checks, ClusterReader(client), ProviderNodeAccess(provider, handle), context, policy
+    )
     stored = _finish(
         grade_id,
         GradeStatus.DONE,
@@ -189,14 +194,54 @@ def run_grade(grade_id: int) -> dict[str, Any]:
         percentage=result.percentage,
     )
     if stored:
-        session = db.session.get(LabSession, session_id, populate_existing=True)
-        session.hints_revealed = sorted(
-            set(session.hints_revealed or ()) | set(result.hints_revealed)
+        # The result's list is cumulative (earlier hints included), so writing it as is
+        # never loses one; a plain UPDATE, no read-modify-write racing other requests.
+        db.session.execute(
+            update(LabSession)
+            .where(LabSession.id == session_id)
+            .values(hints_revealed=sorted(result.hints_revealed))
+            .execution_options(synchronize_session=False)
         )
         db.session.commit()
         _settle_session(session_id)
         log.info("grade.done", grade_id=grade_id, percentage=result.percentage)
     return {"grade_id": grade_id, "status": "done", "percentage": result.percentage}
+
+
+class _ClientCache:
+    """Kubernetes API clients by kubeconfig, least recently used closed first: a worker
+    grading the same session again reuses its TLS connections."""
+
+    def __init__(self, size: int = CLIENT_CACHE_SIZE) -> None:
+        self.size = size
+        self._clients: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, kubeconfig: str) -> Any:
+        from kubernetes import config as kube_config
+
+        key = hashlib.sha256(kubeconfig.encode()).hexdigest()
+        with self._lock:
+            client = self._clients.get(key)
+            if client is not None:
+                self._clients.move_to_end(key)
+                return client
+        client = kube_config.new_client_from_config_dict(yaml.safe_load(kubeconfig))
+        with self._lock:
+            self._clients[key] = client
+            while len(self._clients) > self.size:
+                _, old = self._clients.popitem(last=False)
+                old.close()
+        return client
+
+
+_CLIENTS = _ClientCache()
+
+
+def api_client(kubeconfig: str) -> Any:
+    """A (cached) official Kubernetes `ApiClient` for a kubeconfig's current context;
+    raises `kubernetes.config.ConfigException` for an unusable kubeconfig."""
+    return _CLIENTS.get(kubeconfig)
 
 
 def _finish(grade_id: int, status: GradeStatus, **values: Any) -> bool:

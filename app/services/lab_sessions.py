@@ -329,8 +329,12 @@ def provision(session_id: int) -> dict[str, Any]:
         return {"session_id": session_id, "status": "ended"}
     wait = max(0, int((expires_at - ready_at).total_seconds()))
     job = jobs.enqueue(EXPIRE_TASK, session_id, deadline_seconds=wait + 900, max_attempts=3)
-    session = db.session.get(LabSession, session_id, populate_existing=True)
-    session.expiry_job_id = job.id
+    db.session.execute(
+        update(LabSession)
+        .where(LabSession.id == session_id)
+        .values(expiry_job_id=job.id)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
     log.info("lab_session.ready", session_id=session_id, cluster=handle.cluster_id)
     return {"session_id": session_id, "status": "ready", "cluster": handle.cluster_id}

@@ -342,3 +342,56 @@ def test_stored_lab_grades_count_the_standing_grade(
         {"check_id": "pods-bound", "passed_share": 1.0, "hints_used": 1},
         {"check_id": "scheduler-running", "passed_share": 1.0, "hints_used": 0},
     ]
+
+
+def test_progress_read_while_attempts_are_submitted(
+    app: Any, client: Any, make_user: Callable, make_quiz: Callable, clock: ManualClock
+) -> None:
+    """Reports taken while learners answer and submit in other threads never count an
+    attempt before it is submitted, and never show a half-scored one."""
+    import threading
+
+    make_quiz()
+    _, trainer_token = make_user("trainer")
+    trainer = bearer(trainer_token)
+    cohort = client.post(f"{API}/cohorts", json={"name": "Live"}, headers=trainer).get_json()
+    learners_and_users = [make_user("learner") for _ in range(4)]
+    learners = [token for _, token in learners_and_users]
+    addresses = [user.email for user, _ in learners_and_users]
+    client.post(
+        f"{API}/cohorts/{cohort['id']}/members", json={"emails": addresses}, headers=trainer
+    )
+    attempts = [start(client, bearer(token)) for token in learners]
+    failures: list[str] = []
+
+    def work(token: str, attempt: dict) -> None:
+        own = app.test_client()
+        try:
+            answer_all(own, bearer(token), attempt, CORRECT)
+            done = own.post(f"{API}/attempts/{attempt['id']}/submit", headers=bearer(token))
+            assert done.status_code == 200, done.get_json()
+        except AssertionError as exc:  # reported by the main thread
+            failures.append(str(exc))
+
+    threads = [
+        threading.Thread(target=work, args=(token, attempt))
+        for token, attempt in zip(learners, attempts, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    observed = []
+    while any(thread.is_alive() for thread in threads) or not observed:
+        observed.append(get_progress(client, cohort["id"], trainer))
+    for thread in threads:
+        thread.join()
+    observed.append(get_progress(client, cohort["id"], trainer))
+    assert failures == []
+    for report in observed:
+        for row in report["learners"]:
+            assert row["attempts"] + row["attempts_in_progress"] == 1
+            if row["attempts"] == 0:
+                assert row["best_percent"] is None and row["readiness_percent"] is None
+            else:
+                assert row["best_percent"] == 100.0 and row["readiness_percent"] == 100.0
+    final = observed[-1]
+    assert final["aggregate"]["ready"] == 4 and final["aggregate"]["with_results"] == 4

@@ -13,6 +13,7 @@ both here, from the simulator's own libraries, exactly as the server will.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,9 +48,7 @@ SLUGS = (
     "payment-api-placement",
     "readiness-probe-endpoints",
 )
-LABS: dict[str, Lab] = {
-    slug: load_lab(LABS_ROOT / slug) for slug in SLUGS if (LABS_ROOT / slug).is_dir()
-}
+LABS: dict[str, Lab] = {slug: load_lab(LABS_ROOT / slug) for slug in SLUGS}
 CASES = [
     pytest.param(slug, selftest, id=f"{slug}-{selftest['name']}")
     for slug, lab in LABS.items()
@@ -146,7 +145,8 @@ class LabRun:
     started: datetime
 
     def script(self, name: str) -> str:
-        done = run_script(self.lab, name, self.sim.kubeconfig_path, extra_env={"HOME": str(self.home)})
+        home = {"HOME": str(self.home)}
+        done = run_script(self.lab, name, self.sim.kubeconfig_path, extra_env=home)
         assert done.returncode == 0, f"{name} exited {done.returncode}:\n{done.stdout}{done.stderr}"
         return done.stdout
 
@@ -225,10 +225,77 @@ def test_selftest_scores_within_its_bounds(
     )
     assert verdict(selftest, result) is None, f"{report}\n{output}"
     if selftest["name"] == "untouched":
-        # The setup is broken: no fix check passes on its own.
+        # The setup is broken: no fix check passes on its own, and each failed check
+        # explains itself with a hint.
         assert [c for c in fix_checks(run.lab) if result.check(c).passed] == []
+        assert all(c.hint for c in result.checks if not c.passed), report
     elif selftest["name"] == "solution":
         assert all(c.passed for c in result.checks), report
     else:
         # A shortcut is stopped by a guard (the cap), not by luck.
         assert result.capped or result.raw_percentage <= selftest["max_percent"], report
+
+
+# What the broken setup shows a learner (an event's reason and a part of its message
+# that does not vary between runs); each lab's solution.md quotes the same words.
+SYMPTOMS = {
+    "pending-taint-toleration": (
+        "jobs",
+        "FailedScheduling",
+        "0/4 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, "
+        "3 node(s) had untolerated taint(s). preemption: 0/4 nodes are available: "
+        "4 Preemption is not helpful for scheduling.",
+    ),
+    "pending-node-affinity": (
+        "data",
+        "FailedScheduling",
+        "0/3 nodes are available: 1 node(s) had untolerated taint(s), 2 node(s) didn't "
+        "match Pod's node affinity/selector. preemption: 0/3 nodes are available: "
+        "3 Preemption is not helpful for scheduling.",
+    ),
+    "pending-insufficient-resources": (
+        "analytics",
+        "FailedScheduling",
+        "0/3 nodes are available: 1 node(s) had untolerated taint(s), 2 Insufficient cpu. "
+        "preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, "
+        "2 No preemption victims found for incoming pod.",
+    ),
+    "payment-api-placement": (
+        "payments",
+        "FailedScheduling",
+        "0/5 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, "
+        "1 node(s) had untolerated taint(s), 3 node(s) didn't match pod topology spread "
+        "constraints (missing required label).",
+    ),
+    "readiness-probe-endpoints": (
+        "shop",
+        "Unhealthy",
+        "8080: connect: connection refused",
+    ),
+}
+
+
+def prose(markdown: str) -> str:
+    """The text of a Markdown file with comment markers and line breaks folded, so a
+    message wrapped over several `#` lines reads as one sentence."""
+    lines = [re.sub(r"^\s*#?\s*", "", line) for line in markdown.splitlines()]
+    return " ".join(line for line in lines if line)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_setup_shows_the_symptom_its_solution_teaches(
+    provision: Callable[[str], LabRun], slug: str
+) -> None:
+    namespace, reason, words = SYMPTOMS[slug]
+    run = provision(slug)
+    messages = run.kubectl(
+        "-n",
+        namespace,
+        "get",
+        "events",
+        f"--field-selector=reason={reason}",
+        "-o",
+        "jsonpath={range .items[*]}{.message}{'\\n'}{end}",
+    ).splitlines()
+    assert messages and all(words in message for message in messages), messages
+    assert words in prose((run.lab.folder / "solution.md").read_text())
