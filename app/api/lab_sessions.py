@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import Response
+from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -162,3 +163,28 @@ class LabSessionGradeById(MethodView):
         user = current_user()
         grade = grades.get_grade(user, session_id, grade_id, wait=args["wait"])
         return grades.grade_view(grade, user)
+
+
+@blp.route("/lab-sessions/<int:session_id>/grades/<int:grade_id>/events")
+class LabSessionGradeEvents(MethodView):
+    @auth_required()
+    @blp.response(200, content_type="text/event-stream")
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, session_id: int, grade_id: int) -> Response:
+        """Server-sent events for one grade: `status` on each change, then `done` with
+        the grade (as `GET .../grades/{grade_id}` returns it) and the stream ends; a
+        `timeout` event ends it after 60 s."""
+        user = current_user()
+        events = grades.grade_events(user, session_id, grade_id)
+        schema = GradeSchema()
+
+        def stream():
+            for name, grade in events:
+                data = json.dumps(schema.dump(grades.grade_view(grade, user)))
+                yield f"event: {name}\ndata: {data}\n\n"
+
+        return Response(
+            stream_with_context(stream()),
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )

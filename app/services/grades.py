@@ -17,6 +17,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -300,6 +301,34 @@ def get_grade(user: User, session_id: int, grade_id: int, wait: float = 0) -> Gr
         # End the transaction so the next read sees the worker's commit.
         db.session.rollback()
         time.sleep(POLL_INTERVAL)
+
+
+def grade_events(
+    user: User, session_id: int, grade_id: int, timeout: float = MAX_WAIT_SECONDS
+) -> Iterator[tuple[str, Grade]]:
+    """("status", grade) each time the grade's status changes, then ("done", grade) once
+    it is finished, or ("timeout", grade) after `timeout` seconds. The first access check
+    happens at once (`NotFound` for an invisible session or grade)."""
+    get_grade(user, session_id, grade_id)
+    deadline = time.monotonic() + timeout
+
+    def events() -> Iterator[tuple[str, Grade]]:
+        last = None
+        while True:
+            grade = get_grade(user, session_id, grade_id)
+            if grade.is_finished:
+                yield "done", grade
+                return
+            if grade.status != last:
+                last = grade.status
+                yield "status", grade
+            if time.monotonic() >= deadline:
+                yield "timeout", grade
+                return
+            db.session.rollback()
+            time.sleep(POLL_INTERVAL)
+
+    return events()
 
 
 def grades_of(user: User, session_id: int) -> list[Grade]:

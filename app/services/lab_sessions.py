@@ -154,13 +154,19 @@ def get_session(user: User, session_id: int) -> LabSession:
 
 
 def usable_session(user: User, session_id: int) -> LabSession:
-    """A visible session whose cluster can be used; `Conflict` while provisioning or
-    after it ended."""
+    """A visible session whose cluster can be used; `Conflict` while provisioning, after
+    it ended, or once its time limit passed."""
     session = get_session(user, session_id)
     if session.status not in USABLE_SESSION_STATUSES:
         raise Conflict(
             f"Lab session {session_id} is {session.status.value}; its cluster is not available.",
             errors={"status": [session.status.value]},
+        )
+    if session.expires_at is not None and now() >= session.expires_at:
+        # Past the time limit the cluster is the final grade's, even before the expiry
+        # job or the sweeper has closed the session.
+        raise Conflict(
+            f"Lab session {session_id} reached its time limit.", errors={"status": ["expired"]}
         )
     return session
 

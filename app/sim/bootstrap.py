@@ -17,7 +17,7 @@ import importlib
 from functools import lru_cache
 from typing import Any
 
-from app.sim.clock import Clock, rfc3339_micro
+from app.sim.clock import Clock, rfc3339, rfc3339_micro
 from app.sim.cluster import Cluster, ClusterAuth, new_token
 from app.sim.discovery import version_info
 from app.sim.tls import KeyPair
@@ -351,15 +351,26 @@ def _rbac_templates() -> tuple[tuple[str, str, dict[str, Any]], ...]:
     return tuple(_bootstrap_rbac())
 
 
-def bootstrap(cluster: Cluster, *, nodes: int = 3, ca: KeyPair | None = None) -> None:
-    """Create the initial objects of a fresh cluster in its store."""
+def bootstrap(
+    cluster: Cluster, *, nodes: int = 3, ca: KeyPair | None = None, addons: bool = True
+) -> None:
+    """Create the initial objects of a fresh cluster in its store (with `addons`, also
+    the kube-proxy DaemonSet and CoreDNS Deployment)."""
     store = cluster.store
+    now = rfc3339(cluster.clock.now())
     # store.create works on its own copy, so the shared templates are passed as they are.
     for group, plural, template in _templates(nodes):
         obj = template
         if plural == "leases":
             renewed = rfc3339_micro(cluster.clock.now())
             obj = {**template, "spec": {**template["spec"], "renewTime": renewed}}
+        elif plural == "nodes":
+            # The kubelet stamps every condition it posts (node status updates).
+            stamped = [
+                {**c, "lastHeartbeatTime": now, "lastTransitionTime": now}
+                for c in template["status"]["conditions"]
+            ]
+            obj = {**template, "status": {**template["status"], "conditions": stamped}}
         store.create(group, plural, obj)
     for group, plural, template in _rbac_templates():
         store.create(group, plural, template)
@@ -387,6 +398,13 @@ def bootstrap(cluster: Cluster, *, nodes: int = 3, ca: KeyPair | None = None) ->
                 "data": {"ca.crt": ca_pem},
             },
         )
+    if addons:
+        # kubeadm's add-on phase: kube-proxy DaemonSet and CoreDNS Deployment (the
+        # kube-dns Service is in the templates); controllers create their pods.
+        from app.sim.controllers.addons import addon_objects
+
+        for group, plural, obj in addon_objects():
+            store.create(group, plural, obj)
 
 
 def create_cluster(
@@ -397,6 +415,7 @@ def create_cluster(
     clock: Clock | None = None,
     name: str | None = None,
     labels: dict[str, str] | None = None,
+    addons: bool = True,
 ) -> Cluster:
     """A bootstrapped cluster with `nodes` nodes; raises ValueError when nodes < 1."""
     node_names(nodes)  # validates the count before any work
@@ -407,5 +426,5 @@ def create_cluster(
         auth=ClusterAuth(new_token(), ca=ca),
         labels=labels,
     )
-    bootstrap(cluster, nodes=nodes, ca=ca)
+    bootstrap(cluster, nodes=nodes, ca=ca, addons=addons)
     return cluster

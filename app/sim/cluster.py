@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.sim.clock import Clock, WallClock, rfc3339
+from app.sim.clock import Clock, ManualClock, WallClock, parse_time, rfc3339
 from app.sim.resources import ResourceRegistry, ResourceType, shared_builtin_registry
 from app.sim.store import ObjectStore
 from app.sim.tls import KeyPair, issue_client_cert
@@ -194,6 +194,8 @@ class Cluster:
         # Control-plane loops (scheduler, controllers, kubelets): callables the server
         # runs every few hundred milliseconds on a worker thread; each reads the clock.
         self.loops: list[Callable[[], object]] = []
+        # The `controlplane.ControlPlane` stepping this cluster, once one is attached.
+        self.control_plane: Any = None
         # Pods bound to a node get a deletionTimestamp and stay until deleted again
         # with grace 0 (the kubelet's job) only when kubelets run; off by default so
         # pods go at once.
@@ -304,6 +306,7 @@ class Cluster:
             "auth": self.auth.dump(),
             "store": self.store.dump(),
             "podLogs": [[*key, list(lines)] for key, lines in sorted(self.pod_logs.items())],
+            "clock": self.clock.now().isoformat(),
             **({"nodes": self.node_access.dump()} if hasattr(self.node_access, "dump") else {}),
         }
 
@@ -328,6 +331,14 @@ class Cluster:
             self._register_crd(crd["metadata"]["name"], crd_resource_types(crd))
         if "nodes" in data and hasattr(self.node_access, "load"):
             self.node_access.load(data["nodes"])
+        if isinstance(self.clock, ManualClock) and isinstance(data.get("clock"), str):
+            # A manual clock moves on to the snapshot's time (never back: timestamps
+            # already handed out stay in the past).
+            behind = (parse_time(data["clock"]) - self.clock.now()).total_seconds()
+            if behind > 0:
+                self.clock.advance(behind)
+        if hasattr(self.control_plane, "restored"):
+            self.control_plane.restored()
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -29,9 +29,9 @@ from typing import Any
 
 from aiohttp import web
 
-from app.sim import discovery, openapi
+from app.sim import controlplane, discovery, openapi
 from app.sim.bootstrap import create_cluster
-from app.sim.clock import Clock, WallClock
+from app.sim.clock import Clock, ManualClock, WallClock
 from app.sim.cluster import ADMIN_USER, Cluster, ClusterAuth, new_token
 from app.sim.errors import ApiError
 from app.sim.kubeconfig import build_kubeconfig, dump_kubeconfig
@@ -105,6 +105,8 @@ class SimServer:
         advertise_host: str | None = None,
         ca: KeyPair | None = None,
         node_agents: bool = True,
+        control_plane: bool = True,
+        drive_wall_clock: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -130,6 +132,12 @@ class SimServer:
         self._stopped = threading.Event()
         # Called with each new or reloaded cluster, e.g. to attach its control plane.
         self.cluster_hooks: list[Callable[[Cluster], None]] = []
+        # Every cluster gets kubelets, kube-scheduler and kube-controller-manager; the
+        # server's loop ticks wall-clock clusters when `drive_wall_clock` (a manual
+        # clock only moves through `POST /admin/clusters/{id}/tick`).
+        self.drive_wall_clock = drive_wall_clock
+        if control_plane and node_agents:
+            self.cluster_hooks.append(self._attach_control_plane)
         self._loop_task: asyncio.Task | None = None
 
     # ---- clusters --------------------------------------------------------------------
@@ -195,6 +203,9 @@ class SimServer:
             cluster.node_access = None
             log.exception("node agents unavailable for cluster %s", cluster.id)
 
+    def _attach_control_plane(self, cluster: Cluster) -> None:
+        controlplane.attach(cluster, drive=self.drive_wall_clock)
+
     def _run_hooks(self, cluster: Cluster) -> None:
         for hook in list(self.cluster_hooks):
             try:
@@ -248,6 +259,9 @@ class SimServer:
             cluster = self.clusters.pop(cluster_id, None)
         if cluster is None:
             raise ApiError(404, f'cluster "{cluster_id}" not found')
+        cluster.loops.clear()
+        if hasattr(cluster.control_plane, "close"):
+            cluster.control_plane.close()
         cluster.store.close_watches()
 
     def save_clusters(self, directory: Path) -> int:
@@ -413,12 +427,20 @@ class SimServer:
                     or not (0 < speed <= 1000)
                 ):
                     raise ApiError(422, "clockSpeed must be a number in (0, 1000]")
+                clock_kind = body.get("clock", "wall")
+                if clock_kind not in ("wall", "manual"):
+                    raise ApiError(422, 'clock must be "wall" or "manual"')
+                clock: Clock = (
+                    ManualClock(WallClock().now().replace(microsecond=0))
+                    if clock_kind == "manual"
+                    else WallClock(speed=float(speed))
+                )
                 cluster = self.create_cluster(
                     nodes=nodes,
                     cluster_id=body.get("id"),
                     name=body.get("name"),
                     labels={str(k): str(v) for k, v in labels.items()},
-                    clock=WallClock(speed=float(speed)),
+                    clock=clock,
                 )
                 return _json(201, self.cluster_document(cluster, with_kubeconfig=True))
             raise ApiError(405, "method not allowed")
@@ -439,11 +461,23 @@ class SimServer:
             data = await _json_body(request)
             if not isinstance(data.get("store"), dict):
                 raise ApiError(422, "a snapshot needs a `store` object")
+            plane = cluster.control_plane
+            loop = asyncio.get_running_loop()
             try:
-                cluster.restore(data)
+                await loop.run_in_executor(None, _restore, cluster, data)
             except (KeyError, TypeError, ValueError) as exc:
                 raise ApiError(422, f"malformed snapshot: {exc}") from None
+            if plane is not None:
+                # The kubelets catch up with the restored state before anyone reads it.
+                await loop.run_in_executor(None, plane.settle)
             return _json(200, self.cluster_document(cluster))
+        if action == "tick" and method == "POST":
+            return await self._tick(request, cluster)
+        if action == "controlplane" and method == "GET":
+            plane = cluster.control_plane
+            if plane is None:
+                raise ApiError(404, "this cluster has no control plane")
+            return _json(200, plane.status())
         if action == "nodes":
             return await self._node_access(request, cluster, parts[2:])
         if action == "users" and method == "POST":
@@ -458,6 +492,26 @@ class SimServer:
             config = self.add_user(cluster, user, groups, cert=cert)
             return _json(201, {"name": user, "kubeconfig": dump_kubeconfig(config)})
         raise ApiError(404, "the server could not find the requested resource", details={})
+
+    async def _tick(self, request: web.Request, cluster: Cluster) -> web.StreamResponse:
+        """`POST /admin/clusters/{id}/tick` `{"seconds": N}`: advance a manual clock by
+        N seconds, settling the control plane at each step; answers `{"now": ISO}`."""
+        body = await _json_body(request)
+        seconds = body.get("seconds", 0)
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise ApiError(422, "seconds must be a number")
+        if not 0 <= seconds <= controlplane.MAX_ADVANCE_SECONDS:
+            raise ApiError(
+                422, f"seconds must be between 0 and {controlplane.MAX_ADVANCE_SECONDS:.0f}"
+            )
+        plane = cluster.control_plane
+        if plane is None:
+            raise ApiError(409, "this cluster has no control plane to tick")
+        if not plane.manual:
+            raise ApiError(409, "this cluster follows the wall clock; only manual clocks tick")
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, plane.advance, float(seconds))
+        return _json(200, {"now": cluster.clock.now().isoformat()})
 
     async def _node_access(
         self, request: web.Request, cluster: Cluster, rest: list[str]
@@ -865,6 +919,15 @@ class SimServer:
             return fn(*args)
         future = asyncio.run_coroutine_threadsafe(_as_coroutine(fn, *args), self._loop)
         return future.result(30)
+
+
+def _restore(cluster: Cluster, data: dict[str, Any]) -> None:
+    plane = cluster.control_plane
+    if plane is None:
+        cluster.restore(data)
+        return
+    with plane.lock:  # no tick sees half a restored cluster
+        cluster.restore(data)
 
 
 async def _as_coroutine(fn: Callable[..., Any], *args: Any) -> Any:

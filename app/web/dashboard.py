@@ -10,6 +10,7 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    abort,
     flash,
     redirect,
     render_template,
@@ -229,6 +230,20 @@ def cohort_page(user: User, cohort_id: int) -> str:
     )
 
 
+@bp.route("/cohorts/<int:cohort_id>/learners/<int:user_id>")
+@login_required(Role.TRAINER)
+def learner_page(user: User, cohort_id: int, user_id: int) -> str:
+    """One learner of a cohort: mastery by domain and topic, weak topics, assignments."""
+    cohort = cohorts.get_cohort(user, cohort_id)
+    report = progress.cohort_progress(cohort)
+    row = next((r for r in report["learners"] if r["user_id"] == user_id), None)
+    if row is None:
+        abort(404, description=f"User {user_id} is not a member of {cohort.name}.")
+    return render_template(
+        "learner.html", row=row, cohort=cohort, heat_band=heat_band, title=row["email"]
+    )
+
+
 @bp.route("/cohorts/<int:cohort_id>/members", methods=["POST"])
 @login_required(Role.TRAINER)
 def add_members(user: User, cohort_id: int) -> BaseResponse:
@@ -289,4 +304,6 @@ def statistics_download(user: User, slug: str) -> Response:
 def own_progress(user: User) -> str:
     """The logged-in learner's own progress."""
     row = progress.own_progress(user)
-    return render_template("learner.html", row=row, heat_band=heat_band, title="My progress")
+    return render_template(
+        "learner.html", row=row, cohort=None, heat_band=heat_band, title="My progress"
+    )

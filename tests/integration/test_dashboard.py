@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from app.extensions import db
+from app.models.cohort import Cohort
 from tests.fixtures.app import DEFAULT_PASSWORD
 from tests.integration.test_progress import MIXED, cohort_setup, take  # noqa: F401
 from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
@@ -95,9 +97,6 @@ def test_cohort_page_numbers_and_csv(
     take(app.test_client(), learners["ada"][1], CORRECT, clock)
     take(app.test_client(), learners["bob"][1], MIXED, clock)
     # The cohort belongs to the fixture's trainer; log in as them.
-    from app.extensions import db
-    from app.models.cohort import Cohort
-
     owner = db.session.get(Cohort, cohort_id).owner
     browser = app.test_client()
     log_in(browser, owner.email)
@@ -126,6 +125,13 @@ def test_cohort_page_numbers_and_csv(
         as_text=True
     )
     assert "Download statistics (CSV)" in stats.get_data(as_text=True)
+    bob = browser.get(f"/dashboard/cohorts/{cohort_id}/learners/{learners['bob'][0].id}")
+    html = bob.get_data(as_text=True)
+    assert bob.status_code == 200 and "<h1>bob@example.test</h1>" in html
+    assert '<dd id="stat-readiness">57.14 %</dd>' in html
+    assert "Topics to work on: admission, plugins, etcd-quorum." in html
+    assert "quiz <strong>sample-quiz</strong>: done" in html
+    assert browser.get(f"/dashboard/cohorts/{cohort_id}/learners/{owner.id}").status_code == 404
     stats_csv = browser.get(f"/dashboard/quizzes/sample-quiz/statistics.csv?cohort_id={cohort_id}")
     assert stats_csv.mimetype == "text/csv"
     assert len(list(csv.DictReader(io.StringIO(stats_csv.get_data(as_text=True))))) == 7

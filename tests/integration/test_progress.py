@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -349,8 +350,6 @@ def test_progress_read_while_attempts_are_submitted(
 ) -> None:
     """Reports taken while learners answer and submit in other threads never count an
     attempt before it is submitted, and never show a half-scored one."""
-    import threading
-
     make_quiz()
     _, trainer_token = make_user("trainer")
     trainer = bearer(trainer_token)

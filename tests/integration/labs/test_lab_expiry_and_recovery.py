@@ -54,6 +54,11 @@ def test_expired_session_takes_a_final_grade_and_frees_its_cluster(lab_stack, ma
 
     lab_stack.app.config[CLOCK_CONFIG_KEY] = Clock(row.expires_at + timedelta(seconds=1))
     try:
+        # Past the limit the learner can no longer use the cluster, even before it closes.
+        late = lab_stack.client.post(
+            f"{API}/lab-sessions/{session['id']}/grades", headers=bearer(token)
+        )
+        assert late.status_code == 409 and late.get_json()["errors"] == {"status": ["expired"]}
         # The sweeper closes it, unless the worker's expiry job (it reads the same
         # clock) got there first: either way exactly once.
         first = lab_sessions.sweep_expired_sessions()

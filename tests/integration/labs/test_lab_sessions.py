@@ -318,3 +318,25 @@ def test_faults_are_applied_on_every_session_and_node_checks_grade_them(
     assert grade(lab_stack, token, first)["percentage"] == 100
     # The other session's node is untouched.
     assert grade(lab_stack, token, second)["percentage"] == 0
+
+
+def test_grade_completion_as_server_sent_events(lab_stack, make_user) -> None:
+    import json
+
+    _, token = make_user()
+    _, other = make_user()
+    session_id = start(lab_stack, token)["id"]
+    lab_stack.wait_status(session_id, token, "ready")
+    pending = lab_stack.client.post(
+        f"{API}/lab-sessions/{session_id}/grades", headers=bearer(token)
+    ).get_json()
+    url = f"{API}/lab-sessions/{session_id}/grades/{pending['id']}/events"
+    response = lab_stack.client.get(url, headers=bearer(token))
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    events = [block for block in response.get_data(as_text=True).split("\n\n") if block]
+    name, data = events[-1].split("\n")
+    assert name == "event: done"
+    final = json.loads(data.removeprefix("data: "))
+    assert final["status"] == "done" and len(final["checks"]) == 4
+    assert all(e.startswith("event: status") for e in events[:-1])
+    assert_json_error(lab_stack.client.get(url, headers=bearer(other)), 404)

@@ -1,60 +1,58 @@
 """Self-tests of the control-plane and node labs on the simulator, with the real kubectl.
 
 For every lab of this share and every self-test it declares (untouched, solution, each
-cheat): a fresh simulated cluster of the lab's shape on a manual clock, the lab's
-manifests applied with kubectl, its faults applied through the node library, the
-control plane (kubelets and static pods, kube-scheduler, kube-controller-manager)
-stepped by the test, the script run with `lab-node NODE COMMAND` reaching the nodes,
-then a grade whose bounds are the lab's own.
+cheat): a fresh manual-clock cluster of the lab's shape on the simulator server, set up
+by the simulator provider (`apply_setup`: manifests through the API, faults through the
+node-access routes), the script run with the real kubectl and `lab-node NODE COMMAND`
+reaching the same node routes, then a grade whose bounds are the lab's own.
 
-The control plane is driven here rather than by the server so that simulated time is
-the test's: the cluster settles for `SETTLE_SECONDS` after the setup (the faults show),
-the session starts, the script runs, the cluster runs `AFTER_SCRIPT_SECONDS` more, and
-a grade's live waits (probe pods) advance the same clock instead of sleeping.
+Simulated time is the test's: the server's control plane (kubelets and static pods,
+kube-scheduler, kube-controller-manager) only moves when the test advances it. The
+cluster runs `BOOT_SECONDS` before the setup, `SETTLE_SECONDS` after it (the faults
+show) before the session starts, `AFTER_SCRIPT_SECONDS` after the script, and a
+grade's live waits (probe pods) advance the same clock instead of sleeping.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import config
 
+from app.clusters.base import ClusterHandle, LabSetup, ProviderNodeAccess
+from app.clusters.simulator import SimulatorProvider, _SnapshotCache
 from app.grading.context import GradeContext
 from app.grading.engine import grade
 from app.grading.labfile import Lab, load_lab
-from app.grading.node_access import SimulatorNodeAccess
 from app.grading.reader import ClusterReader
 from app.grading.result import GradeResult
 from app.grading.selftest import run_script, verdict
-from app.sim.clock import ManualClock
-from app.sim.controllers import ControllerManager
-from app.sim.nodes import ClusterNodes
-from app.sim.scheduler.loop import SchedulerLoop
-from tests.fixtures.sim import kubectl_binary
 
 pytestmark = pytest.mark.kubectl
 
 LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
-SLUGS = tuple(s for s in (
-    "scheduler-misspelled-flag",
-    "scheduler-bad-kubeconfig",
-    "scheduler-bad-image",
-    "controller-manager-broken",
-    "kubelet-stopped",
-    "kubelet-misconfigured",
-    "static-pod-create",
-    "etcd-snapshot",
-    "leader-election-leases",
-) if (LABS_ROOT / s).exists())
+SLUGS = tuple(
+    s
+    for s in (
+        "scheduler-misspelled-flag",
+        "scheduler-bad-kubeconfig",
+        "scheduler-bad-image",
+        "controller-manager-broken",
+        "kubelet-stopped",
+        "kubelet-misconfigured",
+        "static-pod-create",
+        "etcd-snapshot",
+        "leader-election-leases",
+    )
+    if (LABS_ROOT / s).exists()
+)
 LABS = {slug: load_lab(LABS_ROOT / slug) for slug in SLUGS}
 # Cluster seconds the control plane runs before the setup is applied.
 BOOT_SECONDS = 20
@@ -65,8 +63,6 @@ SETTLE_SECONDS = 90
 # component identity waits out the old Lease (15 s), the node turns Ready, and
 # `condition_stable` windows (30 s) elapse.
 AFTER_SCRIPT_SECONDS = 120
-# One control-plane pass per simulated second, as the server's loop does at speed 1.
-STEP_SECONDS = 1.0
 
 CASES = [
     pytest.param(slug, test, id=f"{slug}-{test['name']}")
@@ -75,225 +71,154 @@ CASES = [
 ]
 
 
-class ControlPlane:
-    """The components of one simulated cluster, stepped on its manual clock: every
-    node's kubelet (static pods included), kube-scheduler and kube-controller-manager,
-    each running only while its static pod runs, and restarted under a new identity
-    when its pod comes back (as a new process does)."""
+class NodeCommand:
+    """`lab-node NODE COMMAND...` for scripts: a small client of the simulator's
+    node-access route (`POST /admin/clusters/{id}/nodes/{node}/exec`, the route
+    `certprep lab ssh` reaches through the REST API), written into the test's folder."""
 
-    def __init__(self, cluster: Any, bad_images: set[str]) -> None:
-        self.cluster = cluster
-        self.clock: ManualClock = cluster.clock
-        self.nodes = ClusterNodes(cluster, bad_images=bad_images)
-        self.scheduler = SchedulerLoop(cluster)
-        self.manager = ControllerManager.for_cluster(cluster)
-        self.running = {"kube-scheduler": True, "kube-controller-manager": True}
-        self.elapsed = 0.0
-        self.lock = threading.RLock()
-
-    def _component(self, name: str) -> bool:
-        now = self.nodes.component_running(name)
-        if now and not self.running[name]:
-            if name == "kube-scheduler":
-                self.scheduler.elector.restart()
-            else:
-                self.manager.close()
-                self.manager = ControllerManager.for_cluster(self.cluster)
-        self.running[name] = now
-        return now
-
-    def advance(self, seconds: float) -> None:
-        """Run the cluster for `seconds` of simulated time."""
-        with self.lock:
-            left = seconds
-            while left > 1e-9:
-                step = min(STEP_SECONDS, left)
-                self.clock.advance(step)
-                self.elapsed += step
-                left -= step
-                self.nodes.sync()
-                self.scheduler.tick(self._component("kube-scheduler"))
-                self.manager.tick(self._component("kube-controller-manager"))
-
-    def run(self, node: str, command: str) -> tuple[int, str, str]:
-        with self.lock:
-            if node not in self.nodes.agents:
-                return 255, "", f"ssh: Could not resolve hostname {node}\n"
-            result = self.nodes.shell(node).run(command)
-            return result.exit_code, result.stdout, result.stderr
-
-
-class NodeExecServer:
-    """`lab-node` for scripts: a loopback HTTP endpoint running one command line on a
-    node of the test's cluster (what `certprep lab ssh SESSION NODE CMD` does through the
-    REST API), and the client program that calls it."""
-
-    def __init__(self, plane: ControlPlane, folder: Path) -> None:
-        runner = plane.run
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                code, out, err = runner(body["node"], body["command"])
-                data = json.dumps({"exit_code": code, "stdout": out, "stderr": err}).encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+    def __init__(self, exec_base: str, admin_token: str, ca_file: Path, folder: Path) -> None:
         self.client = folder / "lab_node.py"
         self.client.write_text(CLIENT_PROGRAM)
-
-    @property
-    def command(self) -> list[str]:
-        return [sys.executable, str(self.client), f"http://127.0.0.1:{self.httpd.server_port}"]
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.command = [sys.executable, str(self.client), exec_base, admin_token, str(ca_file)]
 
 
 CLIENT_PROGRAM = """\
-import json, sys, urllib.request
-url, node, words = sys.argv[1], sys.argv[2], sys.argv[3:]
+import json, ssl, sys, urllib.parse, urllib.request
+base, token, ca, node, words = *sys.argv[1:4], sys.argv[4], sys.argv[5:]
 # Like ssh: the remaining words form one command line for the node's shell.
-body = json.dumps({"node": node, "command": " ".join(words)}).encode()
-with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST")) as r:
-    answer = json.load(r)
+body = json.dumps({"command": " ".join(words)}).encode()
+request = urllib.request.Request(
+    f"{base}/{urllib.parse.quote(node)}/exec", data=body, method="POST",
+    headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+)
+context = ssl.create_default_context(cafile=ca)
+with urllib.request.urlopen(request, context=context) as response:
+    answer = json.load(response)
 sys.stdout.write(answer["stdout"])
 sys.stderr.write(answer["stderr"])
 sys.exit(answer["exit_code"])
 """
 
 
-class LabRun:
-    """One lab on one fresh cluster: setup applied, control plane attached."""
+def lab_setup(lab: Lab) -> LabSetup:
+    """What the provider applies: the lab's shape, manifests (in order) and faults."""
+    return LabSetup(
+        slug=lab.slug,
+        # Only keys this test's private snapshot cache.
+        content_hash=hashlib.sha256((lab.folder / "lab.yaml").read_bytes()).hexdigest(),
+        shape=lab.data["cluster"],
+        manifests=[{"name": p.name, "content": p.read_text()} for p in lab.manifest_paths()],
+        faults=list(lab.data["setup"]["faults"]),
+    )
 
-    def __init__(self, lab: Lab, sim: Any, plane: ControlPlane, lab_node: NodeExecServer) -> None:
+
+class LabRun:
+    """One lab on a fresh manual-clock cluster of the simulator server, provisioned and
+    set up through the simulator provider, with its control plane stepped by the test."""
+
+    def __init__(self, lab: Lab, server: Any, folder: Path) -> None:
         self.lab = lab
-        self.sim = sim
-        self.plane = plane
-        self.lab_node = lab_node
+        self.server = server
+        self.folder = folder
+        ca_file = folder / "sim-ca.pem"
+        ca_file.write_bytes(server.ca.cert_pem)
+        # A cache of its own: every test provisions from the manifests, not a snapshot.
+        self.provider = SimulatorProvider(
+            [server.base_url], server.admin_token, ca_file=str(ca_file), snapshots=_SnapshotCache()
+        )
+        shape = lab.data["cluster"]
+        response = self.provider.session.post(
+            f"{server.base_url}/admin/clusters",
+            json={"nodes": len(shape["nodes"]), "clock": "manual", "shape": shape},
+            verify=str(ca_file),
+            timeout=30,
+        )
+        assert response.status_code == 201, response.text
+        doc = response.json()
+        self.handle = ClusterHandle(
+            "simulator",
+            doc["id"],
+            {"url": server.base_url, "server": doc["server"], "nodes": shape["nodes"]},
+        )
+        self.cluster = server.clusters[doc["id"]]
+        self.plane = self.cluster.control_plane
+        assert self.plane is not None, "the simulator server attaches a control plane"
+        names = sorted(n["metadata"]["name"] for n in self.cluster.store.list("", "nodes")[0])
+        assert names == sorted(n["name"] for n in shape["nodes"])
+        self.kubeconfig_path = folder / "kubeconfig"
+        self.kubeconfig_path.write_text(self.provider.kubeconfig(self.handle))
+        exec_base = self.provider._cluster_url(self.handle, "nodes")
+        self.lab_node = NodeCommand(exec_base, server.admin_token, ca_file, folder)
+        self.elapsed = 0.0
         self.started_at: datetime | None = None
 
-    @property
-    def env(self) -> dict[str, str]:
-        return {"HOME": str(self.sim.workdir)}
+    def advance(self, seconds: float) -> None:
+        """Run the cluster for `seconds` of simulated time (what the tick route does)."""
+        self.plane.advance(seconds)
+        self.elapsed += seconds
 
-    def kubectl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [kubectl_binary(), *args],
-            env={"KUBECONFIG": str(self.sim.kubeconfig_path), **self.env, "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-
-    def apply_setup(self) -> None:
-        """The lab's manifests with kubectl, then its faults, before any component runs
-        (the order the lab service uses: manifests, then faults)."""
-        for manifest in self.lab.manifest_paths():
-            done = self.kubectl("apply", "-f", str(manifest))
-            assert done.returncode == 0, done.stderr
-        for fault in self.lab.data["setup"]["faults"]:
-            apply_fault(self.plane, fault)
-
-    def start_session(self) -> None:
-        self.plane.advance(SETTLE_SECONDS)
-        self.started_at = self.plane.clock.now()
+    def provision(self) -> None:
+        """A cluster that has been up a while, the lab's setup applied by the provider
+        (manifests through the API, then faults through node access), then time for
+        the faults to show before the session starts."""
+        self.advance(BOOT_SECONDS)
+        self.provider.apply_setup(self.handle, lab_setup(self.lab))
+        self.advance(SETTLE_SECONDS)
+        self.started_at = self.cluster.clock.now()
 
     def script(self, name: str) -> subprocess.CompletedProcess[str]:
         done = run_script(
             self.lab,
             name,
-            self.sim.kubeconfig_path,
+            self.kubeconfig_path,
             node_command=self.lab_node.command,
-            extra_env=self.env,
+            extra_env={"HOME": str(self.folder)},
         )
         assert done.returncode == 0, f"{name} exited {done.returncode}\n{done.stdout}{done.stderr}"
         return done
 
     def grade(self, grade_id: str) -> GradeResult:
         assert self.started_at is not None
-        client = config.new_client_from_config(config_file=str(self.sim.kubeconfig_path))
+        client = config.new_client_from_config(config_file=str(self.kubeconfig_path))
         try:
             context = GradeContext(
                 grade_id=grade_id,
                 session_started_at=self.started_at,
-                grade_requested_at=self.plane.clock.now(),
-                clock=self.plane.clock,
+                grade_requested_at=self.cluster.clock.now(),
+                clock=self.cluster.clock,
                 hint_policy="always",
-                # Live waits run the cluster instead of sleeping.
-                monotonic=lambda: self.plane.elapsed,
-                sleep=self.plane.advance,
+                # Live waits (probe pods) run the cluster instead of sleeping.
+                monotonic=lambda: self.elapsed,
+                sleep=self.advance,
             )
             return grade(
                 self.lab.checks,
                 ClusterReader(client),
-                SimulatorNodeAccess(self.plane.nodes),
+                ProviderNodeAccess(self.provider, self.handle),
                 context,
                 self.lab.policy,
             )
         finally:
             client.close()
 
-
-def apply_fault(plane: ControlPlane, fault: dict[str, Any]) -> None:
-    """One setup fault through the node library, as the providers' `apply_faults` does
-    through node access."""
-    import re
-
-    kind = fault["kind"]
-    if kind == "node_file_edit":
-        text = plane.nodes.read_file(fault["node"], fault["path"])
-        edited, count = re.subn(fault["find"], fault["replace"], text, count=fault["count"])
-        assert count, f"fault {fault} found nothing to replace"
-        plane.nodes.write_file(fault["node"], fault["path"], edited)
-    elif kind == "node_file_write":
-        plane.nodes.write_file(fault["node"], fault["path"], fault["content"])
-    elif kind == "node_service":
-        verb = {"running": "start", "stopped": "stop", "disabled": "disable --now"}[fault["state"]]
-        code, _, err = plane.run(fault["node"], f"systemctl {verb} {fault['service']}")
-        assert code == 0, err
-    elif kind == "image_bad":
-        plane.nodes.bad_images.add(fault["image"])
-    else:
-        raise AssertionError(f"unknown fault kind {kind}")
+    def close(self) -> None:
+        self.provider.delete(self.handle)
 
 
 @pytest.fixture
-def lab_run(sim_cluster_factory: Any, tmp_path: Path) -> Iterator[Callable[[str], LabRun]]:
-    servers: list[NodeExecServer] = []
+def lab_run(sim_server: Any, tmp_path: Path) -> Iterator[Callable[[str], LabRun]]:
+    runs: list[LabRun] = []
 
     def make(slug: str) -> LabRun:
-        lab = LABS[slug]
-        shape = lab.data["cluster"]["nodes"]
-        sim = sim_cluster_factory(nodes=len(shape), clock=ManualClock())
-        names = sorted(n["metadata"]["name"] for n in sim.store.list("", "nodes")[0])
-        assert names == sorted(n["name"] for n in shape)
-        # The test steps the control plane itself; a server-side one would race it.
-        sim.cluster.loops.clear()
-        bad = {f["image"] for f in lab.data["setup"]["faults"] if f["kind"] == "image_bad"}
-        plane = ControlPlane(sim.cluster, bad)
-        servers.append(NodeExecServer(plane, sim.workdir))
-        run = LabRun(lab, sim, plane, servers[-1])
-        # A cluster that has been up for a while: components lead their Leases and
-        # every node has posted its status before the lab breaks something.
-        plane.advance(BOOT_SECONDS)
-        run.apply_setup()
-        run.start_session()
-        return run
+        folder = tmp_path / f"run-{len(runs)}"
+        folder.mkdir()
+        runs.append(LabRun(LABS[slug], sim_server, folder))
+        runs[-1].provision()
+        return runs[-1]
 
     yield make
-    for server in servers:
-        server.close()
+    for run in runs:
+        run.close()
 
 
 @pytest.mark.parametrize(("slug", "selftest"), CASES)
@@ -303,7 +228,7 @@ def test_selftest_scores_within_its_bounds(
     run = lab_run(slug)
     if selftest.get("script"):
         run.script(selftest["script"])
-    run.plane.advance(AFTER_SCRIPT_SECONDS)
+    run.advance(AFTER_SCRIPT_SECONDS)
     result = run.grade(f"selftest-{selftest['name']}")
     summary = [(c.id, c.passed, c.earned, c.detail) for c in result.checks]
     assert verdict(selftest, result) is None, (result.percentage, summary)
@@ -331,7 +256,7 @@ def test_regrading_a_solved_scheduler_lab_gives_the_same_result(
 ) -> None:
     run = lab_run("scheduler-misspelled-flag")
     run.script("solution")
-    run.plane.advance(AFTER_SCRIPT_SECONDS)
+    run.advance(AFTER_SCRIPT_SECONDS)
     first, second = run.grade("g-1"), run.grade("g-1")
     # The probe pod is a new object each time; everything graded from it is the same.
     assert [(c.id, c.passed, c.earned) for c in first.checks] == [

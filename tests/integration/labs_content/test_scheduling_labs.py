@@ -6,9 +6,9 @@ a control plane (kubelets, kube-scheduler, kube-controller-manager) stepped on a
 clock until the setup has settled, then the script, more control-plane time, and a grade
 that must lie within the self-test's bounds.
 
-The simulator server does not run a control plane by itself yet, nor does it apply a
-lab's cluster shape (labels, taints, capacity); `LabControlPlane` and `apply_shape` do
-both here, from the simulator's own libraries, exactly as the server will.
+Clusters run on a manual clock, so every run is the same: `LabControlPlane` advances
+it through the server's control plane. The simulator server does not apply a lab's
+cluster shape (labels, taints, capacity) yet; `apply_shape` does it here.
 """
 
 from __future__ import annotations
@@ -69,14 +69,24 @@ MEMORY_EVICTION_RESERVE_KI = 100 * 1024  # kubelet's memory.available<100Mi
 
 
 class LabControlPlane:
-    """The control plane of one simulated cluster, stepped on its manual clock: the
+    """Steps the control plane of one simulated cluster on its manual clock: the
     kubelets (and the static control-plane pods), kube-scheduler and
-    kube-controller-manager, each running only while its static pod runs."""
+    kube-controller-manager, each running only while its static pod runs.
+
+    The server's own control plane (`cluster.control_plane`, what `POST
+    /admin/clusters/{id}/tick` advances) is used when the server attached one; otherwise
+    one is put together here from the same libraries."""
 
     def __init__(self, cluster: Cluster, clock: ManualClock) -> None:
         self.cluster = cluster
         self.clock = clock
-        self.nodes = ClusterNodes(cluster)
+        self.server_plane = getattr(cluster, "control_plane", None)
+        if self.server_plane is not None:
+            return
+        # Node agents the server built for node access run only when a loop syncs them.
+        self.nodes = cluster.node_access or ClusterNodes(cluster)
+        if cluster.node_access is None:
+            cluster.node_access = self.nodes
         self.scheduler = SchedulerLoop(cluster)
         self.controllers = ControllerManager.for_cluster(cluster)
 
@@ -87,12 +97,16 @@ class LabControlPlane:
 
     def run(self, seconds: int) -> None:
         """Advance the clock by `seconds`, stepping every component each second."""
+        if self.server_plane is not None:
+            self.server_plane.advance(seconds)
+            return
         for _ in range(0, seconds, STEP_SECONDS):
             self.clock.advance(STEP_SECONDS)
             self.step()
 
     def close(self) -> None:
-        self.controllers.close()
+        if self.server_plane is None:
+            self.controllers.close()
 
 
 def apply_shape(cluster: Cluster, lab: Lab) -> None:
@@ -299,3 +313,21 @@ def test_setup_shows_the_symptom_its_solution_teaches(
     ).splitlines()
     assert messages and all(words in message for message in messages), messages
     assert words in prose((run.lab.folder / "solution.md").read_text())
+
+
+def test_taint_removed_until_placed_then_restored_is_capped(
+    provision: Callable[[str], LabRun],
+) -> None:
+    # A shortcut no script can express (it needs the scheduler to act in between):
+    # untaint the pool, let the pods land, taint it again. NoSchedule never evicts, so
+    # the pods keep running; only the toleration guard tells this from the fix.
+    run = provision("pending-taint-toleration")
+    run.kubectl("taint", "nodes", "node01", "node02", "dedicated=batch:NoSchedule-")
+    run.control.run(SETTLE_SECONDS)
+    run.kubectl("taint", "nodes", "node01", "node02", "dedicated=batch:NoSchedule")
+    run.control.run(SETTLE_SECONDS)
+    result = run.grade()
+    assert result.check("pods-on-batch-pool").passed
+    assert result.check("taint-still-present").passed
+    assert not result.check("toleration-for-batch-taint").passed
+    assert result.capped and result.percentage == run.lab.policy.cheat_cap_percent

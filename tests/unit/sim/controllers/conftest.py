@@ -115,7 +115,7 @@ class Lab:
 @pytest.fixture
 def lab() -> Iterator[Lab]:
     clock = ManualClock()
-    cluster = create_cluster("controllers", clock=clock)
+    cluster = create_cluster("controllers", clock=clock, addons=False)
     manager = ControllerManager.for_cluster(cluster, controllers=("*", "-nodelifecycle"))
     yield Lab(cluster, clock, manager)
     manager.close()
@@ -125,7 +125,7 @@ def lab() -> Iterator[Lab]:
 def full_lab() -> Iterator[Lab]:
     """Every controller, node lifecycle included (tests that drive kubelet heartbeats)."""
     clock = ManualClock()
-    cluster = create_cluster("controllers", clock=clock)
+    cluster = create_cluster("controllers", clock=clock, addons=False)
     manager = ControllerManager.for_cluster(cluster)
     yield Lab(cluster, clock, manager)
     manager.close()

@@ -13,7 +13,9 @@ pytestmark = pytest.mark.kubectl
 
 
 def test_kubectl_sees_control_plane_pods_a_crash_loop_and_its_log(sim_cluster, kubectl):
-    nodes = ClusterNodes(sim_cluster.cluster)
+    # The node agents the server attached (their mirror pods and logs are published).
+    nodes = sim_cluster.cluster.node_access
+    assert isinstance(nodes, ClusterNodes)
     nodes.sync()
     listing = kubectl("get", "pods", "-n", "kube-system", "-o", "wide")
     rows = {line.split()[0]: line.split() for line in listing.lines[1:]}

@@ -1,0 +1,217 @@
+"""The control plane of one simulated cluster: kubelets, kube-scheduler and
+kube-controller-manager, stepped together on the cluster's clock.
+
+Each `tick()` runs, in order, every node's kubelet (which also runs the static
+control-plane pods from `/etc/kubernetes/manifests`), then kube-scheduler while its
+static pod runs, then kube-controller-manager while its static pod runs, with the
+`--controllers` flag its running pod was started with. A component whose pod stops
+running stops renewing its leader Lease; when its pod comes back it is a new process:
+a fresh leader-election identity and, for the controller manager, fresh in-memory
+state.
+
+Time: a wall-clock cluster is ticked by the server's loop thread (`cluster.loops`);
+a manual-clock cluster only moves when `advance(seconds)` is called (the admin route
+`POST /admin/clusters/{id}/tick`), which advances the clock in steps and runs the
+control plane to quiescence at each step.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from app.sim.clock import ManualClock
+from app.sim.cluster import Cluster
+from app.sim.controllers.manager import ControllerManager, select_controllers
+from app.sim.nodes import ClusterNodes
+from app.sim.nodes.components import parse_flags
+from app.sim.scheduler.loop import SchedulerLoop
+
+log = logging.getLogger(__name__)
+
+SCHEDULER = "kube-scheduler"
+CONTROLLER_MANAGER = "kube-controller-manager"
+# Simulated seconds per step of `advance`: the finest period any component needs is
+# the leader-election retry period (2 s) and the kubelet's status updates (10 s), so
+# one-second steps keep every timeout within a second of upstream's.
+STEP_SECONDS = 1.0
+# Ticks at one instant before giving up on quiescence (a write loop between
+# controllers must not hang a request).
+MAX_SETTLE_PASSES = 12
+# kube-controller-manager's default for --controllers (cmd/kube-controller-manager
+# options: "*" enables every controller that is on by default).
+DEFAULT_CONTROLLERS = "*"
+# The most simulated seconds one tick request may advance (a day): a lab never needs
+# more, and it bounds the work a single request can ask for.
+MAX_ADVANCE_SECONDS = 86_400.0
+
+
+class ControlPlane:
+    """Kubelets, scheduler and controller manager of one cluster; see the module
+    docstring. Thread-safe: ticks, node commands and restores take `self.lock`."""
+
+    def __init__(self, cluster: Cluster, *, nodes: ClusterNodes | None = None) -> None:
+        self.cluster = cluster
+        if nodes is None:
+            nodes = cluster.node_access if isinstance(cluster.node_access, ClusterNodes) else None
+        self.nodes: ClusterNodes = nodes or ClusterNodes(cluster)
+        cluster.node_access = self.nodes
+        self.lock = self.nodes.lock
+        self.scheduler = SchedulerLoop(cluster)
+        self.controllers_flag = DEFAULT_CONTROLLERS
+        self.manager = ControllerManager.for_cluster(cluster)
+        self.running = {SCHEDULER: True, CONTROLLER_MANAGER: True}
+        self.ticks = 0
+        self._closed = False
+
+    @property
+    def manual(self) -> bool:
+        """Whether the cluster's clock only moves through `advance`."""
+        return isinstance(self.cluster.clock, ManualClock)
+
+    # ---- components --------------------------------------------------------------------
+
+    def _running_flags(self, component: str) -> dict[str, str]:
+        """The flags the running static pod of `component` was started with."""
+        for agent in self.nodes.agents.values():
+            pod = agent.static_pod(component)
+            if pod is None:
+                continue
+            for container in (pod.spec or {}).get("containers") or []:
+                argv = [str(x) for x in (container.get("command") or [])]
+                argv += [str(x) for x in (container.get("args") or [])]
+                if argv:
+                    flags, _ = parse_flags(component, argv[1:])
+                    return flags
+        return {}
+
+    def _component(self, name: str) -> bool:
+        """Whether `name` runs now; a component coming back is a new process."""
+        now = self.nodes.component_running(name)
+        if now and not self.running[name]:
+            if name == SCHEDULER:
+                self.scheduler.elector.restart()
+            else:
+                self._new_manager(self._controllers_flag())
+        self.running[name] = now
+        return now
+
+    def _controllers_flag(self) -> str:
+        flag = self._running_flags(CONTROLLER_MANAGER).get("controllers", DEFAULT_CONTROLLERS)
+        try:
+            select_controllers(flag.split(","))
+        except ValueError:
+            # The component itself refuses to start with an unknown controller, so it
+            # is not running; keep the last good list for when it comes back.
+            return self.controllers_flag
+        return flag
+
+    def _new_manager(self, flag: str) -> None:
+        self.manager.close()
+        self.controllers_flag = flag
+        self.manager = ControllerManager.for_cluster(
+            self.cluster, controllers=[part for part in flag.split(",") if part]
+        )
+
+    # ---- stepping ----------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """One pass of every component at the clock's current time."""
+        with self.lock:
+            if self._closed:
+                return
+            self.nodes.sync()
+            self.scheduler.tick(running=self._component(SCHEDULER))
+            running = self._component(CONTROLLER_MANAGER)
+            if running:
+                flag = self._controllers_flag()
+                if flag != self.controllers_flag:
+                    self._new_manager(flag)
+            self.manager.tick(running=running)
+            self.ticks += 1
+
+    def settle(self, max_passes: int = MAX_SETTLE_PASSES) -> int:
+        """Tick at the current instant until a pass writes nothing; returns passes run."""
+        with self.lock:
+            for passes in range(1, max_passes + 1):
+                before = self.cluster.store.resource_version
+                self.tick()
+                if self.cluster.store.resource_version == before:
+                    return passes
+            return max_passes
+
+    def advance(self, seconds: float, step: float = STEP_SECONDS) -> None:
+        """Move a manual clock forward by `seconds` in steps of `step`, settling the
+        control plane at each step. Raises ValueError for a negative or too large
+        `seconds`, TypeError when the clock is not manual."""
+        if not self.manual:
+            raise TypeError("only a manual-clock cluster can be advanced")
+        if seconds < 0 or seconds > MAX_ADVANCE_SECONDS:
+            raise ValueError(f"seconds must be between 0 and {MAX_ADVANCE_SECONDS:.0f}")
+        clock = self.cluster.clock
+        assert isinstance(clock, ManualClock)
+        with self.lock:
+            self.settle()
+            left = float(seconds)
+            while left > 1e-9:
+                delta = min(step, left)
+                clock.advance(delta)
+                left -= delta
+                self.settle()
+
+    def restored(self) -> None:
+        """Rebuild the in-memory component state after the store was replaced by a
+        snapshot: informer caches, queues and leader identities start afresh."""
+        with self.lock:
+            self.manager.close()
+            self.scheduler = SchedulerLoop(self.cluster)
+            self.manager = ControllerManager.for_cluster(
+                self.cluster,
+                controllers=[p for p in self.controllers_flag.split(",") if p],
+            )
+            self.running = {SCHEDULER: True, CONTROLLER_MANAGER: True}
+
+    def close(self) -> None:
+        """Stop reacting to writes (the cluster is being deleted)."""
+        with self.lock:
+            self._closed = True
+            self.manager.close()
+
+    def status(self) -> dict[str, Any]:
+        """What the admin API reports about the control plane."""
+        return {
+            "clock": "manual" if self.manual else "wall",
+            "now": self.cluster.clock.now().isoformat(),
+            "components": {
+                name: self.nodes.component_running(name)
+                for name in ("etcd", "kube-apiserver", SCHEDULER, CONTROLLER_MANAGER)
+            },
+        }
+
+
+def attach(cluster: Cluster, *, drive: bool = True) -> ControlPlane | None:
+    """Give `cluster` a control plane, settle it once (mirror pods, add-on pods and
+    node heartbeats appear), and for a wall-clock cluster add its tick to
+    `cluster.loops` when `drive` is true. Returns None (and logs) when the node agents
+    cannot be built."""
+    existing = getattr(cluster, "control_plane", None)
+    if isinstance(existing, ControlPlane):
+        return existing
+    try:
+        plane = ControlPlane(cluster)
+    except Exception:
+        log.exception("no control plane for cluster %s", cluster.id)
+        return None
+    cluster.control_plane = plane
+    driven = plane.manual or drive
+    # While something steps the kubelets, they finish deleting pods bound to a node
+    # (graceful deletion, as upstream); without that, deletes are immediate.
+    cluster.graceful_pod_deletion = driven
+    plane.settle()
+    if drive and not plane.manual:
+        cluster.loops.append(plane.tick)
+    return plane
+
+
+__all__ = ["MAX_ADVANCE_SECONDS", "STEP_SECONDS", "ControlPlane", "attach"]
+
