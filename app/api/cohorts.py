@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import Response, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
@@ -207,9 +207,21 @@ class CohortStatements(MethodView):
     @blp.response(200, StatementResultSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, query: dict[str, Any], cohort_id: int) -> dict[str, Any]:
-        """The members' activity log as xAPI statements, oldest first."""
+        """The members' activity log as xAPI statements in the order stored, `limit` per
+        page; `more` is the URL of the next page (empty on the last)."""
         cohort: Cohort = cohorts.get_cohort(current_user(), cohort_id)
         ids = [m.user_id for m in cohort.members]
-        events = activity.events_for(ids, since=query["since"], limit=query["limit"])
+        events = activity.events_for(
+            ids, since=query["since"], after_id=query["after"], limit=query["limit"]
+        )
         users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
-        return xapi.statements(events, users, request.host_url.rstrip("/"), cohort)
+        result = xapi.statements(events, users, request.host_url.rstrip("/"), cohort)
+        if len(events) == query["limit"]:
+            result["more"] = url_for(
+                "cohorts.CohortStatements",
+                cohort_id=cohort_id,
+                after=events[-1].id,
+                limit=query["limit"],
+                since=query["since"].isoformat() if query["since"] else None,
+            )
+        return result

@@ -19,8 +19,9 @@ from app.cli.login import ApiClient, api_options, config_dir
 
 # Seconds between session polls while a cluster is being provisioned.
 POLL_SECONDS = 0.5
-# Seconds one grade long-poll request waits on the server.
-GRADE_WAIT_SECONDS = 30
+# Seconds one grade long-poll request waits on the server: less than the client's own
+# read timeout (app.cli.login.REQUEST_TIMEOUT, 30 s).
+GRADE_WAIT_SECONDS = 20
 HISTORY_FILE = "lab-ssh-history"
 FINAL_SESSION_STATUSES = ("expired", "failed", "ended")
 

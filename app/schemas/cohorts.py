@@ -155,7 +155,13 @@ class ProgressQuerySchema(InputSchema):
 
 
 class StatementsQuerySchema(InputSchema):
-    since = ma.fields.AwareDateTime(load_default=None)
+    since = ma.fields.AwareDateTime(
+        load_default=None, metadata={"description": "Only events that happened after this."}
+    )
+    after = ma.fields.Integer(
+        load_default=None,
+        metadata={"description": "Paging cursor: follow `more` rather than setting it."},
+    )
     limit = ma.fields.Integer(load_default=1000, validate=ma.validate.Range(min=1, max=10000))
 
 
@@ -163,4 +169,7 @@ class StatementResultSchema(OutputSchema):
     statements = ma.fields.List(
         ma.fields.Dict(), required=True, metadata={"description": "xAPI 1.0.3 statements."}
     )
-    more = ma.fields.String(required=True)
+    more = ma.fields.String(
+        required=True,
+        metadata={"description": "URL of the next page; empty when this is the last one."},
+    )

@@ -100,19 +100,23 @@ def record_answer(user_id: int, attempt_id: int, question_uid: str, occurred_at:
 
 
 def events_for(
-    user_ids: Iterable[int], *, since: datetime | None = None, limit: int | None = None
+    user_ids: Iterable[int],
+    *,
+    since: datetime | None = None,
+    after_id: int | None = None,
+    limit: int | None = None,
 ) -> list[ActivityEvent]:
-    """Events of `user_ids`, oldest first, optionally after `since`."""
+    """Events of `user_ids` in the order they were stored (by id), optionally only those
+    that happened after `since` and those stored after event `after_id` (the paging
+    cursor), at most `limit`."""
     ids = list(user_ids)
     if not ids:
         return []
-    stmt = (
-        select(ActivityEvent)
-        .where(ActivityEvent.user_id.in_(ids))
-        .order_by(ActivityEvent.occurred_at, ActivityEvent.id)
-    )
+    stmt = select(ActivityEvent).where(ActivityEvent.user_id.in_(ids)).order_by(ActivityEvent.id)
     if since is not None:
         stmt = stmt.where(ActivityEvent.occurred_at > since)
+    if after_id is not None:
+        stmt = stmt.where(ActivityEvent.id > after_id)
     if limit is not None:
         stmt = stmt.limit(limit)
     return list(db.session.scalars(stmt))

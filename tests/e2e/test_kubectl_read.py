@@ -93,9 +93,11 @@ def test_get_pods_default_wide_and_all_namespaces(kubectl, sim_cluster) -> None:
     assert "10.244.1.7" in wide[1] and "node01" in wide[1]
     everything = kubectl("get", "pods", "-A").lines
     assert everything[0].split()[0] == "NAMESPACE"
-    assert {line.split()[1] for line in everything[1:]} == {"web-1", "dns-1"}
+    listed = {line.split()[1] for line in everything[1:]}
+    # Beside the control-plane and add-on pods every kubeadm cluster runs.
+    assert {"web-1", "dns-1", "kube-scheduler-controlplane"} <= listed
     short = kubectl("get", "po", "--all-namespaces", "--no-headers").lines
-    assert len(short) == 2
+    assert len(short) == len(everything) - 1
 
 
 def test_get_yaml_json_jsonpath_custom_columns(kubectl, sim_cluster) -> None:
@@ -307,7 +309,7 @@ def test_bootstrap_objects(kubectl) -> None:
     svc = kubectl("get", "svc", "kubernetes", "-o", "jsonpath={.spec.clusterIP}").stdout
     assert svc == "10.96.0.1"
     sas = kubectl("get", "sa", "-A", "--no-headers").lines
-    assert len(sas) == 4
+    assert len(sas) == 6  # default in each namespace, kube-proxy, coredns
     ca = kubectl(
         "get", "cm", "kube-root-ca.crt", "-n", "kube-system", "-o", "jsonpath={.data.ca\\.crt}"
     ).stdout

@@ -120,6 +120,14 @@ def test_statements_export(
     again = client.get(url, headers=trainer).get_json()["statements"]
     assert [s["id"] for s in again] == [s["id"] for s in statements]
     assert len({s["id"] for s in statements}) == len(statements)
+    # Pages of three follow `more` to the same statements.
+    paged, next_url = [], f"{url}?limit=3"
+    while next_url:
+        page = client.get(next_url, headers=trainer).get_json()
+        assert len(page["statements"]) <= 3
+        paged.extend(page["statements"])
+        next_url = page["more"]
+    assert [s["id"] for s in paged] == [s["id"] for s in statements]
     later = client.get(f"{url}?since=2026-03-02T09:05:00%2B00:00", headers=trainer)
     assert [s["verb"]["display"]["en-US"] for s in later.get_json()["statements"]] == [
         "completed",

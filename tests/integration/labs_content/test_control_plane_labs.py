@@ -38,20 +38,16 @@ from app.grading.selftest import run_script, verdict
 pytestmark = pytest.mark.kubectl
 
 LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
-SLUGS = tuple(
-    s
-    for s in (
-        "scheduler-misspelled-flag",
-        "scheduler-bad-kubeconfig",
-        "scheduler-bad-image",
-        "controller-manager-broken",
-        "kubelet-stopped",
-        "kubelet-misconfigured",
-        "static-pod-create",
-        "etcd-snapshot",
-        "leader-election-leases",
-    )
-    if (LABS_ROOT / s).exists()
+SLUGS = (
+    "scheduler-misspelled-flag",
+    "scheduler-bad-kubeconfig",
+    "scheduler-bad-image",
+    "controller-manager-broken",
+    "kubelet-stopped",
+    "kubelet-misconfigured",
+    "static-pod-create",
+    "etcd-snapshot",
+    "leader-election-leases",
 )
 LABS = {slug: load_lab(LABS_ROOT / slug) for slug in SLUGS}
 # Cluster seconds the control plane runs before the setup is applied.
@@ -263,3 +259,27 @@ def test_regrading_a_solved_scheduler_lab_gives_the_same_result(
         (c.id, c.passed, c.earned) for c in second.checks
     ]
     assert first.percentage == second.percentage == 100
+
+
+# Cheats whose shortcut visibly works (the check named passes) and is still capped: the
+# cap comes from the guards, not from a script that did nothing.
+EFFECTIVE_CHEATS = [
+    ("scheduler-misspelled-flag", "cheat-bind-by-hand", "web-available"),
+    ("scheduler-misspelled-flag", "cheat-nodename", "web-available"),
+    ("scheduler-bad-image", "cheat-nodename", "thumbnails-available"),
+    ("etcd-snapshot", "cheat-touch-file", "snapshot-file"),
+    ("leader-election-leases", "cheat-swapped", "controller-manager-leader"),
+]
+
+
+@pytest.mark.parametrize(("slug", "script", "passing"), EFFECTIVE_CHEATS)
+def test_cheat_takes_effect_yet_is_capped(
+    lab_run: Callable[[str], LabRun], slug: str, script: str, passing: str
+) -> None:
+    run = lab_run(slug)
+    run.script(script)
+    run.advance(AFTER_SCRIPT_SECONDS)
+    result = run.grade(f"cheat-{script}")
+    assert result.check(passing).passed, result.check(passing).detail
+    assert result.capped and result.percentage <= LABS[slug].policy.cheat_cap_percent
+    assert [c.id for c in result.checks if c.guard and not c.passed]

@@ -1,10 +1,11 @@
 """Self-tests of the scheduling, workload and Service labs on the simulator.
 
 For every lab and every self-test it declares (untouched, solution, each cheat): a fresh
-simulated cluster of the lab's shape, the lab's manifests applied with the real kubectl,
-a control plane (kubelets, kube-scheduler, kube-controller-manager) stepped on a manual
-clock until the setup has settled, then the script, more control-plane time, and a grade
-that must lie within the self-test's bounds.
+simulated cluster of the lab's shape, the lab's setup applied by the simulator provider
+(as a lab session does), its control plane (kubelets, kube-scheduler,
+kube-controller-manager) stepped on a manual clock until the setup has settled, then the
+script with the real kubectl, more control-plane time, and a grade that must lie within
+the self-test's bounds.
 
 Clusters run on a manual clock, so every run is the same: `LabControlPlane` advances
 it through the server's control plane. The simulator server does not apply a lab's
@@ -13,6 +14,7 @@ cluster shape (labels, taints, capacity) yet; `apply_shape` does it here.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 from collections.abc import Callable
@@ -24,6 +26,8 @@ from typing import Any
 import pytest
 from kubernetes import config
 
+from app.clusters.base import ClusterHandle, LabSetup
+from app.clusters.simulator import SimulatorProvider, _SnapshotCache
 from app.grading.context import GradeContext
 from app.grading.engine import grade
 from app.grading.labfile import Lab, load_lab
@@ -54,6 +58,8 @@ CASES = [
     for slug, lab in LABS.items()
     for selftest in lab.data["selftests"]
 ]
+# Cluster seconds the control plane runs before the setup is applied.
+BOOT_SECONDS = 20
 # Cluster seconds the control plane runs after the manifests are applied, so that the
 # setup is what a learner finds: pods created, scheduled or Pending with their
 # FailedScheduling events, containers started, probes run (kubelet's default probe
@@ -134,18 +140,27 @@ def kubectl_env(sim: SimCluster, home: Path) -> dict[str, str]:
     return {"KUBECONFIG": str(sim.kubeconfig_path), "HOME": str(home), "PATH": "/usr/bin:/bin"}
 
 
-def apply_manifests(sim: SimCluster, lab: Lab, home: Path) -> None:
-    """Apply the lab's manifests in order with the real kubectl."""
-    for manifest in lab.manifest_paths():
-        done = subprocess.run(
-            [kubectl_binary(), "apply", "-f", str(manifest)],
-            env=kubectl_env(sim, home),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-        assert done.returncode == 0, f"{manifest.name}: {done.stderr}"
+def apply_setup(sim: SimCluster, lab: Lab, folder: Path) -> None:
+    """Apply the lab's setup (manifests in order, then faults) the way a lab session
+    does: through the simulator provider and the server's admin and node routes. A
+    snapshot cache of its own makes every cluster start from the manifests."""
+    ca_file = folder / "sim-ca.pem"
+    ca_file.write_bytes(sim.server.ca.cert_pem)
+    provider = SimulatorProvider(
+        [sim.server.base_url],
+        sim.server.admin_token,
+        ca_file=str(ca_file),
+        snapshots=_SnapshotCache(),
+    )
+    handle = ClusterHandle("simulator", sim.id, {"url": sim.server.base_url})
+    setup = LabSetup(
+        slug=lab.slug,
+        content_hash=hashlib.sha256((lab.folder / "lab.yaml").read_bytes()).hexdigest(),
+        shape=lab.data["cluster"],
+        manifests=[{"name": p.name, "content": p.read_text()} for p in lab.manifest_paths()],
+        faults=list((lab.data.get("setup") or {}).get("faults") or []),
+    )
+    provider.apply_setup(handle, setup)
 
 
 @dataclass
@@ -211,7 +226,9 @@ def provision(
         planes.append(control)
         home = tmp_path / f"home-{sim.id}"
         home.mkdir()
-        apply_manifests(sim, lab, home)
+        # A cluster that has been up a while: add-on pods placed, heartbeats posted.
+        control.run(BOOT_SECONDS)
+        apply_setup(sim, lab, home)
         control.run(SETUP_SECONDS)
         started = clock.advance(1)
         return LabRun(lab, sim, control, home, started)

@@ -67,7 +67,8 @@ def test_create_deployment_and_scale(k8s_client) -> None:
     assert scale.spec.replicas == 5
     assert apps.read_namespaced_deployment("web", "default").spec.replicas == 5
     listed = apps.list_deployment_for_all_namespaces(label_selector="app!=other")
-    assert [d.metadata.name for d in listed.items] == ["web"]
+    # CoreDNS is the cluster's own Deployment (labelled k8s-app, so app!=other holds).
+    assert sorted(d.metadata.name for d in listed.items) == ["coredns", "web"]
 
 
 def test_conflict_and_already_exists(k8s_client) -> None:

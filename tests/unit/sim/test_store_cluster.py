@@ -57,7 +57,12 @@ def test_bootstrap_shape() -> None:
     assert worker["status"]["allocatable"]["pods"] == "110"
     namespaces = [n["metadata"]["name"] for n in store.list("", "namespaces")[0]]
     assert namespaces == ["default", "kube-node-lease", "kube-public", "kube-system"]
-    assert len(store.list("", "serviceaccounts")[0]) == 4
+    # A default account per namespace, plus kube-proxy's and CoreDNS's (the add-ons).
+    assert len(store.list("", "serviceaccounts")[0]) == 6
+    assert store.get("apps", "daemonsets", "kube-system", "kube-proxy")
+    assert store.get("apps", "deployments", "kube-system", "coredns")
+    conditions = worker["status"]["conditions"]
+    assert all(c["lastTransitionTime"] and c["lastHeartbeatTime"] for c in conditions)
     assert (
         len(store.list("", "configmaps", field_selector="metadata.name=kube-root-ca.crt")[0]) == 4
     )

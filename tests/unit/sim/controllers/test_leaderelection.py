@@ -64,7 +64,7 @@ def test_restart_gets_a_new_identity(lab: Lab) -> None:
 
 def test_manager_runs_controllers_only_while_leading() -> None:
     clock = ManualClock()
-    cluster = create_cluster("le", clock=clock)
+    cluster = create_cluster("le", clock=clock, addons=False)
     manager = ControllerManager.for_cluster(cluster, controllers=("deployment", "replicaset"))
     try:
         from app.sim.controllers.client import ApiClient
