@@ -67,11 +67,9 @@ BOOT_SECONDS = 20
 SETUP_SECONDS = 40
 # ... and after a script: a rollout of a few pods, each started and probed.
 SETTLE_SECONDS = 90
-# The control plane is stepped once per cluster second.
+# The fallback control plane is stepped once per cluster second, as the server's is.
 STEP_SECONDS = 1
 CLOCK_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-# Quantities the bootstrap gives a node's allocatable beyond what a lab sets.
-MEMORY_EVICTION_RESERVE_KI = 100 * 1024  # kubelet's memory.available<100Mi
 
 
 class LabControlPlane:
@@ -123,12 +121,10 @@ def apply_shape(cluster: Cluster, lab: Lab) -> None:
         node = store.get("", "nodes", None, shape["name"])
         assert node is not None, f"{lab.slug}: the simulator has no node {shape['name']}"
         node["metadata"].setdefault("labels", {}).update(shape.get("labels") or {})
-        if "taints" in shape:
-            node["spec"]["taints"] = [
-                {k: v for k, v in taint.items() if v != ""} for taint in shape["taints"]
-            ] or None
-            if node["spec"]["taints"] is None:
-                node["spec"].pop("taints")
+        # A shape without taints keeps the bootstrap's (kubeadm's control-plane taint).
+        taints = [{k: v for k, v in t.items() if v != ""} for t in shape.get("taints") or []]
+        if taints:
+            node["spec"]["taints"] = taints
         for resource, amount in (shape.get("capacity") or {}).items():
             node["status"]["capacity"][resource] = str(amount)
             node["status"]["allocatable"][resource] = str(amount)
