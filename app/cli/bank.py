@@ -1,4 +1,9 @@
-"""`certprep bank check|import`: validate and load question banks and quiz blueprints."""
+"""`certprep bank check|import`: validate and load the content folders.
+
+Content is question banks and quiz blueprints (`questions/`) and labs (`labs/<slug>/`).
+A PATH that is a lab folder (holds `lab.yaml`) or a folder of lab folders is read as
+labs; any other PATH as question content. Without PATHS both default folders are used.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,39 @@ def default_content_paths() -> list[Path]:
     return [PROJECT_ROOT / "questions"]
 
 
+def _is_lab_path(path: Path) -> bool:
+    from app.grading.labfile import LAB_FILE
+
+    return path.is_dir() and ((path / LAB_FILE).is_file() or any(path.glob(f"*/{LAB_FILE}")))
+
+
+def _split(paths: tuple[Path, ...]) -> tuple[list[Path], list[Path]]:
+    """(question paths, lab paths); both default folders when no PATHS are given."""
+    if not paths:
+        from app.services.labs import default_labs_root
+
+        labs_root = default_labs_root()
+        return default_content_paths(), [labs_root] if labs_root.is_dir() else []
+    labs = [p for p in paths if _is_lab_path(p)]
+    return [p for p in paths if p not in labs], labs
+
+
+def _check_labs(lab_paths: list[Path]) -> tuple[int, list[str]]:
+    """(number of valid labs, FILE:LINE problems) for lab folders or folders of labs."""
+    from app.grading.labfile import LAB_FILE, check_lab, load_labs
+
+    count, problems = 0, []
+    for path in lab_paths:
+        if (path / LAB_FILE).is_file():
+            lab, issues = check_lab(path)
+            found = [lab] if lab is not None else []
+        else:
+            found, issues = load_labs(path)
+        count += len(found)
+        problems.extend(str(issue) for issue in issues)
+    return count, problems
+
+
 def _command_app() -> Flask:
     """The app on the configured database (`CERTPREP_DATABASE_URL`)."""
     from app import create_app
@@ -34,43 +72,62 @@ def _summary(content: ContentSet) -> str:
     )
 
 
-def _load_or_exit(paths: tuple[Path, ...]) -> ContentSet:
-    content = load_content(list(paths) or default_content_paths())
-    for issue in content.issues:
-        click.echo(str(issue), err=True)
-    if content.issues:
-        click.echo(f"{len(content.issues)} error(s) in {_summary(content)}", err=True)
+def _load_or_exit(paths: tuple[Path, ...]) -> tuple[ContentSet | None, list[Path], int]:
+    """Validate everything named; print every problem and exit 1 when there is any.
+
+    Returns (question content or None when no question path was named, lab paths,
+    number of labs)."""
+    question_paths, lab_paths = _split(paths)
+    content = load_content(question_paths) if question_paths else None
+    problems = [str(issue) for issue in content.issues] if content else []
+    lab_count, lab_problems = _check_labs(lab_paths)
+    problems.extend(lab_problems)
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        summary = _summary(content) if content else "no question files"
+        click.echo(f"{len(problems)} error(s) in {summary}, {lab_count} valid lab(s)", err=True)
         raise SystemExit(1)
-    return content
+    return content, lab_paths, lab_count
 
 
 @click.group("bank")
 def bank() -> None:
-    """Question banks and quiz blueprints (questions/*.yaml, questions/quizzes/*.yaml)."""
+    """Content: question banks, quiz blueprints (questions/) and labs (labs/<slug>/)."""
 
 
 @bank.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def check(paths: tuple[Path, ...]) -> None:
-    """Validate banks and blueprints; print FILE:LINE: MESSAGE per error, exit 1 on any."""
-    content = _load_or_exit(paths)
-    click.echo(f"ok: {_summary(content)}")
+    """Validate banks, blueprints and labs; print FILE:LINE: MESSAGE per error, exit 1 on any."""
+    content, _, lab_count = _load_or_exit(paths)
+    summary = _summary(content) if content else "no question files"
+    click.echo(f"ok: {summary}, {lab_count} lab(s)")
 
 
 @bank.command("import")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def import_(paths: tuple[Path, ...]) -> None:
-    """Validate, then load banks and blueprints into the database (idempotent).
+    """Validate, then load banks, blueprints and labs into the database (idempotent).
 
     Nothing is written when any file has an error. Without PATHS the whole content
-    folder is imported, and banks or blueprint quizzes no longer in it are retired.
+    folders are imported, and banks, blueprint quizzes and labs no longer in them are
+    retired.
     """
-    content = _load_or_exit(paths)
+    content, lab_paths, _ = _load_or_exit(paths)
     from app.services.banks import import_content
+    from app.services.labs import import_labs
 
     with _command_app().app_context():
-        report = import_content(content, complete=not paths)
-    click.echo(f"imported {_summary(content)}: {report or 'nothing changed'}")
+        if content is not None:
+            report = import_content(content, complete=not paths)
+            click.echo(f"imported {_summary(content)}: {report or 'nothing changed'}")
+        for root in lab_paths:
+            # A lab folder is imported with the labs beside it; only a run without
+            # PATHS retires labs that are gone.
+            single = (root / "lab.yaml").is_file()
+            lab_report = import_labs(root.parent if single else root, complete=not paths)
+            click.echo(f"labs imported from {root}: {lab_report}")
 
 
 commands = [bank]

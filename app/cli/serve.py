@@ -28,9 +28,10 @@ from app.cli.common import build_app
 
 ADMIN_EMAIL = "admin@certprep.local"
 
-# Commands `up` runs to load content (question banks, labs) when they exist; each is
-# idempotent and defaults to the project's own content folders.
-CONTENT_IMPORTS: list[tuple[str, ...]] = [("bank", "import"), ("lab", "import")]
+# Commands `up` runs to load content when they exist; `bank import` loads question
+# banks, quiz blueprints and labs, is idempotent and defaults to the project's own
+# content folders.
+CONTENT_IMPORTS: list[tuple[str, ...]] = [("bank", "import")]
 
 # Seconds `up` gives children to exit after SIGTERM before it sends SIGKILL; longer than
 # gunicorn's --graceful-timeout below so in-flight requests can finish.

@@ -219,8 +219,12 @@ def test_bad_image_shows_err_image_pull(live: LiveCluster) -> None:
         SCHEDULER_MANIFEST,
         original.replace("registry.k8s.io/kube-scheduler:", "registry.k8s.io/kube-schedular:"),
     )
-    live.tick(1)
+    # Right after the failed pull (no time passed) the status is ErrImagePull; with
+    # time it turns into ImagePullBackOff between attempts.
+    live.tick(0)
     assert live.status_of("kube-scheduler-controlplane") == "ErrImagePull"
+    live.tick(1)
+    assert live.status_of("kube-scheduler-controlplane") == "ImagePullBackOff"
     live.tick(20)
     assert live.status_of("kube-scheduler-controlplane") == "ImagePullBackOff"
     live.write("controlplane", SCHEDULER_MANIFEST, original)

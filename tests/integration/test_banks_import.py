@@ -195,3 +195,42 @@ def test_complete_import_retires_missing_banks_and_quizzes(db_session: Any, tmp_
     sample = db_session.scalar(select(Bank).where(Bank.slug == "sample"))
     assert sample.retired_at is not None
     assert all(q.retired_at is not None for q in rows(db_session, "sample-single"))
+
+
+def test_cli_checks_and_imports_labs_beside_questions(
+    db_session: Any, tmp_path: Path, app: Any, monkeypatch: Any
+) -> None:
+    from app.cli import bank as bank_cli
+    from app.models.lab import Lab
+    from tests.fixtures.labs import make_lab_folder
+
+    questions = tmp_path / "questions"
+    questions.mkdir()
+    (questions / "sample.yaml").write_text(SAMPLE_BANK)
+    labs = tmp_path / "labs"
+    labs.mkdir()
+    make_lab_folder(labs, "lab-one", checks=2)
+    make_lab_folder(labs, "lab-two", checks=3)
+    monkeypatch.setattr(bank_cli, "_command_app", lambda: app)
+    runner = CliRunner()
+
+    checked = runner.invoke(bank_cli.bank, ["check", str(questions), str(labs)])
+    assert checked.exit_code == 0, checked.output
+    assert "7 question(s)" in checked.output and "2 lab(s)" in checked.output
+
+    imported = runner.invoke(bank_cli.bank, ["import", str(questions), str(labs)])
+    assert imported.exit_code == 0, imported.output
+    assert "added: 2" in imported.output
+    db_session.expire_all()
+    assert sorted(db_session.scalars(select(Lab.slug))) == ["lab-one", "lab-two"]
+    again = runner.invoke(bank_cli.bank, ["import", str(labs / "lab-one")])
+    assert again.exit_code == 0 and "unchanged: 2" in again.output
+
+    # A broken lab file fails the check with its file and line, and imports nothing.
+    lab_file = labs / "lab-two" / "lab.yaml"
+    lines = lab_file.read_text().splitlines()
+    line_no = next(i for i, line in enumerate(lines, 1) if line.startswith("difficulty:"))
+    lab_file.write_text(lab_file.read_text().replace("difficulty: easy", "difficulty: trivial"))
+    broken = runner.invoke(bank_cli.bank, ["check", str(labs)])
+    assert broken.exit_code == 1
+    assert f"lab-two/lab.yaml:{line_no}:" in broken.output

@@ -685,9 +685,16 @@ class NodeAgent:
         existing = self.store.get("", "pods", pod.namespace, pod.name)
         if existing is not None:
             annotations = existing["metadata"].get("annotations") or {}
-            if annotations.get(MIRROR_ANNOTATION) == pod.key:
+            deleting = existing["metadata"].get("deletionTimestamp") is not None
+            if annotations.get(MIRROR_ANNOTATION) == pod.key and not deleting:
                 return
-            if annotations.get(MIRROR_ANNOTATION) is not None:
+            if deleting and annotations.get(MIRROR_ANNOTATION) is not None:
+                # Someone deleted the mirror pod: the kubelet removes it at once and
+                # creates a new one, since the static pod still runs (kubelet syncPod:
+                # a mirror pod being deleted is recreated).
+                self._delete_api_pod(pod.namespace, pod.name)
+                existing = None
+            elif annotations.get(MIRROR_ANNOTATION) is not None:
                 # A mirror pod of an older manifest: replace it.
                 self._delete_api_pod(pod.namespace, pod.name)
             else:

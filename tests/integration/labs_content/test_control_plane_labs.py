@@ -281,5 +281,7 @@ def test_cheat_takes_effect_yet_is_capped(
     run.advance(AFTER_SCRIPT_SECONDS)
     result = run.grade(f"cheat-{script}")
     assert result.check(passing).passed, result.check(passing).detail
-    assert result.capped and result.percentage <= LABS[slug].policy.cheat_cap_percent
+    assert result.percentage <= LABS[slug].policy.cheat_cap_percent
     assert [c.id for c in result.checks if c.guard and not c.passed]
+    # The score is the cap's doing (capped) or already no more than it.
+    assert result.capped or result.raw_percentage <= LABS[slug].policy.cheat_cap_percent
