@@ -39,7 +39,7 @@ from app.models.lab import (
     LabSessionStatus,
 )
 from app.models.user import Role, User
-from app.services import jobs
+from app.services import activity, jobs
 from app.services.errors import Conflict, NotFound
 from app.services.lab_sessions import get_session, handle_of, usable_session
 from app.services.labs import lab_checks
@@ -180,7 +180,7 @@ def run_grade(grade_id: int) -> dict[str, Any]:
     provider = provider_for(session.provider)
     handle = handle_of(session)
     client = api_client(session.kubeconfig)
-    session_id = session.id
+    session_id, user_id, slug = session.id, session.user_id, session.lab.slug
     # No transaction is held while the cluster is read.
     db.session.rollback()
     result = grade_cluster(
@@ -202,6 +202,15 @@ def run_grade(grade_id: int) -> dict[str, Any]:
             .where(LabSession.id == session_id)
             .values(hints_revealed=sorted(result.hints_revealed))
             .execution_options(synchronize_session=False)
+        )
+        activity.record(
+            user_id,
+            "graded",
+            "lab",
+            slug,
+            now(),
+            subject_id=session_id,
+            percent=result.percentage,
         )
         db.session.commit()
         _settle_session(session_id)

@@ -35,7 +35,7 @@ from app.models.lab import (
     LabSessionStatus,
 )
 from app.models.user import Role, User
-from app.services import jobs
+from app.services import activity, jobs
 from app.services.errors import Conflict, NotFound, Unavailable
 from app.services.labs import get_lab, lab_setup, node_names
 from app.services.quizzes import now
@@ -137,6 +137,7 @@ def start_session(user: User, slug: str) -> LabSession:
         PROVISION_TASK, session.id, deadline_seconds=PROVISION_DEADLINE_SECONDS, max_attempts=3
     )
     session.provision_job_id = job.id
+    activity.record(user.id, "started", "lab", slug, session.created_at, subject_id=session.id)
     db.session.commit()
     log.info("lab_session.started", session_id=session.id, lab=slug, user_id=user.id)
     return session
@@ -432,9 +433,13 @@ def close_expired(session_id: int) -> str:
     handle, provider_name, status = handle_of(session), session.provider, session.status
     if status not in USABLE_SESSION_STATUSES:
         return status.value
-    if not _set_status(session_id, status, status=LabSessionStatus.EXPIRED, ended_at=now()):
+    user_id, slug = session.user_id, session.lab.slug
+    ended_at = now()
+    if not _set_status(session_id, status, status=LabSessionStatus.EXPIRED, ended_at=ended_at):
         db.session.rollback()
         return db.session.get(LabSession, session_id, populate_existing=True).status.value
+    activity.record(user_id, "expired", "lab", slug, ended_at, subject_id=session_id)
+    db.session.commit()
     if handle is not None:
         try:
             provider_for(provider_name).delete(handle)

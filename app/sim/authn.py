@@ -233,7 +233,9 @@ def _cert_user(
         return None
     if auth.ca is None or not _verify_issuer(cert, auth.ca.certificate):
         return None
-    if auth.client_cert_serials and cert.serial_number not in auth.client_cert_serials:
+    # Every cluster of a server shares the server CA: only certificates issued for this
+    # cluster authenticate here.
+    if cert.serial_number not in auth.client_cert_serials:
         return None
     moment = now or datetime.now(UTC)
     if not (cert.not_valid_before_utc <= moment <= cert.not_valid_after_utc):

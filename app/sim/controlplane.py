@@ -214,4 +214,3 @@ def attach(cluster: Cluster, *, drive: bool = True) -> ControlPlane | None:
 
 
 __all__ = ["MAX_ADVANCE_SECONDS", "STEP_SECONDS", "ControlPlane", "attach"]
-

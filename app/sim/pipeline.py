@@ -230,8 +230,19 @@ def authenticate(ctx: RequestContext) -> Any:
     headers = ctx.request.headers
     authn = stage_module("authn")
     if authn is not None and hasattr(authn, "authenticate"):
+        store = ctx.store
+
+        def account_exists(namespace: str, name: str, uid: str) -> bool:
+            # Tokens of a deleted (or deleted and re-created) account stop working.
+            account = store.get("", "serviceaccounts", namespace, name)
+            return account is not None and (not uid or account["metadata"].get("uid") == uid)
+
         user = authn.authenticate(
-            headers, ctx.request.peer_cert, ctx.cluster.auth, now=ctx.cluster.clock.now()
+            headers,
+            ctx.request.peer_cert,
+            ctx.cluster.auth,
+            now=ctx.cluster.clock.now(),
+            service_account_exists=account_exists,
         )
         rbac = stage_module("rbac")
         if rbac is not None and hasattr(authn, "impersonate"):
@@ -971,7 +982,16 @@ def to_table(ctx: RequestContext, items: list[dict[str, Any]]) -> dict[str, Any]
     printers = stage_module("printers")
     now = ctx.cluster.clock.now()
     if printers is not None and hasattr(printers, "to_table"):
-        return printers.to_table(rt, items, now=now, include_object=include)
+        columns = None
+        if rt.custom:
+            # A custom resource prints its CRD version's additionalPrinterColumns.
+            crd = ctx.store.get(
+                "apiextensions.k8s.io", "customresourcedefinitions", None, f"{rt.plural}.{rt.group}"
+            )
+            columns = printers.crd_printer_columns(crd, rt.version)
+        return printers.to_table(
+            rt, items, now=now, include_object=include, printer_columns=columns
+        )
     rows = []
     for obj in items:
         meta = obj.get("metadata", {})
@@ -1153,6 +1173,16 @@ def binding(ctx: RequestContext) -> ApiResponse:
     pod = ctx.store.get("", "pods", ctx.namespace, ctx.name)
     if pod is None:
         raise not_found("pods", ctx.name)
+    # The scheduler sets metadata.uid: a binding for an older pod of the same name
+    # fails its precondition (pkg/registry/core/pod/storage assignPod).
+    want_uid = (body.get("metadata") or {}).get("uid")
+    if want_uid and want_uid != pod["metadata"].get("uid"):
+        raise ApiError(
+            409,
+            f'Operation cannot be fulfilled on pods "{ctx.name}": Precondition failed: '
+            f"UID in precondition: {want_uid}, UID in object meta: {pod['metadata'].get('uid')}",
+            reason="Conflict",
+        )
     if pod["metadata"].get("deletionTimestamp"):
         raise ApiError(
             409, f"pod {ctx.name} is being deleted, cannot be assigned to a host", reason="Conflict"
@@ -1433,6 +1463,12 @@ def resolve_type(cluster: Cluster, req: ApiRequest) -> ResourceType:
     return rt
 
 
+def _quote_warning(text: str) -> str:
+    """A warning as the quoted-string of an RFC 7234 Warning header (client-go drops
+    warnings it cannot parse)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def handle(cluster: Cluster, req: ApiRequest) -> ApiResponse:
     """Run one non-watch resource request through the pipeline.
 
@@ -1456,6 +1492,13 @@ def handle(cluster: Cluster, req: ApiRequest) -> ApiResponse:
         response = _dispatch(ctx, rt, verb)
     except ApiError as exc:
         response = ApiResponse(exc.code, exc.status())
+    except RecursionError:
+        # A body nested deeper than the decoders (or the code walking it) can follow:
+        # the caller's mistake, as with the upstream decoders' depth limit.
+        response = ApiResponse(
+            400,
+            ApiError(400, "the request body is nested too deeply", reason="BadRequest").status(),
+        )
     except Exception:  # the server must answer, never crash: a 500 is a bug to fix
         log.exception("internal error on %s %s/%s", req.method, req.group, req.plural)
         response = ApiResponse(
@@ -1465,7 +1508,9 @@ def handle(cluster: Cluster, req: ApiRequest) -> ApiResponse:
             ).status(),
         )
     if ctx.warnings:
-        response.headers["Warning"] = ", ".join(f'299 - "{w}"' for w in dict.fromkeys(ctx.warnings))
+        response.headers["Warning"] = ", ".join(
+            f'299 - "{_quote_warning(w)}"' for w in dict.fromkeys(ctx.warnings)
+        )
     log.debug("%s %s %.1f ms", req.method, req.plural, (time.perf_counter() - started) * 1000)
     return response
 

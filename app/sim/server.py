@@ -677,11 +677,13 @@ class SimServer:
     def _openapi(self, cluster: Cluster, parts: list[str], request: web.Request):
         registry = cluster.registry
         if parts == ["openapi", "v2"]:
-            accept = request.headers.get("Accept", "")
-            if accept and "json" not in accept and "*/*" not in accept:
-                # Only the protobuf encoding was asked for; answering JSON would make
-                # the client fail to parse, a 406 makes it report the kind instead.
-                raise ApiError(406, f"only application/json is served, not {accept}")
+            if openapi.wants_v2_protobuf(request.headers.get("Accept")):
+                # kubectl's resource builder (apply of a `kind: List`, unknown kinds)
+                # reads the protobuf encoding of the v2 document.
+                return web.Response(
+                    body=openapi.v2_protobuf(registry),
+                    headers={"Content-Type": openapi.V2_PROTOBUF_CONTENT_TYPE},
+                )
             return web.Response(body=openapi.v2_document(registry), content_type=JSON)
         if parts == ["openapi", "v3"]:
             return _json(200, openapi.v3_index(registry, prefix=f"/clusters/{cluster.id}"))
@@ -852,6 +854,11 @@ class SimServer:
         await site.start()
         self._loop = asyncio.get_running_loop()
         self._loop_task = asyncio.create_task(self._drive_loops())
+        # Build the OpenAPI documents of the built-in kinds off the request path: the
+        # first `kubectl apply` would otherwise wait for them.
+        threading.Thread(
+            target=_warm_up, args=(self,), name="sim-openapi-warm-up", daemon=True
+        ).start()
 
     async def stop(self) -> None:
         if self._loop_task is not None:
@@ -919,6 +926,17 @@ class SimServer:
             return fn(*args)
         future = asyncio.run_coroutine_threadsafe(_as_coroutine(fn, *args), self._loop)
         return future.result(30)
+
+
+def _warm_up(server: SimServer) -> None:
+    from app.sim.resources import shared_builtin_registry
+
+    try:
+        registry = shared_builtin_registry()
+        openapi.warm_up(registry)
+        openapi.v2_protobuf(registry)
+    except Exception:  # a failed warm-up only means the first request builds them
+        log.exception("OpenAPI warm-up failed")
 
 
 def _restore(cluster: Cluster, data: dict[str, Any]) -> None:

@@ -663,12 +663,16 @@ def _container(
             env_names.add(env["name"])
 
 
-def validate_pod_spec(causes: list[FieldCause], path: str, spec: Any) -> None:
-    """Validate a PodSpec at `path` (`spec`, `spec.template.spec`, ...)."""
+def validate_pod_spec(
+    causes: list[FieldCause], path: str, spec: Any, extra_volumes: set[str] | None = None
+) -> None:
+    """Validate a PodSpec at `path` (`spec`, `spec.template.spec`, ...). `extra_volumes`
+    are names mounts may use besides the pod's volumes (a StatefulSet's
+    volumeClaimTemplates, which the controller turns into volumes)."""
     if not isinstance(spec, dict):
         causes.append(required(path))
         return
-    volumes: set[str] = set()
+    volumes: set[str] = set(extra_volumes or ())
     for i, volume in enumerate(spec.get("volumes") or []):
         if not isinstance(volume, dict):
             continue
@@ -891,7 +895,16 @@ def _workload(causes: list[FieldCause], obj: dict, rt: ResourceType, old: dict |
                 )
             )
         pod_spec = template.get("spec")
-        validate_pod_spec(causes, "spec.template.spec", pod_spec)
+        claims: set[str] = set()
+        if kind == "StatefulSet":
+            # Upstream validates the template with the claim templates added as volumes
+            # (apps validation: ValidatePodTemplateSpecForStatefulSet).
+            claims = {
+                str((t.get("metadata") or {}).get("name"))
+                for t in spec.get("volumeClaimTemplates") or []
+                if isinstance(t, dict) and (t.get("metadata") or {}).get("name")
+            }
+        validate_pod_spec(causes, "spec.template.spec", pod_spec, claims)
         if isinstance(pod_spec, dict):
             policy = pod_spec.get("restartPolicy", "Always")
             if policy != "Always":

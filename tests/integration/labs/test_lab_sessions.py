@@ -105,6 +105,22 @@ def test_grade_untouched_then_solution_gives_per_check_feedback(
     assert body["status"] == "graded"
     assert [g["number"] for g in body["grades"]] == [1, 2, 3]
 
+    # The activity log (trainers' progress and xAPI export) saw the start and each grade.
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models.activity import ActivityEvent
+
+    with lab_stack.app.app_context():
+        events = db.session.scalars(
+            select(ActivityEvent)
+            .where(ActivityEvent.subject_id == session_id, ActivityEvent.object_kind == "lab")
+            .order_by(ActivityEvent.id)
+        ).all()
+        assert [e.verb.value for e in events] == ["started", "graded", "graded", "graded"]
+        assert {e.object_slug for e in events} == {SLUG}
+        assert events[-1].percent == 80
+
 
 def test_learners_never_see_expected_values_detail_or_evidence(lab_stack, make_user) -> None:
     _, token = make_user()

@@ -261,27 +261,25 @@ def test_regrading_a_solved_scheduler_lab_gives_the_same_result(
     assert first.percentage == second.percentage == 100
 
 
-# Cheats whose shortcut visibly works (the check named passes) and is still capped: the
-# cap comes from the guards, not from a script that did nothing.
+# Cheats whose shortcut visibly works (the first check named passes) and still stay
+# under the cap because the guard named second fails: not a script that did nothing.
 EFFECTIVE_CHEATS = [
-    ("scheduler-misspelled-flag", "cheat-bind-by-hand", "web-available"),
-    ("scheduler-misspelled-flag", "cheat-nodename", "web-available"),
-    ("scheduler-bad-image", "cheat-nodename", "thumbnails-available"),
-    ("etcd-snapshot", "cheat-touch-file", "snapshot-file"),
-    ("leader-election-leases", "cheat-swapped", "controller-manager-leader"),
+    ("scheduler-misspelled-flag", "cheat-bind-by-hand", "web-available", "probe-scheduled"),
+    ("scheduler-misspelled-flag", "cheat-nodename", "web-available", "web-replicas"),
+    ("scheduler-bad-image", "cheat-nodename", "thumbnails-available", "thumbnails-unchanged"),
+    ("etcd-snapshot", "cheat-touch-file", "snapshot-file", "snapshot-valid"),
+    ("leader-election-leases", "cheat-swapped", "controller-manager-leader", "scheduler-leader"),
 ]
 
 
-@pytest.mark.parametrize(("slug", "script", "passing"), EFFECTIVE_CHEATS)
-def test_cheat_takes_effect_yet_is_capped(
-    lab_run: Callable[[str], LabRun], slug: str, script: str, passing: str
+@pytest.mark.parametrize(("slug", "script", "passing", "guard"), EFFECTIVE_CHEATS)
+def test_cheat_takes_effect_yet_stays_under_the_cap(
+    lab_run: Callable[[str], LabRun], slug: str, script: str, passing: str, guard: str
 ) -> None:
     run = lab_run(slug)
     run.script(script)
     run.advance(AFTER_SCRIPT_SECONDS)
     result = run.grade(f"cheat-{script}")
     assert result.check(passing).passed, result.check(passing).detail
+    assert result.check(guard).guard and not result.check(guard).passed
     assert result.percentage <= LABS[slug].policy.cheat_cap_percent
-    assert [c.id for c in result.checks if c.guard and not c.passed]
-    # The score is the cap's doing (capped) or already no more than it.
-    assert result.capped or result.raw_percentage <= LABS[slug].policy.cheat_cap_percent
