@@ -51,7 +51,9 @@ def bench_create(count: int) -> None:
         create_cluster(f"c{i}", ca=ca, nodes=3)
         samples.append((time.perf_counter() - started) * 1000)
     print(f"cluster create (3 nodes):      {figures(samples)}   target < 50 ms")
-    server = SimServer(port=0)  # not started: only its create path (adds node agents)
+    # Not started: only its create path (node agents; the control plane is measured by
+    # bench/controlplane_bench.py).
+    server = SimServer(port=0, control_plane=False)
     server.create_cluster(cluster_id="warm-up")
     samples = []
     for i in range(count):
@@ -110,7 +112,7 @@ def bench_memory_with_node_agents(count: int) -> None:
 
 def bench_kubectl_get(pods: int, runs: int) -> None:
     kubectl = shutil.which("kubectl") or str(Path(sys.executable).parent / "kubectl")
-    server = SimServer(port=0).start_in_thread()
+    server = SimServer(port=0, control_plane=False).start_in_thread()
     try:
         cluster = server.create_cluster()
         for i in range(pods):
@@ -205,7 +207,7 @@ async def _watchers(
 
 
 def bench_watch(watchers: int, events: int) -> None:
-    server = SimServer(port=0).start_in_thread()
+    server = SimServer(port=0, control_plane=False).start_in_thread()
     try:
         cluster = server.create_cluster()
         started, finished = asyncio.run(

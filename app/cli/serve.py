@@ -330,6 +330,12 @@ def _issue_admin_token(env: dict[str, str]) -> str:
 @click.option(
     "--ready-timeout", default=120.0, show_default=True, help="Seconds to wait for /readyz."
 )
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Also fill the instance with a demo cohort for the trainer dashboard "
+    "(`certprep demo seed`; idempotent).",
+)
 def up(
     host: str,
     port: int,
@@ -337,6 +343,7 @@ def up(
     instance_dir: Path | None,
     no_sim: bool,
     ready_timeout: float,
+    demo: bool,
 ) -> None:
     """Run everything on embedded defaults until Ctrl-C: web API, worker, beat, simulator."""
     from app.config import load_settings
@@ -367,6 +374,14 @@ def up(
         imported = subprocess.run([*certprep, *content], env=env, check=False)
         if imported.returncode != 0:
             click.echo(f"`certprep {' '.join(content)}` failed (see above); going on", err=True)
+
+    if demo:
+        from app.cli.demo import DEMO_PASSWORD, DEMO_TRAINER
+
+        click.echo("seeding the demo cohort (certprep demo seed) ...")
+        seeded = subprocess.run([*certprep, "demo", "seed"], env=env, check=False)
+        if seeded.returncode != 0:
+            click.echo("`certprep demo seed` failed (see above); going on", err=True)
 
     sim_argv: list[str] | None = None
     sim_url: str | None = None
@@ -426,6 +441,8 @@ def up(
                 if sim_url
                 else []
             ),
+            f"  dashboard    {base}/dashboard",
+            *([f"  demo trainer {DEMO_TRAINER} / {DEMO_PASSWORD}"] if demo else []),
             f"  admin        {ADMIN_EMAIL}",
             f"  admin token  {token}",
             "Press Ctrl-C to stop.",

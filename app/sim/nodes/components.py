@@ -1075,7 +1075,8 @@ def _kubeconfig_server(
     if host is None or not fs.is_file(host):
         return None
     try:
-        doc = yaml.safe_load(fs.read(host))
+        # The C loader when present: this runs on every component start.
+        doc = yaml.load(fs.read(host), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         url = str(doc["clusters"][0]["cluster"]["server"])
     except (yaml.YAMLError, KeyError, IndexError, TypeError):
         return None

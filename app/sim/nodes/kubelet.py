@@ -377,7 +377,8 @@ class NodeAgent:
         server = None
         if self.fs.is_file(kubeconfig):
             try:
-                doc = yaml.safe_load(self.fs.read(kubeconfig))
+                # The C loader: this runs on every kubelet start (errors are not shown).
+                doc = yaml.load(self.fs.read(kubeconfig), Loader=_SafeLoader)
                 server = str(doc["clusters"][0]["cluster"]["server"])
             except (yaml.YAMLError, KeyError, IndexError, TypeError):
                 return command_failed(
