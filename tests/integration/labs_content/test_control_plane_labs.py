@@ -247,6 +247,17 @@ def test_every_lab_declares_untouched_solution_and_a_cheat(slug: str) -> None:
     assert (lab.folder / "solution.md").is_file()
 
 
+@pytest.mark.parametrize("slug", SLUGS)
+def test_every_check_explains_itself(slug: str) -> None:
+    lab = LABS[slug]
+    for check in lab.data["checks"]:
+        assert check["message"].strip() and (check.get("hint") or "").strip(), check["id"]
+    assert any(c.get("guard") for c in lab.data["checks"]), "a guard stops shortcuts"
+    # A lab is exam-shaped: it names the node or namespace the learner works on.
+    tasks = " ".join(lab.data["tasks"])
+    assert any(name in tasks for name in ("controlplane", "node01")), tasks
+
+
 def test_regrading_a_solved_scheduler_lab_gives_the_same_result(
     lab_run: Callable[[str], LabRun],
 ) -> None:
