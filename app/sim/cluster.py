@@ -307,6 +307,7 @@ class Cluster:
             "store": self.store.dump(),
             "podLogs": [[*key, list(lines)] for key, lines in sorted(self.pod_logs.items())],
             "clock": self.clock.now().isoformat(),
+            "clockKind": "manual" if isinstance(self.clock, ManualClock) else "wall",
             **({"nodes": self.node_access.dump()} if hasattr(self.node_access, "dump") else {}),
         }
 

@@ -472,32 +472,11 @@ def mutate(ctx: RequestContext, obj: dict[str, Any], old: dict[str, Any] | None)
 
 
 def validate_admission(ctx: RequestContext, obj: dict | None, old: dict | None) -> None:
-    """Validating admission plugins (ResourceQuota, PodSecurity, NamespaceLifecycle)."""
+    """Validating admission plugins (ResourceQuota, PodSecurity, NamespaceLifecycle:
+    no new objects in a missing or terminating namespace)."""
     mod = stage_module("admission")
     if mod is not None and hasattr(mod, "validate"):
         mod.validate(ctx, obj, old)
-    else:
-        namespace_lifecycle(ctx)
-
-
-def namespace_lifecycle(ctx: RequestContext) -> None:
-    """Creating in a namespace that does not exist or is terminating is refused (the
-    fallback while no admission module provides the NamespaceLifecycle plugin)."""
-    rt = ctx.rt
-    if ctx.operation != "CREATE" or rt is None or not rt.namespaced or not ctx.namespace:
-        return
-    if (rt.group, rt.plural) in REVIEW_PLURALS:
-        return
-    ns = ctx.store.get("", "namespaces", None, ctx.namespace)
-    if ns is None:
-        raise not_found("namespaces", ctx.namespace)
-    if ns["metadata"].get("deletionTimestamp"):
-        raise ApiError(
-            403,
-            f"unable to create new content in namespace {ctx.namespace} because it is being "
-            "terminated",
-            reason="Forbidden",
-        )
 
 
 def validate(ctx: RequestContext, obj: dict[str, Any], old: dict[str, Any] | None) -> None:

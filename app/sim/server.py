@@ -31,7 +31,7 @@ from aiohttp import web
 
 from app.sim import controlplane, discovery, openapi
 from app.sim.bootstrap import create_cluster
-from app.sim.clock import Clock, ManualClock, WallClock
+from app.sim.clock import Clock, ManualClock, WallClock, parse_time
 from app.sim.cluster import ADMIN_USER, Cluster, ClusterAuth, new_token
 from app.sim.errors import ApiError
 from app.sim.kubeconfig import build_kubeconfig, dump_kubeconfig
@@ -290,11 +290,16 @@ class SimServer:
         for path in sorted(directory.glob("*.json")):
             try:
                 data = json.loads(path.read_text())
+                clock: Clock | None = None
+                if data.get("clockKind") == "manual" and isinstance(data.get("clock"), str):
+                    # A manual clock resumes where it stood when the server saved it.
+                    clock = ManualClock(parse_time(data["clock"]))
                 cluster = Cluster(
                     data["id"],
                     name=data.get("name"),
                     labels=data.get("labels"),
                     auth=ClusterAuth(data["auth"]["adminToken"], ca=self.ca),
+                    clock=clock,
                 )
                 cluster.restore(data)
                 cluster.created_at = data.get("createdAt", cluster.created_at)

@@ -28,6 +28,12 @@ SCHEDULER_MANIFEST = "/etc/kubernetes/manifests/kube-scheduler.yaml"
 MANAGER_MANIFEST = "/etc/kubernetes/manifests/kube-controller-manager.yaml"
 
 
+def _session() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would override `verify`
+    return session
+
+
 @dataclass
 class LiveCluster:
     """A manual-clock cluster driven over HTTP, as a lab session drives one."""
@@ -39,7 +45,7 @@ class LiveCluster:
     ca: Path
 
     def admin(self, method: str, tail: str, body: Any = None, **params: str) -> Any:
-        response = requests.request(
+        response = _session().request(
             method,
             f"{self.server.base_url}/admin/clusters/{self.id}{tail}",
             headers={"Authorization": f"Bearer {self.server.admin_token}"},
@@ -103,7 +109,7 @@ def live(sim_server: SimServer, tmp_path: Path) -> Iterator[LiveCluster]:
     assert sim_server.ca is not None
     ca = tmp_path / "ca.crt"
     ca.write_bytes(sim_server.ca.cert_pem)
-    response = requests.post(
+    response = _session().post(
         f"{sim_server.base_url}/admin/clusters",
         headers={"Authorization": f"Bearer {sim_server.admin_token}"},
         json={"clock": "manual", "nodes": 3},
@@ -377,7 +383,7 @@ def test_tick_route_contract(live: LiveCluster) -> None:
     before = live.admin("GET", "/controlplane")["now"]
     now = live.tick(1.5)
     assert json.loads(json.dumps(now)) == now and now > before
-    response = requests.post(
+    response = _session().post(
         f"{live.server.base_url}/admin/clusters/{live.id}/tick",
         headers={"Authorization": f"Bearer {live.server.admin_token}"},
         json={"seconds": -1},

@@ -59,6 +59,9 @@ SETTLE_SECONDS = 90
 # component identity waits out the old Lease (15 s), the node turns Ready, and
 # `condition_stable` windows (30 s) elapse.
 AFTER_SCRIPT_SECONDS = 120
+# Long enough for pods on a NotReady node to be evicted: DefaultTolerationSeconds' 300 s
+# not-ready/unreachable tolerations, plus the time the session has already run.
+EVICTION_WAIT_SECONDS = 360
 
 CASES = [
     pytest.param(slug, test, id=f"{slug}-{test['name']}")
@@ -256,6 +259,29 @@ def test_every_check_explains_itself(slug: str) -> None:
     # A lab is exam-shaped: it names the node or namespace the learner works on.
     tasks = " ".join(lab.data["tasks"])
     assert any(name in tasks for name in ("controlplane", "node01")), tasks
+
+
+@pytest.mark.parametrize("slug", ["kubelet-stopped", "kubelet-misconfigured"])
+def test_a_late_kubelet_fix_still_scores_full_after_evictions(
+    lab_run: Callable[[str], LabRun], slug: str
+) -> None:
+    run = lab_run(slug)
+    before = {p["metadata"]["uid"] for p in tracker_pods(run)}
+    # Past the 300 s not-ready/unreachable toleration: the node's pods are evicted and
+    # their replacements wait Pending for node01.
+    run.advance(EVICTION_WAIT_SECONDS)
+    replaced = tracker_pods(run)
+    assert before and not before & {p["metadata"]["uid"] for p in replaced}
+    assert all(not (p.get("spec") or {}).get("nodeName") for p in replaced)
+    run.script("solution")
+    run.advance(AFTER_SCRIPT_SECONDS)
+    result = run.grade("late-fix")
+    assert result.percentage == 100, [(c.id, c.detail) for c in result.checks if not c.passed]
+
+
+def tracker_pods(run: LabRun) -> list[dict[str, Any]]:
+    pods, _ = run.cluster.store.list("", "pods", "logistics")
+    return [p for p in pods if (p["metadata"].get("labels") or {}).get("app") == "tracker"]
 
 
 def test_regrading_a_solved_scheduler_lab_gives_the_same_result(

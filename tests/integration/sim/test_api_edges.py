@@ -269,3 +269,9 @@ def test_kubectl_is_available() -> None:
 
     out = subprocess.run([kubectl_binary(), "version", "--client"], capture_output=True, text=True)
     assert out.returncode == 0 and "Client Version" in out.stdout
+
+
+def test_kubectl_prints_server_warnings(kubectl) -> None:
+    manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: warned}\nbogus: 1\n"
+    out = kubectl("apply", "--validate=warn", "-f", "-", input=manifest)
+    assert 'Warning: unknown field "bogus"' in out.stderr
