@@ -7,14 +7,17 @@
    (a kind cluster takes 12-60 s to get there)
 3. one idle control-plane tick (what the server's loop pays per cluster every 0.25 s)
 4. advancing a manual clock by 60 s (one-second steps, settled at each step)
+5. memory per cluster with its control plane (tracemalloc)
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -88,6 +91,16 @@ def main() -> None:
         plane.advance(60)
         samples.append(time.perf_counter() - started)
     print(f"advance 60 s (manual clock):   {figures(samples, 's')}")
+
+    count = 10
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    kept = [server.create_cluster(cluster_id=f"m{i}", clock=ManualClock()) for i in range(count)]
+    gc.collect()
+    per = (tracemalloc.get_traced_memory()[0] - before) / count
+    tracemalloc.stop()
+    print(f"memory per cluster (settled):  {per / 2**20:.2f} MiB over {len(kept)} clusters")
 
 
 if __name__ == "__main__":

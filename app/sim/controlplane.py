@@ -41,6 +41,10 @@ MAX_SETTLE_PASSES = 12
 # kube-controller-manager's default for --controllers (cmd/kube-controller-manager
 # options: "*" enables every controller that is on by default).
 DEFAULT_CONTROLLERS = "*"
+# `kubectl get componentstatuses` probes each component's secure health port on the
+# control-plane host (kube-scheduler 10259, kube-controller-manager 10257: kubeadm's
+# defaults); a stopped component refuses the connection.
+HEALTH_PORTS = {"scheduler": (SCHEDULER, 10259), "controller-manager": (CONTROLLER_MANAGER, 10257)}
 # The most simulated seconds one tick request may advance (a day): a lab never needs
 # more, and it bounds the work a single request can ask for.
 MAX_ADVANCE_SECONDS = 86_400.0
@@ -128,7 +132,19 @@ class ControlPlane:
                 if flag != self.controllers_flag:
                     self._new_manager(flag)
             self.manager.tick(running=running)
+            self._report_health()
             self.ticks += 1
+
+    def _report_health(self) -> None:
+        """Keep `cluster.component_health` (ComponentStatus) in step with the pods."""
+        for key, (component, port) in HEALTH_PORTS.items():
+            if self.running[component]:
+                health = (True, "ok", "")
+            else:
+                url = f"https://127.0.0.1:{port}/healthz"
+                error = f'Get "{url}": dial tcp 127.0.0.1:{port}: connect: connection refused'
+                health = (False, "", error)
+            self.cluster.component_health[key] = health
 
     def settle(self, max_passes: int = MAX_SETTLE_PASSES) -> int:
         """Tick at the current instant until a pass writes nothing; returns passes run."""

@@ -176,6 +176,8 @@ def test_break_the_scheduler_and_fix_it(live: LiveCluster) -> None:
     assert live.status_of("kube-scheduler-controlplane") in ("Error", "CrashLoopBackOff")
     log = live.kubectl("logs", "-n", "kube-system", "kube-scheduler-controlplane").stdout
     assert "unknown flag: --leader-elects" in log
+    health = live.kubectl("get", "componentstatuses", "scheduler", "--no-headers").stdout
+    assert health.split()[1] == "Unhealthy" and "connection refused" in health
 
     live.kubectl("create", "deployment", "web", "--image=nginx", "--replicas=2")
     live.tick(20)

@@ -100,3 +100,18 @@ def test_controllers_flag_selects_the_controllers(server: SimServer) -> None:
     assert plane.controllers_flag.startswith("*,-deployment")
     assert "deployment-controller" not in plane.manager.enabled
     assert "replicaset-controller" in plane.manager.enabled
+
+
+def test_component_statuses_follow_the_static_pods(server: SimServer) -> None:
+    cluster = server.create_cluster(clock=ManualClock())
+    plane = cluster.control_plane
+    path = "/etc/kubernetes/manifests/kube-scheduler.yaml"
+    manifest = plane.nodes.read_file("controlplane", path)
+    plane.nodes.write_file("controlplane", path, manifest.replace("--leader-elect=", "--nope="))
+    plane.advance(5)
+    healthy, _, error = cluster.component_health["scheduler"]
+    assert not healthy and "127.0.0.1:10259: connect: connection refused" in error
+    assert cluster.component_health["controller-manager"][0]
+    plane.nodes.write_file("controlplane", path, manifest)
+    plane.advance(5)
+    assert cluster.component_health["scheduler"] == (True, "ok", "")
