@@ -71,12 +71,19 @@ def _shared_processors() -> list[Any]:
 
 
 def configure_logging(
-    *, fmt: str | None = None, level: str | int | None = None, stream: TextIO | None = None
+    *,
+    fmt: str | None = None,
+    level: str | int | None = None,
+    stream: TextIO | None = None,
+    cache_loggers: bool = False,
 ) -> str:
     """Route structlog and standard-library logging to `stream` (default stdout).
 
     `level` defaults to `CERTPREP_LOG_LEVEL` or INFO. Safe to call more than once: the
-    previous certprep handler is replaced. Returns the format used. Raises `ValueError`
+    previous certprep handler is replaced. `cache_loggers` makes each module's logger
+    build its processor chain once instead of on every call; only for processes that
+    configure logging once at start (the web server), since a cached logger keeps the
+    configuration it was first used with. Returns the format used. Raises `ValueError`
     for an unknown format or level name.
     """
     stream = stream or sys.stdout
@@ -106,9 +113,9 @@ def configure_logging(
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        # Not cached: tests and `certprep up` reconfigure, and cached loggers would keep
-        # the old processors.
-        cache_logger_on_first_use=False,
+        # Not cached by default: tests and `certprep up` reconfigure, and cached loggers
+        # would keep the old processors.
+        cache_logger_on_first_use=cache_loggers,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,

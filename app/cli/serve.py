@@ -48,7 +48,8 @@ def wsgi_app() -> Any:
     from app import create_app
     from app.logging import configure_logging
 
-    configure_logging()
+    # Configured once per worker process: loggers can be cached (a hot-path saving).
+    configure_logging(cache_loggers=True)
     return create_app()
 
 
@@ -280,6 +281,32 @@ def _wait_for_simulator(
     return None
 
 
+def _migrate(certprep: list[str], env: dict[str, str]) -> None:
+    """`certprep db upgrade` as a subprocess; ClickException when it fails."""
+    migrated = subprocess.run([*certprep, "db", "upgrade"], env=env, check=False)
+    if migrated.returncode != 0:
+        raise click.ClickException("database migration failed (see above)")
+
+
+def _import_content(
+    certprep: list[str], root: click.Group, env: dict[str, str], demo: bool
+) -> None:
+    """Import the content and (with `demo`) seed the demo cohort, each as a `certprep`
+    subprocess; a failure is reported and `up` goes on (the service runs without it)."""
+    for content in CONTENT_IMPORTS:
+        if _find_command(root, *content) is None:
+            click.echo(f"no `certprep {' '.join(content)}` command: skipping it")
+            continue
+        imported = subprocess.run([*certprep, *content], env=env, check=False)
+        if imported.returncode != 0:
+            click.echo(f"`certprep {' '.join(content)}` failed (see above); going on", err=True)
+    if demo:
+        click.echo("seeding the demo cohort (certprep demo seed) ...")
+        seeded = subprocess.run([*certprep, "demo", "seed"], env=env, check=False)
+        if seeded.returncode != 0:
+            click.echo("`certprep demo seed` failed (see above); going on", err=True)
+
+
 def _stop(children: list[Child]) -> None:
     """SIGTERM every child still running, wait, then SIGKILL the stragglers."""
     for child in children:
@@ -363,26 +390,6 @@ def up(
             raise click.ClickException(f"port {number} ({role}) is in use on {host}")
 
     click.echo(f"instance folder {instance}")
-    migrated = subprocess.run([*certprep, "db", "upgrade"], env=env, check=False)
-    if migrated.returncode != 0:
-        raise click.ClickException("database migration failed (see above)")
-
-    for content in CONTENT_IMPORTS:
-        if _find_command(root, *content) is None:
-            click.echo(f"no `certprep {' '.join(content)}` command: skipping it")
-            continue
-        imported = subprocess.run([*certprep, *content], env=env, check=False)
-        if imported.returncode != 0:
-            click.echo(f"`certprep {' '.join(content)}` failed (see above); going on", err=True)
-
-    if demo:
-        from app.cli.demo import DEMO_PASSWORD, DEMO_TRAINER
-
-        click.echo("seeding the demo cohort (certprep demo seed) ...")
-        seeded = subprocess.run([*certprep, "demo", "seed"], env=env, check=False)
-        if seeded.returncode != 0:
-            click.echo("`certprep demo seed` failed (see above); going on", err=True)
-
     sim_argv: list[str] | None = None
     sim_url: str | None = None
     if no_sim:
@@ -407,19 +414,29 @@ def up(
     # Failures raise SystemExit(1) from inside: `finally` stops the children either way.
     try:
         if sim_argv is not None:
-            # First, so the web API can be told its URL (and probe it from /readyz).
+            # First: the simulator needs no database, so it boots while the rest starts.
+            # Its URL is known in advance (HTTPS on its port), so the other roles are
+            # told it now; /readyz reports it unreachable until it answers.
             children.append(_start("simulator", sim_argv, env))
+            env["CERTPREP_SIM_URLS"] = f"https://{_client_host(host)}:{sim_port}"
+        _migrate(certprep, env)
+        if stop_requested:
+            return
+        # The roles need the schema, not the content: they boot while it is imported.
+        for role, argv in roles:
+            children.append(_start(role, argv, env))
+        _import_content(certprep, root, env, demo)
+        if stop_requested:
+            return
+        if sim_argv is not None:
             sim_url = _wait_for_simulator(
-                _client_host(host), sim_port, children[-1], ready_timeout, stop_requested
+                _client_host(host), sim_port, children[0], ready_timeout, stop_requested
             )
             if stop_requested:
                 return
             if sim_url is None:
                 click.echo("the simulator did not start; see its output above", err=True)
                 raise SystemExit(1)
-            env["CERTPREP_SIM_URLS"] = sim_url
-        for role, argv in roles:
-            children.append(_start(role, argv, env))
         base = f"http://{_client_host(host)}:{port}"
         problem = _wait_until_ready(f"{base}/readyz", children, ready_timeout)
         if stop_requested:
@@ -428,6 +445,8 @@ def up(
             click.echo(f"certprep did not become ready: {problem}", err=True)
             raise SystemExit(1)
         token = _issue_admin_token(env)
+        from app.cli.demo import DEMO_PASSWORD, DEMO_TRAINER
+
         lines = [
             "",
             "certprep is up",

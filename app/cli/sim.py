@@ -203,6 +203,12 @@ def _server_options(fn: Any) -> Any:
 @click.option("--nodes", default=3, show_default=True, type=click.IntRange(1, 50))
 @click.option("--id", "cluster_id", default=None, help="Cluster id (default: generated).")
 @click.option(
+    "--lab",
+    "lab_ref",
+    default=None,
+    help="A lab folder or the slug of one in labs/: the cluster gets its shape and setup.",
+)
+@click.option(
     "--kubeconfig",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
@@ -212,22 +218,77 @@ def _server_options(fn: Any) -> Any:
 def create(
     nodes: int,
     cluster_id: str | None,
+    lab_ref: str | None,
     kubeconfig: Path,
     server: str | None,
     admin_token: str | None,
     ca_file: str | None,
     state_dir: Path | None,
 ) -> None:
-    """Create a cluster and write its kubeconfig."""
+    """Create a cluster and write its kubeconfig; with `--lab`, a cluster of the lab's
+    shape with its setup applied, as a lab session starts."""
     import yaml
 
     client = _admin_client(server, admin_token, ca_file, state_dir)
     body: dict[str, Any] = {"nodes": nodes}
     if cluster_id:
         body["id"] = cluster_id
+    if lab_ref:
+        _create_lab_cluster(client, lab_ref, body, kubeconfig)
+        return
     doc = client.call("POST", "/admin/clusters", json=body)
     path = write_kubeconfig(yaml.safe_load(doc["kubeconfig"]), kubeconfig)
     click.echo(f"cluster {doc['id']} created with {doc['nodes']} nodes")
+    click.echo(f"export KUBECONFIG={path.resolve()}")
+
+
+def _create_lab_cluster(
+    client: AdminClient, lab_ref: str, body: dict[str, Any], kubeconfig: Path
+) -> None:
+    """A cluster of a lab's shape with its setup restored (built on a manual clock by the
+    simulator provider, as for a lab session); ClickException for a lab that does not
+    load or a setup that fails."""
+    import yaml
+
+    from app.clusters.base import ClusterHandle, LabSetup, ProviderError
+    from app.clusters.simulator import SimulatorProvider, _SnapshotCache
+    from app.grading.labfile import LabFileError, load_lab
+    from app.services.labs import default_labs_root
+
+    folder = Path(lab_ref)
+    if not folder.is_dir():
+        folder = default_labs_root() / lab_ref
+    try:
+        lab = load_lab(folder)
+    except (LabFileError, OSError) as exc:
+        raise click.ClickException(f"cannot load lab {lab_ref!r}: {exc}") from None
+    shape = lab.data["cluster"]
+    verify = client.session.verify
+    provider = SimulatorProvider(
+        [client.url],
+        str(client.session.headers["Authorization"]).removeprefix("Bearer "),
+        ca_file=verify if isinstance(verify, str) else None,
+        snapshots=_SnapshotCache(),
+    )
+    doc = client.call(
+        "POST", "/admin/clusters", json={**body, "nodes": len(shape["nodes"]), "shape": shape}
+    )
+    handle = ClusterHandle("simulator", doc["id"], {"url": client.url})
+    setup = LabSetup(
+        slug=lab.slug,
+        content_hash="cli",
+        shape=shape,
+        manifests=[{"name": p.name, "content": p.read_text()} for p in lab.manifest_paths()],
+        faults=list((lab.data.get("setup") or {}).get("faults") or []),
+    )
+    try:
+        provider.apply_setup(handle, setup)
+        text = provider.kubeconfig(handle)
+    except ProviderError as exc:
+        provider.delete(handle)
+        raise click.ClickException(f"setting up lab {lab.slug}: {exc}") from None
+    path = write_kubeconfig(yaml.safe_load(text), kubeconfig)
+    click.echo(f"cluster {doc['id']} created with {doc['nodes']} nodes for lab {lab.slug}")
     click.echo(f"export KUBECONFIG={path.resolve()}")
 
 

@@ -169,16 +169,56 @@ def apply_manifests(kubeconfig: str, manifests: list[dict[str, str]]) -> int:
     return count
 
 
+def delete_object(kubeconfig: str, ref: dict[str, str]) -> bool:
+    """Delete the object `ref` (`apiVersion`, `kind`, `namespace`, `name`) through the
+    Kubernetes API, dependents in the background as `kubectl delete` does. Returns
+    False when it did not exist; ProviderError when the API refuses."""
+    from kubernetes import config
+
+    from app.grading.reader import ClusterReader, ClusterReadError
+
+    client = config.new_client_from_config_dict(yaml.safe_load(kubeconfig))
+    what = f"deleting {ref.get('kind')} {ref.get('namespace') or ''}/{ref.get('name')}"
+    try:
+        reader = ClusterReader(client)
+        target = reader.resource(ref["apiVersion"], ref["kind"]).path(
+            ref.get("namespace") or "default", ref["name"]
+        )
+        status, body = reader.request("DELETE", target)
+    except ClusterReadError as exc:
+        raise ProviderError(f"{what}: {exc}") from exc
+    finally:
+        client.close()
+    if status == 404:
+        return False
+    if not 200 <= status < 300:
+        message = body.get("message") if isinstance(body, dict) else body
+        raise ProviderError(f"{what}: HTTP {status}: {message}")
+    return True
+
+
 def apply_faults(provider: ClusterProvider, handle: ClusterHandle, faults: list[dict]) -> None:
     """Apply a lab's faults in order through the provider's node access.
 
     `node_file_edit` replaces a regular expression in a node file, `node_file_write`
-    writes a file, `node_service` runs `systemctl` on the node; `image_bad` needs nothing
-    on a cluster where the image does not exist (providers that simulate pulls handle it
-    at creation). Raises ProviderError when a node cannot be reached or a command fails.
+    writes a file, `node_service` runs `systemctl` on the node, `node_exec` runs a
+    command line on the node (it must exit 0), `delete_object` deletes an object through
+    the Kubernetes API (one already gone is fine); `image_bad` needs nothing on a
+    cluster where the image does not exist (providers that simulate pulls handle it at
+    creation). Raises ProviderError when a node cannot be reached or a command fails.
     """
     for fault in faults:
         kind = fault.get("kind")
+        if kind == "node_exec":
+            code, out, err = provider.exec(handle, fault["node"], fault["command"])
+            if code != 0:
+                raise ProviderError(
+                    f"setup command on {fault['node']} exited {code}: {(err or out).strip()}"
+                )
+            continue
+        if kind == "delete_object":
+            delete_object(provider.kubeconfig(handle), fault["object"])
+            continue
         if kind == "node_file_edit":
             text = provider.read_file(handle, fault["node"], fault["path"])
             edited = re.sub(fault["find"], fault["replace"], text, count=fault.get("count", 0))

@@ -5,16 +5,26 @@ Placement: a new cluster goes to the least-loaded server of `CERTPREP_SIM_URLS`
 (clusters held / capacity, as `GET /admin/clusters` reports), and the server's URL is
 recorded in the handle, so any worker reaches it later.
 
-Setup: the first session of a lab (per content hash) gets the manifests applied through
-the Kubernetes API; the resulting state is then kept as a snapshot (without credentials)
-and later sessions of the same lab start with a restore of it. Faults are applied after
-the restore every time, through the node routes.
+Clusters are created with the lab's cluster shape (node names, labels, taints,
+capacity), which the server applies at bootstrap.
+
+Setup, race-free: a lab's setup is built once per content hash on a separate
+manual-clock cluster of the lab's shape: `SETUP_BOOT_SECONDS` of cluster time so the
+add-ons settle, the manifests through the Kubernetes API, the faults through the node
+routes (with the clock standing still between them, no component acts before the
+faults are in place), then `SETUP_SETTLE_SECONDS` so the broken state is established
+(CrashLoopBackOff, Pending pods with their events, a NotReady node). Its snapshot
+(without credentials) is cached and every session's own wall-clock cluster restores
+it; the setup cluster is deleted. A restore never changes the target's clock kind, so
+the learner's cluster runs on wall time, and the setup clock starts far enough in the
+past that the snapshot's timestamps are not in the learner's future.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -34,6 +44,14 @@ NAME = "simulator"
 REQUEST_TIMEOUT = 30
 # Setup snapshots kept per process (labs x content versions in use at once).
 SNAPSHOT_CACHE_SIZE = 32
+# Cluster seconds a setup cluster runs before the manifests: the add-on pods placed and
+# running, node heartbeats posted, as on a cluster that has been up a while.
+SETUP_BOOT_SECONDS = 20
+# Cluster seconds after the manifests and faults, before the snapshot: every fault shows
+# (a crash-looping static pod within seconds; a stopped kubelet's node NotReady after
+# the node monitor grace period, 50 s since 1.32) and unschedulable pods carry their
+# FailedScheduling events (the scheduler's first attempt is immediate).
+SETUP_SETTLE_SECONDS = 90
 
 
 class NodeFileNotFound(ProviderError):
@@ -151,11 +169,29 @@ class SimulatorProvider:
 
     # ---- provider interface ---------------------------------------------------------
 
-    def create(self, shape: dict[str, Any]) -> ClusterHandle:
-        """A cluster of `shape` (`{"nodes": [...]}` of a lab) on the least-loaded server."""
-        url = self.place()
+    def create(
+        self,
+        shape: dict[str, Any],
+        *,
+        clock: str = "wall",
+        clock_start: datetime | None = None,
+        url: str | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> ClusterHandle:
+        """A cluster of `shape` (`{"nodes": [...]}` of a lab: names, labels, taints and
+        capacity) on the least-loaded server, or on `url`. `clock="manual"` makes its
+        time move only through `tick` (from `clock_start`, default now). NoCapacity
+        when the server is full; ProviderError when it refuses the shape (422) or fails."""
+        url = url or self.place()
         nodes = shape.get("nodes") or []
-        body = {"nodes": max(1, len(nodes)), "shape": shape, "labels": {"certprep/lab": "true"}}
+        body: dict[str, Any] = {
+            "nodes": max(1, len(nodes)),
+            "shape": shape,
+            "labels": labels or {"certprep/lab": "true"},
+            "clock": clock,
+        }
+        if clock_start is not None:
+            body["clockStart"] = clock_start.astimezone(UTC).isoformat()
         response = self._call("POST", f"{url}/admin/clusters", json=body)
         if response.status_code == 429:
             raise NoCapacity(f"simulator {url} is full")
@@ -169,20 +205,57 @@ class SimulatorProvider:
         )
 
     def apply_setup(self, handle: ClusterHandle, lab: LabSetup) -> None:
-        """Restore the lab's cached setup snapshot, or apply the manifests and cache the
-        result; then apply the faults. ProviderError when a step fails."""
+        """Restore the lab's setup snapshot into the cluster, building it first (on a
+        manual-clock cluster, see the module docstring) when none is cached.
+        ProviderError when a step fails."""
         key = (lab.slug, lab.content_hash)
-        cached = self.snapshots.get(key)
-        if cached is not None:
-            self.restore(handle, cached)
-        else:
-            apply_manifests(self.kubeconfig(handle), lab.manifests)
-            snapshot = self.snapshot(handle)
-            # Never share credentials between clusters: a restore without `auth` keeps
-            # the new cluster's own admin token.
-            snapshot.pop("auth", None)
+        snapshot = self.snapshots.get(key)
+        if snapshot is None:
+            snapshot = self.build_setup(lab, url=handle.details.get("url"))
             self.snapshots.put(key, snapshot)
-        apply_faults(self, handle, lab.faults)
+        self.restore(handle, snapshot)
+
+    def build_setup(self, lab: LabSetup, *, url: str | None = None) -> dict[str, Any]:
+        """The lab's set-up state as a snapshot without credentials: a manual-clock
+        cluster of the lab's shape (on `url` when it has room, else the least-loaded
+        server), booted, the manifests then the faults applied while its clock stands
+        still, run `SETUP_SETTLE_SECONDS`, snapshotted and deleted. Deterministic: the
+        same lab gives the same broken state every time. ProviderError when a step
+        fails."""
+        total = SETUP_BOOT_SECONDS + SETUP_SETTLE_SECONDS
+        # The snapshot's clock ends near the wall time it was built at, never ahead of
+        # the wall-clock clusters that restore it.
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=total)
+        labels = {"certprep/lab-setup": lab.slug[:63]}
+        try:
+            setup = self.create(
+                lab.shape, clock="manual", clock_start=start, url=url, labels=labels
+            )
+        except NoCapacity:
+            if url is None:
+                raise
+            setup = self.create(lab.shape, clock="manual", clock_start=start, labels=labels)
+        try:
+            self.tick(setup, SETUP_BOOT_SECONDS)
+            apply_manifests(self.kubeconfig(setup), lab.manifests)
+            apply_faults(self, setup, lab.faults)
+            self.tick(setup, SETUP_SETTLE_SECONDS)
+            snapshot = self.snapshot(setup)
+        finally:
+            self.delete(setup)
+        # Never share credentials between clusters: a restore without `auth` keeps the
+        # session cluster's own admin token.
+        snapshot.pop("auth", None)
+        return snapshot
+
+    def tick(self, handle: ClusterHandle, seconds: float) -> str:
+        """Advance a manual-clock cluster by `seconds`, its control plane settling at each
+        second; returns the cluster's new time (ISO 8601). ProviderError for a wall-clock
+        cluster (409) or a failed call."""
+        response = self._call("POST", self._cluster_url(handle, "tick"), json={"seconds": seconds})
+        if response.status_code != 200:
+            raise self._fail(response, f"ticking cluster {handle.cluster_id}")
+        return str(response.json().get("now", ""))
 
     def restore(self, handle: ClusterHandle, snapshot: dict[str, Any]) -> None:
         response = self._call("POST", self._cluster_url(handle, "restore"), json=snapshot)

@@ -134,11 +134,40 @@ class ImageBadSchema(LabSchema):
     image = fields.String(required=True)
 
 
+class NodeExecSchema(LabSchema):
+    """A command line run on a node during setup (e.g. a backup taken before an
+    accident); it must exit 0."""
+
+    kind = fields.String(required=True)
+    node = fields.String(required=True)
+    command = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class DeleteObjectSchema(LabSchema):
+    """An object deleted through the Kubernetes API during setup (the "accident"):
+    `object: {apiVersion, kind, namespace, name}`."""
+
+    kind = fields.String(required=True)
+    object = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+    @validates_schema
+    def reference(self, data: dict[str, Any], **kwargs: Any) -> None:
+        ref = data.get("object") or {}
+        missing = [k for k in ("apiVersion", "kind", "name") if not ref.get(k)]
+        if missing:
+            raise ValidationError(f"needs {', '.join(missing)}", "object")
+        unknown = sorted(set(ref) - {"apiVersion", "kind", "namespace", "name"})
+        if unknown:
+            raise ValidationError(f"unknown field {unknown[0]!r}", "object")
+
+
 FAULT_SCHEMAS: dict[str, type[Schema]] = {
     "node_file_edit": NodeFileEditSchema,
     "node_file_write": NodeFileWriteSchema,
     "node_service": NodeServiceSchema,
     "image_bad": ImageBadSchema,
+    "node_exec": NodeExecSchema,
+    "delete_object": DeleteObjectSchema,
 }
 
 

@@ -434,20 +434,26 @@ def close_expired(session_id: int) -> str:
     if status not in USABLE_SESSION_STATUSES:
         return status.value
     user_id, slug = session.user_id, session.lab.slug
+    db.session.rollback()
+    # The cluster goes before the status says so: whoever sees `expired` (the learner,
+    # a trainer, a test) finds the cluster freed, never still serving. The final grade
+    # is stored already; deleting twice (two closers at once) is harmless.
+    released = True
+    if handle is not None:
+        try:
+            provider_for(provider_name).delete(handle)
+        except ProviderError as exc:
+            released = False
+            log.warning("lab_session.delete_failed", session_id=session_id, error=str(exc))
     ended_at = now()
     if not _set_status(session_id, status, status=LabSessionStatus.EXPIRED, ended_at=ended_at):
         db.session.rollback()
         return db.session.get(LabSession, session_id, populate_existing=True).status.value
     activity.record(user_id, "expired", "lab", slug, ended_at, subject_id=session_id)
+    if not released:
+        # The session is over either way; a release job retries the deletion.
+        jobs.enqueue(RELEASE_TASK, session_id, max_attempts=5)
     db.session.commit()
-    if handle is not None:
-        try:
-            provider_for(provider_name).delete(handle)
-        except ProviderError as exc:
-            # The session is over either way; a release job retries the deletion.
-            log.warning("lab_session.delete_failed", session_id=session_id, error=str(exc))
-            jobs.enqueue(RELEASE_TASK, session_id, max_attempts=5)
-            db.session.commit()
     log.info("lab_session.expired", session_id=session_id)
     return LabSessionStatus.EXPIRED.value
 

@@ -1,7 +1,8 @@
 """A new cluster's initial objects, shaped like a fresh kubeadm cluster.
 
 Namespaces default/kube-system/kube-public/kube-node-lease, nodes `controlplane`,
-`node01`, `node02`, ... (the control-plane node labelled and tainted as kubeadm does),
+`node01`, `node02`, ... (the control-plane node labelled and tainted as kubeadm does;
+a lab's cluster shape names the nodes and adds labels, taints and capacity),
 node Leases, the `kubernetes` and `kube-dns` Services with their endpoints, a `default`
 ServiceAccount and a `kube-root-ca.crt` ConfigMap per namespace, the bootstrap RBAC
 roles, the two system PriorityClasses and a default StorageClass.
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import re
 from functools import lru_cache
 from typing import Any
 
 from app.sim.clock import Clock, rfc3339, rfc3339_micro
 from app.sim.cluster import Cluster, ClusterAuth, new_token
 from app.sim.discovery import version_info
+from app.sim.quantity import QuantityError, parse_quantity
 from app.sim.tls import KeyPair
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -67,6 +70,107 @@ SYSTEM_PRIORITY_CLASSES = (
 )
 
 
+# A Node name in a shape must be an RFC 1123 label (kubeadm uses the host name).
+NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+NODE_ROLES = ("control-plane", "worker")
+# core/v1 TaintEffect values.
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+# Node resources a shape may size (the ones the scheduler's NodeResourcesFit reads).
+SHAPE_RESOURCES = ("cpu", "memory", "pods", "ephemeral-storage")
+MAX_NODES = 50
+
+
+def _shape_error(where: str, message: str) -> ValueError:
+    return ValueError(f"shape.{where}: {message}")
+
+
+def validate_shape(shape: Any) -> list[dict[str, Any]]:
+    """A lab's cluster shape (`{"nodes": [{"name", "role", "labels", "taints",
+    "capacity"}]}`) checked and normalised: nodes in bootstrap order (the control-plane
+    node first), labels as strings, taints without empty values, capacity as quantity
+    strings. Raises ValueError naming the offending field for anything else: no nodes,
+    not exactly one control-plane node, a repeated or invalid name, an unknown taint
+    effect or resource, a quantity that does not parse or is not positive."""
+    if not isinstance(shape, dict):
+        raise _shape_error("", "must be an object")
+    unknown = set(shape) - {"nodes"}
+    if unknown:
+        raise _shape_error(sorted(unknown)[0], "unknown field")
+    nodes = shape.get("nodes")
+    if not isinstance(nodes, list) or not 1 <= len(nodes) <= MAX_NODES:
+        raise _shape_error("nodes", f"must be a list of 1 to {MAX_NODES} nodes")
+    out: list[dict[str, Any]] = []
+    for i, node in enumerate(nodes):
+        where = f"nodes[{i}]"
+        if not isinstance(node, dict):
+            raise _shape_error(where, "must be an object")
+        extra = set(node) - {"name", "role", "labels", "taints", "capacity"}
+        if extra:
+            raise _shape_error(f"{where}.{sorted(extra)[0]}", "unknown field")
+        name = node.get("name")
+        if not isinstance(name, str) or not NODE_NAME.match(name):
+            raise _shape_error(f"{where}.name", "must be a DNS label (RFC 1123)")
+        role = node.get("role", "worker")
+        if role not in NODE_ROLES:
+            raise _shape_error(f"{where}.role", f"must be one of {', '.join(NODE_ROLES)}")
+        labels = node.get("labels") or {}
+        if not isinstance(labels, dict) or not all(
+            isinstance(k, str) and k and isinstance(v, (str, int, float)) for k, v in labels.items()
+        ):
+            raise _shape_error(f"{where}.labels", "must map label keys to strings")
+        taints = []
+        for j, taint in enumerate(node.get("taints") or []):
+            tw = f"{where}.taints[{j}]"
+            if not isinstance(taint, dict) or not isinstance(taint.get("key"), str):
+                raise _shape_error(tw, "needs a key")
+            if taint.get("effect") not in TAINT_EFFECTS:
+                raise _shape_error(f"{tw}.effect", f"must be one of {', '.join(TAINT_EFFECTS)}")
+            # The API server drops an empty value, as `kubectl taint key:Effect` sends.
+            value = str(taint.get("value") or "")
+            taints.append(
+                {
+                    "key": taint["key"],
+                    **({"value": value} if value else {}),
+                    "effect": taint["effect"],
+                }
+            )
+        capacity = node.get("capacity") or {}
+        if not isinstance(capacity, dict):
+            raise _shape_error(f"{where}.capacity", "must be an object")
+        sized = {}
+        for resource, amount in capacity.items():
+            if resource not in SHAPE_RESOURCES:
+                raise _shape_error(
+                    f"{where}.capacity.{resource}", f"must be one of {', '.join(SHAPE_RESOURCES)}"
+                )
+            if isinstance(amount, bool) or not isinstance(amount, (str, int, float)):
+                raise _shape_error(f"{where}.capacity.{resource}", "must be a quantity")
+            try:
+                positive = parse_quantity(amount) > 0
+            except QuantityError as exc:
+                raise _shape_error(f"{where}.capacity.{resource}", str(exc)) from None
+            if not positive:
+                raise _shape_error(f"{where}.capacity.{resource}", "must be positive")
+            sized[resource] = str(amount)
+        out.append(
+            {
+                "name": name,
+                "role": role,
+                "labels": {k: str(v) for k, v in labels.items()},
+                "taints": taints,
+                "capacity": sized,
+            }
+        )
+    names = [n["name"] for n in out]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise _shape_error("nodes", f"duplicate node names: {', '.join(repeated)}")
+    control = [n for n in out if n["role"] == "control-plane"]
+    if len(control) != 1:
+        raise _shape_error("nodes", f"needs exactly one control-plane node; found {len(control)}")
+    return control + [n for n in out if n["role"] != "control-plane"]
+
+
 def node_names(count: int) -> list[str]:
     """`controlplane`, then `node01`, `node02`, ... for the workers."""
     if count < 1:
@@ -86,7 +190,8 @@ def _namespace(name: str) -> dict[str, Any]:
 
 
 def _node(name: str, index: int, kubelet_version: str) -> dict[str, Any]:
-    control_plane = name == CONTROL_PLANE
+    # The control-plane node is always the first (index 0: the API server's address).
+    control_plane = index == 0
     labels = {
         "beta.kubernetes.io/arch": "amd64",
         "beta.kubernetes.io/os": "linux",
@@ -179,13 +284,13 @@ def _service(name: str, namespace: str, ip: str, labels: dict, ports: list, sele
     }
 
 
-@lru_cache(maxsize=16)
-def _templates(nodes: int) -> tuple[tuple[str, str, dict[str, Any]], ...]:
-    """(group, plural, object) for everything except per-cluster data (CA, RBAC)."""
+@lru_cache(maxsize=32)
+def _templates(names: tuple[str, ...]) -> tuple[tuple[str, str, dict[str, Any]], ...]:
+    """(group, plural, object) for everything except per-cluster data (CA, RBAC);
+    `names[0]` is the control-plane node."""
     kubelet_version = version_info()["gitVersion"]
     out: list[tuple[str, str, dict[str, Any]]] = []
     out += [("", "namespaces", _namespace(ns)) for ns in SYSTEM_NAMESPACES]
-    names = node_names(nodes)
     out += [("", "nodes", _node(name, i, kubelet_version)) for i, name in enumerate(names)]
     for name in names:
         out.append(
@@ -351,15 +456,39 @@ def _rbac_templates() -> tuple[tuple[str, str, dict[str, Any]], ...]:
     return tuple(_bootstrap_rbac())
 
 
+def _shaped_node(node: dict[str, Any], shape: dict[str, Any]) -> dict[str, Any]:
+    """A node template with a shape node's labels merged, its taints (when it gives
+    any; otherwise kubeadm's) and its capacity, allocatable alike (no reservations)."""
+    metadata = {**node["metadata"], "labels": {**node["metadata"]["labels"], **shape["labels"]}}
+    spec = dict(node["spec"])
+    if shape["taints"]:
+        spec["taints"] = [dict(t) for t in shape["taints"]]
+    status = {
+        **node["status"],
+        "capacity": {**node["status"]["capacity"], **shape["capacity"]},
+        "allocatable": {**node["status"]["allocatable"], **shape["capacity"]},
+    }
+    return {**node, "metadata": metadata, "spec": spec, "status": status}
+
+
 def bootstrap(
-    cluster: Cluster, *, nodes: int = 3, ca: KeyPair | None = None, addons: bool = True
+    cluster: Cluster,
+    *,
+    nodes: int = 3,
+    ca: KeyPair | None = None,
+    addons: bool = True,
+    shape: dict[str, Any] | None = None,
 ) -> None:
     """Create the initial objects of a fresh cluster in its store (with `addons`, also
-    the kube-proxy DaemonSet and CoreDNS Deployment)."""
+    the kube-proxy DaemonSet and CoreDNS Deployment). With a `shape`, the nodes are the
+    shape's (names, labels, taints, capacity) and `nodes` is ignored; ValueError for an
+    invalid shape (see `validate_shape`) or a node count below 1."""
     store = cluster.store
     now = rfc3339(cluster.clock.now())
+    shaped = {n["name"]: n for n in validate_shape(shape)} if shape is not None else {}
+    names = tuple(shaped) if shaped else tuple(node_names(nodes))
     # store.create works on its own copy, so the shared templates are passed as they are.
-    for group, plural, template in _templates(nodes):
+    for group, plural, template in _templates(names):
         obj = template
         if plural == "leases":
             renewed = rfc3339_micro(cluster.clock.now())
@@ -371,6 +500,8 @@ def bootstrap(
                 for c in template["status"]["conditions"]
             ]
             obj = {**template, "status": {**template["status"], "conditions": stamped}}
+            if obj["metadata"]["name"] in shaped:
+                obj = _shaped_node(obj, shaped[obj["metadata"]["name"]])
         store.create(group, plural, obj)
     for group, plural, template in _rbac_templates():
         store.create(group, plural, template)
@@ -416,9 +547,15 @@ def create_cluster(
     name: str | None = None,
     labels: dict[str, str] | None = None,
     addons: bool = True,
+    shape: dict[str, Any] | None = None,
 ) -> Cluster:
-    """A bootstrapped cluster with `nodes` nodes; raises ValueError when nodes < 1."""
-    node_names(nodes)  # validates the count before any work
+    """A bootstrapped cluster with `nodes` nodes, or the nodes of a lab's cluster
+    `shape`; raises ValueError when nodes < 1 or the shape is invalid."""
+    # Validate before any work.
+    if shape is not None:
+        validate_shape(shape)
+    else:
+        node_names(nodes)
     cluster = Cluster(
         cluster_id,
         name=name,
@@ -426,5 +563,5 @@ def create_cluster(
         auth=ClusterAuth(new_token(), ca=ca),
         labels=labels,
     )
-    bootstrap(cluster, nodes=nodes, ca=ca, addons=addons)
+    bootstrap(cluster, nodes=nodes, ca=ca, addons=addons, shape=shape)
     return cluster

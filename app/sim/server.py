@@ -24,13 +24,14 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from app.sim import controlplane, discovery, openapi
-from app.sim.bootstrap import create_cluster
+from app.sim.bootstrap import create_cluster, validate_shape
 from app.sim.clock import Clock, ManualClock, WallClock, parse_time
 from app.sim.cluster import ADMIN_USER, Cluster, ClusterAuth, new_token
 from app.sim.errors import ApiError
@@ -163,15 +164,22 @@ class SimServer:
         name: str | None = None,
         labels: dict[str, str] | None = None,
         clock: Clock | None = None,
+        shape: dict[str, Any] | None = None,
     ) -> Cluster:
-        """Create and register a bootstrapped cluster.
+        """Create and register a bootstrapped cluster; with a lab's cluster `shape`
+        (`bootstrap.validate_shape`) its nodes are the shape's and `nodes` is ignored.
 
-        Raises ApiError 409 when the id is taken, 422 for a bad id or node count, 429
-        when the server holds `max_clusters` already.
+        Raises ApiError 409 when the id is taken, 422 for a bad id, node count or shape,
+        429 when the server holds `max_clusters` already.
         """
         cluster_id = cluster_id or _new_cluster_id()
         if not _CLUSTER_ID_RE.match(cluster_id):
             raise ApiError(422, f"invalid cluster id {cluster_id!r}: use a DNS label")
+        if shape is not None:
+            try:
+                nodes = len(validate_shape(shape))
+            except ValueError as exc:
+                raise ApiError(422, f"invalid cluster shape: {exc}") from None
         if not 1 <= nodes <= 50:
             raise ApiError(422, "nodes must be between 1 and 50")
         with self._lock:
@@ -182,7 +190,13 @@ class SimServer:
             if len(self.clusters) >= self.max_clusters:
                 raise ApiError(429, f"this server already holds {self.max_clusters} clusters")
             cluster = create_cluster(
-                cluster_id, nodes=nodes, ca=self.ca, clock=clock, name=name, labels=labels
+                cluster_id,
+                nodes=nodes,
+                ca=self.ca,
+                clock=clock,
+                name=name,
+                labels=labels,
+                shape=shape,
             )
             self.clusters[cluster_id] = cluster
         self._attach_nodes(cluster)
@@ -436,11 +450,22 @@ class SimServer:
                 if clock_kind not in ("wall", "manual"):
                     raise ApiError(422, 'clock must be "wall" or "manual"')
                 clock: Clock = (
-                    ManualClock(WallClock().now().replace(microsecond=0))
+                    ManualClock(_manual_start(body.get("clockStart")))
                     if clock_kind == "manual"
                     else WallClock(speed=float(speed))
                 )
+                shape = body.get("shape")
+                if shape is not None:
+                    if not isinstance(shape, dict) or not isinstance(shape.get("nodes"), list):
+                        raise ApiError(422, "invalid cluster shape: shape.nodes must be a list")
+                    if "nodes" in body and body["nodes"] != len(shape["nodes"]):
+                        raise ApiError(
+                            422,
+                            "nodes must equal the number of the shape's nodes when both are given",
+                        )
+                    nodes = len(shape["nodes"])
                 cluster = self.create_cluster(
+                    shape=shape,
                     nodes=nodes,
                     cluster_id=body.get("id"),
                     name=body.get("name"),
@@ -942,6 +967,21 @@ def _warm_up(server: SimServer) -> None:
         openapi.v2_protobuf(registry)
     except Exception:  # a failed warm-up only means the first request builds them
         log.exception("OpenAPI warm-up failed")
+
+
+def _manual_start(value: Any) -> datetime:
+    """Where a new manual clock starts: `clockStart` (RFC 3339, at most a day from now
+    either way) or now, in whole seconds. ApiError 422 for anything else."""
+    now = WallClock().now().replace(microsecond=0)
+    if value is None:
+        return now
+    try:
+        start = parse_time(value) if isinstance(value, str) else None
+    except ValueError:
+        start = None
+    if start is None or start.tzinfo is None or abs((start - now).total_seconds()) > 86_400:
+        raise ApiError(422, "clockStart must be an RFC 3339 time within a day of now")
+    return start.astimezone(UTC).replace(microsecond=0)
 
 
 def _restore(cluster: Cluster, data: dict[str, Any]) -> None:

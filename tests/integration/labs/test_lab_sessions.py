@@ -319,7 +319,7 @@ def test_faults_are_applied_on_every_session_and_node_checks_grade_them(
             f"{API}/lab-sessions/{session_id}/nodes/node01/files?path=/root/note.txt",
             headers=bearer(token),
         )
-        # The second session restored the cached setup; the fault is applied again.
+        # The second session restored the cached setup snapshot, fault included.
         assert read.get_json()["content"] == "status: broken\n"
     first, second = sessions
     failing = grade(lab_stack, token, first)
@@ -334,6 +334,35 @@ def test_faults_are_applied_on_every_session_and_node_checks_grade_them(
     assert grade(lab_stack, token, first)["percentage"] == 100
     # The other session's node is untouched.
     assert grade(lab_stack, token, second)["percentage"] == 0
+
+
+def test_a_session_cluster_has_the_labs_shape_and_broken_setup(
+    lab_stack, make_user, tmp_path: Path
+) -> None:
+    import json
+
+    slug = "pending-taint-toleration"
+    _, token = make_user()
+    session = start(lab_stack, token, slug)
+    ready = lab_stack.wait_status(session["id"], token, "ready", "failed")
+    assert ready["status"] == "ready", ready["error"]
+    assert ready["nodes"] == ["controlplane", "node01", "node02", "node03"]
+    config = lab_stack.kubeconfig_file(session["id"], token)
+    listed = kubectl(config, "get", "nodes", "-o", "json", home=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    nodes = {n["metadata"]["name"]: n for n in json.loads(listed.stdout)["items"]}
+    assert sorted(nodes) == ["controlplane", "node01", "node02", "node03"]
+    for name in ("node01", "node02"):
+        assert nodes[name]["metadata"]["labels"]["node-pool"] == "batch"
+        assert nodes[name]["spec"]["taints"] == [
+            {"key": "dedicated", "value": "batch", "effect": "NoSchedule"}
+        ]
+    assert "taints" not in nodes["node03"]["spec"]
+    # The learner finds what the lab describes: the batch pods Pending, unscheduled.
+    pods = kubectl(config, "-n", "jobs", "get", "pods", "-o", "json", home=tmp_path)
+    items = json.loads(pods.stdout)["items"]
+    assert len(items) == 3
+    assert all(p["status"]["phase"] == "Pending" and not p["spec"].get("nodeName") for p in items)
 
 
 def test_grade_completion_as_server_sent_events(lab_stack, make_user) -> None:

@@ -47,6 +47,7 @@ SLUGS = (
     "kubelet-misconfigured",
     "static-pod-create",
     "etcd-snapshot",
+    "etcd-snapshot-restore",
     "leader-election-leases",
 )
 LABS = {slug: load_lab(LABS_ROOT / slug) for slug in SLUGS}
@@ -305,6 +306,7 @@ EFFECTIVE_CHEATS = [
     ("scheduler-misspelled-flag", "cheat-nodename", "web-available", "web-replicas"),
     ("scheduler-bad-image", "cheat-nodename", "thumbnails-available", "thumbnails-unchanged"),
     ("etcd-snapshot", "cheat-touch-file", "snapshot-file", "snapshot-valid"),
+    ("etcd-snapshot-restore", "cheat-recreate-by-hand", "gateway-back", "gateway-is-original"),
     ("leader-election-leases", "cheat-swapped", "controller-manager-leader", "scheduler-leader"),
 ]
 

@@ -1,15 +1,15 @@
 """Self-tests of the scheduling, workload and Service labs on the simulator.
 
 For every lab and every self-test it declares (untouched, solution, each cheat): a fresh
-simulated cluster of the lab's shape, the lab's setup applied by the simulator provider
-(as a lab session does), its control plane (kubelets, kube-scheduler,
-kube-controller-manager) stepped on a manual clock until the setup has settled, then the
-script with the real kubectl, more control-plane time, and a grade that must lie within
-the self-test's bounds.
+simulated cluster of the lab's shape (node labels, taints and capacity applied by the
+simulator server at creation, asked for by the simulator provider as a lab session
+does), the lab's setup applied by the provider, its control plane (kubelets,
+kube-scheduler, kube-controller-manager) stepped on a manual clock until the setup has
+settled, then the script with the real kubectl, more control-plane time, and a grade
+that must lie within the self-test's bounds.
 
 Clusters run on a manual clock, so every run is the same: `LabControlPlane` advances
-it through the server's control plane. The simulator server does not apply a lab's
-cluster shape (labels, taints, capacity) yet; `apply_shape` does it here.
+it through the server's control plane.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,10 @@ from app.grading.selftest import run_script, verdict
 from app.sim.clock import ManualClock
 from app.sim.cluster import Cluster
 from app.sim.controllers import ControllerManager
+from app.sim.kubeconfig import write_kubeconfig
 from app.sim.nodes import ClusterNodes
 from app.sim.scheduler.loop import SchedulerLoop
+from app.sim.server import SimServer
 from tests.fixtures.sim import SimCluster, kubectl_binary
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
@@ -69,7 +71,6 @@ SETUP_SECONDS = 40
 SETTLE_SECONDS = 90
 # The fallback control plane is stepped once per cluster second, as the server's is.
 STEP_SECONDS = 1
-CLOCK_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 class LabControlPlane:
@@ -113,41 +114,34 @@ class LabControlPlane:
             self.controllers.close()
 
 
-def apply_shape(cluster: Cluster, lab: Lab) -> None:
-    """Give the bootstrapped nodes the lab's labels, taints and capacity. The bootstrap
-    names nodes `controlplane`, `node01`, ...; a lab's shape must use those names."""
-    store = cluster.store
-    for shape in lab.data["cluster"]["nodes"]:
-        node = store.get("", "nodes", None, shape["name"])
-        assert node is not None, f"{lab.slug}: the simulator has no node {shape['name']}"
-        node["metadata"].setdefault("labels", {}).update(shape.get("labels") or {})
-        # A shape without taints keeps the bootstrap's (kubeadm's control-plane taint).
-        taints = [{k: v for k, v in t.items() if v != ""} for t in shape.get("taints") or []]
-        if taints:
-            node["spec"]["taints"] = taints
-        for resource, amount in (shape.get("capacity") or {}).items():
-            node["status"]["capacity"][resource] = str(amount)
-            node["status"]["allocatable"][resource] = str(amount)
-        node["metadata"].pop("resourceVersion", None)
-        store.update("", "nodes", node)
-
-
 def kubectl_env(sim: SimCluster, home: Path) -> dict[str, str]:
     return {"KUBECONFIG": str(sim.kubeconfig_path), "HOME": str(home), "PATH": "/usr/bin:/bin"}
 
 
+def provider_for(server: SimServer, folder: Path) -> SimulatorProvider:
+    """The simulator provider a lab session uses, on the test's server. A snapshot cache
+    of its own makes every cluster's setup start from the manifests."""
+    ca_file = folder / "sim-ca.pem"
+    ca_file.write_bytes(server.ca.cert_pem)
+    return SimulatorProvider(
+        [server.base_url], server.admin_token, ca_file=str(ca_file), snapshots=_SnapshotCache()
+    )
+
+
+def create_cluster(server: SimServer, lab: Lab, folder: Path) -> SimCluster:
+    """A manual-clock cluster of the lab's shape, created by the provider through
+    `POST /admin/clusters` (the server applies the shape's labels, taints, capacity)."""
+    provider = provider_for(server, folder)
+    handle = provider.create(lab.data["cluster"], clock="manual")
+    cluster = server.clusters[handle.cluster_id]
+    path = write_kubeconfig(server.kubeconfig(cluster), folder / "kubeconfig")
+    return SimCluster(server, cluster, path, folder)
+
+
 def apply_setup(sim: SimCluster, lab: Lab, folder: Path) -> None:
     """Apply the lab's setup (manifests in order, then faults) the way a lab session
-    does: through the simulator provider and the server's admin and node routes. A
-    snapshot cache of its own makes every cluster start from the manifests."""
-    ca_file = folder / "sim-ca.pem"
-    ca_file.write_bytes(sim.server.ca.cert_pem)
-    provider = SimulatorProvider(
-        [sim.server.base_url],
-        sim.server.admin_token,
-        ca_file=str(ca_file),
-        snapshots=_SnapshotCache(),
-    )
+    does: through the simulator provider and the server's admin and node routes."""
+    provider = provider_for(sim.server, folder)
     handle = ClusterHandle("simulator", sim.id, {"url": sim.server.base_url})
     setup = LabSetup(
         slug=lab.slug,
@@ -206,22 +200,22 @@ class LabRun:
 
 
 @pytest.fixture
-def provision(
-    sim_cluster_factory: Callable[..., SimCluster], tmp_path: Path
-) -> Callable[[str], LabRun]:
+def provision(sim_server: SimServer, tmp_path: Path) -> Callable[[str], LabRun]:
     """`provision(slug)`: a cluster of the lab's shape with its setup applied and
     settled; the session starts one second after the setup."""
     planes: list[LabControlPlane] = []
+    made: list[SimCluster] = []
 
     def make(slug: str) -> LabRun:
         lab = LABS[slug]
-        clock = ManualClock(CLOCK_START)
-        sim = sim_cluster_factory(nodes=len(lab.data["cluster"]["nodes"]), clock=clock)
-        apply_shape(sim.cluster, lab)
+        home = tmp_path / f"home-{len(made)}"
+        home.mkdir()
+        sim = create_cluster(sim_server, lab, home)
+        made.append(sim)
+        clock = sim.cluster.clock
+        assert isinstance(clock, ManualClock)
         control = LabControlPlane(sim.cluster, clock)
         planes.append(control)
-        home = tmp_path / f"home-{sim.id}"
-        home.mkdir()
         # A cluster that has been up a while: add-on pods placed, heartbeats posted.
         control.run(BOOT_SECONDS)
         apply_setup(sim, lab, home)
@@ -232,6 +226,9 @@ def provision(
     yield make
     for control in planes:
         control.close()
+    for sim in made:
+        if sim.id in sim_server.clusters:
+            sim_server.delete_cluster(sim.id)
 
 
 def fix_checks(lab: Lab) -> list[str]:

@@ -220,3 +220,55 @@ def test_sim_is_a_certprep_command() -> None:
     help_text = CliRunner().invoke(cli, ["sim", "--help"]).output
     for command in ("serve", "create", "delete", "list", "user", "snapshot", "restore"):
         assert command in help_text
+
+
+def test_create_for_a_lab_has_its_shape_and_setup(running_server: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    kubeconfig = tmp_path / "taint.kubeconfig"
+    created = runner.invoke(
+        sim,
+        [
+            "create",
+            "--lab",
+            "pending-taint-toleration",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--state-dir",
+            str(running_server),
+        ],
+    )
+    assert created.exit_code == 0, created.output
+    assert "created with 4 nodes for lab pending-taint-toleration" in created.output
+    taints = subprocess.run(
+        [kubectl_binary(), "get", "node", "node01", "-o", "jsonpath={.spec.taints[0].key}"],
+        capture_output=True,
+        text=True,
+        env={"KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
+    assert taints.returncode == 0, taints.stderr
+    assert taints.stdout == "dedicated"
+    pods = subprocess.run(
+        [kubectl_binary(), "-n", "jobs", "get", "pods", "-o", "jsonpath={.items[*].status.phase}"],
+        capture_output=True,
+        text=True,
+        env={"KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
+    assert pods.stdout.split() == ["Pending"] * 3
+
+    missing = runner.invoke(
+        sim,
+        [
+            "create",
+            "--lab",
+            "no-such-lab",
+            "--kubeconfig",
+            str(tmp_path / "x"),
+            "--state-dir",
+            str(running_server),
+        ],
+    )
+    assert missing.exit_code != 0 and "cannot load lab 'no-such-lab'" in missing.output
