@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.seed_examples import PAYMENT_API
+
 pytestmark = pytest.mark.kubectl
 
 DEPLOYMENT = """\
@@ -35,59 +37,6 @@ spec:
           image: {image}
           ports:
             - containerPort: 80
-"""
-
-# The seed chapter's scheduling example, verbatim.
-PAYMENT_API = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: payment-api
-spec:
-  replicas: 6
-  selector:
-    matchLabels:
-      app: payment-api
-  template:
-    metadata:
-      labels:
-        app: payment-api
-    spec:
-      affinity:
-        nodeAffinity:
-          requiredDuringSchedulingIgnoredDuringExecution:
-            nodeSelectorTerms:
-              - matchExpressions:
-                  - key: workload
-                    operator: In
-                    values: [compute]
-        podAntiAffinity:
-          preferredDuringSchedulingIgnoredDuringExecution:
-            - weight: 100
-              podAffinityTerm:
-                labelSelector:
-                  matchLabels:
-                    app: payment-api
-                topologyKey: kubernetes.io/hostname
-      tolerations:
-        - key: dedicated
-          operator: Equal
-          value: payments
-          effect: NoSchedule
-      topologySpreadConstraints:
-        - maxSkew: 1
-          topologyKey: topology.kubernetes.io/zone
-          whenUnsatisfiable: DoNotSchedule
-          labelSelector:
-            matchLabels:
-              app: payment-api
-      containers:
-        - name: api
-          image: payment-api:3.2.0
-          resources:
-            requests:
-              cpu: "1"
-              memory: 2Gi
 """
 
 
