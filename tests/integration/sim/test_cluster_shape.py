@@ -86,6 +86,12 @@ def test_shape_round_trip_labels_taints_and_capacity(sim_server, admin, created)
 
 def test_capacity_survives_the_kubelets_status_updates(sim_server, admin, created) -> None:
     doc = create(sim_server, admin, created, shape=SIZED_SHAPE, clock="manual")
+    # A kubelet restart re-reads its configuration and posts status afresh.
+    restart = admin.post(
+        f"{sim_server.base_url}/admin/clusters/{doc['id']}/nodes/node02/exec",
+        json={"command": "systemctl restart kubelet"},
+    )
+    assert restart.json()["exit_code"] == 0, restart.text
     # Several node status reports (every 10 s) and lease renewals later.
     tick = admin.post(
         f"{sim_server.base_url}/admin/clusters/{doc['id']}/tick", json={"seconds": 60}
