@@ -155,6 +155,28 @@ def start_gunicorn(database_url: str, instance: Path, port: int, workers: int, t
     raise SystemExit("gunicorn did not start")
 
 
+def cpu_seconds(process_group: int, database: str) -> tuple[float, float]:
+    """CPU time (user + system) used so far by the gunicorn processes (the process
+    group `process_group`) and by the PostgreSQL backends connected to `database`;
+    (0, 0) where /proc is not available. Unlike requests/s, CPU per request does not
+    depend on what else the machine is running."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    web = backends = 0.0
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        used = (int(fields[11]) + int(fields[12])) / ticks
+        if int(fields[2]) == process_group:
+            web += used
+        elif cmdline.startswith("postgres:") and f" {database} " in cmdline:
+            backends += used
+    return web, backends
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -170,6 +192,16 @@ def report(name: str, latencies: list[float], statuses: dict[int, int], elapsed:
         f"  p90 {percentile(latencies, 0.90) * 1000:6.1f} ms"
         f"  p99 {percentile(latencies, 0.99) * 1000:6.1f} ms"
         f"  statuses {dict(sorted(statuses.items()))}"
+    )
+
+
+def report_cpu(before: tuple[float, float], after: tuple[float, float], requests: int) -> None:
+    if not requests:
+        return
+    web, database = (after[0] - before[0], after[1] - before[1])
+    print(
+        f"{'':<9} CPU per request: gunicorn {web / requests * 1000:5.2f} ms,"
+        f" PostgreSQL backends {database / requests * 1000:5.2f} ms"
     )
 
 
@@ -260,10 +292,16 @@ def main() -> None:
         )
         # Warm-up: each worker imports lazily and opens its pool on first requests.
         asyncio.run(autosave_phase(base, learners, 1.0, args.concurrency))
-        report(
-            "autosave", *asyncio.run(autosave_phase(base, learners, args.seconds, args.concurrency))
+        before = cpu_seconds(process.pid, name)
+        latencies, statuses, elapsed = asyncio.run(
+            autosave_phase(base, learners, args.seconds, args.concurrency)
         )
-        report("submit", *asyncio.run(submit_phase(base, learners, args.concurrency)))
+        report("autosave", latencies, statuses, elapsed)
+        report_cpu(before, cpu_seconds(process.pid, name), len(latencies))
+        before = cpu_seconds(process.pid, name)
+        latencies, statuses, elapsed = asyncio.run(submit_phase(base, learners, args.concurrency))
+        report("submit", latencies, statuses, elapsed)
+        report_cpu(before, cpu_seconds(process.pid, name), len(latencies))
     finally:
         if process is not None:
             os.killpg(process.pid, signal.SIGTERM)

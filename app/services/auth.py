@@ -24,6 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import contains_eager
 
 from app.extensions import db
@@ -128,6 +129,24 @@ _TOKEN_WITH_USER = (
 )
 
 
+def _load_token(digest: str) -> ApiToken | None:
+    """The token row with hash `digest` and its account.
+
+    The pool does not ping a connection before handing it out, so a connection the
+    server closed (restart, idle timeout) fails on its first statement; SQLAlchemy then
+    invalidates the pool. When this is the request's first statement nothing is lost by
+    running it once more on a fresh connection, so the caller never sees that failure.
+    """
+    first_statement = not db.session().in_transaction()
+    try:
+        return db.session.scalar(_TOKEN_WITH_USER, {"digest": digest})
+    except DBAPIError as exc:
+        if not (first_statement and exc.connection_invalidated):
+            raise
+        db.session.rollback()
+        return db.session.scalar(_TOKEN_WITH_USER, {"digest": digest})
+
+
 def authenticate_token(token: str | None) -> ApiToken:
     """The live token record for a presented bearer token.
 
@@ -138,7 +157,7 @@ def authenticate_token(token: str | None) -> ApiToken:
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'.")
     digest = hash_token(token)
     # Token and account in one round trip: every authenticated request runs this.
-    record = db.session.scalar(_TOKEN_WITH_USER, {"digest": digest})
+    record = _load_token(digest)
     if record is None or not hmac.compare_digest(record.token_hash, digest):
         raise Unauthorized("The token is not valid.", invalid_token=True)
     if record.revoked_at is not None:
