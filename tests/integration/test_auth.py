@@ -515,3 +515,38 @@ def test_cli_user_create_prints_a_working_token(client, app_config, monkeypatch)
     revoked = runner.invoke(user_group, ["revoke", "--email", "ops@example.test"])
     assert revoked.exit_code == 0, revoked.output
     assert_json_error(client.get("/api/v1/me", headers=bearer(token)), 401)
+
+
+def test_a_connection_the_database_closed_is_replaced_without_an_error(
+    app, client, make_user, database_url: str
+) -> None:
+    """PostgreSQL pools skip the per-checkout ping (a round trip on every request), so
+    the first statement of a request can meet a connection the server closed; the token
+    lookup retries once on a fresh connection instead of answering 500."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the pool runs without pre-ping on PostgreSQL only")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from tests.fixtures.app import _pg_server_url, _psycopg_dsn
+
+    _, token = make_user()
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    name = make_url(database_url).database
+    # Return this test's own connection to the pool too: every pooled one dies below.
+    db.session.close()
+    with psycopg.connect(_psycopg_dsn(_pg_server_url()), autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        ).fetchone()[0]
+    assert killed >= 1  # the pooled connection of the request above
+    try:
+        for _ in range(3):
+            response = client.get("/api/v1/me", headers=bearer(token))
+            assert response.status_code == 200, response.get_data(as_text=True)
+    finally:
+        # Other pooled connections (the fixtures' own) were closed too: start afresh.
+        with app.app_context():
+            db.engine.dispose()
