@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 
 from app.extensions import db
 from app.models.activity import ActivityEvent, ActivityObject, ActivityVerb
@@ -77,25 +77,32 @@ def record_attempt_closed(attempt: Attempt, reason: CloseReason, occurred_at: da
         record_attempt(attempt, ActivityVerb.GRADED, occurred_at)
 
 
+# Built once: the autosave path runs this insert on every saved answer. The quiz slug
+# comes from a subquery, so the insert costs no extra round trip.
+_ANSWER_INSERT = insert(ActivityEvent.__table__).values(
+    user_id=bindparam("user_id"),
+    verb=ActivityVerb.ANSWERED,
+    object_kind=ActivityObject.QUIZ,
+    object_slug=select(Quiz.slug)
+    .join(Attempt, Attempt.quiz_id == Quiz.id)
+    .where(Attempt.id == bindparam("attempt_id"))
+    .scalar_subquery(),
+    subject_id=bindparam("attempt_id"),
+    details=bindparam("details", type_=ActivityEvent.__table__.c.details.type),
+    occurred_at=bindparam("occurred_at", type_=ActivityEvent.__table__.c.occurred_at.type),
+)
+
+
 def record_answer(user_id: int, attempt_id: int, question_uid: str, occurred_at: datetime) -> None:
-    """Record an autosaved answer in one INSERT (the quiz slug is looked up by the
-    database, so the hot autosave path gains no round trip); no commit."""
-    slug = (
-        select(Quiz.slug)
-        .join(Attempt, Attempt.quiz_id == Quiz.id)
-        .where(Attempt.id == attempt_id)
-        .scalar_subquery()
-    )
-    db.session.execute(
-        insert(ActivityEvent).values(
-            user_id=user_id,
-            verb=ActivityVerb.ANSWERED,
-            object_kind=ActivityObject.QUIZ,
-            object_slug=slug,
-            subject_id=attempt_id,
-            details={"question_id": question_uid},
-            occurred_at=occurred_at,
-        )
+    """Record an autosaved answer in one INSERT on the session's connection; no commit."""
+    db.session.connection().execute(
+        _ANSWER_INSERT,
+        {
+            "user_id": user_id,
+            "attempt_id": attempt_id,
+            "details": {"question_id": question_uid},
+            "occurred_at": occurred_at,
+        },
     )
 
 
