@@ -32,10 +32,10 @@ from app.sim.controllers.base import (
     write_status,
 )
 from app.sim.controllers.deployment import template_hash
-from app.sim.controllers.nodelifecycle import tolerates
 from app.sim.controllers.replicaset import create_pod, delete_pod
 from app.sim.controllers.revisions import sync_revision
 from app.sim.errors import ApiError
+from app.sim.matching import requirement_matches, tolerates
 from app.sim.selectors import selector_from_object
 
 COMPONENT = "daemonset-controller"
@@ -72,26 +72,6 @@ def daemon_tolerations(spec: Obj) -> list[Obj]:
     return tolerations
 
 
-def _requirement(expr: Obj, value: str | None) -> bool:
-    operator = expr.get("operator")
-    values = [str(v) for v in expr.get("values") or []]
-    if operator == "In":
-        return value is not None and value in values
-    if operator == "NotIn":
-        return value is None or value not in values
-    if operator == "Exists":
-        return value is not None
-    if operator == "DoesNotExist":
-        return value is None
-    if operator in ("Gt", "Lt") and value is not None and values:
-        try:
-            have, want = int(value), int(values[0])
-        except ValueError:
-            return False
-        return have > want if operator == "Gt" else have < want
-    return False
-
-
 def node_fits(spec: Obj, node: Obj) -> bool:
     """nodeSelector, required node affinity and NoSchedule/NoExecute taints."""
     labels = labels_of(node)
@@ -109,8 +89,12 @@ def node_fits(spec: Obj, node: Obj) -> bool:
             fields = term.get("matchFields") or []
             if not expressions and not fields:
                 return False
-            return all(_requirement(e, labels.get(e.get("key", ""))) for e in expressions) and all(
-                e.get("key") == "metadata.name" and _requirement(e, name_of(node)) for e in fields
+            labels_ok = all(
+                requirement_matches(e, labels.get(e.get("key", ""))) for e in expressions
+            )
+            return labels_ok and all(
+                e.get("key") == "metadata.name" and requirement_matches(e, name_of(node))
+                for e in fields
             )
 
         if not any(term_ok(t) for t in terms):

@@ -30,6 +30,7 @@ from app.sim.controllers.base import (
     plus,
 )
 from app.sim.errors import ApiError
+from app.sim.matching import tolerates
 
 NODE_COMPONENT = "node-controller"
 EVICTION_COMPONENT = "taint-eviction-controller"
@@ -193,23 +194,6 @@ class NodeLifecycleController:
                 except ApiError:
                     continue
                 events.warning(updated, "NodeNotReady", "Node is not ready")
-
-
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """Toleration.ToleratesTaint: effect empty or equal, key empty (with Exists) or
-    equal, and Exists or an equal value."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    operator = toleration.get("operator") or "Equal"
-    if key and key != taint.get("key"):
-        return False
-    if not key and operator != "Exists":
-        return False
-    if operator == "Exists":
-        return True
-    return (toleration.get("value") or "") == (taint.get("value") or "")
 
 
 def eviction_time(pod: Obj, taints: list[Obj]) -> datetime | bool | None:

@@ -28,8 +28,8 @@ from app.sim.controllers.base import (
     namespace_of,
     uid_of,
 )
-from app.sim.controllers.daemonset import _requirement
 from app.sim.errors import ApiError
+from app.sim.matching import requirement_matches
 from app.sim.quantity import QuantityError, parse_quantity
 from app.sim.selectors import selector_from_object
 
@@ -70,8 +70,8 @@ def volume_fits_node(pv: Obj, node: Obj | None) -> bool:
         fields = term.get("matchFields") or []
         if (
             (expressions or fields)
-            and all(_requirement(e, labels.get(e.get("key", ""))) for e in expressions)
-            and all(_requirement(e, name_of(node)) for e in fields)
+            and all(requirement_matches(e, labels.get(e.get("key", ""))) for e in expressions)
+            and all(requirement_matches(e, name_of(node)) for e in fields)
         ):
             return True
     return False

@@ -5,24 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from app.sim.matching import requirement_matches, tolerates
 from app.sim.scheduler.snapshot import NodeInfo
 
-
-def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    """Upstream `Toleration.ToleratesTaint`: effect and key must match when set;
-    `Exists` ignores the value, `Equal` (the default) compares it."""
-    effect = toleration.get("effect")
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key")
-    if key and key != taint.get("key"):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    if operator == "Equal":
-        return (toleration.get("value") or "") == (taint.get("value") or "")
-    return False
+__all__ = [
+    "find_untolerated",
+    "node_selector_matches",
+    "pod_matches_node_selector_and_affinity",
+    "requirement_matches",
+    "term_matches",
+    "tolerates",
+]
 
 
 def find_untolerated(
@@ -36,28 +29,6 @@ def find_untolerated(
     return None
 
 
-def _requirement_matches(expr: Mapping[str, Any], value: str | None) -> bool:
-    operator = expr.get("operator")
-    values = expr.get("values") or ()
-    if operator == "In":
-        return value is not None and value in values
-    if operator == "NotIn":
-        return value is None or value not in values
-    if operator == "Exists":
-        return value is not None
-    if operator == "DoesNotExist":
-        return value is None
-    if operator in ("Gt", "Lt"):
-        if value is None or len(values) != 1:
-            return False
-        try:
-            have, want = int(value), int(values[0])
-        except ValueError:
-            return False
-        return have > want if operator == "Gt" else have < want
-    return False
-
-
 def term_matches(term: Mapping[str, Any], node: NodeInfo) -> bool:
     """A NodeSelectorTerm: all expressions and fields must hold; an empty term matches
     nothing (upstream nodeaffinity `nodeSelectorTerm` semantics)."""
@@ -67,13 +38,13 @@ def term_matches(term: Mapping[str, Any], node: NodeInfo) -> bool:
         return False
     labels = node.labels
     for expr in expressions:
-        if not _requirement_matches(expr, labels.get(expr.get("key") or "")):
+        if not requirement_matches(expr, labels.get(expr.get("key") or "")):
             return False
     for expr in fields:
         # metadata.name is the only field a node selector may use.
         if expr.get("key") != "metadata.name":
             return False
-        if not _requirement_matches(expr, node.name):
+        if not requirement_matches(expr, node.name):
             return False
     return True
 
