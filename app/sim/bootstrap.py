@@ -14,11 +14,11 @@ cluster-specific (uid, timestamps, resourceVersion) comes from the store.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import re
 from functools import lru_cache
 from typing import Any
 
+from app.sim.apiserver import rbac
 from app.sim.apiserver.discovery import version_info
 from app.sim.machinery.clock import Clock, rfc3339, rfc3339_micro
 from app.sim.machinery.cluster import Cluster, ClusterAuth, new_token
@@ -432,23 +432,11 @@ def _templates(names: tuple[str, ...]) -> tuple[tuple[str, str, dict[str, Any]],
 
 
 def _bootstrap_rbac() -> list[tuple[str, str, dict[str, Any]]]:
-    """Bootstrap ClusterRoles and bindings from the RBAC module when it provides them."""
-    try:
-        rbac = importlib.import_module("app.sim.apiserver.rbac")
-    except ImportError:
-        return []
-    out: list[tuple[str, str, dict[str, Any]]] = []
+    """Bootstrap ClusterRoles and ClusterRoleBindings from the RBAC module."""
     group = "rbac.authorization.k8s.io"
-    for fn, plural in (
-        ("bootstrap_cluster_roles", "clusterroles"),
-        ("bootstrap_cluster_role_bindings", "clusterrolebindings"),
-        ("bootstrap_roles", "roles"),
-        ("bootstrap_role_bindings", "rolebindings"),
-    ):
-        make = getattr(rbac, fn, None)
-        if make is not None:
-            out += [(group, plural, obj) for obj in make()]
-    return out
+    return [(group, "clusterroles", obj) for obj in rbac.bootstrap_cluster_roles()] + [
+        (group, "clusterrolebindings", obj) for obj in rbac.bootstrap_cluster_role_bindings()
+    ]
 
 
 @lru_cache(maxsize=1)

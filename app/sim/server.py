@@ -42,7 +42,6 @@ from app.sim.apiserver.pipeline import (
     bookmark_object,
     handle,
     plan_watch,
-    stage_module,
     watch_object,
 )
 from app.sim.bootstrap import create_cluster, validate_shape
@@ -52,6 +51,7 @@ from app.sim.machinery.errors import ApiError
 from app.sim.machinery.kubeconfig import build_kubeconfig, dump_kubeconfig
 from app.sim.machinery.tls import KeyPair, generate_ca, issue_server_cert, server_ssl_context
 from app.sim.machinery.watch import BOOKMARK, ERROR
+from app.sim.nodes import ClusterNodes
 
 log = logging.getLogger(__name__)
 
@@ -205,13 +205,12 @@ class SimServer:
         return cluster
 
     def _attach_nodes(self, cluster: Cluster, saved: dict[str, Any] | None = None) -> None:
-        """Node agents for a cluster when the nodes module is available (its files and
-        shell serve the node-access API; nothing runs until a loop syncs them)."""
-        nodes = stage_module("nodes") if self.node_agents else None
-        if nodes is None or not hasattr(nodes, "ClusterNodes"):
+        """Node agents for a cluster unless the server runs without them (their files
+        and shell serve the node-access API; nothing runs until a loop syncs them)."""
+        if not self.node_agents:
             return
         try:
-            cluster.node_access = nodes.ClusterNodes(cluster)
+            cluster.node_access = ClusterNodes(cluster)
             if saved is not None:
                 cluster.node_access.load(saved)
         except Exception:

@@ -8,30 +8,39 @@ fan-out after persist). `dryRun=All` runs every stage but persist. Each stage is
 function taking the `RequestContext`, so labs and questions can point at one stage.
 
 The stages of other modules (authn, rbac, patch, ssa, defaults, admission, validation,
-printers, protobuf) are looked up by name when first needed: a module that is absent
-leaves its stage a pass-through, so the API works while parts are still being built.
-The HTTP adapter (`server.py`) only translates HTTP to `ApiRequest` and back.
+printers, protobuf) are plain imports: a stage that cannot be imported stops the server
+from starting rather than letting requests through unchecked. The HTTP adapter
+(`app/sim/server.py`) only translates HTTP to `ApiRequest` and back.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import importlib
 import json
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from types import ModuleType
 from typing import Any
 
 import yaml
 
+from app.sim.apiserver import (
+    admission,
+    authn,
+    defaults,
+    printers,
+    protobuf,
+    rbac,
+    ssa,
+    validation,
+)
+from app.sim.apiserver import patch as patch_mod
 from app.sim.machinery.clock import rfc3339
 from app.sim.machinery.cluster import Cluster
-from app.sim.machinery.errors import ApiError, FieldCause, invalid, not_found
+from app.sim.machinery.errors import ApiError, FieldCause, LogError, invalid, not_found
 from app.sim.machinery.resources import ResourceType
 from app.sim.machinery.selectors import (
     LabelSelector,
@@ -71,23 +80,6 @@ RETURNS_DELETED_OBJECT = {("", "pods")}
 # TokenRequest: spec.expirationSeconds defaults to one hour (authentication/v1 defaults).
 TOKEN_DEFAULT_SECONDS = 3600
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
-
-_missing_modules: set[str] = set()
-
-
-def stage_module(name: str) -> ModuleType | None:
-    """The `app.sim.apiserver.NAME` module (the `app.sim.nodes` package for "nodes")
-    when it exists and imports cleanly, else None."""
-    try:
-        return importlib.import_module(
-            "app.sim.nodes" if name == "nodes" else f"app.sim.apiserver.{name}"
-        )
-    except ImportError as exc:
-        if name not in _missing_modules:
-            _missing_modules.add(name)
-            log.info("stage module %s not available (%s): pass-through", name, exc)
-        return None
-
 
 # ---- request and response ------------------------------------------------------------
 
@@ -146,16 +138,6 @@ class ApiResponse:
 
 
 @dataclass
-class UserInfo:
-    """Who made a request (used when no authenticator module provides its own type)."""
-
-    name: str
-    groups: tuple[str, ...] = ()
-    uid: str = ""
-    extra: dict[str, list[str]] = field(default_factory=dict)
-
-
-@dataclass
 class RequestContext:
     """Everything a stage may need: the cluster, the caller, the request, the kind."""
 
@@ -205,11 +187,8 @@ class RequestContext:
         return self.request.query.get("fieldManager")
 
     def manager(self) -> str:
-        ssa = stage_module("ssa")
         agent = self.request.headers.get("User-Agent")
-        if ssa is not None and hasattr(ssa, "default_manager"):
-            return ssa.default_manager(self.field_manager, agent)
-        return self.field_manager or (agent or "unknown").split("/", 1)[0]
+        return ssa.default_manager(self.field_manager, agent)
 
 
 def _truthy(value: str | None) -> bool:
@@ -231,34 +210,23 @@ def authenticate(ctx: RequestContext) -> Any:
     """Identify the caller from a bearer token or client certificate (then apply
     impersonation headers); 401 for credentials that do not authenticate."""
     headers = ctx.request.headers
-    authn = stage_module("authn")
-    if authn is not None and hasattr(authn, "authenticate"):
-        store = ctx.store
+    store = ctx.store
 
-        def account_exists(namespace: str, name: str, uid: str) -> bool:
-            # Tokens of a deleted (or deleted and re-created) account stop working.
-            account = store.get("", "serviceaccounts", namespace, name)
-            return account is not None and (not uid or account["metadata"].get("uid") == uid)
+    def account_exists(namespace: str, name: str, uid: str) -> bool:
+        # Tokens of a deleted (or deleted and re-created) account stop working.
+        account = store.get("", "serviceaccounts", namespace, name)
+        return account is not None and (not uid or account["metadata"].get("uid") == uid)
 
-        user = authn.authenticate(
-            headers,
-            ctx.request.peer_cert,
-            ctx.cluster.auth,
-            now=ctx.cluster.clock.now(),
-            service_account_exists=account_exists,
-        )
-        rbac = stage_module("rbac")
-        if rbac is not None and hasattr(authn, "impersonate"):
-            user = authn.impersonate(user, headers, rbac.Authorizer(ctx.store))
-        ctx.user = user
-        return user
-    auth_header = headers.get("Authorization", "")
-    if auth_header.lower().startswith("bearer "):
-        known = ctx.cluster.auth.tokens.get(auth_header[7:].strip())
-        if known is not None:
-            ctx.user = UserInfo(known.name, tuple(known.groups), known.uid, dict(known.extra))
-            return ctx.user
-    raise ApiError(401, "Unauthorized")
+    user = authn.authenticate(
+        headers,
+        ctx.request.peer_cert,
+        ctx.cluster.auth,
+        now=ctx.cluster.clock.now(),
+        service_account_exists=account_exists,
+    )
+    user = authn.impersonate(user, headers, rbac.Authorizer(ctx.store))
+    ctx.user = user
+    return user
 
 
 # ---- stage: authorize ------------------------------------------------------------------
@@ -266,7 +234,6 @@ def authenticate(ctx: RequestContext) -> Any:
 
 def request_attributes(ctx: RequestContext) -> Any:
     req = ctx.request
-    rbac = stage_module("rbac")
     verb = req.verb
     if req.non_resource_path is None and req.method.upper() == "GET" and req.name is None:
         verb = "watch" if _truthy(req.query.get("watch")) else "list"
@@ -279,16 +246,11 @@ def request_attributes(ctx: RequestContext) -> Any:
         "name": req.name or "",
         "non_resource_path": req.non_resource_path,
     }
-    if rbac is not None and hasattr(rbac, "RequestAttributes"):
-        return rbac.RequestAttributes(**values)
-    return values
+    return rbac.RequestAttributes(**values)
 
 
 def authorize(ctx: RequestContext) -> None:
     """RBAC: 403 Forbidden with upstream's message unless a rule allows the request."""
-    rbac = stage_module("rbac")
-    if rbac is None or not hasattr(rbac, "Authorizer"):
-        return
     attrs = request_attributes(ctx)
     decision = rbac.Authorizer(ctx.store).authorize(ctx.user, attrs)
     if not decision.allowed:
@@ -307,14 +269,7 @@ def decode_body(ctx: RequestContext) -> dict[str, Any]:
     body = ctx.request.body
     media = media_type(ctx.request.headers.get("Content-Type"))
     if media == PROTOBUF:
-        proto = stage_module("protobuf")
-        if proto is None or not hasattr(proto, "decode"):
-            raise ApiError(
-                415,
-                f"the body of the request was in an unknown format - accepted "
-                f"media types include: {JSON}, {YAML}",
-            )
-        obj = proto.decode(body)
+        obj = protobuf.decode(body)
     elif media in (JSON, "*/*", ""):
         try:
             obj = json.loads(body or b"null")
@@ -383,9 +338,8 @@ def check_identity(ctx: RequestContext, obj: dict[str, Any], expect: tuple[str, 
 def check_types(ctx: RequestContext, obj: dict[str, Any]) -> None:
     """Decoding into the kind's types: a field of the wrong JSON type is a 400, as
     upstream's decoder reports it, before any later stage looks at the object."""
-    mod = stage_module("validation")
-    if mod is not None and hasattr(mod, "check_types") and ctx.rt is not None:
-        mod.check_types(obj, ctx.rt, ctx.registry)
+    if ctx.rt is not None:
+        validation.check_types(obj, ctx.rt, ctx.registry)
 
 
 # ---- stage: prepare (the registry strategies' PrepareForCreate/Update) ------------------
@@ -457,74 +411,38 @@ def prepare_update(ctx: RequestContext, obj: dict[str, Any], old: dict[str, Any]
 
 def default(ctx: RequestContext, obj: dict[str, Any], old: dict | None = None) -> dict:
     """API defaulting (restartPolicy, imagePullPolicy, clusterIP allocation, ...)."""
-    mod = stage_module("defaults")
-    if mod is None or not hasattr(mod, "apply_defaults"):
-        return obj
     assert ctx.rt is not None
-    result = mod.apply_defaults(obj, ctx.rt, store=ctx.store, creating=old is None)
+    result = defaults.apply_defaults(obj, ctx.rt, store=ctx.store, creating=old is None)
     return obj if result is None else result
 
 
 def mutate(ctx: RequestContext, obj: dict[str, Any], old: dict[str, Any] | None) -> dict:
     """Mutating admission plugins (ServiceAccount, LimitRanger, Priority, ...)."""
-    mod = stage_module("admission")
-    if mod is None or not hasattr(mod, "mutate"):
-        return obj
-    result = mod.mutate(ctx, obj, old) if _arity(mod.mutate) >= 3 else mod.mutate(ctx, obj)
+    result = admission.mutate(ctx, obj, old)
     return obj if result is None else result
 
 
 def validate_admission(ctx: RequestContext, obj: dict | None, old: dict | None) -> None:
     """Validating admission plugins (ResourceQuota, PodSecurity, NamespaceLifecycle:
     no new objects in a missing or terminating namespace)."""
-    mod = stage_module("admission")
-    if mod is not None and hasattr(mod, "validate"):
-        mod.validate(ctx, obj, old)
+    admission.validate(ctx, obj, old)
 
 
 def validate(ctx: RequestContext, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
     """Schema and field validation: 422 Invalid with field causes; 400 on unknown fields
     under fieldValidation=Strict."""
-    mod = stage_module("validation")
-    if mod is not None and hasattr(mod, "validate"):
-        result = mod.validate(ctx, obj, old)
-        if result:
-            rt = ctx.rt
-            name = obj.get("metadata", {}).get("name", "")
-            raise invalid(
-                obj.get("kind", rt.kind if rt else ""), name, list(result), rt.group if rt else ""
-            )
-    elif not obj.get("metadata", {}).get("name") and not obj.get("metadata", {}).get(
-        "generateName"
-    ):
+    result = validation.validate(ctx, obj, old)
+    if result:
+        rt = ctx.rt
+        name = obj.get("metadata", {}).get("name", "")
         raise invalid(
-            obj.get("kind", ""),
-            "",
-            [
-                FieldCause(
-                    "metadata.name",
-                    "Required value: name or generateName is required",
-                    "FieldValueRequired",
-                )
-            ],
+            obj.get("kind", rt.kind if rt else ""), name, list(result), rt.group if rt else ""
         )
-
-
-def _arity(fn: Callable[..., Any]) -> int:
-    import inspect
-
-    try:
-        return len(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return 2
 
 
 def record_managed_fields(
     ctx: RequestContext, old: dict | None, new: dict, operation: str
 ) -> dict[str, Any]:
-    ssa = stage_module("ssa")
-    if ssa is None or not hasattr(ssa, "record_update"):
-        return new
     return ssa.record_update(
         old, new, ctx.manager(), operation, ctx.now, subresource=ctx.subresource or ""
     )
@@ -608,9 +526,6 @@ def patch(ctx: RequestContext) -> ApiResponse:
         return server_side_apply(ctx, old)
     if old is None:
         raise not_found(rt.plural, ctx.name, rt.group)
-    patch_mod = stage_module("patch")
-    if patch_mod is None:
-        raise ApiError(415, f"patch type {content_type} is not supported yet")
     patched = patch_mod.apply_patch(old, ctx.request.body, content_type, rt)
     if not isinstance(patched, dict):
         raise ApiError(400, "the patch did not produce an object")
@@ -640,9 +555,6 @@ def patch(ctx: RequestContext) -> ApiResponse:
 def server_side_apply(ctx: RequestContext, old: dict[str, Any] | None) -> ApiResponse:
     rt = ctx.rt
     assert rt is not None and ctx.name is not None
-    ssa = stage_module("ssa")
-    if ssa is None:
-        raise ApiError(415, "server-side apply is not supported yet")
     try:
         applied = yaml.safe_load(ctx.request.body or b"")
     except yaml.YAMLError as exc:
@@ -955,60 +867,21 @@ def render_objects(
 
 
 def to_table(ctx: RequestContext, items: list[dict[str, Any]]) -> dict[str, Any]:
-    """A meta.k8s.io/v1 Table through the printers module (NAME/AGE when it is absent)."""
+    """A meta.k8s.io/v1 Table through the printers module."""
     rt = ctx.rt
     assert rt is not None
     include = ctx.request.query.get("includeObject") or "Metadata"
     if (rt.group, rt.plural) == ("", "componentstatuses"):
         return _component_status_table(items, include)
-    printers = stage_module("printers")
     now = ctx.cluster.clock.now()
-    if printers is not None and hasattr(printers, "to_table"):
-        columns = None
-        if rt.custom:
-            # A custom resource prints its CRD version's additionalPrinterColumns.
-            crd = ctx.store.get(
-                "apiextensions.k8s.io", "customresourcedefinitions", None, f"{rt.plural}.{rt.group}"
-            )
-            columns = printers.crd_printer_columns(crd, rt.version)
-        return printers.to_table(
-            rt, items, now=now, include_object=include, printer_columns=columns
+    columns = None
+    if rt.custom:
+        # A custom resource prints its CRD version's additionalPrinterColumns.
+        crd = ctx.store.get(
+            "apiextensions.k8s.io", "customresourcedefinitions", None, f"{rt.plural}.{rt.group}"
         )
-    rows = []
-    for obj in items:
-        meta = obj.get("metadata", {})
-        row_obj: dict[str, Any] = obj
-        if include != "Object":
-            row_obj = {
-                "kind": "PartialObjectMetadata",
-                "apiVersion": "meta.k8s.io/v1",
-                "metadata": meta,
-            }
-        rows.append(
-            {"cells": [meta.get("name", ""), meta.get("creationTimestamp", "")], "object": row_obj}
-        )
-    return {
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": {},
-        "columnDefinitions": [
-            {
-                "name": "Name",
-                "type": "string",
-                "format": "name",
-                "description": "Name",
-                "priority": 0,
-            },
-            {
-                "name": "Created At",
-                "type": "date",
-                "format": "",
-                "description": "Created",
-                "priority": 0,
-            },
-        ],
-        "rows": rows,
-    }
+        columns = printers.crd_printer_columns(crd, rt.version)
+    return printers.to_table(rt, items, now=now, include_object=include, printer_columns=columns)
 
 
 def _component_status_table(items: list[dict[str, Any]], include: str) -> dict[str, Any]:
@@ -1103,8 +976,7 @@ def scale(ctx: RequestContext) -> ApiResponse:
         check_identity(ctx, new_scale, ("autoscaling/v1", "Scale"))
     else:
         content_type = media_type(ctx.request.headers.get("Content-Type"))
-        patch_mod = stage_module("patch")
-        if patch_mod is None or content_type == APPLY_PATCH:
+        if content_type == APPLY_PATCH:
             raise ApiError(415, f"patch type {content_type} is not supported on scale")
         scale_rt = ResourceType("autoscaling", "v1", "Scale", "scale", "scale", True)
         new_scale = patch_mod.apply_patch(current, ctx.request.body, content_type, scale_rt)
@@ -1296,11 +1168,6 @@ def pod_log(ctx: RequestContext) -> ApiResponse:
     if access is not None and hasattr(access, "logs") and (published is None or previous):
         # Node agents answer with the container's real log, `previous` included.
         tail_text = ctx.request.query.get("tailLines")
-        nodes_module = stage_module("nodes")
-        log_error = getattr(nodes_module, "LogError", None)
-        answerable: tuple[type[Exception], ...] = (
-            (log_error,) if isinstance(log_error, type) else ()
-        )
         try:
             text = access.logs(
                 ctx.namespace or "",
@@ -1309,7 +1176,7 @@ def pod_log(ctx: RequestContext) -> ApiResponse:
                 previous,
                 _int_param(tail_text, "tailLines") if tail_text else None,
             )
-        except answerable as exc:  # a log that cannot be given: upstream answers 400
+        except LogError as exc:  # a log that cannot be given: upstream answers 400
             raise ApiError(400, str(exc)) from None
         return ApiResponse(200, text, content_type="text/plain")
     lines = published
@@ -1346,9 +1213,6 @@ def token_request(ctx: RequestContext) -> ApiResponse:
     if not isinstance(seconds, int) or isinstance(seconds, bool):
         raise ApiError(400, "spec.expirationSeconds must be an integer")
     audiences = spec.get("audiences") or [SERVICE_ACCOUNT_ISSUER]
-    authn = stage_module("authn")
-    if authn is None or not hasattr(authn, "issue_service_account_token"):
-        raise ApiError(503, "token issuing is not available", reason="ServiceUnavailable")
     if ctx.dry_run:
         token, expiry = "", ctx.cluster.clock.now() + timedelta(seconds=seconds)
     else:
@@ -1392,28 +1256,19 @@ def review(ctx: RequestContext, obj: dict[str, Any]) -> dict[str, Any]:
     """Answer a *Review kind: fill in `status` and return it without storing."""
     rt = ctx.rt
     assert rt is not None
-    rbac = stage_module("rbac")
-    authn = stage_module("authn")
-    if rt.plural == "selfsubjectreviews" and authn is not None:
+    if rt.plural == "selfsubjectreviews":
         return authn.self_subject_review(ctx.user, ctx.now)
-    if rt.plural == "tokenreviews" and authn is not None:
+    if rt.plural == "tokenreviews":
         return authn.token_review(ctx.cluster.auth, obj, now=ctx.cluster.clock.now())
-    if rbac is not None and rt.plural == "selfsubjectrulesreviews":
+    if rt.plural == "selfsubjectrulesreviews":
         namespace = str((obj.get("spec") or {}).get("namespace") or "")
         obj["status"] = rbac.rules_review(rbac.Authorizer(ctx.store), ctx.user, namespace)
         return obj
-    if rbac is not None and rt.group == "authorization.k8s.io":
+    if rt.group == "authorization.k8s.io":
         return rbac.access_review(
             rbac.Authorizer(ctx.store), ctx.user, obj, namespace=ctx.namespace
         )
-    if rt.plural == "selfsubjectreviews":
-        obj["status"] = {"userInfo": _user_dict(ctx.user)}
-    elif rt.plural == "tokenreviews":
-        obj["status"] = {"authenticated": False, "user": {}}
-    else:
-        # No authorizer module: every request is allowed, so every review says so.
-        obj["status"] = {"allowed": True}
-    return obj
+    raise ApiError(404, f"the server could not find the requested resource ({rt.plural})")
 
 
 # ---- dispatch ----------------------------------------------------------------------------

@@ -189,7 +189,8 @@ class Cluster:
         # Node access (files, commands, container logs) once node agents are attached:
         # an object with read_file(node, path), write_file(node, path, content),
         # shell(node).run(command) -> (exit_code, stdout, stderr) and optionally
-        # logs(namespace, pod, container, previous, tail); e.g. nodes.ClusterNodes.
+        # logs(namespace, pod, container, previous, tail) raising errors.LogError; the
+        # composition (server, control plane) injects `app.sim.nodes.ClusterNodes`.
         self.node_access: Any = None
         # Control-plane loops (scheduler, controllers, kubelets): callables the server
         # runs every few hundred milliseconds on a worker thread; each reads the clock.

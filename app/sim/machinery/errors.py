@@ -135,3 +135,9 @@ def forbidden(
     if reason:
         msg += f": {reason}"
     return ApiError(403, msg, details={"name": name or "", "group": group, "kind": resource})
+
+
+class LogError(Exception):
+    """A container log request that cannot be answered (upstream's 400 message in
+    `str()`). The node agents raise it; the request pipeline answers 400 with it, so
+    neither needs to import the other."""

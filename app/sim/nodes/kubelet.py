@@ -27,7 +27,7 @@ import yaml
 
 from app.sim.apiserver.defaults import apply_defaults
 from app.sim.machinery.clock import Clock, rfc3339, rfc3339_micro
-from app.sim.machinery.errors import ApiError
+from app.sim.machinery.errors import ApiError, LogError
 from app.sim.machinery.resources import shared_builtin_registry
 from app.sim.machinery.store import ObjectStore
 from app.sim.nodes import components
@@ -85,10 +85,6 @@ def preloaded_images(control_plane: bool) -> list[str]:
             for c in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
         ] + [f"registry.k8s.io/etcd:{components.ETCD_IMAGE_TAG}"]
     return [normalize_image(i) for i in base]
-
-
-class LogError(Exception):
-    """A log request that cannot be answered (upstream's 400 message in `str()`)."""
 
 
 def _ts(epoch: float) -> str:
