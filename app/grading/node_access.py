@@ -1,13 +1,12 @@
 """Reaching a cluster's nodes: reading files and running commands.
 
 Cluster providers implement `NodeAccess` (the simulator through its virtual node file
-systems and shells, kind through `docker exec`). `SimulatorNodeAccess` adapts the
-simulator's node library (`app.sim.nodes.ClusterNodes`) in-process.
+systems and shells, kind through `docker exec`); grading never imports the simulator.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 
 class NodeAccessError(Exception):
@@ -36,26 +35,3 @@ class NoNodeAccess:
 
     def exec(self, node: str, command: str) -> tuple[int, str, str]:
         raise NodeAccessError("this cluster offers no node access")
-
-
-class SimulatorNodeAccess:
-    """Node access over a simulator cluster's `ClusterNodes` (same process)."""
-
-    def __init__(self, nodes: Any) -> None:
-        self.nodes = nodes
-
-    def read_file(self, node: str, path: str) -> str:
-        from app.sim.nodes import FsError
-
-        if node not in self.nodes.agents:
-            raise NodeAccessError(f"no node {node!r}")
-        try:
-            return self.nodes.read_file(node, path)
-        except FsError as exc:
-            raise NodeAccessError(str(exc)) from exc
-
-    def exec(self, node: str, command: str) -> tuple[int, str, str]:
-        if node not in self.nodes.agents:
-            raise NodeAccessError(f"no node {node!r}")
-        result = self.nodes.shell(node).run(command)
-        return result.exit_code, result.stdout, result.stderr

@@ -1,5 +1,6 @@
 """What the tests do to a simulated cluster: a scheduler loop over the simulator's
-scheduler library, and the traces that cheats leave (hand bindings, foreign events)."""
+scheduler library, the grading engine's node access over the simulator's node library
+in-process, and the traces that cheats leave (hand bindings, foreign events)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from app.grading.node_access import NodeAccessError
 from app.grading.reader import ClusterReader
 from app.sim.machinery.clock import rfc3339, rfc3339_micro
+from app.sim.nodes import FsError
 from app.sim.scheduler import BindPod, ClusterState, RecordEvent, Scheduler, default_profile
 
 
@@ -155,3 +158,25 @@ def scheduled_event(
         "note": note,
         "type": "Normal",
     }
+
+
+class SimulatorNodeAccess:
+    """The grading engine's `NodeAccess` over a simulator cluster's `ClusterNodes`
+    (same process; the providers reach nodes through the server instead)."""
+
+    def __init__(self, nodes: Any) -> None:
+        self.nodes = nodes
+
+    def read_file(self, node: str, path: str) -> str:
+        if node not in self.nodes.agents:
+            raise NodeAccessError(f"no node {node!r}")
+        try:
+            return self.nodes.read_file(node, path)
+        except FsError as exc:
+            raise NodeAccessError(str(exc)) from exc
+
+    def exec(self, node: str, command: str) -> tuple[int, str, str]:
+        if node not in self.nodes.agents:
+            raise NodeAccessError(f"no node {node!r}")
+        result = self.nodes.shell(node).run(command)
+        return result.exit_code, result.stdout, result.stderr

@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
-from app.grading.node_access import SimulatorNodeAccess
 from app.grading.reader import ClusterReader
 from app.sim.machinery.clock import ManualClock, rfc3339
 from app.sim.nodes import ClusterNodes
-from tests.integration.grading.helpers import pod
+from tests.integration.grading.helpers import SimulatorNodeAccess, pod
 
 
 @pytest.fixture
