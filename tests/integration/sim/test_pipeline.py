@@ -7,13 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.sim.apiserver.pipeline import (
-    ApiRequest,
-    accepted_as,
-    decode_continue,
-    encode_continue,
-    handle,
-)
+from app.sim.apiserver.pipeline import ApiRequest, handle
+from app.sim.apiserver.reads import accepted_as, decode_continue, encode_continue
 from app.sim.bootstrap import create_cluster
 from app.sim.machinery.cluster import Cluster
 

@@ -1,0 +1,198 @@
+"""What a request is as the pipeline sees it: `ApiRequest` (the HTTP adapter's
+translation of a request), `ApiResponse`, the `RequestContext` every stage receives,
+media types, and resolving the kind a request addresses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.sim.apiserver import (
+    ssa,
+)
+from app.sim.machinery.clock import rfc3339
+from app.sim.machinery.cluster import Cluster
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.resources import ResourceType
+
+JSON = "application/json"
+YAML = "application/yaml"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+APPLY_PATCH = "application/apply-patch+yaml"
+PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    APPLY_PATCH,
+)
+
+# Kinds answered at once, never stored (the review APIs).
+REVIEW_PLURALS = {
+    ("authorization.k8s.io", "selfsubjectaccessreviews"),
+    ("authorization.k8s.io", "subjectaccessreviews"),
+    ("authorization.k8s.io", "localsubjectaccessreviews"),
+    ("authorization.k8s.io", "selfsubjectrulesreviews"),
+    ("authentication.k8s.io", "tokenreviews"),
+    ("authentication.k8s.io", "selfsubjectreviews"),
+}
+
+# ---- request and response ------------------------------------------------------------
+
+
+@dataclass
+class ApiRequest:
+    """One Kubernetes API request after URL parsing (method, resource, query, body)."""
+
+    method: str
+    group: str = ""
+    version: str = "v1"
+    plural: str = ""
+    namespace: str | None = None
+    name: str | None = None
+    subresource: str | None = None
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    peer_cert: bytes | None = None  # DER client certificate, when one was presented
+    non_resource_path: str | None = None
+
+    @property
+    def verb(self) -> str:
+        """The Kubernetes verb (get, list, watch, create, update, patch, delete, ...)."""
+        method = self.method.upper()
+        if self.non_resource_path is not None:
+            return method.lower()
+        if method == "GET":
+            if self.name is None:
+                return "watch" if _truthy(self.query.get("watch")) else "list"
+            return "get"
+        if method == "POST":
+            return "create"
+        if method == "PUT":
+            return "update"
+        if method == "PATCH":
+            return "patch"
+        if method == "DELETE":
+            return "delete" if self.name is not None else "deletecollection"
+        return method.lower()
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    body: Any  # dict (JSON) or bytes/str (raw)
+    content_type: str = JSON
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encoded(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return json.dumps(self.body, separators=(",", ":")).encode()
+
+
+@dataclass
+class RequestContext:
+    """Everything a stage may need: the cluster, the caller, the request, the kind."""
+
+    cluster: Cluster
+    request: ApiRequest
+    rt: ResourceType | None = None
+    user: Any = None
+    operation: str = ""  # CREATE, UPDATE, DELETE, CONNECT (admission's names)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def store(self):
+        return self.cluster.store
+
+    @property
+    def registry(self):
+        return self.cluster.registry
+
+    @property
+    def namespace(self) -> str | None:
+        return self.request.namespace
+
+    @property
+    def name(self) -> str | None:
+        return self.request.name
+
+    @property
+    def subresource(self) -> str | None:
+        return self.request.subresource
+
+    @property
+    def dry_run(self) -> bool:
+        return self.request.query.get("dryRun") == "All"
+
+    @property
+    def now(self) -> str:
+        return rfc3339(self.cluster.clock.now())
+
+    @property
+    def field_validation(self) -> str:
+        # Without the parameter the API server warns about unknown fields (the
+        # default since v1.23); kubectl asks for Strict explicitly.
+        return self.request.query.get("fieldValidation") or "Warn"
+
+    @property
+    def field_manager(self) -> str | None:
+        return self.request.query.get("fieldManager")
+
+    def manager(self) -> str:
+        agent = self.request.headers.get("User-Agent")
+        return ssa.default_manager(self.field_manager, agent)
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").lower() in ("true", "1")
+
+
+def status_success(details: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}}
+    body["status"] = "Success"
+    if details:
+        body["details"] = details
+    return body
+
+
+# ---- media types, parameters, the addressed kind ----------------------------------------
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or JSON).split(";", 1)[0].strip().lower()
+
+
+def _int_param(value: str | None, name: str) -> int:
+    if not value:
+        return 0
+    try:
+        number = int(value)
+    except ValueError:
+        raise ApiError(400, f"invalid {name} parameter: {value!r}") from None
+    if number < 0:
+        raise ApiError(400, f"invalid {name} parameter: must not be negative")
+    return number
+
+
+def resolve_type(cluster: Cluster, req: ApiRequest) -> ResourceType:
+    """The ResourceType of a request's URL; 404 as upstream for unknown resources."""
+    rt = cluster.registry.by_plural(req.group, req.version, req.plural)
+    if rt is None:
+        raise ApiError(
+            404, "the server could not find the requested resource", reason="NotFound", details={}
+        )
+    if req.namespace is not None and not rt.namespaced:
+        raise ApiError(
+            404, "the server could not find the requested resource", reason="NotFound", details={}
+        )
+    if req.subresource and req.subresource not in rt.subresources:
+        raise ApiError(
+            404, "the server could not find the requested resource", reason="NotFound", details={}
+        )
+    return rt

@@ -1,0 +1,261 @@
+"""The write verbs: create, update, patch, server-side apply, delete and
+deletecollection (with graceful deletion and propagation policies).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+
+from app.sim.apiserver import patch as patch_mod
+from app.sim.apiserver import (
+    ssa,
+)
+from app.sim.apiserver.reads import _list_body
+from app.sim.apiserver.request import (
+    APPLY_PATCH,
+    PATCH_TYPES,
+    REVIEW_PLURALS,
+    ApiResponse,
+    RequestContext,
+    _int_param,
+    _truthy,
+    media_type,
+    status_success,
+)
+from app.sim.apiserver.stages import (
+    _write,
+    check_identity,
+    check_types,
+    decode_body,
+    record_managed_fields,
+    validate_admission,
+)
+from app.sim.apiserver.subresources import review
+from app.sim.machinery.errors import ApiError, not_found
+from app.sim.machinery.resources import ResourceType
+from app.sim.machinery.selectors import (
+    parse_field_selector,
+    parse_label_selector,
+)
+from app.sim.machinery.store import check_propagation
+
+# Deletion of these returns the deleted object instead of a Status (the upstream
+# registries set ReturnDeletedObject for pods; custom resources do the same).
+RETURNS_DELETED_OBJECT = {("", "pods")}
+
+
+def create(ctx: RequestContext) -> ApiResponse:
+    rt = ctx.rt
+    assert rt is not None
+    obj = decode_body(ctx)
+    check_identity(ctx, obj, (rt.api_version, rt.kind))
+    if (rt.group, rt.plural) in REVIEW_PLURALS:
+        return ApiResponse(201, review(ctx, obj))
+    check_types(ctx, obj)
+    obj = record_managed_fields(ctx, None, obj, "Update")
+    return ApiResponse(201, _write(ctx, obj, None))
+
+
+def update(ctx: RequestContext) -> ApiResponse:
+    rt = ctx.rt
+    assert rt is not None and ctx.name is not None
+    obj = decode_body(ctx)
+    check_identity(ctx, obj, (rt.api_version, rt.kind))
+    old = ctx.store.get(rt.group, rt.plural, ctx.namespace, ctx.name)
+    if old is None:
+        # Upstream lets PUT create only for a few kinds (AllowCreateOnUpdate); none of
+        # those matter to kubectl, so a missing object is always 404 here.
+        raise not_found(rt.plural, ctx.name, rt.group)
+    check_types(ctx, obj)
+    obj = record_managed_fields(ctx, old, obj, "Update")
+    return ApiResponse(200, _write(ctx, obj, old))
+
+
+def patch(ctx: RequestContext) -> ApiResponse:
+    rt = ctx.rt
+    assert rt is not None and ctx.name is not None
+    content_type = media_type(ctx.request.headers.get("Content-Type"))
+    if content_type not in PATCH_TYPES:
+        raise ApiError(
+            415,
+            "the body of the request was in an unknown format - accepted media types include: "
+            + ", ".join(PATCH_TYPES),
+        )
+    old = ctx.store.get(rt.group, rt.plural, ctx.namespace, ctx.name)
+    if content_type == APPLY_PATCH:
+        return server_side_apply(ctx, old)
+    if old is None:
+        raise not_found(rt.plural, ctx.name, rt.group)
+    patched = patch_mod.apply_patch(old, ctx.request.body, content_type, rt)
+    if not isinstance(patched, dict):
+        raise ApiError(400, "the patch did not produce an object")
+    meta = patched.setdefault("metadata", {})
+    if not isinstance(meta, dict):
+        raise ApiError(422, "metadata must be an object", reason="Invalid")
+    # A patch may not rename or move the object, nor change its kind.
+    for fixed in ("name", "namespace", "uid"):
+        if old["metadata"].get(fixed) != meta.get(fixed):
+            if fixed == "uid" and meta.get("uid"):
+                raise ApiError(
+                    409,
+                    f"Precondition failed: UID in precondition: {meta.get('uid')}, "
+                    f"UID in object meta: {old['metadata'].get('uid')}",
+                    reason="Conflict",
+                )
+            if fixed in old["metadata"]:
+                meta[fixed] = old["metadata"][fixed]
+            else:
+                meta.pop(fixed, None)
+    patched["apiVersion"], patched["kind"] = old.get("apiVersion"), old.get("kind")
+    check_types(ctx, patched)
+    patched = record_managed_fields(ctx, old, patched, "Update")
+    return ApiResponse(200, _write(ctx, patched, old))
+
+
+def server_side_apply(ctx: RequestContext, old: dict[str, Any] | None) -> ApiResponse:
+    rt = ctx.rt
+    assert rt is not None and ctx.name is not None
+    try:
+        applied = yaml.safe_load(ctx.request.body or b"")
+    except yaml.YAMLError as exc:
+        raise ApiError(400, f"error decoding YAML: {exc}") from None
+    if not isinstance(applied, dict):
+        raise ApiError(400, "the apply configuration must be an object")
+    check_identity(ctx, applied, (rt.api_version, rt.kind))
+    check_types(ctx, applied)
+    force = _truthy(ctx.request.query.get("force"))
+    manager = ctx.field_manager or ""
+    merged = ssa.apply(old, applied, manager, force, ctx.now)
+    if old is not None and ctx.subresource is None and "status" in rt.subresources:
+        merged["status"] = old.get("status")
+        if merged["status"] is None:
+            merged.pop("status")
+    merged.setdefault("metadata", {})
+    if old is not None:
+        merged["metadata"]["resourceVersion"] = old["metadata"].get("resourceVersion")
+    result = _write(ctx, merged, old)
+    return ApiResponse(201 if old is None else 200, result)
+
+
+def delete(ctx: RequestContext) -> ApiResponse:
+    rt = ctx.rt
+    assert rt is not None and ctx.name is not None
+    options = _delete_options(ctx)
+    old = ctx.store.get(rt.group, rt.plural, ctx.namespace, ctx.name)
+    if old is None:
+        raise not_found(rt.plural, ctx.name, rt.group)
+    ctx.operation = "DELETE"
+    validate_admission(ctx, None, old)
+    preconditions = options.get("preconditions") or {}
+    obj, removed = ctx.store.delete(
+        rt.group,
+        rt.plural,
+        ctx.namespace,
+        ctx.name,
+        uid=preconditions.get("uid"),
+        resource_version=preconditions.get("resourceVersion"),
+        propagation=options.get("propagationPolicy") or _default_propagation(rt),
+        dry_run=ctx.dry_run or options.get("dryRun") == ["All"],
+        grace_seconds=grace_period(ctx, rt, old, options),
+    )
+    if removed and (rt.group, rt.plural) not in RETURNS_DELETED_OBJECT and not rt.custom:
+        return ApiResponse(
+            200,
+            status_success(
+                {
+                    "name": ctx.name,
+                    "group": rt.group,
+                    "kind": rt.plural,
+                    "uid": obj["metadata"].get("uid"),
+                }
+            ),
+        )
+    return ApiResponse(200 if removed else 202, obj)
+
+
+def grace_period(
+    ctx: RequestContext, rt: ResourceType, obj: dict[str, Any], options: dict[str, Any]
+) -> int:
+    """Seconds a deleted pod may take to stop (0: remove at once).
+
+    Only pods bound to a node of a cluster whose kubelets honour graceful deletion
+    (`cluster.graceful_pod_deletion`) wait; as upstream, an unbound or finished pod
+    goes at once, and the default is the pod's terminationGracePeriodSeconds.
+    """
+    if (rt.group, rt.plural) != ("", "pods") or not ctx.cluster.graceful_pod_deletion:
+        return 0
+    spec = obj.get("spec") or {}
+    phase = (obj.get("status") or {}).get("phase")
+    if not spec.get("nodeName") or phase in ("Succeeded", "Failed"):
+        return 0
+    given = options.get("gracePeriodSeconds")
+    if given is None:
+        given = spec.get("terminationGracePeriodSeconds", 30)
+    try:
+        return max(0, int(given))
+    except (TypeError, ValueError):
+        raise ApiError(400, f"invalid gracePeriodSeconds: {given!r}") from None
+
+
+def _default_propagation(rt: ResourceType) -> str:
+    # Upstream's default GC policy is background deletion for every built-in kind
+    # (replicationcontrollers/replicasets/... moved off orphan in apps/v1).
+    return "Background"
+
+
+def _delete_options(ctx: RequestContext) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if ctx.request.body.strip():
+        try:
+            options = json.loads(ctx.request.body)
+        except ValueError:
+            raise ApiError(400, "the body of a delete request must be DeleteOptions JSON") from None
+        if not isinstance(options, dict):
+            raise ApiError(400, "the body of a delete request must be DeleteOptions JSON")
+    query = ctx.request.query
+    if query.get("gracePeriodSeconds"):
+        options["gracePeriodSeconds"] = _int_param(
+            query["gracePeriodSeconds"], "gracePeriodSeconds"
+        )
+    if query.get("propagationPolicy"):
+        options["propagationPolicy"] = query["propagationPolicy"]
+    if _truthy(query.get("orphanDependents")) or options.get("orphanDependents") is True:
+        options.setdefault("propagationPolicy", "Orphan")
+    check_propagation(options.get("propagationPolicy"))
+    return options
+
+
+def delete_collection(ctx: RequestContext) -> ApiResponse:
+    rt = ctx.rt
+    assert rt is not None
+    query = ctx.request.query
+    items, _ = ctx.store.list(
+        rt.group,
+        rt.plural,
+        ctx.namespace,
+        parse_label_selector(query.get("labelSelector")),
+        parse_field_selector(query.get("fieldSelector"), rt.group, rt.plural),
+    )
+    options = _delete_options(ctx)
+    deleted = []
+    ctx.operation = "DELETE"
+    for item in items:
+        meta = item["metadata"]
+        try:
+            obj, _ = ctx.store.delete(
+                rt.group,
+                rt.plural,
+                meta.get("namespace"),
+                meta["name"],
+                propagation=options.get("propagationPolicy"),
+                dry_run=ctx.dry_run,
+            )
+        except ApiError as exc:
+            if exc.code == 404:
+                continue
+            raise
+        deleted.append(obj)
+    return ApiResponse(200, _list_body(rt, deleted, ctx.store.resource_version))
