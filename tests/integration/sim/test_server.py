@@ -448,10 +448,10 @@ def test_plain_http_server(tmp_path: Path) -> None:
 
 
 def test_periodic_bookmarks(api: requests.Session, monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.sim import server as server_module
+    from app.sim.serving import streaming
 
-    monkeypatch.setattr(server_module, "BOOKMARK_INTERVAL", 0.2)
-    monkeypatch.setattr(server_module, "IDLE_CHECK", 0.1)
+    monkeypatch.setattr(streaming, "BOOKMARK_INTERVAL", 0.2)
+    monkeypatch.setattr(streaming, "IDLE_CHECK", 0.1)
     rv = api.get(url(api, "/api/v1/namespaces")).json()["metadata"]["resourceVersion"]
     events = watch_lines(
         api,

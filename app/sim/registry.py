@@ -1,0 +1,229 @@
+"""The clusters one simulator server holds: create, look up, delete, step, save and
+reload them. No HTTP here: `server.SimServer` serves a registry over aiohttp, and the
+admin API (`serving.admin`) calls these methods.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from app.sim import controlplane
+from app.sim.bootstrap import create_cluster, validate_shape
+from app.sim.machinery.clock import Clock, ManualClock, parse_time
+from app.sim.machinery.cluster import Cluster, ClusterAuth
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.tls import KeyPair
+from app.sim.nodes import ClusterNodes
+
+log = logging.getLogger(__name__)
+
+# A deleted namespace stays Terminating at least this long (wall seconds) before the
+# fallback finishes it, so `kubectl delete -f` of a namespace and its objects still
+# finds the objects, as with the upstream namespace controller's delay.
+NAMESPACE_FINALIZE_DELAY = 1.0
+DEFAULT_MAX_CLUSTERS = 500
+
+_CLUSTER_ID_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _new_cluster_id() -> str:
+    return "c" + secrets.token_hex(5)
+
+
+class ClusterRegistry:
+    """The clusters by id, with what every new or reloaded cluster gets attached: node
+    agents (file systems, shells) and, through `cluster_hooks`, its control plane."""
+
+    def __init__(
+        self,
+        *,
+        ca: KeyPair | None = None,
+        max_clusters: int = DEFAULT_MAX_CLUSTERS,
+        node_agents: bool = True,
+        control_plane: bool = True,
+        drive_wall_clock: bool = True,
+    ) -> None:
+        self.ca = ca
+        self.max_clusters = max_clusters
+        # Give each cluster node agents (file systems, shells) for the node-access API.
+        self.node_agents = node_agents
+        self.clusters: dict[str, Cluster] = {}
+        self._lock = threading.Lock()
+        # Called with each new or reloaded cluster, e.g. to attach its control plane.
+        self.cluster_hooks: list[Callable[[Cluster], None]] = []
+        # Every cluster gets kubelets, kube-scheduler and kube-controller-manager; the
+        # server's loop ticks wall-clock clusters when `drive_wall_clock` (a manual
+        # clock only moves through `POST /admin/clusters/{id}/tick`).
+        self.drive_wall_clock = drive_wall_clock
+        if control_plane and node_agents:
+            self.cluster_hooks.append(self._attach_control_plane)
+
+    def create_cluster(
+        self,
+        *,
+        nodes: int = 3,
+        cluster_id: str | None = None,
+        name: str | None = None,
+        labels: dict[str, str] | None = None,
+        clock: Clock | None = None,
+        shape: dict[str, Any] | None = None,
+    ) -> Cluster:
+        """Create and register a bootstrapped cluster; with a lab's cluster `shape`
+        (`bootstrap.validate_shape`) its nodes are the shape's and `nodes` is ignored.
+
+        Raises ApiError 409 when the id is taken, 422 for a bad id, node count or shape,
+        429 when the server holds `max_clusters` already.
+        """
+        cluster_id = cluster_id or _new_cluster_id()
+        if not _CLUSTER_ID_RE.match(cluster_id):
+            raise ApiError(422, f"invalid cluster id {cluster_id!r}: use a DNS label")
+        if shape is not None:
+            try:
+                nodes = len(validate_shape(shape))
+            except ValueError as exc:
+                raise ApiError(422, f"invalid cluster shape: {exc}") from None
+        if not 1 <= nodes <= 50:
+            raise ApiError(422, "nodes must be between 1 and 50")
+        with self._lock:
+            if cluster_id in self.clusters:
+                raise ApiError(
+                    409, f'cluster "{cluster_id}" already exists', reason="AlreadyExists"
+                )
+            if len(self.clusters) >= self.max_clusters:
+                raise ApiError(429, f"this server already holds {self.max_clusters} clusters")
+            cluster = create_cluster(
+                cluster_id,
+                nodes=nodes,
+                ca=self.ca,
+                clock=clock,
+                name=name,
+                labels=labels,
+                shape=shape,
+            )
+            self.clusters[cluster_id] = cluster
+        self._attach_nodes(cluster)
+        self._run_hooks(cluster)
+        return cluster
+
+    def _attach_nodes(self, cluster: Cluster, saved: dict[str, Any] | None = None) -> None:
+        """Node agents for a cluster unless the server runs without them (their files
+        and shell serve the node-access API; nothing runs until a loop syncs them)."""
+        if not self.node_agents:
+            return
+        try:
+            cluster.node_access = ClusterNodes(cluster)
+            if saved is not None:
+                cluster.node_access.load(saved)
+        except Exception:
+            cluster.node_access = None
+            log.exception("node agents unavailable for cluster %s", cluster.id)
+
+    def _attach_control_plane(self, cluster: Cluster) -> None:
+        controlplane.attach(cluster, drive=self.drive_wall_clock)
+
+    def _run_hooks(self, cluster: Cluster) -> None:
+        for hook in list(self.cluster_hooks):
+            try:
+                hook(cluster)
+            except Exception:
+                log.exception("cluster hook failed for %s", cluster.id)
+
+    def run_loops(self) -> int:
+        """One pass of every cluster's control-plane loops; returns how many ran. A loop
+        that raises is logged and runs again next pass (it never stops the others).
+
+        A cluster without loops (no control plane attached) still gets its Terminating
+        namespaces finished, as the namespace controller would."""
+        ran = 0
+        for cluster in list(self.clusters.values()):
+            if not cluster.loops:
+                for name in cluster.store.terminating_namespaces(NAMESPACE_FINALIZE_DELAY):
+                    cluster.store.finalize_namespace(name)
+                    ran += 1
+            for loop_fn in list(cluster.loops):
+                try:
+                    loop_fn()
+                except Exception:
+                    log.exception("control-plane loop failed in cluster %s", cluster.id)
+                ran += 1
+        return ran
+
+    def _has_work(self) -> bool:
+        return any(
+            c.loops or c.store.terminating_namespaces(NAMESPACE_FINALIZE_DELAY)
+            for c in list(self.clusters.values())
+        )
+
+    def get_cluster(self, cluster_id: str) -> Cluster:
+        cluster = self.clusters.get(cluster_id)
+        if cluster is None:
+            raise ApiError(404, f'cluster "{cluster_id}" not found')
+        return cluster
+
+    def delete_cluster(self, cluster_id: str) -> None:
+        """Remove a cluster and end its watches; 404 when unknown."""
+        with self._lock:
+            cluster = self.clusters.pop(cluster_id, None)
+        if cluster is None:
+            raise ApiError(404, f'cluster "{cluster_id}" not found')
+        cluster.loops.clear()
+        if hasattr(cluster.control_plane, "close"):
+            cluster.control_plane.close()
+        cluster.store.close_watches()
+
+    def save_clusters(self, directory: Path) -> int:
+        """Write every cluster's snapshot to `directory/{id}.json` (mode 0600, they hold
+        credentials); files of clusters that no longer exist are removed. Returns how
+        many were written."""
+        directory.mkdir(parents=True, exist_ok=True)
+        clusters = list(self.clusters.values())
+        for cluster in clusters:
+            target = directory / f"{cluster.id}.json"
+            temporary = target.with_suffix(".tmp")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(cluster.snapshot(), fh, separators=(",", ":"))
+            temporary.replace(target)  # atomic: a crash never leaves half a snapshot
+        keep = {f"{c.id}.json" for c in clusters}
+        for stale in directory.glob("*.json"):
+            if stale.name not in keep:
+                stale.unlink()
+        return len(clusters)
+
+    def load_clusters(self, directory: Path) -> list[str]:
+        """Recreate the clusters saved by `save_clusters`; unreadable files are skipped
+        with a log line. Returns the ids loaded."""
+        loaded = []
+        for path in sorted(directory.glob("*.json")):
+            try:
+                data = json.loads(path.read_text())
+                clock: Clock | None = None
+                if data.get("clockKind") == "manual" and isinstance(data.get("clock"), str):
+                    # A manual clock resumes where it stood when the server saved it.
+                    clock = ManualClock(parse_time(data["clock"]))
+                cluster = Cluster(
+                    data["id"],
+                    name=data.get("name"),
+                    labels=data.get("labels"),
+                    auth=ClusterAuth(data["auth"]["adminToken"], ca=self.ca),
+                    clock=clock,
+                )
+                cluster.restore(data)
+                cluster.created_at = data.get("createdAt", cluster.created_at)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("skipping cluster snapshot %s: %s", path, exc)
+                continue
+            with self._lock:
+                self.clusters[cluster.id] = cluster
+            self._attach_nodes(cluster, data.get("nodes"))
+            self._run_hooks(cluster)
+            loaded.append(cluster.id)
+        return loaded
