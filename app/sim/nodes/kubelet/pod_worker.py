@@ -1,0 +1,507 @@
+"""The pod worker: pods bound to the node, run on a timeline of container starts,
+exits, restarts with back-off and termination.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+from typing import Any
+
+from app.sim.machinery.errors import ApiError
+from app.sim.nodes import components
+from app.sim.nodes.kubelet.records import (
+    MIRROR_ANNOTATION,
+    PROBE_PERIOD,
+    SIGKILL_EXIT,
+    ContainerRec,
+    PodRuntime,
+    Slot,
+    _hex_id,
+    _q,
+)
+from app.sim.nodes.runtime import (
+    IMAGE_SIZES,
+    Program,
+    invalid_image_reason,
+    normalize_image,
+    program_for,
+    pull_error,
+    repository_name,
+)
+
+# Container restart back-off: 10 s doubling to 300 s, reset after a container ran
+# 10 minutes (pkg/kubelet/kubelet.go: backOffPeriod, MaxContainerBackOff).
+BACKOFF_INITIAL = 10.0
+BACKOFF_MAX = 300.0
+BACKOFF_RESET = 600.0
+_SHELL_BINARIES = {"sh", "/bin/sh", "bash", "/bin/bash", "sleep", "/bin/sleep"}
+
+
+class PodWorker:
+    """The pods bound to the node: admission, image pulls, container starts and
+    exits, restarts with back-off, and termination, replayed in time order.
+
+    A part of `NodeAgent` (agent.py), whose state it uses."""
+
+    # ---- API pods ----------------------------------------------------------------------
+
+    def _sync_api_pods(self, now: float) -> None:
+        seen: set[str] = set()
+        for obj in list(self._bound.values()):
+            meta = obj["metadata"]
+            if MIRROR_ANNOTATION in (meta.get("annotations") or {}):
+                continue
+            uid = meta["uid"]
+            seen.add(uid)
+            pod = self.pods.get(uid)
+            if pod is None:
+                phase = (obj.get("status") or {}).get("phase")
+                if phase in ("Succeeded", "Failed"):
+                    continue
+                pod = PodRuntime(
+                    key=uid,
+                    namespace=meta.get("namespace") or "default",
+                    name=meta["name"],
+                    spec=obj.get("spec") or {},
+                    created=now,
+                )
+                self._admit(pod, now)
+            elif pod.terminating_since is None:
+                self._apply_image_changes(pod, obj.get("spec") or {}, now)
+            if meta.get("deletionTimestamp") and pod.terminating_since is None:
+                grace = meta.get("deletionGracePeriodSeconds")
+                if not grace:
+                    # The store records 0 for every deletion it defers (finalizers); a
+                    # forced deletion never reaches the kubelet, so use the pod's own.
+                    grace = pod.spec.get("terminationGracePeriodSeconds", 30)
+                self._begin_termination(pod, now, grace=float(grace))
+        for key, pod in list(self.pods.items()):
+            if not pod.static and key not in seen:
+                # Deleted through the API at once (no grace): stop its containers.
+                if pod.terminating_since is None:
+                    self._begin_termination(pod, now, grace=0)
+                pod.terminated = True
+
+    def _apply_image_changes(self, pod: PodRuntime, spec: dict[str, Any], now: float) -> None:
+        """A container's image is the one mutable part of a pod's containers: a new
+        image restarts that container at once (no back-off), as upstream's
+        "definition changed" restart does."""
+        for group in ("initContainers", "containers"):
+            new = {c.get("name"): c for c in spec.get(group) or [] if isinstance(c, dict)}
+            for container in pod.spec.get(group) or []:
+                change = new.get(container.get("name"))
+                if change is None or change.get("image") == container.get("image"):
+                    continue
+                container["image"] = change.get("image")
+                pod.version += 1
+                slot = pod.slots.get(str(container.get("name")))
+                if slot is None:
+                    continue
+                if slot.current is not None and slot.current.running():
+                    self._event(
+                        pod,
+                        now,
+                        "Normal",
+                        "Killing",
+                        f"Container {slot.name} definition changed, will be restarted",
+                        slot,
+                    )
+                    self._kill(pod, slot, now, 0, "Completed", restart=False)
+                slot.waiting, slot.waiting_message = "ContainerCreating", ""
+                slot.pull_failures = 0
+                slot.final = False
+                slot.next_try = now
+
+    def _admit(self, pod: PodRuntime, now: float) -> None:
+        pod.version += 1
+        pod.created = now
+        pod.sandbox = _hex_id(self.name, pod.key, "sandbox", now)
+        if pod.spec.get("hostNetwork"):
+            pod.ip = self.node_ip
+        else:
+            pod.ip = self._allocate_ip()
+        for c in pod.spec.get("initContainers") or []:
+            pod.slots[c["name"]] = Slot(
+                name=c["name"], init=True, waiting="PodInitializing", next_try=now
+            )
+        for c in pod.spec.get("containers") or []:
+            waiting = "PodInitializing" if pod.spec.get("initContainers") else "ContainerCreating"
+            pod.slots[c["name"]] = Slot(name=c["name"], waiting=waiting, next_try=now)
+        self.pods[pod.key] = pod
+        if not pod.static:
+            self._event(pod, now, "Normal", "Scheduled", "", record=False)
+
+    def _allocate_ip(self) -> str:
+        network = ipaddress.ip_network(self.pod_cidr, strict=False)
+        used = {p.ip for p in self.pods.values() if not p.terminated}
+        for _ in range(network.num_addresses):
+            candidate = str(network.network_address + self._ip_next)
+            self._ip_next += 1
+            if self._ip_next >= network.num_addresses - 1:
+                self._ip_next = 2  # host-local wraps past the broadcast address
+            if candidate not in used:
+                return candidate
+        return ""
+
+    # ---- the per-pod timeline ----------------------------------------------------------
+
+    def _container_spec(self, pod: PodRuntime, name: str) -> dict[str, Any]:
+        for c in [*(pod.spec.get("initContainers") or []), *(pod.spec.get("containers") or [])]:
+            if c.get("name") == name:
+                return c
+        return {}
+
+    def _advance(self, pod: PodRuntime, now: float) -> None:
+        for _ in range(10000):
+            t = self._next_event(pod)
+            if t is None or t > now:
+                break
+            self._step(pod, t)
+        stopping = pod.terminating_since is not None and not pod.terminated
+        if stopping and all(
+            s.current is None or not s.current.running() for s in pod.slots.values()
+        ):
+            pod.terminated = True
+
+    def _next_event(self, pod: PodRuntime) -> float | None:
+        times: list[float] = []
+        active = self._active_slots(pod)
+        for slot in pod.slots.values():
+            cur = slot.current
+            if cur is not None and cur.running():
+                exit_at = cur.exit_time()
+                if exit_at is not None:
+                    times.append(exit_at)
+                for state in slot.probes.values():
+                    times.append(state["next"])
+                if slot.kill_at is not None:
+                    times.append(slot.kill_at)
+            elif slot in active and pod.terminating_since is None and self.runtime_running():
+                times.append(slot.next_try)
+        return min(times) if times else None
+
+    def _active_slots(self, pod: PodRuntime) -> list[Slot]:
+        """Slots that may start now: the first unfinished init container, else the app
+        containers."""
+        if pod.terminating_since is not None:
+            return []
+        for slot in pod.slots.values():
+            if slot.init and not slot.done:
+                # A failed init container with restartPolicy Never fails the pod.
+                return [] if slot.final else [slot]
+        return [s for s in pod.slots.values() if not s.init and not s.final]
+
+    def _step(self, pod: PodRuntime, t: float) -> None:
+        pod.version += 1
+        for slot in pod.slots.values():
+            cur = slot.current
+            if cur is not None and cur.running():
+                if slot.kill_at is not None and slot.kill_at <= t:
+                    # A process without a SIGTERM handler is killed with SIGKILL.
+                    killed = self._ignores_sigterm(pod, slot)
+                    code, reason = (SIGKILL_EXIT, "Error") if killed else (0, "Completed")
+                    self._kill(pod, slot, t, code, reason, restart=False)
+                    continue
+                exit_at = cur.exit_time()
+                if exit_at is not None and exit_at <= t:
+                    prog = cur.prog()
+                    reason = prog.reason or ("Completed" if prog.exit_code == 0 else "Error")
+                    self._exited(pod, slot, exit_at, prog.exit_code, reason, prog.message)
+                    continue
+                self._run_probes(pod, slot, t)
+            elif slot in self._active_slots(pod) and slot.next_try <= t and self.runtime_running():
+                self._try_start(pod, slot, t)
+
+    def _ignores_sigterm(self, pod: PodRuntime, slot: Slot) -> bool:
+        spec = self._container_spec(pod, slot.name)
+        argv = [str(x) for x in (spec.get("command") or []) + (spec.get("args") or [])]
+        # A shell or sleep running as PID 1 has no SIGTERM handler: it waits out the
+        # grace period and is killed.
+        return bool(argv) and argv[0] in _SHELL_BINARIES
+
+    def _program(self, pod: PodRuntime, spec: dict[str, Any]) -> Program:
+        if pod.static:
+            component = components.component_of(
+                {"metadata": {"labels": pod.labels}, "spec": pod.spec}
+            )
+            if component is not None and spec.get("name") == (pod.spec.get("containers") or [{}])[
+                0
+            ].get("name"):
+                # An API server starting while etcd is down cannot reach its storage.
+                etcd_up = component != "kube-apiserver" or self.component_running("etcd")
+                return components.component_program(
+                    component,
+                    spec,
+                    pod.spec.get("volumes") or [],
+                    self.fs,
+                    self.api_endpoints(),
+                    etcd_running=etcd_up,
+                )
+        return program_for(spec)
+
+    def _config_error(self, pod: PodRuntime, spec: dict[str, Any]) -> str | None:
+        """CreateContainerConfigError: a ConfigMap/Secret key an env var needs is
+        missing (and not optional)."""
+        if pod.static:
+            return None
+        for env in spec.get("env") or []:
+            source = (env or {}).get("valueFrom") or {}
+            for kind, plural in (("configMapKeyRef", "configmaps"), ("secretKeyRef", "secrets")):
+                ref = source.get(kind)
+                if not ref or ref.get("optional"):
+                    continue
+                obj = self.store.get("", plural, pod.namespace, str(ref.get("name")))
+                label = "configmap" if plural == "configmaps" else "secret"
+                if obj is None:
+                    return f'{label} "{ref.get("name")}" not found'
+                data = {**(obj.get("data") or {}), **(obj.get("binaryData") or {})}
+                if ref.get("key") not in data and (
+                    plural != "secrets" or ref.get("key") not in (obj.get("stringData") or {})
+                ):
+                    kind_name = "Secret" if plural == "secrets" else "ConfigMap"
+                    return (
+                        f"couldn't find key {ref.get('key')} in {kind_name} "
+                        f"{pod.namespace}/{ref.get('name')}"
+                    )
+        for source in spec.get("envFrom") or []:
+            for kind, plural in (("configMapRef", "configmaps"), ("secretRef", "secrets")):
+                ref = (source or {}).get(kind)
+                if (
+                    ref
+                    and not ref.get("optional")
+                    and self.store.get("", plural, pod.namespace, str(ref.get("name"))) is None
+                ):
+                    label = "configmap" if plural == "configmaps" else "secret"
+                    return f'{label} "{ref.get("name")}" not found'
+        return None
+
+    def _mount_error(self, pod: PodRuntime) -> str | None:
+        """Why the pod's volumes cannot be set up (FailedMount), or None. Creates the
+        hostPath files and directories the *OrCreate types ask for."""
+        for vol in pod.spec.get("volumes") or []:
+            host = vol.get("hostPath")
+            name = vol.get("name")
+            failed = f'MountVolume.SetUp failed for volume "{name}" :'
+            if host:
+                path, kind = str(host.get("path") or ""), host.get("type") or ""
+                if kind == "DirectoryOrCreate" and not self.fs.exists(path):
+                    self.fs.mkdir(path)
+                elif kind == "FileOrCreate" and not self.fs.exists(path):
+                    self.fs.write(path, "")
+                elif kind == "File" and not self.fs.is_file(path):
+                    return f"{failed} hostPath type check failed: {path} is not a file"
+                elif kind == "Directory" and not self.fs.is_dir(path):
+                    return f"{failed} hostPath type check failed: {path} is not a directory"
+            for kind, plural, key in (
+                ("configMap", "configmaps", "name"),
+                ("secret", "secrets", "secretName"),
+            ):
+                ref = vol.get(kind)
+                if ref and not ref.get("optional") and not pod.static:
+                    target = ref.get(key)
+                    if self.store.get("", plural, pod.namespace, str(target)) is None:
+                        label = "configmap" if plural == "configmaps" else "secret"
+                        return f'{failed} {label} "{target}" not found'
+        return None
+
+    def _try_start(self, pod: PodRuntime, slot: Slot, t: float) -> None:
+        spec = self._container_spec(pod, slot.name)
+        image = str(spec.get("image") or "")
+        mount_error = self._mount_error(pod)
+        if mount_error is not None:
+            slot.waiting, slot.waiting_message = "ContainerCreating", ""
+            self._event(pod, t, "Warning", "FailedMount", mount_error)
+            slot.next_try = t + PROBE_PERIOD
+            return
+        invalid = invalid_image_reason(image)
+        if invalid is not None:
+            slot.waiting, slot.waiting_message = "InvalidImageName", invalid
+            self._event(pod, t, "Warning", "InspectFailed", invalid, slot)
+            slot.next_try = t + BACKOFF_MAX
+            return
+        ref = normalize_image(image)
+        policy = spec.get("imagePullPolicy") or "IfNotPresent"
+        if ref not in self.images or policy == "Always":
+            error = pull_error(image, self.bad_images)
+            if error is not None:
+                slot.pull_failures += 1
+                delay = min(BACKOFF_INITIAL * 2 ** (slot.pull_failures - 1), BACKOFF_MAX)
+                self._event(pod, t, "Normal", "Pulling", f'Pulling image "{image}"', slot)
+                self._event(
+                    pod, t, "Warning", "Failed", f'Failed to pull image "{image}": {error}', slot
+                )
+                self._event(pod, t, "Warning", "Failed", "Error: ErrImagePull", slot)
+                slot.waiting, slot.waiting_message = "ErrImagePull", error
+                # Between attempts the status reads ImagePullBackOff (set on the next step).
+                slot.next_try = t + delay
+                slot.probes = {}
+                slot.backoff = delay
+                self.journal(
+                    t,
+                    "E",
+                    'pod_workers.go:1301] "Error syncing pod, skipping" '
+                    f'err="failed to \\"StartContainer\\" for \\"{slot.name}\\" with '
+                    f'ErrImagePull: \\"{_q(error)}\\"" pod="{pod.namespace}/{pod.name}" '
+                    f'podUID="{pod.key}"',
+                )
+                return
+            if ref not in self.images:
+                self._event(pod, t, "Normal", "Pulling", f'Pulling image "{image}"', slot)
+                self.images[ref] = IMAGE_SIZES.get(repository_name(ref), 20_000_000)
+                self._event(
+                    pod,
+                    t,
+                    "Normal",
+                    "Pulled",
+                    f'Successfully pulled image "{image}" in 1.2s (1.2s including waiting). '
+                    f"Image size: {self.images[ref]} bytes.",
+                    slot,
+                )
+        elif slot.restarts == 0 and slot.current is None:
+            self._event(
+                pod,
+                t,
+                "Normal",
+                "Pulled",
+                f'Container image "{image}" already present on machine',
+                slot,
+            )
+        slot.pull_failures = 0
+        config_error = self._config_error(pod, spec)
+        if config_error is not None:
+            slot.waiting, slot.waiting_message = "CreateContainerConfigError", config_error
+            self._event(pod, t, "Warning", "Failed", f"Error: {config_error}", slot)
+            slot.next_try = t + PROBE_PERIOD
+            return
+        prog = self._program(pod, spec)
+        attempt = (
+            slot.restarts if slot.current is None and slot.previous is None else slot.restarts + 1
+        )
+        if slot.current is not None:
+            slot.previous = slot.current
+        rec = ContainerRec(
+            id=_hex_id(self.name, pod.key, slot.name, attempt, t),
+            attempt=attempt,
+            image=ref,
+            created=t,
+            started=t,
+            program=prog.dump(),
+        )
+        if attempt > 0:
+            slot.restarts = attempt
+        slot.current = rec
+        slot.waiting, slot.waiting_message = "", ""
+        slot.ready = False
+        slot.started_ok = "startupProbe" not in spec
+        slot.probes = {}
+        for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+            probe = spec.get(kind)
+            if probe:
+                slot.probes[kind] = {
+                    "next": t + float(probe.get("initialDelaySeconds") or 0),
+                    "fail": 0,
+                    "ok": 0,
+                }
+        if "readinessProbe" not in spec and slot.started_ok:
+            slot.ready = True
+        self._event(pod, t, "Normal", "Created", f"Created container: {slot.name}", slot)
+        if prog.reason == "StartError":
+            self._event(pod, t, "Warning", "Failed", f"Error: {prog.message}", slot)
+        else:
+            self._event(pod, t, "Normal", "Started", f"Started container {slot.name}", slot)
+
+    def _exited(
+        self, pod: PodRuntime, slot: Slot, t: float, code: int, reason: str, message: str = ""
+    ) -> None:
+        cur = slot.current
+        assert cur is not None
+        cur.finished, cur.exit_code, cur.reason, cur.message = t, code, reason, message
+        slot.ready = False
+        slot.probes = {}
+        policy = pod.spec.get("restartPolicy") or "Always"
+        if slot.init and code == 0:
+            slot.done = True
+            return
+        restart = policy == "Always" or (policy == "OnFailure" and code != 0)
+        if slot.init and code != 0:
+            restart = policy != "Never"
+        if not restart or pod.terminating_since is not None:
+            slot.final = True
+            return
+        ran = t - (cur.started or t)
+        slot.backoff = (
+            BACKOFF_INITIAL
+            if (slot.backoff == 0 or ran >= BACKOFF_RESET)
+            else min(slot.backoff * 2, BACKOFF_MAX)
+        )
+        slot.next_try = t + slot.backoff
+        slot.waiting = "CrashLoopBackOff"
+        spec_name = f"{pod.name}_{pod.namespace}({pod.key})"
+        slot.waiting_message = (
+            f"back-off {int(slot.backoff)}s restarting failed container={slot.name} pod={spec_name}"
+        )
+        self._event(
+            pod,
+            t,
+            "Warning",
+            "BackOff",
+            f"Back-off restarting failed container {slot.name} in pod {spec_name}",
+            slot,
+        )
+        self.journal(
+            t,
+            "E",
+            'pod_workers.go:1301] "Error syncing pod, skipping" '
+            f'err="failed to \\"StartContainer\\" for \\"{slot.name}\\" with '
+            f'CrashLoopBackOff: \\"{slot.waiting_message}\\"" '
+            f'pod="{pod.namespace}/{pod.name}" podUID="{pod.key}"',
+        )
+
+    def _kill(
+        self, pod: PodRuntime, slot: Slot, t: float, code: int, reason: str, restart: bool = True
+    ) -> None:
+        if restart:
+            self._exited(pod, slot, t, code, reason)
+        else:
+            cur = slot.current
+            assert cur is not None
+            cur.finished, cur.exit_code, cur.reason = t, code, reason
+            slot.ready = False
+            slot.probes = {}
+            slot.final = True
+
+    def _begin_termination(self, pod: PodRuntime, now: float, grace: float) -> None:
+        pod.version += 1
+        pod.terminating_since = now
+        for slot in pod.slots.values():
+            if slot.current is not None and slot.current.running():
+                self._event(pod, now, "Normal", "Killing", f"Stopping container {slot.name}", slot)
+                # Processes that handle SIGTERM exit at once; others wait out the grace.
+                slot.kill_at = now + (grace if self._ignores_sigterm(pod, slot) else 0.0)
+
+    def _finish_terminated(self, now: float) -> None:
+        for key, pod in list(self.pods.items()):
+            if not pod.terminated:
+                continue
+            if pod.static:
+                self._delete_api_pod(pod.namespace, pod.name, only_mirror_of=pod.key)
+            else:
+                obj = self.store.get("", "pods", pod.namespace, pod.name)
+                if obj is not None and obj["metadata"].get("uid") == key:
+                    if obj["metadata"].get("finalizers"):
+                        continue  # it stays in the API: keep reporting its final status
+                    # The kubelet's final delete once the containers are gone.
+                    self._delete_api_pod(pod.namespace, pod.name)
+            del self.pods[key]
+
+    def _delete_api_pod(self, namespace: str, name: str, only_mirror_of: str | None = None) -> None:
+        obj = self.store.get("", "pods", namespace, name)
+        if obj is None:
+            return
+        if only_mirror_of is not None:
+            annotations = obj["metadata"].get("annotations") or {}
+            if annotations.get(MIRROR_ANNOTATION) != only_mirror_of:
+                return
+        with contextlib.suppress(ApiError):
+            self.store.delete("", "pods", namespace, name)

@@ -1,0 +1,133 @@
+"""Container probes: startup, liveness and readiness (exec, httpGet, tcpSocket)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.sim.nodes.kubelet.records import PROBE_PERIOD, SIGKILL_EXIT, ContainerRec, PodRuntime, Slot
+
+# core/v1 probe default failureThreshold (periodSeconds is in records).
+PROBE_FAILURES = 3
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Prober:
+    """Startup, liveness and readiness probes.
+
+    A part of `NodeAgent` (agent.py), whose state it uses."""
+
+    def _run_probes(self, pod: PodRuntime, slot: Slot, t: float) -> None:
+        spec = self._container_spec(pod, slot.name)
+        cur = slot.current
+        assert cur is not None
+        for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+            state = slot.probes.get(kind)
+            if state is None or state["next"] > t:
+                continue
+            probe = spec.get(kind) or {}
+            period = float(probe.get("periodSeconds") or PROBE_PERIOD)
+            state["next"] = t + period
+            if kind != "startupProbe" and not slot.started_ok:
+                continue
+            if kind == "startupProbe" and slot.started_ok:
+                continue
+            ok, detail = self._probe(pod, cur, probe, t)
+            threshold = int(probe.get("failureThreshold") or PROBE_FAILURES)
+            successes = int(probe.get("successThreshold") or 1)
+            if ok:
+                state["fail"] = 0
+                state["ok"] += 1
+                if kind == "startupProbe":
+                    slot.started_ok = True
+                    if "readinessProbe" not in spec:
+                        slot.ready = True
+                elif kind == "readinessProbe" and state["ok"] >= successes:
+                    slot.ready = True
+                continue
+            state["ok"] = 0
+            state["fail"] += 1
+            label = {
+                "startupProbe": "Startup",
+                "livenessProbe": "Liveness",
+                "readinessProbe": "Readiness",
+            }[kind]
+            self._event(pod, t, "Warning", "Unhealthy", f"{label} probe failed: {detail}", slot)
+            if kind == "readinessProbe":
+                if state["fail"] >= threshold:
+                    slot.ready = False
+                continue
+            if state["fail"] >= threshold:
+                verb = "startup" if kind == "startupProbe" else "liveness"
+                self._event(
+                    pod,
+                    t,
+                    "Normal",
+                    "Killing",
+                    f"Container {slot.name} failed {verb} probe, will be restarted",
+                    slot,
+                )
+                self._exited(pod, slot, t, SIGKILL_EXIT, "Error")
+                return
+
+    def _probe(
+        self, pod: PodRuntime, cur: ContainerRec, probe: dict[str, Any], t: float
+    ) -> tuple[bool, str]:
+        prog = cur.prog()
+        elapsed = t - (cur.started or t)
+        spec_ports = {
+            p.get("name"): p.get("containerPort")
+            for c in pod.spec.get("containers") or []
+            for p in c.get("ports") or []
+        }
+
+        def port_of(value: Any) -> int:
+            if isinstance(value, str) and not value.isdigit():
+                return int(spec_ports.get(value) or 0)
+            return int(value or 0)
+
+        if "httpGet" in probe:
+            http = probe["httpGet"] or {}
+            port = port_of(http.get("port"))
+            scheme = str(http.get("scheme") or "HTTP").upper()
+            host = http.get("host") or pod.ip
+            url = f"{scheme.lower()}://{_host_port(host, port)}{http.get('path') or '/'}"
+            if port not in prog.ports:
+                return (
+                    False,
+                    f'Get "{url}": dial tcp {_host_port(host, port)}: connect: connection refused',
+                )
+            if scheme == "HTTP" and port in prog.tls_ports:
+                return False, "HTTP probe failed with statuscode: 400"
+            if scheme == "HTTPS" and port not in prog.tls_ports:
+                return False, f'Get "{url}": http: server gave HTTP response to HTTPS client'
+            return True, ""
+        if "tcpSocket" in probe:
+            port = port_of((probe["tcpSocket"] or {}).get("port"))
+            if port not in prog.ports:
+                return False, f"dial tcp {_host_port(pod.ip, port)}: connect: connection refused"
+            return True, ""
+        if "grpc" in probe:
+            port = port_of((probe["grpc"] or {}).get("port"))
+            if port not in prog.ports:
+                return (
+                    False,
+                    f'timeout: failed to connect service "{_host_port(pod.ip, port)}" within '
+                    "1s: context deadline exceeded",
+                )
+            return True, ""
+        if "exec" in probe:
+            argv = [str(x) for x in (probe["exec"] or {}).get("command") or []]
+            if argv and argv[0] in ("cat", "test", "ls", "stat") and len(argv) >= 2:
+                path = argv[-1]
+                if prog.file_present(path, elapsed):
+                    return True, ""
+                return False, f"{argv[0]}: can't open '{path}': No such file or directory" if argv[
+                    0
+                ] == "cat" else ""
+            if argv and argv[0] in ("false",):
+                return False, ""
+            return True, ""
+        return True, ""
