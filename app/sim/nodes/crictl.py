@@ -10,7 +10,15 @@ import json
 
 from app.sim.nodes.kubelet import ContainerRec, PodRuntime, Slot
 from app.sim.nodes.runtime import image_id, pull_error, repository_name, split_image
-from app.sim.nodes.shell import CommandResult, NodeShell, command, fail, ok, split_flags
+from app.sim.nodes.shell import (
+    CommandResult,
+    NodeShell,
+    command,
+    fail,
+    ok,
+    split_flags,
+    tabwrite,
+)
 
 RUNTIME_DOWN = (
     "validate service connection: validate CRI v1 runtime API for endpoint "
@@ -18,21 +26,6 @@ RUNTIME_DOWN = (
     'connection error: desc = "transport: Error while dialing: dial unix '
     '/run/containerd/containerd.sock: connect: no such file or directory"'
 )
-
-
-def tabwrite(rows: list[list[str]], minwidth: int = 20, padding: int = 3) -> str:
-    """Go tabwriter output: every cell but the last padded to its column width."""
-    if not rows:
-        return ""
-    widths = [0] * max(len(r) for r in rows)
-    for r in rows:
-        for i, cell in enumerate(r[:-1]):
-            widths[i] = max(widths[i], len(cell) + padding, minwidth)
-    out = []
-    for r in rows:
-        cells = [cell.ljust(widths[i]) for i, cell in enumerate(r[:-1])] + [r[-1]]
-        out.append("".join(cells).rstrip() if len(r) > 1 and not r[-1] else "".join(cells))
-    return "\n".join(out) + "\n"
 
 
 def human_duration(seconds: float) -> str:

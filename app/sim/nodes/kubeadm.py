@@ -11,8 +11,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from app.sim.nodes import components
-from app.sim.nodes.crictl import tabwrite
-from app.sim.nodes.shell import CommandResult, NodeShell, command, fail, ok
+from app.sim.nodes.shell import CommandResult, NodeShell, command, fail, ok, tabwrite
 from app.sim.nodes.vfs import FsError
 
 PKI = components.PKI_DIR

@@ -71,6 +71,21 @@ def fail(stderr: str, code: int = 1, stdout: str = "") -> CommandResult:
     )
 
 
+def tabwrite(rows: list[list[str]], minwidth: int = 20, padding: int = 3) -> str:
+    """Go tabwriter output: every cell but the last padded to its column width."""
+    if not rows:
+        return ""
+    widths = [0] * max(len(r) for r in rows)
+    for r in rows:
+        for i, cell in enumerate(r[:-1]):
+            widths[i] = max(widths[i], len(cell) + padding, minwidth)
+    out = []
+    for r in rows:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(r[:-1])] + [r[-1]]
+        out.append("".join(cells).rstrip() if len(r) > 1 and not r[-1] else "".join(cells))
+    return "\n".join(out) + "\n"
+
+
 class NodeShell:
     """A login shell on one node: a working directory and environment variables."""
 
