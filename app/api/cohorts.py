@@ -21,6 +21,10 @@ from app.schemas.cohorts import (
     CohortListQuerySchema,
     CohortSchema,
     CohortUpdateSchema,
+    ExtraAttemptsInSchema,
+    ExtraAttemptsSchema,
+    LearnerCreatedSchema,
+    LearnerCreateSchema,
     LearnerProgressSchema,
     MembersAddSchema,
     MembersReportSchema,
@@ -118,6 +122,42 @@ class CohortMembersCsv(MethodView):
         return cohorts.add_members(current_user(), cohort_id, cohorts.emails_from_csv(text))
 
 
+@blp.route("/cohorts/<int:cohort_id>/learners")
+class CohortLearners(MethodView):
+    @auth_required(Role.TRAINER)
+    @blp.arguments(LearnerCreateSchema)
+    @blp.response(201, LearnerCreatedSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data: dict[str, Any], cohort_id: int) -> dict[str, Any]:
+        """Create a learner account in the cohort (always a learner). With `password`
+        it can log in at once; without, `invitation_url` is a one-time link (valid seven
+        days) where the learner sets one. 409 when the address is taken."""
+        learner, token = cohorts.create_learner(
+            current_user(), cohort_id, data["email"], data["password"]
+        )
+        url = url_for("web.invitation", token=token, _external=True) if token else None
+        return {
+            "id": learner.id,
+            "email": learner.email,
+            "role": learner.role.value,
+            "invitation_url": url,
+        }
+
+
+@blp.route("/cohorts/<int:cohort_id>/learners/<int:user_id>/extra-attempts")
+class LearnerExtraAttempts(MethodView):
+    @auth_required(Role.TRAINER)
+    @blp.arguments(ExtraAttemptsInSchema)
+    @blp.response(200, ExtraAttemptsSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def post(self, data: dict[str, Any], cohort_id: int, user_id: int) -> dict[str, Any]:
+        """Grant a member `extra` more attempts at a quiz than its limit allows."""
+        return cohorts.grant_extra_attempts(
+            current_user(), cohort_id, user_id, data["quiz"], data["extra"]
+        )
+
+
 @blp.route("/cohorts/<int:cohort_id>/members/<int:user_id>")
 class CohortMemberById(MethodView):
     @auth_required(Role.TRAINER)
@@ -189,6 +229,19 @@ class CohortProgress(MethodView):
         if wants_csv(query["format"]):
             return csv_response(progress.progress_csv(report), f"cohort-{cohort.id}-progress.csv")
         return report
+
+
+@blp.route("/cohorts/<int:cohort_id>/gradebook")
+class CohortGradebook(MethodView):
+    @auth_required(Role.TRAINER)
+    @blp.response(200, content_type=CSV_MIMETYPE)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, cohort_id: int) -> Response:
+        """The gradebook as CSV: one row per learner, one column per assignment (best
+        quiz result or lab grade in percent), then readiness and each CKA domain."""
+        cohort = cohorts.get_cohort(current_user(), cohort_id)
+        report = progress.cohort_progress(cohort)
+        return csv_response(progress.gradebook_csv(report), f"cohort-{cohort.id}-gradebook.csv")
 
 
 @blp.route("/me/progress")

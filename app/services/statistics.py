@@ -215,9 +215,12 @@ def item_statistics(attempts: Sequence[Attempt]) -> dict[str, Any]:
     }
 
 
-def quiz_statistics(slug: str, cohort: Cohort | None = None) -> dict[str, Any]:
-    """Item statistics of quiz `slug` over every submitted attempt (or those of `cohort`'s
-    members). Raises `NotFound` for an unknown quiz."""
+def quiz_statistics(
+    slug: str, cohort: Cohort | None = None, user_ids: Sequence[int] | None = None
+) -> dict[str, Any]:
+    """Item statistics of quiz `slug` over every submitted attempt, or those of `cohort`'s
+    members, or those of `user_ids` (e.g. a trainer's learners, `access.visible_user_ids`).
+    Raises `NotFound` for an unknown quiz."""
     quiz = get_quiz(slug)
     stmt = (
         select(Attempt)
@@ -227,6 +230,8 @@ def quiz_statistics(slug: str, cohort: Cohort | None = None) -> dict[str, Any]:
     )
     if cohort is not None:
         stmt = stmt.where(Attempt.user_id.in_([m.user_id for m in cohort.members]))
+    if user_ids is not None:
+        stmt = stmt.where(Attempt.user_id.in_(list(user_ids)))
     report = item_statistics(list(db.session.scalars(stmt)))
     return {"quiz": {"slug": quiz.slug, "title": quiz.title}, **report}
 

@@ -24,7 +24,7 @@ from app.api.cohorts import csv_response
 from app.api.common import client_address
 from app.extensions import db
 from app.models.user import Role, User
-from app.services import auth, cohorts, progress, statistics
+from app.services import access, auth, cohorts, invitations, progress, statistics
 from app.services.errors import ServiceError, TooManyRequests
 from app.web.session import (
     CSRF_FIELD,
@@ -278,7 +278,8 @@ def _quiz_statistics(user: User, slug: str) -> tuple[dict[str, Any], Any]:
     cohort_id = request.args.get("cohort_id", type=int)
     if cohort_id is not None:
         cohort = cohorts.get_cohort(user, cohort_id)
-    return statistics.quiz_statistics(slug, cohort), cohort
+    # Without a cohort a trainer still sees only their own learners' attempts.
+    return statistics.quiz_statistics(slug, cohort, access.visible_user_ids(user, None)), cohort
 
 
 @bp.route("/quizzes/<slug>/statistics")
@@ -307,3 +308,31 @@ def own_progress(user: User) -> str:
     return render_template(
         "learner.html", row=row, cohort=None, heat_band=heat_band, title="My progress"
     )
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+def invitation(token: str) -> Any:
+    """A one-time invitation link: the invited learner chooses a password, then logs in."""
+    from app.services.users import MIN_PASSWORD_LENGTH
+
+    email = invitations.invited_email(token)
+    error, status = None, 200
+    if request.method == "POST":
+        check_csrf()
+        try:
+            invitations.redeem_invitation(token, request.form.get("password", ""))
+        except ServiceError as exc:
+            db.session.rollback()
+            error, status = exc.message, 422
+        else:
+            flash("Your password is set; log in with it.", "info")
+            return redirect(url_for("web.login"))
+    page = render_template(
+        "invitation.html",
+        token=token,
+        email=email,
+        error=error,
+        min_length=MIN_PASSWORD_LENGTH,
+        title="Choose your password",
+    )
+    return page, status
