@@ -23,6 +23,7 @@ from app.schemas.cohorts import (
     CohortUpdateSchema,
     ExtraAttemptsInSchema,
     ExtraAttemptsSchema,
+    LearnerAssignmentSchema,
     LearnerCreatedSchema,
     LearnerCreateSchema,
     LearnerProgressSchema,
@@ -251,6 +252,16 @@ class OwnProgress(MethodView):
     def get(self) -> dict[str, Any]:
         """The caller's own progress over all their quiz attempts and lab grades."""
         return progress.own_progress(current_user())
+
+
+@blp.route("/me/assignments")
+class OwnAssignments(MethodView):
+    @auth_required()
+    @blp.response(200, LearnerAssignmentSchema(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """The quizzes and labs assigned to the caller by their cohorts' trainers, with
+        due dates, earliest due first."""
+        return cohorts.assignments_of_learner(current_user())
 
 
 @blp.route("/cohorts/<int:cohort_id>/statements")

@@ -241,3 +241,10 @@ class StatementResultSchema(OutputSchema):
         required=True,
         metadata={"description": "URL of the next page; empty when this is the last one."},
     )
+
+
+class LearnerAssignmentSchema(OutputSchema):
+    cohort = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True)
+    slug = ma.fields.String(required=True)
+    due_at = ma.fields.AwareDateTime(allow_none=True)

@@ -51,6 +51,11 @@ def record_action(
     )
 
 
+def _moment(value: datetime | None) -> str | None:
+    """A due date as the action log shows it (to the minute, UTC)."""
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else None
+
+
 def actions_of(cohort_id: int, learner_id: int | None = None, limit: int = 50) -> list[StaffAction]:
     """The latest staff actions on a cohort (on one learner of it), newest first."""
     stmt = (
@@ -216,7 +221,7 @@ def assign(
         db.session.scalar(select(Quiz.id).where(Quiz.slug == slug)) is None
     ):
         raise NotFound(f"Quiz {slug!r} not found.")
-    due = due_at.isoformat() if due_at else None
+    due = _moment(due_at)
     for existing in cohort.assignments:
         if existing.kind is kind_value and existing.slug == slug:
             existing.due_at = due_at
@@ -244,8 +249,8 @@ def extend_due_date(
         "changed due date",
         kind=assignment.kind.value,
         slug=assignment.slug,
-        old=assignment.due_at.isoformat() if assignment.due_at else None,
-        due_at=due_at.isoformat() if due_at else None,
+        old=_moment(assignment.due_at),
+        due_at=_moment(due_at),
     )
     assignment.due_at = due_at
     db.session.commit()
@@ -398,3 +403,26 @@ def ensure_unique_name(owner: User, name: str) -> None:
     )
     if taken is not None:
         raise Conflict(f"You already have a cohort named {name!r}.")
+
+
+def assignments_of_learner(user: User) -> list[dict[str, Any]]:
+    """The work assigned to `user` through their live cohorts, earliest due first (no due
+    date last): `{"cohort", "kind", "slug", "due_at"}`."""
+    rows = []
+    for cohort in cohorts_of_learner(user):
+        if cohort.archived_at is not None:
+            continue
+        for assignment in cohort.assignments:
+            rows.append(
+                {
+                    "cohort": cohort.name,
+                    "kind": assignment.kind.value,
+                    "slug": assignment.slug,
+                    "due_at": assignment.due_at,
+                }
+            )
+    far = datetime.max.replace(tzinfo=None)
+    return sorted(
+        rows,
+        key=lambda r: (r["due_at"].replace(tzinfo=None) if r["due_at"] else far, r["slug"]),
+    )

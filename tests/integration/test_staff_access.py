@@ -302,6 +302,7 @@ NOT_LEARNER_SCOPED = {
     ("DELETE", "/auth/token"),
     ("GET", "/me"),
     ("GET", "/me/progress"),
+    ("GET", "/me/assignments"),
     ("GET", "/banks"),
     ("GET", "/questions"),
     ("GET", "/quizzes"),

@@ -68,11 +68,13 @@ def test_quiz_statistics(
     questions = {q["question_id"]: q for q in stats["questions"]}
     single = questions["sample-single"]
     assert single["facility"] == 0.6667 and single["discrimination"] == 1.0
-    assert single["options"] == [
+    # Each option with its text, so the page can show what learners chose.
+    assert [{k: o[k] for k in ("id", "correct", "count")} for o in single["options"]] == [
         {"id": "a", "correct": True, "count": 2},
         {"id": "b", "correct": False, "count": 1},
         {"id": "c", "correct": False, "count": 0},
     ]
+    assert single["options"][0]["text"] == "The leader" and single["bank"] == "sample"
     assert single["flags"] == [] and single["warnings"]
     multiple = questions["sample-multiple"]
     assert multiple["facility"] == 0.3333
