@@ -34,8 +34,8 @@ class Attempts(MethodView):
     @blp.response(200, AttemptSummarySchema(many=True))
     @blp.paginate(SelectPage)
     def get(self, args: dict[str, Any]) -> Select[tuple[Attempt]]:
-        """Attempts, newest first (paginated). Learners see their own; trainers and admins
-        see everyone's, filtered by `quiz` slug and `user` id."""
+        """Attempts, newest first (paginated). Learners see their own; trainers their
+        cohorts' learners', admins everyone's; filtered by `quiz` slug and `user` id."""
         return attempts_service.visible_attempts_query(
             current_user(), args.get("quiz"), args.get("user")
         )
@@ -103,5 +103,6 @@ class UserAccommodation(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def put(self, data: dict[str, Any], user_id: int) -> User:
         """Set a learner's time multiplier for all their attempts: those started later and
-        those in progress whose deadline has not passed."""
-        return attempts_service.set_accommodation(user_id, data["accommodation"])
+        those in progress whose deadline has not passed. 404 for a user outside the
+        trainer's cohorts."""
+        return attempts_service.set_accommodation(current_user(), user_id, data["accommodation"])

@@ -21,6 +21,11 @@ from app.schemas.cohorts import (
     CohortListQuerySchema,
     CohortSchema,
     CohortUpdateSchema,
+    ExtraAttemptsInSchema,
+    ExtraAttemptsSchema,
+    LearnerAssignmentSchema,
+    LearnerCreatedSchema,
+    LearnerCreateSchema,
     LearnerProgressSchema,
     MembersAddSchema,
     MembersReportSchema,
@@ -118,6 +123,42 @@ class CohortMembersCsv(MethodView):
         return cohorts.add_members(current_user(), cohort_id, cohorts.emails_from_csv(text))
 
 
+@blp.route("/cohorts/<int:cohort_id>/learners")
+class CohortLearners(MethodView):
+    @auth_required(Role.TRAINER)
+    @blp.arguments(LearnerCreateSchema)
+    @blp.response(201, LearnerCreatedSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data: dict[str, Any], cohort_id: int) -> dict[str, Any]:
+        """Create a learner account in the cohort (always a learner). With `password`
+        it can log in at once; without, `invitation_url` is a one-time link (valid seven
+        days) where the learner sets one. 409 when the address is taken."""
+        learner, token = cohorts.create_learner(
+            current_user(), cohort_id, data["email"], data["password"]
+        )
+        url = url_for("web.invitation", token=token, _external=True) if token else None
+        return {
+            "id": learner.id,
+            "email": learner.email,
+            "role": learner.role.value,
+            "invitation_url": url,
+        }
+
+
+@blp.route("/cohorts/<int:cohort_id>/learners/<int:user_id>/extra-attempts")
+class LearnerExtraAttempts(MethodView):
+    @auth_required(Role.TRAINER)
+    @blp.arguments(ExtraAttemptsInSchema)
+    @blp.response(200, ExtraAttemptsSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def post(self, data: dict[str, Any], cohort_id: int, user_id: int) -> dict[str, Any]:
+        """Grant a member `extra` more attempts at a quiz than its limit allows."""
+        return cohorts.grant_extra_attempts(
+            current_user(), cohort_id, user_id, data["quiz"], data["extra"]
+        )
+
+
 @blp.route("/cohorts/<int:cohort_id>/members/<int:user_id>")
 class CohortMemberById(MethodView):
     @auth_required(Role.TRAINER)
@@ -191,6 +232,19 @@ class CohortProgress(MethodView):
         return report
 
 
+@blp.route("/cohorts/<int:cohort_id>/gradebook")
+class CohortGradebook(MethodView):
+    @auth_required(Role.TRAINER)
+    @blp.response(200, content_type=CSV_MIMETYPE)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, cohort_id: int) -> Response:
+        """The gradebook as CSV: one row per learner, one column per assignment (best
+        quiz result or lab grade in percent), then readiness and each CKA domain."""
+        cohort = cohorts.get_cohort(current_user(), cohort_id)
+        report = progress.cohort_progress(cohort)
+        return csv_response(progress.gradebook_csv(report), f"cohort-{cohort.id}-gradebook.csv")
+
+
 @blp.route("/me/progress")
 class OwnProgress(MethodView):
     @auth_required()
@@ -198,6 +252,16 @@ class OwnProgress(MethodView):
     def get(self) -> dict[str, Any]:
         """The caller's own progress over all their quiz attempts and lab grades."""
         return progress.own_progress(current_user())
+
+
+@blp.route("/me/assignments")
+class OwnAssignments(MethodView):
+    @auth_required()
+    @blp.response(200, LearnerAssignmentSchema(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """The quizzes and labs assigned to the caller by their cohorts' trainers, with
+        due dates, earliest due first."""
+        return cohorts.assignments_of_learner(current_user())
 
 
 @blp.route("/cohorts/<int:cohort_id>/statements")

@@ -11,7 +11,7 @@ from app.api.cohorts import csv_response, wants_csv
 from app.api.common import auth_required, current_user
 from app.models.user import Role
 from app.schemas.statistics import LabStatisticsSchema, QuizStatisticsSchema, StatisticsQuerySchema
-from app.services import cohorts, statistics
+from app.services import access, cohorts, statistics
 
 blp = Blueprint(
     "statistics", __name__, description="Item analysis of quizzes and labs for trainers."
@@ -26,12 +26,15 @@ class QuizStatistics(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, query: dict[str, Any], slug: str) -> Any:
         """Facility, discrimination (upper vs lower 27 %), distractor counts and
-        Cronbach's alpha over submitted attempts, with flags and sample warnings.
+        Cronbach's alpha over submitted attempts (a trainer's own learners only; one
+        cohort's with `cohort_id`), with flags and sample warnings.
         Per-question rows as `text/csv` with `?format=csv` or `Accept: text/csv`."""
+        user = current_user()
         cohort = None
         if query["cohort_id"] is not None:
-            cohort = cohorts.get_cohort(current_user(), query["cohort_id"])
-        report = statistics.quiz_statistics(slug, cohort)
+            cohort = cohorts.get_cohort(user, query["cohort_id"])
+        # Without a cohort a trainer still sees only their own learners' attempts.
+        report = statistics.quiz_statistics(slug, cohort, access.visible_user_ids(user, None))
         if wants_csv(query["format"]):
             return csv_response(statistics.statistics_csv(report), f"{slug}-statistics.csv")
         return report
@@ -45,8 +48,9 @@ class LabStatistics(MethodView):
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, query: dict[str, Any], slug: str) -> dict[str, Any]:
         """Per check: the share of learners who passed it and the hints used."""
+        user = current_user()
         user_ids = None
         if query["cohort_id"] is not None:
-            cohort = cohorts.get_cohort(current_user(), query["cohort_id"])
+            cohort = cohorts.get_cohort(user, query["cohort_id"])
             user_ids = [m.user_id for m in cohort.members]
-        return statistics.lab_statistics(slug, user_ids)
+        return statistics.lab_statistics(slug, access.visible_user_ids(user, user_ids))

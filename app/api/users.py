@@ -51,7 +51,7 @@ class UserById(MethodView):
     def patch(self, data: dict[str, Any], user_id: int) -> User:
         """Change role, accommodation, password or active flag.
 
-        Deactivating an account revokes its tokens.
+        Deactivating an account or resetting its password revokes its tokens.
         """
         return users_service.update_user(user_id, data)
 

@@ -60,6 +60,42 @@ class MembersReportSchema(OutputSchema):
         required=True,
         metadata={"description": "Addresses without an account; nothing was created."},
     )
+    refused = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "Trainer and admin accounts: a cohort holds learners only."},
+    )
+
+
+class LearnerCreateSchema(InputSchema):
+    email = ma.fields.Email(required=True, validate=ma.validate.Length(max=254))
+    password = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(max=200),
+        metadata={"description": "Omit to get a one-time invitation link instead."},
+    )
+
+
+class LearnerCreatedSchema(OutputSchema):
+    id = ma.fields.Integer(required=True)
+    email = ma.fields.String(required=True)
+    role = ma.fields.String(required=True)
+    invitation_url = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "The one-time link that sets the password (shown once)."},
+    )
+
+
+class ExtraAttemptsInSchema(InputSchema):
+    quiz = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=80))
+    extra = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=20))
+
+
+class ExtraAttemptsSchema(OutputSchema):
+    quiz = ma.fields.String(required=True)
+    extra_attempts = ma.fields.Integer(required=True)
+    attempts_allowed = ma.fields.Integer(
+        required=True, metadata={"description": "0 means unlimited."}
+    )
 
 
 class AssignmentCreateSchema(InputSchema):
@@ -72,6 +108,15 @@ class MasterySchema(OutputSchema):
     score = ma.fields.Float(required=True)
     max_score = ma.fields.Float(required=True)
     percent = ma.fields.Float(required=True)
+    evidence = ma.fields.Integer(
+        required=True, metadata={"description": "Quiz items and lab checks counted."}
+    )
+
+
+class WeakTopicSchema(OutputSchema):
+    topic = ma.fields.String(required=True)
+    percent = ma.fields.Float(required=True)
+    evidence = ma.fields.Integer(required=True)
 
 
 class LabResultSchema(OutputSchema):
@@ -82,6 +127,7 @@ class LabResultSchema(OutputSchema):
 
 
 class AssignmentStatusSchema(OutputSchema):
+    id = ma.fields.Integer(allow_none=True)
     kind = ma.fields.String(required=True)
     slug = ma.fields.String(required=True)
     done = ma.fields.Boolean(required=True)
@@ -109,8 +155,27 @@ class LearnerProgressSchema(OutputSchema):
         keys=ma.fields.String(), values=ma.fields.Nested(MasterySchema), required=True
     )
     readiness_percent = ma.fields.Float(allow_none=True)
-    ready = ma.fields.Boolean(required=True)
-    weak_topics = ma.fields.List(ma.fields.String(), required=True)
+    ready = ma.fields.Boolean(
+        required=True,
+        metadata={"description": "True only when `readiness_status` is `ready`."},
+    )
+    readiness_status = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "`ready` (every CKA domain has enough evidence and readiness >= "
+            "66 %), `not ready`, `not enough evidence` (a domain lacks evidence) or "
+            "`no results`."
+        },
+    )
+    missing_domains = ma.fields.List(
+        ma.fields.String(),
+        required=True,
+        metadata={"description": "CKA domains without enough evidence yet."},
+    )
+    weak_topics = ma.fields.List(
+        ma.fields.String(), required=True, metadata={"description": "At most the three weakest."}
+    )
+    weak_topic_details = ma.fields.List(ma.fields.Nested(WeakTopicSchema), required=True)
     assignments = ma.fields.List(ma.fields.Nested(AssignmentStatusSchema), required=True)
 
 
@@ -133,7 +198,10 @@ class CohortAggregateSchema(OutputSchema):
     topics = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.Nested(MasterySchema), required=True
     )
-    weak_topics = ma.fields.List(ma.fields.String(), required=True)
+    weak_topics = ma.fields.List(
+        ma.fields.String(), required=True, metadata={"description": "At most the five weakest."}
+    )
+    weak_topic_details = ma.fields.List(ma.fields.Nested(WeakTopicSchema), required=True)
 
 
 class CohortRefSchema(OutputSchema):
@@ -173,3 +241,10 @@ class StatementResultSchema(OutputSchema):
         required=True,
         metadata={"description": "URL of the next page; empty when this is the last one."},
     )
+
+
+class LearnerAssignmentSchema(OutputSchema):
+    cohort = ma.fields.String(required=True)
+    kind = ma.fields.String(required=True)
+    slug = ma.fields.String(required=True)
+    due_at = ma.fields.AwareDateTime(allow_none=True)

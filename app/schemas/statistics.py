@@ -18,11 +18,13 @@ class OptionCountSchema(OutputSchema):
     id = ma.fields.String(required=True)
     correct = ma.fields.Boolean(required=True)
     count = ma.fields.Integer(required=True)
+    text = ma.fields.String(metadata={"description": "The option as learners saw it."})
 
 
 class QuestionStatisticsSchema(OutputSchema):
     question_id = ma.fields.String(required=True)
     type = ma.fields.String(required=True)
+    bank = ma.fields.String()
     domain = ma.fields.String(required=True)
     topic = ma.fields.String(required=True)
     stem = ma.fields.String(required=True)

@@ -34,9 +34,9 @@ from app.models.attempt import Attempt, AttemptItem, AttemptStatus, CloseReason
 from app.models.question import Question
 from app.models.quiz import ExpiryPolicy, Quiz, ReviewAfter, ReviewPolicy
 from app.models.user import Role, User
-from app.services import activity
+from app.services import access, activity
 from app.services.errors import Conflict, NotFound, ValidationFailed
-from app.services.quizzes import drawable_questions, get_quiz, now
+from app.services.quizzes import attempts_allowed, drawable_questions, get_quiz, now
 from app.services.scoring import ItemScore, score_response, summarise
 
 log = get_logger(__name__)
@@ -123,10 +123,11 @@ def start_attempt(user: User, slug: str) -> tuple[Attempt, bool]:
     used = db.session.scalar(
         select(func.count()).where(Attempt.quiz_id == quiz.id, Attempt.user_id == user.id)
     )
-    if quiz.attempts_allowed and used >= quiz.attempts_allowed:
+    allowed = attempts_allowed(user.id, quiz)
+    if allowed and used >= allowed:
         raise Conflict(
-            f"All {quiz.attempts_allowed} attempt(s) at {slug!r} are used.",
-            errors={"attempts_allowed": [str(quiz.attempts_allowed)]},
+            f"All {allowed} attempt(s) at {slug!r} are used.",
+            errors={"attempts_allowed": [str(allowed)]},
         )
 
     seed = secrets.randbits(31)
@@ -193,16 +194,15 @@ def _enqueue_expiry(attempt: Attempt, moment: datetime) -> None:
     attempt.expiry_job_id = str(job.id)
 
 
-def set_accommodation(user_id: int, accommodation: float) -> User:
+def set_accommodation(staff: User, user_id: int, accommodation: float) -> User:
     """Set a learner's time multiplier (range checked by the caller's schema); commits.
 
     It applies to every attempt they start afterwards, and re-times their attempts in
     progress whose deadline has not passed yet (never to a deadline already behind the
-    current time). Raises `NotFound` for an unknown user.
+    current time). Raises `NotFound` for an unknown user or one `staff` may not act on
+    (a learner outside the trainer's cohorts).
     """
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"User {user_id} not found.")
+    user = access.learner_for(staff, user_id)
     moment = now()
     user.accommodation = accommodation
     open_attempts = db.session.scalars(
@@ -227,11 +227,12 @@ def set_accommodation(user_id: int, accommodation: float) -> User:
 
 
 def get_attempt(user: User, attempt_id: int) -> Attempt:
-    """The attempt, visible to its learner and to trainers/admins; closes it first if it
+    """The attempt, visible to its learner, their cohorts' trainers and admins
+    (`access.may_see`); closes it first if it
     expired (and commits that). Raises `NotFound` for anyone else: a learner cannot tell
     another learner's attempt from a missing one."""
     attempt = db.session.get(Attempt, attempt_id)
-    if attempt is None or (attempt.user_id != user.id and not _is_staff(user)):
+    if attempt is None or not access.may_see(user, attempt.user_id):
         raise NotFound(f"Attempt {attempt_id} not found.")
     if attempt.is_open and now() >= attempt.expires_at:
         close_expired(attempt.id)
@@ -253,9 +254,10 @@ def attempts_query(quiz_slug: str | None, user_id: int | None) -> Select[tuple[A
 def visible_attempts_query(
     user: User, quiz_slug: str | None, user_id: int | None
 ) -> Select[tuple[Attempt]]:
-    """Attempts `user` may list: everyone's for trainers and admins, else their own."""
+    """Attempts `user` may list: everyone's for admins, their cohorts' learners' (and
+    their own) for trainers, else their own."""
     if _is_staff(user):
-        return attempts_query(quiz_slug, user_id)
+        return access.restrict_to_visible(attempts_query(quiz_slug, user_id), user, Attempt.user_id)
     return attempts_query(quiz_slug, user.id)
 
 

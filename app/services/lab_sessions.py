@@ -8,8 +8,9 @@ session takes a final grade (unless switched off), its cluster is deleted and it
 becomes `expired`; the periodic sweeper does the same for sessions whose expiry job is
 late. `DELETE` ends a session at once and a job frees its cluster.
 
-A learner sees only their own sessions (another learner's is 404); trainers and admins
-see all. Each learner may hold `CERTPREP_LAB_SESSION_LIMIT` (default 2) active sessions.
+A learner sees only their own sessions (another learner's is 404); trainers see their
+cohorts' learners' sessions, admins all (`app.services.access`). Each learner may hold
+`CERTPREP_LAB_SESSION_LIMIT` (default 2) active sessions.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from app.models.lab import (
     LabSessionStatus,
 )
 from app.models.user import Role, User
-from app.services import activity, jobs
+from app.services import access, activity, jobs
 from app.services.errors import Conflict, NotFound, Unavailable
 from app.services.labs import get_lab, lab_setup, node_names
 from app.services.quizzes import now
@@ -147,9 +148,10 @@ def start_session(user: User, slug: str) -> LabSession:
 
 
 def get_session(user: User, session_id: int) -> LabSession:
-    """The session, visible to its learner and to trainers/admins; `NotFound` otherwise."""
+    """The session, visible to its learner, their cohorts' trainers and admins
+    (`access.may_see`); `NotFound` otherwise."""
     session = db.session.get(LabSession, session_id)
-    if session is None or (session.user_id != user.id and not _is_staff(user)):
+    if session is None or not access.may_see(user, session.user_id):
         raise NotFound(f"Lab session {session_id} not found.")
     return session
 
@@ -173,10 +175,10 @@ def usable_session(user: User, session_id: int) -> LabSession:
 
 
 def sessions_query(user: User, lab_slug: str | None = None) -> Select[tuple[LabSession]]:
-    """Sessions newest first: the learner's own, or everyone's for trainers/admins."""
+    """Sessions newest first: the learner's own, their cohorts' learners' for trainers,
+    everyone's for admins."""
     stmt = select(LabSession).order_by(LabSession.created_at.desc(), LabSession.id.desc())
-    if not _is_staff(user):
-        stmt = stmt.where(LabSession.user_id == user.id)
+    stmt = access.restrict_to_visible(stmt, user, LabSession.user_id)
     if lab_slug:
         stmt = stmt.where(LabSession.lab.has(slug=lab_slug))
     return stmt

@@ -7,7 +7,15 @@ lab grades from the `LabProgressSource` (see below) for the assigned labs.
 
 Mastery of a domain or topic is points-weighted: the points earned over the points
 available across every counted quiz item and lab check of that domain or topic.
-Readiness is the same ratio over everything counted; a learner is ready at 66 % or more.
+Readiness is the same ratio over everything counted. Evidence is the number of counted
+quiz items and lab checks, per domain and per topic.
+
+The readiness rule (`readiness_status`): a learner is **ready** when every CKA domain
+(`CKA_DOMAINS`) has at least `MIN_DOMAIN_EVIDENCE` pieces of evidence and the readiness
+is 66 % or more; **not ready** when every domain has that evidence and the readiness is
+below 66 %; **not enough evidence** when a domain lacks it (two quizzes on two domains
+say nothing about the other three, however high the score); **no results** before the
+first counted attempt or grade.
 
 Labs plug in through `LabProgressSource`: an object with `lab_grades(user_ids,
 lab_slugs)` returning `LabGrade` records. The default reads the stored lab grades
@@ -29,6 +37,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app.banks.schemas import DOMAINS
 from app.extensions import db
 from app.models.attempt import Attempt, AttemptItem, AttemptStatus
 from app.models.cohort import AssignmentKind, Cohort
@@ -41,6 +50,18 @@ from app.services.scoring import percent
 
 # The CKA passing score is 66 % (Linux Foundation, CKA candidate handbook).
 PASS_MARK = 66.0
+# The five domains of the CKA curriculum (as tagged in questions/ and labs/).
+CKA_DOMAINS = DOMAINS
+# Counted quiz items plus lab checks a domain needs before readiness is claimed. The
+# mock exam draws 2 Storage items per attempt, so one attempt alone never settles it.
+MIN_DOMAIN_EVIDENCE = 3
+# Weak topics shown: per learner, and for the whole cohort.
+WEAK_TOPICS_PER_LEARNER = 3
+WEAK_TOPICS_PER_COHORT = 5
+READY = "ready"
+NOT_READY = "not ready"
+NOT_ENOUGH_EVIDENCE = "not enough evidence"
+NO_RESULTS = "no results"
 # Readiness histogram: ten buckets of ten points, the last one including 100.
 BUCKET_WIDTH = 10
 LAB_SOURCE_KEY = "certprep.lab_progress_source"
@@ -169,19 +190,20 @@ def lab_progress_source() -> LabProgressSource:
 
 
 class _Tally:
-    """Points earned and available, by key."""
+    """Points earned and available, and the pieces of evidence counted, by key."""
 
     def __init__(self) -> None:
         self.points: dict[str, list[float]] = {}
 
-    def add(self, key: str, score: float, max_score: float) -> None:
-        entry = self.points.setdefault(key, [0.0, 0.0])
+    def add(self, key: str, score: float, max_score: float, evidence: int = 1) -> None:
+        entry = self.points.setdefault(key, [0.0, 0.0, 0])
         entry[0] += score
         entry[1] += max_score
+        entry[2] += evidence
 
     def merge(self, other: _Tally) -> None:
-        for key, (score, max_score) in other.points.items():
-            self.add(key, score, max_score)
+        for key, (score, max_score, evidence) in other.points.items():
+            self.add(key, score, max_score, evidence)
 
     def view(self) -> dict[str, dict[str, float]]:
         return {
@@ -189,9 +211,41 @@ class _Tally:
                 "score": round(score, 4),
                 "max_score": round(max_score, 4),
                 "percent": percent(score, max_score),
+                "evidence": int(evidence),
             }
-            for key, (score, max_score) in sorted(self.points.items())
+            for key, (score, max_score, evidence) in sorted(self.points.items())
         }
+
+
+def readiness_status(readiness: float | None, domains: dict[str, dict[str, Any]]) -> str:
+    """`ready`, `not ready`, `not enough evidence` or `no results` (module docstring)."""
+    if readiness is None:
+        return NO_RESULTS
+    if missing_domains(domains):
+        return NOT_ENOUGH_EVIDENCE
+    return READY if readiness >= PASS_MARK else NOT_READY
+
+
+def missing_domains(domains: dict[str, dict[str, Any]]) -> list[str]:
+    """The CKA domains with less than `MIN_DOMAIN_EVIDENCE` evidence."""
+    return [
+        name
+        for name in CKA_DOMAINS
+        if domains.get(name, {}).get("evidence", 0) < MIN_DOMAIN_EVIDENCE
+    ]
+
+
+def weakest_topics(topics: dict[str, dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` topics below the pass mark, weakest first (more evidence first on a
+    tie, then by name): `{"topic", "percent", "evidence"}`."""
+    weak = sorted(
+        (name for name, t in topics.items() if t["percent"] < PASS_MARK),
+        key=lambda name: (topics[name]["percent"], -topics[name]["evidence"], name),
+    )
+    return [
+        {"topic": name, "percent": topics[name]["percent"], "evidence": topics[name]["evidence"]}
+        for name in weak[:limit]
+    ]
 
 
 def _assigned(cohort: Cohort, kind: AssignmentKind) -> list[str]:
@@ -251,12 +305,20 @@ def learner_progress(
     by_submit = sorted(submitted, key=lambda a: (a.submitted_at, a.id))
     quiz_seconds = sum((a.submitted_at - a.started_at).total_seconds() for a in submitted)
     topic_view = topics.view()
+    domain_view = domains.view()
     has_data = bool(overall.points)
     readiness = overall.view()["all"]["percent"] if has_data else None
-    weak = sorted(
-        (name for name, t in topic_view.items() if t["percent"] < PASS_MARK),
-        key=lambda name: (topic_view[name]["percent"], name),
-    )
+    status = readiness_status(readiness, domain_view)
+    weak = weakest_topics(topic_view, WEAK_TOPICS_PER_LEARNER) if has_data else []
+    quizzes: dict[str, dict[str, Any]] = {}
+    for attempt in by_submit:
+        entry = quizzes.setdefault(
+            attempt.quiz.slug, {"slug": attempt.quiz.slug, "attempts": 0, "best": None}
+        )
+        entry["attempts"] += 1
+        entry["last"] = attempt.percent
+        if attempt.percent is not None:
+            entry["best"] = max(entry["best"] or 0.0, attempt.percent)
     done_quizzes = {a.quiz.slug for a in submitted}
     done_labs = set(labs)
     assignment_status = []
@@ -265,6 +327,7 @@ def learner_progress(
         due = assignment["due_at"]
         assignment_status.append(
             {
+                "id": assignment.get("id"),
                 "kind": assignment["kind"],
                 "slug": assignment["slug"],
                 "done": done,
@@ -279,6 +342,7 @@ def learner_progress(
         "attempts_abandoned": sum(1 for a in attempts if a.status is AttemptStatus.ABANDONED),
         "best_percent": max((a.percent for a in submitted), default=None),
         "last_percent": by_submit[-1].percent if by_submit else None,
+        "quizzes": quizzes,
         "labs_completed": len(labs),
         "labs": sorted(labs.values(), key=lambda entry: entry["slug"]),
         "time_spent_seconds": round(quiz_seconds + lab_seconds),
@@ -288,11 +352,14 @@ def learner_progress(
             *(a.submitted_at for a in attempts),
             *(g.graded_at for g in grades),
         ),
-        "domains": domains.view(),
+        "domains": domain_view,
         "topics": topic_view,
         "readiness_percent": readiness,
-        "ready": readiness is not None and readiness >= PASS_MARK,
-        "weak_topics": weak if has_data else [],
+        "ready": status == READY,
+        "readiness_status": status,
+        "missing_domains": missing_domains(domain_view) if has_data else list(CKA_DOMAINS),
+        "weak_topics": [w["topic"] for w in weak],
+        "weak_topic_details": weak,
         "assignments": assignment_status,
     }
 
@@ -355,9 +422,9 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     domains, topics = _Tally(), _Tally()
     for row in rows:
         for name, entry in row["domains"].items():
-            domains.add(name, entry["score"], entry["max_score"])
+            domains.add(name, entry["score"], entry["max_score"], entry["evidence"])
         for name, entry in row["topics"].items():
-            topics.add(name, entry["score"], entry["max_score"])
+            topics.add(name, entry["score"], entry["max_score"], entry["evidence"])
     topic_view = topics.view()
     return {
         "learners": len(rows),
@@ -368,10 +435,8 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "distribution": distribution(readiness),
         "domains": domains.view(),
         "topics": topic_view,
-        "weak_topics": sorted(
-            (name for name, t in topic_view.items() if t["percent"] < PASS_MARK),
-            key=lambda name: (topic_view[name]["percent"], name),
-        ),
+        "weak_topics": [w["topic"] for w in weakest_topics(topic_view, WEAK_TOPICS_PER_COHORT)],
+        "weak_topic_details": weakest_topics(topic_view, WEAK_TOPICS_PER_COHORT),
     }
 
 
@@ -397,6 +462,7 @@ def progress_csv(report: dict[str, Any]) -> str:
             "last_activity",
             "readiness_percent",
             "ready",
+            "readiness_status",
             "weak_topics",
             *(f"domain:{name}" for name in domain_names),
         ]
@@ -414,6 +480,7 @@ def progress_csv(report: dict[str, Any]) -> str:
                 row["last_activity"].isoformat() if row["last_activity"] else "",
                 _csv_number(row["readiness_percent"]),
                 "yes" if row["ready"] else "no",
+                row["readiness_status"],
                 ";".join(row["weak_topics"]),
                 *(
                     _csv_number(row["domains"][name]["percent"]) if name in row["domains"] else ""
@@ -431,3 +498,74 @@ def own_progress(user: User) -> dict[str, Any]:
     grades = lab_progress_source().lab_grades([user.id], None)
     last = activity.last_activity([user.id]).get(user.id)
     return learner_progress(user, attempts, grades, last, [], moment)
+
+
+def _rounded(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def gradebook(report: dict[str, Any]) -> dict[str, Any]:
+    """The cohort's gradebook from its progress report: one column per assignment and
+    one row per learner, each cell `{"best", "last", "attempts", "done", "overdue"}`
+    for a quiz (percent) or `{"best", "grades", ...}` for a lab. Percentages are rounded
+    to one decimal for people; the progress report keeps the exact figures."""
+    columns = [
+        {**a, "label": a["slug"], "key": f"{a['kind']}:{a['slug']}"} for a in report["assignments"]
+    ]
+    rows = []
+    for row in report["learners"]:
+        labs = {entry["slug"]: entry for entry in row["labs"]}
+        status = {(a["kind"], a["slug"]): a for a in row["assignments"]}
+        cells = []
+        for column in columns:
+            state = status.get((column["kind"], column["slug"]), {})
+            if column["kind"] == "quiz":
+                quiz = row["quizzes"].get(column["slug"], {})
+                cell = {
+                    "best": _rounded(quiz.get("best")),
+                    "last": _rounded(quiz.get("last")),
+                    "attempts": quiz.get("attempts", 0),
+                }
+            else:
+                lab = labs.get(column["slug"], {})
+                cell = {"best": _rounded(lab.get("best_percent")), "attempts": lab.get("grades", 0)}
+            cell["done"] = bool(state.get("done"))
+            cell["overdue"] = bool(state.get("overdue"))
+            cells.append(cell)
+        rows.append({"learner": row, "cells": cells})
+    return {"columns": columns, "rows": rows}
+
+
+def gradebook_csv(report: dict[str, Any]) -> str:
+    """The gradebook as CSV, one row per learner and one column per assignment (the
+    best quiz result or lab grade, in percent; empty when not attempted), then
+    readiness, its status and one column per CKA domain."""
+    book = gradebook(report)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            "email",
+            *(f"{c['kind']}:{c['slug']}" for c in book["columns"]),
+            "readiness_percent",
+            "readiness_status",
+            *(f"domain:{name}" for name in CKA_DOMAINS),
+        ]
+    )
+    for entry in book["rows"]:
+        learner = entry["learner"]
+        writer.writerow(
+            [
+                learner["email"],
+                *(_csv_number(cell["best"]) for cell in entry["cells"]),
+                _csv_number(_rounded(learner["readiness_percent"])),
+                learner["readiness_status"],
+                *(
+                    _csv_number(_rounded(learner["domains"][name]["percent"]))
+                    if name in learner["domains"]
+                    else ""
+                    for name in CKA_DOMAINS
+                ),
+            ]
+        )
+    return out.getvalue()

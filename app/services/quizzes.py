@@ -113,10 +113,26 @@ def learner_standing(user: User, quiz: Quiz) -> dict[str, Any]:
     ).all()
     percents = [p for status, p in rows if status == AttemptStatus.SUBMITTED and p is not None]
     result = combine_attempts(quiz.grading_method.value, percents)
-    left = None if quiz.attempts_allowed == 0 else max(0, quiz.attempts_allowed - len(rows))
+    allowed = attempts_allowed(user.id, quiz)
+    left = None if allowed == 0 else max(0, allowed - len(rows))
     return {
         "attempts_used": len(rows),
         "attempts_left": left,
         "result_percent": result,
         "passed": None if result is None else result >= quiz.pass_mark,
     }
+
+
+def attempts_allowed(user_id: int, quiz: Quiz) -> int:
+    """Attempts learner `user_id` may make at `quiz` (0 = unlimited): the quiz's limit
+    plus the extra attempts a trainer granted them."""
+    from app.models.staff import QuizAllowance
+
+    if quiz.attempts_allowed == 0:
+        return 0
+    extra = db.session.scalar(
+        select(QuizAllowance.extra_attempts).where(
+            QuizAllowance.user_id == user_id, QuizAllowance.quiz_id == quiz.id
+        )
+    )
+    return quiz.attempts_allowed + (extra or 0)

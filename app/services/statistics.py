@@ -116,11 +116,18 @@ def _option_choices(kind: str, response: dict[str, Any] | None) -> list[str]:
     return []
 
 
-def _option_ids(kind: str, body: dict[str, Any]) -> list[tuple[str, bool]]:
+def _option_ids(kind: str, body: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    """(id, is the key, text) of each option a response can choose."""
     if kind in ("single", "multiple"):
-        return [(str(o["id"]), bool(o.get("correct"))) for o in body.get("options", [])]
+        return [
+            (str(o["id"]), bool(o.get("correct")), str(o.get("text", "")))
+            for o in body.get("options", [])
+        ]
     if kind == "true_false":
-        return [("true", body.get("answer") is True), ("false", body.get("answer") is False)]
+        return [
+            ("true", body.get("answer") is True, "True"),
+            ("false", body.get("answer") is False, "False"),
+        ]
     return []
 
 
@@ -152,12 +159,13 @@ def item_statistics(attempts: Sequence[Attempt]) -> dict[str, Any]:
                 {
                     "question_id": item.question_uid,
                     "type": question.type,
+                    "bank": question.bank.slug if question.bank else "",
                     "domain": question.domain,
                     "topic": question.topic,
                     "stem": question.body.get("stem", ""),
                     "options": {
-                        oid: {"correct": correct, "count": 0}
-                        for oid, correct in _option_ids(question.type, question.body)
+                        oid: {"correct": correct, "count": 0, "text": text}
+                        for oid, correct, text in _option_ids(question.type, question.body)
                     },
                     "unanswered": 0,
                     "shares": [],
@@ -167,7 +175,9 @@ def item_statistics(attempts: Sequence[Attempt]) -> dict[str, Any]:
             if item.response is None:
                 entry["unanswered"] += 1
             for choice in _option_choices(question.type, item.response):
-                entry["options"].setdefault(choice, {"correct": False, "count": 0})["count"] += 1
+                entry["options"].setdefault(choice, {"correct": False, "count": 0, "text": ""})[
+                    "count"
+                ] += 1
         respondents.append(Respondent(attempt.percent or 0.0, shares, attempt.id))
     alpha, alpha_items = cronbach_alpha(respondents)
     out_questions = []
@@ -215,9 +225,12 @@ def item_statistics(attempts: Sequence[Attempt]) -> dict[str, Any]:
     }
 
 
-def quiz_statistics(slug: str, cohort: Cohort | None = None) -> dict[str, Any]:
-    """Item statistics of quiz `slug` over every submitted attempt (or those of `cohort`'s
-    members). Raises `NotFound` for an unknown quiz."""
+def quiz_statistics(
+    slug: str, cohort: Cohort | None = None, user_ids: Sequence[int] | None = None
+) -> dict[str, Any]:
+    """Item statistics of quiz `slug` over every submitted attempt, or those of `cohort`'s
+    members, or those of `user_ids` (e.g. a trainer's learners, `access.visible_user_ids`).
+    Raises `NotFound` for an unknown quiz."""
     quiz = get_quiz(slug)
     stmt = (
         select(Attempt)
@@ -227,6 +240,8 @@ def quiz_statistics(slug: str, cohort: Cohort | None = None) -> dict[str, Any]:
     )
     if cohort is not None:
         stmt = stmt.where(Attempt.user_id.in_([m.user_id for m in cohort.members]))
+    if user_ids is not None:
+        stmt = stmt.where(Attempt.user_id.in_(list(user_ids)))
     report = item_statistics(list(db.session.scalars(stmt)))
     return {"quiz": {"slug": quiz.slug, "title": quiz.title}, **report}
 

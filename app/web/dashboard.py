@@ -1,8 +1,11 @@
-"""Dashboard pages: login, the trainer's cohorts, a cohort's progress with charts and a
-CSV download, item statistics, and a learner's own progress."""
+"""Dashboard pages: the blueprint, login, the trainer's cohorts, a learner's own progress
+and invitations. The trainer console lives in `cohort_pages` (gradebook and cohort
+actions), `learner_pages` (drill-down, reviews, learner actions) and `item_pages` (item
+analysis and lab check statistics)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -10,21 +13,20 @@ from flask import (
     Blueprint,
     Flask,
     Response,
-    abort,
     flash,
     redirect,
     render_template,
     request,
     url_for,
 )
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from app.api.cohorts import csv_response
 from app.api.common import client_address
 from app.extensions import db
 from app.models.user import Role, User
-from app.services import auth, cohorts, progress, statistics
+from app.services import auth, cohorts, invitations, progress
 from app.services.errors import ServiceError, TooManyRequests
 from app.web.session import (
     CSRF_FIELD,
@@ -35,6 +37,7 @@ from app.web.session import (
     start_session,
     web_user,
 )
+from app.web.text import render_markdown
 
 bp = Blueprint(
     "web",
@@ -82,13 +85,57 @@ def _security_headers(response: Response) -> Response:
 
 @bp.context_processor
 def _template_globals() -> dict[str, Any]:
-    return {"csrf_token": csrf_token, "current_user": web_user, "pass_mark": progress.PASS_MARK}
+    return {
+        "csrf_token": csrf_token,
+        "current_user": web_user,
+        "pass_mark": progress.PASS_MARK,
+        "default_dir": default_sort_direction,
+    }
+
+
+def default_sort_direction(key: str) -> str:
+    """The first direction a column sorts in: names A to Z, figures highest first."""
+    return "asc" if key in ("email", "question") else "desc"
 
 
 @bp.app_template_filter("pct")
 def format_percent(value: float | None) -> str:
-    """`57.14 %`, or an em dash when there is no value."""
-    return "—" if value is None else f"{value:g} %"
+    """`57.1 %` (one decimal, for people), or an em dash when there is no value."""
+    return "—" if value is None else f"{round(value, 1):g} %"
+
+
+@bp.app_template_filter("points")
+def format_points(value: float | None) -> str:
+    """Points for people: at most two decimals (`12.25`, never `12.2501`)."""
+    return "—" if value is None else f"{round(value, 2):g}"
+
+
+@bp.app_template_filter("ratio")
+def format_ratio(value: float | None) -> str:
+    """A 0..1 index with two decimals (`0.73`), or an em dash."""
+    return "—" if value is None else f"{value:.2f}"
+
+
+@bp.app_template_filter("breakable")
+def format_breakable(value: str) -> Markup:
+    """A slug that may wrap after its hyphens (and nowhere else) in narrow headers."""
+    return Markup("-<wbr>").join(escape(value).split("-"))
+
+
+@bp.app_template_filter("md")
+def format_markdown(value: str | None) -> Markup:
+    """Question text rendered from its Markdown subset (see `app.web.text`)."""
+    return render_markdown(value)
+
+
+@bp.app_template_filter("when")
+def format_moment(value: datetime | None) -> Markup:
+    """A `<time>` element in UTC, or an em dash."""
+    if value is None:
+        return Markup("—")
+    return Markup('<time datetime="{}">{} UTC</time>').format(
+        value.isoformat(), value.strftime("%Y-%m-%d %H:%M")
+    )
 
 
 @bp.app_template_filter("minutes")
@@ -211,94 +258,6 @@ def create_cohort(user: User) -> BaseResponse:
     return redirect(url_for("web.cohort_page", cohort_id=cohort.id))
 
 
-@bp.route("/cohorts/<int:cohort_id>")
-@login_required(Role.TRAINER)
-def cohort_page(user: User, cohort_id: int) -> str:
-    """A cohort's progress: summary, learners with readiness bars, domain heat map and
-    readiness histogram."""
-    cohort = cohorts.get_cohort(user, cohort_id)
-    report = progress.cohort_progress(cohort)
-    domains = sorted(report["aggregate"]["domains"])
-    return render_template(
-        "cohort.html",
-        cohort=cohort,
-        report=report,
-        domains=domains,
-        heat_band=heat_band,
-        chart=histogram(report["aggregate"]["distribution"]),
-        title=cohort.name,
-    )
-
-
-@bp.route("/cohorts/<int:cohort_id>/learners/<int:user_id>")
-@login_required(Role.TRAINER)
-def learner_page(user: User, cohort_id: int, user_id: int) -> str:
-    """One learner of a cohort: mastery by domain and topic, weak topics, assignments."""
-    cohort = cohorts.get_cohort(user, cohort_id)
-    report = progress.cohort_progress(cohort)
-    row = next((r for r in report["learners"] if r["user_id"] == user_id), None)
-    if row is None:
-        abort(404, description=f"User {user_id} is not a member of {cohort.name}.")
-    return render_template(
-        "learner.html", row=row, cohort=cohort, heat_band=heat_band, title=row["email"]
-    )
-
-
-@bp.route("/cohorts/<int:cohort_id>/members", methods=["POST"])
-@login_required(Role.TRAINER)
-def add_members(user: User, cohort_id: int) -> BaseResponse:
-    """Add learners from the form's addresses (one per line, or commas)."""
-    check_csrf()
-    text = request.form.get("emails", "").replace(",", "\n")
-    emails = [line.strip() for line in text.splitlines() if line.strip()]
-    try:
-        report = cohorts.add_members(user, cohort_id, emails)
-    except ServiceError as exc:
-        flash(exc.message, "error")
-    else:
-        flash(f"Added {len(report['added'])}, already members {len(report['already'])}.", "info")
-        if report["unknown"]:
-            flash("No account for: " + ", ".join(report["unknown"]), "error")
-    return redirect(url_for("web.cohort_page", cohort_id=cohort_id))
-
-
-@bp.route("/cohorts/<int:cohort_id>/progress.csv")
-@login_required(Role.TRAINER)
-def progress_download(user: User, cohort_id: int) -> Response:
-    """The cohort's progress as CSV (the same as the API's)."""
-    cohort = cohorts.get_cohort(user, cohort_id)
-    report = progress.cohort_progress(cohort)
-    return csv_response(progress.progress_csv(report), f"cohort-{cohort.id}-progress.csv")
-
-
-def _quiz_statistics(user: User, slug: str) -> tuple[dict[str, Any], Any]:
-    """The statistics report of quiz `slug` for the `?cohort_id=` of the request (all
-    learners without it), and that cohort."""
-    cohort = None
-    cohort_id = request.args.get("cohort_id", type=int)
-    if cohort_id is not None:
-        cohort = cohorts.get_cohort(user, cohort_id)
-    return statistics.quiz_statistics(slug, cohort), cohort
-
-
-@bp.route("/quizzes/<slug>/statistics")
-@login_required(Role.TRAINER)
-def quiz_statistics(user: User, slug: str) -> str:
-    """Item statistics of a quiz, optionally for one cohort (`?cohort_id=`)."""
-    report, cohort = _quiz_statistics(user, slug)
-    return render_template(
-        "statistics.html", report=report, cohort=cohort, title=f"Statistics: {slug}"
-    )
-
-
-@bp.route("/quizzes/<slug>/statistics.csv")
-@login_required(Role.TRAINER)
-def statistics_download(user: User, slug: str) -> Response:
-    """A quiz's per-question statistics as CSV (`?cohort_id=` as on the page)."""
-    report, _ = _quiz_statistics(user, slug)
-    return csv_response(statistics.statistics_csv(report), f"{slug}-statistics.csv")
-
-
 @bp.route("/me")
 @login_required()
 def own_progress(user: User) -> str:
@@ -307,3 +266,35 @@ def own_progress(user: User) -> str:
     return render_template(
         "learner.html", row=row, cohort=None, heat_band=heat_band, title="My progress"
     )
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+def invitation(token: str) -> Any:
+    """A one-time invitation link: the invited learner chooses a password, then logs in."""
+    from app.services.users import MIN_PASSWORD_LENGTH
+
+    email = invitations.invited_email(token)
+    error, status = None, 200
+    if request.method == "POST":
+        check_csrf()
+        try:
+            invitations.redeem_invitation(token, request.form.get("password", ""))
+        except ServiceError as exc:
+            db.session.rollback()
+            error, status = exc.message, 422
+        else:
+            flash("Your password is set; log in with it.", "info")
+            return redirect(url_for("web.login"))
+    page = render_template(
+        "invitation.html",
+        token=token,
+        email=email,
+        error=error,
+        min_length=MIN_PASSWORD_LENGTH,
+        title="Choose your password",
+    )
+    return page, status
+
+
+# Pages registered on `bp` by their own modules.
+from app.web import cohort_pages, item_pages, learner_pages  # noqa: E402, F401

@@ -23,6 +23,7 @@ from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by na
     answer,
     answer_all,
     clock,
+    coach,
     learner,
     make_quiz,
     sample_bank,
@@ -181,6 +182,7 @@ def test_accommodation_extends_the_deadline(
     make_quiz()
     user, headers = learner
     _, trainer_headers = trainer
+    coach(client, trainer_headers, user.email)
     set_it = client.put(
         f"{API}/users/{user.id}/accommodation", json={"accommodation": 1.5}, headers=trainer_headers
     )
@@ -208,6 +210,7 @@ def test_accommodation_set_mid_attempt_re_times_it(
 ) -> None:
     make_quiz()
     user, headers = learner
+    coach(client, trainer[1], user.email)
     attempt = start(client, headers)
     clock.advance(minutes=10)
     client.put(
@@ -342,7 +345,8 @@ def test_review_after_close_shows_the_score_until_the_quiz_closes(
     client: Any, make_quiz: Callable, learner: Any, trainer: Any, clock: ManualClock
 ) -> None:
     make_quiz(review_after="close", close_at=START + timedelta(hours=2))
-    _, headers = learner
+    user, headers = learner
+    coach(client, trainer[1], user.email)
     attempt = start(client, headers)
     answer_all(client, headers, attempt, CORRECT)
     submit(client, headers, attempt["id"])
@@ -373,6 +377,10 @@ def test_trainer_lists_attempts_by_quiz_and_user(
     start(client, auth_headers(one_token), slug="other-quiz")
     a3 = start(client, auth_headers(two_token))
     headers = trainer[1]
+    # A trainer lists their cohorts' learners only: `three` is in nobody's cohort.
+    _, three_token = make_user("learner")
+    start(client, auth_headers(three_token))
+    coach(client, headers, one.email, two.email)
     by_quiz = client.get(f"{API}/attempts?quiz=sample-quiz", headers=headers).get_json()
     assert {a["id"] for a in by_quiz} == {a1["id"], a3["id"]}
     by_user = client.get(f"{API}/attempts?user={two.id}", headers=headers).get_json()

@@ -67,6 +67,7 @@ def test_members_by_email_and_csv(client: Any, make_user: Callable) -> None:
         "added": ["ada@example.test"],
         "already": [],
         "unknown": ["ghost@example.test"],
+        "refused": [],
     }
 
     csv_body = "name,email\nAda,ada@example.test\nBob,bob@example.test\n\nCy,cy@example.test\n"
@@ -77,6 +78,7 @@ def test_members_by_email_and_csv(client: Any, make_user: Callable) -> None:
         "added": ["bob@example.test", "cy@example.test"],
         "already": ["ada@example.test"],
         "unknown": [],
+        "refused": [],
     }
     assert_json_error(
         client.post(f"{url}/csv", data=csv_body, headers={**headers, "Content-Type": "text/plain"}),

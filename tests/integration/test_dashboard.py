@@ -104,21 +104,29 @@ def test_cohort_page_numbers_and_csv(
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert '<dd id="stat-learners">3</dd>' in html
-    assert '<dd id="stat-ready">1</dd>' in html
-    # mean(100, 57.14) = 78.57
-    assert '<dd id="stat-mean">78.57 %</dd>' in html
+    # ada scored 100 % but the sample quiz covers three of the five CKA domains.
+    assert '<dd id="stat-ready">0</dd>' in html
+    # mean(100, 57.14) = 78.57, shown rounded for people.
+    assert '<dd id="stat-mean">78.6 %</dd>' in html
     bob_row = html[html.index('data-email="bob@example.test"') :]
     bob_row = bob_row[: bob_row.index("</tr>")]
-    assert 'value="57.14"' in bob_row and "not ready" in bob_row
-    assert "admission, plugins, etcd-quorum" in bob_row
-    assert 'class="heat-0">0 %' in html  # bob's Troubleshooting cell
+    assert 'value="57.14"' in bob_row and "not enough evidence" in bob_row
+    assert '<span class="readiness-value">57.1 %</span>' in bob_row
+    # At most three weak topics, each with its evidence count.
+    assert "Weak: admission" in bob_row and "plugins" in bob_row and "etcd-quorum" in bob_row
+    assert 'title="0 items' not in bob_row and "(1)" in bob_row
+    assert 'class="num dom heat-0"' in bob_row  # bob's Troubleshooting cell: 0 %
+    # One column per assignment: bob's sample-quiz cell shows his 57 %.
+    assert 'data-col="quiz:sample-quiz">\n          57' in bob_row
     assert '<svg id="histogram" role="img"' in html
+    assert "How readiness is decided" in html
 
     download = browser.get(f"/dashboard/cohorts/{cohort_id}/progress.csv")
     assert download.mimetype == "text/csv"
     rows = {r["email"]: r for r in csv.DictReader(io.StringIO(download.get_data(as_text=True)))}
     assert rows["bob@example.test"]["readiness_percent"] == "57.14"
-    assert rows["ada@example.test"]["ready"] == "yes"
+    assert rows["ada@example.test"]["ready"] == "no"
+    assert rows["ada@example.test"]["readiness_status"] == "not enough evidence"
 
     stats = browser.get(f"/dashboard/quizzes/sample-quiz/statistics?cohort_id={cohort_id}")
     assert stats.status_code == 200 and '<dd id="stat-attempts">2</dd>' in stats.get_data(
@@ -128,9 +136,12 @@ def test_cohort_page_numbers_and_csv(
     bob = browser.get(f"/dashboard/cohorts/{cohort_id}/learners/{learners['bob'][0].id}")
     html = bob.get_data(as_text=True)
     assert bob.status_code == 200 and "<h1>bob@example.test</h1>" in html
-    assert '<dd id="stat-readiness">57.14 %</dd>' in html
-    assert "Topics to work on: admission, plugins, etcd-quorum." in html
-    assert "quiz <strong>sample-quiz</strong>: done" in html
+    assert '<dd id="stat-readiness">57.1 %</dd>' in html
+    assert '<dd id="stat-status">not enough evidence</dd>' in html
+    missing = html[html.index("Not enough evidence yet in: ") :]
+    missing = missing[: missing.index("(")]
+    assert "Services &amp; Networking" in missing and "Storage" in missing
+    assert "admission: 0 %" in html
     assert browser.get(f"/dashboard/cohorts/{cohort_id}/learners/{owner.id}").status_code == 404
     stats_csv = browser.get(f"/dashboard/quizzes/sample-quiz/statistics.csv?cohort_id={cohort_id}")
     assert stats_csv.mimetype == "text/csv"
@@ -151,7 +162,7 @@ def test_access_control_on_pages(
     assert home.status_code == 302 and home.headers["Location"].endswith("/dashboard/me")
     take(app.test_client(), learners["bob"][1], MIXED, clock)
     own = learner.get("/dashboard/me").get_data(as_text=True)
-    assert '<dd id="stat-readiness">57.14 %</dd>' in own
+    assert '<dd id="stat-readiness">57.1 %</dd>' in own
 
 
 def test_forms_create_cohort_add_members_and_logout(
@@ -173,6 +184,8 @@ def test_forms_create_cohort_add_members_and_logout(
     html = added.get_data(as_text=True)
     assert "Added 1" in html and "No account for: ghost@example.test" in html
     assert 'data-email="ada@example.test"' in html
+    gradebook = browser.get(f"/dashboard/cohorts/{cohort_id}").get_data(as_text=True)
+    assert 'data-email="ada@example.test"' in gradebook
 
     cookie = browser.get_cookie("session")
     assert browser.post("/dashboard/logout", data={"csrf_token": token}).status_code == 302

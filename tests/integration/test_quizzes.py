@@ -233,6 +233,19 @@ def trainer(make_user: Callable[..., Any], auth_headers: Callable[[str], dict]) 
     return user, auth_headers(token)
 
 
+def coach(client: Any, trainer_headers: dict, *emails: str, name: str = "Coached") -> int:
+    """Put the learners `emails` in a new cohort of the trainer (trainers reach their
+    cohorts' learners only); returns the cohort id."""
+    cohort = client.post(f"{API}/cohorts", json={"name": name}, headers=trainer_headers)
+    assert cohort.status_code == 201, cohort.get_json()
+    cohort_id = cohort.get_json()["id"]
+    added = client.post(
+        f"{API}/cohorts/{cohort_id}/members", json={"emails": list(emails)}, headers=trainer_headers
+    )
+    assert sorted(added.get_json()["added"]) == sorted(e.lower() for e in emails)
+    return cohort_id
+
+
 def start(client: Any, headers: dict, slug: str = "sample-quiz", status: int = 201) -> dict:
     """POST an attempt start and check the status; returns the JSON body."""
     response = client.post(f"{API}/quizzes/{slug}/attempts", headers=headers)
@@ -380,6 +393,7 @@ def test_trainer_reads_questions_banks_and_attempts(
     make_quiz()
     learner_user, learner_headers = learner
     _, headers = trainer
+    coach(client, headers, learner_user.email)
     attempt = start(client, learner_headers)
     questions = client.get(f"{API}/questions?section=etcd", headers=headers)
     assert questions.status_code == 200

@@ -21,6 +21,7 @@ from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by na
     ManualClock,
     answer_all,
     clock,
+    coach,
     make_quiz,
     sample_bank,
     start,
@@ -34,13 +35,20 @@ def test_quiz_statistics(
     client: Any, make_user: Callable, make_quiz: Callable, clock: ManualClock
 ) -> None:
     make_quiz()
+    emails = []
     for key in (ADA, MIXED, CY):
-        _, token = make_user("learner")
+        user, token = make_user("learner")
+        emails.append(user.email)
         take(client, bearer(token), key, clock)
-    _, token = make_user("learner")
+    user, token = make_user("learner")
+    emails.append(user.email)
     in_flight = start(client, bearer(token))
     answer_all(client, bearer(token), in_flight, CORRECT)
+    # Outside the trainer's cohorts: never counted in their statistics.
+    _, stranger = make_user("learner")
+    take(client, bearer(stranger), CORRECT, clock)
     _, trainer_token = make_user("trainer")
+    coach(client, bearer(trainer_token), *emails)
 
     response = client.get(f"{API}/quizzes/sample-quiz/statistics", headers=bearer(trainer_token))
     assert response.status_code == 200, response.get_json()
@@ -60,11 +68,13 @@ def test_quiz_statistics(
     questions = {q["question_id"]: q for q in stats["questions"]}
     single = questions["sample-single"]
     assert single["facility"] == 0.6667 and single["discrimination"] == 1.0
-    assert single["options"] == [
+    # Each option with its text, so the page can show what learners chose.
+    assert [{k: o[k] for k in ("id", "correct", "count")} for o in single["options"]] == [
         {"id": "a", "correct": True, "count": 2},
         {"id": "b", "correct": False, "count": 1},
         {"id": "c", "correct": False, "count": 0},
     ]
+    assert single["options"][0]["text"] == "The leader" and single["bank"] == "sample"
     assert single["flags"] == [] and single["warnings"]
     multiple = questions["sample-multiple"]
     assert multiple["facility"] == 0.3333
@@ -85,8 +95,10 @@ def test_statistics_flags_extreme_facility_and_access(
     client: Any, make_user: Callable, make_quiz: Callable, clock: ManualClock
 ) -> None:
     make_quiz()
+    emails = []
     for _ in range(2):
-        _, token = make_user("learner")
+        user, token = make_user("learner")
+        emails.append(user.email)
         take(
             client,
             bearer(token),
@@ -94,6 +106,7 @@ def test_statistics_flags_extreme_facility_and_access(
             clock,
         )
     _, trainer_token = make_user("trainer")
+    coach(client, bearer(trainer_token), *emails)
     stats = client.get(
         f"{API}/quizzes/sample-quiz/statistics", headers=bearer(trainer_token)
     ).get_json()
@@ -136,10 +149,13 @@ def test_statistics_csv_parses_back(
     import io
 
     make_quiz()
+    emails = []
     for key in (ADA, MIXED, CY):
-        _, token = make_user("learner")
+        user, token = make_user("learner")
+        emails.append(user.email)
         take(client, bearer(token), key, clock)
     _, trainer_token = make_user("trainer")
+    coach(client, bearer(trainer_token), *emails)
     url = f"{API}/quizzes/sample-quiz/statistics"
     report = client.get(url, headers=bearer(trainer_token)).get_json()
     download = client.get(f"{url}?format=csv", headers=bearer(trainer_token))

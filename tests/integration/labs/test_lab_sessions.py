@@ -148,10 +148,19 @@ def test_learners_never_see_expected_values_detail_or_evidence(lab_stack, make_u
     assert "expected" in rules["detail"] and rules["evidence"]
 
 
-def test_another_learners_session_is_404_and_trainers_see_all(lab_stack, make_user) -> None:
-    _, owner = make_user()
+def test_another_learners_session_is_404_and_their_trainer_sees_it(lab_stack, make_user) -> None:
+    owner_user, owner = make_user()
     _, other = make_user()
     _, trainer = make_user("trainer")
+    _, stranger_trainer = make_user("trainer")
+    cohort = lab_stack.client.post(
+        f"{API}/cohorts", json={"name": "Lab cohort"}, headers=bearer(trainer)
+    ).get_json()
+    lab_stack.client.post(
+        f"{API}/cohorts/{cohort['id']}/members",
+        json={"emails": [owner_user.email]},
+        headers=bearer(trainer),
+    )
     session_id = start(lab_stack, owner)["id"]
     for path in ("", "/kubeconfig", "/grades", "/nodes"):
         assert_json_error(
@@ -168,6 +177,14 @@ def test_another_learners_session_is_404_and_trainers_see_all(lab_stack, make_us
     assert lab_stack.client.get(f"{API}/lab-sessions", headers=bearer(other)).get_json() == []
     seen = lab_stack.client.get(f"{API}/lab-sessions/{session_id}", headers=bearer(trainer))
     assert seen.status_code == 200 and "user_id" in seen.get_json()
+    # A trainer of another cohort cannot tell the session exists.
+    for path in ("", "/kubeconfig", "/grades", "/nodes"):
+        assert_json_error(
+            lab_stack.client.get(
+                f"{API}/lab-sessions/{session_id}{path}", headers=bearer(stranger_trainer)
+            ),
+            404,
+        )
 
 
 def test_concurrent_session_limit_is_409_and_delete_frees_the_cluster(lab_stack, make_user) -> None:

@@ -1,0 +1,483 @@
+# ruff: noqa: F811  (pytest fixtures imported from other test modules are used as arguments)
+"""Every staff route checks cohort ownership: a trainer reaches their own cohorts'
+learners (attempts, reviews, lab sessions, kubeconfigs, node files and exec, grades,
+accommodations, statistics rows) and gets 404 for everyone else's; admins reach all.
+
+`LEARNER_ROUTES` is the table of API routes that touch one learner's work or account;
+`NOT_LEARNER_SCOPED` lists the rest. A new route in neither makes
+`test_every_api_route_is_classified` fail, so no route can be left unchecked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from app.extensions import db
+from app.models.lab import Grade, GradeStatus, Lab, LabSession, LabSessionStatus
+from tests.fixtures.app import assert_json_error, bearer
+from tests.integration.test_progress import take
+from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
+    CORRECT,
+    START,
+    ManualClock,
+    clock,
+    make_quiz,
+    sample_bank,
+)
+
+API = "/api/v1"
+LAB_SPEC = {"cluster": {"nodes": [{"name": "controlplane", "role": "control-plane"}]}}
+
+
+@dataclass
+class Side:
+    """A trainer, their cohort and its one learner with an attempt and a lab session."""
+
+    trainer: dict[str, str]
+    cohort_id: int
+    learner_id: int
+    learner: dict[str, str]
+    attempt_id: int
+    session_id: int
+    grade_id: int
+
+
+def _lab() -> Lab:
+    lab = db.session.query(Lab).filter_by(slug="fix-scheduler").one_or_none()
+    if lab is None:
+        lab = Lab(
+            slug="fix-scheduler",
+            version=1,
+            title="Fix the scheduler",
+            domain="Troubleshooting",
+            section="scheduler",
+            difficulty="medium",
+            time_limit_minutes=30,
+            content_hash="0" * 64,
+            spec=LAB_SPEC,
+        )
+        db.session.add(lab)
+    return lab
+
+
+def _ended_session(user_id: int) -> tuple[int, int]:
+    """A finished lab session (cluster gone) with one done grade; (session id, grade id)."""
+    session = LabSession(
+        lab=_lab(),
+        user_id=user_id,
+        status=LabSessionStatus.ENDED,
+        provider="simulator",
+        content_hash="0" * 64,
+        hints_revealed=[],
+        created_at=START,
+        ready_at=START,
+        ended_at=START + timedelta(minutes=20),
+    )
+    grade = Grade(
+        session=session,
+        number=1,
+        status=GradeStatus.DONE,
+        requested_at=START,
+        finished_at=START,
+        runs=1,
+        earned=1.0,
+        possible=2.0,
+        percentage=50.0,
+        result={"checks": [{"id": "c1", "points": 2, "earned": 1, "passed": False}]},
+    )
+    db.session.add(grade)
+    db.session.commit()
+    return session.id, grade.id
+
+
+def _side(client: Any, make_user: Callable, clock: ManualClock, name: str) -> Side:
+    _, trainer_token = make_user("trainer", email=f"coach-{name}@example.test")
+    trainer = bearer(trainer_token)
+    learner, learner_token = make_user("learner", email=f"{name}@example.test")
+    cohort = client.post(f"{API}/cohorts", json={"name": name}, headers=trainer).get_json()
+    client.post(
+        f"{API}/cohorts/{cohort['id']}/members", json={"emails": [learner.email]}, headers=trainer
+    )
+    attempt = take(client, bearer(learner_token), CORRECT, clock)
+    session_id, grade_id = _ended_session(learner.id)
+    return Side(
+        trainer,
+        cohort["id"],
+        learner.id,
+        bearer(learner_token),
+        attempt["id"],
+        session_id,
+        grade_id,
+    )
+
+
+@pytest.fixture
+def sides(client: Any, make_user: Callable, make_quiz: Callable, clock: ManualClock) -> Any:
+    make_quiz()
+    return _side(client, make_user, clock, "ada"), _side(client, make_user, clock, "bob")
+
+
+# (method, rule, path from a Side, JSON body, statuses the owning trainer may get)
+LEARNER_ROUTES: list[tuple[str, str, Callable[[Side], str], Any, set[int]]] = [
+    ("GET", "/attempts/<int:attempt_id>", lambda s: f"/attempts/{s.attempt_id}", None, {200}),
+    (
+        "GET",
+        "/attempts/<int:attempt_id>/review",
+        lambda s: f"/attempts/{s.attempt_id}/review",
+        None,
+        {200},
+    ),
+    (
+        "PUT",
+        "/users/<int:user_id>/accommodation",
+        lambda s: f"/users/{s.learner_id}/accommodation",
+        {"accommodation": 1.25},
+        {200},
+    ),
+    (
+        "GET",
+        "/lab-sessions/<int:session_id>",
+        lambda s: f"/lab-sessions/{s.session_id}",
+        None,
+        {200},
+    ),
+    (
+        "DELETE",
+        "/lab-sessions/<int:session_id>",
+        lambda s: f"/lab-sessions/{s.session_id}",
+        None,
+        {200},
+    ),
+    (
+        "GET",
+        "/lab-sessions/<int:session_id>/kubeconfig",
+        lambda s: f"/lab-sessions/{s.session_id}/kubeconfig",
+        None,
+        {409},
+    ),
+    (
+        "GET",
+        "/lab-sessions/<int:session_id>/nodes",
+        lambda s: f"/lab-sessions/{s.session_id}/nodes",
+        None,
+        {200},
+    ),
+    (
+        "GET",
+        "/lab-sessions/<int:session_id>/nodes/<node>/files",
+        lambda s: f"/lab-sessions/{s.session_id}/nodes/controlplane/files?path=/etc/hosts",
+        None,
+        {409},
+    ),
+    (
+        "PUT",
+        "/lab-sessions/<int:session_id>/nodes/<node>/files",
+        lambda s: f"/lab-sessions/{s.session_id}/nodes/controlplane/files?path=/tmp/x",
+        {"content": "x"},
+        {409},
+    ),
+    (
+        "POST",
+        "/lab-sessions/<int:session_id>/nodes/<node>/exec",
+        lambda s: f"/lab-sessions/{s.session_id}/nodes/controlplane/exec",
+        {"command": "crictl ps"},
+        {409},
+    ),
+    (
+        "GET",
+        "/lab-sessions/<int:session_id>/grades",
+        lambda s: f"/lab-sessions/{s.session_id}/grades",
+        None,
+        {200},
+    ),
+    (
+        "POST",
+        "/lab-sessions/<int:session_id>/grades",
+        lambda s: f"/lab-sessions/{s.session_id}/grades",
+        None,
+        {409},
+    ),
+    (
+        "GET",
+        "/lab-sessions/<int:session_id>/grades/<int:grade_id>",
+        lambda s: f"/lab-sessions/{s.session_id}/grades/{s.grade_id}",
+        None,
+        {200},
+    ),
+    (
+        "GET",
+        "/lab-sessions/<int:session_id>/grades/<int:grade_id>/events",
+        lambda s: f"/lab-sessions/{s.session_id}/grades/{s.grade_id}/events",
+        None,
+        {200},
+    ),
+    ("GET", "/cohorts/<int:cohort_id>", lambda s: f"/cohorts/{s.cohort_id}", None, {200}),
+    (
+        "PATCH",
+        "/cohorts/<int:cohort_id>",
+        lambda s: f"/cohorts/{s.cohort_id}",
+        {"name": "Renamed"},
+        {200},
+    ),
+    (
+        "POST",
+        "/cohorts/<int:cohort_id>/members",
+        lambda s: f"/cohorts/{s.cohort_id}/members",
+        {"emails": ["nobody@example.test"]},
+        {200},
+    ),
+    (
+        "POST",
+        "/cohorts/<int:cohort_id>/members/csv",
+        lambda s: f"/cohorts/{s.cohort_id}/members/csv",
+        "csv:email\nnobody@example.test\n",
+        {200},
+    ),
+    (
+        "DELETE",
+        "/cohorts/<int:cohort_id>/members/<int:user_id>",
+        lambda s: f"/cohorts/{s.cohort_id}/members/{s.learner_id}",
+        None,
+        {204},
+    ),
+    (
+        "POST",
+        "/cohorts/<int:cohort_id>/learners",
+        lambda s: f"/cohorts/{s.cohort_id}/learners",
+        {"email": "new-learner@example.test"},
+        {201},
+    ),
+    (
+        "POST",
+        "/cohorts/<int:cohort_id>/assignments",
+        lambda s: f"/cohorts/{s.cohort_id}/assignments",
+        {"kind": "quiz", "slug": "sample-quiz"},
+        {201},
+    ),
+    (
+        "DELETE",
+        "/cohorts/<int:cohort_id>/assignments/<int:assignment_id>",
+        lambda s: f"/cohorts/{s.cohort_id}/assignments/999999",
+        None,
+        {404},  # no such assignment: the owner is told so, a stranger the same
+    ),
+    (
+        "GET",
+        "/cohorts/<int:cohort_id>/progress",
+        lambda s: f"/cohorts/{s.cohort_id}/progress",
+        None,
+        {200},
+    ),
+    (
+        "GET",
+        "/cohorts/<int:cohort_id>/gradebook",
+        lambda s: f"/cohorts/{s.cohort_id}/gradebook",
+        None,
+        {200},
+    ),
+    (
+        "GET",
+        "/cohorts/<int:cohort_id>/statements",
+        lambda s: f"/cohorts/{s.cohort_id}/statements",
+        None,
+        {200},
+    ),
+    (
+        "POST",
+        "/cohorts/<int:cohort_id>/learners/<int:user_id>/extra-attempts",
+        lambda s: f"/cohorts/{s.cohort_id}/learners/{s.learner_id}/extra-attempts",
+        {"quiz": "sample-quiz", "extra": 1},
+        {200},
+    ),
+]
+
+# Routes that read or change no learner's work, or that only admins reach.
+NOT_LEARNER_SCOPED = {
+    ("POST", "/auth/token"),
+    ("DELETE", "/auth/token"),
+    ("GET", "/me"),
+    ("GET", "/me/progress"),
+    ("GET", "/me/assignments"),
+    ("GET", "/banks"),
+    ("GET", "/questions"),
+    ("GET", "/quizzes"),
+    ("POST", "/quizzes"),
+    ("GET", "/quizzes/<slug>"),
+    ("POST", "/quizzes/<slug>/attempts"),
+    ("PUT", "/attempts/<int:attempt_id>/responses/<question_id>"),  # the learner's own only
+    ("POST", "/attempts/<int:attempt_id>/submit"),  # the learner's own only
+    ("GET", "/labs"),
+    ("GET", "/labs/<slug>"),
+    ("POST", "/labs/<slug>/sessions"),
+    ("GET", "/cohorts"),
+    ("POST", "/cohorts"),
+    ("GET", "/users"),
+    ("POST", "/users"),
+    ("GET", "/users/<int:user_id>"),
+    ("PATCH", "/users/<int:user_id>"),
+    ("DELETE", "/users/<int:user_id>/tokens"),
+}
+# Listings and aggregates: filtered to the caller's learners (tested below).
+FILTERED = {
+    ("GET", "/attempts"),
+    ("GET", "/lab-sessions"),
+    ("GET", "/quizzes/<slug>/statistics"),
+    ("GET", "/labs/<slug>/statistics"),
+}
+
+
+def _api_rules(app: Any) -> set[tuple[str, str]]:
+    found = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(API + "/"):
+            continue
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            found.add((method, rule.rule[len(API) :]))
+    return found
+
+
+def test_every_api_route_is_classified(app: Any) -> None:
+    table = {(method, rule) for method, rule, *_ in LEARNER_ROUTES}
+    classified = table | NOT_LEARNER_SCOPED | FILTERED
+    assert not table & NOT_LEARNER_SCOPED
+    unclassified = _api_rules(app) - classified
+    assert not unclassified, f"staff access not decided for {sorted(unclassified)}"
+    assert not classified - _api_rules(app), "the table names routes that do not exist"
+
+
+def _call(client: Any, method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
+    if isinstance(body, str) and body.startswith("csv:"):
+        return client.open(
+            API + path,
+            method=method,
+            data=body[4:],
+            headers={**headers, "Content-Type": "text/csv"},
+        )
+    return client.open(API + path, method=method, json=body, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("method", "rule", "path", "body", "allowed"),
+    LEARNER_ROUTES,
+    ids=[f"{m} {r}" for m, r, *_ in LEARNER_ROUTES],
+)
+def test_trainer_of_another_cohort_gets_404(
+    client: Any, sides: Any, method: str, rule: str, path: Callable, body: Any, allowed: set[int]
+) -> None:
+    mine, theirs = sides
+    stranger = _call(client, method, path(theirs), body, mine.trainer)
+    assert_json_error(stranger, 404)
+    own = _call(client, method, path(mine), body, mine.trainer)
+    assert own.status_code in allowed, own.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("method", "rule", "path", "body", "allowed"),
+    LEARNER_ROUTES,
+    ids=[f"{m} {r}" for m, r, *_ in LEARNER_ROUTES],
+)
+def test_admin_reaches_every_cohort(
+    client: Any,
+    sides: Any,
+    make_user: Callable,
+    method: str,
+    rule: str,
+    path: Callable,
+    body: Any,
+    allowed: set[int],
+) -> None:
+    _, token = make_user("admin")
+    _, theirs = sides
+    response = _call(client, method, path(theirs), body, bearer(token))
+    assert response.status_code in allowed, response.get_data(as_text=True)
+
+
+def test_listings_and_statistics_hold_only_the_trainers_learners(
+    client: Any, sides: Any, make_user: Callable
+) -> None:
+    mine, theirs = sides
+    attempts = client.get(f"{API}/attempts", headers=mine.trainer).get_json()
+    assert [a["id"] for a in attempts] == [mine.attempt_id]
+    assert client.get(f"{API}/attempts?user={theirs.learner_id}", headers=mine.trainer).json == []
+    sessions = client.get(f"{API}/lab-sessions", headers=mine.trainer).get_json()
+    assert [s["id"] for s in sessions] == [mine.session_id]
+    stats = client.get(f"{API}/quizzes/sample-quiz/statistics", headers=mine.trainer).get_json()
+    assert stats["attempts"] == 1
+    labs = client.get(f"{API}/labs/fix-scheduler/statistics", headers=mine.trainer).get_json()
+    assert labs["learners"] == 1 and labs["grades"] == 1
+    # An admin counts both cohorts.
+    _, admin_token = make_user("admin")
+    admin = bearer(admin_token)
+    assert client.get(f"{API}/quizzes/sample-quiz/statistics", headers=admin).json["attempts"] == 2
+    assert len(client.get(f"{API}/attempts", headers=admin).get_json()) == 2
+
+
+def test_a_learner_removed_from_the_cohort_is_out_of_reach(client: Any, sides: Any) -> None:
+    mine, _ = sides
+    removed = client.delete(
+        f"{API}/cohorts/{mine.cohort_id}/members/{mine.learner_id}", headers=mine.trainer
+    )
+    assert removed.status_code == 204
+    assert_json_error(client.get(f"{API}/attempts/{mine.attempt_id}", headers=mine.trainer), 404)
+    assert_json_error(
+        client.delete(f"{API}/lab-sessions/{mine.session_id}", headers=mine.trainer), 404
+    )
+
+
+def test_trainer_cannot_set_a_trainers_or_admins_accommodation(
+    client: Any, sides: Any, make_user: Callable
+) -> None:
+    mine, _ = sides
+    admin, _ = make_user("admin")
+    other_trainer, _ = make_user("trainer", email="another-coach@example.test")
+    # Even added to the trainer's cohort, staff accounts are not the trainer's learners.
+    report = client.post(
+        f"{API}/cohorts/{mine.cohort_id}/members",
+        json={"emails": [admin.email, other_trainer.email]},
+        headers=mine.trainer,
+    ).get_json()
+    assert report["added"] == [] and sorted(report["refused"]) == sorted(
+        [admin.email, other_trainer.email]
+    )
+    for account in (admin, other_trainer):
+        assert_json_error(
+            client.put(
+                f"{API}/users/{account.id}/accommodation",
+                json={"accommodation": 3},
+                headers=mine.trainer,
+            ),
+            404,
+        )
+    db.session.expire_all()
+    assert db.session.get(type(admin), admin.id).accommodation == 1.0
+
+
+def test_learner_still_reaches_only_their_own(client: Any, sides: Any) -> None:
+    mine, theirs = sides
+    assert client.get(f"{API}/attempts/{mine.attempt_id}", headers=mine.learner).status_code == 200
+    assert_json_error(client.get(f"{API}/attempts/{theirs.attempt_id}", headers=mine.learner), 404)
+    assert_json_error(
+        client.get(f"{API}/lab-sessions/{theirs.session_id}", headers=mine.learner), 404
+    )
+
+
+def test_admin_password_reset_revokes_live_tokens(client: Any, make_user: Callable) -> None:
+    _, admin_token = make_user("admin")
+    user, token = make_user("learner")
+    assert client.get(f"{API}/me", headers=bearer(token)).status_code == 200
+    reset = client.patch(
+        f"{API}/users/{user.id}",
+        json={"password": "a-brand-new-secret"},
+        headers=bearer(admin_token),
+    )
+    assert reset.status_code == 200
+    assert_json_error(client.get(f"{API}/me", headers=bearer(token)), 401)
+    login = client.post(
+        f"{API}/auth/token", json={"email": user.email, "password": "a-brand-new-secret"}
+    )
+    assert login.status_code in (200, 201), login.get_data(as_text=True)
