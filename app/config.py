@@ -37,6 +37,10 @@ SUPPORTED_DATABASE_SCHEMES = ("sqlite", "postgresql")
 # pool does not need a ping before every use.
 DB_POOL_RECYCLE_SECONDS = 1800
 
+# Largest request body accepted (bytes); a larger one is refused with 413 unread. The
+# largest legitimate bodies (a cohort roster CSV, a node file) are far below it.
+MAX_REQUEST_BYTES = 1024 * 1024
+
 
 class ConfigError(ValueError):
     """A setting has a value certprep cannot use; the message names the variable."""
@@ -84,6 +88,7 @@ class Settings:
             # tests too, so tests see what clients see.
             "PROPAGATE_EXCEPTIONS": False,
             "SECRET_KEY": self.secret_key,
+            "MAX_CONTENT_LENGTH": MAX_REQUEST_BYTES,
             "SQLALCHEMY_DATABASE_URI": self.database_url,
             "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
             "MIGRATIONS_DIR": str(PROJECT_ROOT / "migrations"),
