@@ -112,8 +112,8 @@ def _active_admin_count() -> int:
 def update_user(user_id: int, changes: dict[str, Any]) -> User:
     """Change `role`, `accommodation`, `is_active` and/or `password` of an account.
 
-    Deactivating an account also revokes its tokens. Raises `NotFound`,
-    `ValidationFailed`, and `Conflict` when it would leave no active admin.
+    Deactivating an account or setting its password also revokes its tokens. Raises
+    `NotFound`, `ValidationFailed`, and `Conflict` when it would leave no active admin.
     """
     from app.services.auth import hash_password, revoke_user_tokens
 
@@ -133,6 +133,8 @@ def update_user(user_id: int, changes: dict[str, Any]) -> User:
     if "password" in changes:
         _check_password(changes["password"])
         user.password_hash = hash_password(changes["password"])
+        # A reset password ends every session that the old one opened.
+        revoke_user_tokens(user.id, commit=False)
     if "is_active" in changes:
         user.is_active = bool(changes["is_active"])
         if not user.is_active:
