@@ -107,3 +107,68 @@ def test_sqlite_database_and_instance_folder_are_owner_only(tmp_path: Path) -> N
     instance.chmod(0o755)
     create_app({"instance_dir": str(instance), "env": "testing"})
     assert (mode(instance), mode(database)) == (0o700, 0o600)
+
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+users:
+- name: learner
+  user:
+    token: sim-secret-token-1234567890
+"""
+
+
+def test_lab_kubeconfig_is_encrypted_at_rest(db_session: Any, make_user: Any) -> None:
+    from sqlalchemy import text
+
+    from app.crypto import ENCRYPTED_PREFIX
+    from app.models.lab import Lab, LabSession, LabSessionStatus
+
+    user, _ = make_user("learner")
+    lab = Lab(
+        slug="enc-lab",
+        version=1,
+        title="Encrypted",
+        domain="d",
+        section="s",
+        difficulty="easy",
+        time_limit_minutes=30,
+        content_hash="0" * 64,
+        spec={},
+    )
+    session = LabSession(
+        lab=lab,
+        user_id=user.id,
+        status=LabSessionStatus.READY,
+        provider="simulator",
+        content_hash="0" * 64,
+        kubeconfig=KUBECONFIG,
+    )
+    db_session.add(session)
+    db_session.commit()
+
+    stored = db_session.execute(
+        text("SELECT kubeconfig FROM lab_sessions WHERE id = :id"), {"id": session.id}
+    ).scalar_one()
+    assert stored.startswith(ENCRYPTED_PREFIX)
+    assert "sim-secret-token" not in stored and "apiVersion" not in stored
+    db_session.expire_all()
+    assert db_session.get(LabSession, session.id).kubeconfig == KUBECONFIG
+
+    # A value stored before encryption is still read (and encrypted at the next write).
+    db_session.execute(
+        text("UPDATE lab_sessions SET kubeconfig = :k WHERE id = :id"),
+        {"k": KUBECONFIG, "id": session.id},
+    )
+    db_session.commit()
+    db_session.expire_all()
+    assert db_session.get(LabSession, session.id).kubeconfig == KUBECONFIG
+
+
+def test_a_kubeconfig_does_not_decrypt_under_another_secret_key() -> None:
+    from app.crypto import decrypt_text, encrypt_text
+
+    stored = encrypt_text(KUBECONFIG, "first-secret")
+    assert decrypt_text(stored, "first-secret") == KUBECONFIG
+    assert decrypt_text(stored, "another-secret") is None
+    assert encrypt_text(KUBECONFIG, "first-secret") != stored  # random IV per value
