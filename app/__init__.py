@@ -29,8 +29,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(settings.flask_config())
     app.config["CERTPREP_SETTINGS"] = settings
     if settings.database_url.startswith("sqlite"):
-        # The embedded database lives in the instance folder; create it on first use.
-        settings.instance_dir.mkdir(parents=True, exist_ok=True)
+        # The embedded database lives in the instance folder; create it on first use,
+        # readable by its owner only.
+        from app.config import secure_sqlite_storage
+
+        secure_sqlite_storage(settings.database_url, settings.instance_dir)
     if settings.proxy_hops:
         # Only trust X-Forwarded-* from the configured number of proxies: the client
         # address feeds login throttling, so a spoofable one would defeat it.

@@ -17,11 +17,15 @@ instance folder (`CERTPREP_INSTANCE_DIR`, default `./instance`).
 | `CERTPREP_LOGIN_WINDOW_SECONDS` | `login_window_seconds` | 900 |
 | `CERTPREP_PROXY_HOPS` | `proxy_hops` | 0 (trust no `X-Forwarded-For`) |
 | `CERTPREP_SIM_URLS` | `sim_urls` | none (comma-separated) |
+
+`certprep up` sets `CERTPREP_SECRET_KEY`, when it is not set, to a key it generates
+once per instance folder (`instance_secret_key`).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,49 @@ SUPPORTED_DATABASE_SCHEMES = ("sqlite", "postgresql")
 # under common idle-connection timeouts of proxies and firewalls (often 1 hour), so the
 # pool does not need a ping before every use.
 DB_POOL_RECYCLE_SECONDS = 1800
+
+# Largest request body accepted (bytes); a larger one is refused with 413 unread. The
+# largest legitimate bodies (a cohort roster CSV, a node file) are far below it.
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+# Where `certprep up` keeps the instance's generated secret key.
+SECRET_KEY_FILE = "secret_key"
+
+
+def _private_dir(path: Path) -> None:
+    """Create `path` (and parents) and make it accessible to its owner only."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+
+
+def secure_sqlite_storage(database_url: str, instance_dir: Path) -> None:
+    """Make the instance folder 0700 and the SQLite database file (with its WAL and
+    shared-memory files) 0600, creating the folder and an empty file if missing: the
+    database holds password hashes, token hashes and lab credentials."""
+    _private_dir(instance_dir)
+    path_text = database_url.split(":///", 1)[1].split("?", 1)[0] if ":///" in database_url else ""
+    if not path_text or path_text == ":memory:" or path_text.startswith("file:"):
+        return
+    database = Path(path_text)
+    database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        companion = database.with_name(database.name + suffix)
+        if companion.exists():
+            companion.chmod(0o600)
+
+
+def instance_secret_key(instance_dir: Path) -> str:
+    """The instance's own secret key: read from `SECRET_KEY_FILE` in `instance_dir`,
+    generated there (owner-only) on first use."""
+    _private_dir(instance_dir)
+    path = instance_dir / SECRET_KEY_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
 
 
 class ConfigError(ValueError):
@@ -84,6 +131,7 @@ class Settings:
             # tests too, so tests see what clients see.
             "PROPAGATE_EXCEPTIONS": False,
             "SECRET_KEY": self.secret_key,
+            "MAX_CONTENT_LENGTH": MAX_REQUEST_BYTES,
             "SQLALCHEMY_DATABASE_URI": self.database_url,
             "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
             "MIGRATIONS_DIR": str(PROJECT_ROOT / "migrations"),

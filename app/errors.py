@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 
 from app.services.errors import (
@@ -114,7 +114,18 @@ def handle_http_exception(error: HTTPException) -> Response:
     return error_response(code, message, errors, headers)
 
 
+def reject_oversized_body() -> None:
+    """Answer 413 for a declared body over `MAX_CONTENT_LENGTH` before anything else
+    (authentication, parsing) runs. A body without Content-Length is cut off by
+    werkzeug with the same 413 once it reads past the limit."""
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge(f"The request body is larger than {limit} bytes.")
+
+
 def register_error_handlers(app: Flask) -> None:
-    """Install the handlers on `app` (after flask-smorest, so ours win)."""
+    """Install the handlers on `app` (after flask-smorest, so ours win), and the early
+    request-size check."""
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(ServiceError, handle_service_error)
+    app.before_request(reject_oversized_body)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import Select
 
 from app.api.common import SelectPage, auth_required, current_user
+from app.api.parsing import Blueprint
 from app.models.attempt import Attempt
 from app.models.user import Role, User
 from app.schemas.attempts import (

@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.api.common import auth_required, client_address, current_user
+from app.api.parsing import Blueprint
 from app.models.user import User
 from app.schemas.auth import TokenRequestSchema, TokenSchema
 from app.schemas.common import ErrorSchema

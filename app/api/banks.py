@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from app.api.common import auth_required
+from app.api.parsing import Blueprint
 from app.models.user import Role
 from app.schemas.banks import BankSchema
 from app.services import banks as banks_service

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Response, request, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from app.api.common import SelectPage, auth_required, current_user
+from app.api.common import TEXT_BODY, SelectPage, auth_required, current_user
+from app.api.parsing import Blueprint, request_body
 from app.extensions import db
 from app.models.cohort import Cohort
 from app.models.user import Role, User
@@ -119,7 +119,7 @@ class CohortMembersCsv(MethodView):
         """Add learners in bulk from a CSV body (`Content-Type: text/csv`)."""
         if request.mimetype != CSV_MIMETYPE:
             raise ValidationFailed("Send the CSV with Content-Type: text/csv.")
-        text = request.get_data(as_text=True)
+        text = request_body(request).decode("utf-8", errors="replace")
         return cohorts.add_members(current_user(), cohort_id, cohorts.emails_from_csv(text))
 
 
@@ -220,6 +220,13 @@ class CohortProgress(MethodView):
     @auth_required(Role.TRAINER)
     @blp.arguments(ProgressQuerySchema, location="query")
     @blp.response(200, ProgressSchema)
+    @blp.alt_response(
+        200,
+        schema=TEXT_BODY,
+        content_type=CSV_MIMETYPE,
+        description="One row per learner (`?format=csv` or `Accept: text/csv`).",
+        success=True,
+    )
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, query: dict[str, Any], cohort_id: int) -> Any:
         """Progress per learner, domain and topic, readiness against 66 %, cohort

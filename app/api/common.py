@@ -140,3 +140,7 @@ class SelectPage(Page):
 def client_address() -> str:
     """The caller's address as seen by this app (after the configured proxies)."""
     return request.remote_addr or "unknown"
+
+
+# OpenAPI schema of a plain-text response body (CSV, YAML, server-sent events).
+TEXT_BODY = {"type": "string"}

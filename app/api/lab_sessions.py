@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Response, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from app.api.common import auth_required, current_user, paginate_select
+from app.api.common import TEXT_BODY, auth_required, current_user, paginate_select
+from app.api.parsing import Blueprint
 from app.schemas.labs import (
     ExecInSchema,
     ExecResultSchema,
@@ -69,7 +69,7 @@ class LabSessionById(MethodView):
 @blp.route("/lab-sessions/<int:session_id>/kubeconfig")
 class LabSessionKubeconfig(MethodView):
     @auth_required()
-    @blp.response(200, content_type="application/yaml")
+    @blp.response(200, TEXT_BODY, content_type="application/yaml", description="A kubeconfig file.")
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(409, response="CONFLICT")
     def get(self, session_id: int) -> Response:
@@ -168,7 +168,12 @@ class LabSessionGradeById(MethodView):
 @blp.route("/lab-sessions/<int:session_id>/grades/<int:grade_id>/events")
 class LabSessionGradeEvents(MethodView):
     @auth_required()
-    @blp.response(200, content_type="text/event-stream")
+    @blp.response(
+        200,
+        TEXT_BODY,
+        content_type="text/event-stream",
+        description="Server-sent events: `status` on each change, then `done` or `timeout`.",
+    )
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, session_id: int, grade_id: int) -> Response:
         """Server-sent events for one grade: `status` on each change, then `done` with

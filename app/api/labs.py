@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import Select
 
 from app.api.common import SelectPage, auth_required, current_user
+from app.api.parsing import Blueprint
 from app.models.lab import Lab
 from app.schemas.labs import LabSchema, LabSessionSchema, LabSummarySchema
 from app.services import lab_sessions, labs

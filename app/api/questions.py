@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import Select
 
 from app.api.common import SelectPage, auth_required
+from app.api.parsing import Blueprint
 from app.models.question import Question
 from app.models.user import Role
 from app.schemas.questions import QuestionQuerySchema, QuestionWithKeySchema

@@ -6,10 +6,10 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import Select
 
 from app.api.common import SelectPage, auth_required, current_user
+from app.api.parsing import Blueprint
 from app.models.quiz import Quiz
 from app.models.user import Role
 from app.schemas.attempts import AttemptSchema

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from app.api.cohorts import csv_response, wants_csv
-from app.api.common import auth_required, current_user
+from app.api.cohorts import CSV_MIMETYPE, csv_response, wants_csv
+from app.api.common import TEXT_BODY, auth_required, current_user
+from app.api.parsing import Blueprint
 from app.models.user import Role
 from app.schemas.statistics import LabStatisticsSchema, QuizStatisticsSchema, StatisticsQuerySchema
 from app.services import access, cohorts, statistics
@@ -23,6 +23,13 @@ class QuizStatistics(MethodView):
     @auth_required(Role.TRAINER)
     @blp.arguments(StatisticsQuerySchema, location="query")
     @blp.response(200, QuizStatisticsSchema)
+    @blp.alt_response(
+        200,
+        schema=TEXT_BODY,
+        content_type=CSV_MIMETYPE,
+        description="One row per question (`?format=csv` or `Accept: text/csv`).",
+        success=True,
+    )
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, query: dict[str, Any], slug: str) -> Any:
         """Facility, discrimination (upper vs lower 27 %), distractor counts and

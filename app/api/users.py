@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import Select
 
 from app.api.common import SelectPage, auth_required, get_or_404
+from app.api.parsing import Blueprint
 from app.models.user import Role, User
 from app.schemas.users import RevokedTokensSchema, UserCreateSchema, UserSchema, UserUpdateSchema
 from app.services import auth as auth_service

@@ -107,12 +107,17 @@ def check(paths: tuple[Path, ...]) -> None:
 
 @bank.command("import")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def import_(paths: tuple[Path, ...]) -> None:
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Also retire live banks, blueprint quizzes and labs that are not in the content read.",
+)
+def import_(paths: tuple[Path, ...], prune: bool) -> None:
     """Validate, then load banks, blueprints and labs into the database (idempotent).
 
-    Nothing is written when any file has an error. Without PATHS the whole content
-    folders are imported, and banks, blueprint quizzes and labs no longer in them are
-    retired.
+    Nothing is written when any file has an error. Without PATHS the default content
+    folders are read. Banks, blueprint quizzes and labs that were not read are kept
+    (and listed) unless --prune is given, which retires them and prints each one.
     """
     content, lab_paths, _ = _load_or_exit(paths)
     from app.services.banks import import_content
@@ -120,14 +125,24 @@ def import_(paths: tuple[Path, ...]) -> None:
 
     with _command_app().app_context():
         if content is not None:
-            report = import_content(content, complete=not paths)
+            report = import_content(content, prune=prune)
+            _print_missing(report.retired, report.absent)
             click.echo(f"imported {_summary(content)}: {report or 'nothing changed'}")
-        for root in lab_paths:
-            # A lab folder is imported with the labs beside it; only a run without
-            # PATHS retires labs that are gone.
-            single = (root / "lab.yaml").is_file()
-            lab_report = import_labs(root.parent if single else root, complete=not paths)
-            click.echo(f"labs imported from {root}: {lab_report}")
+        if lab_paths:
+            lab_report = import_labs(lab_paths, prune=prune)
+            _print_missing(
+                [f"lab {slug}" for slug in lab_report.retired],
+                [f"lab {slug}" for slug in lab_report.absent],
+            )
+            shown = ", ".join(str(p) for p in lab_paths)
+            click.echo(f"labs imported from {shown}: {lab_report}")
+
+
+def _print_missing(retired: list[str], absent: list[str]) -> None:
+    for name in retired:
+        click.echo(f"retired: {name}")
+    if absent:
+        click.echo(f"not in the content read and kept (--prune retires them): {', '.join(absent)}")
 
 
 commands = [bank]

@@ -241,7 +241,7 @@ def seed_lab_history(
     from app.services.progress import PASS_MARK
 
     try:
-        import_labs(labs_root, complete=False)
+        import_labs(labs_root)
     except ServiceError:
         db.session.rollback()
         return 0
@@ -424,7 +424,7 @@ def seed(quizzes: tuple[str, ...], learners: int, seed: int) -> None:
                 raise click.ClickException(
                     "the question banks have errors; see `certprep bank check`"
                 )
-            import_content(content, complete=True)
+            import_content(content)
         result = seed_demo(quizzes or None, learners=learners, seed=seed)
     if not result["created"]:
         click.echo(f"demo data already present (trainer {result['trainer']}); nothing changed")

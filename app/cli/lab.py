@@ -197,19 +197,36 @@ def stop(session_id: int, client: ApiClient) -> None:
 
 @lab.command("import")
 @click.argument("root", required=False, type=click.Path(path_type=Path, file_okay=False))
-def import_(root: Path | None) -> None:
-    """Validate and load the labs under ROOT (default ./labs) into the database."""
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Also retire live labs that are not under ROOT (listed before the summary).",
+)
+def import_(root: Path | None, prune: bool) -> None:
+    """Validate and load the labs under ROOT (default ./labs), or the one lab when ROOT
+    is a lab folder, into the database.
+
+    Only the labs read are added or updated; labs in the database that are not under
+    ROOT are left as they are unless --prune is given.
+    """
     from app.cli.common import app_context
     from app.services.errors import ValidationFailed
     from app.services.labs import import_labs
 
     with app_context():
         try:
-            report = import_labs(root)
+            report = import_labs(root, prune=prune)
         except ValidationFailed as exc:
             for line in exc.errors.get("labs", []):
                 click.echo(line, err=True)
             raise click.ClickException(exc.message) from None
+    for slug in report.retired:
+        click.echo(f"retired: {slug}")
+    if report.absent:
+        click.echo(
+            f"not under {root or 'the labs folder'} and kept (--prune retires them): "
+            + ", ".join(report.absent)
+        )
     click.echo(f"labs imported: {report}")
 
 

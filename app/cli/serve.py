@@ -202,6 +202,10 @@ def _embedded_environment(instance_dir: Path) -> dict[str, str]:
     env["CERTPREP_INSTANCE_DIR"] = str(instance_dir)
     env["CERTPREP_DATABASE_URL"] = f"sqlite:///{instance_dir / 'certprep.sqlite3'}"
     env["CERTPREP_BROKER_URL"] = "filesystem://"
+    if not env.get("CERTPREP_SECRET_KEY"):
+        from app.config import instance_secret_key
+
+        env["CERTPREP_SECRET_KEY"] = instance_secret_key(instance_dir)
     env.pop("CERTPREP_SIM_URLS", None)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     return env
@@ -325,7 +329,7 @@ def _stop(children: list[Child]) -> None:
 
 def _issue_admin_token(env: dict[str, str]) -> str:
     from app.models.user import Role
-    from app.services.auth import issue_token
+    from app.services.auth import issue_replacing_token
     from app.services.users import create_user, find_user_by_email
 
     application = build_app(
@@ -338,7 +342,7 @@ def _issue_admin_token(env: dict[str, str]) -> str:
     )
     with application.app_context():
         user = find_user_by_email(ADMIN_EMAIL) or create_user(ADMIN_EMAIL, Role.ADMIN)
-        return issue_token(user, label="certprep up").token
+        return issue_replacing_token(user, label="certprep up").token
 
 
 @click.command("up")

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.crypto import EncryptedText
 from app.models.base import Base, utcnow, value_enum
 
 
@@ -96,8 +97,8 @@ class LabSession(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     # The provider's ClusterHandle as JSON: where the cluster lives (server URL, id).
     cluster: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # The learner's kubeconfig (it carries the cluster's credential).
-    kubeconfig: Mapped[str | None] = mapped_column(Text)
+    # The learner's kubeconfig (it carries the cluster's credential): stored encrypted.
+    kubeconfig: Mapped[str | None] = mapped_column(EncryptedText)
     error: Mapped[str | None] = mapped_column(Text)
     # Check ids whose hint was shown: passing them later costs their hint penalty.
     hints_revealed: Mapped[list[str]] = mapped_column(JSON, default=list)

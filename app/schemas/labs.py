@@ -70,7 +70,7 @@ class LabSessionSchema(OutputSchema):
     grades = fields.List(fields.Nested(GradeSummarySchema))
     # Trainers and admins only.
     user_id = fields.Integer()
-    cluster = fields.Dict()
+    cluster = fields.Dict(allow_none=True)
 
 
 class LabSessionQuerySchema(InputSchema):

@@ -8,6 +8,11 @@
 - Failed logins are rows in `login_failures`, so the throttle is shared by every web
   process and survives restarts. Over the limit for one account or one client address
   within the window, login answers `TooManyRequests` with the seconds to wait.
+- The count is atomic: before the password is checked, a failure row is reserved in a
+  short transaction that is serialized across processes (`pg_advisory_xact_lock` on
+  PostgreSQL, `BEGIN IMMEDIATE` on SQLite) and refused when the limit is reached; a
+  correct password deletes the account's rows. So however many guesses arrive at once,
+  at most the limit of them reach the password check.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import contains_eager
 
@@ -118,6 +123,21 @@ def issue_token(
     else:
         db.session.flush()
     return IssuedToken(token=token, expires_at=record.expires_at, user=user, record=record)
+
+
+def issue_replacing_token(user: User, *, label: str, ttl_seconds: int | None = None) -> IssuedToken:
+    """Revoke `user`'s live tokens labelled `label`, then issue a new one; commits.
+
+    For tokens minted by a command on every run (`certprep up`): only the newest stays
+    valid, instead of one more live admin token per run.
+    """
+    db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.label == label, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return issue_token(user, ttl_seconds=ttl_seconds, label=label)
 
 
 # Built once: constructing a statement costs more CPU than running it on this path.
@@ -221,6 +241,47 @@ def check_login_throttle(email: str, address: str, now: datetime | None = None) 
         raise TooManyRequests("Too many failed logins; try again later.", retry_after=max(blocked))
 
 
+# Key of the PostgreSQL advisory lock that serializes failure reservations; an
+# arbitrary constant ("cplogin" in ASCII, fits a signed 64-bit integer).
+LOGIN_LOCK_KEY = 0x63706C6F67696E
+
+
+def _serialize_login_reservations() -> None:
+    """Hold, until this transaction ends, the lock that orders failure reservations."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(LOGIN_LOCK_KEY)))
+    elif not connection.connection.driver_connection.in_transaction:
+        # SQLite: the database write lock, taken before the count is read.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def reserve_login_attempt(email: str, address: str, now: datetime) -> int:
+    """Count this login as a failure before its password is checked; returns the id
+    of the reserved `LoginFailure` row (deleted again by a successful login).
+
+    Raises `TooManyRequests` (reserving nothing) when the account or the address has
+    reached its limit in the window. Count and insert run in one transaction under
+    a lock that every process takes, so concurrent logins cannot all see room.
+    """
+    settings = current_app.config["CERTPREP_SETTINGS"]
+    window = timedelta(seconds=settings.login_window_seconds)
+    db.session.rollback()  # start a fresh transaction that takes the lock first
+    try:
+        _serialize_login_reservations()
+        check_login_throttle(email, address, now)
+        db.session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= now - window))
+        reservation = LoginFailure(email=email, address=address, failed_at=now)
+        db.session.add(reservation)
+        db.session.flush()
+        reservation_id = reservation.id
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return reservation_id
+
+
 def login(email: str, password: str, address: str | None) -> IssuedToken:
     """Check a password login and issue a token.
 
@@ -228,24 +289,21 @@ def login(email: str, password: str, address: str | None) -> IssuedToken:
     before the password, so a throttled caller learns nothing), `Unauthorized` for an
     unknown email, a wrong password or a deactivated account (one message for all).
     """
-    settings = current_app.config["CERTPREP_SETTINGS"]
     email = normalize_email(email)
     address = (address or UNKNOWN_ADDRESS)[:64]
-    now = utcnow()
-    check_login_throttle(email, address, now)
+    reserve_login_attempt(email, address, utcnow())
 
     user = db.session.scalar(select(User).where(User.email == email))
     stored_hash = user.password_hash if user is not None else None
     password_ok = verify_password(stored_hash or _dummy_hash(), password)
     if user is None or stored_hash is None or not password_ok or not user.is_active:
-        window = timedelta(seconds=settings.login_window_seconds)
-        db.session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= now - window))
-        db.session.add(LoginFailure(email=email, address=address, failed_at=now))
-        db.session.commit()
+        # The reserved row is the recorded failure.
+        db.session.rollback()
         raise Unauthorized(BAD_CREDENTIALS)
 
-    # A success clears the account's failures but not the address's: otherwise one
-    # valid account would reset the counter between guesses at other accounts.
+    # A success clears the account's failures (its own reservation among them) but not
+    # the address's other rows: otherwise one valid account would reset the counter
+    # between guesses at other accounts.
     db.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
     if _hasher().check_needs_rehash(stored_hash):
         user.password_hash = hash_password(password)

@@ -7,6 +7,9 @@
   longer drawn, and attempts that hold it still score. Re-adding it un-retires it.
 - Blueprint quizzes are matched by slug and updated in place; one that disappeared from
   its file is retired.
+- Banks and blueprint quizzes the import did not read at all are never retired
+  implicitly: they are listed as absent, and retired only when the caller asks to
+  `prune` (then the imported content is taken as the whole catalogue).
 """
 
 from __future__ import annotations
@@ -64,6 +67,10 @@ class ImportReport:
             "banks_retired": 0,
         }
     )
+
+    # "bank SLUG" / "quiz SLUG" retired by `prune`, or (without it) live but not imported.
+    retired: list[str] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)
 
     def bump(self, key: str) -> None:
         self.counts[key] += 1
@@ -214,12 +221,13 @@ def _import_quizzes(
             report.bump("quizzes_retired")
 
 
-def import_content(content: ContentSet, complete: bool = False) -> ImportReport:
+def import_content(content: ContentSet, prune: bool = False) -> ImportReport:
     """Write checked `content` to the database in one transaction and commit.
 
-    `complete` says `content` is the whole content folder: banks and blueprint quizzes
-    it does not hold are retired too (otherwise only questions missing from the imported
-    banks and quizzes missing from the imported blueprint files are).
+    Questions missing from an imported bank and quizzes missing from an imported
+    blueprint file are retired. Live banks and blueprint quizzes that `content` does not
+    hold at all are listed in `report.absent`; with `prune` (`content` is the whole
+    catalogue) they are retired instead and listed in `report.retired`.
 
     Raises `ValidationFailed` when `content` has issues (nothing is written) and
     `Conflict` when a blueprint's slug belongs to a custom quiz.
@@ -235,8 +243,7 @@ def import_content(content: ContentSet, complete: bool = False) -> ImportReport:
         _import_questions(content, report, now)
         db.session.flush()
         _import_quizzes(content.quizzes, report, now, {q.file for q in content.quizzes})
-        if complete:
-            _retire_missing(content, report, now)
+        _missing_banks_and_quizzes(content, report, now, prune)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -244,14 +251,23 @@ def import_content(content: ContentSet, complete: bool = False) -> ImportReport:
     return report
 
 
-def _retire_missing(content: ContentSet, report: ImportReport, now: datetime) -> None:
-    """Retire banks (with their questions) and blueprint quizzes absent from `content`."""
+def _missing_banks_and_quizzes(
+    content: ContentSet, report: ImportReport, now: datetime, prune: bool
+) -> None:
+    """Banks (with their questions) and blueprint quizzes absent from `content`: retired
+    with `prune`, else only listed in `report.absent`."""
     banks = {b.slug for b in content.banks}
-    for bank in db.session.scalars(select(Bank).where(Bank.retired_at.is_(None))):
+    for bank in db.session.scalars(
+        select(Bank).where(Bank.retired_at.is_(None)).order_by(Bank.slug)
+    ):
         if bank.slug in banks:
+            continue
+        if not prune:
+            report.absent.append(f"bank {bank.slug}")
             continue
         bank.retired_at = now
         report.bump("banks_retired")
+        report.retired.append(f"bank {bank.slug}")
         for question in db.session.scalars(
             select(Question).where(
                 Question.bank_id == bank.id, Question.is_current, Question.retired_at.is_(None)
@@ -261,16 +277,23 @@ def _retire_missing(content: ContentSet, report: ImportReport, now: datetime) ->
             report.bump("questions_retired")
     quizzes = {q.data["slug"] for q in content.quizzes}
     for quiz in db.session.scalars(
-        select(Quiz).where(Quiz.source == QuizSource.BLUEPRINT, Quiz.retired_at.is_(None))
+        select(Quiz)
+        .where(Quiz.source == QuizSource.BLUEPRINT, Quiz.retired_at.is_(None))
+        .order_by(Quiz.slug)
     ):
-        if quiz.slug not in quizzes:
-            quiz.retired_at = now
-            report.bump("quizzes_retired")
+        if quiz.slug in quizzes:
+            continue
+        if not prune:
+            report.absent.append(f"quiz {quiz.slug}")
+            continue
+        quiz.retired_at = now
+        report.bump("quizzes_retired")
+        report.retired.append(f"quiz {quiz.slug}")
 
 
-def import_paths(paths: list[Path], complete: bool = False) -> ImportReport:
+def import_paths(paths: list[Path], prune: bool = False) -> ImportReport:
     """Check and import the content under `paths` (see `import_content`)."""
-    return import_content(load_content(paths), complete=complete)
+    return import_content(load_content(paths), prune=prune)
 
 
 def banks_overview() -> list[dict[str, Any]]:

@@ -2,14 +2,17 @@
 
 `import_labs(root)` validates every `labs/<slug>/lab.yaml` (app.grading.labfile) and
 upserts one `Lab` row per slug with the loaded lab file and its manifests' text, so a
-worker needs no content folder. Same content hash: nothing changes; a lab missing from
-a complete import is retired (sessions that use it keep working).
+worker needs no content folder. Same content hash: nothing changes. An import only
+touches the labs it read: a live lab missing from the folder is reported as `absent`
+and left alone, unless the caller asks to `prune`, which retires it (sessions that use
+it keep working).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +22,8 @@ from sqlalchemy import Select, select
 from app.clusters.base import LabSetup
 from app.extensions import db
 from app.grading.engine import CheckSpec, GradePolicy
+from app.grading.labfile import LAB_FILE, check_lab, load_labs
 from app.grading.labfile import Lab as LabFile
-from app.grading.labfile import load_labs
 from app.models.base import utcnow
 from app.models.lab import Lab
 from app.services.errors import NotFound, ValidationFailed
@@ -32,9 +35,11 @@ class LabImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     retired: list[str] = field(default_factory=list)
+    # Live labs in the database that the import did not see and (without `prune`) kept.
+    absent: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        parts = [f"{name}: {len(v)}" for name, v in vars(self).items() if v]
+        parts = [f"{name}: {len(v)}" for name, v in vars(self).items() if v and name != "absent"]
         return ", ".join(parts) or "nothing changed"
 
 
@@ -58,10 +63,36 @@ def lab_content_hash(spec: dict[str, Any], manifests: list[dict[str, str]]) -> s
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def import_labs(root: Path | str | None = None, *, complete: bool = True) -> LabImportReport:
-    """Validate and upsert every lab under `root` (default `default_labs_root()`);
-    commits. Raises `ValidationFailed` listing FILE:LINE problems (nothing written)."""
-    labs, issues = load_labs(root or default_labs_root())
+def _load(root: Path) -> tuple[list[LabFile], list[Any]]:
+    """The labs under `root`, or the one lab when `root` is itself a lab folder."""
+    if (root / LAB_FILE).is_file():
+        lab, issues = check_lab(root)
+        return ([lab] if lab is not None else []), issues
+    return load_labs(root)
+
+
+def import_labs(
+    root: Path | str | Sequence[Path | str] | None = None, *, prune: bool = False
+) -> LabImportReport:
+    """Validate and upsert every lab under `root` (default `default_labs_root()`), or the
+    one lab when `root` is a lab folder; `root` may also be a list of such folders;
+    commits.
+
+    Live labs not found under `root` are listed in `report.absent` and kept; with
+    `prune` they are retired instead (`report.retired`). Raises `ValidationFailed`
+    listing FILE:LINE problems (nothing written).
+    """
+    if root is None:
+        roots = [default_labs_root()]
+    elif isinstance(root, str | Path):
+        roots = [Path(root)]
+    else:
+        roots = [Path(r) for r in root]
+    labs, issues = [], []
+    for folder in roots:
+        found, problems = _load(folder)
+        labs.extend(found)
+        issues.extend(problems)
     if issues:
         raise ValidationFailed(
             f"{len(issues)} lab file error(s)", errors={"labs": [str(i) for i in issues]}
@@ -98,12 +129,15 @@ def import_labs(root: Path | str | None = None, *, complete: bool = True) -> Lab
             report.updated.append(loaded.slug)
         else:
             report.unchanged.append(loaded.slug)
-    if complete:
-        seen = {lab.slug for lab in labs}
-        for slug, row in existing.items():
-            if slug not in seen and row.retired_at is None:
-                row.retired_at = now
-                report.retired.append(slug)
+    seen = {lab.slug for lab in labs}
+    for slug, row in sorted(existing.items()):
+        if slug in seen or row.retired_at is not None:
+            continue
+        if prune:
+            row.retired_at = now
+            report.retired.append(slug)
+        else:
+            report.absent.append(slug)
     db.session.commit()
     return report
 

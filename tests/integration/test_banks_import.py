@@ -170,7 +170,10 @@ def test_cli_import(db_session: Any, tmp_path: Path, app: Any, monkeypatch: Any)
     assert broken.exit_code == 1 and "unknown question type 'essay'" in broken.output
 
 
-def test_complete_import_retires_missing_banks_and_quizzes(db_session: Any, tmp_path: Path) -> None:
+@pytest.mark.reliability
+def test_only_a_pruning_import_retires_missing_banks_and_quizzes(
+    db_session: Any, tmp_path: Path
+) -> None:
     from app.banks.validator import load_content
     from app.models.question import Bank
     from app.services.banks import import_content
@@ -180,15 +183,20 @@ def test_complete_import_retires_missing_banks_and_quizzes(db_session: Any, tmp_
     (folder / "sample.yaml").write_text(SAMPLE_BANK)
     (folder / "quizzes").mkdir()
     (folder / "quizzes" / "q.yaml").write_text(QUIZ_FILE)
-    import_content(load_content([folder]), complete=True)
+    import_content(load_content([folder]), prune=True)
     other = SAMPLE_BANK.replace("bank: sample", "bank: other").replace("id: sample-", "id: other-")
     (folder / "sample.yaml").unlink()
     (folder / "quizzes" / "q.yaml").unlink()
     (folder / "other.yaml").write_text(other)
     # A partial import (named files) retires nothing outside what it names...
     assert import_content(load_content([folder / "other.yaml"])).counts["banks_retired"] == 0
-    # ...a complete one retires the bank that is gone, its questions, and the quiz.
-    report = import_content(load_content([folder]), complete=True)
+    # ...neither does a whole-folder import without `prune`: it lists what it kept...
+    kept = import_content(load_content([folder]))
+    assert kept.counts["banks_retired"] == kept.counts["quizzes_retired"] == 0
+    assert kept.absent == ["bank sample", "quiz sample-blueprint"] and kept.retired == []
+    # ...a pruning one retires the bank that is gone, its questions, and the quiz.
+    report = import_content(load_content([folder]), prune=True)
+    assert report.retired == ["bank sample", "quiz sample-blueprint"]
     assert report.counts["banks_retired"] == 1
     assert report.counts["questions_retired"] == 7
     assert report.counts["quizzes_retired"] == 1
@@ -223,8 +231,11 @@ def test_cli_checks_and_imports_labs_beside_questions(
     assert "added: 2" in imported.output
     db_session.expire_all()
     assert sorted(db_session.scalars(select(Lab.slug))) == ["lab-one", "lab-two"]
+    # Naming one lab folder imports that lab only and retires nothing.
     again = runner.invoke(bank_cli.bank, ["import", str(labs / "lab-one")])
-    assert again.exit_code == 0 and "unchanged: 2" in again.output
+    assert again.exit_code == 0, again.output
+    assert "unchanged: 1" in again.output and "retired" not in again.output
+    assert "kept (--prune retires them): lab lab-two" in again.output
 
     # A broken lab file fails the check with its file and line, and imports nothing.
     lab_file = labs / "lab-two" / "lab.yaml"
@@ -234,3 +245,34 @@ def test_cli_checks_and_imports_labs_beside_questions(
     broken = runner.invoke(bank_cli.bank, ["check", str(labs)])
     assert broken.exit_code == 1
     assert f"lab-two/lab.yaml:{line_no}:" in broken.output
+
+
+@pytest.mark.reliability
+def test_cli_import_retires_only_with_prune_and_prints_each(
+    db_session: Any, tmp_path: Path, app: Any, monkeypatch: Any
+) -> None:
+    from app.cli import bank as bank_cli
+    from app.models.question import Bank
+
+    (tmp_path / "sample.yaml").write_text(SAMPLE_BANK)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "other.yaml").write_text(
+        SAMPLE_BANK.replace("bank: sample", "bank: other").replace("id: sample-", "id: other-")
+    )
+    monkeypatch.setattr(bank_cli, "_command_app", lambda: app)
+    runner = CliRunner()
+    assert runner.invoke(bank_cli.bank, ["import", str(tmp_path / "sample.yaml")]).exit_code == 0
+
+    subset = runner.invoke(bank_cli.bank, ["import", str(other)])
+    assert subset.exit_code == 0, subset.output
+    assert "banks retired" not in subset.output
+    assert "kept (--prune retires them): bank sample" in subset.output
+    db_session.expire_all()
+    assert db_session.scalar(select(Bank).where(Bank.slug == "sample")).retired_at is None
+
+    pruned = runner.invoke(bank_cli.bank, ["import", "--prune", str(other)])
+    assert pruned.exit_code == 0, pruned.output
+    assert "retired: bank sample" in pruned.output and "banks retired: 1" in pruned.output
+    db_session.expire_all()
+    assert db_session.scalar(select(Bank).where(Bank.slug == "sample")).retired_at is not None

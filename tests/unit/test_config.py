@@ -132,3 +132,18 @@ def test_create_app_reports_bad_settings(monkeypatch):
     monkeypatch.setenv("CERTPREP_LOGIN_WINDOW_SECONDS", "forever")
     with pytest.raises(ConfigError, match="CERTPREP_LOGIN_WINDOW_SECONDS"):
         create_app()
+
+
+@pytest.mark.reliability
+def test_instance_secret_key_is_generated_once_and_owner_only(tmp_path):
+    import stat
+
+    from app.config import SECRET_KEY_FILE, instance_secret_key
+
+    instance = tmp_path / "instance"
+    key = instance_secret_key(instance)
+    assert len(key) >= 48 and key != DEV_SECRET_KEY
+    assert instance_secret_key(instance) == key
+    assert stat.S_IMODE((instance / SECRET_KEY_FILE).stat().st_mode) == 0o600
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+    assert instance_secret_key(tmp_path / "other") != key

@@ -1,5 +1,6 @@
 """Importing lab folders into the database: idempotent, versioned by content hash,
-retiring labs that left the folder, refusing invalid ones with file and line."""
+retiring labs that left the folder only when asked to (`--prune`), refusing invalid
+ones with file and line."""
 
 from __future__ import annotations
 
@@ -44,8 +45,10 @@ def test_import_is_idempotent_and_versions_by_content(db_session: Any, tmp_path:
     assert checks[0].params["name"] == "cm-0" and policy.cheat_cap_percent is None
 
     shutil.rmtree(root / "lab-two")
-    retired = import_labs(root)
-    assert retired.retired == ["lab-two"]
+    kept = import_labs(root)
+    assert kept.retired == [] and kept.absent == ["lab-two"]
+    retired = import_labs(root, prune=True)
+    assert retired.retired == ["lab-two"] and retired.absent == []
 
 
 def test_invalid_lab_is_refused_with_file_and_line(db_session: Any, tmp_path: Path) -> None:
@@ -72,3 +75,35 @@ def test_lab_import_command(
     assert "labs imported: added: 1" in result.output
     db_session.expire_all()
     assert db_session.scalar(select(Lab.slug)) == "cli-lab"
+
+
+@pytest.mark.reliability
+def test_importing_one_lab_retires_nothing_unless_pruning(
+    db_session: Any, app_config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CERTPREP_DATABASE_URL", app_config["database_url"])
+    monkeypatch.setenv("CERTPREP_INSTANCE_DIR", app_config["instance_dir"])
+    catalogue = tmp_path / "labs"
+    for slug in ("lab-a", "lab-b", "lab-c"):
+        make_lab_folder(catalogue, slug, checks=1)
+    assert CliRunner().invoke(lab, ["import", str(catalogue)]).exit_code == 0
+    subset = tmp_path / "subset"
+    make_lab_folder(subset, "lab-new", checks=1)
+
+    for target in (subset, subset / "lab-new"):  # a folder of labs, or one lab folder
+        result = CliRunner().invoke(lab, ["import", str(target)])
+        assert result.exit_code == 0, result.output
+        assert "retired" not in result.output
+        assert "kept (--prune retires them): lab-a, lab-b, lab-c" in result.output
+    db_session.expire_all()
+    live = db_session.scalars(select(Lab.slug).where(Lab.retired_at.is_(None)).order_by(Lab.slug))
+    assert list(live) == ["lab-a", "lab-b", "lab-c", "lab-new"]
+
+    pruned = CliRunner().invoke(lab, ["import", "--prune", str(subset)])
+    assert pruned.exit_code == 0, pruned.output
+    for slug in ("lab-a", "lab-b", "lab-c"):
+        assert f"retired: {slug}" in pruned.output
+    assert "labs imported: unchanged: 1, retired: 3" in pruned.output
+    db_session.expire_all()
+    live = db_session.scalars(select(Lab.slug).where(Lab.retired_at.is_(None)))
+    assert list(live) == ["lab-new"]

@@ -327,7 +327,7 @@ def test_faults_are_applied_on_every_session_and_node_checks_grade_them(
     )
     (folder / "lab.yaml").write_text(FAULT_LAB)
     (folder / "solution.md").write_text("Edit the file.\n")
-    import_labs(tmp_path / "labs", complete=False)
+    import_labs(tmp_path / "labs")
     _, token = make_user()
     sessions = [start(lab_stack, token, "node-fault-lab")["id"] for _ in range(2)]
     for session_id in sessions:
