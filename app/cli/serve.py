@@ -202,6 +202,11 @@ def _embedded_environment(instance_dir: Path) -> dict[str, str]:
     env["CERTPREP_INSTANCE_DIR"] = str(instance_dir)
     env["CERTPREP_DATABASE_URL"] = f"sqlite:///{instance_dir / 'certprep.sqlite3'}"
     env["CERTPREP_BROKER_URL"] = "filesystem://"
+    if not env.get("CERTPREP_SECRET_KEY"):
+        from app.config import instance_secret_key
+
+        # Sessions are signed with this instance's own key, kept in the instance folder.
+        env["CERTPREP_SECRET_KEY"] = instance_secret_key(instance_dir)
     env.pop("CERTPREP_SIM_URLS", None)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     return env
