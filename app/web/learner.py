@@ -25,7 +25,7 @@ from flask import (
     request,
     url_for,
 )
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -127,6 +127,16 @@ def json_script(value: Any, element_id: str) -> Markup:
         .replace("&", "\\u0026")
     )
     return Markup(f'<script type="application/json" id="{element_id}">{text}</script>')
+
+
+@bp.app_template_filter("inline_code")
+def inline_code(text: str | None) -> Markup:
+    """Content text with its `backquoted` parts as <code>, everything else escaped."""
+    parts = escape(text or "").split("`")
+    html = "".join(
+        f"<code>{part}</code>" if index % 2 else part for index, part in enumerate(parts)
+    )
+    return Markup(html)
 
 
 @bp.errorhandler(ServiceError)

@@ -65,7 +65,7 @@ def _titles(kind: AssignmentKind, slugs: set[str]) -> dict[str, str]:
         return {}
     model: Any = Quiz if kind is AssignmentKind.QUIZ else Lab
     rows = db.session.execute(select(model.slug, model.title).where(model.slug.in_(slugs)))
-    return dict(rows.tuples())
+    return {slug: title for slug, title in rows}
 
 
 def assignments_of(user: User) -> list[Assignment]:
