@@ -35,6 +35,7 @@ from app.services import attempts as attempts_service
 from app.services import auth, lab_sessions
 from app.services import labs as labs_service
 from app.services.errors import ServiceError, TooManyRequests
+from app.services.quiz_text import score_text
 from app.services.quizzes import now
 from app.web import learner_views as views
 from app.web.session import (
@@ -93,7 +94,7 @@ def _template_globals() -> dict[str, Any]:
 @bp.app_template_filter("score")
 def format_score(value: float | None) -> str:
     """A score for people: at most one decimal (`12.3`, `12`), an em dash for none."""
-    return "—" if value is None else f"{round(value, 1):g}"
+    return score_text(value)
 
 
 @bp.app_template_filter("when")

@@ -17,12 +17,12 @@ from app.extensions import db
 from app.models.attempt import Attempt, AttemptStatus
 from app.models.cohort import AssignmentKind
 from app.models.lab import ACTIVE_SESSION_STATUSES, Grade, GradeStatus, Lab, LabSession
-from app.models.quiz import ExpiryPolicy, GradingMethod, Quiz, ReviewAfter, ReviewPolicy
+from app.models.quiz import GradingMethod, Quiz, ReviewAfter, ReviewPolicy
 from app.models.user import Role, User
 from app.services import attempts as attempts_service
 from app.services import cohorts as cohorts_service
 from app.services import grades as grades_service
-from app.services import lab_sessions
+from app.services import lab_sessions, quiz_text
 from app.services import labs as labs_service
 from app.services import quizzes as quizzes_service
 from app.services.errors import Conflict, ServiceError
@@ -259,18 +259,7 @@ REVIEW_WORDS = {
 
 def expiry_words(quiz: Quiz) -> str:
     """What happens when the time runs out, in plain words."""
-    if quiz.expiry_policy is ExpiryPolicy.AUTOSUBMIT:
-        return "When the time runs out, your saved answers are submitted automatically."
-    if quiz.expiry_policy is ExpiryPolicy.GRACE:
-        return (
-            "When the time runs out you can no longer change answers, but you have "
-            f"{quiz.grace_minutes} more minute(s) to submit; an attempt not submitted by "
-            "then is abandoned and scores nothing."
-        )
-    return (
-        "When the time runs out, an attempt you have not submitted is abandoned: it scores "
-        "nothing and still counts as used."
-    )
+    return quiz_text.expiry_words(quiz.expiry_policy.value, quiz.grace_minutes)
 
 
 def policy_words(quiz: Quiz, user: User) -> list[str]:
@@ -362,52 +351,6 @@ def player_context(attempt: Attempt) -> dict[str, Any]:
 # ----------------------------------------------------------------------- review
 
 
-def _text_of(entries: list[dict[str, Any]] | None, ident: Any) -> str:
-    for entry in entries or []:
-        if entry["id"] == ident:
-            return entry["text"]
-    return str(ident)
-
-
-def _number(value: Any, unit: str | None) -> str:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return f"{value} {unit}" if unit else f"{value}"
-
-
-def describe_response(item: dict[str, Any], response: dict[str, Any] | None) -> list[str]:
-    """A response (or an answer key) as lines of text a person reads; [] for none."""
-    if not response:
-        return []
-    kind = item["type"]
-    if kind == "single":
-        return [_text_of(item["options"], response.get("choice"))]
-    if kind == "multiple":
-        return [_text_of(item["options"], c) for c in response.get("choices") or []]
-    if kind == "true_false":
-        return ["True" if response.get("value") else "False"]
-    if kind == "ordering":
-        return [
-            f"{n}. {_text_of(item['items'], i)}"
-            for n, i in enumerate(response.get("order") or [], 1)
-        ]
-    if kind == "matching":
-        return [
-            f"{_text_of(item['prompts'], p)} → {_text_of(item['choices'], c)}"
-            for p, c in (response.get("matches") or {}).items()
-        ]
-    if kind == "short_answer":
-        if "accept" in response:
-            return [", ".join(response["accept"])]
-        return [response.get("text", "")]
-    if kind == "numeric":
-        text = _number(response.get("value"), item.get("unit") or response.get("unit"))
-        if response.get("tolerance"):
-            text += f" (± {response['tolerance']:g})"
-        return [text]
-    return [str(response)]
-
-
 def review_context(user: User, attempt: Attempt) -> dict[str, Any]:
     """The result and as much review as the quiz's policy allows now."""
     context: dict[str, Any] = {"attempt": attempt, "review": None, "entries": []}
@@ -437,8 +380,12 @@ def review_context(user: User, attempt: Attempt) -> dict[str, Any]:
             {
                 **entry,
                 "options": options,
-                "your_answer": describe_response(shown, entry["response"]),
-                "key": describe_response(shown, entry["answer"]) if "answer" in entry else None,
+                "your_answer": quiz_text.describe_response(shown, entry["response"]),
+                "key": (
+                    quiz_text.describe_response(shown, entry["answer"])
+                    if "answer" in entry
+                    else None
+                ),
             }
         )
     context.update(review=review, entries=entries)
