@@ -59,6 +59,10 @@
       link.querySelector(".state").textContent =
         (answered ? ", answered" : ", unanswered") + (flagged ? ", flagged" : "");
     });
+    var summaryLink = document.getElementById("nav-summary");
+    summaryLink.classList.toggle("current", !summary.hidden);
+    if (!summary.hidden) { summaryLink.setAttribute("aria-current", "step"); }
+    else { summaryLink.removeAttribute("aria-current"); }
   }
 
   // ------------------------------------------------------------------ autosave
