@@ -34,6 +34,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 ENVIRONMENTS = ("development", "testing", "production")
 DEV_SECRET_KEY = "dev-only-not-secret"
+# `certprep up` keeps the instance's own secret key in this file of the instance folder.
+SECRET_KEY_FILE = "secret_key"
 SUPPORTED_DATABASE_SCHEMES = ("sqlite", "postgresql")
 
 # Seconds after which a pooled server connection is replaced instead of reused: well
@@ -141,7 +143,8 @@ class Settings:
             "OPENAPI_URL_PREFIX": "/api",
             "OPENAPI_JSON_PATH": "openapi.json",
             "OPENAPI_SWAGGER_UI_PATH": "docs",
-            "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+            # Swagger UI ships in the package (app/web/static/vendor/swagger_ui).
+            "OPENAPI_SWAGGER_UI_URL": "/assets/vendor/swagger_ui/",
             **self.extra,
         }
 
@@ -267,6 +270,26 @@ def load_settings(
         values["testing"] = values["env"] == "testing"
     values["extra"] = extra
     return Settings(**values)
+
+
+def instance_secret_key(instance_dir: Path) -> str:
+    """The secret key kept in `<instance_dir>/secret_key`, created (mode 0600, 256
+    random bits) when missing. Raises `ConfigError` when the file is empty."""
+    import secrets
+
+    path = Path(instance_dir) / SECRET_KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text().strip()
+        if not key:
+            raise ConfigError(f"{path} is empty; delete it to get a new secret key") from None
+        return key
+    key = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
 
 
 def env_var_for(setting: str) -> str | None:

@@ -27,6 +27,7 @@ BLUEPRINTS: list[str] = [
 PLAIN_BLUEPRINTS: list[str] = [
     "app.api.health",
     "app.web.dashboard",
+    "app.web.learner",
 ]
 
 

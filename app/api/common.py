@@ -10,6 +10,9 @@ Authentication::
         def put(self, data, thing_id):
             return things.update(current_user(), thing_id, data)
 
+A browser page's script may use the session cookie instead of a bearer token (plus the
+`X-CSRF-Token` header on requests that change something; `app.web.session`).
+
 `auth_required` answers 401 (with `WWW-Authenticate: Bearer`) without a valid token and
 403 when the account lacks the role; it sets `flask.g.current_user` and
 `flask.g.current_token`, and documents the bearer security scheme plus the 401/403
@@ -36,6 +39,8 @@ from app.models.user import ApiToken, Role, User
 from app.services.auth import authenticate_token
 from app.services.errors import Forbidden, NotFound, Unauthorized
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 F = TypeVar("F", bound=Callable[..., Any])
 M = TypeVar("M")
 
@@ -56,13 +61,38 @@ def authenticate_request(*roles: Role | str) -> ApiToken:
     account holds none of `roles` (admins hold every role). Sets `g.current_user` and
     `g.current_token`.
     """
-    record = authenticate_token(bearer_token())
+    token = bearer_token()
+    if token is None and _has_web_session():
+        record = _web_session_token()
+    else:
+        record = authenticate_token(token)
     user = record.user
     if roles and user.role is not Role.ADMIN and not user.has_role(*roles):
         wanted = ", ".join(Role(r).value for r in roles)
         raise Forbidden(f"This needs the role {wanted}; you are {user.role.value}.")
     g.current_user = user
     g.current_token = record
+    return record
+
+
+def _has_web_session() -> bool:
+    from app.web.session import has_web_session
+
+    return has_web_session()
+
+
+def _web_session_token() -> ApiToken:
+    """The token of the browser session that calls the API from a page's script.
+
+    A request that changes something must also carry the session's CSRF token in the
+    `X-CSRF-Token` header: a cookie alone is sent by any site's forms."""
+    from app.web.session import CSRF_HEADER, csrf_matches, web_token
+
+    record = web_token()
+    if record is None:
+        raise Unauthorized("The browser session ended; log in again.", invalid_token=True)
+    if request.method not in SAFE_METHODS and not csrf_matches(request.headers.get(CSRF_HEADER)):
+        raise Forbidden(f"Send this page's CSRF token in the {CSRF_HEADER} header.")
     return record
 
 

@@ -1,5 +1,5 @@
-"""`certprep lab list|start|ssh|grade|stop|import`: the learner's side of labs, through
-the REST API (`--api URL --token T`, or the saved login of `certprep login`).
+"""`certprep lab list|start|sessions|ssh|edit|grade|stop|import`: the learner's side of
+labs, through the REST API (`--api URL --token T`, or the saved login of `certprep login`).
 
 `lab import [ROOT]` is the operator's: it loads `labs/` into the configured database.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from app.cli.login import ApiClient, api_options, config_dir
+from app.cli.login import ApiClient, ApiError, api_options, config_dir
 
 # Seconds between session polls while a cluster is being provisioned.
 POLL_SECONDS = 0.5
@@ -101,7 +101,20 @@ def list_labs(client: ApiClient) -> None:
 @api_options
 def start(slug: str, target: Path | None, timeout: float, client: ApiClient) -> None:
     """Start lab SLUG, wait for its cluster, write the kubeconfig and show the tasks."""
-    session = client.post(f"/labs/{slug}/sessions")
+    try:
+        session = client.post(f"/labs/{slug}/sessions")
+    except ApiError as exc:
+        if (
+            exc.status == 409
+            and isinstance(exc.body, dict)
+            and "limit" in exc.body.get("errors", {})
+        ):
+            limit = exc.body["errors"]["limit"][0]
+            raise click.ClickException(
+                f"you already have {limit} active lab session(s), the limit."
+                " Stop one first: certprep lab stop SESSION (list them: certprep lab sessions)"
+            ) from None
+        raise
     click.echo(f"session {session['id']}: starting {slug}", err=True)
     session = wait_ready(client, session, timeout)
     _, config = client.request("GET", f"/lab-sessions/{session['id']}/kubeconfig")
@@ -160,6 +173,61 @@ def ssh(session_id: int, node: str, command: str | None, client: ApiClient) -> N
             with contextlib.suppress(OSError):
                 readline.write_history_file(history)
     raise SystemExit(status)
+
+
+@lab.command("sessions")
+@click.option("--all", "show_all", is_flag=True, help="Also the sessions that ended.")
+@api_options
+def sessions(show_all: bool, client: ApiClient) -> None:
+    """Your lab sessions, newest first: id, lab, status, time left, latest grade."""
+    rows = client.get("/lab-sessions", params={"page_size": 100})
+    shown = [r for r in rows if show_all or r["status"] not in FINAL_SESSION_STATUSES]
+    if not shown:
+        click.echo(
+            "no active lab sessions (start one: certprep lab start SLUG; --all lists ended ones)"
+        )
+        return
+    click.echo(f"{'SESSION':>7}  {'STATUS':<12} {'EXPIRES':<25} {'GRADE':>6}  LAB")
+    for row in shown:
+        done = [g for g in row["grades"] if g["status"] == "done"]
+        grade = f"{round(done[-1]['percentage'], 1):g}%" if done else "-"
+        click.echo(
+            f"{row['id']:>7}  {row['status']:<12} {row['expires_at'] or '-'!s:<25}"
+            f" {grade:>6}  {row['lab']}"
+        )
+
+
+@lab.command("edit")
+@click.argument("session_id", type=int)
+@click.argument("node")
+@click.argument("path")
+@api_options
+def edit(session_id: int, node: str, path: str, client: ApiClient) -> None:
+    """Edit file PATH on NODE of a session in $EDITOR (or $VISUAL): the file is copied
+    to a private local file, opened, and written back to the node when it changed.
+    A file that does not exist yet starts empty."""
+    url = f"/lab-sessions/{session_id}/nodes/{node}/files"
+    try:
+        content = client.get(url, params={"path": path})["content"]
+        exists = True
+    except ApiError as exc:
+        if exc.status != 404 or "no node" in str(exc.body):
+            raise
+        content, exists = "", False
+        click.echo(f"{path} does not exist on {node}; it is created when you save.", err=True)
+    folder = config_dir() / "labs" / f"session-{session_id}-edit"
+    local = write_private(folder / node / Path(path).name, content)
+    try:
+        click.edit(filename=str(local))
+        edited = local.read_text()
+    finally:
+        with contextlib.suppress(OSError):
+            local.unlink()
+    if edited == content and exists:
+        click.echo(f"{path} on {node}: no change")
+        return
+    written = client.put(url, params={"path": path}, json={"content": edited})
+    click.echo(f"{path} on {node}: saved ({written['size']} bytes)")
 
 
 @lab.command("grade")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import click
 
-from app.cli.login import ApiClient, ApiError, api_options
+from app.cli.login import ApiClient, ApiError, api_options, config_dir
+from app.services.quiz_text import describe_response, expiry_words, score_text
 
 
 def format_remaining(seconds: int) -> str:
@@ -53,25 +57,29 @@ def parse_answer(item: dict[str, Any], text: str) -> dict[str, Any]:
     raise click.BadParameter(f"cannot answer a {kind} question here")
 
 
-def _show_item(item: dict[str, Any], total: int) -> None:
+def _show_item(item: dict[str, Any], total: int, flagged: bool = False) -> None:
     click.echo("")
     click.secho(
         f"Question {item['position']}/{total} ({item['type'].replace('_', ' ')},"
-        f" {item['points']:g} point(s))",
+        f" {item['points']:g} point(s)){'  [flagged]' if flagged else ''}",
         bold=True,
     )
     click.echo(item["stem"].rstrip())
     for key in ("options", "items"):
         for entry in item.get(key) or []:
             click.echo(f"  [{entry['id']}] {entry['text']}")
+    if item.get("prompts"):
+        click.echo("  match each of:")
+        for number, entry in enumerate(item["prompts"], 1):
+            click.echo(f"    {number}. {entry['text']}")
     if item.get("choices"):
-        click.echo("  choices:")
+        click.echo("  with one of:")
         for entry in item["choices"]:
             click.echo(f"    [{entry['id']}] {entry['text']}")
     if item.get("unit"):
         click.echo(f"  (unit: {item['unit']})")
     if item.get("response") is not None:
-        click.echo(f"  saved: {item['response']}")
+        click.echo("  saved: " + "; ".join(describe_response(item, item["response"])))
 
 
 def _hint(item: dict[str, Any]) -> str:
@@ -82,29 +90,69 @@ def _hint(item: dict[str, Any]) -> str:
         "true_false": "true/false",
         "numeric": "a number",
         "short_answer": "your answer",
+        "matching": "choice id for the first item",
     }.get(item["type"], "answer")
 
 
-def _ask(item: dict[str, Any]) -> dict[str, Any] | None:
-    """Prompt until the input parses; None keeps the saved response (empty input)."""
-    if item["type"] == "matching":
-        matches = dict((item.get("response") or {}).get("matches") or {})
-        for prompt in item["prompts"]:
-            current = matches.get(prompt["id"], "")
-            chosen = click.prompt(
-                f"  {prompt['text']} -> choice id", default=current, show_default=bool(current)
-            ).strip()
-            if chosen:
-                matches[prompt["id"]] = chosen
-        return {"matches": matches} if matches else None
+NAVIGATION_HELP = (
+    "  n next, p previous, g N go to question N, f flag/unflag, s summary and submit,"
+    " q save and leave"
+)
+
+
+def _ask_matching(item: dict[str, Any], first: str) -> dict[str, Any] | None:
+    """Matches for every prompt: `first` for the first one, then one prompt each."""
+    matches = dict((item.get("response") or {}).get("matches") or {})
+    matches[item["prompts"][0]["id"]] = first
+    for prompt in item["prompts"][1:]:
+        current = matches.get(prompt["id"], "")
+        chosen = click.prompt(
+            f"  {prompt['text']} -> choice id", default=current, show_default=bool(current)
+        ).strip()
+        if chosen:
+            matches[prompt["id"]] = chosen
+    return {"matches": matches} if matches else None
+
+
+def _read_command(item: dict[str, Any]) -> tuple[str, Any]:
+    """One line of input for the shown item: ("answer", response), ("skip", None) for
+    Enter, or a navigation command ("next", "prev", "goto", "flag", "summary", "quit")."""
     while True:
         text = click.prompt(
-            f"  answer ({_hint(item)}; Enter to skip)", default="", show_default=False
-        )
-        if not text.strip():
-            return None
+            f"  answer ({_hint(item)}; Enter skips; ? for commands)", default="", show_default=False
+        ).strip()
+        ids = {e["id"] for e in (item.get("options") or []) + (item.get("items") or [])}
+        if text and text in ids:
+            return "answer", parse_answer(item, text)
+        if item["type"] == "matching" and text in {c["id"] for c in item["choices"]}:
+            return "answer", _ask_matching(item, text)
+        word = text.lower()
+        if word == "":
+            return "skip", None
+        if word in ("?", "h", "help"):
+            click.echo(NAVIGATION_HELP)
+            continue
+        if word == "n":
+            return "next", None
+        if word == "p":
+            return "prev", None
+        if word == "f":
+            return "flag", None
+        if word == "s":
+            return "summary", None
+        if word == "q":
+            return "quit", None
+        if word.startswith("g ") or (word.startswith("g") and word[1:].isdigit()):
+            number = word[1:].strip()
+            if number.isdigit():
+                return "goto", int(number)
+            click.echo("  g N: the question number, e.g. g 3")
+            continue
+        if item["type"] == "matching":
+            click.echo("  type the choice id for the first item")
+            continue
         try:
-            return parse_answer(item, text)
+            return "answer", parse_answer(item, text)
         except click.BadParameter as exc:
             click.echo(f"  {exc.message}")
 
@@ -112,14 +160,80 @@ def _ask(item: dict[str, Any]) -> dict[str, Any] | None:
 def _print_result(attempt: dict[str, Any]) -> None:
     result = attempt.get("result")
     if attempt["status"] == "abandoned" or not result:
-        click.echo(f"attempt {attempt['id']}: {attempt['status']}")
+        click.echo(f"attempt {attempt['id']}: {attempt['status'].replace('_', ' ')}")
         return
     verdict = "PASSED" if result["passed"] else "not passed"
     click.secho(
-        f"attempt {attempt['id']}: {result['score']:g}/{result['max_score']:g}"
-        f" ({result['percent']:g} %) {verdict}",
+        f"attempt {attempt['id']}: {score_text(result['score'])}/{score_text(result['max_score'])}"
+        f" ({score_text(result['percent'])} %) {verdict}",
         bold=True,
     )
+
+
+def _time_over(client: ApiClient, attempt_id: int, slug: str) -> bool:
+    """Say clearly what happened once the attempt stopped taking answers; True when it
+    can still be submitted (the grace period of the quiz's expiry policy)."""
+    attempt = client.get(f"/attempts/{attempt_id}")
+    if attempt["status"] == "submitted" and attempt.get("close_reason") != "deadline":
+        click.echo("This attempt is already submitted.")
+        _print_result(attempt)
+        click.echo(f"Details: certprep quiz result {attempt_id}")
+        return False
+    click.secho("Time ran out.", bold=True)
+    if attempt["status"] == "submitted":
+        click.echo("Your saved answers were submitted automatically.")
+        _print_result(attempt)
+        click.echo(f"Details: certprep quiz result {attempt_id}")
+        return False
+    if attempt["status"] == "abandoned":
+        click.echo(
+            "The attempt was not submitted in time, so it is abandoned: it scores nothing and"
+            " still counts as used."
+        )
+        return False
+    click.echo(
+        "No more answers are accepted, but you can still submit during the grace period"
+        f" (until {attempt['expires_at']})."
+    )
+    return True
+
+
+def _flags_file(attempt_id: int) -> Path:
+    return config_dir() / "flags" / f"attempt-{attempt_id}.json"
+
+
+def _load_flags(attempt_id: int) -> set[str]:
+    try:
+        return set(json.loads(_flags_file(attempt_id).read_text()))
+    except (OSError, ValueError):
+        return set()
+
+
+def _save_flags(attempt_id: int, flags: set[str]) -> None:
+    path = _flags_file(attempt_id)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_text(json.dumps(sorted(flags)))
+
+
+def _summary(items: list[dict[str, Any]], flags: set[str]) -> int:
+    """Print the answered/unanswered/flagged summary; returns the unanswered count."""
+    unanswered = [i for i in items if i.get("response") is None]
+    flagged = [i for i in items if i["question_id"] in flags]
+    click.echo("")
+    click.secho(
+        f"Summary: {len(items) - len(unanswered)} of {len(items)} answered,"
+        f" {len(unanswered)} unanswered, {len(flagged)} flagged",
+        bold=True,
+    )
+    for item in items:
+        marks = []
+        if item.get("response") is None:
+            marks.append("unanswered")
+        if item["question_id"] in flags:
+            marks.append("flagged")
+        click.echo(f"  {item['position']:>2}. {', '.join(marks) or 'answered'}")
+    return len(unanswered)
 
 
 @click.group("quiz")
@@ -145,46 +259,101 @@ def list_quizzes(client: ApiClient) -> None:
 @click.option("--submit/--no-submit", default=None, help="Submit at the end without asking.")
 @api_options
 def take(client: ApiClient, slug: str, submit: bool | None) -> None:
-    """Take quiz SLUG: each answer is saved at once; run again to resume."""
+    """Take quiz SLUG: each answer is saved at once; run again to resume at the first
+    unanswered question. At the answer prompt: n next, p previous, g N go to question N,
+    f flag for review, s summary and submit, q save and leave."""
     status, attempt = client.request("POST", f"/quizzes/{slug}/attempts")
     verb = "resuming" if status == 200 else "started"
+    items = attempt["items"]
+    total = len(items)
     click.echo(
         f"{verb} attempt {attempt['id']} of {attempt['quiz_title']}:"
-        f" {len(attempt['items'])} questions, {format_remaining(attempt['remaining_seconds'])} left"
+        f" {total} questions, {format_remaining(attempt['remaining_seconds'])} left"
     )
-    total = len(attempt["items"])
+    with contextlib.suppress(ApiError):
+        rules = client.get(f"/quizzes/{slug}")
+        click.echo(expiry_words(rules["expiry_policy"], rules["grace_minutes"]))
+    click.echo(NAVIGATION_HELP)
+    flags = _load_flags(attempt["id"])
     # The server's remaining time, counted down locally between answers.
     remaining, measured_at = attempt["remaining_seconds"], time.monotonic()
-    for item in attempt["items"]:
+    index = next((i for i, item in enumerate(items) if item.get("response") is None), 0)
+    if status == 200:
+        click.echo(f"resuming at question {index + 1} (the first unanswered)")
+    wants_summary = time_over = False
+    while True:
         left = remaining - (time.monotonic() - measured_at)
-        _show_item(item, total)
+        if left <= 0 and not time_over:
+            if not _time_over(client, attempt["id"], slug):
+                return
+            time_over = wants_summary = True
+        if wants_summary or index >= total:
+            unanswered = _summary(items, flags)
+            if submit is None:
+                question = "Submit the attempt now?"
+                if unanswered:
+                    question = f"{unanswered} question(s) unanswered (they score zero). Submit now?"
+                if not click.confirm(question, default=False):
+                    if not time_over and click.confirm("Go back to the questions?", default=False):
+                        wants_summary = False
+                        index = next(
+                            (i for i, item in enumerate(items) if item.get("response") is None), 0
+                        )
+                        continue
+                    click.echo(f"Saved. Resume with: certprep quiz take {slug}")
+                    return
+            elif not submit:
+                click.echo(f"Saved. Resume with: certprep quiz take {slug}")
+                return
+            break
+        item = items[index]
+        _show_item(item, total, item["question_id"] in flags)
         click.echo(f"  (time left {format_remaining(int(left))})")
-        response = _ask(item)
-        if response is None:
-            continue
-        try:
-            saved = client.put(
-                f"/attempts/{attempt['id']}/responses/{item['question_id']}",
-                json={"response": response},
-            )
-        except ApiError as exc:
-            if exc.status == 409:
-                click.echo(f"  not saved: {exc.body.get('message')}")
-                break
-            if exc.status == 422:
-                click.echo(f"  not saved: {exc.message}")
-                continue
-            raise
-        remaining, measured_at = saved["remaining_seconds"], time.monotonic()
-        click.echo(f"  saved. time left {format_remaining(remaining)}")
-    if submit is None:
-        submit = click.confirm("Submit the attempt now?", default=False)
-    if not submit:
-        click.echo(f"Saved. Resume with: certprep quiz take {slug}")
-        return
+        action, value = _read_command(item)
+        if action == "next" or action == "skip":
+            index += 1
+        elif action == "prev":
+            index = max(0, index - 1)
+        elif action == "goto":
+            if 1 <= value <= total:
+                index = value - 1
+            else:
+                click.echo(f"  there are questions 1 to {total}")
+        elif action == "flag":
+            flags.symmetric_difference_update({item["question_id"]})
+            _save_flags(attempt["id"], flags)
+            click.echo("  flagged for review" if item["question_id"] in flags else "  unflagged")
+        elif action == "summary":
+            wants_summary = True
+        elif action == "quit":
+            click.echo(f"Saved. Resume with: certprep quiz take {slug}")
+            return
+        elif action == "answer" and value is not None:
+            try:
+                saved = client.put(
+                    f"/attempts/{attempt['id']}/responses/{item['question_id']}",
+                    json={"response": value},
+                )
+            except ApiError as exc:
+                if exc.status == 409:
+                    if not _time_over(client, attempt["id"], slug):
+                        return
+                    time_over = wants_summary = True
+                    continue
+                if exc.status == 422:
+                    click.echo(f"  not saved: {exc.message}")
+                    continue
+                raise
+            item["response"] = value
+            remaining, measured_at = saved["remaining_seconds"], time.monotonic()
+            click.echo(f"  saved. time left {format_remaining(remaining)}")
+            index += 1
     try:
         result = client.post(f"/attempts/{attempt['id']}/submit")
     except ApiError as exc:
+        if exc.status == 409:
+            _time_over(client, attempt["id"], slug)
+            return
         raise click.ClickException(f"submit refused: {exc.body.get('message')}") from None
     _print_result(result)
     click.echo(f"Details: certprep quiz result {attempt['id']}")
@@ -194,33 +363,57 @@ def take(client: ApiClient, slug: str, submit: bool | None) -> None:
 @click.argument("attempt_id", type=int)
 @api_options
 def result(client: ApiClient, attempt_id: int) -> None:
-    """Score of ATTEMPT_ID, and as much review as the quiz allows."""
+    """Score of ATTEMPT_ID, and as much review as the quiz allows: option texts, your
+    answer, the right answer, why each option is right or wrong, the explanation."""
     attempt = client.get(f"/attempts/{attempt_id}")
     if attempt["status"] == "in_progress":
         click.echo(
             f"attempt {attempt_id} is in progress,"
             f" {format_remaining(attempt['remaining_seconds'])} left"
+            f" (continue: certprep quiz take {attempt['quiz_slug']})"
         )
         return
     _print_result(attempt)
+    if attempt.get("close_reason") == "deadline":
+        click.echo("Time ran out: the saved answers were submitted automatically.")
+    elif attempt["status"] == "abandoned":
+        click.echo("Time ran out before it was submitted: it scores nothing.")
     if attempt["status"] != "submitted":
         return
     review = client.get(f"/attempts/{attempt_id}/review")
     for name, bucket in review["domains"].items():
         click.echo(
-            f"  {name:<26} {bucket['score']:g}/{bucket['max_score']:g} ({bucket['percent']:g} %)"
+            f"  {name:<26} {score_text(bucket['score'])}/{score_text(bucket['max_score'])}"
+            f" ({score_text(bucket['percent'])} %)"
         )
     if review["level"] == "score_only":
         click.echo("Question details are not shown for this quiz (yet).")
+    shown = {item["question_id"]: item for item in attempt["items"]}
     for entry in review["items"]:
+        item = shown.get(entry["question_id"], entry)
         mark = "right" if entry["correct"] else "wrong"
-        click.echo(f"\n{entry['position']}. [{mark}, {entry['score']:g}/{entry['max_score']:g}]")
+        click.echo(
+            f"\n{entry['position']}. [{mark}, {score_text(entry['score'])}/"
+            f"{score_text(entry['max_score'])}]"
+        )
         click.echo(f"   {entry['stem'].strip()}")
-        click.echo(f"   your answer: {entry['response']}")
+        why = {o["id"]: o for o in entry.get("option_feedback") or []}
+        for option in item.get("options") or []:
+            feedback = why.get(option["id"])
+            marker = ""
+            if feedback is not None:
+                marker = " (correct)" if feedback["correct"] else ""
+            click.echo(f"   - {option['text']}{marker}")
+            if feedback is not None and feedback.get("why"):
+                click.echo(f"       why: {feedback['why'].strip()}")
+        answer = describe_response(item, entry["response"])
+        click.echo(f"   your answer: {'; '.join(answer) if answer else '(none)'}")
         if "answer" in entry:
-            click.echo(f"   right answer: {entry['answer']}")
+            click.echo(f"   right answer: {'; '.join(describe_response(item, entry['answer']))}")
         if "explanation" in entry:
-            click.echo(f"   why: {entry['explanation'].strip()}")
+            click.echo(f"   explanation: {entry['explanation'].strip()}")
+        if entry.get("seed_section"):
+            click.echo(f"   source section: {entry['seed_section']}")
 
 
 commands = [quiz]

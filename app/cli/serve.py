@@ -205,6 +205,7 @@ def _embedded_environment(instance_dir: Path) -> dict[str, str]:
     if not env.get("CERTPREP_SECRET_KEY"):
         from app.config import instance_secret_key
 
+        # Sessions are signed with this instance's own key, kept in the instance folder.
         env["CERTPREP_SECRET_KEY"] = instance_secret_key(instance_dir)
     env.pop("CERTPREP_SIM_URLS", None)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -23,18 +22,16 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
-from app.api.common import client_address
 from app.extensions import db
 from app.models.user import Role, User
-from app.services import auth, cohorts, invitations, progress
-from app.services.errors import ServiceError, TooManyRequests
+from app.services import cohorts, invitations, progress
+from app.services.errors import ServiceError
 from app.web.session import (
     CSRF_FIELD,
     check_csrf,
     csrf_token,
     end_session,
     login_required,
-    start_session,
     web_user,
 )
 from app.web.text import render_markdown
@@ -190,47 +187,23 @@ def _http_error(error: HTTPException) -> tuple[str, int]:
     return render_template("error.html", status=status, message=error.description), status
 
 
-def _safe_next(target: str | None) -> str:
-    """Only redirect to this site's dashboard after login (no open redirect)."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and parts.path.startswith("/dashboard"):
-            return target
-    return url_for("web.home")
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    """The login form; on success the session holds a fresh API token."""
-    error = None
-    status = 200
+    """The login page moved to `/login`: a GET is redirected there (back to the
+    dashboard afterwards); a POST from an old form is still checked here."""
     if request.method == "POST":
-        check_csrf()
-        try:
-            issued = auth.login(
-                request.form.get("email", ""), request.form.get("password", ""), client_address()
-            )
-        except TooManyRequests as exc:
-            error, status = exc.message, 429
-        except ServiceError as exc:
-            error, status = exc.message, 401
-        else:
-            start_session(issued)
-            return redirect(_safe_next(request.args.get("next")))
-    return (
-        render_template(
-            "login.html", error=error, email=request.form.get("email", ""), title="Log in"
-        ),
-        status,
-    )
+        from app.web.learner import login_view
+
+        return login_view(default_next=url_for("web.home"))
+    return redirect(url_for("learner.login", next=request.args.get("next") or url_for("web.home")))
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> BaseResponse:
-    """Revoke the session's token and return to the login page."""
+    """End the browser session (kept for old forms; the pages post to `/logout`)."""
     check_csrf()
     end_session()
-    return redirect(url_for("web.login"))
+    return redirect(url_for("learner.login"))
 
 
 @bp.route("/")

@@ -81,7 +81,7 @@ def test_trainer_dashboard_in_chromium(
 
     page.goto(f"{live_server}/dashboard/cohorts/{cohort.id}")
     # Not logged in: sent to the login form, which returns here afterwards.
-    assert "/dashboard/login" in page.url
+    assert "/login?next=" in page.url
     page.get_by_label("Email").fill(DEMO_TRAINER)
     page.get_by_label("Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Log in").click()

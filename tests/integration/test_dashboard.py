@@ -27,7 +27,7 @@ from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by na
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def csrf_of(client: Any, path: str = "/dashboard/login") -> str:
+def csrf_of(client: Any, path: str = "/login") -> str:
     page = client.get(path)
     found = CSRF.search(page.get_data(as_text=True))
     assert found, page.get_data(as_text=True)
@@ -53,7 +53,10 @@ def test_login_needs_csrf_and_the_right_password(
 ) -> None:
     make_user("trainer", email="coach@example.test")
     browser = app.test_client()
-    page = browser.get("/dashboard/login")
+    # The login page lives at /login; the old address sends people there.
+    moved = browser.get("/dashboard/login")
+    assert moved.status_code == 302 and moved.headers["Location"] == "/login?next=/dashboard/"
+    page = browser.get("/login")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert '<label for="email">' in html and '<label for="password">' in html
@@ -84,7 +87,8 @@ def test_pages_need_a_session_and_next_stays_on_site(
     browser = app.test_client()
     redirected = browser.get("/dashboard/cohorts/1")
     assert (
-        redirected.status_code == 302 and "/dashboard/login?next=" in redirected.headers["Location"]
+        redirected.status_code == 302
+        and redirected.headers["Location"] == "/login?next=/dashboard/cohorts/1"
     )
     evil = log_in(browser, "coach@example.test", next_path="https://evil.example/")
     assert evil.headers["Location"].endswith("/dashboard/")

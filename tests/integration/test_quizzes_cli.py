@@ -102,15 +102,21 @@ def test_login_saves_a_private_token_and_quiz_commands_use_it(
     assert partial.exit_code == 0, partial.output
     assert "resuming attempt" in partial.output and "Resume with" in partial.output
 
-    # Resume: everything answered right, then submit.
-    done = runner.invoke(quiz, ["take", "sample-quiz", "--submit"], input=typed_answers(items))
+    # Resume at the first unanswered question: the rest answered right, then submit.
+    done = runner.invoke(quiz, ["take", "sample-quiz", "--submit"], input=typed_answers(items[2:]))
     assert done.exit_code == 0, done.output
-    assert "saved:" in done.output  # the earlier answers are shown on resume
+    assert "resuming at question 3 (the first unanswered)" in done.output
+    assert "Summary: 7 of 7 answered, 0 unanswered" in done.output
     assert "7/7 (100 %) PASSED" in done.output
 
     result = runner.invoke(quiz, ["result", str(attempt["id"])])
     assert result.exit_code == 0, result.output
-    assert "right answer:" in result.output and "why: SECRET-EXPLANATION" in result.output
+    assert "right answer:" in result.output and "explanation: SECRET-EXPLANATION" in result.output
+    # Option texts and each option's why, never Python dicts.
+    assert "- The leader (correct)" in result.output
+    assert "why: SECRET-WHY-FOLLOWER" in result.output
+    assert "TaintToleration → Taints on the node" in result.output
+    assert "{" not in result.output
 
     assert runner.invoke(logout).exit_code == 0 and not saved.exists()
     assert runner.invoke(quiz, ["list"]).exit_code == 2

@@ -1,0 +1,141 @@
+"""Headless Chromium against a live server with the real worker and simulator: a learner
+starts the broken-scheduler lab from its page, waits on the console while the cluster is
+prepared, lists the manifests folder, opens the scheduler's manifest in the editor,
+fixes it, saves it to the node and grades the cluster to 100 %; the console stays usable
+390 px wide and axe-core finds no serious violation. Screenshots go to test-output/."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.e2e.test_learner_browser import axe_serious, browser, new_page, shot  # noqa: F401
+from tests.fixtures.app import DEFAULT_PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.kubectl]
+
+SLUG = "scheduler-misspelled-flag"
+EMAIL = "console@example.test"
+
+
+@contextmanager
+def cluster_clock(lab_stack: Any, session_id: int) -> Iterator[None]:
+    """Run the session's cluster at wall-clock time, as `certprep sim serve` does (the
+    test simulator leaves that to the tests): the kubelets, the scheduler and the
+    controllers act every 0.2 s while the block runs."""
+    from app.extensions import db
+    from app.models.lab import LabSession
+
+    with lab_stack.app.app_context():
+        cluster_id = db.session.get(LabSession, session_id).cluster["cluster_id"]
+    control_plane = lab_stack.sim.get_cluster(cluster_id).control_plane
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(0.2):
+            control_plane.settle()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def grade_until_full(page: Any, tries: int = 4) -> str:
+    """Press Grade until a grade shows 100 % (or `tries` grades); the last grade's line."""
+    percent = ""
+    for _ in range(tries):
+        time.sleep(2)
+        page.get_by_role("button", name="Grade my cluster").click()
+        page.wait_for_function(
+            "() => document.getElementById('grade-state').textContent === 'Graded.'",
+            timeout=120_000,
+        )
+        percent = page.locator("#grade-percent").inner_text()
+        if percent.endswith(": 100 %"):
+            break
+    return percent
+
+
+@pytest.fixture
+def lab_server(lab_stack: Any) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, lab_stack.app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def test_fix_the_scheduler_in_the_console(
+    lab_server: str,
+    lab_stack: Any,
+    browser: Any,  # noqa: F811
+    make_user: Any,
+) -> None:
+    make_user("learner", email=EMAIL)
+    page = new_page(browser)
+    page.goto(f"{lab_server}/labs/{SLUG}")
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{lab_server}/labs/{SLUG}")
+    assert "kubeconfigg" not in page.content()
+    page.get_by_role("button", name="Start the lab").click()
+    page.wait_for_url(re.compile(r".*/lab-sessions/\d+$"))
+    # The page refreshes itself until the cluster is ready.
+    page.wait_for_selector("#file-content", timeout=90_000)
+    assert re.fullmatch(r"\d+:\d\d", page.locator("#lab-countdown-value").inner_text())
+
+    page.get_by_role("button", name="List folder").click()
+    page.get_by_role("button", name="kube-scheduler.yaml").click()
+    editor = page.get_by_label("File content")
+    page.wait_for_function("() => !document.getElementById('file-content').disabled")
+    text = editor.input_value()
+    assert "--kubeconfigg=" in text
+    assert "kube-scheduler" in page.locator("#file-highlight .y-value").all_inner_texts()[1:][
+        0
+    ] or (page.locator("#file-highlight .y-key").count() > 5)
+    editor.fill(text.replace("--kubeconfigg=", "--kubeconfig="))
+    assert page.locator("#file-state").inner_text() == "Unsaved changes"
+    page.get_by_role("button", name="Save to the node").click()
+    page.wait_for_function(
+        "() => document.getElementById('file-state').textContent.startsWith('Saved ')"
+    )
+    violations = axe_serious(page)
+    shot(page, "console")
+
+    # The test simulator's clusters only move when a test ticks them: let the kubelet
+    # restart the scheduler and the scheduler place the pods.
+    session_id = int(page.url.rsplit("/", 1)[1])
+    with cluster_clock(lab_stack, session_id):
+        percent = grade_until_full(page)
+    assert percent.endswith(": 100 %"), page.locator("#checks").inner_text()
+    assert page.locator("#checks li.pass").count() == page.locator("#checks li").count()
+    shot(page, "console-graded")
+
+    phone = new_page(browser, width=390, height=844)
+    phone.context.add_cookies(page.context.cookies())
+    phone.goto(page.url)
+    phone.wait_for_selector("#grade-percent")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(phone, "console-390")
+    phone.context.close()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Stop the session").click()
+    page.wait_for_selector("#session-ended")
+    page.context.close()
+    assert not violations, violations

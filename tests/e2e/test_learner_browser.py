@@ -1,0 +1,341 @@
+# ruff: noqa: F811  (pytest fixtures imported from other test modules are used as arguments)
+"""Headless Chromium (Debian's, driven by Playwright) against a live server: a learner
+logs in at /login and takes a whole quiz with every item type (drag and keyboard
+ordering, matching selects, numeric with unit), navigates, flags, reloads and resumes at
+the first unanswered question, watches the countdown, submits from the summary and reads
+the review. Then a 390 px wide pass and a keyboard-only pass. axe-core (vendored, injected
+by the test only) must find no serious or critical violation on any page. Screenshots go
+to test-output/ (git-ignored)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from app.config import PROJECT_ROOT
+from tests.fixtures.app import DEFAULT_PASSWORD
+from tests.integration.test_quizzes import CORRECT, make_quiz, sample_bank  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+OUTPUT_DIR = PROJECT_ROOT / "test-output"
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+EMAIL = "ada@example.test"
+
+
+@pytest.fixture
+def live_server(app: Any, db_session: Any) -> Iterator[str]:
+    """The session app served over HTTP on a free local port."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or CHROMIUM
+    if not Path(executable).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def new_page(browser: Any, width: int = 1280, height: int = 900) -> Any:
+    # bypass_csp lets the test inject axe-core; the pages themselves never need it.
+    context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    return page
+
+
+def axe_serious(page: Any) -> list[str]:
+    """Serious and critical axe-core violations of the page, as readable lines."""
+    page.add_script_tag(content=AXE.read_text())
+    result = page.evaluate("async () => await axe.run(document)")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def shot(page: Any, name: str) -> None:
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT_DIR / f"learner-{name}.png"), full_page=True)
+
+
+def log_in(page: Any, base: str, path: str) -> None:
+    page.goto(base + path)
+    assert "/login?next=" in page.url
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(base + path)
+
+
+def player_items(page: Any) -> list[dict[str, Any]]:
+    return page.evaluate("JSON.parse(document.getElementById('player-data').textContent).items")
+
+
+def current_index(page: Any) -> int:
+    heading = page.locator("#q-heading").inner_text()
+    return int(re.match(r"Question (\d+) of", heading).group(1)) - 1
+
+
+def text_of(entries: list[dict[str, str]], ident: str) -> str:
+    return next(e["text"] for e in entries if e["id"] == ident)
+
+
+def answer_with_mouse(page: Any, item: dict[str, Any]) -> None:
+    """Answer the shown question correctly with the mouse (and one drag)."""
+    key = CORRECT[item["question_id"]]
+    kind = item["type"]
+    if kind == "single":
+        page.get_by_label(text_of(item["options"], key["choice"]), exact=True).check()
+    elif kind == "multiple":
+        for choice in key["choices"]:
+            page.get_by_label(text_of(item["options"], choice), exact=True).check()
+    elif kind == "true_false":
+        page.get_by_label("True", exact=True).check()
+    elif kind == "ordering":
+        # First a drag: the item that belongs first is dragged onto the first place...
+        first = text_of(item["items"], key["order"][0])
+        rows = page.locator(".order-item")
+        rows.filter(has_text=first).drag_to(rows.nth(0))
+        page.wait_for_function(
+            "t => document.querySelector('.order-item .order-text').textContent === t", arg=first
+        )
+        # ...then the arrow buttons for the rest.
+        for target, ident in enumerate(key["order"]):
+            text = text_of(item["items"], ident)
+            texts = page.locator(".order-item .order-text").all_inner_texts()
+            for _ in range(texts.index(text) - target):
+                page.get_by_role("button", name=f"Move {text} up").click()
+        assert page.locator(".order-item .order-text").all_inner_texts() == [
+            text_of(item["items"], i) for i in key["order"]
+        ]
+    elif kind == "matching":
+        for prompt, choice in key["matches"].items():
+            page.get_by_label(text_of(item["prompts"], prompt), exact=True).select_option(
+                label=text_of(item["choices"], choice)
+            )
+    elif kind == "short_answer":
+        page.get_by_label("Your answer").fill(key["text"])
+        page.get_by_label("Your answer").press("Tab")
+    elif kind == "numeric":
+        assert page.locator(".unit").inner_text() == item["unit"]
+        page.get_by_label("Your answer (a number)").fill(str(key["value"]))
+        page.get_by_label("Your answer (a number)").press("Tab")
+    page.wait_for_function(
+        "() => document.getElementById('save-state').textContent === 'All answers saved'"
+    )
+
+
+def test_learner_takes_a_quiz_in_chromium(
+    live_server: str, browser: Any, make_quiz: Callable, make_user: Callable
+) -> None:
+    make_quiz(attempts_allowed=0)
+    make_user("learner", email=EMAIL)
+    page = new_page(browser)
+    violations: dict[str, list[str]] = {}
+
+    log_in(page, live_server, "/quizzes/sample-quiz")
+    violations["quiz"] = axe_serious(page)
+    shot(page, "quiz")
+    start = page.get_by_role("button", name="Start attempt 1")
+    page.get_by_label(re.compile("I understand that starting counts as attempt 1")).check()
+    start.click()
+    page.wait_for_url(re.compile(r".*/attempts/\d+$"))
+    attempt_url = page.url
+    items = player_items(page)
+    assert len(items) == 7
+
+    # The countdown runs from the server's remaining time (20 minutes).
+    first = page.locator("#countdown-value").inner_text()
+    assert re.fullmatch(r"(19:5\d|20:00)", first), first
+    page.wait_for_function(
+        "t => document.getElementById('countdown-value').textContent !== t", arg=first
+    )
+    assert "submitted automatically" in page.locator("#expiry-note").inner_text()
+
+    # Three answers, a flag, a jump and back, then a reload: resume at question 4.
+    for index in range(3):
+        assert current_index(page) == index
+        answer_with_mouse(page, items[index])
+        if index == 1:
+            page.get_by_role("button", name="Flag for review").click()
+        page.locator("#next-button").click()
+    page.locator("#navigator .nav-item").nth(5).click()
+    assert current_index(page) == 5
+    page.get_by_role("button", name="Previous").click()
+    assert current_index(page) == 4
+    violations["player"] = axe_serious(page)
+    shot(page, "player")
+    page.reload()
+    assert current_index(page) == 3
+    nav = page.locator("#navigator .nav-item")
+    assert "answered" in nav.nth(0).get_attribute("class")
+    assert "flagged" in nav.nth(1).get_attribute("class")
+    assert "answered" not in nav.nth(3).get_attribute("class")
+
+    for index in range(3, 7):
+        answer_with_mouse(page, items[index])
+        page.locator("#next-button").click()
+    # "Review and submit" on the last question opens the summary.
+    assert page.locator("#summary").is_visible()
+    counts = page.locator("#summary-counts").inner_text()
+    assert (
+        "Answered 7 of 7" in counts
+        and "Unanswered: 0" in counts
+        and "Flagged for review: 1" in counts
+    )
+    violations["summary"] = axe_serious(page)
+    shot(page, "summary")
+    page.get_by_role("button", name="Submit attempt").click()
+    page.wait_for_url(attempt_url)
+    assert "100 %" in page.locator("#result").inner_text()
+    review = page.locator("#review").inner_text()
+    assert "Why: SECRET-WHY-FOLLOWER" in review and "SECRET-EXPLANATION-NUMERIC" in review
+    assert "Right answer: 2 members" in review
+    violations["review"] = axe_serious(page)
+    shot(page, "review")
+
+    page.goto(live_server + "/")
+    assert "Sample quiz" in page.locator("#results").inner_text()
+    violations["home"] = axe_serious(page)
+    page.goto(live_server + "/me/history")
+    violations["history"] = axe_serious(page)
+    page.context.close()
+    assert not any(violations.values()), violations
+
+
+def test_narrow_screen_and_keyboard_only(
+    live_server: str, browser: Any, make_quiz: Callable, make_user: Callable
+) -> None:
+    make_quiz(attempts_allowed=0, time_limit_minutes=5)
+    make_user("learner", email=EMAIL)
+
+    # 390 px wide: nothing wider than the screen, the countdown warns at 5 minutes.
+    phone = new_page(browser, width=390, height=844)
+    log_in(phone, live_server, "/quizzes/sample-quiz")
+    phone.get_by_label(re.compile("I understand")).check()
+    phone.get_by_role("button", name="Start attempt 1").click()
+    phone.wait_for_url(re.compile(r".*/attempts/\d+$"))
+    items = player_items(phone)
+    phone.wait_for_function("() => document.getElementById('countdown').classList.contains('warn')")
+    assert phone.locator("#time-warning").inner_text() == "5 minutes left."
+    for index in range(7):
+        answer_with_mouse(phone, items[index])
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"question {index + 1} is {width} px wide"
+        if index == 3:
+            shot(phone, "player-390")
+        phone.locator("#next-button").click()
+    shot(phone, "summary-390")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    phone.get_by_role("button", name="Submit attempt").click()
+    phone.wait_for_selector("#result")
+    shot(phone, "review-390")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    phone.context.close()
+
+    # Keyboard only: a second attempt from the quiz page to the review.
+    page = new_page(browser)
+    keys = page.keyboard
+    page.goto(live_server + "/login?next=/quizzes/sample-quiz")
+
+    def tab_to(selector: str, limit: int = 60) -> None:
+        for _ in range(limit):
+            keys.press("Tab")
+            if page.evaluate("s => document.activeElement.matches(s)", selector):
+                return
+        raise AssertionError(f"Tab never reached {selector}")
+
+    tab_to("#email")
+    keys.type(EMAIL)
+    tab_to("#password")
+    keys.type(DEFAULT_PASSWORD)
+    keys.press("Enter")
+    page.wait_for_url(live_server + "/quizzes/sample-quiz")
+    tab_to("#confirm")
+    keys.press("Space")
+    tab_to("#start-form button")
+    keys.press("Enter")
+    page.wait_for_url(re.compile(r".*/attempts/\d+$"))
+    items = player_items(page)
+    for index, item in enumerate(items):
+        assert current_index(page) == index
+        key = CORRECT[item["question_id"]]
+        kind = item["type"]
+        if kind == "multiple":
+            for option in item["options"]:
+                if option["id"] in key["choices"]:
+                    tab_to(f'input[value="{option["id"]}"]')
+                    keys.press("Space")
+        elif kind in ("single", "true_false"):
+            # A radio group is one Tab stop; the arrow keys move (and select) within it.
+            wanted = key["choice"] if kind == "single" else "true"
+            tab_to(f'input[name="q{index + 1}"]')
+            for _ in range(8):
+                if page.evaluate("() => document.activeElement.value") == wanted:
+                    keys.press("Space")
+                    break
+                keys.press("ArrowDown")
+            assert page.evaluate("() => document.activeElement.checked")
+        elif kind == "ordering":
+            for target, ident in enumerate(key["order"]):
+                text = text_of(item["items"], ident)
+                while True:
+                    texts = page.locator(".order-item .order-text").all_inner_texts()
+                    if texts.index(text) == target:
+                        break
+                    tab_to(f'button[aria-label="Move {text} up"]')
+                    keys.press("Enter")
+        elif kind == "matching":
+            for prompt, choice in key["matches"].items():
+                tab_to(f"#q{index + 1}-{prompt}")
+                position = [c["id"] for c in item["choices"]].index(choice) + 1
+                for _ in range(position):
+                    keys.press("ArrowDown")
+        elif kind in ("short_answer", "numeric"):
+            tab_to(f"#q{index + 1}-answer")
+            keys.type(str(key.get("text", key.get("value"))))
+        tab_to("#next-button")
+        keys.press("Enter")
+        page.wait_for_function(
+            "() => document.getElementById('save-state').textContent === 'All answers saved'"
+        )
+    assert "Unanswered: 0" in page.locator("#summary-counts").inner_text()
+    tab_to("#submit-button")
+    keys.press("Enter")
+    page.wait_for_selector("#result")
+    assert "100 %" in page.locator("#result").inner_text()
+    page.context.close()
