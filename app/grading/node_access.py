@@ -50,7 +50,8 @@ class SimulatorNodeAccess:
         if node not in self.nodes.agents:
             raise NodeAccessError(f"no node {node!r}")
         try:
-            return self.nodes.read_file(node, path)
+            text: str = self.nodes.read_file(node, path)
+            return text
         except FsError as exc:
             raise NodeAccessError(str(exc)) from exc
 
