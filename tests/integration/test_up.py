@@ -274,8 +274,13 @@ def test_up_refuses_a_port_in_use_before_starting_anything(start_up):
 
 
 def test_up_restarts_a_crashed_role_and_gives_up_after_repeated_crashes(start_up, tmp_path):
-    run = start_up(extra=("--restart-limit", "3"))
+    run = start_up(extra=("--restart-limit", "3", "--demo"))
     _read_until(run.lines, run.output, UP_TOKEN_LINE)
+    # The demo history is written before the worker and beat exist: no expiry job can
+    # close a back-dated demo attempt while it is being written.
+    assert run.output.index("demo cohort ready\n") < run.output.index(
+        next(line for line in run.output if line.startswith("started worker "))
+    )
 
     # The worker is killed: `up` starts it again, and jobs run on the new one.
     worker_pid = _started_pid(run.output, "worker")
