@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.cli.demo import DEMO_PASSWORD, DEMO_TRAINER, seed_demo
 from app.config import PROJECT_ROOT
@@ -27,19 +24,6 @@ from tests.integration.test_quizzes import make_quiz, sample_bank  # noqa: F401
 pytestmark = pytest.mark.browser
 
 OUTPUT_DIR = PROJECT_ROOT / "test-output"
-
-
-@pytest.fixture
-def live_server(app: Any, db_session: Any) -> Iterator[str]:
-    """The session app served over HTTP on a free local port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 def test_trainer_dashboard_in_chromium(

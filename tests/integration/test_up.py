@@ -291,6 +291,13 @@ def test_up_restarts_a_crashed_role_and_gives_up_after_repeated_crashes(start_up
     assert run.process.poll() is None
     _ping_through_the_embedded_worker(tmp_path / "instance")
 
+    # The web server's master is killed: a new one binds the port again and answers.
+    web_pid = _started_pid(run.output, "web")
+    os.kill(web_pid, signal.SIGKILL)
+    _read_until(run.lines, run.output, r"^web exited \(exit -9\); restarting it in 1 s")
+    _read_until(run.lines, run.output, r"^restarted web \(pid (\d+)\)")
+    assert _get_until_ok(f"http://127.0.0.1:{run.port}/healthz").json() == {"status": "ok"}
+
     # Beat crashes three times in a row: restarted with a growing back-off, then `up`
     # gives up and stops everything.
     beat_pid = _started_pid(run.output, "beat")
