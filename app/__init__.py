@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
-
 if TYPE_CHECKING:
+    from flask import Flask
+
     from app.config import Settings
+
+# Flask is imported inside the functions: the command line and the simulator import this
+# package too, and most of their commands never build the web application.
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -22,6 +24,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     `app.config.Settings`): lower-case keys are settings, upper-case keys raw Flask
     config. Raises `app.config.ConfigError` on an invalid setting.
     """
+    from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
     from app.config import load_settings
 
     settings = load_settings(overrides=config)

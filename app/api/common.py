@@ -128,7 +128,8 @@ def current_user() -> User:
     user = g.get("current_user")
     if user is None:
         raise Unauthorized()
-    return user
+    account: User = user
+    return account
 
 
 def get_or_404(model: type[M], ident: Any, message: str | None = None) -> M:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Response, stream_with_context
@@ -183,7 +184,7 @@ class LabSessionGradeEvents(MethodView):
         events = grades.grade_events(user, session_id, grade_id)
         schema = GradeSchema()
 
-        def stream():
+        def stream() -> Iterator[str]:
             for name, grade in events:
                 data = json.dumps(schema.dump(grades.grade_view(grade, user)))
                 yield f"event: {name}\ndata: {data}\n\n"

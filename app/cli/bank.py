@@ -8,11 +8,14 @@ labs; any other PATH as question content. Without PATHS both default folders are
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from flask import Flask
 
-from app.banks.validator import ContentSet, load_content
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from app.banks.validator import ContentSet
 
 
 def default_content_paths() -> list[Path]:
@@ -60,9 +63,9 @@ def _check_labs(lab_paths: list[Path]) -> tuple[int, list[str]]:
 
 def _command_app() -> Flask:
     """The app on the configured database (`CERTPREP_DATABASE_URL`)."""
-    from app import create_app
+    from app.cli.common import build_app
 
-    return create_app()
+    return build_app()
 
 
 def _summary(content: ContentSet) -> str:
@@ -78,6 +81,8 @@ def _load_or_exit(paths: tuple[Path, ...]) -> tuple[ContentSet | None, list[Path
     Returns (question content or None when no question path was named, lab paths,
     number of labs)."""
     question_paths, lab_paths = _split(paths)
+    from app.banks.validator import load_content
+
     content = load_content(question_paths) if question_paths else None
     problems = [str(issue) for issue in content.issues] if content else []
     lab_count, lab_problems = _check_labs(lab_paths)

@@ -18,7 +18,7 @@ def upgrade(revision: str) -> None:
     """Upgrade the schema to REVISION (default: the latest)."""
     import flask_migrate
 
-    with app_context():
+    with app_context(create=True):
         flask_migrate.upgrade(revision=revision)
     click.echo(f"database upgraded to {revision}")
 
@@ -29,7 +29,7 @@ def downgrade(revision: str) -> None:
     """Downgrade the schema to REVISION (default: one step; `base` empties the schema)."""
     import flask_migrate
 
-    with app_context():
+    with app_context(create=True):
         flask_migrate.downgrade(revision=revision)
     click.echo(f"database downgraded to {revision}")
 

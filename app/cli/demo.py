@@ -413,7 +413,7 @@ def seed(quizzes: tuple[str, ...], learners: int, seed: int) -> None:
     from app.extensions import db
     from app.models.quiz import Quiz
 
-    with app_context():
+    with app_context(create=True):
         flask_migrate.upgrade(revision="heads")
         if not db.session.scalar(select(func.count()).select_from(Quiz)):
             from app.banks.validator import load_content

@@ -16,11 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import click
-import requests
 
 API_PREFIX = "/api/v1"
 LOGIN_FILE = "login.json"
 REQUEST_TIMEOUT = 30
+
+
+def api_base(url: str) -> str:
+    """The service's base URL from what a user typed: the base (`http://host:8000`) or the
+    API URL `certprep up` prints (`http://host:8000/api/v1`), with or without a trailing
+    slash."""
+    base = url.strip().rstrip("/")
+    if base.endswith(API_PREFIX):
+        base = base[: -len(API_PREFIX)].rstrip("/")
+    return base
 
 
 def config_dir() -> Path:
@@ -73,7 +82,9 @@ class ApiClient:
     """A small JSON client for the certprep REST API."""
 
     def __init__(self, api: str, token: str | None) -> None:
-        self.base = api.rstrip("/") + API_PREFIX
+        import requests  # here, not at import: `--help` and start-up stay fast
+
+        self.base = api_base(api) + API_PREFIX
         self.session = requests.Session()
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
@@ -81,6 +92,8 @@ class ApiClient:
     def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         """Send a request; returns (status, JSON body). Raises `ApiError` on 4xx/5xx and
         `click.ClickException` when the server cannot be reached."""
+        import requests
+
         try:
             response = self.session.request(
                 method, self.base + path, timeout=REQUEST_TIMEOUT, **kwargs
@@ -113,8 +126,9 @@ def api_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(*args: Any, api: str | None, token: str | None, **kwargs: Any) -> Any:
         saved = load_login() or {}
-        api = api or saved.get("api")
-        token = token or (saved.get("token") if saved.get("api") == api else None)
+        api = api_base(api) if api else saved.get("api")
+        saved_api = api_base(saved["api"]) if saved.get("api") else None
+        token = token or (saved.get("token") if saved_api == api else None)
         if not api or not token:
             raise click.UsageError(
                 "no API and token: pass --api URL --token T, or run `certprep login` first"
@@ -125,11 +139,17 @@ def api_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.command("login")
-@click.option("--api", required=True, envvar="CERTPREP_API", help="Base URL of the API.")
+@click.option(
+    "--api",
+    required=True,
+    envvar="CERTPREP_API",
+    help="The service's URL: the base (http://HOST:8000) or the API URL (.../api/v1).",
+)
 @click.option("--email", required=True, help="Account email.")
 @click.password_option("--password", confirmation_prompt=False, help="Prompted when omitted.")
 def login(api: str, email: str, password: str) -> None:
     """Log in and save the token in the user config folder (mode 0600)."""
+    api = api_base(api)
     body = ApiClient(api, None).post("/auth/token", json={"email": email, "password": password})
     path = save_login(api, body["token"], email, body.get("expires_at"))
     click.echo(f"logged in as {email}; token saved in {path} (expires {body.get('expires_at')})")

@@ -5,7 +5,10 @@
 - `up` runs everything on embedded defaults (SQLite and the filesystem broker in the
   instance folder): migrate, import content, start web + worker + beat + simulator as
   child processes, wait for `/readyz`, print the URLs and a fresh admin token, and stop
-  them all on Ctrl-C or SIGTERM.
+  them all on Ctrl-C or SIGTERM. One progress line per step, the banner last; every
+  child's output goes to `INSTANCE/logs/ROLE.log` (`--verbose` also shows it;
+  `certprep logs ROLE` follows it). A role that crashes is restarted after a back-off;
+  `up` gives up and stops everything after repeated crashes (`--restart-limit`).
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 
@@ -166,13 +170,27 @@ def beat(loglevel: str) -> None:
 
 # ---------------------------------------------------------------------------------- up
 
+# A role that exits after start-up is started again after a back-off (1 s, doubling up
+# to RESTART_MAX_DELAY); when it exited `--restart-limit` times within RESTART_WINDOW
+# seconds, `up` gives up and stops everything.
+RESTART_WINDOW = 120.0
+RESTART_MAX_DELAY = 30.0
+DEFAULT_RESTART_LIMIT = 5
+# Lines of a failed step's log shown on the terminal.
+FAILED_STEP_LINES = 15
+
 
 @dataclass
 class Child:
-    """A role started by `up`."""
+    """A role started by `up`, restarted with the same command line when it crashes."""
 
     role: str
+    argv: list[str]
     process: subprocess.Popen
+    log: Path
+    copier: threading.Thread | None = None
+    exits: list[float] = field(default_factory=list)
+    restart_at: float | None = None
 
     @property
     def alive(self) -> bool:
@@ -193,7 +211,7 @@ def _find_command(root: click.Group, *path: str) -> click.Command | None:
     for name in path:
         if not isinstance(command, click.Group):
             return None
-        command = command.commands.get(name)
+        command = command.get_command(click.Context(command), name)
     return command
 
 
@@ -209,6 +227,9 @@ def _embedded_environment(instance_dir: Path) -> dict[str, str]:
         env["CERTPREP_SECRET_KEY"] = instance_secret_key(instance_dir)
     env.pop("CERTPREP_SIM_URLS", None)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    # The children run in the background with their output in log files: Python's
+    # warnings go there too, and nothing waits for a terminal.
+    env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
@@ -219,9 +240,9 @@ def _wait_until_ready(url: str, children: list[Child], timeout: float) -> str | 
     end = time.monotonic() + timeout
     last = "no answer yet"
     while time.monotonic() < end:
-        dead = [child.role for child in children if not child.alive]
+        dead = [child for child in children if not child.alive]
         if dead:
-            return f"{', '.join(dead)} exited during start-up"
+            return "; ".join(f"{c.role} exited during start-up (see {c.log})" for c in dead)
         try:
             response = requests.get(url, timeout=2)
             if response.status_code == 200:
@@ -248,7 +269,7 @@ def _simulator_argv(
     command = _find_command(root, "sim", "serve")
     options = {param.name for param in command.params} if command is not None else set()
     # State (server.json, CA, persisted clusters) belongs to this instance folder unless
-    # the caller chose a folder.
+    # the caller chose a folder; `certprep sim create` run here finds it there.
     state_dir = Path(env.get("CERTPREP_SIM_STATE_DIR") or instance / "sim")
     env["CERTPREP_SIM_STATE_DIR"] = str(state_dir)
     env.setdefault("CERTPREP_SIM_ADMIN_TOKEN", secrets.token_urlsafe(32))
@@ -263,10 +284,52 @@ def _simulator_argv(
     return argv
 
 
-def _start(role: str, argv: list[str], env: dict[str, str]) -> Child:
-    child = Child(role, subprocess.Popen(argv, env=env))
-    click.echo(f"started {role} (pid {child.process.pid})")
-    return child
+def _open_log(path: Path, role: str) -> IO[bytes]:
+    """`path` opened for appending (owner-only: logs can hold tokens), after a header."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    handle.write(f"===== certprep up: {role} starting at {stamp} =====\n".encode())
+    handle.flush()
+    return handle
+
+
+def _copy_output(stream: IO[bytes], handle: IO[bytes], role: str) -> None:
+    """`--verbose`: each line of a child into its log and, prefixed, onto the terminal."""
+    with handle:
+        for line in iter(stream.readline, b""):
+            handle.write(line)
+            handle.flush()
+            click.echo(f"{role} | {line.decode('utf-8', 'replace').rstrip()}")
+
+
+def _spawn(
+    role: str, argv: list[str], env: dict[str, str], log: Path, verbose: bool
+) -> tuple[subprocess.Popen, threading.Thread | None]:
+    handle = _open_log(log, role)
+    if not verbose:
+        with handle:
+            return subprocess.Popen(argv, env=env, stdout=handle, stderr=subprocess.STDOUT), None
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert process.stdout is not None
+    copier = threading.Thread(target=_copy_output, args=(process.stdout, handle, role), daemon=True)
+    copier.start()
+    return process, copier
+
+
+def _start(role: str, argv: list[str], env: dict[str, str], instance: Path, verbose: bool) -> Child:
+    from app.cli.logs import log_file
+
+    log = log_file(instance, role)
+    process, copier = _spawn(role, argv, env, log, verbose)
+    click.echo(f"started {role} (pid {process.pid})")
+    return Child(role, argv, process, log, copier)
+
+
+def _restart(child: Child, env: dict[str, str], verbose: bool) -> None:
+    child.process, child.copier = _spawn(child.role, child.argv, env, child.log, verbose)
+    child.restart_at = None
+    click.echo(f"restarted {child.role} (pid {child.process.pid})")
 
 
 def _wait_for_simulator(
@@ -286,30 +349,63 @@ def _wait_for_simulator(
     return None
 
 
-def _migrate(certprep: list[str], env: dict[str, str]) -> None:
+def _last_lines(path: Path, count: int) -> list[str]:
+    try:
+        return path.read_text(errors="replace").splitlines()[-count:]
+    except OSError:
+        return []
+
+
+def _run_step(
+    step: str, argv: list[str], env: dict[str, str], instance: Path, verbose: bool
+) -> bool:
+    """Run one start-up command with its output in `logs/<step>.log`; on failure show the
+    end of that log. True when it succeeded."""
+    from app.cli.logs import log_file
+
+    log = log_file(instance, step)
+    process, copier = _spawn(step, argv, env, log, verbose)
+    status = process.wait()
+    if copier is not None:
+        copier.join(timeout=10)
+    if status == 0:
+        return True
+    if not verbose:
+        for line in _last_lines(log, FAILED_STEP_LINES):
+            click.echo(f"  {step} | {line}", err=True)
+    click.echo(f"`certprep {' '.join(argv[-2:])}` failed (exit {status}); log: {log}", err=True)
+    return False
+
+
+def _migrate(certprep: list[str], env: dict[str, str], instance: Path, verbose: bool) -> None:
     """`certprep db upgrade` as a subprocess; ClickException when it fails."""
-    migrated = subprocess.run([*certprep, "db", "upgrade"], env=env, check=False)
-    if migrated.returncode != 0:
-        raise click.ClickException("database migration failed (see above)")
+    if not _run_step("migrate", [*certprep, "db", "upgrade"], env, instance, verbose):
+        raise click.ClickException("database migration failed")
+    click.echo("database migrated")
 
 
 def _import_content(
-    certprep: list[str], root: click.Group, env: dict[str, str], demo: bool
+    certprep: list[str], root: click.Group, env: dict[str, str], instance: Path, verbose: bool
 ) -> None:
-    """Import the content and (with `demo`) seed the demo cohort, each as a `certprep`
-    subprocess; a failure is reported and `up` goes on (the service runs without it)."""
+    """Import the content as `certprep` subprocesses; a failure is reported and `up`
+    goes on (the service runs without it)."""
     for content in CONTENT_IMPORTS:
         if _find_command(root, *content) is None:
             click.echo(f"no `certprep {' '.join(content)}` command: skipping it")
             continue
-        imported = subprocess.run([*certprep, *content], env=env, check=False)
-        if imported.returncode != 0:
-            click.echo(f"`certprep {' '.join(content)}` failed (see above); going on", err=True)
-    if demo:
-        click.echo("seeding the demo cohort (certprep demo seed) ...")
-        seeded = subprocess.run([*certprep, "demo", "seed"], env=env, check=False)
-        if seeded.returncode != 0:
-            click.echo("`certprep demo seed` failed (see above); going on", err=True)
+        if _run_step("content", [*certprep, *content], env, instance, verbose):
+            click.echo("content imported (question banks, quizzes, labs)")
+        else:
+            click.echo("going on without the content", err=True)
+
+
+def _seed_demo(certprep: list[str], env: dict[str, str], instance: Path, verbose: bool) -> None:
+    # Before the worker and beat start: the worker's expiry jobs must not close a
+    # back-dated demo attempt while the history is being written.
+    if _run_step("demo", [*certprep, "demo", "seed"], env, instance, verbose):
+        click.echo("demo cohort ready")
+    else:
+        click.echo("going on without the demo cohort", err=True)
 
 
 def _stop(children: list[Child]) -> None:
@@ -326,6 +422,8 @@ def _stop(children: list[Child]) -> None:
             click.echo(f"{child.role} did not stop in time; killing it", err=True)
             child.process.kill()
             child.process.wait()
+        if child.copier is not None:
+            child.copier.join(timeout=5)
 
 
 def _issue_admin_token(env: dict[str, str]) -> str:
@@ -346,6 +444,46 @@ def _issue_admin_token(env: dict[str, str]) -> str:
         return issue_replacing_token(user, label="certprep up").token
 
 
+def _watch(
+    children: list[Child],
+    env: dict[str, str],
+    verbose: bool,
+    restart_limit: int,
+    stop_requested: list[int],
+) -> None:
+    """Until a stop is requested: restart a child that exited, after a back-off; raise
+    SystemExit(1) when one exited `restart_limit` times within RESTART_WINDOW seconds."""
+    while not stop_requested:
+        now = time.monotonic()
+        for child in children:
+            if stop_requested:
+                return
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    _restart(child, env, verbose)
+                continue
+            if child.alive:
+                continue
+            code = child.process.returncode
+            child.exits = [t for t in child.exits if now - t < RESTART_WINDOW] + [now]
+            crashes = len(child.exits)
+            if crashes >= restart_limit:
+                click.echo(
+                    f"stopping: {child.role} (exit {code}) exited {crashes} time(s) within "
+                    f"{RESTART_WINDOW:.0f} s; see {child.log}",
+                    err=True,
+                )
+                raise SystemExit(1)
+            delay = min(2.0 ** (crashes - 1), RESTART_MAX_DELAY)
+            click.echo(
+                f"{child.role} exited (exit {code}); restarting it in {delay:.0f} s "
+                f"({crashes}/{restart_limit}; log: {child.log})",
+                err=True,
+            )
+            child.restart_at = now + delay
+        time.sleep(0.5)
+
+
 @click.command("up")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address of the web API.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port of the web API.")
@@ -356,7 +494,7 @@ def _issue_admin_token(env: dict[str, str]) -> str:
     "--instance-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder for the SQLite database, broker files and state (default: ./instance).",
+    help="Folder for the SQLite database, broker files, logs and state (default: ./instance).",
 )
 @click.option("--no-sim", is_flag=True, help="Do not start the simulator server.")
 @click.option(
@@ -368,6 +506,20 @@ def _issue_admin_token(env: dict[str, str]) -> str:
     help="Also fill the instance with a demo cohort for the trainer dashboard "
     "(`certprep demo seed`; idempotent).",
 )
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also show every role's output here (it always goes to INSTANCE/logs/ROLE.log).",
+)
+@click.option(
+    "--restart-limit",
+    type=click.IntRange(min=1),
+    default=DEFAULT_RESTART_LIMIT,
+    show_default=True,
+    help=f"Give up when a role exits this many times within {RESTART_WINDOW:.0f} s "
+    "(1: never restart).",
+)
 def up(
     host: str,
     port: int,
@@ -376,8 +528,11 @@ def up(
     no_sim: bool,
     ready_timeout: float,
     demo: bool,
+    verbose: bool,
+    restart_limit: int,
 ) -> None:
     """Run everything on embedded defaults until Ctrl-C: web API, worker, beat, simulator."""
+    from app.cli.logs import logs_dir
     from app.config import load_settings
 
     instance = (instance_dir or load_settings().instance_dir).resolve()
@@ -394,99 +549,131 @@ def up(
         if not _port_is_free(host, number):
             raise click.ClickException(f"port {number} ({role}) is in use on {host}")
 
-    click.echo(f"instance folder {instance}")
+    click.echo(f"instance folder {instance}; logs in {logs_dir(instance)} (`certprep logs`)")
     sim_argv: list[str] | None = None
-    sim_url: str | None = None
     if no_sim:
         click.echo("simulator not started (--no-sim)")
     elif not with_sim:
         click.echo("no `certprep sim serve` command: starting without the simulator")
     else:
         sim_argv = _simulator_argv(root, certprep, host, sim_port, env, instance)
-    roles = [
-        ("web", [*certprep, "serve", "--host", host, "--port", str(port), "--workers", "2"]),
+    web = ("web", [*certprep, "serve", "--host", host, "--port", str(port), "--workers", "2"])
+    background = [
         ("worker", [*certprep, "worker", "--concurrency", "2"]),
         ("beat", [*certprep, "beat"]),
     ]
-
-    stop_requested: list[int] = []
+    run = _UpRun(env, instance, certprep, root, verbose)
 
     def request_stop(signum: int, _frame: Any) -> None:
-        stop_requested.append(signum)
+        run.stop_requested.append(signum)
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    children: list[Child] = []
     # Failures raise SystemExit(1) from inside: `finally` stops the children either way.
     try:
+        banner = run.bring_up(
+            host, port, sim_port, sim_argv, [web], background, ready_timeout, demo
+        )
+        if banner is not None:
+            click.echo(banner)
+            _watch(run.children, env, verbose, restart_limit, run.stop_requested)
+    finally:
+        click.echo("stopping certprep ...")
+        _stop(list(reversed(run.children)))
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        click.echo("stopped")
+
+
+@dataclass
+class _UpRun:
+    """The children of one `certprep up` and how they were started."""
+
+    env: dict[str, str]
+    instance: Path
+    certprep: list[str]
+    root: click.Group
+    verbose: bool
+    children: list[Child] = field(default_factory=list)
+    stop_requested: list[int] = field(default_factory=list)
+
+    def start(self, roles: list[tuple[str, list[str]]]) -> None:
+        for role, argv in roles:
+            self.children.append(_start(role, argv, self.env, self.instance, self.verbose))
+
+    def bring_up(
+        self,
+        host: str,
+        port: int,
+        sim_port: int,
+        sim_argv: list[str] | None,
+        web: list[tuple[str, list[str]]],
+        background: list[tuple[str, list[str]]],
+        ready_timeout: float,
+        demo: bool,
+    ) -> str | None:
+        """Start everything, one progress line per step; the banner once ready, None
+        when a stop was requested meanwhile. SystemExit(1) when start-up fails."""
+        env, instance, verbose = self.env, self.instance, self.verbose
         if sim_argv is not None:
             # First: the simulator needs no database, so it boots while the rest starts.
             # Its URL is known in advance (HTTPS on its port), so the other roles are
             # told it now; /readyz reports it unreachable until it answers.
-            children.append(_start("simulator", sim_argv, env))
+            self.start([("simulator", sim_argv)])
             env["CERTPREP_SIM_URLS"] = f"https://{_client_host(host)}:{sim_port}"
-        _migrate(certprep, env)
-        if stop_requested:
-            return
+        _migrate(self.certprep, env, instance, verbose)
+        if self.stop_requested:
+            return None
         # The roles need the schema, not the content: they boot while it is imported.
-        for role, argv in roles:
-            children.append(_start(role, argv, env))
-        _import_content(certprep, root, env, demo)
-        if stop_requested:
-            return
-        if sim_argv is not None:
+        # With --demo the worker and beat wait for the demo cohort (see _seed_demo).
+        self.start(web if demo else [*web, *background])
+        _import_content(self.certprep, self.root, env, instance, verbose)
+        if demo and not self.stop_requested:
+            _seed_demo(self.certprep, env, instance, verbose)
+            self.start(background)
+        sim_url = None
+        if sim_argv is not None and not self.stop_requested:
+            click.echo("waiting for the simulator ...")
+            simulator = self.children[0]
             sim_url = _wait_for_simulator(
-                _client_host(host), sim_port, children[0], ready_timeout, stop_requested
+                _client_host(host), sim_port, simulator, ready_timeout, self.stop_requested
             )
-            if stop_requested:
-                return
-            if sim_url is None:
-                click.echo("the simulator did not start; see its output above", err=True)
+            if sim_url is None and not self.stop_requested:
+                click.echo(f"the simulator did not start; see {simulator.log}", err=True)
                 raise SystemExit(1)
+        if self.stop_requested:
+            return None
         base = f"http://{_client_host(host)}:{port}"
-        problem = _wait_until_ready(f"{base}/readyz", children, ready_timeout)
-        if stop_requested:
-            return
+        click.echo("waiting for /readyz ...")
+        problem = _wait_until_ready(f"{base}/readyz", self.children, ready_timeout)
+        if self.stop_requested:
+            return None
         if problem:
             click.echo(f"certprep did not become ready: {problem}", err=True)
             raise SystemExit(1)
-        token = _issue_admin_token(env)
-        from app.cli.demo import DEMO_PASSWORD, DEMO_TRAINER
+        return _banner(base, sim_url, instance, demo, _issue_admin_token(env))
 
-        lines = [
-            "",
-            "certprep is up",
-            f"  API          {base}/api/v1",
-            f"  API docs     {base}/api/docs",
-            f"  readiness    {base}/readyz",
-            f"  metrics      {base}/metrics",
-            f"  simulator    {sim_url or 'not running'}",
-            *(
-                [f"  sim state    {env['CERTPREP_SIM_STATE_DIR']} (CERTPREP_SIM_STATE_DIR)"]
-                if sim_url
-                else []
-            ),
-            f"  dashboard    {base}/dashboard",
-            *([f"  demo trainer {DEMO_TRAINER} / {DEMO_PASSWORD}"] if demo else []),
-            f"  admin        {ADMIN_EMAIL}",
-            f"  admin token  {token}",
-            "Press Ctrl-C to stop.",
-            "",
-        ]
-        click.echo("\n".join(lines))
-        while not stop_requested:
-            dead = [child for child in children if not child.alive]
-            # A Ctrl-C reaches the children too; those exits are not failures.
-            if dead and not stop_requested:
-                names = ", ".join(f"{c.role} (exit {c.process.returncode})" for c in dead)
-                click.echo(f"stopping: {names} exited", err=True)
-                raise SystemExit(1)
-            time.sleep(0.5)
-    finally:
-        click.echo("stopping certprep ...")
-        _stop(list(reversed(children)))
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        click.echo("stopped")
+
+def _banner(base: str, sim_url: str | None, instance: Path, demo: bool, token: str) -> str:
+    from app.cli.demo import DEMO_PASSWORD, DEMO_TRAINER
+    from app.cli.logs import logs_dir
+
+    lines = [
+        "",
+        "certprep is up",
+        f"  API          {base}/api/v1",
+        f"  API docs     {base}/api/docs",
+        f"  readiness    {base}/readyz",
+        f"  metrics      {base}/metrics",
+        f"  simulator    {sim_url or 'not running'}",
+        f"  dashboard    {base}/dashboard",
+        *([f"  demo trainer {DEMO_TRAINER} / {DEMO_PASSWORD}"] if demo else []),
+        f"  logs         {logs_dir(instance)} (certprep logs [ROLE])",
+        f"  admin        {ADMIN_EMAIL}",
+        f"  admin token  {token}",
+        "A crashed role is restarted. Press Ctrl-C to stop.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def _port_is_free(host: str, port: int) -> bool:

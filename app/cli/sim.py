@@ -4,7 +4,10 @@ bundled Kubernetes simulator.
 `serve` runs a simulator server (HTTPS with a CA generated at start; plain HTTP only
 with `--insecure-http`) and writes its address, admin token and CA certificate to a
 state directory (`--state-dir`, default `~/.certprep/sim`, or `CERTPREP_SIM_STATE_DIR`)
-so that `create`, `delete` and `list` on the same machine find it without flags. With
+so that `create`, `delete` and `list` on the same machine find it without flags. Those
+look in `--state-dir` or `CERTPREP_SIM_STATE_DIR` when given, else in the instance
+folder's `sim/` (where `certprep up` runs its simulator; `--instance-dir`,
+`CERTPREP_INSTANCE_DIR`, default `./instance`), then in `~/.certprep/sim`. With
 `--persist` the CA key and every cluster are saved there on shutdown and loaded at the
 next start, so kubeconfigs keep working across restarts.
 `--server`, `--admin-token` and `--ca-file` (or `CERTPREP_SIM_URL`,
@@ -23,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import requests
 
 from app.sim.machinery.kubeconfig import write_kubeconfig
 
@@ -35,6 +37,17 @@ CLUSTERS_DIR = "clusters"
 
 def default_state_dir() -> Path:
     return Path(os.environ.get("CERTPREP_SIM_STATE_DIR") or Path.home() / ".certprep" / "sim")
+
+
+def known_state_dirs() -> list[Path]:
+    """Where `create`, `list` and the others look for a running server's `server.json`,
+    in order: `CERTPREP_SIM_STATE_DIR` alone when set; else the instance folder's
+    simulator (as `certprep up` runs it), then the default of `sim serve`."""
+    explicit = os.environ.get("CERTPREP_SIM_STATE_DIR")
+    if explicit:
+        return [Path(explicit)]
+    instance = Path(os.environ.get("CERTPREP_INSTANCE_DIR") or "instance")
+    return [instance / "sim", default_state_dir()]
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -145,6 +158,8 @@ class AdminClient:
     """The admin API of a running simulator server."""
 
     def __init__(self, url: str, token: str, ca_file: str | None) -> None:
+        import requests  # here, not at import: start-up stays fast
+
         self.url = url.rstrip("/")
         self.session = requests.Session()
         self.session.trust_env = False  # the server's own CA, not the system bundle
@@ -152,6 +167,8 @@ class AdminClient:
         self.session.verify = ca_file if ca_file else True
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        import requests
+
         try:
             response = self.session.request(method, f"{self.url}{path}", timeout=30, **kwargs)
         except requests.RequestException as exc:
@@ -169,15 +186,17 @@ def _admin_client(
     server: str | None, admin_token: str | None, ca_file: str | None, state_dir: Path | None
 ) -> AdminClient:
     state: dict[str, Any] = {}
-    path = (state_dir or default_state_dir()) / STATE_FILE
-    if path.exists():
-        state = json.loads(path.read_text())
+    for folder in [state_dir] if state_dir else known_state_dirs():
+        path = folder / STATE_FILE
+        if path.exists():
+            state = json.loads(path.read_text())
+            break
     url = server or state.get("url")
     token = admin_token or state.get("adminToken")
     if not url or not token:
         raise click.ClickException(
-            "no simulator server known: start one with `certprep sim serve` or pass "
-            "--server and --admin-token"
+            "no simulator server known: run `certprep up` (or `certprep sim serve`), run "
+            "this in its folder or pass --instance-dir, or pass --server and --admin-token"
         )
     return AdminClient(url, token, ca_file or state.get("caFile"))
 

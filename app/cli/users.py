@@ -5,7 +5,10 @@ from __future__ import annotations
 import click
 
 from app.cli.common import app_context
-from app.models.user import Role
+
+# The values of `app.models.user.Role` (a unit test keeps them equal), listed here so that
+# `--help` does not import SQLAlchemy.
+ROLES = ("learner", "trainer", "admin")
 
 
 @click.group("user")
@@ -17,14 +20,20 @@ def user_group() -> None:
 @click.option("--email", required=True, help="Login email (stored lower-cased).")
 @click.option(
     "--role",
-    type=click.Choice([r.value for r in Role]),
-    default=Role.LEARNER.value,
+    type=click.Choice(ROLES),
+    default="learner",
     show_default=True,
 )
 @click.option(
     "--password",
     default=None,
-    help="Password for POST /api/v1/auth/token; omit for a token-only account.",
+    help="Password for `certprep login` and POST /api/v1/auth/token (prompted for on a "
+    "terminal when omitted; without one the account can use only the printed token).",
+)
+@click.option(
+    "--no-password",
+    is_flag=True,
+    help="A token-only account: no password, no prompt (it cannot `certprep login`).",
 )
 @click.option(
     "--accommodation",
@@ -41,9 +50,30 @@ def user_group() -> None:
     help="Token lifetime in seconds (default CERTPREP_TOKEN_TTL_SECONDS).",
 )
 def create(
-    email: str, role: str, password: str | None, accommodation: float, ttl_seconds: int | None
+    email: str,
+    role: str,
+    password: str | None,
+    no_password: bool,
+    accommodation: float,
+    ttl_seconds: int | None,
 ) -> None:
     """Create an account and print a bearer token for it (on stdout, alone)."""
+    import sys
+
+    if no_password:
+        password = None
+    elif password is None and sys.stdin.isatty():
+        password = (
+            click.prompt(
+                "Password (empty: a token-only account that cannot `certprep login`)",
+                hide_input=True,
+                confirmation_prompt=True,
+                default="",
+                show_default=False,
+                err=True,
+            )
+            or None
+        )
     from app.extensions import db
     from app.services.auth import issue_token
     from app.services.errors import ServiceError
@@ -62,6 +92,12 @@ def create(
             f"{issued.expires_at.isoformat()}",
             err=True,
         )
+        if password is None:
+            click.echo(
+                "no password set: `certprep login` cannot use this account; use the token "
+                "below (--token or CERTPREP_TOKEN), or create it with --password",
+                err=True,
+            )
         click.echo(issued.token)
 
 

@@ -171,10 +171,12 @@ FAULT_SCHEMAS: dict[str, type[Schema]] = {
 }
 
 
-class FaultField(fields.Field):
+class FaultField(fields.Field[dict[str, Any]]):
     """A fault, loaded by the schema its `kind` names."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise ValidationError("a fault must be a mapping")
         kind = value.get("kind")
@@ -183,7 +185,8 @@ class FaultField(fields.Field):
             raise ValidationError(
                 {"kind": [f"unknown fault kind {kind!r}; one of: {', '.join(FAULT_SCHEMAS)}"]}
             )
-        return schema().load(value)
+        loaded: dict[str, Any] = schema().load(value)
+        return loaded
 
 
 class SetupSchema(LabSchema):
@@ -211,11 +214,13 @@ class CheckCommonSchema(LabSchema):
             raise ValidationError("a penalty needs a hint", "hint_penalty")
 
 
-class CheckField(fields.Field):
+class CheckField(fields.Field[dict[str, Any]]):
     """A check: the common fields, and the fields of its kind checked by the kind's own
     schema from the registry."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Any, **kwargs: Any
+    ) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise ValidationError("a check must be a mapping")
         common = {k: v for k, v in value.items() if k in COMMON_FIELDS}
@@ -225,13 +230,13 @@ class CheckField(fields.Field):
         try:
             loaded = CheckCommonSchema().load(common)
         except ValidationError as exc:
-            errors.update(exc.messages)
+            errors.update(exc.messages_dict)
         kind = value.get("kind")
         if isinstance(kind, str) and kind in REGISTRY:
             try:
                 REGISTRY.get(kind).schema().load(params)
             except ValidationError as exc:
-                errors.update(exc.messages)
+                errors.update(exc.messages_dict)
         elif "kind" not in errors:
             errors["kind"] = [f"unknown check kind {kind!r}; one of: {', '.join(REGISTRY.names())}"]
         if errors:
@@ -301,7 +306,7 @@ class Lab:
 
     @property
     def hint_policy(self) -> str:
-        return self.data["hint_policy"]
+        return str(self.data["hint_policy"])
 
     @property
     def node_names(self) -> list[str]:

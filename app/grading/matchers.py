@@ -86,7 +86,7 @@ def _scalar_equal(expected: Any, actual: Any) -> bool:
     # YAML `true` must not equal JSON 1 (Python's bool is an int).
     if isinstance(expected, bool) or isinstance(actual, bool):
         return isinstance(expected, bool) and isinstance(actual, bool) and expected == actual
-    return expected == actual
+    return bool(expected == actual)
 
 
 def partial_match(expected: Any, actual: Any, path: str = "") -> list[Mismatch]:

@@ -88,7 +88,7 @@ class ClusterReader:
         params = [(k, v) for k, v in (query or {}).items() if v is not None]
         # param_serialize adds the host and the credentials of the client's configuration
         # (bearer token or client certificate), as the generated API classes do.
-        method, url, headers, body, _ = self.api_client.param_serialize(
+        method, url, headers, payload, _ = self.api_client.param_serialize(
             method,
             resource_path=path,
             query_params=params,
@@ -98,7 +98,11 @@ class ClusterReader:
         )
         try:
             response = self.api_client.call_api(
-                method, url, header_params=headers, body=body, _request_timeout=self.request_timeout
+                method,
+                url,
+                header_params=headers,
+                body=payload,
+                _request_timeout=self.request_timeout,
             )
             status, raw = response.status, response.read()
         except ApiException as exc:
@@ -154,7 +158,8 @@ class ClusterReader:
         status, data = self.request("GET", path)
         if status == 404:
             return None
-        return self._ok("GET", path, status, data)
+        found: dict[str, Any] = self._ok("GET", path, status, data)
+        return found
 
     def list(
         self,
@@ -183,7 +188,8 @@ class ClusterReader:
         ref = self.resource(obj["apiVersion"], obj["kind"])
         path = ref.path((obj.get("metadata") or {}).get("namespace"))
         status, data = self.request("POST", path, body=obj)
-        return self._ok("POST", path, status, data)
+        created: dict[str, Any] = self._ok("POST", path, status, data)
+        return created
 
     def delete(
         self,

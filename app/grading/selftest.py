@@ -71,6 +71,8 @@ def run_script(
             "KUBECONFIG": str(kubeconfig),
             "LAB_DIR": str(lab.folder),
             "LANG": "C.UTF-8",
+            # Where kubectl keeps its discovery cache, when the caller chose a folder.
+            **{k: os.environ[k] for k in ("KUBECACHEDIR",) if os.environ.get(k)},
             **(extra_env or {}),
         }
         return subprocess.run(

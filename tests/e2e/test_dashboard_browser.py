@@ -1,20 +1,18 @@
 # ruff: noqa: F811  (pytest fixtures imported from test_quizzes are used as arguments)
 """Headless Chromium (Debian's, driven by Playwright) against a live server: log in as
 the demo trainer, open the seeded cohort, check the numbers shown against the progress
-service, download the CSV, and save a screenshot to test-output/."""
+service, download the CSV, and save a screenshot to test-output/. The browser fixtures
+(tests/fixtures/browser.py) skip it when no Chromium is found, unless
+CERTPREP_REQUIRE_BROWSER=1 (as in CI)."""
 
 from __future__ import annotations
 
 import csv
 import io
-import shutil
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.cli.demo import DEMO_PASSWORD, DEMO_TRAINER, seed_demo
 from app.config import PROJECT_ROOT
@@ -25,48 +23,7 @@ from tests.integration.test_quizzes import make_quiz, sample_bank  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 OUTPUT_DIR = PROJECT_ROOT / "test-output"
-
-
-@pytest.fixture
-def live_server(app: Any, db_session: Any) -> Iterator[str]:
-    """The session app served over HTTP on a free local port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser_page() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium") or CHROMIUM
-    if not Path(executable).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            accept_downloads=True, viewport={"width": 1280, "height": 900}
-        )
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
 
 
 def test_trainer_dashboard_in_chromium(

@@ -150,3 +150,22 @@ def test_explicit_api_and_token_and_errors(
 )
 def test_parse_answer(kind: str, text: str, expected: dict) -> None:
     assert parse_answer({"type": kind}, text) == expected
+
+
+def test_login_accepts_the_api_url_the_banner_prints(
+    live_api: str, config_dir: Path, make_quiz: Callable, make_user: Callable
+) -> None:
+    make_quiz()
+    make_user("learner", email="banner@example.test")
+    runner = CliRunner()
+    logged_in = runner.invoke(
+        login,
+        ["--api", f"{live_api}/api/v1/", "--email", "banner@example.test"],
+        input=f"{DEFAULT_PASSWORD}\n",
+    )
+    assert logged_in.exit_code == 0, logged_in.output
+    # Saved as the base URL, so later commands (and `--api BASE`) match it.
+    assert f'"api": "{live_api}"' in (config_dir / "login.json").read_text()
+    listed = runner.invoke(quiz, ["list", "--api", f"{live_api}/api/v1"])
+    assert listed.exit_code == 0, listed.output
+    assert "sample-quiz" in listed.output

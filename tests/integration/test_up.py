@@ -26,8 +26,11 @@ pytestmark = pytest.mark.slow
 START_TIMEOUT = 240.0
 STOP_TIMEOUT = 90.0
 
-# The token line of `up`'s banner (the simulator prints its own "admin token: ..." line).
+# The token line of `up`'s banner (the simulator's own "admin token: ..." line goes to
+# its log file, not to the terminal).
 UP_TOKEN_LINE = r"^  admin token  (\S+)$"
+# `up` prints one short line per start-up step before its banner, no child output.
+MAX_LINES_BEFORE_BANNER = 12
 
 
 def _free_port() -> int:
@@ -113,7 +116,7 @@ def start_up(tmp_path) -> Iterator[Callable[..., UpRun]]:
     """Factory: run `certprep up` in its own process group on free ports (or `port`)."""
     runs: list[UpRun] = []
 
-    def start(port: int | None = None) -> UpRun:
+    def start(port: int | None = None, extra: tuple[str, ...] = ()) -> UpRun:
         port = port or _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CERTPREP_")}
         env["CERTPREP_LOG_FORMAT"] = "json"
@@ -128,6 +131,7 @@ def start_up(tmp_path) -> Iterator[Callable[..., UpRun]]:
             str(tmp_path / "instance"),
             "--ready-timeout",
             str(START_TIMEOUT - 30),
+            *extra,
         ]
         process = subprocess.Popen(
             argv,
@@ -190,11 +194,45 @@ def _read_until(lines: queue.Queue, output: list[str], pattern: str) -> re.Match
     pytest.fail(f"no line matching {pattern!r}:\n" + "".join(output[-60:]))
 
 
+def _certprep(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """A `certprep` command run in `tmp_path` (where `up` runs), without CERTPREP_ vars."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTPREP_")}
+    return subprocess.run(
+        [*certprep_argv(), *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _started_pid(output: list[str], role: str) -> int:
+    return next(
+        int(re.search(r"pid (\d+)", line).group(1))
+        for line in output
+        if line.startswith(f"started {role} ")
+    )
+
+
 def test_up_runs_everything_and_stops_every_child_on_sigint(start_up, tmp_path):
     run = start_up()
     process = run.process
     token = _read_until(run.lines, run.output, UP_TOKEN_LINE).group(1)
     base = f"http://127.0.0.1:{run.port}"
+
+    # A short start-up: progress lines, then the banner with one admin token.
+    before_banner = run.output[: run.output.index("certprep is up\n")]
+    assert len([line for line in before_banner if line.strip()]) <= MAX_LINES_BEFORE_BANNER
+    assert sum("admin token" in line for line in run.output) == 1
+    logs = tmp_path / "instance" / "logs"
+    for role in ("simulator", "migrate", "content", "web", "worker", "beat"):
+        assert (logs / f"{role}.log").is_file(), role
+    assert "simulator listening on" in (logs / "simulator.log").read_text()
+    assert "admin token:" in (logs / "simulator.log").read_text()
+    shown = _certprep(tmp_path, "logs", "simulator", "--no-follow", "-n", "50")
+    assert shown.returncode == 0 and "simulator listening on" in shown.stdout
 
     assert _get_until_ok(f"{base}/healthz").json() == {"status": "ok"}
     # A probe can time out on a loaded machine; wait (generously) for a 200.
@@ -215,6 +253,10 @@ def test_up_runs_everything_and_stops_every_child_on_sigint(start_up, tmp_path):
     # A lab session: web -> job -> worker -> simulator over HTTPS with the CA and admin
     # token `up` handed out.
     _start_a_lab_session(base, token)
+    # `certprep sim create` in the same folder finds `up`'s simulator on its own.
+    created = _certprep(tmp_path, "sim", "create", "--kubeconfig", str(tmp_path / "k.yaml"))
+    assert created.returncode == 0, created.stderr
+    assert re.search(r"cluster \S+ created with 3 nodes", created.stdout)
 
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=STOP_TIMEOUT) == 0
@@ -231,17 +273,42 @@ def test_up_refuses_a_port_in_use_before_starting_anything(start_up):
     assert not any(line.startswith("started ") for line in run.output)
 
 
-def test_up_stops_everything_and_fails_when_a_role_dies(start_up):
-    run = start_up()
+def test_up_restarts_a_crashed_role_and_gives_up_after_repeated_crashes(start_up, tmp_path):
+    run = start_up(extra=("--restart-limit", "3", "--demo"))
     _read_until(run.lines, run.output, UP_TOKEN_LINE)
-    beat_pid = next(
-        int(re.search(r"pid (\d+)", line).group(1))
-        for line in run.output
-        if line.startswith("started beat")
+    # The demo history is written before the worker and beat exist: no expiry job can
+    # close a back-dated demo attempt while it is being written.
+    assert run.output.index("demo cohort ready\n") < run.output.index(
+        next(line for line in run.output if line.startswith("started worker "))
     )
 
-    os.kill(beat_pid, signal.SIGKILL)
+    # The worker is killed: `up` starts it again, and jobs run on the new one.
+    worker_pid = _started_pid(run.output, "worker")
+    os.kill(worker_pid, signal.SIGKILL)
+    _read_until(run.lines, run.output, r"^worker exited \(exit -9\); restarting it in 1 s")
+    restarted = int(_read_until(run.lines, run.output, r"^restarted worker \(pid (\d+)\)").group(1))
+    assert restarted != worker_pid
+    assert run.process.poll() is None
+    _ping_through_the_embedded_worker(tmp_path / "instance")
 
-    _read_until(run.lines, run.output, r"stopping: beat \(exit -9\) exited")
+    # The web server's master is killed: a new one binds the port again and answers.
+    web_pid = _started_pid(run.output, "web")
+    os.kill(web_pid, signal.SIGKILL)
+    _read_until(run.lines, run.output, r"^web exited \(exit -9\); restarting it in 1 s")
+    _read_until(run.lines, run.output, r"^restarted web \(pid (\d+)\)")
+    assert _get_until_ok(f"http://127.0.0.1:{run.port}/healthz").json() == {"status": "ok"}
+
+    # Beat crashes three times in a row: restarted with a growing back-off, then `up`
+    # gives up and stops everything.
+    beat_pid = _started_pid(run.output, "beat")
+    for attempt, delay in ((1, 1), (2, 2)):
+        os.kill(beat_pid, signal.SIGKILL)
+        _read_until(run.lines, run.output, rf"^beat exited \(exit -9\); restarting it in {delay} s")
+        beat_pid = int(
+            _read_until(run.lines, run.output, r"^restarted beat \(pid (\d+)\)").group(1)
+        )
+        assert run.process.poll() is None, attempt
+    os.kill(beat_pid, signal.SIGKILL)
+    _read_until(run.lines, run.output, r"stopping: beat \(exit -9\) exited 3 time\(s\)")
     assert run.process.wait(timeout=STOP_TIMEOUT) == 1
     assert _wait_for_empty_group(run.process.pid) == []

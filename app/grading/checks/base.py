@@ -41,8 +41,12 @@ class Outcome:
 
 
 class CheckKind(Protocol):
-    name: str
-    schema: type[Schema]
+    # Read-only: kinds set them as class attributes of their own (narrower) types.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def schema(self) -> type[Schema]: ...
 
     def run(self, params: dict[str, Any], env: CheckEnv) -> Outcome: ...
 
@@ -92,7 +96,7 @@ class KindSchema(Schema):
         unknown = RAISE
 
 
-class AnyValue(fields.Field):
+class AnyValue(fields.Field[Any]):
     """Any YAML value, kept as is (None included)."""
 
     def __init__(self, **kwargs: Any) -> None:

@@ -185,7 +185,10 @@ def provenance_problem(
         return None, f"reported by {', '.join(others)}, not {controller}"
     recent = [e for e in by_controller if since is None or (e.time is not None and e.time >= since)]
     if not recent:
-        return None, f"the last event by {controller} is from before {format_time(since)}"
+        return (
+            None,
+            f"the last event by {controller} is from before {format_time(since) if since else '-'}",
+        )
     return recent[-1], None
 
 

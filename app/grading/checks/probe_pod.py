@@ -100,7 +100,8 @@ class ProbePod(SimpleKind):
         name, namespace = meta["name"], meta["namespace"]
         controller = params["reporting_controller"]
         budget = params["budget_seconds"]
-        pod, why = created, "no event"
+        pod = created
+        why: str | None = "no event"
         while True:
             current = reader.get("v1", "Pod", name, namespace)
             if current is None or (current["metadata"].get("uid") != meta.get("uid")):
