@@ -161,7 +161,10 @@ def _flush_outbox(session: Session) -> None:
     pending = session.info.get(_OUTBOX) or []
     session.info[_OUTBOX] = []
     for celery, task_name, job_id in pending:
-        publish(celery, task_name, job_id)
+        if not publish(celery, task_name, job_id):
+            # The broker is down or hung: the rest stay in the outbox for the sweeper
+            # instead of each waiting out the same timeout.
+            break
 
 
 def _drop_outbox(session: Session) -> None:
