@@ -48,8 +48,11 @@ TASK_RETRY_BACKOFF_MAX = 600
 REDIS_VISIBILITY_TIMEOUT = 3600
 
 # Seconds to wait for the broker when a web process publishes; the job row is already
-# committed, so a slow broker only delays the job until the sweeper re-publishes it.
-BROKER_CONNECT_TIMEOUT = 4
+# committed (in the outbox), so a slow broker only delays the job until the sweeper
+# publishes it. Without a socket (read) timeout, a broker that accepts the connection but
+# never answers would hold a web request forever.
+BROKER_CONNECT_TIMEOUT = 2
+BROKER_SOCKET_TIMEOUT = 2
 
 _celery_from_env: Celery | None = None
 
@@ -67,7 +70,7 @@ def celery_config(settings: Any) -> dict[str, Any]:
         "broker_url": settings.broker_url,
         "broker_connection_timeout": BROKER_CONNECT_TIMEOUT,
         "broker_connection_retry_on_startup": True,
-        "broker_transport_options": {},
+        "broker_transport_options": transport_options(settings.broker_url, settings.instance_dir),
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
@@ -90,21 +93,30 @@ def celery_config(settings: Any) -> dict[str, Any]:
         "beat_schedule": beat_schedule(),
         "beat_schedule_filename": str(settings.instance_dir / "celerybeat-schedule"),
     }
-    if settings.broker_url.startswith("filesystem://"):
-        folder = broker_folder(settings.instance_dir)
-        config["broker_transport_options"] = {
+    return config
+
+
+def transport_options(broker_url: str, instance_dir: Path) -> dict[str, Any]:
+    """The kombu transport options for `broker_url`: folders for the filesystem broker,
+    visibility and socket timeouts for Redis, none for others."""
+    if broker_url.startswith("filesystem://"):
+        folder = broker_folder(instance_dir)
+        return {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "control_folder": str(folder / "control"),
             "processed_folder": str(folder / "processed"),
             "store_processed": False,
         }
-    elif settings.broker_url.startswith(("redis://", "rediss://")):
-        config["broker_transport_options"] = {
+    if broker_url.startswith(("redis://", "rediss://")):
+        return {
             "visibility_timeout": REDIS_VISIBILITY_TIMEOUT,
             "socket_connect_timeout": BROKER_CONNECT_TIMEOUT,
+            # Applies to synchronous commands (publish, ack); kombu's BRPOP loop has its
+            # own liveness check (`health_check_interval`), so it is not cut by this.
+            "socket_timeout": BROKER_SOCKET_TIMEOUT,
         }
-    return config
+    return {}
 
 
 def ensure_broker_folders(celery: Celery) -> None:
@@ -153,7 +165,13 @@ def celery_init_app(app: Flask) -> Celery:
 
     celery = Celery(app.name, task_cls=FlaskTask)
     config = celery_config(settings)
-    config.update(app.config.get("CELERY") or {})
+    overrides = dict(app.config.get("CELERY") or {})
+    if "broker_url" in overrides and "broker_transport_options" not in overrides:
+        # Another broker than the settings name: its own transport options.
+        overrides["broker_transport_options"] = transport_options(
+            overrides["broker_url"], settings.instance_dir
+        )
+    config.update(overrides)
     celery.config_from_object(config)
     ensure_broker_folders(celery)
     celery.conf.imports = task_modules()

@@ -42,6 +42,9 @@ SUPPORTED_DATABASE_SCHEMES = ("sqlite", "postgresql")
 # under common idle-connection timeouts of proxies and firewalls (often 1 hour), so the
 # pool does not need a ping before every use.
 DB_POOL_RECYCLE_SECONDS = 1800
+# Seconds to wait for a PostgreSQL connection (TCP connect and start-up together): a
+# server that accepts and never answers must not hold a request or a probe forever.
+DB_CONNECT_TIMEOUT_SECONDS = 5
 
 # Largest request body accepted (bytes); a larger one is refused with 413 unread. The
 # largest legitimate bodies (a cohort roster CSV, a node file) are far below it.
@@ -126,6 +129,7 @@ class Settings:
             engine_options = {
                 "pool_pre_ping": False,
                 "pool_recycle": DB_POOL_RECYCLE_SECONDS,
+                "connect_args": {"connect_timeout": DB_CONNECT_TIMEOUT_SECONDS},
             }
         return {
             "TESTING": self.testing,

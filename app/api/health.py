@@ -2,7 +2,9 @@
 
 - `GET /healthz`: the process is alive; checks nothing else (a liveness probe).
 - `GET /readyz`: the database, the broker and the simulator servers answer (a readiness
-  probe); 503 naming the failing parts, with every check in the JSON body.
+  probe); 503 naming the failing parts, with every check in the JSON body. The checks
+  run in parallel and the answer comes within `READY_BUDGET` seconds even when a
+  dependency accepts connections and never answers.
 - `GET /metrics`: Prometheus text format (see `app.metrics`).
 
 For every request of the app the hooks below take the `X-Request-ID` header (or make
@@ -13,12 +15,16 @@ record the request metrics.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import requests
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from kombu.utils.url import maybe_sanitize_url
 from sqlalchemy import text
 
@@ -33,6 +39,16 @@ log = get_logger("app.request")
 # own probe timeout (Kubernetes' default timeoutSeconds is 1 s, compose's 30 s; ours are
 # configured at 5 s in docker/compose.yaml).
 CHECK_TIMEOUT = 2.0
+# Seconds /readyz waits for all checks together (they run in parallel); a check still
+# running then counts as failing, so the probe answers in well under 2 s.
+READY_BUDGET = 1.5
+
+# Probe threads, shared by the requests of this process. At most one probe per app and
+# dependency is in flight: a hung dependency holds one thread (until its own socket
+# timeout), and later requests wait on that probe instead of starting another.
+_probe_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="readyz")
+_inflight: dict[tuple[int, str], Future[dict[str, Any]]] = {}
+_inflight_lock = threading.Lock()
 
 # Paths probed constantly by orchestrators; logged at debug level to keep logs readable.
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -110,9 +126,11 @@ def check_simulators() -> dict[str, Any]:
     urls = current_app.config["CERTPREP_SETTINGS"].sim_urls
     if not urls:
         return {"ok": True, "detail": "not configured"}
-    servers = {}
-    for url in urls:
-        servers[url] = probe_simulator(url)
+    if len(urls) == 1:
+        servers = {urls[0]: probe_simulator(urls[0])}
+    else:
+        with ThreadPoolExecutor(max_workers=min(len(urls), 8)) as pool:
+            servers = dict(zip(urls, pool.map(probe_simulator, urls), strict=True))
     failing = [url for url, result in servers.items() if not result["ok"]]
     detail = "all reachable" if not failing else "unreachable: " + ", ".join(failing)
     return {"ok": not failing, "detail": detail, "servers": servers}
@@ -139,14 +157,46 @@ def _first_line(exc: BaseException) -> str:
     return lines[0][:300] if lines else ""
 
 
+def _run_in_context(app: Flask, check: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    with app.app_context():
+        try:
+            return check()
+        except Exception as exc:  # a check never raises; this is the last guard
+            return {"ok": False, "detail": f"{type(exc).__name__}: {_first_line(exc)}"}
+
+
+def run_checks(
+    checks: dict[str, Callable[[], dict[str, Any]]], budget: float = READY_BUDGET
+) -> dict[str, dict[str, Any]]:
+    """Run `checks` in parallel probe threads and return each result; a check that has
+    not answered within `budget` seconds is failing ("no answer within ..."). Needs an
+    app context."""
+    app = current_app._get_current_object()
+    futures: dict[str, Future[dict[str, Any]]] = {}
+    with _inflight_lock:
+        for name, check in checks.items():
+            key = (id(app), name)
+            future = _inflight.get(key)
+            if future is None or future.done():
+                future = _probe_pool.submit(_run_in_context, app, check)
+                _inflight[key] = future
+            futures[name] = future
+    end = time.monotonic() + budget
+    results: dict[str, dict[str, Any]] = {}
+    for name, future in futures.items():
+        try:
+            results[name] = future.result(timeout=max(0.0, end - time.monotonic()))
+        except FutureTimeout:
+            results[name] = {"ok": False, "detail": f"no answer within {budget:g} s"}
+    return results
+
+
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
     """Readiness: 200 when every dependency answers, else 503 naming the failing ones."""
-    checks = {
-        "database": check_database(),
-        "broker": check_broker(),
-        "simulator": check_simulators(),
-    }
+    checks = run_checks(
+        {"database": check_database, "broker": check_broker, "simulator": check_simulators}
+    )
     failing = [name for name, result in checks.items() if not result["ok"]]
     if failing:
         log.warning("not_ready", failing=failing)

@@ -3,7 +3,8 @@
 A job names a Celery task and the ids it works on. `app.services.jobs` creates the row in
 the caller's transaction, publishes a message carrying only the job id after commit, lets
 one worker claim it, and records the outcome; the sweeper re-publishes rows whose deadline
-passed (lost message, killed worker) until `max_attempts` is used up.
+passed (lost message) or whose lease lapsed (killed worker) until `max_attempts` is used
+up, and publishes rows whose message never left the outbox.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Job(Base):
     __table_args__ = (
         # The sweeper's query: open jobs whose deadline passed.
         Index("ix_jobs_status_deadline_at", "status", "deadline_at"),
+        # The sweeper's lease query: running jobs whose worker stopped renewing.
+        Index("ix_jobs_status_lease_expires_at", "status", "lease_expires_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -59,8 +62,15 @@ class Job(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
-    # Celery node name of the worker that last claimed the job.
+    # Who holds the claim: the Celery node name of the worker that last claimed the job.
     worker: Mapped[str | None] = mapped_column(String(255))
+    # While running: the claim is live until then. The running task renews it every few
+    # seconds; once it lapses (worker killed, host lost) any delivery may claim the job
+    # again and the sweeper re-publishes it.
+    lease_expires_at: Mapped[datetime | None]
+    # When the current message was handed to the broker; None while it is only in the
+    # outbox (commit happened, publish failed or never ran), so the sweeper publishes it.
+    published_at: Mapped[datetime | None]
     result: Mapped[Any | None] = mapped_column(JSON)
     last_error: Mapped[str | None] = mapped_column(Text)
 

@@ -7,20 +7,25 @@ goes through here:
    message, which carries only the job id, is published after that transaction commits
    (an `after_commit` hook), so a worker never sees a job the database does not have, and
    a rolled-back request publishes nothing.
+   A publish that fails leaves the row in the outbox (`published_at` is None).
 2. A task declared with `@job_task("certprep.x.y")` receives the message, claims the row
-   (pending -> running, a conditional UPDATE so only one delivery wins), runs the body
-   with the stored arguments and records done + result or the error. A second delivery of
-   a claimed or finished job does nothing, so every job task is idempotent.
+   (pending -> running, a conditional UPDATE so only one delivery wins) with a lease of
+   `LEASE_SECONDS` that a heartbeat thread renews while the body runs, runs the body with
+   the stored arguments and records done + result or the error. A second delivery of a
+   job whose lease is live, or of a finished job, does nothing, so every job task is
+   idempotent; a delivery of a job whose lease lapsed (its worker died) claims it again.
 3. Errors are retried by Celery with exponential backoff and full jitter; after the last
    retry, or on `PermanentJobError`, the job is failed.
-4. `sweep_stuck_jobs()` (a periodic task) re-publishes open jobs past their deadline (the
-   message was lost, the worker was killed, the broker was down at commit) and fails them
-   after `max_attempts` publishes.
+4. `sweep_stuck_jobs()` (a periodic task, every few seconds) publishes outbox rows the
+   web process could not publish, re-publishes running jobs whose lease lapsed (the
+   worker was killed) and open jobs past their deadline (the message was lost), and
+   fails them after `max_attempts` publishes.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,7 +34,8 @@ from typing import Any
 from celery import Celery, Task, shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from flask import current_app
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import and_, delete, event, func, or_, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app.extensions import db
@@ -45,6 +51,17 @@ log = get_logger(__name__)
 # still allowed to finish is not duplicated.
 DEFAULT_DEADLINE_SECONDS = 900
 DEFAULT_MAX_ATTEMPTS = 3
+
+# A running job's claim lasts this long unless renewed; the body's heartbeat renews it
+# every `HEARTBEAT_SECONDS`. A killed worker's job is claimable again this long after its
+# last renewal, and the sweeper (every `SWEEP_INTERVAL_SECONDS`) re-publishes it.
+LEASE_SECONDS = 10
+HEARTBEAT_SECONDS = 2.5
+# How often beat sends the sweeper (app.tasks.schedule).
+SWEEP_INTERVAL_SECONDS = 5
+# An unpublished row this old is published by the sweeper: longer than a commit and
+# publish take, so a web process in the middle of publishing is rarely doubled.
+OUTBOX_GRACE_SECONDS = 3
 
 # Jobs the sweeper examines per run; the next run takes the rest.
 SWEEP_BATCH = 500
@@ -69,13 +86,19 @@ class PermanentJobError(Exception):
 
 @dataclass
 class SweepReport:
-    """What one sweep did: ids re-published and ids given up on."""
+    """What one sweep did: ids re-published (a new attempt), ids given up on, and outbox
+    ids published for the first time."""
 
     requeued: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    published: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, list[int]]:
-        return {"requeued": list(self.requeued), "failed": list(self.failed)}
+        return {
+            "requeued": list(self.requeued),
+            "failed": list(self.failed),
+            "published": list(self.published),
+        }
 
 
 def _celery() -> Celery:
@@ -138,7 +161,10 @@ def _flush_outbox(session: Session) -> None:
     pending = session.info.get(_OUTBOX) or []
     session.info[_OUTBOX] = []
     for celery, task_name, job_id in pending:
-        publish(celery, task_name, job_id)
+        if not publish(celery, task_name, job_id):
+            # The broker is down or hung: the rest stay in the outbox for the sweeper
+            # instead of each waiting out the same timeout.
+            break
 
 
 def _drop_outbox(session: Session) -> None:
@@ -146,21 +172,41 @@ def _drop_outbox(session: Session) -> None:
 
 
 def publish(celery: Celery, task_name: str, job_id: int) -> bool:
-    """Send the message for job `job_id`. Returns False (and logs) when the broker cannot
-    be reached: the row is committed, so the sweeper publishes it later. Never raises."""
+    """Send the message for job `job_id` and mark the row published. Returns False (and
+    logs) when the broker cannot be reached or does not answer within its socket timeouts
+    (`app.celery_app`): the row stays in the outbox and the sweeper publishes it a few
+    seconds later. Never raises."""
     try:
         celery.send_task(
             task_name,
             args=[job_id],
-            # Fail fast inside a web request; the sweeper is the retry.
-            retry=True,
-            retry_policy={"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5},
+            # One attempt, bounded by the broker's socket timeouts: a web request never
+            # waits on a broker for long, and the sweeper is the retry.
+            retry=False,
         )
     except Exception as exc:
         log.warning("job.publish_failed", job_id=job_id, task=task_name, error=str(exc))
         return False
     log.debug("job.published", job_id=job_id, task=task_name)
+    try:
+        _mark_published(db.engine, job_id)
+    except Exception as exc:
+        # The message is out; at worst the sweeper publishes a duplicate, and only one
+        # delivery can claim the job.
+        log.warning("job.mark_published_failed", job_id=job_id, error=str(exc))
     return True
+
+
+def _mark_published(engine: Engine, job_id: int) -> None:
+    # Its own connection: this runs after the caller's commit, when the caller's session
+    # may not emit SQL.
+    now = utcnow()
+    with engine.begin() as connection:
+        connection.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.published_at.is_(None))
+            .values(published_at=now, updated_at=now)
+        )
 
 
 # ----------------------------------------------------------------------------- tasks
@@ -218,9 +264,11 @@ def run_job(
     if job.is_finished:
         log.info("job.already_finished", job_id=job_id, status=job.status.value)
         return
-    if job.status is JobStatus.RUNNING and job.deadline_at > now:
+    if job.status is JobStatus.RUNNING and claim_is_live(job, now):
         log.info("job.claimed_elsewhere", job_id=job_id, worker=job.worker)
         return
+    if job.status is JobStatus.RUNNING:
+        log.warning("job.lease_lapsed", job_id=job_id, worker=job.worker, run=job.runs)
 
     run_number = job.runs + 1
     args = list(job.args)
@@ -234,6 +282,7 @@ def run_job(
             started_at=now,
             updated_at=now,
             worker=task.request.hostname,
+            lease_expires_at=now + timedelta(seconds=LEASE_SECONDS),
             deadline_at=now + timedelta(seconds=deadline_seconds),
         )
     ).rowcount
@@ -243,17 +292,76 @@ def run_job(
         return
     log.info("job.started", job_id=job_id, run=run_number)
 
+    heartbeat = LeaseHeartbeat(db.engine, job_id, run_number)
+    heartbeat.start()
     try:
         result = body(*args)
         json.dumps(result)
     except Exception as exc:
+        heartbeat.stop()
         session.rollback()
         _after_failure(task, job_id, run_number, deadline_seconds, exc, retry_for)
         return
+    finally:
+        heartbeat.stop()
     if _record(job_id, run_number, JobStatus.DONE, result=result, finished_at=utcnow()):
         log.info("job.done", job_id=job_id, run=run_number)
     else:
         log.warning("job.result_dropped", job_id=job_id, run=run_number)
+
+
+def claim_is_live(job: Job, now: datetime) -> bool:
+    """Whether a running job's claim still holds: its lease (or, for a row claimed before
+    leases existed, its deadline) has not passed."""
+    until = job.lease_expires_at if job.lease_expires_at is not None else job.deadline_at
+    return until > now
+
+
+class LeaseHeartbeat:
+    """A daemon thread renewing the lease of run `run_number` of job `job_id` every
+    `HEARTBEAT_SECONDS` on its own connection, until `stop()`. The renewal is conditional
+    on the run still holding the claim, so it never revives a job the sweeper handed to
+    another worker (that run's outcome is dropped by `_record`)."""
+
+    def __init__(self, engine: Engine, job_id: int, run_number: int) -> None:
+        self.engine = engine
+        self.job_id = job_id
+        self.run_number = run_number
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"job-{job_id}-lease", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        if not self._stopped.is_set():
+            self._stopped.set()
+            self._thread.join(timeout=HEARTBEAT_SECONDS * 2)
+
+    def renew(self) -> bool:
+        """Push the lease `LEASE_SECONDS` ahead; False when this run lost the claim."""
+        now = utcnow()
+        with self.engine.begin() as connection:
+            rows = connection.execute(
+                update(Job)
+                .where(
+                    Job.id == self.job_id,
+                    Job.runs == self.run_number,
+                    Job.status == JobStatus.RUNNING,
+                )
+                .values(lease_expires_at=now + timedelta(seconds=LEASE_SECONDS), updated_at=now)
+            ).rowcount
+        return rows == 1
+
+    def _run(self) -> None:
+        while not self._stopped.wait(HEARTBEAT_SECONDS):
+            try:
+                if not self.renew():
+                    log.warning("job.lease_lost", job_id=self.job_id, run=self.run_number)
+                    return
+            except Exception as exc:
+                # A busy or briefly unreachable database: try again on the next beat.
+                log.warning("job.lease_renew_failed", job_id=self.job_id, error=str(exc))
 
 
 def _after_failure(
@@ -307,7 +415,8 @@ def _record(job_id: int, run_number: int, status: JobStatus, **values: Any) -> b
 
 
 def sweep_stuck_jobs(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -> SweepReport:
-    """Re-publish open jobs whose deadline passed, or fail those out of attempts.
+    """Publish outbox rows, re-publish running jobs whose lease lapsed and open jobs whose
+    deadline passed, or fail those out of attempts.
 
     Each row changes through a conditional UPDATE, so concurrent sweeps and workers never
     double-publish or overwrite a finished job. Commits; messages go out after commit.
@@ -316,6 +425,16 @@ def sweep_stuck_jobs(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -
     session = db.session()
     celery = _celery()
     report = SweepReport()
+    lapsed = or_(
+        and_(Job.status == JobStatus.PENDING, Job.deadline_at < now),
+        and_(
+            Job.status == JobStatus.RUNNING,
+            or_(
+                Job.lease_expires_at < now,
+                and_(Job.lease_expires_at.is_(None), Job.deadline_at < now),
+            ),
+        ),
+    )
     candidates = session.execute(
         select(
             Job.id,
@@ -326,8 +445,19 @@ def sweep_stuck_jobs(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -
             Job.max_attempts,
             Job.deadline_seconds,
         )
-        .where(Job.status.in_(OPEN_STATUSES), Job.deadline_at < now)
-        .order_by(Job.deadline_at)
+        .where(lapsed)
+        .order_by(Job.id)
+        .limit(limit)
+    ).all()
+    unpublished = session.execute(
+        select(Job.id, Job.task_name)
+        .where(
+            Job.status == JobStatus.PENDING,
+            Job.published_at.is_(None),
+            Job.updated_at < now - timedelta(seconds=OUTBOX_GRACE_SECONDS),
+            Job.deadline_at >= now,
+        )
+        .order_by(Job.id)
         .limit(limit)
     ).all()
     for row in candidates:
@@ -357,6 +487,7 @@ def sweep_stuck_jobs(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -
                     status=JobStatus.PENDING,
                     attempts=row.attempts + 1,
                     deadline_at=now + timedelta(seconds=row.deadline_seconds),
+                    published_at=None,
                     updated_at=now,
                 )
             ).rowcount
@@ -364,8 +495,12 @@ def sweep_stuck_jobs(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -
                 report.requeued.append(row.id)
                 _publish_after_commit(session, celery, row.task_name, row.id)
     session.commit()
-    if report.requeued or report.failed:
-        log.info("jobs.swept", requeued=report.requeued, failed=report.failed)
+    for row in unpublished:
+        if not publish(celery, row.task_name, row.id):
+            break  # the broker is down or hung: the next sweep tries again
+        report.published.append(row.id)
+    if report.requeued or report.failed or report.published:
+        log.info("jobs.swept", **report.as_dict())
     return report
 
 
@@ -385,6 +520,7 @@ def requeue_failed_job(job_id: int) -> Job:
     job.status = JobStatus.PENDING
     job.attempts = 1
     job.deadline_at = now + timedelta(seconds=job.deadline_seconds)
+    job.published_at = None
     job.finished_at = None
     job.updated_at = now
     _publish_after_commit(session, _celery(), job.task_name, job.id)
@@ -417,6 +553,11 @@ def count_jobs(now: datetime | None = None) -> tuple[dict[str, int], int]:
     overdue = db.session.scalar(
         select(func.count())
         .select_from(Job)
-        .where(Job.status.in_(OPEN_STATUSES), Job.deadline_at < now)
+        .where(
+            or_(
+                and_(Job.status.in_(OPEN_STATUSES), Job.deadline_at < now),
+                and_(Job.status == JobStatus.RUNNING, Job.lease_expires_at < now),
+            )
+        )
     )
     return counts, int(overdue or 0)

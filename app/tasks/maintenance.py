@@ -15,10 +15,11 @@ log = get_logger(__name__)
 
 @shared_task(name="certprep.maintenance.sweep_stuck_jobs")
 def sweep_stuck_jobs() -> dict[str, list[int]]:
-    """Re-publish jobs stuck past their deadline; fail those out of attempts.
+    """Publish outbox rows, re-publish jobs whose lease lapsed or whose deadline passed;
+    fail those out of attempts.
 
-    Not a durable job itself: beat sends it every minute, so a lost sweep is replaced by
-    the next one.
+    Not a durable job itself: beat sends it every few seconds
+    (`jobs.SWEEP_INTERVAL_SECONDS`), so a lost sweep is replaced by the next one.
     """
     return jobs.sweep_stuck_jobs().as_dict()
 

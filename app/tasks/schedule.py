@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.services.jobs import SWEEP_INTERVAL_SECONDS
+
 
 @dataclass(frozen=True)
 class PeriodicJob:
@@ -18,8 +20,12 @@ class PeriodicJob:
 
 
 PERIODIC_JOBS: list[PeriodicJob] = [
-    # Re-publishes jobs whose message was lost or whose worker died (see app.services.jobs).
-    PeriodicJob("sweep-stuck-jobs", "certprep.maintenance.sweep_stuck_jobs", 60),
+    # Publishes outbox rows, re-publishes jobs whose worker died (lease lapsed) or whose
+    # message was lost (deadline passed); see app.services.jobs. Every few seconds so a
+    # killed worker's job runs again within seconds.
+    PeriodicJob(
+        "sweep-stuck-jobs", "certprep.maintenance.sweep_stuck_jobs", SWEEP_INTERVAL_SECONDS
+    ),
     # Keeps the jobs table small: finished rows older than the retention are deleted.
     PeriodicJob("purge-finished-jobs", "certprep.maintenance.purge_finished_jobs", 3600),
     # Closes quiz attempts past their expiry whose expiry job is late (app.tasks.quizzes).
