@@ -5,5 +5,6 @@ pytest_plugins: list[str] = [
     "tests.fixtures.app",
     "tests.fixtures.worker",
     "tests.fixtures.sim",
+    "tests.fixtures.sim_process",
     "tests.fixtures.labs",
 ]
