@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.sim.clock import ManualClock
+from app.sim.machinery.clock import ManualClock
 from app.sim.server import SimServer
 
 

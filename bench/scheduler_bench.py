@@ -20,7 +20,7 @@ import statistics
 import time
 from typing import Any
 
-from app.sim.clock import ManualClock
+from app.sim.machinery.clock import ManualClock
 from app.sim.scheduler import ClusterState, Scheduler, Snapshot
 
 HOSTNAME = "kubernetes.io/hostname"

@@ -28,9 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.sim.bootstrap import create_cluster
-from app.sim.kubeconfig import write_kubeconfig
+from app.sim.machinery.kubeconfig import write_kubeconfig
+from app.sim.machinery.tls import generate_ca
 from app.sim.server import SimServer
-from app.sim.tls import generate_ca
 
 
 def figures(samples: list[float]) -> str:

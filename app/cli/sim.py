@@ -25,7 +25,7 @@ from typing import Any
 import click
 import requests
 
-from app.sim.kubeconfig import write_kubeconfig
+from app.sim.machinery.kubeconfig import write_kubeconfig
 
 STATE_FILE = "server.json"
 CA_FILE = "ca.crt"
@@ -88,8 +88,8 @@ def serve(
 ) -> None:
     """Run the simulator server until interrupted (Ctrl-C or SIGTERM)."""
     from app.logging import configure_logging
+    from app.sim.machinery.tls import KeyPair
     from app.sim.server import SimServer
-    from app.sim.tls import KeyPair
 
     # Internal errors (500s) and failing control-plane loops are logged, never silent.
     configure_logging()

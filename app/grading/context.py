@@ -14,7 +14,7 @@ HINT_POLICIES = ("never", "after_first_grade", "always")
 
 
 class Clock(Protocol):
-    """Anything with `now()` returning an aware UTC datetime (app.sim.clock clocks are)."""
+    """Anything with `now()` returning an aware UTC datetime (the simulator's clocks are)."""
 
     def now(self) -> datetime: ...
 

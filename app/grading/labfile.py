@@ -65,7 +65,7 @@ class NodeShapeSchema(LabSchema):
 
     @validates_schema
     def quantities(self, data: dict[str, Any], **kwargs: Any) -> None:
-        from app.sim.quantity import QuantityError, parse_quantity
+        from app.sim.machinery.quantity import QuantityError, parse_quantity
 
         for resource, amount in (data.get("capacity") or {}).items():
             try:

@@ -19,11 +19,11 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from app.sim.clock import Clock, rfc3339, rfc3339_micro
-from app.sim.cluster import Cluster, ClusterAuth, new_token
-from app.sim.discovery import version_info
-from app.sim.quantity import QuantityError, parse_quantity
-from app.sim.tls import KeyPair
+from app.sim.apiserver.discovery import version_info
+from app.sim.machinery.clock import Clock, rfc3339, rfc3339_micro
+from app.sim.machinery.cluster import Cluster, ClusterAuth, new_token
+from app.sim.machinery.quantity import QuantityError, parse_quantity
+from app.sim.machinery.tls import KeyPair
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 CONTROL_PLANE = "controlplane"
@@ -434,7 +434,7 @@ def _templates(names: tuple[str, ...]) -> tuple[tuple[str, str, dict[str, Any]],
 def _bootstrap_rbac() -> list[tuple[str, str, dict[str, Any]]]:
     """Bootstrap ClusterRoles and bindings from the RBAC module when it provides them."""
     try:
-        rbac = importlib.import_module("app.sim.rbac")
+        rbac = importlib.import_module("app.sim.apiserver.rbac")
     except ImportError:
         return []
     out: list[tuple[str, str, dict[str, Any]]] = []

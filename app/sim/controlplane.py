@@ -20,9 +20,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from app.sim.clock import ManualClock
-from app.sim.cluster import Cluster
 from app.sim.controllers.manager import ControllerManager, select_controllers
+from app.sim.machinery.clock import ManualClock
+from app.sim.machinery.cluster import Cluster
 from app.sim.nodes import ClusterNodes
 from app.sim.nodes.components import parse_flags
 from app.sim.scheduler.loop import SchedulerLoop

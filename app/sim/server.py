@@ -30,13 +30,9 @@ from typing import Any
 
 from aiohttp import web
 
-from app.sim import controlplane, discovery, openapi
-from app.sim.bootstrap import create_cluster, validate_shape
-from app.sim.clock import Clock, ManualClock, WallClock, parse_time
-from app.sim.cluster import ADMIN_USER, Cluster, ClusterAuth, new_token
-from app.sim.errors import ApiError
-from app.sim.kubeconfig import build_kubeconfig, dump_kubeconfig
-from app.sim.pipeline import (
+from app.sim import controlplane
+from app.sim.apiserver import discovery, openapi
+from app.sim.apiserver.pipeline import (
     JSON,
     ApiRequest,
     ApiResponse,
@@ -49,8 +45,13 @@ from app.sim.pipeline import (
     stage_module,
     watch_object,
 )
-from app.sim.tls import KeyPair, generate_ca, issue_server_cert, server_ssl_context
-from app.sim.watch import BOOKMARK, ERROR
+from app.sim.bootstrap import create_cluster, validate_shape
+from app.sim.machinery.clock import Clock, ManualClock, WallClock, parse_time
+from app.sim.machinery.cluster import ADMIN_USER, Cluster, ClusterAuth, new_token
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.kubeconfig import build_kubeconfig, dump_kubeconfig
+from app.sim.machinery.tls import KeyPair, generate_ca, issue_server_cert, server_ssl_context
+from app.sim.machinery.watch import BOOKMARK, ERROR
 
 log = logging.getLogger(__name__)
 
@@ -959,7 +960,7 @@ class SimServer:
 
 
 def _warm_up(server: SimServer) -> None:
-    from app.sim.resources import shared_builtin_registry
+    from app.sim.machinery.resources import shared_builtin_registry
 
     try:
         registry = shared_builtin_registry()

@@ -294,7 +294,7 @@ def addon_objects(version: str | None = None) -> list[tuple[str, str, dict[str, 
     """(group, plural, object) for kube-proxy and CoreDNS, fresh copies each call.
     `version` is the kube-proxy image tag (the cluster's gitVersion by default)."""
     if version is None:
-        from app.sim.discovery import version_info
+        from app.sim.apiserver.discovery import version_info
 
         version = version_info()["gitVersion"]
     return [(g, p, copy.deepcopy(obj)) for g, p, obj in _addon_templates(version)]

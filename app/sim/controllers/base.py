@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from app.sim.clock import Clock, parse_time, rfc3339
+from app.sim.client.events import EventRecorder
 from app.sim.controllers.client import ApiClient
-from app.sim.controllers.events import EventRecorder
-from app.sim.errors import ApiError
-from app.sim.store import ObjectStore
+from app.sim.machinery.clock import Clock, parse_ts, rfc3339
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.store import ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -112,15 +112,6 @@ def controller_ref(obj: Obj) -> Obj | None:
 def owned_by(obj: Obj, owner: Obj) -> bool:
     ref = controller_ref(obj)
     return ref is not None and ref.get("uid") == uid_of(owner)
-
-
-def parse_ts(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError:
-        return None
 
 
 def seconds_since(moment: str | None, now: datetime) -> float | None:

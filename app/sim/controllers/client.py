@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from app.sim.errors import ApiError
-from app.sim.store import ObjectStore
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.store import ObjectStore
 
 if TYPE_CHECKING:
-    from app.sim.cluster import Cluster
+    from app.sim.machinery.cluster import Cluster
 
 # What kube-controller-manager's client-go sends; the pipeline names the field manager
 # after the first word of the User-Agent, so managedFields show `kube-controller-manager`.
@@ -50,7 +50,7 @@ class ApiClient:
         """Create through the request pipeline (or the store when there is no cluster)."""
         if self.cluster is None:
             return self.store.create(group, plural, obj)
-        from app.sim.pipeline import ApiRequest, handle
+        from app.sim.apiserver.pipeline import ApiRequest, handle
 
         version = str(obj.get("apiVersion", "v1")).rpartition("/")[2]
         request = ApiRequest(

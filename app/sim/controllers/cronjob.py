@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from app.sim.clock import rfc3339
 from app.sim.controllers import cron
 from app.sim.controllers.base import (
     ControllerContext,
@@ -31,7 +30,8 @@ from app.sim.controllers.base import (
     write_status,
 )
 from app.sim.controllers.job import job_finished
-from app.sim.errors import ApiError
+from app.sim.machinery.clock import rfc3339
+from app.sim.machinery.errors import ApiError
 
 COMPONENT = "cronjob-controller"
 SCHEDULED_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"

@@ -34,9 +34,9 @@ from app.sim.controllers.base import (
 from app.sim.controllers.deployment import template_hash
 from app.sim.controllers.replicaset import create_pod, delete_pod
 from app.sim.controllers.revisions import sync_revision
-from app.sim.errors import ApiError
-from app.sim.matching import requirement_matches, tolerates
-from app.sim.selectors import selector_from_object
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.matching import requirement_matches, tolerates
+from app.sim.machinery.selectors import selector_from_object
 
 COMPONENT = "daemonset-controller"
 REVISION_LABEL = "controller-revision-hash"

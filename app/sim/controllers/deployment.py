@@ -16,7 +16,7 @@ import copy
 import math
 from typing import Any
 
-from app.sim import defaults
+from app.sim.apiserver import defaults
 from app.sim.controllers.base import (
     ControllerContext,
     Obj,
@@ -36,8 +36,8 @@ from app.sim.controllers.base import (
     sync_per_namespace,
     uid_of,
 )
-from app.sim.errors import ApiError
-from app.sim.selectors import selector_from_object
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.selectors import selector_from_object
 
 COMPONENT = "deployment-controller"
 HASH_LABEL = "pod-template-hash"

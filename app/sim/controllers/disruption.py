@@ -25,8 +25,8 @@ from app.sim.controllers.base import (
     uid_of,
     write_status,
 )
-from app.sim.errors import ApiError
-from app.sim.selectors import selector_from_object
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.selectors import selector_from_object
 
 # Controllers whose `spec.replicas` is the expected pod count (disruption.go finders),
 # and the kind a ReplicaSet's own controller may be.

@@ -21,7 +21,7 @@ from app.sim.controllers.base import (
     pod_ref,
 )
 from app.sim.controllers.endpointslice import PortKey, selects, service_backends
-from app.sim.errors import ApiError
+from app.sim.machinery.errors import ApiError
 
 
 class EndpointsController:

@@ -26,8 +26,8 @@ from app.sim.controllers.base import (
     pod_ready,
     pod_ref,
 )
-from app.sim.errors import ApiError
-from app.sim.selectors import selector_from_map
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.selectors import selector_from_map
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from app.sim import defaults
+from app.sim.apiserver import defaults
 from app.sim.controllers.base import (
     ControllerContext,
     Obj,
@@ -32,8 +32,8 @@ from app.sim.controllers.base import (
     write_status,
 )
 from app.sim.controllers.replicaset import create_pods, delete_pod
-from app.sim.errors import ApiError
-from app.sim.selectors import selector_from_object
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.selectors import selector_from_object
 
 COMPONENT = "job-controller"
 TTL_COMPONENT = "ttl-after-finished-controller"

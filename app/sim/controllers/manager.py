@@ -18,16 +18,16 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from app.sim.clock import Clock
+from app.sim.client.events import EventRecorder
+from app.sim.client.leaderelection import LeaderElector, new_identity
 from app.sim.controllers.base import Controller, ControllerContext
 from app.sim.controllers.client import ApiClient
-from app.sim.controllers.events import EventRecorder
-from app.sim.controllers.leaderelection import LeaderElector, new_identity
-from app.sim.store import ObjectStore
-from app.sim.watch import MODIFIED, WatchEvent
+from app.sim.machinery.clock import Clock
+from app.sim.machinery.store import ObjectStore
+from app.sim.machinery.watch import MODIFIED, WatchEvent
 
 if TYPE_CHECKING:
-    from app.sim.cluster import Cluster
+    from app.sim.machinery.cluster import Cluster
 
 log = logging.getLogger(__name__)
 

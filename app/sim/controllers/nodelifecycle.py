@@ -29,8 +29,8 @@ from app.sim.controllers.base import (
     parse_ts,
     plus,
 )
-from app.sim.errors import ApiError
-from app.sim.matching import tolerates
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.matching import tolerates
 
 NODE_COMPONENT = "node-controller"
 EVICTION_COMPONENT = "taint-eviction-controller"

@@ -20,7 +20,7 @@ from app.sim.controllers.base import (
     pod_phase,
     uid_of,
 )
-from app.sim.errors import ApiError
+from app.sim.machinery.errors import ApiError
 
 # pkg/controller/podgc/gc_controller.go quarantineTime.
 QUARANTINE_SECONDS = 40

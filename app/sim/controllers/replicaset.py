@@ -30,8 +30,8 @@ from app.sim.controllers.base import (
     uid_of,
     write_status,
 )
-from app.sim.errors import ApiError
-from app.sim.selectors import LabelSelector, selector_from_object
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.selectors import LabelSelector, selector_from_object
 
 COMPONENT = "replicaset-controller"
 # replica_set.go burstReplicas: at most 500 creates or deletes per sync.

@@ -1,7 +1,7 @@
 """The ResourceQuota controller: `status.hard` and `status.used` of every quota.
 
 Usage is computed by the same function the ResourceQuota admission plugin charges
-against (`app.sim.admission.refresh_quota_status`), so the status a learner reads
+against (`app.sim.apiserver.admission.refresh_quota_status`), so the status a learner reads
 with `kubectl describe quota` is what admission enforces.
 """
 
@@ -15,7 +15,7 @@ class ResourceQuotaController:
     watches = ANY_KIND
 
     def reconcile(self, ctx: ControllerContext) -> None:
-        from app.sim.admission import refresh_quota_status
+        from app.sim.apiserver.admission import refresh_quota_status
 
         namespaces = sorted(
             {q["metadata"].get("namespace") or "" for q in ctx.client.list("", "resourcequotas")}

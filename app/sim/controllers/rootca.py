@@ -9,7 +9,7 @@ copy is restored.
 from __future__ import annotations
 
 from app.sim.controllers.base import ControllerContext, deleting, fresh, name_of
-from app.sim.errors import ApiError
+from app.sim.machinery.errors import ApiError
 
 CONFIGMAP = "kube-root-ca.crt"
 SOURCE_NAMESPACE = "kube-system"

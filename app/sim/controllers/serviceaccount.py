@@ -8,7 +8,7 @@ serviceaccount-controller still does.
 from __future__ import annotations
 
 from app.sim.controllers.base import ControllerContext, deleting, name_of
-from app.sim.errors import ApiError
+from app.sim.machinery.errors import ApiError
 
 DEFAULT_SERVICE_ACCOUNT = "default"
 

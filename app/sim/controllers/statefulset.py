@@ -36,8 +36,8 @@ from app.sim.controllers.base import (
 )
 from app.sim.controllers.deployment import template_hash
 from app.sim.controllers.revisions import sync_revision
-from app.sim.errors import ApiError
-from app.sim.selectors import selector_from_object
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.selectors import selector_from_object
 
 COMPONENT = "statefulset-controller"
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"

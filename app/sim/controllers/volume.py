@@ -28,10 +28,10 @@ from app.sim.controllers.base import (
     namespace_of,
     uid_of,
 )
-from app.sim.errors import ApiError
-from app.sim.matching import requirement_matches
-from app.sim.quantity import QuantityError, parse_quantity
-from app.sim.selectors import selector_from_object
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.matching import requirement_matches
+from app.sim.machinery.quantity import QuantityError, parse_quantity
+from app.sim.machinery.selectors import selector_from_object
 
 COMPONENT = "persistentvolume-controller"
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"

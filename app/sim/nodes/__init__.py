@@ -30,7 +30,7 @@ def _internal_ip(node: dict[str, Any]) -> str:
 class ClusterNodes:
     """All node agents of one cluster.
 
-    `cluster` needs `.store` and `.clock` (an `app.sim.cluster.Cluster`). When it also
+    `cluster` needs `.store` and `.clock` (an `app.sim.machinery.cluster.Cluster`). When it also
     has `pod_logs` (the dict the API server's pod log route reads), the current log of
     every container is published there after each sync.
 
@@ -114,7 +114,7 @@ class ClusterNodes:
 
     def write_file(self, node: str, path: str, content: str) -> None:
         """Replace a node file (node access `PUT .../files`, the editor's save)."""
-        from app.sim.clock import rfc3339
+        from app.sim.machinery.clock import rfc3339
 
         with self.lock:
             self.agents[node].fs.write(path, content, mtime=rfc3339(self.clock.now()))

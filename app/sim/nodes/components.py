@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from app.sim.discovery import version_info
+from app.sim.apiserver.discovery import version_info
 from app.sim.nodes.runtime import Program
 from app.sim.nodes.vfs import VirtualFS
 

@@ -25,9 +25,11 @@ from typing import Any
 
 import yaml
 
-from app.sim.clock import Clock, rfc3339, rfc3339_micro
-from app.sim.defaults import apply_defaults
-from app.sim.errors import ApiError
+from app.sim.apiserver.defaults import apply_defaults
+from app.sim.machinery.clock import Clock, rfc3339, rfc3339_micro
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.resources import shared_builtin_registry
+from app.sim.machinery.store import ObjectStore
 from app.sim.nodes import components
 from app.sim.nodes.runtime import (
     IMAGE_SIZES,
@@ -41,8 +43,6 @@ from app.sim.nodes.runtime import (
 )
 from app.sim.nodes.services import ServiceManager
 from app.sim.nodes.vfs import VirtualFS
-from app.sim.resources import shared_builtin_registry
-from app.sim.store import ObjectStore
 
 # Container restart back-off: 10 s doubling to 300 s, reset after a container ran
 # 10 minutes (pkg/kubelet/kubelet.go: backOffPeriod, MaxContainerBackOff).

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from app.sim.clock import rfc3339
+from app.sim.machinery.clock import rfc3339
 from app.sim.nodes.vfs import FsError, normalize
 
 if TYPE_CHECKING:

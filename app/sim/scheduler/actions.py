@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from app.sim.clock import rfc3339, rfc3339_micro
+from app.sim.machinery.clock import rfc3339, rfc3339_micro
 
 REPORTING_CONTROLLER = "default-scheduler"
 

@@ -15,8 +15,8 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from app.sim.controllers.events import EventRecorder
-from app.sim.controllers.leaderelection import LeaderElector, new_identity
+from app.sim.client.events import EventRecorder
+from app.sim.client.leaderelection import LeaderElector, new_identity
 from app.sim.scheduler.actions import (
     BindPod,
     DeletePod,
@@ -27,7 +27,7 @@ from app.sim.scheduler.actions import (
 from app.sim.scheduler.scheduler import ClusterState, Scheduler
 
 if TYPE_CHECKING:
-    from app.sim.cluster import Cluster
+    from app.sim.machinery.cluster import Cluster
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class SchedulerLoop:
         content_type: str = "application/json",
     ) -> tuple[int, str]:
         """One API call through the request pipeline; (HTTP status, message)."""
-        from app.sim.pipeline import ApiRequest, handle
+        from app.sim.apiserver.pipeline import ApiRequest, handle
 
         request = ApiRequest(
             method=method,

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.sim.errors import ApiError
-from app.sim.quantity import QuantityError, resource_value
-from app.sim.selectors import LabelSelector, Requirement, selector_from_object
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.quantity import QuantityError, resource_value
+from app.sim.machinery.selectors import LabelSelector, Requirement, selector_from_object
 
 # pkg/scheduler/util/pod_resources.go: a container without a request is scored as if
 # it asked for 100m CPU and 200Mi memory (used by LeastAllocated, not by Filter).

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from app.sim.clock import Clock, rfc3339
+from app.sim.machinery.clock import Clock, rfc3339
 from app.sim.scheduler import events as ev
 from app.sim.scheduler.actions import (
     REPORTING_CONTROLLER,

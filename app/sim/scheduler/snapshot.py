@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from app.sim.quantity import QuantityError, resource_value, value
+from app.sim.machinery.quantity import QuantityError, resource_value, value
 from app.sim.scheduler.podinfo import PodInfo, Resource
 
 # kubelet's default --max-pods; used when a hand-written Node has no `pods` allocatable.

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from app.grading.reader import ClusterReader
-from app.sim.clock import rfc3339, rfc3339_micro
+from app.sim.machinery.clock import rfc3339, rfc3339_micro
 from app.sim.scheduler import BindPod, ClusterState, RecordEvent, Scheduler, default_profile
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from app.grading.node_access import SimulatorNodeAccess
 from app.grading.reader import ClusterReader
-from app.sim.clock import ManualClock, rfc3339
+from app.sim.machinery.clock import ManualClock, rfc3339
 from app.sim.nodes import ClusterNodes
 from tests.integration.grading.helpers import pod
 

@@ -35,10 +35,10 @@ from app.grading.node_access import NoNodeAccess
 from app.grading.reader import ClusterReader
 from app.grading.result import GradeResult
 from app.grading.selftest import run_script, verdict
-from app.sim.clock import ManualClock
-from app.sim.cluster import Cluster
 from app.sim.controllers import ControllerManager
-from app.sim.kubeconfig import write_kubeconfig
+from app.sim.machinery.clock import ManualClock
+from app.sim.machinery.cluster import Cluster
+from app.sim.machinery.kubeconfig import write_kubeconfig
 from app.sim.nodes import ClusterNodes
 from app.sim.scheduler.loop import SchedulerLoop
 from app.sim.server import SimServer

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from app.sim import openapi
-from app.sim.pipeline import _quote_warning
+from app.sim.apiserver import openapi
+from app.sim.apiserver.pipeline import _quote_warning
 from app.sim.server import SimServer
 from tests.fixtures.sim import SimCluster
 

@@ -13,7 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.sim import validation
+from app.sim.apiserver import validation
 
 PATCH_TYPES = [
     "application/merge-patch+json",

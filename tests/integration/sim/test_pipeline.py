@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from app.sim.bootstrap import create_cluster
-from app.sim.cluster import Cluster
-from app.sim.pipeline import (
+from app.sim.apiserver.pipeline import (
     ApiRequest,
     accepted_as,
     decode_continue,
     encode_continue,
     handle,
 )
+from app.sim.bootstrap import create_cluster
+from app.sim.machinery.cluster import Cluster
 
 
 @pytest.fixture

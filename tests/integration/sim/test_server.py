@@ -527,7 +527,7 @@ def test_admin_clock_speed(sim_server: SimServer, ca_file: str) -> None:
 def test_factory_takes_a_manual_clock(sim_cluster_factory) -> None:
     from datetime import UTC, datetime
 
-    from app.sim.clock import ManualClock
+    from app.sim.machinery.clock import ManualClock
 
     clock = ManualClock(datetime(2030, 1, 1, tzinfo=UTC))
     sim = sim_cluster_factory(nodes=1, clock=clock)

@@ -20,8 +20,8 @@ from app.clusters.simulator import (
     _SnapshotCache,
 )
 from app.grading.labfile import load_lab
+from app.sim.machinery.store import ObjectStore
 from app.sim.server import SimServer
-from app.sim.store import ObjectStore
 
 LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
 BUILDS = 5
@@ -129,7 +129,7 @@ def test_sessions_restore_the_broken_state_into_wall_clock_clusters(server: SimS
 def test_setup_time_is_fixed_and_ends_before_wall_time(server: SimServer) -> None:
     from datetime import UTC, datetime
 
-    from app.sim.clock import parse_time
+    from app.sim.machinery.clock import parse_time
 
     snapshot = provider(server).build_setup(lab_setup("scheduler-bad-image"))
     taken = parse_time(snapshot["clock"])

@@ -6,13 +6,13 @@ import copy
 
 import pytest
 
-from app.sim import admission
-from app.sim.authn import UserInfo
+from app.sim.apiserver import admission
+from app.sim.apiserver.authn import UserInfo
+from app.sim.apiserver.pipeline import ApiRequest, RequestContext
 from app.sim.bootstrap import bootstrap
-from app.sim.cluster import Cluster
-from app.sim.errors import ApiError
-from app.sim.pipeline import ApiRequest, RequestContext
-from app.sim.resources import builtin_registry
+from app.sim.machinery.cluster import Cluster
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.resources import builtin_registry
 
 REGISTRY = builtin_registry()
 ADMIN = UserInfo("kubernetes-admin", ("system:masters",))

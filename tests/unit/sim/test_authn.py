@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from app.sim import authn, rbac
-from app.sim.cluster import ClusterAuth
-from app.sim.errors import ApiError
-from app.sim.store import ObjectStore
-from app.sim.tls import generate_ca, issue_client_cert
+from app.sim.apiserver import authn, rbac
+from app.sim.machinery.cluster import ClusterAuth
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.store import ObjectStore
+from app.sim.machinery.tls import generate_ca, issue_client_cert
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.sim.clock import ManualClock, WallClock
 from app.sim.controlplane import ControlPlane
+from app.sim.machinery.clock import ManualClock, WallClock
 from app.sim.server import SimServer
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from app.sim.defaults import apply_defaults, job_selector
-from app.sim.resources import builtin_registry
-from app.sim.store import ObjectStore
+from app.sim.apiserver.defaults import apply_defaults, job_selector
+from app.sim.machinery.resources import builtin_registry
+from app.sim.machinery.store import ObjectStore
 
 REGISTRY = builtin_registry()
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.sim import openapi
-from app.sim.resources import ResourceRegistry, ResourceType, builtin_registry
+from app.sim.apiserver import openapi
+from app.sim.machinery.resources import ResourceRegistry, ResourceType, builtin_registry
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +193,7 @@ def test_malformed_crd_schema_still_serves(registry: ResourceRegistry) -> None:
 
 
 def test_v2_protobuf_is_a_gnostic_document(registry: ResourceRegistry) -> None:
-    from app.sim.protobuf import iter_fields
+    from app.sim.apiserver.protobuf import iter_fields
 
     raw = openapi.v2_protobuf(registry)
     assert openapi.v2_protobuf(registry.copy()) is raw

@@ -8,9 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.sim.errors import ApiError
-from app.sim.patch import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, apply_patch, merge_patch
-from app.sim.resources import ResourceType, builtin_registry
+from app.sim.apiserver.patch import (
+    JSON_PATCH,
+    MERGE_PATCH,
+    STRATEGIC_MERGE_PATCH,
+    apply_patch,
+    merge_patch,
+)
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.resources import ResourceType, builtin_registry
 
 REGISTRY = builtin_registry()
 POD = REGISTRY.by_kind("v1", "Pod")

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.sim import printers
-from app.sim.resources import ResourceRegistry, ResourceType, builtin_registry
+from app.sim.apiserver import printers
+from app.sim.machinery.resources import ResourceRegistry, ResourceType, builtin_registry
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -19,10 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.sim import discovery, openapi, protobuf
-from app.sim.errors import ApiError
-from app.sim.proto_fields import MESSAGES
-from app.sim.resources import builtin_registry
+from app.sim.apiserver import discovery, openapi, protobuf
+from app.sim.apiserver.proto_fields import MESSAGES
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.resources import builtin_registry
 
 # --- a minimal protobuf writer for building test messages ------------------------------
 

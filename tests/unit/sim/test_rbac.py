@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.sim import rbac
-from app.sim.authn import ANONYMOUS_USER, UserInfo
-from app.sim.rbac import Authorizer, RequestAttributes
-from app.sim.store import ObjectStore
+from app.sim.apiserver import rbac
+from app.sim.apiserver.authn import ANONYMOUS_USER, UserInfo
+from app.sim.apiserver.rbac import Authorizer, RequestAttributes
+from app.sim.machinery.store import ObjectStore
 
 G = "rbac.authorization.k8s.io"
 JANE = UserInfo("jane", ("devs", "system:authenticated"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.sim import schema
-from app.sim.resources import ResourceRegistry, ResourceType, builtin_registry
+from app.sim.apiserver import schema
+from app.sim.machinery.resources import ResourceRegistry, ResourceType, builtin_registry
 
 
 @pytest.fixture(scope="module")

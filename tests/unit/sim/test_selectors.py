@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.sim.errors import ApiError
-from app.sim.selectors import (
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.selectors import (
     field_value,
     parse_field_selector,
     parse_label_selector,

@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from app.sim import ssa
-from app.sim.errors import ApiError
+from app.sim.apiserver import ssa
+from app.sim.machinery.errors import ApiError
 
 NOW = "2026-01-01T00:00:00Z"
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.sim.clock import ManualClock
-from app.sim.errors import ApiError
-from app.sim.store import ObjectStore
-from app.sim.watch import ADDED, DELETED, MODIFIED
+from app.sim.machinery.clock import ManualClock
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.store import ObjectStore
+from app.sim.machinery.watch import ADDED, DELETED, MODIFIED
 
 
 def pod(name: str, namespace: str = "default", **labels: str) -> dict:

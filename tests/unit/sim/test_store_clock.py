@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.sim.clock import ManualClock, WallClock, parse_time, rfc3339, rfc3339_micro
-from app.sim.store import ObjectStore
+from app.sim.machinery.clock import ManualClock, WallClock, parse_time, rfc3339, rfc3339_micro
+from app.sim.machinery.store import ObjectStore
 
 
 def test_manual_clock_only_moves_when_advanced() -> None:

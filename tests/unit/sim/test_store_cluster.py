@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from app.sim.bootstrap import create_cluster, node_names
-from app.sim.clock import ManualClock
-from app.sim.resources import shared_builtin_registry
+from app.sim.machinery.clock import ManualClock
+from app.sim.machinery.resources import shared_builtin_registry
 
 CRD = {
     "apiVersion": "apiextensions.k8s.io/v1",

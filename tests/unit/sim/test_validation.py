@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from app.sim import validation as v
-from app.sim.errors import ApiError
-from app.sim.resources import ResourceType, builtin_registry
+from app.sim.apiserver import validation as v
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.resources import ResourceType, builtin_registry
 
 REGISTRY = builtin_registry()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from app.sim.matching import requirement_matches, tolerates
+from app.sim.machinery.matching import requirement_matches, tolerates
 from app.sim.scheduler.snapshot import NodeInfo
 
 __all__ = [

@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from app.sim.machinery.selectors import LabelSelector, Requirement
 from app.sim.scheduler.events import (
     ASSIGNED_POD_ADD,
     ASSIGNED_POD_DELETE,
@@ -36,7 +37,6 @@ from app.sim.scheduler.plugins.helpers import (
 )
 from app.sim.scheduler.podinfo import PodInfo, safe_selector
 from app.sim.scheduler.snapshot import NodeInfo, Snapshot
-from app.sim.selectors import LabelSelector, Requirement
 
 NAME = "PodTopologySpread"
 # podtopologyspread/filtering.go error reasons

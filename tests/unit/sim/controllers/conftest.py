@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from app.sim.bootstrap import create_cluster
-from app.sim.clock import ManualClock, rfc3339, rfc3339_micro
-from app.sim.cluster import Cluster
 from app.sim.controllers import ControllerManager
 from app.sim.controllers.client import ApiClient
 from app.sim.controllers.daemonset import target_node
+from app.sim.machinery.clock import ManualClock, rfc3339, rfc3339_micro
+from app.sim.machinery.cluster import Cluster
 
 
 class Lab:

@@ -5,9 +5,9 @@ and replaced on another node."""
 from __future__ import annotations
 
 from app.sim.bootstrap import create_cluster
-from app.sim.clock import ManualClock
 from app.sim.controllers import ControllerManager
 from app.sim.controllers.client import ApiClient
+from app.sim.machinery.clock import ManualClock
 from app.sim.nodes import ClusterNodes
 from app.sim.scheduler.loop import SchedulerLoop
 

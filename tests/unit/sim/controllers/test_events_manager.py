@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.sim.controllers import ControllerManager, EventRecorder, controller_names
+from app.sim.client import EventRecorder
+from app.sim.controllers import ControllerManager, controller_names
 from app.sim.controllers.manager import select_controllers
 
 from .conftest import Lab

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 from app.sim.bootstrap import create_cluster
-from app.sim.clock import ManualClock
-from app.sim.controllers import ControllerManager, LeaderElector
+from app.sim.client import LeaderElector
+from app.sim.controllers import ControllerManager
+from app.sim.machinery.clock import ManualClock
 
 from .conftest import Lab, deployment
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pytest
 
 from app.sim.bootstrap import create_cluster
-from app.sim.clock import ManualClock
-from app.sim.cluster import Cluster
+from app.sim.machinery.clock import ManualClock
+from app.sim.machinery.cluster import Cluster
 from app.sim.nodes import ClusterNodes
 from app.sim.nodes.shell import NodeShell
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.sim.clock import parse_time
+from app.sim.machinery.clock import parse_time
 
 
 def renew_time(sim, node: str):

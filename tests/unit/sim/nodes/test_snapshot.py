@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from app.sim.bootstrap import create_cluster
-from app.sim.clock import ManualClock
+from app.sim.machinery.clock import ManualClock
 from app.sim.nodes import ClusterNodes
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app.sim.bootstrap import create_cluster
-from app.sim.clock import ManualClock
 from app.sim.controllers import ControllerManager
 from app.sim.controllers.client import ApiClient
+from app.sim.machinery.clock import ManualClock
 from app.sim.scheduler.loop import SchedulerLoop
 
 

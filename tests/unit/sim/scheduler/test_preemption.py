@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.sim.clock import ManualClock
+from app.sim.machinery.clock import ManualClock
 from app.sim.scheduler import BindPod, DeletePod, PatchPodStatus, RecordEvent, Scheduler, Snapshot
 from app.sim.scheduler.podinfo import PodInfo
 from app.sim.scheduler.preemption import Candidate, pick_one_node

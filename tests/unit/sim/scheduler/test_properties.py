@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.sim.quantity import milli_value, parse_quantity, value
+from app.sim.machinery.quantity import milli_value, parse_quantity, value
 from app.sim.scheduler import Scheduler, Snapshot
 
 from .factories import make_node, make_pod, taint

@@ -2,7 +2,7 @@ from fractions import Fraction
 
 import pytest
 
-from app.sim.quantity import (
+from app.sim.machinery.quantity import (
     QuantityError,
     format_cpu,
     format_memory,

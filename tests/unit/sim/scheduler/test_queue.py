@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.sim.clock import ManualClock
+from app.sim.machinery.clock import ManualClock
 from app.sim.scheduler import events
 from app.sim.scheduler.queue import ACTIVE, BACKOFF, GATED, UNSCHEDULABLE, SchedulingQueue
 

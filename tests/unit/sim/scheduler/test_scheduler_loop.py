@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.sim.clock import ManualClock
+from app.sim.machinery.clock import ManualClock
 from app.sim.scheduler import BindPod, PatchPodStatus, RecordEvent, Scheduler, default_profile
 
 from .cluster_objects import ClusterObjects

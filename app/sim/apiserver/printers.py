@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from app.sim.resources import ResourceType
+from app.sim.machinery.resources import ResourceType
 
 Obj = dict[str, Any]
 Column = dict[str, Any]

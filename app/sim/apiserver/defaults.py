@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Protocol
 
-from app.sim.resources import ResourceType
+from app.sim.machinery.resources import ResourceType
 
 # kubeadm's default --service-cluster-ip-range; .1 is the `kubernetes` Service.
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")

@@ -29,17 +29,17 @@ from typing import Any
 
 import yaml
 
-from app.sim.clock import rfc3339
-from app.sim.cluster import Cluster
-from app.sim.errors import ApiError, FieldCause, invalid, not_found
-from app.sim.resources import ResourceType
-from app.sim.selectors import (
+from app.sim.machinery.clock import rfc3339
+from app.sim.machinery.cluster import Cluster
+from app.sim.machinery.errors import ApiError, FieldCause, invalid, not_found
+from app.sim.machinery.resources import ResourceType
+from app.sim.machinery.selectors import (
     LabelSelector,
     parse_field_selector,
     parse_label_selector,
     selector_from_object,
 )
-from app.sim.store import check_propagation
+from app.sim.machinery.store import check_propagation
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +76,16 @@ _missing_modules: set[str] = set()
 
 
 def stage_module(name: str) -> ModuleType | None:
-    """The `app.sim.NAME` module when it exists and imports cleanly, else None."""
+    """The `app.sim.apiserver.NAME` module (the `app.sim.nodes` package for "nodes")
+    when it exists and imports cleanly, else None."""
     try:
-        return importlib.import_module(f"app.sim.{name}")
+        return importlib.import_module(
+            "app.sim.nodes" if name == "nodes" else f"app.sim.apiserver.{name}"
+        )
     except ImportError as exc:
         if name not in _missing_modules:
             _missing_modules.add(name)
-            log.info("stage module app.sim.%s not available (%s): pass-through", name, exc)
+            log.info("stage module %s not available (%s): pass-through", name, exc)
         return None
 
 

@@ -19,9 +19,9 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from app.sim.clock import Clock, parse_time, rfc3339
-from app.sim.errors import ApiError
-from app.sim.store import ObjectStore
+from app.sim.machinery.clock import Clock, parse_time, rfc3339
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.store import ObjectStore
 
 NORMAL = "Normal"
 WARNING = "Warning"

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.sim.errors import ApiError
+from app.sim.machinery.errors import ApiError
 
 # Label keys: optional DNS-subdomain prefix + "/" + name of up to 63 characters
 # (apimachinery validation.IsQualifiedName); values up to 63 characters.

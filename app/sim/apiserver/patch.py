@@ -19,8 +19,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from app.sim.errors import ApiError
-from app.sim.resources import ResourceType
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.resources import ResourceType
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"

@@ -73,3 +73,13 @@ def parse_time(value: str) -> datetime:
     """Parse a Kubernetes timestamp (with or without fractional seconds)."""
     text = value.replace("Z", "+00:00")
     return datetime.fromisoformat(text)
+
+
+def parse_ts(value: str | None) -> datetime | None:
+    """`parse_time` for an optional field: None when missing or malformed."""
+    if not value:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        return None

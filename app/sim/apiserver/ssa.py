@@ -17,9 +17,9 @@ import copy
 import json
 from typing import Any
 
-from app.sim import patch as smp
-from app.sim.errors import ApiError, FieldCause
-from app.sim.resources import shared_builtin_registry
+from app.sim.apiserver import patch as smp
+from app.sim.machinery.errors import ApiError, FieldCause
+from app.sim.machinery.resources import shared_builtin_registry
 
 Path = tuple[tuple[str, Any], ...]
 Struct = dict[str, Any] | None

@@ -23,16 +23,23 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from app.sim.clock import Clock, WallClock, rfc3339
-from app.sim.errors import ApiError, FieldCause, already_exists, conflict, invalid, not_found
-from app.sim.selectors import (
+from app.sim.machinery.clock import Clock, WallClock, rfc3339
+from app.sim.machinery.errors import (
+    ApiError,
+    FieldCause,
+    already_exists,
+    conflict,
+    invalid,
+    not_found,
+)
+from app.sim.machinery.selectors import (
     FieldRequirement,
     FieldSelector,
     LabelSelector,
     parse_field_selector,
     parse_label_selector,
 )
-from app.sim.watch import (
+from app.sim.machinery.watch import (
     ADDED,
     DELETED,
     HISTORY_LIMIT,

@@ -20,9 +20,9 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.sim.authn import UserInfo
-from app.sim.errors import ApiError
-from app.sim.selectors import selector_from_object
+from app.sim.apiserver.authn import UserInfo
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.selectors import selector_from_object
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 MASTERS = "system:masters"

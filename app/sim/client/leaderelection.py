@@ -13,11 +13,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from app.sim.clock import Clock, rfc3339_micro
-from app.sim.controllers.base import parse_ts
-from app.sim.controllers.events import EventRecorder
-from app.sim.errors import ApiError
-from app.sim.store import ObjectStore
+from app.sim.client.events import EventRecorder
+from app.sim.machinery.clock import Clock, parse_ts, rfc3339_micro
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.store import ObjectStore
 
 # kube-controller-manager and kube-scheduler defaults (--leader-elect-lease-duration,
 # --leader-elect-renew-deadline, --leader-elect-retry-period).

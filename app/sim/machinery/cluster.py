@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.sim.clock import Clock, ManualClock, WallClock, parse_time, rfc3339
-from app.sim.resources import ResourceRegistry, ResourceType, shared_builtin_registry
-from app.sim.store import ObjectStore
-from app.sim.tls import KeyPair, issue_client_cert
-from app.sim.watch import DELETED, WatchEvent
+from app.sim.machinery.clock import Clock, ManualClock, WallClock, parse_time, rfc3339
+from app.sim.machinery.resources import ResourceRegistry, ResourceType, shared_builtin_registry
+from app.sim.machinery.store import ObjectStore
+from app.sim.machinery.tls import KeyPair, issue_client_cert
+from app.sim.machinery.watch import DELETED, WatchEvent
 
 ADMIN_USER = "kubernetes-admin"
 # kubeadm's admin.conf user is in the system:masters group, which RBAC always allows

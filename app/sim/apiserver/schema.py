@@ -7,7 +7,7 @@ as upstream names them (`io.k8s.api.core.v1.Pod`), with `$ref`s between them, pl
 patch and list metadata upstream attaches to some fields (merge keys, list types).
 
 Everything else reads schemas through this module: the OpenAPI documents
-(`app.sim.openapi`), strict field validation (`unknown_fields`), and strategic merge
+(`app.sim.apiserver.openapi`), strict field validation (`unknown_fields`), and strategic merge
 patch / server-side apply (`patch_meta`, `list_meta`). CRD kinds bring their own
 `openAPIV3Schema` on the `ResourceType`, walked by the same code.
 """
@@ -23,8 +23,8 @@ from typing import Any
 
 import kubernetes.client.models as client_models
 
-from app.sim.proto_fields import MESSAGES as PROTO_MESSAGES
-from app.sim.resources import BUILTIN_TYPES, ResourceRegistry, ResourceType
+from app.sim.apiserver.proto_fields import MESSAGES as PROTO_MESSAGES
+from app.sim.machinery.resources import BUILTIN_TYPES, ResourceRegistry, ResourceType
 
 REF_PREFIX = "#/definitions/"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from app.sim.resources import ResourceRegistry, ResourceType
+from app.sim.machinery.resources import ResourceRegistry, ResourceType
 
 # What `/version` reports: a 1.3x server one minor behind kubectl 1.37, inside kubectl's
 # supported +/-1 version skew, so `kubectl version` prints no skew warning.

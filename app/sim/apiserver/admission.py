@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from app.sim import rbac
-from app.sim.errors import ApiError, not_found
-from app.sim.validation import format_quantity, parse_quantity
+from app.sim.apiserver import rbac
+from app.sim.apiserver.validation import format_quantity, parse_quantity
+from app.sim.machinery.errors import ApiError, not_found
 
 TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 # Projected token lifetime the ServiceAccount plugin asks for (3600 + 7 s of skew).

@@ -25,10 +25,10 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from app.sim import quantity
-from app.sim.errors import ApiError, FieldCause, invalid
-from app.sim.patch import MAX_DEPTH, nesting_depth
-from app.sim.resources import ResourceRegistry, ResourceType
+from app.sim.apiserver.patch import MAX_DEPTH, nesting_depth
+from app.sim.machinery import quantity
+from app.sim.machinery.errors import ApiError, FieldCause, invalid
+from app.sim.machinery.resources import ResourceRegistry, ResourceType
 
 # ---------------------------------------------------------------------------- name rules
 # apimachinery/pkg/util/validation/validation.go
@@ -222,7 +222,7 @@ _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei"
 
 def parse_quantity(value: Any) -> Decimal:
     """A resource quantity (`500m`, `1Gi`, `2`, `1e3`) as an exact Decimal, parsed by
-    `app.sim.quantity`. Raises ValueError (with upstream's message) for anything
+    `app.sim.machinery.quantity`. Raises ValueError (with upstream's message) for anything
     resource.Quantity's JSON decoding rejects."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(QUANTITY_MSG)
@@ -377,7 +377,7 @@ def check_types(obj: dict, rt: ResourceType, registry: ResourceRegistry | None =
     (in place). Raises ApiError 400 for an object nested deeper than any real one,
     and `<Kind> in version "<v>" cannot be handled as a
     <Kind>: ...` on the first mismatch, as upstream's decoder does."""
-    from app.sim import schema as schemas
+    from app.sim.apiserver import schema as schemas
 
     if not isinstance(obj, dict):
         raise ApiError(
@@ -409,7 +409,7 @@ def check_unknown_fields(
     """Apply `fieldValidation` (`Strict`, `Warn`, `Ignore`; empty means Warn for
     kubectl's default). Returns warning texts for Warn; raises ApiError 400
     `strict decoding error: unknown field "spec.foo"` for Strict."""
-    from app.sim import schema as schemas
+    from app.sim.apiserver import schema as schemas
 
     if mode == "Ignore":
         return []
@@ -809,7 +809,7 @@ def _pod_update(causes: list[FieldCause], spec: Any, old_spec: Any) -> None:
 
 
 def _selector_matches(selector: dict, labels: dict) -> bool:
-    from app.sim.selectors import selector_from_object
+    from app.sim.machinery.selectors import selector_from_object
 
     try:
         return selector_from_object(selector).matches(labels)

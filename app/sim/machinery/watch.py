@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.sim.errors import ApiError
-from app.sim.selectors import FieldSelector, LabelSelector
+from app.sim.machinery.errors import ApiError
+from app.sim.machinery.selectors import FieldSelector, LabelSelector
 
 # Events kept per cluster for resuming watches. The upstream watch cache keeps a
 # capacity-bounded window per resource (100 to 100k, sized by load); one shared window

@@ -8,7 +8,7 @@ and `kubectl auth can-i`; answered with 415 it fails without retrying as JSON (p
 Wire format (k8s.io/apimachinery runtime/serializer/protobuf): the 4-byte magic `k8s\\0`,
 then a `runtime.Unknown` message: 1 typeMeta {1 apiVersion, 2 kind}, 2 raw (the object's
 own message), 3 contentEncoding, 4 contentType. The object's message is decoded with the
-field table in `app.sim.proto_fields`.
+field table in `app.sim.apiserver.proto_fields`.
 
 The result is what the JSON encoding of the same Go object would be: zero-valued scalars
 are left out (the Go types mark them `omitempty`; gogo-protobuf writes them anyway),
@@ -26,8 +26,8 @@ import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.sim.errors import ApiError
-from app.sim.proto_fields import MESSAGES
+from app.sim.apiserver.proto_fields import MESSAGES
+from app.sim.machinery.errors import ApiError
 
 MAGIC = b"k8s\x00"
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"

@@ -24,10 +24,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from app.sim.errors import ApiError
+from app.sim.machinery.errors import ApiError
 
 if TYPE_CHECKING:
-    from app.sim.cluster import ClusterAuth
+    from app.sim.machinery.cluster import ClusterAuth
 
 ANONYMOUS = "system:anonymous"
 UNAUTHENTICATED = "system:unauthenticated"
@@ -152,7 +152,7 @@ def issue_service_account_token(
     body = _b64(json.dumps(claims, separators=(",", ":")).encode())
     signature = hmac.new(auth.admin_token.encode(), f"{header}.{body}".encode(), hashlib.sha256)
     token = f"{header}.{body}.{_b64(signature.digest())}"
-    from app.sim.cluster import TokenUser  # the cluster owns the credential table
+    from app.sim.machinery.cluster import TokenUser  # the cluster owns the credential table
 
     user = service_account_user(namespace, name, sa_uid)
     auth.tokens[token] = TokenUser(
@@ -293,7 +293,7 @@ def impersonate(user: UserInfo, headers: Mapping[str, str], authorizer: _Authori
     (`kubectl --as`, `--as-group`). Raises ApiError 403 unless RBAC lets `user`
     impersonate each requested user, service account and group, and 400 for groups
     without a user."""
-    from app.sim.rbac import RequestAttributes, forbidden_error
+    from app.sim.apiserver.rbac import RequestAttributes, forbidden_error
 
     target = _header(headers, "Impersonate-User")
     groups = _header_values(headers, "Impersonate-Group")

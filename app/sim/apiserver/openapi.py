@@ -30,9 +30,8 @@ import hashlib
 import json
 from typing import Any
 
-from app.sim.discovery import SERVER_VERSION
-from app.sim.resources import ResourceRegistry, ResourceType
-from app.sim.schema import (
+from app.sim.apiserver.discovery import SERVER_VERSION
+from app.sim.apiserver.schema import (
     META_PACKAGE,
     REF_PREFIX,
     V2_SPECIAL_DEFINITIONS,
@@ -40,6 +39,7 @@ from app.sim.schema import (
     builtin_catalogue,
     crd_root_schema,
 )
+from app.sim.machinery.resources import ResourceRegistry, ResourceType
 
 V3_REF_PREFIX = "#/components/schemas/"
 V2_PROTOBUF_MEDIA = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
