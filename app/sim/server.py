@@ -52,6 +52,7 @@ from app.sim.machinery.errors import ApiError
 from app.sim.machinery.kubeconfig import build_kubeconfig, dump_kubeconfig
 from app.sim.machinery.tls import KeyPair, generate_ca, issue_server_cert, server_ssl_context
 from app.sim.machinery.watch import BOOKMARK, ERROR
+from app.sim.persistence import ClusterJournal
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,8 @@ class SimServer:
         if control_plane and node_agents:
             self.cluster_hooks.append(self._attach_control_plane)
         self._loop_task: asyncio.Task | None = None
+        # Continuous persistence (`enable_journal`): None keeps clusters in memory only.
+        self.journal: ClusterJournal | None = None
 
     # ---- clusters --------------------------------------------------------------------
 
@@ -202,6 +205,9 @@ class SimServer:
             self.clusters[cluster_id] = cluster
         self._attach_nodes(cluster)
         self._run_hooks(cluster)
+        if self.journal is not None:
+            # On disk before its id and kubeconfig are handed out.
+            self.journal.attach(cluster)
         return cluster
 
     def _attach_nodes(self, cluster: Cluster, saved: dict[str, Any] | None = None) -> None:
@@ -274,6 +280,8 @@ class SimServer:
             cluster = self.clusters.pop(cluster_id, None)
         if cluster is None:
             raise ApiError(404, f'cluster "{cluster_id}" not found')
+        if self.journal is not None:
+            self.journal.forget(cluster_id)
         cluster.loops.clear()
         if hasattr(cluster.control_plane, "close"):
             cluster.control_plane.close()
@@ -305,28 +313,65 @@ class SimServer:
         for path in sorted(directory.glob("*.json")):
             try:
                 data = json.loads(path.read_text())
-                clock: Clock | None = None
-                if data.get("clockKind") == "manual" and isinstance(data.get("clock"), str):
-                    # A manual clock resumes where it stood when the server saved it.
-                    clock = ManualClock(parse_time(data["clock"]))
-                cluster = Cluster(
-                    data["id"],
-                    name=data.get("name"),
-                    labels=data.get("labels"),
-                    auth=ClusterAuth(data["auth"]["adminToken"], ca=self.ca),
-                    clock=clock,
-                )
-                cluster.restore(data)
-                cluster.created_at = data.get("createdAt", cluster.created_at)
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+            except (OSError, ValueError) as exc:
                 log.warning("skipping cluster snapshot %s: %s", path, exc)
                 continue
-            with self._lock:
-                self.clusters[cluster.id] = cluster
-            self._attach_nodes(cluster, data.get("nodes"))
-            self._run_hooks(cluster)
-            loaded.append(cluster.id)
+            cluster = self.add_snapshot(data, source=str(path))
+            if cluster is not None:
+                loaded.append(cluster.id)
         return loaded
+
+    def add_snapshot(self, data: dict[str, Any], *, source: str = "") -> Cluster | None:
+        """Recreate one cluster from its `Cluster.snapshot()` (with its id, credentials,
+        node state and a manual clock where it stood) and register it; None (and a log
+        line) for a malformed snapshot."""
+        try:
+            clock: Clock | None = None
+            if data.get("clockKind") == "manual" and isinstance(data.get("clock"), str):
+                # A manual clock resumes where it stood when the server saved it.
+                clock = ManualClock(parse_time(data["clock"]))
+            cluster = Cluster(
+                data["id"],
+                name=data.get("name"),
+                labels=data.get("labels"),
+                auth=ClusterAuth(data["auth"]["adminToken"], ca=self.ca),
+                clock=clock,
+            )
+            cluster.restore(data)
+            cluster.created_at = data.get("createdAt", cluster.created_at)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("skipping cluster snapshot %s: %s", source or data.get("id"), exc)
+            return None
+        with self._lock:
+            self.clusters[cluster.id] = cluster
+        self._attach_nodes(cluster, data.get("nodes"))
+        self._run_hooks(cluster)
+        return cluster
+
+    def enable_journal(self, directory: Path, **options: Any) -> list[str]:
+        """Persist every cluster continuously in `directory` (`persistence.ClusterJournal`:
+        a write-ahead log of store writes plus snapshots), after recreating the clusters
+        it holds (a clean shutdown's snapshots, or a crash's snapshots and log). Call
+        before the server starts listening. Returns the ids recreated."""
+        journal = ClusterJournal(directory, **options)
+        loaded = []
+        for data in journal.recover():
+            cluster = self.add_snapshot(data, source=f"{directory}/{data.get('id')}.json")
+            if cluster is None:
+                continue
+            journal.attach(cluster, (data.get("journal") or {}).get("incarnation"), write=False)
+            loaded.append(cluster.id)
+        journal.start()
+        self.journal = journal
+        return loaded
+
+    async def _persist(self, cluster: Cluster) -> None:
+        """After an admin change that is not a store write: the cluster's snapshot is on
+        disk before the change is acknowledged."""
+        if self.journal is not None:
+            await asyncio.get_running_loop().run_in_executor(
+                None, self.journal.snapshot_now, cluster
+            )
 
     def kubeconfig(
         self,
@@ -501,6 +546,7 @@ class SimServer:
             if plane is not None:
                 # The kubelets catch up with the restored state before anyone reads it.
                 await loop.run_in_executor(None, plane.settle)
+            await self._persist(cluster)
             return _json(200, self.cluster_document(cluster))
         if action == "tick" and method == "POST":
             return await self._tick(request, cluster)
@@ -521,6 +567,7 @@ class SimServer:
             if cert and not self.tls:
                 raise ApiError(422, "client certificates need a server running with TLS")
             config = self.add_user(cluster, user, groups, cert=cert)
+            await self._persist(cluster)
             return _json(201, {"name": user, "kubeconfig": dump_kubeconfig(config)})
         raise ApiError(404, "the server could not find the requested resource", details={})
 
@@ -542,6 +589,7 @@ class SimServer:
             raise ApiError(409, "this cluster follows the wall clock; only manual clocks tick")
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, plane.advance, float(seconds))
+        await self._persist(cluster)
         return _json(200, {"now": cluster.clock.now().isoformat()})
 
     async def _node_access(
@@ -592,6 +640,7 @@ class SimServer:
                 if not isinstance(content, str):
                     raise ApiError(422, "content must be a string")
                 await loop.run_in_executor(None, access.write_file, node, path, content)
+                await self._persist(cluster)
                 return _json(200, {"node": node, "path": path, "size": len(content)})
             except KeyError:
                 raise ApiError(404, f'node "{node}" not found') from None
@@ -607,6 +656,7 @@ class SimServer:
                 result = await loop.run_in_executor(None, lambda: access.shell(node).run(command))
             except KeyError:
                 raise ApiError(404, f'node "{node}" not found') from None
+            await self._persist(cluster)
             return _json(
                 200,
                 {"exit_code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr},

@@ -9,6 +9,8 @@ Redis and `certprep sim serve` in a child process:
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,10 +21,11 @@ from app.models.lab import Grade, LabSession
 from app.services import grades, lab_sessions
 from tests.fixtures.app import bearer
 from tests.fixtures.labs import API, LabStack
+from tests.fixtures.sim import kubectl_binary
 from tests.fixtures.sim_process import SimProcess
 from tests.fixtures.worker import wait_until
 
-pytestmark = [pytest.mark.redis, pytest.mark.reliability]
+pytestmark = [pytest.mark.redis, pytest.mark.kubectl, pytest.mark.reliability]
 
 SLUG = "rbac-exact-permissions"
 
@@ -140,4 +143,37 @@ def test_a_live_cluster_is_never_reconciled_away(crash_stack, make_user) -> None
     result = finished_grade(crash_stack, token, session["id"])
     assert result["status"] == "done", result
     assert result["percentage"] is not None and result["percentage"] < 100
-    assert _session_row(session["id"]).status.value == "graded"
+    wait_until(
+        lambda: _session_row(session["id"]).status.value == "graded", "the session to settle"
+    )
+
+
+def test_after_a_crash_and_restart_the_session_grades_normally(crash_stack, make_user) -> None:
+    _, token = make_user()
+    session = ready_session(crash_stack, token)
+    kubeconfig = crash_stack.kubeconfig_file(session["id"], token)
+    crash_stack.sim.kill()
+    crash_stack.sim.start()
+    # The persisted server reloaded the cluster: nothing to reconcile, and the grade
+    # is a real one (the untouched lab fails some checks, but it is scored).
+    assert lab_sessions.sweep_expired_sessions() == []
+    result = finished_grade(crash_stack, token, session["id"])
+    assert result["status"] == "done", result
+    assert result["percentage"] is not None
+    wait_until(
+        lambda: _session_row(session["id"]).status.value == "graded", "the session to settle"
+    )
+    # The kubeconfig the learner downloaded before the crash (same CA, same token)
+    # still works, and the lab's setup is still there.
+    home = kubeconfig.parent / "kubectl-home"
+    home.mkdir(exist_ok=True)
+    proc = subprocess.run(
+        [kubectl_binary(), "get", "role", "pod-reader", "-n", "dev", "-o", "name"],
+        env={"KUBECONFIG": str(kubeconfig), "HOME": str(home), "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "role.rbac.authorization.k8s.io/pod-reader"
