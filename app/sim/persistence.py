@@ -32,7 +32,8 @@ A checkpoint (every `CHECKPOINT_SECONDS`, or once the log holds `CHECKPOINT_BYTE
 starts a new log segment, snapshots every cluster written since its last snapshot and
 deletes the older segments. Recovery reads the snapshots, applies the log records newer
 than each snapshot (per object the highest resourceVersion wins, so the order hooks
-log nested writes in does not matter), rebuilds the clusters and checkpoints at once.
+log nested writes in does not matter), rebuilds the clusters and checkpoints at once
+(rewriting the snapshots of the clusters the log changed).
 A torn last record (the process died mid-write) is skipped.
 """
 
@@ -192,11 +193,20 @@ class ClusterJournal:
     # ---- clusters --------------------------------------------------------------------
 
     def attach(
-        self, cluster: Cluster, incarnation: str | None = None, *, write: bool = True
+        self,
+        cluster: Cluster,
+        incarnation: str | None = None,
+        *,
+        write: bool = True,
+        replayed: bool = False,
     ) -> str:
         """Log `cluster`'s store writes from now on and (with `write`) write its
-        snapshot, fsynced, now. A new cluster gets a fresh incarnation; returns it."""
-        incarnation = incarnation or secrets.token_hex(6)
+        snapshot, fsynced, now. A new cluster gets a fresh incarnation; returns it.
+        Without `write` (a recovered cluster) the next checkpoint snapshots it only
+        when the log changed it (`replayed`)."""
+        if incarnation is None:
+            # New, or saved before the journal existed: its snapshot needs one.
+            incarnation, replayed = secrets.token_hex(6), True
         tracked = _Tracked(cluster, incarnation, hook=lambda _e: None)
         header = (
             b'{"c":' + json.dumps(cluster.id).encode() + b',"i":"' + incarnation.encode() + b'"'
@@ -230,7 +240,7 @@ class ClusterJournal:
             if write:
                 self._write_snapshot(tracked)
             else:
-                tracked.dirty = True
+                tracked.dirty = replayed
         return incarnation
 
     def forget(self, cluster_id: str) -> None:
@@ -280,9 +290,10 @@ class ClusterJournal:
     # ---- background work ---------------------------------------------------------------
 
     def start(self) -> None:
-        """Checkpoint (fresh snapshots, a new log segment, older segments removed) and
-        start the thread that fsyncs the log and checkpoints periodically."""
-        self.checkpoint(every_cluster=True)
+        """Checkpoint (fresh snapshots of the clusters the log changed, a new log
+        segment, older segments removed) and start the thread that fsyncs the log and
+        checkpoints periodically."""
+        self.checkpoint()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="sim-journal", daemon=True)
         self._thread.start()
@@ -373,6 +384,8 @@ class _Replay:
         # cluster id -> (group, plural) -> (namespace, name) -> (rv, object or None)
         self.objects: dict[str, dict[tuple[str, str], dict[tuple[str, str], tuple]]] = {}
         self.rv: dict[str, int] = {}
+        # Clusters the log changed: their snapshots are rewritten at start-up.
+        self.touched: set[str] = set()
 
     def _incarnation(self, cluster_id: str) -> str | None:
         data = self.snapshots.get(cluster_id)
@@ -404,6 +417,7 @@ class _Replay:
             self.snapshots.pop(cluster_id, None)
             self.objects.pop(cluster_id, None)
             return
+        self.touched.add(cluster_id)
         if "auth" in record:
             auth = self.snapshots[cluster_id].setdefault("auth", {})
             tokens = auth.setdefault("tokens", {})
@@ -425,6 +439,9 @@ class _Replay:
         self.rv[cluster_id] = max(self.rv[cluster_id], rv)
 
     def finish(self) -> list[dict[str, Any]]:
+        for cluster_id in self.touched:
+            if cluster_id in self.snapshots:
+                self.snapshots[cluster_id].setdefault("journal", {})["replayed"] = True
         for cluster_id, table in self.objects.items():
             data = self.snapshots.get(cluster_id)
             if data is None:

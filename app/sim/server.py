@@ -359,7 +359,13 @@ class SimServer:
             cluster = self.add_snapshot(data, source=f"{directory}/{data.get('id')}.json")
             if cluster is None:
                 continue
-            journal.attach(cluster, (data.get("journal") or {}).get("incarnation"), write=False)
+            meta = data.get("journal") or {}
+            journal.attach(
+                cluster,
+                meta.get("incarnation"),
+                write=False,
+                replayed=bool(meta.get("replayed")),
+            )
             loaded.append(cluster.id)
         journal.start()
         self.journal = journal
