@@ -330,9 +330,13 @@ class SimulatorProvider:
                 response = self._call("GET", f"{url}/admin/clusters")
             except ProviderError:
                 continue
-            if response.status_code != 200:
-                continue
-            held = {item.get("id") for item in response.json().get("items") or []}
+            try:
+                items = response.json().get("items") if response.status_code == 200 else None
+            except (ValueError, AttributeError):
+                items = None
+            if not isinstance(items, list):
+                continue  # not a listing we can trust: take nothing as lost
+            held = {item.get("id") for item in items if isinstance(item, dict)}
             gone.update(h.cluster_id for h in group if h.cluster_id not in held)
         return gone
 
