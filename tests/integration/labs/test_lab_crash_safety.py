@@ -4,7 +4,9 @@ Redis and `certprep sim serve` in a child process:
 - a grade against a cluster that cannot be reached is retried, then fails with a
   message saying so: never a score;
 - a cluster the restarted server no longer holds fails its grades the same way, and
-  the sweeper fails the session with a clear message (its kubeconfig is 409).
+  the sweeper fails the session with a clear message (its kubeconfig is 409);
+- a session past its expiry whose cluster is lost expires, its final grade failed;
+- a server restarted with its clusters kept grades the session normally.
 """
 
 from __future__ import annotations
@@ -12,20 +14,28 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models.lab import Grade, LabSession
 from app.services import grades, lab_sessions
+from app.services.quizzes import CLOCK_CONFIG_KEY
 from tests.fixtures.app import bearer
 from tests.fixtures.labs import API, LabStack
 from tests.fixtures.sim import kubectl_binary
 from tests.fixtures.sim_process import SimProcess
 from tests.fixtures.worker import wait_until
 
-pytestmark = [pytest.mark.redis, pytest.mark.kubectl, pytest.mark.reliability]
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.kubectl,
+    pytest.mark.reliability,
+    pytest.mark.slow,
+]
 
 SLUG = "rbac-exact-permissions"
 
@@ -177,3 +187,41 @@ def test_after_a_crash_and_restart_the_session_grades_normally(crash_stack, make
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "role.rbac.authorization.k8s.io/pod-reader"
+
+
+class _FixedClock:
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+
+def test_expiry_of_a_session_whose_cluster_is_lost_stores_no_final_score(
+    crash_stack, make_user
+) -> None:
+    _, token = make_user()
+    session = ready_session(crash_stack, token)
+    sim = crash_stack.sim
+    sim.kill()
+    sim.wipe_clusters()
+    sim.start()
+    row = _session_row(session["id"])
+    crash_stack.app.config[CLOCK_CONFIG_KEY] = _FixedClock(row.expires_at + timedelta(seconds=1))
+    try:
+        # Past its expiry the session is the expiry's, not the reconciler's: it expires
+        # (whoever closes it first, the sweeper or the worker's expiry job).
+        lab_sessions.sweep_expired_sessions()
+        wait_until(
+            lambda: _session_row(session["id"]).status.value == "expired",
+            "the session to expire",
+        )
+    finally:
+        crash_stack.app.config.pop(CLOCK_CONFIG_KEY)
+    db.session.rollback()
+    final = db.session.scalars(
+        select(Grade).where(Grade.session_id == session["id"], Grade.final.is_(True))
+    ).one()
+    assert final.status.value == "failed"
+    assert final.percentage is None and final.result is None
+    assert final.error.startswith(grades.CLUSTER_GONE_MESSAGE)

@@ -14,7 +14,7 @@ import pytest
 from tests.fixtures.sim import kubectl_binary
 from tests.fixtures.sim_process import SimProcess
 
-pytestmark = [pytest.mark.reliability, pytest.mark.kubectl]
+pytestmark = [pytest.mark.reliability, pytest.mark.kubectl, pytest.mark.slow]
 
 # Credentials issued through the API are logged within the journal's fsync interval
 # (0.2 s): wait longer than that before a kill that must keep them.
