@@ -13,6 +13,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.app",
     "tests.fixtures.worker",
     "tests.fixtures.sim",
+    "tests.fixtures.sim_process",
     "tests.fixtures.labs",
     "tests.fixtures.browser",
 ]

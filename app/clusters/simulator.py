@@ -315,6 +315,31 @@ class SimulatorProvider:
             raise self._fail(response, f"snapshot of cluster {handle.cluster_id}")
         return response.json()
 
+    def missing(self, handles: list[ClusterHandle]) -> set[str]:
+        """Ids of the clusters of `handles` that their server, answering, no longer
+        holds (one `GET /admin/clusters` per server). Clusters on a server that does
+        not answer are not listed: it may be restarting, and reloads its clusters."""
+        by_url: dict[str, list[ClusterHandle]] = {}
+        for handle in handles:
+            by_url.setdefault(str(handle.details.get("url") or ""), []).append(handle)
+        gone: set[str] = set()
+        for url, group in by_url.items():
+            if not url:
+                continue
+            try:
+                response = self._call("GET", f"{url}/admin/clusters")
+            except ProviderError:
+                continue
+            try:
+                items = response.json().get("items") if response.status_code == 200 else None
+            except (ValueError, AttributeError):
+                items = None
+            if not isinstance(items, list):
+                continue  # not a listing we can trust: take nothing as lost
+            held = {item.get("id") for item in items if isinstance(item, dict)}
+            gone.update(h.cluster_id for h in group if h.cluster_id not in held)
+        return gone
+
     def delete(self, handle: ClusterHandle) -> None:
         """Delete the cluster; a cluster already gone is fine."""
         response = self._call("DELETE", self._cluster_url(handle))

@@ -13,13 +13,19 @@ from app.grading.checks import REGISTRY
 from app.grading.context import GradeContext
 from app.grading.engine import CheckSpec, GradePolicy, grade
 from app.grading.node_access import NodeAccess, NodeAccessError, NoNodeAccess
-from app.grading.reader import ClusterReader, ClusterReadError, ClusterUnreachableError
+from app.grading.reader import (
+    ClusterGoneError,
+    ClusterReader,
+    ClusterReadError,
+    ClusterUnreachableError,
+)
 from app.grading.result import CheckResult, GradeResult
 
 __all__ = [
     "REGISTRY",
     "CheckResult",
     "CheckSpec",
+    "ClusterGoneError",
     "ClusterReadError",
     "ClusterReader",
     "ClusterUnreachableError",

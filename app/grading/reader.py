@@ -30,6 +30,17 @@ class ClusterUnreachableError(ClusterReadError, ConnectionError):
     (through ConnectionError) so job retry policies for I/O errors cover it."""
 
 
+class ClusterGoneError(ClusterUnreachableError):
+    """The server answers, but not for this cluster: its root discovery document
+    (`GET /api`) is 404 (the server does not hold the cluster) or 401 (the cluster's
+    own admin credentials are refused). Unlike an object that is absent, this is never
+    a learner's result: the grade is an infrastructure failure."""
+
+
+# Statuses of `GET /api` that mean the cluster itself is gone or no longer ours.
+GONE_STATUSES = frozenset({401, 404})
+
+
 # Gateway and availability statuses: the server is there but cannot answer now.
 UNAVAILABLE_STATUSES = frozenset({502, 503, 504})
 
@@ -125,6 +136,26 @@ class ClusterReader:
             raise ClusterUnreachableError(f"{method} {path}: HTTP {status}: {message}")
         raise ClusterReadError(f"{method} {path}: HTTP {status}: {message or 'error'}")
 
+    # ---- liveness --------------------------------------------------------------------
+
+    def ensure_alive(self) -> None:
+        """Check that the cluster itself answers: `GET /api` (core discovery, which
+        every API server serves to an authenticated client) must be 200.
+
+        Raises `ClusterGoneError` for 404/401, `ClusterUnreachableError` when the server
+        cannot be reached or answers another error. A grade calls it before and after
+        reading, so "the object is absent" (404 from a live cluster, a legitimate
+        fail) is never confused with "the cluster is gone" (404 for everything).
+        """
+        status, data = self.request("GET", "/api")
+        if status == 200 and isinstance(data, dict):
+            return
+        message = data.get("message") if isinstance(data, dict) else None
+        detail = f"GET /api: HTTP {status}: {message or 'no discovery document'}"
+        if status in GONE_STATUSES:
+            raise ClusterGoneError(detail)
+        raise ClusterUnreachableError(detail)
+
     # ---- discovery -------------------------------------------------------------------
 
     def resource(self, api_version: str, kind: str) -> ResourceRef:
@@ -132,6 +163,10 @@ class ClusterReader:
         if api_version not in self._discovery:
             root = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
             status, data = self.request("GET", root)
+            if status != 200:
+                # A group-version that is not served (a CRD not installed) is a 404 from
+                # a live cluster; a missing cluster answers 404 for everything.
+                self.ensure_alive()
             found: dict[str, ResourceRef] = {}
             if status == 200 and isinstance(data, dict):
                 for entry in data.get("resources") or []:

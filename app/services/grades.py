@@ -6,6 +6,12 @@ once: the row moves to done with a conditional UPDATE, so a re-run after a lost 
 (the jobs sweeper re-publishes it) or a duplicate message cannot store a second result.
 Grading is deterministic, so whichever run stores it stores the same grade.
 
+A cluster that cannot be reached, or that its server no longer holds, is an
+infrastructure failure, never a score: the grade checks the cluster answers before and
+after reading it (`ClusterReader.ensure_alive`), the job retries with bounded backoff
+(`app.tasks.labs`), and the last attempt marks the grade failed with a message saying
+the cluster was unreachable or gone. Only a cluster that answers can give a 0.
+
 What a learner sees of a grade: per check its id, points earned, pass/fail, the lab's
 message and (when the hint policy allows) the hint; never the check's expected values,
 the found-vs-expected detail or the evidence. Trainers and admins see everything.
@@ -28,7 +34,7 @@ from app.clusters import ProviderNodeAccess, provider_for
 from app.extensions import db
 from app.grading.context import GradeContext
 from app.grading.engine import grade as grade_cluster
-from app.grading.reader import ClusterReader
+from app.grading.reader import ClusterGoneError, ClusterReader, ClusterUnreachableError
 from app.logging import get_logger
 from app.models.lab import (
     OPEN_GRADE_STATUSES,
@@ -56,6 +62,19 @@ MAX_WAIT_SECONDS = 60
 POLL_INTERVAL = 0.05
 # Kubernetes API clients kept per worker process (one per recently graded session).
 CLIENT_CACHE_SIZE = 32
+# Liveness probes of the cluster before a grade reads it, a second apart: a simulator
+# restarting (it reloads its clusters before it listens) is back within this.
+ALIVE_PROBES = 3
+ALIVE_PROBE_INTERVAL = 1.0
+# What a failed grade says when its cluster was gone or unreachable.
+CLUSTER_GONE_MESSAGE = (
+    "Not graded: the lab cluster no longer exists on its server, so no score was "
+    "recorded. Start the lab again."
+)
+CLUSTER_UNREACHABLE_MESSAGE = (
+    "Not graded: the lab cluster could not be reached, so no score was recorded. "
+    "Ask for a grade again in a moment."
+)
 # Fields of a check result a learner sees.
 LEARNER_CHECK_FIELDS = ("id", "passed", "points", "earned", "message", "hint", "error")
 
@@ -136,12 +155,16 @@ def final_grade(session: LabSession) -> Grade:
     raise Conflict(f"Could not record the final grade of lab session {session_id}.")
 
 
-def run_grade(grade_id: int) -> dict[str, Any]:
+def run_grade(grade_id: int, *, give_up: bool = True) -> dict[str, Any]:
     """Grade the cluster for grade `grade_id` and store the result once; idempotent.
 
     A finished grade is returned as it is. A grade whose session has no usable cluster
-    fails. Errors reaching the cluster surface per check (the engine records them as
+    fails. Errors of single checks surface per check (the engine records them as
     `error` results); an unusable kubeconfig raises (the job retries).
+
+    A cluster that is unreachable or gone (`ClusterUnreachableError`) raises when
+    `give_up` is false (the job retries), else fails the grade with a message saying so
+    (`CLUSTER_UNREACHABLE_MESSAGE`, `CLUSTER_GONE_MESSAGE`): never a score.
     """
     grade = db.session.get(Grade, grade_id)
     if grade is None:
@@ -183,9 +206,24 @@ def run_grade(grade_id: int) -> dict[str, Any]:
     session_id, user_id, slug = session.id, session.user_id, session.lab.slug
     # No transaction is held while the cluster is read.
     db.session.rollback()
-    result = grade_cluster(
-        checks, ClusterReader(client), ProviderNodeAccess(provider, handle), context, policy
-    )
+    reader = ClusterReader(client)
+    try:
+        _wait_alive(reader)
+        result = grade_cluster(
+            checks, reader, ProviderNodeAccess(provider, handle), context, policy
+        )
+        # Gone while it was read: the results may come from a cluster half torn down.
+        reader.ensure_alive()
+    except ClusterUnreachableError as exc:
+        db.session.rollback()
+        if not give_up:
+            log.warning("grade.cluster_unreachable", grade_id=grade_id, error=str(exc))
+            raise
+        gone = isinstance(exc, ClusterGoneError)
+        message = CLUSTER_GONE_MESSAGE if gone else CLUSTER_UNREACHABLE_MESSAGE
+        fail_grade(grade_id, f"{message} ({exc})")
+        log.warning("grade.cluster_lost", grade_id=grade_id, gone=gone, error=str(exc))
+        return {"grade_id": grade_id, "status": "failed", "cluster": "gone" if gone else "down"}
     stored = _finish(
         grade_id,
         GradeStatus.DONE,
@@ -216,6 +254,19 @@ def run_grade(grade_id: int) -> dict[str, Any]:
         _settle_session(session_id)
         log.info("grade.done", grade_id=grade_id, percentage=result.percentage)
     return {"grade_id": grade_id, "status": "done", "percentage": result.percentage}
+
+
+def _wait_alive(reader: ClusterReader) -> None:
+    """`reader.ensure_alive()`, tried `ALIVE_PROBES` times `ALIVE_PROBE_INTERVAL` apart;
+    the last failure propagates."""
+    for attempt in range(ALIVE_PROBES):
+        try:
+            reader.ensure_alive()
+            return
+        except ClusterUnreachableError:
+            if attempt == ALIVE_PROBES - 1:
+                raise
+            time.sleep(ALIVE_PROBE_INTERVAL)
 
 
 class _ClientCache:

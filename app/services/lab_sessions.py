@@ -8,6 +8,14 @@ session takes a final grade (unless switched off), its cluster is deleted and it
 becomes `expired`; the periodic sweeper does the same for sessions whose expiry job is
 late. `DELETE` ends a session at once and a job frees its cluster.
 
+Lost clusters: the same sweeper asks each session's provider which clusters it no
+longer holds (`reconcile_lost_clusters`); a usable session whose cluster is gone (its
+simulator restarted without it) fails with `CLUSTER_LOST_MESSAGE`, its open grades
+fail, and the learner may start the lab again. It is not re-provisioned: the learner's
+work on the lost cluster cannot be brought back, and a new session gives a fresh time
+limit. A server that does not answer is not taken as a loss (it may be restarting and
+reloads its clusters from its state directory).
+
 A learner sees only their own sessions (another learner's is 404); trainers see their
 cohorts' learners' sessions, admins all (`app.services.access`). Each learner may hold
 `CERTPREP_LAB_SESSION_LIMIT` (default 2) active sessions.
@@ -55,6 +63,12 @@ PROVISION_DEADLINE_SECONDS = 900
 PROVISION_GIVE_UP_SECONDS = 3 * PROVISION_DEADLINE_SECONDS
 # Sessions the expiry sweeper closes per run; the next run takes the rest.
 SWEEP_BATCH = 20
+# Usable sessions whose clusters one sweep checks (one listing per cluster server).
+RECONCILE_BATCH = 500
+CLUSTER_LOST_MESSAGE = (
+    "The lab cluster was lost: its server no longer holds it, so this session cannot "
+    "continue. Start the lab again for a new cluster."
+)
 
 
 def setting(key: str, default: Any) -> Any:
@@ -461,8 +475,9 @@ def close_expired(session_id: int) -> str:
 
 
 def sweep_expired_sessions(moment: datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:
-    """Close usable sessions past their expiry, fail sessions stuck provisioning and
-    grades whose job gave up; returns the session ids closed or failed."""
+    """Close usable sessions past their expiry, fail sessions stuck provisioning,
+    grades whose job gave up and sessions whose cluster is lost
+    (`reconcile_lost_clusters`); returns the session ids closed or failed."""
     moment = moment or now()
     due = db.session.scalars(
         select(LabSession.id)
@@ -506,4 +521,80 @@ def sweep_expired_sessions(moment: datetime | None = None, limit: int = SWEEP_BA
             jobs.enqueue(RELEASE_TASK, session_id, max_attempts=3)
             db.session.commit()
             done.append(session_id)
+    done.extend(reconcile_lost_clusters(moment))
     return done
+
+
+def reconcile_lost_clusters(moment: datetime | None = None) -> list[int]:
+    """Fail usable sessions (not yet past their expiry) whose provider says their
+    cluster no longer exists, and their open grades; returns the session ids failed.
+
+    Providers without a `missing(handles)` method, and servers that do not answer, are
+    skipped. Each session moves with a conditional UPDATE (still usable, still before
+    its expiry), so a session the learner ended or the expiry closed meanwhile is left
+    alone.
+    """
+    from app.services import grades
+
+    moment = moment or now()
+    rows = db.session.execute(
+        select(LabSession.id, LabSession.provider, LabSession.cluster)
+        .where(
+            LabSession.status.in_(USABLE_SESSION_STATUSES),
+            LabSession.cluster.is_not(None),
+            (LabSession.expires_at.is_(None)) | (LabSession.expires_at > moment),
+        )
+        .order_by(LabSession.id)
+        .limit(RECONCILE_BATCH)
+    ).all()
+    db.session.rollback()
+    by_provider: dict[str, list[tuple[int, ClusterHandle]]] = {}
+    for row in rows:
+        try:
+            handle = ClusterHandle.from_dict(row.cluster)
+        except (KeyError, TypeError):
+            continue
+        by_provider.setdefault(row.provider, []).append((row.id, handle))
+    failed: list[int] = []
+    for provider_name, sessions in by_provider.items():
+        try:
+            provider = provider_for(provider_name)
+        except ProviderError:
+            continue
+        missing = getattr(provider, "missing", None)
+        if missing is None:
+            continue
+        gone = missing([handle for _, handle in sessions])
+        for session_id, handle in sessions:
+            if handle.cluster_id not in gone:
+                continue
+            changed = db.session.execute(
+                update(LabSession)
+                .where(
+                    LabSession.id == session_id,
+                    LabSession.status.in_(USABLE_SESSION_STATUSES),
+                    (LabSession.expires_at.is_(None)) | (LabSession.expires_at > moment),
+                )
+                .values(
+                    status=LabSessionStatus.FAILED,
+                    error=CLUSTER_LOST_MESSAGE,
+                    ended_at=now(),
+                    version=LabSession.version + 1,
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            db.session.commit()
+            if changed != 1:
+                continue
+            open_grades = db.session.scalars(
+                select(Grade.id).where(
+                    Grade.session_id == session_id, Grade.status.in_(OPEN_GRADE_STATUSES)
+                )
+            ).all()
+            for grade_id in open_grades:
+                grades.fail_grade(grade_id, grades.CLUSTER_GONE_MESSAGE)
+            failed.append(session_id)
+            log.warning(
+                "lab_session.cluster_lost", session_id=session_id, cluster=handle.cluster_id
+            )
+    return failed

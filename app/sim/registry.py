@@ -22,6 +22,7 @@ from app.sim.machinery.cluster import Cluster, ClusterAuth
 from app.sim.machinery.errors import ApiError
 from app.sim.machinery.tls import KeyPair
 from app.sim.nodes import ClusterNodes
+from app.sim.persistence import ClusterJournal
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ class ClusterRegistry:
         self.drive_wall_clock = drive_wall_clock
         if control_plane and node_agents:
             self.cluster_hooks.append(self._attach_control_plane)
+        # Continuous persistence (`enable_journal`): None keeps clusters in memory only.
+        self.journal: ClusterJournal | None = None
 
     def create_cluster(
         self,
@@ -111,6 +114,9 @@ class ClusterRegistry:
             self.clusters[cluster_id] = cluster
         self._attach_nodes(cluster)
         self._run_hooks(cluster)
+        if self.journal is not None:
+            # On disk before its id and kubeconfig are handed out.
+            self.journal.attach(cluster)
         return cluster
 
     def _attach_nodes(self, cluster: Cluster, saved: dict[str, Any] | None = None) -> None:
@@ -174,6 +180,8 @@ class ClusterRegistry:
             cluster = self.clusters.pop(cluster_id, None)
         if cluster is None:
             raise ApiError(404, f'cluster "{cluster_id}" not found')
+        if self.journal is not None:
+            self.journal.forget(cluster_id)
         cluster.loops.clear()
         if hasattr(cluster.control_plane, "close"):
             cluster.control_plane.close()
@@ -205,25 +213,66 @@ class ClusterRegistry:
         for path in sorted(directory.glob("*.json")):
             try:
                 data = json.loads(path.read_text())
-                clock: Clock | None = None
-                if data.get("clockKind") == "manual" and isinstance(data.get("clock"), str):
-                    # A manual clock resumes where it stood when the server saved it.
-                    clock = ManualClock(parse_time(data["clock"]))
-                cluster = Cluster(
-                    data["id"],
-                    name=data.get("name"),
-                    labels=data.get("labels"),
-                    auth=ClusterAuth(data["auth"]["adminToken"], ca=self.ca),
-                    clock=clock,
-                )
-                cluster.restore(data)
-                cluster.created_at = data.get("createdAt", cluster.created_at)
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+            except (OSError, ValueError) as exc:
                 log.warning("skipping cluster snapshot %s: %s", path, exc)
                 continue
-            with self._lock:
-                self.clusters[cluster.id] = cluster
-            self._attach_nodes(cluster, data.get("nodes"))
-            self._run_hooks(cluster)
-            loaded.append(cluster.id)
+            cluster = self.add_snapshot(data, source=str(path))
+            if cluster is not None:
+                loaded.append(cluster.id)
         return loaded
+
+    def add_snapshot(self, data: dict[str, Any], *, source: str = "") -> Cluster | None:
+        """Recreate one cluster from its `Cluster.snapshot()` (with its id, credentials,
+        node state and a manual clock where it stood) and register it; None (and a log
+        line) for a malformed snapshot."""
+        try:
+            clock: Clock | None = None
+            if data.get("clockKind") == "manual" and isinstance(data.get("clock"), str):
+                # A manual clock resumes where it stood when the server saved it.
+                clock = ManualClock(parse_time(data["clock"]))
+            cluster = Cluster(
+                data["id"],
+                name=data.get("name"),
+                labels=data.get("labels"),
+                auth=ClusterAuth(data["auth"]["adminToken"], ca=self.ca),
+                clock=clock,
+            )
+            cluster.restore(data)
+            cluster.created_at = data.get("createdAt", cluster.created_at)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("skipping cluster snapshot %s: %s", source or data.get("id"), exc)
+            return None
+        with self._lock:
+            self.clusters[cluster.id] = cluster
+        self._attach_nodes(cluster, data.get("nodes"))
+        self._run_hooks(cluster)
+        return cluster
+
+    def enable_journal(self, directory: Path, **options: Any) -> list[str]:
+        """Persist every cluster continuously in `directory` (`persistence.ClusterJournal`:
+        a write-ahead log of store writes plus snapshots), after recreating the clusters
+        it holds (a clean shutdown's snapshots, or a crash's snapshots and log). Call
+        before the server starts listening. Returns the ids recreated."""
+        journal = ClusterJournal(directory, **options)
+        loaded = []
+        for data in journal.recover():
+            cluster = self.add_snapshot(data, source=f"{directory}/{data.get('id')}.json")
+            if cluster is None:
+                continue
+            meta = data.get("journal") or {}
+            journal.attach(
+                cluster,
+                meta.get("incarnation"),
+                write=False,
+                replayed=bool(meta.get("replayed")),
+            )
+            loaded.append(cluster.id)
+        journal.start()
+        self.journal = journal
+        return loaded
+
+    def persist(self, cluster: Cluster) -> None:
+        """After a change that is not a store write (node files, clocks, credentials,
+        a restore): write the cluster's snapshot now when persistence is on."""
+        if self.journal is not None:
+            self.journal.snapshot_now(cluster)

@@ -55,6 +55,13 @@ class AdminServer(Protocol):
     def add_user(
         self, cluster: Cluster, user: str, groups: tuple[str, ...] = (), *, cert: bool = False
     ) -> dict[str, Any]: ...
+    def persist(self, cluster: Cluster) -> None: ...
+
+
+async def _persist(server: AdminServer, cluster: Cluster) -> None:
+    """After an admin change that is not a store write: the cluster's snapshot is on
+    disk (when the server persists) before the change is acknowledged."""
+    await asyncio.get_running_loop().run_in_executor(None, server.persist, cluster)
 
 
 # ---- body schemas ----------------------------------------------------------------------
@@ -278,6 +285,7 @@ async def restore(
     if plane is not None:
         # The kubelets catch up with the restored state before anyone reads it.
         await loop.run_in_executor(None, plane.settle)
+    await _persist(server, cluster)
     return _json(200, server.cluster_document(cluster))
 
 
@@ -301,6 +309,7 @@ async def tick(server: AdminServer, request: web.Request, cluster: Cluster) -> w
         raise ApiError(409, "this cluster follows the wall clock; only manual clocks tick")
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, plane.advance, seconds)
+    await _persist(server, cluster)
     return _json(200, {"now": cluster.clock.now().isoformat()})
 
 
@@ -318,6 +327,7 @@ async def add_user(
 ) -> web.StreamResponse:
     new = NewUser.parse(await _json_body(request), tls=server.tls)
     config = server.add_user(cluster, new.name, new.groups, cert=new.cert)
+    await _persist(server, cluster)
     return _json(201, {"name": new.name, "kubeconfig": dump_kubeconfig(config)})
 
 
@@ -361,7 +371,7 @@ async def handle_admin(server: AdminServer, request: web.Request) -> web.StreamR
     cluster = server.get_cluster(parts[0])
     action = parts[1] if len(parts) > 1 else ""
     if action == "nodes":
-        return await node_access(request, cluster, parts[2:])
+        return await node_access(server, request, cluster, parts[2:])
     handler = CLUSTER_ROUTES.get((action, method))
     if handler is None:
         raise ApiError(404, "the server could not find the requested resource", details={})
@@ -405,7 +415,7 @@ NODE_FILE_ROUTES = {"GET": read_node_file, "PUT": write_node_file}
 
 
 async def node_access(
-    request: web.Request, cluster: Cluster, rest: list[str]
+    server: AdminServer, request: web.Request, cluster: Cluster, rest: list[str]
 ) -> web.StreamResponse:
     """`/admin/clusters/{id}/nodes[/{node}/files|exec]`: the node-access API the
     cluster provider and `certprep lab ssh` use (files and commands on a node)."""
@@ -431,12 +441,15 @@ async def node_access(
         if not path.startswith("/"):
             raise ApiError(422, "path must be an absolute path")
         try:
-            return await file_handler(request, access, node, path)
+            response = await file_handler(request, access, node, path)
         except KeyError:
             raise ApiError(404, f'node "{node}" not found') from None
         except OSError as exc:
             code = 404 if method == "GET" else 422
             raise ApiError(code, str(exc)) from None
+        if method != "GET":
+            await _persist(server, cluster)
+        return response
     if action == "exec" and method == "POST":
         command = NodeCommand.parse(await _json_body(request)).command
         loop = asyncio.get_running_loop()
@@ -444,6 +457,7 @@ async def node_access(
             result = await loop.run_in_executor(None, lambda: access.shell(node).run(command))
         except KeyError:
             raise ApiError(404, f'node "{node}" not found') from None
+        await _persist(server, cluster)
         return _json(
             200,
             {"exit_code": result.exit_code, "stdout": result.stdout, "stderr": result.stderr},
