@@ -51,10 +51,6 @@ DB_CONNECT_TIMEOUT_SECONDS = 5
 MAX_REQUEST_BYTES = 1024 * 1024
 
 
-# Where `certprep up` keeps the instance's generated secret key.
-SECRET_KEY_FILE = "secret_key"
-
-
 def _private_dir(path: Path) -> None:
     """Create `path` (and parents) and make it accessible to its owner only."""
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -76,18 +72,6 @@ def secure_sqlite_storage(database_url: str, instance_dir: Path) -> None:
         companion = database.with_name(database.name + suffix)
         if companion.exists():
             companion.chmod(0o600)
-
-
-def instance_secret_key(instance_dir: Path) -> str:
-    """The instance's own secret key: read from `SECRET_KEY_FILE` in `instance_dir`,
-    generated there (owner-only) on first use."""
-    _private_dir(instance_dir)
-    path = instance_dir / SECRET_KEY_FILE
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
 
 
 class ConfigError(ValueError):
@@ -277,12 +261,11 @@ def load_settings(
 
 
 def instance_secret_key(instance_dir: Path) -> str:
-    """The secret key kept in `<instance_dir>/secret_key`, created (mode 0600, 256
+    """The secret key kept in `<instance_dir>/secret_key`, created (mode 0600, 384
     random bits) when missing. Raises `ConfigError` when the file is empty."""
-    import secrets
 
     path = Path(instance_dir) / SECRET_KEY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -290,7 +273,7 @@ def instance_secret_key(instance_dir: Path) -> str:
         if not key:
             raise ConfigError(f"{path} is empty; delete it to get a new secret key") from None
         return key
-    key = secrets.token_urlsafe(32)
+    key = secrets.token_urlsafe(48)
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
     return key
