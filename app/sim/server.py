@@ -549,10 +549,13 @@ class SimServer:
                 await loop.run_in_executor(None, _restore, cluster, data)
             except (KeyError, TypeError, ValueError) as exc:
                 raise ApiError(422, f"malformed snapshot: {exc}") from None
+            # A restore replaces the state without store writes: its snapshot goes to
+            # disk before the log holds writes made on top of it.
+            await self._persist(cluster)
             if plane is not None:
                 # The kubelets catch up with the restored state before anyone reads it.
                 await loop.run_in_executor(None, plane.settle)
-            await self._persist(cluster)
+                await self._persist(cluster)
             return _json(200, self.cluster_document(cluster))
         if action == "tick" and method == "POST":
             return await self._tick(request, cluster)
