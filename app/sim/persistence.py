@@ -94,6 +94,17 @@ def _write_private(path: Path, data: bytes, *, sync: bool) -> None:
     finally:
         os.close(fd)
     temporary.replace(path)
+    if sync:
+        _sync_directory(path.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    """fsync a directory, so a rename or a new file in it survives a machine crash."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class ClusterJournal:
@@ -145,6 +156,7 @@ class ClusterJournal:
     def _open_segment(self, number: int) -> None:
         path = self.directory / f"{WAL_PREFIX}{number:08d}{WAL_SUFFIX}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        _sync_directory(self.directory)
         with self._wal_lock:
             old, self._fd = self._fd, fd
             self._segment = number
@@ -352,6 +364,8 @@ class ClusterJournal:
                     tracked.dirty = True
                     log.exception("snapshot of cluster %s failed", tracked.cluster.id)
                     # Keep the older segments: they still hold what the snapshot lacks.
+                    # The next checkpoint (not the next pass) tries again.
+                    self._last_checkpoint = time.monotonic()
                     return written
                 written += 1
         for path in older:

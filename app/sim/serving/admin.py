@@ -282,10 +282,13 @@ async def restore(
         await loop.run_in_executor(None, _restore, cluster, data)
     except (KeyError, TypeError, ValueError) as exc:
         raise ApiError(422, f"malformed snapshot: {exc}") from None
+    # A restore replaces the state without store writes: its snapshot goes to disk
+    # before the log holds writes made on top of it.
+    await _persist(server, cluster)
     if plane is not None:
         # The kubelets catch up with the restored state before anyone reads it.
         await loop.run_in_executor(None, plane.settle)
-    await _persist(server, cluster)
+        await _persist(server, cluster)
     return _json(200, server.cluster_document(cluster))
 
 
