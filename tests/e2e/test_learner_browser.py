@@ -13,6 +13,7 @@ import re
 import shutil
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,9 @@ AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 EMAIL = "ada@example.test"
 
 
-@pytest.fixture
-def live_server(app: Any, db_session: Any) -> Iterator[str]:
-    """The session app served over HTTP on a free local port."""
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """`app` served over HTTP on a free local port; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -51,6 +52,13 @@ def live_server(app: Any, db_session: Any) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(app: Any, db_session: Any) -> Iterator[str]:
+    """The session app served over HTTP."""
+    with serving(app) as base:
+        yield base
 
 
 @pytest.fixture
@@ -231,8 +239,10 @@ def test_learner_takes_a_quiz_in_chromium(
     page.goto(live_server + "/")
     assert "Sample quiz" in page.locator("#results").inner_text()
     violations["home"] = axe_serious(page)
+    shot(page, "home")
     page.goto(live_server + "/me/history")
     violations["history"] = axe_serious(page)
+    shot(page, "history")
     page.context.close()
     assert not any(violations.values()), violations
 

@@ -56,5 +56,15 @@
     if (left <= 0) { window.clearInterval(this.timer); }
   };
 
-  window.certprep = { api: api, clock: clock, Countdown: Countdown, csrf: csrf };
+  /* document.createElement with attributes ("class" sets className) and text. */
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (key === "class") { node.className = attrs[key]; } else { node.setAttribute(key, attrs[key]); }
+    });
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  window.certprep = { api: api, clock: clock, Countdown: Countdown, csrf: csrf, el: el };
 })();

@@ -25,14 +25,7 @@
   var retryTimer = null;
   var typingTimer = null;
 
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      if (key === "class") { node.className = attrs[key]; } else { node.setAttribute(key, attrs[key]); }
-    });
-    if (text !== undefined) { node.textContent = text; }
-    return node;
-  }
+  var el = cp.el;
 
   function isAnswered(id) {
     var r = responses[id];
