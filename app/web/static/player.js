@@ -442,7 +442,6 @@
       timeOver();
     }
   });
-  window.certprepPlayer = { countdown: countdown, flush: flush, pending: pending };
 
   show(current, true);
   if (!accepting) { timeOver(); }
