@@ -462,3 +462,13 @@ def test_lab_start_at_the_limit_says_what_to_do_in_the_page(
     assert "/lab-sessions/{id}" not in shown and "DELETE" not in shown
     console = browser.get(f"/lab-sessions/{db.session.query(LabSession).first().id}")
     assert "Your cluster is being prepared" in console.get_data(as_text=True)
+
+
+def test_inline_code_escapes_everything_and_marks_backquoted_parts() -> None:
+    from app.web.learner import inline_code
+
+    assert str(inline_code("run `kubectl get <pods>` & <b>wait</b>")) == (
+        "run <code>kubectl get &lt;pods&gt;</code> &amp; &lt;b&gt;wait&lt;/b&gt;"
+    )
+    assert str(inline_code(None)) == ""
+    assert str(inline_code("one\nline\n\nnext")) == "one line\n\nnext"
