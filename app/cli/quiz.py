@@ -356,30 +356,17 @@ def take(client: ApiClient, slug: str, submit: bool | None) -> None:
             return
         raise click.ClickException(f"submit refused: {exc.body.get('message')}") from None
     _print_result(result)
+    wants_review = submit is None and result["status"] == "submitted"
+    if wants_review and click.confirm("Show the review now?", default=True):
+        print_review(client, result, attempt["id"])
+        return
     click.echo(f"Details: certprep quiz result {attempt['id']}")
 
 
-@quiz.command("result")
-@click.argument("attempt_id", type=int)
-@api_options
-def result(client: ApiClient, attempt_id: int) -> None:
-    """Score of ATTEMPT_ID, and as much review as the quiz allows: option texts, your
-    answer, the right answer, why each option is right or wrong, the explanation."""
-    attempt = client.get(f"/attempts/{attempt_id}")
-    if attempt["status"] == "in_progress":
-        click.echo(
-            f"attempt {attempt_id} is in progress,"
-            f" {format_remaining(attempt['remaining_seconds'])} left"
-            f" (continue: certprep quiz take {attempt['quiz_slug']})"
-        )
-        return
-    _print_result(attempt)
-    if attempt.get("close_reason") == "deadline":
-        click.echo("Time ran out: the saved answers were submitted automatically.")
-    elif attempt["status"] == "abandoned":
-        click.echo("Time ran out before it was submitted: it scores nothing.")
-    if attempt["status"] != "submitted":
-        return
+def print_review(client: ApiClient, attempt: dict[str, Any], attempt_id: int) -> None:
+    """The review of a submitted attempt as the quiz allows: by domain, then per question
+    the option texts, the learner's answer, the right answer, each option's why, the
+    explanation and the source section."""
     review = client.get(f"/attempts/{attempt_id}/review")
     for name, bucket in review["domains"].items():
         click.echo(
@@ -414,6 +401,30 @@ def result(client: ApiClient, attempt_id: int) -> None:
             click.echo(f"   explanation: {entry['explanation'].strip()}")
         if entry.get("seed_section"):
             click.echo(f"   source section: {entry['seed_section']}")
+
+
+@quiz.command("result")
+@click.argument("attempt_id", type=int)
+@api_options
+def result(client: ApiClient, attempt_id: int) -> None:
+    """Score of ATTEMPT_ID, and as much review as the quiz allows: option texts, your
+    answer, the right answer, why each option is right or wrong, the explanation."""
+    attempt = client.get(f"/attempts/{attempt_id}")
+    if attempt["status"] == "in_progress":
+        click.echo(
+            f"attempt {attempt_id} is in progress,"
+            f" {format_remaining(attempt['remaining_seconds'])} left"
+            f" (continue: certprep quiz take {attempt['quiz_slug']})"
+        )
+        return
+    _print_result(attempt)
+    if attempt.get("close_reason") == "deadline":
+        click.echo("Time ran out: the saved answers were submitted automatically.")
+    elif attempt["status"] == "abandoned":
+        click.echo("Time ran out before it was submitted: it scores nothing.")
+    if attempt["status"] != "submitted":
+        return
+    print_review(client, attempt, attempt_id)
 
 
 commands = [quiz]

@@ -10,6 +10,7 @@ site's own scripts and styles: no inline script, no CDN.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -132,8 +133,11 @@ def json_script(value: Any, element_id: str) -> Markup:
 
 @bp.app_template_filter("inline_code")
 def inline_code(text: str | None) -> Markup:
-    """Content text with its `backquoted` parts as <code>, everything else escaped."""
-    parts = escape(text or "").split("`")
+    """Content text with its `backquoted` parts as <code>, everything else escaped. The
+    content is hard-wrapped YAML: a single line break becomes a space (a blank line
+    stays, for pages that keep line breaks)."""
+    flowing = re.sub(r"(?<=[^\n])\n(?=[^\n])", " ", (text or "").strip())
+    parts = escape(flowing).split("`")
     html = "".join(
         f"<code>{part}</code>" if index % 2 else part for index, part in enumerate(parts)
     )

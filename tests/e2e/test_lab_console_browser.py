@@ -14,9 +14,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
-from tests.e2e.test_learner_browser import axe_serious, browser, new_page, shot  # noqa: F401
+from tests.e2e.test_learner_browser import (  # noqa: F401  (browser: a fixture)
+    axe_serious,
+    browser,
+    new_page,
+    serving,
+    shot,
+)
 from tests.fixtures.app import DEFAULT_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.kubectl]
@@ -69,14 +74,9 @@ def grade_until_full(page: Any, tries: int = 4) -> str:
 
 @pytest.fixture
 def lab_server(lab_stack: Any) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, lab_stack.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    """The lab stack's app (real worker, live simulator) served over HTTP."""
+    with serving(lab_stack.app) as base:
+        yield base
 
 
 def test_fix_the_scheduler_in_the_console(

@@ -13,6 +13,7 @@ import re
 import shutil
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,13 @@ from werkzeug.serving import make_server
 
 from app.config import PROJECT_ROOT
 from tests.fixtures.app import DEFAULT_PASSWORD
-from tests.integration.test_quizzes import CORRECT, make_quiz, sample_bank  # noqa: F401
+from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
+    CORRECT,
+    ManualClock,
+    clock,
+    make_quiz,
+    sample_bank,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -40,9 +47,9 @@ AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 EMAIL = "ada@example.test"
 
 
-@pytest.fixture
-def live_server(app: Any, db_session: Any) -> Iterator[str]:
-    """The session app served over HTTP on a free local port."""
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """`app` served over HTTP on a free local port; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -51,6 +58,13 @@ def live_server(app: Any, db_session: Any) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(app: Any, db_session: Any) -> Iterator[str]:
+    """The session app served over HTTP."""
+    with serving(app) as base:
+        yield base
 
 
 @pytest.fixture
@@ -68,9 +82,14 @@ def browser() -> Iterator[Any]:
             launched.close()
 
 
+# The computer's clock is two hours fast: the countdown must not care.
+SKEWED_CLOCK = "(() => { const real = Date.now; Date.now = () => real() + 7200000; })()"
+
+
 def new_page(browser: Any, width: int = 1280, height: int = 900) -> Any:
     # bypass_csp lets the test inject axe-core; the pages themselves never need it.
     context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
+    context.add_init_script(SKEWED_CLOCK)
     page = context.new_page()
     page.set_default_timeout(10_000)
     return page
@@ -114,7 +133,7 @@ def text_of(entries: list[dict[str, str]], ident: str) -> str:
     return next(e["text"] for e in entries if e["id"] == ident)
 
 
-def answer_with_mouse(page: Any, item: dict[str, Any]) -> None:
+def answer_with_mouse(page: Any, item: dict[str, Any], wait_saved: bool = True) -> None:
     """Answer the shown question correctly with the mouse (and one drag)."""
     key = CORRECT[item["question_id"]]
     kind = item["type"]
@@ -154,6 +173,11 @@ def answer_with_mouse(page: Any, item: dict[str, Any]) -> None:
         assert page.locator(".unit").inner_text() == item["unit"]
         page.get_by_label("Your answer (a number)").fill(str(key["value"]))
         page.get_by_label("Your answer (a number)").press("Tab")
+    if wait_saved:
+        wait_saved_state(page)
+
+
+def wait_saved_state(page: Any) -> None:
     page.wait_for_function(
         "() => document.getElementById('save-state').textContent === 'All answers saved'"
     )
@@ -206,7 +230,17 @@ def test_learner_takes_a_quiz_in_chromium(
     assert "flagged" in nav.nth(1).get_attribute("class")
     assert "answered" not in nav.nth(3).get_attribute("class")
 
-    for index in range(3, 7):
+    # Offline: the answer waits and is retried; back online it is saved.
+    page.context.set_offline(True)
+    answer_with_mouse(page, items[3], wait_saved=False)
+    page.wait_for_function(
+        "() => document.getElementById('save-state').textContent.startsWith('Not saved')"
+    )
+    assert "retrying in" in page.locator("#save-state").inner_text()
+    page.context.set_offline(False)
+    wait_saved_state(page)
+    page.locator("#next-button").click()
+    for index in range(4, 7):
         answer_with_mouse(page, items[index])
         page.locator("#next-button").click()
     # "Review and submit" on the last question opens the summary.
@@ -231,8 +265,10 @@ def test_learner_takes_a_quiz_in_chromium(
     page.goto(live_server + "/")
     assert "Sample quiz" in page.locator("#results").inner_text()
     violations["home"] = axe_serious(page)
+    shot(page, "home")
     page.goto(live_server + "/me/history")
     violations["history"] = axe_serious(page)
+    shot(page, "history")
     page.context.close()
     assert not any(violations.values()), violations
 
@@ -338,4 +374,35 @@ def test_narrow_screen_and_keyboard_only(
     keys.press("Enter")
     page.wait_for_selector("#result")
     assert "100 %" in page.locator("#result").inner_text()
+    page.context.close()
+
+
+def test_countdown_warns_and_the_expiry_policy_applies_at_zero(
+    live_server: str, browser: Any, make_quiz: Callable, make_user: Callable, clock: ManualClock
+) -> None:
+    make_quiz(attempts_allowed=0)
+    make_user("learner", email=EMAIL)
+    page = new_page(browser)
+    log_in(page, live_server, "/quizzes/sample-quiz")
+    page.get_by_label(re.compile("I understand")).check()
+    page.get_by_role("button", name="Start attempt 1").click()
+    page.wait_for_url(re.compile(r".*/attempts/\d+$"))
+    answer_with_mouse(page, player_items(page)[0])
+    # Server time moves to 6 s before the deadline; the page takes it from the server.
+    clock.advance(minutes=19, seconds=54)
+    page.reload()
+    page.wait_for_function(
+        "() => document.getElementById('countdown').classList.contains('danger')"
+    )
+    assert page.locator("#time-warning").inner_text() == "1 minute left."
+    page.wait_for_function(
+        "() => document.getElementById('time-warning').textContent.startsWith('Time is up.')",
+        timeout=15_000,
+    )
+    assert "submitted automatically" in page.locator("#expiry-note").inner_text()
+    assert page.evaluate("document.querySelector('fieldset.answer').disabled")
+    clock.advance(seconds=10)
+    # The page reloads by itself and shows what the policy did.
+    page.wait_for_selector("#result", timeout=15_000)
+    assert "Submitted automatically when the time ran out." in page.locator("#result").inner_text()
     page.context.close()

@@ -432,3 +432,43 @@ def test_lab_console_without_cluster_and_stop_needs_csrf(
     home = browser.get("/").get_data(as_text=True)
     assert f"/lab-sessions/{session.id}" in home
     assert browser.post(f"/lab-sessions/{session.id}/stop").status_code == 400
+
+
+def test_lab_start_at_the_limit_says_what_to_do_in_the_page(
+    app: Any, learner_browser: tuple[Any, Any], db_session: Any, clock: ManualClock
+) -> None:
+    import_labs(PROJECT_ROOT / "labs")
+    user, browser = learner_browser
+    for _ in range(2):
+        db.session.add(
+            LabSession(
+                lab=get_lab("scheduler-misspelled-flag"),
+                user_id=user.id,
+                status=LabSessionStatus.PROVISIONING,
+                provider="simulator",
+                content_hash="x",
+                hints_revealed=[],
+                created_at=START,
+            )
+        )
+    db.session.commit()
+    page = browser.get("/labs/scheduler-misspelled-flag").get_data(as_text=True)
+    assert "You have a session of this lab" in page and "Start the lab" not in page
+    token = CSRF.search(page).group(1)
+    refused = browser.post("/labs/etcd-snapshot/start", data={"csrf_token": token})
+    assert refused.headers["Location"] == "/labs/etcd-snapshot"
+    shown = browser.get("/labs/etcd-snapshot").get_data(as_text=True)
+    assert "the limit is 2" in shown and "Stop one of your running sessions first" in shown
+    assert "/lab-sessions/{id}" not in shown and "DELETE" not in shown
+    console = browser.get(f"/lab-sessions/{db.session.query(LabSession).first().id}")
+    assert "Your cluster is being prepared" in console.get_data(as_text=True)
+
+
+def test_inline_code_escapes_everything_and_marks_backquoted_parts() -> None:
+    from app.web.learner import inline_code
+
+    assert str(inline_code("run `kubectl get <pods>` & <b>wait</b>")) == (
+        "run <code>kubectl get &lt;pods&gt;</code> &amp; &lt;b&gt;wait&lt;/b&gt;"
+    )
+    assert str(inline_code(None)) == ""
+    assert str(inline_code("one\nline\n\nnext")) == "one line\n\nnext"

@@ -69,7 +69,7 @@ def test_time_ran_out_in_the_grace_period_then_submit(
     clock.advance(minutes=21)
     runner = CliRunner()
     taken = runner.invoke(
-        quiz, ["take", "sample-quiz", "--api", live_api, "--token", token], input="y\n"
+        quiz, ["take", "sample-quiz", "--api", live_api, "--token", token], input="y\nn\n"
     )
     assert taken.exit_code == 0, taken.output
     assert "Time ran out." in taken.output
@@ -96,3 +96,30 @@ def test_result_says_the_deadline_submitted_the_attempt(
     assert shown.exit_code == 0, shown.output
     assert f"attempt {attempt_id}: 0/7 (0 %) not passed" in shown.output
     assert "Time ran out: the saved answers were submitted automatically." in shown.output
+
+
+def test_take_submits_after_the_summary_and_shows_the_review(
+    live_api: str,
+    config_dir: Path,
+    make_quiz: Callable,
+    make_user: Callable,
+    clock: ManualClock,
+    app: Any,
+) -> None:
+    make_quiz()
+    _, token = make_user("learner")
+    with app.test_client() as http:
+        items = http.post("/api/v1/quizzes/sample-quiz/attempts", headers=bearer(token)).get_json()[
+            "items"
+        ]
+    keys = typed_answers(items) + "y\n\n"  # submit at the summary, then the review
+    taken = CliRunner().invoke(
+        quiz, ["take", "sample-quiz", "--api", live_api, "--token", token], input=keys
+    )
+    assert taken.exit_code == 0, taken.output
+    out = taken.output
+    assert "Summary: 7 of 7 answered, 0 unanswered, 0 flagged" in out
+    assert "7/7 (100 %) PASSED" in out
+    assert "- The leader (correct)" in out and "why: SECRET-WHY-OLDEST" in out
+    assert "right answer: 1. Authentication; 2. Authorization" in out
+    assert "source section: etcd / Raft" in out

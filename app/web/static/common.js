@@ -56,5 +56,32 @@
     if (left <= 0) { window.clearInterval(this.timer); }
   };
 
-  window.certprep = { api: api, clock: clock, Countdown: Countdown, csrf: csrf };
+  /* document.createElement with attributes ("class" sets className) and text. */
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) {
+      if (key === "class") { node.className = attrs[key]; } else { node.setAttribute(key, attrs[key]); }
+    });
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  /* Append content text to `node`: `backquoted` parts become <code>, all as text nodes
+   * (never parsed as HTML). Returns `node`. */
+  function rich(node, text) {
+    // Content is hard-wrapped YAML: a single line break is a space, a blank line stays.
+    var flowing = String(text).trim().replace(/([^\n])\n(?=[^\n])/g, "$1 ");
+    flowing.split("`").forEach(function (part, index) {
+      if (!part) { return; }
+      node.appendChild(index % 2 ? el("code", {}, part) : document.createTextNode(part));
+    });
+    return node;
+  }
+
+  /* Content text without its backquotes, for places that cannot hold markup. */
+  function plain(text) { return String(text).split("`").join(""); }
+
+  window.certprep = {
+    api: api, clock: clock, Countdown: Countdown, csrf: csrf, el: el, rich: rich, plain: plain
+  };
 })();

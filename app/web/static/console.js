@@ -6,14 +6,7 @@
   var data = JSON.parse(document.getElementById("console-data").textContent);
   var base = data.api + "/lab-sessions/" + data.session_id;
 
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      if (key === "class") { node.className = attrs[key]; } else { node.setAttribute(key, attrs[key]); }
-    });
-    if (text !== undefined) { node.textContent = text; }
-    return node;
-  }
+  var el = cp.el;
   function message(body, fallback) { return (body && body.message) || fallback; }
 
   // ---------------------------------------------------------------- time left

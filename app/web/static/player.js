@@ -25,14 +25,7 @@
   var retryTimer = null;
   var typingTimer = null;
 
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (key) {
-      if (key === "class") { node.className = attrs[key]; } else { node.setAttribute(key, attrs[key]); }
-    });
-    if (text !== undefined) { node.textContent = text; }
-    return node;
-  }
+  var el = cp.el;
 
   function isAnswered(id) {
     var r = responses[id];
@@ -157,7 +150,7 @@
         }
       });
       row.appendChild(input);
-      row.appendChild(el("label", { "for": id }, option.text));
+      row.appendChild(cp.rich(el("label", { "for": id }), option.text));
       list.appendChild(row);
     });
     return list;
@@ -196,7 +189,7 @@
       order.splice(to, 0, moved);
       draw();
       queueSave(item.question_id, { order: order.slice() });
-      live.textContent = texts[moved] + " moved to position " + (to + 1) + " of " + order.length;
+      live.textContent = cp.plain(texts[moved]) + " moved to position " + (to + 1) + " of " + order.length;
       var button = list.querySelectorAll("li")[to].querySelector("." + focusWhich);
       if (button && !button.disabled) { button.focus(); }
       else { list.querySelectorAll("li")[to].querySelector("button:not([disabled])").focus(); }
@@ -207,11 +200,11 @@
       order.forEach(function (id, index) {
         var li = el("li", { draggable: "true", "data-id": id, "class": "order-item" });
         li.appendChild(el("span", { "class": "grip", "aria-hidden": "true" }, "⠿"));
-        li.appendChild(el("span", { "class": "order-text" }, texts[id]));
+        li.appendChild(cp.rich(el("span", { "class": "order-text" }), texts[id]));
         var up = el("button", { type: "button", "class": "secondary small up",
-          "aria-label": "Move " + texts[id] + " up" }, "↑");
+          "aria-label": "Move " + cp.plain(texts[id]) + " up" }, "↑");
         var down = el("button", { type: "button", "class": "secondary small down",
-          "aria-label": "Move " + texts[id] + " down" }, "↓");
+          "aria-label": "Move " + cp.plain(texts[id]) + " down" }, "↓");
         up.disabled = index === 0;
         down.disabled = index === order.length - 1;
         up.addEventListener("click", function () { move(index, index - 1, "up"); });
@@ -248,11 +241,11 @@
     item.prompts.forEach(function (prompt) {
       var id = "q" + item.position + "-" + prompt.id;
       var row = el("p", { "class": "match-row" });
-      row.appendChild(el("label", { "for": id }, prompt.text));
+      row.appendChild(cp.rich(el("label", { "for": id }), prompt.text));
       var select = el("select", { id: id });
       select.appendChild(el("option", { value: "" }, "— choose —"));
       item.choices.forEach(function (choice) {
-        var option = el("option", { value: choice.id }, choice.text);
+        var option = el("option", { value: choice.id }, cp.plain(choice.text));
         if (matches[prompt.id] === choice.id) { option.selected = true; }
         select.appendChild(option);
       });
@@ -324,7 +317,7 @@
     head.appendChild(flag);
     section.appendChild(head);
     var fieldset = el("fieldset", { "class": "answer" });
-    fieldset.appendChild(el("legend", { "class": "stem" }, item.stem));
+    fieldset.appendChild(cp.rich(el("legend", { "class": "stem" }), item.stem));
     if (item.type === "single") { fieldset.appendChild(choiceList(item, false)); }
     else if (item.type === "multiple") {
       fieldset.appendChild(el("p", { "class": "muted" }, "Choose every option that applies."));
@@ -449,7 +442,6 @@
       timeOver();
     }
   });
-  window.certprepPlayer = { countdown: countdown, flush: flush, pending: pending };
 
   show(current, true);
   if (!accepting) { timeOver(); }
