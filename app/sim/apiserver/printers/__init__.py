@@ -1,0 +1,157 @@
+"""Server-side printing: `meta.k8s.io/v1 Table` for every served kind.
+
+kubectl asks lists and watches with `Accept: application/json;as=Table;g=meta.k8s.io;v=v1`
+and prints the columns the server chooses. The columns and cell formats here follow the
+upstream printers (kubernetes `pkg/printers/internalversion/printers.go`): the API server
+always renders the wide columns (priority 1) and kubectl hides them unless `-o wide`.
+Kinds without an upstream printer get the default table (NAME, CREATED AT); custom
+resources get NAME + their `additionalPrinterColumns` (NAME, AGE when none).
+
+The printers are split by kind group into the modules of this package (format,
+workloads, network, config, storage, cluster, table); this package re-exports their
+public names.
+"""
+
+from app.sim.apiserver.printers.cluster import (
+    BINDING_COLUMNS,
+    CONTROLLERREVISION_COLUMNS,
+    CREATED_COLUMNS,
+    EVENT_COLUMNS,
+    LEASE_COLUMNS,
+    PDB_COLUMNS,
+    PODTEMPLATE_COLUMNS,
+    PRIORITYCLASS_COLUMNS,
+    RESOURCEQUOTA_COLUMNS,
+    WEBHOOK_COLUMNS,
+)
+from app.sim.apiserver.printers.config import (
+    CONFIGMAP_COLUMNS,
+    NAMESPACE_COLUMNS,
+    SECRET_COLUMNS,
+    SERVICEACCOUNT_COLUMNS,
+)
+from app.sim.apiserver.printers.format import (
+    AGE_COL,
+    AGE_DESCRIPTION,
+    CREATED_AT_COL,
+    NAME_COL,
+    NAME_DESCRIPTION,
+    Column,
+    Obj,
+    Row,
+    RowFunc,
+    col,
+    containers_cells,
+    format_labels,
+    human_duration,
+    label_selector_display,
+    parse_time,
+    selector_string,
+    since,
+)
+from app.sim.apiserver.printers.network import (
+    ENDPOINTS_COLUMNS,
+    ENDPOINTSLICE_COLUMNS,
+    INGRESS_COLUMNS,
+    INGRESSCLASS_COLUMNS,
+    NETWORKPOLICY_COLUMNS,
+    SERVICE_COLUMNS,
+    format_endpoints,
+)
+from app.sim.apiserver.printers.storage import (
+    ACCESS_MODES,
+    DEFAULT_CLASS_ANNOTATIONS,
+    PV_COLUMNS,
+    PVC_COLUMNS,
+    STORAGECLASS_COLUMNS,
+)
+from app.sim.apiserver.printers.table import (
+    PRINTERS,
+    columns_for,
+    crd_printer_columns,
+    custom_columns,
+    partial_metadata,
+    to_table,
+    wants_table,
+)
+from app.sim.apiserver.printers.workloads import (
+    CRONJOB_COLUMNS,
+    DAEMONSET_COLUMNS,
+    DEPLOYMENT_COLUMNS,
+    JOB_COLUMNS,
+    NODE_COLUMNS,
+    NODE_UNREACHABLE_POD_REASON,
+    POD_COLUMNS,
+    POD_FAILED_CONDITIONS,
+    POD_SUCCESS_CONDITIONS,
+    REPLICASET_COLUMNS,
+    STATEFULSET_COLUMNS,
+    WORKLOAD_WIDE,
+    node_roles,
+)
+
+__all__ = [
+    "ACCESS_MODES",
+    "AGE_COL",
+    "AGE_DESCRIPTION",
+    "BINDING_COLUMNS",
+    "CONFIGMAP_COLUMNS",
+    "CONTROLLERREVISION_COLUMNS",
+    "CREATED_AT_COL",
+    "CREATED_COLUMNS",
+    "CRONJOB_COLUMNS",
+    "DAEMONSET_COLUMNS",
+    "DEFAULT_CLASS_ANNOTATIONS",
+    "DEPLOYMENT_COLUMNS",
+    "ENDPOINTSLICE_COLUMNS",
+    "ENDPOINTS_COLUMNS",
+    "EVENT_COLUMNS",
+    "INGRESSCLASS_COLUMNS",
+    "INGRESS_COLUMNS",
+    "JOB_COLUMNS",
+    "LEASE_COLUMNS",
+    "NAMESPACE_COLUMNS",
+    "NAME_COL",
+    "NAME_DESCRIPTION",
+    "NETWORKPOLICY_COLUMNS",
+    "NODE_COLUMNS",
+    "NODE_UNREACHABLE_POD_REASON",
+    "PDB_COLUMNS",
+    "PODTEMPLATE_COLUMNS",
+    "POD_COLUMNS",
+    "POD_FAILED_CONDITIONS",
+    "POD_SUCCESS_CONDITIONS",
+    "PRINTERS",
+    "PRIORITYCLASS_COLUMNS",
+    "PVC_COLUMNS",
+    "PV_COLUMNS",
+    "REPLICASET_COLUMNS",
+    "RESOURCEQUOTA_COLUMNS",
+    "SECRET_COLUMNS",
+    "SERVICEACCOUNT_COLUMNS",
+    "SERVICE_COLUMNS",
+    "STATEFULSET_COLUMNS",
+    "STORAGECLASS_COLUMNS",
+    "WEBHOOK_COLUMNS",
+    "WORKLOAD_WIDE",
+    "Column",
+    "Obj",
+    "Row",
+    "RowFunc",
+    "col",
+    "columns_for",
+    "containers_cells",
+    "crd_printer_columns",
+    "custom_columns",
+    "format_endpoints",
+    "format_labels",
+    "human_duration",
+    "label_selector_display",
+    "node_roles",
+    "parse_time",
+    "partial_metadata",
+    "selector_string",
+    "since",
+    "to_table",
+    "wants_table",
+]
