@@ -6,11 +6,14 @@ whose argument and pagination parsers are a `RequestParser`):
 - A JSON body that cannot be decoded at all -- malformed, nested deeper than Python's
   decoder can follow (`RecursionError`), or holding an integer literal over Python's
   4,300-digit conversion limit (`ValueError`) -- answers 400 "Invalid JSON body."
-- After loading, any integer in the arguments outside the signed 64-bit range (the
-  widest column in either database), or JSON nested deeper than `MAX_ARGUMENT_DEPTH`,
-  answers 422 naming the field. Without this an id or a page number of 2**64 reached
-  the database driver and failed there (`OverflowError`).
-- Integer path segments (`<int:...>`) match only up to 2**63 - 1 (`BoundedIntConverter`),
+- After loading, an integer in the query string outside the signed 32-bit range (ids
+  are INTEGER columns on PostgreSQL; page numbers are multiplied into a 64-bit OFFSET),
+  an integer in a JSON body outside the signed 64-bit range (answers are stored as
+  JSON, where larger numbers are legitimate up to that), or arguments nested deeper than
+  `MAX_ARGUMENT_DEPTH` answer 422 naming the field. Without this an id or a page number
+  of 2**64 reached the database driver and failed there (`OverflowError` on SQLite,
+  "integer out of range" on PostgreSQL).
+- Integer path segments (`<int:...>`) match only up to `MAX_ID` (`BoundedIntConverter`),
   so a larger one is 404 like any other unknown id; OpenAPI documents the maximum.
 
 Request size is limited before any of this, by `MAX_CONTENT_LENGTH` (app.config): a
@@ -32,10 +35,11 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
-# Signed 64-bit: BIGINT on PostgreSQL, INTEGER on SQLite.
+# Signed 64-bit: BIGINT on PostgreSQL, INTEGER on SQLite; the bound for JSON bodies.
 MAX_INT64 = 2**63 - 1
-# Pages are multiplied by the page size for OFFSET: keep the product within 64 bits.
-MAX_PAGE = 2**31 - 1
+# Signed 32-bit: INTEGER (every id column) on PostgreSQL; the bound for ids in paths and
+# for query integers (a page times the page size stays well within a 64-bit OFFSET).
+MAX_ID = 2**31 - 1
 # Nesting deeper than this is never a real request (answers are at most a few levels).
 MAX_ARGUMENT_DEPTH = 32
 
@@ -90,9 +94,9 @@ def request_body(req: Request) -> bytes:
 class RequestParser(FlaskParser):
     """webargs' Flask parser with the limits described in the module docstring."""
 
-    def __init__(self, *args: Any, max_int: int = MAX_INT64, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.max_int = max_int
+    # Integer bound per argument location; other locations (query, path, headers, ...)
+    # get `MAX_ID`.
+    MAX_INT_BY_LOCATION = {"json": MAX_INT64, "json_or_form": MAX_INT64}
 
     def _raw_load_json(self, req: Request) -> Any:
         if not is_json_request(req):
@@ -118,7 +122,8 @@ class RequestParser(FlaskParser):
         data = super()._process_location_data(
             location_data, schema, req, location, unknown, validators
         )
-        problem = argument_problem(data, max_int=self.max_int)
+        max_int = self.MAX_INT_BY_LOCATION.get(location, MAX_ID)
+        problem = argument_problem(data, max_int=max_int)
         if problem is not None:
             field, message = problem
             raise ma.ValidationError({field: [message]})
@@ -129,14 +134,14 @@ class Blueprint(flask_smorest.Blueprint):
     """A flask-smorest Blueprint whose parsers reject out-of-range input with 4xx."""
 
     ARGUMENTS_PARSER = RequestParser()
-    PAGINATION_ARGUMENTS_PARSER = RequestParser(max_int=MAX_PAGE)
+    PAGINATION_ARGUMENTS_PARSER = RequestParser()
 
 
 class BoundedIntConverter(IntegerConverter):
-    """`<int:...>` that matches 0 .. 2**63 - 1 only (larger ids cannot exist)."""
+    """`<int:...>` that matches 0 .. `MAX_ID` only (larger ids cannot exist)."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", MAX_INT64)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 

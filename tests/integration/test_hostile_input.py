@@ -32,6 +32,7 @@ def admin(make_user: Any) -> dict[str, str]:
         f"/lab-sessions/{HUGE}",
         f"/lab-sessions/1/grades/{HUGE}",
         f"/cohorts/{10**40}/progress",
+        f"/users/{2**31}",  # ids are 32-bit INTEGER columns on PostgreSQL
     ],
 )
 def test_integer_path_beyond_64_bits_is_404(client: Any, admin: dict[str, str], path: str) -> None:
@@ -53,9 +54,14 @@ def test_pagination_beyond_range_is_422(client: Any, admin: dict[str, str], quer
         assert "query" in body["errors"], (path, body)
 
 
-def test_query_integer_beyond_64_bits_is_422(client: Any, admin: dict[str, str]) -> None:
-    body = assert_json_error(client.get(f"{API}/attempts?user={HUGE}", headers=admin), 422)
+@pytest.mark.parametrize("user", [HUGE, 2**31, -(2**31)])
+def test_query_integer_beyond_32_bits_is_422(client: Any, admin: dict[str, str], user: int) -> None:
+    body = assert_json_error(client.get(f"{API}/attempts?user={user}", headers=admin), 422)
     assert body["errors"]["query"]["user"]
+
+
+def test_query_integer_within_range_is_accepted(client: Any, admin: dict[str, str]) -> None:
+    assert client.get(f"{API}/attempts?user={2**31 - 1}", headers=admin).status_code == 200
 
 
 def test_body_integer_beyond_64_bits_is_422(client: Any, make_user: Any) -> None:
