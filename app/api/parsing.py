@@ -13,8 +13,11 @@ whose argument and pagination parsers are a `RequestParser`):
   `MAX_ARGUMENT_DEPTH` answer 422 naming the field. Without this an id or a page number
   of 2**64 reached the database driver and failed there (`OverflowError` on SQLite,
   "integer out of range" on PostgreSQL).
+- A string argument holding a NUL character answers 422 (PostgreSQL text cannot store
+  one and its driver refuses the statement).
 - Integer path segments (`<int:...>`) match only up to `MAX_ID` (`BoundedIntConverter`),
-  so a larger one is 404 like any other unknown id; OpenAPI documents the maximum.
+  so a larger one is 404 like any other unknown id; OpenAPI documents the maximum. A
+  string path segment holding NUL matches no route (404, `TextConverter`).
 
 Request size is limited before any of this, by `MAX_CONTENT_LENGTH` (app.config): a
 larger body answers 413 without being read.
@@ -33,7 +36,7 @@ from flask_smorest.pagination import PaginationParameters
 from webargs.core import missing, parse_json
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 # Signed 64-bit: BIGINT on PostgreSQL, INTEGER on SQLite; the bound for JSON bodies.
 MAX_INT64 = 2**63 - 1
@@ -45,8 +48,9 @@ MAX_ARGUMENT_DEPTH = 32
 
 
 def argument_problem(data: Any, *, max_int: int = MAX_INT64) -> tuple[str, str] | None:
-    """(dotted field path, message) for the first integer outside +-`max_int` or the
-    first value nested deeper than `MAX_ARGUMENT_DEPTH` in `data`, else None.
+    """(dotted field path, message) for the first integer outside +-`max_int`, string
+    with a NUL character, or value nested deeper than `MAX_ARGUMENT_DEPTH` in `data`,
+    else None.
 
     Iterative, so a deep value cannot exhaust the stack here either.
     """
@@ -59,11 +63,18 @@ def argument_problem(data: Any, *, max_int: int = MAX_INT64) -> tuple[str, str] 
             )
         if isinstance(value, bool):
             continue
+        if isinstance(value, str):
+            if "\x00" in value:
+                return ".".join(path) or "_schema", "Must not contain NUL characters."
+            continue
         if isinstance(value, int):
             if not -max_int <= value <= max_int:
                 return ".".join(path) or "_schema", f"Must be between {-max_int} and {max_int}."
         elif isinstance(value, Mapping):
-            stack.extend((item, (*path, str(key))) for key, item in value.items())
+            for key, item in value.items():
+                if isinstance(key, str) and "\x00" in key:
+                    return ".".join(path) or "_schema", "Keys must not contain NUL characters."
+                stack.append((item, (*path, str(key))))
         elif isinstance(value, list | tuple | set):
             stack.extend((item, (*path, str(index))) for index, item in enumerate(value))
         elif isinstance(value, PaginationParameters):
@@ -145,6 +156,14 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+class TextConverter(UnicodeConverter):
+    """The default `<name>` converter, matching no segment that holds a NUL character."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(map, *args, **kwargs)
+        self.regex = self.regex.replace("[^/]", "[^/\\x00]", 1)
+
+
 def bounded_int_schema(converter: BoundedIntConverter) -> dict[str, Any]:
     """OpenAPI schema of a bounded integer path parameter."""
     schema: dict[str, Any] = {"type": "integer", "minimum": converter.min or 0}
@@ -154,6 +173,9 @@ def bounded_int_schema(converter: BoundedIntConverter) -> dict[str, Any]:
 
 
 def install_converters(app: Flask, api: flask_smorest.Api) -> None:
-    """Use `BoundedIntConverter` for `<int:...>` on `app` (before routes are added)."""
+    """Use `BoundedIntConverter` for `<int:...>` and `TextConverter` for `<name>` and
+    `<string:...>` on `app` (before routes are added)."""
     app.url_map.converters["int"] = BoundedIntConverter
+    app.url_map.converters["default"] = TextConverter
+    app.url_map.converters["string"] = TextConverter
     api.register_converter(BoundedIntConverter, bounded_int_schema)

@@ -241,3 +241,23 @@ def test_text_responses_are_documented(
 ) -> None:
     content = spec["paths"][path][method]["responses"]["200"]["content"]
     assert content[content_type]["schema"] == {"type": "string"}
+
+
+def test_nul_characters_are_refused_not_stored(client: Any, make_user: Any) -> None:
+    # PostgreSQL text cannot hold NUL; its driver refuses the statement.
+    _, token = make_user("trainer")
+    created = client.post(f"{API}/cohorts", json={"name": "c"}, headers=bearer(token))
+    cohort_id = created.get_json()["id"]
+    body = assert_json_error(
+        client.post(
+            f"{API}/cohorts/{cohort_id}/members",
+            json={"emails": ["a\x00b@example.test"]},
+            headers=bearer(token),
+        ),
+        422,
+    )
+    assert body["errors"]["json"] == {"emails.0": ["Must not contain NUL characters."]}
+    assert_json_error(client.get(f"{API}/attempts?quiz=a%00b", headers=bearer(token)), 422)
+    # In a path segment: no such route.
+    assert_json_error(client.get(f"{API}/quizzes/a%00b", headers=bearer(token)), 404)
+    assert_json_error(client.get(f"{API}/labs/a%00b/statistics", headers=bearer(token)), 404)
