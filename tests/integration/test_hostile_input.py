@@ -257,6 +257,16 @@ def test_nul_characters_are_refused_not_stored(client: Any, make_user: Any) -> N
         422,
     )
     assert body["errors"]["json"] == {"emails.0": ["Must not contain NUL characters."]}
+    csv_body = assert_json_error(
+        client.post(
+            f"{API}/cohorts/{cohort_id}/members/csv",
+            data="email\na\x00b@example.test\n",
+            content_type="text/csv",
+            headers=bearer(token),
+        ),
+        422,
+    )
+    assert "NUL" in csv_body["message"]
     assert_json_error(client.get(f"{API}/attempts?quiz=a%00b", headers=bearer(token)), 422)
     # In a path segment: no such route.
     assert_json_error(client.get(f"{API}/quizzes/a%00b", headers=bearer(token)), 404)
