@@ -120,6 +120,8 @@ class CohortMembersCsv(MethodView):
         if request.mimetype != CSV_MIMETYPE:
             raise ValidationFailed("Send the CSV with Content-Type: text/csv.")
         text = request_body(request).decode("utf-8", errors="replace")
+        if "\x00" in text:
+            raise ValidationFailed("The CSV must not contain NUL characters.")
         return cohorts.add_members(current_user(), cohort_id, cohorts.emails_from_csv(text))
 
 

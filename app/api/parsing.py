@@ -6,12 +6,18 @@ whose argument and pagination parsers are a `RequestParser`):
 - A JSON body that cannot be decoded at all -- malformed, nested deeper than Python's
   decoder can follow (`RecursionError`), or holding an integer literal over Python's
   4,300-digit conversion limit (`ValueError`) -- answers 400 "Invalid JSON body."
-- After loading, any integer in the arguments outside the signed 64-bit range (the
-  widest column in either database), or JSON nested deeper than `MAX_ARGUMENT_DEPTH`,
-  answers 422 naming the field. Without this an id or a page number of 2**64 reached
-  the database driver and failed there (`OverflowError`).
-- Integer path segments (`<int:...>`) match only up to 2**63 - 1 (`BoundedIntConverter`),
-  so a larger one is 404 like any other unknown id; OpenAPI documents the maximum.
+- After loading, an integer in the query string outside the signed 32-bit range (ids
+  are INTEGER columns on PostgreSQL; page numbers are multiplied into a 64-bit OFFSET),
+  an integer in a JSON body outside the signed 64-bit range (answers are stored as
+  JSON, where larger numbers are legitimate up to that), or arguments nested deeper than
+  `MAX_ARGUMENT_DEPTH` answer 422 naming the field. Without this an id or a page number
+  of 2**64 reached the database driver and failed there (`OverflowError` on SQLite,
+  "integer out of range" on PostgreSQL).
+- A string argument holding a NUL character answers 422 (PostgreSQL text cannot store
+  one and its driver refuses the statement).
+- Integer path segments (`<int:...>`) match only up to `MAX_ID` (`BoundedIntConverter`),
+  so a larger one is 404 like any other unknown id; OpenAPI documents the maximum. A
+  string path segment holding NUL matches no route (404, `TextConverter`).
 
 Request size is limited before any of this, by `MAX_CONTENT_LENGTH` (app.config): a
 larger body answers 413 without being read.
@@ -30,19 +36,21 @@ from flask_smorest.pagination import PaginationParameters
 from webargs.core import missing, parse_json
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, UnicodeConverter
 
-# Signed 64-bit: BIGINT on PostgreSQL, INTEGER on SQLite.
+# Signed 64-bit: BIGINT on PostgreSQL, INTEGER on SQLite; the bound for JSON bodies.
 MAX_INT64 = 2**63 - 1
-# Pages are multiplied by the page size for OFFSET: keep the product within 64 bits.
-MAX_PAGE = 2**31 - 1
+# Signed 32-bit: INTEGER (every id column) on PostgreSQL; the bound for ids in paths and
+# for query integers (a page times the page size stays well within a 64-bit OFFSET).
+MAX_ID = 2**31 - 1
 # Nesting deeper than this is never a real request (answers are at most a few levels).
 MAX_ARGUMENT_DEPTH = 32
 
 
 def argument_problem(data: Any, *, max_int: int = MAX_INT64) -> tuple[str, str] | None:
-    """(dotted field path, message) for the first integer outside +-`max_int` or the
-    first value nested deeper than `MAX_ARGUMENT_DEPTH` in `data`, else None.
+    """(dotted field path, message) for the first integer outside +-`max_int`, string
+    with a NUL character, or value nested deeper than `MAX_ARGUMENT_DEPTH` in `data`,
+    else None.
 
     Iterative, so a deep value cannot exhaust the stack here either.
     """
@@ -55,11 +63,18 @@ def argument_problem(data: Any, *, max_int: int = MAX_INT64) -> tuple[str, str] 
             )
         if isinstance(value, bool):
             continue
+        if isinstance(value, str):
+            if "\x00" in value:
+                return ".".join(path) or "_schema", "Must not contain NUL characters."
+            continue
         if isinstance(value, int):
             if not -max_int <= value <= max_int:
                 return ".".join(path) or "_schema", f"Must be between {-max_int} and {max_int}."
         elif isinstance(value, Mapping):
-            stack.extend((item, (*path, str(key))) for key, item in value.items())
+            for key, item in value.items():
+                if isinstance(key, str) and "\x00" in key:
+                    return ".".join(path) or "_schema", "Keys must not contain NUL characters."
+                stack.append((item, (*path, str(key))))
         elif isinstance(value, list | tuple | set):
             stack.extend((item, (*path, str(index))) for index, item in enumerate(value))
         elif isinstance(value, PaginationParameters):
@@ -90,9 +105,9 @@ def request_body(req: Request) -> bytes:
 class RequestParser(FlaskParser):
     """webargs' Flask parser with the limits described in the module docstring."""
 
-    def __init__(self, *args: Any, max_int: int = MAX_INT64, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.max_int = max_int
+    # Integer bound per argument location; other locations (query, path, headers, ...)
+    # get `MAX_ID`.
+    MAX_INT_BY_LOCATION = {"json": MAX_INT64, "json_or_form": MAX_INT64}
 
     def _raw_load_json(self, req: Request) -> Any:
         if not is_json_request(req):
@@ -118,7 +133,8 @@ class RequestParser(FlaskParser):
         data = super()._process_location_data(
             location_data, schema, req, location, unknown, validators
         )
-        problem = argument_problem(data, max_int=self.max_int)
+        max_int = self.MAX_INT_BY_LOCATION.get(location, MAX_ID)
+        problem = argument_problem(data, max_int=max_int)
         if problem is not None:
             field, message = problem
             raise ma.ValidationError({field: [message]})
@@ -129,15 +145,23 @@ class Blueprint(flask_smorest.Blueprint):
     """A flask-smorest Blueprint whose parsers reject out-of-range input with 4xx."""
 
     ARGUMENTS_PARSER = RequestParser()
-    PAGINATION_ARGUMENTS_PARSER = RequestParser(max_int=MAX_PAGE)
+    PAGINATION_ARGUMENTS_PARSER = RequestParser()
 
 
 class BoundedIntConverter(IntegerConverter):
-    """`<int:...>` that matches 0 .. 2**63 - 1 only (larger ids cannot exist)."""
+    """`<int:...>` that matches 0 .. `MAX_ID` only (larger ids cannot exist)."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", MAX_INT64)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
+
+
+class TextConverter(UnicodeConverter):
+    """The default `<name>` converter, matching no segment that holds a NUL character."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(map, *args, **kwargs)
+        self.regex = self.regex.replace("[^/]", "[^/\\x00]", 1)
 
 
 def bounded_int_schema(converter: BoundedIntConverter) -> dict[str, Any]:
@@ -149,6 +173,9 @@ def bounded_int_schema(converter: BoundedIntConverter) -> dict[str, Any]:
 
 
 def install_converters(app: Flask, api: flask_smorest.Api) -> None:
-    """Use `BoundedIntConverter` for `<int:...>` on `app` (before routes are added)."""
+    """Use `BoundedIntConverter` for `<int:...>` and `TextConverter` for `<name>` and
+    `<string:...>` on `app` (before routes are added)."""
     app.url_map.converters["int"] = BoundedIntConverter
+    app.url_map.converters["default"] = TextConverter
+    app.url_map.converters["string"] = TextConverter
     api.register_converter(BoundedIntConverter, bounded_int_schema)

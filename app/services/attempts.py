@@ -38,6 +38,7 @@ from app.models.quiz import ExpiryPolicy, Quiz, ReviewAfter, ReviewPolicy
 from app.models.user import Role, User
 from app.services import access, activity
 from app.services.errors import Conflict, NotFound, ValidationFailed
+from app.services.locking import begin_immediate
 from app.services.quizzes import attempts_allowed, drawable_questions, get_quiz, now
 from app.services.scoring import ItemScore, score_response, summarise
 
@@ -204,7 +205,7 @@ def set_accommodation(staff: User, user_id: int, accommodation: float) -> User:
     current time). Raises `NotFound` for an unknown user or one `staff` may not act on
     (a learner outside the trainer's cohorts).
     """
-    _begin_immediate(db.session.connection())
+    begin_immediate(db.session.connection())
     user = access.learner_for(staff, user_id)
     moment = now()
     user.accommodation = accommodation
@@ -275,18 +276,6 @@ def remaining_seconds(attempt: Attempt, moment: datetime | None = None) -> int:
 # --------------------------------------------------------------------------- autosave
 
 
-def _begin_immediate(connection: Any) -> None:
-    """On SQLite, start the transaction with `BEGIN IMMEDIATE` (the write lock, waiting
-    for it up to the connection's busy timeout) unless one is already open."""
-    if connection.dialect.name != "sqlite":
-        return
-    # The sqlite3 module opens a transaction only before a write, so the reads so far
-    # (the token lookup) left none open; if a write already opened one, it holds the
-    # write lock already.
-    if not connection.connection.driver_connection.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 def _autosave_lock_statement(postgresql: bool) -> Select[Any]:
     """The attempt's state, locked `FOR SHARE`, and the item answered: one statement
     with `attempt_id` and `question_uid` bound at execution."""
@@ -351,7 +340,7 @@ def save_response(user: User, attempt_id: int, question_uid: str, response: Any)
     moment = now()
     connection = db.session.connection()
     dialect = "postgresql" if connection.dialect.name == "postgresql" else "other"
-    _begin_immediate(connection)
+    begin_immediate(connection)
     # One round trip: the attempt's state, locked, and the item answered.
     row = connection.execute(
         _AUTOSAVE_LOCK[dialect], {"attempt_id": attempt_id, "question_uid": question_uid}
@@ -428,7 +417,7 @@ def _question_content(question_id: int, digest: str) -> tuple[str, dict[str, Any
 def _lock_attempt(attempt_id: int) -> Attempt | None:
     """The attempt with its items, locked for writing (row lock on PostgreSQL, the
     database write lock on SQLite)."""
-    _begin_immediate(db.session.connection())
+    begin_immediate(db.session.connection())
     return db.session.scalar(
         select(Attempt)
         .where(Attempt.id == attempt_id)

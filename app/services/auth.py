@@ -36,6 +36,7 @@ from app.extensions import db
 from app.models.base import utcnow
 from app.models.user import ApiToken, LoginFailure, User
 from app.services.errors import TooManyRequests, Unauthorized
+from app.services.locking import begin_immediate
 from app.services.users import normalize_email
 
 TOKEN_PREFIX = "cp_"
@@ -251,9 +252,9 @@ def _serialize_login_reservations() -> None:
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(select(func.pg_advisory_xact_lock(LOGIN_LOCK_KEY)))
-    elif not connection.connection.driver_connection.in_transaction:
+    else:
         # SQLite: the database write lock, taken before the count is read.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        begin_immediate(connection)
 
 
 def reserve_login_attempt(email: str, address: str, now: datetime) -> int:

@@ -6,13 +6,18 @@ learner and as an admin, and fails on any 5xx answer, any response whose body, c
 type or headers disagree with the document, and any error that lacks the one JSON error
 shape `{code, status, message, errors}`.
 
-The run is bounded and reproducible: `MAX_EXAMPLES` per operation and role, derandomized
-(the same requests on every run).
+Generated ids rarely exist, so each example whose path names a seeded object (the
+learner, an attempt, a question of it, a quiz, a cohort) is sent a second time with the
+real ids: those requests reach the services with hostile bodies and queries.
+
+The run is bounded and reproducible: `MAX_EXAMPLES` per operation, derandomized (the
+same requests on every run).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,9 +31,10 @@ from schemathesis.checks import (
 )
 
 from tests.fixtures.app import DEFAULT_PASSWORD, bearer, delete_all_rows
+from tests.integration.test_quizzes import QUIZ_DEFAULTS, import_bank
 
 # Examples per operation (each sent as a learner and as an admin): about 50 operations.
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 10
 CHECKS = [
     not_a_server_error,
     response_schema_conformance,
@@ -41,17 +47,35 @@ pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 
 @pytest.fixture
-def accounts(app: Any) -> Iterator[dict[str, Any]]:
-    """A learner and an admin on clean tables, created outside any app context the
-    requests could share."""
+def accounts(app: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """On clean tables: a learner and an admin (their ids by role), and under "known"
+    the path parameters of seeded objects. Made outside any app context the requests
+    could share."""
+    from app.extensions import db
+    from app.models.quiz import Quiz, QuizSource
+    from app.services.attempts import start_attempt
+    from app.services.cohorts import create_cohort
     from app.services.users import create_user
 
     delete_all_rows(app)
     with app.app_context():
-        users = {
-            role: create_user(f"fuzz-{role}@example.test", role, DEFAULT_PASSWORD).id
-            for role in ("learner", "admin")
+        learner = create_user("fuzz-learner@example.test", "learner", DEFAULT_PASSWORD)
+        admin = create_user("fuzz-admin@example.test", "admin", DEFAULT_PASSWORD)
+        import_bank(tmp_path / "bank")
+        quiz = {**QUIZ_DEFAULTS, "attempts_allowed": 0}
+        db.session.add(Quiz(slug="sample-quiz", source=QuizSource.BLUEPRINT, **quiz))
+        db.session.commit()
+        attempt, _ = start_attempt(learner, "sample-quiz")
+        cohort = create_cohort(admin, "fuzz cohort")
+        known = {
+            "user_id": learner.id,
+            "attempt_id": attempt.id,
+            "question_id": attempt.items[0].question_uid,
+            "slug": "sample-quiz",
+            "cohort_id": cohort.id,
         }
+        users = {"learner": learner.id, "admin": admin.id, "known": known}
+        db.session.remove()
     yield users
     delete_all_rows(app)
 
@@ -89,15 +113,21 @@ def fresh_token(app: Any, user_id: int) -> str:
     suppress_health_check=list(HealthCheck),
 )
 def test_no_operation_answers_5xx_or_breaks_its_schema(
-    case: Any, app: Any, accounts: dict[str, int]
+    case: Any, app: Any, accounts: dict[str, Any]
 ) -> None:
     # Each generated request goes once as a learner and once as an admin (who passes
     # every role check, so the request reaches argument parsing and the service).
-    for role in ("learner", "admin"):
-        response = case.call_and_validate(
-            headers=bearer(fresh_token(app, accounts[role])), checks=CHECKS
-        )
-        if response.status_code >= 400:
-            body = response.json()
-            assert set(body) == ERROR_KEYS, (role, body)
-            assert body["code"] == response.status_code
+    variants = [dict(case.path_parameters)]
+    known = accounts["known"]
+    if case.path_parameters and set(case.path_parameters) <= set(known):
+        variants.append({name: known[name] for name in case.path_parameters})
+    for path_parameters in variants:
+        case.path_parameters = path_parameters
+        for role in ("learner", "admin"):
+            response = case.call_and_validate(
+                headers=bearer(fresh_token(app, accounts[role])), checks=CHECKS
+            )
+            if response.status_code >= 400:
+                body = response.json()
+                assert set(body) == ERROR_KEYS, (role, body)
+                assert body["code"] == response.status_code

@@ -32,6 +32,7 @@ def admin(make_user: Any) -> dict[str, str]:
         f"/lab-sessions/{HUGE}",
         f"/lab-sessions/1/grades/{HUGE}",
         f"/cohorts/{10**40}/progress",
+        f"/users/{2**31}",  # ids are 32-bit INTEGER columns on PostgreSQL
     ],
 )
 def test_integer_path_beyond_64_bits_is_404(client: Any, admin: dict[str, str], path: str) -> None:
@@ -53,9 +54,14 @@ def test_pagination_beyond_range_is_422(client: Any, admin: dict[str, str], quer
         assert "query" in body["errors"], (path, body)
 
 
-def test_query_integer_beyond_64_bits_is_422(client: Any, admin: dict[str, str]) -> None:
-    body = assert_json_error(client.get(f"{API}/attempts?user={HUGE}", headers=admin), 422)
+@pytest.mark.parametrize("user", [HUGE, 2**31, -(2**31)])
+def test_query_integer_beyond_32_bits_is_422(client: Any, admin: dict[str, str], user: int) -> None:
+    body = assert_json_error(client.get(f"{API}/attempts?user={user}", headers=admin), 422)
     assert body["errors"]["query"]["user"]
+
+
+def test_query_integer_within_range_is_accepted(client: Any, admin: dict[str, str]) -> None:
+    assert client.get(f"{API}/attempts?user={2**31 - 1}", headers=admin).status_code == 200
 
 
 def test_body_integer_beyond_64_bits_is_422(client: Any, make_user: Any) -> None:
@@ -235,3 +241,33 @@ def test_text_responses_are_documented(
 ) -> None:
     content = spec["paths"][path][method]["responses"]["200"]["content"]
     assert content[content_type]["schema"] == {"type": "string"}
+
+
+def test_nul_characters_are_refused_not_stored(client: Any, make_user: Any) -> None:
+    # PostgreSQL text cannot hold NUL; its driver refuses the statement.
+    _, token = make_user("trainer")
+    created = client.post(f"{API}/cohorts", json={"name": "c"}, headers=bearer(token))
+    cohort_id = created.get_json()["id"]
+    body = assert_json_error(
+        client.post(
+            f"{API}/cohorts/{cohort_id}/members",
+            json={"emails": ["a\x00b@example.test"]},
+            headers=bearer(token),
+        ),
+        422,
+    )
+    assert body["errors"]["json"] == {"emails.0": ["Must not contain NUL characters."]}
+    csv_body = assert_json_error(
+        client.post(
+            f"{API}/cohorts/{cohort_id}/members/csv",
+            data="email\na\x00b@example.test\n",
+            content_type="text/csv",
+            headers=bearer(token),
+        ),
+        422,
+    )
+    assert "NUL" in csv_body["message"]
+    assert_json_error(client.get(f"{API}/attempts?quiz=a%00b", headers=bearer(token)), 422)
+    # In a path segment: no such route.
+    assert_json_error(client.get(f"{API}/quizzes/a%00b", headers=bearer(token)), 404)
+    assert_json_error(client.get(f"{API}/labs/a%00b/statistics", headers=bearer(token)), 404)

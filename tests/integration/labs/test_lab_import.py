@@ -63,11 +63,14 @@ def test_invalid_lab_is_refused_with_file_and_line(db_session: Any, tmp_path: Pa
     assert db_session.scalar(select(Lab)) is None
 
 
-def test_lab_import_command(
-    db_session: Any, app_config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def command_env(app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point `certprep` commands at the test database."""
     monkeypatch.setenv("CERTPREP_DATABASE_URL", app_config["database_url"])
     monkeypatch.setenv("CERTPREP_INSTANCE_DIR", app_config["instance_dir"])
+
+
+def test_lab_import_command(db_session: Any, command_env: None, tmp_path: Path) -> None:
     root = tmp_path / "labs"
     make_lab_folder(root, "cli-lab", checks=1)
     result = CliRunner().invoke(lab, ["import", str(root)])
@@ -79,10 +82,8 @@ def test_lab_import_command(
 
 @pytest.mark.reliability
 def test_importing_one_lab_retires_nothing_unless_pruning(
-    db_session: Any, app_config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_session: Any, command_env: None, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("CERTPREP_DATABASE_URL", app_config["database_url"])
-    monkeypatch.setenv("CERTPREP_INSTANCE_DIR", app_config["instance_dir"])
     catalogue = tmp_path / "labs"
     for slug in ("lab-a", "lab-b", "lab-c"):
         make_lab_folder(catalogue, slug, checks=1)
