@@ -40,6 +40,15 @@ GUNICORN_GRACEFUL_TIMEOUT = 15
 
 # A request taking longer than this makes gunicorn restart the worker (gunicorn's --timeout).
 GUNICORN_REQUEST_TIMEOUT = 60
+# Seconds an idle kept-alive connection stays open (gunicorn's --keep-alive).
+GUNICORN_KEEPALIVE = 5
+
+# gunicorn worker models `serve` offers. gthread reads a request head in a pool thread,
+# so as many slow clients as threads stall every other request; gevent reads each
+# connection in its own greenlet, up to GEVENT_CONNECTIONS per worker process.
+WORKER_CLASSES = ("gthread", "gevent")
+DEFAULT_WORKER_CLASS = "gevent"
+GEVENT_CONNECTIONS = 1000
 
 
 def wsgi_app() -> Any:
@@ -69,9 +78,18 @@ def _celery_from_env() -> Any:
 @click.option(
     "--workers", default=2, show_default=True, type=int, help="gunicorn worker processes."
 )
-@click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
+@click.option(
+    "--threads", default=4, show_default=True, type=int, help="Threads per gthread worker."
+)
+@click.option(
+    "--worker-class",
+    type=click.Choice(WORKER_CLASSES),
+    default=DEFAULT_WORKER_CLASS,
+    show_default=True,
+    help="gunicorn worker model (see docs/operations.md: slow clients).",
+)
 @click.option("--dev", is_flag=True, help="Run Flask's development server instead of gunicorn.")
-def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
+def serve(host: str, port: int, workers: int, threads: int, worker_class: str, dev: bool) -> None:
     """Run the web API (REST, /healthz, /readyz, /metrics)."""
     if dev:
         from app.logging import configure_logging
@@ -95,8 +113,9 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
         f"{host}:{port}",
         "--workers",
         str(workers),
-        "--threads",
-        str(threads),
+        *_worker_model_args(worker_class, threads),
+        "--keep-alive",
+        str(GUNICORN_KEEPALIVE),
         "--timeout",
         str(GUNICORN_REQUEST_TIMEOUT),
         "--graceful-timeout",
@@ -111,6 +130,12 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
     argv.append("app.cli.serve:wsgi_app()")
     # Replace this process: signals from a supervisor go straight to gunicorn's master.
     os.execve(sys.executable, argv, env)
+
+
+def _worker_model_args(worker_class: str, threads: int) -> list[str]:
+    if worker_class == "gevent":
+        return ["--worker-class", "gevent", "--worker-connections", str(GEVENT_CONNECTIONS)]
+    return ["--worker-class", "gthread", "--threads", str(threads)]
 
 
 def _gunicorn_has_setting(name: str) -> bool:
