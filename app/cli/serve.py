@@ -44,11 +44,15 @@ GUNICORN_REQUEST_TIMEOUT = 60
 GUNICORN_KEEPALIVE = 5
 
 # gunicorn worker models `serve` offers. gthread reads a request head in a pool thread,
-# so as many slow clients as threads stall every other request; gevent reads each
-# connection in its own greenlet, up to GEVENT_CONNECTIONS per worker process.
+# so as many slow clients as threads stall every other request: it is the default behind
+# the buffering proxy of docker/compose.yaml, where it costs less CPU per request.
+# gevent reads each connection in its own greenlet, up to GEVENT_CONNECTIONS per worker
+# process, so slow clients cannot starve it: `up` serves browsers directly and uses it.
 WORKER_CLASSES = ("gthread", "gevent")
-DEFAULT_WORKER_CLASS = "gevent"
+DEFAULT_WORKER_CLASS = "gthread"
 GEVENT_CONNECTIONS = 1000
+# The gunicorn arguments `up` gives `certprep serve`.
+UP_SERVE_ARGS = ("--workers", "2", "--worker-class", "gevent")
 
 
 def wsgi_app() -> Any:
@@ -424,7 +428,7 @@ def up(
     else:
         sim_argv = _simulator_argv(root, certprep, host, sim_port, env, instance)
     roles = [
-        ("web", [*certprep, "serve", "--host", host, "--port", str(port), "--workers", "2"]),
+        ("web", [*certprep, "serve", "--host", host, "--port", str(port), *UP_SERVE_ARGS]),
         ("worker", [*certprep, "worker", "--concurrency", "2"]),
         ("beat", [*certprep, "beat"]),
     ]

@@ -1,5 +1,6 @@
-"""Slow clients (slowloris) do not starve `certprep serve`: with more stalled connections
-than the server has request threads, /healthz still answers. A real gunicorn server on a
+"""Slow clients (slowloris) do not starve the web server of `certprep up` (`certprep
+serve` with the gunicorn arguments `up` gives it): with more stalled connections than the
+thread model has request threads, /healthz still answers. A real gunicorn server on a
 free port; the slow clients are raw sockets that send a request head one line at a time
 and never finish it. The wait bound detects starvation (a probe that never answers); it
 is not a speed target (bench/slowloris_bench.py prints the latency figures)."""
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from app.cli.serve import UP_SERVE_ARGS
 from app.config import PROJECT_ROOT
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
@@ -50,7 +52,15 @@ def served(tmp_path: Path) -> Iterator[int]:
         "CERTPREP_LOG_LEVEL": "WARNING",
     }
     server = subprocess.Popen(
-        [sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-c",
+            "from app.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+            *UP_SERVE_ARGS,
+        ],
         env=env,
         cwd=str(PROJECT_ROOT),
         stdout=subprocess.DEVNULL,
