@@ -3,20 +3,24 @@
 it), next to the latency without them. Figures only: nothing asserts a time.
 
     python bench/slowloris_bench.py [--connections 12] [--seconds 15]
-                                    [--worker-class gevent gthread]
+                                    [--worker-class gevent gthread] [--proxy]
 
 For each worker class: starts `certprep serve` (gunicorn, its default 2 workers) on a
 free port with an embedded instance in a temporary folder, times `--probes` sequential
 GET /healthz (a new connection each) as the baseline, then opens `--connections` slow
 connections (each sends one more header line every 2 s) and times GET /healthz for
 `--seconds` (a probe that gets no answer within 30 s counts as 30 s and as a timeout).
-Prints p50/p99/max for both, side by side.
+Prints p50/p99/max for both, side by side. `--proxy` also runs each worker class behind
+nginx with docker/nginx.conf (an `nginx` binary on PATH; the upstream and listen address
+rewritten to local ports), the way docker/compose.yaml deploys it.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -103,7 +107,30 @@ def figures(samples: list[float]) -> tuple[float, float, float]:
     return statistics.median(ordered) * 1000, p99 * 1000, ordered[-1] * 1000
 
 
-def run_one(worker_class: str, args: argparse.Namespace, work: Path) -> dict[str, object]:
+def start_proxy(upstream_port: int, work: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """nginx with docker/nginx.conf in front of 127.0.0.1:`upstream_port`."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    port = free_port()
+    prefix = work / f"nginx-{port}"
+    prefix.mkdir(parents=True)
+    config = (ROOT / "docker" / "nginx.conf").read_text()
+    config = re.sub(r"server web:\d+;", f"server 127.0.0.1:{upstream_port};", config)
+    config = re.sub(r"listen \d+;", f"listen 127.0.0.1:{port};", config)
+    config = config.replace("pid /tmp/nginx.pid;", f"pid {prefix}/nginx.pid;")
+    config = config.replace("access_log /dev/stdout;", "access_log off;")
+    config = config.replace("error_log /dev/stderr warn;", f"error_log {prefix}/error.log;")
+    (prefix / "nginx.conf").write_text(config)
+    process = subprocess.Popen(
+        [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return process, port
+
+
+def run_one(
+    worker_class: str, args: argparse.Namespace, work: Path, proxy: bool = False
+) -> dict[str, object]:
     port = free_port()
     env = {
         **os.environ,
@@ -127,12 +154,21 @@ def run_one(worker_class: str, args: argparse.Namespace, work: Path) -> dict[str
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    proxy_process = None
     try:
+        if proxy:
+            proxy_process, port_in_front = start_proxy(port, work)
         end = time.monotonic() + 60
         while not probe(port)[1]:
             if server.poll() is not None or time.monotonic() > end:
                 raise SystemExit(f"certprep serve --worker-class {worker_class} did not start")
             time.sleep(0.2)
+        if proxy_process is not None:
+            port = port_in_front
+            while not probe(port)[1]:
+                if proxy_process.poll() is not None or time.monotonic() > end:
+                    raise SystemExit("nginx did not start")
+                time.sleep(0.2)
         baseline = [probe(port)[0] for _ in range(args.probes)]
         attacked: list[float] = []
         timeouts = 0
@@ -150,6 +186,9 @@ def run_one(worker_class: str, args: argparse.Namespace, work: Path) -> dict[str
             "timeouts": timeouts,
         }
     finally:
+        if proxy_process is not None:
+            proxy_process.terminate()
+            proxy_process.wait()
         server.terminate()
         try:
             server.wait(timeout=20)
@@ -164,11 +203,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--probes", type=int, default=50)
     parser.add_argument("--worker-class", nargs="+", default=["gevent", "gthread"])
+    parser.add_argument("--proxy", action="store_true", help="also measure behind nginx")
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory(prefix="certprep-slowloris-") as folder:
         for worker_class in args.worker_class:
             results[worker_class] = run_one(worker_class, args, Path(folder))
+            if args.proxy:
+                results[f"{worker_class}+nginx"] = run_one(
+                    worker_class, args, Path(folder), proxy=True
+                )
     print(
         f"/healthz latency, {args.connections} slow connections for {args.seconds:g} s "
         "(ms; timeouts: probes unanswered after 30 s)"
