@@ -35,6 +35,7 @@ def outlives_a_heartbeat(seconds: float) -> dict[str, float]:
     return {"slept": seconds}
 
 
+@pytest.mark.slow
 def test_a_grade_held_by_a_killed_worker_is_done_by_another_worker(
     app, app_config, redis_url, tmp_path: Path
 ):
