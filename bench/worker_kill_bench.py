@@ -137,7 +137,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
 
         print(
             f"grade recovery after SIGKILL of its {args.pool} worker "
-            f"(lease {jobs.LEASE_SECONDS} s, heartbeat {jobs.HEARTBEAT_SECONDS} s, sweeper every {jobs.SWEEP_INTERVAL_SECONDS} s)"
+            f"(lease {jobs.LEASE_SECONDS} s, heartbeat {jobs.HEARTBEAT_SECONDS} s, "
+            f"sweeper every {jobs.SWEEP_INTERVAL_SECONDS} s)"
         )
         print(
             f"  kill -> grade done      n={len(kills)}  p50={statistics.median(kills):5.1f} s"
