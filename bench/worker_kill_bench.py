@@ -1,11 +1,12 @@
 """Recovery time of a grade whose worker is killed with SIGKILL, and of a lab session whose
 provisioning message never left the web process. Figures only: nothing asserts a time.
 
-    python bench/worker_kill_bench.py [--rounds 1]
+    python bench/worker_kill_bench.py [--rounds 1] [--pool solo|prefork]
 
 Creates a throw-away PostgreSQL database (server at `CERTPREP_BENCH_PG_URL`, default
 `postgresql://postgres@127.0.0.1:5432/postgres`) and starts, as separate processes, a
-simulator server, two Celery workers (solo pool) and beat on Redis
+simulator server, two Celery workers (`--pool`: solo, or prefork with one pool process,
+whose pool process is the one killed) and beat on Redis
 (`CERTPREP_BENCH_REDIS_URL`, default `redis://127.0.0.1:6379/0`) on a private queue.
 Then
   1. `--rounds` times: requests a grade while the simulator is stopped (SIGSTOP), so the
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
             user_id = create_user("kill@example.test", "learner", "correct-horse-battery").id
         names = ["alpha", "beta"]
         for name in names:
-            stack.start_worker(name)
+            stack.start_worker(name, args.pool)
         stack.start_beat()
         stack.wait_ready(names)
 
@@ -93,14 +94,17 @@ def run(args: argparse.Namespace, work: Path) -> None:
         with web.app_context():
             session_id = ready_session(user_id, SLUG)
             for _ in range(args.rounds):
-                outcome = kill_worker_mid_grade(stack, int(sim["pid"]), user_id, session_id)
+                outcome = kill_worker_mid_grade(
+                    stack, int(sim["pid"]), user_id, session_id, pool_child=args.pool == "prefork"
+                )
                 if outcome.grade_status != "done":
                     raise SystemExit(f"grade ended {outcome.grade_status}: {outcome}")
                 kills.append(outcome.seconds)
                 print(f"  killed {outcome.killed}: grade done {outcome.seconds:5.1f} s later")
-                stack.start_worker(outcome.killed)
-                (stack.folder / f"{outcome.killed}.ready").unlink()
-                stack.wait_ready([outcome.killed])
+                if args.pool == "solo":
+                    stack.start_worker(outcome.killed, args.pool)
+                    (stack.folder / f"{outcome.killed}.ready").unlink()
+                    stack.wait_ready([outcome.killed])
             db.session.remove()
 
         hung = create_app(
@@ -132,8 +136,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
             db.session.remove()
 
         print(
-            f"grade recovery after SIGKILL of its worker (lease {jobs.LEASE_SECONDS} s, "
-            f"heartbeat {jobs.HEARTBEAT_SECONDS} s, sweeper every {jobs.SWEEP_INTERVAL_SECONDS} s)"
+            f"grade recovery after SIGKILL of its {args.pool} worker "
+            f"(lease {jobs.LEASE_SECONDS} s, heartbeat {jobs.HEARTBEAT_SECONDS} s, "
+            f"sweeper every {jobs.SWEEP_INTERVAL_SECONDS} s)"
         )
         print(
             f"  kill -> grade done      n={len(kills)}  p50={statistics.median(kills):5.1f} s"
@@ -155,6 +160,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--pool", choices=["solo", "prefork"], default="solo")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="certprep-killbench-") as folder:
         run(args, Path(folder))

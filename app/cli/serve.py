@@ -44,6 +44,19 @@ GUNICORN_GRACEFUL_TIMEOUT = 15
 
 # A request taking longer than this makes gunicorn restart the worker (gunicorn's --timeout).
 GUNICORN_REQUEST_TIMEOUT = 60
+# Seconds an idle kept-alive connection stays open (gunicorn's --keep-alive).
+GUNICORN_KEEPALIVE = 5
+
+# gunicorn worker models `serve` offers. gthread reads a request head in a pool thread,
+# so as many slow clients as threads stall every other request: it is the default behind
+# the buffering proxy of docker/compose.yaml, where it costs less CPU per request.
+# gevent reads each connection in its own greenlet, up to GEVENT_CONNECTIONS per worker
+# process, so slow clients cannot starve it: `up` serves browsers directly and uses it.
+WORKER_CLASSES = ("gthread", "gevent")
+DEFAULT_WORKER_CLASS = "gthread"
+GEVENT_CONNECTIONS = 1000
+# The gunicorn arguments `up` gives `certprep serve`.
+UP_SERVE_ARGS = ("--workers", "2", "--worker-class", "gevent")
 
 
 def wsgi_app() -> Any:
@@ -73,9 +86,18 @@ def _celery_from_env() -> Any:
 @click.option(
     "--workers", default=2, show_default=True, type=int, help="gunicorn worker processes."
 )
-@click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
+@click.option(
+    "--threads", default=4, show_default=True, type=int, help="Threads per gthread worker."
+)
+@click.option(
+    "--worker-class",
+    type=click.Choice(WORKER_CLASSES),
+    default=DEFAULT_WORKER_CLASS,
+    show_default=True,
+    help="gunicorn worker model (see docs/operations.md: slow clients).",
+)
 @click.option("--dev", is_flag=True, help="Run Flask's development server instead of gunicorn.")
-def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
+def serve(host: str, port: int, workers: int, threads: int, worker_class: str, dev: bool) -> None:
     """Run the web API (REST, /healthz, /readyz, /metrics)."""
     if dev:
         from app.logging import configure_logging
@@ -99,8 +121,9 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
         f"{host}:{port}",
         "--workers",
         str(workers),
-        "--threads",
-        str(threads),
+        *_worker_model_args(worker_class, threads),
+        "--keep-alive",
+        str(GUNICORN_KEEPALIVE),
         "--timeout",
         str(GUNICORN_REQUEST_TIMEOUT),
         "--graceful-timeout",
@@ -115,6 +138,12 @@ def serve(host: str, port: int, workers: int, threads: int, dev: bool) -> None:
     argv.append("app.cli.serve:wsgi_app()")
     # Replace this process: signals from a supervisor go straight to gunicorn's master.
     os.execve(sys.executable, argv, env)
+
+
+def _worker_model_args(worker_class: str, threads: int) -> list[str]:
+    if worker_class == "gevent":
+        return ["--worker-class", "gevent", "--worker-connections", str(GEVENT_CONNECTIONS)]
+    return ["--worker-class", "gthread", "--threads", str(threads)]
 
 
 def _gunicorn_has_setting(name: str) -> bool:
@@ -557,7 +586,7 @@ def up(
         click.echo("no `certprep sim serve` command: starting without the simulator")
     else:
         sim_argv = _simulator_argv(root, certprep, host, sim_port, env, instance)
-    web = ("web", [*certprep, "serve", "--host", host, "--port", str(port), "--workers", "2"])
+    web = ("web", [*certprep, "serve", "--host", host, "--port", str(port), *UP_SERVE_ARGS])
     background = [
         ("worker", [*certprep, "worker", "--concurrency", "2"]),
         ("beat", [*certprep, "beat"]),

@@ -41,8 +41,8 @@ def _resolve(root: click.Group, argv: list[str]) -> tuple[click.Command, list[st
     return command, args
 
 
-def test_compose_has_every_role_and_both_servers(services):
-    assert set(services) == CERTPREP_ROLES | {"postgres", "redis"}
+def test_compose_has_every_role_both_servers_and_the_proxy(services):
+    assert set(services) == CERTPREP_ROLES | {"postgres", "redis", "proxy"}
     assert services["postgres"]["image"].startswith("postgres:")
     assert services["redis"]["image"].startswith("redis:")
 
@@ -76,12 +76,87 @@ def test_every_role_command_is_a_valid_certprep_command(services, root_command):
         command.make_context(" ".join(argv), rest)
 
 
-def test_web_binds_all_interfaces_on_the_published_port(services):
+def test_web_binds_all_interfaces_on_the_port_the_proxy_uses(services):
     command = services["web"]["command"]
     assert command[command.index("--host") + 1] == "0.0.0.0"
     port = command[command.index("--port") + 1]
-    assert services["web"]["ports"] == [f"{port}:{port}"]
+    # Reachable on the compose network only: clients come through the proxy.
+    assert "ports" not in services["web"]
+    assert services["web"]["expose"] == [port]
     assert f":{port}/healthz" in " ".join(services["web"]["healthcheck"]["test"])
+    assert f"server web:{port};" in _nginx_text()
+
+
+def _nginx_text() -> str:
+    return (DOCKER / "nginx.conf").read_text()
+
+
+def _nginx_directives() -> list[tuple[str, ...]]:
+    """Every simple directive of docker/nginx.conf as a tuple of words (comments out),
+    after checking that blocks are balanced and every statement ends with `;`."""
+    text = "\n".join(line.split("#", 1)[0] for line in _nginx_text().splitlines())
+    directives: list[tuple[str, ...]] = []
+    depth = 0
+    statement = ""
+    for char in text:
+        if char == "{":
+            depth += 1
+            statement = ""
+        elif char == "}":
+            assert not statement.strip(), f"missing ';' before '}}': {statement.strip()!r}"
+            depth -= 1
+            assert depth >= 0, "unbalanced '}' in nginx.conf"
+        elif char == ";":
+            directives.append(tuple(statement.split()))
+            statement = ""
+        else:
+            statement += char
+    assert depth == 0, "unbalanced '{' in nginx.conf"
+    assert not statement.strip(), f"statement without ';': {statement.strip()!r}"
+    return directives
+
+
+def test_the_proxy_fronts_web_with_its_config_file(services):
+    proxy = services["proxy"]
+    assert proxy["image"].startswith("nginx:")
+    mount = proxy["volumes"][0].split(":")
+    assert mount[1:] == ["/etc/nginx/nginx.conf", "ro"]
+    assert (DOCKER / mount[0]).resolve() == (DOCKER / "nginx.conf").resolve()
+    published, inside = proxy["ports"][0].split(":")
+    assert published == "8000"  # where clients found the API before the proxy
+    directives = _nginx_directives()
+    assert ("listen", inside) in directives
+    assert f":{inside}/healthz" in " ".join(proxy["healthcheck"]["test"])
+    assert proxy["depends_on"] == {"web": {"condition": "service_healthy"}}
+    assert proxy["restart"] == "unless-stopped"
+    assert services["web"]["environment"]["CERTPREP_PROXY_HOPS"] == "1"
+
+
+def _seconds(value: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600}
+    return float(value[:-1]) * units[value[-1]] if value[-1] in units else float(value)
+
+
+def test_the_proxy_buffers_requests_and_bounds_slow_clients():
+    settings: dict[str, list[str]] = {}
+    for words in _nginx_directives():
+        settings.setdefault(words[0], []).append(" ".join(words[1:]))
+    # A request head must arrive quickly; a stalled body or reader is dropped.
+    assert 0 < _seconds(settings["client_header_timeout"][0]) <= 30
+    assert 0 < _seconds(settings["client_body_timeout"][0]) <= 60
+    assert 0 < _seconds(settings["send_timeout"][0]) <= 60
+    assert 0 < _seconds(settings["keepalive_timeout"][0]) <= 75
+    # Bodies are limited and read whole before the web role sees the request.
+    assert settings["client_max_body_size"][0].endswith("m")
+    assert int(settings["client_max_body_size"][0][:-1]) <= 10
+    assert "on" in settings["proxy_request_buffering"]
+    assert "on" in settings["proxy_buffering"]
+    assert all(_seconds(v) <= 10 for v in settings["proxy_connect_timeout"])
+    # Answers from the web role are awaited longer than its own request timeout.
+    from app.cli.serve import GUNICORN_REQUEST_TIMEOUT
+
+    assert _seconds(settings["proxy_read_timeout"][0]) > GUNICORN_REQUEST_TIMEOUT
+    assert "http://certprep_web" in settings["proxy_pass"]
 
 
 def test_long_running_services_have_health_checks(services):

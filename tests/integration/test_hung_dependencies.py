@@ -9,8 +9,6 @@ that waits forever); they are not speed targets.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,39 +22,21 @@ from app.extensions import db
 from app.models.base import utcnow
 from app.models.job import Job, JobStatus
 from app.services import jobs
+from tests.fixtures.peers import SilentPeer
 from tests.fixtures.worker import wait_for_job
 
 pytestmark = pytest.mark.reliability
 
 PING = "certprep.maintenance.ping"
+# The Flask config keys `tests.fixtures.labs.sim_provider_config` sets.
+LAB_PROVIDER_KEYS = (
+    "CERTPREP_SIM_URLS",
+    "CERTPREP_SIM_ADMIN_TOKEN",
+    "CERTPREP_SIM_CA_FILE",
+    "CERTPREP_LAB_PROVIDER",
+)
 # The guarantee of /readyz (docs/operations.md).
 READY_ANSWER_SECONDS = 2.0
-
-
-class SilentPeer:
-    """Accepts TCP connections on 127.0.0.1 and never answers; `close()` ends it."""
-
-    def __init__(self) -> None:
-        self._server = socket.socket()
-        self._server.bind(("127.0.0.1", 0))
-        self._server.listen(128)
-        self.port = self._server.getsockname()[1]
-        self.accepted: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self._server.accept()
-            except OSError:
-                return
-            self.accepted.append(connection)
-
-    def close(self) -> None:
-        self._server.close()
-        for connection in self.accepted:
-            connection.close()
 
 
 @pytest.fixture
@@ -177,3 +157,38 @@ def test_the_sweeper_stops_publishing_at_the_first_broker_failure(
         db.session.remove()
     # One failed publish after commit and one for the outbox rows, not one per row.
     assert took < 5 * BROKER_SOCKET_TIMEOUT, f"sweep took {took:.1f} s"
+
+
+@pytest.mark.redis
+def test_a_session_whose_provisioning_publish_failed_is_ready_after_a_sweep(
+    lab_stack, make_user, make_app, silent_peer
+):
+    from app.models.lab import LabSession
+    from tests.fixtures.app import bearer
+    from tests.fixtures.labs import API
+
+    _, token = make_user()
+    hung = make_app(
+        CELERY={"broker_url": f"redis://127.0.0.1:{silent_peer.port}/0"},
+        **{key: lab_stack.app.config[key] for key in LAB_PROVIDER_KEYS},
+    )
+    began = time.monotonic()
+    response = hung.test_client().post(
+        f"{API}/labs/rbac-exact-permissions/sessions", headers=bearer(token)
+    )
+    took = time.monotonic() - began
+    # The request succeeds: the session and its job are committed, the message is not.
+    assert response.status_code == 202, response.get_json()
+    assert took < 4 * BROKER_SOCKET_TIMEOUT + 5, f"request took {took:.1f} s"
+    session_id = response.get_json()["id"]
+    db.session.rollback()
+    row = db.session.get(LabSession, session_id)
+    job = db.session.get(Job, row.provision_job_id)
+    assert row.status.value == "provisioning"
+    assert job.status is JobStatus.PENDING and job.published_at is None
+
+    # The next sweep (of a process whose broker answers) publishes it; a worker provisions.
+    later = utcnow() + timedelta(seconds=jobs.OUTBOX_GRACE_SECONDS + 1)
+    assert jobs.sweep_stuck_jobs(now=later).published == [job.id]
+    ready = lab_stack.wait_status(session_id, token, "ready")
+    assert ready["status"] == "ready"
