@@ -89,6 +89,10 @@ def learner_page(user: User, cohort_id: int, user_id: int) -> str:
         ):
             grades[grade.session_id].append(grade)
     quizzes = list(db.session.scalars(select(Quiz).order_by(Quiz.title)))
+    # What each check verifies, from the lab file (older grades may lack the message).
+    check_specs = {
+        s.id: {str(c.get("id")): c for c in (s.lab.spec or {}).get("checks", [])} for s in sessions
+    }
     return render_template(
         "learner_detail.html",
         row=row,
@@ -97,6 +101,7 @@ def learner_page(user: User, cohort_id: int, user_id: int) -> str:
         attempts=learner_attempts,
         sessions=sessions,
         grades=grades,
+        check_specs=check_specs,
         quizzes=quizzes,
         timeline=_timeline(cohort.id, user_id),
         heat_band=heat_band,
