@@ -33,6 +33,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--no-first-run",
 ]
 OUTPUT_DIR = PROJECT_ROOT / "test-output"
 

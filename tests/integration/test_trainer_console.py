@@ -29,7 +29,7 @@ from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by na
     sample_bank,
     start,
 )
-from tests.integration.test_staff_access import Side, _ended_session
+from tests.integration.test_staff_access import Side, _side
 
 FORM_OK = (200, 302)
 
@@ -39,34 +39,12 @@ def two_cohorts(app: Any, client: Any, make_user: Callable, make_quiz: Callable,
     """Two trainers, each with a cohort of one learner who took the quiz and did a lab;
     returns (mine, theirs, my logged-in browser)."""
     make_quiz(attempts_allowed=1)
-    sides = []
-    for name in ("ada", "bob"):
-        _, trainer_token = make_user("trainer", email=f"coach-{name}@example.test")
-        trainer = bearer(trainer_token)
-        learner, learner_token = make_user("learner", email=f"{name}@example.test")
-        cohort = client.post(f"{API}/cohorts", json={"name": name}, headers=trainer).get_json()
+    sides = [_side(client, make_user, clock, name) for name in ("ada", "bob")]
+    for side in sides:
         client.post(
-            f"{API}/cohorts/{cohort['id']}/members",
-            json={"emails": [learner.email]},
-            headers=trainer,
-        )
-        client.post(
-            f"{API}/cohorts/{cohort['id']}/assignments",
+            f"{API}/cohorts/{side.cohort_id}/assignments",
             json={"kind": "quiz", "slug": "sample-quiz"},
-            headers=trainer,
-        )
-        attempt = take(client, bearer(learner_token), CORRECT, clock)
-        session_id, grade_id = _ended_session(learner.id)
-        sides.append(
-            Side(
-                trainer,
-                cohort["id"],
-                learner.id,
-                bearer(learner_token),
-                attempt["id"],
-                session_id,
-                grade_id,
-            )
+            headers=side.trainer,
         )
     browser = app.test_client()
     assert log_in(browser, "coach-ada@example.test").status_code == 302
