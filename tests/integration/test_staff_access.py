@@ -288,6 +288,13 @@ LEARNER_ROUTES: list[tuple[str, str, Callable[[Side], str], Any, set[int]]] = [
         {200},
     ),
     (
+        "PUT",
+        "/cohorts/<int:cohort_id>/learners/<int:user_id>/due-dates/<int:assignment_id>",
+        lambda s: f"/cohorts/{s.cohort_id}/learners/{s.learner_id}/due-dates/999999",
+        {"due_at": "2026-04-01T00:00:00+00:00"},
+        {404},  # no such assignment: the owner is told so, a stranger the same
+    ),
+    (
         "POST",
         "/cohorts/<int:cohort_id>/learners/<int:user_id>/extra-attempts",
         lambda s: f"/cohorts/{s.cohort_id}/learners/{s.learner_id}/extra-attempts",
