@@ -23,6 +23,7 @@ from app.schemas.attempts import (
     SavedResponseSchema,
 )
 from app.services import attempts as attempts_service
+from app.services import cohorts
 
 blp = Blueprint("attempts", __name__, description="Quiz attempts, responses and reviews.")
 
@@ -105,4 +106,9 @@ class UserAccommodation(MethodView):
         """Set a learner's time multiplier for all their attempts: those started later and
         those in progress whose deadline has not passed. 404 for a user outside the
         trainer's cohorts."""
-        return attempts_service.set_accommodation(current_user(), user_id, data["accommodation"])
+        staff = current_user()
+        # Logged with the change (the service commits both); no cohort in this path.
+        cohorts.record_action(
+            staff, None, "set accommodation", user_id, accommodation=data["accommodation"]
+        )
+        return attempts_service.set_accommodation(staff, user_id, data["accommodation"])

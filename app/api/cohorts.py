@@ -21,6 +21,7 @@ from app.schemas.cohorts import (
     CohortListQuerySchema,
     CohortSchema,
     CohortUpdateSchema,
+    DueDateInSchema,
     ExtraAttemptsInSchema,
     ExtraAttemptsSchema,
     LearnerAssignmentSchema,
@@ -158,6 +159,19 @@ class LearnerExtraAttempts(MethodView):
         """Grant a member `extra` more attempts at a quiz than its limit allows."""
         return cohorts.grant_extra_attempts(
             current_user(), cohort_id, user_id, data["quiz"], data["extra"]
+        )
+
+
+@blp.route("/cohorts/<int:cohort_id>/learners/<int:user_id>/due-dates/<int:assignment_id>")
+class LearnerDueDate(MethodView):
+    @auth_required(Role.TRAINER)
+    @blp.arguments(DueDateInSchema)
+    @blp.response(204)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def put(self, data: dict[str, Any], cohort_id: int, user_id: int, assignment_id: int) -> None:
+        """Give one member their own due date for an assignment (`null`: the cohort's)."""
+        cohorts.extend_for_learner(
+            current_user(), cohort_id, user_id, assignment_id, data["due_at"]
         )
 
 

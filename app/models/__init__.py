@@ -7,5 +7,5 @@ from app.models.job import Job, JobStatus  # noqa: F401
 from app.models.lab import Grade, Lab, LabSession  # noqa: F401
 from app.models.question import Bank, Question  # noqa: F401
 from app.models.quiz import Quiz  # noqa: F401
-from app.models.staff import Invitation, QuizAllowance, StaffAction  # noqa: F401
+from app.models.staff import DueDateExtension, Invitation, QuizAllowance, StaffAction  # noqa: F401
 from app.models.user import ApiToken, LoginFailure, Role, User  # noqa: F401

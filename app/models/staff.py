@@ -1,5 +1,6 @@
 """What trainers do to their cohorts: the staff action log, per-learner extra attempts
-at a quiz, and one-time invitations that let a new learner set a password."""
+at a quiz and due-date extensions, and one-time invitations that let a new learner set
+a password."""
 
 from __future__ import annotations
 
@@ -58,3 +59,18 @@ class Invitation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class DueDateExtension(Base):
+    """One learner's own due date for one cohort assignment (it replaces the cohort's)."""
+
+    __tablename__ = "due_date_extensions"
+    __table_args__ = (UniqueConstraint("assignment_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("cohort_assignments.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

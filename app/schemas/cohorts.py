@@ -130,6 +130,12 @@ class AssignmentStatusSchema(OutputSchema):
     id = ma.fields.Integer(allow_none=True)
     kind = ma.fields.String(required=True)
     slug = ma.fields.String(required=True)
+    due_at = ma.fields.AwareDateTime(
+        allow_none=True, metadata={"description": "The learner's due date (extension included)."}
+    )
+    extended = ma.fields.Boolean(
+        metadata={"description": "True when the learner has their own due date."}
+    )
     done = ma.fields.Boolean(required=True)
     overdue = ma.fields.Boolean(required=True)
 
@@ -248,3 +254,7 @@ class LearnerAssignmentSchema(OutputSchema):
     kind = ma.fields.String(required=True)
     slug = ma.fields.String(required=True)
     due_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class DueDateInSchema(InputSchema):
+    due_at = ma.fields.AwareDateTime(required=True, allow_none=True)

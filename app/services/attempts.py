@@ -232,9 +232,8 @@ def set_accommodation(staff: User, user_id: int, accommodation: float) -> User:
 
 def get_attempt(user: User, attempt_id: int) -> Attempt:
     """The attempt, visible to its learner, their cohorts' trainers and admins
-    (`access.may_see`); closes it first if it
-    expired (and commits that). Raises `NotFound` for anyone else: a learner cannot tell
-    another learner's attempt from a missing one."""
+    (`access.may_see`); closes it first if it expired (and commits that). Raises
+    `NotFound` for anyone else: nobody can tell another's attempt from a missing one."""
     attempt = db.session.get(Attempt, attempt_id)
     if attempt is None or not access.may_see(user, attempt.user_id):
         raise NotFound(f"Attempt {attempt_id} not found.")

@@ -21,7 +21,7 @@ from app.extensions import db
 from app.models.base import utcnow
 from app.models.cohort import AssignmentKind, Cohort, CohortAssignment, CohortMember
 from app.models.quiz import Quiz
-from app.models.staff import QuizAllowance, StaffAction
+from app.models.staff import DueDateExtension, QuizAllowance, StaffAction
 from app.models.user import Role, User
 from app.services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.services.users import normalize_email
@@ -257,6 +257,45 @@ def extend_due_date(
     return assignment
 
 
+def extend_for_learner(
+    user: User, cohort_id: int, learner_id: int, assignment_id: int, due_at: datetime | None
+) -> CohortAssignment:
+    """Give one member their own due date for an assignment (None: back to the
+    cohort's); commits. Raises `NotFound` for an unknown member or assignment."""
+    cohort, learner = member_of(user, cohort_id, learner_id)
+    assignment = next((a for a in cohort.assignments if a.id == assignment_id), None)
+    if assignment is None:
+        raise NotFound(f"Assignment {assignment_id} not found in cohort {cohort_id}.")
+    extension = db.session.scalar(
+        select(DueDateExtension).where(
+            DueDateExtension.assignment_id == assignment.id,
+            DueDateExtension.user_id == learner.id,
+        )
+    )
+    if due_at is None:
+        if extension is not None:
+            db.session.delete(extension)
+    elif extension is None:
+        db.session.add(
+            DueDateExtension(
+                assignment_id=assignment.id, user_id=learner.id, due_at=due_at, created_at=utcnow()
+            )
+        )
+    else:
+        extension.due_at = due_at
+    record_action(
+        user,
+        cohort.id,
+        "extended due date" if due_at else "removed due date extension",
+        learner.id,
+        kind=assignment.kind.value,
+        slug=assignment.slug,
+        due_at=_moment(due_at),
+    )
+    db.session.commit()
+    return assignment
+
+
 def member_of(user: User, cohort_id: int, learner_id: int) -> tuple[Cohort, User]:
     """The cohort and its member `learner_id`; `NotFound` when either is not visible."""
     cohort = get_cohort(user, cohort_id)
@@ -407,7 +446,15 @@ def ensure_unique_name(owner: User, name: str) -> None:
 
 def assignments_of_learner(user: User) -> list[dict[str, Any]]:
     """The work assigned to `user` through their live cohorts, earliest due first (no due
-    date last): `{"cohort", "kind", "slug", "due_at"}`."""
+    date last): `{"cohort", "kind", "slug", "due_at"}`, their own due date when a trainer
+    extended it."""
+    own_dates = dict(
+        db.session.execute(
+            select(DueDateExtension.assignment_id, DueDateExtension.due_at).where(
+                DueDateExtension.user_id == user.id
+            )
+        ).all()
+    )
     rows = []
     for cohort in cohorts_of_learner(user):
         if cohort.archived_at is not None:
@@ -418,7 +465,7 @@ def assignments_of_learner(user: User) -> list[dict[str, Any]]:
                     "cohort": cohort.name,
                     "kind": assignment.kind.value,
                     "slug": assignment.slug,
-                    "due_at": assignment.due_at,
+                    "due_at": own_dates.get(assignment.id, assignment.due_at),
                 }
             )
     far = datetime.max.replace(tzinfo=None)

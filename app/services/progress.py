@@ -330,6 +330,8 @@ def learner_progress(
                 "id": assignment.get("id"),
                 "kind": assignment["kind"],
                 "slug": assignment["slug"],
+                "due_at": due,
+                "extended": bool(assignment.get("extended")),
                 "done": done,
                 "overdue": not done and due is not None and moment > due,
             }
@@ -364,6 +366,20 @@ def learner_progress(
     }
 
 
+def due_date_extensions(assignment_ids: Sequence[int]) -> dict[tuple[int, int], datetime]:
+    """Learners' own due dates: `{(assignment id, user id): due_at}`."""
+    from app.models.staff import DueDateExtension
+
+    if not assignment_ids:
+        return {}
+    rows = db.session.execute(
+        select(
+            DueDateExtension.assignment_id, DueDateExtension.user_id, DueDateExtension.due_at
+        ).where(DueDateExtension.assignment_id.in_(list(assignment_ids)))
+    )
+    return {(assignment, user): due for assignment, user, due in rows}
+
+
 def distribution(values: list[float]) -> list[dict[str, Any]]:
     """Counts of `values` (0-100) in ten-point buckets `[0, 10)`, ..., `[90, 100]`."""
     buckets = [
@@ -394,13 +410,18 @@ def cohort_progress(cohort: Cohort, moment: datetime | None = None) -> dict[str,
         {"id": a.id, "kind": a.kind.value, "slug": a.slug, "due_at": a.due_at}
         for a in cohort.assignments
     ]
+    extended = due_date_extensions([a["id"] for a in assignments])
     rows = [
         learner_progress(
             user,
             by_user[user.id],
             grades_by_user[user.id],
             last_events.get(user.id),
-            assignments,
+            [
+                {**a, "due_at": extended.get((a["id"], user.id), a["due_at"])}
+                | ({"extended": True} if (a["id"], user.id) in extended else {})
+                for a in assignments
+            ],
             moment,
         )
         for user in learners
@@ -531,6 +552,7 @@ def gradebook(report: dict[str, Any]) -> dict[str, Any]:
                 cell = {"best": _rounded(lab.get("best_percent")), "attempts": lab.get("grades", 0)}
             cell["done"] = bool(state.get("done"))
             cell["overdue"] = bool(state.get("overdue"))
+            cell["extended_to"] = state.get("due_at") if state.get("extended") else None
             cells.append(cell)
         rows.append({"learner": row, "cells": cells})
     return {"columns": columns, "rows": rows}

@@ -278,7 +278,8 @@ def lab_statistics(slug: str, user_ids: Sequence[int] | None = None) -> dict[str
 
 def statistics_csv(report: dict[str, Any]) -> str:
     """The per-question rows of a quiz statistics report as CSV; options as
-    `id=count` joined by `;` with the key marked `*`."""
+    `id=count` joined by `;` with the key marked `*`, then the bank, the stem and the
+    option texts (`id: text` joined by ` | `)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
@@ -293,6 +294,9 @@ def statistics_csv(report: dict[str, Any]) -> str:
             "discrimination",
             "options",
             "flags",
+            "bank",
+            "stem",
+            "option_texts",
         ]
     )
     for question in report["questions"]:
@@ -312,6 +316,9 @@ def statistics_csv(report: dict[str, Any]) -> str:
                 "" if question["discrimination"] is None else f"{question['discrimination']:g}",
                 options,
                 ";".join(question["flags"]),
+                question.get("bank", ""),
+                question["stem"].strip(),
+                " | ".join(f"{o['id']}: {o.get('text', '')}" for o in question["options"] or []),
             ]
         )
     return out.getvalue()

@@ -89,6 +89,10 @@ def learner_page(user: User, cohort_id: int, user_id: int) -> str:
         ):
             grades[grade.session_id].append(grade)
     quizzes = list(db.session.scalars(select(Quiz).order_by(Quiz.title)))
+    # What each check verifies, from the lab file (older grades may lack the message).
+    check_specs = {
+        s.id: {str(c.get("id")): c for c in (s.lab.spec or {}).get("checks", [])} for s in sessions
+    }
     return render_template(
         "learner_detail.html",
         row=row,
@@ -97,6 +101,7 @@ def learner_page(user: User, cohort_id: int, user_id: int) -> str:
         attempts=learner_attempts,
         sessions=sessions,
         grades=grades,
+        check_specs=check_specs,
         quizzes=quizzes,
         timeline=_timeline(cohort.id, user_id),
         heat_band=heat_band,
@@ -171,4 +176,28 @@ def grant_extra_attempt(user: User, cohort_id: int, user_id: int) -> BaseRespons
     else:
         allowed = result["attempts_allowed"] or "unlimited"
         flash(f"{result['quiz']}: now {allowed} attempts allowed.", "info")
+    return _back(cohort_id, user_id)
+
+
+@bp.route("/cohorts/<int:cohort_id>/learners/<int:user_id>/due-date", methods=["POST"])
+@login_required(Role.TRAINER)
+def extend_for_learner(user: User, cohort_id: int, user_id: int) -> BaseResponse:
+    """Give the learner their own due date for one assignment (blank: the cohort's)."""
+    from app.web.cohort_pages import parse_due
+
+    check_csrf()
+    cohorts.member_of(user, cohort_id, user_id)  # not the trainer's learner: 404 at once
+    try:
+        assignment = cohorts.extend_for_learner(
+            user,
+            cohort_id,
+            user_id,
+            request.form.get("assignment", type=int) or 0,
+            parse_due(request.form.get("due_at")),
+        )
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"Due date of {assignment.slug} for this learner saved.", "info")
     return _back(cohort_id, user_id)

@@ -1,4 +1,5 @@
-"""The trainer console: staff action log, per-learner extra attempts, invitations.
+"""The trainer console: staff action log, per-learner extra attempts and due dates,
+invitations.
 
 Revision ID: 0006_trainer_console
 Revises: 0005_labs
@@ -68,9 +69,38 @@ def upgrade():
         sa.UniqueConstraint("token_hash", name=op.f("uq_invitations_token_hash")),
     )
     op.create_index(op.f("ix_invitations_user_id"), "invitations", ["user_id"])
+    op.create_table(
+        "due_date_extensions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("assignment_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["assignment_id"],
+            ["cohort_assignments.id"],
+            name=op.f("fk_due_date_extensions_assignment_id_cohort_assignments"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_due_date_extensions_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_due_date_extensions")),
+        sa.UniqueConstraint(
+            "assignment_id", "user_id", name=op.f("uq_due_date_extensions_assignment_id_user_id")
+        ),
+    )
+    op.create_index(
+        op.f("ix_due_date_extensions_assignment_id"), "due_date_extensions", ["assignment_id"]
+    )
 
 
 def downgrade():
+    op.drop_index(op.f("ix_due_date_extensions_assignment_id"), table_name="due_date_extensions")
+    op.drop_table("due_date_extensions")
     op.drop_index(op.f("ix_invitations_user_id"), table_name="invitations")
     op.drop_table("invitations")
     op.drop_index(op.f("ix_quiz_allowances_user_id"), table_name="quiz_allowances")

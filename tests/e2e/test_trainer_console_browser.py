@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the live_server fixture is imported and used by name)
 """The trainer console in headless Chromium on the demo data (`certprep demo seed` on
 the project's banks and labs): the gradebook fits a 1280 px screen with ten
 assignments, sorts by readiness, and the browser forms assign work with a due date,
@@ -9,14 +10,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.cli.demo import DEMO_PASSWORD, DEMO_TRAINER, seed_demo
 from app.config import PROJECT_ROOT
@@ -27,19 +26,10 @@ from app.models.quiz import Quiz
 from app.services import cohorts
 from app.services.auth import issue_token
 from app.services.users import create_user, find_user_by_email
+from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, live_server  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = PROJECT_ROOT / "test-output" / "screenshots"
 WIDE = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -82,18 +72,6 @@ def demo(db_session: Any) -> dict[str, Any]:
         "learner_token": learner_token,
         "spare_quiz": spare,
     }
-
-
-@pytest.fixture
-def live_server(app: Any, db_session: Any) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
 
 
 @pytest.fixture

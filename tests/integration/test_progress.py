@@ -106,7 +106,14 @@ def test_progress_numbers(client: Any, cohort_setup: Any, clock: ManualClock) ->
         "evidence": 2,
     }
     assert [{k: v for k, v in a.items() if k != "id"} for a in ada["assignments"]] == [
-        {"kind": "quiz", "slug": "sample-quiz", "done": True, "overdue": False}
+        {
+            "kind": "quiz",
+            "slug": "sample-quiz",
+            "due_at": "2026-03-05T00:00:00+00:00",
+            "extended": False,
+            "done": True,
+            "overdue": False,
+        }
     ]
 
     bob = rows["bob@example.test"]
@@ -342,6 +349,8 @@ def test_stored_lab_grades_count_the_standing_grade(
     }
     assert row["time_spent_seconds"] == 25 * 60 and row["readiness_percent"] == 100.0
     assert {k: v for k, v in row["assignments"][-1].items() if k != "id"} == {
+        "due_at": None,
+        "extended": False,
         "kind": "lab",
         "slug": "fix-scheduler",
         "done": True,

@@ -288,6 +288,13 @@ LEARNER_ROUTES: list[tuple[str, str, Callable[[Side], str], Any, set[int]]] = [
         {200},
     ),
     (
+        "PUT",
+        "/cohorts/<int:cohort_id>/learners/<int:user_id>/due-dates/<int:assignment_id>",
+        lambda s: f"/cohorts/{s.cohort_id}/learners/{s.learner_id}/due-dates/999999",
+        {"due_at": "2026-04-01T00:00:00+00:00"},
+        {404},  # no such assignment: the owner is told so, a stranger the same
+    ),
+    (
         "POST",
         "/cohorts/<int:cohort_id>/learners/<int:user_id>/extra-attempts",
         lambda s: f"/cohorts/{s.cohort_id}/learners/{s.learner_id}/extra-attempts",
@@ -455,6 +462,25 @@ def test_trainer_cannot_set_a_trainers_or_admins_accommodation(
         )
     db.session.expire_all()
     assert db.session.get(type(admin), admin.id).accommodation == 1.0
+    # The refused changes left no trace in the staff action log.
+    from app.models.staff import StaffAction
+
+    logged = db.session.scalars(
+        db.select(StaffAction).where(StaffAction.action == "set accommodation")
+    ).all()
+    assert logged == []
+    done = client.put(
+        f"{API}/users/{mine.learner_id}/accommodation",
+        json={"accommodation": 1.5},
+        headers=mine.trainer,
+    )
+    assert done.status_code == 200
+    logged = db.session.scalars(
+        db.select(StaffAction).where(StaffAction.action == "set accommodation")
+    ).all()
+    assert [(a.learner_id, a.details) for a in logged] == [
+        (mine.learner_id, {"accommodation": 1.5})
+    ]
 
 
 def test_learner_still_reaches_only_their_own(client: Any, sides: Any) -> None:

@@ -169,3 +169,5 @@ def test_statistics_csv_parses_back(
         assert row["flags"] == ";".join(question["flags"])
     single = next(r for r in rows if r["question_id"] == "sample-single")
     assert single["options"] == "a*=2;b=1;c=0"
+    assert single["bank"] == "sample" and single["stem"]
+    assert single["option_texts"] == "a: The leader | b: Any follower | c: The oldest member"

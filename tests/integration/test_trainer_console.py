@@ -29,7 +29,7 @@ from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by na
     sample_bank,
     start,
 )
-from tests.integration.test_staff_access import Side, _ended_session
+from tests.integration.test_staff_access import Side, _side
 
 FORM_OK = (200, 302)
 
@@ -39,34 +39,12 @@ def two_cohorts(app: Any, client: Any, make_user: Callable, make_quiz: Callable,
     """Two trainers, each with a cohort of one learner who took the quiz and did a lab;
     returns (mine, theirs, my logged-in browser)."""
     make_quiz(attempts_allowed=1)
-    sides = []
-    for name in ("ada", "bob"):
-        _, trainer_token = make_user("trainer", email=f"coach-{name}@example.test")
-        trainer = bearer(trainer_token)
-        learner, learner_token = make_user("learner", email=f"{name}@example.test")
-        cohort = client.post(f"{API}/cohorts", json={"name": name}, headers=trainer).get_json()
+    sides = [_side(client, make_user, clock, name) for name in ("ada", "bob")]
+    for side in sides:
         client.post(
-            f"{API}/cohorts/{cohort['id']}/members",
-            json={"emails": [learner.email]},
-            headers=trainer,
-        )
-        client.post(
-            f"{API}/cohorts/{cohort['id']}/assignments",
+            f"{API}/cohorts/{side.cohort_id}/assignments",
             json={"kind": "quiz", "slug": "sample-quiz"},
-            headers=trainer,
-        )
-        attempt = take(client, bearer(learner_token), CORRECT, clock)
-        session_id, grade_id = _ended_session(learner.id)
-        sides.append(
-            Side(
-                trainer,
-                cohort["id"],
-                learner.id,
-                bearer(learner_token),
-                attempt["id"],
-                session_id,
-                grade_id,
-            )
+            headers=side.trainer,
         )
     browser = app.test_client()
     assert log_in(browser, "coach-ada@example.test").status_code == 302
@@ -162,6 +140,12 @@ PAGES: list[tuple[str, str, Callable[[Side, int], str], dict[str, str]]] = [
     ),
     (
         "POST",
+        "/cohorts/<int:cohort_id>/learners/<int:user_id>/due-date",
+        lambda s, a: f"/cohorts/{s.cohort_id}/learners/{s.learner_id}/due-date",
+        {"assignment": "{a}", "due_at": "2026-04-09T10:00"},
+    ),
+    (
+        "POST",
         "/cohorts/<int:cohort_id>/learners/<int:user_id>/extra-attempts",
         lambda s, a: f"/cohorts/{s.cohort_id}/learners/{s.learner_id}/extra-attempts",
         {"quiz": "sample-quiz", "extra": "1"},
@@ -219,10 +203,19 @@ def test_dashboard_route_is_404_for_another_cohort(
     mine, theirs, browser = two_cohorts
     token = csrf_of(browser, "/dashboard/")
     url = "/dashboard" + path(theirs, _assignment_id(client, theirs))
-    data = {**form, "csrf_token": token} if method == "POST" else None
-    assert browser.open(url, method=method, data=data).status_code == 404
+
+    def filled(side: Side) -> dict[str, str] | None:
+        if method != "POST":
+            return None
+        assignment = str(_assignment_id(client, side))
+        return {
+            **{k: v.replace("{a}", assignment) for k, v in form.items()},
+            "csrf_token": token,
+        }
+
+    assert browser.open(url, method=method, data=filled(theirs)).status_code == 404
     own = "/dashboard" + path(mine, _assignment_id(client, mine))
-    mine_response = browser.open(own, method=method, data=data)
+    mine_response = browser.open(own, method=method, data=filled(mine))
     assert mine_response.status_code in FORM_OK, mine_response.get_data(as_text=True)[:500]
     # The other cohort is untouched by whatever the stranger posted.
     cohort = client.get(f"{API}/cohorts/{theirs.cohort_id}", headers=theirs.trainer).get_json()
@@ -448,3 +441,55 @@ def test_gradebook_sorts_and_filters(
     assert order("?not_ready=1") == emails
     # Everyone was active within the last day but cat, who never was.
     assert order("?inactive_days=1") == ["cat@example.test"]
+
+
+def test_due_date_extended_for_one_learner(
+    client: Any, two_cohorts: Any, make_quiz: Callable, make_user: Callable
+) -> None:
+    mine, theirs, browser = two_cohorts
+    make_quiz("other-quiz")
+    friend, friend_token = make_user("learner", email="friend@example.test")
+    client.post(
+        f"{API}/cohorts/{mine.cohort_id}/members",
+        json={"emails": [friend.email]},
+        headers=mine.trainer,
+    )
+    assigned = client.post(
+        f"{API}/cohorts/{mine.cohort_id}/assignments",
+        json={"kind": "quiz", "slug": "other-quiz", "due_at": "2026-03-01T00:00:00+00:00"},
+        headers=mine.trainer,
+    ).get_json()
+
+    def overdue(email: str) -> bool:
+        report = client.get(
+            f"{API}/cohorts/{mine.cohort_id}/progress", headers=mine.trainer
+        ).get_json()
+        row = next(r for r in report["learners"] if r["email"] == email)
+        return next(a for a in row["assignments"] if a["slug"] == "other-quiz")["overdue"]
+
+    assert overdue("ada@example.test") and overdue("friend@example.test")
+    url = f"{API}/cohorts/{mine.cohort_id}/learners/{mine.learner_id}/due-dates/{assigned['id']}"
+    assert_json_error(
+        client.put(url, json={"due_at": "2026-03-10T12:00:00+00:00"}, headers=theirs.trainer), 404
+    )
+    done = client.put(url, json={"due_at": "2026-03-10T12:00:00+00:00"}, headers=mine.trainer)
+    assert done.status_code == 204
+    assert not overdue("ada@example.test") and overdue("friend@example.test")
+    own = client.get(f"{API}/me/assignments", headers=mine.learner).get_json()
+    assert next(a for a in own if a["slug"] == "other-quiz")["due_at"].startswith(
+        "2026-03-10T12:00"
+    )
+    theirs_view = client.get(f"{API}/me/assignments", headers=bearer(friend_token)).get_json()
+    assert next(a for a in theirs_view if a["slug"] == "other-quiz")["due_at"].startswith(
+        "2026-03-01"
+    )
+    # From the learner page: back to the cohort's date with an empty field.
+    token = csrf_of(browser, "/dashboard/")
+    page_url = f"/dashboard/cohorts/{mine.cohort_id}/learners/{mine.learner_id}"
+    reset = browser.post(
+        f"{page_url}/due-date",
+        data={"assignment": str(assigned["id"]), "due_at": "", "csrf_token": token},
+    )
+    assert reset.status_code == 302 and overdue("ada@example.test")
+    html = browser.get(page_url).get_data(as_text=True)
+    assert "removed due date extension" in html and "extended due date" in html
