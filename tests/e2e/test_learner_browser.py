@@ -10,15 +10,11 @@ to test-output/ (git-ignored)."""
 from __future__ import annotations
 
 import re
-import shutil
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.config import PROJECT_ROOT
 from tests.fixtures.app import DEFAULT_PASSWORD
@@ -32,54 +28,9 @@ from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by na
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 OUTPUT_DIR = PROJECT_ROOT / "test-output"
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 EMAIL = "ada@example.test"
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """`app` served over HTTP on a free local port; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def live_server(app: Any, db_session: Any) -> Iterator[str]:
-    """The session app served over HTTP."""
-    with serving(app) as base:
-        yield base
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium") or CHROMIUM
-    if not Path(executable).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 # The computer's clock is two hours fast: the countdown must not care.

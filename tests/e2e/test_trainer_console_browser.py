@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the live_server fixture is imported and used by name)
 """The trainer console in headless Chromium on the demo data (`certprep demo seed` on
 the project's banks and labs): the gradebook fits a 1280 px screen with ten
 assignments, sorts by readiness, and the browser forms assign work with a due date,
@@ -9,10 +8,7 @@ of another cohort gets 404 on every page and form. Screenshots of each page at 1
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +22,6 @@ from app.models.quiz import Quiz
 from app.services import cohorts
 from app.services.auth import issue_token
 from app.services.users import create_user, find_user_by_email
-from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, live_server  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -46,7 +41,7 @@ def demo(db_session: Any) -> dict[str, Any]:
 
     content = load_content(default_content_paths())
     assert content.issues == []
-    import_content(content, complete=True)
+    import_content(content, prune=True)
     seeded = seed_demo()
     trainer = find_user_by_email(DEMO_TRAINER)
     cohort = db.session.get(Cohort, seeded["cohort_id"])
@@ -72,21 +67,6 @@ def demo(db_session: Any) -> dict[str, Any]:
         "learner_token": learner_token,
         "spare_quiz": spare,
     }
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium") or CHROMIUM
-    if not Path(executable).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _log_in(browser: Any, base: str, email: str) -> Any:

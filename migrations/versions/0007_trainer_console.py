@@ -1,15 +1,15 @@
 """The trainer console: staff action log, per-learner extra attempts and due dates,
 invitations.
 
-Revision ID: 0006_trainer_console
-Revises: 0005_labs
+Revision ID: 0007_trainer_console
+Revises: 0006_job_leases
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_trainer_console"
-down_revision = "0005_labs"
+revision = "0007_trainer_console"
+down_revision = "0006_job_leases"
 branch_labels = None
 depends_on = None
 
