@@ -224,7 +224,7 @@ def run_grade(grade_id: int, *, give_up: bool = True) -> dict[str, Any]:
         fail_grade(grade_id, f"{message} ({exc})")
         log.warning("grade.cluster_lost", grade_id=grade_id, gone=gone, error=str(exc))
         return {"grade_id": grade_id, "status": "failed", "cluster": "gone" if gone else "down"}
-    stored = _finish(
+    stored = _store_outcome(
         grade_id,
         GradeStatus.DONE,
         result=result.to_dict(),
@@ -250,8 +250,10 @@ def run_grade(grade_id: int, *, give_up: bool = True) -> dict[str, Any]:
             subject_id=session_id,
             percent=result.percentage,
         )
-        db.session.commit()
-        _settle_session(session_id)
+    # The grade, the hints, the activity and the session's `graded` in one transaction.
+    _settle_session(session_id)
+    db.session.commit()
+    if stored:
         log.info("grade.done", grade_id=grade_id, percentage=result.percentage)
     return {"grade_id": grade_id, "status": "done", "percentage": result.percentage}
 
@@ -305,24 +307,31 @@ def api_client(kubeconfig: str) -> Any:
     return _CLIENTS.get(kubeconfig)
 
 
-def _finish(grade_id: int, status: GradeStatus, **values: Any) -> bool:
-    """Store the outcome if the grade is still open; commits; True when this call did."""
+def _store_outcome(grade_id: int, status: GradeStatus, **values: Any) -> bool:
+    """Store the outcome if the grade is still open (no commit); True when this call did."""
     changed = db.session.execute(
         update(Grade)
         .where(Grade.id == grade_id, Grade.status.in_(OPEN_GRADE_STATUSES))
         .values(status=status, finished_at=now(), **values)
         .execution_options(synchronize_session=False)
     ).rowcount
-    db.session.commit()
-    if status is GradeStatus.FAILED:
-        grade = db.session.get(Grade, grade_id)
-        if grade is not None:
-            _settle_session(grade.session_id)
     return changed == 1
 
 
+def _finish(grade_id: int, status: GradeStatus, **values: Any) -> bool:
+    """Store the outcome if the grade is still open and settle its session in the same
+    transaction (no reader sees a finished grade on a session still `grading`);
+    commits; True when this call stored it."""
+    stored = _store_outcome(grade_id, status, **values)
+    session_id = db.session.scalar(select(Grade.session_id).where(Grade.id == grade_id))
+    if session_id is not None:
+        _settle_session(session_id)
+    db.session.commit()
+    return stored
+
+
 def _settle_session(session_id: int) -> None:
-    """grading -> graded once no grade of the session is open."""
+    """grading -> graded once no grade of the session is open (no commit)."""
     still_open = db.session.scalar(
         select(func.count()).where(
             Grade.session_id == session_id, Grade.status.in_(OPEN_GRADE_STATUSES)
@@ -335,7 +344,6 @@ def _settle_session(session_id: int) -> None:
             .values(status=LabSessionStatus.GRADED, version=LabSession.version + 1)
             .execution_options(synchronize_session=False)
         )
-        db.session.commit()
 
 
 def fail_grade(grade_id: int, error: str) -> None:

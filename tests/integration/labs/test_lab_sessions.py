@@ -122,9 +122,25 @@ def test_grade_untouched_then_solution_gives_per_check_feedback(
         assert events[-1].percent == 80
 
 
+def trainer_of(lab_stack, make_user, learner) -> str:
+    """A trainer's token whose cohort holds `learner` (trainers reach only their own
+    cohorts' learners)."""
+    _, trainer = make_user("trainer")
+    cohort = lab_stack.client.post(
+        f"{API}/cohorts", json={"name": "Lab cohort"}, headers=bearer(trainer)
+    ).get_json()
+    added = lab_stack.client.post(
+        f"{API}/cohorts/{cohort['id']}/members",
+        json={"emails": [learner.email]},
+        headers=bearer(trainer),
+    )
+    assert added.status_code == 200, added.get_data(as_text=True)
+    return trainer
+
+
 def test_learners_never_see_expected_values_detail_or_evidence(lab_stack, make_user) -> None:
-    _, token = make_user()
-    _, trainer_token = make_user("trainer")
+    learner, token = make_user()
+    trainer_token = trainer_of(lab_stack, make_user, learner)
     lab = lab_stack.client.get(f"{API}/labs/{SLUG}", headers=bearer(token)).get_json()
     assert [c["id"] for c in lab["checks"]] == [c.id for c in LAB_FILE.checks]
     for check in lab["checks"]:
@@ -188,7 +204,7 @@ def test_another_learners_session_is_404_and_their_trainer_sees_it(lab_stack, ma
 
 
 def test_concurrent_session_limit_is_409_and_delete_frees_the_cluster(lab_stack, make_user) -> None:
-    _, token = make_user()
+    learner, token = make_user()
     first = start(lab_stack, token)
     second = start(lab_stack, token)
     body = assert_json_error(
@@ -198,7 +214,7 @@ def test_concurrent_session_limit_is_409_and_delete_frees_the_cluster(lab_stack,
 
     ready = lab_stack.wait_status(first["id"], token, "ready")
     lab_stack.wait_status(second["id"], token, "ready")
-    _, trainer = make_user("trainer")
+    trainer = trainer_of(lab_stack, make_user, learner)
     placed = lab_stack.client.get(f"{API}/lab-sessions/{first['id']}", headers=bearer(trainer))
     cluster_id = placed.get_json()["cluster"]["cluster_id"]
     assert cluster_id in lab_stack.sim.clusters and ready["status"] == "ready"
