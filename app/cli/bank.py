@@ -96,10 +96,6 @@ def _load_or_exit(paths: tuple[Path, ...]) -> tuple[ContentSet | None, list[Path
     return content, lab_paths, lab_count
 
 
-# The curriculum is being grown to the exam weights; the default turns on once it is there.
-_COVERAGE_BY_DEFAULT = False
-
-
 @click.group("bank")
 def bank() -> None:
     """Content: question banks, quiz blueprints (questions/) and labs (labs/<slug>/)."""
@@ -125,7 +121,7 @@ def check(paths: tuple[Path, ...], coverage: bool | None) -> None:
         report = measure(q.data for q in content.questions)
         for line in report.lines():
             click.echo(line)
-        enforce = (not paths and _COVERAGE_BY_DEFAULT) if coverage is None else coverage
+        enforce = not paths if coverage is None else coverage
         if enforce and report.problems:
             for problem in report.problems:
                 click.echo(f"coverage: {problem}", err=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from app.banks.coverage import EXAM_WEIGHTS, coverage
@@ -131,3 +132,28 @@ def test_cli_prints_the_table_and_fails_on_coverage_only_when_asked(tmp_path: Pa
     assert strict.exit_code == 1
     assert "coverage: domain 'Cluster Architecture' has 100.0 %" in strict.output
     assert "coverage: domain 'Storage' has no question of type: single" in strict.output
+
+
+def test_the_repository_questions_cover_the_exam() -> None:
+    from app.cli.bank import default_content_paths
+
+    content = load_content(default_content_paths())
+    assert content.issues == []
+    report = coverage(q.data for q in content.questions)
+    assert report.problems == []
+    assert report.total >= 450
+    assert report.other_tracks.get("openshift", 0) > 0
+
+
+def test_cli_without_paths_enforces_coverage_and_no_coverage_turns_it_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "questions", "etcd.yaml", HEADER + GOOD_NUMERIC)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    default = runner.invoke(bank, ["check"])
+    assert default.exit_code == 1
+    assert "coverage error(s) in 1 file(s), 1 bank(s), 1 question(s)" in default.output
+    relaxed = runner.invoke(bank, ["check", "--no-coverage"])
+    assert relaxed.exit_code == 0, relaxed.output
+    assert "ok: 1 file(s), 1 bank(s), 1 question(s)" in relaxed.output
