@@ -157,3 +157,35 @@ def test_cli_without_paths_enforces_coverage_and_no_coverage_turns_it_off(
     relaxed = runner.invoke(bank, ["check", "--no-coverage"])
     assert relaxed.exit_code == 0, relaxed.output
     assert "ok: 1 file(s), 1 bank(s), 1 question(s)" in relaxed.output
+
+
+def _learner_texts(question: dict) -> list[str]:
+    texts = [question["stem"], question["explanation"]]
+    for key in ("options", "items", "prompts", "choices"):
+        for entry in question.get(key, []):
+            texts.extend(str(entry[k]) for k in ("text", "why") if k in entry)
+    return texts
+
+
+def test_the_repository_questions_follow_the_content_rules() -> None:
+    from app.cli.bank import default_content_paths
+
+    questions = [q.data for q in load_content(default_content_paths()).questions]
+    shown = {
+        str(entry["text"]).strip().casefold(): q["id"]
+        for q in questions
+        for key in ("options", "items", "choices")
+        for entry in q.get(key, [])
+    }
+    for question in questions:
+        # Learners never read the chapter's working name.
+        assert not any("seed" in t.casefold() for t in _learner_texts(question)), question["id"]
+        if question["type"] == "matching":
+            pairs = [(p["id"], p["match"]) for p in question["prompts"]]
+            assert not any(p[1:].isdigit() and p[1:] == c[1:] for p, c in pairs), question["id"]
+            order = [c["id"] for c in question["choices"]][: len(pairs)]
+            assert order != [c for _, c in pairs], question["id"]
+        if question["type"] == "short_answer":
+            for accepted in question["accept"]:
+                owner = shown.get(accepted.strip().casefold())
+                assert owner is None, f"{question['id']}: {accepted!r} is an option of {owner}"
