@@ -34,18 +34,33 @@ SECTIONS = (
     "kube-proxy",
     "openshift",
     "tips",
+    # Curriculum banks beyond the control-plane chapter; their questions cite a `source`.
+    "networking",
+    "storage",
+    "workloads",
+    "troubleshooting",
+    "cluster-lifecycle",
 )
+# A track keeps certification curricula apart: CKA blueprints never draw OpenShift items.
+TRACKS = ("cka", "openshift")
 DIFFICULTIES = ("easy", "medium", "hard")
 GRADING_METHODS = ("highest", "last", "average")
 EXPIRY_POLICIES = ("autosubmit", "grace", "abandon")
 REVIEW_POLICIES = ("score_only", "correctness", "answers", "explanations")
 REVIEW_AFTER = ("submit", "close")
 # Question attributes a blueprint's `where` and `by` may select on.
-DRAW_KEYS = ("section", "domain", "topic", "difficulty", "bank", "type")
+DRAW_KEYS = ("section", "domain", "topic", "difficulty", "bank", "type", "track")
 
 QUESTION_ID = re.compile(r"[a-z0-9-]{3,80}")
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 CHOICE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+# A documentation URL, or an upstream source path such as
+# `kubernetes/kubernetes/pkg/proxy/nftables/proxier.go`.
+SOURCE = re.compile(r"https?://[^\s/]+\.[^\s]+|[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[^\s]+")
+NO_SOURCE = (
+    "needs a source: `seed_section` (the chapter section it rests on) or `source`"
+    " (a documentation URL or an upstream source path)"
+)
 
 
 def _one_of(choices: tuple[str, ...]) -> validate.OneOf:
@@ -162,10 +177,22 @@ class QuestionBaseSchema(ContentSchema):
     topic = fields.String(
         required=True, validate=validate.Regexp(SLUG, error="must be short kebab-case")
     )
-    seed_section = Text(required=True)
+    track = fields.String(load_default="cka", validate=_one_of(TRACKS))
+    # One of the two is required (checked below); a question may cite both.
+    seed_section = Text(load_default="")
+    source = fields.String(
+        validate=validate.Regexp(
+            SOURCE, error="must be a URL (https://...) or an upstream path (owner/repo/path)"
+        )
+    )
     points = StrictNumber(load_default=1, validate=validate.Range(min=0, min_inclusive=False))
     stem = Text(required=True)
     explanation = Text(required=True)
+
+    @validates_schema
+    def check_source(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data.get("seed_section") and not data.get("source"):
+            raise ValidationError(NO_SOURCE, "source")
 
 
 class SingleSchema(QuestionBaseSchema):

@@ -53,7 +53,10 @@ class LoadedQuestion:
         return {
             "id": self.data["id"],
             "bank": self.bank,
-            **{k: self.data[k] for k in ("type", "section", "domain", "topic", "difficulty")},
+            **{
+                k: self.data[k]
+                for k in ("type", "section", "domain", "topic", "difficulty", "track")
+            },
         }
 
 

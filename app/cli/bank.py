@@ -103,10 +103,30 @@ def bank() -> None:
 
 @bank.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def check(paths: tuple[Path, ...]) -> None:
-    """Validate banks, blueprints and labs; print FILE:LINE: MESSAGE per error, exit 1 on any."""
+@click.option(
+    "--coverage/--no-coverage",
+    default=None,
+    help="Fail when a CKA domain is more than 5 points off its exam weight or lacks an"
+    " item type (default: on when no PATHS are given, i.e. for the whole curriculum).",
+)
+def check(paths: tuple[Path, ...], coverage: bool | None) -> None:
+    """Validate banks, blueprints and labs; print FILE:LINE: MESSAGE per error, exit 1 on any.
+
+    Also prints the CKA track's questions per domain against the exam weights."""
     content, _, lab_count = _load_or_exit(paths)
     summary = _summary(content) if content else "no question files"
+    if content is not None and content.questions:
+        from app.banks.coverage import coverage as measure
+
+        report = measure(q.data for q in content.questions)
+        for line in report.lines():
+            click.echo(line)
+        enforce = not paths if coverage is None else coverage
+        if enforce and report.problems:
+            for problem in report.problems:
+                click.echo(f"coverage: {problem}", err=True)
+            click.echo(f"{len(report.problems)} coverage error(s) in {summary}", err=True)
+            raise SystemExit(1)
     click.echo(f"ok: {summary}, {lab_count} lab(s)")
 
 

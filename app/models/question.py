@@ -75,6 +75,8 @@ class Question(Base):
             "domain": self.domain,
             "topic": self.topic,
             "difficulty": self.difficulty,
+            # Kept in the validated body (default "cka"): CKA blueprints select on it.
+            "track": (self.body or {}).get("track", "cka"),
         }
 
     def __repr__(self) -> str:

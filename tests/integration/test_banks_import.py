@@ -276,3 +276,43 @@ def test_cli_import_retires_only_with_prune_and_prints_each(
     assert "retired: bank sample" in pruned.output and "banks retired: 1" in pruned.output
     db_session.expire_all()
     assert db_session.scalar(select(Bank).where(Bank.slug == "sample")).retired_at is not None
+
+
+def test_track_and_source_survive_import_and_a_cka_draw_skips_openshift(
+    client: Any,
+    db_session: Any,
+    make_quiz: Callable,
+    learner: Any,
+    clock: ManualClock,
+    tmp_path: Path,
+) -> None:
+    # Every sample question but one becomes OpenShift-track; the one left cites a source URL.
+    text = SAMPLE_BANK.replace("    section: etcd\n", "    section: etcd\n    track: openshift\n")
+    text = text.replace(
+        "    section: apiserver\n", "    section: apiserver\n    track: openshift\n"
+    )
+    text = text.replace(
+        "    section: scheduler\n", "    section: scheduler\n    track: openshift\n"
+    )
+    cka_start = text.index("  - id: sample-true-false")
+    cka_end = text.index("  - id: sample-ordering")
+    cka = (
+        text[cka_start:cka_end]
+        .replace("    track: openshift\n", "")
+        .replace(
+            '    seed_section: "etcd / Access"\n',
+            "    source: https://kubernetes.io/docs/concepts/overview/components/\n",
+        )
+    )
+    import_bank(tmp_path / "bank", text[:cka_start] + cka + text[cka_end:])
+    current = db_session.scalars(select(Question).where(Question.is_current))
+    rows_by_uid = {q.uid: q for q in current}
+    tracks = {uid: row.attributes["track"] for uid, row in rows_by_uid.items()}
+    assert tracks["sample-true-false"] == "cka"
+    assert {t for uid, t in tracks.items() if uid != "sample-true-false"} == {"openshift"}
+    assert rows_by_uid["sample-true-false"].body["source"].endswith("/components/")
+    assert rows_by_uid["sample-true-false"].seed_section == ""
+    make_quiz(draw=[{"where": {"track": "cka"}, "count": 1}])
+    _, headers = learner
+    attempt = start(client, headers)
+    assert [i["question_id"] for i in attempt["items"]] == ["sample-true-false"]
