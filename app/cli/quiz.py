@@ -401,6 +401,8 @@ def print_review(client: ApiClient, attempt: dict[str, Any], attempt_id: int) ->
             click.echo(f"   explanation: {entry['explanation'].strip()}")
         if entry.get("seed_section"):
             click.echo(f"   source section: {entry['seed_section']}")
+        if entry.get("source"):
+            click.echo(f"   read more: {entry['source']}")
 
 
 @quiz.command("result")

@@ -135,6 +135,8 @@ class ReviewItemSchema(OutputSchema):
     answer = ma.fields.Dict()
     explanation = ma.fields.String()
     seed_section = ma.fields.String()
+    # The documentation page or upstream source the question rests on (URL or path).
+    source = ma.fields.String()
     option_feedback = ma.fields.List(ma.fields.Nested(OptionFeedbackSchema))
 
 

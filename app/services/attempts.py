@@ -648,6 +648,8 @@ def review_view(user: User, attempt_id: int) -> dict[str, Any]:
             if rank >= REVIEW_LEVELS.index(ReviewPolicy.EXPLANATIONS.value):
                 entry["explanation"] = question.body["explanation"]
                 entry["seed_section"] = question.seed_section
+                if question.body.get("source"):
+                    entry["source"] = question.body["source"]
                 if "options" in question.body:
                     entry["option_feedback"] = [
                         {"id": o["id"], "text": o["text"], "correct": o["correct"], "why": o["why"]}

@@ -137,6 +137,9 @@ def test_scoring_every_type_and_breakdown(
     by_id = {i["question_id"]: i for i in review["items"]}
     assert by_id["sample-true-false"]["correct"] is True
     assert by_id["sample-ordering"]["correct"] is False
+    # The review cites the documentation a question rests on, where the bank names it.
+    assert by_id["sample-single"]["source"] == "https://etcd.io/docs/v3.5/faq/"
+    assert "source" not in by_id["sample-multiple"]
 
 
 def test_submit_is_idempotent(

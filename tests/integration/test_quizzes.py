@@ -35,6 +35,7 @@ questions:
     section: etcd
     topic: etcd-quorum
     seed_section: "etcd / Raft"
+    source: https://etcd.io/docs/v3.5/faq/
     stem: Which member accepts writes in a Raft cluster?
     options:
       - {id: a, text: The leader, correct: true, why: SECRET-WHY-LEADER}
