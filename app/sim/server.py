@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,13 @@ from app.sim.machinery.clock import Clock, ManualClock, WallClock, parse_time
 from app.sim.machinery.cluster import ADMIN_USER, Cluster, ClusterAuth, new_token
 from app.sim.machinery.errors import ApiError
 from app.sim.machinery.kubeconfig import build_kubeconfig, dump_kubeconfig
+from app.sim.machinery.limits import (
+    ClusterLimits,
+    RateLimiter,
+    client_request,
+    retry_after,
+    too_many_requests,
+)
 from app.sim.machinery.tls import KeyPair, generate_ca, issue_server_cert, server_ssl_context
 from app.sim.machinery.watch import BOOKMARK, ERROR
 
@@ -75,6 +84,18 @@ LOOP_INTERVAL = 0.25
 NAMESPACE_FINALIZE_DELAY = 1.0
 DEFAULT_MAX_CLUSTERS = 500
 MAX_BODY = 3 * 1024 * 1024  # 3 MiB, kube-apiserver's default request size limit
+# Threads that run API requests off the event loop (decoding, admission, validation,
+# patching, table printing, encoding large lists). One request per cluster runs at a
+# time, so a cluster flooded with heavy requests holds at most one of them.
+REQUEST_THREADS = 16
+# A watch yields to the event loop after this many events written in a row (a large
+# initial list, a burst), so one stream never holds the loop.
+WATCH_YIELD_EVERY = 64
+# Retry-After of a watch refused for the watch limits.
+WATCH_RETRY_SECONDS = 5
+# The id under which requests for clusters that do not exist are answered: an
+# anonymous request gets what an existing cluster answers it (see _unknown_cluster).
+_STAND_IN_ID = "unknown"
 
 _CLUSTER_ID_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _HEALTH_CHECKS = (
@@ -109,6 +130,7 @@ class SimServer:
         node_agents: bool = True,
         control_plane: bool = True,
         drive_wall_clock: bool = True,
+        limits: ClusterLimits | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -141,6 +163,13 @@ class SimServer:
         if control_plane and node_agents:
             self.cluster_hooks.append(self._attach_control_plane)
         self._loop_task: asyncio.Task | None = None
+        # Per-cluster limits (docs/operations.md, "Simulator limits") and their state.
+        self.limits = limits or ClusterLimits()
+        self._executor = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="sim-request")
+        self._cluster_locks: dict[str, asyncio.Lock] = {}
+        self._rates: dict[str, RateLimiter] = {}
+        self._watches: dict[tuple[str, str], int] = {}
+        self._stand_in: Cluster | None = None
 
     # ---- clusters --------------------------------------------------------------------
 
@@ -200,6 +229,7 @@ class SimServer:
                 shape=shape,
             )
             self.clusters[cluster_id] = cluster
+        cluster.store.limits = self.limits.storage
         self._attach_nodes(cluster)
         self._run_hooks(cluster)
         return cluster
@@ -274,6 +304,8 @@ class SimServer:
             cluster = self.clusters.pop(cluster_id, None)
         if cluster is None:
             raise ApiError(404, f'cluster "{cluster_id}" not found')
+        self._rates.pop(cluster_id, None)
+        self._cluster_locks.pop(cluster_id, None)
         cluster.loops.clear()
         if hasattr(cluster.control_plane, "close"):
             cluster.control_plane.close()
@@ -321,6 +353,7 @@ class SimServer:
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 log.warning("skipping cluster snapshot %s: %s", path, exc)
                 continue
+            cluster.store.limits = self.limits.storage
             with self._lock:
                 self.clusters[cluster.id] = cluster
             self._attach_nodes(cluster, data.get("nodes"))
@@ -394,7 +427,11 @@ class SimServer:
                 )
             raise ApiError(404, "the server could not find the requested resource", details={})
         except ApiError as exc:
-            return _json(exc.code, exc.status())
+            response = _json(exc.code, exc.status())
+            wait = retry_after(exc)
+            if wait is not None:
+                response.headers["Retry-After"] = wait
+            return response
         except web.HTTPException as exc:
             # aiohttp's own refusals (413 for a body over MAX_BODY, ...) as Status too.
             return _json(exc.status, ApiError(exc.status, exc.reason).status())
@@ -487,7 +524,10 @@ class SimServer:
                 text=dump_kubeconfig(self.kubeconfig(cluster)), content_type="application/yaml"
             )
         if action == "snapshot" and method in ("GET", "POST"):
-            return _json(200, cluster.snapshot())
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._executor, lambda: _json(200, cluster.snapshot())
+            )
         if action == "restore" and method == "POST":
             data = await _json_body(request)
             if not isinstance(data.get("store"), dict):
@@ -618,26 +658,36 @@ class SimServer:
     async def _cluster_request(self, request: web.Request) -> web.StreamResponse:
         _, _, rest = request.path.partition("/clusters/")
         cluster_id, _, tail = rest.partition("/")
-        cluster = self.get_cluster(cluster_id)
         tail = "/" + tail
         parts = [p for p in tail.split("/") if p]
-        query = {k: v for k, v in request.query.items()}
-        headers = {k: v for k, v in request.headers.items()}
+        # Public information (upstream's system:public-info-viewer): the same answer
+        # for every id, so it tells nobody whether a cluster exists.
         if parts and parts[0] in ("healthz", "livez", "readyz"):
             return _health(request, prefix=f"/clusters/{cluster_id}")
         if parts == ["version"]:
             return _json(200, discovery.version_info())
+        peer_cert = _peer_cert(request)
+        cluster = self.clusters.get(cluster_id)
+        if cluster is None:
+            cluster = self._unknown_cluster(request, peer_cert)
+        else:
+            wait = self._rate(cluster.id).acquire()
+            if wait:
+                raise too_many_requests(wait)
+        query = {k: v for k, v in request.query.items()}
+        headers = {k: v for k, v in request.headers.items()}
         if not parts:
             return _json(200, {"paths": _root_paths(cluster)})
         body = await request.read() if request.can_read_body else b""
-        peer_cert = _peer_cert(request)
         if (
             (parts[0] == "api" and len(parts) == 1)
             or (parts[0] == "apis" and len(parts) <= 3)
             or parts[0] == "openapi"
             or (parts[0] == "api" and len(parts) == 2)
         ):
-            return self._non_resource(cluster, request, parts, tail, headers, peer_cert)
+            return await self._offload(
+                cluster, self._non_resource, cluster, request, parts, tail, headers, peer_cert
+            )
         req = _resource_request(request.method, parts, query, headers, body, peer_cert)
         if req is None:
             raise ApiError(404, "the server could not find the requested resource", details={})
@@ -649,8 +699,39 @@ class SimServer:
             "follow"
         ) in ("true", "1"):
             return await self._follow_log(request, cluster, req)
-        response = handle(cluster, req)
-        return _to_web(response)
+        return await self._offload(cluster, _serve, cluster, req)
+
+    async def _offload(self, cluster: Cluster, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn(*args)` as a client request on the request threads, one at a time
+        per cluster: the event loop stays free for every other cluster meanwhile."""
+        lock = self._cluster_locks.get(cluster.id)
+        if lock is None:
+            lock = self._cluster_locks.setdefault(cluster.id, asyncio.Lock())
+        loop = asyncio.get_running_loop()
+        async with lock:
+            return await loop.run_in_executor(self._executor, _as_client, fn, *args)
+
+    def _rate(self, cluster_id: str) -> RateLimiter:
+        limiter = self._rates.get(cluster_id)
+        if limiter is None:
+            limiter = self._rates.setdefault(
+                cluster_id,
+                RateLimiter(self.limits.requests_per_second, self.limits.request_burst),
+            )
+        return limiter
+
+    def _unknown_cluster(self, request: web.Request, peer_cert: bytes | None) -> Cluster:
+        """A request for a cluster id that does not exist. With credentials it gets
+        401, as credentials of another cluster get from an existing one; without, it is
+        answered by an empty stand-in cluster (bootstrap RBAC, nothing else), so
+        anonymous callers get exactly what any cluster answers them (403, or 404 for an
+        unknown resource) and cannot tell which ids exist."""
+        if request.headers.get("Authorization") or peer_cert is not None:
+            raise ApiError(401, "Unauthorized")
+        if self._stand_in is None:
+            self._stand_in = create_cluster(_STAND_IN_ID, nodes=1)
+            self._stand_in.store.limits = self.limits.storage
+        return self._stand_in
 
     def _non_resource(
         self,
@@ -733,15 +814,59 @@ class SimServer:
             plan = plan_watch(cluster, req)
         except ApiError as exc:
             return _json(exc.code, exc.status())
+        holder = (cluster.id, _credential(req))
+        self._open_watch(holder)
+        try:
+            return await self._stream_watch(request, cluster, req, plan)
+        finally:
+            self._close_watch(holder)
+
+    def _open_watch(self, holder: tuple[str, str]) -> None:
+        """Count a new watch of `holder` (cluster id, credential); 429 past the limits
+        of watches per credential or per cluster."""
+        limits = self.limits
+        per_cluster = sum(n for (cid, _), n in self._watches.items() if cid == holder[0])
+        mine = self._watches.get(holder, 0)
+        if (limits.watches_per_credential and mine >= limits.watches_per_credential) or (
+            limits.watches_per_cluster and per_cluster >= limits.watches_per_cluster
+        ):
+            raise ApiError(
+                429,
+                f"too many watches: at most {limits.watches_per_credential} per credential "
+                f"and {limits.watches_per_cluster} per cluster may be open",
+                reason="TooManyRequests",
+                details={"retryAfterSeconds": WATCH_RETRY_SECONDS},
+            )
+        self._watches[holder] = mine + 1
+
+    def _close_watch(self, holder: tuple[str, str]) -> None:
+        left = self._watches.get(holder, 0) - 1
+        if left > 0:
+            self._watches[holder] = left
+        else:
+            self._watches.pop(holder, None)
+
+    async def _stream_watch(
+        self, request: web.Request, cluster: Cluster, req: ApiRequest, plan: Any
+    ) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
         loop_thread = threading.get_ident()
         queue: asyncio.Queue = asyncio.Queue()
         overflow = {"hit": False}
+        # Bytes of object data queued for this watcher: a slow reader is cut off past
+        # `watch_queue_bytes` (or WATCH_QUEUE_LIMIT events) and re-lists, as upstream's
+        # cacher terminates slow watchers.
+        queued = {"bytes": 0}
+        byte_limit = self.limits.watch_queue_bytes
 
         def put(event: Any) -> None:
-            if queue.qsize() >= WATCH_QUEUE_LIMIT:
+            size = len(getattr(event, "data", b""))
+            if queue.qsize() >= WATCH_QUEUE_LIMIT or (
+                byte_limit and queued["bytes"] + size > byte_limit
+            ):
                 overflow["hit"] = True
                 return
+            queued["bytes"] += size
             queue.put_nowait(event)
 
         def deliver(event: Any) -> None:
@@ -779,6 +904,7 @@ class SimServer:
         await response.prepare(request)
         deadline = loop.time() + plan.timeout
         last_sent = loop.time()
+        written = 0
         try:
             if too_old is not None:
                 await _write_event(response, ERROR, too_old.status())
@@ -787,8 +913,15 @@ class SimServer:
                 remaining = deadline - loop.time()
                 if remaining <= 0 or overflow["hit"]:
                     break
+                written += 1
+                if written % WATCH_YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # let other requests in between events
                 try:
-                    item = await asyncio.wait_for(queue.get(), min(remaining, IDLE_CHECK))
+                    if queue.empty():
+                        item = await asyncio.wait_for(queue.get(), min(remaining, IDLE_CHECK))
+                    else:
+                        item = queue.get_nowait()
+                    queued["bytes"] -= len(getattr(item, "data", b""))
                 except TimeoutError:
                     if request.transport is None or request.transport.is_closing():
                         break
@@ -827,7 +960,7 @@ class SimServer:
     ) -> web.StreamResponse:
         """`kubectl logs -f`: the log so far, then new lines as they are appended, until
         the pod is gone or has finished, or the client leaves."""
-        first = handle(cluster, req)
+        first = await self._offload(cluster, handle, cluster, req)
         if first.status != 200:
             return _to_web(first)
         namespace, name = req.namespace or "", req.name or ""
@@ -998,6 +1131,16 @@ async def _as_coroutine(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
 
 
+def _as_client(fn: Callable[..., Any], *args: Any) -> Any:
+    with client_request():
+        return fn(*args)
+
+
+def _serve(cluster: Cluster, req: ApiRequest) -> web.Response:
+    """Handle one resource request and encode its answer (on a request thread)."""
+    return _to_web(handle(cluster, req))
+
+
 # ---- helpers ---------------------------------------------------------------------------
 
 
@@ -1030,6 +1173,17 @@ def _to_web(response: ApiResponse) -> web.Response:
 async def _write_event(response: web.StreamResponse, kind: str, obj: Any) -> None:
     line = json.dumps({"type": kind, "object": obj}, separators=(",", ":")) + "\n"
     await response.write(line.encode())
+
+
+def _credential(req: ApiRequest) -> str:
+    """Who holds a watch, for the per-credential limit: a digest of the bearer token or
+    of the client certificate, else "anonymous"."""
+    token = req.headers.get("Authorization", "")
+    if token:
+        return "token:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    if req.peer_cert is not None:
+        return "cert:" + hashlib.sha256(req.peer_cert).hexdigest()[:32]
+    return "anonymous"
 
 
 def _peer_cert(request: web.Request) -> bytes | None:

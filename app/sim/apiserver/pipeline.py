@@ -33,6 +33,7 @@ from app.sim.machinery.clock import rfc3339
 from app.sim.machinery.cluster import Cluster
 from app.sim.machinery.errors import ApiError, FieldCause, invalid, not_found
 from app.sim.machinery.resources import ResourceType
+from app.sim.machinery.safe_yaml import error_line, error_message, load_yaml
 from app.sim.machinery.selectors import (
     LabelSelector,
     parse_field_selector,
@@ -302,6 +303,18 @@ def media_type(content_type: str | None) -> str:
     return (content_type or JSON).split(";", 1)[0].strip().lower()
 
 
+def decode_yaml(body: bytes, what: str) -> Any:
+    """One YAML document, parsed within `safe_yaml.DEFAULT_LIMITS` (an alias bomb, a
+    self-referencing alias or nesting past the limit is refused while parsing, before
+    anything walks the data). 400 naming the line for any YAML problem, as upstream's
+    `error converting YAML to JSON: yaml: line N: ...`."""
+    try:
+        return load_yaml(body or b"")
+    except yaml.YAMLError as exc:
+        line = error_line(exc, body or b"")
+        raise ApiError(400, f"{what}: yaml: line {line}: {error_message(exc)}") from None
+
+
 def decode_body(ctx: RequestContext) -> dict[str, Any]:
     """Decode a JSON, YAML or protobuf body into an object dict (400/415 when it fails)."""
     body = ctx.request.body
@@ -321,10 +334,7 @@ def decode_body(ctx: RequestContext) -> dict[str, Any]:
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(400, f"couldn't get version/kind; json parse error: {exc}") from None
     elif media in (YAML, "application/x-yaml", "text/yaml"):
-        try:
-            obj = yaml.safe_load(body or b"")
-        except yaml.YAMLError as exc:
-            raise ApiError(400, f"error converting YAML to JSON: {exc}") from None
+        obj = decode_yaml(body, "error converting YAML to JSON")
     else:
         raise ApiError(
             415,
@@ -643,10 +653,7 @@ def server_side_apply(ctx: RequestContext, old: dict[str, Any] | None) -> ApiRes
     ssa = stage_module("ssa")
     if ssa is None:
         raise ApiError(415, "server-side apply is not supported yet")
-    try:
-        applied = yaml.safe_load(ctx.request.body or b"")
-    except yaml.YAMLError as exc:
-        raise ApiError(400, f"error decoding YAML: {exc}") from None
+    applied = decode_yaml(ctx.request.body, "error decoding YAML")
     if not isinstance(applied, dict):
         raise ApiError(400, "the apply configuration must be an object")
     check_identity(ctx, applied, (rt.api_version, rt.kind))
