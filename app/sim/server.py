@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -91,6 +92,10 @@ REQUEST_THREADS = 16
 # A watch yields to the event loop after this many events written in a row (a large
 # initial list, a burst), so one stream never holds the loop.
 WATCH_YIELD_EVERY = 64
+# Seconds a thread may hold the interpreter lock before another may take it.
+GIL_SWITCH_INTERVAL = 0.001
+# Answers larger than this are written piece by piece (see `_send`).
+STREAM_ABOVE = 256 * 1024
 # Retry-After of a watch refused for the watch limits.
 WATCH_RETRY_SECONDS = 5
 # The id under which requests for clusters that do not exist are answered: an
@@ -699,7 +704,8 @@ class SimServer:
             "follow"
         ) in ("true", "1"):
             return await self._follow_log(request, cluster, req)
-        return await self._offload(cluster, _serve, cluster, req)
+        response, chunks = await self._offload(cluster, _serve, cluster, req)
+        return await _send(request, response, chunks)
 
     async def _offload(self, cluster: Cluster, fn: Callable[..., Any], *args: Any) -> Any:
         """Run `fn(*args)` as a client request on the request threads, one at a time
@@ -1017,6 +1023,10 @@ class SimServer:
         site = web.SockSite(self._runner, sock, ssl_context=self._ssl_context())
         await site.start()
         self._loop = asyncio.get_running_loop()
+        # Requests run on threads: the event loop waits for the interpreter lock at
+        # each hand-over, up to the switch interval (5 ms by default) while a heavy
+        # request runs. A shorter interval keeps other clusters' latency low.
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL))
         self._loop_task = asyncio.create_task(self._drive_loops())
         # Build the OpenAPI documents of the built-in kinds off the request path: the
         # first `kubectl apply` would otherwise wait for them.
@@ -1136,9 +1146,29 @@ def _as_client(fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
 
 
-def _serve(cluster: Cluster, req: ApiRequest) -> web.Response:
+def _serve(cluster: Cluster, req: ApiRequest) -> tuple[ApiResponse, list[bytes]]:
     """Handle one resource request and encode its answer (on a request thread)."""
-    return _to_web(handle(cluster, req))
+    response = handle(cluster, req)
+    return response, response.chunks()
+
+
+async def _send(
+    request: web.Request, response: ApiResponse, chunks: list[bytes]
+) -> web.StreamResponse:
+    """Write an answer; a large one piece by piece, yielding to the loop in between,
+    so copying tens of MiB never holds the loop (or the interpreter lock) at once."""
+    headers = {"Content-Type": response.content_type, **response.headers}
+    size = sum(len(c) for c in chunks)
+    if size <= STREAM_ABOVE:
+        return web.Response(status=response.status, body=b"".join(chunks), headers=headers)
+    stream = web.StreamResponse(status=response.status, headers=headers)
+    stream.content_length = size
+    await stream.prepare(request)
+    for chunk in chunks:
+        await stream.write(chunk)
+        await asyncio.sleep(0)
+    await stream.write_eof()
+    return stream
 
 
 # ---- helpers ---------------------------------------------------------------------------
