@@ -882,29 +882,35 @@ class SimServer:
                 loop.call_soon_threadsafe(put, event)
 
         store = cluster.store
+        watch_list = req.query.get("sendInitialEvents") in ("true", "1")
+
+        def subscribe() -> tuple[Any, int]:
+            # On a request thread: replaying a large initial list (or history) never
+            # holds the event loop. Under the store lock, so the end-of-initial-events
+            # marker is queued behind the replay and before any live event.
+            with store.lock:
+                sub, start_rv = store.watch(
+                    plan.rt.group,
+                    plan.rt.plural,
+                    deliver,
+                    namespace=req.namespace,
+                    label_selector=plan.label_selector,
+                    field_selector=plan.field_selector,
+                    resource_version=plan.resource_version,
+                    send_initial=plan.send_initial,
+                )
+                if watch_list and plan.bookmarks:
+                    deliver(("initial-end", start_rv))
+            return sub, start_rv
+
         too_old: ApiError | None = None
         sub = None
         try:
-            sub, start_rv = store.watch(
-                plan.rt.group,
-                plan.rt.plural,
-                deliver,
-                namespace=req.namespace,
-                label_selector=plan.label_selector,
-                field_selector=plan.field_selector,
-                resource_version=plan.resource_version,
-                send_initial=plan.send_initial,
-            )
+            sub, _ = await self._offload(cluster, subscribe)
         except ApiError as exc:
             if exc.code != 410:
                 return _json(exc.code, exc.status())
             too_old = exc
-            start_rv = store.resource_version
-        watch_list = req.query.get("sendInitialEvents") in ("true", "1")
-        if watch_list and plan.bookmarks:
-            # Queued behind the initial ADDED events, before any live event (we have
-            # not yielded to the loop since subscribing, so none is queued yet).
-            queue.put_nowait(("initial-end", start_rv))
         response = web.StreamResponse(status=200, headers={"Content-Type": JSON})
         response.enable_chunked_encoding()
         await response.prepare(request)

@@ -45,7 +45,9 @@ class StorageLimits:
 
     max_objects: int = 10_000
     max_bytes: int = 32 * MIB
-    max_object_bytes: int = 1 * MIB
+    # etcd's default --max-request-bytes: every object upstream accepts fits (a
+    # ConfigMap's 1 MiB of data plus its metadata).
+    max_object_bytes: int = 3 * MIB // 2
 
 
 @dataclass(frozen=True)
@@ -58,10 +60,12 @@ class ClusterLimits:
     request_burst: int = 300
     # Open watches per credential (bearer token, client certificate or anonymous) and
     # per cluster.
-    watches_per_credential: int = 100
-    watches_per_cluster: int = 500
+    watches_per_credential: int = 20
+    watches_per_cluster: int = 100
     # Bytes of events waiting for one slow watcher before it is cut off (it re-lists).
-    watch_queue_bytes: int = 16 * MIB
+    # Above the storage quota, so the initial list of a full cluster always fits; the
+    # queued events share the stored bytes, so this is not memory spent per watcher.
+    watch_queue_bytes: int = 48 * MIB
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ClusterLimits:

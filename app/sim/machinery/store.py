@@ -220,8 +220,16 @@ class ObjectStore:
         self.limits: StorageLimits | None = None
         self._objects = 0
         self._bytes = 0
+        # resourceVersion of every stored object, so a watch's initial replay does
+        # not decode each object (megabytes each, for large ConfigMaps) to learn it.
+        self._versions: dict[tuple[str, str, str, str], int] = {}
 
     # ---- reading ---------------------------------------------------------------------
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The store's lock: held while a write commits and notifies its watchers."""
+        return self._lock
 
     @property
     def resource_version(self) -> int:
@@ -341,11 +349,13 @@ class ObjectStore:
         previous = bucket.get(key)
         if event_type == DELETED:
             bucket.pop(key, None)
+            self._versions.pop((group, plural, *key), None)
             if previous is not None:
                 self._objects -= 1
                 self._bytes -= len(previous)
         else:
             bucket[key] = data
+            self._versions[(group, plural, *key)] = rv
             self._objects += previous is None
             self._bytes += len(data) - (len(previous) if previous is not None else 0)
         event = WatchEvent(event_type, group, plural, key[0], key[1], rv, data, old)
@@ -762,7 +772,9 @@ class ObjectStore:
                     if namespace and key[0] != namespace:
                         continue
                     raw = bucket[key]
-                    rv = int(json.loads(raw)["metadata"].get("resourceVersion", "0"))
+                    rv = self._versions.get((group, plural, *key))
+                    if rv is None:
+                        rv = int(json.loads(raw)["metadata"].get("resourceVersion", "0"))
                     event = WatchEvent(ADDED, group, plural, key[0], key[1], rv, raw)
                     seen = sub.translate(event, cache)
                     if seen is not None:
@@ -810,6 +822,7 @@ class ObjectStore:
             self._dependents.clear()
             self._terminating.clear()
             self._objects = self._bytes = 0
+            self._versions.clear()
             for kind_key, objects in data.get("objects", {}).items():
                 group, _, plural = kind_key.rpartition("/")
                 bucket = self._kinds.setdefault((group, plural), {})
