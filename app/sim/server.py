@@ -100,7 +100,7 @@ STREAM_ABOVE = 256 * 1024
 WATCH_RETRY_SECONDS = 5
 # The id under which requests for clusters that do not exist are answered: an
 # anonymous request gets what an existing cluster answers it (see _unknown_cluster).
-_STAND_IN_ID = "unknown"
+_STAND_IN_ID = "-unknown"  # not a DNS label: no real cluster can have it
 
 _CLUSTER_ID_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _HEALTH_CHECKS = (
@@ -672,13 +672,11 @@ class SimServer:
         if parts == ["version"]:
             return _json(200, discovery.version_info())
         peer_cert = _peer_cert(request)
-        cluster = self.clusters.get(cluster_id)
-        if cluster is None:
-            cluster = self._unknown_cluster(request, peer_cert)
-        else:
-            wait = self._rate(cluster.id).acquire()
-            if wait:
-                raise too_many_requests(wait)
+        cluster = self.clusters.get(cluster_id) or self._unknown_cluster(request, peer_cert)
+        # Every unknown id shares the stand-in's budget.
+        wait = self._rate(cluster.id).acquire()
+        if wait:
+            raise too_many_requests(wait)
         query = {k: v for k, v in request.query.items()}
         headers = {k: v for k, v in request.headers.items()}
         if not parts:
