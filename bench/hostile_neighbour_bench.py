@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -174,6 +175,28 @@ def hostile_client(
             statuses[type(exc).__name__] += 1
 
 
+def run_hostile(base: str, headers: dict, kinds: list[int], stop, results) -> None:
+    """The hostile client: one thread per entry of `kinds` until `stop` is set; puts
+    the statuses it got on `results`."""
+    statuses: collections.Counter = collections.Counter()
+    done = threading.Event()
+    threads = []
+    for kind in kinds:
+        session = requests.Session()
+        session.trust_env = False
+        session.headers.update(headers)
+        thread = threading.Thread(
+            target=hostile_client, args=(base, session, done, kind, statuses), daemon=True
+        )
+        thread.start()
+        threads.append(thread)
+    stop.wait()
+    done.set()
+    for thread in threads:
+        thread.join(120)
+    results.put(dict(statuses))
+
+
 def seed_hostile(base: str, session: requests.Session) -> None:
     """Fill the hostile cluster with large objects so its lists are heavy."""
     cms = f"{base}/api/v1/namespaces/default/configmaps"
@@ -212,27 +235,26 @@ def main() -> None:
             seed_hostile(hostile_base, hostile)
             normal_client(normal_base, normal, 1.0, args.normal_rate)  # warm-up
             alone = normal_client(normal_base, normal, args.seconds, args.normal_rate)
-            stop = threading.Event()
-            statuses: dict = collections.Counter()
-            threads = [
-                threading.Thread(
-                    target=hostile_client,
-                    args=(hostile_base, session_like(hostile), stop, k, statuses),
-                    daemon=True,
-                )
-                for k in (
-                    [HOSTILE_KINDS.index(args.only)] * args.hostile_threads
-                    if args.only
-                    else range(args.hostile_threads)
-                )
-            ]
-            for thread in threads:
-                thread.start()
-            time.sleep(1.0)
+            kinds = (
+                [HOSTILE_KINDS.index(args.only)] * args.hostile_threads
+                if args.only
+                else list(range(args.hostile_threads))
+            )
+            # The hostile client is its own process: its threads must not slow the
+            # normal client's measurements down on this side.
+            context = multiprocessing.get_context("spawn")
+            stop = context.Event()
+            results = context.Queue()
+            flood = context.Process(
+                target=run_hostile,
+                args=(hostile_base, dict(hostile.headers), kinds, stop, results),
+            )
+            flood.start()
+            time.sleep(2.0)
             beside = normal_client(normal_base, normal, args.seconds, args.normal_rate)
             stop.set()
-            for thread in threads:
-                thread.join(120)
+            statuses = results.get(timeout=180)
+            flood.join(30)
         finally:
             process.terminate()
             process.wait(10)
@@ -246,7 +268,7 @@ def main() -> None:
     report("beside the hostile one", beside)
     print(
         "hostile client got: "
-        + ", ".join(f"{code}: {count}" for code, count in sorted(statuses.items(), key=str))
+        + ", ".join(f"{code}: {n}" for code, n in sorted(statuses.items(), key=str))
     )
 
 
