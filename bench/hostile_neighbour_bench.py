@@ -23,71 +23,21 @@ import argparse
 import collections
 import json
 import multiprocessing
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import requests
+from sim_process import cluster_session, create_cluster, start_sim_server
 
-ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
 
 
-def start_server(state: Path, extra_env: dict[str, str]) -> tuple[subprocess.Popen, dict]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **extra_env}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from app.cli import main; main()",
-            "sim",
-            "serve",
-            "--port",
-            "0",
-            "--insecure-http",
-            "--state-dir",
-            str(state),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    info_file = state / "server.json"
-    while time.monotonic() < deadline:
-        if info_file.exists():
-            try:
-                info = json.loads(info_file.read_text())
-                if requests.get(info["url"] + "/healthz", timeout=2).ok:
-                    return process, info
-            except (ValueError, requests.RequestException):
-                pass
-        if process.poll() is not None:
-            raise SystemExit(f"simulator exited: {process.stdout.read()}")
-        time.sleep(0.2)
-    process.kill()
-    raise SystemExit("simulator did not start within 60 s")
-
-
-def create_cluster(info: dict) -> tuple[str, requests.Session]:
-    admin = requests.post(
-        info["url"] + "/admin/clusters",
-        json={"nodes": 2},
-        headers={"Authorization": f"Bearer {info['adminToken']}"},
-        timeout=60,
-    )
-    admin.raise_for_status()
-    doc = admin.json()
-    session = requests.Session()
-    session.trust_env = False
-    session.headers["Authorization"] = f"Bearer {doc['token']}"
-    return doc["server"], session
+def create_lab_cluster(info: dict) -> tuple[str, requests.Session]:
+    doc = create_cluster(info)
+    return doc["server"], cluster_session(doc["token"])
 
 
 def session_like(session: requests.Session) -> requests.Session:
@@ -228,10 +178,10 @@ def main() -> None:
     args = parser.parse_args()
     extra = {"CERTPREP_SIM_REQUESTS_PER_SECOND": "0"} if args.no_rate_limit else {}
     with tempfile.TemporaryDirectory() as tmp:
-        process, info = start_server(Path(tmp), extra)
+        process, info = start_sim_server(Path(tmp), extra)
         try:
-            normal_base, normal = create_cluster(info)
-            hostile_base, hostile = create_cluster(info)
+            normal_base, normal = create_lab_cluster(info)
+            hostile_base, hostile = create_lab_cluster(info)
             seed_hostile(hostile_base, hostile)
             normal_client(normal_base, normal, 1.0, args.normal_rate)  # warm-up
             alone = normal_client(normal_base, normal, args.seconds, args.normal_rate)

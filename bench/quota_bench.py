@@ -20,20 +20,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import aiohttp
-import requests
+from sim_process import cluster_session, create_cluster, start_sim_server
 
-ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
 
 
@@ -44,55 +39,8 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def start_server(state: Path) -> tuple[subprocess.Popen, dict]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from app.cli import main; main()",
-            "sim",
-            "serve",
-            "--port",
-            "0",
-            "--insecure-http",
-            "--state-dir",
-            str(state),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            info = json.loads((state / "server.json").read_text())
-            if requests.get(info["url"] + "/healthz", timeout=2).ok:
-                return process, info
-        except (OSError, ValueError, KeyError, requests.RequestException):
-            pass
-        if process.poll() is not None:
-            raise SystemExit("simulator exited during start-up")
-        time.sleep(0.2)
-    process.kill()
-    raise SystemExit("simulator did not start within 60 s")
-
-
-def create_cluster(info: dict) -> dict:
-    created = requests.post(
-        info["url"] + "/admin/clusters",
-        json={"nodes": 2},
-        headers={"Authorization": f"Bearer {info['adminToken']}"},
-        timeout=60,
-    )
-    created.raise_for_status()
-    return created.json()
-
-
 def flood_configmaps(cluster: dict, count: int) -> collections.Counter:
-    session = requests.Session()
-    session.trust_env = False
-    session.headers["Authorization"] = f"Bearer {cluster['token']}"
+    session = cluster_session(cluster["token"])
     url = f"{cluster['server']}/api/v1/namespaces/default/configmaps"
     payload = "x" * (MIB - 1024)
     statuses: collections.Counter = collections.Counter()
@@ -146,9 +94,7 @@ async def flood_watches(
 
 
 def neighbour_latency(neighbour: dict, stop: threading.Event, samples: list[float]) -> None:
-    session = requests.Session()
-    session.trust_env = False
-    session.headers["Authorization"] = f"Bearer {neighbour['token']}"
+    session = cluster_session(neighbour["token"])
     target = f"{neighbour['server']}/api/v1/namespaces/default/configmaps"
     while not stop.is_set():
         started = time.perf_counter()
@@ -158,9 +104,7 @@ def neighbour_latency(neighbour: dict, stop: threading.Event, samples: list[floa
 
 
 def flood_requests(cluster: dict, count: int) -> collections.Counter:
-    session = requests.Session()
-    session.trust_env = False
-    session.headers["Authorization"] = f"Bearer {cluster['token']}"
+    session = cluster_session(cluster["token"])
     url = f"{cluster['server']}/api/v1/namespaces/default/configmaps/kube-root-ca.crt"
     statuses: collections.Counter = collections.Counter()
     retry_after = set()
@@ -187,7 +131,7 @@ def main() -> None:
     parser.add_argument("--watch-seconds", type=float, default=5.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        process, info = start_server(Path(tmp))
+        process, info = start_sim_server(Path(tmp))
         try:
             flooded, neighbour = create_cluster(info), create_cluster(info)
             print(f"simulator RSS at start (2 clusters): {rss_mib(process.pid):7.1f} MiB")
