@@ -681,7 +681,6 @@ class SimServer:
         headers = {k: v for k, v in request.headers.items()}
         if not parts:
             return _json(200, {"paths": _root_paths(cluster)})
-        body = await request.read() if request.can_read_body else b""
         if (
             (parts[0] == "api" and len(parts) == 1)
             or (parts[0] == "apis" and len(parts) <= 3)
@@ -691,7 +690,8 @@ class SimServer:
             return await self._offload(
                 cluster, self._non_resource, cluster, request, parts, tail, headers, peer_cert
             )
-        req = _resource_request(request.method, parts, query, headers, body, peer_cert)
+        # The body is read later, under the cluster's turn (see `_offload`).
+        req = _resource_request(request.method, parts, query, headers, b"", peer_cert)
         if req is None:
             raise ApiError(404, "the server could not find the requested resource", details={})
         if req.verb == "watch" or (
@@ -702,17 +702,33 @@ class SimServer:
             "follow"
         ) in ("true", "1"):
             return await self._follow_log(request, cluster, req)
-        response, chunks = await self._offload(cluster, _serve, cluster, req)
+
+        async def read_body() -> None:
+            req.body = await request.read()
+
+        response, chunks = await self._offload(
+            cluster, _serve, cluster, req, before=read_body if request.can_read_body else None
+        )
         return await _send(request, response, chunks)
 
-    async def _offload(self, cluster: Cluster, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _offload(
+        self,
+        cluster: Cluster,
+        fn: Callable[..., Any],
+        *args: Any,
+        before: Callable[[], Any] | None = None,
+    ) -> Any:
         """Run `fn(*args)` as a client request on the request threads, one at a time
-        per cluster: the event loop stays free for every other cluster meanwhile."""
+        per cluster: the event loop stays free for every other cluster meanwhile.
+        `before` (reading the request body) runs first in the cluster's turn, so a
+        cluster holds at most one body in memory however many uploads it starts."""
         lock = self._cluster_locks.get(cluster.id)
         if lock is None:
             lock = self._cluster_locks.setdefault(cluster.id, asyncio.Lock())
         loop = asyncio.get_running_loop()
         async with lock:
+            if before is not None:
+                await before()
             return await loop.run_in_executor(self._executor, _as_client, fn, *args)
 
     def _rate(self, cluster_id: str) -> RateLimiter:

@@ -5,6 +5,7 @@ real HTTP against a running server."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -336,3 +337,42 @@ def test_credentials_get_401_for_a_cluster_that_does_not_exist(lab: Lab) -> None
     )
     assert real.status_code == unknown.status_code == 401
     assert real.json() == unknown.json()
+
+
+# ---- item: no request blocks the event loop ------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["", "?watch=true&timeoutSeconds=1"], ids=["get", "watch"])
+def test_a_stuck_request_on_one_cluster_does_not_stop_another(lab: Lab, query: str) -> None:
+    """Cluster A's request waits on A's store (held here, as a long write would hold
+    it); meanwhile cluster B answers. Were A's request run on the event loop, B's
+    would wait for A."""
+    server = lab.server
+    other = server.create_cluster(nodes=1)
+    neighbour = Lab(server, other)
+    finished: list[int] = []
+    try:
+        with lab.cluster.store.lock:
+            stuck = threading.Thread(
+                target=lambda: finished.append(
+                    lab.session().get(configmaps(lab) + query, timeout=HANG_GUARD).status_code
+                )
+            )
+            stuck.start()
+            # Wait until A's request holds A's turn (it is then blocked on the store).
+            deadline = time.monotonic() + HANG_GUARD
+            while not _turn_taken(server, lab.cluster.id) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert _turn_taken(server, lab.cluster.id)
+            answer = neighbour.session().get(configmaps(neighbour), timeout=HANG_GUARD)
+            assert answer.status_code == 200
+            assert finished == []  # A is still waiting for its store
+        stuck.join(HANG_GUARD)
+        assert finished == [200]
+    finally:
+        server.delete_cluster(other.id)
+
+
+def _turn_taken(server: SimServer, cluster_id: str) -> bool:
+    lock = server._cluster_locks.get(cluster_id)
+    return lock is not None and lock.locked()
