@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from app.sim.apiserver.discovery import version_info
+from app.sim.machinery import safe_yaml
 from app.sim.nodes.runtime import Program
 from app.sim.nodes.vfs import VirtualFS
 
@@ -509,7 +510,7 @@ def node_files(
 def kubeconfig_cert(text: str) -> dict[str, Any] | None:
     """The client certificate fields embedded in a kubeadm kubeconfig file."""
     try:
-        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        doc = safe_yaml.load_yaml(text)
         data = doc["users"][0]["user"]["client-certificate-data"]
         return parse_cert(base64.b64decode(data).decode())
     except (yaml.YAMLError, KeyError, IndexError, TypeError, ValueError):
@@ -518,7 +519,7 @@ def kubeconfig_cert(text: str) -> dict[str, Any] | None:
 
 def replace_kubeconfig_cert(text: str, cert: str) -> str:
     """The kubeconfig `text` with its client certificate replaced (kubeadm certs renew)."""
-    doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    doc = safe_yaml.load_yaml(text)
     doc["users"][0]["user"]["client-certificate-data"] = _b64(cert)
     return yaml.dump(doc, Dumper=_Dumper, sort_keys=False)
 
@@ -932,7 +933,7 @@ def component_program(
                 return fail(_stat_error(path))
             text = fs.read(container_path(container, volumes, path) or path)
             try:
-                doc = yaml.safe_load(text)
+                doc = safe_yaml.load_yaml(text)
             except yaml.YAMLError as exc:
                 return fail(f'error loading config file \\"{path}\\": {_yaml_summary(exc)}')
             if not isinstance(doc, dict) or not doc.get("clusters"):
@@ -1075,8 +1076,9 @@ def _kubeconfig_server(
     if host is None or not fs.is_file(host):
         return None
     try:
-        # The C loader when present: this runs on every component start.
-        doc = yaml.load(fs.read(host), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        # Bounded (node files are the learner's to write) and on libyaml: this runs on
+        # every component start.
+        doc = safe_yaml.load_yaml(fs.read(host))
         url = str(doc["clusters"][0]["cluster"]["server"])
     except (yaml.YAMLError, KeyError, IndexError, TypeError):
         return None

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from app.sim.apiserver.defaults import apply_defaults
+from app.sim.machinery import safe_yaml
 from app.sim.machinery.clock import Clock, rfc3339, rfc3339_micro
 from app.sim.machinery.errors import ApiError
 from app.sim.machinery.resources import shared_builtin_registry
@@ -66,7 +67,6 @@ HASH_ANNOTATION = "kubernetes.io/config.hash"
 SOURCE_ANNOTATION = "kubernetes.io/config.source"
 SEEN_ANNOTATION = "kubernetes.io/config.seen"
 
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _POD_RT = shared_builtin_registry().by_plural("", "v1", "pods")
 _SHELL_BINARIES = {"sh", "/bin/sh", "bash", "/bin/bash", "sleep", "/bin/sleep"}
 
@@ -346,7 +346,7 @@ class NodeAgent:
                 "no such file or directory"
             )
         try:
-            config = yaml.safe_load(self.fs.read(config_path))
+            config = safe_yaml.load_yaml(self.fs.read(config_path))
         except yaml.YAMLError as exc:
             return command_failed(
                 prefix + f"failed to load Kubelet config file {config_path}, error failed to "
@@ -377,8 +377,9 @@ class NodeAgent:
         server = None
         if self.fs.is_file(kubeconfig):
             try:
-                # The C loader: this runs on every kubelet start (errors are not shown).
-                doc = yaml.load(self.fs.read(kubeconfig), Loader=_SafeLoader)
+                # Bounded, on libyaml: this runs on every kubelet start (errors are not
+                # shown).
+                doc = safe_yaml.load_yaml(self.fs.read(kubeconfig))
                 server = str(doc["clusters"][0]["cluster"]["server"])
             except (yaml.YAMLError, KeyError, IndexError, TypeError):
                 return command_failed(
@@ -1788,7 +1789,9 @@ def _parse_yaml(text: str) -> tuple[str, str]:
     """(JSON of the document, "") or ("", YAML error summary); cached because the
     kubelet re-reads its manifests on every sync."""
     try:
-        doc = yaml.load(text, Loader=_SafeLoader)
+        # Bounded: a learner writes these files (an alias bomb, a node that contains
+        # itself, deep nesting become a manifest error, not a stalled simulator).
+        doc = safe_yaml.load_yaml(text)
     except yaml.YAMLError as exc:
         return "", components._yaml_summary(exc)
     return json.dumps(doc, default=str), ""
