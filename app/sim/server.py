@@ -1065,6 +1065,9 @@ class SimServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        # Idle request threads end; a later start() makes new ones.
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="sim-request")
 
     async def serve_forever(self) -> None:
         await self.start()
