@@ -20,9 +20,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import multiprocessing
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -64,7 +64,6 @@ async def flood_watches(
     headers = {"Authorization": f"Bearer {flooded['token']}"}
     connector = aiohttp.TCPConnector(limit=0)
     open_responses = []
-    samples: list[float] = []
     async with aiohttp.ClientSession(connector=connector) as session:
 
         async def one() -> None:
@@ -79,28 +78,35 @@ async def flood_watches(
             else:
                 open_responses.append(response)
 
-        # The neighbour's client runs on its own thread, so the flood's connection
-        # handling in this process does not count in its latency.
-        stop = threading.Event()
-        timer = threading.Thread(target=neighbour_latency, args=(neighbour, stop, samples))
+        # The neighbour's client is its own process, so opening thousands of
+        # connections here does not count in its latency.
+        context = multiprocessing.get_context("spawn")
+        stop, results = context.Event(), context.Queue()
+        timer = context.Process(target=neighbour_latency, args=(neighbour, stop, results))
         timer.start()
+        await asyncio.sleep(1.0)
         await asyncio.gather(*(one() for _ in range(count)))
         await asyncio.sleep(seconds)
         stop.set()
-        timer.join()
+        samples = results.get(timeout=120)
+        timer.join(30)
         for response in open_responses:
             response.close()
     return statuses, samples
 
 
-def neighbour_latency(neighbour: dict, stop: threading.Event, samples: list[float]) -> None:
+def neighbour_latency(neighbour: dict, stop, results) -> None:
+    """GETs on the neighbour cluster, 20 a second, until `stop`; puts the latencies
+    (ms) on `results`."""
     session = cluster_session(neighbour["token"])
     target = f"{neighbour['server']}/api/v1/namespaces/default/configmaps"
+    samples = []
     while not stop.is_set():
         started = time.perf_counter()
         session.get(target, timeout=120)
         samples.append((time.perf_counter() - started) * 1000)
         time.sleep(0.05)
+    results.put(samples)
 
 
 def flood_requests(cluster: dict, count: int) -> collections.Counter:

@@ -293,8 +293,9 @@ class SimServer:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(LOOP_INTERVAL)
-            if self._has_work():
-                # On a worker thread: a slow controller pass never stalls API requests.
+            # On worker threads: a slow controller pass (or a store held by a long
+            # write) never stalls API requests.
+            if await loop.run_in_executor(None, self._has_work):
                 await loop.run_in_executor(None, self.run_loops)
 
     def get_cluster(self, cluster_id: str) -> Cluster:
@@ -470,7 +471,9 @@ class SimServer:
                 return _json(
                     200,
                     {
-                        "items": [self.cluster_document(c) for c in list(self.clusters.values())],
+                        "items": await self._in_thread(
+                            lambda: [self.cluster_document(c) for c in list(self.clusters.values())]
+                        ),
                         "capacity": self.max_clusters,
                     },
                 )
@@ -520,7 +523,10 @@ class SimServer:
         cluster = self.get_cluster(parts[0])
         action = parts[1] if len(parts) > 1 else ""
         if action == "" and method == "GET":
-            return _json(200, self.cluster_document(cluster, with_kubeconfig=True))
+            return _json(
+                200,
+                await self._in_thread(self.cluster_document, cluster, with_kubeconfig=True),
+            )
         if action == "" and method == "DELETE":
             self.delete_cluster(cluster.id)
             return _json(200, {"id": cluster.id, "deleted": True})
@@ -599,7 +605,7 @@ class SimServer:
             if method != "GET":
                 raise ApiError(405, "method not allowed")
             items = []
-            for node in cluster.store.list("", "nodes")[0]:
+            for node in await self._in_thread(lambda: cluster.store.list("", "nodes")[0]):
                 labels = node["metadata"].get("labels") or {}
                 roles = sorted(
                     key.split("/", 1)[1]
@@ -614,7 +620,7 @@ class SimServer:
             return _json(200, {"items": items})
         node = rest[0]
         action = rest[1] if len(rest) > 1 else ""
-        if cluster.store.get("", "nodes", None, node) is None:
+        if await self._in_thread(cluster.store.get, "", "nodes", None, node) is None:
             raise ApiError(404, f'node "{node}" not found')
         access = cluster.node_access
         if access is None:
@@ -731,6 +737,12 @@ class SimServer:
                 await before()
             return await loop.run_in_executor(self._executor, _as_client, fn, *args)
 
+    async def _in_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """`fn(*args, **kwargs)` on a request thread (admin reads of every cluster's
+        store: a store held by a long write must not stall the loop)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+
     def _rate(self, cluster_id: str) -> RateLimiter:
         limiter = self._rates.get(cluster_id)
         if limiter is None:
@@ -831,7 +843,9 @@ class SimServer:
         self, request: web.Request, cluster: Cluster, req: ApiRequest
     ) -> web.StreamResponse:
         try:
-            plan = plan_watch(cluster, req)
+            # Authorization reads the cluster's store: off the loop, as a store held
+            # by a long write (a namespace deletion) must not stall other clusters.
+            plan = await self._offload(cluster, plan_watch, cluster, req)
         except ApiError as exc:
             return _json(exc.code, exc.status())
         holder = (cluster.id, _credential(req))
@@ -990,10 +1004,18 @@ class SimServer:
         if first.status != 200:
             return _to_web(first)
         namespace, name = req.namespace or "", req.name or ""
-        pod = cluster.store.get("", "pods", namespace, name) or {}
-        containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+
+        def log_state(container: str) -> tuple[list[str], dict | None]:
+            # The store is read on a request thread (see _watch).
+            lines = cluster.container_log(namespace, name, container) or [] if container else []
+            return lines, cluster.store.get("", "pods", namespace, name)
+
+        _, pod = await self._offload(cluster, log_state, "")
+        containers = [
+            c.get("name") for c in ((pod or {}).get("spec") or {}).get("containers") or []
+        ]
         container = req.query.get("container") or (containers[0] if containers else "")
-        seen = len(cluster.container_log(namespace, name, container) or [])
+        seen = len((await self._offload(cluster, log_state, container))[0])
         response = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
         response.enable_chunked_encoding()
         await response.prepare(request)
@@ -1005,7 +1027,7 @@ class SimServer:
                 await asyncio.sleep(LOG_POLL_INTERVAL)
                 if request.transport is None or request.transport.is_closing():
                     break
-                lines = cluster.container_log(namespace, name, container) or []
+                lines, current = await self._offload(cluster, log_state, container)
                 if len(lines) > seen:
                     text = "".join(
                         line if line.endswith("\n") else line + "\n" for line in lines[seen:]
@@ -1013,7 +1035,6 @@ class SimServer:
                     await response.write(text.encode())
                     seen = len(lines)
                     continue
-                current = cluster.store.get("", "pods", namespace, name)
                 phase = ((current or {}).get("status") or {}).get("phase")
                 if current is None or phase in ("Succeeded", "Failed"):
                     break
