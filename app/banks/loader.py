@@ -14,6 +14,11 @@ from typing import Any
 
 import yaml
 
+from app.sim.machinery.safe_yaml import YamlLimits, compose_yaml, error_line, error_message
+
+# Content files are small and hand-written: the simulator's parsing limits suit them.
+CONTENT_YAML_LIMITS = YamlLimits()
+
 NodePath = tuple[Any, ...]
 
 # Key under which the line of a mapping *key* (rather than its value) is stored; an
@@ -98,30 +103,32 @@ def _walk(
 def parse_text(text: str, display: str, path: Path | None = None) -> Document:
     """Parse YAML `text` (one document) reported as `display` in issues.
 
-    Raises `ContentLoadError` with the parser's line on invalid YAML, or when the text
-    holds more than one document.
+    Parsing is bounded (`app.sim.machinery.safe_yaml`): a document whose aliases expand
+    past the limits, that nests too deeply or holds an alias to itself is refused while
+    it is read, before anything walks it. Raises `ContentLoadError` with the line of the
+    problem on invalid YAML, control characters (NUL, ...), those limits, or when the
+    text holds more than one document.
     """
-    loader = yaml.SafeLoader(text)
     try:
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-            doc = Document(path=path or Path(display), display=display, data=data)
-            if node is not None:
-                _walk(loader, node, data, (), doc)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark is not None else 1
-            problem = exc.problem or "invalid YAML"
-            context = f" ({exc.context})" if exc.context else ""
-            raise ContentLoadError(
-                Issue(display, line, f"invalid YAML: {problem}{context}")
-            ) from exc
-        except yaml.YAMLError as exc:
-            raise ContentLoadError(Issue(display, 1, f"invalid YAML: {exc}")) from exc
+        loader, node = compose_yaml(text, CONTENT_YAML_LIMITS)
+    except yaml.YAMLError as exc:
+        raise _load_error(exc, text, display) from exc
+    try:
+        data = loader.construct_document(node) if node is not None else None
+        doc = Document(path=path or Path(display), display=display, data=data)
+        if node is not None:
+            _walk(loader, node, data, (), doc)
+    except yaml.YAMLError as exc:
+        raise _load_error(exc, text, display) from exc
     finally:
         loader.dispose()
     return doc
+
+
+def _load_error(exc: yaml.YAMLError, text: str, display: str) -> ContentLoadError:
+    return ContentLoadError(
+        Issue(display, error_line(exc, text), f"invalid YAML: {error_message(exc)}")
+    )
 
 
 def load_document(path: Path, display: str | None = None) -> Document:

@@ -108,6 +108,12 @@ def serve(
     # Internal errors (500s) and failing control-plane loops are logged, never silent.
     configure_logging()
 
+    from app.sim.machinery.limits import ClusterLimits
+
+    try:  # per-cluster limits: CERTPREP_SIM_MAX_OBJECTS, ... (docs/operations.md)
+        limits = ClusterLimits.from_env(os.environ)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     state = state_dir or default_state_dir()
     ca = None
     if persist and (state / CA_FILE).exists() and (state / CA_KEY_FILE).exists():
@@ -120,6 +126,7 @@ def serve(
         max_clusters=max_clusters,
         advertise_host=advertise_host,
         ca=ca,
+        limits=limits,
     )
     if persist:
         if server.ca is not None:

@@ -18,20 +18,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
 
 from app.sim.apiserver import discovery, openapi
-from app.sim.apiserver.pipeline import handle
+from app.sim.apiserver.pipeline import ApiRequest, ApiResponse, handle, plan_watch
+from app.sim.bootstrap import create_cluster
 from app.sim.machinery.cluster import ADMIN_USER, Cluster, new_token
 from app.sim.machinery.errors import ApiError
 from app.sim.machinery.kubeconfig import build_kubeconfig, dump_kubeconfig
+from app.sim.machinery.limits import (
+    ClusterLimits,
+    RateLimiter,
+    client_request,
+    retry_after,
+    too_many_requests,
+)
 from app.sim.machinery.tls import KeyPair, generate_ca, issue_server_cert, server_ssl_context
 from app.sim.registry import DEFAULT_MAX_CLUSTERS, ClusterRegistry
 from app.sim.serving import streaming
@@ -42,7 +53,6 @@ from app.sim.serving.httpio import (
     _peer_cert,
     _resource_request,
     _root_paths,
-    _to_web,
 )
 from app.sim.serving.nonresource import non_resource
 
@@ -51,6 +61,19 @@ log = logging.getLogger(__name__)
 # How often the server runs each cluster's control-plane loops (wall seconds).
 LOOP_INTERVAL = 0.25
 MAX_BODY = 3 * 1024 * 1024  # 3 MiB, kube-apiserver's default request size limit
+# Threads that run API requests off the event loop (decoding, admission, validation,
+# patching, table printing, encoding large lists). One request per cluster runs at a
+# time, so a cluster flooded with heavy requests holds at most one of them.
+REQUEST_THREADS = 16
+# Seconds a thread may hold the interpreter lock before another may take it.
+GIL_SWITCH_INTERVAL = 0.001
+# Answers larger than this are written piece by piece (see `_send`).
+STREAM_ABOVE = 256 * 1024
+# Retry-After of a watch refused for the watch limits.
+WATCH_RETRY_SECONDS = 5
+# The id under which requests for clusters that do not exist are answered: an
+# anonymous request gets what an existing cluster answers it (see _unknown_cluster).
+_STAND_IN_ID = "-unknown"  # not a DNS label: no real cluster can have it
 
 
 class SimServer(ClusterRegistry):
@@ -69,6 +92,7 @@ class SimServer(ClusterRegistry):
         node_agents: bool = True,
         control_plane: bool = True,
         drive_wall_clock: bool = True,
+        limits: ClusterLimits | None = None,
     ) -> None:
         # A CA kept from an earlier run keeps the kubeconfigs it signed valid.
         super().__init__(
@@ -94,6 +118,23 @@ class SimServer(ClusterRegistry):
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
         self._loop_task: asyncio.Task | None = None
+        # Per-cluster limits (docs/operations.md, "Simulator limits") and their state.
+        self.limits = limits or ClusterLimits()
+        self._executor = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="sim-request")
+        self._cluster_locks: dict[str, asyncio.Lock] = {}
+        self._rates: dict[str, RateLimiter] = {}
+        self._watches: dict[tuple[str, str], int] = {}
+        self._stand_in: Cluster | None = None
+        # Every new or reloaded cluster's store gets the storage quota first.
+        self.cluster_hooks.insert(0, self._apply_limits)
+
+    def _apply_limits(self, cluster: Cluster) -> None:
+        cluster.store.limits = self.limits.storage
+
+    def delete_cluster(self, cluster_id: str) -> None:
+        super().delete_cluster(cluster_id)
+        self._rates.pop(cluster_id, None)
+        self._cluster_locks.pop(cluster_id, None)
 
     # ---- addresses and credentials -----------------------------------------------------
 
@@ -183,7 +224,11 @@ class SimServer(ClusterRegistry):
                 )
             raise ApiError(404, "the server could not find the requested resource", details={})
         except ApiError as exc:
-            return _json(exc.code, exc.status())
+            response = _json(exc.code, exc.status())
+            wait = retry_after(exc)
+            if wait is not None:
+                response.headers["Retry-After"] = wait
+            return response
         except web.HTTPException as exc:
             # aiohttp's own refusals (413 for a body over MAX_BODY, ...) as Status too.
             return _json(exc.status, ApiError(exc.status, exc.reason).status())
@@ -198,41 +243,151 @@ class SimServer(ClusterRegistry):
     async def _cluster_request(self, request: web.Request) -> web.StreamResponse:
         _, _, rest = request.path.partition("/clusters/")
         cluster_id, _, tail = rest.partition("/")
-        cluster = self.get_cluster(cluster_id)
         tail = "/" + tail
         parts = [p for p in tail.split("/") if p]
-        query = {k: v for k, v in request.query.items()}
-        headers = {k: v for k, v in request.headers.items()}
+        # Public information (upstream's system:public-info-viewer): the same answer
+        # for every id, so it tells nobody whether a cluster exists.
         if parts and parts[0] in ("healthz", "livez", "readyz"):
             return _health(request, prefix=f"/clusters/{cluster_id}")
         if parts == ["version"]:
             return _json(200, discovery.version_info())
+        peer_cert = _peer_cert(request)
+        cluster = self.clusters.get(cluster_id) or self._unknown_cluster(request, peer_cert)
+        # Every unknown id shares the stand-in's budget.
+        wait = self._rate(cluster.id).acquire()
+        if wait:
+            raise too_many_requests(wait)
+        query = {k: v for k, v in request.query.items()}
+        headers = {k: v for k, v in request.headers.items()}
         if not parts:
             return _json(200, {"paths": _root_paths(cluster)})
-        body = await request.read() if request.can_read_body else b""
-        peer_cert = _peer_cert(request)
         if (
             (parts[0] == "api" and len(parts) == 1)
             or (parts[0] == "apis" and len(parts) <= 3)
             or parts[0] == "openapi"
             or (parts[0] == "api" and len(parts) == 2)
         ):
-            return non_resource(
-                cluster, request, parts, tail, headers, peer_cert, f"{self.host}:{self.port}"
+            address = f"{self.host}:{self.port}"
+            return await self._offload(
+                cluster, non_resource, cluster, request, parts, tail, headers, peer_cert, address
             )
-        req = _resource_request(request.method, parts, query, headers, body, peer_cert)
+        # The body is read later, under the cluster's turn (see `_offload`).
+        req = _resource_request(request.method, parts, query, headers, b"", peer_cert)
         if req is None:
             raise ApiError(404, "the server could not find the requested resource", details={})
         if req.verb == "watch" or (
             request.method == "GET" and req.name is None and query.get("watch") in ("true", "1")
         ):
-            return await streaming.watch(request, cluster, req)
+            return await self._watch(request, cluster, req)
         if (req.group, req.plural, req.subresource) == ("", "pods", "log") and query.get(
             "follow"
         ) in ("true", "1"):
-            return await streaming.follow_log(request, cluster, req)
-        response = handle(cluster, req)
-        return _to_web(response)
+            return await streaming.follow_log(request, cluster, req, offload=self._offload)
+
+        async def read_body() -> None:
+            req.body = await request.read()
+
+        response, chunks = await self._offload(
+            cluster, _serve, cluster, req, before=read_body if request.can_read_body else None
+        )
+        return await _send(request, response, chunks)
+
+    async def _offload(
+        self,
+        cluster: Cluster,
+        fn: Callable[..., Any],
+        *args: Any,
+        before: Callable[[], Any] | None = None,
+    ) -> Any:
+        """Run `fn(*args)` as a client request on the request threads, one at a time
+        per cluster: the event loop stays free for every other cluster meanwhile.
+        `before` (reading the request body) runs first in the cluster's turn, so a
+        cluster holds at most one body in memory however many uploads it starts."""
+        lock = self._cluster_locks.get(cluster.id)
+        if lock is None:
+            lock = self._cluster_locks.setdefault(cluster.id, asyncio.Lock())
+        loop = asyncio.get_running_loop()
+        async with lock:
+            if before is not None:
+                await before()
+            return await loop.run_in_executor(self._executor, _as_client, fn, *args)
+
+    async def in_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """`fn(*args, **kwargs)` on a request thread (admin reads of every cluster's
+        store: a store held by a long write must not stall the loop)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+
+    def _rate(self, cluster_id: str) -> RateLimiter:
+        limiter = self._rates.get(cluster_id)
+        if limiter is None:
+            limiter = self._rates.setdefault(
+                cluster_id,
+                RateLimiter(self.limits.requests_per_second, self.limits.request_burst),
+            )
+        return limiter
+
+    def _unknown_cluster(self, request: web.Request, peer_cert: bytes | None) -> Cluster:
+        """A request for a cluster id that does not exist. With credentials it gets
+        401, as credentials of another cluster get from an existing one; without, it is
+        answered by an empty stand-in cluster (bootstrap RBAC, nothing else), so
+        anonymous callers get exactly what any cluster answers them (403, or 404 for an
+        unknown resource) and cannot tell which ids exist."""
+        if request.headers.get("Authorization") or peer_cert is not None:
+            raise ApiError(401, "Unauthorized")
+        if self._stand_in is None:
+            self._stand_in = create_cluster(_STAND_IN_ID, nodes=1)
+            self._stand_in.store.limits = self.limits.storage
+        return self._stand_in
+
+    async def _watch(
+        self, request: web.Request, cluster: Cluster, req: ApiRequest
+    ) -> web.StreamResponse:
+        """A watch stream, counted against the watch limits while it is open."""
+        try:
+            # Authorization reads the cluster's store: off the loop, as a store held
+            # by a long write (a namespace deletion) must not stall other clusters.
+            plan = await self._offload(cluster, plan_watch, cluster, req)
+        except ApiError as exc:
+            return _json(exc.code, exc.status())
+        holder = (cluster.id, _credential(req))
+        self._open_watch(holder)
+        try:
+            return await streaming.watch(
+                request,
+                cluster,
+                req,
+                plan,
+                offload=self._offload,
+                byte_limit=self.limits.watch_queue_bytes,
+            )
+        finally:
+            self._close_watch(holder)
+
+    def _open_watch(self, holder: tuple[str, str]) -> None:
+        """Count a new watch of `holder` (cluster id, credential); 429 past the limits
+        of watches per credential or per cluster."""
+        limits = self.limits
+        per_cluster = sum(n for (cid, _), n in self._watches.items() if cid == holder[0])
+        mine = self._watches.get(holder, 0)
+        if (limits.watches_per_credential and mine >= limits.watches_per_credential) or (
+            limits.watches_per_cluster and per_cluster >= limits.watches_per_cluster
+        ):
+            raise ApiError(
+                429,
+                f"too many watches: at most {limits.watches_per_credential} per credential "
+                f"and {limits.watches_per_cluster} per cluster may be open",
+                reason="TooManyRequests",
+                details={"retryAfterSeconds": WATCH_RETRY_SECONDS},
+            )
+        self._watches[holder] = mine + 1
+
+    def _close_watch(self, holder: tuple[str, str]) -> None:
+        left = self._watches.get(holder, 0) - 1
+        if left > 0:
+            self._watches[holder] = left
+        else:
+            self._watches.pop(holder, None)
 
     # ---- running ---------------------------------------------------------------------
 
@@ -240,8 +395,9 @@ class SimServer(ClusterRegistry):
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(LOOP_INTERVAL)
-            if self._has_work():
-                # On a worker thread: a slow controller pass never stalls API requests.
+            # On worker threads: a slow controller pass (or a store held by a long
+            # write) never stalls API requests.
+            if await loop.run_in_executor(None, self._has_work):
                 await loop.run_in_executor(None, self.run_loops)
 
     def _ssl_context(self):
@@ -262,6 +418,10 @@ class SimServer(ClusterRegistry):
         site = web.SockSite(self._runner, sock, ssl_context=self._ssl_context())
         await site.start()
         self._loop = asyncio.get_running_loop()
+        # Requests run on threads: the event loop waits for the interpreter lock at
+        # each hand-over, up to the switch interval (5 ms by default) while a heavy
+        # request runs. A shorter interval keeps other clusters' latency low.
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL))
         self._loop_task = asyncio.create_task(self._drive_loops())
         # Build the OpenAPI documents of the built-in kinds off the request path: the
         # first `kubectl apply` would otherwise wait for them.
@@ -280,6 +440,9 @@ class SimServer(ClusterRegistry):
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        # Idle request threads end; a later start() makes new ones.
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="sim-request")
 
     async def serve_forever(self) -> None:
         await self.start()
@@ -350,3 +513,44 @@ def _warm_up(server: SimServer) -> None:
 
 async def _as_coroutine(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
+
+
+def _as_client(fn: Callable[..., Any], *args: Any) -> Any:
+    with client_request():
+        return fn(*args)
+
+
+def _serve(cluster: Cluster, req: ApiRequest) -> tuple[ApiResponse, list[bytes]]:
+    """Handle one resource request and encode its answer (on a request thread)."""
+    response = handle(cluster, req)
+    return response, response.chunks()
+
+
+async def _send(
+    request: web.Request, response: ApiResponse, chunks: list[bytes]
+) -> web.StreamResponse:
+    """Write an answer; a large one piece by piece, yielding to the loop in between,
+    so copying tens of MiB never holds the loop (or the interpreter lock) at once."""
+    headers = {"Content-Type": response.content_type, **response.headers}
+    size = sum(len(c) for c in chunks)
+    if size <= STREAM_ABOVE:
+        return web.Response(status=response.status, body=b"".join(chunks), headers=headers)
+    stream = web.StreamResponse(status=response.status, headers=headers)
+    stream.content_length = size
+    await stream.prepare(request)
+    for chunk in chunks:
+        await stream.write(chunk)
+        await asyncio.sleep(0)
+    await stream.write_eof()
+    return stream
+
+
+def _credential(req: ApiRequest) -> str:
+    """Who holds a watch, for the per-credential limit: a digest of the bearer token or
+    of the client certificate, else "anonymous"."""
+    token = req.headers.get("Authorization", "")
+    if token:
+        return "token:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    if req.peer_cert is not None:
+        return "cert:" + hashlib.sha256(req.peer_cert).hexdigest()[:32]
+    return "anonymous"

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
-
 from app.sim.apiserver import patch as patch_mod
 from app.sim.apiserver import (
     ssa,
@@ -30,6 +28,7 @@ from app.sim.apiserver.stages import (
     check_identity,
     check_types,
     decode_body,
+    decode_yaml,
     record_managed_fields,
     validate_admission,
 )
@@ -118,10 +117,7 @@ def patch(ctx: RequestContext) -> ApiResponse:
 def server_side_apply(ctx: RequestContext, old: dict[str, Any] | None) -> ApiResponse:
     rt = ctx.rt
     assert rt is not None and ctx.name is not None
-    try:
-        applied = yaml.safe_load(ctx.request.body or b"")
-    except yaml.YAMLError as exc:
-        raise ApiError(400, f"error decoding YAML: {exc}") from None
+    applied = decode_yaml(ctx.request.body, "error decoding YAML")
     if not isinstance(applied, dict):
         raise ApiError(400, "the apply configuration must be an object")
     check_identity(ctx, applied, (rt.api_version, rt.kind))

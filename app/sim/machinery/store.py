@@ -32,6 +32,7 @@ from app.sim.machinery.errors import (
     invalid,
     not_found,
 )
+from app.sim.machinery.limits import StorageLimits, storage_error
 from app.sim.machinery.selectors import (
     FieldRequirement,
     FieldSelector,
@@ -215,8 +216,20 @@ class ObjectStore:
         # Hooks the cluster installs (CRD registration, later controllers):
         # called as hook(event) after each committed write, under the lock.
         self.after_write: list[Callable[[WatchEvent], None]] = []
+        # The cluster's storage quota (None: unlimited) and what is stored now.
+        self.limits: StorageLimits | None = None
+        self._objects = 0
+        self._bytes = 0
+        # resourceVersion of every stored object, so a watch's initial replay does
+        # not decode each object (megabytes each, for large ConfigMaps) to learn it.
+        self._versions: dict[tuple[str, str, str, str], int] = {}
 
     # ---- reading ---------------------------------------------------------------------
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The store's lock: held while a write commits and notifies its watchers."""
+        return self._lock
 
     @property
     def resource_version(self) -> int:
@@ -303,6 +316,11 @@ class ObjectStore:
                 return sum(len(b) for b in self._kinds.values())
             return len(self._kinds.get((group, plural), {}))
 
+    def usage(self) -> tuple[int, int]:
+        """(objects, bytes) stored now: what the storage quota counts."""
+        with self._lock:
+            return self._objects, self._bytes
+
     def kinds(self) -> list[tuple[str, str]]:
         """(group, plural) of every kind with at least one stored object."""
         with self._lock:
@@ -328,10 +346,18 @@ class ObjectStore:
         old: bytes | None = None,
     ) -> None:
         bucket = self._kinds.setdefault((group, plural), {})
+        previous = bucket.get(key)
         if event_type == DELETED:
             bucket.pop(key, None)
+            self._versions.pop((group, plural, *key), None)
+            if previous is not None:
+                self._objects -= 1
+                self._bytes -= len(previous)
         else:
             bucket[key] = data
+            self._versions[(group, plural, *key)] = rv
+            self._objects += previous is None
+            self._bytes += len(data) - (len(previous) if previous is not None else 0)
         event = WatchEvent(event_type, group, plural, key[0], key[1], rv, data, old)
         self._history.append(event)
         self._hub.publish(event)
@@ -401,6 +427,7 @@ class ObjectStore:
             rv = self._next_rv()
             meta["resourceVersion"] = str(rv)
             data = encode(obj)
+            self._admit(group, plural, key, data, None)
             self._index_owners(group, plural, key, obj, None)
             self._commit(ADDED, group, plural, key, data, rv)
         return obj
@@ -475,9 +502,33 @@ class ObjectStore:
                 return self._remove(group, plural, key, obj, raw, "Background")
             rv = self._next_rv()
             meta["resourceVersion"] = str(rv)
+            data = encode(obj)
+            self._admit(group, plural, key, data, raw)
             self._index_owners(group, plural, key, obj, old)
-            self._commit(MODIFIED, group, plural, key, encode(obj), rv, raw)
+            self._commit(MODIFIED, group, plural, key, data, rv, raw)
         return obj
+
+    def _admit(self, group: str, plural: str, key: Key, data: bytes, old: bytes | None) -> None:
+        """Refuse a write past the storage quota (ApiError 403 or 413, see
+        `limits.storage_error`); a write that does not grow the store always passes."""
+        if self.limits is None:
+            return
+        growth = len(data) - (len(old) if old is not None else 0)
+        if old is not None and growth <= 0:
+            return
+        error = storage_error(
+            self.limits,
+            plural=plural,
+            name=key[1],
+            group=group,
+            size=len(data),
+            objects=self._objects,
+            used_bytes=self._bytes,
+            new_object=old is None,
+            growth=growth,
+        )
+        if error is not None:
+            raise error
 
     def delete(
         self,
@@ -721,7 +772,9 @@ class ObjectStore:
                     if namespace and key[0] != namespace:
                         continue
                     raw = bucket[key]
-                    rv = int(json.loads(raw)["metadata"].get("resourceVersion", "0"))
+                    rv = self._versions.get((group, plural, *key))
+                    if rv is None:
+                        rv = int(json.loads(raw)["metadata"].get("resourceVersion", "0"))
                     event = WatchEvent(ADDED, group, plural, key[0], key[1], rv, raw)
                     seen = sub.translate(event, cache)
                     if seen is not None:
@@ -768,6 +821,8 @@ class ObjectStore:
             self._kinds.clear()
             self._dependents.clear()
             self._terminating.clear()
+            self._objects = self._bytes = 0
+            self._versions.clear()
             for kind_key, objects in data.get("objects", {}).items():
                 group, _, plural = kind_key.rpartition("/")
                 bucket = self._kinds.setdefault((group, plural), {})
@@ -775,6 +830,8 @@ class ObjectStore:
                     meta = obj["metadata"]
                     key = (meta.get("namespace") or "", meta["name"])
                     bucket[key] = encode(obj)
+                    self._objects += 1
+                    self._bytes += len(bucket[key])
                     self._index_owners(group, plural, key, obj, None)
                     if (group, plural) == NAMESPACES and meta.get("deletionTimestamp"):
                         self._terminating[key[1]] = time.monotonic()

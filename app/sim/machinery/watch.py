@@ -23,6 +23,8 @@ from app.sim.machinery.selectors import FieldSelector, LabelSelector
 # capacity-bounded window per resource (100 to 100k, sized by load); one shared window
 # of this size covers a lab's traffic while keeping idle clusters small.
 HISTORY_LIMIT = 1000
+# ...and at most this much object data, whichever comes first.
+HISTORY_BYTES = 16 * 1024 * 1024
 
 ADDED, MODIFIED, DELETED, BOOKMARK, ERROR = "ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"
 
@@ -55,17 +57,35 @@ def too_old(resource_version: int) -> ApiError:
 
 
 class EventHistory:
-    """The most recent `limit` events, in resourceVersion order."""
+    """The most recent `limit` events, in resourceVersion order, holding at most
+    `max_bytes` of object data (an event's object and, for updates, its previous
+    state): a few large objects rewritten in a loop cannot pin gigabytes."""
 
-    def __init__(self, limit: int = HISTORY_LIMIT) -> None:
-        self._events: deque[WatchEvent] = deque(maxlen=limit)
+    def __init__(self, limit: int = HISTORY_LIMIT, max_bytes: int = HISTORY_BYTES) -> None:
+        self._events: deque[WatchEvent] = deque()
+        self._limit = limit
+        self._max_bytes = max_bytes
+        self._bytes = 0
         # Highest resourceVersion that fell out of the window (0: nothing lost yet).
         self._lost_upto = 0
 
+    @staticmethod
+    def _size(event: WatchEvent) -> int:
+        return len(event.data) + (len(event.old) if event.old is not None else 0)
+
     def append(self, event: WatchEvent) -> None:
-        if len(self._events) == self._events.maxlen:
-            self._lost_upto = self._events[0].resource_version
         self._events.append(event)
+        self._bytes += self._size(event)
+        while len(self._events) > self._limit or (
+            self._bytes > self._max_bytes and len(self._events) > 1
+        ):
+            dropped = self._events.popleft()
+            self._bytes -= self._size(dropped)
+            self._lost_upto = dropped.resource_version
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
 
     def since(self, resource_version: int) -> list[WatchEvent]:
         """Events newer than `resource_version`; ApiError(410) if some were dropped."""
@@ -82,6 +102,7 @@ class EventHistory:
     def clear(self, lost_upto: int) -> None:
         """Forget everything (after a restore): older resourceVersions become 410."""
         self._events.clear()
+        self._bytes = 0
         self._lost_upto = lost_upto
 
 

@@ -56,6 +56,7 @@ class AdminServer(Protocol):
         self, cluster: Cluster, user: str, groups: tuple[str, ...] = (), *, cert: bool = False
     ) -> dict[str, Any]: ...
     def persist(self, cluster: Cluster) -> None: ...
+    async def in_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
 
 
 async def _persist(server: AdminServer, cluster: Cluster) -> None:
@@ -226,7 +227,10 @@ async def list_clusters(server: AdminServer, request: web.Request) -> web.Stream
     return _json(
         200,
         {
-            "items": [server.cluster_document(c) for c in list(server.clusters.values())],
+            # Off the loop: a store held by a long write must not stall other clusters.
+            "items": await server.in_thread(
+                lambda: [server.cluster_document(c) for c in list(server.clusters.values())]
+            ),
             "capacity": server.max_clusters,
         },
     )
@@ -248,7 +252,9 @@ async def create_cluster(server: AdminServer, request: web.Request) -> web.Strea
 async def get_cluster(
     server: AdminServer, request: web.Request, cluster: Cluster
 ) -> web.StreamResponse:
-    return _json(200, server.cluster_document(cluster, with_kubeconfig=True))
+    return _json(
+        200, await server.in_thread(server.cluster_document, cluster, with_kubeconfig=True)
+    )
 
 
 async def delete_cluster(
@@ -269,7 +275,7 @@ async def kubeconfig(
 async def snapshot(
     server: AdminServer, request: web.Request, cluster: Cluster
 ) -> web.StreamResponse:
-    return _json(200, cluster.snapshot())
+    return await server.in_thread(lambda: _json(200, cluster.snapshot()))
 
 
 async def restore(
@@ -426,10 +432,10 @@ async def node_access(
     if not rest:
         if method != "GET":
             raise ApiError(405, "method not allowed")
-        return _json(200, {"items": _node_list(cluster)})
+        return _json(200, {"items": await server.in_thread(_node_list, cluster)})
     node = rest[0]
     action = rest[1] if len(rest) > 1 else ""
-    if cluster.store.get("", "nodes", None, node) is None:
+    if await server.in_thread(cluster.store.get, "", "nodes", None, node) is None:
         raise ApiError(404, f'node "{node}" not found')
     access = cluster.node_access
     if access is None:

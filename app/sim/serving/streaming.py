@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -19,7 +20,6 @@ from app.sim.apiserver.pipeline import (
     ApiRequest,
     bookmark_object,
     handle,
-    plan_watch,
     watch_object,
 )
 from app.sim.machinery.cluster import Cluster
@@ -38,23 +38,44 @@ WATCH_QUEUE_LIMIT = 10_000
 # `kubectl logs -f`: how often new lines are looked for, and the longest a follow
 # lasts (the API server's request timeout for long-running requests, 1800 s).
 LOG_POLL_INTERVAL = 0.2
+# A watch yields to the event loop after this many events written in a row (a large
+# initial list, a burst), so one stream never holds the loop.
+WATCH_YIELD_EVERY = 64
 DEFAULT_LOG_FOLLOW_SECONDS = 1800.0
 
 
-async def watch(request: web.Request, cluster: Cluster, req: ApiRequest) -> web.StreamResponse:
-    try:
-        plan = plan_watch(cluster, req)
-    except ApiError as exc:
-        return _json(exc.code, exc.status())
+# Runs `fn(*args)` as one of the cluster's client requests on a request thread (the
+# server's `_offload`): store reads never happen on the event loop.
+Offload = Callable[..., Awaitable[Any]]
+
+
+async def watch(
+    request: web.Request,
+    cluster: Cluster,
+    req: ApiRequest,
+    plan: Any,
+    *,
+    offload: Offload,
+    byte_limit: int = 0,
+) -> web.StreamResponse:
+    """Stream `plan` (from `plan_watch`, authorized already) to the client."""
     loop = asyncio.get_running_loop()
     loop_thread = threading.get_ident()
     queue: asyncio.Queue = asyncio.Queue()
     overflow = {"hit": False}
+    # Bytes of object data queued for this watcher: a slow reader is cut off past
+    # `byte_limit` (or WATCH_QUEUE_LIMIT events) and re-lists, as upstream's cacher
+    # terminates slow watchers.
+    queued = {"bytes": 0}
 
     def put(event: Any) -> None:
-        if queue.qsize() >= WATCH_QUEUE_LIMIT:
+        size = len(getattr(event, "data", b""))
+        if queue.qsize() >= WATCH_QUEUE_LIMIT or (
+            byte_limit and queued["bytes"] + size > byte_limit
+        ):
             overflow["hit"] = True
             return
+        queued["bytes"] += size
         queue.put_nowait(event)
 
     def deliver(event: Any) -> None:
@@ -64,34 +85,41 @@ async def watch(request: web.Request, cluster: Cluster, req: ApiRequest) -> web.
             loop.call_soon_threadsafe(put, event)
 
     store = cluster.store
+    watch_list = req.query.get("sendInitialEvents") in ("true", "1")
+
+    def subscribe() -> tuple[Any, int]:
+        # On a request thread: replaying a large initial list (or history) never
+        # holds the event loop. Under the store lock, so the end-of-initial-events
+        # marker is queued behind the replay and before any live event.
+        with store.lock:
+            sub, start_rv = store.watch(
+                plan.rt.group,
+                plan.rt.plural,
+                deliver,
+                namespace=req.namespace,
+                label_selector=plan.label_selector,
+                field_selector=plan.field_selector,
+                resource_version=plan.resource_version,
+                send_initial=plan.send_initial,
+            )
+            if watch_list and plan.bookmarks:
+                deliver(("initial-end", start_rv))
+        return sub, start_rv
+
     too_old: ApiError | None = None
     sub = None
     try:
-        sub, start_rv = store.watch(
-            plan.rt.group,
-            plan.rt.plural,
-            deliver,
-            namespace=req.namespace,
-            label_selector=plan.label_selector,
-            field_selector=plan.field_selector,
-            resource_version=plan.resource_version,
-            send_initial=plan.send_initial,
-        )
+        sub, _ = await offload(cluster, subscribe)
     except ApiError as exc:
         if exc.code != 410:
             return _json(exc.code, exc.status())
         too_old = exc
-        start_rv = store.resource_version
-    watch_list = req.query.get("sendInitialEvents") in ("true", "1")
-    if watch_list and plan.bookmarks:
-        # Queued behind the initial ADDED events, before any live event (we have
-        # not yielded to the loop since subscribing, so none is queued yet).
-        queue.put_nowait(("initial-end", start_rv))
     response = web.StreamResponse(status=200, headers={"Content-Type": JSON})
     response.enable_chunked_encoding()
     await response.prepare(request)
     deadline = loop.time() + plan.timeout
     last_sent = loop.time()
+    written = 0
     try:
         if too_old is not None:
             await _write_event(response, ERROR, too_old.status())
@@ -100,8 +128,15 @@ async def watch(request: web.Request, cluster: Cluster, req: ApiRequest) -> web.
             remaining = deadline - loop.time()
             if remaining <= 0 or overflow["hit"]:
                 break
+            written += 1
+            if written % WATCH_YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # let other requests in between events
             try:
-                item = await asyncio.wait_for(queue.get(), min(remaining, IDLE_CHECK))
+                if queue.empty():
+                    item = await asyncio.wait_for(queue.get(), min(remaining, IDLE_CHECK))
+                else:
+                    item = queue.get_nowait()
+                queued["bytes"] -= len(getattr(item, "data", b""))
             except TimeoutError:
                 if request.transport is None or request.transport.is_closing():
                     break
@@ -136,17 +171,25 @@ async def watch(request: web.Request, cluster: Cluster, req: ApiRequest) -> web.
     return response
 
 
-async def follow_log(request: web.Request, cluster: Cluster, req: ApiRequest) -> web.StreamResponse:
+async def follow_log(
+    request: web.Request, cluster: Cluster, req: ApiRequest, *, offload: Offload
+) -> web.StreamResponse:
     """`kubectl logs -f`: the log so far, then new lines as they are appended, until
     the pod is gone or has finished, or the client leaves."""
-    first = handle(cluster, req)
+    first = await offload(cluster, handle, cluster, req)
     if first.status != 200:
         return _to_web(first)
     namespace, name = req.namespace or "", req.name or ""
-    pod = cluster.store.get("", "pods", namespace, name) or {}
-    containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+
+    def log_state(container: str) -> tuple[list[str], dict | None]:
+        # The store is read on a request thread (see `watch`).
+        lines = cluster.container_log(namespace, name, container) or [] if container else []
+        return lines, cluster.store.get("", "pods", namespace, name)
+
+    _, pod = await offload(cluster, log_state, "")
+    containers = [c.get("name") for c in ((pod or {}).get("spec") or {}).get("containers") or []]
     container = req.query.get("container") or (containers[0] if containers else "")
-    seen = len(cluster.container_log(namespace, name, container) or [])
+    seen = len((await offload(cluster, log_state, container))[0])
     response = web.StreamResponse(status=200, headers={"Content-Type": "text/plain"})
     response.enable_chunked_encoding()
     await response.prepare(request)
@@ -158,7 +201,7 @@ async def follow_log(request: web.Request, cluster: Cluster, req: ApiRequest) ->
             await asyncio.sleep(LOG_POLL_INTERVAL)
             if request.transport is None or request.transport.is_closing():
                 break
-            lines = cluster.container_log(namespace, name, container) or []
+            lines, current = await offload(cluster, log_state, container)
             if len(lines) > seen:
                 text = "".join(
                     line if line.endswith("\n") else line + "\n" for line in lines[seen:]
@@ -166,7 +209,6 @@ async def follow_log(request: web.Request, cluster: Cluster, req: ApiRequest) ->
                 await response.write(text.encode())
                 seen = len(lines)
                 continue
-            current = cluster.store.get("", "pods", namespace, name)
             phase = ((current or {}).get("status") or {}).get("phase")
             if current is None or phase in ("Succeeded", "Failed"):
                 break

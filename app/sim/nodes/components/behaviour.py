@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from app.sim.machinery import safe_yaml
 from app.sim.nodes.components.flags import FILE_FLAGS, FLAGS, KUBECONFIG_FLAGS
 from app.sim.nodes.components.layout import (
     COMPONENTS,
@@ -179,7 +180,7 @@ def component_program(
                 return fail(_stat_error(path))
             text = fs.read(container_path(container, volumes, path) or path)
             try:
-                doc = yaml.safe_load(text)
+                doc = safe_yaml.load_yaml(text)
             except yaml.YAMLError as exc:
                 return fail(f'error loading config file \\"{path}\\": {_yaml_summary(exc)}')
             if not isinstance(doc, dict) or not doc.get("clusters"):
@@ -322,8 +323,9 @@ def _kubeconfig_server(
     if host is None or not fs.is_file(host):
         return None
     try:
-        # The C loader when present: this runs on every component start.
-        doc = yaml.load(fs.read(host), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        # Bounded (node files are the learner's to write) and on libyaml: this runs on
+        # every component start.
+        doc = safe_yaml.load_yaml(fs.read(host))
         url = str(doc["clusters"][0]["cluster"]["server"])
     except (yaml.YAMLError, KeyError, IndexError, TypeError):
         return None

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from app.sim.machinery import safe_yaml
 from app.sim.nodes.components.layout import (
     API_PORT,
     CA_VALIDITY,
@@ -279,7 +280,7 @@ def node_files(
 def kubeconfig_cert(text: str) -> dict[str, Any] | None:
     """The client certificate fields embedded in a kubeadm kubeconfig file."""
     try:
-        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        doc = safe_yaml.load_yaml(text)
         data = doc["users"][0]["user"]["client-certificate-data"]
         return parse_cert(base64.b64decode(data).decode())
     except (yaml.YAMLError, KeyError, IndexError, TypeError, ValueError):
@@ -288,6 +289,6 @@ def kubeconfig_cert(text: str) -> dict[str, Any] | None:
 
 def replace_kubeconfig_cert(text: str, cert: str) -> str:
     """The kubeconfig `text` with its client certificate replaced (kubeadm certs renew)."""
-    doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    doc = safe_yaml.load_yaml(text)
     doc["users"][0]["user"]["client-certificate-data"] = _b64(cert)
     return yaml.dump(doc, Dumper=_Dumper, sort_keys=False)

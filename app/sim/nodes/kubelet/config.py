@@ -6,8 +6,9 @@ import re
 
 import yaml
 
+from app.sim.machinery import safe_yaml
 from app.sim.nodes import components
-from app.sim.nodes.kubelet.records import _klog, _SafeLoader
+from app.sim.nodes.kubelet.records import _klog
 
 
 class KubeletConfig:
@@ -111,7 +112,7 @@ class KubeletConfig:
                 "no such file or directory"
             )
         try:
-            config = yaml.safe_load(self.fs.read(config_path))
+            config = safe_yaml.load_yaml(self.fs.read(config_path))
         except yaml.YAMLError as exc:
             return command_failed(
                 prefix + f"failed to load Kubelet config file {config_path}, error failed to "
@@ -142,8 +143,9 @@ class KubeletConfig:
         server = None
         if self.fs.is_file(kubeconfig):
             try:
-                # The C loader: this runs on every kubelet start (errors are not shown).
-                doc = yaml.load(self.fs.read(kubeconfig), Loader=_SafeLoader)
+                # Bounded, on libyaml: this runs on every kubelet start (errors are not
+                # shown).
+                doc = safe_yaml.load_yaml(self.fs.read(kubeconfig))
                 server = str(doc["clusters"][0]["cluster"]["server"])
             except (yaml.YAMLError, KeyError, IndexError, TypeError):
                 return command_failed(

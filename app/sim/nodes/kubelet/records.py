@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import yaml
-
 from app.sim.machinery.clock import rfc3339
 from app.sim.nodes.runtime import (
     Program,
@@ -22,8 +20,6 @@ PROBE_PERIOD = 10
 SIGKILL_EXIT = 137
 
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
-
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _ts(epoch: float) -> str:

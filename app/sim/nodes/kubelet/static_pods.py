@@ -13,11 +13,12 @@ from typing import Any
 import yaml
 
 from app.sim.apiserver.defaults import apply_defaults
+from app.sim.machinery import safe_yaml
 from app.sim.machinery.clock import rfc3339_micro
 from app.sim.machinery.errors import ApiError
 from app.sim.machinery.resources import shared_builtin_registry
 from app.sim.nodes import components
-from app.sim.nodes.kubelet.records import MIRROR_ANNOTATION, PodRuntime, _q, _SafeLoader
+from app.sim.nodes.kubelet.records import MIRROR_ANNOTATION, PodRuntime, _q
 
 HASH_ANNOTATION = "kubernetes.io/config.hash"
 SOURCE_ANNOTATION = "kubernetes.io/config.source"
@@ -30,7 +31,9 @@ def _parse_yaml(text: str) -> tuple[str, str]:
     """(JSON of the document, "") or ("", YAML error summary); cached because the
     kubelet re-reads its manifests on every sync."""
     try:
-        doc = yaml.load(text, Loader=_SafeLoader)
+        # Bounded: a learner writes these files (an alias bomb, a node that contains
+        # itself, deep nesting become a manifest error, not a stalled simulator).
+        doc = safe_yaml.load_yaml(text)
     except yaml.YAMLError as exc:
         return "", components._yaml_summary(exc)
     return json.dumps(doc, default=str), ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.sim.nodes.components import COMPONENTS
 from app.sim.nodes.kubelet import MIRROR_ANNOTATION
 
@@ -137,3 +139,34 @@ def test_static_pod_path_comes_from_the_kubelet_config(sim):
     assert sh.run("systemctl restart kubelet").exit_code == 0
     sim.tick(1)
     assert sim.pod("busy-node01")["status"]["phase"] == "Running"
+
+
+def _alias_bomb_pod() -> str:
+    lines = ["apiVersion: v1", "kind: Pod", "metadata: {name: lol}"]
+    lines.append("x0: &x0 [" + ", ".join(['"lol"'] * 9) + "]")
+    lines += [f"x{n}: &x{n} [" + ", ".join([f"*x{n - 1}"] * 9) + "]" for n in range(1, 9)]
+    return "\n".join(lines) + "\nspec: {containers: [{name: c, image: *x8}]}\n"
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        _alias_bomb_pod(),
+        "apiVersion: v1\nkind: Pod\nmetadata: &m {name: loop, again: *m}\n",
+        "apiVersion: v1\nkind: Pod\nspec: " + "[" * 500 + "]" * 500 + "\n",
+    ],
+    ids=["alias-bomb", "self-alias", "deep"],
+)
+def test_a_hostile_manifest_on_a_node_is_a_manifest_error(sim, manifest: str) -> None:
+    """A learner writes the files on a node: the kubelet parses them with the bounded
+    loader, so a bomb is an unparseable manifest, not a stalled simulator."""
+    sim.nodes.write_file("node01", "/etc/kubernetes/manifests/hostile.yaml", manifest)
+    sim.tick(1)
+    journal = sim.shell("node01").run("journalctl -u kubelet").stdout
+    assert '"Could not process manifest file"' in journal and "hostile.yaml" in journal
+    assert [
+        p
+        for p in sim.store.list("", "pods")[0]
+        if "node01" in p["metadata"]["name"] and p["metadata"]["name"].startswith(("lol", "loop"))
+    ] == []
