@@ -286,7 +286,7 @@ def test_grace_policy_abandons_after_the_grace_period(
 def test_expiry_job_is_enqueued_and_closes_when_due(
     client: Any, make_quiz: Callable, learner: Any, clock: ManualClock, db_session: Any
 ) -> None:
-    from app.tasks.quizzes import AttemptNotDue, expire_attempt
+    from app.tasks.quizzes import expire_attempt
 
     make_quiz()
     _, headers = learner
@@ -294,7 +294,7 @@ def test_expiry_job_is_enqueued_and_closes_when_due(
     row = db_session.get(Attempt, attempt["id"])
     job = db_session.get(Job, int(row.expiry_job_id))
     assert job.task_name == attempts_service.EXPIRE_TASK and job.args == [attempt["id"]]
-    with pytest.raises(AttemptNotDue):
+    with pytest.raises(attempts_service.AttemptNotDue):
         expire_attempt.body(attempt["id"])
     clock.advance(minutes=20)
     assert expire_attempt.body(attempt["id"]) == {
@@ -392,9 +392,9 @@ def test_trainer_lists_attempts_by_quiz_and_user(
 
 @pytest.mark.redis
 def test_real_worker_closes_the_attempt_when_it_expires(celery_worker: Any, tmp_path: Any) -> None:
+    from app.clock import CLOCK_CONFIG_KEY
     from app.extensions import db
     from app.models.quiz import Quiz, QuizSource
-    from app.services.quizzes import CLOCK_CONFIG_KEY
     from app.services.users import create_user
     from tests.fixtures.worker import wait_for_job
     from tests.integration.test_quizzes import QUIZ_DEFAULTS, import_bank

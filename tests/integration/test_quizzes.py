@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from app.banks.validator import load_content
+from app.clock import CLOCK_CONFIG_KEY
 from app.models.quiz import Quiz, QuizSource
 from app.services.banks import import_content
-from app.services.quizzes import CLOCK_CONFIG_KEY
 
 API = "/api/v1"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
