@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from app.sim.controllers.nodelifecycle import NODE_MONITOR_GRACE_SECONDS, eviction_time, tolerates
-
-from .conftest import Lab
+from tests.fixtures.controllers import Lab
 
 
 def ready_condition(lab: Lab, node: str) -> dict:

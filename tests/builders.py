@@ -1,0 +1,209 @@
+"""Test-data builders: one place for the objects tests make, each with short defaults
+and keyword overrides (in the spirit of upstream Kubernetes' `st.MakePod()`).
+
+Kubernetes objects are plain JSON-shaped dicts:
+
+- `pod()`: a Pod manifest as a client sends it (no server fields);
+- `make_pod()`, `make_node()`, `taint()`: a Pod or Node as the store holds it (uid,
+  resourceVersion, status), the shape the scheduler reads;
+- `deployment()`, `crd()`: a Deployment and a CustomResourceDefinition manifest.
+
+Accounts and quizzes are database rows (inside an app context):
+
+- `user()`: an account with an API token;
+- `SAMPLE_BANK`, `import_bank()`: the sample question bank every quiz test uses, with
+  `CORRECT` and `WRONG` responses per question;
+- `QUIZ_DEFAULTS`, `quiz()`: a blueprint quiz over the sample bank.
+
+Test modules import builders from here and fixtures from tests/fixtures/, never from
+another test module.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+# --- Kubernetes objects -----------------------------------------------------------------
+
+_uids = itertools.count(1)
+
+
+def pod(
+    name: str = "web",
+    namespace: str = "default",
+    *,
+    labels: dict[str, str] | None = None,
+    image: str = "nginx",
+    container: str = "app",
+    **spec: Any,
+) -> dict[str, Any]:
+    """A Pod manifest with one container; `labels` only when given, `spec` keys (e.g.
+    `nodeName`, `tolerations`) added to the pod's spec."""
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace}
+    if labels is not None:
+        metadata["labels"] = labels
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": {"containers": [{"name": container, "image": image}], **spec},
+    }
+
+
+def make_node(
+    name: str,
+    *,
+    cpu: str = "4",
+    memory: str = "8Gi",
+    pods: str = "110",
+    labels: dict[str, str] | None = None,
+    taints: list[dict[str, str]] | None = None,
+    unschedulable: bool = False,
+    images: list[tuple[str, int]] | None = None,
+    extra: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A stored Node with its hostname label, allocatable = capacity."""
+    allocatable = {"cpu": cpu, "memory": memory, "pods": pods, **(extra or {})}
+    node: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "resourceVersion": "1",
+            "labels": {"kubernetes.io/hostname": name, **(labels or {})},
+        },
+        "spec": {},
+        "status": {"allocatable": allocatable, "capacity": dict(allocatable)},
+    }
+    if taints:
+        node["spec"]["taints"] = taints
+    if unschedulable:
+        node["spec"]["unschedulable"] = True
+    if images:
+        node["status"]["images"] = [{"names": [n], "sizeBytes": s} for n, s in images]
+    return node
+
+
+def make_pod(
+    name: str,
+    *,
+    namespace: str = "default",
+    cpu: str | None = None,
+    memory: str | None = None,
+    labels: dict[str, str] | None = None,
+    node: str | None = None,
+    image: str = "nginx:1.27",
+    priority: int | None = None,
+    priority_class: str | None = None,
+    scheduler_name: str | None = None,
+    host_port: int | None = None,
+    spec: dict[str, Any] | None = None,
+    uid: str | None = None,
+    created: str = "2026-01-01T00:00:00Z",
+) -> dict[str, Any]:
+    """A stored Pod (uid, resourceVersion, creation time): Running when bound to
+    `node`, else Pending; `cpu`/`memory` are the container's requests."""
+    requests = {}
+    if cpu is not None:
+        requests["cpu"] = cpu
+    if memory is not None:
+        requests["memory"] = memory
+    container: dict[str, Any] = {"name": "main", "image": image}
+    if requests:
+        container["resources"] = {"requests": requests}
+    if host_port is not None:
+        container["ports"] = [{"containerPort": 80, "hostPort": host_port, "protocol": "TCP"}]
+    pod_spec: dict[str, Any] = {"containers": [container], **(spec or {})}
+    if node is not None:
+        pod_spec["nodeName"] = node
+    if priority is not None:
+        pod_spec["priority"] = priority
+    if priority_class is not None:
+        pod_spec["priorityClassName"] = priority_class
+    if scheduler_name is not None:
+        pod_spec["schedulerName"] = scheduler_name
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": uid or f"uid-{name}-{next(_uids)}",
+            "resourceVersion": "1",
+            "labels": labels or {},
+            "creationTimestamp": created,
+        },
+        "spec": pod_spec,
+        "status": {"phase": "Running" if node else "Pending"},
+    }
+
+
+def taint(key: str, value: str = "", effect: str = "NoSchedule") -> dict[str, str]:
+    return {"key": key, "value": value, "effect": effect}
+
+
+def deployment(
+    name: str = "web", replicas: int = 3, image: str = "nginx:1.25", **spec: Any
+) -> dict[str, Any]:
+    """A Deployment manifest whose one container serves port 8080 (`http`); `spec`
+    keys override the Deployment's spec."""
+    body: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": image,
+                            "ports": [{"name": "http", "containerPort": 8080}],
+                        }
+                    ]
+                },
+            },
+        },
+    }
+    body["spec"].update(spec)
+    return body
+
+
+def crd(
+    kind: str = "Widget",
+    group: str = "example.com",
+    *,
+    plural: str | None = None,
+    short_names: list[str] | None = None,
+    scope: str = "Namespaced",
+    schema: dict[str, Any] | None = None,
+    subresources: dict[str, Any] | None = None,
+    more_versions: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A CustomResourceDefinition of `kind` in `group`, served and stored as v1 (with
+    `schema` and `subresources` when given), plus `more_versions` after it."""
+    singular = kind.lower()
+    plural = plural or f"{singular}s"
+    names: dict[str, Any] = {"plural": plural, "singular": singular, "kind": kind}
+    if short_names:
+        names["shortNames"] = short_names
+    version: dict[str, Any] = {"name": "v1", "served": True, "storage": True}
+    if subresources is not None:
+        version["subresources"] = subresources
+    if schema is not None:
+        version["schema"] = {"openAPIV3Schema": schema}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {
+            "group": group,
+            "scope": scope,
+            "names": names,
+            "versions": [version, *(more_versions or [])],
+        },
+    }
