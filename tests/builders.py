@@ -22,7 +22,11 @@ another test module.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
+
+from app.banks.validator import load_content
+from app.services.banks import import_content
 
 # --- Kubernetes objects -----------------------------------------------------------------
 
@@ -207,3 +211,157 @@ def crd(
             "versions": [version, *(more_versions or [])],
         },
     }
+
+
+SAMPLE_BANK = """\
+spec: certprep/questions/v1
+bank: sample
+title: Sample bank
+questions:
+  - id: sample-single
+    version: 1
+    type: single
+    difficulty: easy
+    domain: Cluster Architecture
+    section: etcd
+    topic: etcd-quorum
+    seed_section: "etcd / Raft"
+    stem: Which member accepts writes in a Raft cluster?
+    options:
+      - {id: a, text: The leader, correct: true, why: SECRET-WHY-LEADER}
+      - {id: b, text: Any follower, correct: false, why: SECRET-WHY-FOLLOWER}
+      - {id: c, text: The oldest member, correct: false, why: SECRET-WHY-OLDEST}
+    explanation: SECRET-EXPLANATION-SINGLE
+  - id: sample-multiple
+    version: 1
+    type: multiple
+    difficulty: medium
+    domain: Cluster Architecture
+    section: apiserver
+    topic: admission
+    seed_section: "API Server / Request flow"
+    stem: Which stages run before a write reaches etcd?
+    negative_marking: true
+    options:
+      - {id: a, text: Authentication, correct: true, why: SECRET-WHY-AUTHN}
+      - {id: b, text: Scheduling, correct: false, why: SECRET-WHY-SCHED}
+      - {id: c, text: Admission, correct: true, why: SECRET-WHY-ADMIT}
+    explanation: SECRET-EXPLANATION-MULTIPLE
+  - id: sample-true-false
+    version: 1
+    type: true_false
+    difficulty: easy
+    domain: Cluster Architecture
+    section: etcd
+    topic: etcd-access
+    seed_section: "etcd / Access"
+    stem: Only the API server talks to etcd.
+    answer: true
+    explanation: SECRET-EXPLANATION-TF
+  - id: sample-ordering
+    version: 1
+    type: ordering
+    difficulty: medium
+    domain: Cluster Architecture
+    section: apiserver
+    topic: request-flow
+    seed_section: "API Server / Request flow"
+    stem: Put the request stages in order.
+    items:
+      - {id: authn, text: Authentication}
+      - {id: authz, text: Authorization}
+      - {id: admit, text: Admission}
+      - {id: persist, text: Persist to etcd}
+    explanation: SECRET-EXPLANATION-ORDERING
+  - id: sample-matching
+    version: 1
+    type: matching
+    difficulty: medium
+    domain: Workloads & Scheduling
+    section: scheduler
+    topic: plugins
+    seed_section: "Scheduler / Plugins"
+    stem: Match each plugin to what it checks.
+    prompts:
+      - {id: p1, text: TaintToleration, match: c1}
+      - {id: p2, text: NodeResourcesFit, match: c2}
+    choices:
+      - {id: c1, text: Taints on the node}
+      - {id: c2, text: Free CPU and memory}
+      - {id: c3, text: Image locality}
+    explanation: SECRET-EXPLANATION-MATCHING
+  - id: sample-short
+    version: 1
+    type: short_answer
+    difficulty: easy
+    domain: Workloads & Scheduling
+    section: scheduler
+    topic: binding
+    seed_section: "Scheduler / Bind"
+    stem: Which component sets spec.nodeName for a normal pod?
+    accept: [kube-scheduler]
+    accept_regex: ["(the )?kube-scheduler( process)?"]
+    explanation: SECRET-EXPLANATION-SHORT
+  - id: sample-numeric
+    version: 1
+    type: numeric
+    difficulty: hard
+    domain: Troubleshooting
+    section: etcd
+    topic: etcd-quorum
+    seed_section: "etcd / Raft"
+    stem: How many members of a 5-member etcd cluster may fail?
+    answer: 2
+    tolerance: 0
+    unit: members
+    explanation: SECRET-EXPLANATION-NUMERIC
+"""
+
+
+CORRECT = {
+    "sample-single": {"choice": "a"},
+    "sample-multiple": {"choices": ["a", "c"]},
+    "sample-true-false": {"value": True},
+    "sample-ordering": {"order": ["authn", "authz", "admit", "persist"]},
+    "sample-matching": {"matches": {"p1": "c1", "p2": "c2"}},
+    "sample-short": {"text": "Kube-Scheduler"},
+    "sample-numeric": {"value": 2},
+}
+
+
+WRONG = {
+    "sample-single": {"choice": "b"},
+    "sample-multiple": {"choices": ["b"]},
+    "sample-true-false": {"value": False},
+    "sample-ordering": {"order": ["persist", "admit", "authz", "authn"]},
+    "sample-matching": {"matches": {"p1": "c3", "p2": "c3"}},
+    "sample-short": {"text": "kubelet"},
+    "sample-numeric": {"value": 3},
+}
+
+
+QUIZ_DEFAULTS: dict[str, Any] = {
+    "title": "Sample quiz",
+    "description": "",
+    "time_limit_minutes": 20,
+    "pass_mark": 60,
+    "attempts_allowed": 3,
+    "grading_method": "highest",
+    "shuffle_questions": True,
+    "shuffle_options": True,
+    "expiry_policy": "autosubmit",
+    "grace_minutes": 0,
+    "review_policy": "explanations",
+    "review_after": "submit",
+    "close_at": None,
+    "draw": [{"where": {"bank": ["sample"]}, "count": 7}],
+}
+
+
+def import_bank(directory: Path, text: str = SAMPLE_BANK, name: str = "sample.yaml") -> Any:
+    """Write `text` as a bank file under `directory` and import it; returns the report."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / name).write_text(text)
+    content = load_content([directory / name])
+    assert content.issues == [], content.issues
+    return import_content(content)

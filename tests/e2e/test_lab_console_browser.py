@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from tests.e2e.test_learner_browser import axe_serious, browser, new_page, shot  # noqa: F401
 from tests.fixtures.app import DEFAULT_PASSWORD
+from tests.fixtures.learner_browser import axe_serious, new_page, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.kubectl]
 
@@ -82,7 +82,7 @@ def lab_server(lab_stack: Any) -> Iterator[str]:
 def test_fix_the_scheduler_in_the_console(
     lab_server: str,
     lab_stack: Any,
-    browser: Any,  # noqa: F811
+    browser: Any,
     make_user: Any,
 ) -> None:
     make_user("learner", email=EMAIL)

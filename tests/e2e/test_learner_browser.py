@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from other test modules are used as arguments)
 """Headless Chromium (Debian's, driven by Playwright) against a live server: a learner
 logs in at /login and takes a whole quiz with every item type (drag and keyboard
 ordering, matching selects, numeric with unit), navigates, flags, reloads and resumes at
@@ -10,33 +9,19 @@ to test-output/ (git-ignored)."""
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from werkzeug.serving import make_server
 
-from app.config import PROJECT_ROOT
+from tests.builders import CORRECT
 from tests.fixtures.app import DEFAULT_PASSWORD
-from tests.integration.test_quizzes import CORRECT, make_quiz, sample_bank  # noqa: F401
+from tests.fixtures.learner_browser import axe_serious, new_page, shot
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-OUTPUT_DIR = PROJECT_ROOT / "test-output"
-AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 EMAIL = "ada@example.test"
 
 
@@ -51,45 +36,6 @@ def live_server(app: Any, db_session: Any) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium") or CHROMIUM
-    if not Path(executable).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-def new_page(browser: Any, width: int = 1280, height: int = 900) -> Any:
-    # bypass_csp lets the test inject axe-core; the pages themselves never need it.
-    context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    return page
-
-
-def axe_serious(page: Any) -> list[str]:
-    """Serious and critical axe-core violations of the page, as readable lines."""
-    page.add_script_tag(content=AXE.read_text())
-    result = page.evaluate("async () => await axe.run(document)")
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-def shot(page: Any, name: str) -> None:
-    OUTPUT_DIR.mkdir(exist_ok=True)
-    page.screenshot(path=str(OUTPUT_DIR / f"learner-{name}.png"), full_page=True)
 
 
 def log_in(page: Any, base: str, path: str) -> None:

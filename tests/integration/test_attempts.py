@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_quizzes are used as arguments)
 """The timed attempt engine over REST with a controllable clock: autosave, resume,
 deadlines with accommodations, expiry policies, scoring, idempotent submit, review."""
 
@@ -14,22 +13,8 @@ from sqlalchemy import select
 from app.models.attempt import Attempt
 from app.models.job import Job
 from app.services import attempts as attempts_service
-from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
-    API,
-    CORRECT,
-    START,
-    WRONG,
-    ManualClock,
-    answer,
-    answer_all,
-    clock,
-    coach,
-    learner,
-    make_quiz,
-    sample_bank,
-    start,
-    trainer,
-)
+from tests.builders import CORRECT, WRONG
+from tests.fixtures.quizzes import API, START, ManualClock, answer, answer_all, coach, start
 
 
 def submit(client: Any, headers: dict, attempt_id: int, status: int = 200) -> dict:
@@ -396,8 +381,8 @@ def test_real_worker_closes_the_attempt_when_it_expires(celery_worker: Any, tmp_
     from app.extensions import db
     from app.models.quiz import Quiz, QuizSource
     from app.services.users import create_user
+    from tests.builders import QUIZ_DEFAULTS, import_bank
     from tests.fixtures.worker import wait_for_job
-    from tests.integration.test_quizzes import QUIZ_DEFAULTS, import_bank
 
     worker_clock = ManualClock(START)
     celery_worker.app.config[CLOCK_CONFIG_KEY] = worker_clock

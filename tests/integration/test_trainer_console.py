@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from other test modules are used as arguments)
 """The trainer console over the test client: every dashboard route answers 404 to a
 trainer of another cohort (a table over the blueprint's routes, so a new route cannot
 be left unchecked), the forms need CSRF and confirmation, each action lands in the
@@ -17,19 +16,10 @@ import pytest
 from app.extensions import db
 from app.models.staff import StaffAction
 from app.services import progress
+from tests.builders import CORRECT
 from tests.fixtures.app import DEFAULT_PASSWORD, assert_json_error, bearer
-from tests.integration.test_dashboard import csrf_of, log_in
-from tests.integration.test_progress import take
-from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
-    API,
-    CORRECT,
-    ManualClock,
-    clock,
-    make_quiz,
-    sample_bank,
-    start,
-)
-from tests.integration.test_staff_access import Side, _ended_session
+from tests.fixtures.quizzes import API, ManualClock, start, take
+from tests.fixtures.web import Side, _ended_session, csrf_of, log_in
 
 FORM_OK = (200, 302)
 
@@ -409,7 +399,7 @@ def test_gradebook_csv_has_one_column_per_assignment(client: Any, two_cohorts: A
 def test_gradebook_sorts_and_filters(
     app: Any, client: Any, make_user: Callable, make_quiz: Callable, clock: ManualClock
 ) -> None:
-    from tests.integration.test_quizzes import WRONG
+    from tests.builders import WRONG
 
     make_quiz()
     _, trainer_token = make_user("trainer", email="coach@example.test")
