@@ -25,8 +25,33 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from app.banks.validator import load_content
-from app.services.banks import import_content
+# --- accounts ---------------------------------------------------------------------------
+
+DEFAULT_PASSWORD = "correct-horse-battery"
+_emails = itertools.count(1)
+
+
+def user(
+    role: str = "learner",
+    *,
+    email: str | None = None,
+    password: str | None = None,
+    accommodation: float = 1.0,
+) -> tuple[Any, str]:
+    """A new account (a unique `userN@example.test` unless `email` is given, the
+    password `DEFAULT_PASSWORD` unless `password` is) and an API token for it:
+    `(user, token)`. Needs an app context."""
+    from app.services.auth import issue_token
+    from app.services.users import create_user
+
+    account = create_user(
+        email or f"user{next(_emails)}@example.test",
+        role,
+        password or DEFAULT_PASSWORD,
+        accommodation,
+    )
+    return account, issue_token(account, label="test").token
+
 
 # --- Kubernetes objects -----------------------------------------------------------------
 
@@ -213,6 +238,8 @@ def crd(
     }
 
 
+# --- question banks and quizzes ---------------------------------------------------------
+
 SAMPLE_BANK = """\
 spec: certprep/questions/v1
 bank: sample
@@ -359,9 +386,25 @@ QUIZ_DEFAULTS: dict[str, Any] = {
 
 
 def import_bank(directory: Path, text: str = SAMPLE_BANK, name: str = "sample.yaml") -> Any:
-    """Write `text` as a bank file under `directory` and import it; returns the report."""
+    """Write `text` as a bank file under `directory` and import it; returns the report.
+    Needs an app context."""
+    from app.banks.validator import load_content
+    from app.services.banks import import_content
+
     directory.mkdir(parents=True, exist_ok=True)
     (directory / name).write_text(text)
     content = load_content([directory / name])
     assert content.issues == [], content.issues
     return import_content(content)
+
+
+def quiz(slug: str = "sample-quiz", **overrides: Any) -> Any:
+    """A blueprint quiz over the sample bank (`QUIZ_DEFAULTS` with `overrides`), added
+    and committed. Needs an app context and the sample bank imported."""
+    from app.extensions import db
+    from app.models.quiz import Quiz, QuizSource
+
+    row = Quiz(slug=slug, source=QuizSource.BLUEPRINT, **{**QUIZ_DEFAULTS, **overrides})
+    db.session.add(row)
+    db.session.commit()
+    return row
