@@ -20,6 +20,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.quiz_cli",
     "tests.fixtures.concurrency",
     "tests.fixtures.lab_cli",
+    "tests.fixtures.snapshots",
 ]
 
 _KUBE_CACHE_KEY = pytest.StashKey[str]()
