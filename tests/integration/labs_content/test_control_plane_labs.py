@@ -116,21 +116,15 @@ class LabRun:
     """One lab on a fresh manual-clock cluster of the simulator server, provisioned and
     set up through the simulator provider, with its control plane stepped by the test."""
 
-    def __init__(
-        self, lab: Lab, server: Any, folder: Path, snapshots: _SnapshotCache | None = None
-    ) -> None:
+    def __init__(self, lab: Lab, server: Any, folder: Path) -> None:
         self.lab = lab
         self.server = server
         self.folder = folder
         ca_file = folder / "sim-ca.pem"
         ca_file.write_bytes(server.ca.cert_pem)
-        # With the test run's `setup_snapshots`, a lab's setup is built once and restored
-        # for each of its tests (as sessions do); without, every test builds it.
+        # A cache of its own: every test provisions from the manifests, not a snapshot.
         self.provider = SimulatorProvider(
-            [server.base_url],
-            server.admin_token,
-            ca_file=str(ca_file),
-            snapshots=snapshots if snapshots is not None else _SnapshotCache(),
+            [server.base_url], server.admin_token, ca_file=str(ca_file), snapshots=_SnapshotCache()
         )
         shape = lab.data["cluster"]
         response = self.provider.session.post(
@@ -212,15 +206,13 @@ class LabRun:
 
 
 @pytest.fixture
-def lab_run(
-    sim_server: Any, tmp_path: Path, setup_snapshots: _SnapshotCache
-) -> Iterator[Callable[[str], LabRun]]:
+def lab_run(sim_server: Any, tmp_path: Path) -> Iterator[Callable[[str], LabRun]]:
     runs: list[LabRun] = []
 
     def make(slug: str) -> LabRun:
         folder = tmp_path / f"run-{len(runs)}"
         folder.mkdir()
-        runs.append(LabRun(LABS[slug], sim_server, folder, setup_snapshots))
+        runs.append(LabRun(LABS[slug], sim_server, folder))
         runs[-1].provision()
         return runs[-1]
 
