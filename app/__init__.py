@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from flask import Flask
 
-    from app.config import Settings
-
 # Flask is imported inside the functions: the command line and the simulator import this
 # package too, and most of their commands never build the web application.
 
@@ -63,10 +61,3 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     with app.app_context():
         register_blueprints(app)
     return app
-
-
-def get_settings(app: Flask | None = None) -> Settings:
-    """The `Settings` of `app` (default: the current app)."""
-    from flask import current_app
-
-    return (app or current_app).config["CERTPREP_SETTINGS"]

@@ -16,6 +16,11 @@ pytest_plugins: list[str] = [
     "tests.fixtures.sim_process",
     "tests.fixtures.labs",
     "tests.fixtures.browser",
+    "tests.fixtures.quizzes",
+    "tests.fixtures.quiz_cli",
+    "tests.fixtures.concurrency",
+    "tests.fixtures.lab_cli",
+    "tests.fixtures.snapshots",
 ]
 
 _KUBE_CACHE_KEY = pytest.StashKey[str]()

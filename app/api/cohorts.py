@@ -48,9 +48,8 @@ CSV_MIMETYPE = "text/csv"
 class CohortViewPage(SelectPage):
     """Pages of cohorts rendered through `cohort_view`."""
 
-    @property
-    def items(self) -> list[Any]:
-        return [cohorts.cohort_view(c) for c in super().items]
+    def view(self, row: Any) -> Any:
+        return cohorts.cohort_view(row)
 
 
 @blp.route("/cohorts")

@@ -18,9 +18,9 @@ A browser page's script may use the session cookie instead of a bearer token (pl
 `flask.g.current_token`, and documents the bearer security scheme plus the 401/403
 responses on the operation in OpenAPI. Admins pass every role check.
 
-Pagination: return a `select()` from the view and decorate with
-`@blp.paginate(SelectPage)` (under `@blp.response`); or call `paginate_select`
-yourself with the `pagination_parameters` flask-smorest passes to `@blp.paginate()`.
+Pagination, one way: return a `select()` from the view and decorate with
+`@blp.paginate(SelectPage)` (under `@blp.response`). When each row is rendered by a
+service view, subclass `SelectPage` and override `view(row)`.
 """
 
 from __future__ import annotations
@@ -146,22 +146,19 @@ def count_rows(stmt: Select[Any]) -> int:
     return db.session.scalar(counted) or 0
 
 
-def paginate_select(stmt: Select[Any], pagination_parameters: Any) -> list[Any]:
-    """The requested page of `stmt`'s rows; sets `pagination_parameters.item_count`
-    so flask-smorest writes the `X-Pagination` header."""
-    pagination_parameters.item_count = count_rows(stmt)
-    page = stmt.offset(pagination_parameters.first_item).limit(pagination_parameters.page_size)
-    return list(db.session.scalars(page))
-
-
 class SelectPage(Page):
-    """flask-smorest pager for a SQLAlchemy `select()` returned by a view."""
+    """flask-smorest pager for a SQLAlchemy `select()` returned by a view: the page's
+    rows are fetched with OFFSET/LIMIT, the total counted through a subquery, and each
+    row passed through `view` (the row itself unless a subclass renders it)."""
+
+    def view(self, row: Any) -> Any:
+        return row
 
     @property
     def items(self) -> list[Any]:
         params = self.page_params
         page = self.collection.offset(params.first_item).limit(params.page_size)
-        return list(db.session.scalars(page))
+        return [self.view(row) for row in db.session.scalars(page)]
 
     @property
     def item_count(self) -> int:

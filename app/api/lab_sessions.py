@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, stream_with_context
 from flask.views import MethodView
 
-from app.api.common import TEXT_BODY, auth_required, current_user, paginate_select
+from app.api.common import TEXT_BODY, SelectPage, auth_required, current_user
 from app.api.parsing import Blueprint
 from app.schemas.labs import (
     ExecInSchema,
@@ -32,20 +32,23 @@ blp = Blueprint(
 )
 
 
+class LabSessionViewPage(SelectPage):
+    """Pages of lab sessions rendered through `session_view` for the caller."""
+
+    def view(self, row: Any) -> Any:
+        return lab_sessions.session_view(row, current_user())
+
+
 @blp.route("/lab-sessions")
 class LabSessions(MethodView):
     @auth_required()
     @blp.arguments(LabSessionQuerySchema, location="query")
     @blp.response(200, LabSessionSchema(many=True))
-    @blp.paginate()
-    def get(self, args: dict[str, Any], pagination_parameters: Any) -> list[dict[str, Any]]:
+    @blp.paginate(LabSessionViewPage)
+    def get(self, args: dict[str, Any]) -> Any:
         """Sessions, newest first (paginated): the learner's own; everyone's for
         trainers and admins (filter by `lab`)."""
-        user = current_user()
-        rows = paginate_select(
-            lab_sessions.sessions_query(user, args.get("lab")), pagination_parameters
-        )
-        return [lab_sessions.session_view(s, user) for s in rows]
+        return lab_sessions.sessions_query(current_user(), args.get("lab"))
 
 
 @blp.route("/lab-sessions/<int:session_id>")

@@ -140,11 +140,11 @@ def seed_demo(
     from flask import current_app
     from sqlalchemy import select
 
+    from app.clock import CLOCK_CONFIG_KEY
     from app.extensions import db
     from app.models.base import utcnow
     from app.models.quiz import Quiz
     from app.services import cohorts
-    from app.services.quizzes import CLOCK_CONFIG_KEY
     from app.services.users import create_user, find_user_by_email
 
     existing = find_user_by_email(DEMO_TRAINER)

@@ -63,10 +63,6 @@ class ApiToken(Base):
 
     user: Mapped[User] = relationship(back_populates="tokens")
 
-    def is_valid_at(self, moment: datetime) -> bool:
-        """True when the token is neither revoked nor expired at `moment`."""
-        return self.revoked_at is None and moment < self.expires_at
-
 
 class LoginFailure(Base):
     """One failed password check. Rows live in the database so every web process and

@@ -1,6 +1,6 @@
 """The timed attempt engine: start, autosave, submit, expire, review.
 
-Time is the server's (`app.services.quizzes.now`). An attempt's deadline is
+Time is the server's (`app.clock.now`). An attempt's deadline is
 `min(started_at + time_limit x accommodation, quiz.close_at)`; a response after it is
 refused with 409 and the reason. At `expires_at` (the deadline, or deadline + grace) an
 open attempt is closed by its expiry policy, by whichever comes first: the expiry job
@@ -30,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.banks.draw import DrawShortfall, plan_draw
 from app.banks.item_types import ITEM_TYPES
+from app.clock import now
 from app.extensions import db
 from app.logging import get_logger
 from app.models.attempt import Attempt, AttemptItem, AttemptStatus, CloseReason
@@ -39,7 +40,7 @@ from app.models.user import Role, User
 from app.services import access, activity
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.locking import begin_immediate
-from app.services.quizzes import attempts_allowed, drawable_questions, get_quiz, now
+from app.services.quizzes import attempts_allowed, drawable_questions, get_quiz
 from app.services.scoring import ItemScore, score_response, summarise
 
 log = get_logger(__name__)
@@ -482,6 +483,27 @@ def close_expired(attempt_id: int) -> str | None:
         db.session.rollback()
         attempt = db.session.get(Attempt, attempt_id)
         return attempt.status.value if attempt else None
+
+
+class AttemptNotDue(Exception):
+    """The attempt has not expired yet; the expiry job checks again later."""
+
+
+def expire(attempt_id: int) -> dict[str, Any]:
+    """The expiry job's body: close attempt `attempt_id` by its expiry policy once it
+    expired.
+
+    Raises `AttemptNotDue` (retried with backoff) while the attempt is open and not yet
+    expired. Does nothing for a closed attempt.
+    """
+    attempt = db.session.get(Attempt, attempt_id)
+    if attempt is None:
+        return {"attempt_id": attempt_id, "status": None}
+    if attempt.is_open and now() < attempt.expires_at:
+        due = attempt.expires_at.isoformat()
+        db.session.rollback()
+        raise AttemptNotDue(f"attempt {attempt_id} expires at {due}")
+    return {"attempt_id": attempt_id, "status": close_expired(attempt_id)}
 
 
 def submit_attempt(user: User, attempt_id: int) -> Attempt:

@@ -30,6 +30,7 @@ import yaml
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.clock import now
 from app.clusters import ProviderNodeAccess, provider_for
 from app.extensions import db
 from app.grading.context import GradeContext
@@ -49,7 +50,6 @@ from app.services import activity, jobs
 from app.services.errors import Conflict, NotFound
 from app.services.lab_sessions import get_session, handle_of, usable_session
 from app.services.labs import lab_checks
-from app.services.quizzes import now
 
 log = get_logger(__name__)
 

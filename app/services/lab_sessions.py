@@ -30,6 +30,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Select, func, select, update
 
+from app.clock import now
 from app.clusters import ClusterHandle, ProviderError, default_provider_name, provider_for
 from app.clusters.base import ClusterProvider
 from app.extensions import db
@@ -47,7 +48,6 @@ from app.models.user import Role, User
 from app.services import access, activity, jobs
 from app.services.errors import Conflict, NotFound, Unavailable
 from app.services.labs import get_lab, lab_setup, node_names
-from app.services.quizzes import now
 
 log = get_logger(__name__)
 

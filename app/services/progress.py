@@ -38,6 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.banks.schemas import DOMAINS
+from app.clock import now
 from app.extensions import db
 from app.models.attempt import Attempt, AttemptItem, AttemptStatus
 from app.models.cohort import AssignmentKind, Cohort
@@ -45,7 +46,6 @@ from app.models.quiz import Quiz
 from app.models.user import User
 from app.services import activity
 from app.services.cohorts import members
-from app.services.quizzes import now
 from app.services.scoring import percent
 
 # The CKA passing score is 66 % (Linux Foundation, CKA candidate handbook).

@@ -1,13 +1,10 @@
-"""Quizzes: listing, custom quizzes from tags, the clock, and a learner's quiz result."""
+"""Quizzes: listing, custom quizzes from tags, and a learner's quiz result."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Select, select
 
 from app.banks.draw import DrawShortfall, plan_draw
@@ -20,16 +17,6 @@ from app.models.user import User
 from app.services.banks import content_hash
 from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.scoring import combine_attempts
-
-# App config key of the clock: a zero-argument callable returning an aware UTC datetime.
-# Tests put a controllable clock there; nothing else should.
-CLOCK_CONFIG_KEY = "CERTPREP_CLOCK"
-
-
-def now() -> datetime:
-    """The current time for deadlines: the app's configured clock, else the wall clock."""
-    clock: Callable[[], datetime] | None = current_app.config.get(CLOCK_CONFIG_KEY)
-    return clock() if clock is not None else utcnow()
 
 
 def quizzes_query() -> Select[tuple[Quiz]]:

@@ -1,4 +1,5 @@
-"""Attempt expiry: the durable job enqueued at attempt start, and the periodic sweeper."""
+"""Attempt expiry: the durable job enqueued at attempt start, and the periodic sweeper.
+The bodies are service calls (app.services.attempts), as for the lab tasks."""
 
 from __future__ import annotations
 
@@ -7,11 +8,8 @@ from typing import Any
 from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
-from app.extensions import db
-from app.models.attempt import Attempt
 from app.services import attempts as attempts_service
 from app.services import jobs
-from app.services.quizzes import now
 
 # The expiry job is published at attempt start; until the attempt expires it re-checks
 # with backoff capped at this many seconds, so an attempt closes at most this late (the
@@ -21,32 +19,18 @@ EXPIRY_POLL_MAX_SECONDS = 60
 EXPIRY_MAX_POLLS = 700
 
 
-class AttemptNotDue(Exception):
-    """The attempt has not expired yet; the job checks again later."""
-
-
 @jobs.job_task(
     attempts_service.EXPIRE_TASK,
-    retry_for=(AttemptNotDue, OperationalError),
+    retry_for=(attempts_service.AttemptNotDue, OperationalError),
     max_retries=EXPIRY_MAX_POLLS,
     retry_backoff=True,
     retry_backoff_max=EXPIRY_POLL_MAX_SECONDS,
     retry_jitter=False,
 )
 def expire_attempt(attempt_id: int) -> dict[str, Any]:
-    """Close attempt `attempt_id` by its expiry policy once it expired.
-
-    Raises `AttemptNotDue` (retried) while the attempt is open and not yet expired.
-    Running it on a closed attempt changes nothing.
-    """
-    attempt = db.session.get(Attempt, attempt_id)
-    if attempt is None:
-        return {"attempt_id": attempt_id, "status": None}
-    if attempt.is_open and now() < attempt.expires_at:
-        due = attempt.expires_at.isoformat()
-        db.session.rollback()
-        raise AttemptNotDue(f"attempt {attempt_id} expires at {due}")
-    return {"attempt_id": attempt_id, "status": attempts_service.close_expired(attempt_id)}
+    """Close attempt `attempt_id` by its expiry policy once it expired (retried while
+    it is not due); running it on a closed attempt changes nothing."""
+    return attempts_service.expire(attempt_id)
 
 
 @shared_task(name="certprep.quizzes.sweep_expired_attempts")

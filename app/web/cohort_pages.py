@@ -16,13 +16,13 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.api.cohorts import csv_response
+from app.clock import now
 from app.extensions import db
 from app.models.quiz import Quiz
 from app.models.user import Role, User
 from app.services import cohorts, progress
 from app.services.errors import ServiceError, ValidationFailed
 from app.services.labs import labs_query
-from app.services.quizzes import now
 from app.web.dashboard import bp, heat_band, histogram
 from app.web.session import check_csrf, login_required
 

@@ -31,13 +31,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.api.common import client_address
+from app.clock import now
 from app.models.user import Role, User
 from app.services import attempts as attempts_service
 from app.services import auth, lab_sessions
 from app.services import labs as labs_service
 from app.services.errors import ServiceError, TooManyRequests
 from app.services.quiz_text import score_text
-from app.services.quizzes import now
 from app.web import learner_views as views
 from app.web.session import (
     CSRF_FIELD,

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.clock import now
 from app.extensions import db
 from app.models.attempt import Attempt, AttemptStatus
 from app.models.cohort import AssignmentKind
@@ -26,7 +27,6 @@ from app.services import lab_sessions, quiz_text
 from app.services import labs as labs_service
 from app.services import quizzes as quizzes_service
 from app.services.errors import Conflict, ServiceError
-from app.services.quizzes import now
 
 RECENT_RESULTS = 5
 # Files a CKA candidate edits most on a node, offered by the console's editor.

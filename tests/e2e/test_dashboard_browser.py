@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_quizzes are used as arguments)
 """Headless Chromium (Debian's, driven by Playwright) against a live server: log in as
 the demo trainer, open the seeded cohort, check the numbers shown against the progress
 service, download the CSV, and save a screenshot to test-output/. The browser fixtures
@@ -19,7 +18,6 @@ from app.config import PROJECT_ROOT
 from app.extensions import db
 from app.models.cohort import Cohort
 from app.services.progress import cohort_progress
-from tests.integration.test_quizzes import make_quiz, sample_bank  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

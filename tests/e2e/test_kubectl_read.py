@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from tests import builders
 from tests.fixtures.sim import SimCluster, kubectl_binary
 
 pytestmark = pytest.mark.kubectl
@@ -22,13 +23,8 @@ def make_pod(
     phase: str = "Pending",
     **labels: str,
 ) -> dict:
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
-        "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
-        "status": {"phase": phase},
-    }
+    pod = builders.pod(name, namespace, labels=labels, image="nginx:1.27")
+    pod["status"] = {"phase": phase}
     if node:
         pod["spec"]["nodeName"] = node
         pod["status"]["podIP"] = "10.244.1.7"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.seed_examples import PAYMENT_API
+from tests.fixtures.seed_examples import PAYMENT_API
 
 pytestmark = pytest.mark.kubectl
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_learner_browser import axe_serious, new_page, shot
 from tests.fixtures.app import DEFAULT_PASSWORD
 from tests.fixtures.browser import serving
+from tests.fixtures.learner_browser import axe_serious, new_page, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.kubectl]
 

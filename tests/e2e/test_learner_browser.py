@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from other test modules are used as arguments)
 """Headless Chromium (Debian's, driven by Playwright) against a live server: a learner
 logs in at /login and takes a whole quiz with every item type (drag and keyboard
 ordering, matching selects, numeric with unit), navigates, flags, reloads and resumes at
@@ -11,55 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.config import PROJECT_ROOT
+from tests.builders import CORRECT
 from tests.fixtures.app import DEFAULT_PASSWORD
-from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
-    CORRECT,
-    ManualClock,
-    clock,
-    make_quiz,
-    sample_bank,
-)
+from tests.fixtures.learner_browser import axe_serious, new_page, shot
+from tests.fixtures.quizzes import ManualClock
 
 pytestmark = pytest.mark.browser
 
-OUTPUT_DIR = PROJECT_ROOT / "test-output"
-AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 EMAIL = "ada@example.test"
-
-
-# The computer's clock is two hours fast: the countdown must not care.
-SKEWED_CLOCK = "(() => { const real = Date.now; Date.now = () => real() + 7200000; })()"
-
-
-def new_page(browser: Any, width: int = 1280, height: int = 900) -> Any:
-    # bypass_csp lets the test inject axe-core; the pages themselves never need it.
-    context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
-    context.add_init_script(SKEWED_CLOCK)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    return page
-
-
-def axe_serious(page: Any) -> list[str]:
-    """Serious and critical axe-core violations of the page, as readable lines."""
-    page.add_script_tag(content=AXE.read_text())
-    result = page.evaluate("async () => await axe.run(document)")
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-def shot(page: Any, name: str) -> None:
-    OUTPUT_DIR.mkdir(exist_ok=True)
-    page.screenshot(path=str(OUTPUT_DIR / f"learner-{name}.png"), full_page=True)
 
 
 def log_in(page: Any, base: str, path: str) -> None:

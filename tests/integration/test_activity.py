@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_quizzes are used as arguments)
 """The activity log: attempt events recorded in the attempt's transactions, and their
 export as xAPI statements."""
 
@@ -10,19 +9,9 @@ from typing import Any
 from sqlalchemy import select
 
 from app.models.activity import ActivityEvent
+from tests.builders import CORRECT
 from tests.fixtures.app import bearer
-from tests.integration.test_progress import take
-from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
-    API,
-    CORRECT,
-    START,
-    ManualClock,
-    answer,
-    clock,
-    make_quiz,
-    sample_bank,
-    start,
-)
+from tests.fixtures.quizzes import API, START, ManualClock, answer, start, take
 
 
 def events(db_session: Any) -> list[tuple[str, str | None, float | None]]:

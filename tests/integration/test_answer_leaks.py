@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_quizzes are used as arguments)
 """No learner-visible route returns answer keys or explanations before the review policy
 allows: every quiz and attempt route is walked as a learner in every phase of an attempt
 and each JSON body is searched for answer fields and the sample bank's secret markers."""
@@ -13,17 +12,8 @@ import marshmallow as ma
 
 from app.schemas.attempts import AttemptSchema, AttemptSummarySchema, SavedResponseSchema
 from app.schemas.quizzes import QuizDetailSchema, QuizOutSchema
-from tests.integration.test_quizzes import (  # noqa: F401
-    API,
-    CORRECT,
-    START,
-    ManualClock,
-    answer,
-    clock,
-    learner,
-    make_quiz,
-    sample_bank,
-)
+from tests.builders import CORRECT
+from tests.fixtures.quizzes import API, START, ManualClock, answer
 
 # Keys that carry an answer key or feedback in question bodies and reviews.
 ANSWER_KEYS = {

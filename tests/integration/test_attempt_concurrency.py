@@ -8,20 +8,19 @@ with row locks, SQLite (which has none) with `BEGIN IMMEDIATE`, and both are pro
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import flask_migrate
 import pytest
 from sqlalchemy import select
 
 from app.models.attempt import Attempt, AttemptItem
 from app.models.quiz import Quiz, QuizSource
-from tests.fixtures.app import bearer, create_pg_database, delete_all_rows, drop_pg_database
-from tests.integration.test_quizzes import API, CORRECT, QUIZ_DEFAULTS, WRONG, import_bank
+from tests.builders import CORRECT, QUIZ_DEFAULTS, WRONG, import_bank
+from tests.fixtures.app import bearer, delete_all_rows
+from tests.fixtures.concurrency import run_together
+from tests.fixtures.quizzes import API
 
 pytestmark = pytest.mark.reliability
 
@@ -29,44 +28,6 @@ THREADS = 8
 # The autosave-versus-submit race: 30 autosaves and a submit at once, this many times.
 RACE_AUTOSAVES = 30
 RACE_ROUNDS = 25
-
-
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param("sqlite"),
-        pytest.param("postgresql", marks=pytest.mark.postgres),
-    ],
-)
-def race_app(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Any]:
-    """An app on its own migrated database: SQLite file or PostgreSQL."""
-    from app import create_app
-    from app.extensions import db
-
-    if request.param == "postgresql":
-        url = create_pg_database("certprep_concurrency")
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('race') / 'race.sqlite3'}"
-    application = create_app(
-        {
-            "database_url": url,
-            "instance_dir": str(tmp_path_factory.mktemp("instance")),
-            "env": "testing",
-            "testing": True,
-        }
-    )
-    with application.app_context():
-        flask_migrate.upgrade(revision="heads")
-    try:
-        yield application
-    finally:
-        with application.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        if request.param == "postgresql":
-            drop_pg_database(url)
 
 
 @pytest.fixture
@@ -87,18 +48,6 @@ def quiz_and_learner(race_app: Any, tmp_path: Path) -> Iterator[dict[str, str]]:
         token = issue_token(user, label="test").token
         db.session.remove()
     yield bearer(token)
-
-
-def run_together(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run `calls` on threads released at the same moment; returns their results."""
-    barrier = threading.Barrier(len(calls))
-
-    def gated(call: Callable[[], Any]) -> Any:
-        barrier.wait()
-        return call()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(gated, calls))
 
 
 def test_concurrent_submits_score_once(race_app: Any, quiz_and_learner: dict[str, str]) -> None:

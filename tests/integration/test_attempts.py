@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_quizzes are used as arguments)
 """The timed attempt engine over REST with a controllable clock: autosave, resume,
 deadlines with accommodations, expiry policies, scoring, idempotent submit, review."""
 
@@ -14,22 +13,8 @@ from sqlalchemy import select
 from app.models.attempt import Attempt
 from app.models.job import Job
 from app.services import attempts as attempts_service
-from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
-    API,
-    CORRECT,
-    START,
-    WRONG,
-    ManualClock,
-    answer,
-    answer_all,
-    clock,
-    coach,
-    learner,
-    make_quiz,
-    sample_bank,
-    start,
-    trainer,
-)
+from tests.builders import CORRECT, WRONG
+from tests.fixtures.quizzes import API, START, ManualClock, answer, answer_all, coach, start
 
 
 def submit(client: Any, headers: dict, attempt_id: int, status: int = 200) -> dict:
@@ -289,7 +274,7 @@ def test_grace_policy_abandons_after_the_grace_period(
 def test_expiry_job_is_enqueued_and_closes_when_due(
     client: Any, make_quiz: Callable, learner: Any, clock: ManualClock, db_session: Any
 ) -> None:
-    from app.tasks.quizzes import AttemptNotDue, expire_attempt
+    from app.tasks.quizzes import expire_attempt
 
     make_quiz()
     _, headers = learner
@@ -297,7 +282,7 @@ def test_expiry_job_is_enqueued_and_closes_when_due(
     row = db_session.get(Attempt, attempt["id"])
     job = db_session.get(Job, int(row.expiry_job_id))
     assert job.task_name == attempts_service.EXPIRE_TASK and job.args == [attempt["id"]]
-    with pytest.raises(AttemptNotDue):
+    with pytest.raises(attempts_service.AttemptNotDue):
         expire_attempt.body(attempt["id"])
     clock.advance(minutes=20)
     assert expire_attempt.body(attempt["id"]) == {
@@ -395,12 +380,12 @@ def test_trainer_lists_attempts_by_quiz_and_user(
 
 @pytest.mark.redis
 def test_real_worker_closes_the_attempt_when_it_expires(celery_worker: Any, tmp_path: Any) -> None:
+    from app.clock import CLOCK_CONFIG_KEY
     from app.extensions import db
     from app.models.quiz import Quiz, QuizSource
-    from app.services.quizzes import CLOCK_CONFIG_KEY
     from app.services.users import create_user
+    from tests.builders import QUIZ_DEFAULTS, import_bank
     from tests.fixtures.worker import wait_for_job
-    from tests.integration.test_quizzes import QUIZ_DEFAULTS, import_bank
 
     worker_clock = ManualClock(START)
     celery_worker.app.config[CLOCK_CONFIG_KEY] = worker_clock

@@ -465,19 +465,17 @@ def test_last_admin_cannot_be_demoted_or_deactivated(client, make_user):
     assert response.get_json()["role"] == "trainer"
 
 
-def test_pagination_helpers_count_through_a_subquery(db_session, make_user):
+def test_select_page_counts_through_a_subquery(db_session, make_user):
     from flask_smorest.pagination import PaginationParameters
 
-    from app.api.common import count_rows, paginate_select
+    from app.api.common import SelectPage, count_rows
 
     created = [make_user()[0].id for _ in range(5)]
     stmt = select(User).where(User.id.in_(created[1:])).order_by(User.id.desc())
-    params = PaginationParameters(page=2, page_size=3)
+    page = SelectPage(stmt, PaginationParameters(page=2, page_size=3))
 
-    page = paginate_select(stmt, params)
-
-    assert params.item_count == count_rows(stmt) == 4
-    assert [user.id for user in page] == [created[1]]
+    assert page.item_count == count_rows(stmt) == 4
+    assert [user.id for user in page.items] == [created[1]]
 
 
 # --- command line ----------------------------------------------------------------------

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_quizzes are used as arguments)
 """`certprep bank import`: idempotent, versioned, retiring instead of deleting."""
 
 from __future__ import annotations
@@ -15,18 +14,8 @@ from app.models.attempt import AttemptItem
 from app.models.question import Question
 from app.models.quiz import Quiz
 from app.services.errors import ValidationFailed
-from tests.integration.test_quizzes import (  # noqa: F401
-    API,
-    SAMPLE_BANK,
-    ManualClock,
-    answer,
-    clock,
-    import_bank,
-    learner,
-    make_quiz,
-    sample_bank,
-    start,
-)
+from tests.builders import SAMPLE_BANK, import_bank
+from tests.fixtures.quizzes import API, ManualClock, answer, start
 
 QUIZ_FILE = """\
 spec: certprep/quizzes/v1

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_quizzes are used as arguments)
 """Cohorts over REST: create, rename, archive, members by email and CSV, assignments,
 and who may see what (another trainer's cohort is 404, a learner gets 403)."""
 
@@ -8,11 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.fixtures.app import assert_json_error, bearer
-from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
-    API,
-    make_quiz,
-    sample_bank,
-)
+from tests.fixtures.quizzes import API
 
 
 def new_cohort(client: Any, headers: dict, name: str = "Spring CKA") -> dict:

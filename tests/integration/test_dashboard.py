@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from other test modules are used as arguments)
 """The server-rendered dashboard over the test client: login with CSRF, the cohort
 page's numbers, CSV download, access control, forms, logout."""
 
@@ -6,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,30 +12,10 @@ import pytest
 
 from app.extensions import db
 from app.models.cohort import Cohort
+from tests.builders import CORRECT
 from tests.fixtures.app import DEFAULT_PASSWORD
-from tests.integration.test_progress import MIXED, cohort_setup, take  # noqa: F401
-from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
-    CORRECT,
-    ManualClock,
-    clock,
-    make_quiz,
-    sample_bank,
-)
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_of(client: Any, path: str = "/login") -> str:
-    page = client.get(path)
-    found = CSRF.search(page.get_data(as_text=True))
-    assert found, page.get_data(as_text=True)
-    return found.group(1)
-
-
-def log_in(client: Any, email: str, password: str = DEFAULT_PASSWORD, next_path: str = "") -> Any:
-    token = csrf_of(client)
-    url = "/dashboard/login" + (f"?next={next_path}" if next_path else "")
-    return client.post(url, data={"email": email, "password": password, "csrf_token": token})
+from tests.fixtures.quizzes import MIXED, ManualClock, take
+from tests.fixtures.web import csrf_of, log_in
 
 
 @pytest.fixture

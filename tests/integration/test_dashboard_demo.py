@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_quizzes are used as arguments)
 """`certprep demo seed`: a realistic cohort, idempotent, on the sample bank and (slow)
 on the project's own banks through the command line."""
 
@@ -19,7 +18,6 @@ from app.models.activity import ActivityEvent
 from app.models.cohort import Cohort
 from app.services.progress import cohort_progress
 from app.services.statistics import lab_statistics, quiz_statistics
-from tests.integration.test_quizzes import make_quiz, sample_bank  # noqa: F401
 
 DEMO_LAB = "rbac-exact-permissions"
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from other test modules are used as arguments)
 """The learner's web pages over the test client: the server-side browser session, CSRF,
 every page, ownership (another learner gets 404), no answer data before submit, the
 review, the per-instance secret key, and the offline API docs."""
@@ -26,15 +25,9 @@ from app.models.user import ApiToken
 from app.services import cohorts
 from app.services.auth import hash_token
 from app.services.labs import get_lab, import_labs
+from tests.builders import CORRECT
 from tests.fixtures.app import DEFAULT_PASSWORD, bearer
-from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
-    CORRECT,
-    START,
-    ManualClock,
-    clock,
-    make_quiz,
-    sample_bank,
-)
+from tests.fixtures.quizzes import START, ManualClock
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 DATA = re.compile(r'<script type="application/json" id="([a-z-]+)">(.*?)</script>', re.S)

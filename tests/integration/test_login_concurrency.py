@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from tests.fixtures.app import delete_all_rows
-from tests.integration.test_attempt_concurrency import race_app, run_together  # noqa: F401
+from tests.fixtures.concurrency import run_together
 
 pytestmark = pytest.mark.reliability
 
 GUESSES = 150
 
 
-def test_concurrent_wrong_passwords_get_exactly_the_limit_of_checks(race_app: Any) -> None:  # noqa: F811
+def test_concurrent_wrong_passwords_get_exactly_the_limit_of_checks(race_app: Any) -> None:
     from app.extensions import db
     from app.models.user import LoginFailure
     from app.services.users import create_user

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_quizzes are used as arguments)
 """Cohort progress: per learner, domain and topic, readiness against 66 %, aggregates,
 CSV that parses back to the same numbers, and attempts in flight that do not count.
 
@@ -17,66 +16,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from app.services import progress as progress_service
 from app.services.progress import LabCheckResult, LabGrade, register_lab_progress_source
+from tests.builders import CORRECT, WRONG
 from tests.fixtures.app import bearer
-from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
-    API,
-    CORRECT,
-    START,
-    WRONG,
-    ManualClock,
-    answer_all,
-    clock,
-    make_quiz,
-    sample_bank,
-    start,
-)
+from tests.fixtures.quizzes import API, MIXED, START, ManualClock, answer_all, start, take
 
 # Right on single, true-false, ordering, short answer; wrong on the other three: 4/7.
-MIXED = {
-    **WRONG,
-    "sample-single": CORRECT["sample-single"],
-    "sample-true-false": CORRECT["sample-true-false"],
-    "sample-ordering": CORRECT["sample-ordering"],
-    "sample-short": CORRECT["sample-short"],
-}
-
-
-def take(client: Any, headers: dict, key: dict, clock: ManualClock, minutes: float = 10) -> dict:
-    """Start, answer with `key`, let `minutes` pass, submit; returns the attempt."""
-    attempt = start(client, headers)
-    answer_all(client, headers, attempt, key)
-    clock.advance(minutes=minutes)
-    submitted = client.post(f"{API}/attempts/{attempt['id']}/submit", headers=headers)
-    assert submitted.status_code == 200, submitted.get_json()
-    return submitted.get_json()
-
-
-@pytest.fixture
-def cohort_setup(client: Any, make_user: Callable, make_quiz: Callable, clock: ManualClock):
-    """A trainer's cohort of three learners with the sample quiz assigned."""
-    make_quiz()
-    _, trainer_token = make_user("trainer")
-    trainer = bearer(trainer_token)
-    learners = {}
-    for name in ("ada", "bob", "cy"):
-        user, token = make_user("learner", email=f"{name}@example.test")
-        learners[name] = (user, bearer(token))
-    cohort = client.post(f"{API}/cohorts", json={"name": "Spring"}, headers=trainer).get_json()
-    client.post(
-        f"{API}/cohorts/{cohort['id']}/members",
-        json={"emails": [f"{n}@example.test" for n in learners]},
-        headers=trainer,
-    )
-    client.post(
-        f"{API}/cohorts/{cohort['id']}/assignments",
-        json={"kind": "quiz", "slug": "sample-quiz", "due_at": "2026-03-05T00:00:00+00:00"},
-        headers=trainer,
-    )
-    return cohort["id"], trainer, learners
 
 
 def get_progress(client: Any, cohort_id: int, headers: dict) -> dict:

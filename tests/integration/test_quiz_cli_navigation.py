@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from other test modules are used as arguments)
 """`certprep quiz take` navigation (n, p, g N, f, s), resume at the first unanswered
 question, what it says when the time ran out, against a live HTTP server."""
 
@@ -12,13 +11,8 @@ from click.testing import CliRunner
 
 from app.cli.quiz import quiz
 from tests.fixtures.app import bearer
-from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
-    ManualClock,
-    clock,
-    make_quiz,
-    sample_bank,
-)
-from tests.integration.test_quizzes_cli import config_dir, live_api, typed_answers  # noqa: F401
+from tests.fixtures.quiz_cli import typed_answers
+from tests.fixtures.quizzes import ManualClock
 
 
 def test_navigation_flags_summary_and_resume(

@@ -1,71 +1,20 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_quizzes are used as arguments)
 """`certprep login` and `certprep quiz list|take|result` against a live HTTP server."""
 
 from __future__ import annotations
 
 import stat
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from werkzeug.serving import make_server
 
 from app.cli.login import login, logout
 from app.cli.quiz import parse_answer, quiz
 from tests.fixtures.app import DEFAULT_PASSWORD
-from tests.integration.test_quizzes import (  # noqa: F401
-    CORRECT,
-    ManualClock,
-    clock,
-    make_quiz,
-    sample_bank,
-)
-
-
-@pytest.fixture
-def live_api(app: Any, db_session: Any) -> Iterator[str]:
-    """The test app served over HTTP on a free port; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-
-
-@pytest.fixture
-def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "config"
-    monkeypatch.setenv("CERTPREP_CONFIG_DIR", str(folder))
-    monkeypatch.delenv("CERTPREP_API", raising=False)
-    monkeypatch.delenv("CERTPREP_TOKEN", raising=False)
-    return folder
-
-
-def typed_answers(items: list[dict[str, Any]]) -> str:
-    """Keyboard input answering every item right, in the order the attempt shows them."""
-    lines = []
-    for item in items:
-        key = CORRECT[item["question_id"]]
-        kind = item["type"]
-        if kind == "single":
-            lines.append(key["choice"])
-        elif kind in ("multiple", "ordering"):
-            lines.append(",".join(key.get("choices") or key["order"]))
-        elif kind == "true_false":
-            lines.append("true" if key["value"] else "false")
-        elif kind == "numeric":
-            lines.append(str(key["value"]))
-        elif kind == "short_answer":
-            lines.append(key["text"])
-        elif kind == "matching":
-            lines += [key["matches"][p["id"]] for p in item["prompts"]]
-    return "\n".join(lines) + "\n"
+from tests.fixtures.quiz_cli import typed_answers
+from tests.fixtures.quizzes import ManualClock
 
 
 def test_login_saves_a_private_token_and_quiz_commands_use_it(

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from other test modules are used as arguments)
 """Every staff route checks cohort ownership: a trainer reaches their own cohorts'
 learners (attempts, reviews, lab sessions, kubeconfigs, node files and exec, grades,
 accommodations, statistics rows) and gets 404 for everyone else's; admins reach all.
@@ -11,88 +10,17 @@ accommodations, statistics rows) and gets 404 for everyone else's; admins reach 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from app.extensions import db
-from app.models.lab import Grade, GradeStatus, Lab, LabSession, LabSessionStatus
+from tests.builders import CORRECT
 from tests.fixtures.app import assert_json_error, bearer
-from tests.integration.test_progress import take
-from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
-    CORRECT,
-    START,
-    ManualClock,
-    clock,
-    make_quiz,
-    sample_bank,
-)
+from tests.fixtures.quizzes import ManualClock, take
+from tests.fixtures.web import Side, _ended_session
 
 API = "/api/v1"
-LAB_SPEC = {"cluster": {"nodes": [{"name": "controlplane", "role": "control-plane"}]}}
-
-
-@dataclass
-class Side:
-    """A trainer, their cohort and its one learner with an attempt and a lab session."""
-
-    trainer: dict[str, str]
-    cohort_id: int
-    learner_id: int
-    learner: dict[str, str]
-    attempt_id: int
-    session_id: int
-    grade_id: int
-
-
-def _lab() -> Lab:
-    lab = db.session.query(Lab).filter_by(slug="fix-scheduler").one_or_none()
-    if lab is None:
-        lab = Lab(
-            slug="fix-scheduler",
-            version=1,
-            title="Fix the scheduler",
-            domain="Troubleshooting",
-            section="scheduler",
-            difficulty="medium",
-            time_limit_minutes=30,
-            content_hash="0" * 64,
-            spec=LAB_SPEC,
-        )
-        db.session.add(lab)
-    return lab
-
-
-def _ended_session(user_id: int) -> tuple[int, int]:
-    """A finished lab session (cluster gone) with one done grade; (session id, grade id)."""
-    session = LabSession(
-        lab=_lab(),
-        user_id=user_id,
-        status=LabSessionStatus.ENDED,
-        provider="simulator",
-        content_hash="0" * 64,
-        hints_revealed=[],
-        created_at=START,
-        ready_at=START,
-        ended_at=START + timedelta(minutes=20),
-    )
-    grade = Grade(
-        session=session,
-        number=1,
-        status=GradeStatus.DONE,
-        requested_at=START,
-        finished_at=START,
-        runs=1,
-        earned=1.0,
-        possible=2.0,
-        percentage=50.0,
-        result={"checks": [{"id": "c1", "points": 2, "earned": 1, "passed": False}]},
-    )
-    db.session.add(grade)
-    db.session.commit()
-    return session.id, grade.id
 
 
 def _side(client: Any, make_user: Callable, clock: ManualClock, name: str) -> Side:

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from test_quizzes are used as arguments)
 """`GET /quizzes/{slug}/statistics` on three submitted attempts plus one in progress.
 
 Shares of points per question (ada, bob, cy):
@@ -12,20 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tests.builders import CORRECT, WRONG
 from tests.fixtures.app import assert_json_error, bearer
-from tests.integration.test_progress import MIXED, take
-from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
-    API,
-    CORRECT,
-    WRONG,
-    ManualClock,
-    answer_all,
-    clock,
-    coach,
-    make_quiz,
-    sample_bank,
-    start,
-)
+from tests.fixtures.quizzes import API, MIXED, ManualClock, answer_all, coach, start, take
 
 ADA = {**CORRECT, "sample-numeric": WRONG["sample-numeric"]}
 CY = {**WRONG, "sample-numeric": CORRECT["sample-numeric"]}

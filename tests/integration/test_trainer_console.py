@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from other test modules are used as arguments)
 """The trainer console over the test client: every dashboard route answers 404 to a
 trainer of another cohort (a table over the blueprint's routes, so a new route cannot
 be left unchecked), the forms need CSRF and confirmation, each action lands in the
@@ -17,19 +16,10 @@ import pytest
 from app.extensions import db
 from app.models.staff import StaffAction
 from app.services import progress
+from tests.builders import CORRECT
 from tests.fixtures.app import DEFAULT_PASSWORD, assert_json_error, bearer
-from tests.integration.test_dashboard import csrf_of, log_in
-from tests.integration.test_progress import take
-from tests.integration.test_quizzes import (  # noqa: F401  (fixtures used by name)
-    API,
-    CORRECT,
-    ManualClock,
-    clock,
-    make_quiz,
-    sample_bank,
-    start,
-)
-from tests.integration.test_staff_access import Side, _side
+from tests.fixtures.quizzes import API, ManualClock, start, take
+from tests.fixtures.web import Side, _ended_session, csrf_of, log_in
 
 FORM_OK = (200, 302)
 
@@ -39,12 +29,34 @@ def two_cohorts(app: Any, client: Any, make_user: Callable, make_quiz: Callable,
     """Two trainers, each with a cohort of one learner who took the quiz and did a lab;
     returns (mine, theirs, my logged-in browser)."""
     make_quiz(attempts_allowed=1)
-    sides = [_side(client, make_user, clock, name) for name in ("ada", "bob")]
-    for side in sides:
+    sides = []
+    for name in ("ada", "bob"):
+        _, trainer_token = make_user("trainer", email=f"coach-{name}@example.test")
+        trainer = bearer(trainer_token)
+        learner, learner_token = make_user("learner", email=f"{name}@example.test")
+        cohort = client.post(f"{API}/cohorts", json={"name": name}, headers=trainer).get_json()
         client.post(
-            f"{API}/cohorts/{side.cohort_id}/assignments",
+            f"{API}/cohorts/{cohort['id']}/members",
+            json={"emails": [learner.email]},
+            headers=trainer,
+        )
+        client.post(
+            f"{API}/cohorts/{cohort['id']}/assignments",
             json={"kind": "quiz", "slug": "sample-quiz"},
-            headers=side.trainer,
+            headers=trainer,
+        )
+        attempt = take(client, bearer(learner_token), CORRECT, clock)
+        session_id, grade_id = _ended_session(learner.id)
+        sides.append(
+            Side(
+                trainer,
+                cohort["id"],
+                learner.id,
+                bearer(learner_token),
+                attempt["id"],
+                session_id,
+                grade_id,
+            )
         )
     browser = app.test_client()
     assert log_in(browser, "coach-ada@example.test").status_code == 302
@@ -402,7 +414,7 @@ def test_gradebook_csv_has_one_column_per_assignment(client: Any, two_cohorts: A
 def test_gradebook_sorts_and_filters(
     app: Any, client: Any, make_user: Callable, make_quiz: Callable, clock: ManualClock
 ) -> None:
-    from tests.integration.test_quizzes import WRONG
+    from tests.builders import WRONG
 
     make_quiz()
     _, trainer_token = make_user("trainer", email="coach@example.test")

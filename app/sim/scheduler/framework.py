@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 if TYPE_CHECKING:
     from app.sim.scheduler.actions import Action
@@ -102,7 +102,7 @@ class CycleState:
 
     def read(self, key: StateKey[T]) -> T:
         """The value written under `key`; KeyError if PreFilter/PreScore did not run."""
-        return self._data[key.name]
+        return cast(T, self._data[key.name])
 
     def get(self, key: StateKey[T]) -> T | None:
         return self._data.get(key.name)

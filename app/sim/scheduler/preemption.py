@@ -104,7 +104,8 @@ def _split_by_pdb(
 ) -> tuple[list[PodInfo], list[PodInfo]]:
     """(violating, non_violating): evicting a violating pod would break a budget."""
     allowed = [b.allowed for b in budgets]
-    violating, fine = [], []
+    violating: list[PodInfo] = []
+    fine: list[PodInfo] = []
     for pod in pods:
         breaks = False
         for i, budget in enumerate(budgets):

@@ -225,12 +225,14 @@ class Scheduler:
         statuses: dict[str, Status] = {}
         pre_filter_message = ""
         feasible: list[NodeInfo] = []
-        status = framework.run_pre_filter(state, pi, snapshot)
-        if status is not None:
-            if status.code == Code.ERROR:
-                raise RuntimeError(f"running PreFilter plugin {status.plugin}: {status.message}")
-            pre_filter_message = status.message
-            statuses = {node.name: status for node in nodes}
+        pre_filter = framework.run_pre_filter(state, pi, snapshot)
+        if pre_filter is not None:
+            if pre_filter.code == Code.ERROR:
+                raise RuntimeError(
+                    f"running PreFilter plugin {pre_filter.plugin}: {pre_filter.message}"
+                )
+            pre_filter_message = pre_filter.message
+            statuses = {node.name: pre_filter for node in nodes}
         else:
             feasible = self._find_feasible(framework, state, pi, snapshot, statuses)
         if not feasible:

@@ -23,7 +23,7 @@ from app.grading.engine import CheckSpec, GradePolicy, grade
 from app.grading.node_access import NodeAccess, NoNodeAccess
 from app.grading.reader import ClusterReader
 from app.grading.result import GradeResult
-from tests.integration.grading.helpers import SchedulerLoop
+from tests.fixtures.grading import SchedulerLoop
 
 
 @pytest.fixture

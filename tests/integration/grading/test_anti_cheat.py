@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from app.grading.reader import ClusterReader
-from tests.integration.grading.helpers import bind, pod, scheduled_event
+from tests.fixtures.grading import bind, pod, scheduled_event
 
 CAP = 20
 

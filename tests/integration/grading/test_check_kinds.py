@@ -10,7 +10,7 @@ import pytest
 from app.grading.reader import ClusterReader
 from app.sim.machinery.clock import ManualClock, rfc3339
 from app.sim.nodes import ClusterNodes
-from tests.integration.grading.helpers import SimulatorNodeAccess, pod
+from tests.fixtures.grading import SimulatorNodeAccess, pod
 
 
 @pytest.fixture

@@ -7,40 +7,19 @@ import re
 import stat
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from click.testing import CliRunner
-from werkzeug.serving import make_server
 
-from app.cli.lab import format_grade, lab
+from app.cli.lab import format_grade
 from tests.fixtures.app import bearer
+from tests.fixtures.lab_cli import run
 
 pytestmark = [pytest.mark.redis, pytest.mark.kubectl]
 
 SLUG = "rbac-exact-permissions"
-
-
-@pytest.fixture
-def live_lab_api(lab_stack: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, lab_stack.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("CERTPREP_CONFIG_DIR", str(tmp_path / "config"))
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-
-
-def run(args: list[str], api: str, token: str, input: str | None = None) -> Any:
-    result = CliRunner().invoke(lab, [*args, "--api", api, "--token", token], input=input)
-    return result
 
 
 def test_start_grade_and_stop_from_the_terminal(

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.clock import CLOCK_CONFIG_KEY
 from app.extensions import db
 from app.models.lab import Grade, LabSession
 from app.services import grades, lab_sessions
-from app.services.quizzes import CLOCK_CONFIG_KEY
 from tests.fixtures.app import bearer
 from tests.fixtures.labs import API, LabStack
 from tests.fixtures.sim import kubectl_binary

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from other test modules are used as arguments)
 """Fixing a broken-scheduler lab two ways, with the real worker and a live simulator:
 `certprep lab edit` (an external $EDITOR edits the node file) and the web console
 (the page's API calls with the browser session: read, write, grade). Also `certprep lab
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.app import DEFAULT_PASSWORD
-from tests.integration.labs.test_lab_cli import live_lab_api, run  # noqa: F401
+from tests.fixtures.lab_cli import run
 
 pytestmark = [pytest.mark.redis, pytest.mark.kubectl]
 

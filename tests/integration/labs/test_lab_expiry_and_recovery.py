@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from app.clock import CLOCK_CONFIG_KEY
 from app.extensions import db
 from app.models.base import utcnow
 from app.models.job import Job, JobStatus
 from app.models.lab import Grade, GradeStatus, LabSession
 from app.services import jobs, lab_sessions
-from app.services.quizzes import CLOCK_CONFIG_KEY
 from tests.fixtures.app import bearer
 from tests.fixtures.labs import API
 from tests.fixtures.worker import wait_for_job, wait_until

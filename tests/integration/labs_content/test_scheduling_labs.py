@@ -118,13 +118,19 @@ def kubectl_env(sim: SimCluster, home: Path) -> dict[str, str]:
     return {"KUBECONFIG": str(sim.kubeconfig_path), "HOME": str(home), "PATH": "/usr/bin:/bin"}
 
 
-def provider_for(server: SimServer, folder: Path) -> SimulatorProvider:
-    """The simulator provider a lab session uses, on the test's server. A snapshot cache
-    of its own makes every cluster's setup start from the manifests."""
+def provider_for(
+    server: SimServer, folder: Path, snapshots: _SnapshotCache | None = None
+) -> SimulatorProvider:
+    """The simulator provider a lab session uses, on the test's server. With the test
+    run's `setup_snapshots` a lab's setup is built once and restored for every test of
+    that lab, as sessions do; without, every setup starts from the manifests."""
     ca_file = folder / "sim-ca.pem"
     ca_file.write_bytes(server.ca.cert_pem)
     return SimulatorProvider(
-        [server.base_url], server.admin_token, ca_file=str(ca_file), snapshots=_SnapshotCache()
+        [server.base_url],
+        server.admin_token,
+        ca_file=str(ca_file),
+        snapshots=snapshots if snapshots is not None else _SnapshotCache(),
     )
 
 
@@ -138,10 +144,12 @@ def create_cluster(server: SimServer, lab: Lab, folder: Path) -> SimCluster:
     return SimCluster(server, cluster, path, folder)
 
 
-def apply_setup(sim: SimCluster, lab: Lab, folder: Path) -> None:
+def apply_setup(
+    sim: SimCluster, lab: Lab, folder: Path, snapshots: _SnapshotCache | None = None
+) -> None:
     """Apply the lab's setup (manifests in order, then faults) the way a lab session
     does: through the simulator provider and the server's admin and node routes."""
-    provider = provider_for(sim.server, folder)
+    provider = provider_for(sim.server, folder, snapshots)
     handle = ClusterHandle("simulator", sim.id, {"url": sim.server.base_url})
     setup = LabSetup(
         slug=lab.slug,
@@ -200,7 +208,9 @@ class LabRun:
 
 
 @pytest.fixture
-def provision(sim_server: SimServer, tmp_path: Path) -> Callable[[str], LabRun]:
+def provision(
+    sim_server: SimServer, tmp_path: Path, setup_snapshots: _SnapshotCache
+) -> Callable[[str], LabRun]:
     """`provision(slug)`: a cluster of the lab's shape with its setup applied and
     settled; the session starts one second after the setup."""
     planes: list[LabControlPlane] = []
@@ -218,7 +228,7 @@ def provision(sim_server: SimServer, tmp_path: Path) -> Callable[[str], LabRun]:
         planes.append(control)
         # A cluster that has been up a while: add-on pods placed, heartbeats posted.
         control.run(BOOT_SECONDS)
-        apply_setup(sim, lab, home)
+        apply_setup(sim, lab, home, setup_snapshots)
         control.run(SETUP_SECONDS)
         started = clock.advance(1)
         return LabRun(lab, sim, control, home, started)

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.sim.apiserver import validation
+from tests.builders import crd
 
 PATCH_TYPES = [
     "application/merge-patch+json",
@@ -29,39 +30,21 @@ TARGETS = [
     ("/api/v1/namespaces/default/services/web", "", "services"),
     ("/apis/example.com/v1/namespaces/default/widgets/w", "example.com", "widgets"),
 ]
-WIDGET_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "widgets.example.com"},
-    "spec": {
-        "group": "example.com",
-        "scope": "Namespaced",
-        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {
-                            "spec": {
-                                "type": "object",
-                                "required": ["size"],
-                                "properties": {
-                                    "size": {"type": "integer", "minimum": 1},
-                                    "color": {"type": "string", "enum": ["red", "blue"]},
-                                    "tags": {"type": "array", "items": {"type": "string"}},
-                                },
-                            }
-                        },
-                    }
-                },
-            }
-        ],
+WIDGET_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "spec": {
+            "type": "object",
+            "required": ["size"],
+            "properties": {
+                "size": {"type": "integer", "minimum": 1},
+                "color": {"type": "string", "enum": ["red", "blue"]},
+                "tags": {"type": "array", "items": {"type": "string"}},
+            },
+        }
     },
 }
+WIDGET_CRD = crd(schema=WIDGET_SCHEMA)
 SEED_OBJECTS = [
     ("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", WIDGET_CRD),
     (

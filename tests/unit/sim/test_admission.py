@@ -13,6 +13,7 @@ from app.sim.bootstrap import bootstrap
 from app.sim.machinery.cluster import Cluster
 from app.sim.machinery.errors import ApiError
 from app.sim.machinery.resources import builtin_registry
+from tests.builders import pod
 
 REGISTRY = builtin_registry()
 ADMIN = UserInfo("kubernetes-admin", ("system:masters",))
@@ -39,15 +40,6 @@ def ctx(
         "POST", rt.group, rt.version, rt.plural, namespace if rt.namespaced else None, name, sub
     )
     return RequestContext(cluster, request, rt, ADMIN, operation)
-
-
-def pod(name="web", **spec) -> dict:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"containers": [{"name": "app", "image": "nginx"}], **spec},
-    }
 
 
 def admit(cluster, obj, **kw) -> dict:

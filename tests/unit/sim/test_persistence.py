@@ -10,20 +10,11 @@ import pytest
 
 from app.sim.persistence import ClusterJournal
 from app.sim.server import SimServer
+from tests.builders import crd
 
 pytestmark = [pytest.mark.reliability]
 
-CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "widgets.example.com"},
-    "spec": {
-        "group": "example.com",
-        "scope": "Namespaced",
-        "names": {"kind": "Widget", "plural": "widgets", "singular": "widget"},
-        "versions": [{"name": "v1", "served": True, "storage": True}],
-    },
-}
+CRD = crd()
 
 
 def server_on(directory: Path, **options: float) -> SimServer:

@@ -11,15 +11,11 @@ from app.sim.machinery.clock import ManualClock
 from app.sim.machinery.errors import ApiError
 from app.sim.machinery.store import ObjectStore
 from app.sim.machinery.watch import ADDED, DELETED, MODIFIED
+from tests import builders
 
 
 def pod(name: str, namespace: str = "default", **labels: str) -> dict:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
-        "spec": {"containers": [{"name": "app", "image": "nginx"}]},
-    }
+    return builders.pod(name, namespace, labels=labels)
 
 
 def owned(name: str, owner: dict, kind: str = "Pod") -> dict:

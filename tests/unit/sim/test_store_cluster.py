@@ -9,32 +9,14 @@ import pytest
 from app.sim.bootstrap import create_cluster, node_names
 from app.sim.machinery.clock import ManualClock
 from app.sim.machinery.resources import shared_builtin_registry
+from tests.builders import crd
 
-CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "widgets.example.com"},
-    "spec": {
-        "group": "example.com",
-        "scope": "Namespaced",
-        "names": {
-            "plural": "widgets",
-            "singular": "widget",
-            "kind": "Widget",
-            "shortNames": ["wd"],
-        },
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "schema": {"openAPIV3Schema": {"type": "object"}},
-            },
-            {"name": "v1alpha1", "served": False, "storage": False},
-        ],
-    },
-}
+CRD = crd(
+    short_names=["wd"],
+    subresources={"status": {}},
+    schema={"type": "object"},
+    more_versions=[{"name": "v1alpha1", "served": False, "storage": False}],
+)
 
 
 def test_node_names() -> None:

@@ -10,6 +10,7 @@ import pytest
 from app.sim.apiserver import validation as v
 from app.sim.machinery.errors import ApiError
 from app.sim.machinery.resources import ResourceType, builtin_registry
+from tests.builders import pod
 
 REGISTRY = builtin_registry()
 
@@ -26,15 +27,6 @@ DEPLOYMENT = rt("apps/v1", "Deployment")
 
 def messages(obj: dict, kind: ResourceType, old: dict | None = None) -> dict[str, str]:
     return {c.field: c.message for c in v.validate_object(obj, kind, old)}
-
-
-def pod(**spec) -> dict:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "web", "namespace": "default"},
-        "spec": {"containers": [{"name": "app", "image": "nginx"}], **spec},
-    }
 
 
 def deployment() -> dict:

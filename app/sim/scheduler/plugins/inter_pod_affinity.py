@@ -58,7 +58,9 @@ _FILTER: StateKey[_FilterState] = StateKey("PreFilterInterPodAffinity")
 _SCORE: StateKey[dict[str, dict[str, int]]] = StateKey("PreScoreInterPodAffinity")
 
 
-def _matches_all(terms: Iterable[AffinityTerm], pod: PodInfo, ns_labels: Mapping) -> bool:
+def _matches_all(
+    terms: Iterable[AffinityTerm], pod: PodInfo, ns_labels: Mapping[str, Mapping[str, str]]
+) -> bool:
     terms = tuple(terms)
     return bool(terms) and all(t.matches(pod, ns_labels) for t in terms)
 
@@ -139,7 +141,7 @@ class InterPodAffinity:
         ns_labels = snapshot.namespace_labels
         scores: dict[Pair, int] = {}
 
-        def add(terms: Iterable[AffinityTerm], target: PodInfo, node: NodeInfo, sign: int):
+        def add(terms: Iterable[AffinityTerm], target: PodInfo, node: NodeInfo, sign: int) -> None:
             for term in terms:
                 value = node.labels.get(term.topology_key)
                 if value is not None and term.matches(target, ns_labels):

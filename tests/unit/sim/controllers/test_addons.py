@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from app.sim.controllers import addon_objects
-
-from .conftest import Lab
+from tests.fixtures.controllers import Lab
 
 
 def install(lab: Lab) -> None:

@@ -10,8 +10,7 @@ from app.sim.controllers.client import ApiClient
 from app.sim.machinery.clock import ManualClock
 from app.sim.nodes import ClusterNodes
 from app.sim.scheduler.loop import SchedulerLoop
-
-from .conftest import deployment
+from tests.builders import deployment
 
 
 def test_stopped_kubelet_node_goes_unknown_and_its_pods_move() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import Lab
+from tests.fixtures.controllers import Lab
 
 
 def cronjob(name: str = "tick", schedule: str = "*/5 * * * *", **spec) -> dict:

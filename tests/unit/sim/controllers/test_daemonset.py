@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from app.sim.controllers.daemonset import target_node
-
-from .conftest import Lab
+from tests.fixtures.controllers import Lab
 
 
 def daemonset(**template_spec) -> dict:

@@ -6,8 +6,8 @@ import copy
 import re
 
 from app.sim.controllers.deployment import HASH_LABEL, REVISION, REVISION_HISTORY, template_hash
-
-from .conftest import Lab, deployment
+from tests.builders import deployment
+from tests.fixtures.controllers import Lab
 
 
 def replicasets(lab: Lab, name: str = "web") -> list[dict]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .conftest import Lab, deployment
+from tests.builders import deployment
+from tests.fixtures.controllers import Lab
 
 
 def service(name: str = "web", target: object = "http") -> dict:

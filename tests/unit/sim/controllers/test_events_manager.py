@@ -7,8 +7,7 @@ import pytest
 from app.sim.client import EventRecorder
 from app.sim.controllers import ControllerManager, controller_names
 from app.sim.controllers.manager import select_controllers
-
-from .conftest import Lab
+from tests.fixtures.controllers import Lab
 
 
 def test_repeated_events_are_aggregated(lab: Lab) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import Lab
+from tests.fixtures.controllers import Lab
 
 
 def job(name: str = "pi", **spec) -> dict:

@@ -8,8 +8,8 @@ from app.sim.bootstrap import create_cluster
 from app.sim.client import LeaderElector
 from app.sim.controllers import ControllerManager
 from app.sim.machinery.clock import ManualClock
-
-from .conftest import Lab, deployment
+from tests.builders import deployment
+from tests.fixtures.controllers import Lab
 
 
 def lease(lab: Lab, name: str) -> dict:

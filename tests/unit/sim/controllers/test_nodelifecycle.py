@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from app.sim.controllers.nodelifecycle import NODE_MONITOR_GRACE_SECONDS, eviction_time, tolerates
-
-from .conftest import Lab
+from tests.builders import pod
+from tests.fixtures.controllers import Lab
 
 
 def ready_condition(lab: Lab, node: str) -> dict:
@@ -16,15 +16,6 @@ def ready_condition(lab: Lab, node: str) -> dict:
 def taints(lab: Lab, node: str) -> set[tuple[str, str]]:
     return {
         (t["key"], t["effect"]) for t in lab.get("", "nodes", node, None)["spec"].get("taints", [])
-    }
-
-
-def pod(name: str, **spec) -> dict:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"containers": [{"name": "app", "image": "nginx"}], **spec},
     }
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from app.sim.controllers.replicaset import deletion_order
-
-from .conftest import Lab, deployment
+from tests.builders import deployment
+from tests.fixtures.controllers import Lab
 
 
 def replicaset(name: str = "rs", replicas: int = 3) -> dict:

@@ -16,8 +16,7 @@ from app.sim.scheduler.plugins import (
 )
 from app.sim.scheduler.podinfo import PodInfo
 from app.sim.scheduler.snapshot import Snapshot
-
-from .factories import make_node, make_pod, taint
+from tests.builders import make_node, make_pod, taint
 
 
 def run_filter(plugin, pod, node: str, snap: Snapshot) -> Status | None:

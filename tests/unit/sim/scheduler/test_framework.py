@@ -19,9 +19,8 @@ from app.sim.scheduler.framework import (
 )
 from app.sim.scheduler.plugins import default_registry
 from app.sim.scheduler.scheduler import num_feasible_nodes_to_find
-
-from .cluster_objects import ClusterObjects
-from .factories import make_node, make_pod
+from tests.builders import make_node, make_pod
+from tests.fixtures.cluster_objects import ClusterObjects
 
 
 def test_registry_rejects_duplicate_names_and_unknown_plugins():

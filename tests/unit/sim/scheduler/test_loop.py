@@ -9,6 +9,7 @@ from app.sim.controllers import ControllerManager
 from app.sim.controllers.client import ApiClient
 from app.sim.machinery.clock import ManualClock
 from app.sim.scheduler.loop import SchedulerLoop
+from tests import builders
 
 
 @pytest.fixture
@@ -18,12 +19,7 @@ def cluster():
 
 
 def _create_pod(cluster, name, **spec):
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": "default", "labels": {"run": name}},
-        "spec": {"containers": [{"name": name, "image": "nginx:1.27"}], **spec},
-    }
+    pod = builders.pod(name, labels={"run": name}, image="nginx:1.27", container=name, **spec)
     return ApiClient(cluster.store, cluster).create("", "pods", pod)
 
 

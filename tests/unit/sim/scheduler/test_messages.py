@@ -8,8 +8,7 @@ from app.sim.scheduler.messages import (
     reason_histogram,
     scheduled_message,
 )
-
-from .factories import make_node, make_pod, taint
+from tests.builders import make_node, make_pod, taint
 
 TAINT = Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, ("node(s) had untolerated taint(s)",))
 AFFINITY = Status(

@@ -8,12 +8,68 @@ with its usual taint.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from app.sim.scheduler import Scheduler, Snapshot
-
-from .factories import make_node, payment_api_pod, taint
+from tests.builders import make_node, make_pod, taint
 
 ZONE = "topology.kubernetes.io/zone"
+
+
+def payment_api_spec() -> dict[str, Any]:
+    """The pod template spec of the seed chapter's payment-api Deployment (minus containers)."""
+    return {
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {"key": "workload", "operator": "In", "values": ["compute"]}
+                            ]
+                        }
+                    ]
+                }
+            },
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 100,
+                        "podAffinityTerm": {
+                            "labelSelector": {"matchLabels": {"app": "payment-api"}},
+                            "topologyKey": "kubernetes.io/hostname",
+                        },
+                    }
+                ]
+            },
+        },
+        "tolerations": [
+            {"key": "dedicated", "operator": "Equal", "value": "payments", "effect": "NoSchedule"}
+        ],
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "DoNotSchedule",
+                "labelSelector": {"matchLabels": {"app": "payment-api"}},
+            }
+        ],
+    }
+
+
+def payment_api_pod(index: int) -> dict[str, Any]:
+    pod = make_pod(
+        f"payment-api-7d4f8b-{index}",
+        cpu="1",
+        memory="2Gi",
+        labels={"app": "payment-api", "pod-template-hash": "7d4f8b"},
+        image="payment-api:3.2.0",
+        spec=payment_api_spec(),
+    )
+    pod["metadata"]["ownerReferences"] = [
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "payment-api-7d4f8b"}
+    ]
+    return pod
 
 
 def cluster(compute_cpu="4", compute_memory="8Gi", cordon_zone=None):

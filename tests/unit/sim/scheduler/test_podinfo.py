@@ -4,8 +4,7 @@ import pytest
 
 from app.sim.scheduler.podinfo import PodInfo, pod_non_zero_requests, pod_requests
 from app.sim.scheduler.snapshot import NodeInfo, Snapshot
-
-from .factories import make_node, make_pod
+from tests.builders import make_node, make_pod
 
 
 def _container(cpu=None, memory=None, restart_policy=None, limits=None):

@@ -6,9 +6,8 @@ from app.sim.machinery.clock import ManualClock
 from app.sim.scheduler import BindPod, DeletePod, PatchPodStatus, RecordEvent, Scheduler, Snapshot
 from app.sim.scheduler.podinfo import PodInfo
 from app.sim.scheduler.preemption import Candidate, pick_one_node
-
-from .cluster_objects import ClusterObjects
-from .factories import make_node, make_pod
+from tests.builders import make_node, make_pod
+from tests.fixtures.cluster_objects import ClusterObjects
 
 
 def test_lowest_priority_victims_on_the_cheapest_node():

@@ -7,8 +7,7 @@ from hypothesis import strategies as st
 
 from app.sim.machinery.quantity import milli_value, parse_quantity, value
 from app.sim.scheduler import Scheduler, Snapshot
-
-from .factories import make_node, make_pod, taint
+from tests.builders import make_node, make_pod, taint
 
 cpu_strings = st.sampled_from(["100m", "250m", "500m", "1", "1500m", "2"])
 memory_strings = st.sampled_from(["64Mi", "256Mi", "512Mi", "1Gi", "2Gi"])

@@ -7,8 +7,7 @@ import pytest
 from app.sim.machinery.clock import ManualClock
 from app.sim.scheduler import events
 from app.sim.scheduler.queue import ACTIVE, BACKOFF, GATED, UNSCHEDULABLE, SchedulingQueue
-
-from .factories import make_pod
+from tests.builders import make_pod
 
 FIT_EVENTS = frozenset({events.NODE_ADD, events.ASSIGNED_POD_DELETE})
 AFFINITY_EVENTS = frozenset({events.NODE_ADD, events.NODE_LABEL_CHANGE})

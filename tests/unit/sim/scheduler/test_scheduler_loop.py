@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from app.sim.machinery.clock import ManualClock
 from app.sim.scheduler import BindPod, PatchPodStatus, RecordEvent, Scheduler, default_profile
-
-from .cluster_objects import ClusterObjects
-from .factories import make_node, make_pod, taint
+from tests.builders import make_node, make_pod, taint
+from tests.fixtures.cluster_objects import ClusterObjects
 
 
 def test_binding_and_scheduled_event():

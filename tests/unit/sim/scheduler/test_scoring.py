@@ -22,8 +22,7 @@ from app.sim.scheduler.plugins import (
 )
 from app.sim.scheduler.podinfo import PodInfo
 from app.sim.scheduler.snapshot import Snapshot
-
-from .factories import make_node, make_pod, taint
+from tests.builders import make_node, make_pod, taint
 
 
 def scores_of(plugin, pod, snap: Snapshot) -> dict[str, int]:

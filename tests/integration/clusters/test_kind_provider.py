@@ -15,7 +15,7 @@ from app.clusters import provider_for
 from app.clusters.base import ClusterHandle, LabSetup, ProviderError, ProviderNodeAccess
 from app.clusters.kind import KindProvider, NodeFileNotFound, kind_config, node_containers
 from app.grading.node_access import NodeAccessError
-from tests.unit.clusters.fakes import install_fakes, read_log
+from tests.fixtures.kind_fakes import install_fakes, read_log
 
 SHAPE = {
     "nodes": [

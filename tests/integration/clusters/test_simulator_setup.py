@@ -74,6 +74,7 @@ def objects(snapshot: dict[str, Any], group: str, plural: str, namespace: str) -
     return store.list(group, plural, namespace)[0]
 
 
+@pytest.mark.slow
 def test_scheduler_fault_setup_is_broken_on_every_build(server: SimServer) -> None:
     sim = provider(server)
     setup = lab_setup("scheduler-misspelled-flag")
@@ -91,6 +92,7 @@ def test_scheduler_fault_setup_is_broken_on_every_build(server: SimServer) -> No
     assert server.clusters == {}
 
 
+@pytest.mark.slow
 def test_controller_manager_fault_setup_never_reconciles_on_any_build(server: SimServer) -> None:
     sim = provider(server)
     setup = lab_setup("controller-manager-broken", [{"name": "10-api.yaml", "content": DEPLOYMENT}])

@@ -9,8 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from app.sim.controllers import ControllerManager
-
-from .conftest import Lab
+from tests.fixtures.controllers import Lab
 
 
 @pytest.fixture
