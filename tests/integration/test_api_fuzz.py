@@ -30,8 +30,8 @@ from schemathesis.checks import (
     response_schema_conformance,
 )
 
+from tests.builders import QUIZ_DEFAULTS, import_bank
 from tests.fixtures.app import DEFAULT_PASSWORD, bearer, delete_all_rows
-from tests.integration.test_quizzes import QUIZ_DEFAULTS, import_bank
 
 # Examples per operation (each sent as a learner and as an admin): about 50 operations.
 MAX_EXAMPLES = 10

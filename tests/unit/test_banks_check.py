@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -10,55 +9,15 @@ from click.testing import CliRunner
 
 from app.banks.validator import load_content
 from app.cli.bank import bank
+from tests.fixtures.bank_files import (
+    GOOD_NUMERIC,
+    HEADER,
+    issues_for,
+    line_of,
+    question,
+    write,
+)
 
-HEADER = """\
-spec: certprep/questions/v1
-bank: etcd
-title: etcd
-questions:
-"""
-
-COMMON = """\
-    version: 1
-    difficulty: easy
-    domain: Cluster Architecture
-    section: etcd
-    topic: etcd-quorum
-    seed_section: "etcd / Distributed KV and Raft consensus"
-    stem: A 5-member etcd cluster must keep writing. How many members may fail?
-    explanation: Quorum is 3 of 5, so 2 may fail.
-"""
-
-
-def question(qid: str, qtype: str, extra: str) -> str:
-    """A question item with the common fields, indented as a list entry."""
-    body = (
-        f"  - id: {qid}\n    type: {qtype}\n"
-        + COMMON
-        + textwrap.indent(textwrap.dedent(extra), "    ")
-    )
-    return body
-
-
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
-
-
-def issues_for(*paths: Path) -> list[tuple[str, int, str]]:
-    content = load_content(list(paths))
-    return [(Path(i.file).name, i.line, i.message) for i in content.issues]
-
-
-def line_of(text: str, needle: str, occurrence: int = 1) -> int:
-    """1-based line of the `occurrence`-th line containing `needle`."""
-    hits = [n for n, line in enumerate(text.splitlines(), 1) if needle in line]
-    return hits[occurrence - 1]
-
-
-GOOD_NUMERIC = question("etcd-quorum-five", "numeric", "answer: 2\ntolerance: 0\n")
 GOOD_SINGLE = question(
     "etcd-leader",
     "single",

@@ -12,7 +12,7 @@ from app.banks.draw import plan_draw
 from app.banks.schemas import TYPE_SCHEMAS
 from app.banks.validator import load_content
 from app.cli.bank import bank
-from tests.unit.test_banks_check import GOOD_NUMERIC, HEADER, issues_for, line_of, write
+from tests.fixtures.bank_files import GOOD_NUMERIC, HEADER, issues_for, line_of, write
 
 SEED = '    seed_section: "etcd / Distributed KV and Raft consensus"\n'
 URL = "    source: https://kubernetes.io/docs/concepts/services-networking/network-policies/\n"
