@@ -1,0 +1,1099 @@
+"""The learner workstation: a simulated bash for one lab session, never the host's.
+
+`Workstation.run(line)` runs one command line and returns a `Result` (terminal text,
+exit code, and an `edit` request when `vi`/`vim`/`nano` opened a file). The state (the
+virtual folder, cwd, variables, aliases, history, the node an `ssh` entered and that
+node shell's cwd and variables) is plain JSON: `to_state()` / `Workstation(state=...)`.
+
+Syntax: words and quotes, `$VAR` / `${VAR}` / `~`, `NAME=value`, pipes `|`, `&&`,
+`||`, `;`, redirects `>`, `>>`, `2>`, `2>&1`, `&>`, `< file` (all on workstation
+files). Refused with a message: command substitution (`$(...)`, backticks), process
+substitution, background jobs (`&`), functions and subshells, so nothing can loop or
+fork. Every command is a Python function over the virtual folder, except `kubectl`
+(the real binary, see `app.workstation.kubectl`) and `ssh` (the cluster's node shells).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.workstation import kubectl as kubectl_args
+from app.workstation.cluster import ClusterAccess, ClusterUnavailable
+from app.workstation.files import HOME, FileError, VirtualFolder, normalize
+
+HOSTNAME = "workstation"
+USER = "candidate"
+MAX_LINE = 8192
+MAX_OUTPUT = 256 * 1024
+MAX_HISTORY = 500
+MAX_VARIABLES = 100
+EDITORS = ("vi", "vim", "nano")
+DEFAULT_ENV = {
+    "HOME": HOME,
+    "USER": USER,
+    "LOGNAME": USER,
+    "HOSTNAME": HOSTNAME,
+    "SHELL": "/bin/bash",
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "TERM": "xterm-256color",
+    "EDITOR": "vim",
+}
+DEFAULT_ALIASES = {"k": "kubectl"}
+NODE_DEFAULT_ENV = {"HOME": "/root", "USER": "root"}
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str = ""
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@dataclass
+class EditRequest:
+    """`vi FILE` asks the browser to edit `path` (on `node`, or the workstation when
+    None); `content` is the file's text ("" for a new file)."""
+
+    node: str | None
+    path: str
+    content: str
+    exists: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"node": self.node, "path": self.path, "content": self.content}
+
+
+class ShellSyntaxError(Exception):
+    pass
+
+
+def ok(stdout: str = "") -> Result:
+    return Result(0, stdout)
+
+
+def fail(message: str, code: int = 1) -> Result:
+    return Result(code, "", message if message.endswith("\n") else message + "\n")
+
+
+def cap(text: str, limit: int = MAX_OUTPUT) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n[output cut at {limit // 1024} KiB]\n"
+
+
+# ---------------------------------------------------------------------------- lexing
+
+OPERATORS = ("&&", "||", "2>&1", "&>", ">>", "2>", ";", "|", ">", "<", "&")
+
+
+@dataclass
+class Word:
+    text: str
+    quoted: bool = False
+
+
+def tokenize(line: str, env: dict[str, str]) -> list[Word | str]:
+    """Words (with variables expanded) and operator strings. Raises
+    ShellSyntaxError for what this shell does not run."""
+    tokens: list[Word | str] = []
+    current: list[str] = []
+    in_word = False
+    quoted = False
+    i = 0
+    n = len(line)
+
+    def finish() -> None:
+        nonlocal in_word, quoted
+        if in_word:
+            tokens.append(Word("".join(current), quoted))
+        current.clear()
+        in_word = False
+        quoted = False
+
+    def variable(at: int) -> tuple[str, int]:
+        if line.startswith("${", at):
+            end = line.find("}", at)
+            if end < 0:
+                raise ShellSyntaxError("bad substitution")
+            name = line[at + 2 : end]
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ShellSyntaxError(f"${{{name}}}: bad substitution")
+            return env.get(name, ""), end + 1
+        match = re.match(r"[A-Za-z_][A-Za-z0-9_]*|[?$#0-9]", line[at + 1 :])
+        if not match:
+            return "$", at + 1
+        name = match.group(0)
+        value = env.get(name, "0" if name in "?#0123456789" and name != "$" else "")
+        if name == "$":
+            value = "4242"
+        return value, at + 1 + len(name)
+
+    while i < n:
+        ch = line[i]
+        if ch == "`" or line.startswith("$(", i) or line.startswith("<(", i):
+            raise ShellSyntaxError(
+                "command substitution is not available in this terminal; "
+                "run the commands one after another"
+            )
+        if ch in " \t":
+            finish()
+            i += 1
+            continue
+        if ch == "#" and not in_word:
+            break
+        if ch == "'":
+            end = line.find("'", i + 1)
+            if end < 0:
+                raise ShellSyntaxError("unexpected EOF while looking for matching `''")
+            current.append(line[i + 1 : end])
+            in_word = quoted = True
+            i = end + 1
+            continue
+        if ch == '"':
+            i += 1
+            in_word = quoted = True
+            while i < n and line[i] != '"':
+                if line[i] == "`" or line.startswith("$(", i):
+                    raise ShellSyntaxError(
+                        "command substitution is not available in this terminal; "
+                        "run the commands one after another"
+                    )
+                if line[i] == "\\" and i + 1 < n and line[i + 1] in '"\\$`':
+                    current.append(line[i + 1])
+                    i += 2
+                elif line[i] == "$":
+                    value, i = variable(i)
+                    current.append(value)
+                else:
+                    current.append(line[i])
+                    i += 1
+            if i >= n:
+                raise ShellSyntaxError("unexpected EOF while looking for matching `\"'")
+            i += 1
+            continue
+        if ch == "\\":
+            if i + 1 < n:
+                current.append(line[i + 1])
+                in_word = True
+            i += 2
+            continue
+        if ch == "$":
+            value, i = variable(i)
+            current.append(value)
+            in_word = True
+            continue
+        if ch in "(){}" and not in_word:
+            raise ShellSyntaxError(
+                "subshells, groups and functions are not available in this terminal"
+            )
+        if ch in "(){}" and in_word and ch in "()":
+            raise ShellSyntaxError(
+                "subshells, groups and functions are not available in this terminal"
+            )
+        if ch == "~" and not in_word and (i + 1 == n or line[i + 1] in "/ \t;|&"):
+            current.append(env.get("HOME", HOME))
+            in_word = True
+            i += 1
+            continue
+        operator = next((op for op in OPERATORS if line.startswith(op, i)), None)
+        if operator in ("2>", "2>&1") and in_word:
+            operator = None  # `a2>f` is the word a2 and a redirect
+        if operator:
+            finish()
+            if operator == "&":
+                raise ShellSyntaxError("background jobs (&) are not available in this terminal")
+            tokens.append(operator)
+            i += len(operator)
+            continue
+        current.append(ch)
+        in_word = True
+        i += 1
+    finish()
+    return tokens
+
+
+def split_list(line: str) -> list[tuple[str, str]]:
+    """`a && b; c` -> [(";", "a "), ("&&", " b"), (";", " c")]: the parts of a command
+    list with the operator before each (quotes respected)."""
+    parts: list[tuple[str, str]] = []
+    pending = ";"
+    start = 0
+    i = 0
+    quote = ""
+    while i < len(line):
+        ch = line[i]
+        if quote:
+            if ch == "\\" and quote == '"':
+                i += 2
+                continue
+            if ch == quote:
+                quote = ""
+            i += 1
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch == "\\":
+            i += 2
+            continue
+        elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
+            break
+        elif line.startswith("&&", i) or line.startswith("||", i) or ch == ";":
+            op = ch if ch == ";" else line[i : i + 2]
+            parts.append((pending, line[start:i]))
+            pending = op
+            i += len(op)
+            start = i
+            continue
+        i += 1
+    parts.append((pending, line[start:] if i >= len(line) else line[start:i]))
+    if not line[start:].strip() and pending in ("&&", "||"):
+        raise ShellSyntaxError(f"syntax error near unexpected token `{pending}'")
+    return parts
+
+
+# ------------------------------------------------------------------------- the shell
+
+Command = Callable[["Workstation", list[str], str], Result]
+COMMANDS: dict[str, Command] = {}
+
+
+def command(*names: str) -> Callable[[Command], Command]:
+    def wrap(fn: Command) -> Command:
+        for name in names:
+            COMMANDS[name] = fn
+        return fn
+
+    return wrap
+
+
+class Workstation:
+    """One learner's workstation. `cluster` is the session's cluster (None: a
+    workstation without one, where kubectl and ssh say so)."""
+
+    def __init__(
+        self, state: dict[str, Any] | None = None, cluster: ClusterAccess | None = None
+    ) -> None:
+        state = state or {}
+        self.cluster = cluster
+        self.fs = VirtualFolder.from_state(state)
+        self.cwd: str = state.get("cwd") or HOME
+        if not self.fs.is_dir(self.cwd):
+            self.cwd = HOME
+        self.env: dict[str, str] = {**DEFAULT_ENV, **(state.get("env") or {})}
+        self.aliases: dict[str, str] = dict(state.get("aliases") or DEFAULT_ALIASES)
+        self.history: list[str] = list(state.get("history") or [])
+        self.node: str | None = state.get("node")
+        self.node_state: dict[str, dict[str, Any]] = dict(state.get("node_state") or {})
+        self.namespace: str | None = state.get("namespace")
+        self.last_code = int(state.get("last_code") or 0)
+        self.edit: EditRequest | None = None
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            **self.fs.to_state(),
+            "cwd": self.cwd,
+            "env": {k: v for k, v in self.env.items() if DEFAULT_ENV.get(k) != v},
+            "aliases": self.aliases,
+            "history": self.history[-MAX_HISTORY:],
+            "node": self.node,
+            "node_state": self.node_state,
+            "namespace": self.namespace,
+            "last_code": self.last_code,
+        }
+
+    # ---- prompt ---------------------------------------------------------------------
+
+    def prompt(self) -> str:
+        if self.node:
+            cwd = self._node_cwd()
+            shown = "~" if cwd == "/root" else cwd
+            return f"root@{self.node}:{shown}# "
+        shown = self.cwd
+        if shown == HOME or shown.startswith(HOME + "/"):
+            shown = "~" + shown[len(HOME) :]
+        return f"{USER}@{HOSTNAME}:{shown}$ "
+
+    # ---- running ----------------------------------------------------------------------
+
+    def path(self, value: str) -> str:
+        return normalize(value, self.cwd)
+
+    def run(self, line: str) -> Result:
+        """Run one command line typed by the learner."""
+        self.edit = None
+        line = line.rstrip("\r\n")
+        if len(line) > MAX_LINE:
+            return fail(f"bash: line too long (at most {MAX_LINE} characters)", 2)
+        if line.strip() and (not self.history or self.history[-1] != line):
+            self.history.append(line)
+            del self.history[:-MAX_HISTORY]
+        if self.node:
+            result = self._run_on_node(line)
+        else:
+            result = self._run_local(line)
+        result.stdout = cap(result.stdout)
+        result.stderr = cap(result.stderr, 64 * 1024)
+        self.last_code = result.exit_code
+        return result
+
+    def _run_local(self, line: str) -> Result:
+        try:
+            # Checked on the whole line first, so nothing of a refused line runs.
+            tokenize(line, {})
+            sequence = split_list(line)
+        except ShellSyntaxError as exc:
+            return fail(f"bash: {exc}", 2)
+        out: list[str] = []
+        err: list[str] = []
+        code = self.last_code
+        for op, text in sequence:
+            # Each part is expanded when it runs: `export A=1; echo $A` prints 1.
+            env = {**self.env, "?": str(code), "PWD": self.cwd}
+            words = tokenize(text, env)
+            if not words:
+                if op in ("&&", "||"):
+                    return fail(f"bash: syntax error near unexpected token `{op}'", 2)
+                continue
+            if (op == "&&" and code != 0) or (op == "||" and code == 0):
+                continue
+            result = self._pipeline(words)
+            out.append(result.stdout)
+            err.append(result.stderr)
+            code = result.exit_code
+            if self.node or self.edit:
+                break
+        return Result(code, "".join(out), "".join(err))
+
+    def _pipeline(self, words: list[Word | str]) -> Result:
+        stages: list[list[Word | str]] = [[]]
+        for w in words:
+            if w == "|":
+                stages.append([])
+            else:
+                stages[-1].append(w)
+        data = ""
+        errors: list[str] = []
+        result = ok()
+        for stage in stages:
+            if not stage:
+                return fail("bash: syntax error near unexpected token `|'", 2)
+            result = self._simple(stage, data)
+            errors.append(result.stderr)
+            data = cap(result.stdout)
+        return Result(result.exit_code, data, "".join(errors))
+
+    def _glob(self, word: Word) -> list[str]:
+        if word.quoted or not any(c in word.text for c in "*?["):
+            return [word.text]
+        pattern = self.path(word.text)
+        folder = posixpath.dirname(pattern)
+        if not self.fs.is_dir(folder) or any(c in folder for c in "*?["):
+            return [word.text]
+        names = [
+            n
+            for n in self.fs.children(folder)
+            if fnmatch.fnmatchcase(n, posixpath.basename(pattern)) and not n.startswith(".")
+        ]
+        if not names:
+            return [word.text]
+        prefix = word.text[: len(word.text) - len(posixpath.basename(word.text))]
+        return [prefix + n for n in names]
+
+    def _simple(self, words: list[Word | str], stdin: str) -> Result:
+        args: list[str] = []
+        redirects: list[tuple[str, str]] = []
+        i = 0
+        while i < len(words):
+            w = words[i]
+            if isinstance(w, str):
+                if w == "2>&1":
+                    redirects.append(("2>&1", ""))
+                    i += 1
+                    continue
+                if i + 1 >= len(words) or not isinstance(words[i + 1], Word):
+                    return fail("bash: syntax error near unexpected token `newline'", 2)
+                target = words[i + 1].text  # type: ignore[union-attr]
+                redirects.append((w, target))
+                i += 2
+                continue
+            args.extend(self._glob(w) if args else [w.text])
+            i += 1
+        assignments: dict[str, str] = {}
+        while args and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", args[0]):
+            name, _, value = args.pop(0).partition("=")
+            assignments[name] = value
+        if not args:
+            return self._set_variables(assignments)
+        # Aliases: the first word only, as bash does for interactive shells.
+        seen: set[str] = set()
+        while args[0] in self.aliases and args[0] not in seen:
+            seen.add(args[0])
+            try:
+                expanded = [w.text for w in tokenize(self.aliases[args[0]], self.env)]
+            except ShellSyntaxError as exc:
+                return fail(f"bash: {exc}", 2)
+            args = [*expanded, *args[1:]] if expanded else args[1:]
+            if not args:
+                return ok()
+        for op, target in redirects:
+            if op == "<":
+                try:
+                    stdin = self.fs.read(self.path(target))
+                except FileError as exc:
+                    return fail(f"bash: {target}: {exc.reason}")
+        impl = COMMANDS.get(args[0])
+        if impl is None:
+            result = fail(f"{args[0]}: command not found", 127)
+        else:
+            try:
+                result = impl(self, args[1:], stdin)
+            except FileError as exc:
+                result = fail(f"{args[0]}: {exc.path}: {exc.reason}")
+            except ClusterUnavailable as exc:
+                result = fail(f"{args[0]}: {exc}")
+        return self._redirect(result, redirects)
+
+    def _set_variables(self, assignments: dict[str, str]) -> Result:
+        for name, value in assignments.items():
+            if name not in self.env and len(self.env) >= MAX_VARIABLES:
+                return fail("bash: too many variables")
+            self.env[name] = value[:4096]
+        return ok()
+
+    def _redirect(self, result: Result, redirects: list[tuple[str, str]]) -> Result:
+        for op, target in redirects:
+            if op == "2>&1":
+                result = Result(result.exit_code, result.stdout + result.stderr, "")
+                continue
+            if op == "<":
+                continue
+            if target == "/dev/null":
+                text = result.stdout if op in (">", ">>") else result.stderr
+                if op == "&>":
+                    result = Result(result.exit_code, "", "")
+                elif op == "2>":
+                    result = Result(result.exit_code, result.stdout, "")
+                else:
+                    result = Result(result.exit_code, "", result.stderr)
+                del text
+                continue
+            path = self.path(target)
+            try:
+                if op in (">", ">>"):
+                    self.fs.write(path, result.stdout, append=op == ">>")
+                    result = Result(result.exit_code, "", result.stderr)
+                elif op == "2>":
+                    self.fs.write(path, result.stderr)
+                    result = Result(result.exit_code, result.stdout, "")
+                elif op == "&>":
+                    self.fs.write(path, result.stdout + result.stderr)
+                    result = Result(result.exit_code, "", "")
+            except FileError as exc:
+                return fail(f"bash: {target}: {exc.reason}")
+        return result
+
+    # ---- node shells ------------------------------------------------------------------
+
+    def _node_cwd(self) -> str:
+        return str(self.node_state.get(self.node or "", {}).get("cwd") or "/root")
+
+    def enter_node(self, node: str) -> None:
+        self.node = node
+        self.node_state.setdefault(node, {"cwd": "/root", "env": {}})
+
+    def _run_on_node(self, line: str) -> Result:
+        node = self.node or ""
+        state = self.node_state.setdefault(node, {"cwd": "/root", "env": {}})
+        stripped = line.strip()
+        if not stripped:
+            return ok()
+        words = stripped.split()
+        if words[0] in self.aliases and words[0] != "k":
+            words = self.aliases[words[0]].split() + words[1:]
+            stripped = " ".join(words)
+        if words[0] in ("exit", "logout"):
+            self.node = None
+            return ok(f"logout\nConnection to {node} closed.\n")
+        if words[0] == "ssh":
+            return fail("ssh: you are on a node; type exit to go back to the workstation first")
+        if words[0] in EDITORS:
+            if len(words) != 2:
+                return fail(f"{words[0]}: give one file to edit", 2)
+            target = words[1]
+            if target == "~" or target.startswith("~/"):
+                target = "/root" + target[1:]
+            path = normalize(target, state["cwd"])
+            return self._open_node_editor(node, path)
+        if self.cluster is None:
+            return fail("ssh: this workstation has no cluster")
+        env: dict[str, str] = dict(state.get("env") or {})
+        if words[0] == "export" or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=\S*$", stripped):
+            assignments = words[1:] if words[0] == "export" else words
+            for item in assignments:
+                name, sep, value = item.partition("=")
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                    return fail(f"bash: export: `{item}': not a valid identifier")
+                if sep:
+                    env[name] = value.strip("'\"")
+            state["env"] = env
+            return ok()
+        prefix = f"cd {_quote(state['cwd'])}"
+        if env:
+            prefix += "; export " + " ".join(f"{k}={_quote(v)}" for k, v in env.items())
+        if words[0] == "cd":
+            target = words[1] if len(words) > 1 else "/root"
+            code, out, err = self.cluster.node_exec(node, f"{prefix}; cd {target} && pwd")
+            if code == 0 and out.strip().startswith("/"):
+                state["cwd"] = out.strip().splitlines()[-1]
+                return ok()
+            return Result(code or 1, "", err or f"bash: cd: {target}: No such file or directory\n")
+        code, out, err = self.cluster.node_exec(node, f"{prefix}; {stripped}")
+        return Result(code, out, err)
+
+    def _open_node_editor(self, node: str, path: str) -> Result:
+        if self.cluster is None:
+            return fail("vi: this workstation has no cluster")
+        try:
+            content = self.cluster.read_node_file(node, path)
+            exists = True
+        except ClusterUnavailable:
+            content, exists = "", False
+        self.edit = EditRequest(node, path, content, exists)
+        return ok()
+
+    # ---- the editor's save ---------------------------------------------------------------
+
+    def save(self, node: str | None, path: str, content: str) -> str:
+        """Save the editor's text to the file `vi` opened. Returns the saved path;
+        raises FileError (workstation) or ClusterUnavailable (node)."""
+        if node is None:
+            target = normalize(path, "/")
+            self.fs.write(target, content)
+            return target
+        if self.cluster is None or node not in self.cluster.nodes:
+            raise ClusterUnavailable(f"no node {node}")
+        target = normalize(path, "/")
+        self.cluster.write_node_file(node, target, content)
+        return target
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def _split_options(args: list[str], known: str) -> tuple[set[str], list[str]]:
+    flags: set[str] = set()
+    rest: list[str] = []
+    for a in args:
+        if a.startswith("-") and len(a) > 1 and not a.startswith("--") and not a[1].isdigit():
+            for ch in a[1:]:
+                if ch not in known:
+                    raise FileError(a, f"invalid option -- '{ch}'")
+                flags.add(ch)
+        else:
+            rest.append(a)
+    return flags, rest
+
+
+@command("true", ":")
+def _true(ws: Workstation, args: list[str], stdin: str) -> Result:
+    return ok()
+
+
+@command("false")
+def _false(ws: Workstation, args: list[str], stdin: str) -> Result:
+    return Result(1, "")
+
+
+@command("echo")
+def _echo(ws: Workstation, args: list[str], stdin: str) -> Result:
+    newline = True
+    if args and args[0] == "-n":
+        newline, args = False, args[1:]
+    elif args and args[0] == "-e":
+        args = [a.encode().decode("unicode_escape", errors="replace") for a in args[1:]]
+    return ok(" ".join(args) + ("\n" if newline else ""))
+
+
+@command("pwd")
+def _pwd(ws: Workstation, args: list[str], stdin: str) -> Result:
+    return ok(ws.cwd + "\n")
+
+
+@command("cd")
+def _cd(ws: Workstation, args: list[str], stdin: str) -> Result:
+    target = args[0] if args else HOME
+    if target == "-":
+        target = ws.env.get("OLDPWD", ws.cwd)
+    path = ws.path(target)
+    if not ws.fs.exists(path):
+        return fail(f"bash: cd: {target}: No such file or directory")
+    if not ws.fs.is_dir(path):
+        return fail(f"bash: cd: {target}: Not a directory")
+    ws.env["OLDPWD"] = ws.cwd
+    ws.cwd = path
+    return ok()
+
+
+@command("export")
+def _export(ws: Workstation, args: list[str], stdin: str) -> Result:
+    if not args or args == ["-p"]:
+        return ok("".join(f'declare -x {k}="{v}"\n' for k, v in sorted(ws.env.items())))
+    values: dict[str, str] = {}
+    for item in args:
+        name, sep, value = item.partition("=")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            return fail(f"bash: export: `{item}': not a valid identifier")
+        values[name] = value if sep else ws.env.get(name, "")
+    return ws._set_variables(values)
+
+
+@command("unset")
+def _unset(ws: Workstation, args: list[str], stdin: str) -> Result:
+    for name in args:
+        ws.env.pop(name, None)
+    return ok()
+
+
+@command("env", "printenv")
+def _env(ws: Workstation, args: list[str], stdin: str) -> Result:
+    if args:
+        return ok("".join(f"{ws.env[a]}\n" for a in args if a in ws.env))
+    return ok("".join(f"{k}={v}\n" for k, v in sorted(ws.env.items())))
+
+
+@command("set")
+def _set(ws: Workstation, args: list[str], stdin: str) -> Result:
+    if args:
+        return ok()  # `set -o vi` and friends: accepted, nothing to change
+    return ok("".join(f"{k}={_quote(v)}\n" for k, v in sorted(ws.env.items())))
+
+
+@command("alias")
+def _alias(ws: Workstation, args: list[str], stdin: str) -> Result:
+    if not args:
+        return ok("".join(f"alias {k}={_quote(v)}\n" for k, v in sorted(ws.aliases.items())))
+    out = []
+    for item in args:
+        name, sep, value = item.partition("=")
+        if not sep:
+            if name not in ws.aliases:
+                return fail(f"bash: alias: {name}: not found")
+            out.append(f"alias {name}={_quote(ws.aliases[name])}\n")
+        elif not re.fullmatch(r"[A-Za-z0-9_.:-]+", name):
+            return fail(f"bash: alias: `{name}': invalid alias name")
+        elif len(ws.aliases) >= MAX_VARIABLES and name not in ws.aliases:
+            return fail("bash: alias: too many aliases")
+        else:
+            ws.aliases[name] = value[:1024]
+    return ok("".join(out))
+
+
+@command("unalias")
+def _unalias(ws: Workstation, args: list[str], stdin: str) -> Result:
+    for name in args:
+        ws.aliases.pop(name, None)
+    return ok()
+
+
+@command("history")
+def _history(ws: Workstation, args: list[str], stdin: str) -> Result:
+    return ok("".join(f"{i:5d}  {line}\n" for i, line in enumerate(ws.history, 1)))
+
+
+@command("clear")
+def _clear(ws: Workstation, args: list[str], stdin: str) -> Result:
+    return ok("\x1b[H\x1b[2J")
+
+
+@command("whoami")
+def _whoami(ws: Workstation, args: list[str], stdin: str) -> Result:
+    return ok(USER + "\n")
+
+
+@command("hostname")
+def _hostname(ws: Workstation, args: list[str], stdin: str) -> Result:
+    return ok(HOSTNAME + "\n")
+
+
+def _inputs(ws: Workstation, files: list[str], stdin: str) -> list[tuple[str, str]]:
+    if not files:
+        return [("-", stdin)]
+    return [(f, stdin if f == "-" else ws.fs.read(ws.path(f))) for f in files]
+
+
+@command("cat")
+def _cat(ws: Workstation, args: list[str], stdin: str) -> Result:
+    out, errors = [], []
+    for _name, text in _inputs_lenient(ws, [a for a in args if a != "-n"] or [], stdin, errors):
+        out.append(text)
+    return Result(1 if errors else 0, cap("".join(out)), "".join(errors))
+
+
+def _inputs_lenient(
+    ws: Workstation, files: list[str], stdin: str, errors: list[str]
+) -> list[tuple[str, str]]:
+    if not files:
+        return [("-", stdin)]
+    found = []
+    for f in files:
+        try:
+            found.append((f, stdin if f == "-" else ws.fs.read(ws.path(f))))
+        except FileError as exc:
+            errors.append(f"cat: {f}: {exc.reason}\n")
+    return found
+
+
+@command("ls")
+def _ls(ws: Workstation, args: list[str], stdin: str) -> Result:
+    flags, paths = _split_options(args, "laAh1tR")
+    out, errors = [], []
+    targets = paths or ["."]
+    for target in targets:
+        path = ws.path(target)
+        if ws.fs.is_file(path):
+            out.append(_ls_line(ws, path, target, "l" in flags))
+            continue
+        if not ws.fs.is_dir(path):
+            errors.append(f"ls: cannot access '{target}': No such file or directory\n")
+            continue
+        names = ws.fs.children(path)
+        if "a" in flags:
+            names = [".", "..", *names]
+        if len(targets) > 1:
+            out.append(f"{target}:\n")
+        if "l" in flags:
+            out.append(f"total {len(names)}\n")
+            out.extend(_ls_line(ws, posixpath.join(path, n), n, True) for n in names)
+        elif names:
+            out.append("  ".join(names) + "\n")
+    return Result(2 if errors else 0, "".join(out), "".join(errors))
+
+
+def _ls_line(ws: Workstation, path: str, name: str, long: bool) -> str:
+    if not long:
+        return name + "\n"
+    if ws.fs.is_dir(path) or name in (".", ".."):
+        return f"drwxr-xr-x 2 {USER} {USER} {4096:>6} {name}\n"
+    size = len(ws.fs.files.get(path, "").encode())
+    return f"-rw-r--r-- 1 {USER} {USER} {size:>6} {name}\n"
+
+
+@command("mkdir")
+def _mkdir(ws: Workstation, args: list[str], stdin: str) -> Result:
+    flags, paths = _split_options(args, "pv")
+    if not paths:
+        return fail("mkdir: missing operand")
+    for p in paths:
+        ws.fs.mkdir(ws.path(p), parents="p" in flags)
+    return ok()
+
+
+@command("touch")
+def _touch(ws: Workstation, args: list[str], stdin: str) -> Result:
+    for p in args:
+        path = ws.path(p)
+        if not ws.fs.exists(path):
+            ws.fs.write(path, "")
+    return ok()
+
+
+@command("rm")
+def _rm(ws: Workstation, args: list[str], stdin: str) -> Result:
+    flags, paths = _split_options(args, "rfRiv")
+    errors = []
+    for p in paths:
+        try:
+            ws.fs.remove(ws.path(p), recursive=bool(flags & {"r", "R"}))
+        except FileError as exc:
+            if not ("f" in flags and exc.reason.startswith("No such")):
+                errors.append(f"rm: cannot remove '{p}': {exc.reason}\n")
+    return Result(1 if errors else 0, "", "".join(errors))
+
+
+def _copy(ws: Workstation, args: list[str], move: bool) -> Result:
+    name = "mv" if move else "cp"
+    flags, paths = _split_options(args, "rRfiv")
+    if len(paths) < 2:
+        return fail(f"{name}: missing file operand")
+    *sources, target = paths
+    target_path = ws.path(target)
+    for source in sources:
+        source_path = ws.path(source)
+        if ws.fs.is_dir(source_path) and not move and not flags & {"r", "R"}:
+            return fail(f"cp: -r not specified; omitting directory '{source}'")
+        destination = target_path
+        if ws.fs.is_dir(target_path):
+            destination = posixpath.join(target_path, posixpath.basename(source_path))
+        elif len(sources) > 1:
+            return fail(f"{name}: target '{target}' is not a directory")
+        ws.fs.copy_tree(source_path, destination, move=move)
+    return ok()
+
+
+@command("cp")
+def _cp(ws: Workstation, args: list[str], stdin: str) -> Result:
+    return _copy(ws, args, move=False)
+
+
+@command("mv")
+def _mv(ws: Workstation, args: list[str], stdin: str) -> Result:
+    return _copy(ws, args, move=True)
+
+
+def _count(args: list[str], default: int = 10) -> tuple[int, list[str], bool]:
+    count, rest, from_start = default, [], False
+    i = 0
+    while i < len(args):
+        a = args[i]
+        value = None
+        if a == "-n" and i + 1 < len(args):
+            value = args[i + 1]
+            i += 1
+        elif a.startswith("-n"):
+            value = a[2:]
+        elif re.fullmatch(r"-\d+", a):
+            value = a[1:]
+        else:
+            rest.append(a)
+        if value is not None:
+            from_start = value.startswith("+")
+            if not value.lstrip("+-").isdigit():
+                raise FileError(value, "invalid number of lines")
+            count = int(value.lstrip("+-"))
+        i += 1
+    return count, rest, from_start
+
+
+@command("head")
+def _head(ws: Workstation, args: list[str], stdin: str) -> Result:
+    count, files, _ = _count(args)
+    out = []
+    for _name, text in _inputs(ws, files, stdin):
+        out.extend(text.splitlines(keepends=True)[:count])
+    return ok("".join(out))
+
+
+@command("tail")
+def _tail(ws: Workstation, args: list[str], stdin: str) -> Result:
+    count, files, from_start = _count([a for a in args if a not in ("-f", "-F")])
+    out = []
+    for _name, text in _inputs(ws, files, stdin):
+        lines = text.splitlines(keepends=True)
+        out.extend(lines[count - 1 :] if from_start else lines[-count:] if count else [])
+    return ok("".join(out))
+
+
+@command("wc")
+def _wc(ws: Workstation, args: list[str], stdin: str) -> Result:
+    flags, files = _split_options(args, "lwc")
+    out = []
+    for name, text in _inputs(ws, files, stdin):
+        counts = {"l": text.count("\n"), "w": len(text.split()), "c": len(text.encode())}
+        shown = [str(counts[f]) for f in "lwc" if not flags or f in flags]
+        out.append(" ".join(shown) + ("" if name == "-" else f" {name}") + "\n")
+    return ok("".join(out))
+
+
+@command("sort")
+def _sort(ws: Workstation, args: list[str], stdin: str) -> Result:
+    flags, files = _split_options(args, "rnu")
+    lines = [line for _n, text in _inputs(ws, files, stdin) for line in text.splitlines()]
+    if "u" in flags:
+        lines = list(dict.fromkeys(lines))
+    if "n" in flags:
+        lines.sort(key=_number)
+    else:
+        lines.sort()
+    if "r" in flags:
+        lines.reverse()
+    return ok("".join(line + "\n" for line in lines))
+
+
+def _number(line: str) -> float:
+    match = re.match(r"\s*(-?\d+(?:\.\d+)?)", line)
+    return float(match.group(1)) if match else 0.0
+
+
+@command("grep")
+def _grep(ws: Workstation, args: list[str], stdin: str) -> Result:
+    flags: set[str] = set()
+    rest: list[str] = []
+    pattern: str | None = None
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "-e" and i + 1 < len(args):
+            pattern = args[i + 1]
+            i += 2
+            continue
+        if a.startswith("-") and len(a) > 1 and a != "-":
+            for ch in a[1:]:
+                if ch not in "ivncEHlwo":
+                    return fail(f"grep: invalid option -- '{ch}'", 2)
+                flags.add(ch)
+        else:
+            rest.append(a)
+        i += 1
+    if pattern is None:
+        if not rest:
+            return fail("Usage: grep [OPTION]... PATTERNS [FILE]...", 2)
+        pattern = rest.pop(0)
+    expr = pattern if "E" in flags else _basic_regex(pattern)
+    if "w" in flags:
+        expr = rf"\b(?:{expr})\b"
+    try:
+        regex = re.compile(expr, re.IGNORECASE if "i" in flags else 0)
+    except re.error:
+        return fail("grep: invalid regular expression", 2)
+    errors: list[str] = []
+    sources = []
+    for f in rest or ["-"]:
+        try:
+            sources.append((f, stdin if f == "-" else ws.fs.read(ws.path(f))))
+        except FileError as exc:
+            errors.append(f"grep: {f}: {exc.reason}\n")
+    out: list[str] = []
+    matched = 0
+    for name, text in sources:
+        count = 0
+        for number, line in enumerate(text.splitlines(), 1):
+            hit = bool(regex.search(line)) != ("v" in flags)
+            if not hit:
+                continue
+            count += 1
+            if "c" in flags or "l" in flags:
+                continue
+            shown = line
+            if "o" in flags:
+                shown = "\n".join(m.group(0) for m in regex.finditer(line))
+            prefix = f"{name}:" if len(sources) > 1 or "H" in flags else ""
+            if "n" in flags:
+                prefix += f"{number}:"
+            out.append(prefix + shown + "\n")
+        matched += count
+        if "c" in flags:
+            out.append((f"{name}:" if len(sources) > 1 else "") + f"{count}\n")
+        elif "l" in flags and count:
+            out.append(name + "\n")
+    code = 2 if errors and not matched else (0 if matched else 1)
+    return Result(code, cap("".join(out)), "".join(errors))
+
+
+def _basic_regex(pattern: str) -> str:
+    """A POSIX basic regular expression in Python syntax (`\\|`, `\\(`, `\\+`)."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            out.append(nxt if nxt in "|()+?{}" else "\\" + nxt)
+            i += 2
+            continue
+        out.append("\\" + ch if ch in "|()+?{}" else ch)
+        i += 1
+    return "".join(out)
+
+
+@command("vi", "vim", "nano", "view")
+def _editor(ws: Workstation, args: list[str], stdin: str) -> Result:
+    files = [a for a in args if not a.startswith("-") and not a.startswith("+")]
+    if len(files) != 1:
+        return fail("vi: give one file to edit, e.g. vi pod.yaml", 2)
+    path = ws.path(files[0])
+    if ws.fs.is_dir(path):
+        return fail(f'vi: "{files[0]}" is a directory')
+    if not ws.fs.is_dir(posixpath.dirname(path)):
+        return fail(f'vi: "{files[0]}": the folder does not exist')
+    exists = ws.fs.is_file(path)
+    ws.edit = EditRequest(None, path, ws.fs.files.get(path, ""), exists)
+    return ok()
+
+
+@command("ssh")
+def _ssh(ws: Workstation, args: list[str], stdin: str) -> Result:
+    words = list(args)
+    host = None
+    while words:
+        w = words.pop(0)
+        if w in ("-o", "-p", "-i", "-l", "-F", "-J"):
+            if w in ("-i", "-F", "-J"):
+                return fail(f"ssh: option {w} is not available in this terminal", 255)
+            if words:
+                words.pop(0)
+            continue
+        if w.startswith("-"):
+            continue
+        host = w
+        break
+    if host is None:
+        return fail("usage: ssh [user@]NODE [command]", 255)
+    user, _, name = host.rpartition("@")
+    nodes = ws.cluster.nodes if ws.cluster else []
+    if name not in nodes:
+        known = ", ".join(nodes) or "none"
+        return fail(
+            f"ssh: Could not resolve hostname {name}: Name or service not known "
+            f"(the cluster's nodes: {known})",
+            255,
+        )
+    if user and user != "root":
+        return fail(f"{user}@{name}: Permission denied (publickey); log in as root", 255)
+    if words:
+        assert ws.cluster is not None
+        code, out, err = ws.cluster.node_exec(name, " ".join(words))
+        return Result(code, out, err)
+    ws.enter_node(name)
+    return ok()
+
+
+@command("kubectl")
+def _kubectl(ws: Workstation, args: list[str], stdin: str) -> Result:
+    if ws.cluster is None:
+        return fail("The connection to the server was refused: this workstation has no cluster")
+    try:
+        argv, data = kubectl_args.prepare(args, lambda p: ws.fs.read(ws.path(p)), stdin)
+    except kubectl_args.Refused as exc:
+        return fail(f"error: {exc}")
+    except FileError as exc:
+        return fail(f'error: the path "{exc.path}" does not exist')
+    if not argv:
+        return ok(KUBECTL_USAGE)
+    result, namespace = ws.cluster.kubectl(argv, data, ws.namespace)
+    ws.namespace = namespace
+    return Result(result.exit_code, result.stdout, result.stderr)
+
+
+KUBECTL_USAGE = """\
+kubectl controls the Kubernetes cluster manager.
+
+ Find more information at: https://kubernetes.io/docs/reference/kubectl/
+
+Usage:
+  kubectl [flags] [options]
+
+Use "kubectl <command> --help" for more information about a given command.
+"""
+
+
+@command("help")
+def _help(ws: Workstation, args: list[str], stdin: str) -> Result:
+    names = sorted(n for n in COMMANDS if n not in (":",))
+    return ok(
+        "This is your lab workstation. Commands: " + " ".join(names) + "\n"
+        "kubectl (alias k) talks to your lab cluster; ssh NODE opens a node's shell "
+        "(exit to come back); vi FILE opens the editor.\n"
+    )
