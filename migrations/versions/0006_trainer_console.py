@@ -1,14 +1,14 @@
 """The trainer console: staff action log, per-learner extra attempts, invitations.
 
 Revision ID: 0006_trainer_console
-Revises: 0005_labs
+Revises: 0006_job_leases
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_trainer_console"
-down_revision = "0005_labs"
+down_revision = "0006_job_leases"
 branch_labels = None
 depends_on = None
 
