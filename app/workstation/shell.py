@@ -556,7 +556,8 @@ class Workstation:
                 state["cwd"] = out.strip().splitlines()[-1]
                 return ok()
             return Result(code or 1, "", err or f"bash: cd: {target}: No such file or directory\n")
-        code, out, err = self.cluster.node_exec(node, f"{prefix}; {stripped}")
+        line = _expand_known(stripped, env)
+        code, out, err = self.cluster.node_exec(node, f"{prefix}; {line}")
         return Result(code, out, err)
 
     def _open_node_editor(self, node: str, path: str) -> Result:
@@ -584,6 +585,32 @@ class Workstation:
         target = normalize(path, "/")
         self.cluster.write_node_file(node, target, content)
         return target
+
+
+def _expand_known(line: str, env: dict[str, str]) -> str:
+    """`$NAME` / `${NAME}` of the variables this node shell exported, outside single
+    quotes (the node expands a whole line before it runs, so an `export` sent with the
+    line would come too late). Other variables are left for the node."""
+    out: list[str] = []
+    quote = False
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if ch == "'":
+            quote = not quote
+        elif ch == "$" and not quote:
+            match = re.match(
+                r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))", line[i:]
+            )
+            if match:
+                name = match.group(1) or match.group(2)
+                if name in env:
+                    out.append(env[name])
+                    i += len(match.group(0))
+                    continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def _quote(value: str) -> str:

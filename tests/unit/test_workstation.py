@@ -1,6 +1,6 @@
 """The learner workstation's shell on its own (no cluster): files, state, syntax, and
 the escapes it must refuse. kubectl and ssh against a real simulator are in
-tests/integration/test_terminal.py."""
+tests/integration/labs/test_terminal.py."""
 
 from __future__ import annotations
 
