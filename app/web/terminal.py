@@ -53,6 +53,7 @@ bp = Blueprint("terminal", __name__)
 sock = Sock()
 
 PATH = "/api/v1/lab-sessions/<int:session_id>/terminal"
+TAKEN = "The terminal was opened in another tab or window."
 SCREEN_BYTES = 16 * 1024
 MAX_MESSAGE_BYTES = 1024 * 1024
 DEFAULTS = {
@@ -305,55 +306,69 @@ def _serve(term: Terminal) -> None:
     term.save_state()
     next_check = time.monotonic() + 30
     while True:
-        if term.taken.is_set():
-            _bye(term, "taken", "The terminal was opened in another tab or window.")
-            return
-        if time.monotonic() - term.last_input > idle:
-            _bye(term, "idle", f"Closed after {int(idle // 60)} minutes without input.")
-            return
         if time.monotonic() > next_check:
             next_check = time.monotonic() + 30
-            reason = _still_usable(term.target)
-            if reason:
-                _bye(term, "ended", reason)
+            if _closing(term, idle, check_session=True):
                 return
+        elif _closing(term, idle, check_session=False):
+            return
         raw = term.ws.receive(timeout=1.0)
-        if raw is None:
-            continue
-        message = _parse(raw)
+        message = None if raw is None else _parse(raw)
         if message is None:
             continue
         term.last_input = time.monotonic()
-        kind = message.get("t")
-        if kind == "ping":
-            term.send({"t": "pong"})
-        elif kind == "resize":
-            _resize(term, message)
-        elif kind == "int":
-            term.write("^C\n")
-            term.prompt()
-        elif kind in ("line", "complete"):
-            if not term.lines.allow():
-                term.send({"t": "busy", "message": "Too many commands at once; slow down."})
-                if kind == "line":
-                    term.prompt()
-                continue
-            if kind == "complete":
-                _complete(term, str(message.get("d", ""))[:4096])
-                continue
-            reason = _still_usable(term.target)
-            if reason:
-                _bye(term, "ended", reason)
-                return
+        if not _dispatch(term, message):
+            return
+
+
+def _closing(term: Terminal, idle: float, *, check_session: bool) -> bool:
+    """Say goodbye and return True when the terminal must close now."""
+    if term.taken.is_set():
+        _bye(term, "taken", TAKEN)
+        return True
+    if time.monotonic() - term.last_input > idle:
+        _bye(term, "idle", f"Closed after {int(idle // 60)} minutes without input.")
+        return True
+    reason = _still_usable(term.target) if check_session else None
+    if reason:
+        _bye(term, "ended", reason)
+        return True
+    return False
+
+
+def _dispatch(term: Terminal, message: dict[str, Any]) -> bool:
+    """Handle one message from the browser; False when the terminal closed."""
+    kind = message.get("t")
+    if kind == "ping":
+        term.send({"t": "pong"})
+    elif kind == "resize":
+        _resize(term, message)
+    elif kind == "int":
+        term.write("^C\n")
+        term.prompt()
+    elif kind in ("line", "complete"):
+        if not term.lines.allow():
+            term.send({"t": "busy", "message": "Too many commands at once; slow down."})
+            if kind == "line":
+                term.prompt()
+        elif kind == "complete":
+            _complete(term, str(message.get("d", ""))[:4096])
+        else:
+            if _closing(term, float("inf"), check_session=True):
+                return False
             _run_line(term, str(message.get("d", "")))
-            if not term.save_state():
-                _bye(term, "taken", "The terminal was opened in another tab or window.")
-                return
-        elif kind == "save":
-            _save(term, message)
-            if not term.save_state():
-                _bye(term, "taken", "The terminal was opened in another tab or window.")
-                return
+            return _saved(term)
+    elif kind == "save":
+        _save(term, message)
+        return _saved(term)
+    return True
+
+
+def _saved(term: Terminal) -> bool:
+    if term.save_state():
+        return True
+    _bye(term, "taken", TAKEN)
+    return False
 
 
 def _parse(raw: Any) -> dict[str, Any] | None:

@@ -88,6 +88,29 @@ def _split_flag(word: str) -> tuple[str, str | None]:
     return word, None
 
 
+def _file_value(word: str, name: str, value: str | None, following: str | None) -> str | None:
+    """The FILE of `-f FILE`, `-f=FILE`, `-fFILE`, `--filename[=]FILE`, or None when
+    `word` is no file flag. Raises Refused for a missing value."""
+    if name in FILE_FLAGS:
+        if value is not None:
+            return value
+        if following is None:
+            raise Refused("flag needs an argument: 'f' in -f")
+        return following
+    if len(word) > 2 and word.startswith("-f") and not word.startswith("--"):
+        return word[2:]
+    return None
+
+
+def _check_word(word: str, name: str, value: str | None, following: str | None) -> None:
+    if name in FORBIDDEN_FLAGS:
+        raise Refused(f"{name} is not available in this terminal")
+    if name in ("-o", "--output"):
+        shown = (value if value is not None else following or "").split("=", 1)[0]
+        if shown in FILE_OUTPUTS:
+            raise Refused(f"-o {shown} reads host files; use -o jsonpath=")
+
+
 def prepare(
     args: list[str], read_file: Callable[[str], str], stdin: str = ""
 ) -> tuple[list[str], str]:
@@ -99,62 +122,46 @@ def prepare(
     subcommand: str | None = None
     uses_stdin = False
     i = 0
-    after_dashdash = False
     while i < len(args):
         word = args[i]
-        if after_dashdash:
-            out.append(word)
-            i += 1
-            continue
+        following = args[i + 1] if i + 1 < len(args) else None
         if word == "--":
-            after_dashdash = True
-            out.append(word)
-            i += 1
-            continue
+            out.extend(args[i:])
+            break
         name, value = _split_flag(word)
-        if name in FORBIDDEN_FLAGS:
-            raise Refused(f"{name} is not available in this terminal")
-        if name in FILE_FLAGS or (len(word) > 2 and word.startswith("-f") and "=" not in word):
-            if value is None:
-                if name in FILE_FLAGS:
-                    if i + 1 >= len(args):
-                        raise Refused("flag needs an argument: 'f' in -f")
-                    value = args[i + 1]
-                    i += 1
-                else:
-                    value = word[2:]
-            if value == "-":
+        _check_word(word, name, value, following)
+        path = _file_value(word, name, value, following)
+        if path is not None:
+            i += 2 if name in FILE_FLAGS and value is None else 1
+            if path == "-":
                 uses_stdin = True
-            elif "://" in value:
+            elif "://" in path:
                 raise Refused("-f takes files of the workstation, not URLs")
             else:
-                documents.append(read_file(value))
-            i += 1
+                documents.append(read_file(path))
             continue
-        if name in ("-o", "--output"):
-            shown = value if value is not None else (args[i + 1] if i + 1 < len(args) else "")
-            if shown.split("=", 1)[0] in FILE_OUTPUTS:
-                raise Refused(f"-o {shown.split('=', 1)[0]} reads host files; use -o jsonpath=")
         if not word.startswith("-") and subcommand is None:
-            subcommand = word
-            if word in REFUSED:
-                raise Refused(f"kubectl {word} {REFUSED[word]}")
-            if word not in ALLOWED:
-                raise Refused(f'unknown command "{word}" for "kubectl"')
+            subcommand = _check_subcommand(word)
         out.append(word)
-        if value is None and name in VALUE_FLAGS and i + 1 < len(args):
-            out.append(args[i + 1])
+        if value is None and name in VALUE_FLAGS and following is not None:
+            out.append(following)
             i += 1
         i += 1
     if subcommand == "config" and any(a in ("set-credentials", "set-cluster") for a in out):
         raise Refused("kubectl config set-credentials/set-cluster are not available here")
     if documents or uses_stdin:
-        parts = list(documents)
-        if uses_stdin:
-            parts.append(stdin)
+        parts = [*documents, *([stdin] if uses_stdin else [])]
         out.extend(["-f", "-"])
         stdin = "\n---\n".join(p.strip("\n") for p in parts if p.strip()) + "\n"
     return out, stdin
+
+
+def _check_subcommand(word: str) -> str:
+    if word in REFUSED:
+        raise Refused(f"kubectl {word} {REFUSED[word]}")
+    if word not in ALLOWED:
+        raise Refused(f'unknown command "{word}" for "kubectl"')
+    return word
 
 
 def find_kubectl() -> str:

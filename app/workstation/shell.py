@@ -101,124 +101,138 @@ class Word:
     quoted: bool = False
 
 
+SUBSTITUTION = (
+    "command substitution is not available in this terminal; run the commands one after another"
+)
+GROUPING = "subshells, groups and functions are not available in this terminal"
+
+
+class _Lexer:
+    """The state of `tokenize`: one method per kind of character."""
+
+    def __init__(self, line: str, env: dict[str, str]) -> None:
+        self.line = line
+        self.env = env
+        self.i = 0
+        self.tokens: list[Word | str] = []
+        self.current: list[str] = []
+        self.in_word = False
+        self.quoted = False
+
+    def finish(self) -> None:
+        if self.in_word:
+            self.tokens.append(Word("".join(self.current), self.quoted))
+        self.current.clear()
+        self.in_word = self.quoted = False
+
+    def add(self, text: str, quoted: bool = False) -> None:
+        self.current.append(text)
+        self.in_word = True
+        self.quoted = self.quoted or quoted
+
+    def variable(self) -> None:
+        line, at = self.line, self.i
+        if line.startswith("${", at):
+            end = line.find("}", at)
+            name = line[at + 2 : end] if end >= 0 else ""
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ShellSyntaxError(f"${{{name}}}: bad substitution")
+            self.current.append(self.env.get(name, ""))
+            self.i = end + 1
+            return
+        match = re.match(r"[A-Za-z_][A-Za-z0-9_]*|[?$#0-9]", line[at + 1 :])
+        if not match:
+            self.current.append("$")
+            self.i = at + 1
+            return
+        name = match.group(0)
+        if name == "$":
+            value = "4242"
+        else:
+            value = self.env.get(name, "0" if name in "?#0123456789" else "")
+        self.current.append(value)
+        self.i = at + 1 + len(name)
+
+    def single_quoted(self) -> None:
+        end = self.line.find("'", self.i + 1)
+        if end < 0:
+            raise ShellSyntaxError("unexpected EOF while looking for matching `''")
+        self.add(self.line[self.i + 1 : end], quoted=True)
+        self.i = end + 1
+
+    def double_quoted(self) -> None:
+        line = self.line
+        self.i += 1
+        self.add("", quoted=True)
+        while self.i < len(line) and line[self.i] != '"':
+            ch = line[self.i]
+            if ch == "`" or line.startswith("$(", self.i):
+                raise ShellSyntaxError(SUBSTITUTION)
+            if ch == "\\" and line[self.i + 1 : self.i + 2] in ('"', "\\", "$", "`"):
+                self.current.append(line[self.i + 1])
+                self.i += 2
+            elif ch == "$":
+                self.variable()
+            else:
+                self.current.append(ch)
+                self.i += 1
+        if self.i >= len(line):
+            raise ShellSyntaxError("unexpected EOF while looking for matching `\"'")
+        self.i += 1
+
+    def operator(self) -> bool:
+        operator = next((op for op in OPERATORS if self.line.startswith(op, self.i)), None)
+        if operator is None or (operator in ("2>", "2>&1") and self.in_word):
+            return False  # `a2>f` is the word a2 and a redirect
+        if operator == "&":
+            raise ShellSyntaxError("background jobs (&) are not available in this terminal")
+        self.finish()
+        self.tokens.append(operator)
+        self.i += len(operator)
+        return True
+
+    def step(self) -> bool:
+        """Consume what starts at `i`; False at a comment (the end of the line)."""
+        line, i = self.line, self.i
+        ch = line[i]
+        if ch == "`" or line.startswith("$(", i) or line.startswith("<(", i):
+            raise ShellSyntaxError(SUBSTITUTION)
+        if ch in "()" or (ch in "{}" and not self.in_word):
+            raise ShellSyntaxError(GROUPING)
+        if ch == "#" and not self.in_word:
+            return False
+        if ch in " \t":
+            self.finish()
+            self.i += 1
+        elif ch == "'":
+            self.single_quoted()
+        elif ch == '"':
+            self.double_quoted()
+        elif ch == "\\":
+            self.add(line[i + 1 : i + 2])
+            self.i += 2
+        elif ch == "$":
+            self.in_word = True
+            self.variable()
+        elif (
+            ch == "~" and not self.in_word and line[i + 1 : i + 2] in ("", "/", " ", "\t", ";", "|")
+        ):
+            self.add(self.env.get("HOME", HOME))
+            self.i += 1
+        elif not self.operator():
+            self.add(ch)
+            self.i += 1
+        return True
+
+
 def tokenize(line: str, env: dict[str, str]) -> list[Word | str]:
     """Words (with variables expanded) and operator strings. Raises
     ShellSyntaxError for what this shell does not run."""
-    tokens: list[Word | str] = []
-    current: list[str] = []
-    in_word = False
-    quoted = False
-    i = 0
-    n = len(line)
-
-    def finish() -> None:
-        nonlocal in_word, quoted
-        if in_word:
-            tokens.append(Word("".join(current), quoted))
-        current.clear()
-        in_word = False
-        quoted = False
-
-    def variable(at: int) -> tuple[str, int]:
-        if line.startswith("${", at):
-            end = line.find("}", at)
-            if end < 0:
-                raise ShellSyntaxError("bad substitution")
-            name = line[at + 2 : end]
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                raise ShellSyntaxError(f"${{{name}}}: bad substitution")
-            return env.get(name, ""), end + 1
-        match = re.match(r"[A-Za-z_][A-Za-z0-9_]*|[?$#0-9]", line[at + 1 :])
-        if not match:
-            return "$", at + 1
-        name = match.group(0)
-        value = env.get(name, "0" if name in "?#0123456789" and name != "$" else "")
-        if name == "$":
-            value = "4242"
-        return value, at + 1 + len(name)
-
-    while i < n:
-        ch = line[i]
-        if ch == "`" or line.startswith("$(", i) or line.startswith("<(", i):
-            raise ShellSyntaxError(
-                "command substitution is not available in this terminal; "
-                "run the commands one after another"
-            )
-        if ch in " \t":
-            finish()
-            i += 1
-            continue
-        if ch == "#" and not in_word:
-            break
-        if ch == "'":
-            end = line.find("'", i + 1)
-            if end < 0:
-                raise ShellSyntaxError("unexpected EOF while looking for matching `''")
-            current.append(line[i + 1 : end])
-            in_word = quoted = True
-            i = end + 1
-            continue
-        if ch == '"':
-            i += 1
-            in_word = quoted = True
-            while i < n and line[i] != '"':
-                if line[i] == "`" or line.startswith("$(", i):
-                    raise ShellSyntaxError(
-                        "command substitution is not available in this terminal; "
-                        "run the commands one after another"
-                    )
-                if line[i] == "\\" and i + 1 < n and line[i + 1] in '"\\$`':
-                    current.append(line[i + 1])
-                    i += 2
-                elif line[i] == "$":
-                    value, i = variable(i)
-                    current.append(value)
-                else:
-                    current.append(line[i])
-                    i += 1
-            if i >= n:
-                raise ShellSyntaxError("unexpected EOF while looking for matching `\"'")
-            i += 1
-            continue
-        if ch == "\\":
-            if i + 1 < n:
-                current.append(line[i + 1])
-                in_word = True
-            i += 2
-            continue
-        if ch == "$":
-            value, i = variable(i)
-            current.append(value)
-            in_word = True
-            continue
-        if ch in "(){}" and not in_word:
-            raise ShellSyntaxError(
-                "subshells, groups and functions are not available in this terminal"
-            )
-        if ch in "(){}" and in_word and ch in "()":
-            raise ShellSyntaxError(
-                "subshells, groups and functions are not available in this terminal"
-            )
-        if ch == "~" and not in_word and (i + 1 == n or line[i + 1] in "/ \t;|&"):
-            current.append(env.get("HOME", HOME))
-            in_word = True
-            i += 1
-            continue
-        operator = next((op for op in OPERATORS if line.startswith(op, i)), None)
-        if operator in ("2>", "2>&1") and in_word:
-            operator = None  # `a2>f` is the word a2 and a redirect
-        if operator:
-            finish()
-            if operator == "&":
-                raise ShellSyntaxError("background jobs (&) are not available in this terminal")
-            tokens.append(operator)
-            i += len(operator)
-            continue
-        current.append(ch)
-        in_word = True
-        i += 1
-    finish()
-    return tokens
+    lexer = _Lexer(line, env)
+    while lexer.i < len(line) and lexer.step():
+        pass
+    lexer.finish()
+    return lexer.tokens
 
 
 def split_list(line: str) -> list[tuple[str, str]]:
@@ -409,58 +423,73 @@ class Workstation:
         return [prefix + n for n in names]
 
     def _simple(self, words: list[Word | str], stdin: str) -> Result:
-        args: list[str] = []
-        redirects: list[tuple[str, str]] = []
-        i = 0
-        while i < len(words):
-            w = words[i]
-            if isinstance(w, str):
-                if w == "2>&1":
-                    redirects.append(("2>&1", ""))
-                    i += 1
-                    continue
-                if i + 1 >= len(words) or not isinstance(words[i + 1], Word):
-                    return fail("bash: syntax error near unexpected token `newline'", 2)
-                target = words[i + 1].text  # type: ignore[union-attr]
-                redirects.append((w, target))
-                i += 2
-                continue
-            args.extend(self._glob(w) if args else [w.text])
-            i += 1
+        parsed = self._words_and_redirects(words)
+        if isinstance(parsed, Result):
+            return parsed
+        args, redirects = parsed
         assignments: dict[str, str] = {}
         while args and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", args[0]):
             name, _, value = args.pop(0).partition("=")
             assignments[name] = value
         if not args:
             return self._set_variables(assignments)
-        # Aliases: the first word only, as bash does for interactive shells.
-        seen: set[str] = set()
-        while args[0] in self.aliases and args[0] not in seen:
-            seen.add(args[0])
-            try:
-                expanded = [w.text for w in tokenize(self.aliases[args[0]], self.env)]
-            except ShellSyntaxError as exc:
-                return fail(f"bash: {exc}", 2)
-            args = [*expanded, *args[1:]] if expanded else args[1:]
-            if not args:
-                return ok()
+        try:
+            args = self._expand_alias(args)
+        except ShellSyntaxError as exc:
+            return fail(f"bash: {exc}", 2)
+        if not args:
+            return ok()
         for op, target in redirects:
             if op == "<":
                 try:
                     stdin = self.fs.read(self.path(target))
                 except FileError as exc:
                     return fail(f"bash: {target}: {exc.reason}")
+        return self._redirect(self._call(args, stdin), redirects)
+
+    def _words_and_redirects(
+        self, words: list[Word | str]
+    ) -> tuple[list[str], list[tuple[str, str]]] | Result:
+        args: list[str] = []
+        redirects: list[tuple[str, str]] = []
+        i = 0
+        while i < len(words):
+            w = words[i]
+            if isinstance(w, Word):
+                args.extend(self._glob(w) if args else [w.text])
+                i += 1
+            elif w == "2>&1":
+                redirects.append(("2>&1", ""))
+                i += 1
+            else:
+                target = words[i + 1] if i + 1 < len(words) else None
+                if not isinstance(target, Word):
+                    return fail("bash: syntax error near unexpected token `newline'", 2)
+                redirects.append((w, target.text))
+                i += 2
+        return args, redirects
+
+    def _expand_alias(self, args: list[str]) -> list[str]:
+        """Aliases of the first word, as bash does for interactive shells."""
+        seen: set[str] = set()
+        while args and args[0] in self.aliases and args[0] not in seen:
+            seen.add(args[0])
+            tokens = tokenize(self.aliases[args[0]], self.env)
+            if any(isinstance(t, str) for t in tokens):
+                raise ShellSyntaxError(f"alias {args[0]}: only words are supported in aliases")
+            args = [t.text for t in tokens if isinstance(t, Word)] + args[1:]
+        return args
+
+    def _call(self, args: list[str], stdin: str) -> Result:
         impl = COMMANDS.get(args[0])
         if impl is None:
-            result = fail(f"{args[0]}: command not found", 127)
-        else:
-            try:
-                result = impl(self, args[1:], stdin)
-            except FileError as exc:
-                result = fail(f"{args[0]}: {exc.path}: {exc.reason}")
-            except ClusterUnavailable as exc:
-                result = fail(f"{args[0]}: {exc}")
-        return self._redirect(result, redirects)
+            return fail(f"{args[0]}: command not found", 127)
+        try:
+            return impl(self, args[1:], stdin)
+        except FileError as exc:
+            return fail(f"{args[0]}: {exc.path}: {exc.reason}")
+        except ClusterUnavailable as exc:
+            return fail(f"{args[0]}: {exc}")
 
     def _set_variables(self, assignments: dict[str, str]) -> Result:
         for name, value in assignments.items():
@@ -526,39 +555,36 @@ class Workstation:
         if words[0] == "ssh":
             return fail("ssh: you are on a node; type exit to go back to the workstation first")
         if words[0] in EDITORS:
-            if len(words) != 2:
-                return fail(f"{words[0]}: give one file to edit", 2)
-            target = words[1]
-            if target == "~" or target.startswith("~/"):
-                target = "/root" + target[1:]
-            path = normalize(target, state["cwd"])
-            return self._open_node_editor(node, path)
+            return self._node_edit(node, state, words)
         if self.cluster is None:
             return fail("ssh: this workstation has no cluster")
         env: dict[str, str] = dict(state.get("env") or {})
         if words[0] == "export" or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=\S*$", stripped):
-            assignments = words[1:] if words[0] == "export" else words
-            for item in assignments:
-                name, sep, value = item.partition("=")
-                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                    return fail(f"bash: export: `{item}': not a valid identifier")
-                if sep:
-                    env[name] = value.strip("'\"")
-            state["env"] = env
-            return ok()
+            return _node_export(state, words[1:] if words[0] == "export" else words)
         prefix = f"cd {_quote(state['cwd'])}"
         if env:
             prefix += "; export " + " ".join(f"{k}={_quote(v)}" for k, v in env.items())
         if words[0] == "cd":
-            target = words[1] if len(words) > 1 else "/root"
-            code, out, err = self.cluster.node_exec(node, f"{prefix}; cd {target} && pwd")
-            if code == 0 and out.strip().startswith("/"):
-                state["cwd"] = out.strip().splitlines()[-1]
-                return ok()
-            return Result(code or 1, "", err or f"bash: cd: {target}: No such file or directory\n")
-        line = _expand_known(stripped, env)
-        code, out, err = self.cluster.node_exec(node, f"{prefix}; {line}")
+            return self._node_cd(node, state, prefix, words)
+        code, out, err = self.cluster.node_exec(node, f"{prefix}; {_expand_known(stripped, env)}")
         return Result(code, out, err)
+
+    def _node_edit(self, node: str, state: dict[str, Any], words: list[str]) -> Result:
+        if len(words) != 2:
+            return fail(f"{words[0]}: give one file to edit", 2)
+        target = words[1]
+        if target == "~" or target.startswith("~/"):
+            target = "/root" + target[1:]
+        return self._open_node_editor(node, normalize(target, state["cwd"]))
+
+    def _node_cd(self, node: str, state: dict[str, Any], prefix: str, words: list[str]) -> Result:
+        assert self.cluster is not None
+        target = words[1] if len(words) > 1 else "/root"
+        code, out, err = self.cluster.node_exec(node, f"{prefix}; cd {target} && pwd")
+        if code == 0 and out.strip().startswith("/"):
+            state["cwd"] = out.strip().splitlines()[-1]
+            return ok()
+        return Result(code or 1, "", err or f"bash: cd: {target}: No such file or directory\n")
 
     def _open_node_editor(self, node: str, path: str) -> Result:
         if self.cluster is None:
@@ -585,6 +611,22 @@ class Workstation:
         target = normalize(path, "/")
         self.cluster.write_node_file(node, target, content)
         return target
+
+
+def _node_export(state: dict[str, Any], assignments: list[str]) -> Result:
+    """`export A=1` / `A=1` in a node shell: kept with the workstation and sent with
+    every later command of that node."""
+    env: dict[str, str] = dict(state.get("env") or {})
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            return fail(f"bash: export: `{item}': not a valid identifier")
+        if sep:
+            env[name] = value.strip("'\"")
+    if len(env) > MAX_VARIABLES:
+        return fail("bash: too many variables")
+    state["env"] = env
+    return ok()
 
 
 def _expand_known(line: str, env: dict[str, str]) -> str:
@@ -954,8 +996,7 @@ def _number(line: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-@command("grep")
-def _grep(ws: Workstation, args: list[str], stdin: str) -> Result:
+def _grep_options(args: list[str]) -> tuple[set[str], str | None, list[str]]:
     flags: set[str] = set()
     rest: list[str] = []
     pattern: str | None = None
@@ -964,16 +1005,48 @@ def _grep(ws: Workstation, args: list[str], stdin: str) -> Result:
         a = args[i]
         if a == "-e" and i + 1 < len(args):
             pattern = args[i + 1]
-            i += 2
-            continue
-        if a.startswith("-") and len(a) > 1 and a != "-":
-            for ch in a[1:]:
-                if ch not in "ivncEHlwo":
-                    return fail(f"grep: invalid option -- '{ch}'", 2)
-                flags.add(ch)
+            i += 1
+        elif a.startswith("-") and len(a) > 1:
+            bad = [ch for ch in a[1:] if ch not in "ivncEHlwo"]
+            if bad:
+                raise FileError(a, f"invalid option -- '{bad[0]}'")
+            flags.update(a[1:])
         else:
             rest.append(a)
         i += 1
+    return flags, pattern, rest
+
+
+def _grep_text(
+    regex: re.Pattern[str], flags: set[str], name: str, text: str, many: bool
+) -> tuple[int, list[str]]:
+    """Matching lines of one input as grep prints them, and how many matched."""
+    out: list[str] = []
+    count = 0
+    for number, line in enumerate(text.splitlines(), 1):
+        if bool(regex.search(line)) == ("v" in flags):
+            continue
+        count += 1
+        if "c" in flags or "l" in flags:
+            continue
+        shown = "\n".join(m.group(0) for m in regex.finditer(line)) if "o" in flags else line
+        prefix = f"{name}:" if many or "H" in flags else ""
+        if "n" in flags:
+            prefix += f"{number}:"
+        out.append(prefix + shown + "\n")
+    if "c" in flags:
+        out.append((f"{name}:" if many else "") + f"{count}\n")
+    elif "l" in flags and count:
+        out.append(name + "\n")
+    return count, out
+
+
+@command("grep")
+def _grep(ws: Workstation, args: list[str], stdin: str) -> Result:
+    try:
+        flags, pattern, rest = _grep_options(args)
+    except FileError as exc:
+        return fail(f"grep: {exc.reason}", 2)
     if pattern is None:
         if not rest:
             return fail("Usage: grep [OPTION]... PATTERNS [FILE]...", 2)
@@ -995,26 +1068,9 @@ def _grep(ws: Workstation, args: list[str], stdin: str) -> Result:
     out: list[str] = []
     matched = 0
     for name, text in sources:
-        count = 0
-        for number, line in enumerate(text.splitlines(), 1):
-            hit = bool(regex.search(line)) != ("v" in flags)
-            if not hit:
-                continue
-            count += 1
-            if "c" in flags or "l" in flags:
-                continue
-            shown = line
-            if "o" in flags:
-                shown = "\n".join(m.group(0) for m in regex.finditer(line))
-            prefix = f"{name}:" if len(sources) > 1 or "H" in flags else ""
-            if "n" in flags:
-                prefix += f"{number}:"
-            out.append(prefix + shown + "\n")
+        count, lines = _grep_text(regex, flags, name, text, len(sources) > 1)
         matched += count
-        if "c" in flags:
-            out.append((f"{name}:" if len(sources) > 1 else "") + f"{count}\n")
-        elif "l" in flags and count:
-            out.append(name + "\n")
+        out.extend(lines)
     code = 2 if errors and not matched else (0 if matched else 1)
     return Result(code, cap("".join(out)), "".join(errors))
 
