@@ -805,10 +805,9 @@ def _inputs(ws: Workstation, files: list[str], stdin: str) -> list[tuple[str, st
 
 @command("cat")
 def _cat(ws: Workstation, args: list[str], stdin: str) -> Result:
-    out, errors = [], []
-    for _name, text in _inputs_lenient(ws, [a for a in args if a != "-n"] or [], stdin, errors):
-        out.append(text)
-    return Result(1 if errors else 0, cap("".join(out)), "".join(errors))
+    errors: list[str] = []
+    found = _inputs_lenient(ws, [a for a in args if a != "-n"], stdin, errors)
+    return Result(1 if errors else 0, cap("".join(text for _, text in found)), "".join(errors))
 
 
 def _inputs_lenient(
