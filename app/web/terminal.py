@@ -357,6 +357,8 @@ def _dispatch(term: Terminal, message: dict[str, Any]) -> bool:
             if _closing(term, float("inf"), check_session=True):
                 return False
             _run_line(term, str(message.get("d", "")))
+            # Idle time counts from the end of the command, not from Enter.
+            term.last_input = time.monotonic()
             return _saved(term)
     elif kind == "save":
         _save(term, message)

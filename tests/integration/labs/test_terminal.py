@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -209,4 +210,35 @@ def test_browser_session_needs_the_csrf_token(
     term = Term(ws_url(live_lab_api, session_id, csrf=csrf), cookie=cookie, origin=live_lab_api)
     assert "controlplane" in term.run("k get no")
     term.close()
+    run(["stop", str(session_id)], live_lab_api, token)
+
+
+def test_idle_terminals_close_and_input_is_rate_limited(
+    live_lab_api: str, lab_stack: Any, make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CERTPREP_TERMINAL_IDLE_SECONDS", "2")
+    monkeypatch.setenv("CERTPREP_TERMINAL_INPUT_RATE", "1")
+    _, token = make_user()
+    session_id = start_lab(live_lab_api, token)
+    bearer = {"header": [f"Authorization: Bearer {token}"]}
+    term = Term(ws_url(live_lab_api, session_id), **bearer)
+    # A burst of 2 lines passes; more in the same second answer "slow down".
+    for _ in range(5):
+        term.send({"t": "line", "d": "true"})
+    kinds = []
+    while kinds.count("prompt") < 5:
+        kinds.append(term.receive()["t"])
+    assert kinds.count("busy") >= 2, kinds
+    # kubectl exec runs in the cluster's simulated pod, never on the host.
+    term.run("kubectl run web --image=nginx")
+    host_passwd = Path("/etc/passwd").read_text().splitlines()[0]
+    assert host_passwd not in term.run("kubectl exec web -- cat /etc/passwd")
+    # Nothing typed for longer than the idle limit: the server says why and closes.
+    _, bye = term.until("bye")
+    assert bye["reason"] == "idle" and "without input" in bye["message"]
+    try:
+        leftover = term.ws.recv()  # the close frame reads as ""
+    except websocket.WebSocketConnectionClosedException:
+        leftover = ""
+    assert leftover == ""
     run(["stop", str(session_id)], live_lab_api, token)
