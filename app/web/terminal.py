@@ -234,6 +234,18 @@ def _still_usable(target: Target) -> str | None:
     return None
 
 
+@bp.route(PATH, methods=["GET"])
+def terminal_http(session_id: int) -> Any:
+    """The terminal's URL opened without a WebSocket upgrade (after the same checks)."""
+    from app.errors import error_response
+
+    return error_response(
+        426,
+        "Open the terminal with a WebSocket (from the lab console page).",
+        headers={"Upgrade": "websocket"},
+    )
+
+
 @sock.route(PATH, bp=bp)
 def terminal(ws: Any, session_id: int) -> None:
     target: Target = g.terminal_target

@@ -101,6 +101,13 @@ def test_terminal_runs_kubectl_ssh_and_the_editor_and_refuses_escapes(
     assert refused_status(url) in (401, 403)
     assert refused_status(url, header=[f"Authorization: Bearer {other_token}"]) == 404
     assert refused_status(ws_url(live_lab_api, 999999), **bearer) == 404
+    # Without the WebSocket upgrade, the owner gets a JSON error that says what to do.
+    plain = requests.get(
+        f"{live_lab_api}/api/v1/lab-sessions/{session_id}/terminal",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert plain.status_code == 426 and "WebSocket" in plain.json()["message"]
 
     term = Term(url, **bearer)
     assert term.prompt == "candidate@workstation:~$ "
