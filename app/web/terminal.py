@@ -341,11 +341,23 @@ def _closing(term: Terminal, idle: float, *, check_session: bool) -> bool:
     if time.monotonic() - term.last_input > idle:
         _bye(term, "idle", f"Closed after {int(idle // 60)} minutes without input.")
         return True
+    if check_session and _held_elsewhere(term):
+        # Taken over by a connection that another web worker process serves.
+        _bye(term, "taken", TAKEN)
+        return True
     reason = _still_usable(term.target) if check_session else None
     if reason:
         _bye(term, "ended", reason)
         return True
     return False
+
+
+def _held_elsewhere(term: Terminal) -> bool:
+    holder = db.session.scalar(
+        select(LabWorkstation.connection).where(LabWorkstation.session_id == term.target.session_id)
+    )
+    db.session.commit()
+    return holder != term.connection
 
 
 def _dispatch(term: Terminal, message: dict[str, Any]) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from app.workstation import Workstation, complete
-from app.workstation.files import HOME, MAX_TOTAL_BYTES, normalize
+from app.workstation.files import HOME, MAX_TOTAL_BYTES, FileError, normalize
 from app.workstation.kubectl import Refused, prepare
 
 
@@ -51,6 +51,25 @@ def test_redirect_stderr_and_dev_null() -> None:
     assert "No such file" in run(ws, "cat err.txt")
     assert run(ws, "cat nope 2>/dev/null") == ""
     assert "No such file" in run(ws, "cat nope 2>&1 | grep such")
+
+
+def test_grep_options() -> None:
+    ws = Workstation()
+    run(ws, "echo Alpha > f; echo beta >> f; echo gamma >> f")
+    assert run(ws, "grep -i alpha f") == "Alpha\n"
+    assert run(ws, "grep -v a f") == ""
+    assert run(ws, "grep -c a f") == "3\n"
+    assert run(ws, "grep -E 'beta|gamma' f") == "beta\ngamma\n"
+    assert run(ws, "grep 'beta\\|gamma' f") == "beta\ngamma\n"
+    assert ws.run("grep -z a f").exit_code == 2
+
+
+def test_editor_save_stays_in_the_virtual_folder() -> None:
+    ws = Workstation()
+    with pytest.raises(FileError):
+        ws.save(None, "../../../etc/passwd", "root::0:0::/root:/bin/bash\n")
+    assert ws.save(None, "/home/candidate/../candidate/./x.yaml", "a: 1\n") == f"{HOME}/x.yaml"
+    assert set(ws.fs.files) == {f"{HOME}/x.yaml"}
 
 
 def test_editor_request_for_workstation_file_and_save() -> None:
