@@ -8,6 +8,7 @@ Screenshots go to test-output/."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -30,7 +31,8 @@ __all__ = ["lab_server"]
 
 
 def screen(page: Any) -> str:
-    return page.locator("#terminal .xterm-rows").inner_text().replace("\xa0", " ")
+    """Everything the terminal holds (scrollback included), wrapped rows joined."""
+    return page.evaluate("window.cpTerminal.text()")
 
 
 def type_line(page: Any, line: str, expect: str, timeout: float = 30_000) -> str:
@@ -41,15 +43,27 @@ def type_line(page: Any, line: str, expect: str, timeout: float = 30_000) -> str
     page.keyboard.type(line)
     page.keyboard.press("Enter")
     page.wait_for_function(
-        """([expect, before]) => {
-            const rows = document.querySelector('#terminal .xterm-rows');
-            const text = rows.innerText.replace(/\\u00a0/g, ' ');
-            return text.split(expect).length - 1 > before;
-        }""",
+        "([expect, before]) => window.cpTerminal.text().split(expect).length - 1 > before",
         arg=[expect, before],
         timeout=timeout,
     )
     return screen(page)
+
+
+def last_output(page: Any, line: str) -> str:
+    """Type `line` at the workstation prompt; the text between it and the next prompt."""
+    prompt = "candidate@workstation:~$"
+    page.locator("#terminal").scroll_into_view_if_needed()
+    page.locator("#terminal").click()
+    before = screen(page).count(prompt)
+    page.keyboard.type(line)
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "([prompt, before]) => window.cpTerminal.text().split(prompt).length - 1 > before",
+        arg=[prompt, before],
+        timeout=30_000,
+    )
+    return screen(page).split(prompt)[-2]
 
 
 def test_terminal_fixes_the_scheduler(
@@ -110,9 +124,7 @@ def test_terminal_fixes_the_scheduler(
         "() => document.getElementById('file-state').textContent.startsWith('Saved ')"
     )
     page.locator("#terminal").scroll_into_view_if_needed()
-    page.wait_for_function(
-        "() => document.querySelector('#terminal .xterm-rows').innerText.includes('written')"
-    )
+    page.wait_for_function("() => window.cpTerminal.text().includes('written')")
     # The typed line shows `fixed""-ok`; only the command's output reads `fixed-ok`.
     type_line(page, f'grep kubeconfigg {MANIFEST} || echo fixed""-ok', "fixed-ok")
     type_line(page, "exit", "Connection to controlplane closed")
@@ -121,6 +133,16 @@ def test_terminal_fixes_the_scheduler(
 
     session_id = int(page.url.rsplit("/", 1)[1])
     with cluster_clock(lab_stack, session_id):
+        # As a learner would: watch the scheduler come back before grading.
+        ready = ""
+        for _ in range(30):
+            ready = last_output(
+                page, "k get pod -n kube-system kube-scheduler-controlplane --no-headers"
+            )
+            if re.search(r"1/1\s+Running", ready):
+                break
+            time.sleep(1)
+        assert re.search(r"1/1\s+Running", ready), ready
         percent = grade_until_full(page)
     assert percent.endswith(": 100 %"), page.locator("#checks").inner_text()
 

@@ -179,7 +179,20 @@
   window.addEventListener("resize", refit);
   window.addEventListener("online", function () { if (socket && socket.readyState > 1 && !finished) { connect(); } });
   box.addEventListener("click", function () { term.focus(); });
-  window.cpTerminal = { focus: function () { term.focus(); } };
+  window.cpTerminal = {
+    focus: function () { term.focus(); },
+    // The whole buffer as text, wrapped rows joined (for tests and copying).
+    text: function () {
+      var buffer = term.buffer.active;
+      var lines = [];
+      for (var i = 0; i < buffer.length; i += 1) {
+        var row = buffer.getLine(i);
+        var text = row.translateToString(true);
+        if (row.isWrapped && lines.length) { lines[lines.length - 1] += text; } else { lines.push(text); }
+      }
+      return lines.join("\n");
+    }
+  };
   connect();
   term.focus();
 }());
