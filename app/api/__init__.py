@@ -28,6 +28,7 @@ PLAIN_BLUEPRINTS: list[str] = [
     "app.api.health",
     "app.web.dashboard",
     "app.web.learner",
+    "app.web.terminal",
 ]
 
 

@@ -1,5 +1,5 @@
 """The learner's web app: login, home, quizzes and the quiz player, labs and the lab
-console (without the terminal), history.
+console (with the browser terminal of `app.web.terminal`), history.
 
 Pages are server-rendered (Jinja); the quiz player and the lab console add small local
 scripts (`app/web/static/*.js`) that call the REST API with the browser session (cookie
@@ -62,6 +62,12 @@ bp = Blueprint(
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+# The lab console: the same, except that styles may be inline (xterm.js).
+CONSOLE_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
 )
 
 
@@ -368,14 +374,21 @@ def start_lab(user: User, slug: str) -> BaseResponse:
 
 @bp.route("/lab-sessions/<int:session_id>")
 @login_required()
-def lab_console(user: User, session_id: int) -> str:
+def lab_console(user: User, session_id: int) -> Response:
     """The lab console: tasks, time left, node file editor, grading, hints, stop."""
     session = lab_sessions.get_session(user, session_id)
-    return render_template(
-        "learner/console.html",
-        title=session.lab.title,
-        **views.console_context(user, session),
+    response = Response(
+        render_template(
+            "learner/console.html",
+            title=session.lab.title,
+            **views.console_context(user, session),
+        ),
+        mimetype="text/html",
     )
+    # xterm.js sizes its rows with <style> elements it creates: styles (never scripts)
+    # may be inline on this page.
+    response.headers["Content-Security-Policy"] = CONSOLE_CONTENT_SECURITY_POLICY
+    return response
 
 
 @bp.route("/lab-sessions/<int:session_id>/stop", methods=["POST"])

@@ -89,6 +89,14 @@ LEARNER_ROUTES: list[tuple[str, str, Callable[[Side], str], Any, set[int]]] = [
         {409},
     ),
     (
+        # The browser terminal's WebSocket URL, opened here without the upgrade.
+        "GET",
+        "/lab-sessions/<int:session_id>/terminal",
+        lambda s: f"/lab-sessions/{s.session_id}/terminal",
+        None,
+        {409},
+    ),
+    (
         "GET",
         "/lab-sessions/<int:session_id>/nodes",
         lambda s: f"/lab-sessions/{s.session_id}/nodes",

@@ -99,6 +99,16 @@
     });
     save.addEventListener("click", function () {
       if (!opened) { return; }
+      if (opened.terminal) {
+        // A file `vi` opened in the terminal: saved back through the terminal.
+        var edited = content.value;
+        state.textContent = "Saving…";
+        opened.terminal(edited, function (ok, text) {
+          if (ok) { saved = edited; }
+          state.textContent = text;
+        });
+        return;
+      }
       state.textContent = "Saving…";
       var url = base + "/nodes/" + encodeURIComponent(opened.node) + "/files?path=" +
         encodeURIComponent(opened.path);
@@ -111,6 +121,26 @@
         saved = text;
         state.textContent = "Saved " + opened.path + " on " + opened.node + " (" + answer.body.size + " bytes)";
       }, function () { state.textContent = "Not saved: no connection. Try again."; });
+    });
+    // The terminal's `vi FILE` opens the file here (workstation or node file).
+    window.cpEditor = {
+      open: function (edit, saveThroughTerminal) {
+        opened = { node: edit.node || "workstation", path: edit.path, terminal: saveThroughTerminal };
+        saved = edit.content;
+        content.value = saved;
+        content.disabled = false;
+        save.disabled = false;
+        save.textContent = edit.node ? "Save to the node" : "Save to the workstation";
+        path.value = edit.path;
+        if (edit.node) { node.value = edit.node; }
+        state.textContent = "Opened " + edit.path + (edit.node ? " on " + edit.node : " on the workstation") +
+          " from the terminal; Ctrl+S saves, Escape then Tab leaves.";
+        paint();
+        content.focus();
+      }
+    };
+    form.addEventListener("submit", function () {
+      save.textContent = "Save to the node";
     });
     document.getElementById("file-list").addEventListener("click", function () {
       var folder = path.value.trim().replace(/\/[^\/]*$/, "") || "/";
