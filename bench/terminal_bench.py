@@ -87,12 +87,12 @@ def run(args: argparse.Namespace, work: Path) -> None:
     from werkzeug.serving import make_server
 
     from app import create_app
+    from app.clock import now
     from app.clusters.simulator import SimulatorProvider
     from app.extensions import db
     from app.models.lab import Lab, LabSession, LabSessionStatus
     from app.services.auth import issue_token
     from app.services.labs import import_labs
-    from app.services.quizzes import now
     from app.services.users import create_user
     from app.sim.server import SimServer
     from tests.fixtures.labs import make_lab_folder, sim_provider_config

@@ -20,6 +20,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.quiz_cli",
     "tests.fixtures.concurrency",
     "tests.fixtures.lab_cli",
+    "tests.fixtures.lab_console",
     "tests.fixtures.snapshots",
 ]
 

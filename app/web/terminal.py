@@ -39,12 +39,12 @@ from flask_sock import Sock
 from sqlalchemy import select, update
 
 from app.api.common import authenticate_request, bearer_token
+from app.clock import now
 from app.extensions import db
 from app.models.workstation import LabWorkstation
 from app.services import lab_sessions
 from app.services.errors import Forbidden, ServiceError
 from app.services.labs import node_names
-from app.services.quizzes import now
 from app.workstation import Workstation, complete
 from app.workstation.cluster import ClusterUnavailable, SessionCluster
 from app.workstation.files import FileError

@@ -7,71 +7,18 @@ fixes it, saves it to the node and grades the cluster to 100 %; the console stay
 from __future__ import annotations
 
 import re
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from tests.fixtures.app import DEFAULT_PASSWORD
-from tests.fixtures.browser import serving
+from tests.fixtures.lab_console import cluster_clock, grade_until_full
 from tests.fixtures.learner_browser import axe_serious, new_page, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.kubectl]
 
 SLUG = "scheduler-misspelled-flag"
 EMAIL = "console@example.test"
-
-
-@contextmanager
-def cluster_clock(lab_stack: Any, session_id: int) -> Iterator[None]:
-    """Run the session's cluster at wall-clock time, as `certprep sim serve` does (the
-    test simulator leaves that to the tests): the kubelets, the scheduler and the
-    controllers act every 0.2 s while the block runs."""
-    from app.extensions import db
-    from app.models.lab import LabSession
-
-    with lab_stack.app.app_context():
-        cluster_id = db.session.get(LabSession, session_id).cluster["cluster_id"]
-    control_plane = lab_stack.sim.get_cluster(cluster_id).control_plane
-    stop = threading.Event()
-
-    def run() -> None:
-        while not stop.wait(0.2):
-            control_plane.settle()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-
-
-def grade_until_full(page: Any, tries: int = 4) -> str:
-    """Press Grade until a grade shows 100 % (or `tries` grades); the last grade's line."""
-    percent = ""
-    for _ in range(tries):
-        time.sleep(2)
-        page.get_by_role("button", name="Grade my cluster").click()
-        page.wait_for_function(
-            "() => document.getElementById('grade-state').textContent === 'Graded.'",
-            timeout=120_000,
-        )
-        percent = page.locator("#grade-percent").inner_text()
-        if percent.endswith(": 100 %"):
-            break
-    return percent
-
-
-@pytest.fixture
-def lab_server(lab_stack: Any) -> Iterator[str]:
-    """The lab stack's app (real worker, live simulator) served over HTTP."""
-    with serving(lab_stack.app) as base:
-        yield base
 
 
 def test_fix_the_scheduler_in_the_console(

@@ -13,21 +13,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_lab_console_browser import cluster_clock, grade_until_full, lab_server
-from tests.e2e.test_learner_browser import (  # noqa: F401  (browser: a fixture)
-    axe_serious,
-    browser,
-    new_page,
-    shot,
-)
 from tests.fixtures.app import DEFAULT_PASSWORD
+from tests.fixtures.lab_console import cluster_clock, grade_until_full
+from tests.fixtures.learner_browser import axe_serious, new_page, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.kubectl]
 
 SLUG = "scheduler-misspelled-flag"
 EMAIL = "terminal@example.test"
 MANIFEST = "/etc/kubernetes/manifests/kube-scheduler.yaml"
-__all__ = ["lab_server"]
 
 
 def screen(page: Any) -> str:
@@ -69,7 +63,7 @@ def last_output(page: Any, line: str) -> str:
 def test_terminal_fixes_the_scheduler(
     lab_server: str,
     lab_stack: Any,
-    browser: Any,  # noqa: F811
+    browser: Any,
     make_user: Any,
 ) -> None:
     make_user("learner", email=EMAIL)

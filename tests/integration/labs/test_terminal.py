@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from other test modules are used as arguments)
 """The browser terminal's WebSocket against a live app, a real Celery worker, a live
 simulator and the real kubectl: authentication and ownership, the workstation's
 commands, ssh into a node shell and the editor, reconnects, take-over, and the escapes
@@ -16,7 +15,7 @@ import requests
 import websocket
 
 from tests.fixtures.app import DEFAULT_PASSWORD
-from tests.integration.labs.test_lab_cli import live_lab_api, run  # noqa: F401
+from tests.fixtures.lab_cli import run
 
 pytestmark = [pytest.mark.redis, pytest.mark.kubectl]
 
