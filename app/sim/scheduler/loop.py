@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from app.sim.client.events import EventRecorder
 from app.sim.client.leaderelection import LeaderElector, new_identity
 from app.sim.scheduler.actions import (
+    Action,
     BindPod,
     DeletePod,
     PatchObject,
@@ -84,8 +85,18 @@ class SchedulerLoop:
         return ClusterState(**lists)
 
     def step(self) -> int:
-        """Schedule what is due; returns how many actions were applied."""
-        actions = self.scheduler.run(self.state())
+        """Schedule what is due; returns how many actions were applied.
+
+        Each pod's actions (its binding, events, status patches) are applied as soon as
+        the pod is decided, before the next pod is scheduled: watchers see the pods bind
+        one by one, and a refused binding is known to the next decision.
+        """
+        applied = 0
+        for actions in self.scheduler.run_each(self.state()):
+            applied += self._apply(actions)
+        return applied
+
+    def _apply(self, actions: list[Action]) -> int:
         applied = 0
         failed_binding: set[tuple[str, str]] = set()
         for action in actions:

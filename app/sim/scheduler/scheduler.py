@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -357,18 +357,27 @@ class Scheduler:
         Apply the actions in order. When a BindPod fails, skip the rest of that pod's
         actions and call `binding_failed` so the pod is retried.
         """
+        return [action for actions in self.run_each(cluster, max_pods) for action in actions]
+
+    def run_each(
+        self, cluster: ClusterState | None = None, max_pods: int | None = None
+    ) -> Iterator[list[Action]]:
+        """Like `run`, but one pod at a time: yields each decision's actions as soon as
+        it is made, so the caller can bind the pod before the next one is scheduled
+        (upstream binds each pod as its cycle ends, not after the whole queue).
+
+        A `binding_failed` call between two yields is seen by the next decision.
+        """
         if cluster is not None:
             self.sync(cluster)
         self.queue.flush()
-        actions: list[Action] = []
         done = 0
         while max_pods is None or done < max_pods:
             queued = self.queue.pop()
             if queued is None:
                 break
             done += 1
-            actions.extend(self._attempt(queued))
-        return actions
+            yield self._attempt(queued)
 
     def _attempt(self, queued: QueuedPod) -> list[Action]:
         pod = queued.pod

@@ -6,6 +6,12 @@ ports they use, the images it holds. `Snapshot` indexes nodes by name and pods b
 plus the few other kinds the plugins read (namespaces, claims, volumes, storage classes,
 priority classes, disruption budgets). Adding or removing a pod touches one NodeInfo,
 so scheduling thousands of pods never rebuilds the whole view.
+
+A NodeInfo also keeps, per `PodMatcher` a plugin asked about (namespaces + label
+selector, e.g. "pods of this Deployment"), how many of its pods match, updated as pods
+are added and removed: PodTopologySpread and InterPodAffinity read these counts on
+every cycle for every node, and recounting the pods each time made scheduling N owned
+pods cost O(N^2).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from app.sim.machinery.quantity import QuantityError, resource_value, value
+from app.sim.machinery.selectors import LabelSelector
 from app.sim.scheduler.podinfo import PodInfo, Resource
 
 # kubelet's default --max-pods; used when a hand-written Node has no `pods` allocatable.
@@ -36,6 +43,79 @@ def normalized_image_name(name: str) -> str:
     return name
 
 
+# Most matchers one node keeps counts for; past it the counts are dropped and
+# recounted on demand (a bound on memory, not on correctness).
+MAX_MATCHERS_PER_NODE = 128
+_MAX_VERDICTS = 4096
+
+
+class PodMatcher:
+    """Which pods a plugin counts: namespaces, a label selector, terminating or not.
+
+    Hashable by identity: a plugin keeps one matcher per distinct (namespaces,
+    selector) and reuses it across cycles, so every NodeInfo keeps one count for it.
+    Selector verdicts are memoised per label set (replicas share their labels).
+    """
+
+    __slots__ = ("_verdicts", "count_terminating", "namespaces", "selector")
+
+    def __init__(
+        self,
+        namespaces: frozenset[str],
+        selector: LabelSelector,
+        *,
+        count_terminating: bool = False,
+    ) -> None:
+        self.namespaces = namespaces
+        self.selector = selector
+        self.count_terminating = count_terminating
+        self._verdicts: dict[str, bool] = {}
+
+    def matches(self, pod: PodInfo) -> bool:
+        if pod.namespace not in self.namespaces or (pod.terminating and not self.count_terminating):
+            return False
+        verdict = self._verdicts.get(pod.labels_key)
+        if verdict is None:
+            if len(self._verdicts) >= _MAX_VERDICTS:
+                self._verdicts.clear()
+            verdict = self.selector.matches(pod.labels)
+            self._verdicts[pod.labels_key] = verdict
+        return verdict
+
+    def __repr__(self) -> str:
+        return f"PodMatcher({sorted(self.namespaces)}, {self.selector})"
+
+
+# Distinct matchers a plugin instance keeps before starting over.
+MAX_MATCHERS = 1024
+
+
+class Matchers:
+    """One `PodMatcher` per (namespaces, selector, terminating), reused across cycles
+    so the per-node counts kept for it stay warm. Each plugin instance has its own."""
+
+    __slots__ = ("_by_key",)
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[frozenset[str], LabelSelector, bool], PodMatcher] = {}
+
+    def get(
+        self,
+        namespaces: frozenset[str],
+        selector: LabelSelector,
+        *,
+        count_terminating: bool = False,
+    ) -> PodMatcher:
+        key = (namespaces, selector, count_terminating)
+        matcher = self._by_key.get(key)
+        if matcher is None:
+            if len(self._by_key) >= MAX_MATCHERS:
+                self._by_key.clear()
+            matcher = PodMatcher(namespaces, selector, count_terminating=count_terminating)
+            self._by_key[key] = matcher
+        return matcher
+
+
 class NodeInfo:
     """A node and the pods assigned to it, with their summed requests and ports."""
 
@@ -44,6 +124,7 @@ class NodeInfo:
         "allowed_pods",
         "image_sizes",
         "labels",
+        "match_counts",
         "name",
         "no_schedule_taints",
         "node",
@@ -69,6 +150,8 @@ class NodeInfo:
         self.used_ports: dict[tuple[str, int], Counter[str]] = {}
         self.pods_with_affinity: dict[str, PodInfo] = {}
         self.pods_with_required_anti_affinity: dict[str, PodInfo] = {}
+        # PodMatcher -> how many pods on this node it matches (kept up to date).
+        self.match_counts: dict[PodMatcher, int] = {}
         self.set_node(node)
 
     def set_node(self, node: Mapping[str, Any]) -> None:
@@ -115,6 +198,10 @@ class NodeInfo:
             self.pods_with_affinity[pod.uid] = pod
             if pod.required_anti_affinity:
                 self.pods_with_required_anti_affinity[pod.uid] = pod
+        counts = self.match_counts
+        for matcher in counts:
+            if matcher.matches(pod):
+                counts[matcher] += 1
 
     def remove_pod(self, uid: str) -> PodInfo | None:
         """Undo `add_pod` for the pod with this uid; returns it, or None if absent."""
@@ -134,7 +221,21 @@ class NodeInfo:
                     del self.used_ports[(protocol, port)]
         self.pods_with_affinity.pop(uid, None)
         self.pods_with_required_anti_affinity.pop(uid, None)
+        counts = self.match_counts
+        for matcher in counts:
+            if matcher.matches(pod):
+                counts[matcher] -= 1
         return pod
+
+    def count_matching(self, matcher: PodMatcher) -> int:
+        """How many pods on this node `matcher` selects: counted once, then kept."""
+        count = self.match_counts.get(matcher)
+        if count is None:
+            if len(self.match_counts) >= MAX_MATCHERS_PER_NODE:
+                self.match_counts.clear()
+            count = sum(1 for p in self.pods.values() if matcher.matches(p))
+            self.match_counts[matcher] = count
+        return count
 
     def port_conflicts(self, ports: Iterable[tuple[str, str, int]]) -> bool:
         """True when any wanted (hostIP, protocol, hostPort) is already taken here.

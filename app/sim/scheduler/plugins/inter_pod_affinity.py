@@ -3,6 +3,12 @@ the same topology domain; preferred terms (of the incoming and of existing pods)
 
 A topology domain is the set of nodes sharing a label value, e.g. one zone for
 `topology.kubernetes.io/zone` or one node for `kubernetes.io/hostname`.
+
+The incoming pod's own terms are counted per node through the snapshot's kept
+per-node counts (`NodeInfo.count_matching`), so PreFilter and PreScore cost one lookup
+per node and term instead of a scan of every placed pod. Terms with a
+`namespaceSelector` depend on namespace labels, which can change between cycles, and
+are still checked pod by pod.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from app.sim.scheduler.framework import (
     unschedulable,
 )
 from app.sim.scheduler.podinfo import AffinityTerm, PodInfo
-from app.sim.scheduler.snapshot import NodeInfo, Snapshot
+from app.sim.scheduler.snapshot import Matchers, NodeInfo, PodMatcher, Snapshot
 
 NAME = "InterPodAffinity"
 # interpodaffinity/filtering.go error reasons
@@ -70,6 +76,25 @@ class InterPodAffinity:
 
     def __init__(self, hard_pod_affinity_weight: int = HARD_POD_AFFINITY_WEIGHT) -> None:
         self.hard_pod_affinity_weight = hard_pod_affinity_weight
+        self.matchers = Matchers()
+
+    def _matcher(self, term: AffinityTerm) -> PodMatcher | None:
+        """The kept-count matcher for a term, or None when it must be checked pod by pod
+        (a namespaceSelector: its verdict follows the namespaces' labels)."""
+        if term.namespace_selector is not None:
+            return None
+        return self.matchers.get(term.namespaces, term.selector, count_terminating=True)
+
+    @staticmethod
+    def _count(
+        node: NodeInfo,
+        term: AffinityTerm,
+        matcher: PodMatcher | None,
+        ns_labels: Mapping[str, Mapping[str, str]],
+    ) -> int:
+        if matcher is not None:
+            return node.count_matching(matcher)
+        return sum(1 for p in node.pods.values() if term.matches(p, ns_labels))
 
     # ---- filtering -------------------------------------------------------------------
 
@@ -88,18 +113,33 @@ class InterPodAffinity:
                     if value is not None and term.matches(pod, ns_labels):
                         data.existing_anti_affinity[(term.topology_key, value)] += 1
         if pod.required_affinity or pod.required_anti_affinity:
+            affinity = pod.required_affinity
+            # Pods matching every affinity term count; with one term that is its count.
+            affinity_matcher = self._matcher(affinity[0]) if len(affinity) == 1 else None
+            anti = [(t, self._matcher(t)) for t in pod.required_anti_affinity]
             for node in snapshot.node_list:
                 labels = node.labels
-                for existing in node.pods.values():
-                    if _matches_all(pod.required_affinity, existing, ns_labels):
-                        for term in pod.required_affinity:
+                if affinity:
+                    if affinity_matcher is not None:
+                        matching = node.count_matching(affinity_matcher)
+                    else:
+                        matching = sum(
+                            1
+                            for existing in node.pods.values()
+                            if _matches_all(affinity, existing, ns_labels)
+                        )
+                    if matching:
+                        for term in affinity:
                             value = labels.get(term.topology_key)
                             if value is not None:
-                                data.affinity[(term.topology_key, value)] += 1
-                    for term in pod.required_anti_affinity:
-                        value = labels.get(term.topology_key)
-                        if value is not None and term.matches(existing, ns_labels):
-                            data.anti_affinity[(term.topology_key, value)] += 1
+                                data.affinity[(term.topology_key, value)] += matching
+                for term, matcher in anti:
+                    value = labels.get(term.topology_key)
+                    if value is None:
+                        continue
+                    matching = self._count(node, term, matcher, ns_labels)
+                    if matching:
+                        data.anti_affinity[(term.topology_key, value)] += matching
         # The first pod of a group with affinity to itself may go anywhere its terms'
         # topology keys exist (upstream satisfyPodAffinity).
         data_self = _matches_all(pod.required_affinity, pod, ns_labels)
@@ -148,16 +188,23 @@ class InterPodAffinity:
                     pair = (term.topology_key, value)
                     scores[pair] = scores.get(pair, 0) + sign * term.weight
 
+        # The incoming pod's preferred terms, each with its kept-count matcher.
+        own = [(t, self._matcher(t), 1) for t in pod.preferred_affinity] + [
+            (t, self._matcher(t), -1) for t in pod.preferred_anti_affinity
+        ]
         for node in sources:
             if not node.labels:
                 continue
-            existing_pods = (
-                node.pods.values() if has_preferred else node.pods_with_affinity.values()
-            )
-            for existing in existing_pods:
-                if has_preferred:
-                    add(pod.preferred_affinity, existing, node, 1)
-                    add(pod.preferred_anti_affinity, existing, node, -1)
+            for term, matcher, sign in own:
+                value = node.labels.get(term.topology_key)
+                if value is None:
+                    continue
+                matching = self._count(node, term, matcher, ns_labels)
+                if matching:
+                    pair = (term.topology_key, value)
+                    scores[pair] = scores.get(pair, 0) + sign * term.weight * matching
+            # Existing pods' own terms about the incoming pod (only pods with terms).
+            for existing in node.pods_with_affinity.values():
                 if self.hard_pod_affinity_weight > 0:
                     for term in existing.required_affinity:
                         value = node.labels.get(term.topology_key)

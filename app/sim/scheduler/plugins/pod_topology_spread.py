@@ -4,6 +4,11 @@
 `count(domain) - min(count over eligible domains)` exceed `maxSkew`.
 `ScheduleAnyway` constraints (and the system defaults for pods owned by a workload)
 only score: fewer matching pods in a node's domains score higher.
+
+Counting is upstream's PreFilter/PreScore shape: one count per topology domain per
+cycle, read from the per-node counts the snapshot keeps for each constraint's
+`PodMatcher` (incremented as pods are assumed or bound, decremented as they go), so a
+cycle costs one dictionary lookup per node and constraint, not a scan of every pod.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from app.sim.scheduler.plugins.helpers import (
     pod_matches_node_selector_and_affinity,
 )
 from app.sim.scheduler.podinfo import PodInfo, safe_selector
-from app.sim.scheduler.snapshot import NodeInfo, Snapshot
+from app.sim.scheduler.snapshot import Matchers, NodeInfo, Snapshot
 
 NAME = "PodTopologySpread"
 # podtopologyspread/filtering.go error reasons
@@ -58,6 +63,7 @@ _REJECT_LABEL = unresolvable(NAME, ERR_REASON_NODE_LABEL_NOT_MATCH)
 
 class Constraint:
     __slots__ = (
+        "matcher",
         "max_skew",
         "min_domains",
         "node_affinity_policy",
@@ -66,7 +72,13 @@ class Constraint:
         "topology_key",
     )
 
-    def __init__(self, raw: Mapping[str, Any], pod_labels: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        raw: Mapping[str, Any],
+        pod_labels: Mapping[str, str],
+        namespace: str = "default",
+        matchers: Matchers | None = None,
+    ) -> None:
         self.max_skew = int(raw.get("maxSkew") or 1)
         self.topology_key: str = raw.get("topologyKey") or ""
         self.min_domains = int(raw.get("minDomains") or 1)
@@ -83,6 +95,8 @@ class Constraint:
         if extra and not selector.match_nothing:
             selector = LabelSelector((*selector.requirements, *extra))
         self.selector = selector
+        # The pods this constraint counts: same namespace, not terminating, selected.
+        self.matcher = (matchers or Matchers()).get(frozenset((namespace,)), selector)
 
     def includes_node(self, pod: PodInfo, node: NodeInfo) -> bool:
         """nodeAffinityPolicy / nodeTaintsPolicy: whether the node's domain counts."""
@@ -96,21 +110,16 @@ class Constraint:
         )
 
 
-def count_matching(node: NodeInfo, selector: LabelSelector, namespace: str) -> int:
-    """Pods on the node in `namespace`, not terminating, selected by `selector`."""
-    return sum(
-        1
-        for p in node.pods.values()
-        if p.namespace == namespace and not p.terminating and selector.matches(p.labels)
-    )
-
-
-def _constraints(pod: PodInfo, mode: str) -> list[Constraint]:
+def _constraints(pod: PodInfo, mode: str, matchers: Matchers) -> list[Constraint]:
     raw = (pod.pod.get("spec") or {}).get("topologySpreadConstraints") or ()
-    return [Constraint(c, pod.labels) for c in raw if c.get("whenUnsatisfiable") == mode]
+    return [
+        Constraint(c, pod.labels, pod.namespace, matchers)
+        for c in raw
+        if c.get("whenUnsatisfiable") == mode
+    ]
 
 
-def _system_default_constraints(pod: PodInfo) -> list[Constraint]:
+def _system_default_constraints(pod: PodInfo, matchers: Matchers) -> list[Constraint]:
     # Upstream derives the selector from the Services, ReplicaSets and StatefulSets
     # selecting the pod; the simulator approximates it with the pod's own labels when
     # a workload controller owns the pod.
@@ -118,7 +127,10 @@ def _system_default_constraints(pod: PodInfo) -> list[Constraint]:
     if not pod.labels or not any(o.get("kind") in _WORKLOAD_KINDS for o in owners):
         return []
     selector = {"matchLabels": dict(pod.labels)}
-    return [Constraint({**c, "labelSelector": selector}, {}) for c in SYSTEM_DEFAULT_CONSTRAINTS]
+    return [
+        Constraint({**c, "labelSelector": selector}, {}, pod.namespace, matchers)
+        for c in SYSTEM_DEFAULT_CONSTRAINTS
+    ]
 
 
 class _FilterState:
@@ -152,8 +164,11 @@ def _has_all_keys(node: NodeInfo, constraints: list[Constraint]) -> bool:
 class PodTopologySpread:
     name = NAME
 
+    def __init__(self) -> None:
+        self.matchers = Matchers()
+
     def pre_filter(self, state: CycleState, pod: PodInfo, snapshot: Snapshot) -> Status | None:
-        constraints = _constraints(pod, "DoNotSchedule")
+        constraints = _constraints(pod, "DoNotSchedule", self.matchers)
         if not constraints:
             return SKIP
         data = _FilterState(constraints)
@@ -165,9 +180,7 @@ class PodTopologySpread:
                     continue
                 value = node.labels[c.topology_key]
                 counts = data.domain_counts[i]
-                counts[value] = counts.get(value, 0) + count_matching(
-                    node, c.selector, pod.namespace
-                )
+                counts[value] = counts.get(value, 0) + node.count_matching(c.matcher)
         for i, c in enumerate(constraints):
             counts = data.domain_counts[i]
             lowest = min(counts.values()) if counts else 0
@@ -196,7 +209,9 @@ class PodTopologySpread:
     ) -> Status | None:
         declared = bool((pod.pod.get("spec") or {}).get("topologySpreadConstraints"))
         constraints = (
-            _constraints(pod, "ScheduleAnyway") if declared else _system_default_constraints(pod)
+            _constraints(pod, "ScheduleAnyway", self.matchers)
+            if declared
+            else _system_default_constraints(pod, self.matchers)
         )
         if not constraints or not nodes:
             return SKIP
@@ -220,7 +235,7 @@ class PodTopologySpread:
                 counts = data.domain_counts[i]
                 if value is None or value not in counts:
                     continue
-                counts[value] += count_matching(node, c.selector, pod.namespace)
+                counts[value] += node.count_matching(c.matcher)
         considered = len(nodes) - len(data.ignored)
         for i, c in enumerate(constraints):
             size = considered if c.topology_key == HOSTNAME else len(data.domain_counts[i])
@@ -241,7 +256,7 @@ class PodTopologySpread:
             if value is None:
                 continue
             if c.topology_key == HOSTNAME:
-                count = count_matching(node, c.selector, pod.namespace)
+                count = node.count_matching(c.matcher)
             else:
                 count = data.domain_counts[i].get(value, 0)
             total += count * data.weights[i] + (c.max_skew - 1)

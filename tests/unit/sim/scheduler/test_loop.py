@@ -253,3 +253,42 @@ def test_the_scheduler_holds_its_lease_and_stops_when_not_running(cluster):
     assert lease["spec"]["holderIdentity"] == loop.elector.identity
     assert loop.elector.identity.startswith("controlplane_")
     assert _pod(cluster, "web")["spec"]["nodeName"] in ("node01", "node02")
+
+
+class _BoundInStore:
+    """A PreFilter plugin noting, per pod it is asked about, which pods the API store
+    already shows bound: what a `kubectl get pods -w` would have seen by then."""
+
+    name = "BoundInStore"
+
+    def __init__(self, cluster) -> None:
+        self.cluster = cluster
+        self.seen: dict[str, set[str]] = {}
+
+    def pre_filter(self, state, pod, snapshot):
+        pods = self.cluster.store.list("", "pods", "default")[0]
+        bound = {p["metadata"]["name"] for p in pods if p["spec"].get("nodeName")}
+        self.seen[pod.name] = bound
+        return None
+
+
+def test_each_pod_is_bound_before_the_next_is_scheduled(cluster):
+    from app.sim.scheduler import Scheduler
+    from app.sim.scheduler.framework import PluginConfig, Profile, default_profile
+    from app.sim.scheduler.plugins import default_registry
+
+    probe = _BoundInStore(cluster)
+    registry = default_registry()
+    registry.register(probe.name, lambda args: probe)
+    base = default_profile()
+    profile = Profile(base.scheduler_name, (*base.plugins, PluginConfig(probe.name)))
+    scheduler = Scheduler([profile], registry=registry, clock=cluster.clock)
+    for name in ("a", "b", "c"):
+        _create_pod(cluster, name)
+    assert SchedulerLoop(cluster, scheduler=scheduler).step() == 6
+    order = sorted(probe.seen, key=lambda n: len(probe.seen[n]))
+    # The first decided pod saw nothing bound; each later one saw every earlier pod bound.
+    assert [len(probe.seen[n]) for n in order] == [0, 1, 2]
+    assert probe.seen[order[1]] == {order[0]}
+    assert probe.seen[order[2]] == {order[0], order[1]}
+    assert all(_pod(cluster, n)["spec"].get("nodeName") for n in "abc")
