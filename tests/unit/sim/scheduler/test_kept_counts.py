@@ -39,8 +39,7 @@ from app.sim.scheduler.plugins import (
 from app.sim.scheduler.plugins.inter_pod_affinity import _matches_all
 from app.sim.scheduler.podinfo import PodInfo, safe_selector
 from app.sim.scheduler.snapshot import Matchers, NodeInfo, PodMatcher
-
-from .factories import make_node, make_pod
+from tests.builders import make_node, make_pod
 
 pts = pod_topology_spread
 ipa = inter_pod_affinity
