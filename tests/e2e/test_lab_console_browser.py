@@ -21,7 +21,7 @@ from tests.fixtures.browser import serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.kubectl]
 
-SLUG = "scheduler-misspelled-flag"
+SLUG = "pending-pods-control-plane-1"
 EMAIL = "console@example.test"
 
 

@@ -19,7 +19,7 @@ from tests.integration.labs.test_lab_cli import live_lab_api, run  # noqa: F401
 
 pytestmark = [pytest.mark.redis, pytest.mark.kubectl]
 
-SLUG = "scheduler-misspelled-flag"
+SLUG = "pending-pods-control-plane-1"
 MANIFEST = "/etc/kubernetes/manifests/kube-scheduler.yaml"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 DATA = re.compile(r'<script type="application/json" id="console-data">(.*?)</script>', re.S)
