@@ -37,7 +37,7 @@ SERVICE_STATES = ("running", "stopped", "disabled")
 CHECK_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # RFC 1123 label: what a Node name must be in a kind cluster too.
 NODE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
-SCRIPT_NAME = re.compile(r"(solution|cheat-[a-z0-9-]+)")
+SCRIPT_NAME = re.compile(r"(solution(-[a-z0-9-]+)?|cheat-[a-z0-9-]+)")
 
 
 class LabSchema(Schema):
@@ -246,9 +246,9 @@ class CheckField(fields.Field[dict[str, Any]]):
 
 class SelftestSchema(LabSchema):
     name = fields.String(required=True, validate=validate.Regexp(CHECK_ID))
-    # A script in the lab folder (`solution`, `cheat-*`); none grades the setup as is.
+    # A script in the lab folder (`solution`, `solution-*`, `cheat-*`); none grades the setup as is.
     script = fields.String(
-        validate=validate.Regexp(SCRIPT_NAME, error="must be solution or cheat-*")
+        validate=validate.Regexp(SCRIPT_NAME, error="must be solution, solution-* or cheat-*")
     )
     min_percent = StrictNumber(validate=validate.Range(min=0, max=100))
     max_percent = StrictNumber(validate=validate.Range(min=0, max=100))
@@ -288,6 +288,8 @@ class LabFileSchema(LabSchema):
     cheat_cap_percent = StrictNumber(validate=validate.Range(min=0, max=100))
     checks = fields.List(CheckField(), required=True, validate=validate.Length(min=1))
     selftests = fields.List(fields.Nested(SelftestSchema), load_default=list)
+    # Slugs this lab was published under before; importing it retires them.
+    renamed_from = fields.List(fields.String(validate=validate.Regexp(CHECK_ID)), load_default=list)
 
 
 @dataclass
@@ -421,6 +423,8 @@ def _cross_checks(doc: Document, data: dict[str, Any], folder: Path) -> list[Iss
             add(("checks", index, "node"), f"unknown node {node!r}")
         if check["guard"] and data.get("cheat_cap_percent") is None:
             add(("checks", index, "guard"), "a guard check needs the lab's cheat_cap_percent")
+    if data["slug"] in data["renamed_from"]:
+        add(("renamed_from",), "a lab cannot be renamed from its own slug")
     if not sum(c["points"] for c in data["checks"]):
         add(("checks",), "the checks are worth no points")
     names: set[str] = set()

@@ -79,7 +79,8 @@ def import_labs(
     commits.
 
     Live labs not found under `root` are listed in `report.absent` and kept; with
-    `prune` they are retired instead (`report.retired`). Raises `ValidationFailed`
+    `prune` they are retired instead (`report.retired`). A live lab whose slug a loaded
+    lab lists in `renamed_from` is retired in any case. Raises `ValidationFailed`
     listing FILE:LINE problems (nothing written).
     """
     if root is None:
@@ -130,10 +131,13 @@ def import_labs(
         else:
             report.unchanged.append(loaded.slug)
     seen = {lab.slug for lab in labs}
+    # A lab's former slugs (`renamed_from`) are retired even without `prune`: the lab
+    # lives on under its new slug; the old row keeps its sessions and grades.
+    renamed = {old for lab in labs for old in lab.data.get("renamed_from") or ()} - seen
     for slug, row in sorted(existing.items()):
         if slug in seen or row.retired_at is not None:
             continue
-        if prune:
+        if prune or slug in renamed:
             row.retired_at = now
             report.retired.append(slug)
         else:

@@ -290,7 +290,7 @@ def test_another_learner_gets_404_on_attempts_and_lab_sessions(
     attempt_id = start_in_browser(browser)
     import_labs(PROJECT_ROOT / "labs")
     session = LabSession(
-        lab=get_lab("scheduler-misspelled-flag"),
+        lab=get_lab("pending-pods-control-plane-1"),
         user_id=user.id,
         status=LabSessionStatus.ENDED,
         provider="simulator",
@@ -384,11 +384,11 @@ def test_lab_pages_show_tasks_but_not_the_fault(
     app: Any, learner_browser: tuple[Any, Any], db_session: Any
 ) -> None:
     import_labs(PROJECT_ROOT / "labs")
-    lab = get_lab("scheduler-misspelled-flag")
+    lab = get_lab("pending-pods-control-plane-1")
     _, browser = learner_browser
     listing = browser.get("/labs").get_data(as_text=True)
-    assert 'data-slug="scheduler-misspelled-flag"' in listing
-    page = browser.get("/labs/scheduler-misspelled-flag").get_data(as_text=True)
+    assert 'data-slug="pending-pods-control-plane-1"' in listing
+    page = browser.get("/labs/pending-pods-control-plane-1").get_data(as_text=True)
     text = html.unescape(re.sub(r"<[^>]+>", "", page))
     assert "<code>" in page  # `inline code` of the tasks is shown as code
     for task in lab.spec["tasks"]:
@@ -406,7 +406,7 @@ def test_lab_console_without_cluster_and_stop_needs_csrf(
     import_labs(PROJECT_ROOT / "labs")
     user, browser = learner_browser
     session = LabSession(
-        lab=get_lab("scheduler-misspelled-flag"),
+        lab=get_lab("pending-pods-control-plane-1"),
         user_id=user.id,
         status=LabSessionStatus.READY,
         provider="simulator",
@@ -435,7 +435,7 @@ def test_lab_start_at_the_limit_says_what_to_do_in_the_page(
     for _ in range(2):
         db.session.add(
             LabSession(
-                lab=get_lab("scheduler-misspelled-flag"),
+                lab=get_lab("pending-pods-control-plane-1"),
                 user_id=user.id,
                 status=LabSessionStatus.PROVISIONING,
                 provider="simulator",
@@ -445,7 +445,7 @@ def test_lab_start_at_the_limit_says_what_to_do_in_the_page(
             )
         )
     db.session.commit()
-    page = browser.get("/labs/scheduler-misspelled-flag").get_data(as_text=True)
+    page = browser.get("/labs/pending-pods-control-plane-1").get_data(as_text=True)
     assert "You have a session of this lab" in page and "Start the lab" not in page
     token = CSRF.search(page).group(1)
     refused = browser.post("/labs/etcd-snapshot/start", data={"csrf_token": token})

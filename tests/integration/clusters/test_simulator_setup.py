@@ -77,7 +77,7 @@ def objects(snapshot: dict[str, Any], group: str, plural: str, namespace: str) -
 @pytest.mark.slow
 def test_scheduler_fault_setup_is_broken_on_every_build(server: SimServer) -> None:
     sim = provider(server)
-    setup = lab_setup("scheduler-misspelled-flag")
+    setup = lab_setup("pending-pods-control-plane-1")
     for _ in range(BUILDS):
         snapshot = sim.build_setup(setup)
         pods = objects(snapshot, "", "pods", "shop")
@@ -95,7 +95,7 @@ def test_scheduler_fault_setup_is_broken_on_every_build(server: SimServer) -> No
 @pytest.mark.slow
 def test_controller_manager_fault_setup_never_reconciles_on_any_build(server: SimServer) -> None:
     sim = provider(server)
-    setup = lab_setup("controller-manager-broken", [{"name": "10-api.yaml", "content": DEPLOYMENT}])
+    setup = lab_setup("deployment-without-pods", [{"name": "10-api.yaml", "content": DEPLOYMENT}])
     for _ in range(BUILDS):
         snapshot = sim.build_setup(setup)
         assert len(objects(snapshot, "apps", "deployments", "inventory")) == 1
@@ -105,7 +105,7 @@ def test_controller_manager_fault_setup_never_reconciles_on_any_build(server: Si
 
 def test_sessions_restore_the_broken_state_into_wall_clock_clusters(server: SimServer) -> None:
     sim = provider(server)
-    setup = lab_setup("scheduler-misspelled-flag")
+    setup = lab_setup("pending-pods-control-plane-1")
     handles = [sim.create(setup.shape) for _ in range(3)]
     for handle in handles:
         sim.apply_setup(handle, setup)
@@ -133,7 +133,7 @@ def test_setup_time_is_fixed_and_ends_before_wall_time(server: SimServer) -> Non
 
     from app.sim.machinery.clock import parse_time
 
-    snapshot = provider(server).build_setup(lab_setup("scheduler-bad-image"))
+    snapshot = provider(server).build_setup(lab_setup("pending-pods-control-plane-3"))
     taken = parse_time(snapshot["clock"])
     # Built from a start in the past, so restored timestamps are never in the future.
     assert taken <= datetime.now(UTC)

@@ -39,12 +39,12 @@ pytestmark = pytest.mark.kubectl
 
 LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
 SLUGS = (
-    "scheduler-misspelled-flag",
-    "scheduler-bad-kubeconfig",
-    "scheduler-bad-image",
-    "controller-manager-broken",
-    "kubelet-stopped",
-    "kubelet-misconfigured",
+    "pending-pods-control-plane-1",
+    "pending-pods-control-plane-2",
+    "pending-pods-control-plane-3",
+    "deployment-without-pods",
+    "node-notready-1",
+    "node-notready-2",
     "static-pod-create",
     "etcd-snapshot",
     "etcd-snapshot-restore",
@@ -234,7 +234,7 @@ def test_selftest_scores_within_its_bounds(
     assert verdict(selftest, result) is None, (result.percentage, summary)
     if selftest["name"] == "untouched":
         assert result.earned == 0, summary
-    if selftest["name"] == "solution":
+    if selftest["name"] == "solution" or selftest["name"].startswith("solution-"):
         assert all(c.passed and not c.error for c in result.checks), summary
 
 
@@ -245,6 +245,9 @@ def test_every_lab_declares_untouched_solution_and_a_cheat(slug: str) -> None:
     assert names[:2] == ["untouched", "solution"]
     cheats = [t for t in lab.data["selftests"] if t["name"].startswith("cheat-")]
     assert cheats, "every lab has at least one cheat"
+    alternatives = [t for t in lab.data["selftests"] if t["name"].startswith("solution-")]
+    assert alternatives, "every lab proves a second valid fix"
+    assert all(t["min_percent"] == 100 for t in alternatives)
     for test in cheats:
         assert test["max_percent"] <= lab.policy.cheat_cap_percent
         assert lab.script_path(test["script"]).is_file()
@@ -262,7 +265,7 @@ def test_every_check_explains_itself(slug: str) -> None:
     assert any(name in tasks for name in ("controlplane", "node01")), tasks
 
 
-@pytest.mark.parametrize("slug", ["kubelet-stopped", "kubelet-misconfigured"])
+@pytest.mark.parametrize("slug", ["node-notready-1", "node-notready-2"])
 def test_a_late_kubelet_fix_still_scores_full_after_evictions(
     lab_run: Callable[[str], LabRun], slug: str
 ) -> None:
@@ -288,7 +291,7 @@ def tracker_pods(run: LabRun) -> list[dict[str, Any]]:
 def test_regrading_a_solved_scheduler_lab_gives_the_same_result(
     lab_run: Callable[[str], LabRun],
 ) -> None:
-    run = lab_run("scheduler-misspelled-flag")
+    run = lab_run("pending-pods-control-plane-1")
     run.script("solution")
     run.advance(AFTER_SCRIPT_SECONDS)
     first, second = run.grade("g-1"), run.grade("g-1")
@@ -302,9 +305,21 @@ def test_regrading_a_solved_scheduler_lab_gives_the_same_result(
 # Cheats whose shortcut visibly works (the first check named passes) and still stay
 # under the cap because the guard named second fails: not a script that did nothing.
 EFFECTIVE_CHEATS = [
-    ("scheduler-misspelled-flag", "cheat-bind-by-hand", "web-available", "probe-scheduled"),
-    ("scheduler-misspelled-flag", "cheat-nodename", "web-available", "web-replicas"),
-    ("scheduler-bad-image", "cheat-nodename", "thumbnails-available", "thumbnails-unchanged"),
+    ("pending-pods-control-plane-1", "cheat-bind-by-hand", "web-available", "probe-scheduled"),
+    ("pending-pods-control-plane-1", "cheat-nodename", "web-available", "web-replicas"),
+    (
+        "pending-pods-control-plane-3",
+        "cheat-nodename",
+        "thumbnails-available",
+        "thumbnails-unchanged",
+    ),
+    # Any pullable tag starts the scheduler; only the cluster's own version fixes it.
+    (
+        "pending-pods-control-plane-3",
+        "cheat-other-version",
+        "thumbnails-available",
+        "manifest-fixed",
+    ),
     ("etcd-snapshot", "cheat-touch-file", "snapshot-file", "snapshot-valid"),
     ("etcd-snapshot-restore", "cheat-recreate-by-hand", "gateway-back", "gateway-is-original"),
     ("leader-election-leases", "cheat-swapped", "controller-manager-leader", "scheduler-leader"),
