@@ -19,7 +19,7 @@ from tests.fixtures.learner_browser import axe_serious, new_page, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.kubectl]
 
-SLUG = "scheduler-misspelled-flag"
+SLUG = "pending-pods-control-plane-1"
 EMAIL = "terminal@example.test"
 MANIFEST = "/etc/kubernetes/manifests/kube-scheduler.yaml"
 

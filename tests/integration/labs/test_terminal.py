@@ -19,7 +19,7 @@ from tests.fixtures.lab_cli import run
 
 pytestmark = [pytest.mark.redis, pytest.mark.kubectl]
 
-SLUG = "scheduler-misspelled-flag"
+SLUG = "pending-pods-control-plane-1"
 MANIFEST = "/etc/kubernetes/manifests/kube-scheduler.yaml"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
