@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, render_template, request
+from flask import Response, abort, render_template, request
 
 from app.api.cohorts import csv_response
 from app.models.user import Role, User
 from app.services import access, cohorts, statistics
+from app.web.args import id_arg
 from app.web.dashboard import bp
 from app.web.session import login_required
 
@@ -20,8 +21,10 @@ def _scope(user: User) -> tuple[Any, list[int] | None]:
     """The `?cohort_id=` cohort (None: every learner the user may see) and the user ids
     the figures count (None: everyone, admins only)."""
     cohort = None
-    cohort_id = request.args.get("cohort_id", type=int)
-    if cohort_id is not None:
+    if request.args.get("cohort_id"):
+        cohort_id = id_arg(request.args, "cohort_id")
+        if cohort_id is None:
+            abort(404, description="No such cohort.")
         cohort = cohorts.get_cohort(user, cohort_id)
     ids = [m.user_id for m in cohort.members] if cohort is not None else None
     return cohort, access.visible_user_ids(user, ids)

@@ -18,6 +18,7 @@ from app.models.quiz import Quiz
 from app.models.user import Role, User
 from app.services import attempts, cohorts, progress
 from app.services.errors import NotFound, ServiceError, ValidationFailed
+from app.web.args import id_arg
 from app.web.dashboard import bp, heat_band
 from app.web.session import check_csrf, login_required
 
@@ -192,7 +193,7 @@ def extend_for_learner(user: User, cohort_id: int, user_id: int) -> BaseResponse
             user,
             cohort_id,
             user_id,
-            request.form.get("assignment", type=int) or 0,
+            id_arg(request.form, "assignment") or 0,
             parse_due(request.form.get("due_at")),
         )
     except ServiceError as exc:

@@ -505,3 +505,20 @@ def test_due_date_extended_for_one_learner(
     assert reset.status_code == 302 and overdue("ada@example.test")
     html = browser.get(page_url).get_data(as_text=True)
     assert "removed due date extension" in html and "extended due date" in html
+
+
+@pytest.mark.reliability
+def test_hostile_ids_in_pages_are_not_found_never_500(client: Any, two_cohorts: Any) -> None:
+    """Ids past what an INTEGER column holds, in a query string or a form field, are
+    "not found" (the database is never asked about them)."""
+    mine, _, browser = two_cohorts
+    huge = "9" * 40
+    page = browser.get(f"/dashboard/quizzes/sample-quiz/statistics?cohort_id={huge}")
+    assert page.status_code == 404
+    assert browser.get("/dashboard/quizzes/sample-quiz/statistics?cohort_id=-1").status_code == 404
+    token = csrf_of(browser, "/dashboard/")
+    posted = browser.post(
+        f"/dashboard/cohorts/{mine.cohort_id}/learners/{mine.learner_id}/due-date",
+        data={"assignment": huge, "due_at": "2026-04-09T10:00", "csrf_token": token},
+    )
+    assert posted.status_code < 500
