@@ -34,7 +34,7 @@ from app.sim.machinery.errors import ApiError
 from app.sim.machinery.kubeconfig import build_kubeconfig, dump_kubeconfig
 from app.sim.machinery.tls import KeyPair, generate_ca, issue_server_cert, server_ssl_context
 from app.sim.registry import DEFAULT_MAX_CLUSTERS, ClusterRegistry
-from app.sim.serving import streaming
+from app.sim.serving import remotecommand, streaming
 from app.sim.serving.admin import handle_admin
 from app.sim.serving.httpio import (
     _health,
@@ -227,6 +227,8 @@ class SimServer(ClusterRegistry):
             request.method == "GET" and req.name is None and query.get("watch") in ("true", "1")
         ):
             return await streaming.watch(request, cluster, req)
+        if (req.group, req.plural) == ("", "pods") and req.subresource in remotecommand.STREAMING:
+            return await remotecommand.connect(request, cluster, req)
         if (req.group, req.plural, req.subresource) == ("", "pods", "log") and query.get(
             "follow"
         ) in ("true", "1"):

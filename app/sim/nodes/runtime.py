@@ -353,7 +353,9 @@ def program_for(container: dict[str, Any]) -> Program:
     argv = command + args
     if not argv:
         if short in SHELL_IMAGES or short.split("/")[-1] in SHELL_IMAGES:
-            prog.exit_after = 0.0
+            # A shell with stdin open (`stdin: true`, as `kubectl run -i` sets) waits
+            # for input; without it, it reads EOF and exits at once.
+            prog.exit_after = None if container.get("stdin") else 0.0
             return prog
         prog.logs = [(0.0, "", line) for line in startup_logs]
         return prog
