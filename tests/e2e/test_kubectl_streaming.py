@@ -1,11 +1,15 @@
 """The real kubectl's streaming verbs against simulated containers: exec (exit codes,
-stdin, a terminal), cp both ways, run -it --rm and attach, and port-forward."""
+stdin, a terminal), cp both ways, run -it --rm and attach, and port-forward (SPDY tunnelled in a
+WebSocket)."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -152,3 +156,39 @@ def test_run_it_rm_attaches_then_deletes(sim_cluster, kubectl) -> None:
     assert "attached-2" in out
     assert 'pod "shell" deleted' in out
     assert code == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_port_forward_serves_the_nginx_welcome_page(pods, sim_cluster) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            kubectl_binary(),
+            "--kubeconfig",
+            str(sim_cluster.kubeconfig_path),
+            "port-forward",
+            "pod/web",
+            f"{port}:80",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline().decode()
+        assert first == f"Forwarding from 127.0.0.1:{port} -> 80\n"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
+            assert page.status == 200
+            assert "<h1>Welcome to nginx!</h1>" in page.read().decode()
+        # A second connection through the same forward.
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/nope", timeout=10)
+        assert missing.value.code == 404
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import shlex
+import zlib
 from dataclasses import replace
 from typing import Any
 
@@ -36,6 +37,7 @@ from app.sim.apiserver.request import resolve_type
 from app.sim.machinery.cluster import Cluster
 from app.sim.machinery.errors import ApiError
 from app.sim.nodes.containers import ContainerAccess, ContainerError, ContainerShell, decode, encode
+from app.sim.serving import spdy
 from app.sim.serving.httpio import _json
 
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
@@ -381,6 +383,9 @@ async def _attach(
 async def _port_forward(
     request: web.Request, containers: ContainerAccess, namespace: str, pod: str
 ) -> web.StreamResponse:
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    if spdy.PROTOCOL in offered:
+        return await _port_forward_spdy(request, containers, namespace, pod)
     try:
         ports = [int(p) for p in request.query.getall("ports", [])]
     except ValueError:
@@ -429,3 +434,89 @@ async def _port_forward(
         with contextlib.suppress(Exception):
             await ws.close()
     return ws
+
+
+async def _port_forward_spdy(
+    request: web.Request, containers: ContainerAccess, namespace: str, pod: str
+) -> web.StreamResponse:
+    """kubectl's port-forward: a SPDY session tunnelled through the WebSocket, a
+    (data, error) stream pair per local connection; the port is a stream header."""
+    ws = web.WebSocketResponse(protocols=(spdy.PROTOCOL,), autoping=True, max_msg_size=0)
+    await ws.prepare(request)
+    session = spdy.Session()
+    loop = asyncio.get_running_loop()
+    # requestID -> {"data": stream id, "error": stream id, "port": int, "buffer": bytes}
+    pairs: dict[str, dict[str, Any]] = {}
+    by_stream: dict[int, str] = {}
+    try:
+        async for msg in ws:
+            if msg.type != WSMsgType.BINARY:
+                continue
+            try:
+                frames = session.feed(msg.data)
+            except (zlib.error, ValueError, IndexError, UnicodeDecodeError):
+                break
+            for item in frames:
+                if item.control and item.kind == spdy.PING:
+                    await ws.send_bytes(spdy.control(spdy.PING, 0, item.payload))
+                elif item.control and item.kind == spdy.SYN_STREAM:
+                    headers = item.headers
+                    key = headers.get("requestid", str(item.stream_id))
+                    pair = pairs.setdefault(key, {"buffer": b"", "done": False})
+                    pair[headers.get("streamtype", "data")] = item.stream_id
+                    try:
+                        pair["port"] = int(headers.get("port", "0"))
+                    except ValueError:
+                        pair["port"] = 0
+                    by_stream[item.stream_id] = key
+                    await ws.send_bytes(session.syn_reply(item.stream_id))
+                elif item.control and item.kind == spdy.GOAWAY:
+                    return ws
+                elif not item.control:
+                    key = by_stream.get(item.stream_id)
+                    pair = pairs.get(key or "")
+                    if pair is None or pair.get("data") != item.stream_id or pair["done"]:
+                        continue
+                    pair["buffer"] += item.payload
+                    if b"\r\n\r\n" not in pair["buffer"] and not item.flags & spdy.FLAG_FIN:
+                        continue
+                    pair["done"] = True
+                    await _answer_pair(ws, session, loop, containers, namespace, pod, pair)
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            await ws.close()
+    return ws
+
+
+async def _answer_pair(
+    ws: web.WebSocketResponse,
+    session: spdy.Session,
+    loop: asyncio.AbstractEventLoop,
+    containers: ContainerAccess,
+    namespace: str,
+    pod: str,
+    pair: dict[str, Any],
+) -> None:
+    port = int(pair.get("port") or 0)
+    try:
+        answer = await loop.run_in_executor(
+            None, containers.http_response, namespace, pod, port, pair["buffer"]
+        )
+    except (OSError, ContainerError) as exc:
+        reason = getattr(exc, "message", None) or str(exc)
+        message = (
+            f"error forwarding port {port} to pod {pod}: failed to connect to "
+            f"localhost:{port} inside namespace: {reason}"
+        )
+        if "error" in pair:
+            await ws.send_bytes(spdy.data(pair["error"], message.encode(), fin=True))
+        if "data" in pair:
+            await ws.send_bytes(spdy.data(pair["data"], b"", fin=True))
+        return
+    for start in range(0, len(answer), 16384):
+        await ws.send_bytes(spdy.data(pair["data"], answer[start : start + 16384]))
+    await ws.send_bytes(spdy.data(pair["data"], b"", fin=True))
+    if "error" in pair:
+        await ws.send_bytes(spdy.data(pair["error"], b"", fin=True))
