@@ -44,9 +44,16 @@ BUSYBOX_TOOLS = frozenset(
         "hostname", "id", "ls", "mkdir", "mv", "nc", "nslookup", "ping", "printenv", "ps",
         "pwd", "rm", "sed", "sleep", "sort", "tail", "tar", "touch", "true", "wc", "wget",
         "whoami", "find", "which", "uname", "test", "[", "expr", "seq", "kill", "exit",
-        "export", ":",
+        "export", ":", "dd", "yes", "xargs", "tee", "cut", "awk", "tr", "du", "df", "free",
+        "top", "nproc", "chmod", "chown", "ln", "basename", "dirname", "mount", "netstat",
+        "ifconfig", "ip", "traceroute", "telnet", "timeout", "base64", "md5sum", "sha256sum",
+        "stat", "readlink", "realpath", "watch", "less", "more", "vi", "diff", "od", "gzip",
+        "gunzip", "zcat", "nohup", "sync", "printf", "killall",
+        "arping", "route", "uptime", "dmesg", "tty", "stty", "clear", "reset",
     }
 )  # fmt: skip
+# What an official image's entrypoint script is called.
+ENTRYPOINT = "docker-entrypoint.sh"
 # A Debian-based image (nginx, httpd, redis, ...) has bash and coreutils but no wget.
 DEBIAN_TOOLS = (BUSYBOX_TOOLS | {"bash"}) - {"wget", "nc", "nslookup", "ping"}
 
@@ -64,7 +71,7 @@ class ImageProfile:
 PROFILES: dict[str, ImageProfile] = {
     "nginx": ImageProfile(
         "nginx",
-        DEBIAN_TOOLS | {"curl", "nginx"},
+        DEBIAN_TOOLS | {"curl", "nginx", ENTRYPOINT},
         {80: ("http", "/usr/share/nginx/html")},
         {
             "/usr/share/nginx/html/index.html": NGINX_INDEX,
@@ -89,16 +96,16 @@ PROFILES: dict[str, ImageProfile] = {
         "curlimages/curl", BUSYBOX_TOOLS | {"curl"}, os_release="Alpine Linux v3.22"
     ),
     "redis": ImageProfile(
-        "redis", DEBIAN_TOOLS | {"redis-server", "redis-cli"}, {6379: ("redis", "")}
+        "redis", DEBIAN_TOOLS | {"redis-server", "redis-cli", ENTRYPOINT}, {6379: ("redis", "")}
     ),
     "mysql": ImageProfile(
         "mysql",
-        DEBIAN_TOOLS | {"mysqld", "mysql"},
+        DEBIAN_TOOLS | {"mysqld", "mysql", ENTRYPOINT},
         {3306: ("mysql", "")},
         os_release="Oracle Linux Server 9.6",
     ),
     "postgres": ImageProfile(
-        "postgres", DEBIAN_TOOLS | {"postgres", "psql"}, {5432: ("postgres", "")}
+        "postgres", DEBIAN_TOOLS | {"postgres", "psql", ENTRYPOINT}, {5432: ("postgres", "")}
     ),
 }
 # An image the catalogue does not describe: a generic Linux userland with a shell.

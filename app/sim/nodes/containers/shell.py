@@ -122,6 +122,7 @@ class ContainerShell(NodeShell):
             return None
         if base in CONTAINER_COMMANDS:
             return CONTAINER_COMMANDS[base]
+        self.cmd_env["_"] = base
         return COMMANDS.get(base) if base in _SHARED else _present_but_idle
 
     def _not_found(self, name: str) -> CommandResult:
@@ -330,10 +331,15 @@ def _statements(script: str) -> list[str]:
 # ---- container tools ----------------------------------------------------------------
 
 
+_SERVERS = frozenset({"nginx", "httpd", "httpd-foreground", "redis-server", "mysqld", "postgres"})
+
+
 def _present_but_idle(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
-    # An image's own server binary run by hand (nginx, redis-server): it would start a
-    # second server; here it reports the address is taken, as the real one does.
-    return fail("bind() to 0.0.0.0 failed (98: Address already in use)", 1)
+    name = sh.cmd_env.get("_", "")
+    if name in _SERVERS:
+        # The image's server run by hand beside the running one: the port is taken.
+        return fail("bind() to 0.0.0.0 failed (98: Address already in use)", 1)
+    return fail(f"{name}: this command is in the image but not simulated", 126)
 
 
 @_container_command("sh", "ash", "bash")

@@ -145,3 +145,39 @@ def test_entering_a_container_that_does_not_run(sim) -> None:
     with pytest.raises(ContainerError) as unknown:
         access.shell("default", "ghost", "app")
     assert unknown.value.code == 404
+
+
+def test_a_missing_executable_is_a_start_error(sim) -> None:
+    sim.run_pod("sheep", image="busybox", command=["sheep"])
+    sim.tick(2)
+    status = sim.pod("sheep")["status"]["containerStatuses"][0]
+    terminated = status["lastState"].get("terminated") or status["state"].get("terminated")
+    assert terminated["reason"] == "StartError" and terminated["exitCode"] == 128
+    assert 'exec: "sheep": executable file not found in $PATH' in terminated["message"]
+    # An image outside the catalogue may hold any binary: it runs.
+    sim.run_pod("custom", image="registry.example.com/api:2.4.1", command=["/app/server"])
+    sim.tick(2)
+    assert sim.pod("custom")["status"]["phase"] == "Running"
+
+
+def test_one_shot_commands_complete_with_their_output(sim) -> None:
+    sim.store.create(
+        "",
+        "pods",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "once", "namespace": "default"},
+            "spec": {
+                "nodeName": "node01",
+                "restartPolicy": "Never",
+                "containers": [
+                    {"name": "app", "image": "busybox", "command": ["sh", "-c", "echo hi"]}
+                ],
+            },
+        },
+    )
+    sim.tick(2)
+    state = sim.pod("once")["status"]["containerStatuses"][0]["state"]
+    assert state["terminated"]["reason"] == "Completed"
+    assert sim.nodes.logs("default", "once") == "hi\n"
