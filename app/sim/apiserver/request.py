@@ -92,7 +92,11 @@ class ApiResponse:
             return self.body
         if isinstance(self.body, str):
             return self.body.encode()
-        return json.dumps(self.body, separators=(",", ":")).encode()
+        data = json.dumps(self.body, separators=(",", ":")).encode()
+        if isinstance(self.body, dict) and self.body.get("kind") == "Status":
+            # The API server's JSON encoder ends a Status body with a newline.
+            return data + b"\n"
+        return data
 
 
 @dataclass

@@ -154,3 +154,22 @@ def test_new_workloads_carry_a_status(sim_cluster, k8s_client) -> None:
         ),
     )
     assert job.status is not None
+
+
+def test_error_status_body_is_serialised_like_upstream(sim_cluster, tmp_path) -> None:
+    import requests
+
+    ca = tmp_path / "ca.crt"
+    ca.write_bytes(sim_cluster.server.ca.cert_pem)
+    response = requests.get(
+        f"{sim_cluster.url}/api/v1/namespaces/default/configmaps/nope",
+        headers={"Authorization": f"Bearer {sim_cluster.token}"},
+        verify=str(ca),
+        timeout=10,
+    )
+    assert response.status_code == 404
+    assert response.content == (
+        b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",'
+        b'"message":"configmaps \\"nope\\" not found","reason":"NotFound",'
+        b'"details":{"name":"nope","kind":"configmaps"},"code":404}\n'
+    )

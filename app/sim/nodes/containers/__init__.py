@@ -120,6 +120,10 @@ class ContainerAccess:
                 fs = self._build_fs(agent, runtime, spec, profile)
                 self.files[rec.id] = fs
                 self._forget_stopped()
+            else:
+                # The kubelet re-syncs ConfigMap, Secret and downward API volumes:
+                # entering the container again shows their current content.
+                self._mount(fs, runtime, spec, rfc3339(agent.clock.now()), refresh=True)
             context = ContainerContext(
                 namespace=namespace,
                 pod=pod,
@@ -260,7 +264,15 @@ class ContainerAccess:
         self._mount(fs, pod, spec, stamp)
         return fs
 
-    def _mount(self, fs: VirtualFS, pod: PodRuntime, spec: dict[str, Any], stamp: str) -> None:
+    def _mount(
+        self,
+        fs: VirtualFS,
+        pod: PodRuntime,
+        spec: dict[str, Any],
+        stamp: str,
+        *,
+        refresh: bool = False,
+    ) -> None:
         volumes = {v.get("name"): v for v in pod.spec.get("volumes") or [] if isinstance(v, dict)}
         store = self.nodes.store
         for mount in spec.get("volumeMounts") or []:
@@ -291,16 +303,30 @@ class ContainerAccess:
                     path = (item.get("fieldRef") or {}).get("fieldPath")
                     if path:
                         files[str(item.get("path"))] = self._field(pod, str(path))
+            projected = any(k in volume for k in ("configMap", "secret", "downwardAPI"))
+            if refresh and not projected:
+                continue
             sub = mount.get("subPath")
             if sub:
+                # A subPath mount is a copy made at start: it never updates (upstream).
+                if refresh:
+                    continue
                 if sub in files:
                     fs.write(target, files[sub], mtime=stamp)
                 else:
                     fs.mkdir(target)
                 continue
+            if refresh and fs.is_dir(target):
+                for stale in fs.listdir(target):
+                    if stale not in files:
+                        fs.remove(posixpath.join(target, stale), recursive=True)
             fs.mkdir(target)
             for key, value in files.items():
-                fs.write(posixpath.join(target, key), value, mtime=stamp)
+                path = posixpath.join(target, key)
+                if not fs.is_file(path) or fs.read(path) != value:
+                    fs.write(path, value, mtime=stamp)
+        if refresh:
+            return
         automount = pod.spec.get("automountServiceAccountToken")
         if automount is not False and not pod.static:
             root_ca = store.get("", "configmaps", pod.namespace, "kube-root-ca.crt") or {}

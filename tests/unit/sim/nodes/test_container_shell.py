@@ -95,6 +95,12 @@ def test_env_and_mounted_configmap(sim) -> None:
     shell = ContainerAccess(sim.nodes).shell("default", "c5", "app")
     assert shell.run("echo $PLAIN $COLOR $ME").stdout == "v blue c5\n"
     assert shell.run("cat /etc/cfg/color").stdout == "blue"
+    # A changed ConfigMap shows in the mounted file (the kubelet's volume re-sync).
+    cfg = sim.store.get("", "configmaps", "default", "cfg")
+    cfg["data"] = {"color": "green", "size": "L"}
+    sim.store.update("", "configmaps", cfg)
+    again = ContainerAccess(sim.nodes).shell("default", "c5", "app")
+    assert again.run("cat /etc/cfg/color; ls /etc/cfg").stdout == "greencolor  size\n"
     assert "KUBERNETES_SERVICE_HOST=10.96.0.1" in shell.run("env").stdout
     assert shell.run("cat /var/run/secrets/kubernetes.io/serviceaccount/namespace").stdout == (
         "default"
