@@ -192,3 +192,35 @@ def test_port_forward_serves_the_nginx_welcome_page(pods, sim_cluster) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_attach_streams_what_the_process_prints(sim_cluster, kubectl) -> None:
+    kubectl(
+        "run",
+        "ticker",
+        "--image=busybox",
+        "--",
+        "sh",
+        "-c",
+        "while true; do echo tick; sleep 1; done",
+    )
+    _advance(sim_cluster)
+    with _Ticker(sim_cluster):
+        proc = subprocess.Popen(
+            [
+                kubectl_binary(),
+                "--kubeconfig",
+                str(sim_cluster.kubeconfig_path),
+                "attach",
+                "ticker",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            out, _ = proc.communicate(timeout=4)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            out, _ = proc.communicate(timeout=10)
+    # Lines printed after attaching (the clock moves while attached).
+    assert b"tick\n" in out
