@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["ContainerAccess", "ContainerError", "ContainerShell", "decode", "encode"]
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# The most files a hostPath directory mount copies into a container.
+MAX_HOST_FILES = 500
 
 
 class ContainerError(Exception):
@@ -186,7 +188,7 @@ class ContainerAccess:
         assert rec is not None
         fs = self.files.get(rec.id)
         if fs is None:
-            agent = next(a for a in self.nodes.agents.values() if pod.key in a.pods)
+            agent = self._agent_of(pod)
             fs = self._build_fs(agent, pod, _container_spec(pod, slot.name), profile)
             self.files[rec.id] = fs
         file = posixpath.normpath(root + "/" + path.split("?", 1)[0].lstrip("/"))
@@ -259,6 +261,7 @@ class ContainerAccess:
         for tool in sorted(profile.tools):
             if tool.isidentifier() or "-" in tool:
                 fs.write(f"/bin/{tool}", "", mode=0o755, mtime=stamp)
+                fs.write(f"/usr/bin/{tool}", "", mode=0o755, mtime=stamp)
         for path, content in profile.files.items():
             fs.write(path, content, mtime=stamp)
         self._mount(fs, pod, spec, stamp)
@@ -298,12 +301,25 @@ class ContainerAccess:
                     for k, v in ((obj or {}).get("data") or {}).items()
                 }
                 files = _select(files, volume["secret"].get("items"))
+            elif "hostPath" in volume:
+                # A copy of the node's files at the container's start: reads see the
+                # node's certificates and manifests; writes stay in the container.
+                host = str(volume["hostPath"].get("path") or "")
+                node_fs = self._agent_of(pod).fs
+                if node_fs.is_file(host):
+                    fs.write(target, node_fs.read(host), mtime=stamp)
+                    continue
+                if node_fs.is_dir(host):
+                    for path in node_fs.walk_files(host)[:MAX_HOST_FILES]:
+                        files[path[len(host.rstrip("/")) + 1 :]] = node_fs.read(path)
             elif "downwardAPI" in volume:
                 for item in volume["downwardAPI"].get("items") or []:
                     path = (item.get("fieldRef") or {}).get("fieldPath")
                     if path:
                         files[str(item.get("path"))] = self._field(pod, str(path))
             projected = any(k in volume for k in ("configMap", "secret", "downwardAPI"))
+            if refresh and "hostPath" in volume:
+                continue
             if refresh and not projected:
                 continue
             sub = mount.get("subPath")
@@ -338,6 +354,12 @@ class ContainerAccess:
                 _unsigned_token(pod.namespace, str(account), pod.name),
                 mtime=stamp,
             )
+
+    def _agent_of(self, pod: PodRuntime) -> NodeAgent:
+        for agent in self.nodes.agents.values():
+            if agent.pods.get(pod.key) is pod:
+                return agent
+        raise ContainerError(400, f'unable to upgrade connection: pod "{pod.name}" not found')
 
     def _field(self, pod: PodRuntime, path: str) -> str:
         obj = self.nodes.store.get("", "pods", pod.namespace, pod.name) or {}

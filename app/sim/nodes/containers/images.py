@@ -108,6 +108,18 @@ PROFILES: dict[str, ImageProfile] = {
         "postgres", DEBIAN_TOOLS | {"postgres", "psql", ENTRYPOINT}, {5432: ("postgres", "")}
     ),
 }
+# The control-plane and add-on images are distroless: no shell, only their binaries
+# (`kubectl exec etcd-controlplane -- sh` fails as upstream; `-- etcdctl ...` works).
+for _name, _tools in (
+    ("etcd", {"etcd", "etcdctl", "etcdutl"}),
+    ("kube-apiserver", {"kube-apiserver"}),
+    ("kube-controller-manager", {"kube-controller-manager"}),
+    ("kube-scheduler", {"kube-scheduler"}),
+    ("kube-proxy", {"kube-proxy", "iptables", "ip6tables", "ipset", "conntrack"}),
+    ("coredns", {"coredns"}),
+    ("pause", {"pause"}),
+):
+    PROFILES[_name] = ImageProfile(_name, frozenset(_tools), os_release="Debian GNU/Linux 12")
 # An image the catalogue does not describe: a generic Linux userland with a shell.
 GENERIC = ImageProfile("generic", BUSYBOX_TOOLS | {"bash", "curl"})
 PROFILES["curl"] = PROFILES["curlimages/curl"]

@@ -37,7 +37,7 @@ _SHARED = frozenset(
     {
         "true", ":", "false", "echo", "pwd", "cd", "export", "env", "whoami", "date", "cat",
         "ls", "mkdir", "touch", "rm", "cp", "mv", "head", "tail", "wc", "sort", "grep", "sed",
-        "find", "which",
+        "find", "which", "etcdctl", "etcdutl",
     }
 )  # fmt: skip
 CONTAINER_COMMANDS: dict[str, Command] = {}

@@ -187,3 +187,16 @@ def test_one_shot_commands_complete_with_their_output(sim) -> None:
     state = sim.pod("once")["status"]["containerStatuses"][0]["state"]
     assert state["terminated"]["reason"] == "Completed"
     assert sim.nodes.logs("default", "once") == "hi\n"
+
+
+def test_etcd_container_is_distroless_with_etcdctl_and_its_host_paths(sim) -> None:
+    shell = ContainerAccess(sim.nodes).shell("kube-system", "etcd-controlplane", "etcd")
+    assert not shell.has("sh") and shell.has("etcdctl")
+    # The hostPath mount shows the node's certificates.
+    assert shell.fs.is_file("/etc/kubernetes/pki/etcd/ca.crt")
+    health = shell.run(
+        "etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kubernetes/pki/etcd/ca.crt "
+        "--cert=/etc/kubernetes/pki/etcd/server.crt --key=/etc/kubernetes/pki/etcd/server.key "
+        "endpoint health"
+    )
+    assert health.exit_code == 0 and "is healthy" in health.stdout
