@@ -99,6 +99,8 @@ def test_exec_prints_and_propagates_the_exit_code(pods, kubectl) -> None:
 
 def test_exec_with_stdin_and_variables(pods, kubectl) -> None:
     assert kubectl("exec", "-i", "client", "--", "cat", input="piped\n").stdout == "piped\n"
+    kubectl("exec", "-i", "client", "--", "sh", "-c", "cat > /tmp/saved", input="kept\n")
+    assert kubectl("exec", "client", "--", "cat", "/tmp/saved").stdout == "kept\n"
     script = "echo $((6 * 7)); for i in a b; do echo $i; done; hostname\nexit 5\n"
     result = kubectl("exec", "-i", "client", "--", "sh", input=script, check=False)
     assert (result.returncode, result.stdout) == (5, "42\na\nb\nclient\n")

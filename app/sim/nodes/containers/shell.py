@@ -109,6 +109,8 @@ class ContainerShell(NodeShell):
         }
         self.cmd_env = dict(self.env)
         self.exit_code: int | None = None
+        # Standard input for the next command (`echo x | sh -c 'cat > f'`).
+        self.stdin: str | None = None
         self._depth = 0
 
     # ---- hooks -------------------------------------------------------------------------
@@ -214,7 +216,25 @@ class ContainerShell(NodeShell):
     def _pipeline(self, words: list[str]) -> CommandResult:
         if self.exit_code is not None:
             return CommandResult(self.exit_code, "", "")
-        return super()._pipeline(words)
+        if self.stdin is None:
+            return super()._pipeline(words)
+        # The script's standard input goes to the first command that runs.
+        data, self.stdin = self.stdin, None
+        stages: list[list[str]] = [[]]
+        for word in words:
+            if word == "|":
+                stages.append([])
+            else:
+                stages[-1].append(word)
+        errors: list[str] = []
+        result = ok()
+        for stage in stages:
+            if not stage:
+                return fail('sh: syntax error: unexpected "|"', 2)
+            result = self._simple(stage, data)
+            errors.append(result.stderr)
+            data = result.stdout
+        return CommandResult(result.exit_code, data, "".join(errors))
 
     def _expand(self, line: str) -> str:
         return super()._expand(self._arithmetic(line))
@@ -350,8 +370,8 @@ def _sh(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
         script = args[1] if len(args) > 1 else ""
         sub = ContainerShell(sh.nodes, sh.agent, sh.fs, sh.context, dict(sh.env))
         sub.cwd = sh.cwd
-        result = sub.run(script)
-        return result
+        sub.stdin = stdin or None
+        return sub.run(script)
     if rest:
         try:
             script = sh.fs.read(sh.path(rest[0]))

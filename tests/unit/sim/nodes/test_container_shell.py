@@ -25,6 +25,9 @@ def test_exit_codes_and_output_follow_the_script(sim) -> None:
     result = shell.run("echo hi; echo err >&2; exit 3; echo never")
     assert (result.exit_code, result.stdout, result.stderr) == (3, "hi\n", "err\n")
     assert shell.run("sh -c 'exit 4'").exit_code == 4
+    # Standard input reaches the script's first command (`kubectl exec -i ... sh -c`).
+    piped = shell._simple(["sh", "-c", "cat > /tmp/in.txt; wc -l /tmp/in.txt"], "a\nb\n")
+    assert piped.exit_code == 0 and shell.fs.read("/tmp/in.txt") == "a\nb\n"
 
 
 def test_expansion_loops_and_conditionals(sim) -> None:
