@@ -359,7 +359,7 @@ def program_for(container: dict[str, Any]) -> Program:
             return prog
         prog.logs = [(0.0, "", line) for line in startup_logs]
         return prog
-    missing = _missing_executable(short, argv[0])
+    missing = _missing_executable(short, command, args)
     if missing is not None:
         # runc cannot start a binary the image lacks: StartError, exit code 128, and
         # the runtime's message as the terminated state's message.
@@ -373,13 +373,19 @@ def program_for(container: dict[str, Any]) -> Program:
     return _script_program(" ".join(shlex.quote(a) for a in argv), prog)
 
 
-def _missing_executable(repository: str, executable: str) -> str | None:
+def _missing_executable(repository: str, command: list[str], args: list[str]) -> str | None:
     """containerd's error when an image of the catalogue has no such executable (an
-    image outside the catalogue may hold anything, so it is never refused)."""
+    image outside the catalogue may hold anything, so it is never refused). `command`
+    replaces the image's entrypoint; `args` alone are the command only in an image
+    without one (busybox), else the entrypoint's arguments."""
     from app.sim.nodes.containers.images import PROFILES
 
     profile = PROFILES.get(repository) or PROFILES.get(repository.rsplit("/", 1)[-1])
-    if profile is None or executable.rsplit("/", 1)[-1] in profile.tools:
+    if profile is None:
+        return None
+    argv = command or ([] if profile.entrypoint else args)
+    executable = argv[0] if argv else ""
+    if not executable or executable.rsplit("/", 1)[-1] in profile.tools:
         return None
     return (
         "failed to create containerd task: failed to create shim task: OCI runtime create "

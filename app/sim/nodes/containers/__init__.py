@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import base64
 import posixpath
+import re
+import shlex
 from typing import TYPE_CHECKING, Any
 
 from app.sim.machinery.clock import rfc3339
-from app.sim.nodes.containers.images import ImageProfile, profile_for
+from app.sim.nodes.containers.images import PROFILES, ImageProfile, profile_for
 from app.sim.nodes.containers.shell import ContainerContext, ContainerShell, decode, encode
 from app.sim.nodes.runtime import repository_name
 from app.sim.nodes.vfs import VirtualFS
@@ -30,6 +32,11 @@ if TYPE_CHECKING:
 __all__ = ["ContainerAccess", "ContainerError", "ContainerShell", "decode", "encode"]
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# Scripts the kubelet's timeline runs itself: they wait, loop, read or serve.
+_WAITS = re.compile(
+    r"\b(sleep|while|until|tail|read|nc|wget|curl|ping|top|watch|nginx|httpd|redis-server|"
+    r"yes|timeout|nohup)\b"
+)
 # The most files a hostPath directory mount copies into a container.
 MAX_HOST_FILES = 500
 
@@ -138,6 +145,36 @@ class ContainerAccess:
                 tcp=lambda host, port: self.listens(runtime, host, port),
             )
             return ContainerShell(self.nodes, agent, fs, context, self._env(runtime, spec))
+
+    def one_shot(self, pod: PodRuntime, spec: dict[str, Any]) -> tuple[int, str] | None:
+        """Run a short main command of a catalogue shell image (`sh -c 'env; exit 2'`,
+        `echo hi`) in the container's shell: (exit code, what it printed), or None when
+        the command waits on the clock or serves (the kubelet's timeline keeps those)."""
+        argv = [str(x) for x in (spec.get("command") or []) + (spec.get("args") or [])]
+        profile = PROFILES.get(repository_name(str(spec.get("image") or "")))
+        if not argv or profile is None or profile.serves or "sh" not in profile.tools:
+            return None
+        if not spec.get("command") and profile.entrypoint:
+            return None  # the image's entrypoint with arguments
+        if spec.get("stdin") or posixpath.basename(argv[0]) not in profile.tools:
+            return None  # waits for input, or fails to start (StartError)
+        if posixpath.basename(argv[0]) in ("sh", "ash", "bash"):
+            if argv[1:2] != ["-c"]:
+                return None  # an interactive shell or a script file
+            script = argv[2] if len(argv) > 2 else ""
+        else:
+            script = " ".join(shlex.quote(a) for a in argv)
+        if _WAITS.search(script):
+            return None
+        with self.nodes.lock:
+            agent = self._agent_of(pod)
+            fs = self._build_fs(agent, pod, spec, profile)
+            context = ContainerContext(
+                pod.namespace, pod.name, str(spec.get("name")), pod.ip, profile, argv
+            )
+            shell = ContainerShell(self.nodes, agent, fs, context, self._env(pod, spec))
+            result = shell.run(script)
+        return result.exit_code, result.stdout + result.stderr
 
     # ---- the network a container reaches -----------------------------------------------
 

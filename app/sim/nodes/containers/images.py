@@ -66,6 +66,9 @@ class ImageProfile:
     serves: dict[int, tuple[str, str]] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     os_release: str = "Debian GNU/Linux 12 (bookworm)"
+    # Whether the image has an ENTRYPOINT: without one (busybox, alpine, ubuntu) a
+    # pod's `args` are the command itself.
+    entrypoint: bool = True
 
 
 PROFILES: dict[str, ImageProfile] = {
@@ -90,8 +93,10 @@ PROFILES: dict[str, ImageProfile] = {
         {80: ("http", "/usr/local/apache2/htdocs")},
         {"/usr/local/apache2/htdocs/index.html": HTTPD_INDEX},
     ),
-    "busybox": ImageProfile("busybox", BUSYBOX_TOOLS, os_release="BusyBox"),
-    "alpine": ImageProfile("alpine", BUSYBOX_TOOLS | {"apk"}, os_release="Alpine Linux v3.22"),
+    "busybox": ImageProfile("busybox", BUSYBOX_TOOLS, os_release="BusyBox", entrypoint=False),
+    "alpine": ImageProfile(
+        "alpine", BUSYBOX_TOOLS | {"apk"}, os_release="Alpine Linux v3.22", entrypoint=False
+    ),
     "curlimages/curl": ImageProfile(
         "curlimages/curl", BUSYBOX_TOOLS | {"curl"}, os_release="Alpine Linux v3.22"
     ),
@@ -123,8 +128,10 @@ for _name, _tools in (
 # An image the catalogue does not describe: a generic Linux userland with a shell.
 GENERIC = ImageProfile("generic", BUSYBOX_TOOLS | {"bash", "curl"})
 PROFILES["curl"] = PROFILES["curlimages/curl"]
-PROFILES["ubuntu"] = ImageProfile("ubuntu", DEBIAN_TOOLS, os_release="Ubuntu 24.04.3 LTS")
-PROFILES["debian"] = ImageProfile("debian", DEBIAN_TOOLS)
+PROFILES["ubuntu"] = ImageProfile(
+    "ubuntu", DEBIAN_TOOLS, os_release="Ubuntu 24.04.3 LTS", entrypoint=False
+)
+PROFILES["debian"] = ImageProfile("debian", DEBIAN_TOOLS, entrypoint=False)
 
 
 def profile_for(repository: str) -> ImageProfile:

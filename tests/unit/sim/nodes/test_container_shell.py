@@ -163,6 +163,12 @@ def test_a_missing_executable_is_a_start_error(sim) -> None:
     terminated = status["lastState"].get("terminated") or status["state"].get("terminated")
     assert terminated["reason"] == "StartError" and terminated["exitCode"] == 128
     assert 'exec: "sheep": executable file not found in $PATH' in terminated["message"]
+    # busybox has no ENTRYPOINT: `args` alone are the command (`kubectl run -- sheep`).
+    sim.run_pod("sheep-args", image="busybox", args=["sheep"])
+    sim.tick(2)
+    status = sim.pod("sheep-args")["status"]["containerStatuses"][0]
+    terminated = status["lastState"].get("terminated") or status["state"].get("terminated")
+    assert terminated["reason"] == "StartError"
     # An image outside the catalogue may hold any binary: it runs.
     sim.run_pod("custom", image="registry.example.com/api:2.4.1", command=["/app/server"])
     sim.tick(2)
@@ -203,3 +209,21 @@ def test_etcd_container_is_distroless_with_etcdctl_and_its_host_paths(sim) -> No
         "endpoint health"
     )
     assert health.exit_code == 0 and "is healthy" in health.stdout
+
+
+def test_a_short_main_command_runs_in_the_container_shell(sim) -> None:
+    script = "echo $((6 * 7)); for i in a b; do echo $i; done; echo oops >&2; exit 2"
+    sim.run_pod("short", image="busybox", command=["sh", "-c", script])
+    sim.tick(2)
+    status = sim.pod("short")["status"]["containerStatuses"][0]
+    terminated = status["lastState"].get("terminated") or status["state"].get("terminated")
+    assert (terminated["reason"], terminated["exitCode"]) == ("Error", 2)
+    assert sim.nodes.logs("default", "short") == "42\na\nb\noops\n"
+    sim.run_pod("printer", image="busybox", command=["printenv", "HOSTNAME"])
+    sim.tick(2)
+    assert sim.nodes.logs("default", "printer") == "printer\n"
+    # Commands that wait keep the kubelet's timeline: `sleep` runs on the cluster clock.
+    sim.run_pod("sleeper", image="busybox", command=["sh", "-c", "echo start; sleep 30"])
+    sim.tick(2)
+    assert sim.pod("sleeper")["status"]["phase"] == "Running"
+    assert sim.nodes.logs("default", "sleeper") == "start\n"
