@@ -45,7 +45,7 @@ from app.sim.machinery.limits import (
 )
 from app.sim.machinery.tls import KeyPair, generate_ca, issue_server_cert, server_ssl_context
 from app.sim.registry import DEFAULT_MAX_CLUSTERS, ClusterRegistry
-from app.sim.serving import streaming
+from app.sim.serving import remotecommand, streaming
 from app.sim.serving.admin import handle_admin
 from app.sim.serving.httpio import (
     _health,
@@ -279,6 +279,8 @@ class SimServer(ClusterRegistry):
             request.method == "GET" and req.name is None and query.get("watch") in ("true", "1")
         ):
             return await self._watch(request, cluster, req)
+        if (req.group, req.plural) == ("", "pods") and req.subresource in remotecommand.STREAMING:
+            return await remotecommand.connect(request, cluster, req)
         if (req.group, req.plural, req.subresource) == ("", "pods", "log") and query.get(
             "follow"
         ) in ("true", "1"):

@@ -11,6 +11,7 @@ Pending phase, a Job's generated selector and labels.
 from __future__ import annotations
 
 import ipaddress
+import json
 from typing import Any, Protocol
 
 from app.sim.machinery.resources import ResourceType
@@ -470,4 +471,36 @@ def apply_defaults(
             if isinstance(names, dict) and names.get("kind"):
                 names.setdefault("singular", str(names["kind"]).lower())
                 names.setdefault("listKind", f"{names['kind']}List")
+    if creating:
+        _initial_status(obj, group, kind)
     return obj
+
+
+# The status a new object is created with, as upstream's create response shows it
+# (the status types' fields without omitempty, zero-valued; `{}` where all have it).
+_INITIAL_STATUS: dict[tuple[str, str], dict[str, Any]] = {
+    ("", "Service"): {"loadBalancer": {}},
+    ("", "ReplicationController"): {"replicas": 0},
+    ("apps", "Deployment"): {},
+    ("apps", "ReplicaSet"): {"replicas": 0},
+    ("apps", "StatefulSet"): {"replicas": 0, "availableReplicas": 0},
+    ("apps", "DaemonSet"): {
+        "currentNumberScheduled": 0,
+        "numberMisscheduled": 0,
+        "desiredNumberScheduled": 0,
+        "numberReady": 0,
+    },
+    ("batch", "Job"): {},
+    ("batch", "CronJob"): {},
+    ("networking.k8s.io", "Ingress"): {"loadBalancer": {}},
+}
+
+
+def _initial_status(obj: dict, group: str, kind: str) -> None:
+    initial = _INITIAL_STATUS.get((group, kind))
+    if initial is None:
+        return
+    status = obj.setdefault("status", {})
+    if isinstance(status, dict):
+        for key, value in initial.items():
+            status.setdefault(key, json.loads(json.dumps(value)))

@@ -101,7 +101,11 @@ class ApiResponse:
             return [self.body.encode()]
         items = self.body.get("items") if isinstance(self.body, dict) else None
         if not isinstance(items, list) or len(items) < 2:
-            return [json.dumps(self.body, separators=(",", ":")).encode()]
+            data = json.dumps(self.body, separators=(",", ":")).encode()
+            if isinstance(self.body, dict) and self.body.get("kind") == "Status":
+                # The API server's JSON encoder ends a Status body with a newline.
+                data += b"\n"
+            return [data]
         head = json.dumps(
             {k: v for k, v in self.body.items() if k != "items"}, separators=(",", ":")
         )

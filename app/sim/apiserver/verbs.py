@@ -43,7 +43,9 @@ from app.sim.machinery.store import check_propagation
 
 # Deletion of these returns the deleted object instead of a Status (the upstream
 # registries set ReturnDeletedObject for pods; custom resources do the same).
-RETURNS_DELETED_OBJECT = {("", "pods")}
+# Kinds whose registry sets ReturnDeletedObject (pkg/registry/core/pod/storage and
+# pkg/registry/core/service/storage): DELETE answers with the object, not a Status.
+RETURNS_DELETED_OBJECT = {("", "pods"), ("", "services")}
 
 
 def create(ctx: RequestContext) -> ApiResponse:
@@ -163,7 +165,8 @@ def delete(ctx: RequestContext) -> ApiResponse:
             status_success(
                 {
                     "name": ctx.name,
-                    "group": rt.group,
+                    # StatusDetails.group is omitempty: the core group leaves it out.
+                    **({"group": rt.group} if rt.group else {}),
                     "kind": rt.plural,
                     "uid": obj["metadata"].get("uid"),
                 }

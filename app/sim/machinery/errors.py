@@ -57,20 +57,24 @@ class ApiError(Exception):
             self.reason = REASONS.get(self.code, "Unknown")
 
     def status(self) -> dict[str, Any]:
+        # metav1.Status field order (kind, apiVersion, metadata, status, message,
+        # reason, details, code); empty omitempty fields (a core group) left out.
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
             "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
         }
-        details = dict(self.details or {})
+        if self.message:
+            body["message"] = self.message
+        if self.reason:
+            body["reason"] = self.reason
+        details = {k: v for k, v in (self.details or {}).items() if v not in ("", None)}
         if self.causes:
             details["causes"] = [c.as_dict() for c in self.causes]
-        if details:
-            body["details"] = details
+        if details or self.details is not None:
+            body["details"] = details  # `{}` when given empty, as for an unknown path
+        body["code"] = self.code
         return body
 
 

@@ -84,8 +84,15 @@ class ClusterNodes:
                 bad_images=self.bad_images,
                 on_etcd_restore=self._restore_store,
             )
+            self.agents[name].run_one_shot = self._run_one_shot
             added.append(name)
         return added
+
+    def _run_one_shot(self, pod: Any, spec: dict[str, Any]) -> tuple[int, str] | None:
+        # What a short main command prints and returns, run in the container's shell.
+        from app.sim.nodes.containers import ContainerAccess
+
+        return ContainerAccess(self).one_shot(pod, spec)
 
     def agent(self, node: str) -> NodeAgent:
         """The agent of a node; KeyError when the cluster has no such node."""

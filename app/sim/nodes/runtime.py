@@ -353,10 +353,42 @@ def program_for(container: dict[str, Any]) -> Program:
     argv = command + args
     if not argv:
         if short in SHELL_IMAGES or short.split("/")[-1] in SHELL_IMAGES:
-            prog.exit_after = 0.0
+            # A shell with stdin open (`stdin: true`, as `kubectl run -i` sets) waits
+            # for input; without it, it reads EOF and exits at once.
+            prog.exit_after = None if container.get("stdin") else 0.0
             return prog
         prog.logs = [(0.0, "", line) for line in startup_logs]
+        return prog
+    missing = _missing_executable(short, command, args)
+    if missing is not None:
+        # runc cannot start a binary the image lacks: StartError, exit code 128, and
+        # the runtime's message as the terminated state's message.
+        prog.exit_after = 0.0
+        prog.exit_code = 128
+        prog.reason = "StartError"
+        prog.message = missing
         return prog
     if argv[0] in _SHELLS and len(argv) >= 3 and argv[1] in ("-c", "-ec", "-xc"):
         return _script_program(argv[2], prog)
     return _script_program(" ".join(shlex.quote(a) for a in argv), prog)
+
+
+def _missing_executable(repository: str, command: list[str], args: list[str]) -> str | None:
+    """containerd's error when an image of the catalogue has no such executable (an
+    image outside the catalogue may hold anything, so it is never refused). `command`
+    replaces the image's entrypoint; `args` alone are the command only in an image
+    without one (busybox), else the entrypoint's arguments."""
+    from app.sim.nodes.containers.images import PROFILES
+
+    profile = PROFILES.get(repository) or PROFILES.get(repository.rsplit("/", 1)[-1])
+    if profile is None:
+        return None
+    argv = command or ([] if profile.entrypoint else args)
+    executable = argv[0] if argv else ""
+    if not executable or executable.rsplit("/", 1)[-1] in profile.tools:
+        return None
+    return (
+        "failed to create containerd task: failed to create shim task: OCI runtime create "
+        "failed: runc create failed: unable to start container process: error during "
+        f'container init: exec: "{executable}": executable file not found in $PATH: unknown'
+    )

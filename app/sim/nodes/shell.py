@@ -161,6 +161,19 @@ class NodeShell:
             i += 1
         return "".join(out)
 
+    # ---- hooks a container shell overrides ---------------------------------------------
+
+    def _prepare(self, command_line: str) -> None:
+        """Bring generated files up to date before a command reads them."""
+        if "/var/log" in command_line or self.cwd.startswith("/var/log"):
+            self.agent.write_log_files()
+
+    def _lookup(self, name: str) -> Command | None:
+        return COMMANDS.get(name) or COMMANDS.get(posixpath.basename(name))
+
+    def _not_found(self, name: str) -> CommandResult:
+        return fail(f"bash: {name}: command not found", 127)
+
     def _tokens(self, line: str) -> list[str]:
         lexer = shlex.shlex(line, posix=True, punctuation_chars="|&;<>")
         lexer.whitespace_split = True
@@ -174,8 +187,7 @@ class NodeShell:
             return self._run(command_line)
 
     def _run(self, command_line: str) -> CommandResult:
-        if "/var/log" in command_line or self.cwd.startswith("/var/log"):
-            self.agent.write_log_files()
+        self._prepare(command_line)
         try:
             tokens = self._tokens(self._expand(command_line))
         except ValueError as exc:
@@ -268,9 +280,9 @@ class NodeShell:
                     return fail(f"bash: {spec[1:]}: {exc.reason}")
         self.cmd_env = env
         args = [args[0], *self._glob(args[1:])]
-        impl = COMMANDS.get(args[0]) or COMMANDS.get(posixpath.basename(args[0]))
+        impl = self._lookup(args[0])
         if impl is None:
-            result = fail(f"bash: {args[0]}: command not found", 127)
+            result = self._not_found(args[0])
         else:
             try:
                 result = impl(self, args[1:], stdin)

@@ -27,11 +27,10 @@ _HEALTH_CHECKS = (
 
 
 def _json(status: int, body: Any, content_type: str = JSON) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps(body, separators=(",", ":")).encode(),
-        headers={"Content-Type": content_type},
-    )
+    data = json.dumps(body, separators=(",", ":")).encode()
+    if isinstance(body, dict) and body.get("kind") == "Status":
+        data += b"\n"  # as the API server's JSON encoder writes a Status
+    return web.Response(status=status, body=data, headers={"Content-Type": content_type})
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:

@@ -238,7 +238,23 @@ class PodWorker:
                     self.api_endpoints(),
                     etcd_running=etcd_up,
                 )
-        return program_for(spec)
+        return self._one_shot(pod, spec, program_for(spec))
+
+    def _one_shot(self, pod: PodRuntime, spec: dict[str, Any], prog: Program) -> Program:
+        """A short command that ends at once (no sleep, loop or server) runs in the
+        container's shell: its output is the log, its status the exit code."""
+        runner = getattr(self, "run_one_shot", None)
+        if runner is None or prog.exit_after not in (0.0, None) or prog.repeat is not None:
+            return prog
+        if prog.reason:
+            return prog
+        outcome = runner(pod, spec)
+        if outcome is None:
+            return prog
+        prog.exit_code, text = outcome
+        prog.exit_after = 0.0
+        prog.logs = [(0.0, "", line) for line in text.splitlines()]
+        return prog
 
     def _config_error(self, pod: PodRuntime, spec: dict[str, Any]) -> str | None:
         """CreateContainerConfigError: a ConfigMap/Secret key an env var needs is
