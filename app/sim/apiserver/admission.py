@@ -837,10 +837,6 @@ def object_usage(group: str, plural: str, obj: dict) -> dict[str, Decimal]:
     return usage
 
 
-def _matches_hard(name: str, hard: dict) -> bool:
-    return name in hard
-
-
 def quota_usage(store: Any, quota: dict) -> dict[str, Decimal]:
     """Current usage in the quota's namespace of every resource its `hard` names."""
     namespace = quota["metadata"].get("namespace") or ""
@@ -1054,11 +1050,6 @@ VALIDATING: tuple[Plugin, ...] = (
     PodSecurity("PodSecurity"),
     ResourceQuota("ResourceQuota"),
 )
-
-
-def plugin_names() -> list[str]:
-    """Enabled plugins in the order they run (mutating, then validating)."""
-    return list(dict.fromkeys(p.name for p in MUTATING + VALIDATING))
 
 
 def mutate(ctx: Context, obj: dict, old: dict | None = None) -> dict:

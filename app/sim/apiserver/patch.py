@@ -165,10 +165,6 @@ def item_struct(info: ListInfo) -> dict[str, str | ListInfo] | None:
     return _STRUCTS.get(info.item) if info.item else None
 
 
-def _retains_keys(struct: dict[str, str | ListInfo] | None, key: str) -> bool:
-    return struct is not None and struct.get(key) == "RetainKeys"
-
-
 # --------------------------------------------------------------------------- entry point
 
 

@@ -353,15 +353,6 @@ def token_request(ctx: RequestContext) -> ApiResponse:
 # ---- reviews -----------------------------------------------------------------------------
 
 
-def _user_dict(user: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"username": user.name, "groups": list(user.groups)}
-    if getattr(user, "uid", ""):
-        out["uid"] = user.uid
-    if getattr(user, "extra", None):
-        out["extra"] = dict(user.extra)
-    return out
-
-
 def review(ctx: RequestContext, obj: dict[str, Any]) -> dict[str, Any]:
     """Answer a *Review kind: fill in `status` and return it without storing."""
     rt = ctx.rt

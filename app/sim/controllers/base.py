@@ -114,11 +114,6 @@ def owned_by(obj: Obj, owner: Obj) -> bool:
     return ref is not None and ref.get("uid") == uid_of(owner)
 
 
-def seconds_since(moment: str | None, now: datetime) -> float | None:
-    parsed = parse_ts(moment)
-    return None if parsed is None else (now - parsed).total_seconds()
-
-
 def plus(moment: datetime, seconds: float) -> datetime:
     return moment + timedelta(seconds=seconds)
 

@@ -18,7 +18,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -837,8 +837,3 @@ class ObjectStore:
                         self._terminating[key[1]] = time.monotonic()
             self._rv = max(self._rv, int(data.get("resourceVersion", 0))) + 1
             self._history.clear(self._rv)
-
-    def bulk_load(self, group: str, plural: str, objects: Iterable[dict[str, Any]]) -> None:
-        """Create many objects at once (bootstrap); same rules as `create`."""
-        for obj in objects:
-            self.create(group, plural, obj)

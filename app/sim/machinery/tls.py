@@ -139,14 +139,6 @@ def issue_client_cert(ca: KeyPair, user: str, groups: list[str] | tuple[str, ...
     return _issue(ca, x509.Name(attrs), ExtendedKeyUsageOID.CLIENT_AUTH)
 
 
-def subject_of(cert_der: bytes) -> tuple[str, list[str]]:
-    """(CN, [O...]) of a DER certificate."""
-    cert = x509.load_der_x509_certificate(cert_der)
-    cn = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    orgs = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
-    return (str(cn[0]) if cn else "", [str(o) for o in orgs])
-
-
 def server_ssl_context(ca: KeyPair, server: KeyPair) -> ssl.SSLContext:
     """TLS for the API server: serves `server`, asks for (but does not require) a client
     certificate signed by `ca`."""

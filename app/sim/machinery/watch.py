@@ -48,9 +48,6 @@ class WatchEvent:
         """A fresh decoded copy of the object."""
         return json.loads(self.data)
 
-    def old_object(self) -> dict[str, Any] | None:
-        return json.loads(self.old) if self.old is not None else None
-
 
 def too_old(resource_version: int) -> ApiError:
     return ApiError(410, f"too old resource version: {resource_version}", reason="Expired")

@@ -97,11 +97,6 @@ class Resource:
             return self.ephemeral_storage
         return self.scalars.get(name, 0)
 
-    def is_zero(self) -> bool:
-        return not (
-            self.milli_cpu or self.memory or self.ephemeral_storage or any(self.scalars.values())
-        )
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Resource):
             return NotImplemented

@@ -236,6 +236,3 @@ class SchedulingQueue:
     def where(self, key: str) -> str | None:
         qp = self.pods.get(key)
         return qp.where if qp is not None else None
-
-    def keys_in(self, where: str) -> list[str]:
-        return sorted(k for k, qp in self.pods.items() if qp.where == where)
