@@ -171,7 +171,9 @@ def run_checks(
     """Run `checks` in parallel probe threads and return each result; a check that has
     not answered within `budget` seconds is failing ("no answer within ..."). Needs an
     app context."""
-    app = current_app._get_current_object()
+    # current_app is a werkzeug LocalProxy; Flask types it as Flask, without the proxy's
+    # _get_current_object().
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     futures: dict[str, Future[dict[str, Any]]] = {}
     with _inflight_lock:
         for name, check in checks.items():

@@ -21,7 +21,7 @@ class Labs(MethodView):
     @auth_required()
     @blp.response(200, LabSummarySchema(many=True))
     @blp.paginate(SelectPage)
-    def get(self) -> Select[tuple[Lab]]:
+    def get(self) -> Select[Lab]:
         """Live labs, by title (paginated)."""
         return labs.labs_query()
 

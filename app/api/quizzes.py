@@ -25,7 +25,7 @@ class Quizzes(MethodView):
     @auth_required()
     @blp.response(200, QuizOutSchema(many=True))
     @blp.paginate(SelectPage)
-    def get(self) -> Select[tuple[Quiz]]:
+    def get(self) -> Select[Quiz]:
         """Quizzes open for attempts, by title (paginated)."""
         return quizzes_service.quizzes_query()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -254,100 +255,133 @@ def list_quizzes(client: ApiClient) -> None:
         )
 
 
-@quiz.command("take")
-@click.argument("slug")
-@click.option("--submit/--no-submit", default=None, help="Submit at the end without asking.")
-@api_options
-def take(client: ApiClient, slug: str, submit: bool | None) -> None:
-    """Take quiz SLUG: each answer is saved at once; run again to resume at the first
-    unanswered question. At the answer prompt: n next, p previous, g N go to question N,
-    f flag for review, s summary and submit, q save and leave."""
-    status, attempt = client.request("POST", f"/quizzes/{slug}/attempts")
-    verb = "resuming" if status == 200 else "started"
-    items = attempt["items"]
-    total = len(items)
-    click.echo(
-        f"{verb} attempt {attempt['id']} of {attempt['quiz_title']}:"
-        f" {total} questions, {format_remaining(attempt['remaining_seconds'])} left"
-    )
-    with contextlib.suppress(ApiError):
-        rules = client.get(f"/quizzes/{slug}")
-        click.echo(expiry_words(rules["expiry_policy"], rules["grace_minutes"]))
-    click.echo(NAVIGATION_HELP)
-    flags = _load_flags(attempt["id"])
+def _first_unanswered(items: list[dict[str, Any]]) -> int:
+    return next((i for i, item in enumerate(items) if item.get("response") is None), 0)
+
+
+@dataclass
+class _TakeState:
+    """Where a `quiz take` run stands: the question shown, the time left, the flags."""
+
+    client: ApiClient
+    slug: str
+    attempt: dict[str, Any]
+    flags: set[str]
     # The server's remaining time, counted down locally between answers.
-    remaining, measured_at = attempt["remaining_seconds"], time.monotonic()
-    index = next((i for i, item in enumerate(items) if item.get("response") is None), 0)
-    if status == 200:
-        click.echo(f"resuming at question {index + 1} (the first unanswered)")
-    wants_summary = time_over = False
+    remaining: int
+    measured_at: float
+    index: int = 0
+    wants_summary: bool = False
+    time_over: bool = False
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.attempt["items"]
+        return items
+
+    def left(self) -> float:
+        return self.remaining - (time.monotonic() - self.measured_at)
+
+    def saved_and_leave(self) -> bool:
+        click.echo(f"Saved. Resume with: certprep quiz take {self.slug}")
+        return False
+
+    def on_time_over(self) -> bool:
+        """The time-over prompt; False when the learner leaves."""
+        if not _time_over(self.client, self.attempt["id"], self.slug):
+            return False
+        self.time_over = self.wants_summary = True
+        return True
+
+
+def _summary_step(state: _TakeState, submit: bool | None) -> bool | None:
+    """The summary before submitting: True to submit, False to leave, None to go back
+    to the questions."""
+    unanswered = _summary(state.items, state.flags)
+    if submit is None:
+        question = "Submit the attempt now?"
+        if unanswered:
+            question = f"{unanswered} question(s) unanswered (they score zero). Submit now?"
+        if click.confirm(question, default=False):
+            return True
+        if not state.time_over and click.confirm("Go back to the questions?", default=False):
+            state.wants_summary = False
+            state.index = _first_unanswered(state.items)
+            return None
+        return state.saved_and_leave()
+    if not submit:
+        return state.saved_and_leave()
+    return True
+
+
+def _save_answer(state: _TakeState, item: dict[str, Any], value: Any) -> bool:
+    """Save one answer and move on; False when the learner leaves."""
+    try:
+        saved = state.client.put(
+            f"/attempts/{state.attempt['id']}/responses/{item['question_id']}",
+            json={"response": value},
+        )
+    except ApiError as exc:
+        if exc.status == 409:
+            return state.on_time_over()
+        if exc.status == 422:
+            click.echo(f"  not saved: {exc.message}")
+            return True
+        raise
+    item["response"] = value
+    state.remaining, state.measured_at = saved["remaining_seconds"], time.monotonic()
+    click.echo(f"  saved. time left {format_remaining(state.remaining)}")
+    state.index += 1
+    return True
+
+
+def _apply_command(state: _TakeState, item: dict[str, Any], action: str, value: Any) -> bool:
+    """Act on one command at the answer prompt; False when the learner leaves."""
+    total = len(state.items)
+    if action == "next" or action == "skip":
+        state.index += 1
+    elif action == "prev":
+        state.index = max(0, state.index - 1)
+    elif action == "goto":
+        if 1 <= value <= total:
+            state.index = value - 1
+        else:
+            click.echo(f"  there are questions 1 to {total}")
+    elif action == "flag":
+        state.flags.symmetric_difference_update({item["question_id"]})
+        _save_flags(state.attempt["id"], state.flags)
+        click.echo("  flagged for review" if item["question_id"] in state.flags else "  unflagged")
+    elif action == "summary":
+        state.wants_summary = True
+    elif action == "quit":
+        return state.saved_and_leave()
+    elif action == "answer" and value is not None:
+        return _save_answer(state, item, value)
+    return True
+
+
+def _answer_questions(state: _TakeState, submit: bool | None) -> bool:
+    """The question loop; True when the attempt is to be submitted."""
     while True:
-        left = remaining - (time.monotonic() - measured_at)
-        if left <= 0 and not time_over:
-            if not _time_over(client, attempt["id"], slug):
-                return
-            time_over = wants_summary = True
-        if wants_summary or index >= total:
-            unanswered = _summary(items, flags)
-            if submit is None:
-                question = "Submit the attempt now?"
-                if unanswered:
-                    question = f"{unanswered} question(s) unanswered (they score zero). Submit now?"
-                if not click.confirm(question, default=False):
-                    if not time_over and click.confirm("Go back to the questions?", default=False):
-                        wants_summary = False
-                        index = next(
-                            (i for i, item in enumerate(items) if item.get("response") is None), 0
-                        )
-                        continue
-                    click.echo(f"Saved. Resume with: certprep quiz take {slug}")
-                    return
-            elif not submit:
-                click.echo(f"Saved. Resume with: certprep quiz take {slug}")
-                return
-            break
-        item = items[index]
-        _show_item(item, total, item["question_id"] in flags)
+        left = state.left()
+        if left <= 0 and not state.time_over and not state.on_time_over():
+            return False
+        if state.wants_summary or state.index >= len(state.items):
+            decision = _summary_step(state, submit)
+            if decision is None:
+                continue
+            return decision
+        item = state.items[state.index]
+        _show_item(item, len(state.items), item["question_id"] in state.flags)
         click.echo(f"  (time left {format_remaining(int(left))})")
         action, value = _read_command(item)
-        if action == "next" or action == "skip":
-            index += 1
-        elif action == "prev":
-            index = max(0, index - 1)
-        elif action == "goto":
-            if 1 <= value <= total:
-                index = value - 1
-            else:
-                click.echo(f"  there are questions 1 to {total}")
-        elif action == "flag":
-            flags.symmetric_difference_update({item["question_id"]})
-            _save_flags(attempt["id"], flags)
-            click.echo("  flagged for review" if item["question_id"] in flags else "  unflagged")
-        elif action == "summary":
-            wants_summary = True
-        elif action == "quit":
-            click.echo(f"Saved. Resume with: certprep quiz take {slug}")
-            return
-        elif action == "answer" and value is not None:
-            try:
-                saved = client.put(
-                    f"/attempts/{attempt['id']}/responses/{item['question_id']}",
-                    json={"response": value},
-                )
-            except ApiError as exc:
-                if exc.status == 409:
-                    if not _time_over(client, attempt["id"], slug):
-                        return
-                    time_over = wants_summary = True
-                    continue
-                if exc.status == 422:
-                    click.echo(f"  not saved: {exc.message}")
-                    continue
-                raise
-            item["response"] = value
-            remaining, measured_at = saved["remaining_seconds"], time.monotonic()
-            click.echo(f"  saved. time left {format_remaining(remaining)}")
-            index += 1
+        if not _apply_command(state, item, action, value):
+            return False
+
+
+def _submit_attempt(
+    client: ApiClient, attempt: dict[str, Any], slug: str, submit: bool | None
+) -> None:
     try:
         result = client.post(f"/attempts/{attempt['id']}/submit")
     except ApiError as exc:
@@ -361,6 +395,39 @@ def take(client: ApiClient, slug: str, submit: bool | None) -> None:
         print_review(client, result, attempt["id"])
         return
     click.echo(f"Details: certprep quiz result {attempt['id']}")
+
+
+@quiz.command("take")
+@click.argument("slug")
+@click.option("--submit/--no-submit", default=None, help="Submit at the end without asking.")
+@api_options
+def take(client: ApiClient, slug: str, submit: bool | None) -> None:
+    """Take quiz SLUG: each answer is saved at once; run again to resume at the first
+    unanswered question. At the answer prompt: n next, p previous, g N go to question N,
+    f flag for review, s summary and submit, q save and leave."""
+    status, attempt = client.request("POST", f"/quizzes/{slug}/attempts")
+    verb = "resuming" if status == 200 else "started"
+    click.echo(
+        f"{verb} attempt {attempt['id']} of {attempt['quiz_title']}:"
+        f" {len(attempt['items'])} questions, {format_remaining(attempt['remaining_seconds'])} left"
+    )
+    with contextlib.suppress(ApiError):
+        rules = client.get(f"/quizzes/{slug}")
+        click.echo(expiry_words(rules["expiry_policy"], rules["grace_minutes"]))
+    click.echo(NAVIGATION_HELP)
+    state = _TakeState(
+        client,
+        slug,
+        attempt,
+        _load_flags(attempt["id"]),
+        attempt["remaining_seconds"],
+        time.monotonic(),
+        index=_first_unanswered(attempt["items"]),
+    )
+    if status == 200:
+        click.echo(f"resuming at question {state.index + 1} (the first unanswered)")
+    if _answer_questions(state, submit):
+        _submit_attempt(client, attempt, slug, submit)
 
 
 def print_review(client: ApiClient, attempt: dict[str, Any], attempt_id: int) -> None:

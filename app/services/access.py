@@ -26,7 +26,7 @@ def is_staff(user: User) -> bool:
     return user.role in (Role.TRAINER, Role.ADMIN)
 
 
-def coached_learner_ids(trainer: User) -> Select[tuple[int]]:
+def coached_learner_ids(trainer: User) -> Select[int]:
     """The ids of the learners in `trainer`'s cohorts, as a statement (for `IN`)."""
     return (
         select(CohortMember.user_id)

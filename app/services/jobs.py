@@ -495,10 +495,10 @@ def sweep_stuck_jobs(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -
                 report.requeued.append(row.id)
                 _publish_after_commit(session, celery, row.task_name, row.id)
     session.commit()
-    for row in unpublished:
-        if not publish(celery, row.task_name, row.id):
+    for pending in unpublished:
+        if not publish(celery, pending.task_name, pending.id):
             break  # the broker is down or hung: the next sweep tries again
-        report.published.append(row.id)
+        report.published.append(pending.id)
     if report.requeued or report.failed or report.published:
         log.info("jobs.swept", **report.as_dict())
     return report

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import CursorResult, Select, func, select, update
 
 from app.clock import now
 from app.clusters import ClusterHandle, ProviderError, default_provider_name, provider_for
@@ -568,20 +568,25 @@ def reconcile_lost_clusters(moment: datetime | None = None) -> list[int]:
         for session_id, handle in sessions:
             if handle.cluster_id not in gone:
                 continue
-            changed = db.session.execute(
-                update(LabSession)
-                .where(
-                    LabSession.id == session_id,
-                    LabSession.status.in_(USABLE_SESSION_STATUSES),
-                    (LabSession.expires_at.is_(None)) | (LabSession.expires_at > moment),
-                )
-                .values(
-                    status=LabSessionStatus.FAILED,
-                    error=CLUSTER_LOST_MESSAGE,
-                    ended_at=now(),
-                    version=LabSession.version + 1,
-                )
-                .execution_options(synchronize_session=False)
+            # An UPDATE's result is a CursorResult (rowcount); the typing of
+            # execute() loses that once execution_options() is chained.
+            changed = cast(
+                "CursorResult[Any]",
+                db.session.execute(
+                    update(LabSession)
+                    .where(
+                        LabSession.id == session_id,
+                        LabSession.status.in_(USABLE_SESSION_STATUSES),
+                        (LabSession.expires_at.is_(None)) | (LabSession.expires_at > moment),
+                    )
+                    .values(
+                        status=LabSessionStatus.FAILED,
+                        error=CLUSTER_LOST_MESSAGE,
+                        ended_at=now(),
+                        version=LabSession.version + 1,
+                    )
+                    .execution_options(synchronize_session=False)
+                ),
             ).rowcount
             db.session.commit()
             if changed != 1:

@@ -146,7 +146,7 @@ def import_labs(
     return report
 
 
-def labs_query() -> Select[tuple[Lab]]:
+def labs_query() -> Select[Lab]:
     """Live labs, by title."""
     return select(Lab).where(Lab.retired_at.is_(None)).order_by(Lab.title, Lab.slug)
 

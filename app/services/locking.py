@@ -21,5 +21,8 @@ def begin_immediate(connection: Connection) -> None:
     """
     if connection.dialect.name != "sqlite":
         return
-    if not connection.connection.driver_connection.in_transaction:
+    driver = connection.connection.driver_connection
+    # A pooled connection always wraps a live DBAPI connection here.
+    assert driver is not None
+    if not driver.in_transaction:
         connection.exec_driver_sql("BEGIN IMMEDIATE")

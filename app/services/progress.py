@@ -195,7 +195,7 @@ class _Tally:
     def __init__(self) -> None:
         self.points: dict[str, list[float]] = {}
 
-    def add(self, key: str, score: float, max_score: float, evidence: int = 1) -> None:
+    def add(self, key: str, score: float, max_score: float, evidence: float = 1) -> None:
         entry = self.points.setdefault(key, [0.0, 0.0, 0])
         entry[0] += score
         entry[1] += max_score
@@ -406,7 +406,7 @@ def cohort_progress(cohort: Cohort, moment: datetime | None = None) -> dict[str,
         if grade.user_id in grades_by_user:
             grades_by_user[grade.user_id].append(grade)
     last_events = activity.last_activity(ids)
-    assignments = [
+    assignments: list[dict[str, Any]] = [
         {"id": a.id, "kind": a.kind.value, "slug": a.slug, "due_at": a.due_at}
         for a in cohort.assignments
     ]

@@ -19,7 +19,7 @@ from app.services.errors import Conflict, NotFound, ValidationFailed
 from app.services.scoring import combine_attempts
 
 
-def quizzes_query() -> Select[tuple[Quiz]]:
+def quizzes_query() -> Select[Quiz]:
     """Quizzes that take attempts (not retired), by title."""
     return select(Quiz).where(Quiz.retired_at.is_(None)).order_by(Quiz.title, Quiz.id)
 

@@ -41,7 +41,7 @@ def _timeline(cohort_id: int, learner_id: int) -> list[dict[str, Any]]:
         .order_by(ActivityEvent.occurred_at.desc(), ActivityEvent.id.desc())
         .limit(TIMELINE_LIMIT)
     )
-    entries = [
+    entries: list[dict[str, Any]] = [
         {
             "at": e.occurred_at,
             "who": "learner",

@@ -392,7 +392,7 @@ def review_context(user: User, attempt: Attempt) -> dict[str, Any]:
     return context
 
 
-def _chosen_ids(kind: str, response: dict[str, Any] | None) -> set[str]:
+def _chosen_ids(kind: str, response: dict[str, Any] | None) -> set[str | None]:
     if not response:
         return set()
     if kind == "single":

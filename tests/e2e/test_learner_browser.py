@@ -186,13 +186,67 @@ def test_learner_takes_a_quiz_in_chromium(
     assert not any(violations.values()), violations
 
 
-def test_narrow_screen_and_keyboard_only(
-    live_server: str, browser: Any, make_quiz: Callable, make_user: Callable
-) -> None:
-    make_quiz(attempts_allowed=0, time_limit_minutes=5)
-    make_user("learner", email=EMAIL)
+def tab_to(page: Any, selector: str, limit: int = 60) -> None:
+    """Press Tab until the element matching SELECTOR has the focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
 
-    # 390 px wide: nothing wider than the screen, the countdown warns at 5 minutes.
+
+def choose_radio_with_keyboard(page: Any, index: int, wanted: str) -> None:
+    """A radio group is one Tab stop; the arrow keys move (and select) within it."""
+    keys = page.keyboard
+    tab_to(page, f'input[name="q{index + 1}"]')
+    for _ in range(8):
+        if page.evaluate("() => document.activeElement.value") == wanted:
+            keys.press("Space")
+            break
+        keys.press("ArrowDown")
+    assert page.evaluate("() => document.activeElement.checked")
+
+
+def order_with_keyboard(page: Any, item: dict[str, Any], order: list[str]) -> None:
+    """Move each item up with its button until the list is in ORDER."""
+    for target, ident in enumerate(order):
+        text = text_of(item["items"], ident)
+        while True:
+            texts = page.locator(".order-item .order-text").all_inner_texts()
+            if texts.index(text) == target:
+                break
+            tab_to(page, f'button[aria-label="Move {text} up"]')
+            page.keyboard.press("Enter")
+
+
+def answer_with_keyboard(page: Any, item: dict[str, Any], index: int) -> None:
+    """Answer ITEM (question INDEX + 1) correctly with the keyboard alone."""
+    keys = page.keyboard
+    key = CORRECT[item["question_id"]]
+    kind = item["type"]
+    if kind == "multiple":
+        for option in item["options"]:
+            if option["id"] in key["choices"]:
+                tab_to(page, f'input[value="{option["id"]}"]')
+                keys.press("Space")
+    elif kind in ("single", "true_false"):
+        wanted = key["choice"] if kind == "single" else "true"
+        choose_radio_with_keyboard(page, index, wanted)
+    elif kind == "ordering":
+        order_with_keyboard(page, item, key["order"])
+    elif kind == "matching":
+        for prompt, choice in key["matches"].items():
+            tab_to(page, f"#q{index + 1}-{prompt}")
+            position = [c["id"] for c in item["choices"]].index(choice) + 1
+            for _ in range(position):
+                keys.press("ArrowDown")
+    elif kind in ("short_answer", "numeric"):
+        tab_to(page, f"#q{index + 1}-answer")
+        keys.type(str(key.get("text", key.get("value"))))
+
+
+def take_on_narrow_screen(browser: Any, live_server: str) -> None:
+    """390 px wide: nothing wider than the screen, the countdown warns at 5 minutes."""
     phone = new_page(browser, width=390, height=844)
     log_in(phone, live_server, "/quizzes/sample-quiz")
     phone.get_by_label(re.compile("I understand")).check()
@@ -216,78 +270,47 @@ def test_narrow_screen_and_keyboard_only(
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     phone.context.close()
 
-    # Keyboard only: a second attempt from the quiz page to the review.
+
+def take_with_keyboard_only(browser: Any, live_server: str) -> None:
+    """A second attempt from the quiz page to the review, with the keyboard alone."""
     page = new_page(browser)
     keys = page.keyboard
     page.goto(live_server + "/login?next=/quizzes/sample-quiz")
-
-    def tab_to(selector: str, limit: int = 60) -> None:
-        for _ in range(limit):
-            keys.press("Tab")
-            if page.evaluate("s => document.activeElement.matches(s)", selector):
-                return
-        raise AssertionError(f"Tab never reached {selector}")
-
-    tab_to("#email")
+    tab_to(page, "#email")
     keys.type(EMAIL)
-    tab_to("#password")
+    tab_to(page, "#password")
     keys.type(DEFAULT_PASSWORD)
     keys.press("Enter")
     page.wait_for_url(live_server + "/quizzes/sample-quiz")
-    tab_to("#confirm")
+    tab_to(page, "#confirm")
     keys.press("Space")
-    tab_to("#start-form button")
+    tab_to(page, "#start-form button")
     keys.press("Enter")
     page.wait_for_url(re.compile(r".*/attempts/\d+$"))
     items = player_items(page)
     for index, item in enumerate(items):
         assert current_index(page) == index
-        key = CORRECT[item["question_id"]]
-        kind = item["type"]
-        if kind == "multiple":
-            for option in item["options"]:
-                if option["id"] in key["choices"]:
-                    tab_to(f'input[value="{option["id"]}"]')
-                    keys.press("Space")
-        elif kind in ("single", "true_false"):
-            # A radio group is one Tab stop; the arrow keys move (and select) within it.
-            wanted = key["choice"] if kind == "single" else "true"
-            tab_to(f'input[name="q{index + 1}"]')
-            for _ in range(8):
-                if page.evaluate("() => document.activeElement.value") == wanted:
-                    keys.press("Space")
-                    break
-                keys.press("ArrowDown")
-            assert page.evaluate("() => document.activeElement.checked")
-        elif kind == "ordering":
-            for target, ident in enumerate(key["order"]):
-                text = text_of(item["items"], ident)
-                while True:
-                    texts = page.locator(".order-item .order-text").all_inner_texts()
-                    if texts.index(text) == target:
-                        break
-                    tab_to(f'button[aria-label="Move {text} up"]')
-                    keys.press("Enter")
-        elif kind == "matching":
-            for prompt, choice in key["matches"].items():
-                tab_to(f"#q{index + 1}-{prompt}")
-                position = [c["id"] for c in item["choices"]].index(choice) + 1
-                for _ in range(position):
-                    keys.press("ArrowDown")
-        elif kind in ("short_answer", "numeric"):
-            tab_to(f"#q{index + 1}-answer")
-            keys.type(str(key.get("text", key.get("value"))))
-        tab_to("#next-button")
+        answer_with_keyboard(page, item, index)
+        tab_to(page, "#next-button")
         keys.press("Enter")
         page.wait_for_function(
             "() => document.getElementById('save-state').textContent === 'All answers saved'"
         )
     assert "Unanswered: 0" in page.locator("#summary-counts").inner_text()
-    tab_to("#submit-button")
+    tab_to(page, "#submit-button")
     keys.press("Enter")
     page.wait_for_selector("#result")
     assert "100 %" in page.locator("#result").inner_text()
     page.context.close()
+
+
+def test_narrow_screen_and_keyboard_only(
+    live_server: str, browser: Any, make_quiz: Callable, make_user: Callable
+) -> None:
+    make_quiz(attempts_allowed=0, time_limit_minutes=5)
+    make_user("learner", email=EMAIL)
+    take_on_narrow_screen(browser, live_server)
+    take_with_keyboard_only(browser, live_server)
 
 
 def test_countdown_warns_and_the_expiry_policy_applies_at_zero(

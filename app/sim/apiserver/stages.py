@@ -62,7 +62,7 @@ def request_attributes(ctx: RequestContext) -> Any:
     verb = req.verb
     if req.non_resource_path is None and req.method.upper() == "GET" and req.name is None:
         verb = "watch" if _truthy(req.query.get("watch")) else "list"
-    values = {
+    values: dict[str, Any] = {
         "verb": verb,
         "api_group": req.group,
         "resource": req.plural,

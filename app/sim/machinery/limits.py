@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 from app.sim.machinery.errors import ApiError
 
@@ -73,12 +74,12 @@ class ClusterLimits:
         names: `CERTPREP_SIM_MAX_OBJECTS`, `CERTPREP_SIM_REQUESTS_PER_SECOND`, ...).
         Raises ValueError for a value that is not a number >= 0."""
         storage = StorageLimits()
-        storage_changes = {
+        storage_changes: dict[str, Any] = {
             f.name: _number(environ, f.name, int)
             for f in fields(StorageLimits)
             if _env_name(f.name) in environ
         }
-        own = {
+        own: dict[str, Any] = {
             f.name: _number(environ, f.name, float if f.type == "float" else int)
             for f in fields(cls)
             if f.name != "storage" and _env_name(f.name) in environ

@@ -285,8 +285,8 @@ class ObjectStore:
                 limit=limit,
                 after=after,
             )
-            items = [core_event_to_v1(e) for e in page.items]
-            return ListPage(items, page.resource_version, page.next_after, page.remaining)
+            events = [core_event_to_v1(e) for e in page.items]
+            return ListPage(events, page.resource_version, page.next_after, page.remaining)
         with self._lock:
             bucket = self._kinds.get((group, plural), {})
             keys = sorted(k for k in bucket if not namespace or k[0] == namespace)

@@ -94,13 +94,13 @@ def _systemctl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
             if "now" in opts:
                 agent.stop_service(n)
         elif verb == "is-active":
-            state = (
+            active_state = (
                 "active"
                 if unit.active and unit.failing_since is None
                 else ("activating" if unit.active else "inactive")
             )
-            out.append(state + "\n")
-            code = max(code, 0 if state == "active" else 3)
+            out.append(active_state + "\n")
+            code = max(code, 0 if active_state == "active" else 3)
         elif verb == "is-enabled":
             out.append(("enabled" if unit.enabled else "disabled") + "\n")
             code = max(code, 0 if unit.enabled else 1)

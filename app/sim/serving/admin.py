@@ -47,7 +47,16 @@ class AdminServer(Protocol):
     max_clusters: int
     clusters: dict[str, Cluster]
 
-    def create_cluster(self, **kwargs: Any) -> Cluster: ...
+    def create_cluster(
+        self,
+        *,
+        nodes: int = 3,
+        cluster_id: str | None = None,
+        name: str | None = None,
+        labels: dict[str, str] | None = None,
+        clock: Clock | None = None,
+        shape: dict[str, Any] | None = None,
+    ) -> Cluster: ...
     def get_cluster(self, cluster_id: str) -> Cluster: ...
     def delete_cluster(self, cluster_id: str) -> None: ...
     def cluster_document(self, cluster: Cluster, *, with_kubeconfig: bool = False) -> dict: ...

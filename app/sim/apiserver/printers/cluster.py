@@ -244,7 +244,8 @@ def _resourcequota_row(obj: Obj, now: datetime) -> Row:
     status = _status(obj)
     hard = status.get("hard") or {}
     used = status.get("used") or {}
-    requests, limits = [], []
+    requests: list[str] = []
+    limits: list[str] = []
     for resource in sorted(hard, key=_resource_sort_key):
         text = f"{resource}: {used.get(resource, '0')}/{hard[resource]}"
         pieces = resource.split(".")

@@ -9,9 +9,10 @@ import yaml
 from app.sim.machinery import safe_yaml
 from app.sim.nodes import components
 from app.sim.nodes.kubelet.records import _klog
+from app.sim.nodes.kubelet.state import AgentState
 
 
-class KubeletConfig:
+class KubeletConfig(AgentState):
     """The kubelet's configuration: its unit, drop-in and flags, the config file it
     loads, and the errors it exits with at start-up when they are wrong.
 

@@ -10,9 +10,10 @@ from typing import Any
 from app.sim.machinery.errors import ApiError, LogError
 from app.sim.nodes import components
 from app.sim.nodes.kubelet.records import SIGKILL_EXIT, ContainerRec, PodRuntime, Slot, _hex_id, _ts
+from app.sim.nodes.kubelet.state import AgentState
 
 
-class EventsAndLogs:
+class EventsAndLogs(AgentState):
     """Events the kubelet records, container logs, and what the node's tools ask of
     the agent (pods, containers, listening ports, components).
 

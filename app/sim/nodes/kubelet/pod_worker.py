@@ -20,6 +20,7 @@ from app.sim.nodes.kubelet.records import (
     _hex_id,
     _q,
 )
+from app.sim.nodes.kubelet.state import AgentState
 from app.sim.nodes.runtime import (
     IMAGE_SIZES,
     Program,
@@ -38,7 +39,7 @@ BACKOFF_RESET = 600.0
 _SHELL_BINARIES = {"sh", "/bin/sh", "bash", "/bin/bash", "sleep", "/bin/sleep"}
 
 
-class PodWorker:
+class PodWorker(AgentState):
     """The pods bound to the node: admission, image pulls, container starts and
     exits, restarts with back-off, and termination, replayed in time order.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.sim.nodes.kubelet.records import PROBE_PERIOD, SIGKILL_EXIT, ContainerRec, PodRuntime, Slot
+from app.sim.nodes.kubelet.state import AgentState
 
 # core/v1 probe default failureThreshold (periodSeconds is in records).
 PROBE_FAILURES = 3
@@ -14,7 +15,7 @@ def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-class Prober:
+class Prober(AgentState):
     """Startup, liveness and readiness probes.
 
     A part of `NodeAgent` (agent.py), whose state it uses."""

@@ -11,9 +11,10 @@ from typing import Any
 
 from app.sim.nodes import components
 from app.sim.nodes.kubelet.records import _pod_from
+from app.sim.nodes.kubelet.state import AgentState
 
 
-class Snapshots:
+class Snapshots(AgentState):
     """The agent's state as a snapshot and back, and an etcd data directory
     restored from a snapshot.
 

@@ -19,6 +19,7 @@ from app.sim.machinery.errors import ApiError
 from app.sim.machinery.resources import shared_builtin_registry
 from app.sim.nodes import components
 from app.sim.nodes.kubelet.records import MIRROR_ANNOTATION, PodRuntime, _q
+from app.sim.nodes.kubelet.state import AgentState
 
 HASH_ANNOTATION = "kubernetes.io/config.hash"
 SOURCE_ANNOTATION = "kubernetes.io/config.source"
@@ -71,7 +72,7 @@ def _validate_mounts(spec: dict[str, Any]) -> None:
         raise ValueError(f"invalid pod: [{', '.join(problems)}]")
 
 
-class StaticPods:
+class StaticPods(AgentState):
     """Static pods from the manifest directory and their mirror pods in the API.
 
     A part of `NodeAgent` (agent.py), whose state it uses."""
@@ -147,8 +148,8 @@ class StaticPods:
     def _sync_static_pods(self, now: float) -> None:
         manifests = self.read_manifests(now)
         wanted: dict[str, tuple[str, dict[str, Any]]] = {}
-        for _, (file, pod) in manifests.items():
-            wanted[self._static_hash(pod)] = (file, pod)
+        for _, (file, manifest) in manifests.items():
+            wanted[self._static_hash(manifest)] = (file, manifest)
         for key, pod in list(self.pods.items()):
             if pod.static and key not in wanted and pod.terminating_since is None:
                 self._begin_termination(pod, now, grace=0)

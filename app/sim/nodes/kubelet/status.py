@@ -16,6 +16,7 @@ from app.sim.nodes.kubelet.records import (
     _klog,
     _ts,
 )
+from app.sim.nodes.kubelet.state import AgentState
 from app.sim.nodes.runtime import (
     image_id,
 )
@@ -41,7 +42,7 @@ def _terminated(rec: ContainerRec) -> dict[str, Any]:
     return out
 
 
-class StatusReporter:
+class StatusReporter(AgentState):
     """Node heartbeats (Lease and node status, API errors in the journal) and the
     status of every pod and container.
 
