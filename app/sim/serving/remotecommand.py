@@ -295,36 +295,47 @@ async def _shell_session(session: _Session, shell: ContainerShell) -> int:
             return shell.exit_code
         if channel != STDIN:
             continue
-        for byte in payload:
-            ch = bytes([byte])
-            if session.tty and ch in (b"\x7f", b"\x08"):
-                if buffer:
-                    buffer = buffer[:-1]
-                    await session.out(b"\x08 \x08")
-                continue
-            if session.tty and ch == b"\x03":
-                buffer = b""
-                await session.out(b"^C\n" + _prompt(shell))
-                continue
-            if ch == b"\x04" and not buffer:
-                shell.exit_code = code  # end of input: the shell exits
-                return code
-            if ch in (b"\r", b"\n"):
-                if session.tty:
-                    await session.out(b"\n")
-                line, buffer = buffer.decode("utf-8", "replace"), b""
-                if line.strip():
-                    code, out, err = await _run(shell, line)
-                    await session.out(out)
-                    await session.out(err, STDERR)
-                    if shell.exit_code is not None:
-                        return shell.exit_code
-                if session.tty:
-                    await session.out(_prompt(shell))
-                continue
-            buffer += ch
+        buffer, code, finished = await _shell_input(session, shell, payload, buffer, code)
+        if finished is not None:
+            return finished
+
+
+async def _shell_input(
+    session: _Session, shell: ContainerShell, payload: bytes, buffer: bytes, code: int
+) -> tuple[bytes, int, int | None]:
+    """Feed typed bytes to the shell: returns the line typed so far, the last exit code
+    and, once the shell has ended, its exit code (None while it runs)."""
+    for byte in payload:
+        ch = bytes([byte])
+        if session.tty and ch in (b"\x7f", b"\x08"):
+            if buffer:
+                buffer = buffer[:-1]
+                await session.out(b"\x08 \x08")
+            continue
+        if session.tty and ch == b"\x03":
+            buffer = b""
+            await session.out(b"^C\n" + _prompt(shell))
+            continue
+        if ch == b"\x04" and not buffer:
+            shell.exit_code = code  # end of input: the shell exits
+            return buffer, code, code
+        if ch in (b"\r", b"\n"):
             if session.tty:
-                await session.out(ch)
+                await session.out(b"\n")
+            line, buffer = buffer.decode("utf-8", "replace"), b""
+            if line.strip():
+                code, out, err = await _run(shell, line)
+                await session.out(out)
+                await session.out(err, STDERR)
+                if shell.exit_code is not None:
+                    return buffer, code, shell.exit_code
+            if session.tty:
+                await session.out(_prompt(shell))
+            continue
+        buffer += ch
+        if session.tty:
+            await session.out(ch)
+    return buffer, code, None
 
 
 async def _attach(
@@ -473,15 +484,19 @@ async def _port_forward_spdy(
                 elif item.control and item.kind == spdy.GOAWAY:
                     return ws
                 elif not item.control:
-                    key = by_stream.get(item.stream_id)
-                    pair = pairs.get(key or "")
-                    if pair is None or pair.get("data") != item.stream_id or pair["done"]:
+                    data_key = by_stream.get(item.stream_id)
+                    data_pair = pairs.get(data_key or "")
+                    if (
+                        data_pair is None
+                        or data_pair.get("data") != item.stream_id
+                        or data_pair["done"]
+                    ):
                         continue
-                    pair["buffer"] += item.payload
-                    if b"\r\n\r\n" not in pair["buffer"] and not item.flags & spdy.FLAG_FIN:
+                    data_pair["buffer"] += item.payload
+                    if b"\r\n\r\n" not in data_pair["buffer"] and not item.flags & spdy.FLAG_FIN:
                         continue
-                    pair["done"] = True
-                    await _answer_pair(ws, session, loop, containers, namespace, pod, pair)
+                    data_pair["done"] = True
+                    await _answer_pair(ws, session, loop, containers, namespace, pod, data_pair)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:

@@ -314,74 +314,76 @@ class ContainerAccess:
         refresh: bool = False,
     ) -> None:
         volumes = {v.get("name"): v for v in pod.spec.get("volumes") or [] if isinstance(v, dict)}
-        store = self.nodes.store
         for mount in spec.get("volumeMounts") or []:
             volume = volumes.get(mount.get("name")) or {}
             target = str(mount.get("mountPath") or "")
             if not target.startswith("/"):
                 continue
-            files: dict[str, str] = {}
-            if "configMap" in volume:
-                obj = store.get(
-                    "", "configmaps", pod.namespace, str(volume["configMap"].get("name"))
-                )
-                files = dict((obj or {}).get("data") or {})
-                for key, value in ((obj or {}).get("binaryData") or {}).items():
-                    files[key] = decode(base64.b64decode(value))
-                files = _select(files, volume["configMap"].get("items"))
-            elif "secret" in volume:
-                obj = store.get(
-                    "", "secrets", pod.namespace, str(volume["secret"].get("secretName"))
-                )
-                files = {
-                    k: decode(base64.b64decode(v))
-                    for k, v in ((obj or {}).get("data") or {}).items()
-                }
-                files = _select(files, volume["secret"].get("items"))
-            elif "hostPath" in volume:
-                # A copy of the node's files at the container's start: reads see the
-                # node's certificates and manifests; writes stay in the container.
-                host = str(volume["hostPath"].get("path") or "")
-                node_fs = self._agent_of(pod).fs
-                if node_fs.is_file(host):
-                    fs.write(target, node_fs.read(host), mtime=stamp)
-                    continue
-                if node_fs.is_dir(host):
-                    for path in node_fs.walk_files(host)[:MAX_HOST_FILES]:
-                        files[path[len(host.rstrip("/")) + 1 :]] = node_fs.read(path)
-            elif "downwardAPI" in volume:
-                for item in volume["downwardAPI"].get("items") or []:
-                    path = (item.get("fieldRef") or {}).get("fieldPath")
-                    if path:
-                        files[str(item.get("path"))] = self._field(pod, str(path))
+            files = self._volume_files(fs, pod, volume, target, stamp)
+            if files is None:
+                continue
             projected = any(k in volume for k in ("configMap", "secret", "downwardAPI"))
-            if refresh and "hostPath" in volume:
+            if refresh and ("hostPath" in volume or not projected):
                 continue
-            if refresh and not projected:
-                continue
-            sub = mount.get("subPath")
-            if sub:
-                # A subPath mount is a copy made at start: it never updates (upstream).
-                if refresh:
-                    continue
-                if sub in files:
-                    fs.write(target, files[sub], mtime=stamp)
-                else:
-                    fs.mkdir(target)
-                continue
-            if refresh and fs.is_dir(target):
-                for stale in fs.listdir(target):
-                    if stale not in files:
-                        fs.remove(posixpath.join(target, stale), recursive=True)
-            fs.mkdir(target)
-            for key, value in files.items():
-                path = posixpath.join(target, key)
-                if not fs.is_file(path) or fs.read(path) != value:
-                    fs.write(path, value, mtime=stamp)
+            _place_files(fs, target, files, mount.get("subPath"), stamp, refresh=refresh)
         if refresh:
             return
+        self._mount_service_account(fs, pod, stamp)
+
+    def _volume_files(
+        self, fs: VirtualFS, pod: PodRuntime, volume: dict[str, Any], target: str, stamp: str
+    ) -> dict[str, str] | None:
+        """The files a volume shows under its mount; None once a single host file is copied."""
+        if "configMap" in volume:
+            return self._config_map_files(pod, volume["configMap"])
+        if "secret" in volume:
+            return self._secret_files(pod, volume["secret"])
+        if "hostPath" in volume:
+            return self._host_path_files(fs, pod, volume["hostPath"], target, stamp)
+        if "downwardAPI" in volume:
+            return self._downward_api_files(pod, volume["downwardAPI"])
+        return {}
+
+    def _config_map_files(self, pod: PodRuntime, source: dict[str, Any]) -> dict[str, str]:
+        obj = self.nodes.store.get("", "configmaps", pod.namespace, str(source.get("name")))
+        files = dict((obj or {}).get("data") or {})
+        for key, value in ((obj or {}).get("binaryData") or {}).items():
+            files[key] = decode(base64.b64decode(value))
+        return _select(files, source.get("items"))
+
+    def _secret_files(self, pod: PodRuntime, source: dict[str, Any]) -> dict[str, str]:
+        obj = self.nodes.store.get("", "secrets", pod.namespace, str(source.get("secretName")))
+        files = {k: decode(base64.b64decode(v)) for k, v in ((obj or {}).get("data") or {}).items()}
+        return _select(files, source.get("items"))
+
+    def _host_path_files(
+        self, fs: VirtualFS, pod: PodRuntime, source: dict[str, Any], target: str, stamp: str
+    ) -> dict[str, str] | None:
+        # A copy of the node's files at the container's start: reads see the
+        # node's certificates and manifests; writes stay in the container.
+        files: dict[str, str] = {}
+        host = str(source.get("path") or "")
+        node_fs = self._agent_of(pod).fs
+        if node_fs.is_file(host):
+            fs.write(target, node_fs.read(host), mtime=stamp)
+            return None
+        if node_fs.is_dir(host):
+            for path in node_fs.walk_files(host)[:MAX_HOST_FILES]:
+                files[path[len(host.rstrip("/")) + 1 :]] = node_fs.read(path)
+        return files
+
+    def _downward_api_files(self, pod: PodRuntime, source: dict[str, Any]) -> dict[str, str]:
+        files: dict[str, str] = {}
+        for item in source.get("items") or []:
+            field_path = (item.get("fieldRef") or {}).get("fieldPath")
+            if field_path:
+                files[str(item.get("path"))] = self._field(pod, str(field_path))
+        return files
+
+    def _mount_service_account(self, fs: VirtualFS, pod: PodRuntime, stamp: str) -> None:
         automount = pod.spec.get("automountServiceAccountToken")
         if automount is not False and not pod.static:
+            store = self.nodes.store
             root_ca = store.get("", "configmaps", pod.namespace, "kube-root-ca.crt") or {}
             fs.write(f"{SA_DIR}/namespace", pod.namespace, mtime=stamp)
             fs.write(f"{SA_DIR}/ca.crt", (root_ca.get("data") or {}).get("ca.crt", ""), mtime=stamp)
@@ -424,10 +426,21 @@ class ContainerAccess:
         return ""
 
     def _env(self, pod: PodRuntime, spec: dict[str, Any]) -> dict[str, str]:
-        store = self.nodes.store
-        env: dict[str, str] = {}
+        env = self._service_link_env(pod)
+        self._env_from(pod, spec, env)
+        for item in spec.get("env") or []:
+            name = str(item.get("name") or "")
+            if "value" in item:
+                env[name] = _expand_env(str(item.get("value") or ""), env)
+                continue
+            self._env_value_from(pod, name, item.get("valueFrom") or {}, env)
+        return env
+
+    def _service_link_env(self, pod: PodRuntime) -> dict[str, str]:
         # Service links (pkg/kubelet/kubelet_pods.go getServiceEnvVarMap): the
         # `kubernetes` Service and every Service of the pod's namespace.
+        store = self.nodes.store
+        env: dict[str, str] = {}
         services = [store.get("", "services", "default", "kubernetes")]
         if pod.spec.get("enableServiceLinks", True):
             services += store.list("", "services", namespace=pod.namespace)[0]
@@ -443,6 +456,10 @@ class ContainerAccess:
             env[f"{name}_SERVICE_HOST"] = str(ip)
             env[f"{name}_SERVICE_PORT"] = str(port)
             env[f"{name}_PORT"] = f"tcp://{ip}:{port}"
+        return env
+
+    def _env_from(self, pod: PodRuntime, spec: dict[str, Any], env: dict[str, str]) -> None:
+        store = self.nodes.store
         for source in spec.get("envFrom") or []:
             prefix = str(source.get("prefix") or "")
             for kind, plural in (("configMapRef", "configmaps"), ("secretRef", "secrets")):
@@ -454,23 +471,21 @@ class ContainerAccess:
                     if plural == "secrets":
                         value = decode(base64.b64decode(value))
                     env[prefix + key] = str(value)
-        for item in spec.get("env") or []:
-            name = str(item.get("name") or "")
-            if "value" in item:
-                env[name] = _expand_env(str(item.get("value") or ""), env)
+
+    def _env_value_from(
+        self, pod: PodRuntime, name: str, source: dict[str, Any], env: dict[str, str]
+    ) -> None:
+        store = self.nodes.store
+        if "fieldRef" in source:
+            env[name] = self._field(pod, str(source["fieldRef"].get("fieldPath")))
+        for kind, plural in (("configMapKeyRef", "configmaps"), ("secretKeyRef", "secrets")):
+            ref = source.get(kind)
+            if not ref:
                 continue
-            source = item.get("valueFrom") or {}
-            if "fieldRef" in source:
-                env[name] = self._field(pod, str(source["fieldRef"].get("fieldPath")))
-            for kind, plural in (("configMapKeyRef", "configmaps"), ("secretKeyRef", "secrets")):
-                ref = source.get(kind)
-                if not ref:
-                    continue
-                obj = store.get("", plural, pod.namespace, str(ref.get("name"))) or {}
-                value = (obj.get("data") or {}).get(ref.get("key"))
-                if value is not None:
-                    env[name] = decode(base64.b64decode(value)) if plural == "secrets" else value
-        return env
+            obj = store.get("", plural, pod.namespace, str(ref.get("name"))) or {}
+            value = (obj.get("data") or {}).get(ref.get("key"))
+            if value is not None:
+                env[name] = decode(base64.b64decode(value)) if plural == "secrets" else value
 
 
 def _container_spec(pod: PodRuntime, name: str) -> dict[str, Any]:
@@ -493,7 +508,42 @@ def _default_argv(profile: ImageProfile) -> list[str]:
 def _select(files: dict[str, str], items: list[dict[str, Any]] | None) -> dict[str, str]:
     if not items:
         return files
-    return {str(i.get("path")): files[i.get("key")] for i in items if i.get("key") in files}
+    selected: dict[str, str] = {}
+    for item in items:
+        key = item.get("key")
+        if key is not None and key in files:
+            selected[str(item.get("path"))] = files[key]
+    return selected
+
+
+def _place_files(
+    fs: VirtualFS,
+    target: str,
+    files: dict[str, str],
+    sub: str | None,
+    stamp: str,
+    *,
+    refresh: bool,
+) -> None:
+    """Write a volume's files at its mount point (or its one subPath file)."""
+    if sub:
+        # A subPath mount is a copy made at start: it never updates (upstream).
+        if refresh:
+            return
+        if sub in files:
+            fs.write(target, files[sub], mtime=stamp)
+        else:
+            fs.mkdir(target)
+        return
+    if refresh and fs.is_dir(target):
+        for stale in fs.listdir(target):
+            if stale not in files:
+                fs.remove(posixpath.join(target, stale), recursive=True)
+    fs.mkdir(target)
+    for key, value in files.items():
+        path = posixpath.join(target, key)
+        if not fs.is_file(path) or fs.read(path) != value:
+            fs.write(path, value, mtime=stamp)
 
 
 def _expand_env(value: str, env: dict[str, str]) -> str:

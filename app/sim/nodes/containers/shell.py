@@ -501,6 +501,18 @@ def _seq(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
 def _tar(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     """`tar cf - PATH...` (to stdout) and `tar xf - [-C DIR]` (from stdin), the two
     forms `kubectl cp` runs, over the container's files."""
+    flags, rest, directory, archive = _tar_options(sh, args)
+    if archive != "-":
+        return fail(f"tar: {archive}: archives on disk are not supported here; use -", 2)
+    if "c" in flags:
+        return _tar_create(sh, rest, directory)
+    if "x" in flags or "t" in flags:
+        return _tar_extract(sh, stdin, flags, directory)
+    return fail("tar: need to specify one of -c, -t, -x", 1)
+
+
+def _tar_options(sh: NodeShell, args: list[str]) -> tuple[str, list[str], str, str]:
+    """tar's arguments: (flag letters, member paths, -C directory, archive name)."""
     flags = ""
     rest: list[str] = []
     directory = sh.cwd
@@ -524,55 +536,62 @@ def _tar(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
         else:
             rest.append(a)
         i += 1
-    if archive != "-":
-        return fail(f"tar: {archive}: archives on disk are not supported here; use -", 2)
-    if "c" in flags:
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as out:
-            for item in rest:
-                base = posixpath.normpath(posixpath.join(directory, item))
-                if not sh.fs.exists(base):
-                    return fail(f"tar: {item}: No such file or directory", 2)
-                arcname = item.lstrip("/") or "."
-                paths = [base] + (sh.fs.walk_files(base) if sh.fs.is_dir(base) else [])
-                for path in paths:
-                    name = (
-                        posixpath.normpath(arcname + path[len(base) :]) if path != base else arcname
-                    )
-                    if sh.fs.is_dir(path):
-                        info = tarfile.TarInfo(name)
-                        info.type = tarfile.DIRTYPE
-                        info.mode = 0o755
-                        out.addfile(info)
-                        continue
-                    data = encode(sh.fs.read(path))
-                    stat = sh.fs.stat(path)
-                    info = tarfile.TarInfo(name)
-                    info.size = len(data)
-                    info.mode = stat.mode if stat else 0o644
-                    out.addfile(info, io.BytesIO(data))
-        return ok(decode(buffer.getvalue()))
-    if "x" in flags or "t" in flags:
-        try:
-            archive_in = tarfile.open(fileobj=io.BytesIO(encode(stdin)), mode="r:*")  # noqa: SIM115 (closed by the with below)
-        except tarfile.TarError:
-            return fail("tar: short read", 1)
-        listing: list[str] = []
-        with archive_in:
-            for member in archive_in.getmembers():
-                listing.append(member.name)
-                if "t" in flags:
-                    continue
-                target = posixpath.normpath(posixpath.join(directory, member.name))
-                if member.isdir():
-                    sh.fs.mkdir(target)
-                elif member.isfile():
-                    handle = archive_in.extractfile(member)
-                    content = decode(handle.read()) if handle else ""
-                    sh.fs.write(target, content, mode=member.mode & 0o777)
-        shown = "t" in flags or "v" in flags
-        return ok("".join(n + "\n" for n in listing) if shown else "")
-    return fail("tar: need to specify one of -c, -t, -x", 1)
+    return flags, rest, directory, archive
+
+
+def _tar_create(sh: NodeShell, rest: list[str], directory: str) -> CommandResult:
+    """`tar c`: an archive of `rest` (relative to `directory`) on stdout."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as out:
+        for item in rest:
+            base = posixpath.normpath(posixpath.join(directory, item))
+            if not sh.fs.exists(base):
+                return fail(f"tar: {item}: No such file or directory", 2)
+            arcname = item.lstrip("/") or "."
+            paths = [base] + (sh.fs.walk_files(base) if sh.fs.is_dir(base) else [])
+            for path in paths:
+                name = posixpath.normpath(arcname + path[len(base) :]) if path != base else arcname
+                _tar_add(sh, out, path, name)
+    return ok(decode(buffer.getvalue()))
+
+
+def _tar_add(sh: NodeShell, out: tarfile.TarFile, path: str, name: str) -> None:
+    """One file or directory of the container into the archive, as `name`."""
+    if sh.fs.is_dir(path):
+        info = tarfile.TarInfo(name)
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o755
+        out.addfile(info)
+        return
+    data = encode(sh.fs.read(path))
+    stat = sh.fs.stat(path)
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = stat.mode if stat else 0o644
+    out.addfile(info, io.BytesIO(data))
+
+
+def _tar_extract(sh: NodeShell, stdin: str, flags: str, directory: str) -> CommandResult:
+    """`tar x` (unpack stdin under `directory`) and `tar t` (list it)."""
+    try:
+        archive_in = tarfile.open(fileobj=io.BytesIO(encode(stdin)), mode="r:*")  # noqa: SIM115 (closed by the with below)
+    except tarfile.TarError:
+        return fail("tar: short read", 1)
+    listing: list[str] = []
+    with archive_in:
+        for member in archive_in.getmembers():
+            listing.append(member.name)
+            if "t" in flags:
+                continue
+            target = posixpath.normpath(posixpath.join(directory, member.name))
+            if member.isdir():
+                sh.fs.mkdir(target)
+            elif member.isfile():
+                handle = archive_in.extractfile(member)
+                content = decode(handle.read()) if handle else ""
+                sh.fs.write(target, content, mode=member.mode & 0o777)
+    shown = "t" in flags or "v" in flags
+    return ok("".join(n + "\n" for n in listing) if shown else "")
 
 
 def _split_url(url: str) -> tuple[str, int, str] | None:

@@ -49,6 +49,8 @@ class AgentState:
     _bound: dict[tuple[str, str], dict[str, Any]]
     _last_api_error: float
     _ip_next: int
+    # Set by the node set (nodes/__init__.py) when the node joins; absent until then.
+    run_one_shot: Callable[[PodRuntime, dict[str, Any]], tuple[int, str] | None]
 
     if TYPE_CHECKING:
         # agent.py

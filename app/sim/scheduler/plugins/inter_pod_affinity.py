@@ -71,6 +71,22 @@ def _matches_all(
     return bool(terms) and all(t.matches(pod, ns_labels) for t in terms)
 
 
+def _count_existing_anti_affinity(
+    data: _FilterState,
+    pod: PodInfo,
+    with_anti: list[NodeInfo],
+    ns_labels: Mapping[str, Mapping[str, str]],
+) -> None:
+    # Existing pods whose required anti-affinity selects the incoming pod forbid
+    # their whole topology domain.
+    for node in with_anti:
+        for existing in node.pods_with_required_anti_affinity.values():
+            for term in existing.required_anti_affinity:
+                value = node.labels.get(term.topology_key)
+                if value is not None and term.matches(pod, ns_labels):
+                    data.existing_anti_affinity[(term.topology_key, value)] += 1
+
+
 class InterPodAffinity:
     name = NAME
 
@@ -104,48 +120,51 @@ class InterPodAffinity:
             return SKIP
         ns_labels = snapshot.namespace_labels
         data = _FilterState()
-        # Existing pods whose required anti-affinity selects the incoming pod forbid
-        # their whole topology domain.
-        for node in with_anti:
-            for existing in node.pods_with_required_anti_affinity.values():
-                for term in existing.required_anti_affinity:
-                    value = node.labels.get(term.topology_key)
-                    if value is not None and term.matches(pod, ns_labels):
-                        data.existing_anti_affinity[(term.topology_key, value)] += 1
+        _count_existing_anti_affinity(data, pod, with_anti, ns_labels)
         if pod.required_affinity or pod.required_anti_affinity:
-            affinity = pod.required_affinity
-            # Pods matching every affinity term count; with one term that is its count.
-            affinity_matcher = self._matcher(affinity[0]) if len(affinity) == 1 else None
-            anti = [(t, self._matcher(t)) for t in pod.required_anti_affinity]
-            for node in snapshot.node_list:
-                labels = node.labels
-                if affinity:
-                    if affinity_matcher is not None:
-                        matching = node.count_matching(affinity_matcher)
-                    else:
-                        matching = sum(
-                            1
-                            for existing in node.pods.values()
-                            if _matches_all(affinity, existing, ns_labels)
-                        )
-                    if matching:
-                        for term in affinity:
-                            value = labels.get(term.topology_key)
-                            if value is not None:
-                                data.affinity[(term.topology_key, value)] += matching
-                for term, matcher in anti:
-                    value = labels.get(term.topology_key)
-                    if value is None:
-                        continue
-                    matching = self._count(node, term, matcher, ns_labels)
-                    if matching:
-                        data.anti_affinity[(term.topology_key, value)] += matching
+            self._count_incoming_terms(data, pod, snapshot, ns_labels)
         # The first pod of a group with affinity to itself may go anywhere its terms'
         # topology keys exist (upstream satisfyPodAffinity).
         data_self = _matches_all(pod.required_affinity, pod, ns_labels)
         state.write(_FILTER, data)
         state.write(_SELF_MATCH, data_self)
         return None
+
+    def _count_incoming_terms(
+        self,
+        data: _FilterState,
+        pod: PodInfo,
+        snapshot: Snapshot,
+        ns_labels: Mapping[str, Mapping[str, str]],
+    ) -> None:
+        """Per topology domain, the pods matching the incoming pod's required terms."""
+        affinity = pod.required_affinity
+        # Pods matching every affinity term count; with one term that is its count.
+        affinity_matcher = self._matcher(affinity[0]) if len(affinity) == 1 else None
+        anti = [(t, self._matcher(t)) for t in pod.required_anti_affinity]
+        for node in snapshot.node_list:
+            labels = node.labels
+            if affinity:
+                if affinity_matcher is not None:
+                    matching = node.count_matching(affinity_matcher)
+                else:
+                    matching = sum(
+                        1
+                        for existing in node.pods.values()
+                        if _matches_all(affinity, existing, ns_labels)
+                    )
+                if matching:
+                    for term in affinity:
+                        value = labels.get(term.topology_key)
+                        if value is not None:
+                            data.affinity[(term.topology_key, value)] += matching
+            for term, matcher in anti:
+                value = labels.get(term.topology_key)
+                if value is None:
+                    continue
+                matching = self._count(node, term, matcher, ns_labels)
+                if matching:
+                    data.anti_affinity[(term.topology_key, value)] += matching
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         data = state.read(_FILTER)
