@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import setup_logging, task_postrun, task_prerun
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_process_init
 from flask import Flask
 
 # The queue every certprep task goes to unless routed elsewhere.
@@ -179,8 +179,28 @@ def celery_init_app(app: Flask) -> Celery:
         import_module(module)
     celery.set_default()
     _connect_task_context_signals()
+    _connect_fresh_connections_after_fork(app)
     app.extensions["celery"] = celery
     return celery
+
+
+def _connect_fresh_connections_after_fork(app: Flask) -> None:
+    """A prefork pool process drops the database connections it inherited from the
+    parent and opens its own: a SQLite connection used across fork() corrupts the
+    database file ("database disk image is malformed"), and a PostgreSQL socket shared
+    by two processes mixes their conversations."""
+
+    def forget_inherited_connections(**_: Any) -> None:
+        from app.extensions import db
+
+        with app.app_context():
+            for engine in db.engines.values():
+                # close=False: the parent's connections stay open for the parent.
+                engine.dispose(close=False)
+
+    worker_process_init.connect(
+        forget_inherited_connections, weak=False, dispatch_uid=f"certprep.fork.{id(app)}"
+    )
 
 
 def _on_setup_logging(loglevel: Any = None, **_: Any) -> None:

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import re
+from typing import Any
 
 import pytest
 
@@ -128,3 +129,21 @@ def test_task_log_lines_carry_the_task_id(celery_worker, json_log):
     published = [line for line in lines if line["event"] == "job.published"]
     assert [line["job_id"] for line in published] == [job.id]
     assert "task_id" not in published[0]
+
+
+def test_a_forked_pool_process_opens_its_own_database_connections(app: Any) -> None:
+    """After fork, a prefork pool process must not reuse the parent's pooled
+    connections (SQLite files get corrupted, PostgreSQL sockets mixed): the
+    `worker_process_init` hook gives it a fresh pool."""
+    from celery.signals import worker_process_init
+
+    from app.extensions import db
+
+    with app.app_context():
+        before = db.engine.pool
+        db.session.execute(db.text("SELECT 1"))
+        db.session.remove()
+    worker_process_init.send(sender=None)
+    with app.app_context():
+        assert db.engine.pool is not before
+        assert db.session.execute(db.text("SELECT 1")).scalar() == 1
