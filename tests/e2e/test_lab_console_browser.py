@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.app import DEFAULT_PASSWORD
-from tests.fixtures.lab_console import cluster_clock, grade_until_full
+from tests.fixtures.lab_console import cluster_clock, grade_until_full, wait_pod_ready
 from tests.fixtures.learner_browser import axe_serious, new_page, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.kubectl]
@@ -63,6 +63,7 @@ def test_fix_the_scheduler_in_the_console(
     # restart the scheduler and the scheduler place the pods.
     session_id = int(page.url.rsplit("/", 1)[1])
     with cluster_clock(lab_stack, session_id):
+        wait_pod_ready(lab_stack, session_id, "kube-system", "kube-scheduler-controlplane")
         percent = grade_until_full(page)
     assert percent.endswith(": 100 %"), page.locator("#checks").inner_text()
     assert page.locator("#checks li.pass").count() == page.locator("#checks li").count()
