@@ -36,7 +36,6 @@ def outlives_a_heartbeat(seconds: float) -> dict[str, float]:
     return {"slept": seconds}
 
 
-@pytest.mark.slow
 # The prefork case runs in CI's PostgreSQL pass (production's database). On the shared
 # SQLite test file it timed out waiting for provisioning when run right after the solo
 # case (not reproduced alone); the solo case covers the lease on SQLite.
@@ -46,6 +45,7 @@ PREFORK_ON_SQLITE = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pool", ["solo", pytest.param("prefork", marks=PREFORK_ON_SQLITE)])
 def test_a_grade_held_by_a_killed_worker_is_done_by_another_worker(
     pool, app, app_config, redis_url, tmp_path: Path
