@@ -138,6 +138,14 @@ def run_one(
         "CERTPREP_INSTANCE_DIR": str(work / worker_class),
         "CERTPREP_LOG_LEVEL": "WARNING",
     }
+    # `serve` needs the instance's database.
+    subprocess.run(
+        [sys.executable, "-c", "from app.cli import main; main()", "db", "upgrade"],
+        env=env,
+        cwd=str(ROOT),
+        check=True,
+        capture_output=True,
+    )
     server = subprocess.Popen(
         [
             sys.executable,

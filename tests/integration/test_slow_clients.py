@@ -51,6 +51,15 @@ def served(tmp_path: Path) -> Iterator[int]:
         "CERTPREP_INSTANCE_DIR": str(tmp_path / "instance"),
         "CERTPREP_LOG_LEVEL": "WARNING",
     }
+    # `serve` refuses an instance without a database: create it as an operator would.
+    subprocess.run(
+        [sys.executable, "-c", "from app.cli import main; main()", "db", "upgrade"],
+        env=env,
+        cwd=str(PROJECT_ROOT),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     server = subprocess.Popen(
         [
             sys.executable,
