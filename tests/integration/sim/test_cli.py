@@ -212,6 +212,25 @@ def test_create_without_a_server(tmp_path: Path) -> None:
     assert "no simulator server known" in result.output
 
 
+def test_unreachable_server_and_wrong_token_are_clear_errors(
+    running_server: Path, tmp_path: Path
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    kubeconfig = str(tmp_path / "k")
+    state = ["--state-dir", str(running_server)]
+    server = ["--server", f"https://127.0.0.1:{free_port}", "--admin-token", "x"]
+    gone = CliRunner().invoke(sim, ["create", "--kubeconfig", kubeconfig, *server, *state])
+    assert gone.exit_code == 1
+    assert f"cannot reach the simulator at https://127.0.0.1:{free_port}" in gone.output
+    token = ["--admin-token", "not-the-token"]
+    refused = CliRunner().invoke(sim, ["create", "--kubeconfig", kubeconfig, *token, *state])
+    assert refused.exit_code == 1
+    assert "simulator answered 401" in refused.output
+    assert not Path(kubeconfig).exists()
+
+
 def test_sim_is_a_certprep_command() -> None:
     from app.cli import _attach
 
