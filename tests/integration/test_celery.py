@@ -37,6 +37,8 @@ def test_embedded_broker_keeps_messages_in_the_instance_folder(app):
     assert app.extensions["celery"].conf.broker_url == "filesystem://"
     assert options["data_folder_in"].startswith(str(settings.instance_dir))
     assert (settings.instance_dir / "broker" / "queue").is_dir()
+    # kombu's default (a poll a second) would put a second on every embedded grade.
+    assert options["polling_interval"] <= 0.1
 
 
 def test_a_redis_broker_gets_a_visibility_timeout_longer_than_any_retry(tmp_path):
