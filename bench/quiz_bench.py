@@ -117,16 +117,20 @@ def sample_response(kind: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"value": 3}
 
 
-def start_gunicorn(database_url: str, instance: Path, port: int, workers: int, threads: int) -> Any:
-    """gunicorn serving the production entry point (`certprep serve` uses the same)."""
+def start_gunicorn(
+    database_url: str, instance: Path, port: int, workers: int, threads: int, log_level: str
+) -> Any:
+    """gunicorn serving the production entry point (`certprep serve` uses the same), with
+    production logging: JSON lines at `log_level` (INFO logs one line per request), written
+    to a file in the instance folder as a log collector would read them."""
     env = {
         **os.environ,
         "CERTPREP_DATABASE_URL": database_url,
         "CERTPREP_INSTANCE_DIR": str(instance),
         "CERTPREP_ENV": "testing",
         "CERTPREP_TESTING": "1",
-        # Per-request log lines to a terminal would dominate the figures.
-        "CERTPREP_LOG_LEVEL": "WARNING",
+        "CERTPREP_LOG_LEVEL": log_level,
+        "CERTPREP_LOG_FORMAT": "json",
     }
     command = [
         sys.executable,
@@ -143,7 +147,10 @@ def start_gunicorn(database_url: str, instance: Path, port: int, workers: int, t
         "--no-control-socket",
         "app.cli.serve:wsgi_app()",
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    log = (instance / "web.log").open("ab")
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=log
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -269,6 +276,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--concurrency", type=int, default=32, help="open connections")
+    parser.add_argument(
+        "--log-level", default="INFO", help="the web log level (INFO: a line per request)"
+    )
     args = parser.parse_args()
 
     server_url = os.environ.get("CERTPREP_BENCH_PG_URL", DEFAULT_PG)
@@ -283,12 +293,14 @@ def main() -> None:
             f" in {time.monotonic() - setup_began:.1f} s"
         )
         port = free_port()
-        process = start_gunicorn(database_url, instance, port, args.workers, args.threads)
+        process = start_gunicorn(
+            database_url, instance, port, args.workers, args.threads, args.log_level
+        )
         base = f"http://127.0.0.1:{port}/api/v1"
         print(
             f"gunicorn: {args.workers} workers x {args.threads} thread(s);"
             f" load: {args.concurrency} connections; {os.cpu_count()} CPU(s) shared by"
-            " server, database and load generator"
+            f" server, database and load generator; {args.log_level} logging as JSON lines"
         )
         # Warm-up: each worker imports lazily and opens its pool on first requests.
         asyncio.run(autosave_phase(base, learners, 1.0, args.concurrency))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import socket
 import statistics
@@ -31,6 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 PROBE_TIMEOUT = 30.0
 TRICKLE_SECONDS = 2.0
 
@@ -108,18 +108,17 @@ def figures(samples: list[float]) -> tuple[float, float, float]:
 
 
 def start_proxy(upstream_port: int, work: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """nginx with docker/nginx.conf in front of 127.0.0.1:`upstream_port`."""
+    """nginx with docker/nginx.conf in front of 127.0.0.1:`upstream_port` (both of its
+    upstreams, `web` and `web-stream`, on that one server)."""
+    from tests.fixtures.proxy import local_nginx_config
+
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     port = free_port()
     prefix = work / f"nginx-{port}"
     prefix.mkdir(parents=True)
-    config = (ROOT / "docker" / "nginx.conf").read_text()
-    config = re.sub(r"server web:\d+;", f"server 127.0.0.1:{upstream_port};", config)
-    config = re.sub(r"listen \d+;", f"listen 127.0.0.1:{port};", config)
-    config = config.replace("pid /tmp/nginx.pid;", f"pid {prefix}/nginx.pid;")
-    config = config.replace("access_log /dev/stdout;", "access_log off;")
-    config = config.replace("error_log /dev/stderr warn;", f"error_log {prefix}/error.log;")
-    (prefix / "nginx.conf").write_text(config)
+    (prefix / "nginx.conf").write_text(
+        local_nginx_config(prefix, port, upstream_port, upstream_port)
+    )
     process = subprocess.Popen(
         [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-g", "daemon off;"],
         stdout=subprocess.DEVNULL,

@@ -14,7 +14,7 @@ from app.cli import _attach, cli
 from app.config import PROJECT_ROOT, env_var_for, load_settings
 
 DOCKER = PROJECT_ROOT / "docker"
-CERTPREP_ROLES = {"migrate", "content", "simulator", "web", "worker", "beat"}
+CERTPREP_ROLES = {"migrate", "content", "simulator", "web", "web-stream", "worker", "beat"}
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +60,7 @@ def test_every_role_command_is_a_valid_certprep_command(services, root_command):
         "content": "import",
         "simulator": "serve",
         "web": "serve",
+        "web-stream": "serve",
         "worker": "worker",
         "beat": "beat",
     }
@@ -85,6 +86,16 @@ def test_web_binds_all_interfaces_on_the_port_the_proxy_uses(services):
     assert services["web"]["expose"] == [port]
     assert f":{port}/healthz" in " ".join(services["web"]["healthcheck"]["test"])
     assert f"server web:{port};" in _nginx_text()
+
+
+def test_requests_that_wait_go_to_the_gevent_server(services):
+    command = services["web-stream"]["command"]
+    assert command[command.index("--worker-class") + 1] == "gevent"
+    port = command[command.index("--port") + 1]
+    assert "ports" not in services["web-stream"]
+    assert services["web-stream"]["expose"] == [port]
+    assert f"server web-stream:{port};" in _nginx_text()
+    assert services["web-stream"]["environment"] == services["web"]["environment"]
 
 
 def _nginx_text() -> str:
@@ -127,7 +138,10 @@ def test_the_proxy_fronts_web_with_its_config_file(services):
     directives = _nginx_directives()
     assert ("listen", inside) in directives
     assert f":{inside}/healthz" in " ".join(proxy["healthcheck"]["test"])
-    assert proxy["depends_on"] == {"web": {"condition": "service_healthy"}}
+    assert proxy["depends_on"] == {
+        "web": {"condition": "service_healthy"},
+        "web-stream": {"condition": "service_healthy"},
+    }
     assert proxy["restart"] == "unless-stopped"
     assert services["web"]["environment"]["CERTPREP_PROXY_HOPS"] == "1"
 
