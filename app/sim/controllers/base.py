@@ -53,9 +53,11 @@ class Controller(Protocol):
     """One control loop; `name` is its `--controllers` name upstream.
 
     A controller may declare `watches`, the (group, plural) kinds it reads: the
-    manager then runs it only when one of them changed or the resync period passed,
-    as informers wake a controller upstream. Without `watches` it runs every step
-    (controllers driven by the clock: node lifecycle, CronJob, Job deadlines).
+    manager then runs it only when one of them changed or its resync period passed
+    (`resync_seconds`, default `timing.RESYNC_SECONDS`; controllers also driven by the
+    clock, such as node lifecycle, CronJob and Job deadlines, declare
+    `timing.CLOCK_RESYNC_SECONDS`), as informers wake a controller upstream. Without
+    `watches` it runs every step.
     """
 
     name: str

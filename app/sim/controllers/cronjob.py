@@ -30,6 +30,7 @@ from app.sim.controllers.base import (
     write_status,
 )
 from app.sim.controllers.job import job_finished
+from app.sim.controllers.timing import CLOCK_RESYNC_SECONDS
 from app.sim.machinery.clock import rfc3339
 from app.sim.machinery.errors import ApiError
 
@@ -46,6 +47,8 @@ def job_name(cronjob: Obj, scheduled: datetime) -> str:
 
 class CronJobController:
     name = "cronjob-controller"
+    watches = frozenset({("batch", "cronjobs"), ("batch", "jobs")})
+    resync_seconds = CLOCK_RESYNC_SECONDS  # schedule times come with the clock
 
     def __init__(self) -> None:
         # (cronjob uid, schedule time) already reported as skipped: upstream requeues

@@ -21,12 +21,14 @@ from app.sim.controllers.base import (
     pod_ref,
 )
 from app.sim.controllers.endpointslice import PortKey, selects, service_backends
+from app.sim.controllers.timing import EVENT_RESYNC_SECONDS
 from app.sim.machinery.errors import ApiError
 
 
 class EndpointsController:
     name = "endpoints-controller"
     watches = frozenset({("", "services"), ("", "pods"), ("", "endpoints")})
+    resync_seconds = EVENT_RESYNC_SECONDS
 
     def reconcile(self, ctx: ControllerContext) -> None:
         services = {(namespace_of(s), name_of(s)): s for s in ctx.client.list("", "services")}

@@ -25,6 +25,7 @@ from app.sim.controllers.base import (
     namespace_of,
     without_owner,
 )
+from app.sim.controllers.timing import EVENT_RESYNC_SECONDS
 
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
@@ -60,6 +61,7 @@ def _owner_present(index: dict[str, Entry], dependent: Obj, ref: Obj) -> bool:
 class GarbageCollector:
     name = "garbage-collector-controller"
     watches = ANY_KIND
+    resync_seconds = EVENT_RESYNC_SECONDS
 
     def reconcile(self, ctx: ControllerContext) -> None:
         index = _index(ctx)

@@ -32,6 +32,7 @@ from app.sim.controllers.base import (
     write_status,
 )
 from app.sim.controllers.replicaset import create_pods, delete_pod
+from app.sim.controllers.timing import CLOCK_RESYNC_SECONDS
 from app.sim.machinery.errors import ApiError
 from app.sim.machinery.selectors import selector_from_object
 
@@ -80,6 +81,8 @@ def job_finished(job: Obj) -> str | None:
 
 class JobController:
     name = "job-controller"
+    watches = frozenset({("batch", "jobs"), ("", "pods")})
+    resync_seconds = CLOCK_RESYNC_SECONDS  # activeDeadlineSeconds and backoff delays
 
     def reconcile(self, ctx: ControllerContext) -> None:
         sync_per_namespace(ctx, ctx.client.list("batch", "jobs"), [("", "pods")], self.sync, "job")
@@ -220,6 +223,8 @@ class TTLAfterFinishedController:
     """Deletes finished Jobs `ttlSecondsAfterFinished` after they finished."""
 
     name = "ttl-after-finished-controller"
+    watches = frozenset({("batch", "jobs")})
+    resync_seconds = CLOCK_RESYNC_SECONDS  # ttlSecondsAfterFinished
 
     def reconcile(self, ctx: ControllerContext) -> None:
         now = ctx.now()

@@ -22,6 +22,7 @@ from app.sim.client.events import EventRecorder
 from app.sim.client.leaderelection import LeaderElector, new_identity
 from app.sim.controllers.base import Controller, ControllerContext
 from app.sim.controllers.client import ApiClient
+from app.sim.controllers.timing import RESYNC_SECONDS
 from app.sim.machinery.clock import Clock
 from app.sim.machinery.store import ObjectStore
 from app.sim.machinery.watch import MODIFIED, WatchEvent
@@ -32,11 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "kube-controller-manager"
-# A watching controller runs at least this often (cluster-clock seconds) even when
-# nothing it watches changed: the informer resync that makes loops self-healing
-# (upstream's default --min-resync-period is 12 h; a lab needs time-based changes
-# such as minReadySeconds and progress deadlines to show within seconds).
-RESYNC_SECONDS = 10.0
 # Writes that never wake an ANY_KIND controller: they happen every few seconds
 # (kubelet and leader Leases) or are the controllers' own output (Events).
 _QUIET_KINDS = {("", "events"), ("coordination.k8s.io", "leases")}
@@ -263,7 +259,7 @@ class ControllerManager:
         if watches is None or last is None:
             return True
         last_rv, last_time = last
-        if now - last_time >= RESYNC_SECONDS:
+        if now - last_time >= getattr(controller, "resync_seconds", RESYNC_SECONDS):
             return True
         if ("*", "*") in watches:
             return self._any_rv > last_rv

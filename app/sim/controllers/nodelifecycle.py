@@ -29,6 +29,7 @@ from app.sim.controllers.base import (
     parse_ts,
     plus,
 )
+from app.sim.controllers.timing import CLOCK_RESYNC_SECONDS
 from app.sim.machinery.errors import ApiError
 from app.sim.machinery.matching import tolerates
 
@@ -108,6 +109,8 @@ def desired_taints(node: Obj, now: str) -> list[Obj]:
 
 class NodeLifecycleController:
     name = "node-lifecycle-controller"
+    watches = frozenset({("", "nodes"), ("coordination.k8s.io", "leases"), ("", "pods")})
+    resync_seconds = CLOCK_RESYNC_SECONDS  # a heartbeat that stops is noticed by time
 
     def __init__(self, grace_seconds: int = NODE_MONITOR_GRACE_SECONDS) -> None:
         self.grace_seconds = grace_seconds
@@ -221,6 +224,8 @@ def eviction_time(pod: Obj, taints: list[Obj]) -> datetime | bool | None:
 
 class TaintEvictionController:
     name = "taint-eviction-controller"
+    watches = frozenset({("", "nodes"), ("", "pods")})
+    resync_seconds = CLOCK_RESYNC_SECONDS  # tolerationSeconds run out with the clock
 
     def reconcile(self, ctx: ControllerContext) -> None:
         no_execute: dict[str, list[Obj]] = {}

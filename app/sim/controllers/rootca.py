@@ -9,6 +9,7 @@ copy is restored.
 from __future__ import annotations
 
 from app.sim.controllers.base import ControllerContext, deleting, fresh, name_of
+from app.sim.controllers.timing import EVENT_RESYNC_SECONDS
 from app.sim.machinery.errors import ApiError
 
 CONFIGMAP = "kube-root-ca.crt"
@@ -18,6 +19,7 @@ SOURCE_NAMESPACE = "kube-system"
 class RootCAPublisher:
     name = "root-ca-certificate-publisher-controller"
     watches = frozenset({("", "namespaces"), ("", "configmaps")})
+    resync_seconds = EVENT_RESYNC_SECONDS
 
     def reconcile(self, ctx: ControllerContext) -> None:
         source = ctx.client.get("", "configmaps", SOURCE_NAMESPACE, CONFIGMAP)

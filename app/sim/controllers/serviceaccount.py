@@ -8,6 +8,7 @@ serviceaccount-controller still does.
 from __future__ import annotations
 
 from app.sim.controllers.base import ControllerContext, deleting, name_of
+from app.sim.controllers.timing import EVENT_RESYNC_SECONDS
 from app.sim.machinery.errors import ApiError
 
 DEFAULT_SERVICE_ACCOUNT = "default"
@@ -16,6 +17,7 @@ DEFAULT_SERVICE_ACCOUNT = "default"
 class ServiceAccountController:
     name = "serviceaccount-controller"
     watches = frozenset({("", "namespaces"), ("", "serviceaccounts")})
+    resync_seconds = EVENT_RESYNC_SECONDS
 
     def reconcile(self, ctx: ControllerContext) -> None:
         have = {

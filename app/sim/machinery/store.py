@@ -223,6 +223,10 @@ class ObjectStore:
         # resourceVersion of every stored object, so a watch's initial replay does
         # not decode each object (megabytes each, for large ConfigMaps) to learn it.
         self._versions: dict[tuple[str, str, str, str], int] = {}
+        # resourceVersion of the last write per kind: a loop that read a kind at
+        # revision N has nothing new to read while it stays N (`kind_revision`).
+        self._kind_revisions: dict[tuple[str, str], int] = {}
+        self._load_revision = 0
 
     # ---- reading ---------------------------------------------------------------------
 
@@ -234,6 +238,12 @@ class ObjectStore:
     @property
     def resource_version(self) -> int:
         return self._rv
+
+    def kind_revision(self, group: str, plural: str) -> int:
+        """The resourceVersion of the last write to a kind (create, update or delete;
+        for a kind never written since the last `load`, that load's). Equal revisions
+        mean an unchanged kind; a higher one, that something changed since."""
+        return self._kind_revisions.get((group, plural), self._load_revision)
 
     def get(self, group: str, plural: str, namespace: str | None, name: str) -> dict | None:
         """A fresh copy of the object, or None."""
@@ -347,6 +357,7 @@ class ObjectStore:
     ) -> None:
         bucket = self._kinds.setdefault((group, plural), {})
         previous = bucket.get(key)
+        self._kind_revisions[(group, plural)] = rv
         if event_type == DELETED:
             bucket.pop(key, None)
             self._versions.pop((group, plural, *key), None)
@@ -837,3 +848,6 @@ class ObjectStore:
                         self._terminating[key[1]] = time.monotonic()
             self._rv = max(self._rv, int(data.get("resourceVersion", 0))) + 1
             self._history.clear(self._rv)
+            # Everything may have changed: every kind counts as written now.
+            self._kind_revisions = dict.fromkeys(self._kinds, self._rv)
+            self._load_revision = self._rv

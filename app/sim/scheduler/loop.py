@@ -68,6 +68,10 @@ class SchedulerLoop:
         )
         self.events = EventRecorder(cluster.store, cluster.clock, "default-scheduler", host)
         self.elector = LeaderElector(cluster.store, cluster.clock, LEASE_NAME, new_identity(host))
+        # The watched kinds' revisions after a step that left nothing queued: while they
+        # stay the same there is nothing to schedule and `step` reads nothing (upstream's
+        # scheduler sleeps on an empty queue until an informer event).
+        self._idle_at: tuple[int, ...] | None = None
 
     def tick(self, running: bool = True) -> bool:
         """One iteration of the component: hold the Lease while running, and schedule
@@ -91,10 +95,21 @@ class SchedulerLoop:
         the pod is decided, before the next pod is scheduled: watchers see the pods bind
         one by one, and a refused binding is known to the next decision.
         """
+        revisions = self._revisions()
+        if revisions == self._idle_at:
+            return 0
         applied = 0
         for actions in self.scheduler.run_each(self.state()):
             applied += self._apply(actions)
+        # Idle once a pass applied nothing and left no pod queued (backoff and
+        # unschedulable pods are retried on the clock, so they keep the loop awake).
+        idle = applied == 0 and len(self.scheduler.queue) == 0
+        self._idle_at = revisions if idle else None
         return applied
+
+    def _revisions(self) -> tuple[int, ...]:
+        store = self.cluster.store
+        return tuple(store.kind_revision(group, plural) for group, plural in _WATCHED.values())
 
     def _apply(self, actions: list[Action]) -> int:
         applied = 0

@@ -410,3 +410,23 @@ def test_namespace_with_kubernetes_finalizer_terminates_first(store: ObjectStore
     assert store.get("", "namespaces", None, "team") is None
     assert store.list("", "pods", "team")[0] == []
     assert store.terminating_namespaces() == []
+
+
+def test_kind_revision_moves_only_with_writes_to_that_kind() -> None:
+    from app.sim.machinery.store import ObjectStore
+
+    store = ObjectStore()
+    before = store.kind_revision("", "pods")
+    store.create("", "configmaps", {"metadata": {"name": "a", "namespace": "default"}})
+    assert store.kind_revision("", "pods") == before
+    created = store.create("", "pods", {"metadata": {"name": "p", "namespace": "default"}})
+    after_create = store.kind_revision("", "pods")
+    assert after_create > before
+    assert after_create == int(created["metadata"]["resourceVersion"])
+    store.delete("", "pods", "default", "p")
+    assert store.kind_revision("", "pods") > after_create
+    dumped = store.dump()
+    store.load(dumped)
+    # After a load every kind counts as changed, including kinds it never held.
+    assert store.kind_revision("", "pods") > after_create
+    assert store.kind_revision("apps", "deployments") == store.kind_revision("", "configmaps")

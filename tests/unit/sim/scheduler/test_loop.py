@@ -292,3 +292,43 @@ def test_each_pod_is_bound_before_the_next_is_scheduled(cluster):
     assert probe.seen[order[1]] == {order[0]}
     assert probe.seen[order[2]] == {order[0], order[1]}
     assert all(_pod(cluster, n)["spec"].get("nodeName") for n in "abc")
+
+
+class _ListCounter:
+    """Counts the store's list calls (the scheduler's reads) without changing them."""
+
+    def __init__(self, store) -> None:
+        self.calls = 0
+        self._list_page = store.list_page
+        store.list_page = self
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self._list_page(*args, **kwargs)
+
+
+def test_an_idle_scheduler_reads_nothing_until_a_watched_kind_changes(cluster):
+    loop = SchedulerLoop(cluster)
+    _create_pod(cluster, "web")
+    assert loop.step() == 2
+    assert loop.step() == 0  # nothing queued: idle from here on
+    ApiClient(cluster.store, cluster).create(
+        "", "configmaps", {"metadata": {"name": "unrelated", "namespace": "default"}}
+    )
+    reads = _ListCounter(cluster.store)
+    assert loop.step() == 0
+    assert reads.calls == 0
+    _create_pod(cluster, "api")
+    assert loop.step() == 2  # a new pod wakes it
+    assert _pod(cluster, "api")["spec"]["nodeName"] in ("node01", "node02")
+    assert reads.calls > 0
+
+
+def test_a_pod_left_unschedulable_keeps_the_scheduler_awake(cluster):
+    loop = SchedulerLoop(cluster)
+    _create_pod(cluster, "picky", nodeSelector={"disk": "ssd"})
+    loop.step()
+    loop.step()
+    reads = _ListCounter(cluster.store)
+    loop.step()  # the pod waits in the unschedulable queue: the loop keeps looking
+    assert reads.calls > 0
