@@ -160,6 +160,26 @@ class ClusterNodes:
         with self.lock:
             return any(a.component_running(name) for a in self.agents.values())
 
+    def component_instances(self, name: str) -> dict[str, tuple[str, str]]:
+        """The running processes of a control-plane component, one per static pod
+        that runs it and does its work: {process key: (node, static pod key)}. The
+        key changes when the container restarts (a new process)."""
+        with self.lock:
+            out = {}
+            for agent in self.agents.values():
+                for pod in agent.static_pods_of(name):
+                    cur = agent.instance_running(pod)
+                    if cur is not None:
+                        out[f"{agent.name}/{pod.name}/{cur.id}"] = (agent.name, pod.key)
+            return out
+
+    def note_leader(self, node: str, pod_key: str, lease: str) -> None:
+        """The component process of static pod `pod_key` on `node` acquired `lease`."""
+        with self.lock:
+            agent = self.agents.get(node)
+            if agent is not None:
+                agent.note_leader(pod_key, lease)
+
     def _publish_logs(self) -> None:
         pod_logs = getattr(self.cluster, "pod_logs", None)
         if pod_logs is None:
