@@ -173,6 +173,19 @@ class ClusterNodes:
                         out[f"{agent.name}/{pod.name}/{cur.id}"] = (agent.name, pod.key)
             return out
 
+    def api_server_version(self) -> str | None:
+        """The release of the running kube-apiserver (its image tag, "v1.36.2"), or
+        None when none runs; `/version` reports it, so an upgraded control plane shows
+        its new version."""
+        with self.lock:
+            for agent in self.agents.values():
+                for pod in agent.static_pods_of("kube-apiserver"):
+                    cur = agent.instance_running(pod)
+                    tag = cur.image.rpartition(":")[2].split("@")[0] if cur else ""
+                    if tag.startswith("v") and tag.count(".") == 2:
+                        return tag
+            return None
+
     def note_leader(self, node: str, pod_key: str, lease: str) -> None:
         """The component process of static pod `pod_key` on `node` acquired `lease`."""
         with self.lock:

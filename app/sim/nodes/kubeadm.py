@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from app.sim.nodes import components
+from app.sim.nodes import components, kubeadm_upgrade, packages
 from app.sim.nodes.shell import CommandResult, NodeShell, command, fail, ok, tabwrite
 from app.sim.nodes.vfs import FsError
 
@@ -159,7 +159,9 @@ def renew(sh: NodeShell, which: str) -> CommandResult:
 @command("kubeadm")
 def _kubeadm(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     words = [a for a in args if not a.startswith("-")]
-    version = components.KUBERNETES_VERSION
+    version = packages.installed_version(sh.fs, "kubeadm")
+    if words[:1] == ["upgrade"]:
+        return kubeadm_upgrade.upgrade(sh, args[args.index("upgrade") + 1 :], stdin)
     if words[:1] == ["version"]:
         if "-o" in args or "--output=short" in args or "short" in args:
             return ok(version + "\n")

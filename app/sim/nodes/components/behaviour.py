@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 from typing import Any
 
 import yaml
@@ -171,7 +172,9 @@ def component_program(
         host = container_path(container, volumes, path)
         return host is not None and fs.is_file(host)
 
-    version = KUBERNETES_VERSION
+    # The binary is the image's release (an upgraded manifest runs the new version).
+    tag = str(container.get("image") or "").rpartition(":")[2].split("@")[0]
+    version = tag if re.fullmatch(r"v\d+\.\d+\.\d+", tag) else KUBERNETES_VERSION
     if component in ("kube-scheduler", "kube-controller-manager"):
         prog.logs.append((0.0, "I", "serving.go:386] Generated self-signed cert in-memory"))
         for name in KUBECONFIG_FLAGS:

@@ -22,7 +22,7 @@ from typing import Any
 
 from app.sim.machinery.clock import Clock, rfc3339
 from app.sim.machinery.store import ObjectStore
-from app.sim.nodes import components
+from app.sim.nodes import components, packages
 from app.sim.nodes.kubelet.config import KubeletConfig
 from app.sim.nodes.kubelet.events import EventsAndLogs
 from app.sim.nodes.kubelet.pod_worker import PodWorker
@@ -86,9 +86,9 @@ class NodeAgent(
         self.on_etcd_restore = on_etcd_restore
         now = clock.now()
         self.fs = VirtualFS()
-        for path, content in components.node_files(
-            node_name, node_ip, api_ip, control_plane, now
-        ).items():
+        files = components.node_files(node_name, node_ip, api_ip, control_plane, now)
+        files.update(packages.initial_files())
+        for path, content in files.items():
             self.fs.write(path, content, mtime=rfc3339(now))
         for directory in ("/var/lib/etcd/member/snap", "/var/log/pods", "/root", "/tmp"):
             if control_plane or directory != "/var/lib/etcd/member/snap":
@@ -113,6 +113,8 @@ class NodeAgent(
         self._bound: dict[tuple[str, str], dict[str, Any]] = {}
         self._last_api_error = 0.0
         self._ip_next = 2
+        # The version of the running kubelet process (the package's at its start).
+        self.kubelet_version = components.KUBERNETES_VERSION
         self._load_kubelet_config(now.timestamp())
 
     # ---- services ----------------------------------------------------------------------

@@ -7,7 +7,7 @@ import re
 import yaml
 
 from app.sim.machinery import safe_yaml
-from app.sim.nodes import components
+from app.sim.nodes import components, packages
 from app.sim.nodes.kubelet.records import _klog
 from app.sim.nodes.kubelet.state import AgentState
 
@@ -80,10 +80,12 @@ class KubeletConfig(AgentState):
             return
         self.kubelet_config_error = []
         self.services.healthy("kubelet")
+        # The binary on disk now is what runs (an upgraded package after a restart).
+        self.kubelet_version = packages.installed_version(self.fs, "kubelet")
         self.journal(
             now,
             "I",
-            f'server.go:529] "Kubelet version" kubeletVersion="{components.KUBERNETES_VERSION}"',
+            f'server.go:529] "Kubelet version" kubeletVersion="{self.kubelet_version}"',
         )
         self.journal(
             now, "I", f'kubelet.go:480] "Adding static pod path" path="{self.static_pod_path}"'

@@ -73,6 +73,7 @@ class Snapshots(AgentState):
             "apiReachable": self.api_reachable,
             "loadedDropin": self.loaded_dropin,
             "ipNext": self._ip_next,
+            "kubeletVersion": self.kubelet_version,
         }
 
     def load(self, data: dict[str, Any]) -> None:
@@ -91,3 +92,4 @@ class Snapshots(AgentState):
         self.api_reachable = data.get("apiReachable", True)
         self.loaded_dropin = data.get("loadedDropin", self.loaded_dropin)
         self._ip_next = data.get("ipNext", 2)
+        self.kubelet_version = data.get("kubeletVersion", components.KUBERNETES_VERSION)

@@ -49,6 +49,7 @@ class AgentState:
     _bound: dict[tuple[str, str], dict[str, Any]]
     _last_api_error: float
     _ip_next: int
+    kubelet_version: str
     # Set by the node set (nodes/__init__.py) when the node joins; absent until then.
     run_one_shot: Callable[[PodRuntime, dict[str, Any]], tuple[int, str] | None]
 

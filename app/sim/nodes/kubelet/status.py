@@ -110,8 +110,11 @@ class StatusReporter(AgentState):
             (current.get(t) or {}).get("status") != s or (current.get(t) or {}).get("reason") != r
             for t, (s, r, _) in wanted.items()
         )
+        info = status.setdefault("nodeInfo", {})
+        changed = changed or info.get("kubeletVersion") != self.kubelet_version
         if not changed and now - self.last_status < STATUS_REPORT:
             return
+        info["kubeletVersion"] = self.kubelet_version
         stamp = _ts(now)
         conditions = []
         for t, (s, r, m) in wanted.items():
