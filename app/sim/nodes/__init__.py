@@ -68,6 +68,26 @@ class ClusterNodes:
         ]
         api_ip = _internal_ip(control[0]) if control else (_internal_ip(nodes[0]) if nodes else "")
         added = []
+        names = {n["metadata"]["name"] for n in nodes}
+        for machine in getattr(self.cluster, "spare_machines", None) or []:
+            name = str(machine["name"])
+            if name in self.agents or name in names:
+                continue
+            # A spare machine: kubeadm and the kubelet installed, not joined yet.
+            self.agents[name] = NodeAgent(
+                self.store,
+                self.clock,
+                name,
+                node_ip=str(machine["ip"]),
+                pod_cidr=f"10.244.{int(machine.get('index', len(self.agents)))}.0/24",
+                control_plane=False,
+                api_ip=api_ip,
+                bad_images=self.bad_images,
+                on_etcd_restore=self._restore_store,
+                joined=False,
+            )
+            self.agents[name].run_one_shot = self._run_one_shot
+            added.append(name)
         for node in nodes:
             name = node["metadata"]["name"]
             if name in self.agents:
@@ -101,7 +121,7 @@ class ClusterNodes:
     def sync(self, now: datetime | None = None) -> None:
         """Run every node's kubelet up to `now` and publish container logs."""
         with self.lock:
-            if self.store.count("", "nodes") != len(self.agents):
+            if self.store.count("", "nodes") != sum(a.joined for a in self.agents.values()):
                 self.ensure_agents()
             pods, _ = self.store.list("", "pods")
             for agent in self.agents.values():

@@ -7,10 +7,9 @@ really renews.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 
-from app.sim.nodes import components, kubeadm_upgrade, packages
+from app.sim.nodes import components, kubeadm_join, kubeadm_upgrade, packages
 from app.sim.nodes.shell import CommandResult, NodeShell, command, fail, ok, tabwrite
 from app.sim.nodes.vfs import FsError
 
@@ -182,16 +181,10 @@ def _kubeadm(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
         if len(words) < 3:
             return fail('Error: missing subcommand; "renew" is not meant to be run on its own')
         return renew(sh, words[2])
-    if words[:2] == ["token", "create"]:
-        token = hashlib.sha256(sh.stamp().encode()).hexdigest()
-        value = f"{token[:6]}.{token[6:22]}"
-        if "--print-join-command" in args:
-            ca_hash = hashlib.sha256(sh.fs.read(f"{PKI}/ca.crt").encode()).hexdigest()
-            return ok(
-                f"kubeadm join {sh.agent.api_ip}:{components.API_PORT} --token {value} "
-                f"--discovery-token-ca-cert-hash sha256:{ca_hash}\n"
-            )
-        return ok(value + "\n")
+    if words[:1] == ["token"]:
+        return kubeadm_join.token(sh, args[args.index("token") + 1 :])
+    if words[:1] == ["join"]:
+        return kubeadm_join.join(sh, args[args.index("join") + 1 :])
     return fail(
         f'unknown command "{" ".join(words[:2])}" for "kubeadm"\nRun \'kubeadm --help\' for usage.'
     )

@@ -74,10 +74,15 @@ class NodeAgent(
         api_ip: str,
         bad_images: set[str] | None = None,
         on_etcd_restore: Callable[[dict[str, Any]], None] | None = None,
+        joined: bool = True,
     ) -> None:
         self.store = store
         self.clock = clock
         self.name = node_name
+        # False on a spare machine until `kubeadm join`; `register_pending`: the kubelet
+        # creates its Node object on its next start (registration).
+        self.joined = joined
+        self.register_pending = False
         self.node_ip = node_ip
         self.pod_cidr = pod_cidr
         self.control_plane = control_plane
@@ -88,6 +93,11 @@ class NodeAgent(
         self.fs = VirtualFS()
         files = components.node_files(node_name, node_ip, api_ip, control_plane, now)
         files.update(packages.initial_files())
+        if not joined:
+            # kubeadm join writes these; until then the kubelet crash-loops on the
+            # missing configuration, as on a fresh kubeadm machine.
+            for path in components.JOIN_FILES:
+                files.pop(path, None)
         for path, content in files.items():
             self.fs.write(path, content, mtime=rfc3339(now))
         for directory in ("/var/lib/etcd/member/snap", "/var/log/pods", "/root", "/tmp"):

@@ -50,6 +50,8 @@ class AgentState:
     _last_api_error: float
     _ip_next: int
     kubelet_version: str
+    joined: bool
+    register_pending: bool
     # Set by the node set (nodes/__init__.py) when the node joins; absent until then.
     run_one_shot: Callable[[PodRuntime, dict[str, Any]], tuple[int, str] | None]
 
