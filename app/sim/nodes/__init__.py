@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from app.sim.nodes import components
 from app.sim.nodes.kubelet import LogError, NodeAgent
 from app.sim.nodes.vfs import FsError
 
@@ -87,6 +88,7 @@ class ClusterNodes:
                 joined=False,
             )
             self.agents[name].run_one_shot = self._run_one_shot
+            self.agents[name].serving_cert = self._serving_cert
             added.append(name)
         for node in nodes:
             name = node["metadata"]["name"]
@@ -105,8 +107,18 @@ class ClusterNodes:
                 on_etcd_restore=self._restore_store,
             )
             self.agents[name].run_one_shot = self._run_one_shot
+            self.agents[name].serving_cert = self._serving_cert
             added.append(name)
         return added
+
+    def _serving_cert(self) -> str | None:
+        # The API server's serving certificate (kubeadm's pki/apiserver.crt on the
+        # control-plane node; the API server reloads it when it changes).
+        for agent in self.agents.values():
+            if agent.control_plane:
+                path = f"{components.PKI_DIR}/apiserver.crt"
+                return agent.fs.read(path) if agent.fs.is_file(path) else None
+        return None
 
     def _run_one_shot(self, pod: Any, spec: dict[str, Any]) -> tuple[int, str] | None:
         # What a short main command prints and returns, run in the container's shell.

@@ -410,7 +410,7 @@ def _write_join_files(sh: NodeShell) -> None:
     files = {path: fresh[path] for path in components.JOIN_FILES if path in fresh}
     files[f"{components.PKI_DIR}/ca.crt"] = ca
     files[components.KUBELET_KUBECONFIG] = components.kubeconfig_text(
-        f"system:node:{agent.name}", server, client, ca
+        f"system:node:{agent.name}", server, client, ca, cert_file=components.KUBELET_CLIENT_CERT
     )
     files[components.KUBELET_CLIENT_CERT] = client + components.key_pem()
     for path, text in files.items():

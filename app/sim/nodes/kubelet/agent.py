@@ -24,6 +24,7 @@ from app.sim.machinery.clock import Clock, rfc3339
 from app.sim.machinery.store import ObjectStore
 from app.sim.nodes import components, packages
 from app.sim.nodes.kubelet.config import KubeletConfig
+from app.sim.nodes.kubelet.credentials import Credentials
 from app.sim.nodes.kubelet.events import EventsAndLogs
 from app.sim.nodes.kubelet.pod_worker import PodWorker
 from app.sim.nodes.kubelet.prober import Prober
@@ -57,7 +58,14 @@ def preloaded_images(control_plane: bool) -> list[str]:
 
 
 class NodeAgent(
-    KubeletConfig, StaticPods, PodWorker, Prober, StatusReporter, EventsAndLogs, Snapshots
+    KubeletConfig,
+    StaticPods,
+    PodWorker,
+    Prober,
+    StatusReporter,
+    EventsAndLogs,
+    Snapshots,
+    Credentials,
 ):
     """Kubelet, container runtime, file system and services of one node: the state
     and the sync loop here, each concern in its own part."""
@@ -173,6 +181,10 @@ class NodeAgent(
         running = self.kubelet_running() and self.api_reachable
         if self.kubelet_running() and not self.api_reachable:
             self._log_api_errors(moment)
+        if running and self.api_refused(moment):
+            # An expired certificate: the API server refuses the kubelet; its
+            # containers keep running, nothing reaches the API.
+            running = False
         if running:
             self._sync_static_pods(moment)
             self._sync_api_pods(moment)

@@ -158,6 +158,10 @@ class KubeletConfig(AgentState):
         endpoint = server.split("://", 1)[-1].rstrip("/") if server else ""
         self.api_reachable = endpoint in self.api_endpoints()
         self.api_server_url = server or ""
+        expired = self.expired_client_cert_startup(now)
+        if expired is not None:
+            pid = self.services.units["kubelet"].pid
+            return [_klog(now, "E", line, pid) for line in expired], "1/FAILURE"
         return None
 
     def api_endpoints(self) -> tuple[str, ...]:
