@@ -173,7 +173,16 @@ class Credentials(AgentState):
 
     def api_refused(self, now: float) -> bool:
         """Whether the API server refuses this kubelet now; logs why every 10 s and
-        rotates the client certificate when it is due."""
+        rotates the client certificate when it is due. Checked once per instant (the
+        control plane syncs several times at one instant)."""
+        checked = self.__dict__.get("_credentials_checked")
+        if checked is not None and checked[0] == now:
+            return bool(checked[1])
+        refused = self._check_credentials(now)
+        self.__dict__["_credentials_checked"] = (now, refused)
+        return refused
+
+    def _check_credentials(self, now: float) -> bool:
         lines = self._api_refusal(now)
         if lines is None:
             self._rotate_client_cert(now)

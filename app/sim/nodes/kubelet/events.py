@@ -213,14 +213,20 @@ class EventsAndLogs(AgentState):
     def static_pods_of(self, component: str) -> list[PodRuntime]:
         """Every live static pod running `component` (a second kube-scheduler manifest
         is a second instance, as on kubeadm), oldest first."""
-        out = []
-        for pod in sorted(self.pods.values(), key=lambda p: p.created):
-            if pod.static and not pod.terminated and pod.terminating_since is None:
-                labels = {"metadata": {"labels": pod.labels}, "spec": pod.spec}
-                if components.component_of(labels) == component or (
-                    pod.labels.get("component") == component
-                ):
-                    out.append(pod)
+        out = [
+            pod
+            for pod in self.pods.values()
+            if pod.static
+            and not pod.terminated
+            and pod.terminating_since is None
+            and (
+                pod.labels.get("component") == component
+                or components.component_of({"metadata": {"labels": pod.labels}, "spec": pod.spec})
+                == component
+            )
+        ]
+        if len(out) > 1:
+            out.sort(key=lambda p: p.created)
         return out
 
     def static_pod(self, component: str) -> PodRuntime | None:
