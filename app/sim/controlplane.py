@@ -84,9 +84,10 @@ class ControlPlane:
         for agent in self.nodes.agents.values():
             pods = agent.static_pods_of(component)
             running = [p for p in pods if agent.instance_running(p) is not None]
-            pod = (running or pods or [None])[0]
-            if pod is None:
+            candidates = running or pods
+            if not candidates:
                 continue
+            pod = candidates[0]
             for container in (pod.spec or {}).get("containers") or []:
                 argv = [str(x) for x in (container.get("command") or [])]
                 argv += [str(x) for x in (container.get("args") or [])]
@@ -127,7 +128,8 @@ class ControlPlane:
         """The scheduler process that holds the Lease (else the first one running)."""
         loops = [loop for _, _, loop in self.schedulers.values()]
         leading = [loop for loop in loops if loop.elector.is_leader]
-        return (leading or loops or [None])[0]
+        chosen = leading or loops
+        return chosen[0] if chosen else None
 
     def _controllers_flag(self) -> str:
         flag = self._running_flags(CONTROLLER_MANAGER).get("controllers", DEFAULT_CONTROLLERS)

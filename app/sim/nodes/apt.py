@@ -105,6 +105,60 @@ _READING = (
 )
 
 
+def _plan_lines(
+    wanted: dict[str, str], changed: list[str], current: dict[str, tuple[str, bool]]
+) -> tuple[list[str], dict[str, list[str]]]:
+    """apt's summary of an install: (lines, {"held"|"upgraded"|"downgraded"|"fresh":
+    package names})."""
+    out = [_READING.rstrip("\n")]
+    out += [f"{n} is already the newest version ({wanted[n]})." for n in wanted if n not in changed]
+    groups = {
+        "held": [n for n in changed if current.get(n, ("", False))[1]],
+        "downgraded": [
+            n for n in changed if n in current and _key(wanted[n]) < _key(current[n][0])
+        ],
+        "fresh": [n for n in changed if n not in current],
+    }
+    groups["upgraded"] = [n for n in changed if n in current and n not in groups["downgraded"]]
+    titles = (
+        ("held", "The following held packages will be changed:"),
+        ("upgraded", "The following packages will be upgraded:"),
+        ("downgraded", "The following packages will be DOWNGRADED:"),
+        ("fresh", "The following NEW packages will be installed:"),
+    )
+    for key, title in titles:
+        if groups[key]:
+            out += [title, "  " + " ".join(groups[key])]
+    counts = f"{len(groups['upgraded'])} upgraded, {len(groups['fresh'])} newly installed, "
+    if groups["downgraded"]:
+        counts += f"{len(groups['downgraded'])} downgraded, "
+    out.append(counts + "0 to remove and 0 not upgraded.")
+    return out, groups
+
+
+def _unpack(
+    sh: NodeShell, wanted: dict[str, str], changed: list[str], current: dict[str, tuple[str, bool]]
+) -> list[str]:
+    """Download, unpack and set up the changed packages; their new versions recorded."""
+    out = []
+    for name in changed:
+        minor = ".".join(wanted[name].split(".")[:2])
+        out.append(
+            f"Get:1 {repo_url(minor).rstrip('/')}  {name} {wanted[name]} "
+            f"[{PACKAGE_SIZES.get(name, 1)} B]"
+        )
+    for name in changed:
+        old = current.get(name, ("", False))[0]
+        out.append(f"Preparing to unpack .../{name}_{wanted[name]}_amd64.deb ...")
+        out.append(f"Unpacking {name} ({wanted[name]})" + (f" over ({old}) ..." if old else " ..."))
+    for name in changed:
+        out.append(f"Setting up {name} ({wanted[name]}) ...")
+        current[name] = (wanted[name], current.get(name, ("", False))[1])
+    if changed:
+        _write_installed(sh, current)
+    return out
+
+
 def apt_install(sh: NodeShell, args: list[str]) -> CommandResult:
     flags = {a for a in args if a.startswith("-")}
     words = [a for a in args if not a.startswith("-")]
@@ -115,59 +169,21 @@ def apt_install(sh: NodeShell, args: list[str]) -> CommandResult:
         return parsed
     wanted, changed = parsed
     current = installed(sh.fs)
-    out = [_READING.rstrip("\n")]
-    for name in wanted:
-        if name not in changed:
-            out.append(f"{name} is already the newest version ({wanted[name]}).")
-    held = [n for n in changed if current.get(n, ("", False))[1]]
-    downgraded = [n for n in changed if n in current and _key(wanted[n]) < _key(current[n][0])]
-    upgraded = [n for n in changed if n in current and n not in downgraded]
-    fresh = [n for n in changed if n not in current]
-    if held:
-        out += ["The following held packages will be changed:", "  " + " ".join(held)]
-    if upgraded:
-        out += ["The following packages will be upgraded:", "  " + " ".join(upgraded)]
-    if downgraded:
-        out += ["The following packages will be DOWNGRADED:", "  " + " ".join(downgraded)]
-    if fresh:
-        out += ["The following NEW packages will be installed:", "  " + " ".join(fresh)]
-    counts = f"{len(upgraded)} upgraded, {len(fresh)} newly installed, "
-    if downgraded:
-        counts += f"{len(downgraded)} downgraded, "
-    out.append(counts + "0 to remove and 0 not upgraded.")
+    out, groups = _plan_lines(wanted, changed, current)
     yes = bool(flags & {"-y", "--yes", "--assume-yes", "-qy", "-yq"})
-    if held and "--allow-change-held-packages" not in flags:
-        return fail(
-            "E: Held packages were changed and -y was used without --allow-change-held-packages.",
-            100,
-            "\n".join(out) + "\n",
+    refusal = None
+    if groups["held"] and "--allow-change-held-packages" not in flags:
+        refusal = (
+            "E: Held packages were changed and -y was used without --allow-change-held-packages."
         )
-    if downgraded and yes and "--allow-downgrades" not in flags:
-        return fail(
-            "E: Packages were downgraded and -y was used without --allow-downgrades.",
-            100,
-            "\n".join(out) + "\n",
-        )
+    elif groups["downgraded"] and yes and "--allow-downgrades" not in flags:
+        refusal = "E: Packages were downgraded and -y was used without --allow-downgrades."
+    if refusal is not None:
+        return fail(refusal, 100, "\n".join(out) + "\n")
     if changed and not yes:
         out.append("Do you want to continue? [Y/n] Abort.")
         return CommandResult(1, "\n".join(out) + "\n", "")
-    for name in changed:
-        version = wanted[name]
-        minor = ".".join(version.split(".")[:2])
-        out.append(
-            f"Get:1 {repo_url(minor).rstrip('/')}  {name} {version} "
-            f"[{PACKAGE_SIZES.get(name, 1)} B]"
-        )
-    for name in changed:
-        version = wanted[name]
-        old = current.get(name, ("", False))[0]
-        out.append(f"Preparing to unpack .../{name}_{version}_amd64.deb ...")
-        out.append(f"Unpacking {name} ({version})" + (f" over ({old}) ..." if old else " ..."))
-    for name in changed:
-        out.append(f"Setting up {name} ({wanted[name]}) ...")
-        current[name] = (wanted[name], current.get(name, ("", False))[1])
-    if changed:
-        _write_installed(sh, current)
+    out += _unpack(sh, wanted, changed, current)
     return ok("\n".join(out) + "\n")
 
 

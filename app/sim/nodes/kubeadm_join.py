@@ -222,7 +222,7 @@ def token_delete(sh: NodeShell, words: list[str]) -> CommandResult:
             "missing subcommand; 'token delete' is missing token of form "
             '"[a-z0-9]{6}" or "[a-z0-9]{6}.[a-z0-9]{16}"\n' + _TRACE
         )
-    out = []
+    out: list[str] = []
     for word in words:
         token_id = word.split(".", 1)[0]
         try:

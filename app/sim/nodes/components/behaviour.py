@@ -208,7 +208,7 @@ def component_program(
         # A second copy of a component on the same node (another static pod manifest
         # with the same secure port) cannot bind it: the binary exits, as upstream's
         # SecureServingOptions.ApplyTo does (CreateListener).
-        prog.ports = prog.tls_ports = prog.listen = []
+        prog.ports, prog.tls_ports, prog.listen = [], [], []
         where = f"{bind}:{port}"
         return fail(
             f"failed to create listener: failed to listen on {where}: listen tcp {where}: "
