@@ -103,6 +103,17 @@ def test_control_plane_then_worker_upgrade(
         "jsonpath={.spec.containers[0].image}",
     ).stdout
     assert image == "registry.k8s.io/kube-apiserver:v1.37.1"
+    proxies = kubectl(
+        "-n",
+        "kube-system",
+        "get",
+        "pods",
+        "-l",
+        "k8s-app=kube-proxy",
+        "-o",
+        "jsonpath={.items[*].spec.containers[0].image}",
+    ).stdout.split()
+    assert proxies == ["registry.k8s.io/kube-proxy:v1.37.1"] * 2
     assert node_versions(kubectl) == {"controlplane": "v1.36.2", "node01": "v1.36.2"}
 
     # The kubelet runs its new release only once restarted.
