@@ -30,7 +30,8 @@ LAB_SPEC = "certprep/lab/v1"
 LAB_FILE = "lab.yaml"
 MANIFEST_DIR = "manifests"
 BACKENDS = ("simulator", "kind")
-NODE_ROLES = ("control-plane", "worker")
+# `spare`: a machine not joined yet (simulator only; `kubeadm join` adds it).
+NODE_ROLES = ("control-plane", "worker", "spare")
 # core/v1 TaintEffect values.
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 SERVICE_STATES = ("running", "stopped", "disabled")
@@ -396,6 +397,9 @@ def _cross_checks(doc: Document, data: dict[str, Any], folder: Path) -> list[Iss
     if len(set(data["backends"])) != len(data["backends"]):
         add(("backends",), "backends lists a backend twice")
     nodes = {n["name"] for n in data["cluster"]["nodes"]}
+    spare = [i for i, n in enumerate(data["cluster"]["nodes"]) if n["role"] == "spare"]
+    if spare and "kind" in data["backends"]:
+        add(("cluster", "nodes", spare[0], "role"), "a spare node needs backends: [simulator]")
     for index, fault in enumerate(data["setup"]["faults"]):
         if "node" in fault and fault["node"] not in nodes:
             add(("setup", "faults", index, "node"), f"unknown node {fault['node']!r}")

@@ -72,7 +72,9 @@ SYSTEM_PRIORITY_CLASSES = (
 
 # A Node name in a shape must be an RFC 1123 label (kubeadm uses the host name).
 NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-NODE_ROLES = ("control-plane", "worker")
+# `spare`: a machine with containerd, kubeadm and the kubelet installed but not joined
+# (no Node object; `kubeadm join` on it registers the node).
+NODE_ROLES = ("control-plane", "worker", "spare")
 # core/v1 TaintEffect values.
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 # Node resources a shape may size (the ones the scheduler's NodeResourcesFit reads).
@@ -476,8 +478,15 @@ def bootstrap(
     shaped = {n["name"]: n for n in validate_shape(shape)} if shape is not None else {}
     names = tuple(shaped) if shaped else tuple(node_names(nodes))
     # store.create works on its own copy, so the shared templates are passed as they are.
+    spare = [n for n in names if shaped.get(n, {}).get("role") == "spare"]
+    cluster.spare_machines = [
+        {"name": n, "ip": f"{NODE_IP_BASE}{2 + names.index(n)}", "index": names.index(n)}
+        for n in spare
+    ]
     for group, plural, template in _templates(names):
         obj = template
+        if plural in ("nodes", "leases") and template["metadata"]["name"] in spare:
+            continue
         if plural == "leases":
             renewed = rfc3339_micro(cluster.clock.now())
             obj = {**template, "spec": {**template["spec"], "renewTime": renewed}}

@@ -2,12 +2,14 @@
 kube-controller-manager, stepped together on the cluster's clock.
 
 Each `tick()` runs, in order, every node's kubelet (which also runs the static
-control-plane pods from `/etc/kubernetes/manifests`), then kube-scheduler while its
-static pod runs, then kube-controller-manager while its static pod runs, with the
+control-plane pods from `/etc/kubernetes/manifests`), then every kube-scheduler process
+(one per running static pod that runs the scheduler: a second manifest is a second
+instance, as on kubeadm; they compete for the Lease kube-system/kube-scheduler and only
+the holder schedules), then kube-controller-manager while its static pod runs, with the
 `--controllers` flag its running pod was started with. A component whose pod stops
 running stops renewing its leader Lease; when its pod comes back it is a new process:
-a fresh leader-election identity and, for the controller manager, fresh in-memory
-state.
+a fresh leader-election identity and fresh in-memory state (the scheduler's queue, the
+controller manager's caches).
 
 Time: a wall-clock cluster is ticked by the server's loop thread (`cluster.loops`);
 a manual-clock cluster only moves when `advance(seconds)` is called (the admin route
@@ -25,7 +27,7 @@ from app.sim.machinery.clock import ManualClock
 from app.sim.machinery.cluster import Cluster
 from app.sim.nodes import ClusterNodes
 from app.sim.nodes.components import parse_flags
-from app.sim.scheduler.loop import SchedulerLoop
+from app.sim.scheduler.loop import LEASE_NAME, SchedulerLoop
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,8 @@ class ControlPlane:
         self.nodes: ClusterNodes = nodes or ClusterNodes(cluster)
         cluster.node_access = self.nodes
         self.lock = self.nodes.lock
-        self.scheduler = SchedulerLoop(cluster)
+        # One scheduler per running process: {process key: (node, static pod key, loop)}.
+        self.schedulers: dict[str, tuple[str, str, SchedulerLoop]] = {}
         self.controllers_flag = DEFAULT_CONTROLLERS
         self.manager = ControllerManager.for_cluster(cluster)
         self.running = {SCHEDULER: True, CONTROLLER_MANAGER: True}
@@ -76,11 +79,15 @@ class ControlPlane:
     # ---- components --------------------------------------------------------------------
 
     def _running_flags(self, component: str) -> dict[str, str]:
-        """The flags the running static pod of `component` was started with."""
+        """The flags the running static pod of `component` was started with (the
+        first static pod when none runs)."""
         for agent in self.nodes.agents.values():
-            pod = agent.static_pod(component)
-            if pod is None:
+            pods = agent.static_pods_of(component)
+            running = [p for p in pods if agent.instance_running(p) is not None]
+            candidates = running or pods
+            if not candidates:
                 continue
+            pod = candidates[0]
             for container in (pod.spec or {}).get("containers") or []:
                 argv = [str(x) for x in (container.get("command") or [])]
                 argv += [str(x) for x in (container.get("args") or [])]
@@ -93,12 +100,36 @@ class ControlPlane:
         """Whether `name` runs now; a component coming back is a new process."""
         now = self.nodes.component_running(name)
         if now and not self.running[name]:
-            if name == SCHEDULER:
-                self.scheduler.elector.restart()
-            else:
-                self._new_manager(self._controllers_flag())
+            self._new_manager(self._controllers_flag())
         self.running[name] = now
         return now
+
+    def _tick_schedulers(self) -> None:
+        """Every running kube-scheduler process holds or waits for the Lease; the
+        holder schedules. A process that is gone writes nothing more (its Lease goes
+        stale and expires); a restarted container is a new process."""
+        instances = self.nodes.component_instances(SCHEDULER)
+        for key, (node, pod_key) in instances.items():
+            if key not in self.schedulers:
+                self.schedulers[key] = (node, pod_key, SchedulerLoop(self.cluster, host=node))
+        for key, (node, pod_key, loop) in list(self.schedulers.items()):
+            if key not in instances:
+                loop.tick(running=False)
+                del self.schedulers[key]
+                continue
+            was_leading = loop.elector.is_leader
+            loop.tick(running=True)
+            if loop.elector.is_leader and not was_leading:
+                self.nodes.note_leader(node, pod_key, LEASE_NAME)
+        self.running[SCHEDULER] = bool(instances)
+
+    @property
+    def scheduler(self) -> SchedulerLoop | None:
+        """The scheduler process that holds the Lease (else the first one running)."""
+        loops = [loop for _, _, loop in self.schedulers.values()]
+        leading = [loop for loop in loops if loop.elector.is_leader]
+        chosen = leading or loops
+        return chosen[0] if chosen else None
 
     def _controllers_flag(self) -> str:
         flag = self._running_flags(CONTROLLER_MANAGER).get("controllers", DEFAULT_CONTROLLERS)
@@ -125,7 +156,7 @@ class ControlPlane:
             if self._closed:
                 return
             self.nodes.sync()
-            self.scheduler.tick(running=self._component(SCHEDULER))
+            self._tick_schedulers()
             running = self._component(CONTROLLER_MANAGER)
             if running:
                 flag = self._controllers_flag()
@@ -180,7 +211,7 @@ class ControlPlane:
         snapshot: informer caches, queues and leader identities start afresh."""
         with self.lock:
             self.manager.close()
-            self.scheduler = SchedulerLoop(self.cluster)
+            self.schedulers = {}
             self.manager = ControllerManager.for_cluster(
                 self.cluster,
                 controllers=[p for p in self.controllers_flag.split(",") if p],

@@ -250,7 +250,7 @@ class SimServer(ClusterRegistry):
         if parts and parts[0] in ("healthz", "livez", "readyz"):
             return _health(request, prefix=f"/clusters/{cluster_id}")
         if parts == ["version"]:
-            return _json(200, discovery.version_info())
+            return _json(200, _cluster_version(self.clusters.get(cluster_id)))
         peer_cert = _peer_cert(request)
         cluster = self.clusters.get(cluster_id) or self._unknown_cluster(request, peer_cert)
         # Every unknown id shares the stand-in's budget.
@@ -500,6 +500,26 @@ class SimServer(ClusterRegistry):
             return fn(*args)
         future = asyncio.run_coroutine_threadsafe(_as_coroutine(fn, *args), self._loop)
         return future.result(30)
+
+
+def _cluster_version(cluster: Cluster | None) -> dict[str, str]:
+    """`/version`: the release of the cluster's running API server (it changes with
+    `kubeadm upgrade apply`), the simulator's default otherwise (and for unknown ids,
+    so the answer tells nobody whether a cluster exists)."""
+    info = discovery.version_info()
+    nodes = getattr(cluster, "node_access", None) if cluster is not None else None
+    running = getattr(nodes, "api_server_version", lambda: None)()
+    if isinstance(running, str) and running != info["gitVersion"]:
+        major, minor = running.lstrip("v").split(".")[:2]
+        info.update(
+            gitVersion=running,
+            major=major,
+            minor=minor,
+            emulationMajor=major,
+            emulationMinor=minor,
+            minCompatibilityMinor=str(int(minor) - 1),
+        )
+    return info
 
 
 def _warm_up(server: SimServer) -> None:

@@ -192,6 +192,9 @@ class Cluster:
         # logs(namespace, pod, container, previous, tail) raising errors.LogError; the
         # composition (server, control plane) injects `app.sim.nodes.ClusterNodes`.
         self.node_access: Any = None
+        # Machines of the cluster's shape that are not joined yet (role `spare`):
+        # [{"name", "ip", "index"}]; their node agents exist, their Node objects do not.
+        self.spare_machines: list[dict[str, Any]] = []
         # Control-plane loops (scheduler, controllers, kubelets): callables the server
         # runs every few hundred milliseconds on a worker thread; each reads the clock.
         self.loops: list[Callable[[], object]] = []

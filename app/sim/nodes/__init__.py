@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from app.sim.nodes import components
 from app.sim.nodes.kubelet import LogError, NodeAgent
 from app.sim.nodes.vfs import FsError
 
@@ -68,6 +69,27 @@ class ClusterNodes:
         ]
         api_ip = _internal_ip(control[0]) if control else (_internal_ip(nodes[0]) if nodes else "")
         added = []
+        names = {n["metadata"]["name"] for n in nodes}
+        for machine in getattr(self.cluster, "spare_machines", None) or []:
+            name = str(machine["name"])
+            if name in self.agents or name in names:
+                continue
+            # A spare machine: kubeadm and the kubelet installed, not joined yet.
+            self.agents[name] = NodeAgent(
+                self.store,
+                self.clock,
+                name,
+                node_ip=str(machine["ip"]),
+                pod_cidr=f"10.244.{int(machine.get('index', len(self.agents)))}.0/24",
+                control_plane=False,
+                api_ip=api_ip,
+                bad_images=self.bad_images,
+                on_etcd_restore=self._restore_store,
+                joined=False,
+            )
+            self.agents[name].run_one_shot = self._run_one_shot
+            self.agents[name].serving_cert = self._serving_cert
+            added.append(name)
         for node in nodes:
             name = node["metadata"]["name"]
             if name in self.agents:
@@ -85,8 +107,18 @@ class ClusterNodes:
                 on_etcd_restore=self._restore_store,
             )
             self.agents[name].run_one_shot = self._run_one_shot
+            self.agents[name].serving_cert = self._serving_cert
             added.append(name)
         return added
+
+    def _serving_cert(self) -> str | None:
+        # The API server's serving certificate (kubeadm's pki/apiserver.crt on the
+        # control-plane node; the API server reloads it when it changes).
+        for agent in self.agents.values():
+            if agent.control_plane:
+                path = f"{components.PKI_DIR}/apiserver.crt"
+                return agent.fs.read(path) if agent.fs.is_file(path) else None
+        return None
 
     def _run_one_shot(self, pod: Any, spec: dict[str, Any]) -> tuple[int, str] | None:
         # What a short main command prints and returns, run in the container's shell.
@@ -101,7 +133,7 @@ class ClusterNodes:
     def sync(self, now: datetime | None = None) -> None:
         """Run every node's kubelet up to `now` and publish container logs."""
         with self.lock:
-            if self.store.count("", "nodes") != len(self.agents):
+            if self.store.count("", "nodes") != sum(a.joined for a in self.agents.values()):
                 self.ensure_agents()
             pods, _ = self.store.list("", "pods")
             for agent in self.agents.values():
@@ -159,6 +191,39 @@ class ClusterNodes:
         """Whether a control-plane component (kube-scheduler, ...) runs on some node."""
         with self.lock:
             return any(a.component_running(name) for a in self.agents.values())
+
+    def component_instances(self, name: str) -> dict[str, tuple[str, str]]:
+        """The running processes of a control-plane component, one per static pod
+        that runs it and does its work: {process key: (node, static pod key)}. The
+        key changes when the container restarts (a new process)."""
+        with self.lock:
+            out = {}
+            for agent in self.agents.values():
+                for pod in agent.static_pods_of(name):
+                    cur = agent.instance_running(pod)
+                    if cur is not None:
+                        out[f"{agent.name}/{pod.name}/{cur.id}"] = (agent.name, pod.key)
+            return out
+
+    def api_server_version(self) -> str | None:
+        """The release of the running kube-apiserver (its image tag, "v1.36.2"), or
+        None when none runs; `/version` reports it, so an upgraded control plane shows
+        its new version."""
+        with self.lock:
+            for agent in self.agents.values():
+                for pod in agent.static_pods_of("kube-apiserver"):
+                    cur = agent.instance_running(pod)
+                    tag = cur.image.rpartition(":")[2].split("@")[0] if cur else ""
+                    if tag.startswith("v") and tag.count(".") == 2:
+                        return tag
+            return None
+
+    def note_leader(self, node: str, pod_key: str, lease: str) -> None:
+        """The component process of static pod `pod_key` on `node` acquired `lease`."""
+        with self.lock:
+            agent = self.agents.get(node)
+            if agent is not None:
+                agent.note_leader(pod_key, lease)
 
     def _publish_logs(self) -> None:
         pod_logs = getattr(self.cluster, "pod_logs", None)

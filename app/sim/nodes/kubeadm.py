@@ -7,10 +7,10 @@ really renews.
 
 from __future__ import annotations
 
-import hashlib
+import re
 from datetime import datetime, timedelta
 
-from app.sim.nodes import components
+from app.sim.nodes import components, kubeadm_join, kubeadm_upgrade, packages
 from app.sim.nodes.shell import CommandResult, NodeShell, command, fail, ok, tabwrite
 from app.sim.nodes.vfs import FsError
 
@@ -156,10 +156,45 @@ def renew(sh: NodeShell, which: str) -> CommandResult:
     return ok("\n".join(out) + "\n")
 
 
+def _flag(args: list[str], name: str) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def kubeconfig_user(sh: NodeShell, args: list[str]) -> CommandResult:
+    """`kubeadm kubeconfig user --client-name NAME [--org ORG] [--validity-period D]`:
+    a kubeconfig for NAME with a client certificate the cluster CA signs now (what the
+    kubeadm troubleshooting guide uses to replace an expired kubelet.conf)."""
+    if not sh.agent.control_plane or not sh.fs.is_file(f"{PKI}/ca.key"):
+        return fail(
+            "failure loading ca certificate: couldn't load the certificate file "
+            f"{PKI}/ca.crt: open {PKI}/ca.crt: no such file or directory\n"
+            "To see the stack trace of this error execute with --v=5 or higher"
+        )
+    name = _flag(args, "--client-name")
+    if not name:
+        return fail('Error: required flag(s) "client-name" not set')
+    validity = _flag(args, "--validity-period") or "8760h"
+    hours = re.fullmatch(r"(\d+)h", validity)
+    if hours is None:
+        return fail(f'invalid argument "{validity}" for "--validity-period" flag')
+    now = sh.now()
+    cert = components.cert_pem(name, "kubernetes", now, now + timedelta(hours=int(hours.group(1))))
+    server = f"https://{sh.agent.api_ip}:{components.API_PORT}"
+    ca = sh.fs.read(f"{PKI}/ca.crt")
+    return ok(components.kubeconfig_text(name, server, cert, ca))
+
+
 @command("kubeadm")
 def _kubeadm(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     words = [a for a in args if not a.startswith("-")]
-    version = components.KUBERNETES_VERSION
+    version = packages.installed_version(sh.fs, "kubeadm")
+    if words[:1] == ["upgrade"]:
+        return kubeadm_upgrade.upgrade(sh, args[args.index("upgrade") + 1 :], stdin)
     if words[:1] == ["version"]:
         if "-o" in args or "--output=short" in args or "short" in args:
             return ok(version + "\n")
@@ -180,16 +215,12 @@ def _kubeadm(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
         if len(words) < 3:
             return fail('Error: missing subcommand; "renew" is not meant to be run on its own')
         return renew(sh, words[2])
-    if words[:2] == ["token", "create"]:
-        token = hashlib.sha256(sh.stamp().encode()).hexdigest()
-        value = f"{token[:6]}.{token[6:22]}"
-        if "--print-join-command" in args:
-            ca_hash = hashlib.sha256(sh.fs.read(f"{PKI}/ca.crt").encode()).hexdigest()
-            return ok(
-                f"kubeadm join {sh.agent.api_ip}:{components.API_PORT} --token {value} "
-                f"--discovery-token-ca-cert-hash sha256:{ca_hash}\n"
-            )
-        return ok(value + "\n")
+    if words[:2] == ["kubeconfig", "user"]:
+        return kubeconfig_user(sh, args)
+    if words[:1] == ["token"]:
+        return kubeadm_join.token(sh, args[args.index("token") + 1 :])
+    if words[:1] == ["join"]:
+        return kubeadm_join.join(sh, args[args.index("join") + 1 :])
     return fail(
         f'unknown command "{" ".join(words[:2])}" for "kubeadm"\nRun \'kubeadm --help\' for usage.'
     )

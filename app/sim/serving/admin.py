@@ -409,6 +409,11 @@ def _node_list(cluster: Cluster) -> list[dict[str, Any]]:
         conditions = (node.get("status") or {}).get("conditions") or []
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
         items.append({"name": node["metadata"]["name"], "roles": roles, "ready": ready})
+    # Machines of the shape not joined yet are reachable too (to run `kubeadm join`).
+    listed = {item["name"] for item in items}
+    for machine in cluster.spare_machines:
+        if machine["name"] not in listed:
+            items.append({"name": machine["name"], "roles": [], "ready": False})
     return items
 
 
@@ -444,7 +449,11 @@ async def node_access(
         return _json(200, {"items": await server.in_thread(_node_list, cluster)})
     node = rest[0]
     action = rest[1] if len(rest) > 1 else ""
-    if await server.in_thread(cluster.store.get, "", "nodes", None, node) is None:
+    spare = {m["name"] for m in cluster.spare_machines}
+    if (
+        node not in spare
+        and await server.in_thread(cluster.store.get, "", "nodes", None, node) is None
+    ):
         raise ApiError(404, f'node "{node}" not found')
     access = cluster.node_access
     if access is None:

@@ -320,6 +320,13 @@ EFFECTIVE_CHEATS = [
         "thumbnails-available",
         "manifest-fixed",
     ),
+    # A second, healthy static default-scheduler runs and binds pods (the probe passes),
+    # as on kubeadm; the broken manifest stays, so its guard caps the grade.
+    *[
+        (f"pending-pods-control-plane-{n}", "cheat-second-static-scheduler", passing, guard)
+        for n in (1, 2, 3)
+        for passing, guard in (("probe-scheduled", "manifest-fixed"),)
+    ],
     ("etcd-snapshot", "cheat-touch-file", "snapshot-file", "snapshot-valid"),
     ("etcd-snapshot-restore", "cheat-recreate-by-hand", "gateway-back", "gateway-is-original"),
     ("leader-election-leases", "cheat-swapped", "controller-manager-leader", "scheduler-leader"),

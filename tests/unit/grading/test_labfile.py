@@ -170,6 +170,17 @@ def test_control_plane_count(lab_copy: Path) -> None:
     assert message == "cluster.nodes: needs exactly one control-plane node; found 0"
 
 
+def test_a_spare_node_is_simulator_only(lab_copy: Path) -> None:
+    _edit(lab_copy, "role: worker", "role: spare")
+    [(line, message)] = _issues(lab_copy)
+    assert line == _line_of(lab_copy, "role: spare")
+    assert message == "a spare node needs backends: [simulator]"
+    _edit(lab_copy, "backends: [simulator, kind]", "backends: [simulator]")
+    lab, issues = check_lab(lab_copy, display="lab.yaml")
+    assert issues == [] and lab is not None
+    assert [n["role"] for n in lab.data["cluster"]["nodes"]].count("spare") == 1
+
+
 def test_unknown_node_in_fault_and_missing_script(lab_copy: Path) -> None:
     _edit(
         lab_copy,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 from typing import Any
 
 import yaml
@@ -112,9 +113,11 @@ def component_program(
     fs: VirtualFS,
     api_endpoints: tuple[str, ...],
     etcd_running: bool = True,
+    busy: list[str] | None = None,
 ) -> Program:
     """What the component binary does with this container spec on this node
-    (`etcd_running`: whether the local etcd answers when an API server starts)."""
+    (`etcd_running`: whether the local etcd answers when an API server starts;
+    `busy`: "address:port" sockets other host-network containers hold)."""
     argv = [str(x) for x in (container.get("command") or [])] + [
         str(x) for x in (container.get("args") or [])
     ]
@@ -169,7 +172,9 @@ def component_program(
         host = container_path(container, volumes, path)
         return host is not None and fs.is_file(host)
 
-    version = KUBERNETES_VERSION
+    # The binary is the image's release (an upgraded manifest runs the new version).
+    tag = str(container.get("image") or "").rpartition(":")[2].split("@")[0]
+    version = tag if re.fullmatch(r"v\d+\.\d+\.\d+", tag) else KUBERNETES_VERSION
     if component in ("kube-scheduler", "kube-controller-manager"):
         prog.logs.append((0.0, "I", "serving.go:386] Generated self-signed cert in-memory"))
         for name in KUBECONFIG_FLAGS:
@@ -199,6 +204,16 @@ def component_program(
     prog.ports = [port]
     prog.tls_ports = [port] if component != "etcd" else []
     prog.listen = [f"{'*' if bind in ('0.0.0.0', '::') else bind}:{port}"]
+    if component != "etcd" and _port_taken(prog.listen[0], busy or []):
+        # A second copy of a component on the same node (another static pod manifest
+        # with the same secure port) cannot bind it: the binary exits, as upstream's
+        # SecureServingOptions.ApplyTo does (CreateListener).
+        prog.ports, prog.tls_ports, prog.listen = [], [], []
+        where = f"{bind}:{port}"
+        return fail(
+            f"failed to create listener: failed to listen on {where}: listen tcp {where}: "
+            "bind: address already in use"
+        )
     if component == "etcd":
         urls = [
             u.split("://", 1)[-1]
@@ -303,15 +318,30 @@ def component_program(
         )
         return prog
     if flags.get("leader-elect", "true").lower() in ("true", "1", "t"):
-        prog.logs += [
+        prog.logs.append(
             (
                 0.3,
                 "I",
                 f"leaderelection.go:257] attempting to acquire leader lease kube-system/{lease}...",
-            ),
-            (0.5, "I", f"leaderelection.go:271] successfully acquired lease kube-system/{lease}"),
-        ]
+            )
+        )
+        if component != "kube-scheduler":
+            # Scheduler processes may compete (several static pods): the control plane
+            # adds this line when one of them acquires the Lease.
+            acquired = f"leaderelection.go:271] successfully acquired lease kube-system/{lease}"
+            prog.logs.append((0.5, "I", acquired))
     return prog
+
+
+def _port_taken(socket: str, busy: list[str]) -> bool:
+    """Whether binding `socket` ("address:port", "*" for every address) collides with
+    one of the `busy` sockets."""
+    address, _, port = socket.rpartition(":")
+    for other in busy:
+        other_address, _, other_port = other.rpartition(":")
+        if other_port == port and (address == other_address or "*" in (address, other_address)):
+            return True
+    return False
 
 
 def _kubeconfig_server(

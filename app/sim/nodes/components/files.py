@@ -18,6 +18,7 @@ from app.sim.nodes.components.layout import (
     CA_VALIDITY,
     CERT_VALIDITY,
     KUBEADM_FLAGS,
+    KUBELET_CLIENT_CERT,
     KUBELET_CONFIG,
     KUBELET_DROPIN,
     KUBELET_KUBECONFIG,
@@ -71,9 +72,16 @@ def _b64(text: str) -> str:
 
 
 def kubeconfig_text(
-    user: str, server: str, client_cert: str = "", ca_cert: str = "", cluster: str = "kubernetes"
+    user: str,
+    server: str,
+    client_cert: str = "",
+    ca_cert: str = "",
+    cluster: str = "kubernetes",
+    cert_file: str = "",
 ) -> str:
-    """A kubeadm-style kubeconfig with the certificates embedded as base64 data."""
+    """A kubeadm-style kubeconfig with the certificates embedded as base64 data (the
+    client certificate and key read from `cert_file` instead when given, as kubeadm
+    writes kubelet.conf for the kubelet's rotated certificate)."""
     doc = {
         "apiVersion": "v1",
         "clusters": [
@@ -89,7 +97,9 @@ def kubeconfig_text(
         "users": [
             {
                 "name": user,
-                "user": {
+                "user": {"client-certificate": cert_file, "client-key": cert_file}
+                if cert_file
+                else {
                     "client-certificate-data": _b64(client_cert),
                     "client-key-data": _b64(key_pem()),
                 },
@@ -230,7 +240,9 @@ def node_files(
     files: dict[str, str] = {
         KUBELET_CONFIG: kubelet_config_text(),
         # kubelet.conf points at the rotating client certificate file (kubeadm 1.16+).
-        KUBELET_KUBECONFIG: kubeconfig_text(f"system:node:{node}", server, kubelet_client, ca),
+        KUBELET_KUBECONFIG: kubeconfig_text(
+            f"system:node:{node}", server, kubelet_client, ca, cert_file=KUBELET_CLIENT_CERT
+        ),
         KUBEADM_FLAGS: (
             'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/'
             f'containerd.sock --node-ip={node_ip} --pod-infra-container-image={PAUSE_IMAGE}"\n'
@@ -248,10 +260,7 @@ def node_files(
             f"{node}@1", f"{node}-ca@1", now, now + CERT_VALIDITY
         ),
         "/var/lib/kubelet/pki/kubelet.key": key_pem(),
-        "/var/lib/kubelet/pki/kubelet-client-current.pem": cert_pem(
-            f"system:node:{node}", "kubernetes", now, now + CERT_VALIDITY
-        )
-        + key_pem(),
+        KUBELET_CLIENT_CERT: kubelet_client + key_pem(),
     }
     files[f"{PKI_DIR}/ca.crt"] = ca
     if not control_plane:

@@ -26,6 +26,15 @@ KUBELET_KUBECONFIG = "/etc/kubernetes/kubelet.conf"
 KUBELET_DROPIN = "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf"
 KUBEADM_FLAGS = "/var/lib/kubelet/kubeadm-flags.env"
 API_PORT = 6443
+KUBELET_CLIENT_CERT = "/var/lib/kubelet/pki/kubelet-client-current.pem"
+# What `kubeadm join` writes on a machine (absent on a spare machine until then).
+JOIN_FILES = (
+    KUBELET_CONFIG,
+    KUBELET_KUBECONFIG,
+    KUBEADM_FLAGS,
+    f"{PKI_DIR}/ca.crt",
+    KUBELET_CLIENT_CERT,
+)
 # kubeadm's certificate lifetimes (constants.CertificateValidityPeriod = 1 year,
 # CACertificateValidityPeriod = 10 years).
 CERT_VALIDITY = timedelta(days=365)

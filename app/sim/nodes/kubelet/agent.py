@@ -22,8 +22,9 @@ from typing import Any
 
 from app.sim.machinery.clock import Clock, rfc3339
 from app.sim.machinery.store import ObjectStore
-from app.sim.nodes import components
+from app.sim.nodes import components, packages
 from app.sim.nodes.kubelet.config import KubeletConfig
+from app.sim.nodes.kubelet.credentials import Credentials
 from app.sim.nodes.kubelet.events import EventsAndLogs
 from app.sim.nodes.kubelet.pod_worker import PodWorker
 from app.sim.nodes.kubelet.prober import Prober
@@ -57,7 +58,14 @@ def preloaded_images(control_plane: bool) -> list[str]:
 
 
 class NodeAgent(
-    KubeletConfig, StaticPods, PodWorker, Prober, StatusReporter, EventsAndLogs, Snapshots
+    KubeletConfig,
+    StaticPods,
+    PodWorker,
+    Prober,
+    StatusReporter,
+    EventsAndLogs,
+    Snapshots,
+    Credentials,
 ):
     """Kubelet, container runtime, file system and services of one node: the state
     and the sync loop here, each concern in its own part."""
@@ -74,10 +82,15 @@ class NodeAgent(
         api_ip: str,
         bad_images: set[str] | None = None,
         on_etcd_restore: Callable[[dict[str, Any]], None] | None = None,
+        joined: bool = True,
     ) -> None:
         self.store = store
         self.clock = clock
         self.name = node_name
+        # False on a spare machine until `kubeadm join`; `register_pending`: the kubelet
+        # creates its Node object on its next start (registration).
+        self.joined = joined
+        self.register_pending = False
         self.node_ip = node_ip
         self.pod_cidr = pod_cidr
         self.control_plane = control_plane
@@ -86,9 +99,14 @@ class NodeAgent(
         self.on_etcd_restore = on_etcd_restore
         now = clock.now()
         self.fs = VirtualFS()
-        for path, content in components.node_files(
-            node_name, node_ip, api_ip, control_plane, now
-        ).items():
+        files = components.node_files(node_name, node_ip, api_ip, control_plane, now)
+        files.update(packages.initial_files())
+        if not joined:
+            # kubeadm join writes these; until then the kubelet crash-loops on the
+            # missing configuration, as on a fresh kubeadm machine.
+            for path in components.JOIN_FILES:
+                files.pop(path, None)
+        for path, content in files.items():
             self.fs.write(path, content, mtime=rfc3339(now))
         for directory in ("/var/lib/etcd/member/snap", "/var/log/pods", "/root", "/tmp"):
             if control_plane or directory != "/var/lib/etcd/member/snap":
@@ -113,6 +131,8 @@ class NodeAgent(
         self._bound: dict[tuple[str, str], dict[str, Any]] = {}
         self._last_api_error = 0.0
         self._ip_next = 2
+        # The version of the running kubelet process (the package's at its start).
+        self.kubelet_version = components.KUBERNETES_VERSION
         self._load_kubelet_config(now.timestamp())
 
     # ---- services ----------------------------------------------------------------------
@@ -161,6 +181,10 @@ class NodeAgent(
         running = self.kubelet_running() and self.api_reachable
         if self.kubelet_running() and not self.api_reachable:
             self._log_api_errors(moment)
+        if running and self.api_refused(moment):
+            # An expired certificate: the API server refuses the kubelet; its
+            # containers keep running, nothing reaches the API.
+            running = False
         if running:
             self._sync_static_pods(moment)
             self._sync_api_pods(moment)

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import yaml
 
 from app.sim.machinery import safe_yaml
-from app.sim.nodes import components
+from app.sim.nodes import components, packages
 from app.sim.nodes.kubelet.records import _klog
 from app.sim.nodes.kubelet.state import AgentState
+
+
+@lru_cache(maxsize=128)
+def _flags_of(texts: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """`--name=value` flags of the unit texts, the first of each name winning."""
+    args: dict[str, str] = {}
+    for text in texts:
+        for match in re.finditer(r"--([a-z0-9-]+)=([^\s\"]+)", text):
+            args.setdefault(match.group(1), match.group(2))
+    return tuple(args.items())
 
 
 class KubeletConfig(AgentState):
@@ -23,17 +34,13 @@ class KubeletConfig(AgentState):
     def kubelet_args(self) -> dict[str, str]:
         """The kubelet's command-line flags from the systemd drop-in and
         kubeadm-flags.env (only `--name=value` forms are read)."""
-        args: dict[str, str] = {}
         # The drop-in as systemd loaded it (daemon-reload); the EnvironmentFiles are
         # read afresh at every start.
         texts = [self.loaded_dropin]
         for path in (components.KUBEADM_FLAGS, "/etc/default/kubelet"):
             if self.fs.is_file(path):
                 texts.append(self.fs.read(path))
-        for text in texts:
-            for match in re.finditer(r"--([a-z0-9-]+)=([^\s\"]+)", text):
-                args.setdefault(match.group(1), match.group(2))
-        return args
+        return dict(_flags_of(tuple(texts)))
 
     def exec_start(self) -> str:
         """The kubelet binary ExecStart names in the loaded drop-in."""
@@ -80,10 +87,12 @@ class KubeletConfig(AgentState):
             return
         self.kubelet_config_error = []
         self.services.healthy("kubelet")
+        # The binary on disk now is what runs (an upgraded package after a restart).
+        self.kubelet_version = packages.installed_version(self.fs, "kubelet")
         self.journal(
             now,
             "I",
-            f'server.go:529] "Kubelet version" kubeletVersion="{components.KUBERNETES_VERSION}"',
+            f'server.go:529] "Kubelet version" kubeletVersion="{self.kubelet_version}"',
         )
         self.journal(
             now, "I", f'kubelet.go:480] "Adding static pod path" path="{self.static_pod_path}"'
@@ -156,6 +165,10 @@ class KubeletConfig(AgentState):
         endpoint = server.split("://", 1)[-1].rstrip("/") if server else ""
         self.api_reachable = endpoint in self.api_endpoints()
         self.api_server_url = server or ""
+        expired = self.expired_client_cert_startup(now)
+        if expired is not None:
+            pid = self.services.units["kubelet"].pid
+            return [_klog(now, "E", line, pid) for line in expired], "1/FAILURE"
         return None
 
     def api_endpoints(self) -> tuple[str, ...]:

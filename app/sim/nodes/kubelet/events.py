@@ -210,31 +210,67 @@ class EventsAndLogs(AgentState):
                     )
                     self.fs.write(link, text, mode=0o640)
 
+    def static_pods_of(self, component: str) -> list[PodRuntime]:
+        """Every live static pod running `component` (a second kube-scheduler manifest
+        is a second instance, as on kubeadm), oldest first."""
+        out = [
+            pod
+            for pod in self.pods.values()
+            if pod.static
+            and not pod.terminated
+            and pod.terminating_since is None
+            and (
+                pod.labels.get("component") == component
+                or components.component_of({"metadata": {"labels": pod.labels}, "spec": pod.spec})
+                == component
+            )
+        ]
+        if len(out) > 1:
+            out.sort(key=lambda p: p.created)
+        return out
+
     def static_pod(self, component: str) -> PodRuntime | None:
-        for pod in self.pods.values():
-            if (
-                pod.static
-                and not pod.terminated
-                and pod.terminating_since is None
-                and (
-                    pod.labels.get("component") == component
-                    or components.component_of(
-                        {"metadata": {"labels": pod.labels}, "spec": pod.spec}
-                    )
-                    == component
-                )
-            ):
-                return pod
+        pods = self.static_pods_of(component)
+        return pods[0] if pods else None
+
+    def instance_running(self, pod: PodRuntime) -> ContainerRec | None:
+        """The running container of a component's static pod when it does its work
+        (it runs and reaches the API server), else None."""
+        slots = [s for s in pod.slots.values() if not s.init]
+        cur = slots[0].current if slots else None
+        if cur is not None and cur.running() and cur.program.get("functional", True):
+            return cur
         return None
 
     def component_running(self, name: str) -> bool:
-        """Whether control-plane component `name` runs and does its work here: its
-        static pod exists, its container is running and it reaches the API server."""
-        pod = self.static_pod(name)
-        if pod is None:
-            return False
-        slots = [s for s in pod.slots.values() if not s.init]
-        if not slots:
-            return False
-        cur = slots[0].current
-        return bool(cur is not None and cur.running() and cur.program.get("functional", True))
+        """Whether control-plane component `name` runs and does its work here: one of
+        its static pods has a running container that reaches the API server."""
+        return any(self.instance_running(pod) for pod in self.static_pods_of(name))
+
+    def host_ports_in_use(self, exclude: PodRuntime) -> list[str]:
+        """Sockets ("address:port") that running host-network containers of the other
+        live pods hold (a component binding one of them fails)."""
+        out = []
+        for pod in self.pods.values():
+            if pod is exclude or pod.terminating_since is not None or pod.terminated:
+                continue
+            if not pod.spec.get("hostNetwork"):
+                continue
+            for slot in pod.slots.values():
+                cur = slot.current
+                if cur is not None and cur.running():
+                    prog = cur.prog()
+                    out += prog.listen or [f"*:{port}" for port in prog.ports]
+        return out
+
+    def note_leader(self, pod_key: str, lease: str) -> None:
+        """A component instance of this node acquired its leader Lease: its log says
+        so (client-go's leaderelection line)."""
+        pod = self.pods.get(pod_key)
+        cur = self.instance_running(pod) if pod is not None else None
+        if cur is None or cur.started is None:
+            return
+        offset = max(0.0, self.clock.now().timestamp() - cur.started)
+        text = f"leaderelection.go:271] successfully acquired lease kube-system/{lease}"
+        cur.program.setdefault("logs", []).append([offset, "I", text])
+        cur.__dict__.pop("_program", None)

@@ -238,6 +238,7 @@ class PodWorker(AgentState):
                     self.fs,
                     self.api_endpoints(),
                     etcd_running=etcd_up,
+                    busy=self.host_ports_in_use(pod),
                 )
         return self._one_shot(pod, spec, program_for(spec))
 

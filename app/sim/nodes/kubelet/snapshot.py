@@ -73,6 +73,9 @@ class Snapshots(AgentState):
             "apiReachable": self.api_reachable,
             "loadedDropin": self.loaded_dropin,
             "ipNext": self._ip_next,
+            "kubeletVersion": self.kubelet_version,
+            "joined": self.joined,
+            "registerPending": self.register_pending,
         }
 
     def load(self, data: dict[str, Any]) -> None:
@@ -91,3 +94,6 @@ class Snapshots(AgentState):
         self.api_reachable = data.get("apiReachable", True)
         self.loaded_dropin = data.get("loadedDropin", self.loaded_dropin)
         self._ip_next = data.get("ipNext", 2)
+        self.kubelet_version = data.get("kubeletVersion", components.KUBERNETES_VERSION)
+        self.joined = data.get("joined", True)
+        self.register_pending = data.get("registerPending", False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from app.sim.nodes.kubelet.records import (
     ContainerRec,
     PodRuntime,
     Slot,
+    _hex_id,
     _klog,
     _ts,
 )
@@ -85,6 +87,8 @@ class StatusReporter(AgentState):
         if now - self.last_lease >= LEASE_RENEW or self.last_lease == 0.0:
             self._renew_lease(now)
         node = self.store.get("", "nodes", None, self.name)
+        if node is None and self.register_pending:
+            node = self._register_node(now)
         if node is None:
             return
         ready = self.runtime_running()
@@ -110,8 +114,11 @@ class StatusReporter(AgentState):
             (current.get(t) or {}).get("status") != s or (current.get(t) or {}).get("reason") != r
             for t, (s, r, _) in wanted.items()
         )
+        info = status.setdefault("nodeInfo", {})
+        changed = changed or info.get("kubeletVersion") != self.kubelet_version
         if not changed and now - self.last_status < STATUS_REPORT:
             return
+        info["kubeletVersion"] = self.kubelet_version
         stamp = _ts(now)
         conditions = []
         for t, (s, r, m) in wanted.items():
@@ -135,6 +142,72 @@ class StatusReporter(AgentState):
             self.last_status = now
         except ApiError:
             pass  # a concurrent write: post again on the next sync
+
+    def _register_node(self, now: float) -> dict[str, Any] | None:
+        """The kubelet's registration of a newly joined node (kubelet_node_status.go
+        registerWithAPIServer): its Node object with the machine's addresses, capacity
+        and versions; conditions follow with the first status update."""
+        others, _ = self.store.list("", "nodes")
+        template = next(
+            (
+                n
+                for n in others
+                if "node-role.kubernetes.io/control-plane"
+                not in (n["metadata"].get("labels") or {})
+            ),
+            others[0] if others else None,
+        )
+        status = json.loads(json.dumps((template or {}).get("status") or {}))
+        info = status.get("nodeInfo") or {}
+        info.update(
+            kubeletVersion=self.kubelet_version,
+            bootID=_hex_id(self.name, "boot")[:32],
+            machineID=_hex_id(self.name, "machine")[:32],
+        )
+        node = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": self.name,
+                "labels": {
+                    "beta.kubernetes.io/arch": "amd64",
+                    "beta.kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                    "kubernetes.io/hostname": self.name,
+                    "kubernetes.io/os": "linux",
+                },
+                "annotations": {
+                    "kubeadm.alpha.kubernetes.io/cri-socket": (
+                        "unix:///var/run/containerd/containerd.sock"
+                    ),
+                    "node.alpha.kubernetes.io/ttl": "0",
+                    "volumes.kubernetes.io/controller-managed-attach-detach": "true",
+                },
+            },
+            "spec": {"podCIDR": self.pod_cidr, "podCIDRs": [self.pod_cidr]},
+            "status": {
+                "capacity": status.get("capacity") or {},
+                "allocatable": status.get("allocatable") or {},
+                "addresses": [
+                    {"type": "InternalIP", "address": self.node_ip},
+                    {"type": "Hostname", "address": self.name},
+                ],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                "nodeInfo": info,
+                "conditions": [],
+            },
+        }
+        try:
+            created = self.store.create("", "nodes", node)
+        except ApiError:
+            return None
+        self.register_pending = False
+        self.journal(
+            now,
+            "I",
+            f'kubelet_node_status.go:78] "Successfully registered node" node="{self.name}"',
+        )
+        return created
 
     def _renew_lease(self, now: float) -> None:
         lease = self.store.get("coordination.k8s.io", "leases", "kube-node-lease", self.name)
