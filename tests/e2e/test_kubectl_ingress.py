@@ -1,0 +1,162 @@
+"""Real kubectl against a cluster with the ingress-nginx and Gateway API add-ons: the
+classes and CRDs are there, an Ingress gets its address, a Gateway and its HTTPRoute get
+their conditions, and `kubectl describe` shows Ingresses and NetworkPolicies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from app.sim.machinery.clock import ManualClock
+from tests.fixtures.sim import SimCluster
+
+pytestmark = pytest.mark.kubectl
+
+SHAPE = {
+    "nodes": [
+        {"name": "controlplane", "role": "control-plane"},
+        {"name": "node01"},
+        {"name": "node02"},
+    ],
+    "addons": ["ingress-nginx", "gateway-api"],
+}
+
+GATEWAY = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: web
+spec:
+  gatewayClassName: nginx
+  listeners:
+  - name: http
+    port: 80
+    protocol: HTTP
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: web
+spec:
+  parentRefs:
+  - name: web
+  hostnames: ["web.example.com"]
+  rules:
+  - matches:
+    - path: {type: PathPrefix, value: /}
+    backendRefs:
+    - name: web
+      port: 80
+"""
+
+NETPOL = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: api-from-frontend
+spec:
+  podSelector:
+    matchLabels: {app: api}
+  ingress:
+  - from:
+    - namespaceSelector:
+        matchLabels: {kubernetes.io/metadata.name: shop}
+      podSelector:
+        matchLabels: {app: frontend}
+    ports:
+    - protocol: TCP
+      port: 8080
+"""
+
+
+@pytest.fixture
+def sim_cluster(sim_cluster_factory) -> SimCluster:
+    return sim_cluster_factory(clock=ManualClock(), shape=SHAPE)
+
+
+def advance(sim: SimCluster, seconds: int = 5) -> None:
+    sim.server.call(sim.cluster.control_plane.advance, seconds)
+
+
+def node_ip(kubectl: Callable, namespace: str) -> str:
+    node = kubectl(
+        "get", "pods", "-n", namespace, "-o", "jsonpath={.items[0].spec.nodeName}"
+    ).stdout
+    return kubectl(
+        "get", "node", node, "-o", 'jsonpath={.status.addresses[?(@.type=="InternalIP")].address}'
+    ).stdout
+
+
+def test_the_addons_show_as_on_a_practice_cluster(kubectl: Callable) -> None:
+    classes = kubectl("get", "ingressclass").lines
+    assert classes[0].split() == ["NAME", "CONTROLLER", "PARAMETERS", "AGE"]
+    assert classes[1].split()[:2] == ["nginx", "k8s.io/ingress-nginx"]
+    services = kubectl("get", "svc", "-n", "ingress-nginx", "ingress-nginx-controller").stdout
+    assert "NodePort" in services and "80:30080/TCP,443:30443/TCP" in services
+    crds = kubectl("get", "crd", "-o", "name").lines
+    assert (
+        "customresourcedefinition.apiextensions.k8s.io/gateways.gateway.networking.k8s.io" in crds
+    )
+    assert (
+        "customresourcedefinition.apiextensions.k8s.io/httproutes.gateway.networking.k8s.io" in crds
+    )
+    gatewayclass = kubectl("get", "gatewayclass").lines
+    assert gatewayclass[0].split() == ["NAME", "CONTROLLER", "ACCEPTED", "AGE"]
+    assert gatewayclass[1].split()[:3] == [
+        "nginx",
+        "gateway.nginx.org/nginx-gateway-controller",
+        "True",
+    ]
+
+
+def test_an_ingress_gets_the_controller_address(sim_cluster: SimCluster, kubectl: Callable) -> None:
+    kubectl("create", "deployment", "web", "--image=nginx")
+    kubectl("expose", "deployment", "web", "--port=80")
+    kubectl("create", "ingress", "web", "--class=nginx", "--rule=web.example.com/*=web:80")
+    advance(sim_cluster)
+    address = node_ip(kubectl, "ingress-nginx")
+    row = kubectl("get", "ingress", "web").lines[1].split()
+    assert row[:5] == ["web", "nginx", "web.example.com", address, "80"]
+    described = kubectl("describe", "ingress", "web").stdout
+    assert "web.example.com" in described and "web:80" in described
+
+
+def test_a_gateway_and_its_route_are_accepted(sim_cluster: SimCluster, kubectl: Callable) -> None:
+    kubectl("create", "deployment", "web", "--image=nginx")
+    kubectl("expose", "deployment", "web", "--port=80")
+    kubectl("apply", "-f", "-", input=GATEWAY)
+    advance(sim_cluster)
+    row = kubectl("get", "gateway", "web").lines[1].split()
+    pod_ip = kubectl(
+        "get", "pods", "-n", "nginx-gateway", "-o", "jsonpath={.items[0].status.podIP}"
+    ).stdout
+    assert row[:4] == ["web", "nginx", pod_ip, "True"]
+    accepted = kubectl(
+        "get", "httproute", "web", "-o",
+        'jsonpath={.status.parents[0].conditions[?(@.type=="Accepted")].status}',
+    ).stdout  # fmt: skip
+    assert accepted == "True"
+    kubectl("wait", "--for=condition=Programmed", "gateway/web", "--timeout=5s")
+    attached = kubectl(
+        "get", "gateway", "web", "-o", "jsonpath={.status.listeners[0].attachedRoutes}"
+    )
+    assert attached.stdout == "1"
+
+
+def test_describe_networkpolicy_and_validation(kubectl: Callable) -> None:
+    kubectl("apply", "-f", "-", input=NETPOL)
+    described = kubectl("describe", "networkpolicy", "api-from-frontend").stdout
+    assert "PodSelector:     app=api" in described
+    assert "To Port: 8080/TCP" in described
+    assert "NamespaceSelector: kubernetes.io/metadata.name=shop" in described
+    assert "Policy Types: Ingress" in described
+    bad = kubectl(
+        "apply", "-f", "-", check=False,
+        input=NETPOL.replace("port: 8080", "port: 8080\n      endPort: 80"),
+    )  # fmt: skip
+    assert bad.returncode == 1
+    assert (
+        "spec.ingress[0].ports[0].endPort: Invalid value: 80: "
+        "must be greater than or equal to `port`" in bad.stderr
+    )
