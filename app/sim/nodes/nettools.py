@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from app.sim.network import rules
 from app.sim.network.dns import Answer, Record, ResolvConf
 from app.sim.network.path import REFUSED, TIMEOUT, Unreachable
 from app.sim.nodes.dataplane import Client, NameNotFound, Reply, reason
@@ -462,5 +463,73 @@ def _echo_replies(client: Client, ip: str) -> bool:
         return view.pod_by_ip(ip) is not None or view.node_by_ip(ip) is not None
 
 
-def registered() -> dict[str, Any]:
-    return dict(TOOLS)
+# ---- kube-proxy's rules (node shells) ------------------------------------------------
+
+
+def _view(sh: NodeShell) -> Any:
+    from app.sim.network.view import ClusterView
+
+    return ClusterView(sh.nodes.store)
+
+
+@command("iptables-save", "iptables-nft-save", "iptables-legacy-save")
+def _iptables_save(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
+    opts, _ = split_flags(args, {"t", "table"})
+    table = opts.get("t", opts.get("table"))
+    if table not in (None, "nat", "filter", "mangle", "raw"):
+        return fail(f"iptables-save: Table `{table}' does not exist", 1)
+    return ok(rules.iptables_save(_view(sh), sh.agent.name, table))
+
+
+@command("iptables", "iptables-nft", "iptables-legacy")
+def _iptables(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
+    opts, rest = split_flags(unbundle(args, "t"), {"t", "table"})
+    table = opts.get("t", opts.get("table", "filter"))
+    if table not in ("nat", "filter", "mangle", "raw"):
+        return fail(
+            f"iptables v1.8.10 (nf_tables): table '{table}' does not exist\n"
+            "Perhaps iptables or your kernel needs to be upgraded.",
+            3,
+        )
+    if "S" in opts or "list-rules" in opts:
+        saved = rules.iptables_save(_view(sh), sh.agent.name, table).splitlines()
+        chain = rest[0] if rest else None
+        picked = [
+            "-N " + line[1:].split()[0] if line.startswith(":") else line
+            for line in saved
+            if line.startswith(("-A", ":")) and (chain is None or line.split()[1 if line.startswith("-A") else 0].lstrip(":") == chain)
+        ]
+        return ok("\n".join(picked) + "\n")
+    if "L" not in opts and "list" not in opts:
+        return fail("iptables: only listing (-L, -S) is simulated: kube-proxy owns these rules", 2)
+    chain = rest[0] if rest else None
+    listing = rules.iptables_list(_view(sh), sh.agent.name, table, chain)
+    if listing is None:
+        return fail(f"iptables: No chain/target/match by that name.", 1)
+    return ok(listing)
+
+
+@command("nft")
+def _nft(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
+    words = [a for a in args if not a.startswith("-")]
+    text = rules.nft_ruleset(_view(sh), sh.agent.name)
+    if words[:2] == ["list", "ruleset"]:
+        return ok(text)
+    if words[:2] == ["list", "table"] and len(words) >= 3:
+        name = words[-1]
+        if name == "kube-proxy" and text:
+            return ok(text)
+        family = words[2] if len(words) >= 4 else "ip"
+        return fail(
+            f"Error: No such file or directory\nlist table {family} {name}\n"
+            f"{' ' * (12 + len(family))}{'^' * len(name)}",
+            1,
+        )
+    if words[:1] == ["list"] and words[1:2] == ["tables"]:
+        return ok("table ip kube-proxy\n" if text else "")
+    return fail("Error: only `nft list ruleset|tables|table ip kube-proxy` is simulated", 1)
+
+
+@command("ipvsadm")
+def _ipvsadm(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
+    return ok(rules.ipvsadm(_view(sh), sh.agent.name))
