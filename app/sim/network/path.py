@@ -31,11 +31,12 @@ from app.sim.network.view import ClusterView, Obj, key, pod_running, spec
 
 REFUSED = "Connection refused"
 TIMEOUT = "Connection timed out"
+RESET = "Connection reset by peer"
 _turns = itertools.count()
 
 
 class Unreachable(OSError):
-    """The connection fails: `reason` is REFUSED or TIMEOUT."""
+    """The connection fails: `reason` is REFUSED, TIMEOUT or (after connecting) RESET."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

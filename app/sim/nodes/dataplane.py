@@ -18,6 +18,7 @@ from app.sim.network import ingress
 from app.sim.network.dns import Answer, ResolvConf, parse_resolv_conf
 from app.sim.network.path import (
     REFUSED,
+    RESET,
     TIMEOUT,
     Landing,
     Source,
@@ -39,7 +40,7 @@ NODE_RESOLVER = "127.0.0.53"
 # Images of ingress and Gateway controllers (repository, last path element).
 INGRESS_IMAGES = frozenset(
     {"controller", "ingress-nginx-controller", "nginx-ingress", "traefik", "envoy",
-     "contour", "kong", "haproxy-ingress", "gateway"}
+     "contour", "kong", "haproxy-ingress", "nginx-gateway-fabric"}
 )  # fmt: skip
 # How many controllers a request may cross (an ingress whose backend is an ingress).
 MAX_HOPS = 3
@@ -62,6 +63,11 @@ class Reply:
 
 
 def is_ingress_controller(pod: Obj) -> bool:
+    """Whether the pod runs an ingress or Gateway controller: the routing module's own
+    `controller_of(pod)` when it has one, else the controller images above."""
+    known = getattr(ingress, "controller_of", None)
+    if callable(known):
+        return known(pod) is not None
     for container in spec(pod).get("containers") or []:
         repository = repository_name(str(container.get("image") or ""))
         if repository.rsplit("/", 1)[-1] in INGRESS_IMAGES or "ingress" in repository:
@@ -208,7 +214,13 @@ class Client:
 
         if landing.pod is not None and is_ingress_controller(landing.pod) and hops < MAX_HOPS:
             return self._through_ingress(landing.pod, host, path, hops)
-        status, body = ContainerAccess(self.nodes).serve(runtime, landing.port, path)
+        try:
+            status, body = ContainerAccess(self.nodes).serve(runtime, landing.port, path)
+        except Unreachable:
+            raise
+        except OSError as exc:
+            # A server that does not speak plain HTTP on that port drops the request.
+            raise Unreachable(RESET) from exc
         return Reply(status, body, {"server": _server_header(runtime)})
 
     def _through_ingress(self, controller: Obj, host: str, path: str, hops: int) -> Reply:
@@ -290,9 +302,3 @@ def _hosts(text: str) -> dict[str, str]:
                 out.setdefault(name, words[0])
     return out
 
-
-def describe(exc: OSError) -> str:
-    return str(exc) or REFUSED
-
-
-__all__: list[Any] = ["Client", "NameNotFound", "Reply", "is_ingress_controller"]

@@ -19,7 +19,7 @@ from typing import Any
 
 from app.sim.network import rules
 from app.sim.network.dns import Answer, Record, ResolvConf
-from app.sim.network.path import REFUSED, TIMEOUT, Unreachable
+from app.sim.network.path import REFUSED, RESET, TIMEOUT, Unreachable
 from app.sim.nodes.dataplane import Client, NameNotFound, Reply, reason
 from app.sim.nodes.shell import Command, CommandResult, NodeShell, command, fail, ok, split_flags
 
@@ -142,6 +142,8 @@ def _curl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
                 "Couldn't connect to server"
             )
             return _curl_error(opts, 28, text, show_errors)
+        if exc.reason == RESET:
+            return _curl_error(opts, 56, "Recv failure: Connection reset by peer", show_errors)
         text = f"Failed to connect to {host} port {port} after 0 ms: Couldn't connect to server"
         return _curl_error(opts, 7, text, show_errors)
     return _curl_reply(sh, opts, reply, host, port, path, headers, show_errors)
@@ -235,6 +237,8 @@ def _wget(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     except Unreachable as exc:
         if exc.reason == TIMEOUT and ("T" in opts or "timeout" in opts):
             return fail(f"{progress}wget: download timed out", 1)
+        if exc.reason == RESET:
+            return fail(f"{progress}wget: error getting response: {RESET}", 1)
         why = "Connection timed out" if exc.reason == TIMEOUT else REFUSED
         return fail(f"{progress}wget: can't connect to remote host ({ip}): {why}", 1)
     if reply.status >= 400:
