@@ -84,32 +84,42 @@ def _through_service(view: ClusterView, service: Obj, service_port: Obj, protoco
 
 
 def _route(view: ClusterView, source: Source, ip: str, port: int, protocol: str) -> Landing:
-    if ip == source.ip or ip.startswith("127.") or ip == "::1":
-        if source.pod is not None and not spec(source.pod).get("hostNetwork"):
-            return Landing(source.ip, port, source.pod)
-        return Landing(source.ip, port, None, source.node)
+    local = ip == source.ip or ip.startswith("127.") or ip == "::1"
+    if local and source.pod is not None and not spec(source.pod).get("hostNetwork"):
+        return Landing(source.ip, port, source.pod)
     service = view.service_by_ip(ip)
     if service is not None:
-        mode = proxy_mode(view, source.node)
-        if mode is None:
-            raise Unreachable(TIMEOUT)
-        sp = _service_port(service, port, protocol, node_port=False)
-        if sp is None:
-            raise Unreachable(TIMEOUT if mode == "iptables" else REFUSED)
-        return _through_service(view, service, sp, protocol)
-    node = view.node_by_ip(ip)
+        return _to_cluster_ip(view, source, service, port, protocol)
+    node = source.node if local else view.node_by_ip(ip)
     if node is not None:
-        for svc in view.services:
-            sp = _service_port(svc, port, protocol, node_port=True)
-            if sp is not None and spec(svc).get("type") in ("NodePort", "LoadBalancer"):
-                if proxy_mode(view, node) is None:
-                    raise Unreachable(TIMEOUT)
-                return _through_service(view, svc, sp, protocol)
-        return Landing(ip, port, None, node)
+        return _to_node(view, node, ip, port, protocol)
     pod = view.pod_by_ip(ip)
     if pod is None:
         raise Unreachable(TIMEOUT)
     return Landing(ip, port, pod)
+
+
+def _to_cluster_ip(
+    view: ClusterView, source: Source, service: Obj, port: int, protocol: str
+) -> Landing:
+    mode = proxy_mode(view, source.node)
+    if mode is None:
+        raise Unreachable(TIMEOUT)
+    sp = _service_port(service, port, protocol, node_port=False)
+    if sp is None:
+        raise Unreachable(TIMEOUT if mode == "iptables" else REFUSED)
+    return _through_service(view, service, sp, protocol)
+
+
+def _to_node(view: ClusterView, node: str, ip: str, port: int, protocol: str) -> Landing:
+    """A node's own address: a nodePort while its kube-proxy runs, else whatever
+    listens on the node (nothing: the node's kernel refuses)."""
+    if proxy_mode(view, node) is not None:
+        for svc in view.services:
+            sp = _service_port(svc, port, protocol, node_port=True)
+            if sp is not None and spec(svc).get("type") in ("NodePort", "LoadBalancer"):
+                return _through_service(view, svc, sp, protocol)
+    return Landing(ip, port, None, node)
 
 
 def connect(
