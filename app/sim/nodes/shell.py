@@ -406,8 +406,8 @@ def split_flags(
 
 def load_tools() -> None:
     """Register the commands defined in their modules (coreutils, system commands,
-    crictl, etcdctl, kubeadm)."""
-    from app.sim.nodes import coreutils, crictl, etcdctl, kubeadm, system  # noqa: F401
+    crictl, etcdctl, kubeadm, network clients)."""
+    from app.sim.nodes import coreutils, crictl, etcdctl, kubeadm, nettools, system  # noqa: F401
 
 
 load_tools()

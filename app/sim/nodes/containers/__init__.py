@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from app.sim.machinery.clock import rfc3339
 from app.sim.nodes.containers.images import PROFILES, ImageProfile, profile_for
 from app.sim.nodes.containers.shell import ContainerContext, ContainerShell, decode, encode
+from app.sim.nodes.dataplane import Client, resolv_conf_for
 from app.sim.nodes.runtime import repository_name
 from app.sim.nodes.vfs import VirtualFS
 
@@ -141,8 +142,8 @@ class ContainerAccess:
                 profile=profile,
                 main_argv=[str(x) for x in (spec.get("command") or []) + (spec.get("args") or [])]
                 or _default_argv(profile),
-                http=lambda host, port, path: self.http(runtime, host, port, path),
-                tcp=lambda host, port: self.listens(runtime, host, port),
+                client=lambda: self.client(agent, runtime, fs),
+                image=rec.image,
             )
             return ContainerShell(self.nodes, agent, fs, context, self._env(runtime, spec))
 
@@ -170,7 +171,13 @@ class ContainerAccess:
             agent = self._agent_of(pod)
             fs = self._build_fs(agent, pod, spec, profile)
             context = ContainerContext(
-                pod.namespace, pod.name, str(spec.get("name")), pod.ip, profile, argv
+                pod.namespace,
+                pod.name,
+                str(spec.get("name")),
+                pod.ip,
+                profile,
+                argv,
+                client=lambda: self.client(agent, pod, fs),
             )
             shell = ContainerShell(self.nodes, agent, fs, context, self._env(pod, spec))
             result = shell.run(script)
@@ -178,24 +185,12 @@ class ContainerAccess:
 
     # ---- the network a container reaches -----------------------------------------------
 
-    def _target(self, me: PodRuntime, host: str) -> PodRuntime:
-        if host in ("localhost", "127.0.0.1", "::1", me.ip, me.name):
-            return me
-        for agent in self.nodes.agents.values():
-            for pod in agent.pods.values():
-                if pod.ip == host and not pod.terminated:
-                    return pod
-        if host.replace(".", "").isdigit():
-            raise OSError("No route to host")
-        raise OSError(f"bad address '{host}'")
-
-    def listens(self, me: PodRuntime, host: str, port: int) -> bool:
-        with self.nodes.lock:
-            try:
-                target = self._target(me, host)
-            except OSError:
-                return False
-            return self._server(target, port) is not None
+    def client(self, agent: NodeAgent, runtime: PodRuntime, fs: VirtualFS) -> Client:
+        """The pod's end of connections, with the container's own /etc/hosts and
+        /etc/resolv.conf (an edited resolv.conf changes how names resolve)."""
+        resolv = fs.read("/etc/resolv.conf") if fs.is_file("/etc/resolv.conf") else ""
+        hosts = fs.read("/etc/hosts") if fs.is_file("/etc/hosts") else ""
+        return Client.for_pod(self.nodes, runtime, agent.name, resolv, hosts)
 
     def _server(self, pod: PodRuntime, port: int) -> tuple[Slot, ImageProfile] | None:
         for slot in pod.slots.values():
@@ -205,13 +200,6 @@ class ContainerAccess:
             if port in rec.prog().ports:
                 return slot, profile_for(repository_name(rec.image))
         return None
-
-    def http(self, me: PodRuntime, host: str, port: int, path: str) -> tuple[int, str]:
-        """GET `path` from what listens on host:port: (status, body); OSError with the
-        reason when nothing does."""
-        with self.nodes.lock:
-            target = self._target(me, host)
-            return self.serve(target, port, path)
 
     def serve(self, pod: PodRuntime, port: int, path: str) -> tuple[int, str]:
         found = self._server(pod, port)
@@ -287,12 +275,7 @@ class ContainerAccess:
             f"{pod.ip}\t{pod.name}\n",
             mtime=stamp,
         )
-        fs.write(
-            "/etc/resolv.conf",
-            f"search {pod.namespace}.svc.cluster.local svc.cluster.local cluster.local\n"
-            "nameserver 10.96.0.10\noptions ndots:5\n",
-            mtime=stamp,
-        )
+        fs.write("/etc/resolv.conf", resolv_conf_for(pod.spec, pod.namespace), mtime=stamp)
         fs.write("/etc/os-release", f'PRETTY_NAME="{profile.os_release}"\n', mtime=stamp)
         fs.write("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n", mtime=stamp)
         for tool in sorted(profile.tools):

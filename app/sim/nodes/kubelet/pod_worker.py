@@ -9,6 +9,7 @@ import ipaddress
 from typing import Any
 
 from app.sim.machinery.errors import ApiError
+from app.sim.network.addons import startup_failure
 from app.sim.nodes import components
 from app.sim.nodes.kubelet.records import (
     MIRROR_ANNOTATION,
@@ -239,7 +240,16 @@ class PodWorker(AgentState):
                     self.api_endpoints(),
                     etcd_running=etcd_up,
                 )
-        return self._one_shot(pod, spec, program_for(spec))
+        prog = program_for(spec)
+        failure = startup_failure(
+            self.store, {"metadata": {"namespace": pod.namespace}, "spec": pod.spec}, spec
+        )
+        if failure is not None:
+            # CoreDNS or kube-proxy refusing its configuration exits at once.
+            prog.exit_after, prog.exit_code, prog.reason, prog.ports = 0.0, failure[0], "Error", []
+            prog.logs = [(0.0, "", line) for line in failure[1]]
+            return prog
+        return self._one_shot(pod, spec, prog)
 
     def _one_shot(self, pod: PodRuntime, spec: dict[str, Any], prog: Program) -> Program:
         """A short command that ends at once (no sleep, loop or server) runs in the
