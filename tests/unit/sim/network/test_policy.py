@@ -44,7 +44,7 @@ def _pod(
     }
 
 
-class Net:
+class World:
     """A store with namespaces, pods and helpers to add policies and ask `allowed`."""
 
     def __init__(self) -> None:
@@ -97,72 +97,72 @@ class Net:
 
 
 @pytest.fixture
-def net() -> Net:
-    return Net()
+def world() -> World:
+    return World()
 
 
 WEB = {"matchLabels": {"app": "web"}}
 
 
-def test_without_policies_every_connection_is_allowed(net: Net) -> None:
-    assert net.allows("default/client", "default/web")
-    assert net.allows("prod/api", "default/db", 5432)
-    assert net.allows("default/web", "8.8.8.8", 443)
+def test_without_policies_every_connection_is_allowed(world: World) -> None:
+    assert world.allows("default/client", "default/web")
+    assert world.allows("prod/api", "default/db", 5432)
+    assert world.allows("default/web", "8.8.8.8", 443)
 
 
-def test_default_deny_ingress_isolates_every_pod_of_its_namespace_only(net: Net) -> None:
-    net.policy("default-deny", {"podSelector": {}, "policyTypes": ["Ingress"]})
-    assert not net.allows("default/client", "default/web")
-    assert not net.allows("prod/api", "default/db", 5432)
+def test_default_deny_ingress_isolates_every_pod_of_its_namespace_only(world: World) -> None:
+    world.policy("default-deny", {"podSelector": {}, "policyTypes": ["Ingress"]})
+    assert not world.allows("default/client", "default/web")
+    assert not world.allows("prod/api", "default/db", 5432)
     # Other namespaces stay open, and egress from the isolated pods is not restricted.
-    assert net.allows("default/web", "prod/api")
-    assert net.allows("default/web", "8.8.8.8", 443)
+    assert world.allows("default/web", "prod/api")
+    assert world.allows("default/web", "8.8.8.8", 443)
 
 
-def test_policy_without_rules_denies_only_the_pods_it_selects(net: Net) -> None:
-    net.policy("web-closed", {"podSelector": WEB, "ingress": []})
-    assert not net.allows("default/client", "default/web")
-    assert net.allows("default/client", "default/db")
+def test_policy_without_rules_denies_only_the_pods_it_selects(world: World) -> None:
+    world.policy("web-closed", {"podSelector": WEB, "ingress": []})
+    assert not world.allows("default/client", "default/web")
+    assert world.allows("default/client", "default/db")
 
 
-def test_an_empty_rule_allows_everything(net: Net) -> None:
-    net.policy("default-deny", {"podSelector": {}})
-    net.policy("web-open", {"podSelector": WEB, "ingress": [{}]})
-    assert net.allows("prod/api", "default/web")
-    assert net.allows("203.0.113.9", "default/web", 12345)
-    assert not net.allows("prod/api", "default/db")
+def test_an_empty_rule_allows_everything(world: World) -> None:
+    world.policy("default-deny", {"podSelector": {}})
+    world.policy("web-open", {"podSelector": WEB, "ingress": [{}]})
+    assert world.allows("prod/api", "default/web")
+    assert world.allows("203.0.113.9", "default/web", 12345)
+    assert not world.allows("prod/api", "default/db")
 
 
-def test_pod_selector_peer_means_pods_of_the_policy_namespace(net: Net) -> None:
-    net.policy(
+def test_pod_selector_peer_means_pods_of_the_policy_namespace(world: World) -> None:
+    world.policy(
         "web-from-client",
         {
             "podSelector": WEB,
             "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "client"}}}]}],
         },
     )
-    assert net.allows("default/client", "default/web")
-    assert not net.allows("default/db", "default/web")
+    assert world.allows("default/client", "default/web")
+    assert not world.allows("default/db", "default/web")
     # Same labels in another namespace: not selected by a bare podSelector.
-    assert not net.allows("prod/client", "default/web")
+    assert not world.allows("prod/client", "default/web")
 
 
-def test_namespace_selector_peer_admits_every_pod_of_matching_namespaces(net: Net) -> None:
-    net.policy(
+def test_namespace_selector_peer_admits_every_pod_of_matching_namespaces(world: World) -> None:
+    world.policy(
         "web-from-prod",
         {
             "podSelector": WEB,
             "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "prod"}}}]}],
         },
     )
-    assert net.allows("prod/api", "default/web")
-    assert net.allows("prod/client", "default/web")
-    assert not net.allows("dev/api", "default/web")
-    assert not net.allows("default/client", "default/web")
+    assert world.allows("prod/api", "default/web")
+    assert world.allows("prod/client", "default/web")
+    assert not world.allows("dev/api", "default/web")
+    assert not world.allows("default/client", "default/web")
 
 
-def test_namespace_selector_matches_the_automatic_name_label(net: Net) -> None:
-    net.policy(
+def test_namespace_selector_matches_the_automatic_name_label(world: World) -> None:
+    world.policy(
         "web-from-dev",
         {
             "podSelector": WEB,
@@ -179,12 +179,12 @@ def test_namespace_selector_matches_the_automatic_name_label(net: Net) -> None:
             ],
         },
     )
-    assert net.allows("dev/api", "default/web")
-    assert not net.allows("prod/api", "default/web")
+    assert world.allows("dev/api", "default/web")
+    assert not world.allows("prod/api", "default/web")
 
 
-def test_both_selectors_in_one_peer_must_both_match(net: Net) -> None:
-    net.policy(
+def test_both_selectors_in_one_peer_must_both_match(world: World) -> None:
+    world.policy(
         "and",
         {
             "podSelector": WEB,
@@ -200,13 +200,13 @@ def test_both_selectors_in_one_peer_must_both_match(net: Net) -> None:
             ],
         },
     )
-    assert net.allows("prod/client", "default/web")
-    assert not net.allows("prod/api", "default/web")
-    assert not net.allows("default/client", "default/web")
+    assert world.allows("prod/client", "default/web")
+    assert not world.allows("prod/api", "default/web")
+    assert not world.allows("default/client", "default/web")
 
 
-def test_selectors_in_separate_peers_add_up(net: Net) -> None:
-    net.policy(
+def test_selectors_in_separate_peers_add_up(world: World) -> None:
+    world.policy(
         "or",
         {
             "podSelector": WEB,
@@ -220,14 +220,14 @@ def test_selectors_in_separate_peers_add_up(net: Net) -> None:
             ],
         },
     )
-    assert net.allows("prod/api", "default/web")
-    assert net.allows("default/client", "default/web")
-    assert not net.allows("dev/api", "default/web")
-    assert not net.allows("default/db", "default/web")
+    assert world.allows("prod/api", "default/web")
+    assert world.allows("default/client", "default/web")
+    assert not world.allows("dev/api", "default/web")
+    assert not world.allows("default/db", "default/web")
 
 
-def test_match_expressions_in_peer_selectors(net: Net) -> None:
-    net.policy(
+def test_match_expressions_in_peer_selectors(world: World) -> None:
+    world.policy(
         "not-dev",
         {
             "podSelector": WEB,
@@ -246,13 +246,13 @@ def test_match_expressions_in_peer_selectors(net: Net) -> None:
             ],
         },
     )
-    assert net.allows("prod/api", "default/web")
-    assert net.allows("default/client", "default/web")
-    assert not net.allows("dev/api", "default/web")
+    assert world.allows("prod/api", "default/web")
+    assert world.allows("default/client", "default/web")
+    assert not world.allows("dev/api", "default/web")
 
 
-def test_ip_block_with_except_matches_pod_and_outside_addresses(net: Net) -> None:
-    net.policy(
+def test_ip_block_with_except_matches_pod_and_outside_addresses(world: World) -> None:
+    world.policy(
         "web-from-block",
         {
             "podSelector": WEB,
@@ -261,15 +261,15 @@ def test_ip_block_with_except_matches_pod_and_outside_addresses(net: Net) -> Non
             ],
         },
     )
-    assert net.allows("default/client", "default/web")  # 10.244.2.10
-    assert net.allows("prod/api", "default/web")  # 10.244.2.11
-    assert not net.allows("prod/client", "default/web")  # excepted
-    assert not net.allows("dev/api", "default/web")  # 10.244.1.12
-    assert not net.allows("198.51.100.7", "default/web")
+    assert world.allows("default/client", "default/web")  # 10.244.2.10
+    assert world.allows("prod/api", "default/web")  # 10.244.2.11
+    assert not world.allows("prod/client", "default/web")  # excepted
+    assert not world.allows("dev/api", "default/web")  # 10.244.1.12
+    assert not world.allows("198.51.100.7", "default/web")
 
 
-def test_egress_ip_block_to_outside_addresses(net: Net) -> None:
-    net.policy(
+def test_egress_ip_block_to_outside_addresses(world: World) -> None:
+    world.policy(
         "client-out",
         {
             "podSelector": {"matchLabels": {"app": "client"}},
@@ -277,12 +277,12 @@ def test_egress_ip_block_to_outside_addresses(net: Net) -> None:
             "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}]}],
         },
     )
-    assert net.allows("default/client", "93.184.216.34", 443)
-    assert not net.allows("default/client", "default/web")
+    assert world.allows("default/client", "93.184.216.34", 443)
+    assert not world.allows("default/client", "default/web")
 
 
-def test_numeric_ports_and_protocols(net: Net) -> None:
-    net.policy(
+def test_numeric_ports_and_protocols(world: World) -> None:
+    world.policy(
         "web-ports",
         {
             "podSelector": WEB,
@@ -291,67 +291,67 @@ def test_numeric_ports_and_protocols(net: Net) -> None:
             ],
         },
     )
-    assert net.allows("default/client", "default/web", 80)
-    assert not net.allows("default/client", "default/web", 8080)
-    assert not net.allows("default/client", "default/web", 80, "UDP")
-    assert net.allows("default/client", "default/web", 5353, "UDP")
-    assert not net.allows("default/client", "default/web", 5353, "TCP")
+    assert world.allows("default/client", "default/web", 80)
+    assert not world.allows("default/client", "default/web", 8080)
+    assert not world.allows("default/client", "default/web", 80, "UDP")
+    assert world.allows("default/client", "default/web", 5353, "UDP")
+    assert not world.allows("default/client", "default/web", 5353, "TCP")
     # A port entry without a number covers every port of its protocol.
-    assert net.allows("default/client", "default/web", 9999, "SCTP")
+    assert world.allows("default/client", "default/web", 9999, "SCTP")
 
 
-def test_end_port_makes_a_range(net: Net) -> None:
-    net.policy(
+def test_end_port_makes_a_range(world: World) -> None:
+    world.policy(
         "web-range",
         {
             "podSelector": WEB,
             "ingress": [{"ports": [{"protocol": "TCP", "port": 32000, "endPort": 32768}]}],
         },
     )
-    assert net.allows("default/client", "default/web", 32000)
-    assert net.allows("default/client", "default/web", 32768)
-    assert not net.allows("default/client", "default/web", 31999)
-    assert not net.allows("default/client", "default/web", 32769)
+    assert world.allows("default/client", "default/web", 32000)
+    assert world.allows("default/client", "default/web", 32768)
+    assert not world.allows("default/client", "default/web", 31999)
+    assert not world.allows("default/client", "default/web", 32769)
 
 
-def test_named_ports_resolve_against_the_destination_pod(net: Net) -> None:
-    net.policy("web-http", {"podSelector": WEB, "ingress": [{"ports": [{"port": "http"}]}]})
-    assert net.allows("default/client", "default/web", 80)
-    assert not net.allows("default/client", "default/web", 8080)
+def test_named_ports_resolve_against_the_destination_pod(world: World) -> None:
+    world.policy("web-http", {"podSelector": WEB, "ingress": [{"ports": [{"port": "http"}]}]})
+    assert world.allows("default/client", "default/web", 80)
+    assert not world.allows("default/client", "default/web", 8080)
     # The name exists only for TCP on the pod.
-    assert not net.allows("default/client", "default/web", 80, "UDP")
+    assert not world.allows("default/client", "default/web", 80, "UDP")
 
 
-def test_named_egress_port_follows_the_destination_containers(net: Net) -> None:
-    net.policy(
+def test_named_egress_port_follows_the_destination_containers(world: World) -> None:
+    world.policy(
         "client-dns",
         {
             "podSelector": {"matchLabels": {"app": "client"}},
             "egress": [{"ports": [{"port": "dns", "protocol": "UDP"}]}],
         },
     )
-    assert net.allows("default/client", "kube-system/coredns", 53, "UDP")
-    assert not net.allows("default/client", "kube-system/coredns", 53, "TCP")
+    assert world.allows("default/client", "kube-system/coredns", 53, "UDP")
+    assert not world.allows("default/client", "kube-system/coredns", 53, "TCP")
     # web has no port called dns: nothing matches, whatever the number.
-    assert not net.allows("default/client", "default/web", 53, "UDP")
+    assert not world.allows("default/client", "default/web", 53, "UDP")
 
 
-def test_egress_rules_default_the_policy_types_to_both_directions(net: Net) -> None:
-    net.policy(
+def test_egress_rules_default_the_policy_types_to_both_directions(world: World) -> None:
+    world.policy(
         "client-to-web",
         {
             "podSelector": {"matchLabels": {"app": "client"}},
             "egress": [{"to": [{"podSelector": WEB}]}],
         },
     )
-    assert net.allows("default/client", "default/web")
-    assert not net.allows("default/client", "default/db")
+    assert world.allows("default/client", "default/web")
+    assert not world.allows("default/client", "default/db")
     # policyTypes defaulted to [Ingress, Egress]: no ingress rules, so client is closed.
-    assert not net.allows("default/web", "default/client")
+    assert not world.allows("default/web", "default/client")
 
 
-def test_explicit_policy_types_ignore_rules_of_the_other_direction(net: Net) -> None:
-    net.policy(
+def test_explicit_policy_types_ignore_rules_of_the_other_direction(world: World) -> None:
+    world.policy(
         "ingress-only",
         {
             "podSelector": {"matchLabels": {"app": "client"}},
@@ -360,17 +360,17 @@ def test_explicit_policy_types_ignore_rules_of_the_other_direction(net: Net) -> 
             "egress": [{"to": [{"podSelector": WEB}]}],
         },
     )
-    assert net.allows("default/client", "default/db")
+    assert world.allows("default/client", "default/db")
 
 
-def test_egress_only_policy_leaves_ingress_open(net: Net) -> None:
-    net.policy("deny-egress", {"podSelector": {}, "policyTypes": ["Egress"]})
-    assert not net.allows("default/client", "default/web")
-    assert net.allows("prod/api", "default/web")
+def test_egress_only_policy_leaves_ingress_open(world: World) -> None:
+    world.policy("deny-egress", {"podSelector": {}, "policyTypes": ["Egress"]})
+    assert not world.allows("default/client", "default/web")
+    assert world.allows("prod/api", "default/web")
 
 
-def test_dns_needs_its_own_egress_allowance(net: Net) -> None:
-    net.policy(
+def test_dns_needs_its_own_egress_allowance(world: World) -> None:
+    world.policy(
         "client-egress",
         {
             "podSelector": {"matchLabels": {"app": "client"}},
@@ -378,9 +378,9 @@ def test_dns_needs_its_own_egress_allowance(net: Net) -> None:
             "egress": [{"to": [{"podSelector": WEB}], "ports": [{"port": 80}]}],
         },
     )
-    assert net.allows("default/client", "default/web", 80)
-    assert not net.allows("default/client", "kube-system/coredns", 53, "UDP")
-    net.policy(
+    assert world.allows("default/client", "default/web", 80)
+    assert not world.allows("default/client", "kube-system/coredns", 53, "UDP")
+    world.policy(
         "client-dns",
         {
             "podSelector": {"matchLabels": {"app": "client"}},
@@ -399,13 +399,13 @@ def test_dns_needs_its_own_egress_allowance(net: Net) -> None:
             ],
         },
     )
-    assert net.allows("default/client", "kube-system/coredns", 53, "UDP")
-    assert net.allows("default/client", "kube-system/coredns", 53, "TCP")
-    assert not net.allows("default/client", "default/db", 53, "UDP")
+    assert world.allows("default/client", "kube-system/coredns", 53, "UDP")
+    assert world.allows("default/client", "kube-system/coredns", 53, "TCP")
+    assert not world.allows("default/client", "default/db", 53, "UDP")
 
 
-def test_both_ends_must_allow(net: Net) -> None:
-    net.policy(
+def test_both_ends_must_allow(world: World) -> None:
+    world.policy(
         "client-out",
         {
             "podSelector": {"matchLabels": {"app": "client"}},
@@ -413,82 +413,82 @@ def test_both_ends_must_allow(net: Net) -> None:
             "policyTypes": ["Egress"],
         },
     )
-    net.policy("web-closed", {"podSelector": WEB, "policyTypes": ["Ingress"]})
-    assert not net.allows("default/client", "default/web")
-    net.policy(
+    world.policy("web-closed", {"podSelector": WEB, "policyTypes": ["Ingress"]})
+    assert not world.allows("default/client", "default/web")
+    world.policy(
         "web-from-client",
         {
             "podSelector": WEB,
             "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "client"}}}]}],
         },
     )
-    assert net.allows("default/client", "default/web")
+    assert world.allows("default/client", "default/web")
 
 
-def test_policies_add_up(net: Net) -> None:
-    net.policy(
+def test_policies_add_up(world: World) -> None:
+    world.policy(
         "from-client",
         {
             "podSelector": WEB,
             "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "client"}}}]}],
         },
     )
-    net.policy(
+    world.policy(
         "from-prod",
         {
             "podSelector": WEB,
             "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "prod"}}}]}],
         },
     )
-    assert net.allows("default/client", "default/web")
-    assert net.allows("prod/api", "default/web")
-    assert not net.allows("dev/api", "default/web")
+    assert world.allows("default/client", "default/web")
+    assert world.allows("prod/api", "default/web")
+    assert not world.allows("dev/api", "default/web")
 
 
-def test_policy_changes_and_deletions_take_effect(net: Net) -> None:
-    net.policy("web-closed", {"podSelector": WEB, "ingress": []})
-    assert not net.allows("default/client", "default/web")
-    stored = net.store.get(*NETWORK_POLICIES, "default", "web-closed")
+def test_policy_changes_and_deletions_take_effect(world: World) -> None:
+    world.policy("web-closed", {"podSelector": WEB, "ingress": []})
+    assert not world.allows("default/client", "default/web")
+    stored = world.store.get(*NETWORK_POLICIES, "default", "web-closed")
     assert stored is not None
     stored["spec"]["ingress"] = [{}]
-    net.store.update(*NETWORK_POLICIES, stored)
-    assert net.allows("default/client", "default/web")
+    world.store.update(*NETWORK_POLICIES, stored)
+    assert world.allows("default/client", "default/web")
     stored["spec"]["podSelector"] = {"matchLabels": {"app": "db"}}
     stored["spec"]["ingress"] = []
     del stored["metadata"]["resourceVersion"]
-    net.store.update(*NETWORK_POLICIES, stored)
-    assert net.allows("default/client", "default/web")
-    assert not net.allows("default/client", "default/db")
-    net.store.delete(*NETWORK_POLICIES, "default", "web-closed")
-    assert net.allows("default/client", "default/db")
+    world.store.update(*NETWORK_POLICIES, stored)
+    assert world.allows("default/client", "default/web")
+    assert not world.allows("default/client", "default/db")
+    world.store.delete(*NETWORK_POLICIES, "default", "web-closed")
+    assert world.allows("default/client", "default/db")
 
 
-def test_pod_labels_decide_selection_at_connection_time(net: Net) -> None:
-    net.policy("web-closed", {"podSelector": WEB, "ingress": []})
-    pod = dict(net.pods["default/db"])
+def test_pod_labels_decide_selection_at_connection_time(world: World) -> None:
+    world.policy("web-closed", {"podSelector": WEB, "ingress": []})
+    pod = dict(world.pods["default/db"])
     pod["metadata"] = {**pod["metadata"], "labels": {"app": "web"}}
     relabelled = Peer(pod["status"]["podIP"], pod)
-    assert not allowed(net.store, net.peer("default/client"), relabelled, 80)
+    assert not allowed(world.store, world.peer("default/client"), relabelled, 80)
 
 
-def test_traffic_with_the_pods_own_node_is_always_allowed(net: Net) -> None:
-    net.policy("deny-all", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
-    assert net.allows(NODE01, "default/web")  # web runs on node01
-    assert not net.allows(NODE02, "default/web")
-    assert net.allows("default/web", NODE01, 10250)
-    assert not net.allows("default/web", NODE02, 10250)
+def test_traffic_with_the_pods_own_node_is_always_allowed(world: World) -> None:
+    world.policy("deny-all", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
+    assert world.allows(NODE01, "default/web")  # web runs on node01
+    assert not world.allows(NODE02, "default/web")
+    assert world.allows("default/web", NODE01, 10250)
+    assert not world.allows("default/web", NODE02, 10250)
 
 
-def test_a_pod_always_reaches_itself(net: Net) -> None:
-    net.policy("deny-all", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
-    assert net.allows("default/web", "default/web")
-    assert not net.allows("default/client", "default/web")
+def test_a_pod_always_reaches_itself(world: World) -> None:
+    world.policy("deny-all", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
+    assert world.allows("default/web", "default/web")
+    assert not world.allows("default/client", "default/web")
 
 
-def test_host_network_pods_are_not_isolated_and_match_only_ip_blocks(net: Net) -> None:
-    net.policy("deny-all", {"podSelector": {}}, namespace="kube-system")
-    assert net.allows("default/client", "kube-system/proxy", 10256)
-    net.policy(
+def test_host_network_pods_are_not_isolated_and_match_only_ip_blocks(world: World) -> None:
+    world.policy("deny-all", {"podSelector": {}}, namespace="kube-system")
+    assert world.allows("default/client", "kube-system/proxy", 10256)
+    world.policy(
         "from-system-pods",
         {
             "podSelector": WEB,
@@ -505,18 +505,18 @@ def test_host_network_pods_are_not_isolated_and_match_only_ip_blocks(net: Net) -
             ],
         },
     )
-    assert not net.allows("kube-system/proxy", "default/web")
-    net.policy(
+    assert not world.allows("kube-system/proxy", "default/web")
+    world.policy(
         "from-node02",
         {"podSelector": WEB, "ingress": [{"from": [{"ipBlock": {"cidr": f"{NODE02}/32"}}]}]},
     )
-    assert net.allows("kube-system/proxy", "default/web")
+    assert world.allows("kube-system/proxy", "default/web")
 
 
-def test_policies_are_read_per_namespace_and_compiled_once_per_version(net: Net) -> None:
-    net.policy("a", {"podSelector": WEB})
-    net.policy("b", {"podSelector": {}}, namespace="prod")
-    first = namespace_policies(net.store, "default")
-    again = namespace_policies(net.store, "default")
+def test_policies_are_read_per_namespace_and_compiled_once_per_version(world: World) -> None:
+    world.policy("a", {"podSelector": WEB})
+    world.policy("b", {"podSelector": {}}, namespace="prod")
+    first = namespace_policies(world.store, "default")
+    again = namespace_policies(world.store, "default")
     assert len(first) == 1 and first[0] is again[0]
-    assert [p.namespace for p in namespace_policies(net.store, "prod")] == ["prod"]
+    assert [p.namespace for p in namespace_policies(world.store, "prod")] == ["prod"]
