@@ -79,6 +79,19 @@ def advance(sim: SimCluster, seconds: int = 5) -> None:
     sim.server.call(sim.cluster.control_plane.advance, seconds)
 
 
+def node_shell(sim: SimCluster, node: str, command: str) -> str:
+    return sim.server.call(sim.cluster.control_plane.nodes.shell(node).run, command).stdout
+
+
+def two_sites(sim: SimCluster, kubectl: Callable) -> None:
+    """Deployments `web` (nginx) and `api` (httpd) behind Services of the same names."""
+    kubectl("create", "deployment", "web", "--image=nginx")
+    kubectl("expose", "deployment", "web", "--port=80")
+    kubectl("create", "deployment", "api", "--image=httpd")
+    kubectl("expose", "deployment", "api", "--port=8080", "--target-port=80")
+    advance(sim)
+
+
 def node_ip(kubectl: Callable, namespace: str) -> str:
     node = kubectl(
         "get", "pods", "-n", namespace, "-o", "jsonpath={.items[0].spec.nodeName}"
@@ -160,3 +173,49 @@ def test_describe_networkpolicy_and_validation(kubectl: Callable) -> None:
         "spec.ingress[0].ports[0].endPort: Invalid value: 80: "
         "must be greater than or equal to `port`" in bad.stderr
     )
+
+
+def test_requests_through_the_ingress_node_port_reach_the_backends(
+    sim_cluster: SimCluster, kubectl: Callable
+) -> None:
+    two_sites(sim_cluster, kubectl)
+    kubectl(
+        "create", "ingress", "shop", "--class=nginx",
+        "--rule=shop.example.com/*=web:80", "--rule=shop.example.com/api*=api:8080",
+    )  # fmt: skip
+    advance(sim_cluster, 2)
+    home = node_shell(
+        sim_cluster, "controlplane", "curl -s -H 'Host: shop.example.com' node01:30080/"
+    )
+    assert "<title>Welcome to nginx!</title>" in home
+    api = node_shell(
+        sim_cluster, "controlplane", "curl -s -H 'Host: shop.example.com' node02:30080/api/v1"
+    )
+    # httpd answered: the path is passed on unchanged (no rewrite without annotations).
+    assert "The requested URL was not found on this server." in api
+    code = "curl -s -o /dev/null -w '%{http_code}' -H 'Host: other.example.com' node01:30080/"
+    assert node_shell(sim_cluster, "node01", code) == "404"
+
+
+def test_requests_through_the_gateway_node_port_follow_the_route(
+    sim_cluster: SimCluster, kubectl: Callable
+) -> None:
+    two_sites(sim_cluster, kubectl)
+    api_rule = (
+        "  - matches:\n    - path: {type: PathPrefix, value: /api}\n"
+        "    backendRefs:\n    - name: api\n      port: 8080\n"
+    )
+    routes = GATEWAY + api_rule
+    kubectl("apply", "-f", "-", input=routes)
+    advance(sim_cluster, 2)
+    page = node_shell(
+        sim_cluster, "controlplane", "curl -s -H 'Host: web.example.com' node01:30081/"
+    )
+    assert "<title>Welcome to nginx!</title>" in page
+    api = node_shell(
+        sim_cluster, "controlplane", "curl -s -H 'Host: web.example.com' node01:30081/api"
+    )
+    # httpd answered: the path is passed on unchanged (no rewrite without annotations).
+    assert "The requested URL was not found on this server." in api
+    code = "curl -s -o /dev/null -w '%{http_code}' -H 'Host: nope.example.com' node01:30081/"
+    assert node_shell(sim_cluster, "node01", code) == "404"
