@@ -66,7 +66,9 @@ def _name(obj: Obj) -> str:
     return str(_meta(obj).get("name") or "")
 
 
-def _list(store: Any, resource: tuple[str, str], namespace: str | None = None) -> list[Obj]:
+def _list(
+    store: Any, resource: tuple[str, str], namespace: str | None = None
+) -> list[dict[str, Any]]:
     try:
         items, _ = store.list(*resource, namespace)
     except ApiError:
@@ -77,7 +79,7 @@ def _list(store: Any, resource: tuple[str, str], namespace: str | None = None) -
 # ---- classes and gateways -------------------------------------------------------------
 
 
-def served_classes(store: Any, controller: Controller) -> list[Obj]:
+def served_classes(store: Any, controller: Controller) -> list[dict[str, Any]]:
     """The GatewayClasses this controller implements: the one its `--gatewayclass`
     names, when its `controllerName` is the controller's."""
     return [
@@ -88,7 +90,7 @@ def served_classes(store: Any, controller: Controller) -> list[Obj]:
     ]
 
 
-def served_gateways(store: Any, controller: Controller) -> list[Obj]:
+def served_gateways(store: Any, controller: Controller) -> list[dict[str, Any]]:
     names = {_name(c) for c in served_classes(store, controller)}
     return [
         g
@@ -190,7 +192,7 @@ def attach(store: Any, route: Obj, ref: Obj, gateway: Obj) -> Attachment:
     return Attachment(tuple(str(listener.get("name") or "") for listener in matching), "Accepted")
 
 
-def attached_routes(store: Any, gateway: Obj) -> list[tuple[Obj, tuple[str, ...]]]:
+def attached_routes(store: Any, gateway: Obj) -> list[tuple[dict[str, Any], tuple[str, ...]]]:
     """Routes attached to the Gateway with the listeners that accepted them."""
     out = []
     for route in _list(store, HTTPROUTES):
@@ -319,7 +321,7 @@ def _route_order(route: Obj) -> tuple[str, str]:
 
 def _candidates(store: Any, controller: Controller, host: str) -> list[tuple[Obj, str]]:
     """(route, listener hostname) pairs that may serve `host`."""
-    out = []
+    out: list[tuple[Obj, str]] = []
     for gateway in served_gateways(store, controller):
         listeners = {
             str(lst.get("name") or ""): lst for lst in _spec(gateway).get("listeners") or []
