@@ -133,6 +133,9 @@ def test_an_ingress_gets_the_controller_address(sim_cluster: SimCluster, kubectl
     assert row[:5] == ["web", "nginx", "web.example.com", address, "80"]
     described = kubectl("describe", "ingress", "web").stdout
     assert "web.example.com" in described and "web:80" in described
+    assert (
+        "Normal  Sync" in described and "nginx-ingress-controller  Scheduled for sync" in described
+    )
 
 
 def test_a_gateway_and_its_route_are_accepted(sim_cluster: SimCluster, kubectl: Callable) -> None:

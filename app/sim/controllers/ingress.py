@@ -116,10 +116,20 @@ def _published(ctx: ControllerContext, pods: list[Obj]) -> list[dict[str, str]]:
     return [{"ip": ip} for ip in _node_ips(ctx, pods)]
 
 
-def sync_ingress_nginx(ctx: ControllerContext, controller: Controller, pods: list[Obj]) -> None:
-    """Publish the controller's addresses on every Ingress it serves."""
+def sync_ingress_nginx(
+    ctx: ControllerContext, controller: Controller, pods: list[Obj], seen: dict[str, Any]
+) -> None:
+    """Publish the controller's addresses on every Ingress it serves; a new or changed
+    Ingress gets ingress-nginx's `Sync` event ("Scheduled for sync"). `seen` maps an
+    Ingress uid to the generation last synced (the controller's memory)."""
     addresses = _published(ctx, pods)
+    events = ctx.events.for_component("nginx-ingress-controller")
     for ingress in served_ingresses(ctx.store, controller):
+        meta = ingress.get("metadata") or {}
+        uid, generation = str(meta.get("uid") or ""), meta.get("generation")
+        if seen.get(uid) != generation:
+            seen[uid] = generation
+            events.normal(dict(ingress), "Sync", "Scheduled for sync")
         status = {"loadBalancer": {"ingress": addresses} if addresses else {}}
         try:
             write_status(ctx, INGRESSES, dict(ingress), status)
@@ -370,8 +380,11 @@ def _sync_route(
     write_status(ctx, gw.HTTPROUTES, dict(route), {**status, "parents": others + parents})
 
 
-def sync_gateway_api(ctx: ControllerContext, controller: Controller, pods: list[Obj]) -> None:
+def sync_gateway_api(
+    ctx: ControllerContext, controller: Controller, pods: list[Obj], seen: dict[str, Any]
+) -> None:
     """Status of the controller's GatewayClass, its Gateways and their HTTPRoutes."""
+    del seen  # status only: nothing to remember between passes
     for gateway_class in gw.served_classes(ctx.store, controller):
         _sync_class(ctx, gateway_class)
     gateways = {(namespace_of(g), name_of(g)): g for g in gw.served_gateways(ctx.store, controller)}
@@ -401,6 +414,8 @@ class IngressControllers:
         )
         self._dirty = True
         self._last = float("-inf")
+        # Per controller: what it has synced (its in-memory state; a restart forgets).
+        self._synced: dict[Controller, dict[str, Any]] = {}
         self.store.after_write.append(self._seen)
 
     def _seen(self, event: WatchEvent) -> None:
@@ -429,4 +444,5 @@ class IngressControllers:
             return  # nothing any controller could serve (ingress-nginx needs its class)
         for controller, pods in self.controllers().items():
             sync = sync_ingress_nginx if controller.kind == INGRESS_NGINX else sync_gateway_api
-            sync(self.context, controller, sorted(pods, key=name_of))
+            seen = self._synced.setdefault(controller, {})
+            sync(self.context, controller, sorted(pods, key=name_of), seen)
