@@ -222,3 +222,18 @@ def test_requests_through_the_gateway_node_port_follow_the_route(
     assert "The requested URL was not found on this server." in api
     code = "curl -s -o /dev/null -w '%{http_code}' -H 'Host: nope.example.com' node01:30081/"
     assert node_shell(sim_cluster, "node01", code) == "404"
+
+
+def test_the_default_ingress_class_is_filled_in(sim_cluster: SimCluster, kubectl: Callable) -> None:
+    kubectl("create", "ingress", "before", "--rule=a.example.com/*=web:80")
+    kubectl("annotate", "ingressclass", "nginx", "ingressclass.kubernetes.io/is-default-class=true")
+    kubectl("create", "ingress", "after", "--rule=b.example.com/*=web:80")
+    spec = "jsonpath={.spec.ingressClassName}"
+    assert kubectl("get", "ingress", "before", "-o", spec).stdout == ""
+    assert kubectl("get", "ingress", "after", "-o", spec).stdout == "nginx"
+    advance(sim_cluster, 2)
+    address = "jsonpath={.status.loadBalancer.ingress[0].ip}"
+    assert kubectl("get", "ingress", "before", "-o", address).stdout == ""
+    assert kubectl("get", "ingress", "after", "-o", address).stdout == node_ip(
+        kubectl, "ingress-nginx"
+    )
