@@ -11,7 +11,7 @@ from app.sim.apiserver.validation.custom import validate_against_schema
 from app.sim.apiserver.validation.decoding import check_types, check_unknown_fields
 from app.sim.apiserver.validation.metadata import _metadata, _metadata_update
 from app.sim.apiserver.validation.names import invalid_value, not_supported, required
-from app.sim.apiserver.validation.networking import network_policy
+from app.sim.apiserver.validation.networking import ingress_rules, network_policy
 from app.sim.apiserver.validation.others import (
     _crd,
     _ingress,
@@ -144,6 +144,7 @@ def validate_object(
         _pv(causes, obj)
     elif key == ("networking.k8s.io", "Ingress"):
         _ingress(causes, obj)
+        ingress_rules(causes, obj)
     elif key == ("apiextensions.k8s.io", "CustomResourceDefinition"):
         _crd(causes, obj)
     elif key == ("policy", "PodDisruptionBudget"):

@@ -1,5 +1,6 @@
-"""NetworkPolicy: ports, peers, ipBlocks and policyTypes, as upstream's
-`ValidateNetworkPolicySpec` (pkg/apis/networking/validation/validation.go) checks them.
+"""NetworkPolicy (ports, peers, ipBlocks, policyTypes) and the Ingress rules' hosts and
+backends, as upstream's pkg/apis/networking/validation/validation.go checks them
+(`ValidateNetworkPolicySpec`, `validateIngressRules`, `validateIngressBackend`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ import re
 from typing import Any
 
 from app.sim.apiserver.validation.names import (
+    dns1035_label,
+    dns1123_subdomain,
     forbidden_field,
     invalid_value,
     not_supported,
@@ -158,3 +161,80 @@ def network_policy(causes: list[FieldCause], obj: dict) -> None:
     for i, ptype in enumerate(types):
         if ptype not in _POLICY_TYPES:
             causes.append(not_supported(f"spec.policyTypes[{i}]", ptype, _POLICY_TYPES))
+
+
+# ---- Ingress hosts and backends ---------------------------------------------------------
+
+_WILDCARD = re.compile(r"^\*\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_WILDCARD_MSG = (
+    "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, "
+    "which must consist of lower case alphanumeric characters, '-' or '.' and end with an "
+    "alphanumeric character (e.g. '*.example.com', regex used for validation is "
+    "'\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+
+
+def _host(causes: list[FieldCause], path: str, host: str, *, rule: bool = True) -> None:
+    """A rule's host (no IP address) or a TLS entry's host: a DNS subdomain or a
+    `*.` wildcard of one."""
+    if rule and _is_ip(host):
+        causes.append(invalid_value(path, host, "must be a DNS name, not an IP address"))
+    if "*" in host:
+        if not _WILDCARD.match(host):
+            causes.append(invalid_value(path, host, _WILDCARD_MSG))
+        return
+    for message in dns1123_subdomain(host):
+        causes.append(invalid_value(path, host, message))
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _backend(causes: list[FieldCause], path: str, backend: Any) -> None:
+    """validateIngressBackend for a Service backend (name and port)."""
+    if not isinstance(backend, dict) or not isinstance(backend.get("service"), dict):
+        return
+    if backend.get("resource"):
+        causes.append(invalid_value(path, "", "cannot set both resource and service backends"))
+        return
+    service = backend["service"]
+    name = service.get("name")
+    if not name:
+        causes.append(required(f"{path}.service.name"))
+    else:
+        for message in dns1035_label(str(name)):
+            causes.append(invalid_value(f"{path}.service.name", name, message))
+    port = service.get("port") if isinstance(service.get("port"), dict) else {}
+    port_name, number = port.get("name"), port.get("number")
+    if port_name and number:
+        causes.append(invalid_value(path, "", "cannot set both port name & port number"))
+    elif port_name:
+        _port_name(causes, f"{path}.service.port.name", port_name)
+    elif number:
+        _port_number(causes, f"{path}.service.port.number", number)
+    else:
+        causes.append(required(path, "port name or number is required"))
+
+
+def ingress_rules(causes: list[FieldCause], obj: dict) -> None:
+    """Hosts of the rules and TLS entries, and every Service backend."""
+    spec = obj.get("spec") or {}
+    if not isinstance(spec, dict):
+        return
+    _backend(causes, "spec.defaultBackend", spec.get("defaultBackend"))
+    for i, rule in enumerate(spec.get("rules") or []):
+        if not isinstance(rule, dict):
+            continue
+        if rule.get("host"):
+            _host(causes, f"spec.rules[{i}].host", str(rule["host"]))
+        for j, entry in enumerate(((rule.get("http") or {}).get("paths")) or []):
+            if isinstance(entry, dict):
+                _backend(causes, f"spec.rules[{i}].http.paths[{j}].backend", entry.get("backend"))
+    for i, tls in enumerate(spec.get("tls") or []):
+        for j, host in enumerate((tls or {}).get("hosts") or []):
+            _host(causes, f"spec.tls[{i}].hosts[{j}]", str(host), rule=False)

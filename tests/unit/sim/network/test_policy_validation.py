@@ -149,3 +149,57 @@ def test_policy_types_default_from_the_rules_present() -> None:
     assert both["spec"]["egress"][0]["ports"][0]["protocol"] == "TCP"
     kept = apply_defaults(policy(policyTypes=["Egress"]), NETPOL)
     assert kept["spec"]["policyTypes"] == ["Egress"]
+
+
+INGRESS = builtin_registry().by_kind("networking.k8s.io/v1", "Ingress")
+
+
+def ingress(host: str, service: dict[str, Any], tls_host: str = "ok.example.com") -> dict[str, Any]:
+    path = {"path": "/", "pathType": "Prefix", "backend": {"service": service}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "rules": [{"host": host, "http": {"paths": [path]}}],
+            "tls": [{"hosts": [tls_host], "secretName": "tls"}],
+        },
+    }
+
+
+def ingress_messages(obj: dict[str, Any]) -> dict[str, str]:
+    assert INGRESS is not None
+    return {c.field: c.message for c in v.validate_object(obj, INGRESS)}
+
+
+def test_ingress_hosts_and_backends_are_checked() -> None:
+    good = ingress("*.example.com", {"name": "web", "port": {"name": "http"}})
+    assert ingress_messages(good) == {}
+    backend = "spec.rules[0].http.paths[0].backend"
+    assert ingress_messages(ingress("10.0.0.1", {"name": "Web_1", "port": {}}, "*.bad*")) == {
+        "spec.rules[0].host": 'Invalid value: "10.0.0.1": must be a DNS name, not an IP address',
+        f"{backend}.service.name": (
+            'Invalid value: "Web_1": a DNS-1035 label must consist of lower case alphanumeric '
+            "characters or '-', start with an alphabetic character, and end with an "
+            "alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for "
+            "validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+        ),
+        backend: "Required value: port name or number is required",
+        "spec.tls[0].hosts[0]": ingress_messages(ingress("a.example.com", {}, "*.bad*"))[
+            "spec.tls[0].hosts[0]"
+        ],
+    }
+    both = ingress_messages(
+        ingress("a.example.com", {"name": "web", "port": {"name": "http", "number": 80}})
+    )
+    assert both == {backend: 'Invalid value: "": cannot set both port name & port number'}
+    big = ingress_messages(ingress("a.example.com", {"name": "web", "port": {"number": 70000}}))
+    assert big == {
+        f"{backend}.service.port.number": (
+            "Invalid value: 70000: must be between 1 and 65535, inclusive"
+        )
+    }
+    wildcard = ingress_messages(ingress("*.bad*", {"name": "web", "port": {"number": 80}}))
+    assert wildcard["spec.rules[0].host"].startswith(
+        "Invalid value: \"*.bad*\": a wildcard DNS-1123 subdomain must start with '*.'"
+    )
