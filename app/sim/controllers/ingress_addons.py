@@ -281,6 +281,8 @@ _SPECS: dict[str, dict[str, Any]] = {
             "listeners": _array(_LISTENER),
             "addresses": _array(_obj({"type": _STRING, "value": _STRING})),
             "infrastructure": _FREE,
+            "backendTLS": _FREE,
+            "allowedListeners": _FREE,
         },
         ["gatewayClassName", "listeners"],
     ),
@@ -296,6 +298,8 @@ _SPECS: dict[str, dict[str, Any]] = {
                         "filters": _array(_FREE),
                         "backendRefs": _array(_BACKEND_REF),
                         "timeouts": _FREE,
+                        "retry": _FREE,
+                        "sessionPersistence": _FREE,
                     }
                 )
             ),
