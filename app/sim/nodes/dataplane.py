@@ -12,7 +12,7 @@ controller's pod to the backend Service; no matching rule is the controller's 40
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from app.sim.network import ingress
 from app.sim.network.dns import Answer, ResolvConf, parse_resolv_conf
@@ -39,9 +39,18 @@ CLUSTER_DNS = "10.96.0.10"
 NODE_RESOLVER = "127.0.0.53"
 # Images of ingress and Gateway controllers (repository, last path element).
 INGRESS_IMAGES = frozenset(
-    {"controller", "ingress-nginx-controller", "nginx-ingress", "traefik", "envoy",
-     "contour", "kong", "haproxy-ingress", "nginx-gateway-fabric"}
-)  # fmt: skip
+    {
+        "controller",
+        "ingress-nginx-controller",
+        "nginx-ingress",
+        "traefik",
+        "envoy",
+        "contour",
+        "kong",
+        "haproxy-ingress",
+        "nginx-gateway-fabric",
+    }
+)
 # How many controllers a request may cross (an ingress whose backend is an ingress).
 MAX_HOPS = 3
 
@@ -80,11 +89,12 @@ def resolv_conf_for(pod_spec: Obj, namespace: str) -> str:
     policy = pod_spec.get("dnsPolicy") or "ClusterFirst"
     if pod_spec.get("hostNetwork") and policy == "ClusterFirst":
         policy = "Default"
+    servers: list[str] = []
+    search: list[str] = []
+    options: list[str] = []
     if policy == "Default":
-        servers, search, options = [NODE_RESOLVER], [], ["edns0", "trust-ad"]
-    elif policy == "None":
-        servers, search, options = [], [], []
-    else:
+        servers, options = [NODE_RESOLVER], ["edns0", "trust-ad"]
+    elif policy != "None":
         servers = [CLUSTER_DNS]
         search = [f"{namespace}.svc.cluster.local", "svc.cluster.local", "cluster.local"]
         options = ["ndots:5"]
@@ -272,8 +282,12 @@ def _server_header(runtime: PodRuntime) -> str:
     return "nginx"
 
 
-_REASONS = {404: "Not Found", 502: "Bad Gateway", 503: "Service Temporarily Unavailable",
-            504: "Gateway Time-out"}  # fmt: skip
+_REASONS = {
+    404: "Not Found",
+    502: "Bad Gateway",
+    503: "Service Temporarily Unavailable",
+    504: "Gateway Time-out",
+}
 
 
 def reason(status: int) -> str:
@@ -301,4 +315,3 @@ def _hosts(text: str) -> dict[str, str]:
             for name in words[1:]:
                 out.setdefault(name, words[0])
     return out
-

@@ -86,8 +86,25 @@ def _seconds(value: str | None) -> float | None:
 
 # ---- curl ---------------------------------------------------------------------------
 
-_CURL_VALUED = {"o", "m", "max-time", "connect-timeout", "w", "write-out", "H", "header", "X",
-                "request", "d", "data", "u", "user", "A", "user-agent", "output"}  # fmt: skip
+_CURL_VALUED = {
+    "o",
+    "m",
+    "max-time",
+    "connect-timeout",
+    "w",
+    "write-out",
+    "H",
+    "header",
+    "X",
+    "request",
+    "d",
+    "data",
+    "u",
+    "user",
+    "A",
+    "user-agent",
+    "output",
+}
 
 
 def _curl_options(args: list[str]) -> tuple[dict[str, str], list[str], list[str]]:
@@ -167,8 +184,11 @@ def _write_out(opts: dict[str, str], reply: Reply | None) -> str:
 def _head(reply: Reply) -> str:
     lines = [f"HTTP/1.1 {reply.status} {reason(reply.status)}".rstrip()]
     lines.append(f"Server: {reply.headers.get('server', 'nginx')}")
-    lines += ["Content-Type: text/html", f"Content-Length: {len(reply.body.encode())}",
-              "Connection: keep-alive"]  # fmt: skip
+    lines += [
+        "Content-Type: text/html",
+        f"Content-Length: {len(reply.body.encode())}",
+        "Connection: keep-alive",
+    ]
     return "\r\n".join(lines) + "\r\n\r\n"
 
 
@@ -394,8 +414,12 @@ def _host(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     _, _, answer = found
     if not answer.records:
         return CommandResult(1, f"Host {rest[0]} not found: 3(NXDOMAIN)\n", "")
-    words = {"A": "has address", "CNAME": "is an alias for", "SRV": "has SRV record",
-             "PTR": "domain name pointer"}  # fmt: skip
+    words = {
+        "A": "has address",
+        "CNAME": "is an alias for",
+        "SRV": "has SRV record",
+        "PTR": "domain name pointer",
+    }
     return ok("".join(f"{r.name} {words[r.type]} {r.value}\n" for r in answer.records))
 
 
@@ -416,8 +440,11 @@ def _dig(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     if short:
         return ok("".join(f"{r.value}{'.' if r.type != 'A' else ''}\n" for r in answer.records))
     status = answer.rcode
-    lines = [f";; ->>HEADER<<- opcode: QUERY, status: {status}, id: 4242",
-             f";; QUESTION SECTION:\n;{name.rstrip('.')}.\t\t\tIN\t{qtype}", ""]  # fmt: skip
+    lines = [
+        f";; ->>HEADER<<- opcode: QUERY, status: {status}, id: 4242",
+        f";; QUESTION SECTION:\n;{name.rstrip('.')}.\t\t\tIN\t{qtype}",
+        "",
+    ]
     if answer.records:
         lines.append(";; ANSWER SECTION:")
         lines += [f"{r.name}.\t30\tIN\t{r.type}\t{r.value}" for r in answer.records]
@@ -501,7 +528,11 @@ def _iptables(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
         picked = [
             "-N " + line[1:].split()[0] if line.startswith(":") else line
             for line in saved
-            if line.startswith(("-A", ":")) and (chain is None or line.split()[1 if line.startswith("-A") else 0].lstrip(":") == chain)
+            if line.startswith(("-A", ":"))
+            and (
+                chain is None
+                or line.split()[1 if line.startswith("-A") else 0].lstrip(":") == chain
+            )
         ]
         return ok("\n".join(picked) + "\n")
     if "L" not in opts and "list" not in opts:
@@ -509,7 +540,7 @@ def _iptables(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     chain = rest[0] if rest else None
     listing = rules.iptables_list(_view(sh), sh.agent.name, table, chain)
     if listing is None:
-        return fail(f"iptables: No chain/target/match by that name.", 1)
+        return fail("iptables: No chain/target/match by that name.", 1)
     return ok(listing)
 
 
