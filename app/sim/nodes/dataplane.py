@@ -128,6 +128,7 @@ class Client:
         self.resolv: ResolvConf = parse_resolv_conf(resolv)
         self.hosts = _hosts(hosts)
         self.runtime = runtime
+        self._view: ClusterView | None = None
 
     @classmethod
     def for_node(cls, nodes: ClusterNodes, node: str) -> Client:
@@ -143,11 +144,29 @@ class Client:
 
     # ---- names --------------------------------------------------------------------
 
-    def lookup(self, name: str, qtype: str = "A") -> tuple[str, Answer]:
+    def view(self) -> ClusterView:
+        """A read of the cluster, kept for the client's life (one command line runs at
+        one instant of the cluster clock); pod IPs are found through the node agents'
+        own records (no listing of every pod)."""
+        if self._view is None:
+            self._view = ClusterView(self.nodes.store, self._locate)
+        return self._view
+
+    def _locate(self, ip: str) -> tuple[str, str] | None:
+        for agent in self.nodes.agents.values():
+            for runtime in agent.pods.values():
+                if runtime.ip == ip and not runtime.terminated:
+                    if not runtime.spec.get("hostNetwork"):
+                        return runtime.namespace, runtime.name
+        return None
+
+    def lookup(
+        self, name: str, qtype: str = "A", view: ClusterView | None = None
+    ) -> tuple[str, Answer]:
         """(server, answer) from the cluster DNS or the node resolver; Unreachable when
         no name server answers."""
         with self.nodes.lock:
-            view = ClusterView(self.nodes.store)
+            view = view or self.view()
             if self.resolv.nameservers[:1] == (NODE_RESOLVER,):
                 return NODE_RESOLVER, self._node_answer(view, name)
             return query(view, self.source, self.resolv, name, qtype)
@@ -160,7 +179,7 @@ class Client:
             return Answer(name, "NXDOMAIN")
         return Answer(name, records=[Record(name, "A", ip)])
 
-    def address(self, host: str) -> str:
+    def address(self, host: str, view: ClusterView | None = None) -> str:
         """The IP a client connects to for `host`; NameNotFound otherwise."""
         if _is_ip(host):
             return host
@@ -171,23 +190,25 @@ class Client:
         if self.runtime is None and host in self.nodes.agents:
             return self.nodes.agents[host].node_ip
         try:
-            _, answer = self.lookup(host)
+            _, answer = self.lookup(host, view=view)
         except Unreachable as exc:
             raise NameNotFound(host, timed_out=True) from exc
         cname = [r.value for r in answer.records if r.type == "CNAME"]
         if not answer.addresses:
             if cname:
-                return self.address(cname[0] + ".")
+                return self.address(cname[0] + ".", view)
             raise NameNotFound(host)
         return answer.addresses[0]
 
     # ---- connections --------------------------------------------------------------
 
-    def connect(self, host: str, port: int, protocol: str = "TCP") -> Landing:
+    def connect(
+        self, host: str, port: int, protocol: str = "TCP", view: ClusterView | None = None
+    ) -> Landing:
         """Open a connection (raises NameNotFound or Unreachable)."""
-        ip = self.address(host)
         with self.nodes.lock:
-            view = ClusterView(self.nodes.store)
+            view = view or self.view()
+            ip = self.address(host, view)
             landing = connect(view, self.source, ip, port, protocol)
             if self._listener(landing) is None:
                 raise Unreachable(REFUSED)
@@ -209,8 +230,8 @@ class Client:
     def http(self, host: str, port: int, path: str, headers: dict[str, str] | None = None) -> Reply:
         """GET `path` from host:port (raises NameNotFound or Unreachable)."""
         headers = headers or {}
-        landing = self.connect(host, port)
         with self.nodes.lock:
+            landing = self.connect(host, port, view=self.view())
             runtime = self._listener(landing)
             if runtime is None:
                 raise Unreachable(REFUSED)
@@ -238,7 +259,7 @@ class Client:
         backend = ingress.route(self.nodes.store, controller, host, path)
         if backend is None:
             return Reply(404, _controller_page(404), {"server": "nginx"})
-        view = ClusterView(self.nodes.store)
+        view = self.view()
         service = view.service(backend.namespace, backend.service)
         port = _backend_port(service, backend.port) if service is not None else None
         if service is None or port is None:

@@ -488,7 +488,7 @@ def _echo_replies(client: Client, ip: str) -> bool:
     from app.sim.network.view import ClusterView
 
     with client.nodes.lock:
-        view = ClusterView(client.nodes.store)
+        view = client.view()
         if ip == client.source.ip or ip.startswith("127."):
             return True
         return view.pod_by_ip(ip) is not None or view.node_by_ip(ip) is not None
