@@ -96,7 +96,7 @@ def _proxy_config(text: str | None, path: str) -> tuple[str, str | None]:
         return "", f'"Error running ProxyServer" err="open {path}: no such file or directory"'
     try:
         data = safe_yaml.load_yaml(text)
-    except Exception as exc:  # noqa: BLE001 (any decoding failure is kube-proxy's error)
+    except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
         return "", f'"Error running ProxyServer" err="failed to decode: {first}"'
     if not isinstance(data, Mapping) or data.get("kind") != "KubeProxyConfiguration":

@@ -155,9 +155,12 @@ class Client:
     def _locate(self, ip: str) -> tuple[str, str] | None:
         for agent in self.nodes.agents.values():
             for runtime in agent.pods.values():
-                if runtime.ip == ip and not runtime.terminated:
-                    if not runtime.spec.get("hostNetwork"):
-                        return runtime.namespace, runtime.name
+                if (
+                    runtime.ip == ip
+                    and not runtime.terminated
+                    and not runtime.spec.get("hostNetwork")
+                ):
+                    return runtime.namespace, runtime.name
         return None
 
     def lookup(

@@ -485,7 +485,6 @@ def _ping(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
 def _echo_replies(client: Client, ip: str) -> bool:
     """Whether ICMP echo gets an answer: pods and nodes answer; a ClusterIP is only a
     DNAT rule for its ports (nobody answers in iptables mode)."""
-    from app.sim.network.view import ClusterView
 
     with client.nodes.lock:
         view = client.view()
