@@ -12,7 +12,7 @@ controller's pod to the backend Service; no matching rule is the controller's 40
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.sim.network import ingress
 from app.sim.network.dns import Answer, ResolvConf, parse_resolv_conf
@@ -27,6 +27,7 @@ from app.sim.network.path import (
     query,
 )
 from app.sim.network.view import ClusterView, Obj, key, spec
+from app.sim.nodes import kubeapi
 from app.sim.nodes.runtime import repository_name
 
 if TYPE_CHECKING:
@@ -230,7 +231,14 @@ class Client:
                 return runtime
         return None
 
-    def http(self, host: str, port: int, path: str, headers: dict[str, str] | None = None) -> Reply:
+    def http(
+        self,
+        host: str,
+        port: int,
+        path: str,
+        headers: dict[str, str] | None = None,
+        scheme: str = "http",
+    ) -> Reply:
         """GET `path` from host:port (raises NameNotFound or Unreachable)."""
         headers = headers or {}
         with self.nodes.lock:
@@ -238,6 +246,8 @@ class Client:
             runtime = self._listener(landing)
             if runtime is None:
                 raise Unreachable(REFUSED)
+            if runtime.labels.get("component") == "kube-apiserver":
+                return _api_server(self.nodes.cluster, path, headers, scheme)
             virtual_host = headers.get("host", host).split(":", 1)[0]
             return self._serve(runtime, landing, virtual_host, path, 0)
 
@@ -278,6 +288,14 @@ class Client:
         if runtime is None:
             return Reply(502, _controller_page(502), {"server": "nginx"})
         return self._serve(runtime, landing, host, path, hops + 1)
+
+
+def _api_server(cluster: Any, path: str, headers: dict[str, str], scheme: str) -> Reply:
+    if scheme != "https":
+        # What the API server's TLS listener answers to plain HTTP.
+        return Reply(400, "Client sent an HTTP request to an HTTPS server.\n")
+    status, body = kubeapi.answer(cluster, path, headers)
+    return Reply(status, body, {"content-type": "application/json"})
 
 
 def _backend_port(service: Obj, port: int | str) -> int | None:

@@ -87,6 +87,7 @@ def _seconds(value: str | None) -> float | None:
 # ---- curl ---------------------------------------------------------------------------
 
 _CURL_VALUED = {
+    "cacert",
     "o",
     "m",
     "max-time",
@@ -138,7 +139,7 @@ def _curl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     target = split_url(rest[0])
     if target is None:
         return fail("curl: (3) URL rejected: Bad hostname", 3)
-    _scheme, host, port, path = target
+    scheme, host, port, path = target
     headers = {}
     for line in header_lines:
         name, _, value = line.partition(":")
@@ -146,7 +147,7 @@ def _curl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     silent = "s" in opts or "silent" in opts
     show_errors = not silent or "S" in opts or "show-error" in opts
     try:
-        reply = client_of(sh).http(host, port, path, headers)
+        reply = client_of(sh).http(host, port, path, headers, scheme)
     except NameNotFound:
         return _curl_error(opts, 6, f"Could not resolve host: {host}", show_errors)
     except Unreachable as exc:
@@ -163,6 +164,11 @@ def _curl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
             return _curl_error(opts, 56, "Recv failure: Connection reset by peer", show_errors)
         text = f"Failed to connect to {host} port {port} after 0 ms: Couldn't connect to server"
         return _curl_error(opts, 7, text, show_errors)
+    if scheme == "https" and not ({"k", "insecure", "cacert"} & set(opts)):
+        # The cluster's certificates are signed by its own CA (curl's default store
+        # does not know it): -k, or --cacert with the service-account ca.crt.
+        text = "SSL certificate problem: unable to get local issuer certificate"
+        return _curl_error(opts, 60, text, show_errors)
     return _curl_reply(sh, opts, reply, host, port, path, headers, show_errors)
 
 

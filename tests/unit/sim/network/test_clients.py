@@ -111,3 +111,34 @@ def test_connections_from_a_pod_to_itself_and_its_hosts_entry(net) -> None:
     assert "Welcome" in net.pod_exec("curl -s localhost", pod="solo").stdout
     assert "Welcome" in net.pod_exec("curl -s solo", pod="solo").stdout
     net.api.delete("", "pods", "default", "solo")
+
+
+def test_the_api_server_behind_the_kubernetes_service(net) -> None:
+    from app.sim.apiserver.authn import issue_service_account_token
+
+    account = net.store.get("", "serviceaccounts", "default", "default")
+    token, _ = issue_service_account_token(
+        net.cluster.auth,
+        "default",
+        "default",
+        account["metadata"]["uid"],
+        now=net.cluster.clock.now(),
+    )
+    untrusted = net.node_exec("curl -sS https://10.96.0.1/healthz")
+    assert (untrusted.exit_code, untrusted.stderr) == (
+        60,
+        "curl: (60) SSL certificate problem: unable to get local issuer certificate\n",
+    )
+    assert net.node_exec("curl -sk https://10.96.0.1/readyz").stdout == "ok"
+    anonymous = net.node_exec("curl -sk https://10.96.0.1/api/v1/namespaces/default/pods")
+    assert (
+        '"message": "pods is forbidden: User \\"system:anonymous\\" cannot list' in anonymous.stdout
+    )
+    with_token = net.node_exec(
+        f"curl -sk -w '%{{http_code}}' -H 'Authorization: Bearer {token}' "
+        "https://172.30.1.2:6443/api/v1/namespaces/default/services/web"
+    )
+    assert with_token.stdout.endswith("403")
+    assert 'User \\"system:serviceaccount:default:default\\" cannot get' in with_token.stdout
+    plain = net.node_exec("curl -s http://172.30.1.2:6443/")
+    assert plain.stdout == "Client sent an HTTP request to an HTTPS server.\n"
