@@ -130,8 +130,14 @@ def test_broken_kube_proxy_stops_service_traffic(web, kubectl) -> None:
 def test_selector_mismatch_leaves_the_service_without_endpoints(web, kubectl) -> None:
     kubectl("create", "service", "clusterip", "wrong", "--tcp=80:80")  # selector app=wrong
     _advance(web, 2)
-    endpoints = kubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=wrong",
-                        "-o", "jsonpath={.items[*].endpoints}").stdout  # fmt: skip
+    endpoints = kubectl(
+        "get",
+        "endpointslices",
+        "-l",
+        "kubernetes.io/service-name=wrong",
+        "-o",
+        "jsonpath={.items[*].endpoints}",
+    ).stdout
     assert endpoints in ("", "[]")
     result = _exec(kubectl, "wget", "-qO-", "http://wrong")
     assert result.returncode == 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from app.sim.machinery import safe_yaml
@@ -85,26 +86,32 @@ def coredns_failure(store: Any, pod: Obj, container: Obj) -> tuple[int, list[str
 
 def proxy_config_error(text: str | None, path: str = DEFAULT_PROXY_CONFIG) -> str | None:
     """Why kube-proxy refuses its config file (its log message), or None."""
+    return _proxy_config(text, path)[1]
+
+
+@lru_cache(maxsize=64)
+def _proxy_config(text: str | None, path: str) -> tuple[str, str | None]:
+    """(the proxy mode, None) for a config kube-proxy accepts, else ("", its error)."""
     if text is None:
-        return f'"Error running ProxyServer" err="open {path}: no such file or directory"'
+        return "", f'"Error running ProxyServer" err="open {path}: no such file or directory"'
     try:
         data = safe_yaml.load_yaml(text)
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
-        return f'"Error running ProxyServer" err="failed to decode: {first}"'
+        return "", f'"Error running ProxyServer" err="failed to decode: {first}"'
     if not isinstance(data, Mapping) or data.get("kind") != "KubeProxyConfiguration":
-        return (
+        return "", (
             '"Error running ProxyServer" err="failed to decode: no kind '
             '\\"KubeProxyConfiguration\\" is registered"'
         )
     mode = str(data.get("mode") or "")
     if mode and mode not in PROXY_MODES:
-        return (
+        return "", (
             '"Error running ProxyServer" err="invalid configuration: [KubeProxyConfiguration.'
             f'Mode: Invalid value: \\"{mode}\\": must be iptables, ipvs, nftables or blank '
             '(blank means the best-available proxy [currently iptables])]"'
         )
-    return None
+    return mode or "iptables", None
 
 
 def kube_proxy_failure(store: Any, pod: Obj, container: Obj) -> tuple[int, list[str]] | None:
@@ -127,7 +134,7 @@ def startup_failure(store: Any, pod: Obj, container: Obj) -> tuple[int, list[str
 
 
 def proxy_pod(view: ClusterView, node: str) -> Obj | None:
-    for pod in view.pods:
+    for pod in view.kube_system_pods():
         labels = meta(pod).get("labels") or {}
         if (
             meta(pod).get("namespace") == "kube-system"
@@ -142,16 +149,19 @@ def proxy_mode(view: ClusterView, node: str) -> str | None:
     """The mode kube-proxy programs on `node` ("iptables", "ipvs", "nftables"), or None
     when no working kube-proxy runs there (no pod, not running, or a config it
     refuses)."""
+    if node not in view.proxy_modes:
+        view.proxy_modes[node] = _proxy_mode(view, node)
+    return view.proxy_modes[node]
+
+
+def _proxy_mode(view: ClusterView, node: str) -> str | None:
     pod = proxy_pod(view, node)
     if pod is None or not pod_running(pod) or not pod_ready(pod):
         return None
     containers = spec(pod).get("containers") or [{}]
     path = _flag(_argv(containers[0]), ("--config",), DEFAULT_PROXY_CONFIG)
-    text = mounted_file(view.store, pod, containers[0], path)
-    if proxy_config_error(text, path) is not None or text is None:
-        return None
-    data = safe_yaml.load_yaml(text)
-    return str(data.get("mode") or "") or "iptables"
+    mode, error = _proxy_config(mounted_file(view.store, pod, containers[0], path), path)
+    return None if error is not None else mode
 
 
 def cluster_cidr(view: ClusterView) -> str:
@@ -169,9 +179,13 @@ def dns_zone(store: Any, coredns_pod: Obj) -> KubernetesZone | None:
     has no such block. A Corefile broken after the start keeps the default zone."""
     containers = spec(coredns_pod).get("containers") or [{}]
     path = _flag(_argv(containers[0]), ("-conf",), DEFAULT_COREFILE)
-    text = mounted_file(store, coredns_pod, containers[0], path)
+    return _zone(mounted_file(store, coredns_pod, containers[0], path) or "", path)
+
+
+@lru_cache(maxsize=64)
+def _zone(text: str, path: str) -> KubernetesZone | None:
     try:
-        return kubernetes_zone(parse(text or "", path))
+        return kubernetes_zone(parse(text, path))
     except CorefileError:
         return KubernetesZone()
 

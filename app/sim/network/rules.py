@@ -111,26 +111,43 @@ class Rule:
 
 def _nat_rules(ports: list[ServicePort], cidr: str) -> list[Rule]:
     rules = [
-        Rule("PREROUTING", "KUBE-SERVICES", '-m comment --comment "kubernetes service portals"',
-             "", detail="/* kubernetes service portals */"),
-        Rule("OUTPUT", "KUBE-SERVICES", '-m comment --comment "kubernetes service portals"', "",
-             detail="/* kubernetes service portals */"),
-        Rule("POSTROUTING", "KUBE-POSTROUTING",
-             '-m comment --comment "kubernetes postrouting rules"', "",
-             detail="/* kubernetes postrouting rules */"),
-        Rule("KUBE-MARK-MASQ", "MARK", "", "--set-xmark 0x4000/0x4000",
-             detail="MARK or 0x4000"),
-    ]  # fmt: skip
+        Rule(
+            "PREROUTING",
+            "KUBE-SERVICES",
+            '-m comment --comment "kubernetes service portals"',
+            "",
+            detail="/* kubernetes service portals */",
+        ),
+        Rule(
+            "OUTPUT",
+            "KUBE-SERVICES",
+            '-m comment --comment "kubernetes service portals"',
+            "",
+            detail="/* kubernetes service portals */",
+        ),
+        Rule(
+            "POSTROUTING",
+            "KUBE-POSTROUTING",
+            '-m comment --comment "kubernetes postrouting rules"',
+            "",
+            detail="/* kubernetes postrouting rules */",
+        ),
+        Rule("KUBE-MARK-MASQ", "MARK", "", "--set-xmark 0x4000/0x4000", detail="MARK or 0x4000"),
+    ]
     for sp in ports:
         if sp.endpoints:
             rules += _service_rules(sp, cidr)
     rules.append(
-        Rule("KUBE-SERVICES", "KUBE-NODEPORTS",
-             '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last '
-             'rule in this chain" -m addrtype --dst-type LOCAL', "",
-             detail="/* kubernetes service nodeports; NOTE: this must be the last rule in "
-             "this chain */ ADDRTYPE match dst-type LOCAL")
-    )  # fmt: skip
+        Rule(
+            "KUBE-SERVICES",
+            "KUBE-NODEPORTS",
+            '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last '
+            'rule in this chain" -m addrtype --dst-type LOCAL',
+            "",
+            detail="/* kubernetes service nodeports; NOTE: this must be the last rule in "
+            "this chain */ ADDRTYPE match dst-type LOCAL",
+        )
+    )
     return rules
 
 
@@ -142,19 +159,22 @@ def _service_rules(sp: ServicePort, cidr: str) -> list[Rule]:
     dst = sp.cluster_ip
     rules = [
         Rule("KUBE-SERVICES", sp.chain, match, "", proto, destination=dst, detail=shown),
-        Rule(sp.chain, "KUBE-MARK-MASQ", f"! -s {cidr} {match}", "", proto,
-             "!" + cidr, dst, shown),
-    ]  # fmt: skip
+        Rule(sp.chain, "KUBE-MARK-MASQ", f"! -s {cidr} {match}", "", proto, "!" + cidr, dst, shown),
+    ]
     if sp.node_port:
         np_match = f'-p {proto} -m comment --comment "{sp.id}" -m {proto} --dport {sp.node_port}'
         np_shown = f"/* {sp.id} */ {proto} dpt:{sp.node_port}"
         rules += [
             Rule("KUBE-NODEPORTS", sp.external_chain, np_match, "", proto, detail=np_shown),
-            Rule(sp.external_chain, "KUBE-MARK-MASQ",
-                 f'-m comment --comment "masquerade traffic for {sp.id} external destinations"',
-                 "", detail=f"/* masquerade traffic for {sp.id} external destinations */"),
+            Rule(
+                sp.external_chain,
+                "KUBE-MARK-MASQ",
+                f'-m comment --comment "masquerade traffic for {sp.id} external destinations"',
+                "",
+                detail=f"/* masquerade traffic for {sp.id} external destinations */",
+            ),
             Rule(sp.external_chain, sp.chain, "", ""),
-        ]  # fmt: skip
+        ]
     count = len(sp.endpoints)
     for index, (ip, port) in enumerate(sp.endpoints):
         sep = sp.endpoint_chain(ip, port)
@@ -166,12 +186,23 @@ def _service_rules(sp: ServicePort, cidr: str) -> list[Rule]:
             shown += f" statistic mode random probability {probability:.11f}"
         rules.append(Rule(sp.chain, sep, note, "", detail=shown))
         rules += [
-            Rule(sep, "KUBE-MARK-MASQ", f'-s {ip}/32 -m comment --comment "{sp.id}"', "",
-                 source=ip, detail=f"/* {sp.id} */"),
-            Rule(sep, "DNAT", f'-p {proto} -m comment --comment "{sp.id}" -m {proto}',
-                 f"--to-destination {ip}:{port}", proto,
-                 detail=f"/* {sp.id} */ {proto} to:{ip}:{port}"),
-        ]  # fmt: skip
+            Rule(
+                sep,
+                "KUBE-MARK-MASQ",
+                f'-s {ip}/32 -m comment --comment "{sp.id}"',
+                "",
+                source=ip,
+                detail=f"/* {sp.id} */",
+            ),
+            Rule(
+                sep,
+                "DNAT",
+                f'-p {proto} -m comment --comment "{sp.id}" -m {proto}',
+                f"--to-destination {ip}:{port}",
+                proto,
+                detail=f"/* {sp.id} */ {proto} to:{ip}:{port}",
+            ),
+        ]
     return rules
 
 
@@ -183,20 +214,30 @@ def _filter_rules(ports: list[ServicePort]) -> list[Rule]:
         proto = sp.protocol
         note = f'-m comment --comment "{sp.id} has no endpoints"'
         rules.append(
-            Rule("KUBE-SERVICES", "REJECT",
-                 f"-d {sp.cluster_ip}/32 -p {proto} {note} -m {proto} --dport {sp.port}",
-                 "--reject-with icmp-port-unreachable", proto, destination=sp.cluster_ip,
-                 detail=f"/* {sp.id} has no endpoints */ {proto} dpt:{sp.port} reject-with "
-                 "icmp-port-unreachable")
-        )  # fmt: skip
+            Rule(
+                "KUBE-SERVICES",
+                "REJECT",
+                f"-d {sp.cluster_ip}/32 -p {proto} {note} -m {proto} --dport {sp.port}",
+                "--reject-with icmp-port-unreachable",
+                proto,
+                destination=sp.cluster_ip,
+                detail=f"/* {sp.id} has no endpoints */ {proto} dpt:{sp.port} reject-with "
+                "icmp-port-unreachable",
+            )
+        )
         if sp.node_port:
             rules.append(
-                Rule("KUBE-EXTERNAL-SERVICES", "REJECT",
-                     f"-p {proto} {note} -m addrtype --dst-type LOCAL -m {proto} --dport "
-                     f"{sp.node_port}", "--reject-with icmp-port-unreachable", proto,
-                     detail=f"/* {sp.id} has no endpoints */ ADDRTYPE match dst-type LOCAL "
-                     f"{proto} dpt:{sp.node_port} reject-with icmp-port-unreachable")
-            )  # fmt: skip
+                Rule(
+                    "KUBE-EXTERNAL-SERVICES",
+                    "REJECT",
+                    f"-p {proto} {note} -m addrtype --dst-type LOCAL -m {proto} --dport "
+                    f"{sp.node_port}",
+                    "--reject-with icmp-port-unreachable",
+                    proto,
+                    detail=f"/* {sp.id} has no endpoints */ ADDRTYPE match dst-type LOCAL "
+                    f"{proto} dpt:{sp.node_port} reject-with icmp-port-unreachable",
+                )
+            )
     return rules
 
 
@@ -301,12 +342,16 @@ def nft_ruleset(view: ClusterView, node: str) -> str:
         lines.append("\t\telements = { " + ",\n\t\t\t     ".join(entries) + " }")
     lines += ["\t}", ""]
     dead = [sp for sp in ports if not sp.endpoints]
-    lines += ["\tmap no-endpoint-services {",
-              "\t\ttype ipv4_addr . inet_proto . inet_service : verdict",
-              '\t\tcomment "vmap to drop or reject packets to services with no endpoints"']  # fmt: skip
+    lines += [
+        "\tmap no-endpoint-services {",
+        "\t\ttype ipv4_addr . inet_proto . inet_service : verdict",
+        '\t\tcomment "vmap to drop or reject packets to services with no endpoints"',
+    ]
     if dead:
-        items = [f"{sp.cluster_ip} . {sp.protocol} . {sp.port} comment \"{sp.id}\" : goto "
-                 "reject-chain" for sp in dead]  # fmt: skip
+        items = [
+            f'{sp.cluster_ip} . {sp.protocol} . {sp.port} comment "{sp.id}" : goto reject-chain'
+            for sp in dead
+        ]
         lines.append("\t\telements = { " + ",\n\t\t\t     ".join(items) + " }")
     lines += ["\t}", ""]
     for sp in live:
@@ -316,7 +361,8 @@ def nft_ruleset(view: ClusterView, node: str) -> str:
 
 
 def _nft_chain(sp: ServicePort) -> str:
-    return f"service-{_hash(sp.id + sp.protocol)[:8]}-{sp.namespace}/{sp.name}/{sp.protocol}/{sp.port_name}"
+    prefix = _hash(sp.id + sp.protocol)[:8]
+    return f"service-{prefix}-{sp.namespace}/{sp.name}/{sp.protocol}/{sp.port_name}"
 
 
 def _nft_service(sp: ServicePort, cidr: str) -> list[str]:

@@ -8,7 +8,7 @@ matches nothing (or only unready pods) has no backends here either.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -65,10 +65,19 @@ def pod_ready(pod: Obj) -> bool:
 
 
 class ClusterView:
-    """A read of the store for one connection (lists are taken once, lazily)."""
+    """A read of the store for one connection (lists are taken once, lazily).
 
-    def __init__(self, store: Any) -> None:
+    `locate` maps a pod IP to (namespace, name) without listing every pod (the node
+    agents know their pods' addresses); without it the pods are listed.
+    """
+
+    def __init__(
+        self, store: Any, locate: Callable[[str], tuple[str, str] | None] | None = None
+    ) -> None:
         self.store = store
+        self.locate = locate
+        # kube-proxy's mode per node, once per view (see addons.proxy_mode).
+        self.proxy_modes: dict[str, str | None] = {}
 
     def _list(self, group: str, plural: str, namespace: str | None = None) -> list[Obj]:
         return list(self.store.list(group, plural, namespace)[0])
@@ -91,14 +100,23 @@ class ClusterView:
                     out[str(meta(node).get("name"))] = str(address.get("address"))
         return out
 
+    def _slices(self, namespace: str, service: str) -> list[Obj]:
+        cached = self._slice_cache.get((namespace, service))
+        if cached is None:
+            cached = list(
+                self.store.list(
+                    "discovery.k8s.io",
+                    "endpointslices",
+                    namespace,
+                    label_selector=f"{SERVICE_NAME_LABEL}={service}",
+                )[0]
+            )
+            self._slice_cache[(namespace, service)] = cached
+        return cached
+
     @cached_property
-    def _slices(self) -> dict[tuple[str, str], list[Obj]]:
-        out: dict[tuple[str, str], list[Obj]] = {}
-        for item in self._list("discovery.k8s.io", "endpointslices"):
-            owner = (meta(item).get("labels") or {}).get(SERVICE_NAME_LABEL)
-            if owner:
-                out.setdefault((str(meta(item).get("namespace")), str(owner)), []).append(item)
-        return out
+    def _slice_cache(self) -> dict[tuple[str, str], list[Obj]]:
+        return {}
 
     @cached_property
     def _pod_ips(self) -> dict[str, Obj]:
@@ -125,21 +143,32 @@ class ClusterView:
         return None
 
     def pod_by_ip(self, ip: str) -> Obj | None:
-        return self._pod_ips.get(ip)
+        if self.locate is None:
+            return self._pod_ips.get(ip)
+        found = self.locate(ip)
+        pod = self.pod(*found) if found is not None else None
+        if pod is None or (pod.get("status") or {}).get("podIP") != ip:
+            return None
+        return pod
 
     def pod(self, namespace: str, name: str) -> Obj | None:
-        return next((p for p in self.pods if key(p) == (namespace, name)), None)
+        obj = self.store.get("", "pods", namespace, name)
+        return obj if isinstance(obj, Mapping) else None
+
+    def kube_system_pods(self) -> list[Obj]:
+        return self._system_pods
+
+    @cached_property
+    def _system_pods(self) -> list[Obj]:
+        return self._list("", "pods", "kube-system")
 
     def node_by_ip(self, ip: str) -> str | None:
         return next((name for name, addr in self.nodes.items() if addr == ip), None)
 
-    def namespaces(self) -> set[str]:
-        return {key(p)[0] for p in self.pods} | {key(s)[0] for s in self.services}
-
     def endpoints(self, service: Obj) -> list[Endpoint]:
         """Every address of the Service's slices, in slice order."""
         out: list[Endpoint] = []
-        for item in self._slices.get(key(service), []):
+        for item in self._slices(*key(service)):
             ports = {
                 (str(p.get("name") or ""), str(p.get("protocol") or "TCP")): int(p["port"])
                 for p in item.get("ports") or []

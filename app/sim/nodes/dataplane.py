@@ -27,6 +27,7 @@ from app.sim.network.path import (
     query,
 )
 from app.sim.network.view import ClusterView, Obj, key, spec
+from app.sim.nodes import kubeapi
 from app.sim.nodes.runtime import repository_name
 
 if TYPE_CHECKING:
@@ -39,9 +40,18 @@ CLUSTER_DNS = "10.96.0.10"
 NODE_RESOLVER = "127.0.0.53"
 # Images of ingress and Gateway controllers (repository, last path element).
 INGRESS_IMAGES = frozenset(
-    {"controller", "ingress-nginx-controller", "nginx-ingress", "traefik", "envoy",
-     "contour", "kong", "haproxy-ingress", "nginx-gateway-fabric"}
-)  # fmt: skip
+    {
+        "controller",
+        "ingress-nginx-controller",
+        "nginx-ingress",
+        "traefik",
+        "envoy",
+        "contour",
+        "kong",
+        "haproxy-ingress",
+        "nginx-gateway-fabric",
+    }
+)
 # How many controllers a request may cross (an ingress whose backend is an ingress).
 MAX_HOPS = 3
 
@@ -80,11 +90,12 @@ def resolv_conf_for(pod_spec: Obj, namespace: str) -> str:
     policy = pod_spec.get("dnsPolicy") or "ClusterFirst"
     if pod_spec.get("hostNetwork") and policy == "ClusterFirst":
         policy = "Default"
+    servers: list[str] = []
+    search: list[str] = []
+    options: list[str] = []
     if policy == "Default":
-        servers, search, options = [NODE_RESOLVER], [], ["edns0", "trust-ad"]
-    elif policy == "None":
-        servers, search, options = [], [], []
-    else:
+        servers, options = [NODE_RESOLVER], ["edns0", "trust-ad"]
+    elif policy != "None":
         servers = [CLUSTER_DNS]
         search = [f"{namespace}.svc.cluster.local", "svc.cluster.local", "cluster.local"]
         options = ["ndots:5"]
@@ -118,6 +129,7 @@ class Client:
         self.resolv: ResolvConf = parse_resolv_conf(resolv)
         self.hosts = _hosts(hosts)
         self.runtime = runtime
+        self._view: ClusterView | None = None
 
     @classmethod
     def for_node(cls, nodes: ClusterNodes, node: str) -> Client:
@@ -133,11 +145,32 @@ class Client:
 
     # ---- names --------------------------------------------------------------------
 
-    def lookup(self, name: str, qtype: str = "A") -> tuple[str, Answer]:
+    def view(self) -> ClusterView:
+        """A read of the cluster, kept for the client's life (one command line runs at
+        one instant of the cluster clock); pod IPs are found through the node agents'
+        own records (no listing of every pod)."""
+        if self._view is None:
+            self._view = ClusterView(self.nodes.store, self._locate)
+        return self._view
+
+    def _locate(self, ip: str) -> tuple[str, str] | None:
+        for agent in self.nodes.agents.values():
+            for runtime in agent.pods.values():
+                if (
+                    runtime.ip == ip
+                    and not runtime.terminated
+                    and not runtime.spec.get("hostNetwork")
+                ):
+                    return runtime.namespace, runtime.name
+        return None
+
+    def lookup(
+        self, name: str, qtype: str = "A", view: ClusterView | None = None
+    ) -> tuple[str, Answer]:
         """(server, answer) from the cluster DNS or the node resolver; Unreachable when
         no name server answers."""
         with self.nodes.lock:
-            view = ClusterView(self.nodes.store)
+            view = view or self.view()
             if self.resolv.nameservers[:1] == (NODE_RESOLVER,):
                 return NODE_RESOLVER, self._node_answer(view, name)
             return query(view, self.source, self.resolv, name, qtype)
@@ -150,7 +183,7 @@ class Client:
             return Answer(name, "NXDOMAIN")
         return Answer(name, records=[Record(name, "A", ip)])
 
-    def address(self, host: str) -> str:
+    def address(self, host: str, view: ClusterView | None = None) -> str:
         """The IP a client connects to for `host`; NameNotFound otherwise."""
         if _is_ip(host):
             return host
@@ -161,23 +194,25 @@ class Client:
         if self.runtime is None and host in self.nodes.agents:
             return self.nodes.agents[host].node_ip
         try:
-            _, answer = self.lookup(host)
+            _, answer = self.lookup(host, view=view)
         except Unreachable as exc:
             raise NameNotFound(host, timed_out=True) from exc
         cname = [r.value for r in answer.records if r.type == "CNAME"]
         if not answer.addresses:
             if cname:
-                return self.address(cname[0] + ".")
+                return self.address(cname[0] + ".", view)
             raise NameNotFound(host)
         return answer.addresses[0]
 
     # ---- connections --------------------------------------------------------------
 
-    def connect(self, host: str, port: int, protocol: str = "TCP") -> Landing:
+    def connect(
+        self, host: str, port: int, protocol: str = "TCP", view: ClusterView | None = None
+    ) -> Landing:
         """Open a connection (raises NameNotFound or Unreachable)."""
-        ip = self.address(host)
         with self.nodes.lock:
-            view = ClusterView(self.nodes.store)
+            view = view or self.view()
+            ip = self.address(host, view)
             landing = connect(view, self.source, ip, port, protocol)
             if self._listener(landing) is None:
                 raise Unreachable(REFUSED)
@@ -196,14 +231,23 @@ class Client:
                 return runtime
         return None
 
-    def http(self, host: str, port: int, path: str, headers: dict[str, str] | None = None) -> Reply:
+    def http(
+        self,
+        host: str,
+        port: int,
+        path: str,
+        headers: dict[str, str] | None = None,
+        scheme: str = "http",
+    ) -> Reply:
         """GET `path` from host:port (raises NameNotFound or Unreachable)."""
         headers = headers or {}
-        landing = self.connect(host, port)
         with self.nodes.lock:
+            landing = self.connect(host, port, view=self.view())
             runtime = self._listener(landing)
             if runtime is None:
                 raise Unreachable(REFUSED)
+            if runtime.labels.get("component") == "kube-apiserver":
+                return _api_server(self.nodes.cluster, path, headers, scheme)
             virtual_host = headers.get("host", host).split(":", 1)[0]
             return self._serve(runtime, landing, virtual_host, path, 0)
 
@@ -228,7 +272,7 @@ class Client:
         backend = ingress.route(self.nodes.store, controller, host, path)
         if backend is None:
             return Reply(404, _controller_page(404), {"server": "nginx"})
-        view = ClusterView(self.nodes.store)
+        view = self.view()
         service = view.service(backend.namespace, backend.service)
         port = _backend_port(service, backend.port) if service is not None else None
         if service is None or port is None:
@@ -244,6 +288,14 @@ class Client:
         if runtime is None:
             return Reply(502, _controller_page(502), {"server": "nginx"})
         return self._serve(runtime, landing, host, path, hops + 1)
+
+
+def _api_server(cluster: Any, path: str, headers: dict[str, str], scheme: str) -> Reply:
+    if scheme != "https":
+        # What the API server's TLS listener answers to plain HTTP.
+        return Reply(400, "Client sent an HTTP request to an HTTPS server.\n")
+    status, body = kubeapi.answer(cluster, path, headers)
+    return Reply(status, body, {"content-type": "application/json"})
 
 
 def _backend_port(service: Obj, port: int | str) -> int | None:
@@ -272,8 +324,12 @@ def _server_header(runtime: PodRuntime) -> str:
     return "nginx"
 
 
-_REASONS = {404: "Not Found", 502: "Bad Gateway", 503: "Service Temporarily Unavailable",
-            504: "Gateway Time-out"}  # fmt: skip
+_REASONS = {
+    404: "Not Found",
+    502: "Bad Gateway",
+    503: "Service Temporarily Unavailable",
+    504: "Gateway Time-out",
+}
 
 
 def reason(status: int) -> str:
@@ -301,4 +357,3 @@ def _hosts(text: str) -> dict[str, str]:
             for name in words[1:]:
                 out.setdefault(name, words[0])
     return out
-

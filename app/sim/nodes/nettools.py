@@ -86,8 +86,26 @@ def _seconds(value: str | None) -> float | None:
 
 # ---- curl ---------------------------------------------------------------------------
 
-_CURL_VALUED = {"o", "m", "max-time", "connect-timeout", "w", "write-out", "H", "header", "X",
-                "request", "d", "data", "u", "user", "A", "user-agent", "output"}  # fmt: skip
+_CURL_VALUED = {
+    "cacert",
+    "o",
+    "m",
+    "max-time",
+    "connect-timeout",
+    "w",
+    "write-out",
+    "H",
+    "header",
+    "X",
+    "request",
+    "d",
+    "data",
+    "u",
+    "user",
+    "A",
+    "user-agent",
+    "output",
+}
 
 
 def _curl_options(args: list[str]) -> tuple[dict[str, str], list[str], list[str]]:
@@ -121,7 +139,7 @@ def _curl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     target = split_url(rest[0])
     if target is None:
         return fail("curl: (3) URL rejected: Bad hostname", 3)
-    _scheme, host, port, path = target
+    scheme, host, port, path = target
     headers = {}
     for line in header_lines:
         name, _, value = line.partition(":")
@@ -129,7 +147,7 @@ def _curl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     silent = "s" in opts or "silent" in opts
     show_errors = not silent or "S" in opts or "show-error" in opts
     try:
-        reply = client_of(sh).http(host, port, path, headers)
+        reply = client_of(sh).http(host, port, path, headers, scheme)
     except NameNotFound:
         return _curl_error(opts, 6, f"Could not resolve host: {host}", show_errors)
     except Unreachable as exc:
@@ -146,6 +164,11 @@ def _curl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
             return _curl_error(opts, 56, "Recv failure: Connection reset by peer", show_errors)
         text = f"Failed to connect to {host} port {port} after 0 ms: Couldn't connect to server"
         return _curl_error(opts, 7, text, show_errors)
+    if scheme == "https" and not ({"k", "insecure", "cacert"} & set(opts)):
+        # The cluster's certificates are signed by its own CA (curl's default store
+        # does not know it): -k, or --cacert with the service-account ca.crt.
+        text = "SSL certificate problem: unable to get local issuer certificate"
+        return _curl_error(opts, 60, text, show_errors)
     return _curl_reply(sh, opts, reply, host, port, path, headers, show_errors)
 
 
@@ -167,8 +190,11 @@ def _write_out(opts: dict[str, str], reply: Reply | None) -> str:
 def _head(reply: Reply) -> str:
     lines = [f"HTTP/1.1 {reply.status} {reason(reply.status)}".rstrip()]
     lines.append(f"Server: {reply.headers.get('server', 'nginx')}")
-    lines += ["Content-Type: text/html", f"Content-Length: {len(reply.body.encode())}",
-              "Connection: keep-alive"]  # fmt: skip
+    lines += [
+        "Content-Type: text/html",
+        f"Content-Length: {len(reply.body.encode())}",
+        "Connection: keep-alive",
+    ]
     return "\r\n".join(lines) + "\r\n\r\n"
 
 
@@ -394,8 +420,12 @@ def _host(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     _, _, answer = found
     if not answer.records:
         return CommandResult(1, f"Host {rest[0]} not found: 3(NXDOMAIN)\n", "")
-    words = {"A": "has address", "CNAME": "is an alias for", "SRV": "has SRV record",
-             "PTR": "domain name pointer"}  # fmt: skip
+    words = {
+        "A": "has address",
+        "CNAME": "is an alias for",
+        "SRV": "has SRV record",
+        "PTR": "domain name pointer",
+    }
     return ok("".join(f"{r.name} {words[r.type]} {r.value}\n" for r in answer.records))
 
 
@@ -416,8 +446,11 @@ def _dig(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     if short:
         return ok("".join(f"{r.value}{'.' if r.type != 'A' else ''}\n" for r in answer.records))
     status = answer.rcode
-    lines = [f";; ->>HEADER<<- opcode: QUERY, status: {status}, id: 4242",
-             f";; QUESTION SECTION:\n;{name.rstrip('.')}.\t\t\tIN\t{qtype}", ""]  # fmt: skip
+    lines = [
+        f";; ->>HEADER<<- opcode: QUERY, status: {status}, id: 4242",
+        f";; QUESTION SECTION:\n;{name.rstrip('.')}.\t\t\tIN\t{qtype}",
+        "",
+    ]
     if answer.records:
         lines.append(";; ANSWER SECTION:")
         lines += [f"{r.name}.\t30\tIN\t{r.type}\t{r.value}" for r in answer.records]
@@ -458,10 +491,9 @@ def _ping(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
 def _echo_replies(client: Client, ip: str) -> bool:
     """Whether ICMP echo gets an answer: pods and nodes answer; a ClusterIP is only a
     DNAT rule for its ports (nobody answers in iptables mode)."""
-    from app.sim.network.view import ClusterView
 
     with client.nodes.lock:
-        view = ClusterView(client.nodes.store)
+        view = client.view()
         if ip == client.source.ip or ip.startswith("127."):
             return True
         return view.pod_by_ip(ip) is not None or view.node_by_ip(ip) is not None
@@ -501,7 +533,11 @@ def _iptables(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
         picked = [
             "-N " + line[1:].split()[0] if line.startswith(":") else line
             for line in saved
-            if line.startswith(("-A", ":")) and (chain is None or line.split()[1 if line.startswith("-A") else 0].lstrip(":") == chain)
+            if line.startswith(("-A", ":"))
+            and (
+                chain is None
+                or line.split()[1 if line.startswith("-A") else 0].lstrip(":") == chain
+            )
         ]
         return ok("\n".join(picked) + "\n")
     if "L" not in opts and "list" not in opts:
@@ -509,7 +545,7 @@ def _iptables(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     chain = rest[0] if rest else None
     listing = rules.iptables_list(_view(sh), sh.agent.name, table, chain)
     if listing is None:
-        return fail(f"iptables: No chain/target/match by that name.", 1)
+        return fail("iptables: No chain/target/match by that name.", 1)
     return ok(listing)
 
 

@@ -5,8 +5,8 @@ terminal run.
 file system, limited to the executables its image ships (`profile.tools`), plus the
 container-only tools: `sh -c`, `exit`, `sleep`, `ps`, `id`, `hostname`, `uname`, `tar`
 (what `kubectl cp` runs), and the network clients shared with node shells (`wget`,
-`curl`, `nc`, `nslookup`, `ping`, ...; see app/sim/nodes/nettools.py). On top of the node shell's syntax it expands `$((...))`
-and runs `for`/`while`/`if` compound commands.
+`curl`, `nc`, `nslookup`, `ping`, ...; see app/sim/nodes/nettools.py). On top of the
+node shell's syntax it expands `$((...))` and runs `for`/`while`/`if` compound commands.
 
 Binary data (tar streams) travels as text decoded with `surrogateescape`, so the bytes
 come back unchanged when encoded the same way.

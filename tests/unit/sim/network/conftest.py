@@ -34,7 +34,9 @@ class Net:
     def advance(self, seconds: float = 10) -> None:
         self.plane.advance(seconds)
 
-    def pod_exec(self, command: str, pod: str = "client", namespace: str = "default") -> CommandResult:
+    def pod_exec(
+        self, command: str, pod: str = "client", namespace: str = "default"
+    ) -> CommandResult:
         obj = self.store.get("", "pods", namespace, pod)
         container = obj["spec"]["containers"][0]["name"]
         return ContainerAccess(self.plane.nodes).shell(namespace, pod, container).run(command)
@@ -117,9 +119,12 @@ def build_net() -> Net:
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": {"name": "db"},
-            "spec": {"clusterIP": "None", "selector": {"app": "db"},
-                     "ports": [{"name": "redis", "port": 6379}]},
-        },  # fmt: skip
+            "spec": {
+                "clusterIP": "None",
+                "selector": {"app": "db"},
+                "ports": [{"name": "redis", "port": 6379}],
+            },
+        },
     ]
     made[1]["spec"]["ports"][0]["nodePort"] = 30080
     for obj in made:

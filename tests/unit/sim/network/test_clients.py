@@ -8,10 +8,16 @@ from app.sim.network import ingress
 
 
 def _pod(net, name: str, image: str, **spec) -> None:
-    net.api.create("", "pods", {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
-        "spec": {"containers": [{"name": "c", "image": image, **spec}]},
-    })  # fmt: skip
+    net.api.create(
+        "",
+        "pods",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": image, **spec}]},
+        },
+    )
     net.advance(5)
 
 
@@ -28,7 +34,8 @@ def test_curl_options(net) -> None:
     assert "< HTTP/1.1 200 OK\n" in verbose.stderr
     failed = net.node_exec(f"curl -sSf {ip}/missing")
     assert (failed.exit_code, failed.stderr) == (
-        22, "curl: (22) The requested URL returned error: 404\n"
+        22,
+        "curl: (22) The requested URL returned error: 404\n",
     )
     net.node_exec(f"curl -s -o /tmp/page.html {ip}")
     assert "Welcome to nginx!" in net.node_exec("cat /tmp/page.html").stdout
@@ -37,7 +44,9 @@ def test_curl_options(net) -> None:
 def test_curl_failures_and_silence(net) -> None:
     refused = net.node_exec(f"curl {net.service_ip('empty')}")
     assert refused.exit_code == 7
-    assert refused.stderr.startswith(f"curl: (7) Failed to connect to {net.service_ip('empty')} port 80")
+    assert refused.stderr.startswith(
+        f"curl: (7) Failed to connect to {net.service_ip('empty')} port 80"
+    )
     silent = net.node_exec(f"curl -s {net.service_ip('empty')}")
     assert (silent.exit_code, silent.stderr) == (7, "")
     timed = net.node_exec("curl -s -S --max-time 4 -w '%{http_code}' 10.244.99.9")
@@ -60,7 +69,8 @@ def test_wget_and_nc_in_a_busybox_container(net) -> None:
     assert net.pod_exec("nc -z web 80").exit_code == 0
     closed = net.pod_exec("nc -zv -w 2 empty 80")
     assert (closed.exit_code, closed.stderr) == (
-        1, f"nc: empty ({net.service_ip('empty')}:80): Connection refused\n"
+        1,
+        f"nc: empty ({net.service_ip('empty')}:80): Connection refused\n",
     )
     pod_ip = net.pod_ips("app=web")[0]
     assert net.pod_exec(f"nc -zv {pod_ip} 8080").stderr.endswith("Connection refused\n")
@@ -69,9 +79,10 @@ def test_wget_and_nc_in_a_busybox_container(net) -> None:
 
 def test_ping_answers_for_pods_not_cluster_ips(net) -> None:
     pod_ip = net.pod_ips("app=web")[0]
-    assert "4 packets transmitted, 4 packets received, 0% packet loss" in net.pod_exec(
-        f"ping -c 4 {pod_ip}"
-    ).stdout
+    assert (
+        "4 packets transmitted, 4 packets received, 0% packet loss"
+        in net.pod_exec(f"ping -c 4 {pod_ip}").stdout
+    )
     lost = net.pod_exec("ping -c 2 web")
     assert lost.exit_code == 1
     assert "2 packets transmitted, 0 packets received, 100% packet loss" in lost.stdout
@@ -79,8 +90,12 @@ def test_ping_answers_for_pods_not_cluster_ips(net) -> None:
 
 
 def test_a_request_to_an_ingress_controller_is_routed(net) -> None:
-    _pod(net, "ingress", "registry.k8s.io/ingress-nginx/controller:v1.13.0",
-         ports=[{"containerPort": 80, "name": "http"}])  # fmt: skip
+    _pod(
+        net,
+        "ingress",
+        "registry.k8s.io/ingress-nginx/controller:v1.13.0",
+        ports=[{"containerPort": 80, "name": "http"}],
+    )
     controller = net.store.get("", "pods", "default", "ingress")
     ip = controller["status"]["podIP"]
     # No Ingress routes shop.example.com: the controller itself answers 404.
@@ -96,3 +111,34 @@ def test_connections_from_a_pod_to_itself_and_its_hosts_entry(net) -> None:
     assert "Welcome" in net.pod_exec("curl -s localhost", pod="solo").stdout
     assert "Welcome" in net.pod_exec("curl -s solo", pod="solo").stdout
     net.api.delete("", "pods", "default", "solo")
+
+
+def test_the_api_server_behind_the_kubernetes_service(net) -> None:
+    from app.sim.apiserver.authn import issue_service_account_token
+
+    account = net.store.get("", "serviceaccounts", "default", "default")
+    token, _ = issue_service_account_token(
+        net.cluster.auth,
+        "default",
+        "default",
+        account["metadata"]["uid"],
+        now=net.cluster.clock.now(),
+    )
+    untrusted = net.node_exec("curl -sS https://10.96.0.1/healthz")
+    assert (untrusted.exit_code, untrusted.stderr) == (
+        60,
+        "curl: (60) SSL certificate problem: unable to get local issuer certificate\n",
+    )
+    assert net.node_exec("curl -sk https://10.96.0.1/readyz").stdout == "ok"
+    anonymous = net.node_exec("curl -sk https://10.96.0.1/api/v1/namespaces/default/pods")
+    assert (
+        '"message": "pods is forbidden: User \\"system:anonymous\\" cannot list' in anonymous.stdout
+    )
+    with_token = net.node_exec(
+        f"curl -sk -w '%{{http_code}}' -H 'Authorization: Bearer {token}' "
+        "https://172.30.1.2:6443/api/v1/namespaces/default/services/web"
+    )
+    assert with_token.stdout.endswith("403")
+    assert 'User \\"system:serviceaccount:default:default\\" cannot get' in with_token.stdout
+    plain = net.node_exec("curl -s http://172.30.1.2:6443/")
+    assert plain.stdout == "Client sent an HTTP request to an HTTPS server.\n"

@@ -20,7 +20,10 @@ def test_resolv_conf_and_search_order_follow_ndots() -> None:
         "nameserver 10.96.0.10\noptions ndots:5\n"
     )
     assert conf == CLUSTER_FIRST
-    assert search_names("web", conf)[:2] == ["web.default.svc.cluster.local", "web.svc.cluster.local"]
+    assert search_names("web", conf)[:2] == [
+        "web.default.svc.cluster.local",
+        "web.svc.cluster.local",
+    ]
     assert search_names("web", conf)[-1] == "web"
     assert search_names("web.other", conf)[0] == "web.other.default.svc.cluster.local"
     assert search_names("web.default.svc.cluster.local.", conf) == ["web.default.svc.cluster.local"]
@@ -40,18 +43,26 @@ def test_the_kubeadm_corefile_parses_with_its_kubernetes_zone() -> None:
 @pytest.mark.parametrize(
     ("broken", "message"),
     [
-        (COREFILE.replace("    kubernetes ", "    kubernets "),
-         "/etc/coredns/Corefile:7 - Error during parsing: Unknown directive 'kubernets'"),
+        (
+            COREFILE.replace("    kubernetes ", "    kubernets "),
+            "/etc/coredns/Corefile:7 - Error during parsing: Unknown directive 'kubernets'",
+        ),
         (COREFILE.rstrip().rstrip("}"), "- Error during parsing: Unexpected EOF"),
-        (COREFILE.replace("pods insecure", "pods sometimes"),
-         "plugin/kubernetes: /etc/coredns/Corefile:8 - Error during parsing: Wrong argument"),
-        (COREFILE.replace("ttl 30", "ttls 30"),
-         "plugin/kubernetes: /etc/coredns/Corefile:10 - Error during parsing: unknown property "
-         "'ttls'"),
-        (COREFILE.replace("forward . /etc/resolv.conf", "forward ."),
-         "plugin/forward: /etc/coredns/Corefile:13 - Error during parsing: Wrong argument count"),
+        (
+            COREFILE.replace("pods insecure", "pods sometimes"),
+            "plugin/kubernetes: /etc/coredns/Corefile:8 - Error during parsing: Wrong argument",
+        ),
+        (
+            COREFILE.replace("ttl 30", "ttls 30"),
+            "plugin/kubernetes: /etc/coredns/Corefile:10 - Error during parsing: unknown property "
+            "'ttls'",
+        ),
+        (
+            COREFILE.replace("forward . /etc/resolv.conf", "forward ."),
+            "plugin/forward: /etc/coredns/Corefile:13 - Error during parsing: Wrong argument count",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_broken_corefile_gives_corednss_error(broken: str, message: str) -> None:
     with pytest.raises(CorefileError) as caught:
         parse(broken)
@@ -72,14 +83,19 @@ def test_nslookup_service_names_through_the_search_list(net) -> None:
 
 def test_headless_pod_statefulset_and_unknown_names(net) -> None:
     headless = net.pod_exec("nslookup web-h").stdout
-    assert sorted(line.split()[1] for line in headless.splitlines() if line.startswith("Address: ")) == net.pod_ips("app=web")
+    assert sorted(
+        line.split()[1] for line in headless.splitlines() if line.startswith("Address: ")
+    ) == net.pod_ips("app=web")
     first = net.pod_ips("app=web")[0]
     dashed = first.replace(".", "-")
-    assert f"Address: {first}" in net.pod_exec(f"nslookup {dashed}.default.pod.cluster.local").stdout
+    assert (
+        f"Address: {first}" in net.pod_exec(f"nslookup {dashed}.default.pod.cluster.local").stdout
+    )
     db = net.pod_ips("app=db")[0]
-    assert f"Name:\tdb-0.db.default.svc.cluster.local\nAddress: {db}\n" in net.pod_exec(
-        "nslookup db-0.db"
-    ).stdout
+    assert (
+        f"Name:\tdb-0.db.default.svc.cluster.local\nAddress: {db}\n"
+        in net.pod_exec("nslookup db-0.db").stdout
+    )
     missing = net.pod_exec("nslookup nosuch")
     assert missing.exit_code == 1
     assert "** server can't find nosuch: NXDOMAIN" in missing.stdout
@@ -88,9 +104,12 @@ def test_headless_pod_statefulset_and_unknown_names(net) -> None:
 
 def test_srv_cname_and_ptr_records(net) -> None:
     srv = net.pod_exec("nslookup -type=srv _http._tcp.web.default.svc.cluster.local").stdout
-    assert "_http._tcp.web.default.svc.cluster.local\tservice = 0 100 80 web.default.svc.cluster.local\n" in srv
+    name = "_http._tcp.web.default.svc.cluster.local"
+    assert f"{name}\tservice = 0 100 80 web.default.svc.cluster.local\n" in srv
     db = net.pod_ips("app=db")[0]
-    headless_srv = net.pod_exec("nslookup -type=srv _redis._tcp.db.default.svc.cluster.local").stdout
+    headless_srv = net.pod_exec(
+        "nslookup -type=srv _redis._tcp.db.default.svc.cluster.local"
+    ).stdout
     assert "service = 0 100 6379 db-0.db.default.svc.cluster.local" in headless_srv
     cname = net.pod_exec("nslookup ext").stdout
     assert "ext.default.svc.cluster.local\tcanonical name = example.com\n" in cname
@@ -100,10 +119,18 @@ def test_srv_cname_and_ptr_records(net) -> None:
 
 
 def test_busybox_128_prints_its_older_layout(net) -> None:
-    net.api.create("", "pods", {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "old", "namespace": "default"},
-        "spec": {"containers": [{"name": "c", "image": "busybox:1.28", "command": ["sleep", "1d"]}]},
-    })  # fmt: skip
+    net.api.create(
+        "",
+        "pods",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "old", "namespace": "default"},
+            "spec": {
+                "containers": [{"name": "c", "image": "busybox:1.28", "command": ["sleep", "1d"]}]
+            },
+        },
+    )
     net.advance(5)
     out = net.pod_exec("nslookup web", pod="old")
     assert out.stdout == (
@@ -122,11 +149,19 @@ def test_node_shells_resolve_nodes_not_cluster_names(net) -> None:
 
 
 def test_dns_policy_default_uses_the_nodes_resolver(net) -> None:
-    net.api.create("", "pods", {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hostdns", "namespace": "default"},
-        "spec": {"dnsPolicy": "Default",
-                 "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "1d"]}]},
-    })  # fmt: skip
+    net.api.create(
+        "",
+        "pods",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "hostdns", "namespace": "default"},
+            "spec": {
+                "dnsPolicy": "Default",
+                "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "1d"]}],
+            },
+        },
+    )
     net.advance(5)
     assert "nameserver 127.0.0.53" in net.pod_exec("cat /etc/resolv.conf", pod="hostdns").stdout
     assert net.pod_exec("nslookup web", pod="hostdns").exit_code == 1
@@ -139,5 +174,8 @@ def test_coredns_without_ready_endpoints_times_out(own_net) -> None:
     own_net.api.update("apps", "deployments", coredns)
     own_net.advance(40)
     out = own_net.pod_exec("nslookup web")
-    assert (out.exit_code, out.stdout) == (1, ";; connection timed out; no servers could be reached\n")
+    assert (out.exit_code, out.stdout) == (
+        1,
+        ";; connection timed out; no servers could be reached\n",
+    )
     assert own_net.pod_exec("wget -qO- http://web").stderr == "wget: bad address 'web'\n"

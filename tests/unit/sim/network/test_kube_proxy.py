@@ -39,7 +39,10 @@ def test_iptables_save_follows_services_and_ready_endpoints(net) -> None:
         f'-A {web.endpoint_chain(second, 80)} -p tcp -m comment --comment "default/web:http" '
         f"-m tcp -j DNAT --to-destination {second}:80"
     ) in saved
-    assert '-A KUBE-NODEPORTS -p tcp -m comment --comment "default/web-np:http" -m tcp --dport 30080' in saved
+    assert (
+        '-A KUBE-NODEPORTS -p tcp -m comment --comment "default/web-np:http" -m tcp --dport 30080'
+        in saved
+    )
     empty = net.service_ip("empty")
     assert (
         f'-A KUBE-SERVICES -d {empty}/32 -p tcp -m comment --comment "default/empty:http has no '
@@ -101,7 +104,8 @@ def test_kube_proxy_refusing_its_config_stops_service_traffic(own_net) -> None:
     # Without kube-proxy nothing holds the nodePort: the node's kernel refuses.
     curl = own_net.node_exec("curl -sS --connect-timeout 2 node02:30080")
     assert (curl.exit_code, curl.stderr) == (
-        7, "curl: (7) Failed to connect to node02 port 30080 after 0 ms: Couldn't connect to server\n"
+        7,
+        "curl: (7) Failed to connect to node02 port 30080 after 0 ms: Couldn't connect to server\n",
     )
     assert own_net.node_exec("curl -sS -m 2 10.96.0.1").exit_code == 28
     first = own_net.pod_ips("app=web")[0]
