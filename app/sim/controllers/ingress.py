@@ -19,6 +19,7 @@ plane after kube-controller-manager.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +45,8 @@ from app.sim.network.ingress import (
     controller_of,
     served_ingresses,
 )
+
+log = logging.getLogger(__name__)
 
 # A controller re-checks everything at least this often (cluster-clock seconds).
 RESYNC_SECONDS = 10.0
@@ -445,4 +448,8 @@ class IngressControllers:
         for controller, pods in self.controllers().items():
             sync = sync_ingress_nginx if controller.kind == INGRESS_NGINX else sync_gateway_api
             seen = self._synced.setdefault(controller, {})
-            sync(self.context, controller, sorted(pods, key=name_of), seen)
+            try:
+                sync(self.context, controller, sorted(pods, key=name_of), seen)
+            except Exception:  # a controller that fails retries later; the tick goes on
+                log.exception("%s controller failed; retrying on the next pass", controller.kind)
+                self._dirty = True

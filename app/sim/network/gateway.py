@@ -364,12 +364,19 @@ def _invert(text: str) -> tuple[int, ...]:
 _turns: dict[tuple[str, int], itertools.count[int]] = {}
 
 
+def _weight(ref: Obj) -> int:
+    weight = ref.get("weight", 1)
+    return weight if isinstance(weight, int) and weight > 0 else 0
+
+
 def _pick_backend(route: Obj, rule: Obj, index: int) -> Obj | None:
     """One backendRef by weight, in turn (smooth enough for a few requests)."""
-    refs = [r for r in rule.get("backendRefs") or [] if int(r.get("weight", 1)) > 0]
+    refs = [r for r in rule.get("backendRefs") or [] if _weight(r)]
     if not refs:
         return None
-    slots = [r for r in refs for _ in range(int(r.get("weight", 1)))]
+    # Large weights (up to 1,000,000 in the API) are scaled down to at most 100 slots.
+    scale = max(1, sum(_weight(r) for r in refs) // 100)
+    slots = [r for r in refs for _ in range(max(1, _weight(r) // scale))]
     counter = _turns.setdefault(
         (str(_meta(route).get("uid") or _name(route)), index), itertools.count()
     )
@@ -387,8 +394,7 @@ def gateway_route(store: Any, controller: Controller, host: str, path: str) -> B
     ref = _pick_backend(choice.route, choice.rule, choice.rule_index)
     if ref is None or not backend_permitted(store, choice.route, ref):
         return None
-    return Backend(
-        str(ref.get("namespace") or _ns(choice.route)),
-        str(ref.get("name") or ""),
-        int(ref.get("port") or 80),
-    )
+    port = ref.get("port")
+    if not isinstance(port, int):
+        return None  # a Service backendRef needs its port (the API requires it)
+    return Backend(str(ref.get("namespace") or _ns(choice.route)), str(ref.get("name") or ""), port)
