@@ -200,7 +200,8 @@ def namespace_policies(store: Any, namespace: str) -> list[_Policy]:
     for obj in items:
         meta = obj.get("metadata") or {}
         key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
-        version = str(meta.get("resourceVersion") or "")
+        # uid too: a snapshot restore can bring back another object at a version seen before.
+        version = f"{meta.get('uid') or ''}/{meta.get('resourceVersion') or ''}"
         hit = cache.compiled.get(key)
         if hit is None or hit[0] != version:
             hit = cache.compiled[key] = (version, _compile(obj))
