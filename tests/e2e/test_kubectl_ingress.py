@@ -237,3 +237,15 @@ def test_the_default_ingress_class_is_filled_in(sim_cluster: SimCluster, kubectl
     assert kubectl("get", "ingress", "after", "-o", address).stdout == node_ip(
         kubectl, "ingress-nginx"
     )
+
+
+def test_rewrite_target_serves_the_backend_root(sim_cluster: SimCluster, kubectl: Callable) -> None:
+    two_sites(sim_cluster, kubectl)
+    kubectl("create", "ingress", "pay", "--class=nginx", "--rule=/pay=web:80")
+    advance(sim_cluster, 2)
+    url = "curl -s -o /dev/null -w '%{http_code}' node01:30080/pay"
+    assert node_shell(sim_cluster, "controlplane", url) == "404"  # nginx has no /pay
+    kubectl("annotate", "ingress", "pay", "nginx.ingress.kubernetes.io/rewrite-target=/")
+    assert node_shell(sim_cluster, "controlplane", url) == "200"
+    page = node_shell(sim_cluster, "controlplane", "curl -s node01:30080/pay")
+    assert "<title>Welcome to nginx!</title>" in page

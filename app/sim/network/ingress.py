@@ -30,8 +30,9 @@ host, else of any Ingress of the class (oldest first), else None.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 Obj = Mapping[str, Any]
@@ -39,6 +40,9 @@ Obj = Mapping[str, Any]
 INGRESSES = ("networking.k8s.io", "ingresses")
 INGRESS_CLASSES = ("networking.k8s.io", "ingressclasses")
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
+# ingress-nginx annotations that change routing (docs: user-guide/nginx-configuration).
+REWRITE_TARGET = "nginx.ingress.kubernetes.io/rewrite-target"
+USE_REGEX = "nginx.ingress.kubernetes.io/use-regex"
 LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 
 INGRESS_NGINX = "ingress-nginx"
@@ -53,11 +57,13 @@ NGF_GATEWAY_CLASS = "nginx"
 
 @dataclass(frozen=True)
 class Backend:
-    """A Service port that a rule sends a request to."""
+    """A Service port that a rule sends a request to; `path` is the path the backend
+    receives when the controller rewrites it (None: the request's own path)."""
 
     namespace: str
     service: str
     port: int | str
+    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,11 +201,48 @@ class _Candidate:
     path: str
     path_type: str
     backend: Obj
+    regex: bool = False
+
+
+def _annotations(ingress: Obj) -> Mapping[str, str]:
+    return _meta(ingress).get("annotations") or {}
+
+
+def _regex_paths(ingress: Obj) -> bool:
+    """ingress-nginx treats paths as case-insensitive regular expressions (anchored at
+    the start) when `use-regex` is true or a `rewrite-target` is set."""
+    notes = _annotations(ingress)
+    return str(notes.get(USE_REGEX, "")).lower() == "true" or bool(notes.get(REWRITE_TARGET))
+
+
+def _regex_match(pattern: str, path: str) -> re.Match[str] | None:
+    try:
+        return re.match(pattern, path, re.IGNORECASE)
+    except re.error:
+        return None
+
+
+def _rewritten(candidate: _Candidate, path: str) -> str | None:
+    """nginx's `rewrite "(?i)<path>" <target> break;`: the whole path becomes the target
+    with `$1`.. replaced by the path's groups."""
+    target = _annotations(candidate.ingress).get(REWRITE_TARGET)
+    match = _regex_match(candidate.path or "/", path)
+    if not target or match is None:
+        return None
+    groups = match.groups()
+
+    def group(found: re.Match[str]) -> str:
+        index = int(found.group(1))
+        return (groups[index - 1] or "") if 0 < index <= len(groups) else ""
+
+    return re.sub(r"\$(\d)", group, str(target)) or "/"
 
 
 def _path_score(candidate: _Candidate, path: str) -> tuple[int, int] | None:
     """(length, exact bonus) when the candidate matches, else None."""
     want = candidate.path or "/"
+    if candidate.regex:
+        return (len(want), 0) if _regex_match(want, path) else None
     if candidate.path_type == "Exact":
         return (len(want), 1) if want == path else None
     if candidate.path_type == "Prefix":
@@ -238,6 +281,7 @@ def _service_backend(ingress: Obj, backend: Obj | None) -> Backend | None:
 
 def ingress_route(ingresses: list[Obj], host: str, path: str) -> Backend | None:
     """The backend the Ingresses (of one class, oldest first) send host+path to."""
+    raw_path = path
     host, path = normalize_host(host), _request_path(path)
     server = _rules_for_host(ingresses, host)
     best: tuple[tuple[int, int], _Candidate] | None = None
@@ -248,12 +292,18 @@ def ingress_route(ingresses: list[Obj], host: str, path: str) -> Backend | None:
                 str(entry.get("path") or "/"),
                 str(entry.get("pathType") or "ImplementationSpecific"),
                 entry.get("backend") or {},
+                _regex_paths(ingress),
             )
             score = _path_score(candidate, path)
             if score is not None and (best is None or score > best[0]):
                 best = (score, candidate)
     if best is not None:
-        return _service_backend(best[1].ingress, best[1].backend)
+        found = _service_backend(best[1].ingress, best[1].backend)
+        rewritten = _rewritten(best[1], path) if best[1].regex else None
+        if found is None or rewritten is None:
+            return found
+        query = raw_path.partition("?")[2]
+        return replace(found, path=rewritten + (f"?{query}" if query else ""))
     hosted = [ingress for ingress, _ in server]
     for ingress in hosted + [i for i in ingresses if i not in hosted]:
         default = _spec(ingress).get("defaultBackend")

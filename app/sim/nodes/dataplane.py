@@ -287,7 +287,8 @@ class Client:
         runtime = self._listener(landing)
         if runtime is None:
             return Reply(502, _controller_page(502), {"server": "nginx"})
-        return self._serve(runtime, landing, host, path, hops + 1)
+        # ingress-nginx's rewrite-target hands the backend another path.
+        return self._serve(runtime, landing, host, backend.path or path, hops + 1)
 
 
 def _api_server(cluster: Any, path: str, headers: dict[str, str], scheme: str) -> Reply:

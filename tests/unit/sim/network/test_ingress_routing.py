@@ -212,3 +212,26 @@ def test_backends_carry_their_port_number_or_name(routes: Routes) -> None:
 )
 def test_wildcard_hosts_stand_for_one_label(pattern: str, host: str, expected: bool) -> None:
     assert host_matches(pattern, host) is expected
+
+
+def test_rewrite_target_replaces_the_path_with_the_captured_groups(routes: Routes) -> None:
+    notes = {"nginx.ingress.kubernetes.io/rewrite-target": "/$2"}
+    routes.ingress(
+        "pay",
+        rule("shop.example.com", path("/pay(/|$)(.*)", "pay", "ImplementationSpecific")),
+        annotations=notes,
+    )
+    found = route(routes.store, CONTROLLER, "shop.example.com", "/PAY/invoices/7?x=1")
+    assert found == Backend("default", "pay", 80, "/invoices/7?x=1")
+    assert route(routes.store, CONTROLLER, "shop.example.com", "/pay") == Backend(
+        "default", "pay", 80, "/"
+    )
+    assert route(routes.store, CONTROLLER, "shop.example.com", "/payments") is None
+
+
+def test_a_plain_rewrite_target_sends_every_matching_path_to_it(routes: Routes) -> None:
+    notes = {"nginx.ingress.kubernetes.io/rewrite-target": "/"}
+    routes.ingress("shop", rule(None, path("/shop", "shop")), annotations=notes)
+    routes.ingress("plain", rule(None, path("/docs", "docs")))
+    assert route(routes.store, CONTROLLER, "x", "/shop/cart") == Backend("default", "shop", 80, "/")
+    assert route(routes.store, CONTROLLER, "x", "/docs/a") == Backend("default", "docs", 80)
