@@ -313,6 +313,7 @@ class _Choice:
     route: Obj = field(compare=False)
     rule: Obj = field(compare=False)
     rule_index: int = field(compare=False)
+    match: Obj = field(compare=False, default_factory=dict)
 
 
 def _route_order(route: Obj) -> tuple[str, str]:
@@ -351,7 +352,7 @@ def _best_rule(store: Any, controller: Controller, host: str, path: str) -> _Cho
                 # Higher is better for the scores; older, then alphabetical, then
                 # earlier rules win ties: invert them for one max() comparison.
                 key = (*host_score, *score, _invert(created), _invert(name), -index)
-                choice = _Choice(key, route, rule, index)
+                choice = _Choice(key, route, rule, index, match)
                 if best is None or choice > best:
                     best = choice
     return best
@@ -397,4 +398,27 @@ def gateway_route(store: Any, controller: Controller, host: str, path: str) -> B
     port = ref.get("port")
     if not isinstance(port, int):
         return None  # a Service backendRef needs its port (the API requires it)
-    return Backend(str(ref.get("namespace") or _ns(choice.route)), str(ref.get("name") or ""), port)
+    plain, _, query = path.partition("?")
+    rewritten = _rewrite(choice.rule, choice.match, plain or "/")
+    if rewritten is not None and query:
+        rewritten += f"?{query}"
+    namespace = str(ref.get("namespace") or _ns(choice.route))
+    return Backend(namespace, str(ref.get("name") or ""), port, rewritten)
+
+
+def _rewrite(rule: Obj, match: Obj, path: str) -> str | None:
+    """The path a rule's URLRewrite filter sends on (None: unchanged): ReplaceFullPath, or
+    ReplacePrefixMatch swapping the matched PathPrefix (`/foo` -> `/xyz`: `/foo/bar`
+    becomes `/xyz/bar`)."""
+    for entry in rule.get("filters") or []:
+        if entry.get("type") != "URLRewrite":
+            continue
+        change = (entry.get("urlRewrite") or {}).get("path") or {}
+        if change.get("type") == "ReplaceFullPath":
+            return str(change.get("replaceFullPath") or "/")
+        if change.get("type") == "ReplacePrefixMatch":
+            prefix = str((match.get("path") or {}).get("value") or "/").rstrip("/")
+            rest = path[len(prefix) :] if path.lower().startswith(prefix.lower()) else path
+            new = str(change.get("replacePrefixMatch") or "/").rstrip("/") + rest
+            return new if new.startswith("/") else "/" + new
+    return None

@@ -287,3 +287,40 @@ def test_missing_services_and_other_kinds_do_not_resolve(api: Api) -> None:
         "bucket", [{"backendRefs": [backend("b", kind="Bucket", group="storage.example.com")]}]
     )
     assert gw.unresolved_backend(api.store, bucket) == "InvalidKind"
+
+
+def test_url_rewrite_filters_change_the_path_sent_on(api: Api) -> None:
+    api.gateway("web")
+
+    def rewrite(kind: str, value: str) -> dict[str, Any]:
+        key = "replacePrefixMatch" if kind == "ReplacePrefixMatch" else "replaceFullPath"
+        return {"type": "URLRewrite", "urlRewrite": {"path": {"type": kind, key: value}}}
+
+    api.route(
+        "r",
+        [
+            {
+                "matches": [prefix("/shop")],
+                "filters": [rewrite("ReplacePrefixMatch", "/")],
+                "backendRefs": [backend("shop")],
+            },
+            {
+                "matches": [prefix("/v1")],
+                "filters": [rewrite("ReplacePrefixMatch", "/api/v1")],
+                "backendRefs": [backend("api")],
+            },
+            {
+                "matches": [prefix("/old")],
+                "filters": [rewrite("ReplaceFullPath", "/new.html")],
+                "backendRefs": [backend("site")],
+            },
+        ],
+    )
+    found = route(api.store, CONTROLLER, "x", "/shop/cart?id=3")
+    assert found is not None and (found.service, found.path) == ("shop", "/cart?id=3")
+    found = route(api.store, CONTROLLER, "x", "/shop")
+    assert found is not None and found.path == "/"
+    found = route(api.store, CONTROLLER, "x", "/v1/users")
+    assert found is not None and found.path == "/api/v1/users"
+    found = route(api.store, CONTROLLER, "x", "/old/page")
+    assert found is not None and found.path == "/new.html"
