@@ -244,10 +244,14 @@ class PodWorker(AgentState):
         failure = startup_failure(
             self.store, {"metadata": {"namespace": pod.namespace}, "spec": pod.spec}, spec
         )
-        if failure is not None:
+        if failure is not None and failure[0] is None:
+            # Running, but what it needs fails: it keeps logging the error.
+            prog.logs = [*prog.logs, *((1.0, "E", line) for line in failure[1])]
+        elif failure is not None:
             # CoreDNS or kube-proxy refusing its configuration exits at once.
             prog.exit_after, prog.exit_code, prog.reason, prog.ports = 0.0, failure[0], "Error", []
-            prog.logs = [(0.0, "", line) for line in failure[1]]
+            # kube-proxy's structured klog lines carry the klog header; CoreDNS's do not.
+            prog.logs = [(0.0, "E" if line[:1] == '"' else "", line) for line in failure[1]]
             return prog
         return self._one_shot(pod, spec, prog)
 

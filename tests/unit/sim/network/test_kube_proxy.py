@@ -158,3 +158,23 @@ def test_a_host_port_forwards_to_its_pod(net) -> None:
     assert "Welcome" in net.node_exec("curl -s node02:8081").stdout
     assert net.node_exec("curl -s node01:8081").exit_code == 7
     net.api.delete("", "pods", "default", "hp")
+
+
+def test_kube_proxy_that_cannot_reach_the_api_server_programs_nothing(own_net) -> None:
+    cm = own_net.store.get("", "configmaps", "kube-system", "kube-proxy")
+    cm["data"]["kubeconfig.conf"] = cm["data"]["kubeconfig.conf"].replace(
+        "https://controlplane:6443", "https://controlplane:6444"
+    )
+    own_net.store.update("", "configmaps", cm)
+    for pod in own_net.store.list("", "pods", "kube-system", label_selector="k8s-app=kube-proxy")[
+        0
+    ]:
+        own_net.store.delete("", "pods", "kube-system", pod["metadata"]["name"])
+    own_net.advance(20)
+    pods = own_net.store.list("", "pods", "kube-system", label_selector="k8s-app=kube-proxy")[0]
+    assert all(p["status"]["phase"] == "Running" for p in pods)
+    log = own_net.plane.nodes.logs("kube-system", pods[0]["metadata"]["name"], "kube-proxy")
+    assert "dial tcp 172.30.1.2:6444: connect: connection refused" in log
+    assert "KUBE-SVC-" not in own_net.node_exec("iptables-save").stdout
+    ip = own_net.service_ip("web")
+    assert own_net.pod_exec(f"wget -qO- -T 2 http://{ip}").stderr == "wget: download timed out\n"
