@@ -158,3 +158,15 @@ def test_target_port_mismatch_is_refused_by_the_pod(web, kubectl) -> None:
     result = kubectl("exec", "curl", "--", "curl", "-sS", "http://off", check=False)
     assert result.returncode == 7
     assert result.stderr.startswith("curl: (7) Failed to connect to off port 80 after")
+
+
+def test_a_one_shot_client_pod_logs_what_it_fetched(web, kubectl) -> None:
+    kubectl(
+        "run", "fetch", "--image=busybox", "--restart=Never", "--", "wget", "-qO-", "http://web"
+    )
+    kubectl("run", "lookup", "--image=busybox:1.28", "--restart=Never", "--", "nslookup", "nope")
+    _advance(web, 5)
+    assert kubectl("get", "pod", "fetch", "-o", "jsonpath={.status.phase}").stdout == "Succeeded"
+    assert "<title>Welcome to nginx!</title>" in kubectl("logs", "fetch").stdout
+    assert kubectl("get", "pod", "lookup", "-o", "jsonpath={.status.phase}").stdout == "Failed"
+    assert "nslookup: can't resolve 'nope'" in kubectl("logs", "lookup").stdout

@@ -16,6 +16,7 @@ images: None, or (exit code, log lines).
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -27,6 +28,7 @@ from app.sim.network.view import ClusterView, Obj, meta, pod_ready, pod_running,
 PROXY_MODES = ("iptables", "ipvs", "nftables")
 DEFAULT_COREFILE = "/etc/coredns/Corefile"
 DEFAULT_PROXY_CONFIG = "/var/lib/kube-proxy/config.conf"
+DEFAULT_PROXY_KUBECONFIG = "/var/lib/kube-proxy/kubeconfig.conf"
 
 
 def image_repository(image: str) -> str:
@@ -71,7 +73,7 @@ def _argv(container: Obj) -> list[str]:
     return [str(x) for x in (container.get("command") or []) + (container.get("args") or [])]
 
 
-def coredns_failure(store: Any, pod: Obj, container: Obj) -> tuple[int, list[str]] | None:
+def coredns_failure(store: Any, pod: Obj, container: Obj) -> tuple[int | None, list[str]] | None:
     path = _flag(_argv(container), ("-conf",), DEFAULT_COREFILE)
     text = mounted_file(store, pod, container, path)
     if text is None:
@@ -114,14 +116,92 @@ def _proxy_config(text: str | None, path: str) -> tuple[str, str | None]:
     return mode or "iptables", None
 
 
-def kube_proxy_failure(store: Any, pod: Obj, container: Obj) -> tuple[int, list[str]] | None:
+def kube_proxy_failure(store: Any, pod: Obj, container: Obj) -> tuple[int | None, list[str]] | None:
     path = _flag(_argv(container), ("--config",), DEFAULT_PROXY_CONFIG)
-    error = proxy_config_error(mounted_file(store, pod, container, path), path)
-    return None if error is None else (1, [error])
+    text = mounted_file(store, pod, container, path)
+    error = proxy_config_error(text, path)
+    if error is not None:
+        return 1, [error]
+    kubeconfig = _kubeconfig_path(text or "")
+    if mounted_file(store, pod, container, kubeconfig) is None:
+        return 1, [
+            f'"Error running ProxyServer" err="stat {kubeconfig}: no such file or directory"'
+        ]
+    unreachable = api_server_error(store, pod, container, text or "")
+    # Running, but it never gets the Services: it logs and programs nothing.
+    return None if unreachable is None else (None, [unreachable])
 
 
-def startup_failure(store: Any, pod: Obj, container: Obj) -> tuple[int, list[str]] | None:
-    """(exit code, log lines) when an add-on container exits at start for its config."""
+def _kubeconfig_path(config_text: str) -> str:
+    try:
+        data = safe_yaml.load_yaml(config_text)
+    except Exception:
+        return DEFAULT_PROXY_KUBECONFIG
+    connection = data.get("clientConnection") if isinstance(data, Mapping) else None
+    value = connection.get("kubeconfig") if isinstance(connection, Mapping) else None
+    return str(value or DEFAULT_PROXY_KUBECONFIG)
+
+
+def api_server_error(store: Any, pod: Obj, container: Obj, config_text: str) -> str | None:
+    """kube-proxy's error reaching the API server its kubeconfig names, or None."""
+    text = mounted_file(store, pod, container, _kubeconfig_path(config_text)) or ""
+    server = _kubeconfig_server(text)
+    match = re.fullmatch(r"https://([^:/]+)(?::(\d+))?/?", server)
+    node = str(spec(pod).get("nodeName") or "")
+    where = f"{server}/api/v1/nodes/{node}"
+    if match is None:
+        return (
+            f'"Failed to retrieve node info" err="Get \\"{where}\\": unsupported protocol scheme"'
+        )
+    host, port = match.group(1), int(match.group(2) or 443)
+    addresses = _control_plane_addresses(store)
+    if host not in addresses:
+        return (
+            f'"Failed to retrieve node info" err="Get \\"{where}\\": dial tcp: lookup {host} '
+            'on 127.0.0.53:53: server misbehaving"'
+        )
+    if port != 6443:
+        return (
+            f'"Failed to retrieve node info" err="Get \\"{where}\\": dial tcp '
+            f'{addresses[host]}:{port}: connect: connection refused"'
+        )
+    return None
+
+
+def _kubeconfig_server(text: str) -> str:
+    try:
+        data = safe_yaml.load_yaml(text)
+    except Exception:
+        return ""
+    clusters = data.get("clusters") if isinstance(data, Mapping) else None
+    for item in clusters if isinstance(clusters, list) else []:
+        cluster = item.get("cluster") if isinstance(item, Mapping) else None
+        if isinstance(cluster, Mapping) and cluster.get("server"):
+            return str(cluster["server"])
+    return ""
+
+
+def _control_plane_addresses(store: Any) -> dict[str, str]:
+    """Names and addresses that reach the API server -> its address."""
+    out: dict[str, str] = {}
+    for node in store.list("", "nodes")[0]:
+        labels = meta(node).get("labels") or {}
+        if "node-role.kubernetes.io/control-plane" not in labels:
+            continue
+        for address in (node.get("status") or {}).get("addresses") or []:
+            if address.get("type") == "InternalIP":
+                ip = str(address.get("address"))
+                out[str(meta(node).get("name"))] = ip
+                out[ip] = ip
+                # The add-on's kubeconfig template names the API endpoint `controlplane`
+                # (kubeadm's controlPlaneEndpoint), whatever a lab calls the node.
+                out.setdefault("controlplane", ip)
+    return out
+
+
+def startup_failure(store: Any, pod: Obj, container: Obj) -> tuple[int | None, list[str]] | None:
+    """(exit code, log lines) when an add-on container exits at start for its config;
+    an exit code of None: it keeps running but logs those lines."""
     repository = image_repository(str(container.get("image") or ""))
     if repository == "coredns":
         return coredns_failure(store, pod, container)
@@ -160,8 +240,11 @@ def _proxy_mode(view: ClusterView, node: str) -> str | None:
         return None
     containers = spec(pod).get("containers") or [{}]
     path = _flag(_argv(containers[0]), ("--config",), DEFAULT_PROXY_CONFIG)
-    mode, error = _proxy_config(mounted_file(view.store, pod, containers[0], path), path)
-    return None if error is not None else mode
+    text = mounted_file(view.store, pod, containers[0], path)
+    mode, error = _proxy_config(text, path)
+    if error is not None or api_server_error(view.store, pod, containers[0], text or ""):
+        return None
+    return mode
 
 
 def cluster_cidr(view: ClusterView) -> str:

@@ -57,10 +57,46 @@ class ServerBlock:
 
 @dataclass(frozen=True)
 class KubernetesZone:
-    """What the `kubernetes` plugin serves: its zones and how it answers pod names."""
+    """What the `kubernetes` plugin serves: its zones and how it answers pod names,
+    with the `hosts` entries and `rewrite name` rules of the same server block (both
+    run before it, in CoreDNS's plugin order)."""
 
     zones: tuple[str, ...] = ("cluster.local",)
     pods: str = "insecure"  # disabled (the default), insecure or verified
+    hosts: tuple[tuple[str, str], ...] = ()  # (name, address) inline in a hosts block
+    rewrites: tuple[
+        tuple[str, str, str], ...
+    ] = ()  # (exact|prefix|suffix|substring|regex, from, to)
+
+    def rewrite(self, qname: str) -> str:
+        """The query name after the block's `rewrite name` rules (the first match)."""
+        for kind, old, new in self.rewrites:
+            changed = _rewritten(kind, old.rstrip("."), new.rstrip("."), qname)
+            if changed is not None:
+                return changed
+        return qname
+
+
+def _rewritten(kind: str, old: str, new: str, qname: str) -> str | None:
+    if kind == "exact":
+        return new if qname == old else None
+    if kind == "prefix":
+        return new + qname[len(old) :] if qname.startswith(old) else None
+    if kind == "suffix":
+        return qname[: -len(old)] + new if old and qname.endswith(old) else None
+    if kind == "substring":
+        return qname.replace(old, new) if old in qname else None
+    if kind == "regex":
+        try:
+            match = re.fullmatch(old, qname)
+        except re.error:
+            return None
+        return (
+            re.sub(r"\{(\d+)\}", lambda m: match.group(int(m.group(1))) or "", new)
+            if match
+            else None
+        )
+    return None
 
 
 def _lines(text: str) -> list[tuple[int, list[str]]]:
@@ -160,5 +196,33 @@ def kubernetes_zone(blocks: list[ServerBlock]) -> KubernetesZone | None:
             z.rstrip(".") for z in block.zones if z not in (".", ".:53")
         )
         pods = next((o.args[0] for o in directive.block if o.name == "pods"), "disabled")
-        return KubernetesZone(zones or ("cluster.local",), pods)
+        return KubernetesZone(zones or ("cluster.local",), pods, _hosts(block), _rewrites(block))
     return None
+
+
+def _hosts(block: ServerBlock) -> tuple[tuple[str, str], ...]:
+    """Inline `IP NAME...` entries of the block's `hosts` plugin."""
+    directive = block.plugin("hosts")
+    out: list[tuple[str, str]] = []
+    for entry in directive.block if directive is not None else []:
+        if entry.name.count(".") == 3 and entry.name.replace(".", "").isdigit():
+            out += [(name.rstrip(".").lower(), entry.name) for name in entry.args]
+    return tuple(out)
+
+
+def _rewrites(block: ServerBlock) -> tuple[tuple[str, str, str], ...]:
+    """`rewrite [continue|stop] name [exact|prefix|suffix|substring|regex] FROM TO`."""
+    out: list[tuple[str, str, str]] = []
+    for directive in block.directives:
+        args = [a for a in directive.args if a not in ("continue", "stop")]
+        if directive.name != "rewrite" or args[:1] != ["name"]:
+            continue
+        args = args[1:]
+        kind = args[0] if args and args[0] in _REWRITE_KINDS else "exact"
+        rest = args[1:] if args and args[0] in _REWRITE_KINDS else args
+        if len(rest) >= 2:
+            out.append((kind, rest[0].lower(), rest[1].lower()))
+    return tuple(out)
+
+
+_REWRITE_KINDS = frozenset({"exact", "prefix", "suffix", "substring", "regex"})

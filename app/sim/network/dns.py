@@ -95,7 +95,19 @@ class ZoneResolver:
         self.zone = zone
 
     def lookup(self, qname: str, qtype: str = "A") -> Answer:
-        qname = qname.rstrip(".").lower()
+        asked = qname.rstrip(".").lower()
+        qname = self.zone.rewrite(asked)
+        hosts = [ip for name, ip in self.zone.hosts if name == qname]
+        if hosts and qtype.upper() == "A":
+            return Answer(asked, records=[Record(asked, "A", ip) for ip in hosts])
+        answer = self._lookup(qname, qtype)
+        if qname != asked:
+            # `rewrite name` answers under the name that was asked.
+            answer.records = [Record(asked, r.type, r.value) for r in answer.records]
+            answer.name = asked
+        return answer
+
+    def _lookup(self, qname: str, qtype: str) -> Answer:
         if qname.endswith(".in-addr.arpa"):
             return self._ptr(qname)
         for zone in self.zone.zones:

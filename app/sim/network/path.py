@@ -69,11 +69,23 @@ def _service_port(service: Obj, port: int, protocol: str, node_port: bool) -> Ob
     return None
 
 
-def _through_service(view: ClusterView, service: Obj, service_port: Obj, protocol: str) -> Landing:
+def _through_service(
+    view: ClusterView,
+    service: Obj,
+    service_port: Obj,
+    protocol: str,
+    local_to: str | None = None,
+) -> Landing:
+    """DNAT to one ready endpoint serving the port; `local_to` keeps only the
+    endpoints on that node (a `Local` traffic policy: none there drops the packet)."""
     name = str(service_port.get("name") or "")
     candidates = [e for e in view.ready_endpoints(service) if (name, protocol) in e.ports]
     if not candidates:
         raise Unreachable(REFUSED)
+    if local_to is not None:
+        candidates = [e for e in candidates if e.node == local_to]
+        if not candidates:
+            raise Unreachable(TIMEOUT)
     chosen = candidates[next(_turns) % len(candidates)]
     pod = view.pod(chosen.namespace, chosen.pod) if chosen.pod else None
     port = chosen.ports[(name, protocol)]
@@ -108,17 +120,27 @@ def _to_cluster_ip(
     sp = _service_port(service, port, protocol, node_port=False)
     if sp is None:
         raise Unreachable(TIMEOUT if mode == "iptables" else REFUSED)
-    return _through_service(view, service, sp, protocol)
+    local = spec(service).get("internalTrafficPolicy") == "Local"
+    return _through_service(view, service, sp, protocol, source.node if local else None)
 
 
 def _to_node(view: ClusterView, node: str, ip: str, port: int, protocol: str) -> Landing:
-    """A node's own address: a nodePort while its kube-proxy runs, else whatever
-    listens on the node (nothing: the node's kernel refuses)."""
+    """A node's own address: a nodePort while its kube-proxy runs (only the node's own
+    endpoints with externalTrafficPolicy Local), a pod's hostPort (the CNI's portmap),
+    else whatever listens on the node (nothing: the node's kernel refuses)."""
     if proxy_mode(view, node) is not None:
         for svc in view.services:
             sp = _service_port(svc, port, protocol, node_port=True)
             if sp is not None and spec(svc).get("type") in ("NodePort", "LoadBalancer"):
-                return _through_service(view, svc, sp, protocol)
+                local = spec(svc).get("externalTrafficPolicy") == "Local"
+                return _through_service(view, svc, sp, protocol, node if local else None)
+    for pod in view.pods_on(node):
+        for container in spec(pod).get("containers") or []:
+            for cp in container.get("ports") or []:
+                if cp.get("hostPort") == port and (cp.get("protocol") or "TCP") == protocol:
+                    pod_ip = str((pod.get("status") or {}).get("podIP") or "")
+                    if not spec(pod).get("hostNetwork") and pod_ip:
+                        return Landing(pod_ip, int(cp.get("containerPort") or port), pod)
     return Landing(ip, port, None, node)
 
 

@@ -155,6 +155,10 @@ class ClusterView:
         obj = self.store.get("", "pods", namespace, name)
         return obj if isinstance(obj, Mapping) else None
 
+    def pods_on(self, node: str) -> list[Obj]:
+        """The pods bound to `node` (a field-selected list, as the kubelet watches)."""
+        return list(self.store.list("", "pods", field_selector=f"spec.nodeName={node}")[0])
+
     def kube_system_pods(self) -> list[Obj]:
         return self._system_pods
 

@@ -73,5 +73,5 @@ def answer(cluster: Any, path: str, headers: dict[str, str]) -> tuple[int, str]:
         method="GET", query=dict(parse_qsl(url.query)), headers=forwarded, **fields
     )
     response = handle(cluster, request)
-    body = response.body if isinstance(response.body, (dict, list)) else {}
-    return response.status, json.dumps(body, indent=2) + "\n"
+    answered: Any = response.body if isinstance(response.body, (dict, list)) else {}
+    return response.status, json.dumps(answered, indent=2) + "\n"

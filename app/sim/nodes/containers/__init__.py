@@ -35,9 +35,11 @@ __all__ = ["ContainerAccess", "ContainerError", "ContainerShell", "decode", "enc
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 # Scripts the kubelet's timeline runs itself: they wait, loop, read or serve.
 _WAITS = re.compile(
-    r"\b(sleep|while|until|tail|read|nc|wget|curl|ping|top|watch|nginx|httpd|redis-server|"
-    r"yes|timeout|nohup)\b"
+    r"\b(sleep|while|until|tail|read|top|watch|nginx|httpd|redis-server|yes|timeout|nohup)\b"
 )
+# Network clients end on their own (`wget -qO- http://web`, `nslookup web`, `nc -z`,
+# `ping -c 3`); these forms wait: ping without a count, nc listening or reading stdin.
+_NETWORK_WAITS = re.compile(r"\bping\b(?![^;&|]*\s-c)|\bnc\b(?![^;&|]*\s-[a-z]*z)")
 # The most files a hostPath directory mount copies into a container.
 MAX_HOST_FILES = 500
 
@@ -165,7 +167,7 @@ class ContainerAccess:
             script = argv[2] if len(argv) > 2 else ""
         else:
             script = " ".join(shlex.quote(a) for a in argv)
-        if _WAITS.search(script):
+        if _WAITS.search(script) or _NETWORK_WAITS.search(script):
             return None
         with self.nodes.lock:
             agent = self._agent_of(pod)
@@ -178,6 +180,7 @@ class ContainerAccess:
                 profile,
                 argv,
                 client=lambda: self.client(agent, pod, fs),
+                image=str(spec.get("image") or ""),
             )
             shell = ContainerShell(self.nodes, agent, fs, context, self._env(pod, spec))
             result = shell.run(script)

@@ -244,10 +244,15 @@ class PodWorker(AgentState):
         failure = startup_failure(
             self.store, {"metadata": {"namespace": pod.namespace}, "spec": pod.spec}, spec
         )
-        if failure is not None:
+        code, lines = failure if failure is not None else (None, [])
+        if code is None:
+            # Running, but what it needs fails: it keeps logging the error.
+            prog.logs = [*prog.logs, *((1.0, "E", line) for line in lines)]
+        else:
             # CoreDNS or kube-proxy refusing its configuration exits at once.
-            prog.exit_after, prog.exit_code, prog.reason, prog.ports = 0.0, failure[0], "Error", []
-            prog.logs = [(0.0, "", line) for line in failure[1]]
+            prog.exit_after, prog.exit_code, prog.reason, prog.ports = 0.0, code, "Error", []
+            # kube-proxy's structured klog lines carry the klog header; CoreDNS's do not.
+            prog.logs = [(0.0, "E" if line[:1] == '"' else "", line) for line in lines]
             return prog
         return self._one_shot(pod, spec, prog)
 

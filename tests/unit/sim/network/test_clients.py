@@ -77,6 +77,15 @@ def test_wget_and_nc_in_a_busybox_container(net) -> None:
     assert net.pod_exec("nc -zv web-h 80").exit_code == 0
 
 
+def test_a_node_port_from_a_pod(net) -> None:
+    for address in ("172.30.1.2", "172.30.1.4"):
+        page = net.pod_exec(f"wget -qO- http://{address}:30080")
+        assert "Welcome to nginx!" in page.stdout, page.stderr
+    # A ClusterIP does not listen on the nodePort: no rule matches, the packet is lost.
+    lost = net.pod_exec(f"wget -qO- -T 1 http://{net.service_ip('web-np')}:30080")
+    assert lost.stderr == "wget: download timed out\n"
+
+
 def test_ping_answers_for_pods_not_cluster_ips(net) -> None:
     pod_ip = net.pod_ips("app=web")[0]
     assert (

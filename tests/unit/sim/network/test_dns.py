@@ -179,3 +179,19 @@ def test_coredns_without_ready_endpoints_times_out(own_net) -> None:
         ";; connection timed out; no servers could be reached\n",
     )
     assert own_net.pod_exec("wget -qO- http://web").stderr == "wget: bad address 'web'\n"
+
+
+def test_corefile_hosts_and_rewrite_rules_answer_first(own_net) -> None:
+    cm = own_net.store.get("", "configmaps", "kube-system", "coredns")
+    cm["data"]["Corefile"] = cm["data"]["Corefile"].replace(
+        "    ready\n",
+        "    ready\n"
+        "    hosts {\n       10.0.0.50 legacy.example.com\n       fallthrough\n    }\n"
+        "    rewrite name exact shop.example.com web.default.svc.cluster.local\n",
+    )
+    own_net.store.update("", "configmaps", cm)
+    out = own_net.pod_exec("nslookup legacy.example.com").stdout
+    assert "Name:\tlegacy.example.com\nAddress: 10.0.0.50\n" in out
+    rewritten = own_net.pod_exec("nslookup shop.example.com").stdout
+    assert f"Name:\tshop.example.com\nAddress: {own_net.service_ip('web')}\n" in rewritten
+    assert "Welcome to nginx!" in own_net.pod_exec("wget -qO- http://shop.example.com").stdout

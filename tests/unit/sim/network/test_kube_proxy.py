@@ -110,3 +110,71 @@ def test_kube_proxy_refusing_its_config_stops_service_traffic(own_net) -> None:
     assert own_net.node_exec("curl -sS -m 2 10.96.0.1").exit_code == 28
     first = own_net.pod_ips("app=web")[0]
     assert "Welcome to nginx!" in own_net.pod_exec(f"wget -qO- http://{first}").stdout
+
+
+def test_local_traffic_policies_keep_traffic_on_the_node(net) -> None:
+    from tests.unit.sim.network.conftest import service
+
+    local = service("web-local", {"app": "web"}, type="NodePort", externalTrafficPolicy="Local")
+    local["spec"]["ports"][0]["nodePort"] = 30090
+    internal = service("web-internal", {"app": "web"}, internalTrafficPolicy="Local")
+    for obj in (local, internal):
+        obj["metadata"]["namespace"] = "default"
+        net.api.create("", "services", obj)
+    net.advance(2)
+    web_nodes = {
+        p["spec"]["nodeName"]
+        for p in net.store.list("", "pods", "default", label_selector="app=web")[0]
+    }
+    assert web_nodes == {"node01", "node02"}  # one replica per worker
+    assert "Welcome" in net.node_exec("curl -s 172.30.1.3:30090").stdout
+    # The control-plane node has no web endpoint: Local drops the packet there.
+    dropped = net.node_exec("curl -sS -m 2 172.30.1.2:30090")
+    assert dropped.exit_code == 28
+    assert "Welcome" in net.pod_exec("wget -qO- http://web-internal").stdout
+
+
+def test_a_host_port_forwards_to_its_pod(net) -> None:
+    net.api.create(
+        "",
+        "pods",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "hp", "namespace": "default"},
+            "spec": {
+                "nodeName": "node02",
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": "nginx",
+                        "ports": [{"containerPort": 80, "hostPort": 8081}],
+                    }
+                ],
+            },
+        },
+    )
+    net.advance(5)
+    assert "Welcome" in net.node_exec("curl -s node02:8081").stdout
+    assert net.node_exec("curl -s node01:8081").exit_code == 7
+    net.api.delete("", "pods", "default", "hp")
+
+
+def test_kube_proxy_that_cannot_reach_the_api_server_programs_nothing(own_net) -> None:
+    cm = own_net.store.get("", "configmaps", "kube-system", "kube-proxy")
+    cm["data"]["kubeconfig.conf"] = cm["data"]["kubeconfig.conf"].replace(
+        "https://controlplane:6443", "https://controlplane:6444"
+    )
+    own_net.store.update("", "configmaps", cm)
+    for pod in own_net.store.list("", "pods", "kube-system", label_selector="k8s-app=kube-proxy")[
+        0
+    ]:
+        own_net.store.delete("", "pods", "kube-system", pod["metadata"]["name"])
+    own_net.advance(20)
+    pods = own_net.store.list("", "pods", "kube-system", label_selector="k8s-app=kube-proxy")[0]
+    assert all(p["status"]["phase"] == "Running" for p in pods)
+    log = own_net.plane.nodes.logs("kube-system", pods[0]["metadata"]["name"], "kube-proxy")
+    assert "dial tcp 172.30.1.2:6444: connect: connection refused" in log
+    assert "KUBE-SVC-" not in own_net.node_exec("iptables-save").stdout
+    ip = own_net.service_ip("web")
+    assert own_net.pod_exec(f"wget -qO- -T 2 http://{ip}").stderr == "wget: download timed out\n"
