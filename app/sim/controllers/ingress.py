@@ -50,13 +50,13 @@ log = logging.getLogger(__name__)
 
 # A controller re-checks everything at least this often (cluster-clock seconds).
 RESYNC_SECONDS = 10.0
+# Kinds whose writes wake the controllers; pods only when they are controller pods (see
+# _CONTROLLER_IMAGES), nodes only through the resync (their addresses rarely change).
 _WATCHED = frozenset(
     {
-        ("", "pods"),
         ("", "services"),
         ("", "secrets"),
         ("", "namespaces"),
-        ("", "nodes"),
         INGRESSES,
         INGRESS_CLASSES,
         gw.GATEWAY_CLASSES,
@@ -65,6 +65,8 @@ _WATCHED = frozenset(
         gw.REFERENCE_GRANTS,
     }
 )
+# What a controller pod's JSON contains (its image), to skip other pods' writes cheaply.
+_CONTROLLER_IMAGES = (b"ingress-nginx/controller", b"nginx-gateway-fabric")
 USER_AGENT = "nginx-ingress-controller/v1.13.3 (linux/amd64) ingress-nginx/ad3a5c8"
 
 
@@ -419,11 +421,28 @@ class IngressControllers:
         self._last = float("-inf")
         # Per controller: what it has synced (its in-memory state; a restart forgets).
         self._synced: dict[Controller, dict[str, Any]] = {}
+        # Controller pods by (namespace, name), kept from pod writes (None: list first).
+        self._pods: dict[tuple[str, str], Obj] | None = None
         self.store.after_write.append(self._seen)
 
     def _seen(self, event: WatchEvent) -> None:
-        if (event.group, event.plural) in _WATCHED:
+        if (event.group, event.plural) == ("", "pods"):
+            self._pod_written(event)
+        elif (event.group, event.plural) in _WATCHED:
             self._dirty = True
+
+    def _pod_written(self, event: WatchEvent) -> None:
+        key = (event.namespace, event.name)
+        if self._pods is None:
+            return
+        if key not in self._pods and not any(m in event.data for m in _CONTROLLER_IMAGES):
+            return
+        self._dirty = True
+        pod = None if event.type == "DELETED" else event.object()
+        if pod is not None and controller_of(pod) is not None:
+            self._pods[key] = pod
+        else:
+            self._pods.pop(key, None)
 
     def close(self) -> None:
         if self._seen in self.store.after_write:
@@ -431,8 +450,14 @@ class IngressControllers:
 
     def controllers(self) -> dict[Controller, list[Obj]]:
         """Ready controller pods grouped by what they serve."""
+        if self._pods is None:
+            self._pods = {
+                (namespace_of(p), name_of(p)): p
+                for p in self.store.list("", "pods")[0]
+                if controller_of(p) is not None
+            }
         found: dict[Controller, list[Obj]] = {}
-        for pod in self.store.list("", "pods")[0]:
+        for pod in self._pods.values():
             controller = controller_of(pod)
             if controller is not None and _running(pod):
                 found.setdefault(controller, []).append(pod)
