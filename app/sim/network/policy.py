@@ -33,11 +33,12 @@ from __future__ import annotations
 import ipaddress
 import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from app.sim.machinery.errors import ApiError
 from app.sim.machinery.selectors import LabelSelector, selector_from_object
+from app.sim.machinery.watch import WatchEvent
 
 NETWORK_POLICIES = ("networking.k8s.io", "networkpolicies")
 INGRESS, EGRESS = "Ingress", "Egress"
@@ -179,23 +180,33 @@ def _compile(obj: Mapping[str, Any]) -> _Policy:
     )
 
 
-@dataclass
 class _StoreCache:
-    """Compiled policies of one store, each kept while its resourceVersion holds."""
+    """Compiled policies of one store: per namespace, dropped when a NetworkPolicy is
+    written; per object, kept while its uid and resourceVersion hold. A write that
+    bypasses the watch hooks (a snapshot restore replaces the whole store) shows as a
+    resourceVersion the hook never saw, and drops everything too."""
 
-    compiled: dict[tuple[str, str], tuple[str, _Policy]] = field(default_factory=dict)
+    def __init__(self, store: Any) -> None:
+        self.compiled: dict[tuple[str, str], tuple[str, _Policy]] = {}
+        self.by_namespace: dict[str, list[_Policy]] = {}
+        self.seen_rv = store.resource_version
+        store.after_write.append(self.written)
+
+    def written(self, event: WatchEvent) -> None:
+        self.seen_rv = event.resource_version
+        if (event.group, event.plural) == NETWORK_POLICIES:
+            self.by_namespace.pop(event.namespace, None)
+
+    def fresh(self, store: Any) -> None:
+        if store.resource_version != self.seen_rv:
+            self.by_namespace.clear()
+            self.seen_rv = store.resource_version
 
 
 _CACHES: weakref.WeakKeyDictionary[Any, _StoreCache] = weakref.WeakKeyDictionary()
 
 
-def namespace_policies(store: Any, namespace: str) -> list[_Policy]:
-    """The NetworkPolicies of `namespace`, compiled (from a per-store cache keyed by
-    each object's resourceVersion, so selectors are parsed once per change)."""
-    items, _ = store.list(*NETWORK_POLICIES, namespace)
-    cache = _CACHES.get(store)
-    if cache is None:
-        cache = _CACHES[store] = _StoreCache()
+def _compiled(cache: _StoreCache, items: list[dict[str, Any]]) -> list[_Policy]:
     out = []
     for obj in items:
         meta = obj.get("metadata") or {}
@@ -209,6 +220,21 @@ def namespace_policies(store: Any, namespace: str) -> list[_Policy]:
     if len(cache.compiled) > 4 * max(len(out), 256):
         cache.compiled.clear()  # deleted policies of long-gone namespaces
     return out
+
+
+def namespace_policies(store: Any, namespace: str) -> list[_Policy]:
+    """The NetworkPolicies of `namespace`, compiled; read from the store only when a
+    NetworkPolicy of that namespace was written since (see `_StoreCache`)."""
+    with store.lock:
+        cache = _CACHES.get(store)
+        if cache is None:
+            cache = _CACHES[store] = _StoreCache(store)
+        cache.fresh(store)
+        found = cache.by_namespace.get(namespace)
+        if found is None:
+            items, _ = store.list(*NETWORK_POLICIES, namespace)
+            found = cache.by_namespace[namespace] = _compiled(cache, items)
+        return found
 
 
 # ---- evaluation -----------------------------------------------------------------------

@@ -520,3 +520,14 @@ def test_policies_are_read_per_namespace_and_compiled_once_per_version(world: Wo
     again = namespace_policies(world.store, "default")
     assert len(first) == 1 and first[0] is again[0]
     assert [p.namespace for p in namespace_policies(world.store, "prod")] == ["prod"]
+
+
+def test_a_restored_snapshot_replaces_the_policies_in_force(world: World) -> None:
+    before = world.store.dump()
+    world.policy("web-closed", {"podSelector": WEB, "ingress": []})
+    assert not world.allows("default/client", "default/web")
+    closed = world.store.dump()
+    world.store.load(before)
+    assert world.allows("default/client", "default/web")
+    world.store.load(closed)
+    assert not world.allows("default/client", "default/web")
