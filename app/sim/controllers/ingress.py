@@ -211,48 +211,29 @@ def _listener_problem(
     return None
 
 
+_ACCEPTED = ("Accepted", True, "Accepted", "Listener is accepted")
+_REFS_RESOLVED = ("ResolvedRefs", True, "ResolvedRefs", "All references are resolved")
+
+
+def _listener_conditions(problem: tuple[str, str] | None) -> list[tuple[str, bool, str, str]]:
+    """(type, ok, reason, message) of a listener's Accepted, Programmed, ResolvedRefs."""
+    if problem is None:
+        programmed = ("Programmed", True, "Programmed", "Listener is programmed")
+        return [_ACCEPTED, programmed, _REFS_RESOLVED]
+    reason, message = problem
+    invalid = ("Programmed", False, "Invalid", message)
+    if reason == "UnsupportedProtocol":
+        return [("Accepted", False, reason, message), invalid, _REFS_RESOLVED]
+    return [_ACCEPTED, invalid, ("ResolvedRefs", False, reason, message)]
+
+
 def _listener_status(
     ctx: ControllerContext, gateway: Obj, listener: Obj, attached: int, old: Obj
 ) -> Obj:
     gen, now = _generation(gateway), ctx.now_str()
     previous = old.get("conditions") or []
     problem = _listener_problem(ctx, gateway, listener)
-    if problem is None:
-        conditions = [
-            _condition(previous, "Accepted", True, "Accepted", "Listener is accepted", gen, now),
-            _condition(
-                previous, "Programmed", True, "Programmed", "Listener is programmed", gen, now
-            ),
-            _condition(
-                previous,
-                "ResolvedRefs",
-                True,
-                "ResolvedRefs",
-                "All references are resolved",
-                gen,
-                now,
-            ),
-        ]
-    elif problem[0] == "UnsupportedProtocol":
-        conditions = [
-            _condition(previous, "Accepted", False, problem[0], problem[1], gen, now),
-            _condition(previous, "Programmed", False, "Invalid", problem[1], gen, now),
-            _condition(
-                previous,
-                "ResolvedRefs",
-                True,
-                "ResolvedRefs",
-                "All references are resolved",
-                gen,
-                now,
-            ),
-        ]
-    else:
-        conditions = [
-            _condition(previous, "Accepted", True, "Accepted", "Listener is accepted", gen, now),
-            _condition(previous, "Programmed", False, "Invalid", problem[1], gen, now),
-            _condition(previous, "ResolvedRefs", False, problem[0], problem[1], gen, now),
-        ]
+    conditions = [_condition(previous, *c, gen, now) for c in _listener_conditions(problem)]
     conditions.append(
         _condition(previous, "Conflicted", False, "NoConflicts", "No conflicts", gen, now)
     )

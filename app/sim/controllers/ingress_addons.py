@@ -74,20 +74,8 @@ def _service(name: str, namespace: str, labels: dict[str, str], ports: dict[str,
                 "ipFamilies": ["IPv4"],
                 "selector": labels,
                 "ports": [
-                    {
-                        "name": "http",
-                        "port": 80,
-                        "protocol": "TCP",
-                        "targetPort": "http",
-                        "nodePort": ports["http"],
-                    },
-                    {
-                        "name": "https",
-                        "port": 443,
-                        "protocol": "TCP",
-                        "targetPort": "https",
-                        "nodePort": ports["https"],
-                    },
+                    {"name": n, "port": p, "protocol": "TCP", "targetPort": n, "nodePort": ports[n]}
+                    for n, p in (("http", 80), ("https", 443))
                 ],
             },
         },
