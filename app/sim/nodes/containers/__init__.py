@@ -157,10 +157,16 @@ class ContainerAccess:
         profile = PROFILES.get(repository_name(str(spec.get("image") or "")))
         if not argv or profile is None or profile.serves or "sh" not in profile.tools:
             return None
-        if not spec.get("command") and profile.entrypoint:
+        if not spec.get("command") and profile.name == "curlimages/curl":
+            # The image's entrypoint runs `curl ARGS` when the first argument is an
+            # option, else the arguments as a command.
+            argv = ["curl", *argv] if argv[0].startswith("-") else argv
+        elif not spec.get("command") and profile.entrypoint:
             return None  # the image's entrypoint with arguments
-        if spec.get("stdin") or posixpath.basename(argv[0]) not in profile.tools:
-            return None  # waits for input, or fails to start (StartError)
+        if posixpath.basename(argv[0]) not in profile.tools:
+            return None  # fails to start (StartError)
+        if spec.get("stdin") and not _ignores_stdin(argv):
+            return None  # waits for input (`kubectl run -i`)
         if posixpath.basename(argv[0]) in ("sh", "ash", "bash"):
             if argv[1:2] != ["-c"]:
                 return None  # an interactive shell or a script file
@@ -472,6 +478,15 @@ class ContainerAccess:
             value = (obj.get("data") or {}).get(ref.get("key"))
             if value is not None:
                 env[name] = decode(base64.b64decode(value)) if plural == "secrets" else value
+
+
+def _ignores_stdin(argv: list[str]) -> bool:
+    """A network client ends on its own even with stdin attached (`kubectl run -i
+    --rm ... -- wget -qO- http://web`)."""
+    name = posixpath.basename(argv[0])
+    if name in ("wget", "curl", "nslookup", "dig", "host"):
+        return True
+    return name == "ping" and "-c" in " ".join(argv)
 
 
 def _container_spec(pod: PodRuntime, name: str) -> dict[str, Any]:
