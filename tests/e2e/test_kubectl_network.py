@@ -5,6 +5,7 @@ selector that matches nothing)."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -170,3 +171,32 @@ def test_a_one_shot_client_pod_logs_what_it_fetched(web, kubectl) -> None:
     assert "<title>Welcome to nginx!</title>" in kubectl("logs", "fetch").stdout
     assert kubectl("get", "pod", "lookup", "-o", "jsonpath={.status.phase}").stdout == "Failed"
     assert "nslookup: can't resolve 'nope'" in kubectl("logs", "lookup").stdout
+
+
+def test_run_i_rm_prints_what_the_client_fetched(web, kubectl) -> None:
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(0.3):
+            _advance(web, 1)
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
+    try:
+        result = kubectl(
+            "run",
+            "tmp",
+            "-i",
+            "--rm",
+            "--restart=Never",
+            "--image=curlimages/curl",
+            "--",
+            "-s",
+            "http://web",
+            timeout=60,
+        )
+    finally:
+        stop.set()
+        ticker.join(10)
+    assert "<title>Welcome to nginx!</title>" in result.stdout
+    assert 'pod "tmp" deleted' in result.stdout + result.stderr

@@ -224,10 +224,12 @@ class Client:
             agent = self.nodes.agents.get(str(node))
             namespace, name = key(landing.pod)
             runtime = agent.find_pod(namespace, name) if agent else None
-            return runtime if runtime is not None and _serves(runtime, landing.port) else None
+            if runtime is None or not _serves(self.nodes, runtime, landing.port):
+                return None
+            return runtime
         agent = self.nodes.agents.get(str(landing.node))
         for runtime in agent.pods.values() if agent else []:
-            if runtime.spec.get("hostNetwork") and _serves(runtime, landing.port):
+            if runtime.spec.get("hostNetwork") and _serves(self.nodes, runtime, landing.port):
                 return runtime
         return None
 
@@ -306,12 +308,10 @@ def _backend_port(service: Obj, port: int | str) -> int | None:
     return None
 
 
-def _serves(runtime: PodRuntime, port: int) -> bool:
-    for slot in runtime.slots.values():
-        rec = slot.current
-        if rec is not None and rec.running() and port in rec.prog().ports:
-            return True
-    return False
+def _serves(nodes: ClusterNodes, runtime: PodRuntime, port: int) -> bool:
+    from app.sim.nodes.containers import ContainerAccess
+
+    return ContainerAccess(nodes).listens(runtime, port)
 
 
 def _server_header(runtime: PodRuntime) -> str:

@@ -157,10 +157,16 @@ class ContainerAccess:
         profile = PROFILES.get(repository_name(str(spec.get("image") or "")))
         if not argv or profile is None or profile.serves or "sh" not in profile.tools:
             return None
-        if not spec.get("command") and profile.entrypoint:
+        if not spec.get("command") and profile.name == "curlimages/curl":
+            # The image's entrypoint runs `curl ARGS` when the first argument is an
+            # option, else the arguments as a command.
+            argv = ["curl", *argv] if argv[0].startswith("-") else argv
+        elif not spec.get("command") and profile.entrypoint:
             return None  # the image's entrypoint with arguments
-        if spec.get("stdin") or posixpath.basename(argv[0]) not in profile.tools:
-            return None  # waits for input, or fails to start (StartError)
+        if posixpath.basename(argv[0]) not in profile.tools:
+            return None  # fails to start (StartError)
+        if spec.get("stdin") and not _ignores_stdin(argv):
+            return None  # waits for input (`kubectl run -i`)
         if posixpath.basename(argv[0]) in ("sh", "ash", "bash"):
             if argv[1:2] != ["-c"]:
                 return None  # an interactive shell or a script file
@@ -195,23 +201,39 @@ class ContainerAccess:
         hosts = fs.read("/etc/hosts") if fs.is_file("/etc/hosts") else ""
         return Client.for_pod(self.nodes, runtime, agent.name, resolv, hosts)
 
-    def _server(self, pod: PodRuntime, port: int) -> tuple[Slot, ImageProfile] | None:
+    def _server(self, pod: PodRuntime, port: int) -> tuple[Slot, tuple[str, str]] | None:
+        """The container listening on `port` and what it speaks there."""
         for slot in pod.slots.values():
             rec = slot.current
             if rec is None or not rec.running():
                 continue
-            if port in rec.prog().ports:
-                return slot, profile_for(repository_name(rec.image))
+            served = self.listening(pod, slot).get(port)
+            if served is not None:
+                return slot, served
         return None
 
-    def serve(self, pod: PodRuntime, port: int, path: str) -> tuple[int, str]:
-        found = self._server(pod, port)
-        if found is None:
-            raise OSError("Connection refused")
-        slot, profile = found
-        protocol, root = profile.serves.get(port, ("", ""))
-        if protocol != "http":
-            raise OSError("Connection reset by peer")
+    def listens(self, pod: PodRuntime, port: int) -> bool:
+        return self._server(pod, port) is not None
+
+    def listening(self, pod: PodRuntime, slot: Slot) -> dict[int, tuple[str, str]]:
+        """port -> (protocol, document root) of the container's process. A catalogue
+        server listens where its configuration says (a declared containerPort is only
+        informational, as upstream), and not at all when the command replaces it;
+        other images listen on their declared ports."""
+        rec = slot.current
+        assert rec is not None
+        profile = profile_for(repository_name(rec.image))
+        if not profile.serves:
+            return {p: ("", "") for p in rec.prog().ports}
+        spec = _container_spec(pod, slot.name)
+        argv = [str(x) for x in (spec.get("command") or []) + (spec.get("args") or [])]
+        if argv and not argv[0].startswith("-") and posixpath.basename(argv[0]) not in _SERVERS:
+            return {}
+        if profile.name != "nginx":
+            return dict(profile.serves)
+        return _nginx_listening(self._files_of(pod, slot, profile), profile)
+
+    def _files_of(self, pod: PodRuntime, slot: Slot, profile: ImageProfile) -> VirtualFS:
         rec = slot.current
         assert rec is not None
         fs = self.files.get(rec.id)
@@ -219,6 +241,19 @@ class ContainerAccess:
             agent = self._agent_of(pod)
             fs = self._build_fs(agent, pod, _container_spec(pod, slot.name), profile)
             self.files[rec.id] = fs
+        return fs
+
+    def serve(self, pod: PodRuntime, port: int, path: str) -> tuple[int, str]:
+        found = self._server(pod, port)
+        if found is None:
+            raise OSError("Connection refused")
+        slot, (protocol, root) = found
+        if protocol != "http":
+            raise OSError("Connection reset by peer")
+        rec = slot.current
+        assert rec is not None
+        profile = profile_for(repository_name(rec.image))
+        fs = self._files_of(pod, slot, profile)
         file = posixpath.normpath(root + "/" + path.split("?", 1)[0].lstrip("/"))
         if fs.is_dir(file):
             file = posixpath.join(file, "index.html")
@@ -472,6 +507,42 @@ class ContainerAccess:
             value = (obj.get("data") or {}).get(ref.get("key"))
             if value is not None:
                 env[name] = decode(base64.b64decode(value)) if plural == "secrets" else value
+
+
+def _ignores_stdin(argv: list[str]) -> bool:
+    """A network client ends on its own even with stdin attached (`kubectl run -i
+    --rm ... -- wget -qO- http://web`)."""
+    name = posixpath.basename(argv[0])
+    if name in ("wget", "curl", "nslookup", "dig", "host"):
+        return True
+    return name == "ping" and "-c" in " ".join(argv)
+
+
+# The server binaries of the catalogue's server images (their entrypoints included).
+_SERVERS = frozenset(
+    {"nginx", "httpd", "httpd-foreground", "redis-server", "mysqld", "postgres",
+     "docker-entrypoint.sh", "/docker-entrypoint.sh"}
+)  # fmt: skip
+_NGINX_LISTEN = re.compile(r"^\s*listen\s+(?:\S*:)?(\d+)\b", re.M)
+_NGINX_ROOT = re.compile(r"^\s*root\s+([^;\s]+)\s*;", re.M)
+
+
+def _nginx_listening(fs: VirtualFS, profile: ImageProfile) -> dict[int, tuple[str, str]]:
+    """nginx's `listen` ports (and `root`) from /etc/nginx/conf.d/*.conf, as the
+    official image includes them; the image's default when none is configured."""
+    out: dict[int, tuple[str, str]] = {}
+    folder = "/etc/nginx/conf.d"
+    default_root = profile.serves.get(80, ("http", "/usr/share/nginx/html"))[1]
+    names = sorted(fs.listdir(folder)) if fs.is_dir(folder) else []
+    for name in names:
+        path = posixpath.join(folder, name)
+        if not name.endswith(".conf") or not fs.is_file(path):
+            continue
+        text = fs.read(path)
+        root = _NGINX_ROOT.search(text)
+        for port in _NGINX_LISTEN.findall(text):
+            out.setdefault(int(port), ("http", root.group(1) if root else default_root))
+    return out if names else dict(profile.serves)
 
 
 def _container_spec(pod: PodRuntime, name: str) -> dict[str, Any]:

@@ -151,3 +151,53 @@ def test_the_api_server_behind_the_kubernetes_service(net) -> None:
     assert 'User \\"system:serviceaccount:default:default\\" cannot get' in with_token.stdout
     plain = net.node_exec("curl -s http://172.30.1.2:6443/")
     assert plain.stdout == "Client sent an HTTP request to an HTTPS server.\n"
+
+
+def test_nginx_listens_where_its_configuration_says(net) -> None:
+    net.api.create(
+        "",
+        "configmaps",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "alt-conf", "namespace": "default"},
+            "data": {
+                "default.conf": "server {\n    listen 8080;\n    root /srv;\n}\n",
+                "index.html": "alt\n",
+            },
+        },
+    )
+    net.api.create(
+        "",
+        "pods",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "alt", "namespace": "default"},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "c",
+                        "image": "nginx",
+                        "ports": [{"containerPort": 9090}],
+                        "volumeMounts": [
+                            {"name": "conf", "mountPath": "/etc/nginx/conf.d"},
+                            {"name": "conf", "mountPath": "/srv"},
+                        ],
+                    }
+                ],
+                "volumes": [{"name": "conf", "configMap": {"name": "alt-conf"}}],
+            },
+        },
+    )
+    _pod(net, "idle", "nginx", command=["sleep", "1d"])
+    ip = net.store.get("", "pods", "default", "alt")["status"]["podIP"]
+    assert net.pod_exec(f"wget -qO- http://{ip}:8080/").stdout == "alt\n"
+    # A declared containerPort is informational: nothing listens there, nor on 80.
+    for port in (80, 9090):
+        refused = net.pod_exec(f"wget -qO- http://{ip}:{port}/")
+        assert refused.stderr.endswith("Connection refused\n"), port
+    idle = net.store.get("", "pods", "default", "idle")["status"]["podIP"]
+    assert net.pod_exec(f"nc -z {idle} 80").exit_code == 1
+    for name in ("alt", "idle"):
+        net.api.delete("", "pods", "default", name)
