@@ -521,7 +521,7 @@ def _ignores_stdin(argv: list[str]) -> bool:
 # The server binaries of the catalogue's server images (their entrypoints included).
 _SERVERS = frozenset(
     {"nginx", "httpd", "httpd-foreground", "redis-server", "mysqld", "postgres",
-     "docker-entrypoint.sh", "/docker-entrypoint.sh"}
+     "docker-entrypoint.sh", "/docker-entrypoint.sh", "nginx-ingress-controller"}
 )  # fmt: skip
 _NGINX_LISTEN = re.compile(r"^\s*listen\s+(?:\S*:)?(\d+)\b", re.M)
 _NGINX_ROOT = re.compile(r"^\s*root\s+([^;\s]+)\s*;", re.M)
