@@ -263,6 +263,13 @@ def _server_options(fn: Any) -> Any:
     help="A lab folder or the slug of one in labs/: the cluster gets its shape and setup.",
 )
 @click.option(
+    "--addon",
+    "addons",
+    multiple=True,
+    type=click.Choice(["ingress-nginx", "gateway-api"]),
+    help="An optional add-on to install (repeatable): ingress-nginx, gateway-api.",
+)
+@click.option(
     "--kubeconfig",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
@@ -273,6 +280,7 @@ def create(
     nodes: int,
     cluster_id: str | None,
     lab_ref: str | None,
+    addons: tuple[str, ...],
     kubeconfig: Path,
     server: str | None,
     admin_token: str | None,
@@ -280,7 +288,8 @@ def create(
     state_dir: Path | None,
 ) -> None:
     """Create a cluster and write its kubeconfig; with `--lab`, a cluster of the lab's
-    shape with its setup applied, as a lab session starts."""
+    shape with its setup applied, as a lab session starts; `--addon` installs the
+    ingress-nginx controller or the Gateway API (CRDs and NGINX Gateway Fabric)."""
     import yaml
 
     client = _admin_client(server, admin_token, ca_file, state_dir)
@@ -290,6 +299,13 @@ def create(
     if lab_ref:
         _create_lab_cluster(client, lab_ref, body, kubeconfig)
         return
+    if addons:
+        from app.sim.bootstrap import node_names
+
+        names = node_names(nodes)
+        shape_nodes = [{"name": names[0], "role": "control-plane"}]
+        shape_nodes += [{"name": name, "role": "worker"} for name in names[1:]]
+        body["shape"] = {"nodes": shape_nodes, "addons": list(dict.fromkeys(addons))}
     doc = client.call("POST", "/admin/clusters", json=body)
     path = write_kubeconfig(yaml.safe_load(doc["kubeconfig"]), kubeconfig)
     click.echo(f"cluster {doc['id']} created with {doc['nodes']} nodes")

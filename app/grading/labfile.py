@@ -77,10 +77,16 @@ class NodeShapeSchema(LabSchema):
                 raise ValidationError(f"{resource}: must be positive", "capacity")
 
 
+# Optional add-ons the simulator installs at creation (docs/simulator.md, "Ingress and
+# Gateway API"); the same names as app.sim.controllers.ingress_addons.ADDONS.
+CLUSTER_ADDONS = ("ingress-nginx", "gateway-api")
+
+
 class ClusterShapeSchema(LabSchema):
     nodes = fields.List(
         fields.Nested(NodeShapeSchema), required=True, validate=validate.Length(min=1, max=10)
     )
+    addons = fields.List(fields.String(validate=validate.OneOf(CLUSTER_ADDONS)))
 
     @validates_schema
     def one_control_plane(self, data: dict[str, Any], **kwargs: Any) -> None:

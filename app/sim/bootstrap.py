@@ -95,9 +95,10 @@ def validate_shape(shape: Any) -> list[dict[str, Any]]:
     effect or resource, a quantity that does not parse or is not positive."""
     if not isinstance(shape, dict):
         raise _shape_error("", "must be an object")
-    unknown = set(shape) - {"nodes"}
+    unknown = set(shape) - {"nodes", "addons"}
     if unknown:
         raise _shape_error(sorted(unknown)[0], "unknown field")
+    _check_addons(shape.get("addons"))
     nodes = shape.get("nodes")
     if not isinstance(nodes, list) or not 1 <= len(nodes) <= MAX_NODES:
         raise _shape_error("nodes", f"must be a list of 1 to {MAX_NODES} nodes")
@@ -171,6 +172,36 @@ def validate_shape(shape: Any) -> list[dict[str, Any]]:
     if len(control) != 1:
         raise _shape_error("nodes", f"needs exactly one control-plane node; found {len(control)}")
     return control + [n for n in out if n["role"] != "control-plane"]
+
+
+def _check_addons(addons: Any) -> None:
+    """A shape's optional `addons`: distinct names of the optional add-ons."""
+    from app.sim.controllers.ingress_addons import ADDONS
+
+    if addons is None:
+        return
+    if not isinstance(addons, list) or len(set(map(str, addons))) != len(addons):
+        raise _shape_error("addons", "must be a list of distinct add-on names")
+    for i, name in enumerate(addons):
+        if name not in ADDONS:
+            raise _shape_error(f"addons[{i}]", f"must be one of {', '.join(ADDONS)}")
+
+
+def install_addon(cluster: Cluster, name: str) -> None:
+    """Create the objects of an optional add-on (`ingress-nginx`, `gateway-api`) as the
+    API server would store them (defaults applied, CRDs established at once)."""
+    from app.sim.apiserver.defaults import apply_defaults
+    from app.sim.controllers.ingress_addons import addon_objects
+    from app.sim.machinery.cluster import crd_status
+
+    now = rfc3339(cluster.clock.now())
+    for group, plural, obj in addon_objects(name):
+        rt = cluster.registry.by_kind(obj["apiVersion"], obj["kind"])
+        if rt is not None:
+            apply_defaults(obj, rt, store=cluster.store)
+        if plural == "customresourcedefinitions":
+            obj["status"] = crd_status(obj, now)
+        cluster.store.create(group, plural, obj)
 
 
 def node_names(count: int) -> list[str]:
@@ -533,6 +564,8 @@ def bootstrap(
 
         for group, plural, obj in addon_objects():
             store.create(group, plural, obj)
+    for name in (shape or {}).get("addons") or ():
+        install_addon(cluster, name)
 
 
 def create_cluster(

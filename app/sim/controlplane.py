@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from app.sim.controllers.ingress import IngressControllers
 from app.sim.controllers.manager import ControllerManager, select_controllers
 from app.sim.machinery.clock import ManualClock
 from app.sim.machinery.cluster import Cluster
@@ -67,6 +68,8 @@ class ControlPlane:
         self.schedulers: dict[str, tuple[str, str, SchedulerLoop]] = {}
         self.controllers_flag = DEFAULT_CONTROLLERS
         self.manager = ControllerManager.for_cluster(cluster)
+        # Ingress and Gateway controllers run in their own pods, not in the manager.
+        self.ingress = IngressControllers(cluster)
         self.running = {SCHEDULER: True, CONTROLLER_MANAGER: True}
         self.ticks = 0
         self._closed = False
@@ -163,6 +166,7 @@ class ControlPlane:
                 if flag != self.controllers_flag:
                     self._new_manager(flag)
             self.manager.tick(running=running)
+            self.ingress.tick()
             self._report_health()
             self.ticks += 1
 
@@ -212,6 +216,8 @@ class ControlPlane:
         with self.lock:
             self.manager.close()
             self.schedulers = {}
+            self.ingress.close()
+            self.ingress = IngressControllers(self.cluster)
             self.manager = ControllerManager.for_cluster(
                 self.cluster,
                 controllers=[p for p in self.controllers_flag.split(",") if p],
@@ -223,6 +229,7 @@ class ControlPlane:
         with self.lock:
             self._closed = True
             self.manager.close()
+            self.ingress.close()
 
     def status(self) -> dict[str, Any]:
         """What the admin API reports about the control plane."""

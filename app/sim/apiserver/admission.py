@@ -1032,6 +1032,39 @@ class PersistentVolumeClaimResize(Plugin):
             )
 
 
+# ------------------------------------------------------------------- DefaultIngressClass
+
+
+class DefaultIngressClass(Plugin):
+    """An Ingress created without a class (neither `spec.ingressClassName` nor the
+    legacy `kubernetes.io/ingress.class` annotation) gets the default IngressClass (the
+    `ingressclass.kubernetes.io/is-default-class: "true"` one; the newest when several
+    are), as plugin/pkg/admission/network/defaultingressclass does."""
+
+    def mutate(self, ctx: Context, obj: dict, old: dict | None) -> dict:
+        if ctx.operation != "CREATE" or _kind(ctx) != ("networking.k8s.io", "Ingress"):
+            return obj
+        spec = obj.setdefault("spec", {})
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        if not isinstance(spec, dict) or spec.get("ingressClassName"):
+            return obj
+        if "kubernetes.io/ingress.class" in annotations:
+            return obj
+        classes = ctx.store.list("networking.k8s.io", "ingressclasses")[0]
+        defaults = [
+            c
+            for c in classes
+            if ((c.get("metadata") or {}).get("annotations") or {}).get(
+                "ingressclass.kubernetes.io/is-default-class"
+            )
+            == "true"
+        ]
+        if defaults:
+            newest = max(defaults, key=lambda c: c["metadata"].get("creationTimestamp") or "")
+            spec["ingressClassName"] = newest["metadata"]["name"]
+        return obj
+
+
 # --------------------------------------------------------------------------- chains
 
 MUTATING: tuple[Plugin, ...] = (
@@ -1040,6 +1073,7 @@ MUTATING: tuple[Plugin, ...] = (
     Priority("Priority"),
     DefaultTolerationSeconds("DefaultTolerationSeconds"),
     DefaultStorageClass("DefaultStorageClass"),
+    DefaultIngressClass("DefaultIngressClass"),
     ResourceQuota("ResourceQuota"),
 )
 VALIDATING: tuple[Plugin, ...] = (

@@ -454,7 +454,8 @@ def apply_defaults(
     elif (group, kind) == ("networking.k8s.io", "NetworkPolicy"):
         spec = obj.setdefault("spec", {})
         if isinstance(spec, dict):
-            if "policyTypes" not in spec:
+            # SetDefaults_NetworkPolicy: an empty or missing list is defaulted.
+            if not spec.get("policyTypes"):
                 types = ["Ingress"]
                 if spec.get("egress"):
                     types.append("Egress")

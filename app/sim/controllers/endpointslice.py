@@ -130,7 +130,12 @@ class EndpointSliceController:
                 },
                 "targetRef": pod_ref(pod),
             }
-            node_name = (pod.get("spec") or {}).get("nodeName")
+            pod_spec = pod.get("spec") or {}
+            if pod_spec.get("hostname") and pod_spec.get("subdomain") == name_of(service):
+                # endpointslice util ShouldSetHostname: the pod's stable DNS name
+                # (HOSTNAME.SUBDOMAIN.NS.svc) under its governing Service.
+                endpoint["hostname"] = pod_spec["hostname"]
+            node_name = pod_spec.get("nodeName")
             if node_name:
                 endpoint["nodeName"] = node_name
                 zone = labels_of(nodes.get(node_name) or {}).get("topology.kubernetes.io/zone")

@@ -406,8 +406,16 @@ def split_flags(
 
 def load_tools() -> None:
     """Register the commands defined in their modules (coreutils, system commands,
-    crictl, etcdctl, kubeadm, apt and dpkg)."""
-    from app.sim.nodes import apt, coreutils, crictl, etcdctl, kubeadm, system  # noqa: F401
+    crictl, etcdctl, kubeadm, apt and dpkg, network clients)."""
+    from app.sim.nodes import (  # noqa: F401
+        apt,
+        coreutils,
+        crictl,
+        etcdctl,
+        kubeadm,
+        nettools,
+        system,
+    )
 
 
 load_tools()

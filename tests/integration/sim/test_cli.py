@@ -291,3 +291,29 @@ def test_create_for_a_lab_has_its_shape_and_setup(running_server: Path, tmp_path
         ],
     )
     assert missing.exit_code != 0 and "cannot load lab 'no-such-lab'" in missing.output
+
+
+def test_create_with_addons(running_server: Path, tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "addons.kubeconfig"
+    created = CliRunner().invoke(
+        sim,
+        [
+            "create", "--nodes", "2", "--addon", "ingress-nginx", "--addon", "gateway-api",
+            "--kubeconfig", str(kubeconfig), "--state-dir", str(running_server),
+        ],
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    assert "created with 2 nodes" in created.output
+
+    def get(*args: str) -> str:
+        env = {"KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+        done = subprocess.run(
+            [kubectl_binary(), "get", *args, "-o", "name"],
+            capture_output=True, text=True, env=env, timeout=60, check=True,
+        )  # fmt: skip
+        return done.stdout
+
+    assert get("ingressclass") == "ingressclass.networking.k8s.io/nginx\n"
+    assert get("gatewayclass") == "gatewayclass.gateway.networking.k8s.io/nginx\n"
+    assert "deployment.apps/ingress-nginx-controller" in get("deploy", "-n", "ingress-nginx")
+    assert get("nodes").split() == ["node/controlplane", "node/node01"]

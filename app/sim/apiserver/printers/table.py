@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -148,20 +149,37 @@ PRINTERS: dict[tuple[str, str], tuple[list[Column], RowFunc]] = {
 # custom resources: additionalPrinterColumns with simple JSONPath
 
 
-def _jsonpath_value(obj: Any, path: str) -> Any:
-    """Evaluate the simple JSONPath of a printer column (`.spec.replicas`, `.a.b[0].c`)."""
-    current: Any = obj
-    for name, index in re.findall(r"\.([^.\[\]]+)|\[(\d+)\]", path.strip().lstrip("{").rstrip("}")):
+_JSONPATH_STEP = re.compile(
+    r"""\.([^.\[\]]+)|\[(\d+|\*)\]|\[\?\(@\.([^=!<>\s]+)\s*==\s*["']?([^"')]*)["']?\)\]"""
+)
+
+
+def _jsonpath_step(values: list[Any], step: tuple[str, str, str, str]) -> list[Any]:
+    name, index, key, wanted = step
+    out: list[Any] = []
+    for current in values:
         if name:
-            if not isinstance(current, dict) or name not in current:
-                return None
-            current = current[name]
-        else:
-            i = int(index)
-            if not isinstance(current, list) or i >= len(current):
-                return None
-            current = current[i]
-    return current
+            if isinstance(current, dict) and name in current:
+                out.append(current[name])
+        elif index == "*":
+            if isinstance(current, list):
+                out.extend(current)
+        elif index:
+            if isinstance(current, list) and int(index) < len(current):
+                out.append(current[int(index)])
+        elif isinstance(current, list):
+            out.extend(v for v in current if isinstance(v, dict) and str(v.get(key)) == wanted)
+    return out
+
+
+def _jsonpath_value(obj: Any, path: str) -> Any:
+    """Evaluate the JSONPath of a printer column (`.spec.replicas`, `.a.b[0].c`,
+    `.items[*].name`, `.conditions[?(@.type=="Ready")].status`): the first result, as
+    the CRD table convertor prints `results[0][0]`; None when nothing matches."""
+    values: list[Any] = [obj]
+    for step in _JSONPATH_STEP.findall(path.strip().lstrip("{").rstrip("}")):
+        values = _jsonpath_step(values, step)
+    return values[0] if values else None
 
 
 def crd_printer_columns(crd: dict[str, Any] | None, version: str) -> list[dict[str, Any]] | None:
@@ -205,6 +223,9 @@ def _custom_row(printer_columns: list[dict[str, Any]] | None) -> RowFunc:
                 cells.append(None)
             elif pc.get("type") == "date":
                 cells.append(since(value, now))
+            elif pc.get("type") == "string" and isinstance(value, list | dict):
+                # The table convertor prints a list or map as JSON (`["a.example.com"]`).
+                cells.append(json.dumps(value, separators=(",", ":")))
             else:
                 cells.append(value)
         return cells, None

@@ -11,6 +11,7 @@ from app.sim.apiserver.validation.custom import validate_against_schema
 from app.sim.apiserver.validation.decoding import check_types, check_unknown_fields
 from app.sim.apiserver.validation.metadata import _metadata, _metadata_update
 from app.sim.apiserver.validation.names import invalid_value, not_supported, required
+from app.sim.apiserver.validation.networking import ingress_rules, network_policy
 from app.sim.apiserver.validation.others import (
     _crd,
     _ingress,
@@ -143,6 +144,7 @@ def validate_object(
         _pv(causes, obj)
     elif key == ("networking.k8s.io", "Ingress"):
         _ingress(causes, obj)
+        ingress_rules(causes, obj)
     elif key == ("apiextensions.k8s.io", "CustomResourceDefinition"):
         _crd(causes, obj)
     elif key == ("policy", "PodDisruptionBudget"):
@@ -158,14 +160,7 @@ def validate_object(
                 )
             _label_selector(causes, "spec.selector", spec.get("selector"))
     elif key == ("networking.k8s.io", "NetworkPolicy"):
-        spec = obj.get("spec") or {}
-        if isinstance(spec, dict):
-            _label_selector(causes, "spec.podSelector", spec.get("podSelector"))
-            for i, ptype in enumerate(spec.get("policyTypes") or []):
-                if ptype not in ("Ingress", "Egress"):
-                    causes.append(
-                        not_supported(f"spec.policyTypes[{i}]", ptype, ["Ingress", "Egress"])
-                    )
+        network_policy(causes, obj)
     return causes
 
 

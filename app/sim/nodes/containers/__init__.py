@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from app.sim.machinery.clock import rfc3339
 from app.sim.nodes.containers.images import PROFILES, ImageProfile, profile_for
 from app.sim.nodes.containers.shell import ContainerContext, ContainerShell, decode, encode
+from app.sim.nodes.dataplane import Client, resolv_conf_for
 from app.sim.nodes.runtime import repository_name
 from app.sim.nodes.vfs import VirtualFS
 
@@ -34,9 +35,11 @@ __all__ = ["ContainerAccess", "ContainerError", "ContainerShell", "decode", "enc
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 # Scripts the kubelet's timeline runs itself: they wait, loop, read or serve.
 _WAITS = re.compile(
-    r"\b(sleep|while|until|tail|read|nc|wget|curl|ping|top|watch|nginx|httpd|redis-server|"
-    r"yes|timeout|nohup)\b"
+    r"\b(sleep|while|until|tail|read|top|watch|nginx|httpd|redis-server|yes|timeout|nohup)\b"
 )
+# Network clients end on their own (`wget -qO- http://web`, `nslookup web`, `nc -z`,
+# `ping -c 3`); these forms wait: ping without a count, nc listening or reading stdin.
+_NETWORK_WAITS = re.compile(r"\bping\b(?![^;&|]*\s-c)|\bnc\b(?![^;&|]*\s-[a-z]*z)")
 # The most files a hostPath directory mount copies into a container.
 MAX_HOST_FILES = 500
 
@@ -141,8 +144,8 @@ class ContainerAccess:
                 profile=profile,
                 main_argv=[str(x) for x in (spec.get("command") or []) + (spec.get("args") or [])]
                 or _default_argv(profile),
-                http=lambda host, port, path: self.http(runtime, host, port, path),
-                tcp=lambda host, port: self.listens(runtime, host, port),
+                client=lambda: self.client(agent, runtime, fs),
+                image=rec.image,
             )
             return ContainerShell(self.nodes, agent, fs, context, self._env(runtime, spec))
 
@@ -154,23 +157,36 @@ class ContainerAccess:
         profile = PROFILES.get(repository_name(str(spec.get("image") or "")))
         if not argv or profile is None or profile.serves or "sh" not in profile.tools:
             return None
-        if not spec.get("command") and profile.entrypoint:
+        if not spec.get("command") and profile.name == "curlimages/curl":
+            # The image's entrypoint runs `curl ARGS` when the first argument is an
+            # option, else the arguments as a command.
+            argv = ["curl", *argv] if argv[0].startswith("-") else argv
+        elif not spec.get("command") and profile.entrypoint:
             return None  # the image's entrypoint with arguments
-        if spec.get("stdin") or posixpath.basename(argv[0]) not in profile.tools:
-            return None  # waits for input, or fails to start (StartError)
+        if posixpath.basename(argv[0]) not in profile.tools:
+            return None  # fails to start (StartError)
+        if spec.get("stdin") and not _ignores_stdin(argv):
+            return None  # waits for input (`kubectl run -i`)
         if posixpath.basename(argv[0]) in ("sh", "ash", "bash"):
             if argv[1:2] != ["-c"]:
                 return None  # an interactive shell or a script file
             script = argv[2] if len(argv) > 2 else ""
         else:
             script = " ".join(shlex.quote(a) for a in argv)
-        if _WAITS.search(script):
+        if _WAITS.search(script) or _NETWORK_WAITS.search(script):
             return None
         with self.nodes.lock:
             agent = self._agent_of(pod)
             fs = self._build_fs(agent, pod, spec, profile)
             context = ContainerContext(
-                pod.namespace, pod.name, str(spec.get("name")), pod.ip, profile, argv
+                pod.namespace,
+                pod.name,
+                str(spec.get("name")),
+                pod.ip,
+                profile,
+                argv,
+                client=lambda: self.client(agent, pod, fs),
+                image=str(spec.get("image") or ""),
             )
             shell = ContainerShell(self.nodes, agent, fs, context, self._env(pod, spec))
             result = shell.run(script)
@@ -178,49 +194,46 @@ class ContainerAccess:
 
     # ---- the network a container reaches -----------------------------------------------
 
-    def _target(self, me: PodRuntime, host: str) -> PodRuntime:
-        if host in ("localhost", "127.0.0.1", "::1", me.ip, me.name):
-            return me
-        for agent in self.nodes.agents.values():
-            for pod in agent.pods.values():
-                if pod.ip == host and not pod.terminated:
-                    return pod
-        if host.replace(".", "").isdigit():
-            raise OSError("No route to host")
-        raise OSError(f"bad address '{host}'")
+    def client(self, agent: NodeAgent, runtime: PodRuntime, fs: VirtualFS) -> Client:
+        """The pod's end of connections, with the container's own /etc/hosts and
+        /etc/resolv.conf (an edited resolv.conf changes how names resolve)."""
+        resolv = fs.read("/etc/resolv.conf") if fs.is_file("/etc/resolv.conf") else ""
+        hosts = fs.read("/etc/hosts") if fs.is_file("/etc/hosts") else ""
+        return Client.for_pod(self.nodes, runtime, agent.name, resolv, hosts)
 
-    def listens(self, me: PodRuntime, host: str, port: int) -> bool:
-        with self.nodes.lock:
-            try:
-                target = self._target(me, host)
-            except OSError:
-                return False
-            return self._server(target, port) is not None
-
-    def _server(self, pod: PodRuntime, port: int) -> tuple[Slot, ImageProfile] | None:
+    def _server(self, pod: PodRuntime, port: int) -> tuple[Slot, tuple[str, str]] | None:
+        """The container listening on `port` and what it speaks there."""
         for slot in pod.slots.values():
             rec = slot.current
             if rec is None or not rec.running():
                 continue
-            if port in rec.prog().ports:
-                return slot, profile_for(repository_name(rec.image))
+            served = self.listening(pod, slot).get(port)
+            if served is not None:
+                return slot, served
         return None
 
-    def http(self, me: PodRuntime, host: str, port: int, path: str) -> tuple[int, str]:
-        """GET `path` from what listens on host:port: (status, body); OSError with the
-        reason when nothing does."""
-        with self.nodes.lock:
-            target = self._target(me, host)
-            return self.serve(target, port, path)
+    def listens(self, pod: PodRuntime, port: int) -> bool:
+        return self._server(pod, port) is not None
 
-    def serve(self, pod: PodRuntime, port: int, path: str) -> tuple[int, str]:
-        found = self._server(pod, port)
-        if found is None:
-            raise OSError("Connection refused")
-        slot, profile = found
-        protocol, root = profile.serves.get(port, ("", ""))
-        if protocol != "http":
-            raise OSError("Connection reset by peer")
+    def listening(self, pod: PodRuntime, slot: Slot) -> dict[int, tuple[str, str]]:
+        """port -> (protocol, document root) of the container's process. A catalogue
+        server listens where its configuration says (a declared containerPort is only
+        informational, as upstream), and not at all when the command replaces it;
+        other images listen on their declared ports."""
+        rec = slot.current
+        assert rec is not None
+        profile = profile_for(repository_name(rec.image))
+        if not profile.serves:
+            return {p: ("", "") for p in rec.prog().ports}
+        spec = _container_spec(pod, slot.name)
+        argv = [str(x) for x in (spec.get("command") or []) + (spec.get("args") or [])]
+        if argv and not argv[0].startswith("-") and posixpath.basename(argv[0]) not in _SERVERS:
+            return {}
+        if profile.name != "nginx":
+            return dict(profile.serves)
+        return _nginx_listening(self._files_of(pod, slot, profile), profile)
+
+    def _files_of(self, pod: PodRuntime, slot: Slot, profile: ImageProfile) -> VirtualFS:
         rec = slot.current
         assert rec is not None
         fs = self.files.get(rec.id)
@@ -228,6 +241,19 @@ class ContainerAccess:
             agent = self._agent_of(pod)
             fs = self._build_fs(agent, pod, _container_spec(pod, slot.name), profile)
             self.files[rec.id] = fs
+        return fs
+
+    def serve(self, pod: PodRuntime, port: int, path: str) -> tuple[int, str]:
+        found = self._server(pod, port)
+        if found is None:
+            raise OSError("Connection refused")
+        slot, (protocol, root) = found
+        if protocol != "http":
+            raise OSError("Connection reset by peer")
+        rec = slot.current
+        assert rec is not None
+        profile = profile_for(repository_name(rec.image))
+        fs = self._files_of(pod, slot, profile)
         file = posixpath.normpath(root + "/" + path.split("?", 1)[0].lstrip("/"))
         if fs.is_dir(file):
             file = posixpath.join(file, "index.html")
@@ -287,12 +313,7 @@ class ContainerAccess:
             f"{pod.ip}\t{pod.name}\n",
             mtime=stamp,
         )
-        fs.write(
-            "/etc/resolv.conf",
-            f"search {pod.namespace}.svc.cluster.local svc.cluster.local cluster.local\n"
-            "nameserver 10.96.0.10\noptions ndots:5\n",
-            mtime=stamp,
-        )
+        fs.write("/etc/resolv.conf", resolv_conf_for(pod.spec, pod.namespace), mtime=stamp)
         fs.write("/etc/os-release", f'PRETTY_NAME="{profile.os_release}"\n', mtime=stamp)
         fs.write("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n", mtime=stamp)
         for tool in sorted(profile.tools):
@@ -486,6 +507,42 @@ class ContainerAccess:
             value = (obj.get("data") or {}).get(ref.get("key"))
             if value is not None:
                 env[name] = decode(base64.b64decode(value)) if plural == "secrets" else value
+
+
+def _ignores_stdin(argv: list[str]) -> bool:
+    """A network client ends on its own even with stdin attached (`kubectl run -i
+    --rm ... -- wget -qO- http://web`)."""
+    name = posixpath.basename(argv[0])
+    if name in ("wget", "curl", "nslookup", "dig", "host"):
+        return True
+    return name == "ping" and "-c" in " ".join(argv)
+
+
+# The server binaries of the catalogue's server images (their entrypoints included).
+_SERVERS = frozenset(
+    {"nginx", "httpd", "httpd-foreground", "redis-server", "mysqld", "postgres",
+     "docker-entrypoint.sh", "/docker-entrypoint.sh", "nginx-ingress-controller"}
+)  # fmt: skip
+_NGINX_LISTEN = re.compile(r"^\s*listen\s+(?:\S*:)?(\d+)\b", re.M)
+_NGINX_ROOT = re.compile(r"^\s*root\s+([^;\s]+)\s*;", re.M)
+
+
+def _nginx_listening(fs: VirtualFS, profile: ImageProfile) -> dict[int, tuple[str, str]]:
+    """nginx's `listen` ports (and `root`) from /etc/nginx/conf.d/*.conf, as the
+    official image includes them; the image's default when none is configured."""
+    out: dict[int, tuple[str, str]] = {}
+    folder = "/etc/nginx/conf.d"
+    default_root = profile.serves.get(80, ("http", "/usr/share/nginx/html"))[1]
+    names = sorted(fs.listdir(folder)) if fs.is_dir(folder) else []
+    for name in names:
+        path = posixpath.join(folder, name)
+        if not name.endswith(".conf") or not fs.is_file(path):
+            continue
+        text = fs.read(path)
+        root = _NGINX_ROOT.search(text)
+        for port in _NGINX_LISTEN.findall(text):
+            out.setdefault(int(port), ("http", root.group(1) if root else default_root))
+    return out if names else dict(profile.serves)
 
 
 def _container_spec(pod: PodRuntime, name: str) -> dict[str, Any]:

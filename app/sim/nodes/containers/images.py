@@ -132,6 +132,18 @@ PROFILES["ubuntu"] = ImageProfile(
     "ubuntu", DEBIAN_TOOLS, os_release="Ubuntu 24.04.3 LTS", entrypoint=False
 )
 PROFILES["debian"] = ImageProfile("debian", DEBIAN_TOOLS, entrypoint=False)
+# Ingress and Gateway controllers (ingress-nginx's `controller`, NGINX Gateway Fabric):
+# HTTP on 80 and 443; a request there is routed by app.sim.network.ingress, and what
+# reaches the document root itself is nginx's 404 page.
+PROFILES["controller"] = ImageProfile(
+    "ingress-nginx/controller",
+    BUSYBOX_TOOLS | {"nginx", "nginx-ingress-controller", "dumb-init", "curl"},
+    {80: ("http", "/etc/nginx/html"), 443: ("http", "/etc/nginx/html"), 10254: ("http", "")},
+    os_release="Alpine Linux v3.22",
+)
+PROFILES["nginx-gateway-fabric"] = ImageProfile(
+    "nginx-gateway-fabric", frozenset({"gateway"}), os_release="Debian GNU/Linux 12"
+)
 
 
 def profile_for(repository: str) -> ImageProfile:

@@ -4,9 +4,9 @@ terminal run.
 `ContainerShell` is the node shell's parser and coreutils over the container's own
 file system, limited to the executables its image ships (`profile.tools`), plus the
 container-only tools: `sh -c`, `exit`, `sleep`, `ps`, `id`, `hostname`, `uname`, `tar`
-(what `kubectl cp` runs), `wget`/`curl` (HTTP to the pod itself and to other pods by
-IP), `nc`, `nslookup`, `ping`. On top of the node shell's syntax it expands `$((...))`
-and runs `for`/`while`/`if` compound commands.
+(what `kubectl cp` runs), and the network clients shared with node shells (`wget`,
+`curl`, `nc`, `nslookup`, `ping`, ...; see app/sim/nodes/nettools.py). On top of the
+node shell's syntax it expands `$((...))` and runs `for`/`while`/`if` compound commands.
 
 Binary data (tar streams) travels as text decoded with `surrogateescape`, so the bytes
 come back unchanged when encoded the same way.
@@ -24,7 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from app.sim.nodes import nettools
 from app.sim.nodes.containers.images import ImageProfile
+from app.sim.nodes.dataplane import Client
 from app.sim.nodes.shell import COMMANDS, Command, CommandResult, NodeShell, fail, ok, split_flags
 from app.sim.nodes.vfs import FsError, VirtualFS
 
@@ -74,11 +76,9 @@ class ContainerContext:
     ip: str
     profile: ImageProfile
     main_argv: list[str] = field(default_factory=list)
-    # (host, port, path) -> (status, body) for HTTP; raises OSError with the reason
-    # (`Connection refused`, ...) when nothing answers.
-    http: Callable[[str, int, str], tuple[int, str]] | None = None
-    # (host, port) -> whether something listens there.
-    tcp: Callable[[str, int], bool] | None = None
+    # The pod's end of network connections (its resolv.conf, /etc/hosts, IP and node).
+    client: Callable[[], Client] | None = None
+    image: str = ""
 
 
 class _Exit(Exception):
@@ -594,144 +594,8 @@ def _tar_extract(sh: NodeShell, stdin: str, flags: str, directory: str) -> Comma
     return ok("".join(n + "\n" for n in listing) if shown else "")
 
 
-def _split_url(url: str) -> tuple[str, int, str] | None:
-    match = re.fullmatch(r"(?:(https?)://)?([^/:]+)(?::(\d+))?(/.*)?", url)
-    if match is None:
-        return None
-    scheme, host, port, path = match.groups()
-    default = 443 if scheme == "https" else 80
-    return host, int(port) if port else default, path or "/"
-
-
-def _unbundle(args: list[str], valued: str) -> list[str]:
-    """`-qO-` -> `-q -O -`: a bundle of short options where a letter that takes a value
-    takes the rest of the word."""
-    out: list[str] = []
-    for arg in args:
-        if not arg.startswith("-") or arg.startswith("--") or len(arg) < 3:
-            out.append(arg)
-            continue
-        body = arg[1:]
-        for index, letter in enumerate(body):
-            out.append("-" + letter)
-            if letter in valued:
-                if body[index + 1 :]:
-                    out.append(body[index + 1 :])
-                break
-    return out
-
-
-def _http(sh: ContainerShell, url: str) -> tuple[int, str] | str:
-    """(status, body), or the connection error's reason."""
-    target = _split_url(url)
-    if target is None or sh.context.http is None:
-        return "bad address"
-    host, port, path = target
-    try:
-        return sh.context.http(host, port, path)
-    except OSError as exc:
-        return str(exc) or "Connection refused"
-
-
-@_container_command("wget")
-def _wget(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
-    assert isinstance(sh, ContainerShell)
-    opts, rest = split_flags(_unbundle(args, "OT"), {"O", "T", "timeout", "output-document"})
-    if not rest:
-        return fail("BusyBox v1.37.0 multi-call binary.\n\nUsage: wget [-cqS] [-O FILE] URL", 1)
-    url = rest[0]
-    quiet = "q" in opts
-    output = opts.get("O", opts.get("output-document", ""))
-    target = _split_url(url)
-    host = target[0] if target else url
-    progress = (
-        ""
-        if quiet
-        else f"Connecting to {host}"
-        + (f":{target[1]}" if target else "")
-        + f" ({host}:{target[1] if target else 80})\n"
-    )
-    answer = _http(sh, url)
-    if isinstance(answer, str):
-        if answer.startswith("bad address"):
-            return fail(f"wget: {answer}", 1)
-        return fail(f"{progress}wget: can't connect to remote host ({host}): {answer}", 1)
-    status, body = answer
-    if status >= 400:
-        return fail(f"{progress}wget: server returned error: HTTP/1.1 {status} Not Found", 1)
-    if output == "-":
-        return CommandResult(0, body, progress)
-    name = output or (posixpath.basename(target[2]) if target else "") or "index.html"
-    sh.fs.write(sh.path(name), body, mtime=sh.stamp())
-    saved = "" if quiet else f"saving to '{name}'\n'{name}' saved\n"
-    return CommandResult(0, "", progress + saved)
-
-
-@_container_command("curl")
-def _curl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
-    assert isinstance(sh, ContainerShell)
-    opts, rest = split_flags(
-        _unbundle(args, "omwHX"), {"o", "m", "max-time", "connect-timeout", "w", "H", "X"}
-    )
-    if not rest:
-        return fail("curl: try 'curl --help' or 'curl --manual' for more information", 2)
-    answer = _http(sh, rest[0])
-    if isinstance(answer, str):
-        target = _split_url(rest[0])
-        where = f"{target[0]} port {target[1]}" if target else rest[0]
-        if "s" in opts and "S" not in opts:
-            return CommandResult(7, "", "")
-        return fail(
-            f"curl: (7) Failed to connect to {where} after 0 ms: Couldn't connect to server", 7
-        )
-    status, body = answer
-    if "f" in opts and status >= 400:
-        return fail(f"curl: (22) The requested URL returned error: {status}", 22)
-    if "I" in opts or "head" in opts:
-        body = f"HTTP/1.1 {status} OK\r\nServer: nginx/1.29.1\r\nContent-Type: text/html\r\n\r\n"
-    if "o" in opts and opts["o"] != "-":
-        sh.fs.write(sh.path(opts["o"]), body, mtime=sh.stamp())
-        return ok()
-    return ok(body)
-
-
-@_container_command("nc")
-def _nc(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
-    assert isinstance(sh, ContainerShell)
-    _opts, rest = split_flags(args, {"w"})
-    if len(rest) < 2 or sh.context.tcp is None:
-        return fail("BusyBox v1.37.0 multi-call binary.\n\nUsage: nc [OPTIONS] HOST PORT", 1)
-    host, port = rest[0], int(rest[1])
-    if sh.context.tcp(host, port):
-        return ok()
-    return fail(f"nc: {host} ({host}:{port}): Connection refused", 1)
-
-
-@_container_command("nslookup")
-def _nslookup(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
-    # Cluster DNS is not simulated yet: the name server does not answer.
-    name = args[-1] if args else ""
-    return fail(
-        f";; connection timed out; no servers could be reached\n\n** server can't find {name}: "
-        "timed out",
-        1,
-    )
-
-
-@_container_command("ping")
-def _ping(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
-    opts, rest = split_flags(args, {"c", "W", "w"})
-    host = rest[0] if rest else ""
-    count = int(opts.get("c", "4") or 4)
-    lines = [f"PING {host} ({host}): 56 data bytes"]
-    lines += [f"64 bytes from {host}: seq={n} ttl=64 time=0.081 ms" for n in range(count)]
-    lines += [
-        "",
-        f"--- {host} ping statistics ---",
-        f"{count} packets transmitted, {count} packets received, 0% packet loss",
-        "round-trip min/avg/max = 0.081/0.081/0.081 ms",
-    ]
-    return ok("\n".join(lines) + "\n")
+# The network clients are shared with node shells (app/sim/nodes/nettools.py).
+CONTAINER_COMMANDS.update(nettools.TOOLS)
 
 
 def result_bytes(result: CommandResult) -> tuple[bytes, bytes]:

@@ -9,6 +9,7 @@ import ipaddress
 from typing import Any
 
 from app.sim.machinery.errors import ApiError
+from app.sim.network.addons import startup_failure
 from app.sim.nodes import components
 from app.sim.nodes.kubelet.records import (
     MIRROR_ANNOTATION,
@@ -240,7 +241,21 @@ class PodWorker(AgentState):
                     etcd_running=etcd_up,
                     busy=self.host_ports_in_use(pod),
                 )
-        return self._one_shot(pod, spec, program_for(spec))
+        prog = program_for(spec)
+        failure = startup_failure(
+            self.store, {"metadata": {"namespace": pod.namespace}, "spec": pod.spec}, spec
+        )
+        code, lines = failure if failure is not None else (None, [])
+        if code is None:
+            # Running, but what it needs fails: it keeps logging the error.
+            prog.logs = [*prog.logs, *((1.0, "E", line) for line in lines)]
+        else:
+            # CoreDNS or kube-proxy refusing its configuration exits at once.
+            prog.exit_after, prog.exit_code, prog.reason, prog.ports = 0.0, code, "Error", []
+            # kube-proxy's structured klog lines carry the klog header; CoreDNS's do not.
+            prog.logs = [(0.0, "E" if line[:1] == '"' else "", line) for line in lines]
+            return prog
+        return self._one_shot(pod, spec, prog)
 
     def _one_shot(self, pod: PodRuntime, spec: dict[str, Any], prog: Program) -> Program:
         """A short command that ends at once (no sleep, loop or server) runs in the
