@@ -19,6 +19,7 @@ BLUEPRINTS: list[str] = [
     "app.api.attempts",
     "app.api.labs",
     "app.api.lab_sessions",
+    "app.api.exams",
     "app.api.cohorts",
     "app.api.statistics",
 ]

@@ -298,10 +298,12 @@ def load_exam(path: Path | str) -> ExamFile:
 
 
 def load_exams(root: Path | str) -> tuple[list[ExamFile], list[Issue]]:
-    """Every valid exam file under `root` (`*.yaml`), sorted by slug, and all problems."""
+    """Every valid exam file under `root` (`*.yaml`; `root` may be one file), sorted by
+    slug, and all problems."""
     exams: list[ExamFile] = []
     issues: list[Issue] = []
-    for path in sorted(Path(root).glob("*.yaml")):
+    root = Path(root)
+    for path in [root] if root.is_file() else sorted(root.glob("*.yaml")):
         exam, found = check_exam(path)
         issues.extend(found)
         if exam is not None:
