@@ -29,6 +29,7 @@ PLAIN_BLUEPRINTS: list[str] = [
     "app.api.health",
     "app.web.dashboard",
     "app.web.learner",
+    "app.web.exam_pages",
     "app.web.terminal",
 ]
 
