@@ -38,7 +38,7 @@ class Exams(MethodView):
     @auth_required()
     @blp.response(200, ExamSummarySchema(many=True))
     @blp.paginate(SelectPage)
-    def get(self) -> Select[tuple[Exam]]:
+    def get(self) -> Select[Exam]:
         """Live mock exams, by title (paginated)."""
         return exams.exams_query()
 

@@ -170,7 +170,9 @@ def task_checks(task: dict[str, Any]) -> tuple[list[CheckSpec], GradePolicy]:
     return checks, GradePolicy(cheat_cap_percent=task.get("cheat_cap_percent"))
 
 
-def context_setup(spec: dict[str, Any], context: str) -> tuple[list[dict[str, str]], list[dict]]:
+def context_setup(
+    spec: dict[str, Any], context: str
+) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
     """The manifests (one per task, in task order) and faults of one context's cluster."""
     manifests: list[dict[str, str]] = []
     faults: list[dict[str, Any]] = []

@@ -327,7 +327,15 @@ def submit(user: User, attempt_id: int) -> ExamAttempt:
             errors={"status": [attempt.status.value]},
         )
     close(attempt_id, auto=False)
-    return db.session.get(ExamAttempt, attempt_id, populate_existing=True)
+    return _reload(attempt_id)
+
+
+def _reload(attempt_id: int) -> ExamAttempt:
+    """The attempt as stored now; `NotFound` when it is gone (its account was deleted)."""
+    attempt = db.session.get(ExamAttempt, attempt_id, populate_existing=True)
+    if attempt is None:
+        raise NotFound(f"Exam attempt {attempt_id} not found.")
+    return attempt
 
 
 def close(attempt_id: int, *, auto: bool) -> str:
@@ -361,7 +369,7 @@ def close(attempt_id: int, *, auto: bool) -> str:
     ).rowcount
     if changed != 1:
         db.session.rollback()
-        return db.session.get(ExamAttempt, attempt_id, populate_existing=True).status.value
+        return _reload(attempt_id).status.value
     exam_grading.add_grade(attempt_id, final=True, requested_by=None)
     db.session.commit()
     log.info("exam_attempt.submitted", attempt_id=attempt_id, auto=auto)

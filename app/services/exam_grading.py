@@ -18,9 +18,9 @@ solution. Trainers and admins see every grade with the checks' details and evide
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.clock import now
@@ -128,15 +128,16 @@ def run_grade(grade_id: int, *, give_up: bool = True) -> dict[str, Any]:
     if not attempt.kubeconfig or attempt.released_at is not None:
         _finish(grade_id, ExamGradeStatus.FAILED, error="the exam clusters are gone")
         return {"grade_id": grade_id, "status": "failed"}
-    db.session.execute(
+    _rowcount(
         update(ExamGrade)
         .where(ExamGrade.id == grade_id, ExamGrade.status.in_(OPEN_EXAM_GRADE_STATUSES))
         .values(status=ExamGradeStatus.RUNNING, runs=ExamGrade.runs + 1, started_at=now())
     )
     db.session.commit()
     grade = db.session.get(ExamGrade, grade_id, populate_existing=True)
-    attempt = grade.attempt
-    plan = _GradePlan(grade, attempt)
+    if grade is None:
+        return {"grade_id": grade_id, "status": None}
+    plan = _GradePlan(grade, grade.attempt)
     db.session.rollback()
     try:
         result = plan.run()
@@ -218,10 +219,16 @@ def breakdown(tasks: list[dict[str, Any]], pass_percent: float) -> dict[str, Any
     }
 
 
+def _rowcount(statement: Any) -> int:
+    """Rows an UPDATE changed (the typing of execute() loses `rowcount`)."""
+    result = cast("CursorResult[Any]", db.session.execute(statement))
+    return int(result.rowcount)
+
+
 def _store(grade_id: int, result: dict[str, Any]) -> bool:
     """Store the result if the grade is still open; a final grade also grades the
     attempt and enqueues the release of its clusters. Commits."""
-    changed = db.session.execute(
+    changed = _rowcount(
         update(ExamGrade)
         .where(ExamGrade.id == grade_id, ExamGrade.status.in_(OPEN_EXAM_GRADE_STATUSES))
         .values(
@@ -232,10 +239,10 @@ def _store(grade_id: int, result: dict[str, Any]) -> bool:
             result=result,
         )
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     grade = db.session.get(ExamGrade, grade_id, populate_existing=True)
     if changed == 1 and grade is not None and grade.final:
-        moved = db.session.execute(
+        moved = _rowcount(
             update(ExamAttempt)
             .where(
                 ExamAttempt.id == grade.attempt_id,
@@ -248,7 +255,7 @@ def _store(grade_id: int, result: dict[str, Any]) -> bool:
                 version=ExamAttempt.version + 1,
             )
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         if moved == 1:
             jobs.enqueue(RELEASE_TASK, grade.attempt_id, max_attempts=5)
     db.session.commit()
@@ -258,15 +265,15 @@ def _store(grade_id: int, result: dict[str, Any]) -> bool:
 def _finish(grade_id: int, status: ExamGradeStatus, **values: Any) -> None:
     """Close an open grade without a score (commits). A final grade that fails leaves
     the attempt `failed` with the error, and its clusters are released."""
-    changed = db.session.execute(
+    changed = _rowcount(
         update(ExamGrade)
         .where(ExamGrade.id == grade_id, ExamGrade.status.in_(OPEN_EXAM_GRADE_STATUSES))
         .values(status=status, finished_at=now(), **values)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     grade = db.session.get(ExamGrade, grade_id, populate_existing=True)
     if changed == 1 and grade is not None and grade.final:
-        moved = db.session.execute(
+        moved = _rowcount(
             update(ExamAttempt)
             .where(
                 ExamAttempt.id == grade.attempt_id,
@@ -278,7 +285,7 @@ def _finish(grade_id: int, status: ExamGradeStatus, **values: Any) -> None:
                 version=ExamAttempt.version + 1,
             )
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         if moved == 1:
             jobs.enqueue(RELEASE_TASK, grade.attempt_id, max_attempts=5)
     db.session.commit()

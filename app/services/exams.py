@@ -91,7 +91,7 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return loaded
 
 
-def exams_query() -> Select[tuple[Exam]]:
+def exams_query() -> Select[Exam]:
     """Live exams, by title."""
     return select(Exam).where(Exam.retired_at.is_(None)).order_by(Exam.title, Exam.slug)
 
