@@ -29,6 +29,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.kubectl]
 
 SLUG = "cka-mock-1"
 EXAM = load_exam(PROJECT_ROOT / "exams" / f"{SLUG}.yaml")
+SETS = sorted(p.stem for p in (PROJECT_ROOT / "exams").glob("*.yaml"))
 
 # `exam-node CONTEXT NODE COMMAND...` for solution scripts, through the REST API's
 # node-shell route (what `certprep exam ssh` calls).
@@ -110,19 +111,21 @@ def kubeconfig_file(stack: ExamStack, token: str, attempt_id: int) -> Path:
     return path
 
 
+@pytest.mark.parametrize("slug", SETS)
 def test_reference_solutions_score_full_marks_through_the_worker(
-    exam_stack: ExamStack, live_api: str, make_user: Any
+    exam_stack: ExamStack, live_api: str, make_user: Any, slug: str
 ) -> None:
+    exam = load_exam(PROJECT_ROOT / "exams" / f"{slug}.yaml")
     learner, token = make_user()
     trainer = trainer_of(exam_stack, make_user, learner)
-    attempt = start(exam_stack, token)
+    attempt = start(exam_stack, token, slug)
     assert attempt["status"] == "provisioning" and attempt["remaining_seconds"] is None
     running = exam_stack.wait_status(attempt["id"], token, "running", "failed")
     assert running["status"] == "running", running["error"]
     assert 7190 <= running["remaining_seconds"] <= 7200
     assert [c["name"] for c in running["contexts"]] == ["k8s-a", "k8s-b", "k8s-c"]
     assert "clusters" not in running and "checks" not in running["tasks"][0]
-    assert running["tasks"][0]["text"] == EXAM.tasks[0].text
+    assert running["tasks"][0]["text"] == exam.tasks[0].text
 
     config = kubeconfig_file(exam_stack, token, attempt["id"])
     contexts = yaml.safe_load(config.read_text())["contexts"]
@@ -157,7 +160,7 @@ def test_reference_solutions_score_full_marks_through_the_worker(
         program = exam_stack.workdir / "exam_node.py"
         program.write_text(API_NODE_PROGRAM)
         node_command = [sys.executable, str(program), live_api, token, str(attempt["id"])]
-        for task in EXAM.tasks:
+        for task in exam.tasks:
             done = run_solution(task, config, node_command, exam_stack.workdir)
             assert done.returncode == 0, f"{task.id}\n{done.stdout}{done.stderr}"
         # Wait, as a candidate would, until the repaired components have acted.
@@ -185,10 +188,10 @@ def test_reference_solutions_score_full_marks_through_the_worker(
         f"{API}/exam-attempts/{attempt['id']}/result", headers=bearer(token)
     ).get_json()
     assert result["score"] == 100 and result["passed"] is True
-    assert [t["id"] for t in result["tasks"]] == [t.id for t in EXAM.tasks]
+    assert [t["id"] for t in result["tasks"]] == [t.id for t in exam.tasks]
     assert {d["domain"]: d["score"] for d in result["domains"]}["Troubleshooting"] == 30
     first = result["tasks"][0]
-    assert first["solution"] == EXAM.tasks[0].solution
+    assert first["solution"] == exam.tasks[0].solution
     assert set(first["checks"][0]) == {"id", "passed", "points", "earned", "message"}
     # Submitting again changes nothing; the clusters are freed after the final grade.
     again = exam_stack.client.post(
