@@ -217,6 +217,9 @@ def test_the_deadline_submits_and_grades_an_untouched_attempt(
     attempt = start(exam_stack, token, "tiny-mock")
     exam_stack.wait_status(attempt["id"], token, "running")
     with exam_stack.app.app_context():
+        # Before the deadline the expiry job only reschedules itself.
+        with pytest.raises(exam_attempts.AttemptNotDue):
+            exam_attempts.expire(attempt["id"])
         row = db.session.get(ExamAttempt, attempt["id"])
         row.deadline_at = row.started_at - timedelta(seconds=1)
         db.session.commit()
