@@ -24,18 +24,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import fields, validate
 
-from app.banks.loader import ContentLoadError, Document, Issue, load_document
+from app.banks.loader import Document, Issue
 from app.banks.schemas import DOMAINS, SLUG, StrictNumber, Text
-from app.banks.validator import issues_from_errors
 from app.grading.engine import CheckSpec, GradePolicy
 from app.grading.labfile import (
     CHECK_ID,
     CheckField,
+    ClusterShapeSchema,
     FaultField,
     LabSchema,
-    NodeShapeSchema,
+    check_specs,
+    load_with_schema,
 )
 
 EXAM_SPEC = "certprep/exam/v1"
@@ -53,23 +54,10 @@ MIN_TASKS, MAX_TASKS = 15, 20
 CONTEXT_NAME = validate.Regexp(r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$", error="must be kebab-case")
 
 
-class ExamClusterSchema(LabSchema):
-    context = fields.String(required=True, validate=CONTEXT_NAME)
-    nodes = fields.List(
-        fields.Nested(NodeShapeSchema), required=True, validate=validate.Length(min=1, max=10)
-    )
+class ExamClusterSchema(ClusterShapeSchema):
+    """One context's cluster: the lab cluster shape and the context's name."""
 
-    @validates_schema
-    def one_control_plane(self, data: dict[str, Any], **kwargs: Any) -> None:
-        nodes = data.get("nodes") or []
-        control = [n for n in nodes if n["role"] == "control-plane"]
-        if len(control) != 1:
-            raise ValidationError(
-                f"needs exactly one control-plane node; found {len(control)}", "nodes"
-            )
-        names = [n["name"] for n in nodes]
-        if len(set(names)) != len(names):
-            raise ValidationError("duplicate node names", "nodes")
+    context = fields.String(required=True, validate=CONTEXT_NAME)
 
 
 class TaskSetupSchema(LabSchema):
@@ -154,20 +142,7 @@ class ExamFileError(Exception):
 
 def task_checks(task: dict[str, Any]) -> tuple[list[CheckSpec], GradePolicy]:
     """A task's checks (as stored in an exam's spec) for the engine, and its policy."""
-    checks = [
-        CheckSpec(
-            id=c["id"],
-            kind=c["kind"],
-            points=c["points"],
-            message=c["message"],
-            params=dict(c.get("params") or {}),
-            hint=c.get("hint"),
-            hint_penalty=c.get("hint_penalty", 0),
-            guard=bool(c.get("guard")),
-        )
-        for c in task["checks"]
-    ]
-    return checks, GradePolicy(cheat_cap_percent=task.get("cheat_cap_percent"))
+    return check_specs(task["checks"]), GradePolicy(cheat_cap_percent=task.get("cheat_cap_percent"))
 
 
 def context_setup(
@@ -196,18 +171,11 @@ def check_exam(path: Path | str, display: str | None = None) -> tuple[ExamFile |
     """Read and validate one exam file; (exam or None, issues). Never raises for bad
     content."""
     path = Path(path)
-    shown = display or str(path)
-    try:
-        doc = load_document(path, shown)
-    except ContentLoadError as exc:
-        return None, [exc.issue]
-    issues = list(doc.issues)
-    if not isinstance(doc.data, dict):
-        return None, [*issues, Issue(shown, 1, "an exam file must be a YAML mapping")]
-    try:
-        data = ExamFileSchema().load(doc.data)
-    except ValidationError as exc:
-        return None, [*issues, *issues_from_errors(doc, exc.messages)]
+    doc, data, issues = load_with_schema(
+        path, display or str(path), ExamFileSchema(), "an exam file"
+    )
+    if doc is None or data is None:
+        return None, issues
     issues.extend(_cross_checks(doc, data, path))
     if issues:
         return None, sorted(issues, key=lambda i: (i.line, i.message))

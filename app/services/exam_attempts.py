@@ -33,7 +33,7 @@ from app.models.exam import ACTIVE_ATTEMPT_STATUSES, ExamAttempt, ExamAttemptSta
 from app.models.user import User
 from app.services import access, jobs
 from app.services.errors import Conflict, NotFound, Unavailable
-from app.services.exams import context_lab_setup, get_exam
+from app.services.exams import context_lab_setup, contexts_view, get_exam
 
 log = get_logger(__name__)
 
@@ -486,13 +486,7 @@ def attempt_view(attempt: ExamAttempt, user: User) -> dict[str, Any]:
         "score": attempt.score,
         "passed": attempt.passed,
         "error": attempt.error,
-        "contexts": [
-            {
-                "name": c["context"],
-                "nodes": [{"name": n["name"], "role": n["role"]} for n in c["nodes"]],
-            }
-            for c in spec["clusters"]
-        ],
+        "contexts": contexts_view(spec),
         "tasks": [
             {
                 "number": number,

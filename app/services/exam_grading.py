@@ -228,67 +228,54 @@ def _rowcount(statement: Any) -> int:
 def _store(grade_id: int, result: dict[str, Any]) -> bool:
     """Store the result if the grade is still open; a final grade also grades the
     attempt and enqueues the release of its clusters. Commits."""
-    changed = _rowcount(
-        update(ExamGrade)
-        .where(ExamGrade.id == grade_id, ExamGrade.status.in_(OPEN_EXAM_GRADE_STATUSES))
-        .values(
-            status=ExamGradeStatus.DONE,
-            finished_at=now(),
-            score=result["score"],
-            passed=result["passed"],
-            result=result,
-        )
-        .execution_options(synchronize_session=False)
+    verdict = {"score": result["score"], "passed": result["passed"]}
+    stored = _close_grade(
+        grade_id,
+        {"status": ExamGradeStatus.DONE, "result": result, **verdict},
+        {"status": ExamAttemptStatus.GRADED, **verdict},
     )
-    grade = db.session.get(ExamGrade, grade_id, populate_existing=True)
-    if changed == 1 and grade is not None and grade.final:
-        moved = _rowcount(
-            update(ExamAttempt)
-            .where(
-                ExamAttempt.id == grade.attempt_id,
-                ExamAttempt.status == ExamAttemptStatus.GRADING,
-            )
-            .values(
-                status=ExamAttemptStatus.GRADED,
-                score=result["score"],
-                passed=result["passed"],
-                version=ExamAttempt.version + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if moved == 1:
-            jobs.enqueue(RELEASE_TASK, grade.attempt_id, max_attempts=5)
     db.session.commit()
-    return changed == 1
+    return stored
 
 
 def _finish(grade_id: int, status: ExamGradeStatus, **values: Any) -> None:
     """Close an open grade without a score (commits). A final grade that fails leaves
     the attempt `failed` with the error, and its clusters are released."""
+    _close_grade(
+        grade_id,
+        {"status": status, **values},
+        {"status": ExamAttemptStatus.FAILED, "error": values.get("error")},
+    )
+    db.session.commit()
+
+
+def _close_grade(
+    grade_id: int, grade_values: dict[str, Any], attempt_values: dict[str, Any]
+) -> bool:
+    """Write `grade_values` to the grade if it is still open (no commit); for a final
+    grade, move its attempt on from `grading` with `attempt_values` and enqueue the
+    release of the clusters. True when this call closed the grade."""
     changed = _rowcount(
         update(ExamGrade)
         .where(ExamGrade.id == grade_id, ExamGrade.status.in_(OPEN_EXAM_GRADE_STATUSES))
-        .values(status=status, finished_at=now(), **values)
+        .values(finished_at=now(), **grade_values)
         .execution_options(synchronize_session=False)
     )
     grade = db.session.get(ExamGrade, grade_id, populate_existing=True)
-    if changed == 1 and grade is not None and grade.final:
-        moved = _rowcount(
-            update(ExamAttempt)
-            .where(
-                ExamAttempt.id == grade.attempt_id,
-                ExamAttempt.status == ExamAttemptStatus.GRADING,
-            )
-            .values(
-                status=ExamAttemptStatus.FAILED,
-                error=values.get("error"),
-                version=ExamAttempt.version + 1,
-            )
-            .execution_options(synchronize_session=False)
+    if changed != 1 or grade is None or not grade.final:
+        return changed == 1
+    moved = _rowcount(
+        update(ExamAttempt)
+        .where(
+            ExamAttempt.id == grade.attempt_id,
+            ExamAttempt.status == ExamAttemptStatus.GRADING,
         )
-        if moved == 1:
-            jobs.enqueue(RELEASE_TASK, grade.attempt_id, max_attempts=5)
-    db.session.commit()
+        .values(version=ExamAttempt.version + 1, **attempt_values)
+        .execution_options(synchronize_session=False)
+    )
+    if moved == 1:
+        jobs.enqueue(RELEASE_TASK, grade.attempt_id, max_attempts=5)
+    return True
 
 
 def fail_abandoned_grades(limit: int) -> list[int]:

@@ -112,6 +112,17 @@ def domain_weights(spec: dict[str, Any]) -> dict[str, float]:
     return weights
 
 
+def contexts_view(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The exam's kubeconfig contexts and their nodes (name, role)."""
+    return [
+        {
+            "name": c["context"],
+            "nodes": [{"name": n["name"], "role": n["role"]} for n in c["nodes"]],
+        }
+        for c in spec["clusters"]
+    ]
+
+
 def exam_view(exam: Exam) -> dict[str, Any]:
     """What anyone may read of an exam before an attempt: no task texts, checks or
     solutions."""
@@ -123,13 +134,7 @@ def exam_view(exam: Exam) -> dict[str, Any]:
         "description": exam.description,
         "time_limit_minutes": exam.time_limit_minutes,
         "pass_percent": exam.pass_percent,
-        "contexts": [
-            {
-                "name": c["context"],
-                "nodes": [{"name": n["name"], "role": n["role"]} for n in c["nodes"]],
-            }
-            for c in spec["clusters"]
-        ],
+        "contexts": contexts_view(spec),
         "domains": [{"domain": d, "weight": w} for d, w in domain_weights(spec).items()],
         "tasks": [
             {
