@@ -16,8 +16,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.extensions import db
 from app.models.exam import ExamAttempt, ExamAttemptStatus
-from app.models.user import User
-from app.services import exam_attempts, exam_grading, exams
+from app.models.user import Role, User
+from app.services import access, exam_attempts, exam_grading, exams
 from app.services.errors import ServiceError
 from app.web import learner
 from app.web.session import check_csrf, login_required
@@ -74,6 +74,10 @@ def attempt_page(user: User, attempt_id: int) -> str:
     result: dict[str, Any] | None = None
     if attempt.status is ExamAttemptStatus.GRADED:
         result = exam_grading.result_view(user, attempt_id)
+    elif access.is_staff(user):
+        # Trainers follow the attempt through the grades they asked for.
+        done = [g for g in exam_grading.grades_of(attempt) if g.result is not None]
+        result = exam_grading.grade_view(done[-1], user) if done else None
     page_data = {
         "id": attempt.id,
         "status": view["status"],
@@ -85,9 +89,20 @@ def attempt_page(user: User, attempt_id: int) -> str:
         attempt=view,
         result=result,
         own=attempt.user_id == user.id,
+        staff=access.is_staff(user),
         page_data=page_data,
         title=view["title"],
     )
+
+
+@bp.route("/exam-attempts/<int:attempt_id>/grade", methods=["POST"])
+@login_required(Role.TRAINER)
+def grade_attempt(user: User, attempt_id: int) -> BaseResponse:
+    """Trainers: grade the candidate's clusters as they are now; the attempt goes on."""
+    check_csrf()
+    grade = exam_grading.request_grade(user, attempt_id)
+    flash(f"Grade {grade.number} requested; reload the page to see it.", "info")
+    return redirect(url_for("exam_pages.attempt_page", attempt_id=attempt_id))
 
 
 @bp.route("/exam-attempts/<int:attempt_id>/submit", methods=["POST"])

@@ -32,6 +32,20 @@ def log_in(app: Any, email: str) -> Any:
     return browser
 
 
+def cohort_trainer(stack: ExamStack, make_user: Any, learner: Any) -> str:
+    """The email of a trainer whose cohort holds `learner`."""
+    trainer, token = make_user("trainer")
+    headers = {"Authorization": f"Bearer {token}"}
+    cohort = stack.client.post("/api/v1/cohorts", json={"name": "Exams"}, headers=headers)
+    added = stack.client.post(
+        f"/api/v1/cohorts/{cohort.get_json()['id']}/members",
+        json={"emails": [learner.email]},
+        headers=headers,
+    )
+    assert added.status_code == 200
+    return str(trainer.email)
+
+
 def text(response: Any) -> str:
     assert response.status_code == 200, response.status_code
     return html.unescape(response.get_data(as_text=True))
@@ -41,6 +55,7 @@ def test_a_candidate_takes_an_exam_in_the_browser(exam_stack: ExamStack, make_us
     small_exam()
     learner, _ = make_user()
     other, _ = make_user()
+    trainer_email = cohort_trainer(exam_stack, make_user, learner)
     browser = log_in(exam_stack.app, learner.email)
 
     listing = text(browser.get("/exams"))
@@ -77,6 +92,22 @@ def test_a_candidate_takes_an_exam_in_the_browser(exam_stack: ExamStack, make_us
 
     stranger = log_in(exam_stack.app, other.email)
     assert stranger.get(attempt_path).status_code == 404
+    token = CSRF.search(running).group(1)
+    assert browser.post(f"{attempt_path}/grade", data={"csrf_token": token}).status_code == 403
+
+    # The candidate's trainer grades on demand and sees the checks' details.
+    trainer = log_in(exam_stack.app, trainer_email)
+    watched = text(trainer.get(attempt_path))
+    assert "Grade now" in watched and "Submit the exam" not in watched
+    trainer_token = CSRF.search(watched).group(1)
+    graded = trainer.post(f"{attempt_path}/grade", data={"csrf_token": trainer_token})
+    assert graded.status_code == 302
+    grade_id = trainer.get(f"/api/v1/exam-attempts/{attempt_id}").get_json()["grades"][0]["id"]
+    exam_stack.wait_grade_as(trainer, attempt_id, grade_id)
+    seen = text(trainer.get(attempt_path))
+    assert "Trainer's grade 1 (the attempt goes on): 0 %" in seen
+    assert "expected ConfigMap default/answer to exist" in seen
+    assert "Trainer's grade" not in text(browser.get(attempt_path))
 
     token = CSRF.search(running).group(1)
     submitted = browser.post(f"{attempt_path}/submit", data={"csrf_token": token})
