@@ -74,6 +74,8 @@ def test_a_candidate_takes_an_exam_in_the_browser(exam_stack: ExamStack, make_us
     attempt_id = int(attempt_path.rsplit("/", 1)[1])
     exam_stack.wait_status_as(browser, attempt_id, "running")
 
+    home = text(browser.get("/"))
+    assert f'href="{attempt_path}">Open mock exam Tiny mock exam' in home
     running = text(browser.get(attempt_path))
     assert 'id="exam-countdown"' in running and "Create a ConfigMap" in running
     assert f"/api/v1/exam-attempts/{attempt_id}/kubeconfig" in running
