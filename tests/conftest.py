@@ -22,6 +22,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.lab_cli",
     "tests.fixtures.lab_console",
     "tests.fixtures.snapshots",
+    "tests.fixtures.exams",
 ]
 
 _KUBE_CACHE_KEY = pytest.StashKey[str]()

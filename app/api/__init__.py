@@ -19,6 +19,7 @@ BLUEPRINTS: list[str] = [
     "app.api.attempts",
     "app.api.labs",
     "app.api.lab_sessions",
+    "app.api.exams",
     "app.api.cohorts",
     "app.api.statistics",
 ]
@@ -28,6 +29,7 @@ PLAIN_BLUEPRINTS: list[str] = [
     "app.api.health",
     "app.web.dashboard",
     "app.web.learner",
+    "app.web.exam_pages",
     "app.web.terminal",
 ]
 

@@ -40,6 +40,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "quiz": ("app.cli.quiz", "quiz", "Timed quizzes: list them, take one, read a result."),
     "lab": ("app.cli.lab", "lab", "Hands-on labs: start a cluster, work on it, get it graded."),
+    "exam": (
+        "app.cli.exam",
+        "exam",
+        "Two-hour hands-on mock exams over several clusters, graded once at the end.",
+    ),
     "db": (
         "app.cli.db",
         "db_group",

@@ -34,13 +34,29 @@ def _is_lab_path(path: Path) -> bool:
     return path.is_dir() and ((path / LAB_FILE).is_file() or any(path.glob(f"*/{LAB_FILE}")))
 
 
+def _is_exam_path(path: Path) -> bool:
+    """A mock exam file, or a folder of them (`exams/`)."""
+    from app.grading.examfile import EXAM_SPEC
+
+    files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    return bool(files) and all(
+        f.is_file() and f"spec: {EXAM_SPEC}" in f.read_text(errors="replace") for f in files
+    )
+
+
 def _split(paths: tuple[Path, ...]) -> tuple[list[Path], list[Path]]:
-    """(question paths, lab paths); both default folders when no PATHS are given."""
+    """(question and exam paths, lab paths); the default folders when no PATHS are
+    given. Exam files are validated by their spec's checker (app.grading.examfile)."""
+    from app.grading.examfile import register_bank_checker
+
+    register_bank_checker()
     if not paths:
+        from app.services.exams import default_exams_root
         from app.services.labs import default_labs_root
 
-        labs_root = default_labs_root()
-        return default_content_paths(), [labs_root] if labs_root.is_dir() else []
+        labs_root, exams_root = default_labs_root(), default_exams_root()
+        exams = [exams_root] if exams_root.is_dir() else []
+        return default_content_paths() + exams, [labs_root] if labs_root.is_dir() else []
     labs = [p for p in paths if _is_lab_path(p)]
     return [p for p in paths if p not in labs], labs
 
@@ -161,6 +177,19 @@ def import_(paths: tuple[Path, ...], prune: bool) -> None:
             )
             shown = ", ".join(str(p) for p in lab_paths)
             click.echo(f"labs imported from {shown}: {lab_report}")
+        _import_exams(paths)
+
+
+def _import_exams(paths: tuple[Path, ...]) -> None:
+    """Load the mock exam sets named (files or `exams/` folders), or the default exams
+    folder when no PATHS are given; already validated by `_load_or_exit`."""
+    from app.services.exams import default_exams_root, import_exams
+
+    folders = [p for p in paths if _is_exam_path(p)] if paths else [default_exams_root()]
+    for folder in folders:
+        if folder.is_dir() or folder.is_file():
+            report = import_exams(folder)
+            click.echo(f"exams imported from {folder}: {report}")
 
 
 def _print_missing(retired: list[str], absent: list[str]) -> None:

@@ -423,7 +423,7 @@ def _import_content(
             click.echo(f"no `certprep {' '.join(content)}` command: skipping it")
             continue
         if _run_step("content", [*certprep, *content], env, instance, verbose):
-            click.echo("content imported (question banks, quizzes, labs)")
+            click.echo("content imported (question banks, quizzes, labs, mock exams)")
         else:
             click.echo("going on without the content", err=True)
 

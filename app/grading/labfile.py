@@ -350,33 +350,13 @@ def check_lab(folder: Path | str, display: str | None = None) -> tuple[Lab | Non
     folder = Path(folder).resolve()
     if not path.is_file():
         return None, [Issue(shown, 1, f"no {LAB_FILE} in {folder}")]
-    try:
-        doc = load_document(path, shown)
-    except ContentLoadError as exc:
-        return None, [exc.issue]
-    issues = list(doc.issues)
-    if not isinstance(doc.data, dict):
-        return None, [*issues, Issue(shown, 1, "a lab file must be a YAML mapping")]
-    try:
-        data = LabFileSchema().load(doc.data)
-    except ValidationError as exc:
-        return None, [*issues, *issues_from_errors(doc, exc.messages)]
+    doc, data, issues = load_with_schema(path, shown, LabFileSchema(), "a lab file")
+    if doc is None or data is None:
+        return None, issues
     issues.extend(_cross_checks(doc, data, folder))
     if issues:
         return None, sorted(issues, key=lambda i: (i.line, i.message))
-    checks = [
-        CheckSpec(
-            id=c["id"],
-            kind=c["kind"],
-            points=c["points"],
-            message=c["message"],
-            params=c["params"],
-            hint=c.get("hint"),
-            hint_penalty=c["hint_penalty"],
-            guard=c["guard"],
-        )
-        for c in data["checks"]
-    ]
+    checks = check_specs(data["checks"])
     lab = Lab(
         slug=data["slug"],
         version=data["version"],
@@ -389,6 +369,43 @@ def check_lab(folder: Path | str, display: str | None = None) -> tuple[Lab | Non
         lines={c.id: doc.line_of(("checks", i)) for i, c in enumerate(checks)},
     )
     return lab, []
+
+
+def load_with_schema(
+    path: Path, shown: str, schema: Schema, what: str
+) -> tuple[Document | None, dict[str, Any] | None, list[Issue]]:
+    """Parse the YAML file `path` and load it with `schema`: (document, data, issues).
+    Without data the issues are final (unreadable, not a mapping, schema errors with
+    their lines); with data they are the parser's warnings, if any."""
+    try:
+        doc = load_document(path, shown)
+    except ContentLoadError as exc:
+        return None, None, [exc.issue]
+    issues = list(doc.issues)
+    if not isinstance(doc.data, dict):
+        return doc, None, [*issues, Issue(shown, 1, f"{what} must be a YAML mapping")]
+    try:
+        data: dict[str, Any] = schema.load(doc.data)
+    except ValidationError as exc:
+        return doc, None, [*issues, *issues_from_errors(doc, exc.messages)]
+    return doc, data, issues
+
+
+def check_specs(checks: list[dict[str, Any]]) -> list[CheckSpec]:
+    """Loaded checks (as a lab or exam file holds them, or as stored) for the engine."""
+    return [
+        CheckSpec(
+            id=c["id"],
+            kind=c["kind"],
+            points=c["points"],
+            message=c["message"],
+            params=dict(c.get("params") or {}),
+            hint=c.get("hint"),
+            hint_penalty=c.get("hint_penalty", 0),
+            guard=bool(c.get("guard")),
+        )
+        for c in checks
+    ]
 
 
 def _cross_checks(doc: Document, data: dict[str, Any], folder: Path) -> list[Issue]:

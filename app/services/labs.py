@@ -22,7 +22,7 @@ from sqlalchemy import Select, select
 from app.clusters.base import LabSetup
 from app.extensions import db
 from app.grading.engine import CheckSpec, GradePolicy
-from app.grading.labfile import LAB_FILE, check_lab, load_labs
+from app.grading.labfile import LAB_FILE, check_lab, check_specs, load_labs
 from app.grading.labfile import Lab as LabFile
 from app.models.base import utcnow
 from app.models.lab import Lab
@@ -197,20 +197,9 @@ def lab_setup(lab: Lab) -> LabSetup:
 
 def lab_checks(lab: Lab) -> tuple[list[CheckSpec], GradePolicy]:
     """The lab's checks for the grading engine, and its grade policy."""
-    checks = [
-        CheckSpec(
-            id=c["id"],
-            kind=c["kind"],
-            points=c["points"],
-            message=c["message"],
-            params=dict(c.get("params") or {}),
-            hint=c.get("hint"),
-            hint_penalty=c.get("hint_penalty", 0),
-            guard=bool(c.get("guard")),
-        )
-        for c in lab.spec["checks"]
-    ]
-    return checks, GradePolicy(cheat_cap_percent=lab.spec.get("cheat_cap_percent"))
+    return check_specs(lab.spec["checks"]), GradePolicy(
+        cheat_cap_percent=lab.spec.get("cheat_cap_percent")
+    )
 
 
 def node_names(lab: Lab) -> list[str]:

@@ -32,6 +32,8 @@ PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("sweep-expired-attempts", "certprep.quizzes.sweep_expired_attempts", 30),
     # Closes lab sessions past their time limit whose expiry job is late (app.tasks.labs).
     PeriodicJob("sweep-expired-lab-sessions", "certprep.labs.sweep_expired_lab_sessions", 30),
+    # Submits exam attempts past their deadline whose expiry job is late (app.tasks.exams).
+    PeriodicJob("sweep-exam-attempts", "certprep.exams.sweep_exam_attempts", 30),
 ]
 
 

@@ -17,6 +17,7 @@ from app.clock import now
 from app.extensions import db
 from app.models.attempt import Attempt, AttemptStatus
 from app.models.cohort import AssignmentKind
+from app.models.exam import ACTIVE_ATTEMPT_STATUSES, ExamAttempt
 from app.models.lab import ACTIVE_SESSION_STATUSES, Grade, GradeStatus, Lab, LabSession
 from app.models.quiz import GradingMethod, Quiz, ReviewAfter, ReviewPolicy
 from app.models.user import Role, User
@@ -165,11 +166,26 @@ def home_context(user: User) -> dict[str, Any]:
     return {
         "in_progress": in_progress,
         "live_sessions": [s for s in sessions if _is_live(s)],
+        "live_exams": _live_exam_attempts(user),
         "assignments": assignments_of(user),
         "results": results,
         "lab_results": lab_results,
         "is_trainer": user.role in (Role.TRAINER, Role.ADMIN),
     }
+
+
+def _live_exam_attempts(user: User) -> list[ExamAttempt]:
+    """The account's own mock exam attempts that are not graded yet."""
+    return list(
+        db.session.scalars(
+            select(ExamAttempt)
+            .where(
+                ExamAttempt.user_id == user.id,
+                ExamAttempt.status.in_(ACTIVE_ATTEMPT_STATUSES),
+            )
+            .order_by(ExamAttempt.id.desc())
+        )
+    )
 
 
 def _latest_grades(sessions: list[LabSession]) -> list[tuple[LabSession, Grade]]:

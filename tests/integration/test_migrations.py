@@ -159,3 +159,22 @@ def test_db_commands(empty_database, tmp_path, monkeypatch):
         result = runner.invoke(db_group, command)
         assert result.exit_code == 0
         assert "Usage" in result.output
+
+
+def test_exam_tables_come_and_go_with_0009(migration_app):
+    with migration_app.app_context():
+        flask_migrate.upgrade(revision="0009_exams")
+        inspector = inspect(db.engine)
+        assert {"exams", "exam_attempts", "exam_grades"} <= set(inspector.get_table_names())
+        assert "uq_exams_slug" in {c["name"] for c in inspector.get_unique_constraints("exams")}
+        grades_unique = {c["name"] for c in inspector.get_unique_constraints("exam_grades")}
+        assert "uq_exam_grades_attempt_id_number" in grades_unique
+        foreign = {f["name"]: f for f in inspector.get_foreign_keys("exam_attempts")}
+        assert foreign["fk_exam_attempts_user_id_users"]["options"].get("ondelete") == "CASCADE"
+        indexes = {i["name"] for i in inspector.get_indexes("exam_attempts")}
+        assert "ix_exam_attempts_status_deadline_at" in indexes
+
+        flask_migrate.downgrade(revision="0008_workstations")
+        left = set(inspect(db.engine).get_table_names())
+        assert not {"exams", "exam_attempts", "exam_grades"} & left
+        assert "lab_workstations" in left
