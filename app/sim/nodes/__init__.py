@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from app.sim.nodes.kubelet import LogError, NodeAgent
-from app.sim.nodes.vfs import FsError
+from app.sim.nodes.vfs import FsError, VirtualFS
 
 __all__ = ["ClusterNodes", "FsError", "LogError", "NodeAgent"]
 
@@ -52,6 +52,9 @@ class ClusterNodes:
         self.bad_images: set[str] = set(bad_images or ())
         self.kubectl = kubectl
         self.agents: dict[str, NodeAgent] = {}
+        # The data of PersistentVolumes that live on no node (nfs, csi, ...), by PV
+        # name (nodes/volumes.py).
+        self.volume_data: dict[str, VirtualFS] = {}
         # One lock for every node of the cluster: the control-plane loop syncs while
         # server threads read logs and run node commands.
         self.lock = threading.RLock()
@@ -106,6 +109,7 @@ class ClusterNodes:
             pods, _ = self.store.list("", "pods")
             for agent in self.agents.values():
                 agent.sync(now, pods)
+            self._forget_deleted_volumes()
             self._publish_logs()
 
     def shell(self, node: str, cwd: str = "/root") -> Any:
@@ -180,6 +184,23 @@ class ClusterNodes:
             pod_logs.pop(key, None)
         pod_logs.update(fresh)
 
+    def _forget_deleted_volumes(self) -> None:
+        """A deleted PersistentVolume's data goes: its own file system, and the
+        directories the local-path provisioner made for it on the nodes (its helper
+        pod removes them upstream)."""
+        from app.sim.nodes.volumes import LOCAL_PATH_ROOT
+
+        agents = [a for a in self.agents.values() if a.fs.is_dir(LOCAL_PATH_ROOT)]
+        if not self.volume_data and not any(a.fs.listdir(LOCAL_PATH_ROOT) for a in agents):
+            return
+        names = {pv["metadata"]["name"] for pv in self.store.list("", "persistentvolumes")[0]}
+        for name in [n for n in self.volume_data if n not in names]:
+            del self.volume_data[name]
+        for agent in agents:
+            for entry in agent.fs.listdir(LOCAL_PATH_ROOT):
+                if entry.split("_", 1)[0] not in names:
+                    agent.fs.remove(f"{LOCAL_PATH_ROOT}/{entry}", recursive=True)
+
     def _restore_store(self, data: dict[str, Any]) -> None:
         # etcd started on a restored data directory: the cluster's state becomes the
         # snapshot's (the API server reads from that etcd from now on).
@@ -197,6 +218,7 @@ class ClusterNodes:
             return {
                 "badImages": sorted(self.bad_images),
                 "nodes": {name: agent.dump() for name, agent in self.agents.items()},
+                "volumes": {name: fs.dump() for name, fs in self.volume_data.items()},
             }
 
     def load(self, data: dict[str, Any]) -> None:
@@ -207,3 +229,8 @@ class ClusterNodes:
             for name, state in data.get("nodes", {}).items():
                 if name in self.agents:
                     self.agents[name].load(state)
+            self.volume_data.clear()
+            for name, state in data.get("volumes", {}).items():
+                fs = VirtualFS()
+                fs.load(state)
+                self.volume_data[name] = fs

@@ -3,9 +3,12 @@
 
 A container's file system is built when it is first entered (per container id, so a
 restarted container starts from its image again, as upstream): the image's files
-(`images.PROFILES`), `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`, the mounted
-ConfigMaps, Secrets and emptyDirs, and the projected service-account token
-(`/var/run/secrets/kubernetes.io/serviceaccount`). The environment is the container's
+(`images.PROFILES`), `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`, copies of the
+mounted ConfigMaps, Secrets and downward API items, and the projected service-account
+token (`/var/run/secrets/kubernetes.io/serviceaccount`). emptyDir, hostPath and
+PersistentVolumeClaim volumes are mounts (`mounts.MountedFS`): their files live on the
+node (or with the PersistentVolume, `volumes.py`), are shared by every container that
+mounts them and outlive the container. The environment is the container's
 `env`/`envFrom` (ConfigMap, Secret and fieldRef values) and the Service links the
 kubelet adds (`KUBERNETES_SERVICE_HOST`, ...).
 """
@@ -21,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 from app.sim.machinery.clock import rfc3339
 from app.sim.nodes.containers.images import PROFILES, ImageProfile, profile_for
 from app.sim.nodes.containers.shell import ContainerContext, ContainerShell, decode, encode
+from app.sim.nodes.mounts import MountedFS
 from app.sim.nodes.runtime import repository_name
 from app.sim.nodes.vfs import VirtualFS
+from app.sim.nodes.volumes import volume_backing
 
 if TYPE_CHECKING:
     from app.sim.nodes import ClusterNodes
@@ -37,8 +42,6 @@ _WAITS = re.compile(
     r"\b(sleep|while|until|tail|read|nc|wget|curl|ping|top|watch|nginx|httpd|redis-server|"
     r"yes|timeout|nohup)\b"
 )
-# The most files a hostPath directory mount copies into a container.
-MAX_HOST_FILES = 500
 
 
 class ContainerError(Exception):
@@ -274,7 +277,7 @@ class ContainerAccess:
     def _build_fs(
         self, agent: NodeAgent, pod: PodRuntime, spec: dict[str, Any], profile: ImageProfile
     ) -> VirtualFS:
-        fs = VirtualFS()
+        fs = MountedFS()
         stamp = rfc3339(agent.clock.now())
         for directory in ("/bin", "/tmp", "/root", "/var", "/usr/bin", "/home", "/proc"):
             fs.mkdir(directory)
@@ -319,27 +322,23 @@ class ContainerAccess:
             target = str(mount.get("mountPath") or "")
             if not target.startswith("/"):
                 continue
-            files = self._volume_files(fs, pod, volume, target, stamp)
-            if files is None:
+            backing = volume_backing(self.nodes, self._agent_of(pod), pod, volume)
+            if backing is not None:
+                if not refresh and isinstance(fs, MountedFS):
+                    _mount_backing(fs, target, backing, mount)
                 continue
-            projected = any(k in volume for k in ("configMap", "secret", "downwardAPI"))
-            if refresh and ("hostPath" in volume or not projected):
-                continue
+            files = self._volume_files(pod, volume)
             _place_files(fs, target, files, mount.get("subPath"), stamp, refresh=refresh)
         if refresh:
             return
         self._mount_service_account(fs, pod, stamp)
 
-    def _volume_files(
-        self, fs: VirtualFS, pod: PodRuntime, volume: dict[str, Any], target: str, stamp: str
-    ) -> dict[str, str] | None:
-        """The files a volume shows under its mount; None once a single host file is copied."""
+    def _volume_files(self, pod: PodRuntime, volume: dict[str, Any]) -> dict[str, str]:
+        """The files a projected volume shows under its mount (a copy)."""
         if "configMap" in volume:
             return self._config_map_files(pod, volume["configMap"])
         if "secret" in volume:
             return self._secret_files(pod, volume["secret"])
-        if "hostPath" in volume:
-            return self._host_path_files(fs, pod, volume["hostPath"], target, stamp)
         if "downwardAPI" in volume:
             return self._downward_api_files(pod, volume["downwardAPI"])
         return {}
@@ -355,22 +354,6 @@ class ContainerAccess:
         obj = self.nodes.store.get("", "secrets", pod.namespace, str(source.get("secretName")))
         files = {k: decode(base64.b64decode(v)) for k, v in ((obj or {}).get("data") or {}).items()}
         return _select(files, source.get("items"))
-
-    def _host_path_files(
-        self, fs: VirtualFS, pod: PodRuntime, source: dict[str, Any], target: str, stamp: str
-    ) -> dict[str, str] | None:
-        # A copy of the node's files at the container's start: reads see the
-        # node's certificates and manifests; writes stay in the container.
-        files: dict[str, str] = {}
-        host = str(source.get("path") or "")
-        node_fs = self._agent_of(pod).fs
-        if node_fs.is_file(host):
-            fs.write(target, node_fs.read(host), mtime=stamp)
-            return None
-        if node_fs.is_dir(host):
-            for path in node_fs.walk_files(host)[:MAX_HOST_FILES]:
-                files[path[len(host.rstrip("/")) + 1 :]] = node_fs.read(path)
-        return files
 
     def _downward_api_files(self, pod: PodRuntime, source: dict[str, Any]) -> dict[str, str]:
         files: dict[str, str] = {}
@@ -503,6 +486,19 @@ def _default_argv(profile: ImageProfile) -> list[str]:
         "mysql": ["mysqld"],
         "postgres": ["postgres"],
     }.get(profile.name, ["sh"])
+
+
+def _mount_backing(
+    fs: MountedFS, target: str, backing: tuple[VirtualFS, str], mount: dict[str, Any]
+) -> None:
+    """Mount a volume's backing directory (or its `subPath`, created when missing)."""
+    source, root = backing
+    sub = str(mount.get("subPath") or "")
+    if sub:
+        root = posixpath.join(root, sub)
+        if not source.exists(root):
+            source.mkdir(root)
+    fs.mount(target, source, root, read_only=bool(mount.get("readOnly")))
 
 
 def _select(files: dict[str, str], items: list[dict[str, Any]] | None) -> dict[str, str]:

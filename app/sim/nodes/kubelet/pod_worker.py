@@ -310,6 +310,9 @@ class PodWorker(AgentState):
                     return f"{failed} hostPath type check failed: {path} is not a file"
                 elif kind == "Directory" and not self.fs.is_dir(path):
                     return f"{failed} hostPath type check failed: {path} is not a directory"
+            claim_error = self._claim_error(pod, vol)
+            if claim_error is not None:
+                return claim_error
             for kind, plural, key in (
                 ("configMap", "configmaps", "name"),
                 ("secret", "secrets", "secretName"),
@@ -321,6 +324,32 @@ class PodWorker(AgentState):
                         label = "configmap" if plural == "configmaps" else "secret"
                         return f'{failed} {label} "{target}" not found'
         return None
+
+    def _claim_error(self, pod: PodRuntime, vol: dict[str, Any]) -> str | None:
+        """The volume manager's error for a claim that is missing or not bound
+        (pkg/kubelet/volumemanager/populator, getPVCExtractPV)."""
+        claim = (vol.get("persistentVolumeClaim") or {}).get("claimName")
+        if vol.get("ephemeral"):
+            claim = f"{pod.name}-{vol.get('name')}"
+        if not claim or pod.static:
+            return None
+        pvc = self.store.get("", "persistentvolumeclaims", pod.namespace, str(claim))
+        if pvc is None:
+            problem = (
+                f'failed to fetch PVC from API server: persistentvolumeclaims "{claim}" not found'
+            )
+        elif (pvc.get("status") or {}).get("phase") != "Bound" or not (
+            (pvc.get("spec") or {}).get("volumeName")
+        ):
+            problem = "PVC is not bound"
+        else:
+            return None
+        name = vol.get("name")
+        return (
+            f"Unable to attach or mount volumes: unmounted volumes=[{name}], unattached "
+            f"volumes=[], failed to process volumes=[{name}]: error processing PVC "
+            f"{pod.namespace}/{claim}: {problem}"
+        )
 
     def _try_start(self, pod: PodRuntime, slot: Slot, t: float) -> None:
         spec = self._container_spec(pod, slot.name)
@@ -511,6 +540,10 @@ class PodWorker(AgentState):
                     # The kubelet's final delete once the containers are gone.
                     self._delete_api_pod(pod.namespace, pod.name)
             del self.pods[key]
+            # The pod's directory (its emptyDir volumes) goes with it.
+            pod_dir = f"/var/lib/kubelet/pods/{key}"
+            if self.fs.is_dir(pod_dir):
+                self.fs.remove(pod_dir, recursive=True)
 
     def _delete_api_pod(self, namespace: str, name: str, only_mirror_of: str | None = None) -> None:
         obj = self.store.get("", "pods", namespace, name)

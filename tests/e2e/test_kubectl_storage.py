@@ -1,0 +1,162 @@
+"""Storage with the real kubectl: the default class `local-path` provisioning on the
+first consumer, why claims stay Pending, expansion, data that outlives its pod,
+emptyDirs shared by a pod's containers and the logging sidecar."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.sim.machinery.clock import ManualClock
+from tests.fixtures.sim import SimCluster
+
+pytestmark = pytest.mark.kubectl
+
+
+@pytest.fixture
+def sim_cluster(sim_cluster_factory) -> SimCluster:
+    # Pods start only when the control plane runs: a manual clock the tests move.
+    return sim_cluster_factory(nodes=2, clock=ManualClock())
+
+
+def _advance(sim: SimCluster, seconds: int = 5) -> None:
+    sim.server.call(sim.cluster.control_plane.advance, seconds)
+
+
+def _claim(name: str, size: str = "100Mi", **spec: object) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": size}},
+            **spec,
+        },
+    }
+
+
+def _pod(name: str, claim: str, mount: str = "/data") -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "busybox",
+                    "command": ["sleep", "3600"],
+                    "volumeMounts": [{"name": "data", "mountPath": mount}],
+                }
+            ],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}],
+        },
+    }
+
+
+def _apply(kubectl, *objects: dict) -> None:
+    kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}),
+    )
+
+
+def _events(kubectl, name: str) -> list[tuple[str, str, str]]:
+    items = kubectl(
+        "get", "events", "--field-selector", f"involvedObject.name={name}", "-o", "json"
+    ).json()["items"]
+    return [(e["type"], e["reason"], e["message"]) for e in items]
+
+
+def test_default_class_provisions_for_the_first_consumer(sim_cluster, kubectl) -> None:
+    classes = kubectl("get", "storageclass").lines
+    assert classes[1].split()[:5] == [
+        "local-path",
+        "(default)",
+        "rancher.io/local-path",
+        "Delete",
+        "WaitForFirstConsumer",
+    ]
+    _apply(kubectl, _claim("data"))
+    _advance(sim_cluster)
+    assert kubectl("get", "pvc", "data", "-o", "jsonpath={.status.phase}").stdout == "Pending"
+    assert (
+        "Normal",
+        "WaitForFirstConsumer",
+        "waiting for first consumer to be created before binding",
+    ) in _events(kubectl, "data")
+    _apply(kubectl, _pod("writer", "data"))
+    _advance(sim_cluster)
+    claim = kubectl("get", "pvc", "data", "-o", "json").json()
+    assert claim["status"]["phase"] == "Bound"
+    node = kubectl("get", "pod", "writer", "-o", "jsonpath={.spec.nodeName}").stdout
+    volume = kubectl("get", "pv", claim["spec"]["volumeName"], "-o", "json").json()
+    terms = volume["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+    assert terms[0]["matchExpressions"][0]["values"] == [node]
+    reasons = [reason for _, reason, _ in _events(kubectl, "data")]
+    assert reasons.index("ExternalProvisioning") < reasons.index("ProvisioningSucceeded")
+
+    # The data lives on the node, in the volume's directory, and outlives the pod.
+    kubectl("exec", "writer", "--", "sh", "-c", "echo kept > /data/note")
+    path = volume["spec"]["hostPath"]["path"]
+    assert sim_cluster.cluster.node_access.read_file(node, f"{path}/note") == "kept\n"
+    kubectl("delete", "pod", "writer", "--grace-period=0", "--force")
+    _advance(sim_cluster)
+    _apply(kubectl, _pod("reader", "data", mount="/srv"))
+    _advance(sim_cluster)
+    assert kubectl("exec", "reader", "--", "cat", "/srv/note").stdout == "kept\n"
+
+    # reclaimPolicy Delete: the claim's deletion removes the volume and its directory.
+    kubectl("delete", "pod", "reader", "--grace-period=0", "--force")
+    kubectl("delete", "pvc", "data", "--wait=false")
+    _advance(sim_cluster)
+    assert kubectl("get", "pv", "-o", "name").stdout == ""
+    shell = sim_cluster.cluster.node_access.shell(node)
+    assert shell.run(f"ls {path}").exit_code != 0
+
+
+def test_empty_dir_is_shared_and_host_path_is_the_nodes(sim_cluster, kubectl) -> None:
+    mounts = [
+        {"name": "shared", "mountPath": "/shared"},
+        {"name": "host", "mountPath": "/host"},
+    ]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "pair"},
+        "spec": {
+            "containers": [
+                {
+                    "name": name,
+                    "image": "busybox",
+                    "command": ["sleep", "3600"],
+                    "volumeMounts": mounts,
+                }
+                for name in ("one", "two")
+            ],
+            "volumes": [
+                {"name": "shared", "emptyDir": {}},
+                {"name": "host", "hostPath": {"path": "/srv/pair", "type": "DirectoryOrCreate"}},
+            ],
+        },
+    }
+    _apply(kubectl, pod)
+    _advance(sim_cluster)
+    kubectl("exec", "pair", "-c", "one", "--", "sh", "-c", "echo from-one > /shared/x")
+    assert kubectl("exec", "pair", "-c", "two", "--", "cat", "/shared/x").stdout == "from-one\n"
+    kubectl("exec", "pair", "-c", "two", "--", "sh", "-c", "echo on-node > /host/y")
+    node = kubectl("get", "pod", "pair", "-o", "jsonpath={.spec.nodeName}").stdout
+    shell = sim_cluster.cluster.node_access.shell(node)
+    assert shell.run("cat /srv/pair/y").stdout == "on-node\n"
+    uid = kubectl("get", "pod", "pair", "-o", "jsonpath={.metadata.uid}").stdout
+    empty_dir = f"/var/lib/kubelet/pods/{uid}/volumes/kubernetes.io~empty-dir/shared"
+    assert shell.run(f"cat {empty_dir}/x").stdout == "from-one\n"
+    # The emptyDir goes with the pod; the hostPath stays on the node.
+    kubectl("delete", "pod", "pair", "--grace-period=0", "--force")
+    _advance(sim_cluster)
+    assert shell.run(f"ls {empty_dir}").exit_code != 0
+    assert shell.run("cat /srv/pair/y").stdout == "on-node\n"
