@@ -160,3 +160,52 @@ def test_empty_dir_is_shared_and_host_path_is_the_nodes(sim_cluster, kubectl) ->
     _advance(sim_cluster)
     assert shell.run(f"ls {empty_dir}").exit_code != 0
     assert shell.run("cat /srv/pair/y").stdout == "on-node\n"
+
+
+def test_logging_sidecar_follows_the_main_containers_file(sim_cluster, kubectl) -> None:
+    log = [{"name": "logs", "mountPath": "/var/log"}]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "app"},
+        "spec": {
+            "initContainers": [
+                {
+                    "name": "sidecar",
+                    "image": "busybox",
+                    "restartPolicy": "Always",
+                    "command": ["sh", "-c", "tail -F /var/log/app.log"],
+                    "volumeMounts": log,
+                }
+            ],
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "busybox",
+                    "command": [
+                        "sh",
+                        "-c",
+                        "while true; do date >> /var/log/app.log; sleep 5; done",
+                    ],
+                    "volumeMounts": log,
+                }
+            ],
+            "volumes": [{"name": "logs", "emptyDir": {}}],
+        },
+    }
+    _apply(kubectl, pod)
+    _advance(sim_cluster, 2)
+    _advance(sim_cluster, 20)
+    row = kubectl("get", "pod", "app", "--no-headers").stdout.split()
+    assert row[1:3] == ["2/2", "Running"]
+    status = kubectl("get", "pod", "app", "-o", "json").json()["status"]
+    [sidecar] = status["initContainerStatuses"]
+    assert "running" in sidecar["state"] and sidecar["ready"] is True
+    written = kubectl("exec", "app", "-c", "main", "--", "cat", "/var/log/app.log").lines
+    assert len(written) >= 4
+    assert all(line.endswith(" UTC " + line.split()[-1]) for line in written)
+    logs = kubectl("logs", "app", "-c", "sidecar").lines
+    assert logs == written
+    assert kubectl("logs", "app", "-c", "main").stdout == ""
+    _advance(sim_cluster, 10)
+    assert len(kubectl("logs", "app", "-c", "sidecar").lines) == len(written) + 2

@@ -88,6 +88,7 @@ class ClusterNodes:
                 on_etcd_restore=self._restore_store,
             )
             self.agents[name].run_one_shot = self._run_one_shot
+            self.agents[name].follow_file = self._follow_file
             added.append(name)
         return added
 
@@ -96,6 +97,29 @@ class ClusterNodes:
         from app.sim.nodes.containers import ContainerAccess
 
         return ContainerAccess(self).one_shot(pod, spec)
+
+    def _follow_file(self, pod: Any, slot: Any) -> list[str]:
+        from app.sim.nodes.containers import ContainerAccess
+
+        return ContainerAccess(self).followed_lines(pod, slot)
+
+    def _replay_writes(self, now: float) -> None:
+        """Files the containers' loops write (`date >> /var/log/app.log`), up to now."""
+        from app.sim.nodes.containers import ContainerAccess
+
+        access: ContainerAccess | None = None
+        for agent in self.agents.values():
+            for pod in agent.pods.values():
+                if pod.terminated:
+                    continue
+                for slot in pod.slots.values():
+                    rec = slot.current
+                    if rec is None or not rec.running():
+                        continue
+                    if not rec.program.get("writes") and not rec.program.get("follows"):
+                        continue
+                    access = access or ContainerAccess(self)
+                    access.replay_writes(pod, slot, now)
 
     def agent(self, node: str) -> NodeAgent:
         """The agent of a node; KeyError when the cluster has no such node."""
@@ -110,6 +134,7 @@ class ClusterNodes:
             for agent in self.agents.values():
                 agent.sync(now, pods)
             self._forget_deleted_volumes()
+            self._replay_writes((now or self.clock.now()).timestamp())
             self._publish_logs()
 
     def shell(self, node: str, cwd: str = "/root") -> Any:
@@ -176,8 +201,8 @@ class ClusterNodes:
                     continue
                 for slot in pod.slots.values():
                     if slot.current is not None:
-                        fresh[(pod.namespace, pod.name, slot.name)] = agent.container_lines(
-                            slot.current, now
+                        fresh[(pod.namespace, pod.name, slot.name)] = agent.container_output(
+                            pod, slot, slot.current, now
                         )
         # Replace entries in place: the API server reads this dict from other threads.
         for key in [k for k in pod_logs if k not in fresh]:

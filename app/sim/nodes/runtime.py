@@ -206,8 +206,12 @@ class Program:
     `exit_after` None: runs until killed. `logs`: (offset, severity, text) where a
     severity of I/W/E adds a klog header with the time at rendering. `repeat`: a loop
     that logs `lines` every `period` seconds from `start`. `files`: (offset, path,
-    present) changes seen by exec probes. `ports`: where HTTP/TCP probes connect;
-    `tls_ports`: those of them that only speak HTTPS.
+    present) changes seen by exec probes. `writes`: (offset, path, append, text) lines
+    the process writes into files (`date >> /var/log/app.log`), once at `offset` or,
+    with offset None, on every turn of the `repeat` loop; a text of `DATE` is what
+    `date` prints at that moment. `follows`: the file a `tail -f` prints as it grows.
+    `ports`: where HTTP/TCP probes connect; `tls_ports`: those of them that only speak
+    HTTPS.
     """
 
     exit_after: float | None = None
@@ -215,6 +219,8 @@ class Program:
     logs: list[tuple[float, str, str]] = field(default_factory=list)
     repeat: tuple[float, float, list[tuple[str, str]]] | None = None
     files: list[tuple[float, str, bool]] = field(default_factory=list)
+    writes: list[tuple[float | None, str, bool, str]] = field(default_factory=list)
+    follows: str = ""
     ports: list[int] = field(default_factory=list)
     tls_ports: list[int] = field(default_factory=list)
     # "address:port" sockets as `ss -tlnp` shows them (filled for host-network servers).
@@ -231,6 +237,7 @@ class Program:
         prog = cls(**data)
         prog.logs = [tuple(x) for x in prog.logs]  # type: ignore[misc]
         prog.files = [tuple(x) for x in prog.files]  # type: ignore[misc]
+        prog.writes = [tuple(x) for x in prog.writes]  # type: ignore[misc]
         if prog.repeat is not None:
             lines = [(str(a), str(b)) for a, b in prog.repeat[2]]
             prog.repeat = (prog.repeat[0], prog.repeat[1], lines)
@@ -270,6 +277,9 @@ def _script_program(script: str, prog: Program) -> Program:
     loop = re.search(r"while\s+(true|:|\[\s*1\s*\])\s*;\s*do\s+(.*?);?\s*done", script, re.S)
     head = script[: loop.start()] if loop else script
     for raw in re.split(r";|&&|\n", head):
+        if _redirected_write(raw, t, prog):
+            unknown = False
+            continue
         words = _words(raw)
         if not words:
             continue
@@ -296,9 +306,11 @@ def _script_program(script: str, prog: Program) -> Program:
             prog.exit_after = t
             prog.exit_code = 1
             return prog
-        elif cmd in ("tail", "nginx", "httpd", "httpd-foreground", "redis-server") and (
-            cmd != "tail" or "-f" in args
-        ):
+        elif cmd == "tail" and _follows(args):
+            prog.follows = _follows(args)
+            prog.exit_after = None
+            return prog
+        elif cmd in ("nginx", "httpd", "httpd-foreground", "redis-server"):
             prog.exit_after = None
             return prog
     if loop:
@@ -306,12 +318,15 @@ def _script_program(script: str, prog: Program) -> Program:
         period = 0.0
         lines: list[tuple[str, str]] = []
         for raw in re.split(r";|&&|\n", body):
+            if _redirected_write(raw, None, prog):
+                continue
             words = _words(raw)
             if words and words[0] == "echo":
                 lines.append(("", " ".join(a for a in words[1:] if a != "-n")))
             elif words and words[0] == "sleep" and len(words) > 1:
                 period += _seconds(words[1])
-        prog.repeat = (t, max(period, 1.0), lines) if lines else None
+        has_writes = any(offset is None for offset, *_ in prog.writes)
+        prog.repeat = (t, max(period, 1.0), lines) if lines or has_writes else None
         prog.exit_after = None
         return prog
     # A script that ends by running some other program (a server binary) keeps
@@ -319,6 +334,49 @@ def _script_program(script: str, prog: Program) -> Program:
     prog.exit_after = None if unknown else t
     prog.exit_code = 0
     return prog
+
+
+_REDIRECT = re.compile(r"^(?P<cmd>.*?)\s*(?P<op>>>|>)\s*(?P<path>/\S+)\s*$", re.S)
+
+
+def _redirected_write(raw: str, offset: float | None, prog: Program) -> bool:
+    """`echo text >> /file` or `date > /file`: record the write (once at `offset`,
+    or on every loop turn when None); False when `raw` is no such command."""
+    match = _REDIRECT.match(raw.strip())
+    if match is None:
+        return False
+    words = _words(match.group("cmd"))
+    if not words or words[0] not in ("echo", "date"):
+        return False
+    if words[0] == "date":
+        text = "DATE"
+    else:
+        text = " ".join(a for a in words[1:] if a != "-n").replace("$(date)", "DATE")
+    path = match.group("path").strip("'\"")
+    prog.writes.append((offset, path, match.group("op") == ">>", text))
+    return True
+
+
+def _follows(args: list[str]) -> str:
+    """The file `tail ARGS` follows (`-f`, `-F`, `--follow`), or ""."""
+    follow = any(
+        a in ("-f", "-F", "--follow", "--retry")
+        or a.startswith("--follow=")
+        or (a.startswith("-") and not a.startswith("--") and "f" in a.lower())
+        for a in args
+    )
+    files = []
+    skip = False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a in ("-n", "-c", "-s"):
+            skip = True
+            continue
+        if not a.startswith("-") and not a.startswith("+"):
+            files.append(a)
+    return files[-1] if follow and files else ""
 
 
 def _words(text: str) -> list[str]:

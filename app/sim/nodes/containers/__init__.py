@@ -19,6 +19,7 @@ import base64
 import posixpath
 import re
 import shlex
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from app.sim.machinery.clock import rfc3339
@@ -26,7 +27,7 @@ from app.sim.nodes.containers.images import PROFILES, ImageProfile, profile_for
 from app.sim.nodes.containers.shell import ContainerContext, ContainerShell, decode, encode
 from app.sim.nodes.mounts import MountedFS
 from app.sim.nodes.runtime import repository_name
-from app.sim.nodes.vfs import VirtualFS
+from app.sim.nodes.vfs import FsError, VirtualFS
 from app.sim.nodes.volumes import volume_backing
 
 if TYPE_CHECKING:
@@ -37,6 +38,12 @@ if TYPE_CHECKING:
 __all__ = ["ContainerAccess", "ContainerError", "ContainerShell", "decode", "encode"]
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# Lines `tail` prints of a file before following it.
+TAIL_LINES = 10
+# Loop turns replayed at most at once (a cluster left alone for days), and the lines
+# a file written by a loop keeps (its oldest go): bounds on the simulator's memory.
+MAX_REPLAYED_TURNS = 1000
+MAX_FILE_LINES = 5000
 # Scripts the kubelet's timeline runs itself: they wait, loop, read or serve.
 _WAITS = re.compile(
     r"\b(sleep|while|until|tail|read|nc|wget|curl|ping|top|watch|nginx|httpd|redis-server|"
@@ -178,6 +185,66 @@ class ContainerAccess:
             shell = ContainerShell(self.nodes, agent, fs, context, self._env(pod, spec))
             result = shell.run(script)
         return result.exit_code, result.stdout + result.stderr
+
+    # ---- files the main process writes and follows ----------------------------------
+
+    def replay_writes(self, pod: PodRuntime, slot: Slot, now: float) -> None:
+        """Put what a running container's loop wrote since the last call into its files
+        (`date >> /var/log/app.log` every 5 s), and note where a `tail -f` starts."""
+        rec = slot.current
+        if rec is None or not rec.running() or rec.started is None:
+            return
+        prog = rec.prog()
+        if not prog.writes and not prog.follows:
+            return
+        fs = self._container_fs(pod, slot)
+        if prog.follows and rec.skipped is None:
+            lines = fs.read(prog.follows).splitlines() if fs.is_file(prog.follows) else []
+            rec.skipped = max(0, len(lines) - TAIL_LINES)
+        if not prog.writes:
+            return
+        elapsed = now - rec.started
+        # `written` counts the one-off writes (in order), then the loop's turns.
+        once = [w for w in prog.writes if w[0] is not None]
+        done = rec.written
+        for index, (offset, path, append, text) in enumerate(once):
+            if index >= done and offset is not None and offset <= elapsed:
+                _write_line(fs, path, append, _render(text, rec.started + offset))
+                done = index + 1
+        if done >= len(once) and prog.repeat is not None and elapsed >= prog.repeat[0]:
+            start, period, _ = prog.repeat
+            turns = int((elapsed - start) // period) + 1
+            for turn in range(max(done - len(once), turns - MAX_REPLAYED_TURNS), turns):
+                moment = rec.started + start + turn * period
+                for offset, path, append, text in prog.writes:
+                    if offset is None:
+                        _write_line(fs, path, append, _render(text, moment))
+            done = len(once) + turns
+        rec.written = done
+
+    def followed_lines(self, pod: PodRuntime, slot: Slot) -> list[str]:
+        """What a container's `tail -f FILE` has printed: the file's lines since it
+        started (with the ten before, as tail prints first)."""
+        rec = slot.current
+        if rec is None:
+            return []
+        path = rec.prog().follows
+        fs = self._container_fs(pod, slot)
+        if not path or not fs.is_file(path):
+            return []
+        lines = fs.read(path).splitlines()
+        return lines[rec.skipped or 0 :]
+
+    def _container_fs(self, pod: PodRuntime, slot: Slot) -> VirtualFS:
+        rec = slot.current
+        assert rec is not None
+        fs = self.files.get(rec.id)
+        if fs is None:
+            spec = _container_spec(pod, slot.name)
+            profile = profile_for(repository_name(rec.image))
+            fs = self._build_fs(self._agent_of(pod), pod, spec, profile)
+            self.files[rec.id] = fs
+        return fs
 
     # ---- the network a container reaches -----------------------------------------------
 
@@ -499,6 +566,21 @@ def _mount_backing(
         if not source.exists(root):
             source.mkdir(root)
     fs.mount(target, source, root, read_only=bool(mount.get("readOnly")))
+
+
+def _render(text: str, moment: float) -> str:
+    """A written line; DATE is what busybox `date` prints at `moment`."""
+    stamp = datetime.fromtimestamp(moment, UTC)
+    return text.replace("DATE", f"{stamp:%a %b} {stamp.day:>2} {stamp:%H:%M:%S} UTC {stamp:%Y}")
+
+
+def _write_line(fs: VirtualFS, path: str, append: bool, line: str) -> None:
+    try:
+        old = fs.read(path) if append and fs.is_file(path) else ""
+        lines = (old + line + "\n").splitlines(keepends=True)
+        fs.write(path, "".join(lines[-MAX_FILE_LINES:]))
+    except FsError:
+        return  # a read-only mount, or a directory in the way: the write fails
 
 
 def _select(files: dict[str, str], items: list[dict[str, Any]] | None) -> dict[str, str]:

@@ -124,7 +124,11 @@ class PodWorker(AgentState):
             pod.ip = self._allocate_ip()
         for c in pod.spec.get("initContainers") or []:
             pod.slots[c["name"]] = Slot(
-                name=c["name"], init=True, waiting="PodInitializing", next_try=now
+                name=c["name"],
+                init=True,
+                waiting="PodInitializing",
+                next_try=now,
+                sidecar=c.get("restartPolicy") == "Always",
             )
         for c in pod.spec.get("containers") or []:
             waiting = "PodInitializing" if pod.spec.get("initContainers") else "ContainerCreating"
@@ -183,15 +187,24 @@ class PodWorker(AgentState):
         return min(times) if times else None
 
     def _active_slots(self, pod: PodRuntime) -> list[Slot]:
-        """Slots that may start now: the first unfinished init container, else the app
-        containers."""
+        """Slots that may start now: init containers in order (a sidecar, an init
+        container with restartPolicy Always, lets the next one start once it has
+        started, and keeps being restarted), then the app containers."""
         if pod.terminating_since is not None:
             return []
+        sidecars: list[Slot] = []
         for slot in pod.slots.values():
-            if slot.init and not slot.done:
+            if not slot.init:
+                continue
+            if slot.sidecar:
+                if not slot.final:
+                    sidecars.append(slot)
+                if not slot.done:
+                    return sidecars
+            elif not slot.done:
                 # A failed init container with restartPolicy Never fails the pod.
-                return [] if slot.final else [slot]
-        return [s for s in pod.slots.values() if not s.init and not s.final]
+                return sidecars if slot.final else [*sidecars, slot]
+        return sidecars + [s for s in pod.slots.values() if not s.init and not s.final]
 
     def _step(self, pod: PodRuntime, t: float) -> None:
         pod.version += 1
@@ -213,6 +226,25 @@ class PodWorker(AgentState):
                 self._run_probes(pod, slot, t)
             elif slot in self._active_slots(pod) and slot.next_try <= t and self.runtime_running():
                 self._try_start(pod, slot, t)
+        self._stop_sidecars_after_mains(pod, t)
+
+    def _stop_sidecars_after_mains(self, pod: PodRuntime, t: float) -> None:
+        """Once every app container of a pod that does not restart them has ended,
+        the kubelet stops its sidecars (the pod can then complete, e.g. a Job's)."""
+        app = [s for s in pod.slots.values() if not s.init]
+        if (pod.spec.get("restartPolicy") or "Always") == "Always" or not app:
+            return
+        if not all(s.final for s in app):
+            return
+        for slot in pod.slots.values():
+            if slot.sidecar and not slot.final:
+                if slot.current is not None and slot.current.running():
+                    killed = self._ignores_sigterm(pod, slot)
+                    code, reason = (SIGKILL_EXIT, "Error") if killed else (0, "Completed")
+                    self._kill(pod, slot, t, code, reason, restart=False)
+                slot.final = True
+                if slot.current is not None:
+                    slot.waiting, slot.waiting_message = "", ""
 
     def _ignores_sigterm(self, pod: PodRuntime, slot: Slot) -> bool:
         spec = self._container_spec(pod, slot.name)
@@ -451,6 +483,8 @@ class PodWorker(AgentState):
                 }
         if "readinessProbe" not in spec and slot.started_ok:
             slot.ready = True
+        if slot.sidecar and slot.started_ok:
+            slot.done = True  # the next init container may start
         self._event(pod, t, "Normal", "Created", f"Created container: {slot.name}", slot)
         if prog.reason == "StartError":
             self._event(pod, t, "Warning", "Failed", f"Error: {prog.message}", slot)
@@ -466,11 +500,14 @@ class PodWorker(AgentState):
         slot.ready = False
         slot.probes = {}
         policy = pod.spec.get("restartPolicy") or "Always"
-        if slot.init and code == 0:
+        if slot.init and code == 0 and not slot.sidecar:
             slot.done = True
             return
         restart = policy == "Always" or (policy == "OnFailure" and code != 0)
-        if slot.init and code != 0:
+        if slot.sidecar:
+            # A sidecar is restarted whatever the pod's restartPolicy says.
+            restart = True
+        if slot.init and code != 0 and not slot.sidecar:
             restart = policy != "Never"
         if not restart or pod.terminating_since is not None:
             slot.final = True
