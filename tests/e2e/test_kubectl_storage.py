@@ -209,3 +209,64 @@ def test_logging_sidecar_follows_the_main_containers_file(sim_cluster, kubectl) 
     assert kubectl("logs", "app", "-c", "main").stdout == ""
     _advance(sim_cluster, 10)
     assert len(kubectl("logs", "app", "-c", "sidecar").lines) == len(written) + 2
+
+
+def _scheduling_messages(kubectl, pod: str) -> list[str]:
+    return [m for _, reason, m in _events(kubectl, pod) if reason == "FailedScheduling"]
+
+
+def test_pending_claims_and_their_pods_say_why(sim_cluster, kubectl) -> None:
+    _apply(
+        kubectl,
+        _claim("typo", storageClassName="manual"),
+        _claim("bare", storageClassName=""),
+        _pod("stuck", "typo"),
+    )
+    _advance(sim_cluster)
+    described = kubectl("describe", "pvc", "typo").stdout
+    assert 'storageclass.storage.k8s.io "manual" not found' in described
+    assert "ProvisioningFailed" in described
+    assert (
+        "Normal",
+        "FailedBinding",
+        "no persistent volumes available for this claim and no storage class is set",
+    ) in _events(kubectl, "bare")
+    assert kubectl("get", "pod", "stuck", "-o", "jsonpath={.status.phase}").stdout == "Pending"
+    [message] = _scheduling_messages(kubectl, "stuck")
+    assert message.startswith(
+        "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims."
+    )
+    # A matching volume appears: the claim binds and the pod is scheduled.
+    volume = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": "pv-manual"},
+        "spec": {
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce", "ReadWriteMany"],
+            "storageClassName": "manual",
+            "nfs": {"server": "10.0.0.9", "path": "/exports/manual"},
+        },
+    }
+    _apply(kubectl, volume)
+    _advance(sim_cluster)
+    _advance(sim_cluster)
+    assert kubectl("get", "pvc", "typo", "-o", "jsonpath={.status.phase}").stdout == "Bound"
+    assert kubectl("get", "pod", "stuck", "-o", "jsonpath={.status.phase}").stdout == "Running"
+    # An nfs volume's data lives with the volume, not on a node.
+    kubectl("exec", "stuck", "--", "sh", "-c", "echo shared > /data/f")
+    assert sim_cluster.cluster.node_access.volume_data["pv-manual"].read("/f") == "shared\n"
+
+
+def test_read_write_once_pod_claim_admits_one_pod(sim_cluster, kubectl) -> None:
+    _apply(kubectl, _claim("solo", accessModes=["ReadWriteOncePod"]), _pod("first", "solo"))
+    _advance(sim_cluster)
+    assert kubectl("get", "pod", "first", "-o", "jsonpath={.status.phase}").stdout == "Running"
+    _apply(kubectl, _pod("second", "solo"))
+    _advance(sim_cluster)
+    assert kubectl("get", "pod", "second", "-o", "jsonpath={.status.phase}").stdout == "Pending"
+    [message] = _scheduling_messages(kubectl, "second")
+    assert (
+        "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod "
+        "access mode" in message
+    )
