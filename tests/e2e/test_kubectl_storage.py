@@ -270,3 +270,36 @@ def test_read_write_once_pod_claim_admits_one_pod(sim_cluster, kubectl) -> None:
         "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod "
         "access mode" in message
     )
+
+
+def test_expansion_follows_the_class(sim_cluster, kubectl) -> None:
+    grow = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": "grow"},
+        "provisioner": "rancher.io/local-path",
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "allowVolumeExpansion": True,
+    }
+    _apply(kubectl, grow, _claim("big", storageClassName="grow"), _claim("fixed"))
+    _apply(kubectl, _pod("user-big", "big"), _pod("user-fixed", "fixed"))
+    _advance(sim_cluster)
+    patch = '{"spec":{"resources":{"requests":{"storage":"%s"}}}}'
+    refused = kubectl("patch", "pvc", "fixed", "-p", patch % "200Mi", check=False)
+    assert refused.returncode == 1
+    assert (
+        "only dynamically provisioned pvc can be resized and the storageclass that provisions "
+        "the pvc must support resize" in refused.stderr
+    )
+    shrink = kubectl("patch", "pvc", "big", "-p", patch % "50Mi", check=False)
+    assert "field can not be less than previous value" in shrink.stderr
+    kubectl("patch", "pvc", "big", "-p", patch % "300Mi")
+    _advance(sim_cluster)
+    claim = kubectl("get", "pvc", "big", "-o", "json").json()
+    assert claim["status"]["capacity"] == {"storage": "300Mi"}
+    volume = kubectl("get", "pv", claim["spec"]["volumeName"], "-o", "json").json()
+    assert volume["spec"]["capacity"] == {"storage": "300Mi"}
+    row = kubectl("get", "pvc", "big", "--no-headers").stdout.split()
+    assert row[3] == "300Mi"
+    reasons = [reason for _, reason, _ in _events(kubectl, "big")]
+    assert "Resizing" in reasons and "FileSystemResizeSuccessful" in reasons

@@ -60,6 +60,7 @@ def _registry() -> dict[str, Callable[[], Controller]]:
     from app.sim.controllers.serviceaccount import ServiceAccountController
     from app.sim.controllers.statefulset import StatefulSetController
     from app.sim.controllers.volume import PersistentVolumeBinder
+    from app.sim.controllers.volume_expand import PersistentVolumeExpander
 
     # Upstream's canonical controller names (cmd/kube-controller-manager/names), in an
     # order that lets one step carry a change down the ownership chain
@@ -79,6 +80,7 @@ def _registry() -> dict[str, Callable[[], Controller]]:
         "daemonset-controller": DaemonSetController,
         "statefulset-controller": StatefulSetController,
         "persistentvolume-binder-controller": PersistentVolumeBinder,
+        "persistentvolume-expander-controller": PersistentVolumeExpander,
         "disruption-controller": DisruptionController,
         "endpointslice-controller": EndpointSliceController,
         "endpoints-controller": EndpointsController,
@@ -100,6 +102,7 @@ ALIASES = {
     "daemonset": "daemonset-controller",
     "statefulset": "statefulset-controller",
     "persistentvolume-binder": "persistentvolume-binder-controller",
+    "persistentvolume-expander": "persistentvolume-expander-controller",
     "endpointslice": "endpointslice-controller",
     "endpoint": "endpoints-controller",
     "resourcequota": "resourcequota-controller",
@@ -137,8 +140,6 @@ KNOWN_ELSEWHERE = frozenset(
         "nodeipam",
         "persistentvolume-attach-detach-controller",
         "attachdetach",
-        "persistentvolume-expander-controller",
-        "persistentvolume-expander",
         "clusterrole-aggregation-controller",
         "clusterrole-aggregation",
         "persistentvolumeclaim-protection-controller",

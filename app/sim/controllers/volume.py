@@ -406,7 +406,9 @@ class PersistentVolumeBinder:
         status = updated.setdefault("status", {})
         status["phase"] = "Bound"
         status["accessModes"] = list(pv["spec"].get("accessModes") or [])
-        status["capacity"] = dict(pv["spec"].get("capacity") or {})
+        if not status.get("capacity"):
+            # Once bound, the capacity changes only through expansion (volume_expand.py).
+            status["capacity"] = dict(pv["spec"].get("capacity") or {})
         if updated != current:
             ctx.client.update("", "persistentvolumeclaims", updated)
         return pv
