@@ -223,7 +223,7 @@ class ClusterNodes:
             del self.volume_data[name]
         for agent in agents:
             for entry in agent.fs.listdir(LOCAL_PATH_ROOT):
-                if entry.split("_", 1)[0] not in names:
+                if entry.startswith("pvc-") and entry.split("_", 1)[0] not in names:
                     agent.fs.remove(f"{LOCAL_PATH_ROOT}/{entry}", recursive=True)
 
     def _restore_store(self, data: dict[str, Any]) -> None:

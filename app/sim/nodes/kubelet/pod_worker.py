@@ -334,7 +334,8 @@ class PodWorker(AgentState):
             failed = f'MountVolume.SetUp failed for volume "{name}" :'
             if host:
                 path, kind = str(host.get("path") or ""), host.get("type") or ""
-                if kind == "DirectoryOrCreate" and not self.fs.exists(path):
+                # No type: containerd creates a missing bind-mount source directory.
+                if kind in ("", "DirectoryOrCreate") and not self.fs.exists(path):
                     self.fs.mkdir(path)
                 elif kind == "FileOrCreate" and not self.fs.exists(path):
                     self.fs.write(path, "")
