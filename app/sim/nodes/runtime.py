@@ -314,25 +314,30 @@ def _script_program(script: str, prog: Program) -> Program:
             prog.exit_after = None
             return prog
     if loop:
-        body = loop.group(2)
-        period = 0.0
-        lines: list[tuple[str, str]] = []
-        for raw in re.split(r";|&&|\n", body):
-            if _redirected_write(raw, None, prog):
-                continue
-            words = _words(raw)
-            if words and words[0] == "echo":
-                lines.append(("", " ".join(a for a in words[1:] if a != "-n")))
-            elif words and words[0] == "sleep" and len(words) > 1:
-                period += _seconds(words[1])
-        has_writes = any(offset is None for offset, *_ in prog.writes)
-        prog.repeat = (t, max(period, 1.0), lines) if lines or has_writes else None
-        prog.exit_after = None
-        return prog
+        return _loop_program(loop.group(2), t, prog)
     # A script that ends by running some other program (a server binary) keeps
     # running; one made only of shell built-ins ends when they are done.
     prog.exit_after = None if unknown else t
     prog.exit_code = 0
+    return prog
+
+
+def _loop_program(body: str, start: float, prog: Program) -> Program:
+    """A `while true` loop from `start`: what its body echoes and writes every turn,
+    one turn per the sum of its sleeps."""
+    period = 0.0
+    lines: list[tuple[str, str]] = []
+    for raw in re.split(r";|&&|\n", body):
+        if _redirected_write(raw, None, prog):
+            continue
+        words = _words(raw)
+        if words and words[0] == "echo":
+            lines.append(("", " ".join(a for a in words[1:] if a != "-n")))
+        elif words and words[0] == "sleep" and len(words) > 1:
+            period += _seconds(words[1])
+    has_writes = any(offset is None for offset, *_ in prog.writes)
+    prog.repeat = (start, max(period, 1.0), lines) if lines or has_writes else None
+    prog.exit_after = None
     return prog
 
 

@@ -72,9 +72,9 @@ def volume_backing(
         return _directory(VirtualFS(), "/")
     spec = pv.get("spec") or {}
     for kind in ("hostPath", "local"):
-        path = (spec.get(kind) or {}).get("path")
-        if path:
-            return _directory(agent.fs, str(path))
+        source = (spec.get(kind) or {}).get("path")
+        if source:
+            return _directory(agent.fs, str(source))
     name = str((pv.get("metadata") or {}).get("name"))
     return nodes.volume_data.setdefault(name, VirtualFS()), "/"
 

@@ -18,8 +18,7 @@ from app.sim.scheduler.snapshot import NodeInfo, Snapshot
 
 NAME = "VolumeRestrictions"
 ERR_REASON_RWOP_CONFLICT = (
-    "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod "
-    "access mode"
+    "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode"
 )
 
 _STATE: StateKey[int] = StateKey("PreFilterVolumeRestrictions")
