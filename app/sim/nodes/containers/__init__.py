@@ -19,7 +19,6 @@ import base64
 import posixpath
 import re
 import shlex
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from app.sim.machinery.clock import rfc3339
@@ -38,8 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["ContainerAccess", "ContainerError", "ContainerShell", "decode", "encode"]
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-# Lines `tail` prints of a file before following it.
-TAIL_LINES = 10
 # Loop turns replayed at most at once (a cluster left alone for days), and the lines
 # a file written by a loop keeps (its oldest go): bounds on the simulator's memory.
 MAX_REPLAYED_TURNS = 1000
@@ -200,7 +197,8 @@ class ContainerAccess:
         fs = self._container_fs(pod, slot)
         if prog.follows and rec.skipped is None:
             lines = fs.read(prog.follows).splitlines() if fs.is_file(prog.follows) else []
-            rec.skipped = max(0, len(lines) - TAIL_LINES)
+            start = prog.tail_from
+            rec.skipped = start - 1 if start > 0 else max(0, len(lines) + start)
         if not prog.writes:
             return
         elapsed = now - rec.started
@@ -209,7 +207,7 @@ class ContainerAccess:
         done = rec.written
         for index, (offset, path, append, text) in enumerate(once):
             if index >= done and offset is not None and offset <= elapsed:
-                _write_line(fs, path, append, _render(text, rec.started + offset))
+                _write_line(fs, path, append, prog.render(text, rec.started + offset, 0))
                 done = index + 1
         if done >= len(once) and prog.repeat is not None and elapsed >= prog.repeat[0]:
             start, period, _ = prog.repeat
@@ -218,7 +216,7 @@ class ContainerAccess:
                 moment = rec.started + start + turn * period
                 for offset, path, append, text in prog.writes:
                     if offset is None:
-                        _write_line(fs, path, append, _render(text, moment))
+                        _write_line(fs, path, append, prog.render(text, moment, turn))
             done = len(once) + turns
         rec.written = done
 
@@ -566,12 +564,6 @@ def _mount_backing(
         if not source.exists(root):
             source.mkdir(root)
     fs.mount(target, source, root, read_only=bool(mount.get("readOnly")))
-
-
-def _render(text: str, moment: float) -> str:
-    """A written line; DATE is what busybox `date` prints at `moment`."""
-    stamp = datetime.fromtimestamp(moment, UTC)
-    return text.replace("DATE", f"{stamp:%a %b} {stamp.day:>2} {stamp:%H:%M:%S} UTC {stamp:%Y}")
 
 
 def _write_line(fs: VirtualFS, path: str, append: bool, line: str) -> None:

@@ -120,3 +120,99 @@ def test_containers_of_a_pod_share_an_empty_dir_and_it_survives_restarts(sim) ->
     ro.fs.mount("/ro", agent.fs, "/tmp", read_only=True)  # type: ignore[attr-defined]
     result = ro.run("echo x > /ro/y")
     assert result.exit_code != 0 and "Read-only file system" in result.stderr
+
+
+def test_the_docs_counter_with_streaming_sidecars(sim) -> None:
+    # kubernetes.io "Logging architecture": a counter writing two files, and one
+    # streaming sidecar per file.
+    script = (
+        'i=0; while true; do echo "$i: $(date)" >> /var/log/1.log; '
+        'echo "$(date) INFO $i" >> /var/log/2.log; i=$((i+1)); sleep 1; done'
+    )
+    mount = [{"name": "varlog", "mountPath": "/var/log"}]
+    streams = [
+        {
+            "name": f"count-log-{n}",
+            "image": "busybox:1.28",
+            "restartPolicy": "Always",
+            "args": ["/bin/sh", "-c", f"tail -n+1 -F /var/log/{n}.log"],
+            "volumeMounts": mount,
+        }
+        for n in (1, 2)
+    ]
+    sim.store.create(
+        "",
+        "pods",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "counter", "namespace": "default"},
+            "spec": {
+                "nodeName": "node01",
+                "initContainers": streams,
+                "containers": [
+                    {
+                        "name": "count",
+                        "image": "busybox:1.28",
+                        "args": ["/bin/sh", "-c", script],
+                        "volumeMounts": mount,
+                    }
+                ],
+                "volumes": [{"name": "varlog", "emptyDir": {}}],
+            },
+        },
+    )
+    sim.tick(1)
+    sim.tick(4)
+    first = sim.nodes.logs("default", "counter", "count-log-1").splitlines()
+    second = sim.nodes.logs("default", "counter", "count-log-2").splitlines()
+    assert [line.split(":")[0] for line in first] == ["0", "1", "2", "3", "4"]
+    assert first[0].endswith(" UTC " + first[0].split()[-1])
+    assert [line.split(" INFO ")[1] for line in second] == ["0", "1", "2", "3", "4"]
+    assert sim.nodes.logs("default", "counter", "count") == ""
+    # The loop's stdout echoes render the date and counter too.
+    sim.run_pod(
+        "ticker",
+        image="busybox",
+        command=["sh", "-c", 'n=5; while true; do echo "$n at $(date)"; n=$((n+5)); sleep 2; done'],
+    )
+    sim.tick(1)
+    sim.tick(4)
+    lines = sim.nodes.logs("default", "ticker").splitlines()
+    assert [line.split(" at ")[0] for line in lines] == ["5", "10", "15"]
+    assert "$(date)" not in lines[0]
+
+
+def test_tail_starts_with_the_last_ten_lines_or_where_asked(sim) -> None:
+    sim.nodes.agent("node01").fs.write("/srv/old.log", "".join(f"line {n}\n" for n in range(1, 16)))
+    mount = [{"name": "logs", "mountPath": "/logs"}]
+    sim.store.create(
+        "",
+        "pods",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "tails", "namespace": "default"},
+            "spec": {
+                "nodeName": "node01",
+                "containers": [
+                    {"name": name, "image": "busybox", "command": command, "volumeMounts": mount}
+                    for name, command in (
+                        ("last", ["tail", "-F", "/logs/old.log"]),
+                        ("all", ["sh", "-c", "tail -n +1 -f /logs/old.log"]),
+                        ("three", ["tail", "-n", "3", "-f", "/logs/old.log"]),
+                    )
+                ],
+                "volumes": [{"name": "logs", "hostPath": {"path": "/srv"}}],
+            },
+        },
+    )
+    sim.tick(1)
+    sim.tick(1)
+    assert sim.nodes.logs("default", "tails", "last").splitlines()[0] == "line 6"
+    assert len(sim.nodes.logs("default", "tails", "all").splitlines()) == 15
+    assert sim.nodes.logs("default", "tails", "three").splitlines() == [
+        "line 13",
+        "line 14",
+        "line 15",
+    ]
