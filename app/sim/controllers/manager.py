@@ -61,6 +61,10 @@ def _registry() -> dict[str, Callable[[], Controller]]:
     from app.sim.controllers.statefulset import StatefulSetController
     from app.sim.controllers.volume import PersistentVolumeBinder
     from app.sim.controllers.volume_expand import PersistentVolumeExpander
+    from app.sim.controllers.volume_protection import (
+        PVCProtectionController,
+        PVProtectionController,
+    )
 
     # Upstream's canonical controller names (cmd/kube-controller-manager/names), in an
     # order that lets one step carry a change down the ownership chain
@@ -81,6 +85,8 @@ def _registry() -> dict[str, Callable[[], Controller]]:
         "statefulset-controller": StatefulSetController,
         "persistentvolume-binder-controller": PersistentVolumeBinder,
         "persistentvolume-expander-controller": PersistentVolumeExpander,
+        "persistentvolumeclaim-protection-controller": PVCProtectionController,
+        "persistentvolume-protection-controller": PVProtectionController,
         "disruption-controller": DisruptionController,
         "endpointslice-controller": EndpointSliceController,
         "endpoints-controller": EndpointsController,
@@ -103,6 +109,8 @@ ALIASES = {
     "statefulset": "statefulset-controller",
     "persistentvolume-binder": "persistentvolume-binder-controller",
     "persistentvolume-expander": "persistentvolume-expander-controller",
+    "pvc-protection": "persistentvolumeclaim-protection-controller",
+    "pv-protection": "persistentvolume-protection-controller",
     "endpointslice": "endpointslice-controller",
     "endpoint": "endpoints-controller",
     "resourcequota": "resourcequota-controller",
@@ -142,10 +150,6 @@ KNOWN_ELSEWHERE = frozenset(
         "attachdetach",
         "clusterrole-aggregation-controller",
         "clusterrole-aggregation",
-        "persistentvolumeclaim-protection-controller",
-        "pvc-protection",
-        "persistentvolume-protection-controller",
-        "pv-protection",
         "ephemeral-volume-controller",
         "ephemeral-volume",
         "storageversion-garbage-collector-controller",

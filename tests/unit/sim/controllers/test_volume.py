@@ -312,3 +312,39 @@ def test_retain_keeps_a_released_volume_and_its_claim_ref(lab: Lab) -> None:
     lab.sync()
     assert phase(lab, "persistentvolumes", name, None) == "Released"
     assert lab.get("", "persistentvolumeclaims", "data")["spec"].get("volumeName") != name
+
+
+def test_a_claim_in_use_and_its_volume_are_protected(lab: Lab) -> None:
+    lab.create("", "persistentvolumeclaims", pvc("data", "1Gi", cls=None))
+    pod = lab.create("", "pods", pod_using("data"))
+    lab.run_pod(pod, node="node01")
+    lab.sync()
+    claim = lab.get("", "persistentvolumeclaims", "data")
+    assert claim["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
+    name = claim["spec"]["volumeName"]
+    # The volume was created by the provisioner (not through admission): no finalizer.
+    lab.store.delete("", "persistentvolumeclaims", "default", "data")
+    lab.sync()
+    claim = lab.get("", "persistentvolumeclaims", "data")
+    assert claim is not None and claim["metadata"].get("deletionTimestamp")
+    assert phase(lab, "persistentvolumes", name, None) == "Bound"
+    lab.store.delete("", "pods", "default", "user")
+    lab.sync()
+    assert lab.get("", "persistentvolumeclaims", "data") is None
+    assert lab.store.get("", "persistentvolumes", None, name) is None
+
+
+def test_a_bound_volume_waits_for_its_claim(lab: Lab) -> None:
+    lab.create("", "persistentvolumes", pv("static", "1Gi"))
+    lab.create("", "persistentvolumeclaims", pvc("data", "1Gi"))
+    lab.sync()
+    assert lab.store.get("", "persistentvolumes", None, "static")["metadata"]["finalizers"] == [
+        "kubernetes.io/pv-protection"
+    ]
+    lab.store.delete("", "persistentvolumes", None, "static")
+    lab.sync()
+    volume = lab.store.get("", "persistentvolumes", None, "static")
+    assert volume is not None and volume["status"]["phase"] == "Bound"
+    lab.store.delete("", "persistentvolumeclaims", "default", "data")
+    lab.sync()
+    assert lab.store.get("", "persistentvolumes", None, "static") is None
