@@ -113,6 +113,14 @@ def volume_matches(pv: Obj, pvc: Obj, class_name: str, node: Obj | None, wffc: b
     return not wffc or volume_fits_node(pv, node)
 
 
+def _volume_phase(pv: Obj, phase: str, now: str) -> None:
+    """Set a volume's phase, with `lastPhaseTransitionTime` when it changes (1.31+)."""
+    status = pv.setdefault("status", {})
+    if status.get("phase") != phase:
+        status["phase"] = phase
+        status["lastPhaseTransitionTime"] = now
+
+
 def newest_default(classes: dict[str, Obj]) -> str | None:
     """The default StorageClass: the newest of those annotated default (as the
     DefaultStorageClass admission plugin picks)."""
@@ -391,7 +399,7 @@ class PersistentVolumeBinder:
             updated_pv["spec"]["claimRef"] = pv["spec"]["claimRef"]
         if not pv["spec"].get("claimRef"):
             updated_pv["metadata"].setdefault("annotations", {})[BOUND_BY_CONTROLLER] = "yes"
-        updated_pv.setdefault("status", {})["phase"] = "Bound"
+        _volume_phase(updated_pv, "Bound", ctx.now_str())
         if updated_pv != pv:
             pv = ctx.client.update("", "persistentvolumes", updated_pv)
         current = ctx.client.get("", "persistentvolumeclaims", namespace_of(pvc), name_of(pvc))
@@ -449,5 +457,5 @@ class PersistentVolumeBinder:
             return
         if want != phase:
             updated = fresh(pv)
-            updated.setdefault("status", {})["phase"] = want
+            _volume_phase(updated, want, ctx.now_str())
             ctx.client.update("", "persistentvolumes", updated)

@@ -390,7 +390,7 @@ class ContainerAccess:
             backing = volume_backing(self.nodes, self._agent_of(pod), pod, volume)
             if backing is not None:
                 if not refresh and isinstance(fs, MountedFS):
-                    _mount_backing(fs, target, backing, mount)
+                    _mount_backing(fs, target, backing, mount, volume)
                 continue
             files = self._volume_files(pod, volume)
             _place_files(fs, target, files, mount.get("subPath"), stamp, refresh=refresh)
@@ -554,16 +554,22 @@ def _default_argv(profile: ImageProfile) -> list[str]:
 
 
 def _mount_backing(
-    fs: MountedFS, target: str, backing: tuple[VirtualFS, str], mount: dict[str, Any]
+    fs: MountedFS,
+    target: str,
+    backing: tuple[VirtualFS, str],
+    mount: dict[str, Any],
+    volume: dict[str, Any],
 ) -> None:
-    """Mount a volume's backing directory (or its `subPath`, created when missing)."""
+    """Mount a volume's backing directory (or its `subPath`, created when missing),
+    read-only when the mount or the pod's claim reference says so."""
     source, root = backing
     sub = str(mount.get("subPath") or "")
     if sub:
         root = posixpath.join(root, sub)
         if not source.exists(root):
             source.mkdir(root)
-    fs.mount(target, source, root, read_only=bool(mount.get("readOnly")))
+    read_only = mount.get("readOnly") or (volume.get("persistentVolumeClaim") or {}).get("readOnly")
+    fs.mount(target, source, root, read_only=bool(read_only))
 
 
 def _write_line(fs: VirtualFS, path: str, append: bool, line: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.sim.machinery.clock import rfc3339
 from tests.fixtures.controllers import Lab
 
 
@@ -305,8 +306,11 @@ def test_retain_keeps_a_released_volume_and_its_claim_ref(lab: Lab) -> None:
     )
     lab.store.delete("", "pods", "default", "user")
     lab.store.delete("", "persistentvolumeclaims", "default", "data")
+    lab.advance(30)
     lab.sync()
-    assert phase(lab, "persistentvolumes", name, None) == "Released"
+    released = lab.store.get("", "persistentvolumes", None, name)
+    assert released["status"]["phase"] == "Released"
+    assert released["status"]["lastPhaseTransitionTime"] == rfc3339(lab.clock.now())
     # A new claim of the same name does not get the released volume back.
     lab.create("", "persistentvolumeclaims", pvc("data", "1Gi", cls="keep"))
     lab.sync()

@@ -86,6 +86,12 @@ def test_network_volume_data_is_seen_from_every_node_and_saved(sim) -> None:
     restored = ClusterNodes(sim.cluster)
     restored.load(sim.nodes.dump())
     assert restored.volume_data["share-pv"].read("/top") == "top\n"
+    # A claim referenced read-only (persistentVolumeClaim.readOnly) cannot be written.
+    pod(sim, "c", "node02", {"persistentVolumeClaim": {"claimName": "share", "readOnly": True}})
+    sim.tick(1)
+    assert run(sim, "c", "cat /mnt/top").stdout == "top\n"
+    assert "Read-only file system" in run(sim, "c", "rm /mnt/top").stderr
+    sim.store.delete("", "pods", "default", "c")
     # The volume goes: its data goes with it.
     sim.store.delete("", "pods", "default", "a")
     sim.store.delete("", "pods", "default", "b")
