@@ -137,3 +137,40 @@ def test_local_path_directory_goes_with_its_volume(sim) -> None:
     sim.tick(1)
     assert not node.fs.exists(path)
     assert node.fs.is_dir("/opt/local-path-provisioner/kept-by-hand")
+
+
+def test_nginx_serves_a_page_written_on_the_node_through_a_host_path_volume(sim) -> None:
+    # The classic task: a hostPath PV at /mnt/data, its claim mounted at nginx's root.
+    volume = {
+        "spec": {
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "hostPath": {"path": "/mnt/data"},
+        }
+    }
+    bound(sim, "web", volume)
+    sim.store.create(
+        "",
+        "pods",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "site", "namespace": "default"},
+            "spec": {
+                "nodeName": "node02",
+                "containers": [
+                    {
+                        "name": "nginx",
+                        "image": "nginx",
+                        "volumeMounts": [{"name": "v", "mountPath": "/usr/share/nginx/html"}],
+                    }
+                ],
+                "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "web"}}],
+            },
+        },
+    )
+    sim.tick(1)
+    sim.shell("node02").run("echo 'hello from node02' > /mnt/data/index.html")
+    access = ContainerAccess(sim.nodes)
+    runtime = sim.nodes.agent("node02").find_pod("default", "site")
+    assert access.serve(runtime, 80, "/") == (200, "hello from node02\n")
