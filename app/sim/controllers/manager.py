@@ -49,6 +49,7 @@ def _registry() -> dict[str, Callable[[], Controller]]:
     from app.sim.controllers.disruption import DisruptionController
     from app.sim.controllers.endpoints import EndpointsController
     from app.sim.controllers.endpointslice import EndpointSliceController
+    from app.sim.controllers.ephemeral import EphemeralVolumeController
     from app.sim.controllers.gc import GarbageCollector
     from app.sim.controllers.job import JobController, TTLAfterFinishedController
     from app.sim.controllers.namespace import NamespaceController
@@ -85,6 +86,7 @@ def _registry() -> dict[str, Callable[[], Controller]]:
         "statefulset-controller": StatefulSetController,
         "persistentvolume-binder-controller": PersistentVolumeBinder,
         "persistentvolume-expander-controller": PersistentVolumeExpander,
+        "ephemeral-volume-controller": EphemeralVolumeController,
         "persistentvolumeclaim-protection-controller": PVCProtectionController,
         "persistentvolume-protection-controller": PVProtectionController,
         "disruption-controller": DisruptionController,
@@ -110,6 +112,7 @@ ALIASES = {
     "persistentvolume-binder": "persistentvolume-binder-controller",
     "persistentvolume-expander": "persistentvolume-expander-controller",
     "pvc-protection": "persistentvolumeclaim-protection-controller",
+    "ephemeral-volume": "ephemeral-volume-controller",
     "pv-protection": "persistentvolume-protection-controller",
     "endpointslice": "endpointslice-controller",
     "endpoint": "endpoints-controller",
@@ -150,8 +153,6 @@ KNOWN_ELSEWHERE = frozenset(
         "attachdetach",
         "clusterrole-aggregation-controller",
         "clusterrole-aggregation",
-        "ephemeral-volume-controller",
-        "ephemeral-volume",
         "storageversion-garbage-collector-controller",
         "storage-version-gc",
         "resourceclaim-controller",

@@ -286,6 +286,7 @@ class PersistentVolumeBinder:
             spec = pod.get("spec") or {}
             uses = any(
                 (v.get("persistentVolumeClaim") or {}).get("claimName") == name_of(pvc)
+                or (v.get("ephemeral") and f"{name_of(pod)}-{v.get('name')}" == name_of(pvc))
                 for v in spec.get("volumes") or []
             )
             if uses and spec.get("nodeName"):

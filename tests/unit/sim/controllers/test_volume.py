@@ -352,3 +352,31 @@ def test_a_bound_volume_waits_for_its_claim(lab: Lab) -> None:
     lab.store.delete("", "persistentvolumeclaims", "default", "data")
     lab.sync()
     assert lab.store.get("", "persistentvolumes", None, "static") is None
+
+
+def test_generic_ephemeral_volume_gets_a_claim_owned_by_its_pod(lab: Lab) -> None:
+    template = {
+        "metadata": {"labels": {"type": "scratch"}},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    pod = lab.create(
+        "",
+        "pods",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "cache", "namespace": "default"},
+            "spec": {
+                "containers": [{"name": "c", "image": "nginx"}],
+                "volumes": [{"name": "scratch", "ephemeral": {"volumeClaimTemplate": template}}],
+            },
+        },
+    )
+    lab.sync()
+    claim = lab.get("", "persistentvolumeclaims", "cache-scratch")
+    assert claim["metadata"]["labels"] == {"type": "scratch"}
+    assert claim["metadata"]["ownerReferences"][0]["uid"] == pod["metadata"]["uid"]
+    assert claim["spec"]["storageClassName"] == "local-path"
+    lab.run_pod(pod, node="node02")
+    lab.sync()
+    assert phase(lab, "persistentvolumeclaims", "cache-scratch") == "Bound"
