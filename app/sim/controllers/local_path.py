@@ -59,6 +59,15 @@ def volume_for(pvc: Obj, storage_class: Obj, class_name: str, node_name: str) ->
         "storageClassName": class_name,
         "volumeMode": "Filesystem",
         "hostPath": {"path": volume_path(pvc), "type": "DirectoryOrCreate"},
+        # Created pre-bound to its claim, as external provisioners do.
+        "claimRef": {
+            "kind": "PersistentVolumeClaim",
+            "namespace": namespace_of(pvc),
+            "name": name_of(pvc),
+            "uid": uid_of(pvc),
+            "apiVersion": "v1",
+            "resourceVersion": (pvc.get("metadata") or {}).get("resourceVersion", ""),
+        },
         "nodeAffinity": {
             "required": {
                 "nodeSelectorTerms": [
@@ -84,6 +93,7 @@ def volume_for(pvc: Obj, storage_class: Obj, class_name: str, node_name: str) ->
                 "pv.kubernetes.io/provisioned-by": PROVISIONER,
                 SELECTED_NODE_ANNOTATION: node_name,
             },
+            "finalizers": ["kubernetes.io/pv-protection"],
         },
         "spec": spec,
         "status": {"phase": "Pending"},

@@ -326,7 +326,10 @@ def test_a_claim_in_use_and_its_volume_are_protected(lab: Lab) -> None:
     claim = lab.get("", "persistentvolumeclaims", "data")
     assert claim["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
     name = claim["spec"]["volumeName"]
-    # The volume was created by the provisioner (not through admission): no finalizer.
+    volume = lab.store.get("", "persistentvolumes", None, name)
+    # Provisioned pre-bound (no bound-by-controller) and protected like any volume.
+    assert volume["metadata"]["finalizers"] == ["kubernetes.io/pv-protection"]
+    assert "pv.kubernetes.io/bound-by-controller" not in volume["metadata"]["annotations"]
     lab.store.delete("", "persistentvolumeclaims", "default", "data")
     lab.sync()
     claim = lab.get("", "persistentvolumeclaims", "data")
