@@ -197,8 +197,8 @@ class ContainerAccess:
         fs = self._container_fs(pod, slot)
         if prog.follows and rec.skipped is None:
             lines = fs.read(prog.follows).splitlines() if fs.is_file(prog.follows) else []
-            start = prog.tail_from
-            rec.skipped = start - 1 if start > 0 else max(0, len(lines) + start)
+            first = prog.tail_from
+            rec.skipped = first - 1 if first > 0 else max(0, len(lines) + first)
         if not prog.writes:
             return
         elapsed = now - rec.started
