@@ -303,3 +303,47 @@ def test_expansion_follows_the_class(sim_cluster, kubectl) -> None:
     assert row[3] == "300Mi"
     reasons = [reason for _, reason, _ in _events(kubectl, "big")]
     assert "Resizing" in reasons and "FileSystemResizeSuccessful" in reasons
+
+
+def test_stateful_set_pods_keep_their_volumes(sim_cluster, kubectl) -> None:
+    mount = [{"name": "data", "mountPath": "/data"}]
+    template = {
+        "metadata": {"labels": {"app": "db"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "db",
+                    "image": "busybox",
+                    "command": ["sleep", "3600"],
+                    "volumeMounts": mount,
+                }
+            ]
+        },
+    }
+    claims = [{"metadata": {"name": "data"}, "spec": _claim("data", "50Mi")["spec"]}]
+    sts = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {
+            "serviceName": "db",
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": template,
+            "volumeClaimTemplates": claims,
+        },
+    }
+    _apply(kubectl, sts)
+    for _ in range(4):
+        _advance(sim_cluster)
+    phases = kubectl("get", "pvc", "-o", "jsonpath={.items[*].status.phase}").stdout.split()
+    assert phases == ["Bound", "Bound"]
+    kubectl("exec", "db-0", "--", "sh", "-c", "echo first > /data/id")
+    node = kubectl("get", "pod", "db-0", "-o", "jsonpath={.spec.nodeName}").stdout
+    kubectl("delete", "pod", "db-0", "--grace-period=0", "--force")
+    for _ in range(3):
+        _advance(sim_cluster)
+    # The new db-0 follows its volume to the same node and finds its data.
+    assert kubectl("get", "pod", "db-0", "-o", "jsonpath={.spec.nodeName}").stdout == node
+    assert kubectl("exec", "db-0", "--", "cat", "/data/id").stdout == "first\n"
+    assert kubectl("exec", "db-1", "--", "ls", "/data").stdout == ""
