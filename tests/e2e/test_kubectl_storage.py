@@ -303,6 +303,19 @@ def test_expansion_follows_the_class(sim_cluster, kubectl) -> None:
     assert row[3] == "300Mi"
     reasons = [reason for _, reason, _ in _events(kubectl, "big")]
     assert "Resizing" in reasons and "FileSystemResizeSuccessful" in reasons
+    # A class's binding mode is immutable; allowing expansion is not.
+    mode = kubectl(
+        "patch", "sc", "local-path", "-p", '{"volumeBindingMode":"Immediate"}', check=False
+    )
+    assert (
+        'The StorageClass "local-path" is invalid: volumeBindingMode: Invalid value: '
+        '"Immediate": field is immutable' in mode.stderr
+    )
+    kubectl("patch", "sc", "local-path", "-p", '{"allowVolumeExpansion":true}')
+    kubectl("patch", "pvc", "fixed", "-p", patch % "200Mi")
+    _advance(sim_cluster)
+    capacity = kubectl("get", "pvc", "fixed", "-o", "jsonpath={.status.capacity.storage}")
+    assert capacity.stdout == "200Mi"
 
 
 def test_stateful_set_pods_keep_their_volumes(sim_cluster, kubectl) -> None:
