@@ -242,6 +242,7 @@ class ContainerAccess:
             profile = profile_for(repository_name(rec.image))
             fs = self._build_fs(self._agent_of(pod), pod, spec, profile)
             self.files[rec.id] = fs
+            self._forget_stopped()
         return fs
 
     # ---- the network a container reaches -----------------------------------------------
