@@ -451,10 +451,11 @@ def _templates(names: tuple[str, ...]) -> tuple[tuple[str, str, dict[str, Any]],
                 "apiVersion": "storage.k8s.io/v1",
                 "kind": "StorageClass",
                 "metadata": {
-                    "name": "standard",
+                    "name": "local-path",
                     "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
                 },
-                # kind's default class: local-path provisioner, bound on first consumer.
+                # The default class of CKA practice clusters: the local-path provisioner,
+                # volumes bound when their first consumer is scheduled.
                 "provisioner": "rancher.io/local-path",
                 "reclaimPolicy": "Delete",
                 "volumeBindingMode": "WaitForFirstConsumer",

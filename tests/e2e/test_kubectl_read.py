@@ -316,7 +316,7 @@ def test_bootstrap_objects(kubectl) -> None:
         ["system-node-critical", "2000001000"],
     ]
     sc = kubectl("get", "storageclass").lines[1]
-    assert "standard (default)" in sc
+    assert "local-path (default)" in sc
     leases = kubectl("get", "leases", "-n", "kube-node-lease", "-o", "name").lines
     assert leases == [
         "lease.coordination.k8s.io/controlplane",

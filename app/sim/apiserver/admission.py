@@ -14,6 +14,8 @@ question can point at one by name:
 * Priority: `priorityClassName` resolved to `priority` and `preemptionPolicy`.
 * DefaultTolerationSeconds: tolerate not-ready/unreachable for 300 s.
 * DefaultStorageClass: claims without a class get the default StorageClass.
+* StorageObjectInUseProtection: new claims and volumes get the
+  `kubernetes.io/pvc-protection` / `kubernetes.io/pv-protection` finalizer.
 * PersistentVolumeClaimResize: growing a claim needs `allowVolumeExpansion`.
 * PodSecurity: the namespace's `pod-security.kubernetes.io/enforce|warn` levels.
 * ResourceQuota: object counts and compute totals against each quota's `hard`.
@@ -1004,6 +1006,30 @@ class DefaultStorageClass(Plugin):
         return obj
 
 
+class StorageObjectInUseProtection(Plugin):
+    """Claims and volumes are created with a protection finalizer, which the
+    pvc-protection and pv-protection controllers remove once they are unused
+    (plugin/pkg/admission/storage/storageobjectinuseprotection)."""
+
+    FINALIZERS = {
+        ("", "PersistentVolumeClaim"): "kubernetes.io/pvc-protection",
+        ("", "PersistentVolume"): "kubernetes.io/pv-protection",
+    }
+
+    def mutate(self, ctx: Context, obj: dict, old: dict | None) -> dict:
+        finalizer = self.FINALIZERS.get(_kind(ctx))
+        if ctx.operation != "CREATE" or finalizer is None:
+            return obj
+        meta = obj.setdefault("metadata", {})
+        if isinstance(meta, dict):
+            finalizers = meta.get("finalizers")
+            if not isinstance(finalizers, list):
+                finalizers = []
+            if finalizer not in finalizers:
+                meta["finalizers"] = [*finalizers, finalizer]
+        return obj
+
+
 class PersistentVolumeClaimResize(Plugin):
     """Growing a claim needs a StorageClass with `allowVolumeExpansion: true`."""
 
@@ -1073,6 +1099,7 @@ MUTATING: tuple[Plugin, ...] = (
     Priority("Priority"),
     DefaultTolerationSeconds("DefaultTolerationSeconds"),
     DefaultStorageClass("DefaultStorageClass"),
+    StorageObjectInUseProtection("StorageObjectInUseProtection"),
     DefaultIngressClass("DefaultIngressClass"),
     ResourceQuota("ResourceQuota"),
 )

@@ -45,6 +45,7 @@ def _registry() -> dict[str, Callable[[], Controller]]:
     from app.sim.controllers.disruption import DisruptionController
     from app.sim.controllers.endpoints import EndpointsController
     from app.sim.controllers.endpointslice import EndpointSliceController
+    from app.sim.controllers.ephemeral import EphemeralVolumeController
     from app.sim.controllers.gc import GarbageCollector
     from app.sim.controllers.job import JobController, TTLAfterFinishedController
     from app.sim.controllers.namespace import NamespaceController
@@ -56,6 +57,11 @@ def _registry() -> dict[str, Callable[[], Controller]]:
     from app.sim.controllers.serviceaccount import ServiceAccountController
     from app.sim.controllers.statefulset import StatefulSetController
     from app.sim.controllers.volume import PersistentVolumeBinder
+    from app.sim.controllers.volume_expand import PersistentVolumeExpander
+    from app.sim.controllers.volume_protection import (
+        PVCProtectionController,
+        PVProtectionController,
+    )
 
     # Upstream's canonical controller names (cmd/kube-controller-manager/names), in an
     # order that lets one step carry a change down the ownership chain
@@ -75,6 +81,10 @@ def _registry() -> dict[str, Callable[[], Controller]]:
         "daemonset-controller": DaemonSetController,
         "statefulset-controller": StatefulSetController,
         "persistentvolume-binder-controller": PersistentVolumeBinder,
+        "persistentvolume-expander-controller": PersistentVolumeExpander,
+        "ephemeral-volume-controller": EphemeralVolumeController,
+        "persistentvolumeclaim-protection-controller": PVCProtectionController,
+        "persistentvolume-protection-controller": PVProtectionController,
         "disruption-controller": DisruptionController,
         "endpointslice-controller": EndpointSliceController,
         "endpoints-controller": EndpointsController,
@@ -96,6 +106,10 @@ ALIASES = {
     "daemonset": "daemonset-controller",
     "statefulset": "statefulset-controller",
     "persistentvolume-binder": "persistentvolume-binder-controller",
+    "persistentvolume-expander": "persistentvolume-expander-controller",
+    "pvc-protection": "persistentvolumeclaim-protection-controller",
+    "ephemeral-volume": "ephemeral-volume-controller",
+    "pv-protection": "persistentvolume-protection-controller",
     "endpointslice": "endpointslice-controller",
     "endpoint": "endpoints-controller",
     "resourcequota": "resourcequota-controller",
@@ -133,16 +147,8 @@ KNOWN_ELSEWHERE = frozenset(
         "nodeipam",
         "persistentvolume-attach-detach-controller",
         "attachdetach",
-        "persistentvolume-expander-controller",
-        "persistentvolume-expander",
         "clusterrole-aggregation-controller",
         "clusterrole-aggregation",
-        "persistentvolumeclaim-protection-controller",
-        "pvc-protection",
-        "persistentvolume-protection-controller",
-        "pv-protection",
-        "ephemeral-volume-controller",
-        "ephemeral-volume",
         "storageversion-garbage-collector-controller",
         "storage-version-gc",
         "resourceclaim-controller",

@@ -1,15 +1,20 @@
-"""The PersistentVolume binder and a built-in provisioner for the default StorageClass.
+"""The PersistentVolume controller (binder) with the cluster's dynamic provisioner.
 
 * A Pending claim binds to the smallest Available volume with the same
-  storageClassName (a claim without one gets the default class), every requested
-  access mode, enough capacity, the same volumeMode and matching labels.
+  storageClassName (`""` matches only volumes without a class), every requested
+  access mode, enough capacity, the same volumeMode and matching labels; a claim
+  naming `volumeName` binds that volume only, and a volume whose `claimRef` names a
+  claim is kept for it.
+* A claim without `storageClassName` gets the default class when one exists, also
+  after creation (retroactive default class assignment, 1.28+).
 * With `volumeBindingMode: WaitForFirstConsumer` nothing happens until a pod using
   the claim is scheduled (its `spec.nodeName`, or the scheduler's
   `volume.kubernetes.io/selected-node` annotation on the claim); the volume must then
   be reachable from that node (its nodeAffinity).
-* When no volume matches and the class has a provisioner, a volume `pvc-<claim uid>`
-  is provisioned (a hostPath on the selected node, like kind's local-path
-  provisioner) and bound.
+* When no volume matches, the events say why as upstream's pv_controller.go does
+  (FailedBinding without a class, ProvisioningFailed for a missing class or an in-tree
+  plugin name, ExternalProvisioning otherwise); the class's provisioner
+  `rancher.io/local-path` then provisions (local_path.py).
 * Volumes are Available, Bound, or Released once their claim is gone (deleted with
   reclaimPolicy Delete); a Bound claim whose volume vanished is Lost.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.sim.controllers import local_path
 from app.sim.controllers.base import (
     ControllerContext,
     Obj,
@@ -39,9 +45,9 @@ SELECTED_NODE = "volume.kubernetes.io/selected-node"
 BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
 BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
 PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
-NO_PROVISIONER = "kubernetes.io/no-provisioner"
-# kind's local-path provisioner keeps volumes under this directory of the node.
-LOCAL_PATH_ROOT = "/var/local-path-provisioner"
+STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner"
+BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
+NO_CLASS_MESSAGE = "no persistent volumes available for this claim and no storage class is set"
 
 
 def _size(value: Any) -> int:
@@ -107,6 +113,31 @@ def volume_matches(pv: Obj, pvc: Obj, class_name: str, node: Obj | None, wffc: b
     return not wffc or volume_fits_node(pv, node)
 
 
+def _volume_phase(pv: Obj, phase: str, now: str) -> None:
+    """Set a volume's phase, with `lastPhaseTransitionTime` when it changes (1.31+)."""
+    status = pv.setdefault("status", {})
+    if status.get("phase") != phase:
+        status["phase"] = phase
+        status["lastPhaseTransitionTime"] = now
+
+
+def newest_default(classes: dict[str, Obj]) -> str | None:
+    """The default StorageClass: the newest of those annotated default (as the
+    DefaultStorageClass admission plugin picks)."""
+    defaults = [
+        sc
+        for sc in classes.values()
+        if ((sc.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION)
+        == "true"
+    ]
+    if not defaults:
+        return None
+    newest = max(
+        defaults, key=lambda sc: ((sc["metadata"].get("creationTimestamp") or ""), name_of(sc))
+    )
+    return name_of(newest)
+
+
 class PersistentVolumeBinder:
     name = "persistentvolume-binder-controller"
     watches = frozenset(
@@ -121,21 +152,11 @@ class PersistentVolumeBinder:
 
     def __init__(self) -> None:
         # Claims already told why they wait (the event is not repeated every pass).
-        self._told: set[tuple[str, str]] = set()
+        self._told: set[tuple[str, str, str]] = set()
 
     def reconcile(self, ctx: ControllerContext) -> None:
         classes = {name_of(sc): sc for sc in ctx.client.list("storage.k8s.io", "storageclasses")}
-        default_class = next(
-            (
-                n
-                for n, sc in sorted(classes.items())
-                if ((sc.get("metadata") or {}).get("annotations") or {}).get(
-                    DEFAULT_CLASS_ANNOTATION
-                )
-                == "true"
-            ),
-            None,
-        )
+        default_class = newest_default(classes)
         pvs = {name_of(pv): pv for pv in ctx.client.list("", "persistentvolumes")}
         pvcs = ctx.client.list("", "persistentvolumeclaims")
         nodes = {name_of(n): n for n in ctx.client.list("", "nodes")}
@@ -159,7 +180,7 @@ class PersistentVolumeBinder:
                 continue
 
     def tell(self, ctx: ControllerContext, pvc: Obj, kind: str, reason: str, message: str) -> None:
-        key = (uid_of(pvc), reason)
+        key = (uid_of(pvc), reason, message)
         if key in self._told:
             return
         self._told.add(key)
@@ -176,33 +197,8 @@ class PersistentVolumeBinder:
         pods: list[Obj],
     ) -> None:
         spec = pvc.get("spec") or {}
-        phase = (pvc.get("status") or {}).get("phase")
-        volume_name = spec.get("volumeName")
-        if volume_name:
-            pv = pvs.get(volume_name)
-            if pv is None:
-                if phase == "Bound":
-                    self.set_claim_phase(ctx, pvc, "Lost")
-                    ctx.events.for_component(COMPONENT).warning(
-                        pvc,
-                        "ClaimLost",
-                        "Bound claim has lost its PersistentVolume. Data on the volume is lost!",
-                    )
-                return
-            ref = (pv.get("spec") or {}).get("claimRef") or {}
-            if not ref or (ref.get("name"), ref.get("namespace")) == (
-                name_of(pvc),
-                namespace_of(pvc),
-            ):
-                self.bind(ctx, pv, pvc)
-            elif phase != "Bound":
-                self.tell(
-                    ctx,
-                    pvc,
-                    "Warning",
-                    "FailedBinding",
-                    "volume already bound to a different claim.",
-                )
+        if spec.get("volumeName"):
+            self.sync_named_claim(ctx, pvc, pvs)
             return
         reserved = next(
             (
@@ -216,6 +212,8 @@ class PersistentVolumeBinder:
             # The scheduler's VolumeBinding (or an admin) already chose this volume.
             pvs[name_of(reserved)] = self.bind(ctx, reserved, pvc)
             return
+        if spec.get("storageClassName") is None and default_class:
+            pvc = self.assign_default_class(ctx, pvc, default_class)
         class_name = claim_class(pvc, default_class)
         storage_class = classes.get(class_name)
         wffc = (
@@ -248,18 +246,38 @@ class PersistentVolumeBinder:
             )
             pvs[name_of(best)] = self.bind(ctx, best, pvc)
             return
-        provisioner = (storage_class or {}).get("provisioner")
-        if storage_class is None or not provisioner or provisioner == NO_PROVISIONER:
-            if class_name and storage_class is None:
-                message = f'storageclass.storage.k8s.io "{class_name}" not found'
-            else:
-                message = (
-                    "no persistent volumes available for this claim and no storage class is set"
+        self.provision_or_report(ctx, pvc, pvs, storage_class, class_name, node_name)
+
+    def sync_named_claim(self, ctx: ControllerContext, pvc: Obj, pvs: dict[str, Obj]) -> None:
+        """A claim that names its volume binds that one only."""
+        phase = (pvc.get("status") or {}).get("phase")
+        pv = pvs.get(str(pvc["spec"]["volumeName"]))
+        if pv is None:
+            if phase == "Bound":
+                self.set_claim_phase(ctx, pvc, "Lost")
+                ctx.events.for_component(COMPONENT).warning(
+                    pvc,
+                    "ClaimLost",
+                    "Bound claim has lost its PersistentVolume. Data on the volume is lost!",
                 )
-            self.tell(ctx, pvc, "Normal" if class_name else "Warning", "FailedBinding", message)
             return
-        pv = self.provision(ctx, pvc, storage_class, class_name, node_name)
-        pvs[name_of(pv)] = self.bind(ctx, pv, pvc)
+        ref = (pv.get("spec") or {}).get("claimRef") or {}
+        if not ref or (ref.get("name"), ref.get("namespace")) == (
+            name_of(pvc),
+            namespace_of(pvc),
+        ):
+            self.bind(ctx, pv, pvc)
+        elif phase != "Bound":
+            self.tell(
+                ctx, pvc, "Warning", "FailedBinding", "volume already bound to a different claim."
+            )
+
+    def assign_default_class(self, ctx: ControllerContext, pvc: Obj, default_class: str) -> Obj:
+        """Retroactive default StorageClass assignment (GA in 1.28): an unbound claim
+        created before any default class existed gets it now."""
+        updated = fresh(pvc)
+        updated["spec"]["storageClassName"] = default_class
+        return ctx.client.update("", "persistentvolumeclaims", updated)
 
     def consumer_node(self, pvc: Obj, pods: list[Obj]) -> str | None:
         for pod in pods:
@@ -268,11 +286,64 @@ class PersistentVolumeBinder:
             spec = pod.get("spec") or {}
             uses = any(
                 (v.get("persistentVolumeClaim") or {}).get("claimName") == name_of(pvc)
+                or (v.get("ephemeral") and f"{name_of(pod)}-{v.get('name')}" == name_of(pvc))
                 for v in spec.get("volumes") or []
             )
             if uses and spec.get("nodeName"):
-                return spec["nodeName"]
+                return str(spec["nodeName"])
         return None
+
+    def provision_or_report(
+        self,
+        ctx: ControllerContext,
+        pvc: Obj,
+        pvs: dict[str, Obj],
+        storage_class: Obj | None,
+        class_name: str,
+        node_name: str | None,
+    ) -> None:
+        """No volume fits: provision one, or say why the claim stays Pending
+        (pv_controller.go provisionClaimOperation and findProvisionablePlugin)."""
+        if not class_name:
+            self.tell(ctx, pvc, "Normal", "FailedBinding", NO_CLASS_MESSAGE)
+            return
+        if storage_class is None:
+            message = f'storageclass.storage.k8s.io "{class_name}" not found'
+            self.tell(ctx, pvc, "Warning", "ProvisioningFailed", message)
+            return
+        provisioner = str(storage_class.get("provisioner") or "")
+        if provisioner.startswith("kubernetes.io/"):
+            # An in-tree plugin name with no plugin behind it (no-provisioner included).
+            message = f"no volume plugin matched name: {provisioner}"
+            self.tell(ctx, pvc, "Warning", "ProvisioningFailed", message)
+            return
+        self.annotate_provisioner(ctx, pvc, provisioner)
+        self.tell(
+            ctx,
+            pvc,
+            "Normal",
+            "ExternalProvisioning",
+            f"Waiting for a volume to be created either by the external provisioner "
+            f"'{provisioner}' or manually by the system administrator. If volume creation "
+            "is delayed, please verify that the provisioner is running and correctly "
+            "registered.",
+        )
+        if provisioner != local_path.PROVISIONER:
+            return  # nothing in this cluster runs that provisioner
+        pv = self.provision(ctx, pvc, storage_class, class_name, node_name)
+        if pv is not None:
+            pvs[name_of(pv)] = self.bind(ctx, pv, pvc)
+
+    def annotate_provisioner(self, ctx: ControllerContext, pvc: Obj, provisioner: str) -> None:
+        current = ctx.client.get("", "persistentvolumeclaims", namespace_of(pvc), name_of(pvc))
+        if current is None:
+            return
+        updated = fresh(current)
+        annotations = updated["metadata"].setdefault("annotations", {})
+        annotations[STORAGE_PROVISIONER] = provisioner
+        annotations[BETA_STORAGE_PROVISIONER] = provisioner
+        if updated != current:
+            ctx.client.update("", "persistentvolumeclaims", updated)
 
     def provision(
         self,
@@ -281,63 +352,37 @@ class PersistentVolumeBinder:
         storage_class: Obj,
         class_name: str,
         node_name: str | None,
-    ) -> Obj:
-        provisioner = storage_class["provisioner"]
-        events = ctx.events.for_component(provisioner)
+    ) -> Obj | None:
+        """The local-path provisioner's turn: a volume on the selected node, or its
+        ProvisioningFailed event."""
+        events = ctx.events.for_component(local_path.IDENTITY)
         claim_key = f"{namespace_of(pvc)}/{name_of(pvc)}"
-        events.normal(
-            pvc,
-            "Provisioning",
-            f'External provisioner is provisioning volume for claim "{claim_key}"',
-        )
-        pvc_spec = pvc.get("spec") or {}
-        name = f"pvc-{uid_of(pvc)}"
-        spec: dict[str, Any] = {
-            "capacity": {
-                "storage": ((pvc_spec.get("resources") or {}).get("requests") or {}).get(
-                    "storage", "1Gi"
+        error = local_path.provision_error(pvc, node_name)
+        key = (uid_of(pvc), "Provisioning", error or "")
+        if key not in self._told:
+            self._told.add(key)
+            events.normal(
+                pvc,
+                "Provisioning",
+                f'External provisioner is provisioning volume for claim "{claim_key}"',
+            )
+        if error is not None or not node_name:
+            key = (uid_of(pvc), "ProvisioningFailed", error or "")
+            if key not in self._told:
+                self._told.add(key)
+                events.warning(
+                    pvc,
+                    "ProvisioningFailed",
+                    f'failed to provision volume with StorageClass "{class_name}": {error}',
                 )
-            },
-            "accessModes": list(pvc_spec.get("accessModes") or ["ReadWriteOnce"]),
-            "persistentVolumeReclaimPolicy": storage_class.get("reclaimPolicy") or "Delete",
-            "storageClassName": class_name,
-            "volumeMode": pvc_spec.get("volumeMode") or "Filesystem",
-            "hostPath": {
-                "path": f"{LOCAL_PATH_ROOT}/{name}_{namespace_of(pvc)}_{name_of(pvc)}",
-                "type": "DirectoryOrCreate",
-            },
-        }
-        if node_name:
-            spec["nodeAffinity"] = {
-                "required": {
-                    "nodeSelectorTerms": [
-                        {
-                            "matchExpressions": [
-                                {
-                                    "key": "kubernetes.io/hostname",
-                                    "operator": "In",
-                                    "values": [node_name],
-                                }
-                            ]
-                        }
-                    ]
-                }
-            }
-        annotations = {PROVISIONED_BY: provisioner}
-        if node_name:
-            annotations["local.path.provisioner/selected-node"] = node_name
+            return None
         pv = ctx.client.store.create(
             "",
             "persistentvolumes",
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolume",
-                "metadata": {"name": name, "annotations": annotations},
-                "spec": spec,
-                "status": {"phase": "Pending"},
-            },
+            local_path.volume_for(pvc, storage_class, class_name, node_name),
         )
-        events.normal(pvc, "ProvisioningSucceeded", f"Successfully provisioned volume {name}")
+        message = f"Successfully provisioned volume {name_of(pv)}"
+        events.normal(pvc, "ProvisioningSucceeded", message)
         return pv
 
     def bind(self, ctx: ControllerContext, pv: Obj, pvc: Obj) -> Obj:
@@ -355,7 +400,7 @@ class PersistentVolumeBinder:
             updated_pv["spec"]["claimRef"] = pv["spec"]["claimRef"]
         if not pv["spec"].get("claimRef"):
             updated_pv["metadata"].setdefault("annotations", {})[BOUND_BY_CONTROLLER] = "yes"
-        updated_pv.setdefault("status", {})["phase"] = "Bound"
+        _volume_phase(updated_pv, "Bound", ctx.now_str())
         if updated_pv != pv:
             pv = ctx.client.update("", "persistentvolumes", updated_pv)
         current = ctx.client.get("", "persistentvolumeclaims", namespace_of(pvc), name_of(pvc))
@@ -370,7 +415,9 @@ class PersistentVolumeBinder:
         status = updated.setdefault("status", {})
         status["phase"] = "Bound"
         status["accessModes"] = list(pv["spec"].get("accessModes") or [])
-        status["capacity"] = dict(pv["spec"].get("capacity") or {})
+        if not status.get("capacity"):
+            # Once bound, the capacity changes only through expansion (volume_expand.py).
+            status["capacity"] = dict(pv["spec"].get("capacity") or {})
         if updated != current:
             ctx.client.update("", "persistentvolumeclaims", updated)
         return pv
@@ -411,5 +458,5 @@ class PersistentVolumeBinder:
             return
         if want != phase:
             updated = fresh(pv)
-            updated.setdefault("status", {})["phase"] = want
+            _volume_phase(updated, want, ctx.now_str())
             ctx.client.update("", "persistentvolumes", updated)

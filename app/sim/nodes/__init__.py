@@ -16,7 +16,7 @@ from typing import Any
 
 from app.sim.nodes import components
 from app.sim.nodes.kubelet import LogError, NodeAgent
-from app.sim.nodes.vfs import FsError
+from app.sim.nodes.vfs import FsError, VirtualFS
 
 __all__ = ["ClusterNodes", "FsError", "LogError", "NodeAgent"]
 
@@ -53,6 +53,9 @@ class ClusterNodes:
         self.bad_images: set[str] = set(bad_images or ())
         self.kubectl = kubectl
         self.agents: dict[str, NodeAgent] = {}
+        # The data of PersistentVolumes that live on no node (nfs, csi, ...), by PV
+        # name (nodes/volumes.py).
+        self.volume_data: dict[str, VirtualFS] = {}
         # One lock for every node of the cluster: the control-plane loop syncs while
         # server threads read logs and run node commands.
         self.lock = threading.RLock()
@@ -108,6 +111,7 @@ class ClusterNodes:
             )
             self.agents[name].run_one_shot = self._run_one_shot
             self.agents[name].serving_cert = self._serving_cert
+            self.agents[name].follow_file = self._follow_file
             added.append(name)
         return added
 
@@ -126,6 +130,29 @@ class ClusterNodes:
 
         return ContainerAccess(self).one_shot(pod, spec)
 
+    def _follow_file(self, pod: Any, slot: Any) -> list[str]:
+        from app.sim.nodes.containers import ContainerAccess
+
+        return ContainerAccess(self).followed_lines(pod, slot)
+
+    def _replay_writes(self, now: float) -> None:
+        """Files the containers' loops write (`date >> /var/log/app.log`), up to now."""
+        from app.sim.nodes.containers import ContainerAccess
+
+        access: ContainerAccess | None = None
+        for agent in self.agents.values():
+            for pod in agent.pods.values():
+                if pod.terminated:
+                    continue
+                for slot in pod.slots.values():
+                    rec = slot.current
+                    if rec is None or not rec.running():
+                        continue
+                    if not rec.program.get("writes") and not rec.program.get("follows"):
+                        continue
+                    access = access or ContainerAccess(self)
+                    access.replay_writes(pod, slot, now)
+
     def agent(self, node: str) -> NodeAgent:
         """The agent of a node; KeyError when the cluster has no such node."""
         return self.agents[node]
@@ -138,6 +165,8 @@ class ClusterNodes:
             pods, _ = self.store.list("", "pods")
             for agent in self.agents.values():
                 agent.sync(now, pods)
+            self._forget_deleted_volumes()
+            self._replay_writes((now or self.clock.now()).timestamp())
             self._publish_logs()
 
     def shell(self, node: str, cwd: str = "/root") -> Any:
@@ -237,13 +266,30 @@ class ClusterNodes:
                     continue
                 for slot in pod.slots.values():
                     if slot.current is not None:
-                        fresh[(pod.namespace, pod.name, slot.name)] = agent.container_lines(
-                            slot.current, now
+                        fresh[(pod.namespace, pod.name, slot.name)] = agent.container_output(
+                            pod, slot, slot.current, now
                         )
         # Replace entries in place: the API server reads this dict from other threads.
         for key in [k for k in pod_logs if k not in fresh]:
             pod_logs.pop(key, None)
         pod_logs.update(fresh)
+
+    def _forget_deleted_volumes(self) -> None:
+        """A deleted PersistentVolume's data goes: its own file system, and the
+        directories the local-path provisioner made for it on the nodes (its helper
+        pod removes them upstream)."""
+        from app.sim.nodes.volumes import LOCAL_PATH_ROOT
+
+        agents = [a for a in self.agents.values() if a.fs.is_dir(LOCAL_PATH_ROOT)]
+        if not self.volume_data and not any(a.fs.listdir(LOCAL_PATH_ROOT) for a in agents):
+            return
+        names = {pv["metadata"]["name"] for pv in self.store.list("", "persistentvolumes")[0]}
+        for name in [n for n in self.volume_data if n not in names]:
+            del self.volume_data[name]
+        for agent in agents:
+            for entry in agent.fs.listdir(LOCAL_PATH_ROOT):
+                if entry.startswith("pvc-") and entry.split("_", 1)[0] not in names:
+                    agent.fs.remove(f"{LOCAL_PATH_ROOT}/{entry}", recursive=True)
 
     def _restore_store(self, data: dict[str, Any]) -> None:
         # etcd started on a restored data directory: the cluster's state becomes the
@@ -262,6 +308,7 @@ class ClusterNodes:
             return {
                 "badImages": sorted(self.bad_images),
                 "nodes": {name: agent.dump() for name, agent in self.agents.items()},
+                "volumes": {name: fs.dump() for name, fs in self.volume_data.items()},
             }
 
     def load(self, data: dict[str, Any]) -> None:
@@ -272,3 +319,8 @@ class ClusterNodes:
             for name, state in data.get("nodes", {}).items():
                 if name in self.agents:
                     self.agents[name].load(state)
+            self.volume_data.clear()
+            for name, state in data.get("volumes", {}).items():
+                fs = VirtualFS()
+                fs.load(state)
+                self.volume_data[name] = fs

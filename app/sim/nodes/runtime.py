@@ -198,6 +198,10 @@ def klog_line(severity: str, text: str, epoch: float) -> str:
 
 # ---- programs -----------------------------------------------------------------------
 
+# Stand-ins in a program's texts for what busybox `date` prints and for a loop counter.
+DATE_MARK = "\x01date\x01"
+COUNT_MARK = "\x01count\x01"
+
 
 @dataclass
 class Program:
@@ -206,8 +210,16 @@ class Program:
     `exit_after` None: runs until killed. `logs`: (offset, severity, text) where a
     severity of I/W/E adds a klog header with the time at rendering. `repeat`: a loop
     that logs `lines` every `period` seconds from `start`. `files`: (offset, path,
-    present) changes seen by exec probes. `ports`: where HTTP/TCP probes connect;
-    `tls_ports`: those of them that only speak HTTPS.
+    present) changes seen by exec probes. `writes`: (offset, path, append, text) lines
+    the process writes into files (`date >> /var/log/app.log`), once at `offset` or,
+    with offset None, on every turn of the `repeat` loop. In the texts of `writes` and
+    `repeat`, `DATE_MARK` stands for what `date` prints at that moment and
+    `COUNT_MARK` for the loop's counter (`i=0` before it, `i=$((i+1))` in it), which
+    `counter` (start, step) describes. `follows`: the file a `tail -f` prints as it
+    grows, from its last `-tail_from` lines (`-n 10`, the default) or, when positive,
+    from line `tail_from` (`-n +1`).
+    `ports`: where HTTP/TCP probes connect; `tls_ports`: those of them that only speak
+    HTTPS.
     """
 
     exit_after: float | None = None
@@ -215,6 +227,10 @@ class Program:
     logs: list[tuple[float, str, str]] = field(default_factory=list)
     repeat: tuple[float, float, list[tuple[str, str]]] | None = None
     files: list[tuple[float, str, bool]] = field(default_factory=list)
+    writes: list[tuple[float | None, str, bool, str]] = field(default_factory=list)
+    follows: str = ""
+    tail_from: int = -10
+    counter: tuple[int, int] | None = None
     ports: list[int] = field(default_factory=list)
     tls_ports: list[int] = field(default_factory=list)
     # "address:port" sockets as `ss -tlnp` shows them (filled for host-network servers).
@@ -231,6 +247,9 @@ class Program:
         prog = cls(**data)
         prog.logs = [tuple(x) for x in prog.logs]  # type: ignore[misc]
         prog.files = [tuple(x) for x in prog.files]  # type: ignore[misc]
+        prog.writes = [tuple(x) for x in prog.writes]  # type: ignore[misc]
+        if prog.counter is not None:
+            prog.counter = (int(prog.counter[0]), int(prog.counter[1]))
         if prog.repeat is not None:
             lines = [(str(a), str(b)) for a, b in prog.repeat[2]]
             prog.repeat = (prog.repeat[0], prog.repeat[1], lines)
@@ -245,11 +264,24 @@ class Program:
             t = start
             count = 0
             while t <= elapsed and count < limit:
-                out.extend((t, klog_line(sev, text, started + t)) for sev, text in lines)
+                out.extend(
+                    (t, klog_line(sev, self.render(text, started + t, count), started + t))
+                    for sev, text in lines
+                )
                 t += period
                 count += 1
             out.sort(key=lambda pair: pair[0])
         return [line for _, line in out][-limit:]
+
+    def render(self, text: str, moment: float, turn: int) -> str:
+        """A loop's text at `moment` (epoch seconds) on its turn `turn` (from 0)."""
+        if DATE_MARK in text:
+            stamp = datetime.fromtimestamp(moment, UTC)
+            date = f"{stamp:%a %b} {stamp.day:>2} {stamp:%H:%M:%S} UTC {stamp:%Y}"
+            text = text.replace(DATE_MARK, date)
+        if COUNT_MARK in text and self.counter is not None:
+            text = text.replace(COUNT_MARK, str(self.counter[0] + turn * self.counter[1]))
+        return text
 
     def file_present(self, path: str, elapsed: float) -> bool:
         present = False
@@ -267,13 +299,20 @@ def _script_program(script: str, prog: Program) -> Program:
     `while true; do ...; done` loop (anything else is taken to succeed silently)."""
     t = 0.0
     unknown = False
+    counters: dict[str, int] = {}
     loop = re.search(r"while\s+(true|:|\[\s*1\s*\])\s*;\s*do\s+(.*?);?\s*done", script, re.S)
     head = script[: loop.start()] if loop else script
     for raw in re.split(r";|&&|\n", head):
+        if _redirected_write(raw, t, prog):
+            unknown = False
+            continue
         words = _words(raw)
         if not words:
             continue
         cmd, args = words[0], words[1:]
+        assigned = re.fullmatch(r"(\w+)=(-?\d+)", cmd)
+        if assigned and not args:
+            counters[assigned.group(1)] = int(assigned.group(2))
         unknown = cmd not in ("touch", "rm", "true", "sleep", "mkdir", "cat", "date", ":")
         if cmd == "echo":
             prog.logs.append((t, "", " ".join(a for a in args if a != "-n")))
@@ -296,29 +335,114 @@ def _script_program(script: str, prog: Program) -> Program:
             prog.exit_after = t
             prog.exit_code = 1
             return prog
-        elif cmd in ("tail", "nginx", "httpd", "httpd-foreground", "redis-server") and (
-            cmd != "tail" or "-f" in args
-        ):
+        elif cmd == "tail" and _follows(args):
+            prog.follows = _follows(args)
+            prog.tail_from = _tail_from(args)
+            prog.exit_after = None
+            return prog
+        elif cmd in ("nginx", "httpd", "httpd-foreground", "redis-server"):
             prog.exit_after = None
             return prog
     if loop:
-        body = loop.group(2)
-        period = 0.0
-        lines: list[tuple[str, str]] = []
-        for raw in re.split(r";|&&|\n", body):
-            words = _words(raw)
-            if words and words[0] == "echo":
-                lines.append(("", " ".join(a for a in words[1:] if a != "-n")))
-            elif words and words[0] == "sleep" and len(words) > 1:
-                period += _seconds(words[1])
-        prog.repeat = (t, max(period, 1.0), lines) if lines else None
-        prog.exit_after = None
-        return prog
+        return _loop_program(loop.group(2), t, prog, counters)
     # A script that ends by running some other program (a server binary) keeps
     # running; one made only of shell built-ins ends when they are done.
     prog.exit_after = None if unknown else t
     prog.exit_code = 0
     return prog
+
+
+def _loop_program(body: str, start: float, prog: Program, counters: dict[str, int]) -> Program:
+    """A `while true` loop from `start`: what its body echoes and writes every turn,
+    one turn per the sum of its sleeps."""
+    period = 0.0
+    lines: list[tuple[str, str]] = []
+    step = re.search(r"\b(\w+)=\$\(\(\s*\1\s*([+-])\s*(\d+)\s*\)\)", body)
+    counter = step.group(1) if step and step.group(1) in counters else ""
+    if step and counter:
+        amount = int(step.group(3)) * (-1 if step.group(2) == "-" else 1)
+        prog.counter = (counters[counter], amount)
+    for raw in re.split(r";|&&|\n", body):
+        if _redirected_write(raw, None, prog, counter):
+            continue
+        words = _words(raw)
+        if words and words[0] == "echo":
+            text = " ".join(a for a in words[1:] if a != "-n")
+            lines.append(("", _marked(text, counter)))
+        elif words and words[0] == "sleep" and len(words) > 1:
+            period += _seconds(words[1])
+    has_writes = any(offset is None for offset, *_ in prog.writes)
+    prog.repeat = (start, max(period, 1.0), lines) if lines or has_writes else None
+    prog.exit_after = None
+    return prog
+
+
+_REDIRECT = re.compile(r"^(?P<cmd>.*?)\s*(?P<op>>>|>)\s*(?P<path>/\S+)\s*$", re.S)
+
+
+def _marked(text: str, counter: str = "") -> str:
+    """`text` with `$(date)` (and the loop counter `$i`) as their stand-ins."""
+    text = text.replace("$(date)", DATE_MARK)
+    if counter:
+        text = re.sub(r"\$\{?" + counter + r"\b\}?", COUNT_MARK, text)
+    return text
+
+
+def _redirected_write(raw: str, offset: float | None, prog: Program, counter: str = "") -> bool:
+    """`echo text >> /file` or `date > /file`: record the write (once at `offset`,
+    or on every loop turn when None); False when `raw` is no such command."""
+    match = _REDIRECT.match(raw.strip())
+    if match is None:
+        return False
+    words = _words(match.group("cmd"))
+    if not words or words[0] not in ("echo", "date"):
+        return False
+    if words[0] == "date":
+        text = DATE_MARK
+    else:
+        text = _marked(" ".join(a for a in words[1:] if a != "-n"), counter)
+    path = match.group("path").strip("'\"")
+    prog.writes.append((offset, path, match.group("op") == ">>", text))
+    return True
+
+
+def _tail_from(args: list[str]) -> int:
+    """Where `tail -n N` / `-n +N` / `-nN` starts: -N (last N lines) or +N (line N)."""
+    for index, arg in enumerate(args):
+        value = ""
+        if arg in ("-n", "--lines") and index + 1 < len(args):
+            value = args[index + 1]
+        elif arg.startswith("-n") and len(arg) > 2:
+            value = arg[2:]
+        elif arg.startswith("--lines="):
+            value = arg.split("=", 1)[1]
+        if value.startswith("+") and value[1:].isdigit():
+            return max(int(value[1:]), 1)
+        if value.lstrip("-").isdigit():
+            return -abs(int(value))
+    return -10
+
+
+def _follows(args: list[str]) -> str:
+    """The file `tail ARGS` follows (`-f`, `-F`, `--follow`), or ""."""
+    follow = any(
+        a in ("-f", "-F", "--follow", "--retry")
+        or a.startswith("--follow=")
+        or (a.startswith("-") and not a.startswith("--") and "f" in a.lower())
+        for a in args
+    )
+    files = []
+    skip = False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a in ("-n", "-c", "-s"):
+            skip = True
+            continue
+        if not a.startswith("-") and not a.startswith("+"):
+            files.append(a)
+    return files[-1] if follow and files else ""
 
 
 def _words(text: str) -> list[str]:

@@ -276,8 +276,9 @@ def default_profile(scheduler_name: str = "default-scheduler") -> Profile:
     pkg/scheduler/apis/config/v1/default_plugins.go (multiPoint): TaintToleration 3,
     NodeAffinity 2, PodTopologySpread 2, InterPodAffinity 2, NodeResourcesFit 1,
     NodeResourcesBalancedAllocation 1, ImageLocality 1; the order below is upstream's
-    order, which is also the order Filter plugins run in. VolumeRestrictions,
-    NodeVolumeLimits, VolumeZone and DynamicResources are not simulated.
+    order, which is also the order Filter plugins run in. VolumeRestrictions checks
+    ReadWriteOncePod claims only; NodeVolumeLimits, VolumeZone and DynamicResources
+    are not simulated.
     """
     return Profile(
         scheduler_name,
@@ -289,6 +290,7 @@ def default_profile(scheduler_name: str = "default-scheduler") -> Profile:
             PluginConfig("NodeAffinity", weight=2),
             PluginConfig("NodePorts"),
             PluginConfig("NodeResourcesFit", weight=1),
+            PluginConfig("VolumeRestrictions"),
             PluginConfig("VolumeBinding"),
             PluginConfig("PodTopologySpread", weight=2),
             PluginConfig("InterPodAffinity", weight=2),

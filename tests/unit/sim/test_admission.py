@@ -60,6 +60,7 @@ def test_plugins_run_in_upstream_order():
         "Priority",
         "DefaultTolerationSeconds",
         "DefaultStorageClass",
+        "StorageObjectInUseProtection",
         "DefaultIngressClass",
         "ResourceQuota",
     ]

@@ -441,3 +441,37 @@ def test_absurd_nesting_is_a_decoding_error():
         v.check_types(obj, DEPLOYMENT)
     assert err.value.code == 400
     assert "nests deeper than 100 levels" in err.value.message
+
+
+def test_storage_class_fields_and_claim_class_updates():
+    sc_rt = rt("storage.k8s.io/v1", "StorageClass")
+    sc = {
+        "metadata": {"name": "fast"},
+        "provisioner": "rancher.io/local-path",
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "WaitForFirstConsumer",
+    }
+    assert messages(sc, sc_rt) == {}
+    bad = {**sc, "provisioner": "", "reclaimPolicy": "Recycle"}
+    found = messages(bad, sc_rt)
+    assert found["provisioner"] == "Required value"
+    assert found["reclaimPolicy"] == (
+        'Unsupported value: "Recycle": supported values: "Delete", "Retain"'
+    )
+    changed = {**sc, "volumeBindingMode": "Immediate", "reclaimPolicy": "Retain"}
+    found = messages(changed, sc_rt, sc)
+    assert found["volumeBindingMode"] == 'Invalid value: "Immediate": field is immutable'
+    assert found["reclaimPolicy"] == "Forbidden: updates to reclaimPolicy are forbidden."
+    assert messages({**sc, "allowVolumeExpansion": True}, sc_rt, sc) == {}
+    # A claim created without a class may get one; a class, once set, stays.
+    pvc_rt = rt("v1", "PersistentVolumeClaim")
+    claim = {
+        "metadata": {"name": "p"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+    classed = copy.deepcopy(claim)
+    classed["spec"]["storageClassName"] = "fast"
+    assert messages(classed, pvc_rt, claim) == {}
+    other = copy.deepcopy(classed)
+    other["spec"]["storageClassName"] = "slow"
+    assert "spec" in messages(other, pvc_rt, classed)

@@ -20,6 +20,7 @@ from app.sim.apiserver.validation.others import (
     _pv,
     _pvc,
     _quota,
+    _storage_class,
 )
 from app.sim.apiserver.validation.pods import _pod_update, validate_pod_spec
 from app.sim.apiserver.validation.rbac import _binding, _rules
@@ -142,6 +143,8 @@ def validate_object(
         _pvc(causes, obj, old)
     elif key == ("", "PersistentVolume"):
         _pv(causes, obj)
+    elif key == ("storage.k8s.io", "StorageClass"):
+        _storage_class(causes, obj, old)
     elif key == ("networking.k8s.io", "Ingress"):
         _ingress(causes, obj)
         ingress_rules(causes, obj)

@@ -134,7 +134,10 @@ def _pvc(causes: list[FieldCause], obj: dict, old: dict | None) -> None:
                     "spec.resources.requests.storage", "field can not be less than previous value"
                 )
             )
-        strip = ("resources", "volumeAttributesClassName", "volumeName")
+        strip: tuple[str, ...] = ("resources", "volumeAttributesClassName", "volumeName")
+        if old["spec"].get("storageClassName") is None:
+            # A claim without a class may get one later (retroactive default class).
+            strip += ("storageClassName",)
         if {k: v for k, v in spec.items() if k not in strip} != {
             k: v for k, v in old["spec"].items() if k not in strip
         }:
@@ -145,6 +148,27 @@ def _pvc(causes: list[FieldCause], obj: dict, old: dict | None) -> None:
                     "volumeAttributesClassName for bound claims",
                 )
             )
+
+
+def _storage_class(causes: list[FieldCause], obj: dict, old: dict | None) -> None:
+    """storage/validation ValidateStorageClass and ValidateStorageClassUpdate."""
+    if not obj.get("provisioner"):
+        causes.append(required("provisioner"))
+    policy = obj.get("reclaimPolicy")
+    if policy is not None and policy not in ("Delete", "Retain"):
+        causes.append(not_supported("reclaimPolicy", policy, ["Delete", "Retain"]))
+    mode = obj.get("volumeBindingMode")
+    if mode is not None and mode not in ("Immediate", "WaitForFirstConsumer"):
+        causes.append(
+            not_supported("volumeBindingMode", mode, ["Immediate", "WaitForFirstConsumer"])
+        )
+    if old is None:
+        return
+    for field in ("parameters", "provisioner", "reclaimPolicy"):
+        if (obj.get(field) or None) != (old.get(field) or None):
+            causes.append(forbidden_field(field, f"updates to {field} are forbidden."))
+    if obj.get("volumeBindingMode") != old.get("volumeBindingMode"):
+        causes.append(immutable("volumeBindingMode", obj.get("volumeBindingMode")))
 
 
 def _pv(causes: list[FieldCause], obj: dict) -> None:

@@ -3,9 +3,12 @@
 
 A container's file system is built when it is first entered (per container id, so a
 restarted container starts from its image again, as upstream): the image's files
-(`images.PROFILES`), `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`, the mounted
-ConfigMaps, Secrets and emptyDirs, and the projected service-account token
-(`/var/run/secrets/kubernetes.io/serviceaccount`). The environment is the container's
+(`images.PROFILES`), `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`, copies of the
+mounted ConfigMaps, Secrets and downward API items, and the projected service-account
+token (`/var/run/secrets/kubernetes.io/serviceaccount`). emptyDir, hostPath and
+PersistentVolumeClaim volumes are mounts (`mounts.MountedFS`): their files live on the
+node (or with the PersistentVolume, `volumes.py`), are shared by every container that
+mounts them and outlive the container. The environment is the container's
 `env`/`envFrom` (ConfigMap, Secret and fieldRef values) and the Service links the
 kubelet adds (`KUBERNETES_SERVICE_HOST`, ...).
 """
@@ -22,8 +25,10 @@ from app.sim.machinery.clock import rfc3339
 from app.sim.nodes.containers.images import PROFILES, ImageProfile, profile_for
 from app.sim.nodes.containers.shell import ContainerContext, ContainerShell, decode, encode
 from app.sim.nodes.dataplane import Client, resolv_conf_for
+from app.sim.nodes.mounts import MountedFS
 from app.sim.nodes.runtime import repository_name
-from app.sim.nodes.vfs import VirtualFS
+from app.sim.nodes.vfs import FsError, VirtualFS
+from app.sim.nodes.volumes import volume_backing
 
 if TYPE_CHECKING:
     from app.sim.nodes import ClusterNodes
@@ -33,6 +38,10 @@ if TYPE_CHECKING:
 __all__ = ["ContainerAccess", "ContainerError", "ContainerShell", "decode", "encode"]
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# Loop turns replayed at most at once (a cluster left alone for days), and the lines
+# a file written by a loop keeps (its oldest go): bounds on the simulator's memory.
+MAX_REPLAYED_TURNS = 1000
+MAX_FILE_LINES = 5000
 # Scripts the kubelet's timeline runs itself: they wait, loop, read or serve.
 _WAITS = re.compile(
     r"\b(sleep|while|until|tail|read|top|watch|nginx|httpd|redis-server|yes|timeout|nohup)\b"
@@ -40,8 +49,6 @@ _WAITS = re.compile(
 # Network clients end on their own (`wget -qO- http://web`, `nslookup web`, `nc -z`,
 # `ping -c 3`); these forms wait: ping without a count, nc listening or reading stdin.
 _NETWORK_WAITS = re.compile(r"\bping\b(?![^;&|]*\s-c)|\bnc\b(?![^;&|]*\s-[a-z]*z)")
-# The most files a hostPath directory mount copies into a container.
-MAX_HOST_FILES = 500
 
 
 class ContainerError(Exception):
@@ -192,6 +199,68 @@ class ContainerAccess:
             result = shell.run(script)
         return result.exit_code, result.stdout + result.stderr
 
+    # ---- files the main process writes and follows ----------------------------------
+
+    def replay_writes(self, pod: PodRuntime, slot: Slot, now: float) -> None:
+        """Put what a running container's loop wrote since the last call into its files
+        (`date >> /var/log/app.log` every 5 s), and note where a `tail -f` starts."""
+        rec = slot.current
+        if rec is None or not rec.running() or rec.started is None:
+            return
+        prog = rec.prog()
+        if not prog.writes and not prog.follows:
+            return
+        fs = self._container_fs(pod, slot)
+        if prog.follows and rec.skipped is None:
+            lines = fs.read(prog.follows).splitlines() if fs.is_file(prog.follows) else []
+            first = prog.tail_from
+            rec.skipped = first - 1 if first > 0 else max(0, len(lines) + first)
+        if not prog.writes:
+            return
+        elapsed = now - rec.started
+        # `written` counts the one-off writes (in order), then the loop's turns.
+        once = [w for w in prog.writes if w[0] is not None]
+        done = rec.written
+        for index, (offset, path, append, text) in enumerate(once):
+            if index >= done and offset is not None and offset <= elapsed:
+                _write_line(fs, path, append, prog.render(text, rec.started + offset, 0))
+                done = index + 1
+        if done >= len(once) and prog.repeat is not None and elapsed >= prog.repeat[0]:
+            start, period, _ = prog.repeat
+            turns = int((elapsed - start) // period) + 1
+            for turn in range(max(done - len(once), turns - MAX_REPLAYED_TURNS), turns):
+                moment = rec.started + start + turn * period
+                for offset, path, append, text in prog.writes:
+                    if offset is None:
+                        _write_line(fs, path, append, prog.render(text, moment, turn))
+            done = len(once) + turns
+        rec.written = done
+
+    def followed_lines(self, pod: PodRuntime, slot: Slot) -> list[str]:
+        """What a container's `tail -f FILE` has printed: the file's lines since it
+        started (with the ten before, as tail prints first)."""
+        rec = slot.current
+        if rec is None:
+            return []
+        path = rec.prog().follows
+        fs = self._container_fs(pod, slot)
+        if not path or not fs.is_file(path):
+            return []
+        lines = fs.read(path).splitlines()
+        return lines[rec.skipped or 0 :]
+
+    def _container_fs(self, pod: PodRuntime, slot: Slot) -> VirtualFS:
+        rec = slot.current
+        assert rec is not None
+        fs = self.files.get(rec.id)
+        if fs is None:
+            spec = _container_spec(pod, slot.name)
+            profile = profile_for(repository_name(rec.image))
+            fs = self._build_fs(self._agent_of(pod), pod, spec, profile)
+            self.files[rec.id] = fs
+            self._forget_stopped()
+        return fs
+
     # ---- the network a container reaches -----------------------------------------------
 
     def client(self, agent: NodeAgent, runtime: PodRuntime, fs: VirtualFS) -> Client:
@@ -300,7 +369,7 @@ class ContainerAccess:
     def _build_fs(
         self, agent: NodeAgent, pod: PodRuntime, spec: dict[str, Any], profile: ImageProfile
     ) -> VirtualFS:
-        fs = VirtualFS()
+        fs = MountedFS()
         stamp = rfc3339(agent.clock.now())
         for directory in ("/bin", "/tmp", "/root", "/var", "/usr/bin", "/home", "/proc"):
             fs.mkdir(directory)
@@ -340,27 +409,23 @@ class ContainerAccess:
             target = str(mount.get("mountPath") or "")
             if not target.startswith("/"):
                 continue
-            files = self._volume_files(fs, pod, volume, target, stamp)
-            if files is None:
+            backing = volume_backing(self.nodes, self._agent_of(pod), pod, volume)
+            if backing is not None:
+                if not refresh and isinstance(fs, MountedFS):
+                    _mount_backing(fs, target, backing, mount, volume)
                 continue
-            projected = any(k in volume for k in ("configMap", "secret", "downwardAPI"))
-            if refresh and ("hostPath" in volume or not projected):
-                continue
+            files = self._volume_files(pod, volume)
             _place_files(fs, target, files, mount.get("subPath"), stamp, refresh=refresh)
         if refresh:
             return
         self._mount_service_account(fs, pod, stamp)
 
-    def _volume_files(
-        self, fs: VirtualFS, pod: PodRuntime, volume: dict[str, Any], target: str, stamp: str
-    ) -> dict[str, str] | None:
-        """The files a volume shows under its mount; None once a single host file is copied."""
+    def _volume_files(self, pod: PodRuntime, volume: dict[str, Any]) -> dict[str, str]:
+        """The files a projected volume shows under its mount (a copy)."""
         if "configMap" in volume:
             return self._config_map_files(pod, volume["configMap"])
         if "secret" in volume:
             return self._secret_files(pod, volume["secret"])
-        if "hostPath" in volume:
-            return self._host_path_files(fs, pod, volume["hostPath"], target, stamp)
         if "downwardAPI" in volume:
             return self._downward_api_files(pod, volume["downwardAPI"])
         return {}
@@ -376,22 +441,6 @@ class ContainerAccess:
         obj = self.nodes.store.get("", "secrets", pod.namespace, str(source.get("secretName")))
         files = {k: decode(base64.b64decode(v)) for k, v in ((obj or {}).get("data") or {}).items()}
         return _select(files, source.get("items"))
-
-    def _host_path_files(
-        self, fs: VirtualFS, pod: PodRuntime, source: dict[str, Any], target: str, stamp: str
-    ) -> dict[str, str] | None:
-        # A copy of the node's files at the container's start: reads see the
-        # node's certificates and manifests; writes stay in the container.
-        files: dict[str, str] = {}
-        host = str(source.get("path") or "")
-        node_fs = self._agent_of(pod).fs
-        if node_fs.is_file(host):
-            fs.write(target, node_fs.read(host), mtime=stamp)
-            return None
-        if node_fs.is_dir(host):
-            for path in node_fs.walk_files(host)[:MAX_HOST_FILES]:
-                files[path[len(host.rstrip("/")) + 1 :]] = node_fs.read(path)
-        return files
 
     def _downward_api_files(self, pod: PodRuntime, source: dict[str, Any]) -> dict[str, str]:
         files: dict[str, str] = {}
@@ -560,6 +609,34 @@ def _default_argv(profile: ImageProfile) -> list[str]:
         "mysql": ["mysqld"],
         "postgres": ["postgres"],
     }.get(profile.name, ["sh"])
+
+
+def _mount_backing(
+    fs: MountedFS,
+    target: str,
+    backing: tuple[VirtualFS, str],
+    mount: dict[str, Any],
+    volume: dict[str, Any],
+) -> None:
+    """Mount a volume's backing directory (or its `subPath`, created when missing),
+    read-only when the mount or the pod's claim reference says so."""
+    source, root = backing
+    sub = str(mount.get("subPath") or "")
+    if sub:
+        root = posixpath.join(root, sub)
+        if not source.exists(root):
+            source.mkdir(root)
+    read_only = mount.get("readOnly") or (volume.get("persistentVolumeClaim") or {}).get("readOnly")
+    fs.mount(target, source, root, read_only=bool(read_only))
+
+
+def _write_line(fs: VirtualFS, path: str, append: bool, line: str) -> None:
+    try:
+        old = fs.read(path) if append and fs.is_file(path) else ""
+        lines = (old + line + "\n").splitlines(keepends=True)
+        fs.write(path, "".join(lines[-MAX_FILE_LINES:]))
+    except FsError:
+        return  # a read-only mount, or a directory in the way: the write fails
 
 
 def _select(files: dict[str, str], items: list[dict[str, Any]] | None) -> dict[str, str]:

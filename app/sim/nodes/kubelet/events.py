@@ -139,7 +139,7 @@ class EventsAndLogs(AgentState):
                 raise LogError(
                     f'container "{container}" in pod "{pod}" is waiting to start: {reason}'
                 )
-        lines = self.container_lines(rec, now)
+        lines = self.container_output(rt, slot, rec, now)
         if tail is not None and tail >= 0:
             lines = lines[-tail:] if tail else []
         return "".join(line + "\n" for line in lines)
@@ -149,6 +149,17 @@ class EventsAndLogs(AgentState):
             return []
         end = rec.finished if rec.finished is not None else now
         return rec.prog().lines_until(rec.started, end - rec.started)
+
+    def container_output(
+        self, pod: PodRuntime, slot: Slot, rec: ContainerRec, now: float
+    ) -> list[str]:
+        """A container's log: its program's lines, then what its `tail -f` printed of
+        the file it follows (the current container only)."""
+        lines = self.container_lines(rec, now)
+        follower = getattr(self, "follow_file", None)
+        if rec is slot.current and rec.program.get("follows") and follower is not None:
+            lines += follower(pod, slot)
+        return lines
 
     def stop_container(self, pod: PodRuntime, slot: Slot) -> None:
         """`crictl stop`: the runtime stops the container behind the kubelet's back;
@@ -200,7 +211,7 @@ class EventsAndLogs(AgentState):
                     stamp = datetime.fromtimestamp(rec.started, UTC).strftime(
                         "%Y-%m-%dT%H:%M:%S.%f000Z"
                     )
-                    lines = self.container_lines(rec, end)
+                    lines = self.container_output(pod, slot, rec, end)
                     # CRI logging format: time, stream, P(artial)/F(ull) tag, text.
                     text = "".join(f"{stamp} stderr F {line}\n" for line in lines)
                     path = f"{directory}/{slot.name}/{rec.attempt}.log"

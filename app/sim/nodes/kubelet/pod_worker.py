@@ -125,7 +125,11 @@ class PodWorker(AgentState):
             pod.ip = self._allocate_ip()
         for c in pod.spec.get("initContainers") or []:
             pod.slots[c["name"]] = Slot(
-                name=c["name"], init=True, waiting="PodInitializing", next_try=now
+                name=c["name"],
+                init=True,
+                waiting="PodInitializing",
+                next_try=now,
+                sidecar=c.get("restartPolicy") == "Always",
             )
         for c in pod.spec.get("containers") or []:
             waiting = "PodInitializing" if pod.spec.get("initContainers") else "ContainerCreating"
@@ -184,15 +188,24 @@ class PodWorker(AgentState):
         return min(times) if times else None
 
     def _active_slots(self, pod: PodRuntime) -> list[Slot]:
-        """Slots that may start now: the first unfinished init container, else the app
-        containers."""
+        """Slots that may start now: init containers in order (a sidecar, an init
+        container with restartPolicy Always, lets the next one start once it has
+        started, and keeps being restarted), then the app containers."""
         if pod.terminating_since is not None:
             return []
+        sidecars: list[Slot] = []
         for slot in pod.slots.values():
-            if slot.init and not slot.done:
+            if not slot.init:
+                continue
+            if slot.sidecar:
+                if not slot.final:
+                    sidecars.append(slot)
+                if not slot.done:
+                    return sidecars
+            elif not slot.done:
                 # A failed init container with restartPolicy Never fails the pod.
-                return [] if slot.final else [slot]
-        return [s for s in pod.slots.values() if not s.init and not s.final]
+                return sidecars if slot.final else [*sidecars, slot]
+        return sidecars + [s for s in pod.slots.values() if not s.init and not s.final]
 
     def _step(self, pod: PodRuntime, t: float) -> None:
         pod.version += 1
@@ -214,6 +227,25 @@ class PodWorker(AgentState):
                 self._run_probes(pod, slot, t)
             elif slot in self._active_slots(pod) and slot.next_try <= t and self.runtime_running():
                 self._try_start(pod, slot, t)
+        self._stop_sidecars_after_mains(pod, t)
+
+    def _stop_sidecars_after_mains(self, pod: PodRuntime, t: float) -> None:
+        """Once every app container of a pod that does not restart them has ended,
+        the kubelet stops its sidecars (the pod can then complete, e.g. a Job's)."""
+        app = [s for s in pod.slots.values() if not s.init]
+        if (pod.spec.get("restartPolicy") or "Always") == "Always" or not app:
+            return
+        if not all(s.final for s in app):
+            return
+        for slot in pod.slots.values():
+            if slot.sidecar and not slot.final:
+                if slot.current is not None and slot.current.running():
+                    killed = self._ignores_sigterm(pod, slot)
+                    code, reason = (SIGKILL_EXIT, "Error") if killed else (0, "Completed")
+                    self._kill(pod, slot, t, code, reason, restart=False)
+                slot.final = True
+                if slot.current is not None:
+                    slot.waiting, slot.waiting_message = "", ""
 
     def _ignores_sigterm(self, pod: PodRuntime, slot: Slot) -> bool:
         spec = self._container_spec(pod, slot.name)
@@ -318,7 +350,8 @@ class PodWorker(AgentState):
             failed = f'MountVolume.SetUp failed for volume "{name}" :'
             if host:
                 path, kind = str(host.get("path") or ""), host.get("type") or ""
-                if kind == "DirectoryOrCreate" and not self.fs.exists(path):
+                # No type: containerd creates a missing bind-mount source directory.
+                if kind in ("", "DirectoryOrCreate") and not self.fs.exists(path):
                     self.fs.mkdir(path)
                 elif kind == "FileOrCreate" and not self.fs.exists(path):
                     self.fs.write(path, "")
@@ -326,6 +359,9 @@ class PodWorker(AgentState):
                     return f"{failed} hostPath type check failed: {path} is not a file"
                 elif kind == "Directory" and not self.fs.is_dir(path):
                     return f"{failed} hostPath type check failed: {path} is not a directory"
+            claim_error = self._claim_error(pod, vol)
+            if claim_error is not None:
+                return claim_error
             for kind, plural, key in (
                 ("configMap", "configmaps", "name"),
                 ("secret", "secrets", "secretName"),
@@ -337,6 +373,32 @@ class PodWorker(AgentState):
                         label = "configmap" if plural == "configmaps" else "secret"
                         return f'{failed} {label} "{target}" not found'
         return None
+
+    def _claim_error(self, pod: PodRuntime, vol: dict[str, Any]) -> str | None:
+        """The volume manager's error for a claim that is missing or not bound
+        (pkg/kubelet/volumemanager/populator, getPVCExtractPV)."""
+        claim = (vol.get("persistentVolumeClaim") or {}).get("claimName")
+        if vol.get("ephemeral"):
+            claim = f"{pod.name}-{vol.get('name')}"
+        if not claim or pod.static:
+            return None
+        pvc = self.store.get("", "persistentvolumeclaims", pod.namespace, str(claim))
+        if pvc is None:
+            problem = (
+                f'failed to fetch PVC from API server: persistentvolumeclaims "{claim}" not found'
+            )
+        elif (pvc.get("status") or {}).get("phase") != "Bound" or not (
+            (pvc.get("spec") or {}).get("volumeName")
+        ):
+            problem = "PVC is not bound"
+        else:
+            return None
+        name = vol.get("name")
+        return (
+            f"Unable to attach or mount volumes: unmounted volumes=[{name}], unattached "
+            f"volumes=[], failed to process volumes=[{name}]: error processing PVC "
+            f"{pod.namespace}/{claim}: {problem}"
+        )
 
     def _try_start(self, pod: PodRuntime, slot: Slot, t: float) -> None:
         spec = self._container_spec(pod, slot.name)
@@ -438,6 +500,8 @@ class PodWorker(AgentState):
                 }
         if "readinessProbe" not in spec and slot.started_ok:
             slot.ready = True
+        if slot.sidecar and slot.started_ok:
+            slot.done = True  # the next init container may start
         self._event(pod, t, "Normal", "Created", f"Created container: {slot.name}", slot)
         if prog.reason == "StartError":
             self._event(pod, t, "Warning", "Failed", f"Error: {prog.message}", slot)
@@ -453,11 +517,14 @@ class PodWorker(AgentState):
         slot.ready = False
         slot.probes = {}
         policy = pod.spec.get("restartPolicy") or "Always"
-        if slot.init and code == 0:
+        if slot.init and code == 0 and not slot.sidecar:
             slot.done = True
             return
         restart = policy == "Always" or (policy == "OnFailure" and code != 0)
-        if slot.init and code != 0:
+        if slot.sidecar:
+            # A sidecar is restarted whatever the pod's restartPolicy says.
+            restart = True
+        if slot.init and code != 0 and not slot.sidecar:
             restart = policy != "Never"
         if not restart or pod.terminating_since is not None:
             slot.final = True
@@ -527,6 +594,10 @@ class PodWorker(AgentState):
                     # The kubelet's final delete once the containers are gone.
                     self._delete_api_pod(pod.namespace, pod.name)
             del self.pods[key]
+            # The pod's directory (its emptyDir volumes) goes with it.
+            pod_dir = f"/var/lib/kubelet/pods/{key}"
+            if self.fs.is_dir(pod_dir):
+                self.fs.remove(pod_dir, recursive=True)
 
     def _delete_api_pod(self, namespace: str, name: str, only_mirror_of: str | None = None) -> None:
         obj = self.store.get("", "pods", namespace, name)

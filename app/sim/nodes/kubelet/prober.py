@@ -43,6 +43,7 @@ class Prober(AgentState):
                 state["ok"] += 1
                 if kind == "startupProbe":
                     slot.started_ok = True
+                    slot.done = slot.done or slot.sidecar
                     if "readinessProbe" not in spec:
                         slot.ready = True
                 elif kind == "readinessProbe" and state["ok"] >= successes:

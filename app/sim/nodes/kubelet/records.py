@@ -45,6 +45,10 @@ class ContainerRec:
     exit_code: int | None = None
     reason: str = ""
     message: str = ""
+    # Loop turns whose file writes are in the files (Program.writes), and the lines of
+    # a followed file that were there before `tail -f` started (Program.follows).
+    written: int = 0
+    skipped: int | None = None
 
     def prog(self) -> Program:
         # Decoded once per container (not a dataclass field, so never dumped).
@@ -85,7 +89,8 @@ class Slot:
     started_ok: bool = False  # startup probe passed (or none)
     ready: bool = False
     probes: dict[str, dict[str, float]] = field(default_factory=dict)
-    done: bool = False  # an init container that completed
+    done: bool = False  # an init container that completed (a sidecar: that started)
+    sidecar: bool = False  # an init container with restartPolicy Always (native sidecar)
     final: bool = False  # exited and will not be restarted (restartPolicy said so)
     kill_at: float | None = None  # when a terminating pod's container is stopped
 

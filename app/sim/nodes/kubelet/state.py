@@ -54,6 +54,8 @@ class AgentState:
     register_pending: bool
     # Set by the node set (nodes/__init__.py) when the node joins; absent until then.
     run_one_shot: Callable[[PodRuntime, dict[str, Any]], tuple[int, str] | None]
+    # The lines a container's `tail -f` printed of the file it follows (set likewise).
+    follow_file: Callable[[PodRuntime, Slot], list[str]]
 
     if TYPE_CHECKING:
         # agent.py

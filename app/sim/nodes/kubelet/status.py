@@ -290,8 +290,10 @@ class StatusReporter(AgentState):
         app = [s for s in pod.slots.values() if not s.init]
         init = [s for s in pod.slots.values() if s.init]
         initialized = all(s.done for s in init)
+        # Sidecars (restartable init containers) count for readiness as app containers.
+        serving = [s for s in init if s.sidecar and not s.final] + app
         containers_ready = initialized and all(
-            s.ready and s.current is not None and s.current.running() for s in app
+            s.ready and s.current is not None and s.current.running() for s in serving
         )
         policy = pod.spec.get("restartPolicy") or "Always"
         phase = "Pending"
@@ -335,7 +337,9 @@ class StatusReporter(AgentState):
             return c
 
         not_ready = [
-            s.name for s in app if not (s.ready and s.current is not None and s.current.running())
+            s.name
+            for s in serving
+            if not (s.ready and s.current is not None and s.current.running())
         ]
         ready_reason = "PodCompleted" if phase in ("Succeeded", "Failed") else "ContainersNotReady"
         conditions = [

@@ -21,6 +21,7 @@ def default_registry() -> Registry:
         scheduling_gates,
         taint_toleration,
         volume_binding,
+        volume_restrictions,
     )
 
     registry = Registry()
@@ -32,6 +33,7 @@ def default_registry() -> Registry:
         node_affinity,
         node_ports,
         node_resources_fit,
+        volume_restrictions,
         volume_binding,
         pod_topology_spread,
         inter_pod_affinity,

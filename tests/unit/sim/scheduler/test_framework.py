@@ -60,6 +60,7 @@ def test_plugins_land_at_the_extension_points_they_implement():
         "NodeAffinity",
         "NodePorts",
         "NodeResourcesFit",
+        "VolumeRestrictions",
         "VolumeBinding",
         "PodTopologySpread",
         "InterPodAffinity",

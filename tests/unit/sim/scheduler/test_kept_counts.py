@@ -35,6 +35,7 @@ from app.sim.scheduler.plugins import (
     scheduling_gates,
     taint_toleration,
     volume_binding,
+    volume_restrictions,
 )
 from app.sim.scheduler.plugins.inter_pod_affinity import _matches_all
 from app.sim.scheduler.podinfo import PodInfo, safe_selector
@@ -217,6 +218,7 @@ def recounting_registry() -> Registry:
         node_affinity,
         node_ports,
         node_resources_fit,
+        volume_restrictions,
         volume_binding,
         default_preemption,
         balanced_allocation,
