@@ -1,0 +1,111 @@
+"""`metrics.k8s.io/v1beta1` NodeMetrics and PodMetrics, as metrics-server serves them.
+
+Read-only (get, list with label and field selectors, per namespace or across all),
+computed from `cluster.metrics` (the last scrape) and never stored. The labels are
+those of the node or pod (metrics-server copies them), so `kubectl top pod -l app=web`
+selects as `kubectl get pods -l` does. Requests pass the aggregator first:
+`aggregator.check_served` answers 503 while the APIService is not Available.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.sim.apiserver.aggregator import check_served
+from app.sim.apiserver.request import ApiResponse, RequestContext
+from app.sim.machinery.clock import rfc3339
+from app.sim.machinery.errors import not_found
+from app.sim.machinery.metrics import NodeSample, PodSample, Usage
+from app.sim.machinery.selectors import parse_field_selector, parse_label_selector
+
+GROUP = "metrics.k8s.io"
+API_VERSION = "metrics.k8s.io/v1beta1"
+
+
+def _usage(usage: Usage) -> dict[str, str]:
+    # metrics-server's formats: CPU in nanocores, memory in KiB.
+    return {"cpu": f"{usage.cpu_nanocores}n", "memory": f"{usage.memory_bytes // 1024}Ki"}
+
+
+def _window(seconds: float) -> str:
+    return f"{seconds:g}s"
+
+
+def _meta(ctx: RequestContext, source: dict[str, Any] | None, name: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "creationTimestamp": rfc3339(ctx.cluster.clock.now())}
+    labels = ((source or {}).get("metadata") or {}).get("labels")
+    if labels:
+        meta["labels"] = dict(labels)
+    return meta
+
+
+def node_metrics(ctx: RequestContext, sample: NodeSample) -> dict[str, Any]:
+    node = ctx.store.get("", "nodes", None, sample.name)
+    return {
+        "kind": "NodeMetrics",
+        "apiVersion": API_VERSION,
+        "metadata": _meta(ctx, node, sample.name),
+        "timestamp": rfc3339(sample.timestamp),
+        "window": _window(sample.window),
+        "usage": _usage(sample.usage),
+    }
+
+
+def pod_metrics(ctx: RequestContext, sample: PodSample) -> dict[str, Any]:
+    pod = ctx.store.get("", "pods", sample.namespace, sample.name)
+    meta = _meta(ctx, pod, sample.name)
+    meta["namespace"] = sample.namespace
+    return {
+        "kind": "PodMetrics",
+        "apiVersion": API_VERSION,
+        "metadata": meta,
+        "timestamp": rfc3339(sample.timestamp),
+        "window": _window(sample.window),
+        "containers": [{"name": name, "usage": _usage(usage)} for name, usage in sample.containers],
+    }
+
+
+def _all(ctx: RequestContext) -> list[dict[str, Any]]:
+    rt = ctx.rt
+    assert rt is not None
+    cache = ctx.cluster.metrics
+    if rt.plural == "nodes":
+        return [node_metrics(ctx, s) for s in cache.node_samples()]
+    samples = cache.pod_samples(ctx.namespace)
+    return [pod_metrics(ctx, s) for s in samples if ctx.store.get("", "pods", s.namespace, s.name)]
+
+
+def get(ctx: RequestContext) -> ApiResponse:
+    from app.sim.apiserver.reads import render_objects
+
+    rt = ctx.rt
+    assert rt is not None and ctx.name is not None
+    check_served(ctx.cluster, rt.group, rt.version)
+    cache = ctx.cluster.metrics
+    if rt.plural == "nodes":
+        node_sample = cache.node(ctx.name)
+        obj = node_metrics(ctx, node_sample) if node_sample is not None else None
+    else:
+        pod_sample = cache.pod(ctx.namespace or "", ctx.name)
+        exists = ctx.store.get("", "pods", ctx.namespace, ctx.name) is not None
+        obj = pod_metrics(ctx, pod_sample) if pod_sample is not None and exists else None
+    if obj is None:
+        raise not_found(f"{rt.kind.lower()}", ctx.name, GROUP)
+    return ApiResponse(200, render_objects(ctx, [obj], single=True))
+
+
+def list_metrics(ctx: RequestContext) -> ApiResponse:
+    from app.sim.apiserver.reads import render_objects
+
+    rt = ctx.rt
+    assert rt is not None
+    check_served(ctx.cluster, rt.group, rt.version)
+    query = ctx.request.query
+    labels = parse_label_selector(query.get("labelSelector"))
+    fields = parse_field_selector(query.get("fieldSelector"), rt.group, rt.plural)
+    items = [
+        obj
+        for obj in _all(ctx)
+        if labels.matches(obj["metadata"].get("labels")) and fields.matches(obj)
+    ]
+    return ApiResponse(200, render_objects(ctx, items, rv=0))
