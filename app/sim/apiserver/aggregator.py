@@ -35,6 +35,9 @@ AGGREGATED_ONLY = frozenset({("metrics.k8s.io", "v1beta1")})
 AUTOMANAGED = "kube-aggregator.kubernetes.io/automanaged"
 LOCAL_MESSAGE = "Local APIServices are always available"
 UNAVAILABLE_MESSAGE = "the server is currently unable to handle the request"
+# How often (cluster seconds) every APIService is looked at, new ones included; the
+# Service-backed ones are checked on every tick.
+FULL_PASS_SECONDS = 10.0
 
 
 def api_service_name(group: str, version: str) -> str:
@@ -138,19 +141,38 @@ class ApiServiceSync:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self._registered_for: ResourceRegistry | None = None
+        self._full_pass_at: float | None = None
+        self._service_backed: list[str] = []
 
     def tick(self) -> None:
-        if self.cluster.registry is not self._registered_for:
+        """Every APIService after a registry change and every `FULL_PASS_SECONDS`; in
+        between only the Service-backed ones (their endpoints change any time)."""
+        now = self.cluster.clock.now().timestamp()
+        registry_changed = self.cluster.registry is not self._registered_for
+        if registry_changed:
             self._register_local()
             self._registered_for = self.cluster.registry
-        store = self.cluster.store
-        for obj in store.list(GROUP, PLURAL)[0]:
+        due = self._full_pass_at is None or now - self._full_pass_at >= FULL_PASS_SECONDS
+        if registry_changed or due:
+            self._full_pass_at = now
+            self._full_pass()
+            return
+        for name in self._service_backed:
+            obj = self.cluster.store.get(GROUP, PLURAL, None, name)
+            if obj is not None and (obj.get("spec") or {}).get("service"):
+                self._set_available(obj, service_availability(self.cluster, obj["spec"]))
+
+    def _full_pass(self) -> None:
+        backed = []
+        for obj in self.cluster.store.list(GROUP, PLURAL)[0]:
             spec = obj.get("spec") or {}
             if spec.get("service"):
+                backed.append(obj["metadata"]["name"])
                 found = service_availability(self.cluster, spec)
             else:
                 found = Availability("True", "Local", LOCAL_MESSAGE)
             self._set_available(obj, found)
+        self._service_backed = backed
 
     def _set_available(self, obj: dict[str, Any], found: Availability) -> None:
         current = _available_condition(obj)
@@ -160,12 +182,14 @@ class ApiServiceSync:
             current.get("message"),
         ) == (found.status, found.reason, found.message):
             return
-        changed = current is None or current.get("status") != found.status
         now = rfc3339(self.cluster.clock.now())
+        since = now
+        if current is not None and current.get("status") == found.status:
+            since = current.get("lastTransitionTime", now)
         condition = {
             "type": "Available",
             "status": found.status,
-            "lastTransitionTime": now if changed else current.get("lastTransitionTime", now),
+            "lastTransitionTime": since,
             "reason": found.reason,
             "message": found.message,
         }

@@ -7,6 +7,7 @@ skip everything but persistence upstream too.
 
 from __future__ import annotations
 
+import builtins
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -79,7 +80,7 @@ class ApiClient:
 
     def list_served(
         self, group: str, version: str, plural: str, namespace: str | None, label_selector: str
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """A list read through the API request pipeline, for kinds that are served
         rather than stored (metrics.k8s.io); ApiError as the API answers (503 while an
         aggregated API is unavailable, 404 when nothing serves it)."""
