@@ -109,6 +109,14 @@ def test_top_nodes_and_pods(sim_cluster: SimCluster, kubectl: Kubectl, tmp_path:
     assert rows(front) == [[web, "app", "200m", "1Mi"]]
     by_cpu = [r[0] for r in rows(kubectl("top", "pods", "--sort-by=cpu"))]
     assert by_cpu == [web, "idle"]
+    # metrics-server's own tables through `kubectl get`.
+    listed = kubectl("get", "podmetrics", "idle")
+    assert [listed.lines[0].split(), rows(listed)] == [
+        ["NAME", "CPU", "MEMORY", "WINDOW"],
+        [["idle", "1m", "4Mi", "15s"]],
+    ]
+    missing = kubectl("top", "pod", "nosuch", check=False)
+    assert 'podmetrics.metrics.k8s.io "default/nosuch" not found' in missing.stderr
 
 
 def test_top_fails_once_metrics_server_is_scaled_to_zero(

@@ -22,9 +22,36 @@ GROUP = "metrics.k8s.io"
 API_VERSION = "metrics.k8s.io/v1beta1"
 
 
+def decimal_quantity(nanos: int) -> str:
+    """A nano-unit count as Go's canonical DecimalSI quantity: `124m`, `1500m`, `3`,
+    `148489388n` (metrics-server's CPU is resource.NewScaledQuantity(n, -9))."""
+    value, suffixes = nanos, ("n", "u", "m", "", "k", "M", "G")
+    for index, suffix in enumerate(suffixes):
+        if value == 0:
+            return "0"
+        if value % 1000 or index == len(suffixes) - 1:
+            return f"{value}{suffix}"
+        value //= 1000
+    return str(value)
+
+
+def binary_quantity(count: int) -> str:
+    """Bytes as Go's canonical BinarySI quantity: `4Mi`, `899072Ki`, `1000`."""
+    value = count
+    for suffix in ("", "Ki", "Mi", "Gi", "Ti"):
+        if value == 0:
+            return "0"
+        if value % 1024 or suffix == "Ti":
+            return f"{value}{suffix}"
+        value //= 1024
+    return str(value)
+
+
 def _usage(usage: Usage) -> dict[str, str]:
-    # metrics-server's formats: CPU in nanocores, memory in KiB.
-    return {"cpu": f"{usage.cpu_nanocores}n", "memory": f"{usage.memory_bytes // 1024}Ki"}
+    return {
+        "cpu": decimal_quantity(usage.cpu_nanocores),
+        "memory": binary_quantity(usage.memory_bytes),
+    }
 
 
 def _window(seconds: float) -> str:
@@ -90,7 +117,10 @@ def get(ctx: RequestContext) -> ApiResponse:
         exists = ctx.store.get("", "pods", ctx.namespace, ctx.name) is not None
         obj = pod_metrics(ctx, pod_sample) if pod_sample is not None and exists else None
     if obj is None:
-        raise not_found(f"{rt.kind.lower()}", ctx.name, GROUP)
+        # metrics-server names a pod by namespace/name: podmetrics.metrics.k8s.io
+        # "default/web" not found.
+        shown = ctx.name if rt.plural == "nodes" else f"{ctx.namespace}/{ctx.name}"
+        raise not_found(rt.kind.lower(), shown, GROUP)
     return ApiResponse(200, render_objects(ctx, [obj], single=True))
 
 

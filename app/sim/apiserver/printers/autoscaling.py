@@ -116,3 +116,31 @@ API_SERVICE_COLUMNS = [
     col("Available", description="Whether this service is available."),
     AGE_COL,
 ]
+
+
+# metrics-server's tables (pkg/api/table.go): NAME, one column per resource (cpu,
+# memory) holding the quantity, WINDOW; a pod's usage is the sum of its containers.
+METRICS_COLUMNS = [
+    col("Name", "string", "Name of the resource", format_="name"),
+    col("cpu", format_="quantity"),
+    col("memory", format_="quantity"),
+    col("Window", format_="duration"),
+]
+
+
+def _node_metrics_row(obj: Obj, now: datetime) -> Row:
+    usage = obj.get("usage") or {}
+    return [_name(obj), usage.get("cpu", "0"), usage.get("memory", "0"), obj.get("window")], None
+
+
+def _pod_metrics_row(obj: Obj, now: datetime) -> Row:
+    from app.sim.apiserver.metrics_api import binary_quantity, decimal_quantity
+    from app.sim.machinery.quantity import parse_quantity
+
+    cpu = memory = 0
+    for container in obj.get("containers") or []:
+        usage = container.get("usage") or {}
+        cpu += int(parse_quantity(str(usage.get("cpu", "0"))) * 1_000_000_000)
+        memory += int(parse_quantity(str(usage.get("memory", "0"))))
+    cells = [_name(obj), decimal_quantity(cpu), binary_quantity(memory), obj.get("window")]
+    return cells, None

@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 
+from app.sim.apiserver.metrics_api import binary_quantity, decimal_quantity
 from app.sim.apiserver.pipeline import ApiRequest, handle
 from app.sim.bootstrap import create_cluster
 from app.sim.controlplane import ControlPlane, attach
 from app.sim.machinery.clock import ManualClock
+from app.sim.machinery.quantity import milli_value
 from app.sim.nodes.metrics import MIB, SYSTEM_OVERHEAD, container_usage
 
 MILLI = 1_000_000  # nanocores per millicore
@@ -110,13 +112,13 @@ def test_scrape_sums_pods_per_node_and_follows_metrics_server(plane: ControlPlan
     by_node: dict[str, int] = {}
     for item in pods["items"]:
         pod = plane.cluster.store.get("", "pods", "kube-system", item["metadata"]["name"])
-        cpu = sum(int(c["usage"]["cpu"].rstrip("n")) for c in item["containers"])
+        cpu = sum(milli_value(c["usage"]["cpu"]) * MILLI for c in item["containers"])
         by_node[pod["spec"]["nodeName"]] = by_node.get(pod["spec"]["nodeName"], 0) + cpu
     assert len(pods["items"]) == 10  # control plane, kube-proxy x3, coredns x2, metrics-server
     for node in nodes["items"]:
         name = node["metadata"]["name"]
         expected = SYSTEM_OVERHEAD.cpu_nanocores + by_node.get(name, 0)
-        assert node["usage"]["cpu"] == f"{expected}n"
+        assert milli_value(node["usage"]["cpu"]) * MILLI == expected
         assert node["window"] == "15s"
     deployment = plane.cluster.store.get("apps", "deployments", "kube-system", "metrics-server")
     deployment["spec"]["replicas"] = 0
@@ -149,3 +151,14 @@ def test_a_new_pod_shows_after_a_whole_window(plane: ControlPlane) -> None:
     sample = plane.cluster.metrics.pod("default", "burn")
     assert sample is not None
     assert sample.total().cpu_nanocores == 1000 * MILLI
+
+
+@pytest.mark.parametrize(
+    ("nanos", "text"), [(124_000_000, "124m"), (3_000_000_000, "3"), (148_489_388, "148489388n")]
+)
+def test_cpu_prints_as_a_canonical_quantity(nanos: int, text: str) -> None:
+    assert decimal_quantity(nanos) == text
+
+
+def test_memory_prints_as_a_canonical_binary_quantity() -> None:
+    assert [binary_quantity(n) for n in (4 * MIB, 920_649_728, 1000)] == ["4Mi", "878Mi", "1000"]
