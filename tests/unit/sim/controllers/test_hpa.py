@@ -21,6 +21,7 @@ from app.sim.controllers.replicacalc import (
     milli_quantity,
     resource_replicas,
 )
+from app.sim.machinery.errors import ApiError
 from app.sim.machinery.metrics import PodSample, Usage
 from tests.builders import deployment
 from tests.fixtures.controllers import Lab
@@ -335,3 +336,25 @@ def test_no_pods_is_an_error() -> None:
 )
 def test_milli_quantities_print_like_decimal_si(milli: int, text: str) -> None:
     assert milli_quantity(milli) == text
+
+
+def test_validation_and_defaults_through_the_api(lab: Lab) -> None:
+    with pytest.raises(ApiError) as raised:
+        lab.create("autoscaling", "horizontalpodautoscalers", hpa(low=3, high=2))
+    assert raised.value.code == 422
+    assert "spec.maxReplicas: Invalid value: 2: must be greater than or equal to `minReplicas`" in (
+        str(raised.value.status())
+    )
+    bare = hpa()
+    del bare["spec"]["metrics"], bare["spec"]["minReplicas"]
+    created = lab.create("autoscaling", "horizontalpodautoscalers", bare)
+    assert created["spec"]["minReplicas"] == 1
+    assert created["spec"]["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 80},
+            },
+        }
+    ]
