@@ -565,6 +565,11 @@ def bootstrap(
 
         for group, plural, obj in addon_objects():
             store.create(group, plural, obj)
+        # The metrics-server add-on of CKA practice clusters (`kubectl top`, HPA).
+        from app.sim.controllers.metrics_server import metrics_server_objects
+
+        for group, plural, obj in metrics_server_objects():
+            store.create(group, plural, obj)
     for name in (shape or {}).get("addons") or ():
         install_addon(cluster, name)
 

@@ -22,12 +22,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from app.sim.apiserver.aggregator import ApiServiceSync, is_available
 from app.sim.controllers.ingress import IngressControllers
 from app.sim.controllers.manager import ControllerManager, select_controllers
 from app.sim.machinery.clock import ManualClock
 from app.sim.machinery.cluster import Cluster
 from app.sim.nodes import ClusterNodes
 from app.sim.nodes.components import parse_flags
+from app.sim.nodes.metrics import MetricsScraper
 from app.sim.scheduler.loop import LEASE_NAME, SchedulerLoop
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,10 @@ class ControlPlane:
         # Ingress and Gateway controllers run in their own pods, not in the manager.
         self.ingress = IngressControllers(cluster)
         self.running = {SCHEDULER: True, CONTROLLER_MANAGER: True}
+        # kube-apiserver's aggregator (APIService availability) and the
+        # metrics-server add-on's scrape loop.
+        self.api_services = ApiServiceSync(cluster)
+        self.scraper = MetricsScraper(cluster)
         self.ticks = 0
         self._closed = False
 
@@ -159,6 +165,7 @@ class ControlPlane:
             if self._closed:
                 return
             self.nodes.sync()
+            self._aggregate()
             self._tick_schedulers()
             running = self._component(CONTROLLER_MANAGER)
             if running:
@@ -169,6 +176,11 @@ class ControlPlane:
             self.ingress.tick()
             self._report_health()
             self.ticks += 1
+
+    def _aggregate(self) -> None:
+        """APIService conditions, then a metrics scrape while the Metrics API serves."""
+        self.api_services.tick()
+        self.scraper.tick(serving=is_available(self.cluster, "metrics.k8s.io", "v1beta1"))
 
     def _report_health(self) -> None:
         """Keep `cluster.component_health` (ComponentStatus) in step with the pods."""
@@ -218,6 +230,8 @@ class ControlPlane:
             self.schedulers = {}
             self.ingress.close()
             self.ingress = IngressControllers(self.cluster)
+            self.api_services = ApiServiceSync(self.cluster)
+            self.scraper = MetricsScraper(self.cluster)
             self.manager = ControllerManager.for_cluster(
                 self.cluster,
                 controllers=[p for p in self.controllers_flag.split(",") if p],

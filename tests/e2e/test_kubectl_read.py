@@ -305,7 +305,7 @@ def test_bootstrap_objects(kubectl) -> None:
     svc = kubectl("get", "svc", "kubernetes", "-o", "jsonpath={.spec.clusterIP}").stdout
     assert svc == "10.96.0.1"
     sas = kubectl("get", "sa", "-A", "--no-headers").lines
-    assert len(sas) == 6  # default in each namespace, kube-proxy, coredns
+    assert len(sas) == 7  # default in each namespace, kube-proxy, coredns, metrics-server
     ca = kubectl(
         "get", "cm", "kube-root-ca.crt", "-n", "kube-system", "-o", "jsonpath={.data.ca\\.crt}"
     ).stdout

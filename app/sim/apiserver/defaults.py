@@ -464,6 +464,8 @@ def apply_defaults(
                 for port in (rule or {}).get("ports") or []:
                     if isinstance(port, dict):
                         port.setdefault("protocol", "TCP")
+    elif (group, kind) == ("autoscaling", "HorizontalPodAutoscaler"):
+        _hpa(obj.get("spec"))
     elif (group, kind) == ("apiextensions.k8s.io", "CustomResourceDefinition"):
         spec = obj.setdefault("spec", {})
         if isinstance(spec, dict):
@@ -475,6 +477,42 @@ def apply_defaults(
     if creating:
         _initial_status(obj, group, kind)
     return obj
+
+
+# autoscaling/v2 defaults (pkg/apis/autoscaling/v2/defaults.go): the target of an HPA
+# without metrics, and the behaviour rules filled in once `behavior` is given (scale up
+# by 4 pods or 100% per 15 s, down by 100% per 15 s; scaleDown's window stays unset
+# and the controller applies its 300 s --horizontal-pod-autoscaler-downscale-stabilization).
+DEFAULT_CPU_UTILIZATION = 80
+_SCALE_UP_RULES: dict[str, Any] = {
+    "stabilizationWindowSeconds": 0,
+    "selectPolicy": "Max",
+    "policies": [
+        {"type": "Pods", "value": 4, "periodSeconds": 15},
+        {"type": "Percent", "value": 100, "periodSeconds": 15},
+    ],
+}
+_SCALE_DOWN_RULES: dict[str, Any] = {
+    "selectPolicy": "Max",
+    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
+}
+
+
+def _hpa(spec: Any) -> None:
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("minReplicas", 1)
+    if not spec.get("metrics"):
+        target = {"type": "Utilization", "averageUtilization": DEFAULT_CPU_UTILIZATION}
+        spec["metrics"] = [{"type": "Resource", "resource": {"name": "cpu", "target": target}}]
+    behavior = spec.get("behavior")
+    if not isinstance(behavior, dict):
+        return
+    for key, rules in (("scaleUp", _SCALE_UP_RULES), ("scaleDown", _SCALE_DOWN_RULES)):
+        current = behavior.setdefault(key, {})
+        if isinstance(current, dict):
+            for field, value in rules.items():
+                current.setdefault(field, json.loads(json.dumps(value)))
 
 
 # The status a new object is created with, as upstream's create response shows it

@@ -36,6 +36,7 @@ MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
 GROUP_PACKAGES = {
     "": "core",
     "apps": "apps",
+    "autoscaling": "autoscaling",
     "batch": "batch",
     "rbac.authorization.k8s.io": "rbac",
     "policy": "policy",
@@ -55,6 +56,9 @@ META_KINDS = frozenset({"DeleteOptions", "Status"})
 KEEP_ZERO: frozenset[tuple[str, str]] = frozenset(
     {
         ("apps.v1.DeploymentSpec", "replicas"),
+        ("autoscaling.v2.HorizontalPodAutoscalerSpec", "minReplicas"),
+        ("autoscaling.v2.HPAScalingRules", "stabilizationWindowSeconds"),
+        ("autoscaling.v2.MetricTarget", "averageUtilization"),
         ("apps.v1.ReplicaSetSpec", "replicas"),
         ("apps.v1.StatefulSetSpec", "replicas"),
         ("core.v1.ReplicationControllerSpec", "replicas"),

@@ -9,9 +9,7 @@ import binascii
 import json
 from typing import Any
 
-from app.sim.apiserver import (
-    printers,
-)
+from app.sim.apiserver import metrics_api, printers
 from app.sim.apiserver.request import ApiResponse, RequestContext, _int_param
 from app.sim.machinery.errors import ApiError, not_found
 from app.sim.machinery.resources import ResourceType
@@ -71,6 +69,8 @@ def _component_statuses(ctx: RequestContext) -> list[dict[str, Any]]:
 def get(ctx: RequestContext) -> ApiResponse:
     rt = ctx.rt
     assert rt is not None and ctx.name is not None
+    if rt.group == metrics_api.GROUP:
+        return metrics_api.get(ctx)
     if (rt.group, rt.plural) == ("", "componentstatuses"):
         found = [c for c in _component_statuses(ctx) if c["metadata"]["name"] == ctx.name]
         if not found:
@@ -85,6 +85,8 @@ def get(ctx: RequestContext) -> ApiResponse:
 def list_objects(ctx: RequestContext) -> ApiResponse:
     rt = ctx.rt
     assert rt is not None
+    if rt.group == metrics_api.GROUP:
+        return metrics_api.list_metrics(ctx)
     query = ctx.request.query
     limit = _int_param(query.get("limit"), "limit")
     after = decode_continue(query["continue"], rt.namespaced) if query.get("continue") else None

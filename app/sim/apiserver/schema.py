@@ -573,6 +573,7 @@ class SchemaCatalogue:
             name = self._assign(cls, _package(group, version))
             self.by_gvk[(group, version, kind)] = name
         self._build_all()
+        self._add_hand_written(kinds)
         for (group, version, kind), name in self.by_gvk.items():
             self.definitions[name]["x-kubernetes-group-version-kind"] = [
                 {"group": group, "kind": kind, "version": version}
@@ -588,6 +589,18 @@ class SchemaCatalogue:
             "description": QUANTITY_DESCRIPTION,
             "oneOf": [{"type": "string"}, {"type": "number"}],
         }
+
+    def _add_hand_written(self, kinds: tuple[ResourceType, ...]) -> None:
+        """Kinds the client package has no models for (metrics.k8s.io)."""
+        from app.sim.apiserver.metrics_schema import CONTAINER_METRICS, DEFINITIONS
+
+        for rt in kinds:
+            for kind in (rt.kind, rt.list_kind_name()):
+                found = DEFINITIONS.get((rt.group, rt.version, kind))
+                if found is not None:
+                    self.definitions[found[0]] = found[1]
+                    self.by_gvk[(rt.group, rt.version, kind)] = found[0]
+                    self.definitions[CONTAINER_METRICS[0]] = CONTAINER_METRICS[1]
 
     def _assign(self, cls: type, package: str) -> str:
         """Give `cls` and every model it reaches a definition name (first package wins)."""

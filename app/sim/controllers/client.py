@@ -7,6 +7,7 @@ skip everything but persistence upstream too.
 
 from __future__ import annotations
 
+import builtins
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +77,34 @@ class ApiClient:
                 details=body.get("details"),
             )
         return body
+
+    def list_served(
+        self, group: str, version: str, plural: str, namespace: str | None, label_selector: str
+    ) -> builtins.list[dict[str, Any]]:
+        """A list read through the API request pipeline, for kinds that are served
+        rather than stored (metrics.k8s.io); ApiError as the API answers (503 while an
+        aggregated API is unavailable, 404 when nothing serves it)."""
+        if self.cluster is None:
+            raise ApiError(404, "the server could not find the requested resource")
+        from app.sim.apiserver.pipeline import ApiRequest, handle
+
+        request = ApiRequest(
+            method="GET",
+            group=group,
+            version=version,
+            plural=plural,
+            namespace=namespace,
+            query={"labelSelector": label_selector} if label_selector else {},
+            headers={
+                "Authorization": f"Bearer {self.cluster.auth.admin_token}",
+                "User-Agent": self.user_agent,
+            },
+        )
+        response = handle(self.cluster, request)
+        body = response.body if isinstance(response.body, dict) else {}
+        if response.status >= 300:
+            raise ApiError(response.status, str(body.get("message", "")), reason=body.get("reason"))
+        return list(body.get("items") or [])
 
     def update(self, group: str, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
         return self.store.update(group, plural, obj)

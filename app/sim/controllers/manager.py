@@ -47,6 +47,7 @@ def _registry() -> dict[str, Callable[[], Controller]]:
     from app.sim.controllers.endpointslice import EndpointSliceController
     from app.sim.controllers.ephemeral import EphemeralVolumeController
     from app.sim.controllers.gc import GarbageCollector
+    from app.sim.controllers.hpa import HorizontalPodAutoscalerController
     from app.sim.controllers.job import JobController, TTLAfterFinishedController
     from app.sim.controllers.namespace import NamespaceController
     from app.sim.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
@@ -76,6 +77,7 @@ def _registry() -> dict[str, Callable[[], Controller]]:
         "cronjob-controller": CronJobController,
         "job-controller": JobController,
         "ttl-after-finished-controller": TTLAfterFinishedController,
+        "horizontal-pod-autoscaler-controller": HorizontalPodAutoscalerController,
         "deployment-controller": DeploymentController,
         "replicaset-controller": ReplicaSetController,
         "daemonset-controller": DaemonSetController,
@@ -101,6 +103,7 @@ ALIASES = {
     "cronjob": "cronjob-controller",
     "job": "job-controller",
     "ttl-after-finished": "ttl-after-finished-controller",
+    "horizontalpodautoscaling": "horizontal-pod-autoscaler-controller",
     "deployment": "deployment-controller",
     "replicaset": "replicaset-controller",
     "daemonset": "daemonset-controller",
@@ -119,7 +122,7 @@ ALIASES = {
     "root-ca-cert-publisher": "root-ca-certificate-publisher-controller",
 }
 # Controllers kube-controller-manager knows but the simulator has nothing for (no
-# certificates, IPAM, HPA, ...): accepted by `--controllers` and ignored, so the
+# certificates, IPAM, ...): accepted by `--controllers` and ignored, so the
 # kubeadm manifest's `--controllers=*,bootstrapsigner,tokencleaner` works.
 KNOWN_ELSEWHERE = frozenset(
     {
@@ -129,8 +132,6 @@ KNOWN_ELSEWHERE = frozenset(
         "endpointslicemirroring",
         "replicationcontroller-controller",
         "replicationcontroller",
-        "horizontal-pod-autoscaler-controller",
-        "horizontalpodautoscaling",
         "certificatesigningrequest-signing-controller",
         "csrsigning",
         "certificatesigningrequest-approving-controller",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.sim.machinery.clock import Clock, ManualClock, WallClock, parse_time, rfc3339
+from app.sim.machinery.metrics import MetricsCache
 from app.sim.machinery.resources import ResourceRegistry, ResourceType, shared_builtin_registry
 from app.sim.machinery.store import ObjectStore
 from app.sim.machinery.tls import KeyPair, issue_client_cert
@@ -206,6 +207,8 @@ class Cluster:
         self.graceful_pod_deletion = False
         # Container logs by (namespace, pod, container); a kubelet fills them later.
         self.pod_logs: dict[tuple[str, str, str], list[str]] = {}
+        # What metrics-server last scraped (metrics.k8s.io); filled by the control plane.
+        self.metrics = MetricsCache()
         self.store.after_write.append(self._on_write)
 
     def component_statuses(self) -> list[dict[str, Any]]:

@@ -123,6 +123,7 @@ _ALL = ("all",)
 _CREATE_ONLY = ("create",)
 _NO_COLLECTION = ("create", "delete", "get", "list", "patch", "update", "watch")
 _API_EXT = ("api-extensions",)
+_READ_ONLY = ("get", "list")
 
 BUILTIN_TYPES: tuple[ResourceType, ...] = (
     # core
@@ -199,6 +200,15 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         categories=_API_EXT,
         subresources=("status",),
     ),
+    # apiregistration.k8s.io: the aggregation layer's APIServices (`v1.apps` Local, ...)
+    _rt(
+        "apiregistration.k8s.io",
+        "APIService",
+        "apiservices",
+        False,
+        categories=_API_EXT,
+        subresources=("status",),
+    ),
     # apps
     _rt("apps", "ControllerRevision", "controllerrevisions", True),
     _rt(
@@ -269,6 +279,17 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         False,
         verbs=_CREATE_ONLY,
     ),
+    # autoscaling: v2 is the stored version (what `kubectl autoscale` creates)
+    _rt(
+        "autoscaling",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        True,
+        ("hpa",),
+        categories=_ALL,
+        subresources=("status",),
+        version="v2",
+    ),
     # batch
     _rt("batch", "CronJob", "cronjobs", True, ("cj",), categories=_ALL, subresources=("status",)),
     _rt("batch", "Job", "jobs", True, categories=_ALL, subresources=("status",)),
@@ -278,6 +299,10 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _rt("discovery.k8s.io", "EndpointSlice", "endpointslices", True),
     # events.k8s.io
     _rt("events.k8s.io", "Event", "events", True, ("ev",)),
+    # metrics.k8s.io: served by the metrics-server add-on through its APIService
+    # (computed from the kubelets' usage, never stored; read-only as upstream)
+    _rt("metrics.k8s.io", "NodeMetrics", "nodes", False, verbs=_READ_ONLY, version="v1beta1"),
+    _rt("metrics.k8s.io", "PodMetrics", "pods", True, verbs=_READ_ONLY, version="v1beta1"),
     # networking.k8s.io
     _rt("networking.k8s.io", "IngressClass", "ingressclasses", False),
     _rt("networking.k8s.io", "Ingress", "ingresses", True, ("ing",), subresources=("status",)),

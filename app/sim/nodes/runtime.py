@@ -47,7 +47,10 @@ SERVER_IMAGES: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
     "agnhost": ((8080,), ()),
     "echoserver": ((8080,), ()),
     "traefik": ((80, 443), ()),
+    "metrics-server": ((10250,), ('"Serving securely on [::]:10250"',)),
 }
+# Of those ports, the ones that only speak HTTPS (an HTTP probe gets a 400).
+TLS_SERVER_PORTS: dict[str, tuple[int, ...]] = {"metrics-server": (10250,)}
 # Images whose default command is a shell or a one-shot tool: without a command they
 # exit 0 immediately (no terminal attached), which restartPolicy Always turns into
 # CrashLoopBackOff.
@@ -472,6 +475,7 @@ def program_for(container: dict[str, Any]) -> Program:
     ]
     default_ports, startup_logs = SERVER_IMAGES.get(short, ((), ()))
     prog = Program(ports=sorted(set(declared) | set(default_ports)))
+    prog.tls_ports = list(TLS_SERVER_PORTS.get(short, ()))
     command = [str(x) for x in container.get("command") or []]
     args = [str(x) for x in container.get("args") or []]
     argv = command + args

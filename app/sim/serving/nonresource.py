@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from app.sim.apiserver import discovery, openapi
+from app.sim.apiserver.aggregator import served_registry
 from app.sim.apiserver.pipeline import JSON, ApiRequest, RequestContext, authenticate, authorize
 from app.sim.machinery.cluster import Cluster
 from app.sim.machinery.errors import ApiError
@@ -34,7 +35,8 @@ def non_resource(
             details={},
         )
     accept = headers.get("Accept")
-    registry = cluster.registry
+    # Aggregated group-versions whose APIService is unavailable are not discovered.
+    registry = served_registry(cluster)
     if parts == ["api"]:
         if discovery.wants_aggregated(accept):
             return _json(

@@ -67,8 +67,9 @@ def test_create_deployment_and_scale(k8s_client) -> None:
     assert scale.spec.replicas == 5
     assert apps.read_namespaced_deployment("web", "default").spec.replicas == 5
     listed = apps.list_deployment_for_all_namespaces(label_selector="app!=other")
-    # CoreDNS is the cluster's own Deployment (labelled k8s-app, so app!=other holds).
-    assert sorted(d.metadata.name for d in listed.items) == ["coredns", "web"]
+    # CoreDNS and metrics-server are the cluster's own Deployments (labelled k8s-app, so
+    # app!=other holds).
+    assert sorted(d.metadata.name for d in listed.items) == ["coredns", "metrics-server", "web"]
 
 
 def test_conflict_and_already_exists(k8s_client) -> None:

@@ -39,10 +39,18 @@ def test_bootstrap_shape() -> None:
     assert worker["status"]["allocatable"]["pods"] == "110"
     namespaces = [n["metadata"]["name"] for n in store.list("", "namespaces")[0]]
     assert namespaces == ["default", "kube-node-lease", "kube-public", "kube-system"]
-    # A default account per namespace, plus kube-proxy's and CoreDNS's (the add-ons).
-    assert len(store.list("", "serviceaccounts")[0]) == 6
+    # A default account per namespace, plus kube-proxy's, CoreDNS's and metrics-server's
+    # (the add-ons).
+    assert len(store.list("", "serviceaccounts")[0]) == 7
     assert store.get("apps", "daemonsets", "kube-system", "kube-proxy")
     assert store.get("apps", "deployments", "kube-system", "coredns")
+    assert store.get("apps", "deployments", "kube-system", "metrics-server")
+    api_service = store.get("apiregistration.k8s.io", "apiservices", None, "v1beta1.metrics.k8s.io")
+    assert api_service["spec"]["service"] == {
+        "name": "metrics-server",
+        "namespace": "kube-system",
+        "port": 443,
+    }
     conditions = worker["status"]["conditions"]
     assert all(c["lastTransitionTime"] and c["lastHeartbeatTime"] for c in conditions)
     assert (

@@ -9,6 +9,15 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from app.sim.apiserver.printers.autoscaling import (
+    API_SERVICE_COLUMNS,
+    HPA_COLUMNS,
+    METRICS_COLUMNS,
+    _api_service_row,
+    _hpa_row,
+    _node_metrics_row,
+    _pod_metrics_row,
+)
 from app.sim.apiserver.printers.cluster import (
     BINDING_COLUMNS,
     CONTROLLERREVISION_COLUMNS,
@@ -134,6 +143,10 @@ PRINTERS: dict[tuple[str, str], tuple[list[Column], RowFunc]] = {
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): (BINDING_COLUMNS, _binding_row),
     ("scheduling.k8s.io", "PriorityClass"): (PRIORITYCLASS_COLUMNS, _priorityclass_row),
     ("storage.k8s.io", "StorageClass"): (STORAGECLASS_COLUMNS, _storageclass_row),
+    ("autoscaling", "HorizontalPodAutoscaler"): (HPA_COLUMNS, _hpa_row),
+    ("apiregistration.k8s.io", "APIService"): (API_SERVICE_COLUMNS, _api_service_row),
+    ("metrics.k8s.io", "NodeMetrics"): (METRICS_COLUMNS, _node_metrics_row),
+    ("metrics.k8s.io", "PodMetrics"): (METRICS_COLUMNS, _pod_metrics_row),
     ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"): (
         WEBHOOK_COLUMNS,
         _webhook_row,

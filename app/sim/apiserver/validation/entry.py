@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.sim.apiserver.validation.autoscaling import validate_hpa
 from app.sim.apiserver.validation.config import _config_data
 from app.sim.apiserver.validation.custom import validate_against_schema
 from app.sim.apiserver.validation.decoding import check_types, check_unknown_fields
@@ -148,6 +149,8 @@ def validate_object(
     elif key == ("networking.k8s.io", "Ingress"):
         _ingress(causes, obj)
         ingress_rules(causes, obj)
+    elif key == ("autoscaling", "HorizontalPodAutoscaler"):
+        validate_hpa(causes, obj)
     elif key == ("apiextensions.k8s.io", "CustomResourceDefinition"):
         _crd(causes, obj)
     elif key == ("policy", "PodDisruptionBudget"):

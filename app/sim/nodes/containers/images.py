@@ -149,3 +149,40 @@ PROFILES["nginx-gateway-fabric"] = ImageProfile(
 def profile_for(repository: str) -> ImageProfile:
     """The profile of an image by its short repository name (`nginx`, `curlimages/curl`)."""
     return PROFILES.get(repository) or PROFILES.get(repository.rsplit("/", 1)[-1]) or GENERIC
+
+
+# What a container of the image uses when its default process idles: (CPU millicores,
+# memory MiB), about what `kubectl top` shows on a kubeadm cluster (an idle nginx
+# worker a millicore and a few MiB, etcd and the API server far more). The usage
+# model (`app.sim.nodes.metrics`) adds the load a container's command generates.
+IDLE_USAGE: dict[str, tuple[int, int]] = {
+    "nginx": (1, 4),
+    "httpd": (1, 9),
+    "busybox": (0, 1),
+    "alpine": (0, 1),
+    "curlimages/curl": (0, 1),
+    "ubuntu": (0, 1),
+    "debian": (0, 1),
+    "redis": (3, 7),
+    "mysql": (7, 380),
+    "postgres": (3, 32),
+    "etcd": (22, 48),
+    "kube-apiserver": (48, 260),
+    "kube-controller-manager": (14, 52),
+    "kube-scheduler": (4, 22),
+    "kube-proxy": (1, 16),
+    "coredns": (2, 14),
+    "metrics-server": (3, 19),
+    "pause": (0, 0),
+}
+# An image the table does not know.
+GENERIC_IDLE_USAGE = (1, 8)
+
+
+def idle_usage(repository: str) -> tuple[int, int]:
+    """(CPU millicores, memory MiB) an idle container of the image uses."""
+    return (
+        IDLE_USAGE.get(repository)
+        or IDLE_USAGE.get(repository.rsplit("/", 1)[-1])
+        or GENERIC_IDLE_USAGE
+    )
