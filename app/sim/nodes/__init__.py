@@ -85,6 +85,7 @@ class ClusterNodes:
                 on_etcd_restore=self._restore_store,
             )
             self.agents[name].run_one_shot = self._run_one_shot
+            self.agents[name].listening_ports = self._listening_ports
             added.append(name)
         return added
 
@@ -93,6 +94,11 @@ class ClusterNodes:
         from app.sim.nodes.containers import ContainerAccess
 
         return ContainerAccess(self).one_shot(pod, spec)
+
+    def _listening_ports(self, pod: Any, slot: Any) -> set[int]:
+        from app.sim.nodes.containers import ContainerAccess
+
+        return set(ContainerAccess(self).listening(pod, slot))
 
     def agent(self, node: str) -> NodeAgent:
         """The agent of a node; KeyError when the cluster has no such node."""

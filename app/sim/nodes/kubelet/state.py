@@ -51,6 +51,8 @@ class AgentState:
     _ip_next: int
     # Set by the node set (nodes/__init__.py) when the node joins; absent until then.
     run_one_shot: Callable[[PodRuntime, dict[str, Any]], tuple[int, str] | None]
+    # The ports a running container listens on (what probes and the pod network reach).
+    listening_ports: Callable[[PodRuntime, Slot], set[int]]
 
     if TYPE_CHECKING:
         # agent.py
