@@ -112,6 +112,7 @@ class ClusterNodes:
             self.agents[name].run_one_shot = self._run_one_shot
             self.agents[name].serving_cert = self._serving_cert
             self.agents[name].follow_file = self._follow_file
+            self.agents[name].listening_ports = self._listening_ports
             added.append(name)
         return added
 
@@ -152,6 +153,10 @@ class ClusterNodes:
                         continue
                     access = access or ContainerAccess(self)
                     access.replay_writes(pod, slot, now)
+    def _listening_ports(self, pod: Any, slot: Any) -> set[int]:
+        from app.sim.nodes.containers import ContainerAccess
+
+        return set(ContainerAccess(self).listening(pod, slot))
 
     def agent(self, node: str) -> NodeAgent:
         """The agent of a node; KeyError when the cluster has no such node."""

@@ -528,18 +528,8 @@ def _iptables(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
             3,
         )
     if "S" in opts or "list-rules" in opts:
-        saved = rules.iptables_save(_view(sh), sh.agent.name, table).splitlines()
-        chain = rest[0] if rest else None
-        picked = [
-            "-N " + line[1:].split()[0] if line.startswith(":") else line
-            for line in saved
-            if line.startswith(("-A", ":"))
-            and (
-                chain is None
-                or line.split()[1 if line.startswith("-A") else 0].lstrip(":") == chain
-            )
-        ]
-        return ok("\n".join(picked) + "\n")
+        saved = rules.iptables_save(_view(sh), sh.agent.name, table)
+        return ok(_list_rules(saved, rest[0] if rest else None))
     if "L" not in opts and "list" not in opts:
         return fail("iptables: only listing (-L, -S) is simulated: kube-proxy owns these rules", 2)
     chain = rest[0] if rest else None
@@ -547,6 +537,20 @@ def _iptables(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     if listing is None:
         return fail("iptables: No chain/target/match by that name.", 1)
     return ok(listing)
+
+
+def _list_rules(saved: str, chain: str | None) -> str:
+    """`iptables -S [CHAIN]` from iptables-save text: `-P` for built-in chains, `-N`
+    for the others, then their `-A` rules."""
+    out: list[str] = []
+    for line in saved.splitlines():
+        if line.startswith(":"):
+            name, policy = line[1:].split()[:2]
+            if chain is None or name == chain:
+                out.append(f"-P {name} {policy}" if policy != "-" else f"-N {name}")
+        elif line.startswith("-A") and (chain is None or line.split()[1] == chain):
+            out.append(line)
+    return "\n".join(out) + "\n"
 
 
 @command("nft")

@@ -74,10 +74,20 @@ class Prober(AgentState):
                 self._exited(pod, slot, t, SIGKILL_EXIT, "Error")
                 return
 
+    def _probed_ports(self, pod: PodRuntime, cur: ContainerRec) -> set[int]:
+        """Where the container listens, as the pod network sees it (a declared
+        containerPort nginx does not serve refuses the probe, as upstream)."""
+        hook = getattr(self, "listening_ports", None)
+        slot = next((s for s in pod.slots.values() if s.current is cur), None)
+        if hook is None or slot is None or not cur.running():
+            return set(cur.prog().ports)
+        return set(hook(pod, slot))
+
     def _probe(
         self, pod: PodRuntime, cur: ContainerRec, probe: dict[str, Any], t: float
     ) -> tuple[bool, str]:
         prog = cur.prog()
+        listening = self._probed_ports(pod, cur)
         elapsed = t - (cur.started or t)
         spec_ports = {
             p.get("name"): p.get("containerPort")
@@ -96,7 +106,7 @@ class Prober(AgentState):
             scheme = str(http.get("scheme") or "HTTP").upper()
             host = http.get("host") or pod.ip
             url = f"{scheme.lower()}://{_host_port(host, port)}{http.get('path') or '/'}"
-            if port not in prog.ports:
+            if port not in listening:
                 return (
                     False,
                     f'Get "{url}": dial tcp {_host_port(host, port)}: connect: connection refused',
@@ -108,12 +118,12 @@ class Prober(AgentState):
             return True, ""
         if "tcpSocket" in probe:
             port = port_of((probe["tcpSocket"] or {}).get("port"))
-            if port not in prog.ports:
+            if port not in listening:
                 return False, f"dial tcp {_host_port(pod.ip, port)}: connect: connection refused"
             return True, ""
         if "grpc" in probe:
             port = port_of((probe["grpc"] or {}).get("port"))
-            if port not in prog.ports:
+            if port not in listening:
                 return (
                     False,
                     f'timeout: failed to connect service "{_host_port(pod.ip, port)}" within '

@@ -56,6 +56,8 @@ class AgentState:
     run_one_shot: Callable[[PodRuntime, dict[str, Any]], tuple[int, str] | None]
     # The lines a container's `tail -f` printed of the file it follows (set likewise).
     follow_file: Callable[[PodRuntime, Slot], list[str]]
+    # The ports a running container listens on (what probes and the pod network reach).
+    listening_ports: Callable[[PodRuntime, Slot], set[int]]
 
     if TYPE_CHECKING:
         # agent.py

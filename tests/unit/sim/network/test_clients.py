@@ -201,3 +201,17 @@ def test_nginx_listens_where_its_configuration_says(net) -> None:
     assert net.pod_exec(f"nc -z {idle} 80").exit_code == 1
     for name in ("alt", "idle"):
         net.api.delete("", "pods", "default", name)
+
+
+def test_a_probe_on_a_declared_port_nginx_does_not_serve_fails(net) -> None:
+    _pod(
+        net,
+        "probed",
+        "nginx",
+        ports=[{"containerPort": 8080, "name": "web"}],
+        readinessProbe={"httpGet": {"path": "/", "port": "web"}, "periodSeconds": 5},
+    )
+    net.advance(15)
+    pod = net.store.get("", "pods", "default", "probed")
+    assert pod["status"]["containerStatuses"][0]["ready"] is False
+    net.api.delete("", "pods", "default", "probed")
