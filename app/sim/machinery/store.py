@@ -125,6 +125,21 @@ class ListPage:
     remaining: int
 
 
+@dataclass(frozen=True)
+class RawListPage:
+    """A `ListPage` of (key, stored JSON bytes, decoded copy or None) items."""
+
+    items: list[tuple[Key, bytes, dict[str, Any] | None]]
+    resource_version: int
+    next_after: Key | None
+    remaining: int
+
+
+def _selected(obj: dict[str, Any], labels: LabelSelector, fields: FieldSelector) -> bool:
+    meta = obj.get("metadata") or {}
+    return labels.matches(meta.get("labels")) and fields.matches(obj)
+
+
 def _as_label_selector(sel: LabelSelector | str | None) -> LabelSelector:
     return sel if isinstance(sel, LabelSelector) else parse_label_selector(sel)
 
@@ -297,28 +312,47 @@ class ObjectStore:
             )
             events = [core_event_to_v1(e) for e in page.items]
             return ListPage(events, page.resource_version, page.next_after, page.remaining)
+        raw = self.list_raw_page(group, plural, namespace, labels, fields, limit=limit, after=after)
+        items = [decoded or json.loads(data) for _, data, decoded in raw.items]
+        return ListPage(items, raw.resource_version, raw.next_after, raw.remaining)
+
+    def list_raw_page(
+        self,
+        group: str,
+        plural: str,
+        namespace: str | None = None,
+        labels: LabelSelector | None = None,
+        fields: FieldSelector | None = None,
+        *,
+        limit: int = 0,
+        after: Key | None = None,
+    ) -> RawListPage:
+        """`list_page` without decoding what no selector needs: each item is its key,
+        its stored bytes and, when a selector had to decode it, that fresh copy. The
+        API server's read path encodes the bytes as they are (v1 Events excepted:
+        they are converted, so they go through `list_page`)."""
+        labels = labels or LabelSelector()
+        fields = fields or FieldSelector()
+        decode = not labels.empty() or not fields.empty()
         with self._lock:
             bucket = self._kinds.get((group, plural), {})
             keys = sorted(k for k in bucket if not namespace or k[0] == namespace)
             raws = [(k, bucket[k]) for k in keys if after is None or k > after]
             rv = self._rv
-        items: list[dict[str, Any]] = []
+        items: list[tuple[Key, bytes, dict[str, Any] | None]] = []
         next_after: Key | None = None
-        last_key: Key | None = None
         remaining = 0
         for index, (key, raw) in enumerate(raws):
-            obj = json.loads(raw)
-            meta = obj.get("metadata") or {}
-            if not labels.matches(meta.get("labels")) or not fields.matches(obj):
+            obj = json.loads(raw) if decode else None
+            if obj is not None and not _selected(obj, labels, fields):
                 continue
             if limit and len(items) == limit:
-                next_after = last_key
+                next_after = items[-1][0]
                 # Upstream's remainingItemCount is only exact without selectors.
                 remaining = len(raws) - index
                 break
-            items.append(obj)
-            last_key = key
-        return ListPage(items, rv, next_after, remaining)
+            items.append((key, raw, obj))
+        return RawListPage(items, rv, next_after, remaining)
 
     def count(self, group: str | None = None, plural: str | None = None) -> int:
         with self._lock:
