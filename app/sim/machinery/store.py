@@ -37,6 +37,7 @@ from app.sim.machinery.selectors import (
     FieldRequirement,
     FieldSelector,
     LabelSelector,
+    field_value,
     parse_field_selector,
     parse_label_selector,
 )
@@ -135,9 +136,20 @@ class RawListPage:
     remaining: int
 
 
-def _selected(obj: dict[str, Any], labels: LabelSelector, fields: FieldSelector) -> bool:
-    meta = obj.get("metadata") or {}
-    return labels.matches(meta.get("labels")) and fields.matches(obj)
+class _SelectorView:
+    """What selectors read of one stored version (`raw`) of an object."""
+
+    __slots__ = ("fields", "labels", "raw")
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.labels: dict[str, str] | None = None
+        self.fields: dict[str, str] = {}
+
+    def read(self, obj: dict[str, Any], fields: list[str]) -> None:
+        self.labels = (obj.get("metadata") or {}).get("labels") or {}
+        for path in fields:
+            self.fields[path] = field_value(obj, path)
 
 
 def _as_label_selector(sel: LabelSelector | str | None) -> LabelSelector:
@@ -241,6 +253,8 @@ class ObjectStore:
         # resourceVersion of the last write per kind: a loop that read a kind at
         # revision N has nothing new to read while it stays N (`kind_revision`).
         self._kind_revisions: dict[tuple[str, str], int] = {}
+        # (group, plural, namespace, name) -> what selectors read of the stored version.
+        self._selector_views: dict[tuple[str, str, str, str], _SelectorView] = {}
         self._load_revision = 0
 
     # ---- reading ---------------------------------------------------------------------
@@ -333,7 +347,7 @@ class ObjectStore:
         they are converted, so they go through `list_page`)."""
         labels = labels or LabelSelector()
         fields = fields or FieldSelector()
-        decode = not labels.empty() or not fields.empty()
+        select = not labels.empty() or not fields.empty()
         with self._lock:
             bucket = self._kinds.get((group, plural), {})
             keys = sorted(k for k in bucket if not namespace or k[0] == namespace)
@@ -343,16 +357,39 @@ class ObjectStore:
         next_after: Key | None = None
         remaining = 0
         for index, (key, raw) in enumerate(raws):
-            obj = json.loads(raw) if decode else None
-            if obj is not None and not _selected(obj, labels, fields):
+            if select and not self._selected(group, plural, key, raw, labels, fields):
                 continue
             if limit and len(items) == limit:
                 next_after = items[-1][0]
                 # Upstream's remainingItemCount is only exact without selectors.
                 remaining = len(raws) - index
                 break
-            items.append((key, raw, obj))
+            items.append((key, raw, None))
         return RawListPage(items, rv, next_after, remaining)
+
+    def _selected(
+        self,
+        group: str,
+        plural: str,
+        key: Key,
+        raw: bytes,
+        labels: LabelSelector,
+        fields: FieldSelector,
+    ) -> bool:
+        """Whether a stored object matches both selectors, from what earlier lists
+        read of the same stored version (its labels, the fields asked so far): an
+        object is decoded once per version and field set, not at every list."""
+        view_key = (group, plural, *key)
+        view = self._selector_views.get(view_key)
+        if view is None or view.raw is not raw:
+            view = _SelectorView(raw)
+        missing = [r.field for r in fields.requirements if r.field not in view.fields]
+        if view.labels is None or missing:
+            view.read(json.loads(raw), missing)
+            self._selector_views[view_key] = view
+        return labels.matches(view.labels) and all(
+            (view.fields[r.field] == r.value) == (r.operator == "=") for r in fields.requirements
+        )
 
     def count(self, group: str | None = None, plural: str | None = None) -> int:
         with self._lock:
@@ -395,6 +432,7 @@ class ObjectStore:
         if event_type == DELETED:
             bucket.pop(key, None)
             self._versions.pop((group, plural, *key), None)
+            self._selector_views.pop((group, plural, *key), None)
             if previous is not None:
                 self._objects -= 1
                 self._bytes -= len(previous)
@@ -868,6 +906,7 @@ class ObjectStore:
             self._terminating.clear()
             self._objects = self._bytes = 0
             self._versions.clear()
+            self._selector_views.clear()
             for kind_key, objects in data.get("objects", {}).items():
                 group, _, plural = kind_key.rpartition("/")
                 bucket = self._kinds.setdefault((group, plural), {})

@@ -180,3 +180,39 @@ def test_large_lists_are_sent_in_bounded_pieces() -> None:
     expected = json.dumps({**head, "items": items}, separators=(",", ":"))
     assert b"".join(pieces) == expected.encode()
     assert with_array({}, "rows", []) == [b'{"rows":[]}']
+
+
+def names(cluster: Cluster, **query: str) -> list[str]:
+    _, raw, _ = get(cluster, "pods", "application/json", **query)
+    return [p["metadata"]["name"] for p in json.loads(raw)["items"]]
+
+
+def test_selectors_follow_each_stored_version() -> None:
+    cluster = create_cluster("selectors", nodes=1, clock=ManualClock())
+    store = cluster.store
+    for name, app in (("a", "web"), ("b", "db")):
+        store.create(
+            "",
+            "pods",
+            {
+                "metadata": {"name": name, "namespace": "default", "labels": {"app": app}},
+                "spec": {"nodeName": "node01", "containers": [{"name": "c", "image": "i"}]},
+            },
+        )
+    assert names(cluster, labelSelector="app=web") == ["a"]
+    assert names(cluster, fieldSelector="spec.nodeName=node01") == ["a", "b"]
+    # A second field on the same stored versions, then both with a label.
+    assert names(cluster, fieldSelector="metadata.name!=a") == ["b"]
+    assert names(cluster, labelSelector="app", fieldSelector="spec.nodeName=node01") == ["a", "b"]
+    pod = store.get("", "pods", "default", "b")
+    assert pod is not None
+    pod["metadata"]["labels"] = {"app": "web"}
+    store.update("", "pods", pod)
+    assert names(cluster, labelSelector="app=web") == ["a", "b"]
+    store.delete("", "pods", "default", "a")
+    assert names(cluster, labelSelector="app=web") == ["b"]
+    assert names(cluster, labelSelector="app=db") == []
+    internal, _ = store.list("", "pods", "default", "app=web", "spec.nodeName=node01")
+    assert [p["metadata"]["name"] for p in internal] == ["b"]
+    internal[0]["metadata"]["labels"]["app"] = "changed"  # a fresh copy, not the cache's
+    assert names(cluster, labelSelector="app=web") == ["b"]
