@@ -76,6 +76,9 @@ _SUFFIX_LEN = 5
 PROPAGATION_POLICIES = ("Orphan", "Background", "Foreground")
 
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
+# Which stored version of an object: (the last load's revision, its resourceVersion).
+# Equal stamps mean the very same bytes, so readers may cache what they derive from them.
+Stamp = tuple[int, int]
 
 
 NAMESPACES = ("", "namespaces")
@@ -128,21 +131,21 @@ class ListPage:
 
 @dataclass(frozen=True)
 class RawListPage:
-    """A `ListPage` of (key, stored JSON bytes, decoded copy or None) items."""
+    """A `ListPage` of (key, stored JSON bytes, stamp) items."""
 
-    items: list[tuple[Key, bytes, dict[str, Any] | None]]
+    items: list[tuple[Key, bytes, Stamp]]
     resource_version: int
     next_after: Key | None
     remaining: int
 
 
 class _SelectorView:
-    """What selectors read of one stored version (`raw`) of an object."""
+    """What selectors read of one stored version (`stamp`) of an object."""
 
-    __slots__ = ("fields", "labels", "raw")
+    __slots__ = ("fields", "labels", "stamp")
 
-    def __init__(self, raw: bytes) -> None:
-        self.raw = raw
+    def __init__(self, stamp: Stamp) -> None:
+        self.stamp = stamp
         self.labels: dict[str, str] | None = None
         self.fields: dict[str, str] = {}
 
@@ -150,6 +153,13 @@ class _SelectorView:
         self.labels = (obj.get("metadata") or {}).get("labels") or {}
         for path in fields:
             self.fields[path] = field_value(obj, path)
+
+
+def _version(meta: dict[str, Any]) -> int:
+    try:
+        return int(meta.get("resourceVersion") or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _as_label_selector(sel: LabelSelector | str | None) -> LabelSelector:
@@ -327,7 +337,7 @@ class ObjectStore:
             events = [core_event_to_v1(e) for e in page.items]
             return ListPage(events, page.resource_version, page.next_after, page.remaining)
         raw = self.list_raw_page(group, plural, namespace, labels, fields, limit=limit, after=after)
-        items = [decoded or json.loads(data) for _, data, decoded in raw.items]
+        items = [json.loads(data) for _, data, _ in raw.items]
         return ListPage(items, raw.resource_version, raw.next_after, raw.remaining)
 
     def list_raw_page(
@@ -341,48 +351,53 @@ class ObjectStore:
         limit: int = 0,
         after: Key | None = None,
     ) -> RawListPage:
-        """`list_page` without decoding what no selector needs: each item is its key,
-        its stored bytes and, when a selector had to decode it, that fresh copy. The
-        API server's read path encodes the bytes as they are (v1 Events excepted:
-        they are converted, so they go through `list_page`)."""
+        """`list_page` without decoding: each item is its key, its stored bytes (never
+        to be changed) and the `Stamp` of that version. The API server's read path
+        encodes the bytes as they are (v1 Events excepted: they are converted, so they
+        go through `list_page`)."""
         labels = labels or LabelSelector()
         fields = fields or FieldSelector()
         select = not labels.empty() or not fields.empty()
         with self._lock:
             bucket = self._kinds.get((group, plural), {})
             keys = sorted(k for k in bucket if not namespace or k[0] == namespace)
-            raws = [(k, bucket[k]) for k in keys if after is None or k > after]
+            versions, epoch = self._versions, self._load_revision
+            raws = [
+                (k, bucket[k], (epoch, versions.get((group, plural, *k), 0)))
+                for k in keys
+                if after is None or k > after
+            ]
             rv = self._rv
-        items: list[tuple[Key, bytes, dict[str, Any] | None]] = []
+        items: list[tuple[Key, bytes, Stamp]] = []
         next_after: Key | None = None
         remaining = 0
-        for index, (key, raw) in enumerate(raws):
-            if select and not self._selected(group, plural, key, raw, labels, fields):
+        for index, (key, raw, stamp) in enumerate(raws):
+            if select and not self._selected(group, plural, (key, raw, stamp), labels, fields):
                 continue
             if limit and len(items) == limit:
                 next_after = items[-1][0]
                 # Upstream's remainingItemCount is only exact without selectors.
                 remaining = len(raws) - index
                 break
-            items.append((key, raw, None))
+            items.append((key, raw, stamp))
         return RawListPage(items, rv, next_after, remaining)
 
     def _selected(
         self,
         group: str,
         plural: str,
-        key: Key,
-        raw: bytes,
+        item: tuple[Key, bytes, Stamp],
         labels: LabelSelector,
         fields: FieldSelector,
     ) -> bool:
         """Whether a stored object matches both selectors, from what earlier lists
         read of the same stored version (its labels, the fields asked so far): an
         object is decoded once per version and field set, not at every list."""
+        key, raw, stamp = item
         view_key = (group, plural, *key)
         view = self._selector_views.get(view_key)
-        if view is None or view.raw is not raw:
-            view = _SelectorView(raw)
+        if view is None or view.stamp != stamp:
+            view = _SelectorView(stamp)
         missing = [r.field for r in fields.requirements if r.field not in view.fields]
         if view.labels is None or missing:
             view.read(json.loads(raw), missing)
@@ -914,6 +929,7 @@ class ObjectStore:
                     meta = obj["metadata"]
                     key = (meta.get("namespace") or "", meta["name"])
                     bucket[key] = encode(obj)
+                    self._versions[(group, plural, *key)] = _version(meta)
                     self._objects += 1
                     self._bytes += len(bucket[key])
                     self._index_owners(group, plural, key, obj, None)

@@ -216,3 +216,28 @@ def test_selectors_follow_each_stored_version() -> None:
     assert [p["metadata"]["name"] for p in internal] == ["b"]
     internal[0]["metadata"]["labels"]["app"] = "changed"  # a fresh copy, not the cache's
     assert names(cluster, labelSelector="app=web") == ["b"]
+
+
+def test_a_loaded_snapshot_is_listed_afresh() -> None:
+    cluster = create_cluster("snapshot", nodes=1, clock=ManualClock())
+    store = cluster.store
+    store.create(
+        "",
+        "pods",
+        {
+            "metadata": {"name": "a", "namespace": "default", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "i"}]},
+            "status": {"phase": "Pending"},
+        },
+    )
+    assert names(cluster, labelSelector="app=web") == ["a"]
+    assert cells(cluster, "pods", "a")[2] == "Pending"
+    dump = store.dump()
+    # The same resourceVersion with other content, as another snapshot may hold.
+    (pod,) = [p for p in dump["objects"]["/pods"] if p["metadata"]["name"] == "a"]
+    pod["metadata"]["labels"] = {"app": "db"}
+    pod["status"]["phase"] = "Running"
+    store.load(dump)
+    assert names(cluster, labelSelector="app=web") == []
+    assert names(cluster, labelSelector="app=db") == ["a"]
+    assert cells(cluster, "pods", "a")[2] == "Running"

@@ -5,8 +5,8 @@ running Job's duration). The cache renders each row once per stored version of i
 object with a `TimeRecorder` as `now`, keeps it encoded as JSON split around the
 duration placeholders, and fills in the durations at each request: a list of
 thousands of unchanged pods costs a few string joins per row instead of a decode, a
-printer run and an encode. A new write stores new bytes, so a row is reused only while
-its object's bytes are the very same (identity, not equality, is checked).
+printer run and an encode. A row is reused only for the very same stored version of
+its object (`store.Stamp`: a write or a snapshot load gives a new one).
 
 Built-in printers only read `now` through `format.ago`/`format.since`; custom
 resources' additionalPrinterColumns are not cached.
@@ -28,13 +28,13 @@ from app.sim.machinery.resources import ResourceType
 _SPLIT = re.compile(re.escape(PLACEHOLDER) + r"(\d+)@@")
 
 Key = tuple[str, str]
-# (key, stored bytes, decoded copy or None), as `ObjectStore.list_raw_page` lists them.
-RawItem = tuple[Key, bytes, dict[str, Any] | None]
+# (key, stored bytes, stamp), as `ObjectStore.list_raw_page` lists them.
+RawItem = tuple[Key, bytes, tuple[int, int]]
 
 
 @dataclass(frozen=True, slots=True)
 class _Row:
-    raw: bytes  # the stored bytes the row was rendered from
+    stamp: tuple[int, int]  # the stored version the row was rendered from
     texts: tuple[str, ...]  # the encoded row around its durations
     slots: tuple[int, ...]  # which recorded time goes between texts[i] and texts[i+1]
     times: tuple[datetime | None, ...]
@@ -50,12 +50,12 @@ class _Row:
         return "".join(out).encode()
 
 
-def _render(rt: ResourceType, obj: dict[str, Any], raw: bytes, include_object: str) -> _Row:
+def _render(rt: ResourceType, obj: dict[str, Any], stamp: tuple[int, int], include: str) -> _Row:
     recorder = time_recorder()
-    row = to_table(rt, [obj], now=recorder, include_object=include_object)["rows"][0]
+    row = to_table(rt, [obj], now=recorder, include_object=include)["rows"][0]
     parts = _SPLIT.split(json.dumps(row, separators=(",", ":")))
     return _Row(
-        raw=raw,
+        stamp=stamp,
         texts=tuple(parts[0::2]),
         slots=tuple(int(p) for p in parts[1::2]),
         times=tuple(recorder.times),
@@ -85,11 +85,10 @@ class RowCache:
         cached = self._rows.get(variant, {})
         kept = {} if complete else cached
         encoded = []
-        for key, raw, decoded in items:
+        for key, raw, stamp in items:
             row = cached.get(key)
-            if row is None or row.raw is not raw:
-                obj = decoded if decoded is not None else json.loads(raw)
-                row = _render(rt, obj, raw, include_object)
+            if row is None or row.stamp != stamp:
+                row = _render(rt, json.loads(raw), stamp, include_object)
             kept[key] = row
             encoded.append(row.encode(now))
         self._rows[variant] = kept
