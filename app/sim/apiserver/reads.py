@@ -7,16 +7,25 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import weakref
 from typing import Any
 
 from app.sim.apiserver import metrics_api, printers
-from app.sim.apiserver.request import ApiResponse, RequestContext, _int_param
+from app.sim.apiserver.printers.cache import RowCache
+from app.sim.apiserver.request import (
+    ApiResponse,
+    EncodedJson,
+    RequestContext,
+    _int_param,
+    with_array,
+)
 from app.sim.machinery.errors import ApiError, not_found
 from app.sim.machinery.resources import ResourceType
 from app.sim.machinery.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
+from app.sim.machinery.store import EVENTS_V1, ObjectStore, RawListPage
 
 # ---- reads -----------------------------------------------------------------------------
 
@@ -99,20 +108,76 @@ def list_objects(ctx: RequestContext) -> ApiResponse:
             if labels.matches(c["metadata"].get("labels")) and fields.matches(c)
         ]
         return ApiResponse(200, render_objects(ctx, items, rv=ctx.store.resource_version))
+    labels = parse_label_selector(query.get("labelSelector"))
+    fields = parse_field_selector(query.get("fieldSelector"), rt.group, rt.plural)
+    if _encodes_raw(ctx):
+        raw = ctx.store.list_raw_page(
+            rt.group, rt.plural, ctx.namespace, labels, fields, limit=limit, after=after
+        )
+        complete = not (ctx.namespace or after or raw.next_after)
+        complete = complete and labels.empty() and fields.empty()
+        return ApiResponse(200, _encoded_list(ctx, raw, complete))
     page = ctx.store.list_page(
-        rt.group,
-        rt.plural,
-        ctx.namespace,
-        parse_label_selector(query.get("labelSelector")),
-        parse_field_selector(query.get("fieldSelector"), rt.group, rt.plural),
-        limit=limit,
-        after=after,
+        rt.group, rt.plural, ctx.namespace, labels, fields, limit=limit, after=after
     )
     cont = encode_continue(page.resource_version, page.next_after) if page.next_after else ""
     body = render_objects(
         ctx, page.items, rv=page.resource_version, cont=cont, remaining=page.remaining
     )
     return ApiResponse(200, body)
+
+
+def _encodes_raw(ctx: RequestContext) -> bool:
+    """Whether a list is answered from the stored bytes (`_encoded_list`): plain JSON,
+    or a Table of a built-in kind; not v1 Events (converted from core ones)."""
+    rt = ctx.rt
+    assert rt is not None
+    if (rt.group, rt.plural) == EVENTS_V1:
+        return False
+    mode = accepted_as(ctx.request.headers.get("Accept"))
+    if mode == "JSON":
+        return True
+    include = ctx.request.query.get("includeObject") or "Metadata"
+    return mode == "Table" and not rt.custom and include in ("None", "Metadata", "Object")
+
+
+def _encoded_list(ctx: RequestContext, page: RawListPage, complete: bool) -> EncodedJson:
+    """A list or Table body built from stored bytes and cached rows, byte for byte what
+    `render_objects` encodes from the decoded objects."""
+    rt = ctx.rt
+    assert rt is not None
+    meta: dict[str, Any] = {"resourceVersion": str(page.resource_version)}
+    if page.next_after:
+        meta["continue"] = encode_continue(page.resource_version, page.next_after)
+        if page.remaining:
+            meta["remainingItemCount"] = page.remaining
+    if accepted_as(ctx.request.headers.get("Accept")) == "JSON":
+        head = {"kind": rt.list_kind_name(), "apiVersion": rt.api_version, "metadata": meta}
+        return EncodedJson(with_array(head, "items", (raw for _, raw, _ in page.items)))
+    rows = _row_cache(ctx.store).rows(
+        rt,
+        page.items,
+        now=ctx.cluster.clock.now(),
+        include_object=ctx.request.query.get("includeObject") or "Metadata",
+        complete=complete,
+    )
+    table = {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": meta,
+        "columnDefinitions": printers.columns_for(rt),
+    }
+    return EncodedJson(with_array(table, "rows", rows))
+
+
+_ROW_CACHES: weakref.WeakKeyDictionary[ObjectStore, RowCache] = weakref.WeakKeyDictionary()
+
+
+def _row_cache(store: ObjectStore) -> RowCache:
+    cache = _ROW_CACHES.get(store)
+    if cache is None:
+        cache = _ROW_CACHES.setdefault(store, RowCache())
+    return cache
 
 
 # ---- output negotiation ------------------------------------------------------------------

@@ -6,7 +6,7 @@ media types, and resolving the kind a request addresses.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,10 +80,21 @@ class ApiRequest:
         return method.lower()
 
 
+@dataclass(frozen=True)
+class EncodedJson:
+    """A JSON body already encoded, in pieces that join to the document (a list built
+    from the store's bytes, a Table from cached rows). `decode` gives the dict."""
+
+    pieces: list[bytes]
+
+    def decode(self) -> Any:
+        return json.loads(b"".join(self.pieces))
+
+
 @dataclass
 class ApiResponse:
     status: int
-    body: Any  # dict (JSON) or bytes/str (raw)
+    body: Any  # dict (JSON), EncodedJson, or bytes/str (raw)
     content_type: str = JSON
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -97,6 +108,8 @@ class ApiResponse:
         loop; between pieces it is released, and the server writes them one by one."""
         if isinstance(self.body, bytes):
             return [self.body]
+        if isinstance(self.body, EncodedJson):
+            return self.body.pieces
         if isinstance(self.body, str):
             return [self.body.encode()]
         items = self.body.get("items") if isinstance(self.body, dict) else None
@@ -106,20 +119,37 @@ class ApiResponse:
                 # The API server's JSON encoder ends a Status body with a newline.
                 data += b"\n"
             return [data]
-        head = json.dumps(
-            {k: v for k, v in self.body.items() if k != "items"}, separators=(",", ":")
-        )
-        pieces = [(head[:-1] + ("," if head != "{}" else "") + '"items":[').encode()]
-        for index, item in enumerate(items):
-            if index:
-                pieces.append(b",")
-            pieces.append(_encode_item(item))
-        pieces.append(b"]}")
-        return pieces
+        head = {k: v for k, v in self.body.items() if k != "items"}
+        return with_array(head, "items", (_encode_item(item) for item in items))
 
 
 def _encode_item(item: Any) -> bytes:
     return json.dumps(item, separators=(",", ":")).encode()
+
+
+# Pieces of an encoded body are about this large: small enough that joining one holds
+# the interpreter lock briefly, large enough that writing them costs little per item.
+PIECE_BYTES = 256 * 1024
+
+
+def with_array(head: dict[str, Any], key: str, elements: Iterable[bytes]) -> list[bytes]:
+    """`head` with a last member `key` whose array holds the encoded `elements`, as
+    `json.dumps(..., separators=(",", ":"))` writes it, in pieces of ~`PIECE_BYTES`."""
+    start = json.dumps(head, separators=(",", ":"))
+    pieces: list[bytes] = []
+    batch: list[bytes] = [(start[:-1] + ("," if start != "{}" else "") + f'"{key}":[').encode()]
+    size = 0
+    for element in elements:
+        if size >= PIECE_BYTES:
+            pieces.append(b"".join(batch))
+            batch, size = [], 0
+        if pieces or len(batch) > 1:
+            batch.append(b",")
+        batch.append(element)
+        size += len(element)
+    batch.append(b"]}")
+    pieces.append(b"".join(batch))
+    return pieces
 
 
 @dataclass

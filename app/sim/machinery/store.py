@@ -37,6 +37,7 @@ from app.sim.machinery.selectors import (
     FieldRequirement,
     FieldSelector,
     LabelSelector,
+    field_value,
     parse_field_selector,
     parse_label_selector,
 )
@@ -75,6 +76,9 @@ _SUFFIX_LEN = 5
 PROPAGATION_POLICIES = ("Orphan", "Background", "Foreground")
 
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
+# Which stored version of an object: (the last load's revision, its resourceVersion).
+# Equal stamps mean the very same bytes, so readers may cache what they derive from them.
+Stamp = tuple[int, int]
 
 
 NAMESPACES = ("", "namespaces")
@@ -123,6 +127,39 @@ class ListPage:
     # (namespace, name) of the last item when more remain, for the continue token.
     next_after: Key | None
     remaining: int
+
+
+@dataclass(frozen=True)
+class RawListPage:
+    """A `ListPage` of (key, stored JSON bytes, stamp) items."""
+
+    items: list[tuple[Key, bytes, Stamp]]
+    resource_version: int
+    next_after: Key | None
+    remaining: int
+
+
+class _SelectorView:
+    """What selectors read of one stored version (`stamp`) of an object."""
+
+    __slots__ = ("fields", "labels", "stamp")
+
+    def __init__(self, stamp: Stamp) -> None:
+        self.stamp = stamp
+        self.labels: dict[str, str] | None = None
+        self.fields: dict[str, str] = {}
+
+    def read(self, obj: dict[str, Any], fields: list[str]) -> None:
+        self.labels = (obj.get("metadata") or {}).get("labels") or {}
+        for path in fields:
+            self.fields[path] = field_value(obj, path)
+
+
+def _version(meta: dict[str, Any]) -> int:
+    try:
+        return int(meta.get("resourceVersion") or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _as_label_selector(sel: LabelSelector | str | None) -> LabelSelector:
@@ -226,6 +263,8 @@ class ObjectStore:
         # resourceVersion of the last write per kind: a loop that read a kind at
         # revision N has nothing new to read while it stays N (`kind_revision`).
         self._kind_revisions: dict[tuple[str, str], int] = {}
+        # (group, plural, namespace, name) -> what selectors read of the stored version.
+        self._selector_views: dict[tuple[str, str, str, str], _SelectorView] = {}
         self._load_revision = 0
 
     # ---- reading ---------------------------------------------------------------------
@@ -297,28 +336,75 @@ class ObjectStore:
             )
             events = [core_event_to_v1(e) for e in page.items]
             return ListPage(events, page.resource_version, page.next_after, page.remaining)
+        raw = self.list_raw_page(group, plural, namespace, labels, fields, limit=limit, after=after)
+        items = [json.loads(data) for _, data, _ in raw.items]
+        return ListPage(items, raw.resource_version, raw.next_after, raw.remaining)
+
+    def list_raw_page(
+        self,
+        group: str,
+        plural: str,
+        namespace: str | None = None,
+        labels: LabelSelector | None = None,
+        fields: FieldSelector | None = None,
+        *,
+        limit: int = 0,
+        after: Key | None = None,
+    ) -> RawListPage:
+        """`list_page` without decoding: each item is its key, its stored bytes (never
+        to be changed) and the `Stamp` of that version. The API server's read path
+        encodes the bytes as they are (v1 Events excepted: they are converted, so they
+        go through `list_page`)."""
+        labels = labels or LabelSelector()
+        fields = fields or FieldSelector()
+        select = not labels.empty() or not fields.empty()
         with self._lock:
             bucket = self._kinds.get((group, plural), {})
             keys = sorted(k for k in bucket if not namespace or k[0] == namespace)
-            raws = [(k, bucket[k]) for k in keys if after is None or k > after]
+            versions, epoch = self._versions, self._load_revision
+            raws = [
+                (k, bucket[k], (epoch, versions.get((group, plural, *k), 0)))
+                for k in keys
+                if after is None or k > after
+            ]
             rv = self._rv
-        items: list[dict[str, Any]] = []
+        items: list[tuple[Key, bytes, Stamp]] = []
         next_after: Key | None = None
-        last_key: Key | None = None
         remaining = 0
-        for index, (key, raw) in enumerate(raws):
-            obj = json.loads(raw)
-            meta = obj.get("metadata") or {}
-            if not labels.matches(meta.get("labels")) or not fields.matches(obj):
+        for index, (key, raw, stamp) in enumerate(raws):
+            if select and not self._selected(group, plural, (key, raw, stamp), labels, fields):
                 continue
             if limit and len(items) == limit:
-                next_after = last_key
+                next_after = items[-1][0]
                 # Upstream's remainingItemCount is only exact without selectors.
                 remaining = len(raws) - index
                 break
-            items.append(obj)
-            last_key = key
-        return ListPage(items, rv, next_after, remaining)
+            items.append((key, raw, stamp))
+        return RawListPage(items, rv, next_after, remaining)
+
+    def _selected(
+        self,
+        group: str,
+        plural: str,
+        item: tuple[Key, bytes, Stamp],
+        labels: LabelSelector,
+        fields: FieldSelector,
+    ) -> bool:
+        """Whether a stored object matches both selectors, from what earlier lists
+        read of the same stored version (its labels, the fields asked so far): an
+        object is decoded once per version and field set, not at every list."""
+        key, raw, stamp = item
+        view_key = (group, plural, *key)
+        view = self._selector_views.get(view_key)
+        if view is None or view.stamp != stamp:
+            view = _SelectorView(stamp)
+        missing = [r.field for r in fields.requirements if r.field not in view.fields]
+        if view.labels is None or missing:
+            view.read(json.loads(raw), missing)
+            self._selector_views[view_key] = view
+        return labels.matches(view.labels) and all(
+            (view.fields[r.field] == r.value) == (r.operator == "=") for r in fields.requirements
+        )
 
     def count(self, group: str | None = None, plural: str | None = None) -> int:
         with self._lock:
@@ -361,6 +447,7 @@ class ObjectStore:
         if event_type == DELETED:
             bucket.pop(key, None)
             self._versions.pop((group, plural, *key), None)
+            self._selector_views.pop((group, plural, *key), None)
             if previous is not None:
                 self._objects -= 1
                 self._bytes -= len(previous)
@@ -834,6 +921,7 @@ class ObjectStore:
             self._terminating.clear()
             self._objects = self._bytes = 0
             self._versions.clear()
+            self._selector_views.clear()
             for kind_key, objects in data.get("objects", {}).items():
                 group, _, plural = kind_key.rpartition("/")
                 bucket = self._kinds.setdefault((group, plural), {})
@@ -841,6 +929,7 @@ class ObjectStore:
                     meta = obj["metadata"]
                     key = (meta.get("namespace") or "", meta["name"])
                     bucket[key] = encode(obj)
+                    self._versions[(group, plural, *key)] = _version(meta)
                     self._objects += 1
                     self._bytes += len(bucket[key])
                     self._index_owners(group, plural, key, obj, None)

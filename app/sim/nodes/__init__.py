@@ -153,6 +153,7 @@ class ClusterNodes:
                         continue
                     access = access or ContainerAccess(self)
                     access.replay_writes(pod, slot, now)
+
     def _listening_ports(self, pod: Any, slot: Any) -> set[int]:
         from app.sim.nodes.containers import ContainerAccess
 

@@ -47,6 +47,7 @@ def answer(cluster: Any, path: str, headers: dict[str, str]) -> tuple[int, str]:
     """(status, body) of a GET on the API server."""
     from app.sim.apiserver.discovery import version_info
     from app.sim.apiserver.pipeline import ApiRequest, handle
+    from app.sim.apiserver.request import EncodedJson
 
     url = urlsplit(path)
     if url.path in HEALTH:
@@ -74,4 +75,6 @@ def answer(cluster: Any, path: str, headers: dict[str, str]) -> tuple[int, str]:
     )
     response = handle(cluster, request)
     answered: Any = response.body if isinstance(response.body, (dict, list)) else {}
+    if isinstance(response.body, EncodedJson):
+        answered = response.body.decode()
     return response.status, json.dumps(answered, indent=2) + "\n"

@@ -4,6 +4,7 @@ selectors, containers), as apimachinery's duration and kubectl's printers format
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -95,12 +96,41 @@ def human_duration(seconds_total: float) -> str:
     return f"{hours // 24 // 365}y"
 
 
-def since(value: Any, now: datetime) -> str:
-    """printers' `translateTimestampSince`: `<unknown>` for a missing timestamp."""
-    when = parse_time(value)
+# Marks where a duration goes in a row rendered with a `TimeRecorder` (random per
+# process, so no stored text can contain it).
+PLACEHOLDER = "@@since-" + secrets.token_hex(8) + "-"
+
+
+class TimeRecorder(datetime):
+    """The `now` a row is rendered with for the row cache (`printers.cache`): `ago` and
+    `since` answer with a placeholder and record their timestamp, and the cache fills in
+    the durations at each request's time. Printers read `now` only through them."""
+
+    times: list[datetime | None]
+
+    def placeholder(self, when: datetime | None) -> str:
+        self.times.append(when)
+        return f"{PLACEHOLDER}{len(self.times) - 1}@@"
+
+
+def time_recorder() -> TimeRecorder:
+    recorder = TimeRecorder(2000, 1, 1, tzinfo=UTC)
+    recorder.times = []
+    return recorder
+
+
+def ago(when: datetime | None, now: datetime) -> str:
+    """The human duration from `when` to `now`; `<unknown>` without a timestamp."""
+    if isinstance(now, TimeRecorder):
+        return now.placeholder(when)
     if when is None:
         return "<unknown>"
     return human_duration((now - when).total_seconds())
+
+
+def since(value: Any, now: datetime) -> str:
+    """printers' `translateTimestampSince`: `<unknown>` for a missing timestamp."""
+    return ago(parse_time(value), now)
 
 
 def format_labels(labels: dict[str, str] | None) -> str:

@@ -18,6 +18,7 @@ from app.sim.apiserver.printers.format import (
     _name,
     _spec,
     _status,
+    ago,
     col,
     containers_cells,
     format_labels,
@@ -157,7 +158,7 @@ def _pod_row(obj: Obj, now: datetime) -> Row:
 
     restarts_text = str(restarts)
     if restarts and last_restart is not None:
-        restarts_text = f"{restarts} ({human_duration((now - last_restart).total_seconds())} ago)"
+        restarts_text = f"{restarts} ({ago(last_restart, now)} ago)"
 
     pod_ips = status.get("podIPs") or []
     pod_ip = (pod_ips[0].get("ip") if pod_ips else "") or status.get("podIP") or "<none>"
@@ -412,7 +413,8 @@ def _job_row(obj: Obj, now: datetime) -> Row:
     end = parse_time(status.get("completionTime"))
     duration = ""
     if start is not None:
-        duration = human_duration(((end or now) - start).total_seconds())
+        # A running Job's duration grows with the request's time.
+        duration = human_duration((end - start).total_seconds()) if end else ago(start, now)
     if _has_condition(status, "Complete"):
         state = "Complete"
     elif _has_condition(status, "Failed"):
