@@ -4,7 +4,11 @@ timer, kubeconfig, node shell, submit) and the result breakdown.
 Server-rendered like the other learner pages (`app.web.learner`: same templates,
 session, CSRF and Content-Security-Policy); `static/exam.js` runs the countdown, reloads
 while the clusters are made or the grade is computed, and sends node-shell commands to
-the REST API (`POST /api/v1/exam-attempts/<id>/exec`) with the browser session.
+the REST API (`POST /api/v1/exam-attempts/<id>/exec`) with the browser session. The
+candidate's page also has the browser terminal of the lab console (`static/terminal.js`
+on `app.web.terminal`'s `/api/v1/exam-attempts/<id>/terminal`: kubectl with every
+context of the attempt's kubeconfig, ssh, Tab completion) and its `vi` editor
+(`static/term_editor.js`).
 """
 
 from __future__ import annotations
