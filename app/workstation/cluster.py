@@ -165,23 +165,26 @@ class ContextClusters:
     def node_exec(self, node: str, command: str) -> tuple[int, str, str]:
         from app.clusters.base import ProviderError
 
+        handle = self._handle(node)
         try:
-            return self.provider.exec(self._handle(node), node, command)
+            return self.provider.exec(handle, node, command)
         except ProviderError as exc:
             raise ClusterUnavailable(str(exc)) from exc
 
     def read_node_file(self, node: str, path: str) -> str:
         from app.clusters.base import ProviderError
 
+        handle = self._handle(node)
         try:
-            return self.provider.read_file(self._handle(node), node, path)
+            return self.provider.read_file(handle, node, path)
         except ProviderError as exc:
             raise ClusterUnavailable(str(exc)) from exc
 
     def write_node_file(self, node: str, path: str, content: str) -> None:
         from app.clusters.base import ProviderError
 
+        handle = self._handle(node)
         try:
-            self.provider.write_file(self._handle(node), node, path, content)
+            self.provider.write_file(handle, node, path, content)
         except ProviderError as exc:
             raise ClusterUnavailable(str(exc)) from exc
