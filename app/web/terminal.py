@@ -579,11 +579,11 @@ def _save(term: Terminal, message: dict[str, Any]) -> None:
         return
     context = getattr(term.workstation.cluster, "context", None)
     if editing.get("context") and editing["context"] != context:
-        message = (
+        refusal = (
             f"Not saved: the file is on {editing['node']} of context {editing['context']}; "
             f"switch back with kubectl config use-context {editing['context']}."
         )
-        term.send({"t": "saved", "ok": False, "message": message})
+        term.send({"t": "saved", "ok": False, "message": refusal})
         return
     try:
         path = term.workstation.save(editing["node"], editing["path"], content)
@@ -600,6 +600,9 @@ def _save(term: Terminal, message: dict[str, Any]) -> None:
 def workstation_state(session_id: int, kind: str = "lab") -> dict[str, Any] | None:
     """The stored state of a session's (or, `kind="exam"`, an attempt's) workstation
     (for tests and support)."""
-    model = ExamWorkstation if kind == "exam" else LabWorkstation
-    row = db.session.get(model, session_id)
+    row: ExamWorkstation | LabWorkstation | None
+    if kind == "exam":
+        row = db.session.get(ExamWorkstation, session_id)
+    else:
+        row = db.session.get(LabWorkstation, session_id)
     return None if row is None else dict(row.state or {})

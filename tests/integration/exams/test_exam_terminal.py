@@ -133,6 +133,13 @@ def test_exam_terminal_uses_every_context_and_closes_at_submit(
     # A reconnect finds the same context, history and screen.
     term.run("kubectl config use-context k8s-y")
     term.close()
+    with exam_stack.app.app_context():
+        from app.extensions import db
+        from app.web.terminal import workstation_state
+
+        stored = workstation_state(attempt_id, "exam")
+        db.session.rollback()
+    assert stored is not None and stored["cluster"]["context"] == "k8s-y"
     again = Term(url, **mine)
     assert again.hello["context"] == "k8s-y" and again.hello["nodes"] == ["controlplane", "node02"]
     assert "kubectl config use-context k8s-y" in again.hello["history"]
