@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -154,3 +155,30 @@ def test_exam_terminal_uses_every_context_and_closes_at_submit(
     _, bye = again.until("bye")
     assert bye["reason"] == "ended" and "not available" in bye["message"]
     assert refused_status(url, **mine) == 409
+
+
+def test_exam_terminal_closes_past_the_deadline(
+    exam_stack: ExamStack, live_api: str, make_user: Any
+) -> None:
+    from app.extensions import db
+    from app.models.exam import ExamAttempt
+
+    small_exam()
+    _, token = make_user()
+    started = exam_stack.client.post(f"{API}/exams/tiny-mock/attempts", headers=bearer(token))
+    attempt_id = started.get_json()["id"]
+    exam_stack.wait_status(attempt_id, token, "running")
+    mine = {"header": [f"Authorization: Bearer {token}"]}
+    term = Term(ws_url(live_api, attempt_id), **mine)
+    assert term.hello["contexts"] == ["k8s-x"]
+    assert term.run("kubectl config current-context") == "k8s-x\n"
+    with exam_stack.app.app_context():
+        row = db.session.get(ExamAttempt, attempt_id)
+        row.deadline_at = row.started_at - timedelta(seconds=1)
+        db.session.commit()
+    # The next command finds the attempt over: the server says why and closes.
+    term.send({"t": "line", "d": "kubectl get nodes"})
+    text, bye = term.until("bye")
+    assert bye["reason"] == "ended" and "time limit" in bye["message"]
+    assert "NAME" not in text
+    assert refused_status(ws_url(live_api, attempt_id), **mine) == 409
