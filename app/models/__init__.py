@@ -10,4 +10,4 @@ from app.models.question import Bank, Question  # noqa: F401
 from app.models.quiz import Quiz  # noqa: F401
 from app.models.staff import DueDateExtension, Invitation, QuizAllowance, StaffAction  # noqa: F401
 from app.models.user import ApiToken, LoginFailure, Role, User  # noqa: F401
-from app.models.workstation import LabWorkstation  # noqa: F401
+from app.models.workstation import ExamWorkstation, LabWorkstation  # noqa: F401

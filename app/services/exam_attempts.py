@@ -32,7 +32,7 @@ from app.logging import get_logger
 from app.models.exam import ACTIVE_ATTEMPT_STATUSES, ExamAttempt, ExamAttemptStatus
 from app.models.user import User
 from app.services import access, jobs
-from app.services.errors import Conflict, NotFound, Unavailable
+from app.services.errors import Conflict, Forbidden, NotFound, Unavailable
 from app.services.exams import context_lab_setup, contexts_view, get_exam
 
 log = get_logger(__name__)
@@ -170,6 +170,23 @@ def kubeconfig(user: User, attempt_id: int) -> str:
     if not attempt.kubeconfig:
         raise Conflict(f"Exam attempt {attempt_id} has no kubeconfig yet.")
     return attempt.kubeconfig
+
+
+def terminal_attempt(user: User, attempt_id: int) -> ExamAttempt:
+    """The running attempt whose workstation terminal `user` opens: only its candidate
+    (`Forbidden` for trainers and admins who may see it, `NotFound` for others)."""
+    attempt = get_attempt(user, attempt_id)
+    if attempt.user_id != user.id:
+        raise Forbidden("Only the candidate opens the exam terminal.")
+    return running_attempt(user, attempt_id)
+
+
+def context_nodes(attempt: ExamAttempt) -> dict[str, list[str]]:
+    """The node names of each context's cluster, in the exam's order."""
+    return {
+        cluster["context"]: [n["name"] for n in cluster["nodes"]]
+        for cluster in attempt.exam.spec["clusters"]
+    }
 
 
 def handle_for(attempt: ExamAttempt, context: str) -> ClusterHandle:

@@ -4,14 +4,18 @@ timer, kubeconfig, node shell, submit) and the result breakdown.
 Server-rendered like the other learner pages (`app.web.learner`: same templates,
 session, CSRF and Content-Security-Policy); `static/exam.js` runs the countdown, reloads
 while the clusters are made or the grade is computed, and sends node-shell commands to
-the REST API (`POST /api/v1/exam-attempts/<id>/exec`) with the browser session.
+the REST API (`POST /api/v1/exam-attempts/<id>/exec`) with the browser session. The
+candidate's page also has the browser terminal of the lab console (`static/terminal.js`
+on `app.web.terminal`'s `/api/v1/exam-attempts/<id>/terminal`: kubectl with every
+context of the attempt's kubeconfig, ssh, Tab completion) and its `vi` editor
+(`static/term_editor.js`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.extensions import db
@@ -66,7 +70,7 @@ def start_exam(user: User, slug: str) -> BaseResponse:
 
 @bp.route("/exam-attempts/<int:attempt_id>")
 @login_required()
-def attempt_page(user: User, attempt_id: int) -> str:
+def attempt_page(user: User, attempt_id: int) -> Response:
     """The attempt: tasks, timer, contexts, node shell and submit while it runs; the
     per-task breakdown once graded."""
     attempt = exam_attempts.get_attempt(user, attempt_id)
@@ -84,15 +88,24 @@ def attempt_page(user: User, attempt_id: int) -> str:
         "remaining": view["remaining_seconds"],
         "exec": url_for("exams.ExamAttemptExec", attempt_id=attempt.id),
     }
-    return render_template(
-        "learner/exam_attempt.html",
-        attempt=view,
-        result=result,
-        own=attempt.user_id == user.id,
-        staff=access.is_staff(user),
-        page_data=page_data,
-        title=view["title"],
+    own = attempt.user_id == user.id
+    response = Response(
+        render_template(
+            "learner/exam_attempt.html",
+            attempt=view,
+            result=result,
+            own=own,
+            staff=access.is_staff(user),
+            page_data=page_data,
+            title=view["title"],
+        ),
+        mimetype="text/html",
     )
+    if own and attempt.status is ExamAttemptStatus.RUNNING:
+        # The candidate's terminal: xterm.js sizes its rows with <style> elements it
+        # creates, as on the lab console (styles, never scripts, may be inline).
+        response.headers["Content-Security-Policy"] = learner.CONSOLE_CONTENT_SECURITY_POLICY
+    return response
 
 
 @bp.route("/exam-attempts/<int:attempt_id>/grade", methods=["POST"])

@@ -1,12 +1,16 @@
-"""The lab console's browser terminal: a WebSocket at
-`/api/v1/lab-sessions/<id>/terminal` onto the session's learner workstation
-(`app.workstation`), never a shell of the host.
+"""The browser terminal of the lab console and of the mock exam's attempt page: a
+WebSocket at `/api/v1/lab-sessions/<id>/terminal` onto the session's learner
+workstation, or at `/api/v1/exam-attempts/<id>/terminal` onto the attempt's
+(`app.workstation`: kubectl with the attempt's kubeconfig and every context, ssh into
+the current context's nodes), never a shell of the host.
 
 The connection is checked before the WebSocket handshake, as an API request: a bearer
 token, or the browser session cookie plus the page's CSRF token in the `csrf` query
 parameter (and, from a browser, an `Origin` of this site); the session must be visible
 to the account (`lab_sessions.get_session`: another learner gets 404) and usable (409
-while provisioning or after it ended). Errors are the API's JSON errors.
+while provisioning or after it ended); an exam attempt opens only for its candidate
+(another learner gets 404, a trainer 403) while it runs (409 before its clusters are
+ready, after submit and past the deadline). Errors are the API's JSON errors.
 
 Messages are JSON text frames. From the browser: `{"t": "line", "d": TEXT}` (run a
 command line), `{"t": "complete", "d": TEXT}` (Tab), `{"t": "int"}` (Ctrl-C),
@@ -16,7 +20,8 @@ end of the earlier output for a reconnect, nodes), `out` (text), `prompt`, `edit
 (a file to open in the editor), `saved`, `complete`, `busy`, `pong` and `bye` (why the
 server closes: idle, taken over by another tab, session ended).
 
-The workstation's state is kept in `lab_workstations` after every command, so a
+The workstation's state is kept in `lab_workstations` (`exam_workstations` for an
+attempt: with the current context and each context's namespace) after every command, so a
 dropped connection reconnects to the same folder, cwd, variables, history and node
 shell. One connection holds a workstation: a newer one takes over and the older one
 closes. Each open terminal holds one web worker thread for its lifetime (see
@@ -41,18 +46,24 @@ from sqlalchemy import select, update
 from app.api.common import authenticate_request, bearer_token
 from app.clock import now
 from app.extensions import db
-from app.models.workstation import LabWorkstation
-from app.services import lab_sessions
+from app.models.workstation import ExamWorkstation, LabWorkstation
+from app.services import exam_attempts, lab_sessions
 from app.services.errors import Forbidden, ServiceError
 from app.services.labs import node_names
 from app.workstation import Workstation, complete
-from app.workstation.cluster import ClusterUnavailable, SessionCluster
+from app.workstation.cluster import (
+    ClusterAccess,
+    ClusterUnavailable,
+    ContextClusters,
+    SessionCluster,
+)
 from app.workstation.files import FileError
 
 bp = Blueprint("terminal", __name__)
 sock = Sock()
 
 PATH = "/api/v1/lab-sessions/<int:session_id>/terminal"
+EXAM_PATH = "/api/v1/exam-attempts/<int:attempt_id>/terminal"
 TAKEN = "The terminal was opened in another tab or window."
 SCREEN_BYTES = 16 * 1024
 MAX_MESSAGE_BYTES = 1024 * 1024
@@ -86,12 +97,34 @@ def _configure(state: Any) -> None:
 
 @dataclass
 class Target:
+    """What a connection opens: a lab session's workstation (`kind` "lab", `key` the
+    session id) or an exam attempt's ("exam", the attempt id)."""
+
     user_id: int
-    session_id: int
+    kind: str
+    key: int
     provider: Any
-    handle: Any
     kubeconfig: str
-    nodes: list[str]
+    # Lab: the session's handle; exam: {context: handle}.
+    handle: Any
+    # Lab: the node names; exam: {context: node names}.
+    nodes: Any
+
+    def cluster(self, timeout: float) -> ClusterAccess:
+        if self.kind == "exam":
+            return ContextClusters(
+                self.provider, self.handle, self.kubeconfig, self.nodes, timeout=timeout
+            )
+        return SessionCluster(
+            self.provider, self.handle, self.kubeconfig, self.nodes, timeout=timeout
+        )
+
+    @property
+    def table(self) -> tuple[Any, Any]:
+        """The workstation rows' model and key column."""
+        if self.kind == "exam":
+            return ExamWorkstation, ExamWorkstation.attempt_id
+        return LabWorkstation, LabWorkstation.session_id
 
 
 @bp.before_request
@@ -107,17 +140,41 @@ def _authorize() -> None:
         if origin and urlsplit(origin).netloc != request.host:
             raise Forbidden("The terminal opens only from this site's pages.")
     record = authenticate_request()
-    session_id = int((request.view_args or {}).get("session_id", 0))
-    session = lab_sessions.usable_session(record.user, session_id)
-    g.terminal_target = Target(
-        user_id=record.user.id,
-        session_id=session.id,
-        provider=lab_sessions.provider_of(session),
-        handle=lab_sessions.handle_of(session),
-        kubeconfig=session.kubeconfig or "",
-        nodes=node_names(session.lab),
-    )
+    args = request.view_args or {}
+    if "attempt_id" in args:
+        g.terminal_target = _exam_target(record.user, int(args["attempt_id"]))
+    else:
+        session = lab_sessions.usable_session(record.user, int(args.get("session_id", 0)))
+        g.terminal_target = Target(
+            user_id=record.user.id,
+            kind="lab",
+            key=session.id,
+            provider=lab_sessions.provider_of(session),
+            kubeconfig=session.kubeconfig or "",
+            handle=lab_sessions.handle_of(session),
+            nodes=node_names(session.lab),
+        )
     db.session.commit()
+
+
+def _exam_target(user: Any, attempt_id: int) -> Target:
+    from app.clusters import ClusterHandle, ProviderError, provider_for
+    from app.services.errors import Unavailable
+
+    attempt = exam_attempts.terminal_attempt(user, attempt_id)
+    try:
+        provider = provider_for(attempt.provider)
+    except ProviderError as exc:
+        raise Unavailable(str(exc)) from exc
+    return Target(
+        user_id=user.id,
+        kind="exam",
+        key=attempt.id,
+        provider=provider,
+        kubeconfig=attempt.kubeconfig or "",
+        handle={c: ClusterHandle.from_dict(h) for c, h in (attempt.clusters or {}).items()},
+        nodes=exam_attempts.context_nodes(attempt),
+    )
 
 
 # -------------------------------------------------------------------- the connection
@@ -152,8 +209,9 @@ class Bucket:
             time.sleep(-self.level / self.rate)
 
 
-# Live connections of this process: session id -> (connection id, taken-over event).
-_live: dict[int, tuple[str, threading.Event]] = {}
+# Live connections of this process: (kind, session or attempt id) -> (connection id,
+# taken-over event).
+_live: dict[tuple[str, int], tuple[str, threading.Event]] = {}
 _live_lock = threading.Lock()
 
 
@@ -193,23 +251,22 @@ class Terminal:
         """Store the workstation; False when another connection took it over."""
         state = self.workstation.to_state()
         state["editing"] = self.editing
+        model, key = self.target.table
         result = db.session.execute(
-            update(LabWorkstation)
-            .where(
-                LabWorkstation.session_id == self.target.session_id,
-                LabWorkstation.connection == self.connection,
-            )
+            update(model)
+            .where(key == self.target.key, model.connection == self.connection)
             .values(state=state, screen=self.screen, updated_at=now())
         )
         db.session.commit()
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _claim(target: Target, connection: str) -> LabWorkstation:
-    """The session's workstation row, created on first use, now held by `connection`."""
-    row = db.session.get(LabWorkstation, target.session_id)
+def _claim(target: Target, connection: str) -> Any:
+    """The workstation row, created on first use, now held by `connection`."""
+    model, key = target.table
+    row = db.session.get(model, target.key)
     if row is None:
-        row = LabWorkstation(session_id=target.session_id, state={}, screen="")
+        row = model(**{key.key: target.key}, state={}, screen="")
         db.session.add(row)
         db.session.flush()
     row.connection = connection
@@ -226,7 +283,10 @@ def _still_usable(target: Target) -> str | None:
     try:
         if user is None or not user.is_active:
             return "Your account is no longer active."
-        lab_sessions.usable_session(user, target.session_id)
+        if target.kind == "exam":
+            exam_attempts.terminal_attempt(user, target.key)
+        else:
+            lab_sessions.usable_session(user, target.key)
     except ServiceError as exc:
         return exc.message
     finally:
@@ -235,35 +295,40 @@ def _still_usable(target: Target) -> str | None:
 
 
 @bp.route(PATH, methods=["GET"])
-def terminal_http(session_id: int) -> Any:
+@bp.route(EXAM_PATH, methods=["GET"])
+def terminal_http(**ids: int) -> Any:
     """The terminal's URL opened without a WebSocket upgrade (after the same checks)."""
     from app.errors import error_response
 
+    page = "exam attempt" if "attempt_id" in ids else "lab console"
     return error_response(
         426,
-        "Open the terminal with a WebSocket (from the lab console page).",
+        f"Open the terminal with a WebSocket (from the {page} page).",
         headers={"Upgrade": "websocket"},
     )
 
 
 @sock.route(PATH, bp=bp)
 def terminal(ws: Any, session_id: int) -> None:
-    target: Target = g.terminal_target
+    _open(ws, g.terminal_target)
+
+
+@sock.route(EXAM_PATH, bp=bp)
+def exam_terminal(ws: Any, attempt_id: int) -> None:
+    _open(ws, g.terminal_target)
+
+
+def _open(ws: Any, target: Target) -> None:
     connection = secrets.token_hex(16)
     row = _claim(target, connection)
     taken = threading.Event()
+    live_key = (target.kind, target.key)
     with _live_lock:
-        previous = _live.get(target.session_id)
+        previous = _live.get(live_key)
         if previous is not None:
             previous[1].set()
-        _live[target.session_id] = (connection, taken)
-    cluster = SessionCluster(
-        target.provider,
-        target.handle,
-        target.kubeconfig,
-        target.nodes,
-        timeout=setting("CERTPREP_TERMINAL_KUBECTL_TIMEOUT"),
-    )
+        _live[live_key] = (connection, taken)
+    cluster = target.cluster(setting("CERTPREP_TERMINAL_KUBECTL_TIMEOUT"))
     state = dict(row.state or {})
     term = Terminal(
         ws=ws,
@@ -285,31 +350,45 @@ def terminal(ws: Any, session_id: int) -> None:
         _serve(term)
     finally:
         with _live_lock:
-            if _live.get(target.session_id, ("",))[0] == connection:
-                del _live[target.session_id]
+            if _live.get(live_key, ("",))[0] == connection:
+                del _live[live_key]
         db.session.remove()
 
 
 def _hello(term: Terminal) -> None:
     ws = term.workstation
     first = not term.screen
-    term.send(
-        {
-            "t": "hello",
-            "screen": term.screen,
-            "history": ws.history[-200:],
-            "nodes": term.target.nodes,
-            "editing": term.editing,
-        }
-    )
+    hello: dict[str, Any] = {
+        "t": "hello",
+        "screen": term.screen,
+        "history": ws.history[-200:],
+        "nodes": ws.cluster.nodes if ws.cluster else [],
+        "editing": term.editing,
+    }
+    contexts = getattr(ws.cluster, "contexts", None)
+    if contexts is not None:
+        hello["contexts"] = contexts
+        hello["context"] = getattr(ws.cluster, "context", None)
+    term.send(hello)
     if first:
-        term.write(
-            "Lab workstation: kubectl (alias k) talks to your lab cluster; "
-            "ssh NODE opens a node's shell; vi FILE opens the editor; help lists commands.\n"
-        )
+        term.write(_greeting(term.target, contexts))
     else:
         term.write("\n[reconnected]\n")
     term.prompt()
+
+
+def _greeting(target: Target, contexts: list[str] | None) -> str:
+    if target.kind == "exam":
+        return (
+            "Exam workstation: kubectl (alias k) uses your exam kubeconfig with the "
+            f"contexts {', '.join(contexts or [])}; switch with kubectl config "
+            "use-context NAME as each task says. ssh NODE opens a node of the current "
+            "context's cluster; vi FILE opens the editor; help lists commands.\n"
+        )
+    return (
+        "Lab workstation: kubectl (alias k) talks to your lab cluster; "
+        "ssh NODE opens a node's shell; vi FILE opens the editor; help lists commands.\n"
+    )
 
 
 def _serve(term: Terminal) -> None:
@@ -353,9 +432,8 @@ def _closing(term: Terminal, idle: float, *, check_session: bool) -> bool:
 
 
 def _held_elsewhere(term: Terminal) -> bool:
-    holder = db.session.scalar(
-        select(LabWorkstation.connection).where(LabWorkstation.session_id == term.target.session_id)
-    )
+    model, key = term.target.table
+    holder = db.session.scalar(select(model.connection).where(key == term.target.key))
     db.session.commit()
     return holder != term.connection
 
@@ -478,6 +556,10 @@ def _run_line(term: Terminal, line: str) -> None:
                 "node": edit.node,
                 "path": edit.path,
             }
+            context = getattr(term.workstation.cluster, "context", None)
+            if edit.node and context:
+                # A node's file belongs to one context's cluster (node names repeat).
+                term.editing["context"] = context
             where = f"{edit.node}:" if edit.node else ""
             term.write(
                 f'"{where}{edit.path}" {"opened" if edit.exists else "[New]"} in the editor; '
@@ -495,6 +577,14 @@ def _save(term: Terminal, message: dict[str, Any]) -> None:
     if not editing or message.get("id") != editing.get("id") or not isinstance(content, str):
         term.send({"t": "saved", "ok": False, "message": "Open a file with vi FILE first."})
         return
+    context = getattr(term.workstation.cluster, "context", None)
+    if editing.get("context") and editing["context"] != context:
+        refusal = (
+            f"Not saved: the file is on {editing['node']} of context {editing['context']}; "
+            f"switch back with kubectl config use-context {editing['context']}."
+        )
+        term.send({"t": "saved", "ok": False, "message": refusal})
+        return
     try:
         path = term.workstation.save(editing["node"], editing["path"], content)
     except (FileError, ClusterUnavailable) as exc:
@@ -507,7 +597,12 @@ def _save(term: Terminal, message: dict[str, Any]) -> None:
     term.prompt()
 
 
-def workstation_state(session_id: int) -> dict[str, Any] | None:
-    """The stored state of a session's workstation (for tests and support)."""
-    row = db.session.scalar(select(LabWorkstation).where(LabWorkstation.session_id == session_id))
+def workstation_state(session_id: int, kind: str = "lab") -> dict[str, Any] | None:
+    """The stored state of a session's (or, `kind="exam"`, an attempt's) workstation
+    (for tests and support)."""
+    row: ExamWorkstation | LabWorkstation | None
+    if kind == "exam":
+        row = db.session.get(ExamWorkstation, session_id)
+    else:
+        row = db.session.get(LabWorkstation, session_id)
     return None if row is None else dict(row.state or {})

@@ -99,6 +99,8 @@ def _kubectl_candidates(ws: Workstation, args: list[str], current: str) -> list[
     if not positional:
         return sorted(ALLOWED)
     verb = positional[0]
+    if verb == "config":
+        return _config_candidates(ws, positional[1:])
     if verb not in NAMED_VERBS:
         return []
     if verb in NODE_VERBS:
@@ -112,6 +114,25 @@ def _kubectl_candidates(ws: Workstation, args: list[str], current: str) -> list[
         if kind in RESOURCE_TYPES and kind != "all":
             return _names(ws, kind, args)
     return []
+
+
+# `kubectl config` subcommands (kubectl's own list, less those refused here).
+CONFIG_VERBS = [
+    "current-context", "delete-context", "get-clusters", "get-contexts", "get-users",
+    "rename-context", "set", "set-context", "unset", "use-context", "view",
+]  # fmt: skip
+CONTEXT_VERBS = ("use-context", "use", "set-context", "delete-context", "rename-context")
+
+
+def _config_candidates(ws: Workstation, words: list[str]) -> list[str]:
+    """`kubectl config <Tab>`: its subcommands; `kubectl config use-context <Tab>`: the
+    kubeconfig's contexts, as kubectl lists them."""
+    if not words:
+        return CONFIG_VERBS
+    if len(words) > 1 or words[0] not in CONTEXT_VERBS or ws.cluster is None:
+        return []
+    result, _ = ws.cluster.kubectl(["config", "get-contexts", "-o", "name"], "", ws.namespace)
+    return result.stdout.split() if result.exit_code == 0 else []
 
 
 def _names(ws: Workstation, kind: str, args: list[str] | None = None) -> list[str]:

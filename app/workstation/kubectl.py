@@ -26,6 +26,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -207,6 +208,11 @@ class KubectlRunner:
         self._current: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._cancelled = False
+        # The kubeconfig's current context after the last run (`kubectl config
+        # use-context` changes it in the run's copy of the file).
+        self.current_context: str | None = None
+        # The whole kubeconfig as the last run left it (a parsed copy).
+        self.last_config: dict[str, Any] = {}
 
     def cancel(self) -> None:
         """Stop the command that runs now (Ctrl-C)."""
@@ -271,14 +277,21 @@ class KubectlRunner:
                     self._current = None
             if self._cancelled:
                 return KubectlResult(130, _cap(out), "^C\n"), namespace
-            after = namespace
-            try:
-                with open(config_path) as handle:
-                    config = yaml.safe_load(handle) or {}
-                current = config.get("current-context")
-                for entry in config.get("contexts") or []:
-                    if entry.get("name") == current:
-                        after = (entry.get("context") or {}).get("namespace") or None
-            except (OSError, yaml.YAMLError):
-                pass
+            after = self._read_back(config_path, namespace)
             return KubectlResult(code, _cap(out), _cap(err)), after
+
+    def _read_back(self, config_path: str, namespace: str | None) -> str | None:
+        """The current context's namespace in the run's kubeconfig (and its current
+        context, kept in `current_context`)."""
+        try:
+            with open(config_path) as handle:
+                config = yaml.safe_load(handle) or {}
+        except (OSError, yaml.YAMLError):
+            return namespace
+        self.last_config = config if isinstance(config, dict) else {}
+        current = self.last_config.get("current-context")
+        self.current_context = current if isinstance(current, str) else None
+        for entry in self.last_config.get("contexts") or []:
+            if entry.get("name") == current:
+                return (entry.get("context") or {}).get("namespace") or None
+        return namespace

@@ -310,6 +310,11 @@ class Workstation:
         self.namespace: str | None = state.get("namespace")
         self.last_code = int(state.get("last_code") or 0)
         self.edit: EditRequest | None = None
+        # A cluster with state of its own (an exam attempt's current context and
+        # namespaces) keeps it in the workstation's.
+        load = getattr(cluster, "load_state", None)
+        if load is not None:
+            load(dict(state.get("cluster") or {}))
 
     def to_state(self) -> dict[str, Any]:
         return {
@@ -322,7 +327,12 @@ class Workstation:
             "node_state": self.node_state,
             "namespace": self.namespace,
             "last_code": self.last_code,
+            **self._cluster_state(),
         }
+
+    def _cluster_state(self) -> dict[str, Any]:
+        save = getattr(self.cluster, "to_state", None)
+        return {} if save is None else {"cluster": save()}
 
     # ---- prompt ---------------------------------------------------------------------
 
@@ -1175,7 +1185,8 @@ Use "kubectl <command> --help" for more information about a given command.
 def _help(ws: Workstation, args: list[str], stdin: str) -> Result:
     names = sorted(n for n in COMMANDS if n not in (":",))
     return ok(
-        "This is your lab workstation. Commands: " + " ".join(names) + "\n"
-        "kubectl (alias k) talks to your lab cluster; ssh NODE opens a node's shell "
+        "This is your workstation. Commands: " + " ".join(names) + "\n"
+        "kubectl (alias k) talks to your cluster (kubectl config use-context NAME "
+        "switches between an exam's clusters); ssh NODE opens a node's shell "
         "(exit to come back); vi FILE opens the editor.\n"
     )

@@ -178,3 +178,22 @@ def test_exam_tables_come_and_go_with_0009(migration_app):
         left = set(inspect(db.engine).get_table_names())
         assert not {"exams", "exam_attempts", "exam_grades"} & left
         assert "lab_workstations" in left
+
+
+def test_exam_workstations_come_and_go_with_0010(migration_app):
+    with migration_app.app_context():
+        flask_migrate.upgrade(revision="0010_exam_workstations")
+        inspector = inspect(db.engine)
+        assert "exam_workstations" in inspector.get_table_names()
+        assert inspector.get_pk_constraint("exam_workstations")["constrained_columns"] == [
+            "attempt_id"
+        ]
+        foreign = {f["name"]: f for f in inspector.get_foreign_keys("exam_workstations")}
+        link = foreign["fk_exam_workstations_attempt_id_exam_attempts"]
+        assert link["referred_table"] == "exam_attempts"
+        assert link["options"].get("ondelete") == "CASCADE"
+
+        flask_migrate.downgrade(revision="0009_exams")
+        left = set(inspect(db.engine).get_table_names())
+        assert "exam_workstations" not in left
+        assert {"lab_workstations", "exam_attempts"} <= left

@@ -5,8 +5,10 @@ tests/integration/labs/test_terminal.py."""
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from app.workstation import Workstation, complete
+from app.workstation.cluster import ClusterUnavailable, ContextClusters
 from app.workstation.files import HOME, MAX_TOTAL_BYTES, FileError, normalize
 from app.workstation.kubectl import Refused, prepare
 
@@ -206,3 +208,66 @@ def test_completion_of_commands_aliases_and_paths() -> None:
     assert complete(ws, "cat manifests/p") == ("cat manifests/pod.yaml ", [])
     line, matches = complete(ws, "kubectl get de")
     assert line == "kubectl get deploy" and "deployments" in matches
+
+
+EXAM_KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters:
+- {name: k8s-a, cluster: {server: "https://a.invalid"}}
+- {name: k8s-b, cluster: {server: "https://b.invalid"}}
+users:
+- {name: k8s-a-admin, user: {}}
+- {name: k8s-b-admin, user: {}}
+contexts:
+- {name: k8s-a, context: {cluster: k8s-a, user: k8s-a-admin}}
+- {name: k8s-b, context: {cluster: k8s-b, user: k8s-b-admin, namespace: apps}}
+current-context: k8s-a
+"""
+
+
+def exam_clusters() -> ContextClusters:
+    nodes = {"k8s-a": ["controlplane", "node01", "node02"], "k8s-b": ["controlplane", "node01"]}
+    return ContextClusters(None, {"k8s-a": "a", "k8s-b": "b"}, EXAM_KUBECONFIG, nodes)
+
+
+def test_exam_workstation_state_keeps_the_context_and_namespaces() -> None:
+    ws = Workstation(None, exam_clusters())
+    cluster = ws.cluster
+    assert isinstance(cluster, ContextClusters)
+    assert cluster.context == "k8s-a" and cluster.nodes == ["controlplane", "node01", "node02"]
+    cluster.context = "k8s-b"
+    cluster.namespaces = {"k8s-a": "only-a", "k8s-b": None}
+    state = ws.to_state()
+    assert state["cluster"] == {
+        "context": "k8s-b",
+        "namespaces": {"k8s-a": "only-a", "k8s-b": None},
+    }
+    again = Workstation(state, exam_clusters())
+    assert isinstance(again.cluster, ContextClusters)
+    assert again.cluster.context == "k8s-b" and again.cluster.nodes == ["controlplane", "node01"]
+    # The kubeconfig kubectl gets: the current context and every context's namespace.
+    config = yaml.safe_load(again.cluster._kubeconfig())
+    assert config["current-context"] == "k8s-b"
+    namespaces = {c["name"]: c["context"].get("namespace") for c in config["contexts"]}
+    assert namespaces == {"k8s-a": "only-a", "k8s-b": None}
+    # A stored context or namespace the attempt does not have is ignored.
+    forged = {"cluster": {"context": "k8s-z", "namespaces": {"k8s-z": "x", "k8s-a": 3}}}
+    fresh = Workstation(forged, exam_clusters())
+    assert isinstance(fresh.cluster, ContextClusters)
+    assert fresh.cluster.to_state() == {"context": "k8s-a", "namespaces": {}}
+
+
+def test_exam_workstation_ssh_only_reaches_the_current_contexts_nodes() -> None:
+    ws = Workstation(None, exam_clusters())
+    assert isinstance(ws.cluster, ContextClusters)
+    ws.cluster.context = "k8s-b"
+    refused = ws.run("ssh node02")
+    assert refused.exit_code == 255
+    assert "(the cluster's nodes: controlplane, node01)" in refused.stderr
+    assert ws.node is None
+    with pytest.raises(ClusterUnavailable, match="context k8s-b has no node node02"):
+        ws.cluster.node_exec("node02", "hostname")
+    with pytest.raises(ClusterUnavailable):
+        ws.save("node02", "/root/x", "x")
+    assert complete(ws, "ssh node0") == ("ssh node01 ", [])

@@ -81,7 +81,31 @@
   /* Content text without its backquotes, for places that cannot hold markup. */
   function plain(text) { return String(text).split("`").join(""); }
 
+  /* YAML colouring of `text` into `highlight` (the <pre> under an editor's transparent
+   * textarea): keys, comments and values as spans of text nodes. */
+  function paintYaml(highlight, text) {
+    highlight.textContent = "";
+    text.split("\n").forEach(function (line, index) {
+      if (index) { highlight.appendChild(document.createTextNode("\n")); }
+      var comment = line.match(/^(\s*)(#.*)$/);
+      var key = line.match(/^(\s*-?\s*)([^\s:#][^:#]*?)(:)(\s|$)(.*)$/);
+      if (comment) {
+        highlight.appendChild(document.createTextNode(comment[1]));
+        highlight.appendChild(el("span", { "class": "y-comment" }, comment[2]));
+      } else if (key) {
+        highlight.appendChild(document.createTextNode(key[1]));
+        highlight.appendChild(el("span", { "class": "y-key" }, key[2]));
+        highlight.appendChild(document.createTextNode(key[3] + key[4]));
+        highlight.appendChild(el("span", { "class": "y-value" }, key[5]));
+      } else {
+        highlight.appendChild(document.createTextNode(line));
+      }
+    });
+    highlight.appendChild(document.createTextNode("\n"));
+  }
+
   window.certprep = {
-    api: api, clock: clock, Countdown: Countdown, csrf: csrf, el: el, rich: rich, plain: plain
+    api: api, clock: clock, Countdown: Countdown, csrf: csrf, el: el, rich: rich, plain: plain,
+    paintYaml: paintYaml
   };
 })();

@@ -37,24 +37,7 @@
 
     var paint = function () {
       // YAML colouring under a transparent textarea: keys, comments, strings.
-      highlight.textContent = "";
-      content.value.split("\n").forEach(function (line, index) {
-        if (index) { highlight.appendChild(document.createTextNode("\n")); }
-        var comment = line.match(/^(\s*)(#.*)$/);
-        var key = line.match(/^(\s*-?\s*)([^\s:#][^:#]*?)(:)(\s|$)(.*)$/);
-        if (comment) {
-          highlight.appendChild(document.createTextNode(comment[1]));
-          highlight.appendChild(el("span", { "class": "y-comment" }, comment[2]));
-        } else if (key) {
-          highlight.appendChild(document.createTextNode(key[1]));
-          highlight.appendChild(el("span", { "class": "y-key" }, key[2]));
-          highlight.appendChild(document.createTextNode(key[3] + key[4]));
-          highlight.appendChild(el("span", { "class": "y-value" }, key[5]));
-        } else {
-          highlight.appendChild(document.createTextNode(line));
-        }
-      });
-      highlight.appendChild(document.createTextNode("\n"));
+      cp.paintYaml(highlight, content.value);
       state.textContent = opened && content.value !== saved ? "Unsaved changes" : state.textContent;
     };
     content.addEventListener("input", paint);

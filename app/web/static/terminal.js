@@ -1,14 +1,17 @@
-// The lab console's terminal: xterm.js on a WebSocket to the session's learner
-// workstation (/api/v1/lab-sessions/<id>/terminal). The line is edited here (typing,
+// The browser terminal of the lab console and of the exam attempt page: xterm.js on a
+// WebSocket to the learner workstation whose path the #terminal box names in its
+// data-socket attribute (/api/v1/lab-sessions/<id>/terminal or
+// /api/v1/exam-attempts/<id>/terminal). The line is edited here (typing,
 // Backspace, Ctrl-U, Ctrl-L, Up/Down through the history, Tab asks the server to
 // complete); Enter sends the line, Ctrl-C interrupts. `vi FILE` opens the page's
-// editor (console.js, window.cpEditor) and its Save goes back through the socket.
+// editor (window.cpEditor: console.js, term_editor.js) and its Save goes back through
+// the socket.
 // A dropped connection reconnects with a back-off; the workstation is kept on the server.
 (function () {
   "use strict";
   var box = document.getElementById("terminal");
   if (!box || !window.Terminal || !window.FitAddon) { return; }
-  var data = JSON.parse(document.getElementById("console-data").textContent);
+  var socketPath = box.getAttribute("data-socket");
   var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   var state = document.getElementById("terminal-state");
 
@@ -38,8 +41,8 @@
 
   var url = function () {
     var scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    return scheme + "//" + window.location.host + "/api/v1/lab-sessions/" +
-      data.session_id + "/terminal?csrf=" + encodeURIComponent(csrf);
+    return scheme + "//" + window.location.host + socketPath + "?csrf=" +
+      encodeURIComponent(csrf);
   };
   var send = function (message) {
     if (socket && socket.readyState === 1) { socket.send(JSON.stringify(message)); return true; }

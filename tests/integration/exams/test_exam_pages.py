@@ -81,6 +81,9 @@ def test_a_candidate_takes_an_exam_in_the_browser(exam_stack: ExamStack, make_us
     assert f"/api/v1/exam-attempts/{attempt_id}/kubeconfig" in running
     assert "k8s-x / node01" in running and "Reference solution" not in running
     assert "kubectl create configmap" not in running
+    # The candidate's browser terminal and its vi editor.
+    assert f'data-socket="/api/v1/exam-attempts/{attempt_id}/terminal"' in running
+    assert "terminal.js" in running and "term_editor.js" in running
 
     csrf = META_CSRF.search(running).group(1)
     shell = browser.post(
@@ -101,6 +104,7 @@ def test_a_candidate_takes_an_exam_in_the_browser(exam_stack: ExamStack, make_us
     trainer = log_in(exam_stack.app, trainer_email)
     watched = text(trainer.get(attempt_path))
     assert "Grade now" in watched and "Submit the exam" not in watched
+    assert "data-socket=" not in watched and "terminal.js" not in watched
     trainer_token = CSRF.search(watched).group(1)
     graded = trainer.post(f"{attempt_path}/grade", data={"csrf_token": trainer_token})
     assert graded.status_code == 302
@@ -118,6 +122,7 @@ def test_a_candidate_takes_an_exam_in_the_browser(exam_stack: ExamStack, make_us
     result = text(browser.get(attempt_path))
     assert "Result: 0 %" in result and "not passed" in result
     assert "Reference solution" in result and "kubectl create configmap answer" in result
+    assert "data-socket=" not in result
     assert "ConfigMap default/answer has value=42 (0/1)" in result
     with exam_stack.app.app_context():
         assert db.session.get(ExamAttempt, attempt_id).auto_submitted is False
