@@ -72,8 +72,17 @@ def _service_port(svc: Obj, sp: Obj, ready: list[Endpoint]) -> ServicePort:
     namespace, name = key(svc)
     port_name = str(sp.get("name") or "")
     protocol = str(sp.get("protocol") or "TCP")
+    # kube-proxy's EndpointSliceCache sorts a port's endpoints by their "IP:port" string
+    # (pkg/proxy/endpointslicecache.go, byEndpoint), whatever the slices' order.
     endpoints = tuple(
-        (e.ip, e.ports[(port_name, protocol)]) for e in ready if (port_name, protocol) in e.ports
+        sorted(
+            (
+                (e.ip, e.ports[(port_name, protocol)])
+                for e in ready
+                if (port_name, protocol) in e.ports
+            ),
+            key=lambda pair: f"{pair[0]}:{pair[1]}",
+        )
     )
     node_port = (
         sp.get("nodePort") if spec(svc).get("type") in ("NodePort", "LoadBalancer") else None
