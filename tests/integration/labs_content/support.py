@@ -36,6 +36,7 @@ from tests.integration.labs_content.test_scheduling_labs import (
 
 LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
 
+
 def load(slugs: tuple[str, ...]) -> dict[str, Lab]:
     return {slug: load_lab(LABS_ROOT / slug) for slug in slugs}
 
@@ -121,3 +122,37 @@ def check_lab_text(lab: Lab) -> None:
     visible = " ".join([lab.data["title"], lab.data.get("description", "")])
     visible += " ".join(c["message"] for c in lab.data["checks"])
     assert "seed" not in visible.lower()
+
+
+def prose(markdown: str) -> str:
+    """Markdown with comment markers and line breaks folded, so a message wrapped over
+    several `#` lines reads as one sentence."""
+    lines = [re.sub(r"^\s*#?\s*", "", line) for line in markdown.splitlines()]
+    return " ".join(line for line in lines if line)
+
+
+def check_symptom(run: LabRun, namespace: str, reason: str, words: str) -> None:
+    """The broken setup shows an event with `reason` whose message holds `words`, and
+    the lab's solution.md quotes them."""
+    messages = run.kubectl(
+        "-n",
+        namespace,
+        "get",
+        "events",
+        f"--field-selector=reason={reason}",
+        "-o",
+        "jsonpath={range .items[*]}{.message}{'\\n'}{end}",
+    ).splitlines()
+    assert any(words in message for message in messages), messages
+    assert words in prose((run.lab.folder / "solution.md").read_text())
+
+
+def check_effective_cheat(run: LabRun, script: str, passing: str, guard: str) -> None:
+    """A shortcut that visibly works (`passing` passes) is still capped because the
+    guard `guard` fails: not a script that did nothing."""
+    run.script(script)
+    run.control.run(SETTLE_SECONDS)
+    result = run.grade(f"cheat-{script}")
+    assert result.check(passing).passed, report(result)
+    assert result.check(guard).guard and not result.check(guard).passed, report(result)
+    assert result.percentage <= run.lab.policy.cheat_cap_percent

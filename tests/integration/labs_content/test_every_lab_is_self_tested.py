@@ -18,6 +18,7 @@ from tests.integration.labs_content import (
     test_control_plane_labs,
     test_networking_labs,
     test_scheduling_labs,
+    test_troubleshooting_labs,
 )
 
 LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
@@ -27,6 +28,7 @@ SELF_TESTED = {
     *test_control_plane_labs.SLUGS,
     *test_scheduling_labs.SLUGS,
     *test_networking_labs.SLUGS,
+    *test_troubleshooting_labs.SLUGS,
     test_rbac_lab.LAB.slug,
 }
 
