@@ -18,6 +18,7 @@ from tests.integration.labs_content import (
     test_control_plane_labs,
     test_networking_labs,
     test_scheduling_labs,
+    test_storage_labs,
     test_troubleshooting_labs,
 )
 
@@ -29,6 +30,7 @@ SELF_TESTED = {
     *test_scheduling_labs.SLUGS,
     *test_networking_labs.SLUGS,
     *test_troubleshooting_labs.SLUGS,
+    *test_storage_labs.SLUGS,
     test_rbac_lab.LAB.slug,
 }
 
