@@ -85,6 +85,7 @@ class ClusterNodes:
                 on_etcd_restore=self._restore_store,
             )
             self.agents[name].run_one_shot = self._run_one_shot
+            self.agents[name].http_status = self._http_status
             added.append(name)
         return added
 
@@ -93,6 +94,17 @@ class ClusterNodes:
         from app.sim.nodes.containers import ContainerAccess
 
         return ContainerAccess(self).one_shot(pod, spec)
+
+    def _http_status(self, pod: Any, port: int, path: str) -> int | None:
+        # What an HTTP probe gets back from a catalogue web server (nginx: 404 for a
+        # page it does not have).
+        from app.sim.nodes.containers import ContainerAccess
+
+        try:
+            status, _ = ContainerAccess(self).serve(pod, port, path)
+        except OSError:
+            return None
+        return status
 
     def agent(self, node: str) -> NodeAgent:
         """The agent of a node; KeyError when the cluster has no such node."""

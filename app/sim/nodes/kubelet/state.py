@@ -51,6 +51,9 @@ class AgentState:
     _ip_next: int
     # Set by the node set (nodes/__init__.py) when the node joins; absent until then.
     run_one_shot: Callable[[PodRuntime, dict[str, Any]], tuple[int, str] | None]
+    # The HTTP status a container of the pod answers for a path on a port, None when
+    # what listens there is no web server the image catalogue models.
+    http_status: Callable[[PodRuntime, int, str], int | None]
 
     if TYPE_CHECKING:
         # agent.py
