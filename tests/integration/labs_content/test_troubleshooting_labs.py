@@ -23,7 +23,7 @@ from tests.integration.labs_content.support import LabRun
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
 
-SLUGS = ("orders-pods-not-starting",)
+SLUGS = ("orders-pods-not-starting", "queue-consumer-restarting", "catalog-pods-restarting")
 LABS = support.load(SLUGS)
 
 
@@ -56,6 +56,16 @@ SYMPTOMS = {
         "Failed",
         "Error: couldn't find key db-password in Secret orders/orders-db",
     ),
+    "queue-consumer-restarting": (
+        "queue",
+        "Failed",
+        'exec: "/bin/shh": executable file not found in $PATH',
+    ),
+    "catalog-pods-restarting": (
+        "catalog",
+        "Unhealthy",
+        "Liveness probe failed: HTTP probe failed with statuscode: 404",
+    ),
 }
 
 
@@ -68,6 +78,30 @@ def test_setup_shows_the_symptom_its_solution_teaches(
 
 # (lab, cheat, a check the shortcut makes pass, the guard that still fails)
 EFFECTIVE_CHEATS = [
+    (
+        "queue-consumer-restarting",
+        "cheat-other-image",
+        "consumer-available",
+        "runs-the-consumer-loop",
+    ),
+    (
+        "queue-consumer-restarting",
+        "cheat-sleep-forever",
+        "consumers-not-restarting",
+        "runs-the-consumer-loop",
+    ),
+    (
+        "catalog-pods-restarting",
+        "cheat-remove-probe",
+        "catalog-pods-stable",
+        "liveness-probe-checks-served-page",
+    ),
+    (
+        "catalog-pods-restarting",
+        "cheat-tolerate-failures",
+        "catalog-pods-stable",
+        "probe-timing-kept",
+    ),
     ("orders-pods-not-starting", "cheat-add-key-to-secret", "orders-available", "secret-unchanged"),
     (
         "orders-pods-not-starting",
