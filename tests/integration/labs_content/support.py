@@ -11,6 +11,7 @@ the self-test's bounds. The pieces are those of `test_scheduling_labs`.
 from __future__ import annotations
 
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from app.grading.labfile import Lab, load_lab
 from app.grading.selftest import verdict
 from app.sim.machinery.clock import ManualClock
 from app.sim.server import SimServer
-from tests.fixtures.sim import SimCluster
+from tests.fixtures.sim import SimCluster, kubectl_binary
 from tests.integration.labs_content.test_scheduling_labs import (
     BOOT_SECONDS,
     SETTLE_SECONDS,
@@ -32,6 +33,7 @@ from tests.integration.labs_content.test_scheduling_labs import (
     apply_setup,
     create_cluster,
     fix_checks,
+    kubectl_env,
 )
 
 LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
@@ -117,7 +119,7 @@ def check_lab_text(lab: Lab) -> None:
         assert check["message"].strip() and (check.get("hint") or "").strip(), check["id"]
     assert any(c.get("guard") for c in lab.data["checks"]), "a guard stops shortcuts"
     assert lab.data.get("source", "").startswith("https://kubernetes.io/docs/"), lab.slug
-    assert re.search(r"namespace `[a-z0-9-]+`", " ".join(lab.data["tasks"])), lab.slug
+    assert re.search(r"namespace\s+`[a-z0-9-]+`", " ".join(lab.data["tasks"])), lab.slug
     assert "seed" not in (lab.folder / "solution.md").read_text().lower()
     visible = " ".join([lab.data["title"], lab.data.get("description", "")])
     visible += " ".join(c["message"] for c in lab.data["checks"])
@@ -156,3 +158,16 @@ def check_effective_cheat(run: LabRun, script: str, passing: str, guard: str) ->
     assert result.check(passing).passed, report(result)
     assert result.check(guard).guard and not result.check(guard).passed, report(result)
     assert result.percentage <= run.lab.policy.cheat_cap_percent
+
+
+def kubectl_any(run: LabRun, *args: str) -> str:
+    """kubectl's standard output whatever its exit code (`auth can-i` exits 1 on no)."""
+    done = subprocess.run(
+        [kubectl_binary(), *args],
+        env=kubectl_env(run.sim, run.home),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    return done.stdout

@@ -15,6 +15,7 @@ import pytest
 from app.grading.labfile import load_labs
 from tests.integration.grading import test_rbac_lab
 from tests.integration.labs_content import (
+    test_architecture_labs,
     test_control_plane_labs,
     test_networking_labs,
     test_scheduling_labs,
@@ -31,6 +32,7 @@ SELF_TESTED = {
     *test_networking_labs.SLUGS,
     *test_troubleshooting_labs.SLUGS,
     *test_storage_labs.SLUGS,
+    *test_architecture_labs.SLUGS,
     test_rbac_lab.LAB.slug,
 }
 
