@@ -21,6 +21,7 @@ from tests.integration.labs_content import (
     test_scheduling_labs,
     test_storage_labs,
     test_troubleshooting_labs,
+    test_workload_labs,
 )
 
 LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
@@ -33,6 +34,7 @@ SELF_TESTED = {
     *test_troubleshooting_labs.SLUGS,
     *test_storage_labs.SLUGS,
     *test_architecture_labs.SLUGS,
+    *test_workload_labs.SLUGS,
     test_rbac_lab.LAB.slug,
 }
 
