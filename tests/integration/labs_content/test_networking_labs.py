@@ -22,7 +22,7 @@ from tests.integration.labs_content.support import LabRun
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
 
-SLUGS = ("invoice-api-unreachable",)
+SLUGS = ("invoice-api-unreachable", "dashboard-node-port")
 LABS = support.load(SLUGS)
 
 
@@ -75,6 +75,12 @@ def test_invoice_api_service_starts_without_endpoints(provision: Callable[[str],
 
 # (lab, cheat, a check the shortcut makes pass, the guard that still fails)
 EFFECTIVE_CHEATS = [
+    (
+        "dashboard-node-port",
+        "cheat-select-team",
+        "node-port-service",
+        "external-endpoints-are-dashboard-pods",
+    ),
     (
         "invoice-api-unreachable",
         "cheat-relabel-pods",
