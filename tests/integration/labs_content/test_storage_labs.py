@@ -22,7 +22,7 @@ from tests.integration.labs_content.support import LabRun
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
 
-SLUGS = ("inventory-db-pending", "reports-persistent-storage")
+SLUGS = ("inventory-db-pending", "reports-persistent-storage", "archive-claim-pending")
 LABS = support.load(SLUGS)
 
 
@@ -59,6 +59,19 @@ SYMPTOMS = {
 }
 
 
+def test_archive_volume_starts_released_with_the_old_claims_uid(
+    provision: Callable[[str], LabRun],
+) -> None:
+    run = provision("archive-claim-pending")
+    phase = run.kubectl("get", "pv", "archive-pv", "-o", "jsonpath={.status.phase}")
+    assert phase == "Released"
+    old = run.kubectl("get", "pv", "archive-pv", "-o", "jsonpath={.spec.claimRef.uid}")
+    new = run.kubectl(
+        "-n", "records", "get", "pvc", "archive-data", "-o", "jsonpath={.metadata.uid}"
+    )
+    assert old and new and old != new
+
+
 @pytest.mark.parametrize("slug", sorted(SYMPTOMS))
 def test_setup_shows_the_symptom_its_solution_teaches(
     provision: Callable[[str], LabRun], slug: str
@@ -68,6 +81,12 @@ def test_setup_shows_the_symptom_its_solution_teaches(
 
 # (lab, cheat, a check the shortcut makes pass, the guard that still fails)
 EFFECTIVE_CHEATS = [
+    (
+        "archive-claim-pending",
+        "cheat-empty-volume",
+        "claim-bound-to-archive",
+        "archive-storage-kept",
+    ),
     ("inventory-db-pending", "cheat-widen-volume", "database-available", "volume-unchanged"),
     ("inventory-db-pending", "cheat-emptydir", "database-available", "database-mounts-the-claim"),
     (
