@@ -22,7 +22,7 @@ from tests.integration.labs_content.support import LabRun
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
 
-SLUGS = ("ledger-report-schedule", "checkout-rollback")
+SLUGS = ("ledger-report-schedule", "checkout-rollback", "team-deployment-no-replicas")
 LABS = support.load(SLUGS)
 
 
@@ -75,8 +75,21 @@ def test_checkout_setup_has_four_revisions_and_a_stuck_rollout(
     ]
 
 
+def test_quota_refusal_is_an_event_on_the_replicaset(provision: Callable[[str], LabRun]) -> None:
+    run = provision("team-deployment-no-replicas")
+    assert run.kubectl("-n", "team-a", "get", "pods", "-o", "name").strip() == ""
+    support.check_symptom(
+        run,
+        "team-a",
+        "FailedCreate",
+        "failed quota: team-a-budget: must specify limits.memory for: api; "
+        "requests.cpu for: api; requests.memory for: api",
+    )
+
+
 # (lab, cheat, a check the shortcut makes pass, the guard that still fails)
 EFFECTIVE_CHEATS = [
+    ("team-deployment-no-replicas", "cheat-delete-quota", "api-available", "quota-unchanged"),
     (
         "ledger-report-schedule",
         "cheat-plain-job",
