@@ -9,6 +9,7 @@ stay capped by a named guard.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from tests.integration.labs_content.support import LabRun
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
 
-SLUGS = ("invoice-api-unreachable", "dashboard-node-port")
+SLUGS = ("invoice-api-unreachable", "dashboard-node-port", "payments-service-no-endpoints")
 LABS = support.load(SLUGS)
 
 
@@ -73,8 +74,34 @@ def test_invoice_api_service_starts_without_endpoints(provision: Callable[[str],
     assert endpoints.strip() in ("", "[]", "null")
 
 
+def test_gateway_slice_starts_with_addresses_but_no_port(
+    provision: Callable[[str], LabRun],
+) -> None:
+    run = provision("payments-service-no-endpoints")
+    found = json.loads(
+        run.kubectl(
+            "-n",
+            "payments",
+            "get",
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=gateway",
+            "-o",
+            "json",
+        )
+    )["items"]
+    assert [len(s.get("endpoints") or []) for s in found] == [2]
+    assert [s.get("ports") or [] for s in found] == [[]]
+
+
 # (lab, cheat, a check the shortcut makes pass, the guard that still fails)
 EFFECTIVE_CHEATS = [
+    (
+        "payments-service-no-endpoints",
+        "cheat-rename-container-port",
+        "endpoints-on-served-port",
+        "deployment-unchanged",
+    ),
     (
         "dashboard-node-port",
         "cheat-select-team",
