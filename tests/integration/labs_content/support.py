@@ -134,14 +134,16 @@ def prose(markdown: str) -> str:
 
 
 def check_symptom(run: LabRun, namespace: str, reason: str, words: str) -> None:
-    """The broken setup shows an event with `reason` whose message holds `words`, and
-    the lab's solution.md quotes them."""
+    """The broken setup shows an event with `reason` (any, when empty) whose message
+    holds `words`, and the lab's solution.md quotes them."""
+    # An empty reason: any event (the reason of some simulated events may still change).
+    select = [f"--field-selector=reason={reason}"] if reason else []
     messages = run.kubectl(
         "-n",
         namespace,
         "get",
         "events",
-        f"--field-selector=reason={reason}",
+        *select,
         "-o",
         "jsonpath={range .items[*]}{.message}{'\\n'}{end}",
     ).splitlines()

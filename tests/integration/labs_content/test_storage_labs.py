@@ -22,7 +22,12 @@ from tests.integration.labs_content.support import LabRun
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
 
-SLUGS = ("inventory-db-pending", "reports-persistent-storage", "archive-claim-pending")
+SLUGS = (
+    "inventory-db-pending",
+    "reports-persistent-storage",
+    "archive-claim-pending",
+    "ledger-db-claims-pending",
+)
 LABS = support.load(SLUGS)
 
 
@@ -50,6 +55,11 @@ def test_lab_text_explains_itself(slug: str) -> None:
 # What a broken setup shows (namespace, event reason, words of its message); the lab's
 # solution.md quotes the same words.
 SYMPTOMS = {
+    "ledger-db-claims-pending": (
+        "ledger",
+        "",
+        'storageclass.storage.k8s.io "fast-ssd" not found',
+    ),
     "inventory-db-pending": (
         "inventory",
         "FailedScheduling",
@@ -62,7 +72,10 @@ SYMPTOMS = {
 def test_archive_volume_starts_released_with_the_old_claims_uid(
     provision: Callable[[str], LabRun],
 ) -> None:
-    run = provision("archive-claim-pending")
+    run = provision(
+        "archive-claim-pending",
+        "ledger-db-claims-pending",
+    )
     phase = run.kubectl("get", "pv", "archive-pv", "-o", "jsonpath={.status.phase}")
     assert phase == "Released"
     old = run.kubectl("get", "pv", "archive-pv", "-o", "jsonpath={.spec.claimRef.uid}")
@@ -81,6 +94,7 @@ def test_setup_shows_the_symptom_its_solution_teaches(
 
 # (lab, cheat, a check the shortcut makes pass, the guard that still fails)
 EFFECTIVE_CHEATS = [
+    ("ledger-db-claims-pending", "cheat-create-class", "statefulset-ready", "no-storage-by-hand"),
     (
         "archive-claim-pending",
         "cheat-empty-volume",
