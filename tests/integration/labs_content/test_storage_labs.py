@@ -72,10 +72,7 @@ SYMPTOMS = {
 def test_archive_volume_starts_released_with_the_old_claims_uid(
     provision: Callable[[str], LabRun],
 ) -> None:
-    run = provision(
-        "archive-claim-pending",
-        "ledger-db-claims-pending",
-    )
+    run = provision("archive-claim-pending")
     phase = run.kubectl("get", "pv", "archive-pv", "-o", "jsonpath={.status.phase}")
     assert phase == "Released"
     old = run.kubectl("get", "pv", "archive-pv", "-o", "jsonpath={.spec.claimRef.uid}")

@@ -22,7 +22,12 @@ from tests.integration.labs_content.support import LabRun
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
 
-SLUGS = ("ledger-report-schedule", "checkout-rollback", "team-deployment-no-replicas")
+SLUGS = (
+    "ledger-report-schedule",
+    "checkout-rollback",
+    "team-deployment-no-replicas",
+    "trainer-gpu-node",
+)
 LABS = support.load(SLUGS)
 
 
@@ -76,7 +81,10 @@ def test_checkout_setup_has_four_revisions_and_a_stuck_rollout(
 
 
 def test_quota_refusal_is_an_event_on_the_replicaset(provision: Callable[[str], LabRun]) -> None:
-    run = provision("team-deployment-no-replicas")
+    run = provision(
+        "team-deployment-no-replicas",
+        "trainer-gpu-node",
+    )
     assert run.kubectl("-n", "team-a", "get", "pods", "-o", "name").strip() == ""
     support.check_symptom(
         run,
@@ -89,6 +97,8 @@ def test_quota_refusal_is_an_event_on_the_replicaset(provision: Callable[[str], 
 
 # (lab, cheat, a check the shortcut makes pass, the guard that still fails)
 EFFECTIVE_CHEATS = [
+    ("trainer-gpu-node", "cheat-nodename", "trainers-on-node02", "trainers-scheduled-by-scheduler"),
+    ("trainer-gpu-node", "cheat-cordon-node01", "trainers-on-node02", "node01-untouched"),
     ("team-deployment-no-replicas", "cheat-delete-quota", "api-available", "quota-unchanged"),
     (
         "ledger-report-schedule",
