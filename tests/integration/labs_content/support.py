@@ -164,7 +164,16 @@ def check_effective_cheat(run: LabRun, script: str, passing: str, guard: str) ->
 
 def kubectl_any(run: LabRun, *args: str) -> str:
     """kubectl's standard output whatever its exit code (`auth can-i` exits 1 on no)."""
-    done = subprocess.run(
+    return _kubectl(run, *args).stdout
+
+
+def kubectl_any_err(run: LabRun, *args: str) -> str:
+    """kubectl's standard error whatever its exit code."""
+    return _kubectl(run, *args).stderr
+
+
+def _kubectl(run: LabRun, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [kubectl_binary(), *args],
         env=kubectl_env(run.sim, run.home),
         capture_output=True,
@@ -172,4 +181,3 @@ def kubectl_any(run: LabRun, *args: str) -> str:
         check=False,
         timeout=60,
     )
-    return done.stdout

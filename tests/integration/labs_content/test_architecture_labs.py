@@ -22,7 +22,7 @@ from tests.integration.labs_content.support import LabRun
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
 
-SLUGS = ("scraper-sees-one-namespace",)
+SLUGS = ("scraper-sees-one-namespace", "backup-resource-type")
 LABS = support.load(SLUGS)
 
 
@@ -59,8 +59,25 @@ def test_scraper_starts_confined_to_its_namespace(provision: Callable[[str], Lab
     assert can("list", "nodes") == "no"
 
 
+def test_backup_schema_refuses_a_string_retention(provision: Callable[[str], LabRun]) -> None:
+    run = provision("backup-resource-type")
+    assert "doesn't have a resource type" in support.kubectl_any_err(run, "get", "backups")
+    run.script("solution")
+    bad = "apiVersion: stable.example.com/v1\nkind: Backup\n"
+    bad += "metadata: {name: bad, namespace: ops-db}\n"
+    bad += "spec: {schedule: '0 1 * * *', retentionDays: seven}\n"
+    (run.home / "bad.yaml").write_text(bad)
+    assert "Error from server" in support.kubectl_any_err(
+        run, "create", "-f", str(run.home / "bad.yaml")
+    )
+    assert run.kubectl("-n", "ops-db", "get", "bk", "-o", "name").split() == [
+        "backup.stable.example.com/nightly"
+    ]
+
+
 # (lab, cheat, a check the shortcut makes pass, the guard that still fails)
 EFFECTIVE_CHEATS = [
+    ("backup-resource-type", "cheat-open-schema", "nightly-backup", "schema-types-the-spec"),
     (
         "scraper-sees-one-namespace",
         "cheat-cluster-admin",
