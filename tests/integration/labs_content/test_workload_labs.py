@@ -81,10 +81,7 @@ def test_checkout_setup_has_four_revisions_and_a_stuck_rollout(
 
 
 def test_quota_refusal_is_an_event_on_the_replicaset(provision: Callable[[str], LabRun]) -> None:
-    run = provision(
-        "team-deployment-no-replicas",
-        "trainer-gpu-node",
-    )
+    run = provision("team-deployment-no-replicas")
     assert run.kubectl("-n", "team-a", "get", "pods", "-o", "name").strip() == ""
     support.check_symptom(
         run,
