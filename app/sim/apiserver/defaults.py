@@ -10,6 +10,7 @@ Pending phase, a Job's generated selector and labels.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 from typing import Any, Protocol
@@ -326,6 +327,23 @@ def _subjects(obj: dict) -> None:
         ref.setdefault("apiGroup", "rbac.authorization.k8s.io")
 
 
+def _secret_string_data(obj: dict) -> None:
+    """`stringData` is write-only: its entries are merged into `data`, base64-encoded,
+    overwriting keys of the same name, and it is never stored or returned
+    (pkg/apis/core/v1/conversion.go, Convert_v1_Secret_To_core_Secret)."""
+    string_data = obj.get("stringData")
+    if not isinstance(string_data, dict):
+        return
+    data = obj.get("data")
+    if data is None:
+        data = obj["data"] = {}
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in string_data.values()):
+        return  # malformed: validation reports it
+    for key, value in string_data.items():
+        data[key] = base64.b64encode(value.encode()).decode()
+    del obj["stringData"]
+
+
 def _limit_range(obj: dict) -> None:
     # core/v1 SetDefaults_LimitRangeItem: default limit <- max, default request
     # <- default limit <- max, for Container items.
@@ -420,6 +438,7 @@ def apply_defaults(
             obj.setdefault("status", {}).setdefault("phase", "Active")
     elif (group, kind) == ("", "Secret"):
         obj.setdefault("type", "Opaque")
+        _secret_string_data(obj)
     elif (group, kind) == ("", "PersistentVolume"):
         spec = obj.setdefault("spec", {})
         if isinstance(spec, dict):

@@ -113,6 +113,7 @@ class ClusterNodes:
             self.agents[name].serving_cert = self._serving_cert
             self.agents[name].follow_file = self._follow_file
             self.agents[name].listening_ports = self._listening_ports
+            self.agents[name].http_status = self._http_status
             added.append(name)
         return added
 
@@ -158,6 +159,17 @@ class ClusterNodes:
         from app.sim.nodes.containers import ContainerAccess
 
         return set(ContainerAccess(self).listening(pod, slot))
+
+    def _http_status(self, pod: Any, port: int, path: str) -> int | None:
+        # What an HTTP probe gets back from a catalogue web server (nginx: 404 for a
+        # page it does not have).
+        from app.sim.nodes.containers import ContainerAccess
+
+        try:
+            status, _ = ContainerAccess(self).serve(pod, port, path)
+        except OSError:
+            return None
+        return status
 
     def agent(self, node: str) -> NodeAgent:
         """The agent of a node; KeyError when the cluster has no such node."""

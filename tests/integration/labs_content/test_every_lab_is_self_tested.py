@@ -14,7 +14,15 @@ import pytest
 
 from app.grading.labfile import load_labs
 from tests.integration.grading import test_rbac_lab
-from tests.integration.labs_content import test_control_plane_labs, test_scheduling_labs
+from tests.integration.labs_content import (
+    test_architecture_labs,
+    test_control_plane_labs,
+    test_networking_labs,
+    test_scheduling_labs,
+    test_storage_labs,
+    test_troubleshooting_labs,
+    test_workload_labs,
+)
 
 LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
 _LOADED, ISSUES = load_labs(LABS_ROOT)
@@ -22,6 +30,11 @@ LABS = {lab.slug: lab for lab in _LOADED}
 SELF_TESTED = {
     *test_control_plane_labs.SLUGS,
     *test_scheduling_labs.SLUGS,
+    *test_networking_labs.SLUGS,
+    *test_troubleshooting_labs.SLUGS,
+    *test_storage_labs.SLUGS,
+    *test_architecture_labs.SLUGS,
+    *test_workload_labs.SLUGS,
     test_rbac_lab.LAB.slug,
 }
 

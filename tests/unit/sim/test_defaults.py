@@ -170,3 +170,17 @@ def test_malformed_input_is_left_for_validation():
     odd = {"spec": {"containers": "nope", "volumes": [3]}}
     assert apply_defaults(odd, rt("v1", "Pod"))["spec"]["containers"] == "nope"
     assert apply_defaults([], rt("v1", "Pod")) == []  # type: ignore[arg-type]
+
+
+def test_secret_string_data_is_merged_into_data_and_not_kept():
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db"},
+        "data": {"username": "b2xk", "password": "b2xk"},
+        "stringData": {"password": "s3cret", "host": "db.local"},
+    }
+    apply_defaults(secret, rt("v1", "Secret"))
+    # stringData wins over data for the same key; it is write-only.
+    assert secret["data"] == {"username": "b2xk", "password": "czNjcmV0", "host": "ZGIubG9jYWw="}
+    assert "stringData" not in secret

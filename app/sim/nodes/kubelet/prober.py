@@ -83,6 +83,15 @@ class Prober(AgentState):
             return set(cur.prog().ports)
         return set(hook(pod, slot))
 
+    def _http_answer(self, pod: PodRuntime, port: int, path: str) -> tuple[bool, str]:
+        """Success for a status from 200 to 399, as upstream's HTTP prober
+        (pkg/probe/http/http.go: "HTTP probe failed with statuscode: %d")."""
+        status_of = getattr(self, "http_status", None)
+        status = status_of(pod, port, path) if status_of is not None else None
+        if status is None or 200 <= status < 400:
+            return True, ""
+        return False, f"HTTP probe failed with statuscode: {status}"
+
     def _probe(
         self, pod: PodRuntime, cur: ContainerRec, probe: dict[str, Any], t: float
     ) -> tuple[bool, str]:
@@ -115,7 +124,7 @@ class Prober(AgentState):
                 return False, "HTTP probe failed with statuscode: 400"
             if scheme == "HTTPS" and port not in prog.tls_ports:
                 return False, f'Get "{url}": http: server gave HTTP response to HTTPS client'
-            return True, ""
+            return self._http_answer(pod, port, str(http.get("path") or "/"))
         if "tcpSocket" in probe:
             port = port_of((probe["tcpSocket"] or {}).get("port"))
             if port not in listening:

@@ -58,6 +58,9 @@ class AgentState:
     follow_file: Callable[[PodRuntime, Slot], list[str]]
     # The ports a running container listens on (what probes and the pod network reach).
     listening_ports: Callable[[PodRuntime, Slot], set[int]]
+    # The HTTP status a container of the pod answers for a path on a port, None when
+    # what listens there is no web server the image catalogue models.
+    http_status: Callable[[PodRuntime, int, str], int | None]
 
     if TYPE_CHECKING:
         # agent.py

@@ -158,6 +158,29 @@ def test_readiness_probe_on_the_right_port_makes_the_pod_ready(sim):
     assert condition(sim, "ready", "Ready") == "True"
 
 
+def test_http_liveness_probe_of_a_page_nginx_lacks_restarts_the_container(sim):
+    # nginx listens on 80 but answers 404 for a page it does not have: the probe fails
+    # on the status code, not on the connection (pkg/probe/http/http.go).
+    probe = {"httpGet": {"path": "/healthz", "port": 80}, "periodSeconds": 10}
+    sim.run_pod("lost-page", ports=[{"containerPort": 80}], livenessProbe=probe)
+    sim.run_pod(
+        "start-page",
+        ports=[{"containerPort": 80}],
+        livenessProbe={**probe, "httpGet": {"path": "/index.html", "port": 80}},
+    )
+    sim.tick(45, steps=9)
+    events, _ = sim.store.list("", "events", "default")
+    failed = [e["message"] for e in events if e["reason"] == "Unhealthy"]
+    assert failed and set(failed) == {
+        "Liveness probe failed: HTTP probe failed with statuscode: 404"
+    }
+    assert all(
+        e["involvedObject"]["name"] == "lost-page" for e in events if e["reason"] == "Unhealthy"
+    )
+    assert container_status(sim, "lost-page")["restartCount"] >= 1
+    assert container_status(sim, "start-page")["restartCount"] == 0
+
+
 def test_liveness_exec_probe_restarts_after_the_file_goes(sim):
     # The liveness example from the Kubernetes documentation.
     sim.run_pod(
