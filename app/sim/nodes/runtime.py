@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from app.sim.nodes import registry
+
 # Image repositories a node can pull whose default process is a long-running server:
 # repository (last path element) -> (listening ports, startup log lines).
 SERVER_IMAGES: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
@@ -82,25 +84,6 @@ IMAGE_SIZES: dict[str, int] = {
     "nginx": 72_320_000,
     "busybox": 2_160_000,
 }
-# Repositories under registry.k8s.io that exist; a misspelt one fails to pull.
-K8S_REGISTRY_REPOS = frozenset(
-    {
-        "kube-apiserver",
-        "kube-controller-manager",
-        "kube-scheduler",
-        "kube-proxy",
-        "etcd",
-        "pause",
-        "coredns/coredns",
-        "coredns",
-        "e2e-test-images/agnhost",
-        "echoserver",
-        "metrics-server/metrics-server",
-        "ingress-nginx/controller",
-        "busybox",
-    }
-)
-_VERSION_TAG = re.compile(r"^v?\d+\.\d+\.\d+(-\d+)?$|^\d+\.\d+(\.\d+)?(-\d+)?$|^v\d+\.\d+\.\d+$")
 # A reference is lower-case (repository) with an optional tag/digest (distribution's
 # reference grammar, simplified).
 _REFERENCE = re.compile(
@@ -167,20 +150,24 @@ def invalid_image_reason(image: str) -> str | None:
 
 def pull_error(image: str, bad_images: set[str]) -> str | None:
     """Why pulling `image` fails (containerd's message through CRI), or None when the
-    registry has it. Images the lab marks bad and misspelt registry.k8s.io
-    repositories or tags do not exist."""
+    registry has it: images the lab marks bad, and what `registry.lookup` says the
+    registries do not hold (misspelt repositories, unpublished tags)."""
     ref = normalize_image(image)
     repo, tag = split_image(ref)
-    missing = ref in {normalize_image(b) for b in bad_images} or image in bad_images
-    if repo.startswith("registry.k8s.io/"):
-        short = repo[len("registry.k8s.io/") :]
-        if short not in K8S_REGISTRY_REPOS or (
-            short.startswith("kube-") and not _VERSION_TAG.match(tag)
-        ):
-            missing = True
-    if not missing:
+    verdict = registry.lookup(repo, tag)
+    if ref in {normalize_image(b) for b in bad_images} or image in bad_images:
+        verdict = verdict or "not found"
+    if verdict is None:
         return None
-    # containerd's wording for a reference the registry does not know.
+    if verdict == "denied":
+        # Docker Hub's answer for a repository it does not have (or a private one).
+        return (
+            f'rpc error: code = Unknown desc = failed to pull and unpack image "{ref}": '
+            f'failed to resolve reference "{ref}": pull access denied, repository does '
+            "not exist or may require authorization: server message: insufficient_scope: "
+            "authorization failed"
+        )
+    # containerd's wording for a tag (or registry.k8s.io repository) the registry lacks.
     return (
         f'rpc error: code = NotFound desc = failed to pull and unpack image "{ref}": '
         f'failed to resolve reference "{ref}": {ref}: not found'

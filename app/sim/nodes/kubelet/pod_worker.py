@@ -322,6 +322,62 @@ class PodWorker(AgentState):
                         return f'{failed} {label} "{target}" not found'
         return None
 
+    def _ensure_image(
+        self, pod: PodRuntime, slot: Slot, t: float, image: str, spec: dict[str, Any]
+    ) -> bool:
+        """The kubelet's image manager: pull per `imagePullPolicy` (Always pulls every
+        time, IfNotPresent only a missing image, Never never), with its events; False
+        when the container cannot start yet (ErrImagePull, ErrImageNeverPull)."""
+        ref = normalize_image(image)
+        policy = spec.get("imagePullPolicy") or "IfNotPresent"
+        present = ref in self.images
+        if policy == "Never" and not present:
+            message = f'Container image "{image}" is not present with pull policy of Never'
+            slot.waiting, slot.waiting_message = "ErrImageNeverPull", message
+            self._event(pod, t, "Warning", "ErrImageNeverPull", message, slot)
+            slot.next_try = t + BACKOFF_MAX
+            return False
+        if present and policy != "Always":
+            if slot.restarts == 0 and slot.current is None:
+                message = f'Container image "{image}" already present on machine'
+                self._event(pod, t, "Normal", "Pulled", message, slot)
+            return True
+        self._event(pod, t, "Normal", "Pulling", f'Pulling image "{image}"', slot)
+        error = pull_error(image, self.bad_images)
+        if error is not None:
+            self._pull_failed(pod, slot, t, image, error)
+            return False
+        size = self.images.setdefault(ref, IMAGE_SIZES.get(repository_name(ref), 20_000_000))
+        self._event(
+            pod,
+            t,
+            "Normal",
+            "Pulled",
+            f'Successfully pulled image "{image}" in 1.2s (1.2s including waiting). '
+            f"Image size: {size} bytes.",
+            slot,
+        )
+        return True
+
+    def _pull_failed(self, pod: PodRuntime, slot: Slot, t: float, image: str, error: str) -> None:
+        slot.pull_failures += 1
+        delay = min(BACKOFF_INITIAL * 2 ** (slot.pull_failures - 1), BACKOFF_MAX)
+        self._event(pod, t, "Warning", "Failed", f'Failed to pull image "{image}": {error}', slot)
+        self._event(pod, t, "Warning", "Failed", "Error: ErrImagePull", slot)
+        slot.waiting, slot.waiting_message = "ErrImagePull", error
+        # Between attempts the status reads ImagePullBackOff (set on the next step).
+        slot.next_try = t + delay
+        slot.probes = {}
+        slot.backoff = delay
+        self.journal(
+            t,
+            "E",
+            'pod_workers.go:1301] "Error syncing pod, skipping" '
+            f'err="failed to \\"StartContainer\\" for \\"{slot.name}\\" with '
+            f'ErrImagePull: \\"{_q(error)}\\"" pod="{pod.namespace}/{pod.name}" '
+            f'podUID="{pod.key}"',
+        )
+
     def _try_start(self, pod: PodRuntime, slot: Slot, t: float) -> None:
         spec = self._container_spec(pod, slot.name)
         image = str(spec.get("image") or "")
@@ -337,53 +393,8 @@ class PodWorker(AgentState):
             self._event(pod, t, "Warning", "InspectFailed", invalid, slot)
             slot.next_try = t + BACKOFF_MAX
             return
-        ref = normalize_image(image)
-        policy = spec.get("imagePullPolicy") or "IfNotPresent"
-        if ref not in self.images or policy == "Always":
-            error = pull_error(image, self.bad_images)
-            if error is not None:
-                slot.pull_failures += 1
-                delay = min(BACKOFF_INITIAL * 2 ** (slot.pull_failures - 1), BACKOFF_MAX)
-                self._event(pod, t, "Normal", "Pulling", f'Pulling image "{image}"', slot)
-                self._event(
-                    pod, t, "Warning", "Failed", f'Failed to pull image "{image}": {error}', slot
-                )
-                self._event(pod, t, "Warning", "Failed", "Error: ErrImagePull", slot)
-                slot.waiting, slot.waiting_message = "ErrImagePull", error
-                # Between attempts the status reads ImagePullBackOff (set on the next step).
-                slot.next_try = t + delay
-                slot.probes = {}
-                slot.backoff = delay
-                self.journal(
-                    t,
-                    "E",
-                    'pod_workers.go:1301] "Error syncing pod, skipping" '
-                    f'err="failed to \\"StartContainer\\" for \\"{slot.name}\\" with '
-                    f'ErrImagePull: \\"{_q(error)}\\"" pod="{pod.namespace}/{pod.name}" '
-                    f'podUID="{pod.key}"',
-                )
-                return
-            if ref not in self.images:
-                self._event(pod, t, "Normal", "Pulling", f'Pulling image "{image}"', slot)
-                self.images[ref] = IMAGE_SIZES.get(repository_name(ref), 20_000_000)
-                self._event(
-                    pod,
-                    t,
-                    "Normal",
-                    "Pulled",
-                    f'Successfully pulled image "{image}" in 1.2s (1.2s including waiting). '
-                    f"Image size: {self.images[ref]} bytes.",
-                    slot,
-                )
-        elif slot.restarts == 0 and slot.current is None:
-            self._event(
-                pod,
-                t,
-                "Normal",
-                "Pulled",
-                f'Container image "{image}" already present on machine',
-                slot,
-            )
+        if not self._ensure_image(pod, slot, t, image, spec):
+            return
         slot.pull_failures = 0
         config_error = self._config_error(pod, spec)
         if config_error is not None:
@@ -400,7 +411,7 @@ class PodWorker(AgentState):
         rec = ContainerRec(
             id=_hex_id(self.name, pod.key, slot.name, attempt, t),
             attempt=attempt,
-            image=ref,
+            image=normalize_image(image),
             created=t,
             started=t,
             program=prog.dump(),

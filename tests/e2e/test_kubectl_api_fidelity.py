@@ -1,0 +1,102 @@
+"""API fidelity seen through the real kubectl: image pulls against the simulator's
+registry catalogue, and the behaviours of less common kinds and fields."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.sim.machinery.clock import ManualClock
+from tests.fixtures.sim import SimCluster
+
+pytestmark = pytest.mark.kubectl
+
+
+@pytest.fixture
+def sim_cluster(sim_cluster_factory) -> SimCluster:
+    return sim_cluster_factory(nodes=2, clock=ManualClock())
+
+
+def _advance(sim_cluster: SimCluster, seconds: float) -> None:
+    sim_cluster.server.call(sim_cluster.cluster.control_plane.advance, seconds)
+
+
+def _events(kubectl, name: str) -> list[tuple[str, str]]:
+    items = kubectl(
+        "get", "events", "--field-selector", f"involvedObject.name={name}", "-o", "json"
+    ).json()["items"]
+    items.sort(key=lambda e: (e.get("firstTimestamp") or "", e["metadata"]["name"]))
+    return [(e["reason"], e["message"]) for e in items]
+
+
+def _waiting(kubectl, name: str) -> dict:
+    pod = kubectl("get", "pod", name, "-o", "json").json()
+    return pod["status"]["containerStatuses"][0]["state"].get("waiting") or {}
+
+
+@pytest.mark.parametrize(
+    ("image", "tail"),
+    [
+        (
+            "ngnix",
+            'failed to resolve reference "docker.io/library/ngnix:latest": pull access '
+            "denied, repository does not exist or may require authorization: server "
+            "message: insufficient_scope: authorization failed",
+        ),
+        ("nginx:1.91", "docker.io/library/nginx:1.91: not found"),
+        ("nginx:latestt", "docker.io/library/nginx:latestt: not found"),
+        (
+            "registry.k8s.io/kube-scheduler:v1.99.0",
+            "registry.k8s.io/kube-scheduler:v1.99.0: not found",
+        ),
+    ],
+)
+def test_an_image_the_registry_lacks_fails_to_pull(kubectl, sim_cluster, image, tail) -> None:
+    kubectl("run", "bad", f"--image={image}")
+    _advance(sim_cluster, 2)
+    events = _events(kubectl, "bad")
+    assert ("Pulling", f'Pulling image "{image}"') in events
+    failed = [m for r, m in events if r == "Failed" and m.startswith("Failed to pull image")]
+    assert failed and failed[0].startswith(f'Failed to pull image "{image}": ')
+    assert failed[0].endswith(tail)
+    assert ("Failed", "Error: ErrImagePull") in events
+    _advance(sim_cluster, 15)
+    waiting = _waiting(kubectl, "bad")
+    assert waiting["reason"] == "ImagePullBackOff"
+    assert waiting["message"].startswith(f'Back-off pulling image "{image}"')
+    assert "ImagePullBackOff" in kubectl("get", "pod", "bad").stdout
+
+
+def test_catalogue_images_pull_per_image_pull_policy(kubectl, sim_cluster) -> None:
+    kubectl("run", "first", "--image=nginx:1.27-alpine")
+    _advance(sim_cluster, 3)
+    node = kubectl("get", "pod", "first", "-o", "jsonpath={.spec.nodeName}").stdout
+    pulled = [m for r, m in _events(kubectl, "first") if r == "Pulled"]
+    assert pulled[0].startswith('Successfully pulled image "nginx:1.27-alpine" in ')
+    # The same image on the same node with IfNotPresent: no pull.
+    kubectl("run", "second", "--image=nginx:1.27-alpine", f"--overrides={_on(node)}")
+    # Always pulls even when the image is there; Never refuses an absent image.
+    kubectl(
+        "run", "third", "--image=nginx:1.27-alpine", "--image-pull-policy=Always",
+        f"--overrides={_on(node)}",
+    )  # fmt: skip
+    kubectl("run", "fourth", "--image=redis:7.2", "--image-pull-policy=Never")
+    _advance(sim_cluster, 3)
+    assert [r for r, _ in _events(kubectl, "second") if r.startswith("Pull")] == ["Pulled"]
+    assert ("Pulled", 'Container image "nginx:1.27-alpine" already present on machine') in (
+        _events(kubectl, "second")
+    )
+    third = [r for r, _ in _events(kubectl, "third")]
+    assert "Pulling" in third and "Pulled" in third
+    assert _waiting(kubectl, "fourth") == {
+        "reason": "ErrImageNeverPull",
+        "message": 'Container image "redis:7.2" is not present with pull policy of Never',
+    }
+    for name in ("first", "second", "third"):
+        phase = kubectl("get", "pod", name, "-o", "jsonpath={.status.phase}").stdout
+        assert phase == "Running", name
+
+
+def _on(node: str) -> str:
+    return json.dumps({"spec": {"nodeName": node}})
