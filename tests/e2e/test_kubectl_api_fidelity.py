@@ -100,3 +100,31 @@ def test_catalogue_images_pull_per_image_pull_policy(kubectl, sim_cluster) -> No
 
 def _on(node: str) -> str:
     return json.dumps({"spec": {"nodeName": node}})
+
+
+def _node_ports(kubectl, name: str) -> list:
+    ports = kubectl("get", "svc", name, "-o", "json").json()["spec"]["ports"]
+    return [p.get("nodePort") for p in ports]
+
+
+def test_a_type_change_allocates_and_drops_node_ports(kubectl, tmp_path) -> None:
+    kubectl("create", "service", "clusterip", "web", "--tcp=80:80,443:443")
+    cluster_ip = kubectl("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}").stdout
+    assert _node_ports(kubectl, "web") == [None, None]
+    kubectl("patch", "svc", "web", "-p", '{"spec": {"type": "NodePort"}}')
+    first = _node_ports(kubectl, "web")
+    assert all(30000 <= p <= 32767 for p in first) and len(set(first)) == 2
+    assert "80:%d/TCP" % first[0] in kubectl("get", "svc", "web").stdout
+    # Back to ClusterIP: the allocated ports go; the clusterIP stays.
+    kubectl("patch", "svc", "web", "-p", '{"spec": {"type": "ClusterIP"}}')
+    assert _node_ports(kubectl, "web") == [None, None]
+    manifest = tmp_path / "svc.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: LoadBalancer\n"
+        "  ports: [{name: http, port: 80}, {name: https, port: 443}]\n"
+    )
+    kubectl("apply", "-f", str(manifest))
+    service = kubectl("get", "svc", "web", "-o", "json").json()["spec"]
+    assert service["clusterIP"] == cluster_ip
+    assert all(p["nodePort"] for p in service["ports"])
+    assert service["allocateLoadBalancerNodePorts"] is True

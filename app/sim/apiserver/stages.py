@@ -243,6 +243,8 @@ def default(ctx: RequestContext, obj: dict[str, Any], old: dict | None = None) -
     """API defaulting (restartPolicy, imagePullPolicy, clusterIP allocation, ...)."""
     assert ctx.rt is not None
     result = defaults.apply_defaults(obj, ctx.rt, store=ctx.store, creating=old is None)
+    if old is not None and (ctx.rt.group, ctx.rt.kind) == ("", "Service") and ctx.store:
+        defaults.service_update(result, old, ctx.store)
     return obj if result is None else result
 
 
