@@ -128,3 +128,28 @@ def test_a_type_change_allocates_and_drops_node_ports(kubectl, tmp_path) -> None
     assert service["clusterIP"] == cluster_ip
     assert all(p["nodePort"] for p in service["ports"])
     assert service["allocateLoadBalancerNodePorts"] is True
+
+
+def test_a_replication_controller_keeps_its_pods(kubectl, sim_cluster, tmp_path) -> None:
+    manifest = tmp_path / "rc.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: ReplicationController\nmetadata: {name: legacy}\nspec:\n"
+        "  replicas: 3\n  template:\n    metadata: {labels: {app: legacy}}\n"
+        "    spec: {containers: [{name: web, image: nginx:1.27}]}\n"
+    )
+    kubectl("apply", "-f", str(manifest))
+    _advance(sim_cluster, 3)
+    rc = kubectl("get", "rc", "legacy", "-o", "json").json()
+    assert rc["spec"]["selector"] == {"app": "legacy"}
+    assert rc["status"]["replicas"] == 3 and rc["status"]["readyReplicas"] == 3
+    pods = kubectl("get", "pods", "-l", "app=legacy", "-o", "json").json()["items"]
+    assert len(pods) == 3 and all(p["metadata"]["name"].startswith("legacy-") for p in pods)
+    owner = pods[0]["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["controller"]) == (
+        "ReplicationController", "legacy", True,
+    )  # fmt: skip
+    kubectl("scale", "rc", "legacy", "--replicas=1")
+    _advance(sim_cluster, 2)
+    assert len(kubectl("get", "pods", "-l", "app=legacy", "-o", "name").lines) == 1
+    reasons = [r for r, _ in _events(kubectl, "legacy")]
+    assert reasons.count("SuccessfulCreate") == 3 and reasons.count("SuccessfulDelete") == 2

@@ -306,6 +306,15 @@ def _workload(obj: dict, kind: str) -> None:
         return
     if kind in ("Deployment", "ReplicaSet", "StatefulSet", "ReplicationController"):
         spec.setdefault("replicas", 1)
+    if kind == "ReplicationController":
+        # SetDefaults_ReplicationController: selector and labels from the template's.
+        labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
+        if isinstance(labels, dict) and labels:
+            if not spec.get("selector"):
+                spec["selector"] = dict(labels)
+            meta = obj.setdefault("metadata", {})
+            if isinstance(meta, dict) and not meta.get("labels"):
+                meta["labels"] = dict(labels)
     if kind == "Deployment":
         strategy = spec.setdefault("strategy", {})
         if isinstance(strategy, dict):

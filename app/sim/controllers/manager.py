@@ -54,7 +54,7 @@ def _registry() -> dict[str, Callable[[], Controller]]:
     from app.sim.controllers.namespace import NamespaceController
     from app.sim.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
     from app.sim.controllers.podgc import PodGarbageCollector
-    from app.sim.controllers.replicaset import ReplicaSetController
+    from app.sim.controllers.replicaset import ReplicaSetController, ReplicationManager
     from app.sim.controllers.resourcequota import ResourceQuotaController
     from app.sim.controllers.rootca import RootCAPublisher
     from app.sim.controllers.serviceaccount import ServiceAccountController
@@ -76,6 +76,7 @@ def _registry() -> dict[str, Callable[[], Controller]]:
         "ttl-after-finished-controller": TTLAfterFinishedController,
         "deployment-controller": DeploymentController,
         "replicaset-controller": ReplicaSetController,
+        "replicationcontroller-controller": ReplicationManager,
         "daemonset-controller": DaemonSetController,
         "statefulset-controller": StatefulSetController,
         "persistentvolume-binder-controller": PersistentVolumeBinder,
@@ -97,6 +98,7 @@ ALIASES = {
     "ttl-after-finished": "ttl-after-finished-controller",
     "deployment": "deployment-controller",
     "replicaset": "replicaset-controller",
+    "replicationcontroller": "replicationcontroller-controller",
     "daemonset": "daemonset-controller",
     "statefulset": "statefulset-controller",
     "persistentvolume-binder": "persistentvolume-binder-controller",
@@ -117,8 +119,6 @@ KNOWN_ELSEWHERE = frozenset(
         "serviceaccount-token",
         "endpointslice-mirroring-controller",
         "endpointslicemirroring",
-        "replicationcontroller-controller",
-        "replicationcontroller",
         "horizontal-pod-autoscaler-controller",
         "horizontalpodautoscaling",
         "certificatesigningrequest-signing-controller",
