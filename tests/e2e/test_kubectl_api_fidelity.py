@@ -114,7 +114,7 @@ def test_a_type_change_allocates_and_drops_node_ports(kubectl, tmp_path) -> None
     kubectl("patch", "svc", "web", "-p", '{"spec": {"type": "NodePort"}}')
     first = _node_ports(kubectl, "web")
     assert all(30000 <= p <= 32767 for p in first) and len(set(first)) == 2
-    assert "80:%d/TCP" % first[0] in kubectl("get", "svc", "web").stdout
+    assert f"80:{first[0]}/TCP" in kubectl("get", "svc", "web").stdout
     # Back to ClusterIP: the allocated ports go; the clusterIP stays.
     kubectl("patch", "svc", "web", "-p", '{"spec": {"type": "ClusterIP"}}')
     assert _node_ports(kubectl, "web") == [None, None]
