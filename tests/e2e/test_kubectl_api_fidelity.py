@@ -153,3 +153,31 @@ def test_a_replication_controller_keeps_its_pods(kubectl, sim_cluster, tmp_path)
     assert len(kubectl("get", "pods", "-l", "app=legacy", "-o", "name").lines) == 1
     reasons = [r for r, _ in _events(kubectl, "legacy")]
     assert reasons.count("SuccessfulCreate") == 3 and reasons.count("SuccessfulDelete") == 2
+
+
+def test_an_indexed_job_runs_each_index_once(kubectl, sim_cluster, tmp_path) -> None:
+    manifest = tmp_path / "job.yaml"
+    manifest.write_text(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: shard}\nspec:\n"
+        "  completions: 3\n  parallelism: 2\n  completionMode: Indexed\n  template:\n"
+        "    spec:\n      restartPolicy: Never\n      containers:\n"
+        "      - {name: work, image: busybox:1.36,"
+        " command: [sh, -c, 'echo index $JOB_COMPLETION_INDEX']}\n"
+    )
+    kubectl("apply", "-f", str(manifest))
+    _advance(sim_cluster, 10)
+    pods = kubectl("get", "pods", "-l", "job-name=shard", "-o", "json").json()["items"]
+    by_index = {
+        p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]: p for p in pods
+    }
+    assert sorted(by_index) == ["0", "1", "2"]
+    for index, pod in by_index.items():
+        name = pod["metadata"]["name"]
+        assert name.startswith(f"shard-{index}-")
+        assert pod["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"] == index
+        assert pod["spec"]["hostname"] == f"shard-{index}"
+        assert kubectl("logs", name).stdout == f"index {index}\n"
+    job = kubectl("get", "job", "shard", "-o", "json").json()
+    assert job["status"]["completedIndexes"] == "0-2"
+    assert job["status"]["succeeded"] == 3
+    assert "Complete" in kubectl("get", "job", "shard").stdout
