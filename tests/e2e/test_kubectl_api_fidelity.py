@@ -181,3 +181,41 @@ def test_an_indexed_job_runs_each_index_once(kubectl, sim_cluster, tmp_path) -> 
     assert job["status"]["completedIndexes"] == "0-2"
     assert job["status"]["succeeded"] == 3
     assert "Complete" in kubectl("get", "job", "shard").stdout
+
+
+def _create_secret(kubectl, tmp_path, name: str, kind: str, data: str) -> str:
+    manifest = tmp_path / f"{name}.yaml"
+    manifest.write_text(
+        f"apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\ntype: {kind}\n{data}"
+    )
+    result = kubectl("apply", "-f", str(manifest), check=False)
+    assert result.returncode == 1
+    return result.stderr.strip()
+
+
+def test_typed_secrets_need_their_keys(kubectl, tmp_path) -> None:
+    assert _create_secret(
+        kubectl, tmp_path, "ssh", "kubernetes.io/ssh-auth", "stringData: {user: me}\n"
+    ) == (
+        'The Secret "ssh" is invalid: data[ssh-privatekey]: Required value'
+    )  # fmt: skip
+    tls = _create_secret(kubectl, tmp_path, "tls", "kubernetes.io/tls", "data: {tls.crt: eA==}\n")
+    assert tls == 'The Secret "tls" is invalid: data[tls.key]: Required value'
+    basic = _create_secret(kubectl, tmp_path, "basic", "kubernetes.io/basic-auth", "data: {}\n")
+    assert basic == (
+        'The Secret "basic" is invalid: \n* data[username]: Required value\n'
+        "* data[password]: Required value"
+    )
+    docker = _create_secret(
+        kubectl, tmp_path, "reg", "kubernetes.io/dockerconfigjson",
+        "stringData: {.dockerconfigjson: 'not json'}\n",
+    )  # fmt: skip
+    assert docker == (
+        'The Secret "reg" is invalid: data[.dockerconfigjson]: Invalid value: '
+        "\"<secret contents redacted>\": invalid character 'n' looking for beginning of value"
+    )
+    # With their keys they are created; `kubectl create secret` sends them so.
+    kubectl("create", "secret", "generic", "ok", "--type=kubernetes.io/basic-auth",
+            "--from-literal=username=admin")  # fmt: skip
+    kubectl("create", "secret", "docker-registry", "pull", "--docker-server=r.example.com",
+            "--docker-username=u", "--docker-password=p")  # fmt: skip
