@@ -219,3 +219,34 @@ def test_typed_secrets_need_their_keys(kubectl, tmp_path) -> None:
             "--from-literal=username=admin")  # fmt: skip
     kubectl("create", "secret", "docker-registry", "pull", "--docker-server=r.example.com",
             "--docker-username=u", "--docker-password=p")  # fmt: skip
+
+
+def test_the_kubelet_rejects_a_pod_pinned_to_a_node_it_does_not_fit(kubectl, sim_cluster) -> None:
+    kubectl("label", "node", "node01", "disk=hdd")
+    kubectl(
+        "run", "picky", "--image=nginx",
+        '--overrides={"spec": {"nodeName": "node01", "nodeSelector": {"disk": "ssd"}}}',
+    )  # fmt: skip
+    kubectl(
+        "run", "greedy", "--image=nginx",
+        '--overrides={"spec": {"nodeName": "node01", "containers": [{"name": "greedy",'
+        ' "image": "nginx", "resources": {"requests": {"cpu": "3"}}}]}}',
+    )  # fmt: skip
+    _advance(sim_cluster, 2)
+    picky = kubectl("get", "pod", "picky", "-o", "json").json()["status"]
+    assert picky["phase"] == "Failed" and picky["reason"] == "NodeAffinity"
+    assert picky["message"] == (
+        "Pod was rejected: Predicate NodeAffinity failed: node(s) didn't match Pod's node "
+        "affinity/selector"
+    )
+    greedy = kubectl("get", "pod", "greedy", "-o", "json").json()["status"]
+    assert greedy["phase"] == "Failed" and greedy["reason"] == "OutOfcpu"
+    assert greedy["message"].startswith(
+        "Pod was rejected: Node didn't have enough resource: cpu, requested: 3000, used: "
+    )
+    assert greedy["message"].endswith(", capacity: 2000")
+    table = kubectl("get", "pods").stdout
+    assert "NodeAffinity" in table and "OutOfcpu" in table
+    assert ("OutOfcpu", greedy["message"].removeprefix("Pod was rejected: ")) in _events(
+        kubectl, "greedy"
+    )

@@ -10,6 +10,7 @@ from typing import Any
 
 from app.sim.machinery.errors import ApiError
 from app.sim.nodes import components
+from app.sim.nodes.kubelet import admission
 from app.sim.nodes.kubelet.records import (
     MIRROR_ANNOTATION,
     PROBE_PERIOD,
@@ -19,6 +20,7 @@ from app.sim.nodes.kubelet.records import (
     Slot,
     _hex_id,
     _q,
+    _ts,
 )
 from app.sim.nodes.kubelet.state import AgentState
 from app.sim.nodes.runtime import (
@@ -58,7 +60,7 @@ class PodWorker(AgentState):
             pod = self.pods.get(uid)
             if pod is None:
                 phase = (obj.get("status") or {}).get("phase")
-                if phase in ("Succeeded", "Failed"):
+                if phase in ("Succeeded", "Failed") or self._rejected(obj, now):
                     continue
                 pod = PodRuntime(
                     key=uid,
@@ -83,6 +85,49 @@ class PodWorker(AgentState):
                 if pod.terminating_since is None:
                     self._begin_termination(pod, now, grace=0)
                 pod.terminated = True
+
+    def _rejected(self, obj: dict[str, Any], now: float) -> bool:
+        """Kubelet admission of a newly bound pod (admission.py); a rejected pod is
+        written Failed with the predicate's reason and gets a Warning event."""
+        node = self.store.get("", "nodes", None, self.name)
+        if node is None:
+            return False
+        uid = obj["metadata"]["uid"]
+        others = [
+            o
+            for o in self._bound.values()
+            if o["metadata"]["uid"] != uid
+            and (o.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+            and (
+                o["metadata"]["uid"] in self.pods
+                or MIRROR_ANNOTATION in (o["metadata"].get("annotations") or {})
+            )
+        ]
+        verdict = admission.admit(obj, node, others)
+        if verdict is None:
+            return False
+        reason, message = verdict
+        meta = obj["metadata"]
+        probe = PodRuntime(
+            key=uid, namespace=meta.get("namespace") or "default", name=meta["name"], spec={}
+        )
+        self._event(probe, now, "Warning", reason, message)
+        obj["status"] = {
+            "phase": "Failed",
+            "reason": reason,
+            "message": f"Pod was rejected: {message}",
+            "qosClass": (obj.get("status") or {}).get("qosClass") or "BestEffort",
+            "startTime": _ts(now),
+        }
+        with contextlib.suppress(ApiError):
+            self.store.update("", "pods", obj)
+        self.journal(
+            now,
+            "I",
+            f'predicate.go:212] "Predicate failed on Pod" pod="{probe.namespace}/{probe.name}" '
+            f'err="{_q(message)}"',
+        )
+        return True
 
     def _apply_image_changes(self, pod: PodRuntime, spec: dict[str, Any], now: float) -> None:
         """A container's image is the one mutable part of a pod's containers: a new
