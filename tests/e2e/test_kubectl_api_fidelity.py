@@ -250,3 +250,23 @@ def test_the_kubelet_rejects_a_pod_pinned_to_a_node_it_does_not_fit(kubectl, sim
     assert ("OutOfcpu", greedy["message"].removeprefix("Pod was rejected: ")) in _events(
         kubectl, "greedy"
     )
+
+
+def test_logs_honour_time_and_size_options(kubectl, sim_cluster) -> None:
+    kubectl(
+        "run", "talker", "--image=busybox:1.36", "--restart=Never", "--",
+        "sh", "-c", "echo one; sleep 5; echo two; sleep 3600",
+    )  # fmt: skip
+    _advance(sim_cluster, 10)
+    stamped = kubectl("logs", "talker", "--timestamps").lines
+    assert [line.split(" ", 1)[1] for line in stamped] == ["one", "two"]
+    first, second = (line.split(" ", 1)[0] for line in stamped)
+    assert len(first) == len("2026-01-01T00:00:00.000000000Z") and first.endswith("Z")
+    assert first < second
+    assert kubectl("logs", "talker", "--since=7s").stdout == "two\n"
+    assert kubectl("logs", "talker", f"--since-time={second}").stdout == "two\n"
+    assert kubectl("logs", "talker", "--tail=1", "--timestamps").stdout == f"{stamped[1]}\n"
+    assert kubectl("logs", "talker", "--limit-bytes=5").stdout == "one\nt"
+    refused = kubectl("get", "--raw", "/api/v1/namespaces/default/pods/talker/log?sinceSeconds=0",
+                      check=False)  # fmt: skip
+    assert refused.returncode == 1 and "must be greater than 0" in refused.stderr

@@ -133,14 +133,24 @@ class ClusterNodes:
         container: str | None = None,
         previous: bool = False,
         tail: int | None = None,
+        since: float | None = None,
+        timestamps: bool = False,
     ) -> str:
-        """`kubectl logs` text for a pod on any node; LogError (a 400 upstream) when
-        it cannot be answered."""
+        """`kubectl logs` text for a pod on any node (lines from epoch second `since`,
+        with their times when `timestamps`); LogError (a 400 upstream) when it cannot
+        be answered."""
         with self.lock:
-            return self._logs(namespace, pod, container, previous, tail)
+            return self._logs(namespace, pod, container, previous, tail, since, timestamps)
 
     def _logs(
-        self, namespace: str, pod: str, container: str | None, previous: bool, tail: int | None
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None,
+        previous: bool,
+        tail: int | None,
+        since: float | None = None,
+        timestamps: bool = False,
     ) -> str:
         obj = self.store.get("", "pods", namespace, pod)
         if obj is None:
@@ -153,7 +163,7 @@ class ClusterNodes:
             raise LogError(
                 f'container "{name}" in pod "{pod}" is waiting to start: ContainerCreating'
             )
-        return agent.logs(namespace, pod, container, previous, tail)
+        return agent.logs(namespace, pod, container, previous, tail, since, timestamps)
 
     def component_running(self, name: str) -> bool:
         """Whether a control-plane component (kube-scheduler, ...) runs on some node."""

@@ -226,6 +226,12 @@ class Program:
     def lines_until(self, started: float, elapsed: float, limit: int = 5000) -> list[str]:
         """The log lines written in the first `elapsed` seconds of a process started
         at epoch second `started`."""
+        return [line for _, line in self.timed_lines_until(started, elapsed, limit)]
+
+    def timed_lines_until(
+        self, started: float, elapsed: float, limit: int = 5000
+    ) -> list[tuple[float, str]]:
+        """`lines_until` with the epoch second each line was written."""
         out = [(o, klog_line(sev, text, started + o)) for o, sev, text in self.logs if o <= elapsed]
         if self.repeat is not None:
             start, period, lines = self.repeat
@@ -236,7 +242,7 @@ class Program:
                 t += period
                 count += 1
             out.sort(key=lambda pair: pair[0])
-        return [line for _, line in out][-limit:]
+        return [(started + offset, line) for offset, line in out][-limit:]
 
     def file_present(self, path: str, elapsed: float) -> bool:
         present = False

@@ -103,8 +103,12 @@ class EventsAndLogs(AgentState):
         container: str | None = None,
         previous: bool = False,
         tail: int | None = None,
+        since: float | None = None,
+        timestamps: bool = False,
     ) -> str:
-        """A container's log as `kubectl logs` prints it. Raises LogError with the
+        """A container's log as `kubectl logs` prints it: lines written at or after
+        epoch second `since`, the last `tail` of them, each after its RFC3339 time with
+        nanoseconds when `timestamps` (the kubelet's format). Raises LogError with the
         API server's message when the pod or container is unknown here, or when
         `previous` is asked for a container that never restarted."""
         rt = self.find_pod(namespace, pod)
@@ -139,16 +143,23 @@ class EventsAndLogs(AgentState):
                 raise LogError(
                     f'container "{container}" in pod "{pod}" is waiting to start: {reason}'
                 )
-        lines = self.container_lines(rec, now)
+        timed = self.container_timed_lines(rec, now)
+        if since is not None:
+            timed = [(t, line) for t, line in timed if t >= since]
         if tail is not None and tail >= 0:
-            lines = lines[-tail:] if tail else []
-        return "".join(line + "\n" for line in lines)
+            timed = timed[-tail:] if tail else []
+        if timestamps:
+            return "".join(f"{log_timestamp(t)} {line}\n" for t, line in timed)
+        return "".join(line + "\n" for _, line in timed)
 
     def container_lines(self, rec: ContainerRec, now: float) -> list[str]:
+        return [line for _, line in self.container_timed_lines(rec, now)]
+
+    def container_timed_lines(self, rec: ContainerRec, now: float) -> list[tuple[float, str]]:
         if rec.started is None:
             return []
         end = rec.finished if rec.finished is not None else now
-        return rec.prog().lines_until(rec.started, end - rec.started)
+        return rec.prog().timed_lines_until(rec.started, end - rec.started)
 
     def stop_container(self, pod: PodRuntime, slot: Slot) -> None:
         """`crictl stop`: the runtime stops the container behind the kubelet's back;
@@ -238,3 +249,10 @@ class EventsAndLogs(AgentState):
             return False
         cur = slots[0].current
         return bool(cur is not None and cur.running() and cur.program.get("functional", True))
+
+
+def log_timestamp(epoch: float) -> str:
+    """The kubelet's log time (kuberuntime/logs: RFC3339 with nine fractional digits)."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    nanos = round((epoch - int(epoch)) * 1e9) % 1_000_000_000
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos:09d}Z"
