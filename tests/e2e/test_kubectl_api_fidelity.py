@@ -270,3 +270,23 @@ def test_logs_honour_time_and_size_options(kubectl, sim_cluster) -> None:
     refused = kubectl("get", "--raw", "/api/v1/namespaces/default/pods/talker/log?sinceSeconds=0",
                       check=False)  # fmt: skip
     assert refused.returncode == 1 and "must be greater than 0" in refused.stderr
+
+
+def test_a_fresh_node_has_its_startup_events_in_order(kubectl) -> None:
+    items = kubectl(
+        "get", "events", "--field-selector", "involvedObject.kind=Node,involvedObject.name=node01",
+        "-o", "json",
+    ).json()["items"]  # fmt: skip
+    items.sort(key=lambda e: (e["lastTimestamp"], e["metadata"]["name"]))
+    kubelet = [e["reason"] for e in items if e["source"]["component"] == "kubelet"]
+    assert kubelet == [
+        "Starting", "NodeHasSufficientMemory", "NodeHasNoDiskPressure", "NodeHasSufficientPID",
+        "NodeAllocatableEnforced", "NodeReady",
+    ]  # fmt: skip
+    registered = [e for e in items if e["source"]["component"] == "node-controller"]
+    assert [e["message"] for e in registered] == [
+        "Node node01 event: Registered Node node01 in Controller"
+    ]
+    described = kubectl("describe", "node", "node01").stdout
+    assert "Starting kubelet." in described
+    assert "Node node01 status is now: NodeHasSufficientMemory" in described
