@@ -290,3 +290,38 @@ def test_a_fresh_node_has_its_startup_events_in_order(kubectl) -> None:
     described = kubectl("describe", "node", "node01").stdout
     assert "Starting kubelet." in described
     assert "Node node01 status is now: NodeHasSufficientMemory" in described
+
+
+def test_service_account_tokens_are_rs256_and_verify_with_sa_pub(kubectl, sim_cluster) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    token = kubectl("create", "token", "default").stdout.strip()
+    header_b64, body_b64, signature_b64 = token.split(".")
+
+    def decode(part: str) -> bytes:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+    header = json.loads(decode(header_b64))
+    assert header["alg"] == "RS256" and len(header["kid"]) == 43
+    node = sim_cluster.cluster.control_plane.nodes.agents["controlplane"]
+    public = serialization.load_pem_public_key(node.fs.read("/etc/kubernetes/pki/sa.pub").encode())
+    der = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    # The kid is the base64url SHA-256 of the DER public key.
+    sha = hashes.Hash(hashes.SHA256())
+    sha.update(der)
+    assert header["kid"] == base64.urlsafe_b64encode(sha.finalize()).rstrip(b"=").decode()
+    public.verify(  # raises InvalidSignature on a mismatch
+        decode(signature_b64),
+        f"{header_b64}.{body_b64}".encode(),
+        padding.PKCS1v15(),
+        hashes.SHA256(),
+    )
+    claims = json.loads(decode(body_b64))
+    assert claims["sub"] == "system:serviceaccount:default:default"
+    whoami = kubectl("auth", "whoami", f"--token={token}", "-o", "json").json()
+    assert whoami["status"]["userInfo"]["username"] == "system:serviceaccount:default:default"

@@ -83,6 +83,7 @@ class ClusterNodes:
                 api_ip=api_ip,
                 bad_images=self.bad_images,
                 on_etcd_restore=self._restore_store,
+                sa_key=self._service_account_key(),
             )
             self.agents[name].run_one_shot = self._run_one_shot
             added.append(name)
@@ -164,6 +165,10 @@ class ClusterNodes:
                 f'container "{name}" in pod "{pod}" is waiting to start: ContainerCreating'
             )
         return agent.logs(namespace, pod, container, previous, tail, since, timestamps)
+
+    def _service_account_key(self) -> str:
+        auth = getattr(self.cluster, "auth", None)
+        return auth.service_account_key() if auth is not None else ""
 
     def component_running(self, name: str) -> bool:
         """Whether a control-plane component (kube-scheduler, ...) runs on some node."""

@@ -74,6 +74,7 @@ class NodeAgent(
         api_ip: str,
         bad_images: set[str] | None = None,
         on_etcd_restore: Callable[[dict[str, Any]], None] | None = None,
+        sa_key: str = "",
     ) -> None:
         self.store = store
         self.clock = clock
@@ -87,7 +88,7 @@ class NodeAgent(
         now = clock.now()
         self.fs = VirtualFS()
         for path, content in components.node_files(
-            node_name, node_ip, api_ip, control_plane, now
+            node_name, node_ip, api_ip, control_plane, now, sa_key
         ).items():
             self.fs.write(path, content, mtime=rfc3339(now))
         for directory in ("/var/lib/etcd/member/snap", "/var/log/pods", "/root", "/tmp"):
