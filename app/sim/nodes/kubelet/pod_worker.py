@@ -89,6 +89,11 @@ class PodWorker(AgentState):
     def _rejected(self, obj: dict[str, Any], now: float) -> bool:
         """Kubelet admission of a newly bound pod (admission.py); a rejected pod is
         written Failed with the predicate's reason and gets a Warning event."""
+        owners = obj["metadata"].get("ownerReferences") or []
+        if any(ref.get("controller") for ref in owners):
+            # Upstream rejects these too and their controller replaces them at once, an
+            # endless stream of Failed pods; the simulator admits them instead.
+            return False
         node = self.store.get("", "nodes", None, self.name)
         if node is None:
             return False
