@@ -325,3 +325,21 @@ def test_service_account_tokens_are_rs256_and_verify_with_sa_pub(kubectl, sim_cl
     assert claims["sub"] == "system:serviceaccount:default:default"
     whoami = kubectl("auth", "whoami", f"--token={token}", "-o", "json").json()
     assert whoami["status"]["userInfo"]["username"] == "system:serviceaccount:default:default"
+
+
+def test_kubeadm_bootstrap_rbac_and_controller_accounts(kubectl) -> None:
+    binding = kubectl("get", "clusterrolebinding", "kubeadm:get-nodes", "-o", "json").json()
+    assert binding["roleRef"]["name"] == "kubeadm:get-nodes"
+    assert binding["subjects"][0]["name"] == "system:bootstrappers:kubeadm:default-node-token"
+    for name in ("kubeadm:kubelet-bootstrap", "kubeadm:node-proxier", "kubeadm:cluster-admins"):
+        kubectl("get", "clusterrolebinding", name)
+    roles = kubectl("get", "roles", "-n", "kube-system", "-o", "name").lines
+    assert "role.rbac.authorization.k8s.io/kubeadm:nodes-kubeadm-config" in roles
+    accounts = kubectl("get", "sa", "-n", "kube-system", "-o", "name").lines
+    for name in ("deployment-controller", "replicaset-controller", "node-controller"):
+        assert f"serviceaccount/{name}" in accounts
+    # The controller's account may do what its bootstrap role grants, and no more.
+    who = "--as=system:serviceaccount:kube-system:deployment-controller"
+    assert kubectl("auth", "can-i", "create", "replicasets.apps", who).stdout.strip() == "yes"
+    denied = kubectl("auth", "can-i", "create", "secrets", who, check=False)
+    assert denied.stdout.strip() == "no"

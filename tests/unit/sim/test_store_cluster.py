@@ -39,8 +39,11 @@ def test_bootstrap_shape() -> None:
     assert worker["status"]["allocatable"]["pods"] == "110"
     namespaces = [n["metadata"]["name"] for n in store.list("", "namespaces")[0]]
     assert namespaces == ["default", "kube-node-lease", "kube-public", "kube-system"]
-    # A default account per namespace, plus kube-proxy's and CoreDNS's (the add-ons).
-    assert len(store.list("", "serviceaccounts")[0]) == 6
+    # A default account per namespace, kube-proxy's and CoreDNS's (the add-ons), and one
+    # per controller in kube-system (kube-controller-manager's bootstrap policy).
+    from app.sim.machinery.kubeadm_rbac import CONTROLLERS
+
+    assert len(store.list("", "serviceaccounts")[0]) == 6 + len(CONTROLLERS)
     assert store.get("apps", "daemonsets", "kube-system", "kube-proxy")
     assert store.get("apps", "deployments", "kube-system", "coredns")
     conditions = worker["status"]["conditions"]
