@@ -343,3 +343,75 @@ def test_kubeadm_bootstrap_rbac_and_controller_accounts(kubectl) -> None:
     assert kubectl("auth", "can-i", "create", "replicasets.apps", who).stdout.strip() == "yes"
     denied = kubectl("auth", "can-i", "create", "secrets", who, check=False)
     assert denied.stdout.strip() == "no"
+
+
+def _csr_manifest(tmp_path, name: str, signer: str) -> tuple[str, object]:
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "dev"),
+        ]
+    )
+    request = (
+        x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    )
+    encoded = base64.b64encode(request.public_bytes(serialization.Encoding.PEM)).decode()
+    path = tmp_path / f"{name}-csr.yaml"
+    path.write_text(
+        f"apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\n"
+        f"metadata: {{name: {name}}}\nspec:\n  request: {encoded}\n  signerName: {signer}\n"
+        "  expirationSeconds: 86400\n  usages: [client auth]\n"
+    )
+    key_path = tmp_path / f"{name}.key"
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(path), key_path
+
+
+def test_a_user_from_an_approved_csr_can_log_in(kubectl, sim_cluster, tmp_path) -> None:
+    import base64
+
+    manifest, key_path = _csr_manifest(tmp_path, "jane", "kubernetes.io/kube-apiserver-client")
+    kubectl("apply", "-f", manifest)
+    listed = kubectl("get", "csr", "jane").stdout
+    assert "kubernetes.io/kube-apiserver-client" in listed and "Pending" in listed
+    assert "kubernetes-admin" in listed and "24h" in listed
+    kubectl("certificate", "approve", "jane")
+    _advance(sim_cluster, 1)
+    assert "Approved,Issued" in kubectl("get", "csr", "jane").stdout
+    cert = kubectl("get", "csr", "jane", "-o", "jsonpath={.status.certificate}").stdout
+    cert_path = tmp_path / "jane.crt"
+    cert_path.write_bytes(base64.b64decode(cert))
+    kubectl("config", "set-credentials", "jane", f"--client-certificate={cert_path}",
+            f"--client-key={key_path}", "--embed-certs=true")  # fmt: skip
+    kubectl("config", "set-context", "jane", "--cluster=" + _cluster_name(kubectl), "--user=jane")
+    who = kubectl("auth", "whoami", "--context=jane", "-o", "json").json()["status"]["userInfo"]
+    assert who["username"] == "jane" and "dev" in who["groups"]
+    denied = kubectl("get", "pods", "--context=jane", check=False)
+    assert 'User "jane" cannot list resource "pods"' in denied.stderr
+    kubectl("create", "rolebinding", "jane-view", "--clusterrole=view", "--user=jane")
+    assert kubectl("get", "pods", "--context=jane").returncode == 0
+    # A denied request gets no certificate.
+    other, _ = _csr_manifest(tmp_path, "mallory", "kubernetes.io/kube-apiserver-client")
+    kubectl("apply", "-f", other)
+    kubectl("certificate", "deny", "mallory")
+    _advance(sim_cluster, 1)
+    assert "Denied" in kubectl("get", "csr", "mallory").stdout
+    assert kubectl("get", "csr", "mallory", "-o", "jsonpath={.status.certificate}").stdout == ""
+
+
+def _cluster_name(kubectl) -> str:
+    return kubectl("config", "view", "--minify", "-o", "jsonpath={.clusters[0].name}").stdout

@@ -44,6 +44,7 @@ _QUIET_KINDS = {("", "events"), ("coordination.k8s.io", "leases")}
 
 def _registry() -> dict[str, Callable[[], Controller]]:
     from app.sim.controllers.cronjob import CronJobController
+    from app.sim.controllers.csr import CSRSigningController
     from app.sim.controllers.daemonset import DaemonSetController
     from app.sim.controllers.deployment import DeploymentController
     from app.sim.controllers.disruption import DisruptionController
@@ -77,6 +78,7 @@ def _registry() -> dict[str, Callable[[], Controller]]:
         "deployment-controller": DeploymentController,
         "replicaset-controller": ReplicaSetController,
         "replicationcontroller-controller": ReplicationManager,
+        "certificatesigningrequest-signing-controller": CSRSigningController,
         "daemonset-controller": DaemonSetController,
         "statefulset-controller": StatefulSetController,
         "persistentvolume-binder-controller": PersistentVolumeBinder,
@@ -99,6 +101,7 @@ ALIASES = {
     "deployment": "deployment-controller",
     "replicaset": "replicaset-controller",
     "replicationcontroller": "replicationcontroller-controller",
+    "csrsigning": "certificatesigningrequest-signing-controller",
     "daemonset": "daemonset-controller",
     "statefulset": "statefulset-controller",
     "persistentvolume-binder": "persistentvolume-binder-controller",
@@ -121,8 +124,6 @@ KNOWN_ELSEWHERE = frozenset(
         "endpointslicemirroring",
         "horizontal-pod-autoscaler-controller",
         "horizontalpodautoscaling",
-        "certificatesigningrequest-signing-controller",
-        "csrsigning",
         "certificatesigningrequest-approving-controller",
         "csrapproving",
         "certificatesigningrequest-cleaner-controller",

@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from app.sim.apiserver.printers.apis import PRINTERS as API_PRINTERS
 from app.sim.apiserver.printers.cluster import (
     BINDING_COLUMNS,
     CONTROLLERREVISION_COLUMNS,
@@ -141,6 +142,7 @@ PRINTERS: dict[tuple[str, str], tuple[list[Column], RowFunc]] = {
         WEBHOOK_COLUMNS,
         _webhook_row,
     ),
+    **API_PRINTERS,
 }
 
 
