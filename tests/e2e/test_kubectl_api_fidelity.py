@@ -415,3 +415,45 @@ def test_a_user_from_an_approved_csr_can_log_in(kubectl, sim_cluster, tmp_path) 
 
 def _cluster_name(kubectl) -> str:
     return kubectl("config", "view", "--minify", "-o", "jsonpath={.clusters[0].name}").stdout
+
+
+def test_new_api_groups_are_served_and_printed(kubectl, tmp_path) -> None:
+    schemas = kubectl("get", "flowschemas").stdout
+    assert "catch-all" in schemas and "workload-low" in schemas and "ByNamespace" in schemas
+    assert schemas.splitlines()[0].split() == [
+        "NAME", "PRIORITYLEVEL", "MATCHINGPRECEDENCE", "DISTINGUISHERMETHOD", "AGE", "MISSINGPL"
+    ]  # fmt: skip
+    levels = kubectl("get", "prioritylevelconfigurations").stdout
+    assert "exempt" in levels and "Limited" in levels
+    manifest = tmp_path / "kinds.yaml"
+    manifest.write_text(
+        "apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: gvisor}\n"
+        "handler: runsc\n---\n"
+        "apiVersion: storage.k8s.io/v1\nkind: CSIDriver\nmetadata: {name: ebs.csi.aws.com}\n"
+        "spec: {attachRequired: true, podInfoOnMount: false}\n---\n"
+        "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\n"
+        "metadata: {name: replicas}\nspec:\n  matchConstraints:\n    resourceRules:\n"
+        "    - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE], "
+        "resources: [deployments]}\n  validations:\n  - {expression: object.spec.replicas <= 5}\n"
+        "---\napiVersion: admissionregistration.k8s.io/v1\n"
+        "kind: ValidatingAdmissionPolicyBinding\nmetadata: {name: replicas}\n"
+        "spec: {policyName: replicas, validationActions: [Deny]}\n"
+    )
+    kubectl("apply", "-f", str(manifest))
+    assert "runsc" in kubectl("get", "runtimeclass", "gvisor").stdout
+    assert "ebs.csi.aws.com" in kubectl("get", "csidrivers").stdout
+    policy = kubectl("get", "validatingadmissionpolicy", "replicas").stdout
+    assert policy.splitlines()[1].split()[:3] == ["replicas", "1", "<none>"]
+    assert "replicas" in kubectl("get", "validatingadmissionpolicybindings").stdout
+    resources = kubectl("api-resources", "-o", "name").lines
+    for name in (
+        "certificatesigningrequests.certificates.k8s.io",
+        "flowschemas.flowcontrol.apiserver.k8s.io",
+        "runtimeclasses.node.k8s.io",
+        "csinodes.storage.k8s.io",
+        "volumeattachments.storage.k8s.io",
+        "validatingadmissionpolicies.admissionregistration.k8s.io",
+    ):
+        assert name in resources
+    core = kubectl("get", "--raw", "/api/v1").json()["resources"]
+    assert "pods/binding" in [r["name"] for r in core]
