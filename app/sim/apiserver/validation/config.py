@@ -73,8 +73,6 @@ def _config_data(causes: list[FieldCause], obj: dict, old: dict | None, secret: 
             )
     if secret and old is not None and old.get("type") and obj.get("type") != old.get("type"):
         causes.append(immutable("type", obj.get("type")))
-    if secret:
-        _secret_type(causes, obj)
 
 
 # Keys each built-in Secret type requires (pkg/apis/core/validation ValidateSecret).
@@ -113,7 +111,7 @@ def _json_error(raw: bytes) -> str | None:
     return f"json: cannot unmarshal {go_type} into Go value of type map[string]interface {{}}"
 
 
-def _secret_type(causes: list[FieldCause], obj: dict) -> None:
+def secret_type(causes: list[FieldCause], obj: dict) -> None:
     """The keys a typed Secret must hold, with upstream's field paths."""
     kind = obj.get("type")
     have = lambda key: _secret_bytes(obj, key) is not None  # noqa: E731
