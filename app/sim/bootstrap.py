@@ -20,6 +20,7 @@ from typing import Any
 
 from app.sim.apiserver import rbac
 from app.sim.apiserver.discovery import version_info
+from app.sim.machinery import flowcontrol_defaults, kubeadm_rbac
 from app.sim.machinery.clock import Clock, rfc3339, rfc3339_micro
 from app.sim.machinery.cluster import Cluster, ClusterAuth, new_token
 from app.sim.machinery.quantity import QuantityError, parse_quantity
@@ -468,9 +469,14 @@ def _templates(names: tuple[str, ...]) -> tuple[tuple[str, str, dict[str, Any]],
 def _bootstrap_rbac() -> list[tuple[str, str, dict[str, Any]]]:
     """Bootstrap ClusterRoles and ClusterRoleBindings from the RBAC module."""
     group = "rbac.authorization.k8s.io"
-    return [(group, "clusterroles", obj) for obj in rbac.bootstrap_cluster_roles()] + [
+    objects = [(group, "clusterroles", obj) for obj in rbac.bootstrap_cluster_roles()] + [
         (group, "clusterrolebindings", obj) for obj in rbac.bootstrap_cluster_role_bindings()
     ]
+    # kubeadm's own roles and bindings, and the controllers' accounts (kubeadm_rbac.py).
+    taken = {(plural, obj["metadata"]["name"]) for _, plural, obj in objects}
+    extra = [o for o in kubeadm_rbac.objects() if (o[1], o[2]["metadata"]["name"]) not in taken]
+    # The API Priority and Fairness defaults kube-apiserver creates.
+    return objects + extra + flowcontrol_defaults.objects()
 
 
 @lru_cache(maxsize=1)

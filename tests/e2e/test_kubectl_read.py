@@ -305,7 +305,10 @@ def test_bootstrap_objects(kubectl) -> None:
     svc = kubectl("get", "svc", "kubernetes", "-o", "jsonpath={.spec.clusterIP}").stdout
     assert svc == "10.96.0.1"
     sas = kubectl("get", "sa", "-A", "--no-headers").lines
-    assert len(sas) == 7  # default in each namespace, kube-proxy, coredns, metrics-server
+    from app.sim.machinery.kubeadm_rbac import CONTROLLERS
+
+    # default in each namespace, kube-proxy, coredns, metrics-server, one per controller.
+    assert len(sas) == 7 + len(CONTROLLERS)
     ca = kubectl(
         "get", "cm", "kube-root-ca.crt", "-n", "kube-system", "-o", "jsonpath={.data.ca\\.crt}"
     ).stdout
@@ -385,7 +388,10 @@ def test_describe_shows_events_k8s_io_events(kubectl, sim_cluster, tmp_path) -> 
     described = kubectl("describe", "pod", "web-1").stdout
     events = described[described.index("Events:") :]
     assert "Scheduled" in events and "default-scheduler" in events
-    listed = kubectl("get", "events.events.k8s.io", "-o", "jsonpath={.items[0].note}").stdout
+    # (the nodes' startup events are listed too: pick the pod's)
+    listed = kubectl(
+        "get", "events.events.k8s.io", "-o", 'jsonpath={.items[?(@.regarding.name=="web-1")].note}'
+    ).stdout
     assert listed == "Successfully assigned default/web-1 to node01"
 
 

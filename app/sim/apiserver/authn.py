@@ -11,8 +11,6 @@ Impersonation headers (`kubectl --as`) are honoured when RBAC allows `impersonat
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import Callable, Mapping
@@ -25,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from app.sim.machinery.errors import ApiError
+from app.sim.machinery.tls import key_id, sign_rs256
 
 if TYPE_CHECKING:
     from app.sim.machinery.cluster import ClusterAuth
@@ -125,8 +124,9 @@ def issue_service_account_token(
     register it with the cluster's credentials. Returns the token and its expiry.
 
     The claims are upstream's (iss, sub, aud, exp, iat, nbf, jti and the
-    `kubernetes.io` claim), so a learner can decode it; it is signed with HMAC
-    under the cluster's admin token. Raises ApiError 422 below ten minutes.
+    `kubernetes.io` claim), so a learner can decode it; it is signed RS256 with the
+    cluster's service-account key (`sa.key`; verify it with `sa.pub`), its `kid` in the
+    header. Raises ApiError 422 below ten minutes.
     """
     seconds = DEFAULT_TOKEN_SECONDS if expiration_seconds is None else int(expiration_seconds)
     if seconds < MIN_TOKEN_SECONDS:
@@ -148,10 +148,11 @@ def issue_service_account_token(
         "nbf": int(issued.timestamp()),
         "sub": f"{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}",
     }
-    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    key = auth.service_account_key()
+    # kube-apiserver's JWT header: RS256 and the signing key's id (serviceaccount/jwt.go).
+    header = _b64(json.dumps({"alg": "RS256", "kid": key_id(key)}, separators=(",", ":")).encode())
     body = _b64(json.dumps(claims, separators=(",", ":")).encode())
-    signature = hmac.new(auth.admin_token.encode(), f"{header}.{body}".encode(), hashlib.sha256)
-    token = f"{header}.{body}.{_b64(signature.digest())}"
+    token = f"{header}.{body}.{_b64(sign_rs256(key, f'{header}.{body}'.encode()))}"
     from app.sim.machinery.cluster import TokenUser  # the cluster owns the credential table
 
     user = service_account_user(namespace, name, sa_uid)

@@ -180,10 +180,48 @@ def _service(obj: dict, store: _Store | None) -> None:
     if kind in ("NodePort", "LoadBalancer") and store is not None:
         for port in spec.get("ports") or []:
             if isinstance(port, dict) and not port.get("nodePort"):
-                port["nodePort"] = allocate_node_port(store)
+                port["nodePort"] = allocate_node_port(store, obj)
     if kind == "LoadBalancer":
         spec.setdefault("allocateLoadBalancerNodePorts", True)
         obj.setdefault("status", {}).setdefault("loadBalancer", {})
+
+
+def service_update(obj: dict, old: dict, store: _Store) -> None:
+    """What the Service REST storage does on update (pkg/registry/core/service/storage:
+    patchAllocatedValues, allocations and dropTypeDependentFields): the allocated
+    clusterIPs and nodePorts a request leaves out are kept, a port that becomes a
+    NodePort (type changed to NodePort or LoadBalancer by patch, edit or apply) gets one
+    allocated, and turning the type to ClusterIP drops the nodePorts it still carries
+    unchanged."""
+    spec, old_spec = obj.get("spec"), old.get("spec")
+    if not isinstance(spec, dict) or not isinstance(old_spec, dict):
+        return
+    kind = spec.get("type") or "ClusterIP"
+    if kind != "ExternalName" and spec.get("clusterIP") in (None, ""):
+        for key in ("clusterIP", "clusterIPs"):
+            if old_spec.get(key):
+                spec[key] = old_spec[key]
+    old_ports = {
+        (p.get("port"), p.get("protocol") or "TCP"): p.get("nodePort")
+        for p in old_spec.get("ports") or []
+        if isinstance(p, dict) and p.get("nodePort")
+    }
+    node_ports = kind in ("NodePort", "LoadBalancer")
+    for port in spec.get("ports") or []:
+        if not isinstance(port, dict):
+            continue
+        previous = old_ports.get((port.get("port"), port.get("protocol") or "TCP"))
+        if node_ports and not port.get("nodePort"):
+            port["nodePort"] = previous or allocate_node_port(store, obj)
+        elif not node_ports and port.get("nodePort") and port.get("nodePort") == previous:
+            del port["nodePort"]
+    if kind == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
+    if node_ports:
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    elif (old_spec.get("type") or "ClusterIP") in ("NodePort", "LoadBalancer"):
+        spec.pop("externalTrafficPolicy", None)
+        spec.pop("allocateLoadBalancerNodePorts", None)
 
 
 def _services(store: _Store) -> list[dict]:
@@ -205,9 +243,12 @@ def allocate_cluster_ip(store: _Store) -> str:
     return ""
 
 
-def allocate_node_port(store: _Store) -> int:
-    """The lowest free NodePort of the default range (0 when exhausted)."""
-    used = {
+def allocate_node_port(store: _Store, obj: dict | None = None) -> int:
+    """The lowest free NodePort of the default range (0 when exhausted), also free of
+    the ports `obj` (the Service being written) already holds."""
+    ports = ((obj or {}).get("spec") or {}).get("ports") or []
+    held = {p.get("nodePort") for p in ports if isinstance(p, dict)}
+    used = held | {
         port.get("nodePort")
         for s in _services(store)
         for port in ((s.get("spec") or {}).get("ports") or [])
@@ -266,6 +307,15 @@ def _workload(obj: dict, kind: str) -> None:
         return
     if kind in ("Deployment", "ReplicaSet", "StatefulSet", "ReplicationController"):
         spec.setdefault("replicas", 1)
+    if kind == "ReplicationController":
+        # SetDefaults_ReplicationController: selector and labels from the template's.
+        labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
+        if isinstance(labels, dict) and labels:
+            if not spec.get("selector"):
+                spec["selector"] = dict(labels)
+            meta = obj.setdefault("metadata", {})
+            if isinstance(meta, dict) and not meta.get("labels"):
+                meta["labels"] = dict(labels)
     if kind == "Deployment":
         strategy = spec.setdefault("strategy", {})
         if isinstance(strategy, dict):

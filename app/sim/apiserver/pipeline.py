@@ -112,7 +112,7 @@ def _dispatch(ctx: RequestContext, rt: ResourceType, verb: str) -> ApiResponse:
             return handler(ctx)
         if sub == "scale":
             return scale(ctx)
-        if sub == "status":
+        if sub == "status" or (sub == "approval" and sub in rt.subresources):
             if method == "GET":
                 return get(ctx)
             if method == "PUT":

@@ -1164,6 +1164,22 @@ MESSAGES: dict[str, str] = {
     "rbac.v1.Subject": "1 kind string; 2 apiGroup string; 3 name string; 4 namespace string",
     "resource.Quantity": "1 string string",
     "runtime.RawExtension": "1 raw bytes",
+    "certificates.v1.CertificateSigningRequest": (
+        "1 metadata meta.v1.ObjectMeta; 2 spec certificates.v1.CertificateSigningRequestSpec; "
+        "3 status certificates.v1.CertificateSigningRequestStatus"
+    ),
+    "certificates.v1.CertificateSigningRequestCondition": (
+        "1 type string; 6 status string; 2 reason string; 3 message string; 4 lastUpdateTime "
+        "meta.v1.Time; 5 lastTransitionTime meta.v1.Time"
+    ),
+    "certificates.v1.CertificateSigningRequestSpec": (
+        "1 request bytes; 7 signerName string; 8 expirationSeconds int32; 5 usages *string; "
+        "2 username string; 3 uid string; 4 groups *string; 6 extra "
+        "map:authentication.v1.ExtraValue"
+    ),
+    "certificates.v1.CertificateSigningRequestStatus": (
+        "1 conditions *certificates.v1.CertificateSigningRequestCondition; 2 certificate bytes"
+    ),
     "scheduling.v1.PriorityClass": (
         "1 metadata meta.v1.ObjectMeta; 2 value int32; 3 globalDefault bool; 4 description "
         "string; 5 preemptionPolicy string"

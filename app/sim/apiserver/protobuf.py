@@ -46,6 +46,7 @@ GROUP_PACKAGES = {
     "authentication.k8s.io": "authentication",
     "coordination.k8s.io": "coordination",
     "discovery.k8s.io": "discovery",
+    "certificates.k8s.io": "certificates",
 }
 
 META_KINDS = frozenset({"DeleteOptions", "Status"})

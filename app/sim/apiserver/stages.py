@@ -186,6 +186,19 @@ def prepare_create(ctx: RequestContext, obj: dict[str, Any]) -> dict[str, Any]:
     elif key == ("", "namespaces"):
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
         obj["status"] = {"phase": "Active"}
+    elif key == ("certificates.k8s.io", "certificatesigningrequests"):
+        # csrStrategy.PrepareForCreate: the requester's identity, and an empty status.
+        spec = obj.setdefault("spec", {})
+        if isinstance(spec, dict):
+            spec["username"] = ctx.user.name
+            spec["groups"] = list(ctx.user.groups)
+            spec.pop("uid", None)
+            spec.pop("extra", None)
+            if ctx.user.uid:
+                spec["uid"] = ctx.user.uid
+            if ctx.user.extra:
+                spec["extra"] = {k: list(v) for k, v in ctx.user.extra.items()}
+        obj["status"] = {}
     elif "status" in rt.subresources and key not in (("", "nodes"), ("", "persistentvolumes")):
         obj.pop("status", None)
     return obj
@@ -212,9 +225,19 @@ def prepare_update(ctx: RequestContext, obj: dict[str, Any], old: dict[str, Any]
             meta.pop(fixed, None)
     if not meta.get("uid") and old_meta.get("uid"):
         meta["uid"] = old_meta["uid"]
-    if ctx.subresource == "status":
+    if ctx.subresource in ("status", "approval"):
         merged = json.loads(json.dumps(old))
-        if "status" in obj:
+        if ctx.subresource == "approval":
+            # csrApprovalStrategy: only the conditions change; the certificate stays.
+            conditions = (obj.get("status") or {}).get("conditions")
+            status = merged.setdefault("status", {})
+            status.pop("conditions", None)
+            if conditions:
+                for cond in conditions:
+                    if isinstance(cond, dict):
+                        cond.setdefault("lastTransitionTime", ctx.now)
+                status["conditions"] = conditions
+        elif "status" in obj:
             merged["status"] = obj["status"]
         else:
             merged.pop("status", None)
@@ -243,6 +266,8 @@ def default(ctx: RequestContext, obj: dict[str, Any], old: dict | None = None) -
     """API defaulting (restartPolicy, imagePullPolicy, clusterIP allocation, ...)."""
     assert ctx.rt is not None
     result = defaults.apply_defaults(obj, ctx.rt, store=ctx.store, creating=old is None)
+    if old is not None and (ctx.rt.group, ctx.rt.kind) == ("", "Service") and ctx.store:
+        defaults.service_update(result, old, ctx.store)
     return obj if result is None else result
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from app.sim.apiserver import (
@@ -20,7 +20,6 @@ from app.sim.apiserver.request import (
     APPLY_PATCH,
     ApiResponse,
     RequestContext,
-    _int_param,
     _truthy,
     media_type,
     status_success,
@@ -272,23 +271,26 @@ def pod_log(ctx: RequestContext) -> ApiResponse:
             400,
             f"container {container} is not valid for pod {ctx.name}",
         )
+    options = _log_options(ctx)
     access = ctx.cluster.node_access
     published = ctx.cluster.container_log(ctx.namespace or "", ctx.name, container)
     previous = _truthy(ctx.request.query.get("previous"))
-    if access is not None and hasattr(access, "logs") and (published is None or previous):
+    timed = options["since"] is not None or options["timestamps"]
+    if access is not None and hasattr(access, "logs") and (published is None or previous or timed):
         # Node agents answer with the container's real log, `previous` included.
-        tail_text = ctx.request.query.get("tailLines")
         try:
             text = access.logs(
                 ctx.namespace or "",
                 ctx.name,
                 container,
                 previous,
-                _int_param(tail_text, "tailLines") if tail_text else None,
+                options["tail"],
+                options["since"],
+                options["timestamps"],
             )
         except LogError as exc:  # a log that cannot be given: upstream answers 400
             raise ApiError(400, str(exc)) from None
-        return ApiResponse(200, text, content_type="text/plain")
+        return ApiResponse(200, _limit(text, options["limit"]), content_type="text/plain")
     lines = published
     if lines is None:
         phase = (pod.get("status") or {}).get("phase", "Pending")
@@ -299,12 +301,67 @@ def pod_log(ctx: RequestContext) -> ApiResponse:
                 "ContainerCreating",
             )
         lines = []
-    tail = ctx.request.query.get("tailLines")
-    if tail:
-        count = _int_param(tail, "tailLines")
+    count = options["tail"]
+    if count is not None:
         lines = lines[-count:] if count else []
     text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-    return ApiResponse(200, text, content_type="text/plain")
+    return ApiResponse(200, _limit(text, options["limit"]), content_type="text/plain")
+
+
+def _log_options(ctx: RequestContext) -> dict[str, Any]:
+    """PodLogOptions from the query (validated as upstream's ValidatePodLogOptions):
+    `tailLines`, `sinceSeconds` or `sinceTime` (as an epoch second), `timestamps`,
+    `limitBytes`."""
+    query = ctx.request.query
+    causes: list[FieldCause] = []
+    numbers: dict[str, int | None] = {}
+    for name, least in (("tailLines", 0), ("sinceSeconds", 1), ("limitBytes", 1)):
+        raw = query.get(name)
+        if raw is None or raw == "":
+            numbers[name] = None
+            continue
+        try:
+            number = int(raw)
+        except ValueError:
+            raise ApiError(400, f"invalid {name} parameter: {raw!r}") from None
+        numbers[name] = number
+        if number < least:
+            bound = "greater than 0" if least else "greater than or equal to 0"
+            causes.append(
+                FieldCause(name, f"Invalid value: {number}: must be {bound}", "FieldValueInvalid")
+            )
+    since_time = query.get("sinceTime")
+    if since_time and numbers["sinceSeconds"] is not None:
+        causes.append(
+            FieldCause(
+                "",
+                "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified",
+                "FieldValueForbidden",
+            )
+        )
+    if causes:
+        raise invalid("PodLogOptions", str(ctx.name), causes)
+    since: float | None = None
+    if numbers["sinceSeconds"] is not None:
+        since = ctx.cluster.clock.now().timestamp() - numbers["sinceSeconds"]
+    elif since_time:
+        try:
+            since = datetime.fromisoformat(since_time.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            raise ApiError(400, f"invalid sinceTime parameter: {since_time!r}") from None
+    return {
+        "tail": numbers["tailLines"],
+        "limit": numbers["limitBytes"],
+        "since": since,
+        "timestamps": _truthy(query.get("timestamps")),
+    }
+
+
+def _limit(text: str, limit: int | None) -> str:
+    """The first `limitBytes` bytes of the log (a line may be cut, as upstream)."""
+    if limit is None:
+        return text
+    return text.encode()[:limit].decode(errors="ignore")
 
 
 def token_request(ctx: RequestContext) -> ApiResponse:

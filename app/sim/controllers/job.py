@@ -22,21 +22,26 @@ from app.sim.controllers.base import (
     fresh,
     name_of,
     namespace_of,
+    owner_reference,
     parse_ts,
     plus,
     pod_active,
     pod_condition,
+    pod_from_template,
     pod_phase,
     pod_ready,
     sync_per_namespace,
     write_status,
 )
-from app.sim.controllers.replicaset import create_pods, delete_pod
+from app.sim.controllers.replicaset import create_pod, create_pods, delete_pod
 from app.sim.controllers.timing import CLOCK_RESYNC_SECONDS
 from app.sim.machinery.errors import ApiError
 from app.sim.machinery.selectors import selector_from_object
 
 COMPONENT = "job-controller"
+# Indexed Jobs: the pod's completion index (annotation and label) and its env var.
+INDEX_KEY = "batch.kubernetes.io/job-completion-index"
+INDEX_ENV = "JOB_COMPLETION_INDEX"
 TTL_COMPONENT = "ttl-after-finished-controller"
 
 # Condition reasons and messages of pkg/controller/job (1.31+ adds the *Target and
@@ -109,9 +114,15 @@ class JobController:
         now = ctx.now_str()
         events = ctx.events.for_component(COMPONENT)
         active = [p for p in pods if pod_active(p)]
+        indexed = spec.get("completionMode") == "Indexed"
         succeeded = max(
             int(status.get("succeeded") or 0), sum(1 for p in pods if pod_phase(p) == "Succeeded")
         )
+        if indexed:
+            done = completed_indexes(pods, status, int(spec.get("completions") or 0))
+            succeeded = len(done)
+            if done:
+                status["completedIndexes"] = format_intervals(done)
         failed = max(
             int(status.get("failed") or 0), sum(1 for p in pods if pod_phase(p) == "Failed")
         )
@@ -188,7 +199,13 @@ class JobController:
                 failed_at = last_failure(pods)
                 if failed_at is not None and plus(failed_at, failure_backoff(failed)) > ctx.now():
                     want = len(active)  # back off before replacing a failed pod
-                active += create_pods(ctx, job, "batch/v1", "Job", want - len(active), COMPONENT)
+                if indexed:
+                    done = completed_indexes(pods, status, int(completions or 0))
+                    active += create_indexed_pods(ctx, job, active, done, want - len(active))
+                else:
+                    active += create_pods(
+                        ctx, job, "batch/v1", "Job", want - len(active), COMPONENT
+                    )
         status["active"] = len(active)
         status["succeeded"] = succeeded
         status["failed"] = failed
@@ -202,6 +219,84 @@ class JobController:
             if not status[key]:
                 del status[key]
         write_status(ctx, ("batch", "jobs"), job, status)
+
+
+def pod_index(pod: Obj) -> int | None:
+    """The completion index an Indexed Job's pod carries (annotation, as upstream)."""
+    value = ((pod.get("metadata") or {}).get("annotations") or {}).get(INDEX_KEY)
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+def completed_indexes(pods: list[Obj], status: Obj, completions: int) -> set[int]:
+    """Indexes of Succeeded pods, with those already recorded in the status (pods of
+    finished indexes may be gone)."""
+    done = parse_intervals(str(status.get("completedIndexes") or ""))
+    for pod in pods:
+        index = pod_index(pod)
+        if pod_phase(pod) == "Succeeded" and index is not None:
+            done.add(index)
+    return {i for i in done if i < completions}
+
+
+def format_intervals(indexes: set[int]) -> str:
+    """`status.completedIndexes`: sorted, runs as `first-last` (`"0-2,4"`)."""
+    parts: list[str] = []
+    ordered = sorted(indexes)
+    start = prev = ordered[0]
+    for i in [*ordered[1:], None]:
+        if i is not None and i == prev + 1:
+            prev = i
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if i is not None:
+            start = prev = i
+    return ",".join(parts)
+
+
+def parse_intervals(text: str) -> set[int]:
+    found: set[int] = set()
+    for part in filter(None, text.split(",")):
+        first, _, last = part.partition("-")
+        if first.isdigit() and (not last or last.isdigit()):
+            found.update(range(int(first), int(last or first) + 1))
+    return found
+
+
+def create_indexed_pods(
+    ctx: ControllerContext, job: Obj, active: list[Obj], done: set[int], count: int
+) -> list[Obj]:
+    """Pods for the lowest indexes neither completed nor running: named
+    `<job>-<index>-<random>`, with the index as annotation and label
+    `batch.kubernetes.io/job-completion-index`, `JOB_COMPLETION_INDEX` in every
+    container's environment and hostname `<job>-<index>` (pkg/controller/job
+    indexed_job_utils.go)."""
+    completions = int((job.get("spec") or {}).get("completions") or 0)
+    running = {pod_index(p) for p in active}
+    pending = [i for i in range(completions) if i not in done and i not in running]
+    template = (job.get("spec") or {}).get("template") or {}
+    created: list[Obj] = []
+    for index in pending[: max(count, 0)]:
+        pod = pod_from_template(
+            template,
+            namespace_of(job),
+            owner_reference(job, "batch/v1", "Job"),
+            generate_name=f"{name_of(job)}-{index}-",
+        )
+        meta = pod["metadata"]
+        meta.setdefault("annotations", {})[INDEX_KEY] = str(index)
+        meta.setdefault("labels", {})[INDEX_KEY] = str(index)
+        spec = pod["spec"]
+        spec.setdefault("hostname", f"{name_of(job)}-{index}")
+        env_ref = {"fieldRef": {"fieldPath": f"metadata.annotations['{INDEX_KEY}']"}}
+        for container in [*spec.get("initContainers", []), *spec.get("containers", [])]:
+            env = container.setdefault("env", [])
+            if not any(e.get("name") == INDEX_ENV for e in env):
+                env.append({"name": INDEX_ENV, "valueFrom": env_ref})
+        made = create_pod(ctx, job, pod, "Job", COMPONENT)
+        if made is None:
+            break
+        created.append(made)
+    return created
 
 
 def _set(conditions: list[Obj], kind: str, reason: tuple[str, str], now: str) -> list[Obj]:

@@ -40,6 +40,7 @@ _QUIET_KINDS = {("", "events"), ("coordination.k8s.io", "leases")}
 
 def _registry() -> dict[str, Callable[[], Controller]]:
     from app.sim.controllers.cronjob import CronJobController
+    from app.sim.controllers.csr import CSRSigningController
     from app.sim.controllers.daemonset import DaemonSetController
     from app.sim.controllers.deployment import DeploymentController
     from app.sim.controllers.disruption import DisruptionController
@@ -52,7 +53,7 @@ def _registry() -> dict[str, Callable[[], Controller]]:
     from app.sim.controllers.namespace import NamespaceController
     from app.sim.controllers.nodelifecycle import NodeLifecycleController, TaintEvictionController
     from app.sim.controllers.podgc import PodGarbageCollector
-    from app.sim.controllers.replicaset import ReplicaSetController
+    from app.sim.controllers.replicaset import ReplicaSetController, ReplicationManager
     from app.sim.controllers.resourcequota import ResourceQuotaController
     from app.sim.controllers.rootca import RootCAPublisher
     from app.sim.controllers.serviceaccount import ServiceAccountController
@@ -80,6 +81,8 @@ def _registry() -> dict[str, Callable[[], Controller]]:
         "horizontal-pod-autoscaler-controller": HorizontalPodAutoscalerController,
         "deployment-controller": DeploymentController,
         "replicaset-controller": ReplicaSetController,
+        "replicationcontroller-controller": ReplicationManager,
+        "certificatesigningrequest-signing-controller": CSRSigningController,
         "daemonset-controller": DaemonSetController,
         "statefulset-controller": StatefulSetController,
         "persistentvolume-binder-controller": PersistentVolumeBinder,
@@ -106,6 +109,8 @@ ALIASES = {
     "horizontalpodautoscaling": "horizontal-pod-autoscaler-controller",
     "deployment": "deployment-controller",
     "replicaset": "replicaset-controller",
+    "replicationcontroller": "replicationcontroller-controller",
+    "csrsigning": "certificatesigningrequest-signing-controller",
     "daemonset": "daemonset-controller",
     "statefulset": "statefulset-controller",
     "persistentvolume-binder": "persistentvolume-binder-controller",
@@ -130,10 +135,6 @@ KNOWN_ELSEWHERE = frozenset(
         "serviceaccount-token",
         "endpointslice-mirroring-controller",
         "endpointslicemirroring",
-        "replicationcontroller-controller",
-        "replicationcontroller",
-        "certificatesigningrequest-signing-controller",
-        "csrsigning",
         "certificatesigningrequest-approving-controller",
         "csrapproving",
         "certificatesigningrequest-cleaner-controller",

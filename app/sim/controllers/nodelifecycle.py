@@ -114,6 +114,8 @@ class NodeLifecycleController:
 
     def __init__(self, grace_seconds: int = NODE_MONITOR_GRACE_SECONDS) -> None:
         self.grace_seconds = grace_seconds
+        # Nodes this controller process has seen (each gets RegisteredNode once).
+        self.registered: set[str] = set()
 
     def reconcile(self, ctx: ControllerContext) -> None:
         leases = {
@@ -121,6 +123,15 @@ class NodeLifecycleController:
             for lease in ctx.client.list("coordination.k8s.io", "leases", "kube-node-lease")
         }
         for node in ctx.client.list("", "nodes"):
+            if name_of(node) not in self.registered:
+                # node_lifecycle_controller.go: recordNodeEvent(..., "RegisteredNode").
+                self.registered.add(name_of(node))
+                name = name_of(node)
+                ctx.events.for_component("node-controller").normal(
+                    node,
+                    "RegisteredNode",
+                    f"Node {name} event: Registered Node {name} in Controller",
+                )
             try:
                 self.sync(ctx, node, leases.get(name_of(node)))
             except ApiError:

@@ -112,30 +112,36 @@ def delete_pod(ctx: ControllerContext, owner: Obj, pod: Obj, component: str) -> 
 class ReplicaSetController:
     name = "replicaset-controller"
     watches = frozenset({("apps", "replicasets"), ("", "pods")})
+    # What this controller manages (the ReplicationManager reuses it for core/v1).
+    resource = ("apps", "replicasets")
+    api_version, kind, component = "apps/v1", "ReplicaSet", COMPONENT
 
     def reconcile(self, ctx: ControllerContext) -> None:
         sync_per_namespace(
-            ctx, ctx.client.list("apps", "replicasets"), [("", "pods")], self.sync, "replicaset"
+            ctx, ctx.client.list(*self.resource), [("", "pods")], self.sync, self.kind.lower()
         )
+
+    def selector(self, spec: Obj) -> LabelSelector:
+        return selector_from_object(spec.get("selector"))
 
     def sync(self, ctx: ControllerContext, rs: Obj, all_pods: list[Obj]) -> None:
         spec = rs.get("spec") or {}
         try:
-            selector = selector_from_object(spec.get("selector"))
+            selector = self.selector(spec)
         except ApiError:
             return
-        pods = claim(ctx, rs, selector, all_pods, ("", "pods"), "apps/v1", "ReplicaSet")
+        pods = claim(ctx, rs, selector, all_pods, ("", "pods"), self.api_version, self.kind)
         active = [p for p in pods if pod_active(p)]
         if not deleting(rs):
             want = int(spec.get("replicas", 1) or 0)
             diff = len(active) - want
             if diff < 0:
                 count = min(-diff, BURST_REPLICAS)
-                active += create_pods(ctx, rs, "apps/v1", "ReplicaSet", count, COMPONENT)
+                active += create_pods(ctx, rs, self.api_version, self.kind, count, self.component)
             elif diff > 0:
                 doomed = sorted(active, key=deletion_order)[: min(diff, BURST_REPLICAS)]
                 for pod in doomed:
-                    delete_pod(ctx, rs, pod, COMPONENT)
+                    delete_pod(ctx, rs, pod, self.component)
                 gone = {uid_of(p) for p in doomed}
                 active = [p for p in active if uid_of(p) not in gone]
         self.update_status(ctx, rs, active, selector)
@@ -168,4 +174,21 @@ class ReplicaSetController:
         old = rs.get("status") or {}
         if old.get("conditions"):
             status["conditions"] = old["conditions"]
-        write_status(ctx, ("apps", "replicasets"), rs, status)
+        write_status(ctx, self.resource, rs, status)
+
+
+class ReplicationManager(ReplicaSetController):
+    """The ReplicationController controller (pkg/controller/replication): the
+    ReplicaSet controller over core/v1 ReplicationControllers, whose selector is a plain
+    label map (defaulted from the template's labels)."""
+
+    name = "replicationcontroller-controller"
+    watches = frozenset({("", "replicationcontrollers"), ("", "pods")})
+    resource = ("", "replicationcontrollers")
+    api_version, kind, component = "v1", "ReplicationController", "replication-controller"
+
+    def selector(self, spec: Obj) -> LabelSelector:
+        labels = spec.get("selector") or (
+            ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        )
+        return selector_from_object({"matchLabels": labels})

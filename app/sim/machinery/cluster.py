@@ -18,7 +18,7 @@ from app.sim.machinery.clock import Clock, ManualClock, WallClock, parse_time, r
 from app.sim.machinery.metrics import MetricsCache
 from app.sim.machinery.resources import ResourceRegistry, ResourceType, shared_builtin_registry
 from app.sim.machinery.store import ObjectStore
-from app.sim.machinery.tls import KeyPair, issue_client_cert
+from app.sim.machinery.tls import KeyPair, default_service_account_key, issue_client_cert
 from app.sim.machinery.watch import DELETED, WatchEvent
 
 ADMIN_USER = "kubernetes-admin"
@@ -52,6 +52,8 @@ class ClusterAuth:
     # Serial numbers of client certificates issued for this cluster: a certificate
     # signed by the shared server CA only authenticates on the cluster it was made for.
     client_cert_serials: set[int] = field(default_factory=set)
+    # The service-account signing key (RSA PEM, `sa.key`): tokens are RS256 JWTs.
+    sa_key: str = ""
 
     def __post_init__(self) -> None:
         self.tokens.setdefault(self.admin_token, TokenUser(ADMIN_USER, ADMIN_GROUPS))
@@ -62,6 +64,13 @@ class ClusterAuth:
         all_groups = tuple(dict.fromkeys([*groups, "system:authenticated"]))
         self.tokens[token] = TokenUser(user, all_groups, uid)
         return token
+
+    def service_account_key(self) -> str:
+        """The key service-account tokens are signed with (the process default until
+        one is stored; kept in snapshots so tokens stay verifiable)."""
+        if not self.sa_key:
+            self.sa_key = default_service_account_key()
+        return self.sa_key
 
     def issue_client_cert(self, user: str, groups: tuple[str, ...] = ()) -> KeyPair:
         """A client certificate (CN=user, O=groups) valid for this cluster only.
@@ -80,6 +89,7 @@ class ClusterAuth:
                 for t, u in self.tokens.items()
             },
             "clientCertSerials": sorted(self.client_cert_serials),
+            "serviceAccountKey": self.service_account_key(),
         }
 
     def load(self, data: dict[str, Any]) -> None:
@@ -90,6 +100,7 @@ class ClusterAuth:
         }
         self.tokens.setdefault(self.admin_token, TokenUser(ADMIN_USER, ADMIN_GROUPS))
         self.client_cert_serials = set(data.get("clientCertSerials", []))
+        self.sa_key = data.get("serviceAccountKey") or self.sa_key
 
 
 def crd_resource_types(crd: dict[str, Any]) -> list[ResourceType]:

@@ -325,6 +325,51 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _rt("scheduling.k8s.io", "PriorityClass", "priorityclasses", False, ("pc",)),
     # storage.k8s.io
     _rt("storage.k8s.io", "StorageClass", "storageclasses", False, ("sc",)),
+    _rt("storage.k8s.io", "CSIDriver", "csidrivers", False),
+    _rt("storage.k8s.io", "CSINode", "csinodes", False),
+    _rt("storage.k8s.io", "VolumeAttachment", "volumeattachments", False, subresources=("status",)),
+    # certificates.k8s.io: a signer controller signs approved CSRs (controllers/csr.py)
+    _rt(
+        "certificates.k8s.io",
+        "CertificateSigningRequest",
+        "certificatesigningrequests",
+        False,
+        ("csr",),
+        subresources=("approval", "status"),
+    ),
+    # flowcontrol.apiserver.k8s.io: stored (upstream's defaults listed), not enforced
+    _rt(
+        "flowcontrol.apiserver.k8s.io",
+        "FlowSchema",
+        "flowschemas",
+        False,
+        subresources=("status",),
+    ),
+    _rt(
+        "flowcontrol.apiserver.k8s.io",
+        "PriorityLevelConfiguration",
+        "prioritylevelconfigurations",
+        False,
+        subresources=("status",),
+    ),
+    # node.k8s.io
+    _rt("node.k8s.io", "RuntimeClass", "runtimeclasses", False),
+    # admissionregistration.k8s.io policies: stored, CEL is not evaluated
+    _rt(
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicy",
+        "validatingadmissionpolicies",
+        False,
+        categories=_API_EXT,
+        subresources=("status",),
+    ),
+    _rt(
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicyBinding",
+        "validatingadmissionpolicybindings",
+        False,
+        categories=_API_EXT,
+    ),
 )
 
 # Subresources and the kind their body has (upstream: pods/binding takes a Binding,

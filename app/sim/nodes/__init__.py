@@ -108,6 +108,7 @@ class ClusterNodes:
                 api_ip=api_ip,
                 bad_images=self.bad_images,
                 on_etcd_restore=self._restore_store,
+                sa_key=self._service_account_key(),
             )
             self.agents[name].run_one_shot = self._run_one_shot
             self.agents[name].serving_cert = self._serving_cert
@@ -212,14 +213,24 @@ class ClusterNodes:
         container: str | None = None,
         previous: bool = False,
         tail: int | None = None,
+        since: float | None = None,
+        timestamps: bool = False,
     ) -> str:
-        """`kubectl logs` text for a pod on any node; LogError (a 400 upstream) when
-        it cannot be answered."""
+        """`kubectl logs` text for a pod on any node (lines from epoch second `since`,
+        with their times when `timestamps`); LogError (a 400 upstream) when it cannot
+        be answered."""
         with self.lock:
-            return self._logs(namespace, pod, container, previous, tail)
+            return self._logs(namespace, pod, container, previous, tail, since, timestamps)
 
     def _logs(
-        self, namespace: str, pod: str, container: str | None, previous: bool, tail: int | None
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None,
+        previous: bool,
+        tail: int | None,
+        since: float | None = None,
+        timestamps: bool = False,
     ) -> str:
         obj = self.store.get("", "pods", namespace, pod)
         if obj is None:
@@ -232,7 +243,11 @@ class ClusterNodes:
             raise LogError(
                 f'container "{name}" in pod "{pod}" is waiting to start: ContainerCreating'
             )
-        return agent.logs(namespace, pod, container, previous, tail)
+        return agent.logs(namespace, pod, container, previous, tail, since, timestamps)
+
+    def _service_account_key(self) -> str:
+        auth = getattr(self.cluster, "auth", None)
+        return auth.service_account_key() if auth is not None else ""
 
     def component_running(self, name: str) -> bool:
         """Whether a control-plane component (kube-scheduler, ...) runs on some node."""

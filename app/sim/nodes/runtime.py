@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from app.sim.nodes import registry
+
 # Image repositories a node can pull whose default process is a long-running server:
 # repository (last path element) -> (listening ports, startup log lines).
 SERVER_IMAGES: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
@@ -85,25 +87,6 @@ IMAGE_SIZES: dict[str, int] = {
     "nginx": 72_320_000,
     "busybox": 2_160_000,
 }
-# Repositories under registry.k8s.io that exist; a misspelt one fails to pull.
-K8S_REGISTRY_REPOS = frozenset(
-    {
-        "kube-apiserver",
-        "kube-controller-manager",
-        "kube-scheduler",
-        "kube-proxy",
-        "etcd",
-        "pause",
-        "coredns/coredns",
-        "coredns",
-        "e2e-test-images/agnhost",
-        "echoserver",
-        "metrics-server/metrics-server",
-        "ingress-nginx/controller",
-        "busybox",
-    }
-)
-_VERSION_TAG = re.compile(r"^v?\d+\.\d+\.\d+(-\d+)?$|^\d+\.\d+(\.\d+)?(-\d+)?$|^v\d+\.\d+\.\d+$")
 # A reference is lower-case (repository) with an optional tag/digest (distribution's
 # reference grammar, simplified).
 _REFERENCE = re.compile(
@@ -170,20 +153,24 @@ def invalid_image_reason(image: str) -> str | None:
 
 def pull_error(image: str, bad_images: set[str]) -> str | None:
     """Why pulling `image` fails (containerd's message through CRI), or None when the
-    registry has it. Images the lab marks bad and misspelt registry.k8s.io
-    repositories or tags do not exist."""
+    registry has it: images the lab marks bad, and what `registry.lookup` says the
+    registries do not hold (misspelt repositories, unpublished tags)."""
     ref = normalize_image(image)
     repo, tag = split_image(ref)
-    missing = ref in {normalize_image(b) for b in bad_images} or image in bad_images
-    if repo.startswith("registry.k8s.io/"):
-        short = repo[len("registry.k8s.io/") :]
-        if short not in K8S_REGISTRY_REPOS or (
-            short.startswith("kube-") and not _VERSION_TAG.match(tag)
-        ):
-            missing = True
-    if not missing:
+    verdict = registry.lookup(repo, tag)
+    if ref in {normalize_image(b) for b in bad_images} or image in bad_images:
+        verdict = verdict or "not found"
+    if verdict is None:
         return None
-    # containerd's wording for a reference the registry does not know.
+    if verdict == "denied":
+        # Docker Hub's answer for a repository it does not have (or a private one).
+        return (
+            f'rpc error: code = Unknown desc = failed to pull and unpack image "{ref}": '
+            f'failed to resolve reference "{ref}": pull access denied, repository does '
+            "not exist or may require authorization: server message: insufficient_scope: "
+            "authorization failed"
+        )
+    # containerd's wording for a tag (or registry.k8s.io repository) the registry lacks.
     return (
         f'rpc error: code = NotFound desc = failed to pull and unpack image "{ref}": '
         f'failed to resolve reference "{ref}": {ref}: not found'
@@ -261,6 +248,12 @@ class Program:
     def lines_until(self, started: float, elapsed: float, limit: int = 5000) -> list[str]:
         """The log lines written in the first `elapsed` seconds of a process started
         at epoch second `started`."""
+        return [line for _, line in self.timed_lines_until(started, elapsed, limit)]
+
+    def timed_lines_until(
+        self, started: float, elapsed: float, limit: int = 5000
+    ) -> list[tuple[float, str]]:
+        """`lines_until` with the epoch second each line was written."""
         out = [(o, klog_line(sev, text, started + o)) for o, sev, text in self.logs if o <= elapsed]
         if self.repeat is not None:
             start, period, lines = self.repeat
@@ -274,7 +267,7 @@ class Program:
                 t += period
                 count += 1
             out.sort(key=lambda pair: pair[0])
-        return [line for _, line in out][-limit:]
+        return [(started + offset, line) for offset, line in out][-limit:]
 
     def render(self, text: str, moment: float, turn: int) -> str:
         """A loop's text at `moment` (epoch seconds) on its turn `turn` (from 0)."""

@@ -42,6 +42,9 @@ class CommandResult:
 
 
 OPERATORS = {"|", "&&", "||", ";"}
+# Marks a descriptor digit written against a redirect (`2>`, `1>&2`), see `_tokens`.
+FD_MARK = "\ue000"
+_FD_BEFORE_REDIRECT = re.compile(r"(^|[\s;&|(])([12])(?=>)")
 
 
 class UsageError(Exception):
@@ -175,7 +178,11 @@ class NodeShell:
         return fail(f"bash: {name}: command not found", 127)
 
     def _tokens(self, line: str) -> list[str]:
+        # `2>` names a descriptor only when the digit touches the operator (`echo 2 >&2`
+        # prints "2" to stderr): mark such digits before shlex splits them off.
+        line = _FD_BEFORE_REDIRECT.sub(lambda m: f"{m.group(1)}{FD_MARK}{m.group(2)}", line)
         lexer = shlex.shlex(line, posix=True, punctuation_chars="|&;<>")
+        lexer.wordchars += FD_MARK
         lexer.whitespace_split = True
         lexer.commenters = "#"
         return list(lexer)
@@ -245,8 +252,8 @@ class NodeShell:
             w = words[i]
             if w in (">", ">>", "<", ">&", "&>"):
                 fd = "1"
-                if args and args[-1] in ("1", "2") and w != "<":
-                    fd = args.pop()
+                if args and args[-1] in (f"{FD_MARK}1", f"{FD_MARK}2") and w != "<":
+                    fd = args.pop().removeprefix(FD_MARK)
                 if i + 1 >= len(words):
                     return fail("bash: syntax error near unexpected token `newline'", 2)
                 target = words[i + 1]
@@ -260,6 +267,7 @@ class NodeShell:
                 continue
             args.append(w)
             i += 1
+        args = [a.replace(FD_MARK, "") for a in args]
         env = dict(self.env)
         while args and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", args[0]):
             name, _, value = args.pop(0).partition("=")

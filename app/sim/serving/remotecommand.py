@@ -257,6 +257,8 @@ async def _exec(
         return
     if session.options["stdin"] and _interactive(argv):
         code = await _shell_session(session, shell)
+    elif session.options["stdin"] and _streaming_cat(argv):
+        code = await _echo_stdin(session)
     else:
         stdin = await session.read_stdin() if session.options["stdin"] else b""
         line = " ".join(shlex.quote(a) for a in argv)
@@ -264,6 +266,24 @@ async def _exec(
         await session.out(out, STDOUT)
         await session.out(err, STDERR)
     await session.status(exit_status(code, argv))
+
+
+def _streaming_cat(argv: list[str]) -> bool:
+    """`cat` over standard input (`cat`, `sh -c cat`): echoed chunk by chunk as the
+    real process does, so a client reads each line back before closing stdin."""
+    return argv == ["cat"] or (len(argv) == 3 and argv[0] in _SHELLS and argv[1:] == ["-c", "cat"])
+
+
+async def _echo_stdin(session: _Session) -> int:
+    while True:
+        item = await session.receive()
+        if item is None:
+            return 0
+        channel, payload = item
+        if channel == STDIN:
+            await session.out(payload, STDOUT)
+        elif channel == CLOSE and payload[:1] == bytes([STDIN]):
+            return 0
 
 
 def _prompt(shell: ContainerShell) -> bytes:

@@ -173,3 +173,42 @@ def test_error_status_body_is_serialised_like_upstream(sim_cluster, tmp_path) ->
         b'"message":"configmaps \\"nope\\" not found","reason":"NotFound",'
         b'"details":{"name":"nope","kind":"configmaps"},"code":404}\n'
     )
+
+
+def test_cat_echoes_stdin_until_the_channel_closes(core) -> None:
+    # v5.channel.k8s.io: the client reads each line back, then half-closes stdin
+    # (channel 255 naming channel 0) and `cat` exits 0, as in the client's own e2e suite.
+    resp = stream(
+        core.connect_post_namespaced_pod_exec,
+        "client",
+        "default",
+        command=["/bin/sh", "-c", "cat"],
+        stderr=True,
+        stdin=True,
+        stdout=True,
+        tty=False,
+        _preload_content=False,
+    )
+    assert resp.subprotocol == "v5.channel.k8s.io"
+    resp.write_stdin("test-close\n")
+    assert resp.readline_stdout(timeout=5) == "test-close"
+    resp.close_channel(0)
+    resp.run_forever(timeout=10)
+    assert not resp.is_open() and resp.returncode == 0
+
+
+def test_binary_exec_output_comes_back_byte_for_byte(core) -> None:
+    import gzip
+
+    packed = stream(
+        core.connect_get_namespaced_pod_exec,
+        "client",
+        "default",
+        command=["/bin/sh", "-c", 'echo -n "This is a test string" | gzip'],
+        stderr=False,
+        stdin=False,
+        stdout=True,
+        tty=False,
+        binary=True,
+    )
+    assert gzip.decompress(packed) == b"This is a test string"

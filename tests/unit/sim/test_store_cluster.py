@@ -39,9 +39,12 @@ def test_bootstrap_shape() -> None:
     assert worker["status"]["allocatable"]["pods"] == "110"
     namespaces = [n["metadata"]["name"] for n in store.list("", "namespaces")[0]]
     assert namespaces == ["default", "kube-node-lease", "kube-public", "kube-system"]
-    # A default account per namespace, plus kube-proxy's, CoreDNS's and metrics-server's
-    # (the add-ons).
-    assert len(store.list("", "serviceaccounts")[0]) == 7
+    # A default account per namespace, kube-proxy's, CoreDNS's and metrics-server's (the
+    # add-ons), and one per controller in kube-system (kube-controller-manager's
+    # bootstrap policy).
+    from app.sim.machinery.kubeadm_rbac import CONTROLLERS
+
+    assert len(store.list("", "serviceaccounts")[0]) == 7 + len(CONTROLLERS)
     assert store.get("apps", "daemonsets", "kube-system", "kube-proxy")
     assert store.get("apps", "deployments", "kube-system", "coredns")
     assert store.get("apps", "deployments", "kube-system", "metrics-server")

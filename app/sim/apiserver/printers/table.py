@@ -18,6 +18,7 @@ from app.sim.apiserver.printers.autoscaling import (
     _node_metrics_row,
     _pod_metrics_row,
 )
+from app.sim.apiserver.printers.apis import PRINTERS as API_PRINTERS
 from app.sim.apiserver.printers.cluster import (
     BINDING_COLUMNS,
     CONTROLLERREVISION_COLUMNS,
@@ -155,6 +156,7 @@ PRINTERS: dict[tuple[str, str], tuple[list[Column], RowFunc]] = {
         WEBHOOK_COLUMNS,
         _webhook_row,
     ),
+    **API_PRINTERS,
 }
 
 

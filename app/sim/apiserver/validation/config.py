@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 
 from app.sim.apiserver.validation.names import (
     CONFIG_KEY,
@@ -13,6 +14,7 @@ from app.sim.apiserver.validation.names import (
     forbidden_field,
     immutable,
     invalid_value,
+    required,
 )
 from app.sim.machinery.errors import FieldCause
 
@@ -71,3 +73,64 @@ def _config_data(causes: list[FieldCause], obj: dict, old: dict | None, secret: 
             )
     if secret and old is not None and old.get("type") and obj.get("type") != old.get("type"):
         causes.append(immutable("type", obj.get("type")))
+
+
+# Keys each built-in Secret type requires (pkg/apis/core/validation ValidateSecret).
+_DOCKER_JSON = {
+    "kubernetes.io/dockercfg": ".dockercfg",
+    "kubernetes.io/dockerconfigjson": ".dockerconfigjson",
+}
+
+
+def _secret_bytes(obj: dict, key: str) -> bytes | None:
+    """The value of `key` as the API sees it after stringData is merged into data."""
+    string_data = obj.get("stringData")
+    if isinstance(string_data, dict) and isinstance(string_data.get(key), str):
+        return str(string_data[key]).encode()
+    data = obj.get("data")
+    if not isinstance(data, dict) or key not in data:
+        return None
+    try:
+        return base64.b64decode(str(data[key] or ""), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def _json_error(raw: bytes) -> str | None:
+    """encoding/json's error for a payload that is not a JSON object, else None."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        text = raw.decode("utf-8", "replace").strip()
+        if not text:
+            return "unexpected end of JSON input"
+        return f"invalid character {text[0]!r} looking for beginning of value"
+    if value is None or isinstance(value, dict):
+        return None
+    go_type = {list: "array", str: "string", bool: "bool"}.get(type(value), "number")
+    return f"json: cannot unmarshal {go_type} into Go value of type map[string]interface {{}}"
+
+
+def secret_type(causes: list[FieldCause], obj: dict) -> None:
+    """The keys a typed Secret must hold, with upstream's field paths."""
+    kind = obj.get("type")
+    have = lambda key: _secret_bytes(obj, key) is not None  # noqa: E731
+    if kind == "kubernetes.io/service-account-token":
+        annotations = (obj.get("metadata") or {}).get("annotations") or {}
+        if not annotations.get("kubernetes.io/service-account.name"):
+            causes.append(required("metadata.annotations[kubernetes.io/service-account.name]"))
+    elif kind in _DOCKER_JSON:
+        key = _DOCKER_JSON[str(kind)]
+        raw = _secret_bytes(obj, key)
+        if raw is None:
+            causes.append(required(f"data[{key}]"))
+        elif (error := _json_error(raw)) is not None:
+            causes.append(invalid_value(f"data[{key}]", "<secret contents redacted>", error))
+    elif kind == "kubernetes.io/basic-auth":
+        if not have("username") and not have("password"):
+            causes.extend([required("data[username]"), required("data[password]")])
+    elif kind == "kubernetes.io/ssh-auth":
+        if not _secret_bytes(obj, "ssh-privatekey"):
+            causes.append(required("data[ssh-privatekey]"))
+    elif kind == "kubernetes.io/tls":
+        causes.extend(required(f"data[{key}]") for key in ("tls.crt", "tls.key") if not have(key))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.sim.apiserver.validation.autoscaling import validate_hpa
-from app.sim.apiserver.validation.config import _config_data
+from app.sim.apiserver.validation.config import _config_data, secret_type
 from app.sim.apiserver.validation.custom import validate_against_schema
 from app.sim.apiserver.validation.decoding import check_types, check_unknown_fields
 from app.sim.apiserver.validation.metadata import _metadata, _metadata_update
@@ -124,6 +124,7 @@ def validate_object(
         _config_data(causes, obj, old, secret=False)
     elif key == ("", "Secret"):
         _config_data(causes, obj, old, secret=True)
+        secret_type(causes, obj)
     elif key in (
         ("rbac.authorization.k8s.io", "Role"),
         ("rbac.authorization.k8s.io", "ClusterRole"),

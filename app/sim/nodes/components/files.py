@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from app.sim.machinery import safe_yaml
+from app.sim.machinery.tls import public_key_pem
 from app.sim.nodes.components.layout import (
     API_PORT,
     CA_VALIDITY,
@@ -230,9 +231,10 @@ WantedBy=multi-user.target
 
 
 def node_files(
-    node: str, node_ip: str, api_ip: str, control_plane: bool, now: datetime
+    node: str, node_ip: str, api_ip: str, control_plane: bool, now: datetime, sa_key: str = ""
 ) -> dict[str, str]:
-    """Every file a fresh kubeadm node starts with (path -> content)."""
+    """Every file a fresh kubeadm node starts with (path -> content); `sa_key` is the
+    cluster's service-account signing key (`sa.key`, its public half `sa.pub`)."""
     server = f"https://{api_ip}:{API_PORT}"
     ca_after = now + CA_VALIDITY
     ca = cert_pem("kubernetes", "kubernetes", now, ca_after)
@@ -274,9 +276,11 @@ def node_files(
         issuer = dict(CA_CERTS)[ca]
         files[f"{PKI_DIR}/{stem}.crt"] = cert_pem(subject, issuer, now, now + CERT_VALIDITY)
         files[f"{PKI_DIR}/{stem}.key"] = key_pem()
-    files[f"{PKI_DIR}/sa.key"] = key_pem()
+    files[f"{PKI_DIR}/sa.key"] = sa_key or key_pem()
     files[f"{PKI_DIR}/sa.pub"] = (
-        "-----BEGIN PUBLIC KEY-----\nc2ltdWxhdGVk\n-----END PUBLIC KEY-----\n"
+        public_key_pem(sa_key)
+        if sa_key
+        else "-----BEGIN PUBLIC KEY-----\nc2ltdWxhdGVk\n-----END PUBLIC KEY-----\n"
     )
     for name, user in KUBECONFIG_CERTS:
         client = cert_pem(user, "kubernetes", now, now + CERT_VALIDITY)

@@ -22,6 +22,7 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from app.sim.machinery.clock import rfc3339
+from app.sim.nodes.containers import tools  # noqa: F401  (registers gzip, uptime)
 from app.sim.nodes.containers.images import PROFILES, ImageProfile, profile_for
 from app.sim.nodes.containers.shell import ContainerContext, ContainerShell, decode, encode
 from app.sim.nodes.dataplane import Client, resolv_conf_for

@@ -83,6 +83,7 @@ class NodeAgent(
         bad_images: set[str] | None = None,
         on_etcd_restore: Callable[[dict[str, Any]], None] | None = None,
         joined: bool = True,
+        sa_key: str = "",
     ) -> None:
         self.store = store
         self.clock = clock
@@ -99,7 +100,7 @@ class NodeAgent(
         self.on_etcd_restore = on_etcd_restore
         now = clock.now()
         self.fs = VirtualFS()
-        files = components.node_files(node_name, node_ip, api_ip, control_plane, now)
+        files = components.node_files(node_name, node_ip, api_ip, control_plane, now, sa_key)
         files.update(packages.initial_files())
         if not joined:
             # kubeadm join writes these; until then the kubelet crash-loops on the

@@ -103,8 +103,12 @@ class EventsAndLogs(AgentState):
         container: str | None = None,
         previous: bool = False,
         tail: int | None = None,
+        since: float | None = None,
+        timestamps: bool = False,
     ) -> str:
-        """A container's log as `kubectl logs` prints it. Raises LogError with the
+        """A container's log as `kubectl logs` prints it: lines written at or after
+        epoch second `since`, the last `tail` of them, each after its RFC3339 time with
+        nanoseconds when `timestamps` (the kubelet's format). Raises LogError with the
         API server's message when the pod or container is unknown here, or when
         `previous` is asked for a container that never restarted."""
         rt = self.find_pod(namespace, pod)
@@ -139,27 +143,41 @@ class EventsAndLogs(AgentState):
                 raise LogError(
                     f'container "{container}" in pod "{pod}" is waiting to start: {reason}'
                 )
-        lines = self.container_output(rt, slot, rec, now)
+        timed = self.container_timed_output(rt, slot, rec, now)
+        if since is not None:
+            timed = [(t, line) for t, line in timed if t >= since]
         if tail is not None and tail >= 0:
-            lines = lines[-tail:] if tail else []
-        return "".join(line + "\n" for line in lines)
+            timed = timed[-tail:] if tail else []
+        if timestamps:
+            return "".join(f"{log_timestamp(t)} {line}\n" for t, line in timed)
+        return "".join(line + "\n" for _, line in timed)
 
     def container_lines(self, rec: ContainerRec, now: float) -> list[str]:
+        return [line for _, line in self.container_timed_lines(rec, now)]
+
+    def container_timed_lines(self, rec: ContainerRec, now: float) -> list[tuple[float, str]]:
         if rec.started is None:
             return []
         end = rec.finished if rec.finished is not None else now
-        return rec.prog().lines_until(rec.started, end - rec.started)
+        return rec.prog().timed_lines_until(rec.started, end - rec.started)
 
     def container_output(
         self, pod: PodRuntime, slot: Slot, rec: ContainerRec, now: float
     ) -> list[str]:
         """A container's log: its program's lines, then what its `tail -f` printed of
         the file it follows (the current container only)."""
-        lines = self.container_lines(rec, now)
+        return [line for _, line in self.container_timed_output(pod, slot, rec, now)]
+
+    def container_timed_output(
+        self, pod: PodRuntime, slot: Slot, rec: ContainerRec, now: float
+    ) -> list[tuple[float, str]]:
+        """`container_output` with each line's time (a followed file's lines carry the
+        time they are read: the file keeps no times)."""
+        timed = self.container_timed_lines(rec, now)
         follower = getattr(self, "follow_file", None)
         if rec is slot.current and rec.program.get("follows") and follower is not None:
-            lines += follower(pod, slot)
-        return lines
+            timed += [(now, line) for line in follower(pod, slot)]
+        return timed
 
     def stop_container(self, pod: PodRuntime, slot: Slot) -> None:
         """`crictl stop`: the runtime stops the container behind the kubelet's back;
@@ -285,3 +303,10 @@ class EventsAndLogs(AgentState):
         text = f"leaderelection.go:271] successfully acquired lease kube-system/{lease}"
         cur.program.setdefault("logs", []).append([offset, "I", text])
         cur.__dict__.pop("_program", None)
+
+
+def log_timestamp(epoch: float) -> str:
+    """The kubelet's log time (kuberuntime/logs: RFC3339 with nine fractional digits)."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    nanos = round((epoch - int(epoch)) * 1e9) % 1_000_000_000
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos:09d}Z"

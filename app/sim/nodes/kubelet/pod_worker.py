@@ -11,6 +11,7 @@ from typing import Any
 from app.sim.machinery.errors import ApiError
 from app.sim.network.addons import startup_failure
 from app.sim.nodes import components
+from app.sim.nodes.kubelet import admission
 from app.sim.nodes.kubelet.records import (
     MIRROR_ANNOTATION,
     PROBE_PERIOD,
@@ -20,6 +21,7 @@ from app.sim.nodes.kubelet.records import (
     Slot,
     _hex_id,
     _q,
+    _ts,
 )
 from app.sim.nodes.kubelet.state import AgentState
 from app.sim.nodes.runtime import (
@@ -59,7 +61,7 @@ class PodWorker(AgentState):
             pod = self.pods.get(uid)
             if pod is None:
                 phase = (obj.get("status") or {}).get("phase")
-                if phase in ("Succeeded", "Failed"):
+                if phase in ("Succeeded", "Failed") or self._rejected(obj, now):
                     continue
                 pod = PodRuntime(
                     key=uid,
@@ -84,6 +86,54 @@ class PodWorker(AgentState):
                 if pod.terminating_since is None:
                     self._begin_termination(pod, now, grace=0)
                 pod.terminated = True
+
+    def _rejected(self, obj: dict[str, Any], now: float) -> bool:
+        """Kubelet admission of a newly bound pod (admission.py); a rejected pod is
+        written Failed with the predicate's reason and gets a Warning event."""
+        owners = obj["metadata"].get("ownerReferences") or []
+        if any(ref.get("controller") for ref in owners):
+            # Upstream rejects these too and their controller replaces them at once, an
+            # endless stream of Failed pods; the simulator admits them instead.
+            return False
+        node = self.store.get("", "nodes", None, self.name)
+        if node is None:
+            return False
+        uid = obj["metadata"]["uid"]
+        others = [
+            o
+            for o in self._bound.values()
+            if o["metadata"]["uid"] != uid
+            and (o.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+            and (
+                o["metadata"]["uid"] in self.pods
+                or MIRROR_ANNOTATION in (o["metadata"].get("annotations") or {})
+            )
+        ]
+        verdict = admission.admit(obj, node, others)
+        if verdict is None:
+            return False
+        reason, message = verdict
+        meta = obj["metadata"]
+        probe = PodRuntime(
+            key=uid, namespace=meta.get("namespace") or "default", name=meta["name"], spec={}
+        )
+        self._event(probe, now, "Warning", reason, message)
+        obj["status"] = {
+            "phase": "Failed",
+            "reason": reason,
+            "message": f"Pod was rejected: {message}",
+            "qosClass": (obj.get("status") or {}).get("qosClass") or "BestEffort",
+            "startTime": _ts(now),
+        }
+        with contextlib.suppress(ApiError):
+            self.store.update("", "pods", obj)
+        self.journal(
+            now,
+            "I",
+            f'predicate.go:212] "Predicate failed on Pod" pod="{probe.namespace}/{probe.name}" '
+            f'err="{_q(message)}"',
+        )
+        return True
 
     def _apply_image_changes(self, pod: PodRuntime, spec: dict[str, Any], now: float) -> None:
         """A container's image is the one mutable part of a pod's containers: a new
@@ -400,6 +450,62 @@ class PodWorker(AgentState):
             f"{pod.namespace}/{claim}: {problem}"
         )
 
+    def _ensure_image(
+        self, pod: PodRuntime, slot: Slot, t: float, image: str, spec: dict[str, Any]
+    ) -> bool:
+        """The kubelet's image manager: pull per `imagePullPolicy` (Always pulls every
+        time, IfNotPresent only a missing image, Never never), with its events; False
+        when the container cannot start yet (ErrImagePull, ErrImageNeverPull)."""
+        ref = normalize_image(image)
+        policy = spec.get("imagePullPolicy") or "IfNotPresent"
+        present = ref in self.images
+        if policy == "Never" and not present:
+            message = f'Container image "{image}" is not present with pull policy of Never'
+            slot.waiting, slot.waiting_message = "ErrImageNeverPull", message
+            self._event(pod, t, "Warning", "ErrImageNeverPull", message, slot)
+            slot.next_try = t + BACKOFF_MAX
+            return False
+        if present and policy != "Always":
+            if slot.restarts == 0 and slot.current is None:
+                message = f'Container image "{image}" already present on machine'
+                self._event(pod, t, "Normal", "Pulled", message, slot)
+            return True
+        self._event(pod, t, "Normal", "Pulling", f'Pulling image "{image}"', slot)
+        error = pull_error(image, self.bad_images)
+        if error is not None:
+            self._pull_failed(pod, slot, t, image, error)
+            return False
+        size = self.images.setdefault(ref, IMAGE_SIZES.get(repository_name(ref), 20_000_000))
+        self._event(
+            pod,
+            t,
+            "Normal",
+            "Pulled",
+            f'Successfully pulled image "{image}" in 1.2s (1.2s including waiting). '
+            f"Image size: {size} bytes.",
+            slot,
+        )
+        return True
+
+    def _pull_failed(self, pod: PodRuntime, slot: Slot, t: float, image: str, error: str) -> None:
+        slot.pull_failures += 1
+        delay = min(BACKOFF_INITIAL * 2 ** (slot.pull_failures - 1), BACKOFF_MAX)
+        self._event(pod, t, "Warning", "Failed", f'Failed to pull image "{image}": {error}', slot)
+        self._event(pod, t, "Warning", "Failed", "Error: ErrImagePull", slot)
+        slot.waiting, slot.waiting_message = "ErrImagePull", error
+        # Between attempts the status reads ImagePullBackOff (set on the next step).
+        slot.next_try = t + delay
+        slot.probes = {}
+        slot.backoff = delay
+        self.journal(
+            t,
+            "E",
+            'pod_workers.go:1301] "Error syncing pod, skipping" '
+            f'err="failed to \\"StartContainer\\" for \\"{slot.name}\\" with '
+            f'ErrImagePull: \\"{_q(error)}\\"" pod="{pod.namespace}/{pod.name}" '
+            f'podUID="{pod.key}"',
+        )
+
     def _try_start(self, pod: PodRuntime, slot: Slot, t: float) -> None:
         spec = self._container_spec(pod, slot.name)
         image = str(spec.get("image") or "")
@@ -415,53 +521,8 @@ class PodWorker(AgentState):
             self._event(pod, t, "Warning", "InspectFailed", invalid, slot)
             slot.next_try = t + BACKOFF_MAX
             return
-        ref = normalize_image(image)
-        policy = spec.get("imagePullPolicy") or "IfNotPresent"
-        if ref not in self.images or policy == "Always":
-            error = pull_error(image, self.bad_images)
-            if error is not None:
-                slot.pull_failures += 1
-                delay = min(BACKOFF_INITIAL * 2 ** (slot.pull_failures - 1), BACKOFF_MAX)
-                self._event(pod, t, "Normal", "Pulling", f'Pulling image "{image}"', slot)
-                self._event(
-                    pod, t, "Warning", "Failed", f'Failed to pull image "{image}": {error}', slot
-                )
-                self._event(pod, t, "Warning", "Failed", "Error: ErrImagePull", slot)
-                slot.waiting, slot.waiting_message = "ErrImagePull", error
-                # Between attempts the status reads ImagePullBackOff (set on the next step).
-                slot.next_try = t + delay
-                slot.probes = {}
-                slot.backoff = delay
-                self.journal(
-                    t,
-                    "E",
-                    'pod_workers.go:1301] "Error syncing pod, skipping" '
-                    f'err="failed to \\"StartContainer\\" for \\"{slot.name}\\" with '
-                    f'ErrImagePull: \\"{_q(error)}\\"" pod="{pod.namespace}/{pod.name}" '
-                    f'podUID="{pod.key}"',
-                )
-                return
-            if ref not in self.images:
-                self._event(pod, t, "Normal", "Pulling", f'Pulling image "{image}"', slot)
-                self.images[ref] = IMAGE_SIZES.get(repository_name(ref), 20_000_000)
-                self._event(
-                    pod,
-                    t,
-                    "Normal",
-                    "Pulled",
-                    f'Successfully pulled image "{image}" in 1.2s (1.2s including waiting). '
-                    f"Image size: {self.images[ref]} bytes.",
-                    slot,
-                )
-        elif slot.restarts == 0 and slot.current is None:
-            self._event(
-                pod,
-                t,
-                "Normal",
-                "Pulled",
-                f'Container image "{image}" already present on machine',
-                slot,
-            )
+        if not self._ensure_image(pod, slot, t, image, spec):
+            return
         slot.pull_failures = 0
         config_error = self._config_error(pod, spec)
         if config_error is not None:
@@ -478,7 +539,7 @@ class PodWorker(AgentState):
         rec = ContainerRec(
             id=_hex_id(self.name, pod.key, slot.name, attempt, t),
             attempt=attempt,
-            image=ref,
+            image=normalize_image(image),
             created=t,
             started=t,
             program=prog.dump(),

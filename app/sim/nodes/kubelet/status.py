@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from app.sim.client.events import EventRecorder
 from app.sim.machinery.clock import rfc3339_micro
 from app.sim.machinery.errors import ApiError
 from app.sim.nodes.kubelet.records import (
@@ -83,6 +84,34 @@ class StatusReporter(AgentState):
         pid = self.services.units["kubelet"].pid
         self.services.log(now, "kubelet", "kubelet", _klog(now, severity, text, pid))
 
+    def _node_event(self, reason: str, message: str, warning: bool = False) -> None:
+        """An Event about this Node from the kubelet (the kubelet refers to its node
+        with the node's name as uid; node events live in `default`)."""
+        recorder = self.__dict__.get("_node_events")
+        if recorder is None:
+            recorder = EventRecorder(self.store, self.clock, "kubelet", host=self.name)
+            self.__dict__["_node_events"] = recorder
+        ref = {"kind": "Node", "metadata": {"name": self.name, "uid": self.name}}
+        recorder.record(ref, "Warning" if warning else "Normal", reason, message)
+
+    def _announce_start(self, ready: bool) -> None:
+        """What a starting kubelet records (kubelet.go, nodestatus setters): once per
+        kubelet process, in this order."""
+        pid = self.services.units["kubelet"].pid
+        if self.__dict__.get("_announced_pid") == pid:
+            return
+        self.__dict__["_announced_pid"] = pid
+        self._node_event("Starting", "Starting kubelet.")
+        for condition in (
+            "NodeHasSufficientMemory",
+            "NodeHasNoDiskPressure",
+            "NodeHasSufficientPID",
+        ):
+            self._node_event(condition, f"Node {self.name} status is now: {condition}")
+        self._node_event("NodeAllocatableEnforced", "Updated Node Allocatable limit across pods")
+        if ready:
+            self._node_event("NodeReady", f"Node {self.name} status is now: NodeReady")
+
     def _heartbeat(self, now: float) -> None:
         if now - self.last_lease >= LEASE_RENEW or self.last_lease == 0.0:
             self._renew_lease(now)
@@ -92,6 +121,15 @@ class StatusReporter(AgentState):
         if node is None:
             return
         ready = self.runtime_running()
+        was_ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in (node.get("status") or {}).get("conditions") or []
+        )
+        if self.__dict__.get("_announced_pid") != self.services.units["kubelet"].pid:
+            self._announce_start(ready)
+        elif ready != was_ready:
+            state = "NodeReady" if ready else "NodeNotReady"
+            self._node_event(state, f"Node {self.name} status is now: {state}")
         wanted = {
             "MemoryPressure": (
                 "False",

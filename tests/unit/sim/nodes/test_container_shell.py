@@ -227,3 +227,30 @@ def test_a_short_main_command_runs_in_the_container_shell(sim) -> None:
     sim.tick(2)
     assert sim.pod("sleeper")["status"]["phase"] == "Running"
     assert sim.nodes.logs("default", "sleeper") == "start\n"
+
+
+def test_gzip_round_trips_and_uptime_prints_one_line(sim) -> None:
+    import gzip
+
+    shell = _running(sim, "c9", image="busybox", command=["sleep", "3600"]).shell(
+        "default", "c9", "app"
+    )
+    packed = shell.run('echo -n "This is a test string" | gzip')
+    assert gzip.decompress(encode(packed.stdout)) == b"This is a test string"
+    shell.run("echo hello > /tmp/f && gzip /tmp/f")
+    assert not shell.fs.is_file("/tmp/f") and shell.fs.is_file("/tmp/f.gz")
+    assert shell.run("zcat /tmp/f.gz").stdout == "hello\n"
+    assert shell.run("gunzip /tmp/f.gz && cat /tmp/f").stdout == "hello\n"
+    assert shell.run("echo plain | gunzip").stderr == "gunzip: invalid magic\n"
+    uptime = shell.run("uptime").stdout
+    assert uptime.count("\n") == 1 and " up " in uptime and "load average:" in uptime
+
+
+def test_a_digit_apart_from_a_redirect_is_an_argument(sim) -> None:
+    shell = _running(sim, "c10", image="busybox", command=["sleep", "3600"]).shell(
+        "default", "c10", "app"
+    )
+    result = shell.run("echo test string 2 >&2")
+    assert (result.stdout, result.stderr) == ("", "test string 2\n")
+    result = shell.run("cat /nope 2>&1; echo 'a 2>b'")
+    assert result.stdout == "cat: /nope: No such file or directory\na 2>b\n"
