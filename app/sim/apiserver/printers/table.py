@@ -9,6 +9,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from app.sim.apiserver.printers.apis import PRINTERS as API_PRINTERS
 from app.sim.apiserver.printers.autoscaling import (
     API_SERVICE_COLUMNS,
     HPA_COLUMNS,
@@ -18,7 +19,6 @@ from app.sim.apiserver.printers.autoscaling import (
     _node_metrics_row,
     _pod_metrics_row,
 )
-from app.sim.apiserver.printers.apis import PRINTERS as API_PRINTERS
 from app.sim.apiserver.printers.cluster import (
     BINDING_COLUMNS,
     CONTROLLERREVISION_COLUMNS,
