@@ -274,7 +274,10 @@ class LabFileSchema(LabSchema):
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     title = Text(required=True)
     description = fields.String(load_default="")
-    seed_section = Text(required=True)
+    # What the lab rests on, as for questions (docs/content-format.md): a section of the
+    # chapter, or the documentation page or upstream source; at least one of them.
+    seed_section = Text()
+    source = Text()
     section = fields.String(required=True, validate=validate.OneOf(SECTIONS))
     domain = fields.String(required=True, validate=validate.OneOf(DOMAINS))
     difficulty = fields.String(required=True, validate=validate.OneOf(DIFFICULTIES))
@@ -297,6 +300,11 @@ class LabFileSchema(LabSchema):
     selftests = fields.List(fields.Nested(SelftestSchema), load_default=list)
     # Slugs this lab was published under before; importing it retires them.
     renamed_from = fields.List(fields.String(validate=validate.Regexp(CHECK_ID)), load_default=list)
+
+    @validates_schema
+    def cites_a_source(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data.get("seed_section") and not data.get("source"):
+            raise ValidationError("names no seed_section or source", "source")
 
 
 @dataclass

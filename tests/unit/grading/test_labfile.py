@@ -344,3 +344,25 @@ def test_capacity_must_be_quantities(lab_copy: Path) -> None:
     [(line, message)] = _issues(lab_copy)
     assert line == _line_of(lab_copy, "capacity: {cpu: two}")
     assert message.startswith("cluster.nodes[0].capacity: cpu: quantities must match")
+
+
+def test_a_documentation_source_may_replace_the_seed_section(lab_copy: Path) -> None:
+    line = next(
+        text
+        for text in (lab_copy / "lab.yaml").read_text().splitlines()
+        if text.startswith("seed_section:")
+    )
+    _edit(lab_copy, line, "source: https://kubernetes.io/docs/reference/access-authn-authz/rbac/")
+    lab = load_lab(lab_copy)
+    assert lab.data["source"].endswith("/rbac/") and "seed_section" not in lab.data
+
+
+def test_a_lab_must_name_what_it_rests_on(lab_copy: Path) -> None:
+    line = next(
+        text
+        for text in (lab_copy / "lab.yaml").read_text().splitlines()
+        if text.startswith("seed_section:")
+    )
+    _edit(lab_copy, line + "\n", "")
+    [(_, message)] = _issues(lab_copy)
+    assert message == "source: names no seed_section or source"
