@@ -14,7 +14,11 @@ import pytest
 
 from app.grading.labfile import load_labs
 from tests.integration.grading import test_rbac_lab
-from tests.integration.labs_content import test_control_plane_labs, test_scheduling_labs
+from tests.integration.labs_content import (
+    test_control_plane_labs,
+    test_network_labs,
+    test_scheduling_labs,
+)
 
 LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
 _LOADED, ISSUES = load_labs(LABS_ROOT)
@@ -22,6 +26,7 @@ LABS = {lab.slug: lab for lab in _LOADED}
 SELF_TESTED = {
     *test_control_plane_labs.SLUGS,
     *test_scheduling_labs.SLUGS,
+    *test_network_labs.SLUGS,
     test_rbac_lab.LAB.slug,
 }
 
