@@ -16,6 +16,7 @@ from app.grading.labfile import load_labs
 from tests.integration.grading import test_rbac_lab
 from tests.integration.labs_content import (
     test_control_plane_labs,
+    test_lifecycle_labs,
     test_network_labs,
     test_scheduling_labs,
 )
@@ -27,6 +28,7 @@ SELF_TESTED = {
     *test_control_plane_labs.SLUGS,
     *test_scheduling_labs.SLUGS,
     *test_network_labs.SLUGS,
+    *test_lifecycle_labs.SLUGS,
     test_rbac_lab.LAB.slug,
 }
 
