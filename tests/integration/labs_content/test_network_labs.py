@@ -23,7 +23,12 @@ from tests.integration.labs_content.test_control_plane_labs import LabRun
 pytestmark = pytest.mark.kubectl
 
 LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
-SLUGS = ("shop-ingress-routes", "orders-site-gateway-timeout", "service-names-not-found")
+SLUGS = (
+    "shop-ingress-routes",
+    "orders-site-gateway-timeout",
+    "service-names-not-found",
+    "services-time-out-everywhere",
+)
 LABS: dict[str, Lab] = {slug: load_lab(LABS_ROOT / slug) for slug in SLUGS}
 CASES = [
     pytest.param(slug, test, id=f"{slug}-{test['name']}")
