@@ -28,6 +28,7 @@ SLUGS = (
     "orders-site-gateway-timeout",
     "service-names-not-found",
     "services-time-out-everywhere",
+    "tickets-gateway-route",
 )
 LABS: dict[str, Lab] = {slug: load_lab(LABS_ROOT / slug) for slug in SLUGS}
 CASES = [
