@@ -15,7 +15,7 @@ import pytest
 
 from app.grading.labfile import Lab, load_lab
 from tests.integration.labs_content.test_control_plane_labs import LabRun
-from tests.integration.labs_content.test_network_labs import check_selftest
+from tests.integration.labs_content.test_network_labs import check_selftest, on_node
 
 pytestmark = pytest.mark.kubectl
 
@@ -53,3 +53,16 @@ def test_selftest_scores_within_its_bounds(
     lab_run: Callable[[str], LabRun], slug: str, selftest: dict[str, Any]
 ) -> None:
     check_selftest(lab_run(slug), selftest, AFTER_SCRIPT_SECONDS)
+
+
+def test_runbook_join_command_has_expired(lab_run: Callable[[str], LabRun]) -> None:
+    # The saved command names the cluster's address and CA hash, but its token is gone
+    # by the time the session starts: the error solution.md explains.
+    run = lab_run("node03-joins-the-cluster")
+    join = on_node(run, "controlplane", "cat /root/join-node03.sh").strip()
+    assert join.startswith("kubeadm join 172.30.1.2:6443 --token "), join
+    words = "could not find a JWS signature in the cluster-info ConfigMap for token ID"
+    assert words in on_node(run, "node03", join)
+    assert words in (run.lab.folder / "solution.md").read_text()
+    nodes = run.cluster.store.list("", "nodes")[0]
+    assert "node03" not in {n["metadata"]["name"] for n in nodes}

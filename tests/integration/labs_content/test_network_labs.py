@@ -10,6 +10,7 @@ grade runs with node access, as a lab session's does.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -81,3 +82,45 @@ def check_selftest(run: LabRun, selftest: dict[str, Any], after_script: int) -> 
         assert all(c.passed and not c.error for c in result.checks), summary
     else:
         assert result.capped or result.raw_percentage <= selftest["max_percent"], summary
+
+
+# What the broken setup shows a learner on a node shell, in words each lab's
+# solution.md quotes (the fix labs; the build labs start from nothing).
+SYMPTOMS = {
+    "orders-site-gateway-timeout": (
+        "node02",
+        "curl -s -I -m 5 -H 'Host: orders.example.com' http://node01:30080/",
+        "HTTP/1.1 504 Gateway Time-out",
+    ),
+    "service-names-not-found": (
+        "node02",
+        "nslookup invoices.billing.svc.cluster.local 10.96.0.10",
+        "server can't find invoices.billing.svc.cluster.local: NXDOMAIN",
+    ),
+    "services-time-out-everywhere": (
+        "node01",
+        "crictl logs $(crictl ps -a --name kube-proxy -q | head -n 1)",
+        'Invalid value: \\"iptable\\": must be iptables, ipvs, nftables or blank',
+    ),
+}
+
+
+def on_node(run: LabRun, node: str, command: str) -> str:
+    done = subprocess.run(
+        [*run.lab_node.command, node, command],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    return done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("slug", sorted(SYMPTOMS))
+def test_setup_shows_the_symptom_its_solution_teaches(
+    lab_run: Callable[[str], LabRun], slug: str
+) -> None:
+    node, command, words = SYMPTOMS[slug]
+    run = lab_run(slug)
+    assert words in on_node(run, node, command)
+    assert words in (run.lab.folder / "solution.md").read_text()
