@@ -20,7 +20,7 @@ from tests.integration.labs_content.test_network_labs import check_selftest, on_
 pytestmark = pytest.mark.kubectl
 
 LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
-SLUGS = ("node03-joins-the-cluster",)
+SLUGS = ("node03-joins-the-cluster", "finish-the-upgrade")
 LABS: dict[str, Lab] = {slug: load_lab(LABS_ROOT / slug) for slug in SLUGS}
 CASES = [
     pytest.param(slug, test, id=f"{slug}-{test['name']}")
