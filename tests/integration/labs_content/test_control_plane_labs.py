@@ -144,7 +144,8 @@ class LabRun:
         self.plane = self.cluster.control_plane
         assert self.plane is not None, "the simulator server attaches a control plane"
         names = sorted(n["metadata"]["name"] for n in self.cluster.store.list("", "nodes")[0])
-        assert names == sorted(n["name"] for n in shape["nodes"])
+        # A spare machine has no Node until it joins.
+        assert names == sorted(n["name"] for n in shape["nodes"] if n["role"] != "spare")
         self.kubeconfig_path = folder / "kubeconfig"
         self.kubeconfig_path.write_text(self.provider.kubeconfig(self.handle))
         exec_base = self.provider._cluster_url(self.handle, "nodes")
