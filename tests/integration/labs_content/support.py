@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,38 @@ from tests.integration.labs_content.test_scheduling_labs import (
 )
 
 LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
+
+
+def standard_tests(slugs: tuple[str, ...]) -> tuple[dict[str, Lab], Any, Any, Any]:
+    """What every lab self-test module runs, for its labs: (the loaded labs, the
+    `provision` fixture, the self-test bounds test, the lab-text test). A module binds
+    them to module names so pytest collects them:
+
+        LABS, provision, test_selftest_scores_within_its_bounds, test_lab_text_explains_itself = (
+            support.standard_tests(SLUGS)
+        )
+    """
+    labs = load(slugs)
+
+    @pytest.fixture
+    def provision(
+        sim_server: SimServer, tmp_path: Path, setup_snapshots: _SnapshotCache
+    ) -> Iterator[Callable[[str], LabRun]]:
+        make, close = provisioner(labs, sim_server, tmp_path, setup_snapshots)
+        yield make
+        close()
+
+    @pytest.mark.parametrize(("slug", "selftest"), cases(labs))
+    def test_selftest_scores_within_its_bounds(
+        provision: Callable[[str], LabRun], slug: str, selftest: dict[str, Any]
+    ) -> None:
+        check_selftest(provision(slug), selftest)
+
+    @pytest.mark.parametrize("slug", slugs)
+    def test_lab_text_explains_itself(slug: str) -> None:
+        check_lab_text(labs[slug])
+
+    return labs, provision, test_selftest_scores_within_its_bounds, test_lab_text_explains_itself
 
 
 def load(slugs: tuple[str, ...]) -> dict[str, Lab]:
