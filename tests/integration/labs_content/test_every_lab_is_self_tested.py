@@ -17,6 +17,7 @@ from tests.integration.grading import test_rbac_lab
 from tests.integration.labs_content import (
     test_architecture_labs,
     test_control_plane_labs,
+    test_curriculum_labs_more,
     test_networking_labs,
     test_scheduling_labs,
     test_storage_labs,
@@ -35,6 +36,7 @@ SELF_TESTED = {
     *test_storage_labs.SLUGS,
     *test_architecture_labs.SLUGS,
     *test_workload_labs.SLUGS,
+    *test_curriculum_labs_more.SLUGS,
     test_rbac_lab.LAB.slug,
 }
 

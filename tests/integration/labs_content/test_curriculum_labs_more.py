@@ -1,0 +1,87 @@
+"""Self-tests of the labs on the newer simulator capabilities (workload configuration,
+native sidecars, autoscaling) on the simulator, with the real kubectl.
+
+Every self-test a lab declares runs on a fresh manual-clock cluster of the lab's shape
+with its setup restored from the test run's snapshot (`support.provisioner`); the grade
+must lie within the self-test's bounds. Further tests prove that the broken setup shows
+the symptom its solution quotes, and that the main cheats take effect yet stay capped by
+a named guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.clusters.simulator import _SnapshotCache
+from app.sim.server import SimServer
+from tests.integration.labs_content import support
+from tests.integration.labs_content.support import LabRun
+
+pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
+
+SLUGS = ("billing-worker-crashing",)
+LABS = support.load(SLUGS)
+
+
+@pytest.fixture
+def provision(
+    sim_server: SimServer, tmp_path: Path, setup_snapshots: _SnapshotCache
+) -> Iterator[Callable[[str], LabRun]]:
+    make, close = support.provisioner(LABS, sim_server, tmp_path, setup_snapshots)
+    yield make
+    close()
+
+
+@pytest.mark.parametrize(("slug", "selftest"), support.cases(LABS))
+def test_selftest_scores_within_its_bounds(
+    provision: Callable[[str], LabRun], slug: str, selftest: dict[str, Any]
+) -> None:
+    support.check_selftest(provision(slug), selftest)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_lab_text_explains_itself(slug: str) -> None:
+    support.check_lab_text(LABS[slug])
+
+
+def test_billing_worker_says_why_it_exits(provision: Callable[[str], LabRun]) -> None:
+    """The check-config init container's log names the missing variable, as solution.md
+    shows, and the kubelet restarts it with a back-off."""
+    run = provision("billing-worker-crashing")
+    pod = run.kubectl(
+        "-n",
+        "billing",
+        "get",
+        "pods",
+        "-l",
+        "app=billing-worker",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    )
+    log = support.kubectl_any(run, "-n", "billing", "logs", pod, "-c", "check-config")
+    assert "DB_HOST is not set" in log
+    assert "DB_HOST is not set" in (run.lab.folder / "solution.md").read_text()
+    support.check_symptom(run, "billing", "BackOff", "Back-off restarting failed container")
+
+
+# (lab, cheat, a check the shortcut makes pass, the guard that still fails)
+EFFECTIVE_CHEATS = [
+    ("billing-worker-crashing", "cheat-literal-value", "worker-available", "host-from-configmap"),
+    (
+        "billing-worker-crashing",
+        "cheat-drop-the-check",
+        "worker-available",
+        "command-and-config-kept",
+    ),
+]
+
+
+@pytest.mark.parametrize(("slug", "script", "passing", "guard"), EFFECTIVE_CHEATS)
+def test_cheat_takes_effect_yet_stays_under_the_cap(
+    provision: Callable[[str], LabRun], slug: str, script: str, passing: str, guard: str
+) -> None:
+    support.check_effective_cheat(provision(slug), script, passing, guard)
