@@ -10,6 +10,7 @@ a named guard.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from tests.integration.labs_content.support import LabRun
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
 
-SLUGS = ("billing-worker-crashing",)
+SLUGS = ("billing-worker-crashing", "parcel-tracker-logs")
 LABS = support.load(SLUGS)
 
 
@@ -68,6 +69,32 @@ def test_billing_worker_says_why_it_exits(provision: Callable[[str], LabRun]) ->
     support.check_symptom(run, "billing", "BackOff", "Back-off restarting failed container")
 
 
+def test_sidecar_streams_the_tracker_file(provision: Callable[[str], LabRun]) -> None:
+    """After the reference solution, `kubectl logs POD -c log-shipper` shows the lines
+    the tracker appends to its file, and the plain `kubectl logs` of the tracker stays
+    empty (the untouched setup logs nothing either)."""
+    run = provision("parcel-tracker-logs")
+    before = run.kubectl("-n", "shipping", "logs", "deploy/tracker", "-c", "tracker")
+    assert before.strip() == ""
+    run.script("solution")
+    run.control.run(support.SETTLE_SECONDS)
+    pod = run.kubectl(
+        "-n",
+        "shipping",
+        "get",
+        "pods",
+        "-l",
+        "app=tracker",
+        "--field-selector=status.phase=Running",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    )
+    lines = run.kubectl("-n", "shipping", "logs", pod, "-c", "log-shipper").splitlines()
+    assert len(lines) >= 5, lines
+    assert all(re.search(r"UTC \d{4} parcel \d+ scanned$", line) for line in lines), lines
+    assert run.kubectl("-n", "shipping", "logs", pod, "-c", "tracker").strip() == ""
+
+
 # (lab, cheat, a check the shortcut makes pass, the guard that still fails)
 EFFECTIVE_CHEATS = [
     ("billing-worker-crashing", "cheat-literal-value", "worker-available", "host-from-configmap"),
@@ -77,6 +104,13 @@ EFFECTIVE_CHEATS = [
         "worker-available",
         "command-and-config-kept",
     ),
+    (
+        "parcel-tracker-logs",
+        "cheat-regular-container",
+        "logs-volume-shared",
+        "native-sidecar",
+    ),
+    ("parcel-tracker-logs", "cheat-log-to-stdout", "sidecars-running", "tracker-unchanged"),
 ]
 
 
