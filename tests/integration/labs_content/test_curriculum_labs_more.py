@@ -24,7 +24,7 @@ from tests.integration.labs_content.support import LabRun
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
 
-SLUGS = ("billing-worker-crashing", "parcel-tracker-logs")
+SLUGS = ("billing-worker-crashing", "parcel-tracker-logs", "storefront-autoscaling")
 LABS = support.load(SLUGS)
 
 
@@ -95,6 +95,48 @@ def test_sidecar_streams_the_tracker_file(provision: Callable[[str], LabRun]) ->
     assert run.kubectl("-n", "shipping", "logs", pod, "-c", "tracker").strip() == ""
 
 
+def test_autoscaler_without_requests_says_why(provision: Callable[[str], LabRun]) -> None:
+    """An autoscaler created before the pods have CPU requests reports the
+    FailedGetResourceMetric event its solution.md quotes and shows <unknown> targets."""
+    run = provision("storefront-autoscaling")
+    run.script("cheat-scale-by-hand")
+    run.control.run(support.SETTLE_SECONDS)
+    assert "<unknown>/60%" in run.kubectl("-n", "storefront", "get", "hpa", "frontend")
+    support.check_symptom(
+        run,
+        "storefront",
+        "FailedGetResourceMetric",
+        "missing request for cpu in container frontend of Pod",
+    )
+
+
+def test_solved_autoscaler_scales_up_under_load(provision: Callable[[str], LabRun]) -> None:
+    """With the reference solution in place, pods that burn a core each (500 % of their
+    200m request) make the autoscaler grow the Deployment to its maximum of 6."""
+    run = provision("storefront-autoscaling")
+    run.script("solution")
+    run.control.run(support.SETTLE_SECONDS)
+    run.kubectl(
+        "-n",
+        "storefront",
+        "patch",
+        "deployment",
+        "frontend",
+        "--type=json",
+        "-p",
+        '[{"op": "add", "path": "/spec/template/spec/containers/0/command",'
+        ' "value": ["sh", "-c", "while true; do :; done"]}]',
+    )
+    run.control.run(3 * support.SETTLE_SECONDS)
+    hpa = run.kubectl("-n", "storefront", "get", "hpa", "frontend")
+    assert (
+        run.kubectl(
+            "-n", "storefront", "get", "deployment", "frontend", "-o", "jsonpath={.spec.replicas}"
+        )
+        == "6"
+    ), hpa
+
+
 # (lab, cheat, a check the shortcut makes pass, the guard that still fails)
 EFFECTIVE_CHEATS = [
     ("billing-worker-crashing", "cheat-literal-value", "worker-available", "host-from-configmap"),
@@ -111,6 +153,18 @@ EFFECTIVE_CHEATS = [
         "native-sidecar",
     ),
     ("parcel-tracker-logs", "cheat-log-to-stdout", "sidecars-running", "tracker-unchanged"),
+    (
+        "storefront-autoscaling",
+        "cheat-average-value",
+        "replicas-follow-autoscaler",
+        "autoscaler-spec",
+    ),
+    (
+        "storefront-autoscaling",
+        "cheat-scale-by-hand",
+        "replicas-follow-autoscaler",
+        "autoscaler-computes",
+    ),
 ]
 
 
