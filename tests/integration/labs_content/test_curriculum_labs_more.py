@@ -24,7 +24,12 @@ from tests.integration.labs_content.support import LabRun
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
 
-SLUGS = ("billing-worker-crashing", "parcel-tracker-logs", "storefront-autoscaling")
+SLUGS = (
+    "billing-worker-crashing",
+    "parcel-tracker-logs",
+    "storefront-autoscaling",
+    "reports-volume-too-small",
+)
 LABS = support.load(SLUGS)
 
 
@@ -98,7 +103,10 @@ def test_sidecar_streams_the_tracker_file(provision: Callable[[str], LabRun]) ->
 def test_autoscaler_without_requests_says_why(provision: Callable[[str], LabRun]) -> None:
     """An autoscaler created before the pods have CPU requests reports the
     FailedGetResourceMetric event its solution.md quotes and shows <unknown> targets."""
-    run = provision("storefront-autoscaling")
+    run = provision(
+        "storefront-autoscaling",
+        "reports-volume-too-small",
+    )
     run.script("cheat-scale-by-hand")
     run.control.run(support.SETTLE_SECONDS)
     assert "<unknown>/60%" in run.kubectl("-n", "storefront", "get", "hpa", "frontend")
@@ -113,7 +121,10 @@ def test_autoscaler_without_requests_says_why(provision: Callable[[str], LabRun]
 def test_solved_autoscaler_scales_up_under_load(provision: Callable[[str], LabRun]) -> None:
     """With the reference solution in place, pods that burn a core each (500 % of their
     200m request) make the autoscaler grow the Deployment to its maximum of 6."""
-    run = provision("storefront-autoscaling")
+    run = provision(
+        "storefront-autoscaling",
+        "reports-volume-too-small",
+    )
     run.script("solution")
     run.control.run(support.SETTLE_SECONDS)
     run.kubectl(
@@ -135,6 +146,29 @@ def test_solved_autoscaler_scales_up_under_load(provision: Callable[[str], LabRu
         )
         == "6"
     ), hpa
+
+
+def test_claim_of_the_class_cannot_grow(provision: Callable[[str], LabRun]) -> None:
+    """The setup's claim is bound, and the API server refuses to grow it with the
+    message its solution.md quotes."""
+    run = provision("reports-volume-too-small")
+    phase = run.kubectl(
+        "-n", "analytics", "get", "pvc", "reports-data", "-o", "jsonpath={.status.phase}"
+    )
+    assert phase == "Bound"
+    error = support.kubectl_any_err(
+        run,
+        "-n",
+        "analytics",
+        "patch",
+        "pvc",
+        "reports-data",
+        "-p",
+        '{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}',
+    )
+    words = "only dynamically provisioned pvc can be resized and the storageclass"
+    assert words in error
+    assert words in support.prose((run.lab.folder / "solution.md").read_text())
 
 
 # (lab, cheat, a check the shortcut makes pass, the guard that still fails)
@@ -165,6 +199,7 @@ EFFECTIVE_CHEATS = [
         "replicas-follow-autoscaler",
         "autoscaler-computes",
     ),
+    ("reports-volume-too-small", "cheat-recreate-claim", "claim-has-2gi", "same-volume-kept"),
 ]
 
 
