@@ -103,10 +103,7 @@ def test_sidecar_streams_the_tracker_file(provision: Callable[[str], LabRun]) ->
 def test_autoscaler_without_requests_says_why(provision: Callable[[str], LabRun]) -> None:
     """An autoscaler created before the pods have CPU requests reports the
     FailedGetResourceMetric event its solution.md quotes and shows <unknown> targets."""
-    run = provision(
-        "storefront-autoscaling",
-        "reports-volume-too-small",
-    )
+    run = provision("storefront-autoscaling")
     run.script("cheat-scale-by-hand")
     run.control.run(support.SETTLE_SECONDS)
     assert "<unknown>/60%" in run.kubectl("-n", "storefront", "get", "hpa", "frontend")
@@ -121,10 +118,7 @@ def test_autoscaler_without_requests_says_why(provision: Callable[[str], LabRun]
 def test_solved_autoscaler_scales_up_under_load(provision: Callable[[str], LabRun]) -> None:
     """With the reference solution in place, pods that burn a core each (500 % of their
     200m request) make the autoscaler grow the Deployment to its maximum of 6."""
-    run = provision(
-        "storefront-autoscaling",
-        "reports-volume-too-small",
-    )
+    run = provision("storefront-autoscaling")
     run.script("solution")
     run.control.run(support.SETTLE_SECONDS)
     run.kubectl(
