@@ -17,6 +17,7 @@ from tests.integration.grading import test_rbac_lab
 from tests.integration.labs_content import (
     test_architecture_labs,
     test_control_plane_labs,
+    test_curriculum_labs_more,
     test_lifecycle_labs,
     test_network_labs,
     test_networking_labs,
@@ -39,6 +40,7 @@ SELF_TESTED = {
     *test_workload_labs.SLUGS,
     *test_network_labs.SLUGS,
     *test_lifecycle_labs.SLUGS,
+    *test_curriculum_labs_more.SLUGS,
     test_rbac_lab.LAB.slug,
 }
 
