@@ -11,14 +11,10 @@ a named guard.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
-from app.clusters.simulator import _SnapshotCache
-from app.sim.server import SimServer
 from tests.integration.labs_content import support
 from tests.integration.labs_content.support import LabRun
 
@@ -30,28 +26,9 @@ SLUGS = (
     "storefront-autoscaling",
     "reports-volume-too-small",
 )
-LABS = support.load(SLUGS)
-
-
-@pytest.fixture
-def provision(
-    sim_server: SimServer, tmp_path: Path, setup_snapshots: _SnapshotCache
-) -> Iterator[Callable[[str], LabRun]]:
-    make, close = support.provisioner(LABS, sim_server, tmp_path, setup_snapshots)
-    yield make
-    close()
-
-
-@pytest.mark.parametrize(("slug", "selftest"), support.cases(LABS))
-def test_selftest_scores_within_its_bounds(
-    provision: Callable[[str], LabRun], slug: str, selftest: dict[str, Any]
-) -> None:
-    support.check_selftest(provision(slug), selftest)
-
-
-@pytest.mark.parametrize("slug", SLUGS)
-def test_lab_text_explains_itself(slug: str) -> None:
-    support.check_lab_text(LABS[slug])
+LABS, provision, test_selftest_scores_within_its_bounds, test_lab_text_explains_itself = (
+    support.standard_tests(SLUGS)
+)
 
 
 def test_billing_worker_says_why_it_exits(provision: Callable[[str], LabRun]) -> None:
