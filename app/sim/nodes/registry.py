@@ -118,14 +118,18 @@ K8S_REGISTRY: dict[str, Repo | None] = {
 
 
 def kube_tag_exists(tag: str) -> bool:
-    """`v1.MINOR.PATCH` that Kubernetes released by the cluster's own version
-    (`v1.36.2` and older; no `v1.99.0`, no `v1.36.2-hotfix`)."""
+    """`v1.MINOR.PATCH` that Kubernetes released: older minors, and the releases the
+    nodes' package repositories offer (`packages.RELEASES`: the cluster's minor up to one
+    patch past it and the next minor's first patches, what `kubeadm upgrade` pulls); no
+    `v1.99.0`, no `v1.36.2-hotfix`."""
+    from app.sim.nodes.packages import RELEASES
+
     match = re.fullmatch(r"v1\.(\d+)\.(\d+)", tag)
     if not match:
         return False
     minor, patch = int(match[1]), int(match[2])
-    if minor == CURRENT_MINOR:
-        return patch <= CURRENT_PATCH
+    if f"1.{minor}" in RELEASES:
+        return f"1.{minor}.{patch}" in RELEASES[f"1.{minor}"]
     return OLDEST_MINOR <= minor < CURRENT_MINOR and patch <= 20
 
 
