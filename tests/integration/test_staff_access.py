@@ -264,6 +264,23 @@ NOT_LEARNER_SCOPED = {
     ("GET", "/users/<int:user_id>"),
     ("PATCH", "/users/<int:user_id>"),
     ("DELETE", "/users/<int:user_id>/tokens"),
+    ("GET", "/exams"),
+    ("GET", "/exams/<slug>"),
+    ("POST", "/exams/<slug>/attempts"),  # starts the caller's own attempt
+}
+# A learner's mock-exam attempts: owner only, their trainer may read and grade within
+# the cohort; each route's access (other learner 404, foreign trainer 404, owner only for
+# the terminal and exec) is tested in tests/integration/exams/.
+EXAM_ATTEMPT_ROUTES = {
+    ("GET", "/exam-attempts"),
+    ("GET", "/exam-attempts/<int:attempt_id>"),
+    ("GET", "/exam-attempts/<int:attempt_id>/grades/<int:grade_id>"),
+    ("GET", "/exam-attempts/<int:attempt_id>/kubeconfig"),
+    ("GET", "/exam-attempts/<int:attempt_id>/result"),
+    ("GET", "/exam-attempts/<int:attempt_id>/terminal"),
+    ("POST", "/exam-attempts/<int:attempt_id>/exec"),
+    ("POST", "/exam-attempts/<int:attempt_id>/grades"),
+    ("POST", "/exam-attempts/<int:attempt_id>/submit"),
 }
 # Listings and aggregates: filtered to the caller's learners (tested below).
 FILTERED = {
@@ -286,7 +303,7 @@ def _api_rules(app: Any) -> set[tuple[str, str]]:
 
 def test_every_api_route_is_classified(app: Any) -> None:
     table = {(method, rule) for method, rule, *_ in LEARNER_ROUTES}
-    classified = table | NOT_LEARNER_SCOPED | FILTERED
+    classified = table | NOT_LEARNER_SCOPED | FILTERED | EXAM_ATTEMPT_ROUTES
     assert not table & NOT_LEARNER_SCOPED
     unclassified = _api_rules(app) - classified
     assert not unclassified, f"staff access not decided for {sorted(unclassified)}"

@@ -89,7 +89,8 @@ def scale(ctx: RequestContext) -> ApiResponse:
             raise ApiError(415, f"patch type {content_type} is not supported on scale")
         scale_rt = ResourceType("autoscaling", "v1", "Scale", "scale", "scale", True)
         new_scale = patch_mod.apply_patch(current, ctx.request.body, content_type, scale_rt)
-    replicas = (new_scale.get("spec") or {}).get("replicas")
+    spec = new_scale.get("spec") if isinstance(new_scale, dict) else None
+    replicas = spec.get("replicas") if isinstance(spec, dict) else None
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise invalid(
             "Scale",
