@@ -159,6 +159,8 @@ def delete(ctx: RequestContext) -> ApiResponse:
         dry_run=ctx.dry_run or options.get("dryRun") == ["All"],
         grace_seconds=grace_period(ctx, rt, old, options),
     )
+    if not removed and not ctx.dry_run and _unused_protected_claim(ctx, rt, obj):
+        obj, removed = _release_claim(ctx, obj), True
     if removed and (rt.group, rt.plural) not in RETURNS_DELETED_OBJECT and not rt.custom:
         return ApiResponse(
             200,
@@ -173,6 +175,42 @@ def delete(ctx: RequestContext) -> ApiResponse:
             ),
         )
     return ApiResponse(200 if removed else 202, obj)
+
+
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+
+
+def _unused_protected_claim(ctx: RequestContext, rt: ResourceType, obj: dict[str, Any]) -> bool:
+    """A deleted claim held only by the pvc-protection finalizer that no unfinished pod
+    of its namespace mounts: upstream's pvc-protection controller releases it within
+    moments of the delete, so the simulator does it in the same request (a manual-clock
+    cluster would otherwise keep `kubectl delete pvc` waiting until its next tick)."""
+    meta = obj.get("metadata") or {}
+    if (rt.group, rt.plural) != ("", "persistentvolumeclaims"):
+        return False
+    if meta.get("finalizers") != [PVC_PROTECTION] or not meta.get("deletionTimestamp"):
+        return False
+    pods, _ = ctx.store.list("", "pods", ctx.namespace)
+    for pod in pods:
+        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        for volume in (pod.get("spec") or {}).get("volumes") or []:
+            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            if volume.get("ephemeral"):
+                claim = f"{pod['metadata']['name']}-{volume.get('name')}"
+            if claim == meta.get("name"):
+                return False
+    return True
+
+
+def _release_claim(ctx: RequestContext, obj: dict[str, Any]) -> dict[str, Any]:
+    released = dict(obj)
+    released["metadata"] = {**obj["metadata"], "finalizers": []}
+    try:
+        ctx.store.update("", "persistentvolumeclaims", released)
+    except ApiError:
+        return obj  # changed meanwhile: the controller releases it on its next pass
+    return released
 
 
 def grace_period(
