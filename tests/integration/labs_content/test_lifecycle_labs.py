@@ -7,7 +7,7 @@ each self-test is checked as in `test_network_labs.check_selftest`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import pytest
 
 from app.grading.labfile import Lab, load_lab
 from tests.integration.labs_content.test_control_plane_labs import LabRun
-from tests.integration.labs_content.test_network_labs import check_selftest, on_node
+from tests.integration.labs_content.test_network_labs import check_selftest, lab_runner, on_node
 
 pytestmark = pytest.mark.kubectl
 
@@ -32,20 +32,7 @@ CASES = [
 AFTER_SCRIPT_SECONDS = 60
 
 
-@pytest.fixture
-def lab_run(sim_server: Any, tmp_path: Path) -> Iterator[Callable[[str], LabRun]]:
-    runs: list[LabRun] = []
-
-    def make(slug: str) -> LabRun:
-        folder = tmp_path / f"run-{len(runs)}"
-        folder.mkdir()
-        runs.append(LabRun(LABS[slug], sim_server, folder))
-        runs[-1].provision()
-        return runs[-1]
-
-    yield make
-    for run in runs:
-        run.close()
+lab_run = lab_runner(LABS)
 
 
 @pytest.mark.parametrize(("slug", "selftest"), CASES)

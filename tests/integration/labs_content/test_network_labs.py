@@ -42,20 +42,29 @@ CASES = [
 AFTER_SCRIPT_SECONDS = 60
 
 
-@pytest.fixture
-def lab_run(sim_server: Any, tmp_path: Path) -> Iterator[Callable[[str], LabRun]]:
-    runs: list[LabRun] = []
+def lab_runner(labs: dict[str, Lab]) -> Any:
+    """A `lab_run` fixture for `labs`: provisions a fresh cluster of a lab per call,
+    closes them all at the end (the lifecycle labs' module uses it too)."""
 
-    def make(slug: str) -> LabRun:
-        folder = tmp_path / f"run-{len(runs)}"
-        folder.mkdir()
-        runs.append(LabRun(LABS[slug], sim_server, folder))
-        runs[-1].provision()
-        return runs[-1]
+    @pytest.fixture
+    def lab_run(sim_server: Any, tmp_path: Path) -> Iterator[Callable[[str], LabRun]]:
+        runs: list[LabRun] = []
 
-    yield make
-    for run in runs:
-        run.close()
+        def make(slug: str) -> LabRun:
+            folder = tmp_path / f"run-{len(runs)}"
+            folder.mkdir()
+            runs.append(LabRun(labs[slug], sim_server, folder))
+            runs[-1].provision()
+            return runs[-1]
+
+        yield make
+        for run in runs:
+            run.close()
+
+    return lab_run
+
+
+lab_run = lab_runner(LABS)
 
 
 @pytest.mark.parametrize(("slug", "selftest"), CASES)
