@@ -1,11 +1,14 @@
 """Requests between pods through Services: prints figures, asserts only that the
 requests succeed.
 
-    python bench/network_bench.py [--pods 100] [--requests 10]
+    python bench/network_bench.py [--pods 100] [--requests 10] [--policies 20]
 
 Starts a simulator in this process (HTTPS, a 3-node cluster on a manual clock) with
 `--pods` pods: half nginx servers in Deployments of 5 behind one ClusterIP Service
-each, half busybox clients. Each client then runs, through the exec API (the
+each, half busybox clients, and `--policies` NetworkPolicies in their namespace: a
+default deny of ingress, one policy per Service letting the clients in on port 80, and
+the rest (ipBlock and namespace rules on other labels) selecting no pod of the bench,
+so every connection is checked against all of them. Each client then runs, through the exec API (the
 official Python client's `stream()`, one WebSocket per exec), a loop of `--requests`
 `wget -qO- http://svc-K` to a Service by name (a DNS query to CoreDNS, kube-proxy's
 DNAT to a ready endpoint, NetworkPolicy, the nginx container's answer). Prints:
@@ -62,6 +65,44 @@ def report(name: str, samples: list[float]) -> None:
     )
 
 
+def _policy(name: str, selector: dict[str, str], ingress: list[dict]) -> tuple[str, str, dict]:
+    return (
+        "networking.k8s.io",
+        "networkpolicies",
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {
+                "podSelector": {"matchLabels": selector},
+                "policyTypes": ["Ingress"],
+                "ingress": ingress,
+            },
+        },
+    )
+
+
+def _policies(services: int, count: int) -> list[tuple[str, str, dict]]:
+    """`count` policies: default deny, one allow per Service, the rest on other pods."""
+    out = [_policy("default-deny-ingress", {}, [])]
+    for index in range(min(services, count - 1)):
+        allow = {
+            "from": [{"podSelector": {"matchLabels": {"role": "client"}}}],
+            "ports": [{"protocol": "TCP", "port": 80}],
+        }
+        out.append(_policy(f"allow-clients-svc-{index}", {"app": f"svc-{index}"}, [allow]))
+    for index in range(count - len(out)):
+        other = {
+            "from": [
+                {"ipBlock": {"cidr": "10.0.0.0/8", "except": [f"10.{index}.0.0/16"]}},
+                {"namespaceSelector": {"matchLabels": {"team": f"team-{index}"}}},
+            ],
+            "ports": [{"protocol": "TCP", "port": 8000 + index, "endPort": 8100 + index}],
+        }
+        out.append(_policy(f"other-{index}", {"app": f"other-{index}"}, [other]))
+    return out
+
+
 def _objects(servers: int, clients: int) -> list[tuple[str, str, dict[str, Any]]]:
     out: list[tuple[str, str, dict[str, Any]]] = []
     for index in range(max(1, servers // GROUP)):
@@ -106,7 +147,11 @@ def _objects(servers: int, clients: int) -> list[tuple[str, str, dict[str, Any]]
                 {
                     "apiVersion": "v1",
                     "kind": "Pod",
-                    "metadata": {"name": f"client-{index}", "namespace": "default"},
+                    "metadata": {
+                        "name": f"client-{index}",
+                        "namespace": "default",
+                        "labels": {"role": "client"},
+                    },
                     "spec": {
                         "containers": [
                             {"name": "c", "image": "busybox", "command": ["sleep", "1d"]}
@@ -137,6 +182,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pods", type=int, default=100)
     parser.add_argument("--requests", type=int, default=10)
+    parser.add_argument("--policies", type=int, default=20)
     args = parser.parse_args()
     servers = args.pods // 2
     clients = args.pods - servers
@@ -146,7 +192,8 @@ def main() -> None:
         cluster = server.create_cluster(nodes=3, clock=ManualClock())
         before = rss()
         api = ApiClient(cluster.store, cluster)  # the API allocates the ClusterIPs
-        for group, plural, obj in _objects(servers, clients):
+        policies = _policies(services, args.policies) if args.policies else []
+        for group, plural, obj in _objects(servers, clients) + policies:
             server.call(api.create, group, plural, obj)
         server.call(cluster.control_plane.advance, 20)
         after_pods = rss()
@@ -182,7 +229,10 @@ def main() -> None:
             elapsed = time.perf_counter() - started
         after_exec = rss()
         total = clients * args.requests
-        print(f"{args.pods} pods ({services} Services of {GROUP} nginx, {clients} clients)")
+        print(
+            f"{args.pods} pods ({services} Services of {GROUP} nginx, {clients} clients), "
+            f"{len(policies)} NetworkPolicies"
+        )
         print(
             f"connections through Services: {total} in {elapsed:.1f} s = "
             f"{total / elapsed:.0f}/s (each exec: DNS query + {args.requests} requests)"
