@@ -181,10 +181,12 @@ PVC_PROTECTION = "kubernetes.io/pvc-protection"
 
 
 def _unused_protected_claim(ctx: RequestContext, rt: ResourceType, obj: dict[str, Any]) -> bool:
-    """A deleted claim held only by the pvc-protection finalizer that no unfinished pod
-    of its namespace mounts: upstream's pvc-protection controller releases it within
-    moments of the delete, so the simulator does it in the same request (a manual-clock
-    cluster would otherwise keep `kubectl delete pvc` waiting until its next tick)."""
+    """A deleted claim held only by the pvc-protection finalizer that no scheduled,
+    unfinished pod of its namespace mounts: upstream's pvc-protection controller
+    releases it within moments of the delete, so the simulator does it in the same
+    request (a manual-clock cluster would otherwise keep `kubectl delete pvc` waiting
+    until its next tick). A Pending pod the scheduler has not placed does not hold the
+    claim (as in controllers/volume_protection.py)."""
     meta = obj.get("metadata") or {}
     if (rt.group, rt.plural) != ("", "persistentvolumeclaims"):
         return False
@@ -192,6 +194,8 @@ def _unused_protected_claim(ctx: RequestContext, rt: ResourceType, obj: dict[str
         return False
     pods, _ = ctx.store.list("", "pods", ctx.namespace)
     for pod in pods:
+        if not (pod.get("spec") or {}).get("nodeName"):
+            continue
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             continue
         for volume in (pod.get("spec") or {}).get("volumes") or []:
