@@ -25,6 +25,7 @@ SLUGS = (
     "archive-claim-pending",
     "ledger-db-claims-pending",
     "uploads-claim-pending",
+    "notes-db-loses-data",
 )
 LABS, provision, test_selftest_scores_within_its_bounds, test_lab_text_explains_itself = (
     support.standard_tests(SLUGS)
@@ -98,6 +99,29 @@ def test_claim_only_a_pending_pod_waits_for_is_deleted_at_once(
     assert support.kubectl_any(run, "-n", "inventory", "get", "pvc", "-o", "name") == ""
 
 
+def test_notes_data_outlives_the_pod_once_solved(provision: Callable[[str], LabRun]) -> None:
+    """What the notes lab promises: before the fix a re-created pod starts on an empty
+    /data (the `cat` error solution.md quotes); after the reference solution a file
+    written into notes-db-0's /data is still there when the StatefulSet has re-created
+    the pod."""
+
+    def write_and_restart(run: LabRun) -> list[str]:
+        run.kubectl("-n", "notes", "exec", "notes-db-0", "--", "sh", "-c", "echo kept > /data/m")
+        run.kubectl("-n", "notes", "delete", "pod", "notes-db-0", "--wait=false")
+        run.control.run(support.SETTLE_SECONDS)
+        return ["-n", "notes", "exec", "notes-db-0", "--", "cat", "/data/m"]
+
+    run = provision("notes-db-loses-data")
+    read = write_and_restart(run)
+    assert support.kubectl_any(run, *read) == ""
+    words = "cat: /data/m: No such file or directory"
+    assert words in support.kubectl_any_err(run, *read)
+    assert words in (run.lab.folder / "solution.md").read_text()
+    run.script("solution")
+    run.control.run(support.SETTLE_SECONDS)
+    assert run.kubectl(*write_and_restart(run)).strip() == "kept"
+
+
 # (lab, cheat, a check the shortcut makes pass, the guard that still fails); the other
 # cheats are held under the cap by their self-tests.
 EFFECTIVE_CHEATS = [
@@ -127,6 +151,7 @@ EFFECTIVE_CHEATS = [
         "uploader-available",
         "classless-claims-get-local-path",
     ),
+    ("notes-db-loses-data", "cheat-default-class", "statefulset-ready", "claims-provisioned"),
 ]
 
 
