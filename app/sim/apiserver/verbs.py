@@ -159,8 +159,8 @@ def delete(ctx: RequestContext) -> ApiResponse:
         dry_run=ctx.dry_run or options.get("dryRun") == ["All"],
         grace_seconds=grace_period(ctx, rt, old, options),
     )
-    if not removed and not ctx.dry_run and _unused_protected_claim(ctx, rt, obj):
-        obj, removed = _release_claim(ctx, obj), True
+    if not removed and not ctx.dry_run and _released_at_once(ctx, rt, obj):
+        obj, removed = _release(ctx, rt, obj), True
     if removed and (rt.group, rt.plural) not in RETURNS_DELETED_OBJECT and not rt.custom:
         return ApiResponse(
             200,
@@ -178,36 +178,53 @@ def delete(ctx: RequestContext) -> ApiResponse:
 
 
 PVC_PROTECTION = "kubernetes.io/pvc-protection"
+PV_PROTECTION = "kubernetes.io/pv-protection"
 
 
-def _unused_protected_claim(ctx: RequestContext, rt: ResourceType, obj: dict[str, Any]) -> bool:
-    """A deleted claim held only by the pvc-protection finalizer that no unfinished pod
-    of its namespace mounts: upstream's pvc-protection controller releases it within
-    moments of the delete, so the simulator does it in the same request (a manual-clock
-    cluster would otherwise keep `kubectl delete pvc` waiting until its next tick)."""
+def _released_at_once(ctx: RequestContext, rt: ResourceType, obj: dict[str, Any]) -> bool:
+    """A deleted claim or volume held only by its protection finalizer, which upstream's
+    pvc-/pv-protection controller would remove within moments of the delete: the
+    simulator removes it in the same request (a manual-clock cluster would otherwise
+    keep `kubectl delete pvc|pv` waiting until its next tick)."""
     meta = obj.get("metadata") or {}
-    if (rt.group, rt.plural) != ("", "persistentvolumeclaims"):
+    if not meta.get("deletionTimestamp"):
         return False
-    if meta.get("finalizers") != [PVC_PROTECTION] or not meta.get("deletionTimestamp"):
-        return False
+    if (rt.group, rt.plural) == ("", "persistentvolumeclaims"):
+        return meta.get("finalizers") == [PVC_PROTECTION] and _unused_claim(ctx, obj)
+    if (rt.group, rt.plural) == ("", "persistentvolumes"):
+        # pv_protection_controller.go isBeingUsed: a volume is in use while Bound.
+        return (
+            meta.get("finalizers") == [PV_PROTECTION]
+            and (obj.get("status") or {}).get("phase") != "Bound"
+        )
+    return False
+
+
+def _unused_claim(ctx: RequestContext, obj: dict[str, Any]) -> bool:
+    """No scheduled, unfinished pod of the claim's namespace mounts it. A Pending pod
+    the scheduler has not placed does not hold the claim (upstream's podUsesPVC, as in
+    controllers/volume_protection.py)."""
+    name = (obj.get("metadata") or {}).get("name")
     pods, _ = ctx.store.list("", "pods", ctx.namespace)
     for pod in pods:
+        if not (pod.get("spec") or {}).get("nodeName"):
+            continue
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             continue
         for volume in (pod.get("spec") or {}).get("volumes") or []:
             claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
             if volume.get("ephemeral"):
                 claim = f"{pod['metadata']['name']}-{volume.get('name')}"
-            if claim == meta.get("name"):
+            if claim == name:
                 return False
     return True
 
 
-def _release_claim(ctx: RequestContext, obj: dict[str, Any]) -> dict[str, Any]:
+def _release(ctx: RequestContext, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
     released = dict(obj)
     released["metadata"] = {**obj["metadata"], "finalizers": []}
     try:
-        ctx.store.update("", "persistentvolumeclaims", released)
+        ctx.store.update(rt.group, rt.plural, released)
     except ApiError:
         return obj  # changed meanwhile: the controller releases it on its next pass
     return released

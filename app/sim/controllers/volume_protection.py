@@ -30,11 +30,21 @@ def _drop(ctx: ControllerContext, plural: str, obj: Obj, finalizer: str) -> None
         return
 
 
+def holds_claims(pod: Obj) -> bool:
+    """Whether a pod's claims are in use: the pod is scheduled and has not finished.
+    Upstream's controller only counts scheduled pods (pvc_protection_controller.go,
+    podUsesPVC): the kubelet sees a pod once it is bound to a node and refuses to start
+    one whose claim is being deleted, so a Pending, unscheduled pod never holds it."""
+    if not (pod.get("spec") or {}).get("nodeName"):
+        return False
+    return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+
 def _claims_in_use(pods: list[Obj]) -> set[tuple[str, str]]:
-    """(namespace, claim) of every claim a pod that has not finished mounts."""
+    """(namespace, claim) of every claim a scheduled pod that has not finished mounts."""
     used = set()
     for pod in pods:
-        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        if not holds_claims(pod):
             continue
         for volume in (pod.get("spec") or {}).get("volumes") or []:
             claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")

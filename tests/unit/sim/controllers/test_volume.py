@@ -383,3 +383,17 @@ def test_generic_ephemeral_volume_gets_a_claim_owned_by_its_pod(lab: Lab) -> Non
     lab.run_pod(pod, node="node02")
     lab.sync()
     assert phase(lab, "persistentvolumeclaims", "cache-scratch") == "Bound"
+
+
+def test_a_pending_pod_the_scheduler_never_placed_does_not_hold_its_claim(lab: Lab) -> None:
+    # Upstream's pvc-protection controller counts only scheduled pods (podUsesPVC): the
+    # kubelet never starts a pod whose claim is being deleted.
+    lab.create("", "persistentvolumeclaims", pvc("data", "1Gi", cls="missing"))
+    lab.create("", "pods", pod_using("data"))
+    lab.sync()
+    claim = lab.get("", "persistentvolumeclaims", "data")
+    assert claim["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
+    assert not lab.get("", "pods", "user")["spec"].get("nodeName")
+    lab.store.delete("", "persistentvolumeclaims", "default", "data")
+    lab.sync()
+    assert lab.get("", "persistentvolumeclaims", "data") is None
