@@ -30,6 +30,7 @@ SLUGS = (
     "service-names-not-found",
     "services-time-out-everywhere",
     "tickets-gateway-route",
+    "shop-namespace-lockdown",
 )
 LABS: dict[str, Lab] = {slug: load_lab(LABS_ROOT / slug) for slug in SLUGS}
 CASES = [
