@@ -20,6 +20,7 @@ import pytest
 from app.grading.labfile import Lab, load_lab
 from app.grading.selftest import verdict
 from tests.fixtures.sim import kubectl_binary
+from tests.integration.labs_content.support import check_lab_text
 from tests.integration.labs_content.test_control_plane_labs import LabRun
 
 pytestmark = pytest.mark.kubectl
@@ -74,6 +75,11 @@ def test_selftest_scores_within_its_bounds(
     lab_run: Callable[[str], LabRun], slug: str, selftest: dict[str, Any]
 ) -> None:
     check_selftest(lab_run(slug), selftest, AFTER_SCRIPT_SECONDS)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_lab_text_explains_itself(slug: str) -> None:
+    check_lab_text(LABS[slug])
 
 
 def check_selftest(run: LabRun, selftest: dict[str, Any], after_script: int) -> None:
