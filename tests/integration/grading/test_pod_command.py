@@ -281,3 +281,16 @@ def test_a_probe_that_cannot_start_fails_with_the_reason_and_is_deleted(
     assert detail.startswith("a new pod labelled run=client in default: the probe pod did not")
     assert "within 20s (" in detail and "ImagePull" in detail, detail
     assert reader.get("v1", "Pod", make_context().probe_pod_name("bad-image"), "default") is None
+
+
+def test_a_probe_is_admitted_where_the_restricted_standard_is_enforced(
+    run_checks, cluster: Cluster, kubectl
+) -> None:
+    kubectl("label", "namespace", "team", "pod-security.kubernetes.io/enforce=restricted")
+    # The standard applies: a plain busybox pod is refused there.
+    refused = kubectl("run", "plain", "-n", "team", "--image=busybox:1.36", check=False)
+    assert refused.returncode == 1 and "violates PodSecurity" in refused.stderr
+    check = {**fetch(**probe("team", run="client")), "id": "restricted",
+             "stdout_contains": "Welcome to nginx!"}  # fmt: skip
+    result = grade(run_checks, cluster, [check])
+    assert result.checks[0].passed, result.checks[0].detail or result.checks[0].error

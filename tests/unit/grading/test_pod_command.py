@@ -109,7 +109,10 @@ def test_probe_pod_carries_only_the_labels_asked_for() -> None:
     }
     assert pod["spec"]["restartPolicy"] == "Never"
     assert pod["spec"]["automountServiceAccountToken"] is False
-    assert pod["spec"]["containers"][0]["command"] == ["sleep", "3600"]
+    container = pod["spec"]["containers"][0]
+    assert container["command"] == ["sleep", "3600"]
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     # The manifest's labels are a copy: editing the probe never edits the lab file.
     pod["metadata"]["labels"]["x"] = "y"
     assert spec["labels"] == {"app": "frontend"}
