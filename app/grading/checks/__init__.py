@@ -14,6 +14,7 @@ from app.grading.checks.jmespath_assert import Jmespath
 from app.grading.checks.match import Match
 from app.grading.checks.node_command import NodeCommand
 from app.grading.checks.node_file import NodeFile
+from app.grading.checks.pod_command import PodCommand
 from app.grading.checks.probe_pod import ProbePod
 
 for _kind in (
@@ -26,6 +27,7 @@ for _kind in (
     EventProvenance(),
     NodeFile(),
     NodeCommand(),
+    PodCommand(),
     ProbePod(),
     AccessReview(),
 ):

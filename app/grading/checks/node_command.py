@@ -3,23 +3,18 @@ expected text (`systemctl is-active kubelet`, `crictl ps`)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from marshmallow import fields, validate
 
-from app.grading.checks.base import CheckEnv, KindSchema, Outcome, SimpleKind
-from app.grading.matchers import show
+from app.grading.checks.base import CheckEnv, Outcome, SimpleKind
+from app.grading.checks.output import CommandOutputSchema, first_line, output_problems
 from app.grading.node_access import NodeAccessError
 
 
-class NodeCommandSchema(KindSchema):
+class NodeCommandSchema(CommandOutputSchema):
     node = fields.String(required=True)
     command = fields.String(required=True, validate=validate.Length(min=1))
-    exit_code = fields.Integer(load_default=0, strict=True)
-    stdout_contains = fields.String()
-    stdout_not_contains = fields.String()
-    stdout_regex = fields.String()
 
 
 class NodeCommand(SimpleKind):
@@ -39,17 +34,8 @@ class NodeCommand(SimpleKind):
             "stdout": stdout[-500:],
             "stderr": stderr[-300:],
         }
-        problems = []
-        if code != params["exit_code"]:
-            problems.append(f"expected exit code {params['exit_code']}, found {code}")
-        if "stdout_contains" in params and params["stdout_contains"] not in stdout:
-            problems.append(f"expected output containing {show(params['stdout_contains'])}")
-        if "stdout_not_contains" in params and params["stdout_not_contains"] in stdout:
-            problems.append(f"expected output without {show(params['stdout_not_contains'])}")
-        if "stdout_regex" in params and not re.search(params["stdout_regex"], stdout, re.M):
-            problems.append(f"expected output matching {show(params['stdout_regex'])}")
+        problems = output_problems(params, code, stdout)
         if problems:
-            first = stdout.strip().splitlines()[:1] or stderr.strip().splitlines()[:1]
-            found = f" (output: {show(first[0])})" if first else ""
+            found = first_line(stdout, stderr)
             return Outcome(False, f"{node}$ {command}: " + "; ".join(problems) + found, [evidence])
         return Outcome(True, f"{node}$ {command}: as expected", [evidence])

@@ -253,7 +253,10 @@ def _wget(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     try:
         ip = client.address(host)
     except NameNotFound:
-        return fail(f"wget: bad address '{host}'", 1)
+        # busybox names the address as the URL wrote it, port included (libbb's
+        # str2sockaddr reports its whole "host:port" argument): `bad address 'api:8080'`.
+        written = re.match(r"(?:https?://)?([^/?#]+)", rest[0])
+        return fail(f"wget: bad address '{written.group(1) if written else host}'", 1)
     progress = "" if quiet else f"Connecting to {host}:{port} ({ip}:{port})\n"
     headers = {}
     if opts.get("header", "").lower().startswith("host:"):

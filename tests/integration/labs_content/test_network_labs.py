@@ -19,6 +19,8 @@ import pytest
 
 from app.grading.labfile import Lab, load_lab
 from app.grading.selftest import verdict
+from tests.fixtures.sim import kubectl_binary
+from tests.integration.labs_content.support import check_lab_text
 from tests.integration.labs_content.test_control_plane_labs import LabRun
 
 pytestmark = pytest.mark.kubectl
@@ -30,6 +32,7 @@ SLUGS = (
     "service-names-not-found",
     "services-time-out-everywhere",
     "tickets-gateway-route",
+    "shop-namespace-lockdown",
 )
 LABS: dict[str, Lab] = {slug: load_lab(LABS_ROOT / slug) for slug in SLUGS}
 CASES = [
@@ -72,6 +75,11 @@ def test_selftest_scores_within_its_bounds(
     lab_run: Callable[[str], LabRun], slug: str, selftest: dict[str, Any]
 ) -> None:
     check_selftest(lab_run(slug), selftest, AFTER_SCRIPT_SECONDS)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_lab_text_explains_itself(slug: str) -> None:
+    check_lab_text(LABS[slug])
 
 
 def check_selftest(run: LabRun, selftest: dict[str, Any], after_script: int) -> None:
@@ -133,3 +141,75 @@ def test_setup_shows_the_symptom_its_solution_teaches(
     run = lab_run(slug)
     assert words in on_node(run, node, command)
     assert words in (run.lab.folder / "solution.md").read_text()
+
+
+def in_pod(run: LabRun, namespace: str, target: str, command: str) -> str:
+    """What `kubectl exec` prints (both streams) for a shell command in `target`."""
+    done = subprocess.run(
+        [kubectl_binary(), "-n", namespace, "exec", target, "--", "sh", "-c", command],
+        env={
+            "KUBECONFIG": str(run.kubeconfig_path),
+            "HOME": str(run.folder),
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    return done.stdout + done.stderr
+
+
+# (namespace, pod, command, what it prints): before the DNS rule, then after the fix.
+LOCKDOWN_WITHOUT_DNS = (
+    ("shop", "deploy/frontend", "wget -qO- -T 3 http://api:8080/", "wget: bad address 'api:8080'"),
+    (
+        "shop",
+        "deploy/frontend",
+        "nslookup api",
+        ";; connection timed out; no servers could be reached",
+    ),
+)
+LOCKDOWN_FIXED = (
+    (
+        "shop",
+        "deploy/frontend",
+        "wget -qO- -T 3 http://api:8080/",
+        '{"service": "api", "status": "ok"}',
+    ),
+    (
+        "marketing",
+        "deploy/frontend",
+        "wget -qO- -T 2 http://api.shop:8080/",
+        "wget: download timed out",
+    ),
+    (
+        "shop",
+        "deploy/frontend",
+        "wget -qO- -T 2 http://site.marketing/",
+        "wget: download timed out",
+    ),
+    (
+        "shop",
+        "deploy/api",
+        "curl -m 2 http://10.96.110.20/",
+        "curl: (28) Connection timed out after",
+    ),
+)
+
+
+def test_lockdown_shows_what_its_solution_teaches(lab_run: Callable[[str], LabRun]) -> None:
+    """The outputs solution.md quotes: the egress deny without a DNS rule breaks the
+    name lookup (`bad address`), the fix lets the frontend in and keeps the rest out."""
+    run = lab_run("shop-namespace-lockdown")
+    taught = (run.lab.folder / "solution.md").read_text()
+    run.script("cheat-without-dns")
+    run.advance(5)
+    for namespace, target, command, words in LOCKDOWN_WITHOUT_DNS:
+        assert words in in_pod(run, namespace, target, command), command
+        assert words in taught
+    run.script("solution")
+    run.advance(5)
+    for namespace, target, command, words in LOCKDOWN_FIXED:
+        assert words in in_pod(run, namespace, target, command), command
+        assert words in taught

@@ -259,6 +259,9 @@ EVERY_KIND = """
      command: systemctl is-active kubelet, stdout_contains: active}
   - {id: k-probe, kind: probe_pod, points: 1, message: m, budget_seconds: 20,
      node_selector: {disktype: ssd}, tolerations: [{operator: Exists}]}
+  - {id: k-pod-cmd, kind: pod_command, points: 1, message: m, namespace: shop,
+     from_pod: {labels: {app: frontend}}, command: "wget -qO- -T 2 http://api:8080/",
+     stdout_contains: ok}
 """
 
 
@@ -301,6 +304,11 @@ def test_every_kind_validates_in_a_lab_file(lab_copy: Path) -> None:
         (
             "{id: x, kind: node_command, points: 1, message: m, node: node07, command: ls}",
             "unknown node 'node07'",
+        ),
+        (
+            "{id: x, kind: pod_command, points: 1, message: m, pod: a, label_selector: b,"
+            " command: ls}",
+            "checks[4]: needs exactly one of pod, label_selector, from_pod; found 2",
         ),
         (
             "{id: x, kind: event_provenance, points: 1, message: m, namespace: dev, after: lunch}",

@@ -37,6 +37,7 @@ def test_every_documented_kind_is_registered() -> None:
         "match",
         "node_command",
         "node_file",
+        "pod_command",
         "probe_pod",
     ]
 

@@ -144,6 +144,8 @@ def test_wget_reaches_nginx_by_pod_ip(sim) -> None:
     refused = shell.run(f"wget -qO- http://{ip}:8080")
     assert refused.exit_code == 1 and "Connection refused" in refused.stderr
     assert shell.run("wget -qO- http://web").stderr == "wget: bad address 'web'\n"
+    # busybox names the address as written, an explicit port included.
+    assert shell.run("wget -qO- http://web:8080/x").stderr == "wget: bad address 'web:8080'\n"
 
 
 def test_entering_a_container_that_does_not_run(sim) -> None:
