@@ -35,6 +35,7 @@ from app.sim.nodes.components.files import (
     kubelet_config_text,
     node_files,
     parse_cert,
+    redate_certificate,
     replace_kubeconfig_cert,
 )
 from app.sim.nodes.components.flags import FILE_FLAGS, FLAGS, KUBECONFIG_FLAGS
@@ -99,5 +100,6 @@ __all__ = [
     "node_files",
     "parse_cert",
     "parse_flags",
+    "redate_certificate",
     "replace_kubeconfig_cert",
 ]

@@ -305,3 +305,20 @@ def replace_kubeconfig_cert(text: str, cert: str) -> str:
     doc = safe_yaml.load_yaml(text)
     doc["users"][0]["user"]["client-certificate-data"] = _b64(cert)
     return yaml.dump(doc, Dumper=_Dumper, sort_keys=False)
+
+
+def redate_certificate(text: str, not_before: datetime, not_after: datetime) -> str | None:
+    """`text` (a certificate file, possibly followed by its key, or a kubeadm
+    kubeconfig with an embedded client certificate) with the certificate's validity
+    replaced, subject and issuer kept; None when it holds no such certificate."""
+    embedded = kubeconfig_cert(text) if "-----BEGIN CERTIFICATE-----" not in text else None
+    if embedded is not None:
+        cert = cert_pem(embedded["subject"], embedded["issuer"], not_before, not_after)
+        return replace_kubeconfig_cert(text, cert)
+    fields = parse_cert(text)
+    if fields is None:
+        return None
+    head, _, rest = text.partition("-----BEGIN CERTIFICATE-----")
+    tail = rest.split("-----END CERTIFICATE-----", 1)[1].lstrip("\n")
+    cert = cert_pem(str(fields["subject"]), str(fields["issuer"]), not_before, not_after)
+    return head + cert + tail
