@@ -300,6 +300,22 @@ def kubeconfig_cert(text: str) -> dict[str, Any] | None:
         return None
 
 
+@lru_cache(maxsize=64)
+def kubeconfig_cert_validity(text: str) -> tuple[float | None, float | None]:
+    """(notBefore, notAfter) as epoch seconds of the client certificate embedded in a
+    kubeconfig, (None, None) when it has none (parsed once per content)."""
+    fields = kubeconfig_cert(text)
+    if fields is None:
+        return None, None
+    try:
+        return (
+            datetime.fromisoformat(str(fields["notBefore"]).replace("Z", "+00:00")).timestamp(),
+            datetime.fromisoformat(str(fields["notAfter"]).replace("Z", "+00:00")).timestamp(),
+        )
+    except (KeyError, ValueError):
+        return None, None
+
+
 def replace_kubeconfig_cert(text: str, cert: str) -> str:
     """The kubeconfig `text` with its client certificate replaced (kubeadm certs renew)."""
     doc = safe_yaml.load_yaml(text)

@@ -75,6 +75,26 @@ def _rotates(config_text: str) -> bool:
     return isinstance(config, dict) and bool(config.get("rotateCertificates"))
 
 
+def _unauthorized(program: dict[str, Any]) -> list[list[str]]:
+    """What kube-scheduler or kube-controller-manager logs while the API server refuses
+    its client certificate."""
+    component = str(program.get("component") or "kube-scheduler")
+    watched = "*v1.Pod" if component == "kube-scheduler" else "*v1.ReplicaSet"
+    return [
+        [
+            "E",
+            f"leaderelection.go:436] error retrieving resource lock kube-system/{component}: "
+            "Unauthorized",
+        ],
+        [
+            "E",
+            'reflector.go:166] "Unhandled Error" err="k8s.io/client-go/informers/factory.go:160: '
+            f'Failed to watch {watched}: failed to list {watched}: Unauthorized" '
+            'logger="UnhandledError"',
+        ],
+    ]
+
+
 class Credentials(AgentState):
     """Client certificate rotation and expiry of one node's kubelet.
 
@@ -192,6 +212,33 @@ class Credentials(AgentState):
             for line in lines:
                 self.journal(now, "E", line)
         return True
+
+    def component_cert_valid(self, rec: Any) -> bool:
+        """Whether the client certificate a running control-plane client
+        (kube-scheduler, kube-controller-manager; `Program.client_config`) holds is
+        still valid. It read its kubeconfig once at start: a file renewed since changes
+        nothing until the process restarts, and once its certificate has expired the
+        API server answers Unauthorized to everything it sends. A certificate in the
+        file issued before the process started is the one it loaded (a lab setup
+        re-dating the file re-dates what the running process holds)."""
+        program = rec.program
+        path = program.get("client_config")
+        if not path or rec.started is None:
+            return True
+        expiry = program.get("client_cert_expiry")
+        if self.fs.is_file(path):
+            issued, expires = components.kubeconfig_cert_validity(self.fs.read(path))
+            if issued is not None and issued <= rec.started and expires != expiry:
+                expiry = program["client_cert_expiry"] = expires
+        now = self.clock.now().timestamp()
+        if expiry is None or now < expiry:
+            return True
+        if program.get("repeat") is None:
+            # From the moment it expired, every request fails (client-go's reflector
+            # and leader election retry and log).
+            program["repeat"] = [max(0.0, expiry - rec.started), 10.0, _unauthorized(program)]
+            rec.__dict__.pop("_program", None)
+        return False
 
     def expired_client_cert_startup(self, now: float) -> list[str] | None:
         """What a starting kubelet logs when kubelet.conf's certificate has expired and
