@@ -105,6 +105,25 @@ def test_an_expired_kubelet_client_certificate(
     plane.advance(15)  # systemd restarts the failing unit every 10 s
     plane.advance(20)
     assert ready(kubectl)["node01"] == "Ready"
+    # With rotation on, the kubelet stored a new certificate of its own; the guide's
+    # last step points kubelet.conf at it, so rotation goes on from there.
+    checked = f"openssl x509 -in {CLIENT} -noout -subject -checkend 25920000"
+    assert run(sim_cluster, "node01", checked) == (
+        "subject=CN=system:node:node01\nCertificate will not expire\n"
+    )
+    run(
+        sim_cluster,
+        "node01",
+        "sed -i -e 's#client-certificate-data: .*#client-certificate: "
+        f"{CLIENT}#' -e 's#client-key-data: .*#client-key: {CLIENT}#' "
+        "/etc/kubernetes/kubelet.conf",
+    )
+    run(sim_cluster, "node01", "systemctl restart kubelet")
+    plane.advance(40)
+    assert ready(kubectl)["node01"] == "Ready"
+    assert "will expire" in run(
+        sim_cluster, "node01", f"openssl x509 -in {CLIENT} -checkend 40000000 -noout", 1
+    )
 
 
 def test_an_expired_api_server_certificate(

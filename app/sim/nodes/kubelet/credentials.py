@@ -132,7 +132,10 @@ class Credentials(AgentState):
         """client-go's certificate manager: a new certificate (a CSR the
         kube-controller-manager signs) once 80 % of the current one's life is gone."""
         path, cert = self.client_certificate()
-        if not path or cert is None or not self._rotation_enabled():
+        if not path:
+            self._store_first_rotated_cert(now, cert)
+            return
+        if cert is None or not self._rotation_enabled():
             return
         start = _moment(str(cert["notBefore"])).timestamp()
         end = _moment(str(cert["notAfter"])).timestamp()
@@ -143,6 +146,34 @@ class Credentials(AgentState):
             f"system:node:{self.name}", "kubernetes", moment, moment + components.CERT_VALIDITY
         )
         self.fs.write(path, fresh + components.key_pem(), mtime=_go_time(moment))
+        self.journal(
+            now,
+            "I",
+            'certificate_manager.go:356] "Rotating certificates" '
+            'logger="kubernetes.io/kube-apiserver-client-kubelet"',
+        )
+
+    def _store_first_rotated_cert(self, now: float, cert: dict[str, Any] | None) -> None:
+        """kubelet.conf embeds the certificate (as `kubeadm kubeconfig user` writes it):
+        with rotation on, the certificate manager finds no valid certificate in its
+        store, requests one with the kubeconfig's credentials (a CSR for the node's own
+        identity, which kube-controller-manager approves and signs) and writes
+        kubelet-client-current.pem, which kubeadm's troubleshooting guide then points
+        kubelet.conf at. A CSR made with another identity (an admin's) is not
+        auto-approved, so nothing is stored."""
+        if cert is None or cert.get("subject") != f"system:node:{self.name}":
+            return
+        if not self._rotation_enabled():
+            return
+        store = components.KUBELET_CLIENT_CERT
+        current = _cert_fields(self.fs.read(store)) if self.fs.is_file(store) else None
+        if current is not None and _moment(str(current["notAfter"])).timestamp() > now:
+            return
+        moment = datetime.fromtimestamp(now, UTC)
+        fresh = components.cert_pem(
+            f"system:node:{self.name}", "kubernetes", moment, moment + components.CERT_VALIDITY
+        )
+        self.fs.write(store, fresh + components.key_pem(), mtime=_go_time(moment))
         self.journal(
             now,
             "I",
