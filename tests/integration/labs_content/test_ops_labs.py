@@ -19,7 +19,7 @@ from tests.integration.labs_content.test_network_labs import check_selftest, lab
 
 pytestmark = pytest.mark.kubectl
 
-SLUGS = ("report-builder-restarts", "pending-pods-after-a-year")
+SLUGS = ("report-builder-restarts", "pending-pods-after-a-year", "node02-notready-overnight")
 LABS = support.load(SLUGS)
 # Cluster seconds after a script: a rolled-out Deployment's pods run past the moment an
 # over-limit container is killed, restarted components lead again, a kubelet reports.

@@ -153,6 +153,13 @@ class Credentials(AgentState):
             'logger="kubernetes.io/kube-apiserver-client-kubelet"',
         )
 
+    def client_cert_at_start(self, now: float) -> None:
+        """A starting kubelet whose kubelet.conf embeds its certificate stores a rotated
+        one at once (client-go's certificate manager requests it on start)."""
+        path, cert = self.client_certificate()
+        if not path and not self.client_cert_expired(now):
+            self._store_first_rotated_cert(now, cert)
+
     def _store_first_rotated_cert(self, now: float, cert: dict[str, Any] | None) -> None:
         """kubelet.conf embeds the certificate (as `kubeadm kubeconfig user` writes it):
         with rotation on, the certificate manager finds no valid certificate in its
