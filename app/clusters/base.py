@@ -197,13 +197,40 @@ def delete_object(kubeconfig: str, ref: dict[str, str]) -> bool:
     return True
 
 
+def redate_certificates(provider: ClusterProvider, handle: ClusterHandle, fault: dict) -> None:
+    """Make the certificates `fault["paths"]` on the node expire `expires_in` from the
+    node's clock (`date`), valid for `lifetime` before that. Only the simulator's
+    certificates can be re-dated (a real one would need its CA's key and a re-signing);
+    ProviderError for anything else."""
+    from datetime import datetime, timedelta
+
+    from app.grading.labfile import duration_seconds
+    from app.sim.nodes import components
+
+    node = fault["node"]
+    code, out, err = provider.exec(handle, node, "date -u +%Y-%m-%dT%H:%M:%SZ")
+    try:
+        now = datetime.fromisoformat(out.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ProviderError(f"date on {node} exited {code}: {(err or out).strip()}") from None
+    not_after = now + timedelta(seconds=duration_seconds(fault["expires_in"]))
+    not_before = not_after - timedelta(seconds=duration_seconds(fault.get("lifetime", "365d")))
+    for path in fault["paths"]:
+        text = provider.read_file(handle, node, path)
+        redated = components.redate_certificate(text, not_before, not_after)
+        if redated is None:
+            raise ProviderError(f"{node}:{path} holds no certificate this cluster can re-date")
+        provider.write_file(handle, node, path, redated)
+
+
 def apply_faults(provider: ClusterProvider, handle: ClusterHandle, faults: list[dict]) -> None:
     """Apply a lab's faults in order through the provider's node access.
 
     `node_file_edit` replaces a regular expression in a node file, `node_file_write`
     writes a file, `node_service` runs `systemctl` on the node, `node_exec` runs a
     command line on the node (it must exit 0), `delete_object` deletes an object through
-    the Kubernetes API (one already gone is fine); `image_bad` needs nothing on a
+    the Kubernetes API (one already gone is fine), `certificate_expiry` re-dates
+    certificates against the node's clock (`redate_certificates`); `image_bad` needs nothing on a
     cluster where the image does not exist (providers that simulate pulls handle it at
     creation). Raises ProviderError when a node cannot be reached or a command fails.
     """
@@ -234,6 +261,8 @@ def apply_faults(provider: ClusterProvider, handle: ClusterHandle, faults: list[
             )
             if code != 0:
                 raise ProviderError(f"systemctl {verb} {fault['service']}: {err.strip()}")
+        elif kind == "certificate_expiry":
+            redate_certificates(provider, handle, fault)
         elif kind == "image_bad":
             continue
         else:

@@ -168,7 +168,41 @@ class DeleteObjectSchema(LabSchema):
             raise ValidationError(f"unknown field {unknown[0]!r}", "object")
 
 
+# A signed duration in seconds, minutes, hours or days ("-2d", "72h").
+DURATION = re.compile(r"^-?\d{1,6}[smhd]$")
+DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(text: str) -> int:
+    """Seconds of a `DURATION` ("-2d" is -172800)."""
+    return int(text[:-1]) * DURATION_SECONDS[text[-1]]
+
+
+class CertificateExpirySchema(LabSchema):
+    """Certificates on a node re-dated against the cluster's clock at setup: they
+    expire `expires_in` from then (negative: already expired) after `lifetime`
+    (default 365d, kubeadm's leaf lifetime). Each path is a certificate file (its key
+    may follow) or a kubeconfig with an embedded client certificate. Simulator only:
+    its certificates carry their validity in a form the setup can rewrite."""
+
+    kind = fields.String(required=True)
+    node = fields.String(required=True)
+    paths = fields.List(
+        fields.String(validate=validate.Regexp(r"^/", error="must be absolute")),
+        required=True,
+        validate=validate.Length(min=1),
+    )
+    expires_in = fields.String(
+        required=True, validate=validate.Regexp(DURATION, error='a duration such as "-2d" or "72h"')
+    )
+    lifetime = fields.String(
+        load_default="365d",
+        validate=validate.Regexp(r"^\d{1,6}[smhd]$", error='a duration such as "365d"'),
+    )
+
+
 FAULT_SCHEMAS: dict[str, type[Schema]] = {
+    "certificate_expiry": CertificateExpirySchema,
     "node_file_edit": NodeFileEditSchema,
     "node_file_write": NodeFileWriteSchema,
     "node_service": NodeServiceSchema,
@@ -416,6 +450,21 @@ def check_specs(checks: list[dict[str, Any]]) -> list[CheckSpec]:
     ]
 
 
+def _fault_issues(
+    faults: list[dict[str, Any]], nodes: set[str], backends: list[str]
+) -> list[tuple[tuple[Any, ...], str]]:
+    """(node path, message) for faults naming an unknown node or needing a backend
+    the lab does not restrict itself to."""
+    out: list[tuple[tuple[Any, ...], str]] = []
+    for index, fault in enumerate(faults):
+        if "node" in fault and fault["node"] not in nodes:
+            out.append((("setup", "faults", index, "node"), f"unknown node {fault['node']!r}"))
+        if fault["kind"] == "certificate_expiry" and "kind" in backends:
+            where = ("setup", "faults", index, "kind")
+            out.append((where, "certificate_expiry needs backends: [simulator]"))
+    return out
+
+
 def _cross_checks(doc: Document, data: dict[str, Any], folder: Path) -> list[Issue]:
     """What one schema cannot see: references between fields and to files."""
     issues: list[Issue] = []
@@ -431,9 +480,8 @@ def _cross_checks(doc: Document, data: dict[str, Any], folder: Path) -> list[Iss
     spare = [i for i, n in enumerate(data["cluster"]["nodes"]) if n["role"] == "spare"]
     if spare and "kind" in data["backends"]:
         add(("cluster", "nodes", spare[0], "role"), "a spare node needs backends: [simulator]")
-    for index, fault in enumerate(data["setup"]["faults"]):
-        if "node" in fault and fault["node"] not in nodes:
-            add(("setup", "faults", index, "node"), f"unknown node {fault['node']!r}")
+    for where, message in _fault_issues(data["setup"]["faults"], nodes, data["backends"]):
+        add(where, message)
     manifests = data["setup"].get("manifests")
     manifest_dir = folder / MANIFEST_DIR
     for index, name in enumerate(manifests or []):

@@ -588,7 +588,19 @@ def _openssl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
         out.append(f"notBefore={fmt(cert['notBefore'])}")
     if "-enddate" in args or "-dates" in args:
         out.append(f"notAfter={fmt(cert['notAfter'])}")
-    if "-text" in args or not out:
+    if "-checkend" in args:
+        # openssl x509 -checkend N: exit 1 when the certificate expires within N seconds.
+        position = args.index("-checkend") + 1
+        seconds = args[position] if position < len(args) else ""
+        if not seconds.isdigit():
+            return fail(f'x509: Invalid number "{seconds}" for option -checkend')
+        end = datetime.fromisoformat(cert["notAfter"].replace("Z", "+00:00"))
+        if (end - sh.now()).total_seconds() <= int(seconds):
+            return CommandResult(
+                1, "".join(x + "\n" for x in out) + "Certificate will expire\n", ""
+            )
+        out.append("Certificate will not expire")
+    if "-text" in args or (not out and "-noout" not in args):
         out += [
             "Certificate:",
             "    Data:",

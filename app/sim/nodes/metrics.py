@@ -10,6 +10,14 @@ Usage is deterministic, computed from what a container runs:
 - CPU capped at the container's CPU limit (the CFS quota throttles it) and at the
   node's cores; memory at its memory limit.
 
+A container whose memory need exceeds its memory limit does not run capped: the
+kernel's OOM killer ends it as soon as it has allocated that much (`oom_kill`). With
+cgroup v2 the kubelet sets `memory.oom.group` (Kubernetes 1.28+), so the whole
+container dies with SIGKILL: the runtime reports reason `OOMKilled`, exit code 137
+(128 + 9), and the kubelet restarts it with back-off (CrashLoopBackOff), as in the
+documentation's "Exceed a Container's memory limit" example
+(https://kubernetes.io/docs/tasks/configure-pod-container/assign-memory-resource/).
+
 A node uses the sum of its running pods plus the system's own overhead (kubelet,
 container runtime, operating system). `MetricsScraper.tick` does what metrics-server
 does every `--metric-resolution` (15 s): it reads every kubelet and replaces
@@ -45,6 +53,8 @@ NANO_PER_MILLI = 1_000_000
 # The node's own usage besides pods (kubelet, containerd, systemd, the kernel): about
 # what `kubectl top node` shows for an empty kubeadm worker.
 SYSTEM_OVERHEAD = Usage(35 * NANO_PER_MILLI, 480 * MIB)
+# Seconds a process needs to allocate past its limit (stress touches its pages at once).
+OOM_KILL_AFTER = 1.0
 # stress's default --vm-bytes (256 MB per worker, "256M" in its usage text).
 STRESS_VM_BYTES = 256 * MIB
 
@@ -121,6 +131,37 @@ def command_load(container: dict[str, Any], node_cores: float) -> tuple[float, i
         cores += more_cores
         memory += more_memory
     return cores, memory
+
+
+def memory_need(container: dict[str, Any], node_cores: float = 2.0) -> int:
+    """Bytes the container's processes allocate: the image's idle use plus what its
+    command allocates (`stress --vm N --vm-bytes SIZE`), before any limit."""
+    _, idle_mib = idle_usage(repository_name(str(container.get("image") or "")))
+    return idle_mib * MIB + command_load(container, node_cores)[1]
+
+
+def oom_kill(container: dict[str, Any]) -> tuple[float, list[str]] | None:
+    """(seconds after the start, lines the process printed first) when the container
+    outgrows its memory limit and is OOM-killed, else None."""
+    raw = _limit(container, "memory")
+    if raw is None:
+        return None
+    try:
+        limit = value(raw)
+    except (ValueError, ArithmeticError):
+        return None
+    if limit <= 0 or memory_need(container) <= limit:
+        return None
+    lines = []
+    for stress in _STRESS.finditer(_command_text(container)):
+        cores, _ = _stress_load(stress.group("opts"), 2.0)
+        vm = re.search(r"(?:--vm|-m)[ =](\d+)", stress.group("opts"))
+        # What stress prints before it forks its workers (stress.c).
+        lines.append(
+            f"stress: info: [1] dispatching hogs: {int(cores)} cpu, 0 io, "
+            f"{vm.group(1) if vm else 0} vm, 0 hdd"
+        )
+    return OOM_KILL_AFTER, lines
 
 
 def _limit(container: dict[str, Any], resource: str) -> str | None:

@@ -228,6 +228,12 @@ class Program:
     reason: str = ""  # terminated reason when it exits ("Error", "Completed", ...)
     message: str = ""  # terminated message (the runtime's error for a StartError)
     functional: bool = True  # does its job (a control-plane component reaches the API)
+    # A control-plane client (kube-scheduler, kube-controller-manager): the host path of
+    # its kubeconfig and the notAfter (epoch) of the client certificate it loaded at
+    # start; it keeps that certificate until it restarts (credentials.py).
+    client_config: str = ""
+    client_cert_expiry: float | None = None
+    component: str = ""
 
     def dump(self) -> dict[str, Any]:
         return asdict(self)

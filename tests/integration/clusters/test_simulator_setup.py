@@ -181,6 +181,75 @@ def test_setup_steps_node_exec_and_delete_object(server: SimServer) -> None:
     assert sorted(server.clusters) == [handle.cluster_id]
 
 
+def test_setup_step_certificate_expiry_redates_against_the_setup_clock(
+    server: SimServer,
+) -> None:
+    from datetime import timedelta
+
+    from app.sim.machinery.clock import parse_time
+    from app.sim.nodes import components
+
+    sim = provider(server)
+    shape = {
+        "nodes": [
+            {"name": "controlplane", "role": "control-plane"},
+            {"name": "node01", "role": "worker"},
+        ]
+    }
+    pem = "/var/lib/kubelet/pki/kubelet-client-current.pem"
+    setup = LabSetup(
+        slug="certs",
+        content_hash="1",
+        shape=shape,
+        faults=[
+            {
+                "kind": "certificate_expiry",
+                "node": "controlplane",
+                "paths": ["/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/admin.conf"],
+                "expires_in": "3d",
+            },
+            {"kind": "certificate_expiry", "node": "node01", "paths": [pem], "expires_in": "-2h"},
+        ],
+    )
+    snapshot = sim.build_setup(setup)
+    # The faults run at the setup clock's boot time; it then settles before the snapshot.
+    at = parse_time(snapshot["clock"]) - timedelta(seconds=SETUP_SETTLE_SECONDS)
+    handle = sim.create(shape)
+    sim.restore(handle, snapshot)
+    serving = components.parse_cert(
+        sim.read_file(handle, "controlplane", "/etc/kubernetes/pki/apiserver.crt")
+    )
+    admin = components.kubeconfig_cert(
+        sim.read_file(handle, "controlplane", "/etc/kubernetes/admin.conf")
+    )
+    for fields in (serving, admin):
+        assert fields is not None
+        assert parse_time(fields["notAfter"]) == at + timedelta(days=3)
+        assert parse_time(fields["notBefore"]) == at + timedelta(days=3 - 365)
+    assert serving is not None and serving["subject"] == "kube-apiserver"
+    assert admin is not None and admin["subject"] == "kubernetes-admin"
+    client_text = sim.read_file(handle, "node01", pem)
+    client = components.parse_cert(client_text)
+    assert client is not None and parse_time(client["notAfter"]) == at - timedelta(hours=2)
+    assert "-----BEGIN RSA PRIVATE KEY-----" in client_text  # the key stays
+
+    not_a_cert = LabSetup(
+        slug="not-a-cert",
+        content_hash="1",
+        shape=shape,
+        faults=[
+            {
+                "kind": "certificate_expiry",
+                "node": "node01",
+                "paths": ["/var/lib/kubelet/config.yaml"],
+                "expires_in": "1d",
+            }
+        ],
+    )
+    with pytest.raises(ProviderError, match="no certificate this cluster can re-date"):
+        sim.build_setup(not_a_cert)
+
+
 def test_an_invalid_shape_fails_creation(server: SimServer) -> None:
     bad = {"nodes": [{"name": "controlplane", "role": "worker"}]}
     with pytest.raises(ProviderError, match=r"422.*control-plane"):

@@ -21,6 +21,7 @@ from tests.integration.labs_content import (
     test_lifecycle_labs,
     test_network_labs,
     test_networking_labs,
+    test_ops_labs,
     test_scheduling_labs,
     test_storage_labs,
     test_troubleshooting_labs,
@@ -41,6 +42,7 @@ SELF_TESTED = {
     *test_network_labs.SLUGS,
     *test_lifecycle_labs.SLUGS,
     *test_curriculum_labs_more.SLUGS,
+    *test_ops_labs.SLUGS,
     test_rbac_lab.LAB.slug,
 }
 

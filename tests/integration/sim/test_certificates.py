@@ -1,8 +1,9 @@
 """Certificates on the clock: `kubeadm certs check-expiration|renew`, the kubelet's
 client certificate rotation, an expired kubelet client certificate (Unauthorized, node
 NotReady, a restarted kubelet that exits) replaced through `kubeadm kubeconfig user`,
-and an expired API server certificate (x509 errors in every kubelet's journal) fixed by
-`kubeadm certs renew apiserver`; node status through the real kubectl."""
+an expired API server certificate (x509 errors in every kubelet's journal) fixed by
+`kubeadm certs renew apiserver`, and kube-scheduler and kube-controller-manager holding
+the client certificate they started with until they restart; through the real kubectl."""
 
 from __future__ import annotations
 
@@ -104,6 +105,25 @@ def test_an_expired_kubelet_client_certificate(
     plane.advance(15)  # systemd restarts the failing unit every 10 s
     plane.advance(20)
     assert ready(kubectl)["node01"] == "Ready"
+    # With rotation on, the kubelet stored a new certificate of its own; the guide's
+    # last step points kubelet.conf at it, so rotation goes on from there.
+    checked = f"openssl x509 -in {CLIENT} -noout -subject -checkend 25920000"
+    assert run(sim_cluster, "node01", checked) == (
+        "subject=CN=system:node:node01\nCertificate will not expire\n"
+    )
+    run(
+        sim_cluster,
+        "node01",
+        "sed -i -e 's#client-certificate-data: .*#client-certificate: "
+        f"{CLIENT}#' -e 's#client-key-data: .*#client-key: {CLIENT}#' "
+        "/etc/kubernetes/kubelet.conf",
+    )
+    run(sim_cluster, "node01", "systemctl restart kubelet")
+    plane.advance(40)
+    assert ready(kubectl)["node01"] == "Ready"
+    assert "will expire" in run(
+        sim_cluster, "node01", f"openssl x509 -in {CLIENT} -checkend 40000000 -noout", 1
+    )
 
 
 def test_an_expired_api_server_certificate(
@@ -122,3 +142,50 @@ def test_an_expired_api_server_certificate(
     run(sim_cluster, "controlplane", "kubeadm certs renew apiserver")
     plane.advance(20)
     assert set(ready(kubectl).values()) == {"Ready"}
+
+
+def _pod(name: str) -> str:
+    return (
+        f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: default}}\n"
+        "spec: {containers: [{name: app, image: nginx}]}\n"
+    )
+
+
+def test_control_plane_clients_keep_the_certificate_they_started_with(
+    sim_cluster: SimCluster, kubectl: Callable[..., Any]
+) -> None:
+    plane = sim_cluster.cluster.control_plane
+    nodes = plane.nodes
+    now = sim_cluster.cluster.clock.now()
+    # Issued a year ago, expired yesterday: the running processes loaded these.
+    for path in ("scheduler.conf", "controller-manager.conf", "pki/apiserver.crt"):
+        full = f"/etc/kubernetes/{path}"
+        text = components.redate_certificate(
+            nodes.read_file("controlplane", full), now - timedelta(days=366), now
+        )
+        assert text is not None
+        nodes.write_file("controlplane", full, text)
+    kubectl("apply", "-f", "-", input=_pod("before"))
+    plane.advance(NOT_READY_AFTER)
+    # The kubelets cannot post status (x509), and no node lifecycle controller runs to
+    # mark them NotReady: their Ready condition goes stale instead.
+    assert "x509: certificate has expired" in run(sim_cluster, "node01", "journalctl -u kubelet")
+    assert kubectl("get", "pod", "before", "-o", "jsonpath={.spec.nodeName}").stdout == ""
+    logs = kubectl("-n", "kube-system", "logs", "kube-scheduler-controlplane").stdout
+    assert "error retrieving resource lock kube-system/kube-scheduler: Unauthorized" in logs
+    logs = kubectl("-n", "kube-system", "logs", "kube-controller-manager-controlplane").stdout
+    assert "Failed to watch *v1.ReplicaSet: failed to list *v1.ReplicaSet: Unauthorized" in logs
+    # Renewed files: the API server reloads its serving certificate, so the kubelets
+    # are accepted again; the scheduler still holds the expired client certificate.
+    run(sim_cluster, "controlplane", "kubeadm certs renew all")
+    plane.advance(40)
+    assert kubectl("get", "pod", "before", "-o", "jsonpath={.spec.nodeName}").stdout == ""
+    for name in ("kube-scheduler", "kube-controller-manager"):
+        run(sim_cluster, "controlplane", f"crictl stop $(crictl ps --name {name} -q)")
+    plane.advance(40)
+    assert kubectl("get", "pod", "before", "-o", "jsonpath={.spec.nodeName}").stdout != ""
+    kubectl("create", "deployment", "web", "--image=nginx", "--replicas=2")
+    plane.advance(20)
+    assert (
+        kubectl("get", "deployment", "web", "-o", "jsonpath={.status.readyReplicas}").stdout == "2"
+    )

@@ -207,6 +207,32 @@ def test_unknown_fault_kind(lab_copy: Path) -> None:
     assert message.startswith("setup.faults[0].kind: unknown fault kind 'unplug'")
 
 
+def test_certificate_expiry_fault_is_simulator_only_and_needs_durations(
+    lab_copy: Path,
+) -> None:
+    fault = (
+        "  faults:\n"
+        "    - kind: certificate_expiry\n"
+        "      node: node01\n"
+        "      paths: [/var/lib/kubelet/pki/kubelet-client-current.pem]\n"
+        "      expires_in: -2d\n"
+        "  manifests: ["
+    )
+    _edit(lab_copy, "  manifests: [", fault)
+    [(line, message)] = _issues(lab_copy)
+    assert line == _line_of(lab_copy, "kind: certificate_expiry")
+    assert message == "certificate_expiry needs backends: [simulator]"
+    _edit(lab_copy, "backends: [simulator, kind]", "backends: [simulator]")
+    lab, issues = check_lab(lab_copy, display="lab.yaml")
+    assert issues == [] and lab is not None
+    [loaded] = lab.data["setup"]["faults"]
+    assert loaded["expires_in"] == "-2d" and loaded["lifetime"] == "365d"
+    _edit(lab_copy, "expires_in: -2d", "expires_in: soon")
+    [(line, message)] = _issues(lab_copy)
+    assert line == _line_of(lab_copy, "expires_in: soon")
+    assert message == 'setup.faults[0].expires_in: a duration such as "-2d" or "72h"'
+
+
 def test_hint_penalty_cannot_exceed_points(lab_copy: Path) -> None:
     _edit(lab_copy, "hint_penalty: 1\n", "hint_penalty: 7\n")
     [(line, message)] = _issues(lab_copy)

@@ -31,10 +31,12 @@ from app.sim.nodes.components.files import (
     cert_pem,
     key_pem,
     kubeconfig_cert,
+    kubeconfig_cert_validity,
     kubeconfig_text,
     kubelet_config_text,
     node_files,
     parse_cert,
+    redate_certificate,
     replace_kubeconfig_cert,
 )
 from app.sim.nodes.components.flags import FILE_FLAGS, FLAGS, KUBECONFIG_FLAGS
@@ -94,10 +96,12 @@ __all__ = [
     "control_plane_manifests",
     "key_pem",
     "kubeconfig_cert",
+    "kubeconfig_cert_validity",
     "kubeconfig_text",
     "kubelet_config_text",
     "node_files",
     "parse_cert",
     "parse_flags",
+    "redate_certificate",
     "replace_kubeconfig_cert",
 ]

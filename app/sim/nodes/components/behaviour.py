@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from app.sim.machinery import safe_yaml
+from app.sim.nodes.components.files import kubeconfig_cert_validity
 from app.sim.nodes.components.flags import FILE_FLAGS, FLAGS, KUBECONFIG_FLAGS
 from app.sim.nodes.components.layout import (
     COMPONENTS,
@@ -193,6 +194,7 @@ def component_program(
                     "invalid configuration: no configuration has been provided, try setting "
                     "KUBERNETES_MASTER environment variable"
                 )
+        _remember_client_cert(prog, component, container, volumes, fs, flags.get("kubeconfig"))
     for name in FILE_FLAGS.get(component, ()):
         for path in (flags.get(name) or "").split(","):
             if path and not visible(path):
@@ -331,6 +333,24 @@ def component_program(
             acquired = f"leaderelection.go:271] successfully acquired lease kube-system/{lease}"
             prog.logs.append((0.5, "I", acquired))
     return prog
+
+
+def _remember_client_cert(
+    prog: Program,
+    component: str,
+    container: dict[str, Any],
+    volumes: list[dict],
+    fs: VirtualFS,
+    path: str | None,
+) -> None:
+    """The client certificate the component reads from its kubeconfig at start (kubeadm
+    embeds it): client-go keeps it in memory, so a renewed file takes effect only
+    after a restart (kubeadm certs renew: "You must restart ...")."""
+    host = container_path(container, volumes, path) if path else None
+    if host is None or not fs.is_file(host):
+        return
+    prog.client_config, prog.component = host, component
+    prog.client_cert_expiry = kubeconfig_cert_validity(fs.read(host))[1]
 
 
 def _port_taken(socket: str, busy: list[str]) -> bool:

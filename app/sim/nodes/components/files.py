@@ -300,8 +300,41 @@ def kubeconfig_cert(text: str) -> dict[str, Any] | None:
         return None
 
 
+@lru_cache(maxsize=64)
+def kubeconfig_cert_validity(text: str) -> tuple[float | None, float | None]:
+    """(notBefore, notAfter) as epoch seconds of the client certificate embedded in a
+    kubeconfig, (None, None) when it has none (parsed once per content)."""
+    fields = kubeconfig_cert(text)
+    if fields is None:
+        return None, None
+    try:
+        return (
+            datetime.fromisoformat(str(fields["notBefore"]).replace("Z", "+00:00")).timestamp(),
+            datetime.fromisoformat(str(fields["notAfter"]).replace("Z", "+00:00")).timestamp(),
+        )
+    except (KeyError, ValueError):
+        return None, None
+
+
 def replace_kubeconfig_cert(text: str, cert: str) -> str:
     """The kubeconfig `text` with its client certificate replaced (kubeadm certs renew)."""
     doc = safe_yaml.load_yaml(text)
     doc["users"][0]["user"]["client-certificate-data"] = _b64(cert)
     return yaml.dump(doc, Dumper=_Dumper, sort_keys=False)
+
+
+def redate_certificate(text: str, not_before: datetime, not_after: datetime) -> str | None:
+    """`text` (a certificate file, possibly followed by its key, or a kubeadm
+    kubeconfig with an embedded client certificate) with the certificate's validity
+    replaced, subject and issuer kept; None when it holds no such certificate."""
+    embedded = kubeconfig_cert(text) if "-----BEGIN CERTIFICATE-----" not in text else None
+    if embedded is not None:
+        cert = cert_pem(embedded["subject"], embedded["issuer"], not_before, not_after)
+        return replace_kubeconfig_cert(text, cert)
+    fields = parse_cert(text)
+    if fields is None:
+        return None
+    head, _, rest = text.partition("-----BEGIN CERTIFICATE-----")
+    tail = rest.split("-----END CERTIFICATE-----", 1)[1].lstrip("\n")
+    cert = cert_pem(str(fields["subject"]), str(fields["issuer"]), not_before, not_after)
+    return head + cert + tail

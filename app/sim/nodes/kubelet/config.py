@@ -97,6 +97,8 @@ class KubeletConfig(AgentState):
         self.journal(
             now, "I", f'kubelet.go:480] "Adding static pod path" path="{self.static_pod_path}"'
         )
+        # The client certificate manager starts with the process (credentials.py).
+        self.client_cert_at_start(now)
 
     def _kubelet_startup_errors(self) -> tuple[list[str], str] | None:
         binary = self.exec_start()

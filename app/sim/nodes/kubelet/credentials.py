@@ -75,6 +75,26 @@ def _rotates(config_text: str) -> bool:
     return isinstance(config, dict) and bool(config.get("rotateCertificates"))
 
 
+def _unauthorized(program: dict[str, Any]) -> list[list[str]]:
+    """What kube-scheduler or kube-controller-manager logs while the API server refuses
+    its client certificate."""
+    component = str(program.get("component") or "kube-scheduler")
+    watched = "*v1.Pod" if component == "kube-scheduler" else "*v1.ReplicaSet"
+    return [
+        [
+            "E",
+            f"leaderelection.go:436] error retrieving resource lock kube-system/{component}: "
+            "Unauthorized",
+        ],
+        [
+            "E",
+            'reflector.go:166] "Unhandled Error" err="k8s.io/client-go/informers/factory.go:160: '
+            f'Failed to watch {watched}: failed to list {watched}: Unauthorized" '
+            'logger="UnhandledError"',
+        ],
+    ]
+
+
 class Credentials(AgentState):
     """Client certificate rotation and expiry of one node's kubelet.
 
@@ -112,7 +132,10 @@ class Credentials(AgentState):
         """client-go's certificate manager: a new certificate (a CSR the
         kube-controller-manager signs) once 80 % of the current one's life is gone."""
         path, cert = self.client_certificate()
-        if not path or cert is None or not self._rotation_enabled():
+        if not path:
+            self._store_first_rotated_cert(now, cert)
+            return
+        if cert is None or not self._rotation_enabled():
             return
         start = _moment(str(cert["notBefore"])).timestamp()
         end = _moment(str(cert["notAfter"])).timestamp()
@@ -123,6 +146,41 @@ class Credentials(AgentState):
             f"system:node:{self.name}", "kubernetes", moment, moment + components.CERT_VALIDITY
         )
         self.fs.write(path, fresh + components.key_pem(), mtime=_go_time(moment))
+        self.journal(
+            now,
+            "I",
+            'certificate_manager.go:356] "Rotating certificates" '
+            'logger="kubernetes.io/kube-apiserver-client-kubelet"',
+        )
+
+    def client_cert_at_start(self, now: float) -> None:
+        """A starting kubelet whose kubelet.conf embeds its certificate stores a rotated
+        one at once (client-go's certificate manager requests it on start)."""
+        path, cert = self.client_certificate()
+        if not path and not self.client_cert_expired(now):
+            self._store_first_rotated_cert(now, cert)
+
+    def _store_first_rotated_cert(self, now: float, cert: dict[str, Any] | None) -> None:
+        """kubelet.conf embeds the certificate (as `kubeadm kubeconfig user` writes it):
+        with rotation on, the certificate manager finds no valid certificate in its
+        store, requests one with the kubeconfig's credentials (a CSR for the node's own
+        identity, which kube-controller-manager approves and signs) and writes
+        kubelet-client-current.pem, which kubeadm's troubleshooting guide then points
+        kubelet.conf at. A CSR made with another identity (an admin's) is not
+        auto-approved, so nothing is stored."""
+        if cert is None or cert.get("subject") != f"system:node:{self.name}":
+            return
+        if not self._rotation_enabled():
+            return
+        store = components.KUBELET_CLIENT_CERT
+        current = _cert_fields(self.fs.read(store)) if self.fs.is_file(store) else None
+        if current is not None and _moment(str(current["notAfter"])).timestamp() > now:
+            return
+        moment = datetime.fromtimestamp(now, UTC)
+        fresh = components.cert_pem(
+            f"system:node:{self.name}", "kubernetes", moment, moment + components.CERT_VALIDITY
+        )
+        self.fs.write(store, fresh + components.key_pem(), mtime=_go_time(moment))
         self.journal(
             now,
             "I",
@@ -192,6 +250,33 @@ class Credentials(AgentState):
             for line in lines:
                 self.journal(now, "E", line)
         return True
+
+    def component_cert_valid(self, rec: Any) -> bool:
+        """Whether the client certificate a running control-plane client
+        (kube-scheduler, kube-controller-manager; `Program.client_config`) holds is
+        still valid. It read its kubeconfig once at start: a file renewed since changes
+        nothing until the process restarts, and once its certificate has expired the
+        API server answers Unauthorized to everything it sends. A certificate in the
+        file issued before the process started is the one it loaded (a lab setup
+        re-dating the file re-dates what the running process holds)."""
+        program = rec.program
+        path = program.get("client_config")
+        if not path or rec.started is None:
+            return True
+        expiry = program.get("client_cert_expiry")
+        if self.fs.is_file(path):
+            issued, expires = components.kubeconfig_cert_validity(self.fs.read(path))
+            if issued is not None and issued <= rec.started and expires != expiry:
+                expiry = program["client_cert_expiry"] = expires
+        now = self.clock.now().timestamp()
+        if expiry is None or now < expiry:
+            return True
+        if program.get("repeat") is None:
+            # From the moment it expired, every request fails (client-go's reflector
+            # and leader election retry and log).
+            program["repeat"] = [max(0.0, expiry - rec.started), 10.0, _unauthorized(program)]
+            rec.__dict__.pop("_program", None)
+        return False
 
     def expired_client_cert_startup(self, now: float) -> list[str] | None:
         """What a starting kubelet logs when kubelet.conf's certificate has expired and

@@ -268,7 +268,7 @@ class EventsAndLogs(AgentState):
         slots = [s for s in pod.slots.values() if not s.init]
         cur = slots[0].current if slots else None
         if cur is not None and cur.running() and cur.program.get("functional", True):
-            return cur
+            return cur if self.component_cert_valid(cur) else None
         return None
 
     def component_running(self, name: str) -> bool:

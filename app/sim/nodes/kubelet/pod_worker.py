@@ -42,6 +42,26 @@ BACKOFF_RESET = 600.0
 _SHELL_BINARIES = {"sh", "/bin/sh", "bash", "/bin/bash", "sleep", "/bin/sleep"}
 
 
+def _oom_killed(prog: Program, spec: dict[str, Any]) -> Program:
+    """A container that allocates more than its memory limit is killed by the
+    kernel's OOM killer moments after it starts (metrics.oom_kill): terminated
+    with reason OOMKilled and exit code 137, then restarted with back-off."""
+    from app.sim.nodes import metrics  # metrics imports the container catalogue
+
+    if prog.reason or (prog.exit_after is not None and prog.exit_after <= 0):
+        return prog
+    killed = metrics.oom_kill(spec)
+    if killed is None:
+        return prog
+    after, lines = killed
+    if prog.exit_after is not None and prog.exit_after < after:
+        return prog
+    prog.logs = [*prog.logs, *((0.0, "", line) for line in lines)]
+    prog.exit_after, prog.exit_code, prog.reason = after, SIGKILL_EXIT, "OOMKilled"
+    prog.repeat = None
+    return prog
+
+
 class PodWorker(AgentState):
     """The pods bound to the node: admission, image pulls, container starts and
     exits, restarts with back-off, and termination, replayed in time order.
@@ -323,7 +343,7 @@ class PodWorker(AgentState):
                     etcd_running=etcd_up,
                     busy=self.host_ports_in_use(pod),
                 )
-        prog = program_for(spec)
+        prog = _oom_killed(program_for(spec), spec)
         failure = startup_failure(
             self.store, {"metadata": {"namespace": pod.namespace}, "spec": pod.spec}, spec
         )
