@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from app.sim.network import ingress
+from app.sim.network import ingress, ingress_tls
 from app.sim.network.dns import Answer, ResolvConf, parse_resolv_conf
+from app.sim.network.ingress_tls import ServedCertificate
 from app.sim.network.path import (
     REFUSED,
     RESET,
@@ -65,11 +66,17 @@ class NameNotFound(OSError):
         self.timed_out = timed_out
 
 
+class TlsMismatch(OSError):
+    """A TLS client hello reached a port that speaks plain HTTP."""
+
+
 @dataclass
 class Reply:
     status: int
     body: str
     headers: dict[str, str] = field(default_factory=dict)
+    # The certificate the server presented (an HTTPS request to ingress-nginx).
+    tls: ServedCertificate | None = None
 
 
 def is_ingress_controller(pod: Obj) -> bool:
@@ -240,8 +247,11 @@ class Client:
         path: str,
         headers: dict[str, str] | None = None,
         scheme: str = "http",
+        sni: str | None = None,
     ) -> Reply:
-        """GET `path` from host:port (raises NameNotFound or Unreachable)."""
+        """GET `path` from host:port (raises NameNotFound, Unreachable, or TlsMismatch
+        for HTTPS to a plain HTTP port of ingress-nginx). `sni`: the name a TLS
+        client sends (curl: the URL's host unless it is an address)."""
         headers = headers or {}
         with self.nodes.lock:
             landing = self.connect(host, port, view=self.view())
@@ -251,7 +261,34 @@ class Client:
             if runtime.labels.get("component") == "kube-apiserver":
                 return _api_server(self.nodes.cluster, path, headers, scheme)
             virtual_host = headers.get("host", host).split(":", 1)[0]
+            pod = landing.pod
+            if pod is not None and is_ingress_controller(pod):
+                tls = self._ingress_tls(pod, landing.port, scheme, sni)
+                if isinstance(tls, Reply):
+                    return tls
+                if scheme == "http" and ingress_tls.redirects_to_https(
+                    self.nodes.store, pod, virtual_host
+                ):
+                    return _redirect(virtual_host, path)
+                reply = self._serve(runtime, landing, virtual_host, path, 0)
+                reply.tls = tls
+                return reply
             return self._serve(runtime, landing, virtual_host, path, 0)
+
+    def _ingress_tls(
+        self, controller: Obj, port: int, scheme: str, sni: str | None
+    ) -> ServedCertificate | Reply | None:
+        """The certificate ingress-nginx presents on its HTTPS port (443), nginx's 400
+        for plain HTTP there, TlsMismatch for a TLS hello on its HTTP port (80)."""
+        if ingress.controller_of(controller) is None:
+            return None
+        if port == 443 and scheme == "http":
+            return Reply(400, _plain_http_page(), {"server": "nginx"})
+        if port == 443:
+            return ingress_tls.certificate_for(self.nodes.store, controller, sni)
+        if scheme == "https":
+            raise TlsMismatch("wrong version number")
+        return None
 
     def _serve(
         self, runtime: PodRuntime, landing: Landing, host: str, path: str, hops: int
@@ -334,7 +371,13 @@ _REASONS = {
 
 
 def reason(status: int) -> str:
-    return {200: "OK", 403: "Forbidden", **_REASONS}.get(status, "")
+    return {
+        200: "OK",
+        308: "Permanent Redirect",
+        400: "Bad Request",
+        403: "Forbidden",
+        **_REASONS,
+    }.get(status, "")
 
 
 def _controller_page(status: int) -> str:
@@ -342,6 +385,27 @@ def _controller_page(status: int) -> str:
     return (
         f"<html>\r\n<head><title>{text}</title></head>\r\n<body>\r\n<center><h1>{text}</h1>"
         "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    )
+
+
+def _redirect(host: str, path: str) -> Reply:
+    """ingress-nginx's ssl-redirect: `return 308 https://$host$request_uri`."""
+    text = "308 Permanent Redirect"
+    body = (
+        f"<html>\r\n<head><title>{text}</title></head>\r\n<body>\r\n<center><h1>{text}</h1>"
+        "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    )
+    return Reply(308, body, {"server": "nginx", "location": f"https://{host}{path}"})
+
+
+def _plain_http_page() -> str:
+    """nginx's answer to plain HTTP on an `ssl` listener (error 497 shown as 400)."""
+    title = "400 The plain HTTP request was sent to HTTPS port"
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        "<center><h1>400 Bad Request</h1></center>\r\n"
+        "<center>The plain HTTP request was sent to HTTPS port</center>\r\n"
+        "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
     )
 
 
