@@ -248,6 +248,7 @@ class Client:
         headers: dict[str, str] | None = None,
         scheme: str = "http",
         sni: str | None = None,
+        method: str = "GET",
     ) -> Reply:
         """GET `path` from host:port (raises NameNotFound, Unreachable, or TlsMismatch
         for HTTPS to a plain HTTP port of ingress-nginx). `sni`: the name a TLS
@@ -270,10 +271,10 @@ class Client:
                     self.nodes.store, pod, virtual_host
                 ):
                     return _redirect(virtual_host, path)
-                reply = self._serve(runtime, landing, virtual_host, path, 0)
+                reply = self._serve(runtime, landing, virtual_host, path, 0, (method, headers))
                 reply.tls = tls
                 return reply
-            return self._serve(runtime, landing, virtual_host, path, 0)
+            return self._serve(runtime, landing, virtual_host, path, 0, (method, headers))
 
     def _ingress_tls(
         self, controller: Obj, port: int, scheme: str, sni: str | None
@@ -291,12 +292,19 @@ class Client:
         return None
 
     def _serve(
-        self, runtime: PodRuntime, landing: Landing, host: str, path: str, hops: int
+        self,
+        runtime: PodRuntime,
+        landing: Landing,
+        host: str,
+        path: str,
+        hops: int,
+        request: tuple[str, dict[str, str]] = ("GET", {}),
     ) -> Reply:
+        """`request`: the method and headers (lower-case names) routing may match on."""
         from app.sim.nodes.containers import ContainerAccess
 
         if landing.pod is not None and is_ingress_controller(landing.pod) and hops < MAX_HOPS:
-            return self._through_ingress(landing.pod, host, path, hops)
+            return self._through_ingress(landing.pod, host, path, hops, request)
         try:
             status, body = ContainerAccess(self.nodes).serve(runtime, landing.port, path)
         except Unreachable:
@@ -306,9 +314,12 @@ class Client:
             raise Unreachable(RESET) from exc
         return Reply(status, body, {"server": _server_header(runtime)})
 
-    def _through_ingress(self, controller: Obj, host: str, path: str, hops: int) -> Reply:
+    def _through_ingress(
+        self, controller: Obj, host: str, path: str, hops: int, request: tuple[str, dict[str, str]]
+    ) -> Reply:
         """An ingress/Gateway controller forwards to the backend its rules pick."""
-        backend = ingress.route(self.nodes.store, controller, host, path)
+        method, headers = request
+        backend = ingress.route(self.nodes.store, controller, host, path, method, headers)
         if backend is None:
             return Reply(404, _controller_page(404), {"server": "nginx"})
         view = self.view()
@@ -327,7 +338,7 @@ class Client:
         if runtime is None:
             return Reply(502, _controller_page(502), {"server": "nginx"})
         # ingress-nginx's rewrite-target hands the backend another path.
-        return self._serve(runtime, landing, host, backend.path or path, hops + 1)
+        return self._serve(runtime, landing, host, backend.path or path, hops + 1, request)
 
 
 def _api_server(cluster: Any, path: str, headers: dict[str, str], scheme: str) -> Reply:

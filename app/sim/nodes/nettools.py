@@ -155,7 +155,7 @@ def _curl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
         headers.setdefault("host", host if port in (80, 443) else f"{host}:{port}")
     sni = None if _is_address(host) else host
     try:
-        reply = client_of(sh).http(connect_to, port, path, headers, scheme, sni)
+        reply = client_of(sh).http(connect_to, port, path, headers, scheme, sni, _method(opts))
     except TlsMismatch:
         text = "OpenSSL/3.5.1: error:0A00010B:SSL routines::wrong version number"
         return _curl_error(opts, 35, text, show_errors)
@@ -185,6 +185,16 @@ def _curl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
         text = "SSL certificate problem: unable to get local issuer certificate"
         return _curl_error(opts, 60, text, show_errors)
     return _curl_reply(sh, opts, reply, host, port, path, headers, show_errors)
+
+
+def _method(opts: dict[str, str]) -> str:
+    """The request method: -X/--request, else HEAD for -I, POST with -d, else GET."""
+    chosen = opts.get("X") or opts.get("request")
+    if chosen:
+        return chosen.upper()
+    if "I" in opts or "head" in opts:
+        return "HEAD"
+    return "POST" if {"d", "data"} & set(opts) else "GET"
 
 
 def _resolved(option: str, host: str, port: int) -> str:
@@ -299,7 +309,7 @@ def _curl_reply(
         err = (
             f"*   Trying {host}:{port}...\n* Connected to {host} port {port}\n"
             + tls
-            + f"> {'HEAD' if head_only else 'GET'} {path} HTTP/1.1\n"
+            + f"> {_method(opts)} {path} HTTP/1.1\n"
             f"> Host: {headers.get('host', host if port == 80 else f'{host}:{port}')}\n"
             "> User-Agent: curl/8.14.1\n> Accept: */*\n>\n"
             + "".join(f"< {line}\n" for line in _head(reply).split("\r\n") if line)
