@@ -225,6 +225,16 @@ class Client:
                 raise Unreachable(REFUSED)
             return landing
 
+    def banner(self, landing: Landing) -> str:
+        """What the process behind a landed connection sends first (`nc -l`'s text)."""
+        from app.sim.nodes.containers import ContainerAccess
+
+        with self.nodes.lock:
+            runtime = self._listener(landing)
+            if runtime is None:
+                return ""
+            return ContainerAccess(self.nodes).banner(runtime, landing.port)
+
     def _listener(self, landing: Landing) -> PodRuntime | None:
         if landing.pod is not None:
             node = spec(landing.pod).get("nodeName")

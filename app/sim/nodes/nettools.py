@@ -206,10 +206,6 @@ def _resolved(option: str, host: str, port: int) -> str:
     return host
 
 
-def _is_address(host: str) -> bool:
-    return all(p.isdigit() for p in host.split(".")) or ":" in host
-
-
 def _verify_problem(
     sh: NodeShell, opts: dict[str, str], cert: ServedCertificate, host: str
 ) -> str | None:
@@ -377,7 +373,7 @@ def _wget(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
 def _nc(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     opts, rest = split_flags(unbundle(args, "w"), {"w", "W", "p", "s"})
     if "l" in opts:
-        return fail("nc: listening is not simulated: run a server image instead", 1)
+        return fail("nc: listening works as a container's command (`nc -l -p PORT`)", 1)
     if len(rest) < 2 or not rest[1].split("-")[0].isdigit():
         return fail("BusyBox v1.37.0 multi-call binary.\n\nUsage: nc [OPTIONS] HOST PORT", 1)
     host = rest[0]
@@ -391,9 +387,10 @@ def _nc(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     first, _, last = rest[1].partition("-")
     out: list[str] = []
     code = 0
+    received = ""
     for port in range(int(first), int(last or first) + 1):
         try:
-            client.connect(ip, port, protocol)
+            landing = client.connect(ip, port, protocol)
         except Unreachable as exc:
             code = 1
             why = "Connection timed out" if exc.reason == TIMEOUT else REFUSED
@@ -401,7 +398,9 @@ def _nc(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
             continue
         if verbose:
             out.append(f"{host} ({ip}:{port}) open\n")
-    return CommandResult(code, "", "".join(out))
+        if "z" not in opts and not last:
+            received = client.banner(landing)  # what the server sends (`nc -l`'s text)
+    return CommandResult(code, received, "".join(out))
 
 
 # ---- DNS ----------------------------------------------------------------------------

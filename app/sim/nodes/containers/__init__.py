@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from app.sim.machinery.clock import rfc3339
 from app.sim.nodes.containers import tools  # noqa: F401  (registers gzip, uptime)
 from app.sim.nodes.containers.images import PROFILES, ImageProfile, profile_for
+from app.sim.nodes.containers.nc_listen import http_answer, nc_listening
 from app.sim.nodes.containers.python_servers import python_listening, script_of
 from app.sim.nodes.containers.shell import ContainerContext, ContainerShell, decode, encode
 from app.sim.nodes.dataplane import Client, resolv_conf_for
@@ -290,8 +291,8 @@ class ContainerAccess:
         """port -> (protocol, document root) of the container's process. A catalogue
         server listens where its configuration says (a declared containerPort is only
         informational, as upstream), and not at all when the command replaces it;
-        other images listen on their declared ports, and a Python script where its
-        source binds (`python_servers`)."""
+        other images listen on their declared ports, a Python script where its
+        source binds (`python_servers`) and `nc -l` on its port (`nc_listen`)."""
         rec = slot.current
         assert rec is not None
         profile = profile_for(repository_name(rec.image))
@@ -301,9 +302,10 @@ class ContainerAccess:
             ports = {p: ("", "") for p in rec.prog().ports}
             if script_of(argv) is not None:
                 ports.update(python_listening(argv, self._files_of(pod, slot, profile)))
+            ports.update(nc_listening(argv))
             return ports
         if argv and not argv[0].startswith("-") and posixpath.basename(argv[0]) not in _SERVERS:
-            return {}
+            return nc_listening(argv)
         if profile.name != "nginx":
             return dict(profile.serves)
         return _nginx_listening(self._files_of(pod, slot, profile), profile)
@@ -323,6 +325,12 @@ class ContainerAccess:
         if found is None:
             raise OSError("Connection refused")
         slot, (protocol, root) = found
+        if protocol == "nc":
+            # What `nc -l` sends, when it is an HTTP response (`root` holds the text).
+            answer = http_answer(root)
+            if answer is None:
+                raise OSError("Connection reset by peer")
+            return answer
         if protocol != "http":
             raise OSError("Connection reset by peer")
         rec = slot.current
@@ -361,6 +369,13 @@ class ContainerAccess:
                 return None
             found = self._server(runtime, port)
         return found[1][0] if found is not None else None
+
+    def banner(self, pod: PodRuntime, port: int) -> str:
+        """What a raw TCP client receives on connecting (an `nc -l` listener's text)."""
+        found = self._server(pod, port)
+        if found is None or found[1][0] != "nc":
+            return ""
+        return found[1][1]
 
     def pod_port_open(self, namespace: str, pod: str, port: int) -> bool:
         with self.nodes.lock:
