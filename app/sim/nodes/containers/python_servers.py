@@ -154,9 +154,9 @@ def _echoes(tree: ast.AST) -> bool:
                 if new:
                     tainted |= new
                     changed = True
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _called_name(node) in _SINKS:
-            for arg in node.args:
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and _called_name(call) in _SINKS:
+            for arg in call.args:
                 if _reads(arg) or _names_in(arg) & tainted:
                     return True
     return False
