@@ -226,3 +226,84 @@ def test_attach_streams_what_the_process_prints(sim_cluster, kubectl) -> None:
             out, _ = proc.communicate(timeout=10)
     # Lines printed after attaching (the clock moves while attached).
     assert b"tick\n" in out
+
+
+ECHO_SERVER = """import socket, sys, threading
+
+def answer(conn):
+    while True:
+        data = conn.recv(4096)
+        if not data:
+            return
+        conn.sendall(data)
+
+server = socket.create_server(("", int(sys.argv[1])))
+while True:
+    conn, _ = server.accept()
+    threading.Thread(target=answer, args=(conn,)).start()
+"""
+ECHO_POD = """apiVersion: v1
+kind: Pod
+metadata:
+  name: echo
+spec:
+  containers:
+  - name: echo
+    image: python:3.13
+    command: [python, /app/echo.py, "7000"]
+    readinessProbe:
+      tcpSocket:
+        port: 7000
+      periodSeconds: 1
+    volumeMounts:
+    - name: app
+      mountPath: /app
+  volumes:
+  - name: app
+    configMap:
+      name: echo
+"""
+
+
+def test_port_forward_reaches_a_python_scripts_echo_server(
+    sim_cluster, kubectl, tmp_path: Path
+) -> None:
+    """kubectl port-forward to the raw TCP server of a script from a ConfigMap: the
+    pod turns Ready on its TCP probe and each connection gets its bytes back."""
+    (tmp_path / "echo.py").write_text(ECHO_SERVER)
+    (tmp_path / "pod.yaml").write_text(ECHO_POD)
+    kubectl("create", "configmap", "echo", f"--from-file={tmp_path / 'echo.py'}")
+    kubectl("apply", "-f", str(tmp_path / "pod.yaml"))
+    _advance(sim_cluster, 8)
+    ready = kubectl("get", "pod", "echo", "-o", "jsonpath={.status.containerStatuses[0].ready}")
+    assert ready.stdout == "true"
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            kubectl_binary(),
+            "--kubeconfig",
+            str(sim_cluster.kubeconfig_path),
+            "port-forward",
+            "pod/echo",
+            f"{port}:7000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().decode() == f"Forwarding from 127.0.0.1:{port} -> 7000\n"
+        for word in (b"first connection\n", b"second one\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+                conn.sendall(word[:5])
+                got = conn.recv(4096)
+                conn.sendall(word[5:])
+                while len(got) < len(word):
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    got += chunk
+                assert got == word
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -1,7 +1,8 @@
 """`metrics.k8s.io/v1beta1` NodeMetrics and PodMetrics, as metrics-server serves them.
 
 Read-only (get, list with label and field selectors, per namespace or across all),
-computed from `cluster.metrics` (the last scrape) and never stored. The labels are
+computed from `cluster.metrics` (the last scrape, plus pods whose containers reached
+10 s since: `MetricsCache.refresh`) and never stored. The labels are
 those of the node or pod (metrics-server copies them), so `kubectl top pod -l app=web`
 selects as `kubectl get pods -l` does. Requests pass the aggregator first:
 `aggregator.check_served` answers 503 while the APIService is not Available.
@@ -98,6 +99,7 @@ def _all(ctx: RequestContext) -> list[dict[str, Any]]:
     cache = ctx.cluster.metrics
     if rt.plural == "nodes":
         return [node_metrics(ctx, s) for s in cache.node_samples()]
+    cache.refresh(ctx.namespace)
     samples = cache.pod_samples(ctx.namespace)
     return [pod_metrics(ctx, s) for s in samples if ctx.store.get("", "pods", s.namespace, s.name)]
 
@@ -113,6 +115,7 @@ def get(ctx: RequestContext) -> ApiResponse:
         node_sample = cache.node(ctx.name)
         obj = node_metrics(ctx, node_sample) if node_sample is not None else None
     else:
+        cache.refresh(ctx.namespace)
         pod_sample = cache.pod(ctx.namespace or "", ctx.name)
         exists = ctx.store.get("", "pods", ctx.namespace, ctx.name) is not None
         obj = pod_metrics(ctx, pod_sample) if pod_sample is not None and exists else None

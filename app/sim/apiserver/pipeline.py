@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 
+from app.sim.apiserver import hpa_v1
 from app.sim.apiserver.reads import get, list_objects
 from app.sim.apiserver.request import JSON, ApiRequest, ApiResponse, RequestContext, resolve_type
 from app.sim.apiserver.stages import authenticate, authorize
@@ -77,7 +78,10 @@ def handle(cluster: Cluster, req: ApiRequest) -> ApiResponse:
                 reason="MethodNotAllowed",
                 details={},
             )
-        response = _dispatch(ctx, rt, verb)
+        if hpa_v1.applies(rt):
+            response = hpa_v1.serve(ctx, rt, verb, _dispatch)
+        else:
+            response = _dispatch(ctx, rt, verb)
     except ApiError as exc:
         response = ApiResponse(exc.code, exc.status())
     except RecursionError:

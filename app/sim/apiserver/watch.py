@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app.sim.apiserver import hpa_v1
 from app.sim.apiserver.reads import accepted_as, to_table
 from app.sim.apiserver.request import ApiRequest, RequestContext, _int_param, _truthy, resolve_type
 from app.sim.apiserver.stages import authenticate, authorize
@@ -103,6 +104,8 @@ def plan_watch(cluster: Cluster, req: ApiRequest) -> WatchPlan:
 def watch_object(plan: WatchPlan, obj: dict[str, Any]) -> dict[str, Any]:
     """The object of one watch event, as a one-row Table when the client asked for one."""
     if not plan.as_table:
+        if hpa_v1.applies(plan.rt) and obj.get("kind") == hpa_v1.KIND:
+            return hpa_v1.to_v1(obj)  # stored as v2
         return obj
     table = to_table(plan.ctx, [obj])
     table.setdefault("metadata", {})["resourceVersion"] = obj.get("metadata", {}).get(

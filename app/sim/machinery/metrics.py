@@ -10,6 +10,7 @@ API layer and the HPA controller read it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -64,6 +65,9 @@ class MetricsCache:
     nodes: dict[str, NodeSample] = field(default_factory=dict)
     pods: dict[tuple[str, str], PodSample] = field(default_factory=dict)
     scraped_at: datetime | None = None
+    # Set by the scraper: adds pods that became old enough to report since the last
+    # scrape (`app.sim.nodes.metrics.add_fresh_pods`); the API calls it before reading.
+    fresher: Callable[[str | None], None] | None = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def replace(
@@ -74,6 +78,16 @@ class MetricsCache:
     ) -> None:
         with self._lock:
             self.nodes, self.pods, self.scraped_at = nodes, pods, at
+
+    def refresh(self, namespace: str | None = None) -> None:
+        if self.fresher is not None:
+            self.fresher(namespace)
+
+    def add_pods(self, pods: dict[tuple[str, str], PodSample]) -> None:
+        """Add points to the last scrape's pods (containers that just became old
+        enough to report, see `app.sim.nodes.metrics.add_fresh_pods`)."""
+        with self._lock:
+            self.pods = {**self.pods, **pods}
 
     def clear(self) -> None:
         """Forget every point (metrics-server stopped: a new one starts empty)."""

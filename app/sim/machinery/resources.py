@@ -290,6 +290,17 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         subresources=("status",),
         version="v2",
     ),
+    # autoscaling/v1: served by conversion from the stored v2 (app.sim.apiserver.hpa_v1)
+    _rt(
+        "autoscaling",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        True,
+        ("hpa",),
+        categories=_ALL,
+        subresources=("status",),
+        version="v1",
+    ),
     # batch
     _rt("batch", "CronJob", "cronjobs", True, ("cj",), categories=_ALL, subresources=("status",)),
     _rt("batch", "Job", "jobs", True, categories=_ALL, subresources=("status",)),

@@ -16,8 +16,12 @@ hostname, then the longest matching hostname; then to the match with an `Exact` 
 then the longest `PathPrefix` (element-wise), then a method, then most header
 matches, then most query-parameter matches; then the oldest route, then
 `namespace/name` order, then rule order. A rule without `matches` matches every path
-(`PathPrefix /`). A request carries no headers other than Host here, so matches that
-need a header or a method other than GET never match. Backends are picked by weight
+(`PathPrefix /`). A match's `method` must equal the request's; each of its `headers`
+must be present (names case-insensitive) with the value equal (`Exact`, the default)
+or matching the regular expression (`RegularExpression`: the spec leaves the dialect
+to the implementation; a full match of Python's `re` here); `queryParams` the same
+(names case-sensitive). Clients send their method and headers (`curl -H`, `-X`, `-I`
+for HEAD, `-d` for POST). Backends are picked by weight
 (`weight: 0` never; weights spread requests in turn). A `backendRef` into another
 namespace needs a ReferenceGrant there (gateway.networking.k8s.io/v1beta1).
 """
@@ -270,11 +274,24 @@ def _hostname_score(route: Obj, listener_host: str, host: str) -> tuple[int, int
     return best
 
 
+def _value_matches(spec: Obj, have: str | None) -> bool:
+    """A header or query-parameter match (`Exact` by default, or `RegularExpression`)."""
+    if have is None:
+        return False
+    value = str(spec.get("value") or "")
+    if (spec.get("type") or "Exact") == "RegularExpression":
+        try:
+            return re.fullmatch(value, have) is not None
+        except re.error:
+            return False
+    return have == value
+
+
 def _match_score(
-    match: Obj, path: str, query: dict[str, str]
+    match: Obj, path: str, query: dict[str, str], method: str, headers: Mapping[str, str]
 ) -> tuple[int, int, int, int, int] | None:
-    """(exact, prefix length, method, headers, query params) when the match accepts a
-    GET of path?query with only a Host header, else None."""
+    """(exact, prefix length, method, headers, query params) when the match accepts
+    the request (method, path?query, headers with lower-case names), else None."""
     rule = match.get("path") or {"type": "PathPrefix", "value": "/"}
     kind, value = rule.get("type") or "PathPrefix", str(rule.get("value") or "/")
     if kind == "Exact":
@@ -292,19 +309,18 @@ def _match_score(
         except re.error:
             return None
         exact, length = 0, len(value)
-    method = match.get("method")
-    if method not in (None, "GET"):
+    wanted_method = match.get("method")
+    if wanted_method is not None and wanted_method != method:
         return None
-    if match.get("headers"):
-        return None
+    wanted_headers = match.get("headers") or []
+    for h in wanted_headers:
+        if not _value_matches(h, headers.get(str(h.get("name") or "").lower())):
+            return None
     wanted = match.get("queryParams") or []
     for q in wanted:
-        have = query.get(str(q.get("name") or ""))
-        if have is None:
+        if not _value_matches(q, query.get(str(q.get("name") or ""))):
             return None
-        if (q.get("type") or "Exact") == "Exact" and have != q.get("value"):
-            return None
-    return (exact, length, 1 if method else 0, 0, len(wanted))
+    return (exact, length, 1 if wanted_method else 0, len(wanted_headers), len(wanted))
 
 
 @dataclass(order=True)
@@ -334,7 +350,14 @@ def _candidates(store: Any, controller: Controller, host: str) -> list[tuple[Obj
     return out
 
 
-def _best_rule(store: Any, controller: Controller, host: str, path: str) -> _Choice | None:
+def _best_rule(
+    store: Any,
+    controller: Controller,
+    host: str,
+    path: str,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+) -> _Choice | None:
     path, _, raw_query = path.partition("?")
     path = path or "/"
     query = dict(parse_qsl(raw_query, keep_blank_values=True))
@@ -346,7 +369,7 @@ def _best_rule(store: Any, controller: Controller, host: str, path: str) -> _Cho
         created, name = _route_order(route)
         for index, rule in enumerate(_spec(route).get("rules") or [{}]):
             for match in rule.get("matches") or [{}]:
-                score = _match_score(match, path, query)
+                score = _match_score(match, path, query, method, headers or {})
                 if score is None:
                     continue
                 # Higher is better for the scores; older, then alphabetical, then
@@ -384,11 +407,23 @@ def _pick_backend(route: Obj, rule: Obj, index: int) -> Obj | None:
     return slots[next(counter) % len(slots)]
 
 
-def gateway_route(store: Any, controller: Controller, host: str, path: str) -> Backend | None:
+def gateway_route(
+    store: Any,
+    controller: Controller,
+    host: str,
+    path: str,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+) -> Backend | None:
     """The backend Service a request for host+path reaches through this Gateway
     controller, or None (404) when no route rule matches or it has no backend."""
     choice = _best_rule(
-        store, controller, normalize_host(host), path if path.startswith("/") else "/" + path
+        store,
+        controller,
+        normalize_host(host),
+        path if path.startswith("/") else "/" + path,
+        method.upper(),
+        {k.lower(): v for k, v in (headers or {}).items()},
     )
     if choice is None:
         return None

@@ -1,8 +1,8 @@
 """Ingress and Gateway API routing: the backend Service an HTTP request reaches.
 
-The contract the connection path relies on: `route(store, controller_pod, host, path)`
-returns the backend for a request that reached an ingress or Gateway controller's pod,
-or None when no rule matches (the controller answers 404).
+The contract the connection path relies on: `route(store, controller_pod, host, path,
+method, headers)` returns the backend for a request that reached an ingress or Gateway
+controller's pod, or None when no rule matches (the controller answers 404).
 
 Which objects a controller serves comes from its pod, as the real controllers read
 their flags (`controller_of`):
@@ -315,8 +315,16 @@ def ingress_route(ingresses: list[Obj], host: str, path: str) -> Backend | None:
 # ---- the contract -------------------------------------------------------------------
 
 
-def route(store: Any, controller_pod: Mapping[str, Any], host: str, path: str) -> Backend | None:
-    """The backend for `host` + `path` at the controller running in `controller_pod`."""
+def route(
+    store: Any,
+    controller_pod: Mapping[str, Any],
+    host: str,
+    path: str,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+) -> Backend | None:
+    """The backend for `host` + `path` at the controller running in `controller_pod`
+    (an HTTPRoute may also match the method and headers; Ingress rules do not)."""
     controller = controller_of(controller_pod)
     if controller is None:
         return None
@@ -324,4 +332,4 @@ def route(store: Any, controller_pod: Mapping[str, Any], host: str, path: str) -
         return ingress_route(served_ingresses(store, controller), host, path)
     from app.sim.network.gateway import gateway_route
 
-    return gateway_route(store, controller, host, path)
+    return gateway_route(store, controller, host, path, method, headers or {})

@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from app.sim.network import ingress
+from app.sim.network import ingress, ingress_tls
 from app.sim.network.dns import Answer, ResolvConf, parse_resolv_conf
+from app.sim.network.ingress_tls import ServedCertificate
 from app.sim.network.path import (
     REFUSED,
     RESET,
@@ -65,11 +66,17 @@ class NameNotFound(OSError):
         self.timed_out = timed_out
 
 
+class TlsMismatch(OSError):
+    """A TLS client hello reached a port that speaks plain HTTP."""
+
+
 @dataclass
 class Reply:
     status: int
     body: str
     headers: dict[str, str] = field(default_factory=dict)
+    # The certificate the server presented (an HTTPS request to ingress-nginx).
+    tls: ServedCertificate | None = None
 
 
 def is_ingress_controller(pod: Obj) -> bool:
@@ -218,6 +225,16 @@ class Client:
                 raise Unreachable(REFUSED)
             return landing
 
+    def banner(self, landing: Landing) -> str:
+        """What the process behind a landed connection sends first (`nc -l`'s text)."""
+        from app.sim.nodes.containers import ContainerAccess
+
+        with self.nodes.lock:
+            runtime = self._listener(landing)
+            if runtime is None:
+                return ""
+            return ContainerAccess(self.nodes).banner(runtime, landing.port)
+
     def _listener(self, landing: Landing) -> PodRuntime | None:
         if landing.pod is not None:
             node = spec(landing.pod).get("nodeName")
@@ -240,8 +257,12 @@ class Client:
         path: str,
         headers: dict[str, str] | None = None,
         scheme: str = "http",
+        sni: str | None = None,
+        method: str = "GET",
     ) -> Reply:
-        """GET `path` from host:port (raises NameNotFound or Unreachable)."""
+        """GET `path` from host:port (raises NameNotFound, Unreachable, or TlsMismatch
+        for HTTPS to a plain HTTP port of ingress-nginx). `sni`: the name a TLS
+        client sends (curl: the URL's host unless it is an address)."""
         headers = headers or {}
         with self.nodes.lock:
             landing = self.connect(host, port, view=self.view())
@@ -251,15 +272,49 @@ class Client:
             if runtime.labels.get("component") == "kube-apiserver":
                 return _api_server(self.nodes.cluster, path, headers, scheme)
             virtual_host = headers.get("host", host).split(":", 1)[0]
-            return self._serve(runtime, landing, virtual_host, path, 0)
+            pod = landing.pod
+            if pod is not None and is_ingress_controller(pod):
+                tls = self._ingress_tls(pod, landing.port, scheme, sni)
+                if isinstance(tls, Reply):
+                    return tls
+                if scheme == "http" and ingress_tls.redirects_to_https(
+                    self.nodes.store, pod, virtual_host
+                ):
+                    return _redirect(virtual_host, path)
+                reply = self._serve(runtime, landing, virtual_host, path, 0, (method, headers))
+                reply.tls = tls
+                return reply
+            return self._serve(runtime, landing, virtual_host, path, 0, (method, headers))
+
+    def _ingress_tls(
+        self, controller: Obj, port: int, scheme: str, sni: str | None
+    ) -> ServedCertificate | Reply | None:
+        """The certificate ingress-nginx presents on its HTTPS port (443), nginx's 400
+        for plain HTTP there, TlsMismatch for a TLS hello on its HTTP port (80)."""
+        if ingress.controller_of(controller) is None:
+            return None
+        if port == 443 and scheme == "http":
+            return Reply(400, _plain_http_page(), {"server": "nginx"})
+        if port == 443:
+            return ingress_tls.certificate_for(self.nodes.store, controller, sni)
+        if scheme == "https":
+            raise TlsMismatch("wrong version number")
+        return None
 
     def _serve(
-        self, runtime: PodRuntime, landing: Landing, host: str, path: str, hops: int
+        self,
+        runtime: PodRuntime,
+        landing: Landing,
+        host: str,
+        path: str,
+        hops: int,
+        request: tuple[str, dict[str, str]] = ("GET", {}),
     ) -> Reply:
+        """`request`: the method and headers (lower-case names) routing may match on."""
         from app.sim.nodes.containers import ContainerAccess
 
         if landing.pod is not None and is_ingress_controller(landing.pod) and hops < MAX_HOPS:
-            return self._through_ingress(landing.pod, host, path, hops)
+            return self._through_ingress(landing.pod, host, path, hops, request)
         try:
             status, body = ContainerAccess(self.nodes).serve(runtime, landing.port, path)
         except Unreachable:
@@ -269,9 +324,12 @@ class Client:
             raise Unreachable(RESET) from exc
         return Reply(status, body, {"server": _server_header(runtime)})
 
-    def _through_ingress(self, controller: Obj, host: str, path: str, hops: int) -> Reply:
+    def _through_ingress(
+        self, controller: Obj, host: str, path: str, hops: int, request: tuple[str, dict[str, str]]
+    ) -> Reply:
         """An ingress/Gateway controller forwards to the backend its rules pick."""
-        backend = ingress.route(self.nodes.store, controller, host, path)
+        method, headers = request
+        backend = ingress.route(self.nodes.store, controller, host, path, method, headers)
         if backend is None:
             return Reply(404, _controller_page(404), {"server": "nginx"})
         view = self.view()
@@ -290,7 +348,7 @@ class Client:
         if runtime is None:
             return Reply(502, _controller_page(502), {"server": "nginx"})
         # ingress-nginx's rewrite-target hands the backend another path.
-        return self._serve(runtime, landing, host, backend.path or path, hops + 1)
+        return self._serve(runtime, landing, host, backend.path or path, hops + 1, request)
 
 
 def _api_server(cluster: Any, path: str, headers: dict[str, str], scheme: str) -> Reply:
@@ -334,7 +392,13 @@ _REASONS = {
 
 
 def reason(status: int) -> str:
-    return {200: "OK", 403: "Forbidden", **_REASONS}.get(status, "")
+    return {
+        200: "OK",
+        308: "Permanent Redirect",
+        400: "Bad Request",
+        403: "Forbidden",
+        **_REASONS,
+    }.get(status, "")
 
 
 def _controller_page(status: int) -> str:
@@ -342,6 +406,27 @@ def _controller_page(status: int) -> str:
     return (
         f"<html>\r\n<head><title>{text}</title></head>\r\n<body>\r\n<center><h1>{text}</h1>"
         "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    )
+
+
+def _redirect(host: str, path: str) -> Reply:
+    """ingress-nginx's ssl-redirect: `return 308 https://$host$request_uri`."""
+    text = "308 Permanent Redirect"
+    body = (
+        f"<html>\r\n<head><title>{text}</title></head>\r\n<body>\r\n<center><h1>{text}</h1>"
+        "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    )
+    return Reply(308, body, {"server": "nginx", "location": f"https://{host}{path}"})
+
+
+def _plain_http_page() -> str:
+    """nginx's answer to plain HTTP on an `ssl` listener (error 497 shown as 400)."""
+    title = "400 The plain HTTP request was sent to HTTPS port"
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        "<center><h1>400 Bad Request</h1></center>\r\n"
+        "<center>The plain HTTP request was sent to HTTPS port</center>\r\n"
+        "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
     )
 
 

@@ -21,9 +21,15 @@ documentation's "Exceed a Container's memory limit" example
 A node uses the sum of its running pods plus the system's own overhead (kubelet,
 container runtime, operating system). `MetricsScraper.tick` does what metrics-server
 does every `--metric-resolution` (15 s): it reads every kubelet and replaces
-`cluster.metrics`. A container shows only once it has run for a whole window (upstream
-needs two CPU counter readings), so `kubectl top pod` says `metrics not available yet`
-for a pod that just started.
+`cluster.metrics`. Upstream needs two CPU counter readings per container; a container
+first seen between 10 s and one resolution after its start gets its start as the
+earlier reading (metrics-server's `freshContainerMinMetricsResolution`, pkg/storage/
+pod.go), so a pod shows 10 s after its containers started, with that age as its
+window; before, `kubectl top pod` says `metrics not available yet`. Upstream the pod
+shows at the first scrape after those 10 s (10 to 25 s after the start); here a read
+of the Metrics API adds it as soon as the 10 s have passed (`add_fresh_pods`, which
+the scraper installs as `MetricsCache.fresher`), so the
+moment does not depend on where the 15 s scrape cycle stands.
 """
 
 from __future__ import annotations
@@ -57,6 +63,9 @@ SYSTEM_OVERHEAD = Usage(35 * NANO_PER_MILLI, 480 * MIB)
 OOM_KILL_AFTER = 1.0
 # stress's default --vm-bytes (256 MB per worker, "256M" in its usage text).
 STRESS_VM_BYTES = 256 * MIB
+# metrics-server's freshContainerMinMetricsResolution: a container younger than this
+# has no usable earlier reading yet.
+FRESH_CONTAINER_MIN_SECONDS = 10.0
 
 # `while true; do BODY; done` (also `while :`, `while [ 1 ]`): busy unless the body
 # waits on something.
@@ -208,8 +217,9 @@ def _started_at(status: dict[str, Any]) -> datetime | None:
 def pod_sample(
     pod: dict[str, Any], node: dict[str, Any] | None, at: datetime, window: float
 ) -> PodSample | None:
-    """The pod's usage at `at`, or None when one of its containers has not run a whole
-    window (or the pod does not run)."""
+    """The pod's usage at `at`, or None when one of its containers has run less than
+    `FRESH_CONTAINER_MIN_SECONDS` (or the pod does not run). The window is `window`, or
+    the youngest container's age when that is shorter (its start is the earlier point)."""
     status = pod.get("status") or {}
     if status.get("phase") != "Running":
         return None
@@ -218,13 +228,40 @@ def pod_sample(
     containers: list[tuple[str, Usage]] = []
     for container in (pod.get("spec") or {}).get("containers") or []:
         started = _started_at(statuses.get(container.get("name")) or {})
-        if started is None or (at - started).total_seconds() < window:
+        age = (at - started).total_seconds() if started is not None else -1.0
+        if age < FRESH_CONTAINER_MIN_SECONDS:
             return None
+        window = min(window, age)
         containers.append((str(container.get("name")), container_usage(container, cores)))
     if not containers:
         return None
     meta = pod.get("metadata") or {}
     return PodSample(meta.get("namespace", ""), meta.get("name", ""), at, window, tuple(containers))
+
+
+def add_fresh_pods(cluster: Cluster, namespace: str | None = None) -> None:
+    """Add to the cache the pods (of `namespace`, or all) that the last scrape left
+    out because their containers were younger than `FRESH_CONTAINER_MIN_SECONDS` and
+    that have reached it since; called before the Metrics API answers."""
+    cache = cluster.metrics
+    if cache.scraped_at is None:
+        return  # metrics-server has not scraped yet (or is not running)
+    at = cluster.clock.now()
+    store = cluster.store
+    nodes = {n["metadata"]["name"]: n for n in store.list("", "nodes")[0]}
+    fresh: dict[tuple[str, str], PodSample] = {}
+    for pod in store.list("", "pods", namespace)[0]:
+        meta = pod.get("metadata") or {}
+        if cache.pod(meta.get("namespace", ""), meta.get("name", "")) is not None:
+            continue
+        node = nodes.get((pod.get("spec") or {}).get("nodeName") or "")
+        if node is None or not _node_ready(node):
+            continue
+        sample = pod_sample(pod, node, at, METRIC_RESOLUTION)
+        if sample is not None:
+            fresh[(sample.namespace, sample.name)] = sample
+    if fresh:
+        cache.add_pods(fresh)
 
 
 class MetricsScraper:
@@ -234,6 +271,7 @@ class MetricsScraper:
         self.cluster = cluster
         self.resolution = resolution
         self._last: float | None = None
+        cluster.metrics.fresher = lambda namespace: add_fresh_pods(cluster, namespace)
 
     def tick(self, serving: bool) -> None:
         """Scrape when a resolution period passed; `serving` False (metrics-server

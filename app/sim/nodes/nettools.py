@@ -15,12 +15,14 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from app.sim.network import rules
 from app.sim.network.dns import Answer, Record, ResolvConf
+from app.sim.network.ingress_tls import ServedCertificate, issued_by_bundle
 from app.sim.network.path import REFUSED, RESET, TIMEOUT, Unreachable
-from app.sim.nodes.dataplane import Client, NameNotFound, Reply, reason
+from app.sim.nodes.dataplane import Client, NameNotFound, Reply, TlsMismatch, reason
 from app.sim.nodes.shell import Command, CommandResult, NodeShell, command, fail, ok, split_flags
 
 TOOLS: dict[str, Command] = {}
@@ -88,6 +90,7 @@ def _seconds(value: str | None) -> float | None:
 
 _CURL_VALUED = {
     "cacert",
+    "resolve",
     "o",
     "m",
     "max-time",
@@ -146,8 +149,16 @@ def _curl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
         headers[name.strip().lower()] = value.strip()
     silent = "s" in opts or "silent" in opts
     show_errors = not silent or "S" in opts or "show-error" in opts
+    # --resolve HOST:PORT:ADDRESS connects to ADDRESS; Host and SNI stay HOST.
+    connect_to = _resolved(opts.get("resolve", ""), host, port)
+    if connect_to != host:
+        headers.setdefault("host", host if port in (80, 443) else f"{host}:{port}")
+    sni = None if _is_address(host) else host
     try:
-        reply = client_of(sh).http(host, port, path, headers, scheme)
+        reply = client_of(sh).http(connect_to, port, path, headers, scheme, sni, _method(opts))
+    except TlsMismatch:
+        text = "OpenSSL/3.5.1: error:0A00010B:SSL routines::wrong version number"
+        return _curl_error(opts, 35, text, show_errors)
     except NameNotFound:
         return _curl_error(opts, 6, f"Could not resolve host: {host}", show_errors)
     except Unreachable as exc:
@@ -164,12 +175,54 @@ def _curl(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
             return _curl_error(opts, 56, "Recv failure: Connection reset by peer", show_errors)
         text = f"Failed to connect to {host} port {port} after 0 ms: Couldn't connect to server"
         return _curl_error(opts, 7, text, show_errors)
-    if scheme == "https" and not ({"k", "insecure", "cacert"} & set(opts)):
+    if scheme == "https" and reply.tls is not None:
+        problem = _verify_problem(sh, opts, reply.tls, host)
+        if problem is not None and not ({"k", "insecure"} & set(opts)):
+            return _curl_error(opts, 60, problem, show_errors)
+    elif scheme == "https" and not ({"k", "insecure", "cacert"} & set(opts)):
         # The cluster's certificates are signed by its own CA (curl's default store
         # does not know it): -k, or --cacert with the service-account ca.crt.
         text = "SSL certificate problem: unable to get local issuer certificate"
         return _curl_error(opts, 60, text, show_errors)
     return _curl_reply(sh, opts, reply, host, port, path, headers, show_errors)
+
+
+def _method(opts: dict[str, str]) -> str:
+    """The request method: -X/--request, else HEAD for -I, POST with -d, else GET."""
+    chosen = opts.get("X") or opts.get("request")
+    if chosen:
+        return chosen.upper()
+    if "I" in opts or "head" in opts:
+        return "HEAD"
+    return "POST" if {"d", "data"} & set(opts) else "GET"
+
+
+def _resolved(option: str, host: str, port: int) -> str:
+    """The address `--resolve HOST:PORT:ADDRESS` gives host:port, else host."""
+    name, _, rest = option.partition(":")
+    wanted, _, address = rest.partition(":")
+    if name.lower() == host.lower() and wanted == str(port) and address:
+        return address.strip("[]")
+    return host
+
+
+def _verify_problem(
+    sh: NodeShell, opts: dict[str, str], cert: ServedCertificate, host: str
+) -> str | None:
+    """What curl's certificate check says of the server's certificate (None: it
+    passes). Trusted only through --cacert naming the issuing CA (or the certificate
+    itself); then the name must match (subjectAltName, else the CN)."""
+    path = opts.get("cacert")
+    trusted = False
+    if path and sh.fs.is_file(sh.path(path)):
+        trusted = issued_by_bundle(cert, sh.fs.read(sh.path(path)))
+    if not trusted:
+        if cert.self_signed:
+            return "SSL certificate problem: self-signed certificate"
+        return "SSL certificate problem: unable to get local issuer certificate"
+    if not cert.covers(host.lower()):
+        return f"SSL: no alternative certificate subject name matches target host name '{host}'"
+    return None
 
 
 def _curl_error(opts: dict[str, str], code: int, text: str, show: bool) -> CommandResult:
@@ -195,7 +248,35 @@ def _head(reply: Reply) -> str:
         f"Content-Length: {len(reply.body.encode())}",
         "Connection: keep-alive",
     ]
+    if "location" in reply.headers:
+        lines.append(f"Location: {reply.headers['location']}")
     return "\r\n".join(lines) + "\r\n\r\n"
+
+
+def _tls_lines(cert: ServedCertificate, verified: bool) -> str:
+    """The certificate part of `curl -v` (OpenSSL build)."""
+
+    def stamp(moment: datetime) -> str:
+        return f"{moment:%b} {moment.day:>2} {moment:%H:%M:%S %Y} GMT"
+
+    if verified:
+        result = "SSL certificate verify ok."
+    elif cert.self_signed:
+        result = "SSL certificate verify result: self-signed certificate (18), continuing anyway."
+    else:
+        result = (
+            "SSL certificate verify result: unable to get local issuer certificate (20), "
+            "continuing anyway."
+        )
+    return (
+        "* SSL connection using TLSv1.3 / TLS_AES_256_GCM_SHA384 / x25519 / RSASSA-PSS\n"
+        "* Server certificate:\n"
+        f"*  subject: {cert.subject}\n"
+        f"*  start date: {stamp(cert.not_before)}\n"
+        f"*  expire date: {stamp(cert.not_after)}\n"
+        f"*  issuer: {cert.issuer}\n"
+        f"*  {result}\n"
+    )
 
 
 def _curl_reply(
@@ -218,9 +299,13 @@ def _curl_reply(
         body = _head(reply) + body
     err = ""
     if "v" in opts or "verbose" in opts:
+        tls = ""
+        if reply.tls is not None:
+            tls = _tls_lines(reply.tls, _verify_problem(sh, opts, reply.tls, host) is None)
         err = (
             f"*   Trying {host}:{port}...\n* Connected to {host} port {port}\n"
-            f"> {'HEAD' if head_only else 'GET'} {path} HTTP/1.1\n"
+            + tls
+            + f"> {_method(opts)} {path} HTTP/1.1\n"
             f"> Host: {headers.get('host', host if port == 80 else f'{host}:{port}')}\n"
             "> User-Agent: curl/8.14.1\n> Accept: */*\n>\n"
             + "".join(f"< {line}\n" for line in _head(reply).split("\r\n") if line)
@@ -291,7 +376,7 @@ def _wget(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
 def _nc(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     opts, rest = split_flags(unbundle(args, "w"), {"w", "W", "p", "s"})
     if "l" in opts:
-        return fail("nc: listening is not simulated: run a server image instead", 1)
+        return fail("nc: listening works as a container's command (`nc -l -p PORT`)", 1)
     if len(rest) < 2 or not rest[1].split("-")[0].isdigit():
         return fail("BusyBox v1.37.0 multi-call binary.\n\nUsage: nc [OPTIONS] HOST PORT", 1)
     host = rest[0]
@@ -305,9 +390,10 @@ def _nc(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
     first, _, last = rest[1].partition("-")
     out: list[str] = []
     code = 0
+    received = ""
     for port in range(int(first), int(last or first) + 1):
         try:
-            client.connect(ip, port, protocol)
+            landing = client.connect(ip, port, protocol)
         except Unreachable as exc:
             code = 1
             why = "Connection timed out" if exc.reason == TIMEOUT else REFUSED
@@ -315,7 +401,9 @@ def _nc(sh: NodeShell, args: list[str], stdin: str) -> CommandResult:
             continue
         if verbose:
             out.append(f"{host} ({ip}:{port}) open\n")
-    return CommandResult(code, "", "".join(out))
+        if "z" not in opts and not last:
+            received = client.banner(landing)  # what the server sends (`nc -l`'s text)
+    return CommandResult(code, received, "".join(out))
 
 
 # ---- DNS ----------------------------------------------------------------------------

@@ -305,6 +305,7 @@ def _script_program(script: str, prog: Program) -> Program:
     loop = re.search(r"while\s+(true|:|\[\s*1\s*\])\s*;\s*do\s+(.*?);?\s*done", script, re.S)
     head = script[: loop.start()] if loop else script
     for raw in re.split(r";|&&|\n", head):
+        raw = _last_stage(raw)
         if _redirected_write(raw, t, prog):
             unknown = False
             continue
@@ -354,6 +355,17 @@ def _script_program(script: str, prog: Program) -> Program:
     return prog
 
 
+def _last_stage(command: str) -> str:
+    """A pipeline into netcat as nc alone (`echo hi | nc -l -p 80`: the echo's output
+    goes into the pipe, not to the log, and nc keeps the container running)."""
+    if "||" in command or not _INTO_NC.search(command):
+        return command
+    return command.rsplit("|", 1)[1]
+
+
+_INTO_NC = re.compile(r"\|\s*(?:\S*/)?(?:nc|netcat|ncat)\s[^|]*$")
+
+
 def _loop_program(body: str, start: float, prog: Program, counters: dict[str, int]) -> Program:
     """A `while true` loop from `start`: what its body echoes and writes every turn,
     one turn per the sum of its sleeps."""
@@ -365,6 +377,7 @@ def _loop_program(body: str, start: float, prog: Program, counters: dict[str, in
         amount = int(step.group(3)) * (-1 if step.group(2) == "-" else 1)
         prog.counter = (counters[counter], amount)
     for raw in re.split(r";|&&|\n", body):
+        raw = _last_stage(raw)
         if _redirected_write(raw, None, prog, counter):
             continue
         words = _words(raw)

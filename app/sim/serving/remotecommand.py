@@ -414,57 +414,88 @@ async def _attach(
 async def _port_forward(
     request: web.Request, containers: ContainerAccess, namespace: str, pod: str
 ) -> web.StreamResponse:
+    """The WebSocket port-forward (the Python client's): all requested ports at once.
+    As the kubelet (pkg/kubelet/cri/streaming/portforward/websocket.go), each port is
+    dialled when the connection opens: a port nothing listens on gets its error at
+    once on its error channel. Client data frames carry no port prefix."""
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
     if spdy.PROTOCOL in offered:
         return await _port_forward_spdy(request, containers, namespace, pod)
     try:
-        ports = [int(p) for p in request.query.getall("ports", [])]
+        # The kubelet splits each `ports` value on commas (portforward.NewV4Options).
+        values = request.query.getall("ports", [])
+        ports = [int(p) for value in values for p in value.split(",")]
     except ValueError:
         return _json(400, ApiError(400, "invalid port in the ports parameter").status())
     if not ports or any(not 0 < p < 65536 for p in ports):
         return _json(400, ApiError(400, "at least one valid port is required").status())
     ws = web.WebSocketResponse(protocols=PORT_FORWARD_PROTOCOLS, autoping=True, max_msg_size=0)
     await ws.prepare(request)
+    loop = asyncio.get_running_loop()
     try:
+        protocols = await loop.run_in_executor(
+            None, lambda: [containers.port_protocol(namespace, pod, port) for port in ports]
+        )
         for index, port in enumerate(ports):
             prefix = port.to_bytes(2, "little")
             await ws.send_bytes(frame(2 * index, prefix))
             await ws.send_bytes(frame(2 * index + 1, prefix))
-        pending: dict[int, bytes] = {}
-        loop = asyncio.get_running_loop()
-        async for msg in ws:
-            if msg.type != WSMsgType.BINARY or not msg.data:
-                continue
-            channel, data = msg.data[0], msg.data[1:]
-            index = channel // 2
-            if channel % 2 or index >= len(ports):
-                continue
-            if channel not in pending:
-                data = data[2:]  # the client's own port prefix
-            pending[channel] = pending.get(channel, b"") + data
-            if b"\r\n\r\n" not in pending[channel]:
-                continue
-            raw, pending[channel] = pending[channel], b""
-            port = ports[index]
-            try:
-                answer = await loop.run_in_executor(
-                    None, containers.http_response, namespace, pod, port, raw
-                )
-            except (OSError, ContainerError) as exc:
-                reason = getattr(exc, "message", None) or str(exc)
-                message = (
-                    f"error forwarding port {port} to pod {pod}: failed to connect to "
-                    f"localhost:{port} inside namespace: {reason}"
-                )
-                await ws.send_bytes(frame(2 * index + 1, message.encode()))
-                continue
-            await ws.send_bytes(frame(2 * index, answer))
+            if protocols[index] is None:
+                refused = f"dial tcp4 127.0.0.1:{port}: connect: connection refused"
+                await ws.send_bytes(frame(2 * index + 1, _forward_error(port, pod, refused)))
+        await _forward_frames(ws, containers, namespace, pod, ports, protocols)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
         with contextlib.suppress(Exception):
             await ws.close()
     return ws
+
+
+def _forward_error(port: int, pod: str, reason: str) -> bytes:
+    return (
+        f"error forwarding port {port} to pod {pod}: failed to connect to "
+        f"localhost:{port} inside namespace: {reason}"
+    ).encode()
+
+
+async def _forward_frames(
+    ws: web.WebSocketResponse,
+    containers: ContainerAccess,
+    namespace: str,
+    pod: str,
+    ports: list[int],
+    protocols: list[str | None],
+) -> None:
+    """Carry the client's data frames: an echo server sends each back as it comes;
+    an HTTP server answers each whole request (up to its blank line)."""
+    pending: dict[int, bytes] = {}
+    loop = asyncio.get_running_loop()
+    async for msg in ws:
+        if msg.type != WSMsgType.BINARY or not msg.data:
+            continue
+        channel, data = msg.data[0], msg.data[1:]
+        index = channel // 2
+        if channel % 2 or index >= len(ports) or protocols[index] is None:
+            continue
+        if protocols[index] == "echo":
+            if data:
+                await ws.send_bytes(frame(channel, data))
+            continue
+        pending[channel] = pending.get(channel, b"") + data
+        if b"\r\n\r\n" not in pending[channel]:
+            continue
+        raw, pending[channel] = pending[channel], b""
+        port = ports[index]
+        try:
+            answer = await loop.run_in_executor(
+                None, containers.http_response, namespace, pod, port, raw
+            )
+        except (OSError, ContainerError) as exc:
+            reason = getattr(exc, "message", None) or str(exc)
+            await ws.send_bytes(frame(2 * index + 1, _forward_error(port, pod, reason)))
+            continue
+        await ws.send_bytes(frame(2 * index, answer))
 
 
 async def _port_forward_spdy(
@@ -504,25 +535,51 @@ async def _port_forward_spdy(
                 elif item.control and item.kind == spdy.GOAWAY:
                     return ws
                 elif not item.control:
-                    data_key = by_stream.get(item.stream_id)
-                    data_pair = pairs.get(data_key or "")
+                    data_pair = pairs.get(by_stream.get(item.stream_id) or "")
                     if (
                         data_pair is None
                         or data_pair.get("data") != item.stream_id
                         or data_pair["done"]
                     ):
                         continue
-                    data_pair["buffer"] += item.payload
-                    if b"\r\n\r\n" not in data_pair["buffer"] and not item.flags & spdy.FLAG_FIN:
-                        continue
-                    data_pair["done"] = True
-                    await _answer_pair(ws, session, loop, containers, namespace, pod, data_pair)
+                    await _spdy_data(ws, session, loop, containers, namespace, pod, data_pair, item)
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
         with contextlib.suppress(Exception):
             await ws.close()
     return ws
+
+
+async def _spdy_data(
+    ws: web.WebSocketResponse,
+    session: spdy.Session,
+    loop: asyncio.AbstractEventLoop,
+    containers: ContainerAccess,
+    namespace: str,
+    pod: str,
+    pair: dict[str, Any],
+    item: Any,
+) -> None:
+    """A data frame of one forwarded connection: an echo server sends it back at
+    once; else it is buffered until a whole HTTP request (or the stream's end)."""
+    if "protocol" not in pair:
+        port = int(pair.get("port") or 0)
+        pair["protocol"] = await loop.run_in_executor(
+            None, containers.port_protocol, namespace, pod, port
+        )
+    if pair["protocol"] == "echo":
+        if item.payload:
+            await ws.send_bytes(spdy.data(pair["data"], item.payload))
+        if item.flags & spdy.FLAG_FIN:
+            pair["done"] = True
+            await ws.send_bytes(spdy.data(pair["data"], b"", fin=True))
+        return
+    pair["buffer"] += item.payload
+    if b"\r\n\r\n" not in pair["buffer"] and not item.flags & spdy.FLAG_FIN:
+        return
+    pair["done"] = True
+    await _answer_pair(ws, session, loop, containers, namespace, pod, pair)
 
 
 async def _answer_pair(

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from app.sim.apiserver import hpa_v1
 from app.sim.apiserver.pipeline import (
     JSON,
     ApiRequest,
@@ -152,7 +153,8 @@ async def watch(
                 gone = ApiError(410, "the cluster was reset; re-list", reason="Expired")
                 await _write_event(response, ERROR, gone.status())
                 break
-            elif plan.as_table:
+            elif plan.as_table or hpa_v1.applies(plan.rt):
+                # A Table, or an object served in another version than it is stored in.
                 await _write_event(response, item.type, watch_object(plan, item.object()))
             else:
                 # The stored bytes are already the object's JSON: no re-encoding per

@@ -1,6 +1,7 @@
 """metrics-server on a cluster's control plane, over simulated time: the scrape sums
 pods per node, follows the APIService's availability (503 while metrics-server is not
-ready or scaled to zero) and shows a new container only after a whole window."""
+ready or scaled to zero) and shows a new container once it has run 10 s (metrics-server's
+fresh-container rule), at the first read after that moment."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from app.sim.apiserver.pipeline import ApiRequest, handle
 from app.sim.bootstrap import create_cluster
 from app.sim.controlplane import ControlPlane, attach
-from app.sim.machinery.clock import ManualClock
+from app.sim.machinery.clock import ManualClock, parse_ts
 from app.sim.machinery.quantity import milli_value
 from app.sim.nodes.metrics import SYSTEM_OVERHEAD
 
@@ -104,3 +105,36 @@ def test_a_new_pod_shows_after_a_whole_window(plane: ControlPlane) -> None:
     sample = plane.cluster.metrics.pod("default", "burn")
     assert sample is not None
     assert sample.total().cpu_nanocores == 1000 * MILLI
+
+
+def running_for(plane: ControlPlane, name: str) -> float | None:
+    """Seconds since the pod's container started (its `startedAt`), None before."""
+    pod = plane.cluster.store.get("", "pods", "default", name)
+    statuses = (pod.get("status") or {}).get("containerStatuses") or [{}]
+    running = (statuses[0].get("state") or {}).get("running")
+    if not running:
+        return None
+    return (plane.cluster.clock.now() - parse_ts(running["startedAt"])).total_seconds()
+
+
+def test_a_container_reports_from_ten_seconds_with_its_age_as_window(plane: ControlPlane) -> None:
+    """metrics-server takes a fresh container's start as its earlier CPU reading once
+    it has run 10 s (freshContainerMinMetricsResolution): the pod shows with a window
+    shorter than the resolution, without waiting for the next 15 s scrape."""
+    plane.advance(40)
+    plane.cluster.store.create("", "pods", busy_pod("fresh"))
+    for _ in range(30):
+        if running_for(plane, "fresh") is not None:
+            break
+        plane.advance(1)
+    age = running_for(plane, "fresh")
+    assert age is not None and age < 10
+    plane.advance(9 - age)
+    status, body = get(plane, "metrics.k8s.io/v1beta1/pods", "default")
+    assert (status, body["items"]) == (200, [])  # 9 s: not yet
+    plane.advance(2)  # 11 s; the last scrape may be up to 15 s old
+    status, body = get(plane, "metrics.k8s.io/v1beta1/pods", "default")
+    assert [item["metadata"]["name"] for item in body["items"]] == ["fresh"]
+    window = float(body["items"][0]["window"].rstrip("s"))
+    assert 10 <= window < 15
+    assert milli_value(body["items"][0]["containers"][0]["usage"]["cpu"]) == 1000

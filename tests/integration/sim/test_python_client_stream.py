@@ -1,11 +1,15 @@
 """The official Python client's `kubernetes.stream` against simulated containers
-(exec with exit codes and stdin, port-forward to nginx), and the objects its typed
-models read back (a deleted Service, the status of new objects)."""
+(exec with exit codes and stdin, port-forward to nginx and to a Python script's raw
+TCP echo server), its metrics utilities, and the objects its typed models read back
+(a deleted Service, the status of new objects). These are the behaviours the client's
+own e2e suite (`scripts/python-client-e2e`) relies on."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
-from kubernetes import client
+from kubernetes import client, utils
 from kubernetes.stream import portforward, stream
 
 from app.sim.machinery.clock import ManualClock
@@ -212,3 +216,132 @@ def test_binary_exec_output_comes_back_byte_for_byte(core) -> None:
         binary=True,
     )
     assert gzip.decompress(packed) == b"This is a test string"
+
+
+# A raw TCP echo server in the shape of the client's own port-forward test: one
+# listening thread per port given as an argument, each connection sent back what it
+# reads. The simulator reads (never runs) the script to learn its ports and protocol.
+ECHO_SCRIPT = """
+import socket
+import sys
+import threading
+
+
+def serve(port):
+    listener = socket.socket()
+    listener.bind(("0.0.0.0", port))
+    listener.listen()
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+
+def answer(conn):
+    while True:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return
+        conn.sendall(chunk)
+
+
+for arg in sys.argv[1:]:
+    threading.Thread(target=serve, args=(int(arg),), daemon=True).start()
+threading.Event().wait()
+"""
+
+
+def _echo_pod(sim_cluster, core: client.CoreV1Api) -> None:
+    core.create_namespaced_config_map(
+        "default",
+        client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name="echo"), data={"echo.py": ECHO_SCRIPT}
+        ),
+    )
+    container = client.V1Container(
+        name="echo",
+        image="python",
+        command=["python", "-u", "/opt/echo.py", "7000", "7001"],
+        volume_mounts=[client.V1VolumeMount(name="code", mount_path="/opt", read_only=True)],
+        startup_probe=client.V1Probe(
+            tcp_socket=client.V1TCPSocketAction(port=7001), period_seconds=1, failure_threshold=30
+        ),
+    )
+    volume = client.V1Volume(name="code", config_map=client.V1ConfigMapVolumeSource(name="echo"))
+    pod = client.V1Pod(
+        metadata=client.V1ObjectMeta(name="echo"),
+        spec=client.V1PodSpec(containers=[container], volumes=[volume], restart_policy="Never"),
+    )
+    core.create_namespaced_pod("default", pod)
+    sim_cluster.server.call(sim_cluster.cluster.control_plane.advance, 10)
+
+
+def _read_exactly(sock, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_python_script_echo_server_is_ready_and_port_forwarded(sim_cluster, core) -> None:
+    """The client's raw port-forward: both ports of the script echo, a third port
+    nothing listens on is closed at once with an error, and closing every socket
+    ends the connection."""
+    _echo_pod(sim_cluster, core)
+    status = core.read_namespaced_pod("echo", "default").status
+    assert status.phase == "Running"
+    assert status.container_statuses[0].ready  # the TCP startup probe on 7001 passed
+    forward = portforward(
+        core.connect_get_namespaced_pod_portforward, "echo", "default", ports="7000,7001,7002"
+    )
+    first, second = forward.socket(7000), forward.socket(7001)
+    for sock in (first, second):
+        sock.setblocking(True)
+        sock.settimeout(10)
+    first.sendall(b"to seven thousand")
+    second.sendall(b"to seven thousand and one")
+    assert _read_exactly(first, 17) == b"to seven thousand"
+    assert _read_exactly(second, 25) == b"to seven thousand and one"
+    refused = forward.socket(7002)
+    refused.settimeout(10)
+    assert refused.recv(1024) == b""
+    assert "localhost:7002" in forward.error(7002)
+    assert "connection refused" in forward.error(7002)
+    assert forward.error(7000) is None and forward.error(7001) is None
+    for sock in (first, second, refused):
+        sock.close()
+    for _ in range(100):
+        if not forward.connected:
+            break
+        time.sleep(0.05)
+    assert not forward.connected
+
+
+def test_pod_metrics_through_the_client_utils(sim_cluster, k8s_client) -> None:
+    """`kubernetes.utils.get_pods_metrics` (the client's metrics e2e test): a pod
+    shows 10 s after its container started, and a label selector narrows the list."""
+    api = client.CoreV1Api(k8s_client)
+    advance = sim_cluster.cluster.control_plane.advance
+    sim_cluster.server.call(advance, 40)  # metrics-server becomes ready and scrapes
+    labels = {"app": "myapp"}
+    container = client.V1Container(
+        name="app", image="busybox", command=["sh", "-c", "echo hi && sleep 3600"]
+    )
+    pod = client.V1Pod(
+        metadata=client.V1ObjectMeta(name="myapp", labels=labels),
+        spec=client.V1PodSpec(containers=[container]),
+    )
+    api.create_namespaced_pod("default", pod)
+    api.create_namespaced_pod("default", _pod("other", "busybox", ["sleep", "3600"]))
+    sim_cluster.server.call(advance, 3)
+    assert api.read_namespaced_pod("myapp", "default").status.phase == "Running"
+    assert utils.get_pods_metrics(k8s_client, "default")["items"] == []  # under 10 s
+    sim_cluster.server.call(advance, 11)
+    names = [i["metadata"]["name"] for i in utils.get_pods_metrics(k8s_client, "default")["items"]]
+    assert sorted(names) == ["myapp", "other"]
+    selected = utils.get_pods_metrics(k8s_client, "default", "app=myapp")["items"]
+    assert [i["metadata"]["name"] for i in selected] == ["myapp"]
+    assert selected[0]["containers"][0]["name"] == "app"
+    assert utils.get_nodes_metrics(k8s_client)["items"][0]["usage"]["cpu"]

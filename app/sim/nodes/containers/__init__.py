@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from app.sim.machinery.clock import rfc3339
 from app.sim.nodes.containers import tools  # noqa: F401  (registers gzip, uptime)
 from app.sim.nodes.containers.images import PROFILES, ImageProfile, profile_for
+from app.sim.nodes.containers.nc_listen import http_answer, nc_listening
+from app.sim.nodes.containers.python_servers import python_listening, script_of
 from app.sim.nodes.containers.shell import ContainerContext, ContainerShell, decode, encode
 from app.sim.nodes.dataplane import Client, resolv_conf_for
 from app.sim.nodes.mounts import MountedFS
@@ -289,16 +291,21 @@ class ContainerAccess:
         """port -> (protocol, document root) of the container's process. A catalogue
         server listens where its configuration says (a declared containerPort is only
         informational, as upstream), and not at all when the command replaces it;
-        other images listen on their declared ports."""
+        other images listen on their declared ports, a Python script where its
+        source binds (`python_servers`) and `nc -l` on its port (`nc_listen`)."""
         rec = slot.current
         assert rec is not None
         profile = profile_for(repository_name(rec.image))
-        if not profile.serves:
-            return {p: ("", "") for p in rec.prog().ports}
         spec = _container_spec(pod, slot.name)
         argv = [str(x) for x in (spec.get("command") or []) + (spec.get("args") or [])]
+        if not profile.serves:
+            ports = {p: ("", "") for p in rec.prog().ports}
+            if script_of(argv) is not None:
+                ports.update(python_listening(argv, self._files_of(pod, slot, profile)))
+            ports.update(nc_listening(argv))
+            return ports
         if argv and not argv[0].startswith("-") and posixpath.basename(argv[0]) not in _SERVERS:
-            return {}
+            return nc_listening(argv)
         if profile.name != "nginx":
             return dict(profile.serves)
         return _nginx_listening(self._files_of(pod, slot, profile), profile)
@@ -318,6 +325,12 @@ class ContainerAccess:
         if found is None:
             raise OSError("Connection refused")
         slot, (protocol, root) = found
+        if protocol == "nc":
+            # What `nc -l` sends, when it is an HTTP response (`root` holds the text).
+            answer = http_answer(root)
+            if answer is None:
+                raise OSError("Connection reset by peer")
+            return answer
         if protocol != "http":
             raise OSError("Connection reset by peer")
         rec = slot.current
@@ -345,6 +358,24 @@ class ContainerAccess:
             f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
         )
         return head.encode() + data
+
+    def port_protocol(self, namespace: str, pod: str, port: int) -> str | None:
+        """What the pod's port speaks (`http`, `echo`, "" for a protocol this simulator
+        does not answer), or None when nothing listens there (or the pod is gone)."""
+        with self.nodes.lock:
+            try:
+                _, runtime = self._locate(namespace, pod)
+            except ContainerError:
+                return None
+            found = self._server(runtime, port)
+        return found[1][0] if found is not None else None
+
+    def banner(self, pod: PodRuntime, port: int) -> str:
+        """What a raw TCP client receives on connecting (an `nc -l` listener's text)."""
+        found = self._server(pod, port)
+        if found is None or found[1][0] != "nc":
+            return ""
+        return found[1][1]
 
     def pod_port_open(self, namespace: str, pod: str, port: int) -> bool:
         with self.nodes.lock:

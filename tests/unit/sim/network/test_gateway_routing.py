@@ -92,8 +92,10 @@ class Api:
             "", "services", {"metadata": {"name": name, "namespace": namespace}, "spec": {}}
         )
 
-    def to(self, host: str, path: str) -> str | None:
-        found = route(self.store, CONTROLLER, host, path)
+    def to(
+        self, host: str, path: str, method: str = "GET", headers: dict[str, str] | None = None
+    ) -> str | None:
+        found = route(self.store, CONTROLLER, host, path, method, headers)
         return None if found is None else f"{found.namespace}/{found.service}:{found.port}"
 
 
@@ -140,13 +142,13 @@ def test_exact_beats_prefix_and_longer_prefixes_win(api: Api) -> None:
     assert api.to("x", "/apis") == "default/home:80"
 
 
-def test_header_and_method_matches_need_what_a_plain_get_lacks(api: Api) -> None:
+def test_header_method_and_query_matches(api: Api) -> None:
     api.gateway("web")
     api.route(
         "r",
         [
             {
-                "matches": [{**prefix("/"), "headers": [{"name": "x-canary", "value": "1"}]}],
+                "matches": [{**prefix("/"), "headers": [{"name": "X-Canary", "value": "1"}]}],
                 "backendRefs": [backend("canary")],
             },
             {"matches": [{**prefix("/"), "method": "POST"}], "backendRefs": [backend("writer")]},
@@ -154,11 +156,58 @@ def test_header_and_method_matches_need_what_a_plain_get_lacks(api: Api) -> None
                 "matches": [{**prefix("/"), "queryParams": [{"name": "v", "value": "2"}]}],
                 "backendRefs": [backend("v2")],
             },
+            {
+                "matches": [
+                    {
+                        **prefix("/"),
+                        "headers": [
+                            {
+                                "name": "user-agent",
+                                "type": "RegularExpression",
+                                "value": ".*Mobile.*",
+                            }
+                        ],
+                    }
+                ],
+                "backendRefs": [backend("mobile")],
+            },
             {"backendRefs": [backend("stable")]},
         ],
     )
     assert api.to("x", "/") == "default/stable:80"
     assert api.to("x", "/?v=2") == "default/v2:80"
+    # Header names are case-insensitive, values exact.
+    assert api.to("x", "/", headers={"x-canary": "1"}) == "default/canary:80"
+    assert api.to("x", "/", headers={"X-CANARY": "1"}) == "default/canary:80"
+    assert api.to("x", "/", headers={"x-canary": "10"}) == "default/stable:80"
+    assert api.to("x", "/", "POST") == "default/writer:80"
+    assert api.to("x", "/", "post") == "default/writer:80"
+    assert api.to("x", "/", "PUT") == "default/stable:80"
+    assert api.to("x", "/", headers={"User-Agent": "Foo Mobile/1"}) == "default/mobile:80"
+    assert api.to("x", "/", headers={"user-agent": "curl/8.14.1"}) == "default/stable:80"
+
+
+def test_path_beats_method_which_beats_headers(api: Api) -> None:
+    """The spec's precedence: the longer path first, then a method match, then the
+    number of header matches."""
+    api.gateway("web")
+    one = [{"name": "a", "value": "1"}]
+    two = [*one, {"name": "b", "value": "2"}]
+    api.route(
+        "r",
+        [
+            {"matches": [{**prefix("/"), "headers": two}], "backendRefs": [backend("two")]},
+            {"matches": [{**prefix("/"), "headers": one}], "backendRefs": [backend("one")]},
+            {"matches": [{**prefix("/"), "method": "GET"}], "backendRefs": [backend("get")]},
+            {"matches": [{**prefix("/api"), "headers": one}], "backendRefs": [backend("api")]},
+        ],
+    )
+    both = {"a": "1", "b": "2"}
+    assert api.to("x", "/api/x", headers=both) == "default/api:80"
+    assert api.to("x", "/x", headers=both) == "default/get:80"
+    assert api.to("x", "/x", "DELETE", headers=both) == "default/two:80"
+    assert api.to("x", "/x", "DELETE", headers={"a": "1"}) == "default/one:80"
+    assert api.to("x", "/x", "DELETE") is None
 
 
 def test_the_most_specific_route_hostname_wins(api: Api) -> None:
