@@ -236,6 +236,17 @@ def test_pending_claims_and_their_pods_say_why(sim_cluster, kubectl) -> None:
     assert message.startswith(
         "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims."
     )
+    # A claim that is not bound cannot be resized, neither up nor down: the update is
+    # refused by validation, before the resize admission plugin.
+    for size in ("2Gi", "10Mi"):
+        patch = json.dumps({"spec": {"resources": {"requests": {"storage": size}}}})
+        refused = kubectl("patch", "pvc", "bare", "-p", patch, check=False)
+        assert refused.returncode == 1
+        assert (
+            'The PersistentVolumeClaim "bare" is invalid: spec: Forbidden: spec is immutable '
+            "after creation except resources.requests and volumeAttributesClassName for bound "
+            "claims"
+        ) in refused.stderr
     # A matching volume appears: the claim binds and the pod is scheduled.
     volume = {
         "apiVersion": "v1",

@@ -1047,6 +1047,12 @@ class PersistentVolumeClaimResize(Plugin):
         new_size, old_size = storage(obj), storage(old)
         if new_size is None or old_size is None or new_size <= old_size:
             return
+        if (old.get("status") or {}).get("phase") != "Bound":
+            # Upstream validates the update before validating admission: a claim that is
+            # not bound is refused there ("spec is immutable after creation except
+            # resources.requests ..."), so this plugin's own "Only bound persistent
+            # volume claims can be expanded" is never what the user sees.
+            return
         name = (obj.get("spec") or {}).get("storageClassName")
         sc = ctx.store.get("storage.k8s.io", "storageclasses", None, str(name)) if name else None
         if sc is None or sc.get("allowVolumeExpansion") is not True:

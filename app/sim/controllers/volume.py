@@ -10,7 +10,9 @@
 * With `volumeBindingMode: WaitForFirstConsumer` nothing happens until a pod using
   the claim is scheduled (its `spec.nodeName`, or the scheduler's
   `volume.kubernetes.io/selected-node` annotation on the claim); the volume must then
-  be reachable from that node (its nodeAffinity).
+  be reachable from that node (its nodeAffinity). Meanwhile the claim's event says
+  whether a consumer exists (WaitForFirstConsumer, or WaitForPodScheduled naming the
+  unscheduled pods).
 * When no volume matches, the events say why as upstream's pv_controller.go does
   (FailedBinding without a class, ProvisioningFailed for a missing class or an in-tree
   plugin name, ExternalProvisioning otherwise); the class's provisioner
@@ -111,6 +113,34 @@ def volume_matches(pv: Obj, pvc: Obj, class_name: str, node: Obj | None, wffc: b
         except ApiError:
             return False
     return not wffc or volume_fits_node(pv, node)
+
+
+def uses_claim(pod: Obj, pvc: Obj) -> bool:
+    """Whether the pod mounts the claim (by name, or as a generic ephemeral volume)."""
+    return any(
+        (v.get("persistentVolumeClaim") or {}).get("claimName") == name_of(pvc)
+        or (v.get("ephemeral") and f"{name_of(pod)}-{v.get('name')}" == name_of(pvc))
+        for v in (pod.get("spec") or {}).get("volumes") or []
+    )
+
+
+def waiting_for_consumer(pvc: Obj, pods: list[Obj]) -> tuple[str, str]:
+    """Why a WaitForFirstConsumer claim waits, as emitEventForUnboundDelayBindingClaim
+    in upstream's pv_controller.go says it: no pod uses it yet, or the pods that use it
+    are not scheduled (listed by name)."""
+    waiting = sorted(
+        name_of(pod)
+        for pod in pods
+        if namespace_of(pod) == namespace_of(pvc)
+        and not (pod.get("spec") or {}).get("nodeName")
+        and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+        and uses_claim(pod, pvc)
+    )
+    if not waiting:
+        return "WaitForFirstConsumer", "waiting for first consumer to be created before binding"
+    if len(waiting) == 1:
+        return "WaitForPodScheduled", f"waiting for pod {waiting[0]} to be scheduled"
+    return "WaitForPodScheduled", f"waiting for pods {','.join(waiting)} to be scheduled"
 
 
 def _volume_phase(pv: Obj, phase: str, now: str) -> None:
@@ -223,13 +253,7 @@ class PersistentVolumeBinder:
         if wffc and not node_name:
             node_name = self.consumer_node(pvc, pods)
             if node_name is None:
-                self.tell(
-                    ctx,
-                    pvc,
-                    "Normal",
-                    "WaitForFirstConsumer",
-                    "waiting for first consumer to be created before binding",
-                )
+                self.tell(ctx, pvc, "Normal", *waiting_for_consumer(pvc, pods))
                 return
         node = nodes.get(node_name) if node_name else None
         candidates = [pv for pv in pvs.values() if volume_matches(pv, pvc, class_name, node, wffc)]
@@ -284,12 +308,7 @@ class PersistentVolumeBinder:
             if namespace_of(pod) != namespace_of(pvc) or deleting(pod):
                 continue
             spec = pod.get("spec") or {}
-            uses = any(
-                (v.get("persistentVolumeClaim") or {}).get("claimName") == name_of(pvc)
-                or (v.get("ephemeral") and f"{name_of(pod)}-{v.get('name')}" == name_of(pvc))
-                for v in spec.get("volumes") or []
-            )
-            if uses and spec.get("nodeName"):
+            if uses_claim(pod, pvc) and spec.get("nodeName"):
                 return str(spec["nodeName"])
         return None
 

@@ -26,6 +26,7 @@ SLUGS = (
     "ledger-db-claims-pending",
     "uploads-claim-pending",
     "notes-db-loses-data",
+    "invoices-db-pending",
 )
 LABS, provision, test_selftest_scores_within_its_bounds, test_lab_text_explains_itself = (
     support.standard_tests(SLUGS)
@@ -49,6 +50,11 @@ SYMPTOMS = {
         "media",
         "FailedBinding",
         "no persistent volumes available for this claim and no storage class is set",
+    ),
+    "invoices-db-pending": (
+        "billing",
+        "FailedScheduling",
+        "2 node(s) didn't find available persistent volumes to bind.",
     ),
 }
 
@@ -152,6 +158,13 @@ EFFECTIVE_CHEATS = [
         "classless-claims-get-local-path",
     ),
     ("notes-db-loses-data", "cheat-default-class", "statefulset-ready", "claims-provisioned"),
+    (
+        "invoices-db-pending",
+        "cheat-small-claim",
+        "store-available",
+        "claim-bound-to-invoices-volume",
+    ),
+    ("invoices-db-pending", "cheat-grow-volume", "store-available", "volumes-unchanged"),
 ]
 
 

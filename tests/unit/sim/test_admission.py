@@ -382,9 +382,16 @@ def test_default_storage_class_and_resize(cluster):
         {"metadata": {"name": "elastic"}, "provisioner": "x", "allowVolumeExpansion": True},
     )
     update = ctx(cluster, kind="PersistentVolumeClaim", operation="UPDATE", name="data")
-    admission.validate(update, claim("2Gi", "elastic"), claim("1Gi", "elastic"))
+
+    def bound(size: str, storage_class: str) -> dict:
+        return {**claim(size, storage_class), "status": {"phase": "Bound"}}
+
+    admission.validate(update, claim("2Gi", "elastic"), bound("1Gi", "elastic"))
+    # A claim that is not bound is left to validation (spec is immutable ...), which
+    # upstream runs first.
+    admission.validate(update, claim("2Gi", "fixed"), claim("1Gi", "fixed"))
     with pytest.raises(ApiError) as err:
-        admission.validate(update, claim("2Gi", "fixed"), claim("1Gi", "fixed"))
+        admission.validate(update, claim("2Gi", "fixed"), bound("1Gi", "fixed"))
     assert err.value.message == (
         'persistentvolumeclaims "data" is forbidden: only dynamically provisioned pvc can be '
         "resized and the storageclass that provisions the pvc must support resize"

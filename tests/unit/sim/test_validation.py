@@ -284,9 +284,19 @@ def test_priority_class_limit_range_pvc_ingress():
     }
     smaller = copy.deepcopy(claim)
     smaller["spec"]["resources"]["requests"]["storage"] = "500Mi"
-    assert messages(smaller, pvc_rt, claim)["spec.resources.requests.storage"] == (
+    bound = {**claim, "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}}}
+    assert messages(smaller, pvc_rt, bound)["spec.resources.requests.storage"] == (
         "Forbidden: field can not be less than previous value"
     )
+    # A claim that is not bound cannot change its request at all, neither shrink nor
+    # grow (ValidatePersistentVolumeClaimUpdate compares the whole spec then).
+    larger = copy.deepcopy(claim)
+    larger["spec"]["resources"]["requests"]["storage"] = "2Gi"
+    for changed in (smaller, larger):
+        assert messages(changed, pvc_rt, {**claim, "status": {"phase": "Pending"}}) == {
+            "spec": "Forbidden: spec is immutable after creation except resources.requests "
+            "and volumeAttributesClassName for bound claims"
+        }
     ing_rt = rt("networking.k8s.io/v1", "Ingress")
     ingress = {
         "metadata": {"name": "i"},

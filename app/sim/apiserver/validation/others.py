@@ -121,6 +121,16 @@ def _pvc(causes: list[FieldCause], obj: dict, old: dict | None) -> None:
     else:
         _resource_list(causes, "spec.resources.requests", requests)
     if old is not None and isinstance(old.get("spec"), dict):
+        _pvc_update(causes, spec, old, requests)
+
+
+def _pvc_update(causes: list[FieldCause], spec: dict, old: dict, requests: dict) -> None:
+    """ValidatePersistentVolumeClaimUpdate: only a Bound claim may change its storage
+    request (grow it); on a claim that is not bound yet the request is part of the
+    immutable spec, as upstream copies the old size into the compared spec only when
+    the claim is Bound."""
+    bound = (old.get("status") or {}).get("phase") == "Bound"
+    if bound:
         old_storage = (((old["spec"].get("resources") or {}).get("requests")) or {}).get("storage")
         try:
             shrinks = "storage" in requests and parse_quantity(requests["storage"]) < (
@@ -134,20 +144,22 @@ def _pvc(causes: list[FieldCause], obj: dict, old: dict | None) -> None:
                     "spec.resources.requests.storage", "field can not be less than previous value"
                 )
             )
-        strip: tuple[str, ...] = ("resources", "volumeAttributesClassName", "volumeName")
-        if old["spec"].get("storageClassName") is None:
-            # A claim without a class may get one later (retroactive default class).
-            strip += ("storageClassName",)
-        if {k: v for k, v in spec.items() if k not in strip} != {
-            k: v for k, v in old["spec"].items() if k not in strip
-        }:
-            causes.append(
-                forbidden_field(
-                    "spec",
-                    "spec is immutable after creation except resources.requests and "
-                    "volumeAttributesClassName for bound claims",
-                )
+    strip: tuple[str, ...] = ("volumeAttributesClassName", "volumeName")
+    if bound:
+        strip += ("resources",)
+    if old["spec"].get("storageClassName") is None:
+        # A claim without a class may get one later (retroactive default class).
+        strip += ("storageClassName",)
+    if {k: v for k, v in spec.items() if k not in strip} != {
+        k: v for k, v in old["spec"].items() if k not in strip
+    }:
+        causes.append(
+            forbidden_field(
+                "spec",
+                "spec is immutable after creation except resources.requests and "
+                "volumeAttributesClassName for bound claims",
             )
+        )
 
 
 def _storage_class(causes: list[FieldCause], obj: dict, old: dict | None) -> None:

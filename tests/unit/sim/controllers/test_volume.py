@@ -87,6 +87,10 @@ def test_default_class_waits_for_first_consumer_then_provisions(lab: Lab) -> Non
     )
     lab.sync()
     assert phase(lab, "persistentvolumeclaims", "cache") == "Pending"  # not scheduled yet
+    # pv_controller.go names the unscheduled consumer once one exists.
+    assert [e["message"] for e in lab.events("WaitForPodScheduled")] == [
+        "waiting for pod user to be scheduled"
+    ]
     lab.run_pod(pod, node="node02")
     lab.sync()
     claim = lab.get("", "persistentvolumeclaims", "cache")
