@@ -245,6 +245,9 @@ class SimServer(ClusterRegistry):
         cluster_id, _, tail = rest.partition("/")
         tail = "/" + tail
         parts = [p for p in tail.split("/") if p]
+        known = self.clusters.get(cluster_id)
+        if known is not None and known.api_down:
+            return _drop(request)
         # Public information (upstream's system:public-info-viewer): the same answer
         # for every id, so it tells nobody whether a cluster exists.
         if parts and parts[0] in ("healthz", "livez", "readyz"):
@@ -565,6 +568,16 @@ async def _send(
         await asyncio.sleep(0)
     await stream.write_eof()
     return stream
+
+
+def _drop(request: web.Request) -> web.StreamResponse:
+    """Close the client's connection without an answer: the cluster's API server is
+    down. Upstream nothing listens on the API port and the connect is refused (kubectl:
+    "The connection to the server HOST:6443 was refused"); every cluster shares this
+    server's port, so the closest a client sees here is the connection closing after
+    its request (Go's client: `EOF`). The response returned is never written."""
+    request.protocol.force_close()
+    return web.Response(status=503)
 
 
 def _credential(req: ApiRequest) -> str:
