@@ -570,12 +570,25 @@ async def _send(
     return stream
 
 
+# What a client of a cluster whose API server is down reads instead of an HTTP answer.
+REFUSED_LINE = b"connection-refused\r\n"
+
+
 def _drop(request: web.Request) -> web.StreamResponse:
-    """Close the client's connection without an answer: the cluster's API server is
-    down. Upstream nothing listens on the API port and the connect is refused (kubectl:
-    "The connection to the server HOST:6443 was refused"); every cluster shares this
-    server's port, so the closest a client sees here is the connection closing after
-    its request (Go's client: `EOF`). The response returned is never written."""
+    """Answer a client of a cluster whose API server is down, then close.
+
+    Upstream nothing listens on the API port and the connect is refused: kubectl
+    prints "The connection to the server HOST:6443 was refused" at once. Every cluster
+    shares this server's port, so the connection is already open when the request says
+    which cluster it is for. Closing it silently would make client-go retry each GET
+    ten times a second apart (a closed connection reads as EOF, which it retries: about
+    50 s per kubectl command with its discovery retries); a line that is not HTTP is
+    not retried, so kubectl fails at once: `Unable to connect to the server: net/http:
+    HTTP/1.x transport connection broken: malformed HTTP response
+    "connection-refused"`. The response returned is never written."""
+    transport = request.transport
+    if transport is not None and not transport.is_closing():
+        transport.write(REFUSED_LINE)
     request.protocol.force_close()
     return web.Response(status=503)
 

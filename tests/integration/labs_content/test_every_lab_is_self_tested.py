@@ -15,6 +15,7 @@ import pytest
 from app.grading.labfile import load_labs
 from tests.integration.grading import test_rbac_lab
 from tests.integration.labs_content import (
+    test_apiserver_labs,
     test_architecture_labs,
     test_control_plane_labs,
     test_curriculum_labs_more,
@@ -41,6 +42,7 @@ SELF_TESTED = {
     *test_network_labs.SLUGS,
     *test_lifecycle_labs.SLUGS,
     *test_curriculum_labs_more.SLUGS,
+    *test_apiserver_labs.SLUGS,
     test_rbac_lab.LAB.slug,
 }
 
