@@ -221,3 +221,15 @@ def test_admin_routes_and_snapshots_keep_working(sim_cluster: SimCluster) -> Non
     # A cluster restored from that snapshot is down too, until its manifest is fixed.
     assert admin(sim_cluster, "POST", "restore", json=snapshot.json()).status_code == 200
     assert sim_cluster.cluster.api_down
+
+
+def test_an_image_that_does_not_pull_runs_no_api_server(sim_cluster: SimCluster) -> None:
+    nodes = sim_cluster.cluster.control_plane.nodes
+    text = nodes.read_file("controlplane", MANIFEST)
+    tag = text.split("image: registry.k8s.io/kube-apiserver:", 1)[1].split()[0]
+    edit_manifest(sim_cluster, f"kube-apiserver:{tag}", f"kube-apiserver:{tag}-hotfix")
+    advance(sim_cluster, 15)
+    assert sim_cluster.cluster.api_down
+    assert "kube-apiserver" not in on_node(sim_cluster, "crictl ps")
+    journal = on_node(sim_cluster, "journalctl -u kubelet -n 30")
+    assert f"kube-apiserver:{tag}-hotfix" in journal and "ErrImagePull" in journal, journal
