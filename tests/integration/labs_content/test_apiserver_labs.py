@@ -19,7 +19,7 @@ import pytest
 
 from app.grading.labfile import Lab, load_lab
 from tests.fixtures.sim import kubectl_binary
-from tests.integration.labs_content.support import prose
+from tests.integration.labs_content.support import check_lab_text, prose
 from tests.integration.labs_content.test_control_plane_labs import LabRun
 from tests.integration.labs_content.test_network_labs import check_selftest, lab_runner, on_node
 
@@ -95,3 +95,8 @@ def test_untouched_grade_is_computed_with_the_api_down(lab_run: Callable[[str], 
     assert "the API server did not answer" in (api.detail or "")
     manifest = result.check("manifest-settings-kept")
     assert not manifest.passed and "RABC" in (manifest.detail or ""), manifest.detail
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_lab_text_explains_itself(slug: str) -> None:
+    check_lab_text(LABS[slug])
