@@ -104,6 +104,20 @@ class ProviderNodeAccess:
         except ProviderError as exc:
             raise NodeAccessError(str(exc)) from exc
 
+    def answers(self) -> bool:
+        """Whether the cluster's first node (the control plane, in shape order) runs a
+        command: its machines are up, whatever its API server does
+        (`app.grading.liveness`)."""
+        nodes = self.handle.details.get("nodes") or []
+        names = [n.get("name") if isinstance(n, dict) else n for n in nodes]
+        if not names or not names[0]:
+            return False
+        try:
+            self.provider.exec(self.handle, str(names[0]), "true")
+        except ProviderError:
+            return False
+        return True
+
 
 # ------------------------------------------------------------------------ shared setup
 

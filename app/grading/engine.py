@@ -6,7 +6,10 @@ random except the probe pod's name, which comes from the grade id. A check that 
 be evaluated (an API error, a bad expression) fails with `error=True` instead of stopping
 the grade, so a grade always has one result per check. An unreachable or unavailable API
 server is different: `ClusterUnreachableError` propagates, because a grade computed from
-a partial read would be wrong; the grading job retries.
+a partial read would be wrong; the grading job retries. Unless the cluster's nodes answer
+node access while its API server refuses connections: then the API server is down (a
+learner's broken kube-apiserver manifest), every check that reads the API fails saying
+so, and node checks run as usual (`app.grading.liveness`).
 """
 
 from __future__ import annotations
@@ -18,9 +21,16 @@ from marshmallow import ValidationError
 
 from app.grading.checks import REGISTRY, CheckEnv, CheckRegistry, Outcome
 from app.grading.context import GradeContext
+from app.grading.liveness import api_server_down
 from app.grading.matchers import ExpressionError
 from app.grading.node_access import NodeAccess
-from app.grading.reader import ClusterReader, ClusterReadError, ClusterUnreachableError
+from app.grading.reader import (
+    ApiConnectionError,
+    ApiServerDownError,
+    ClusterReader,
+    ClusterReadError,
+    ClusterUnreachableError,
+)
 from app.grading.timeparse import format_time
 
 
@@ -60,6 +70,9 @@ def run_check(
         return Outcome(False, f"cannot evaluate: invalid check fields {exc.messages}"), True
     try:
         return kind.run(params, env), False
+    except ApiServerDownError as exc:
+        # A state of the cluster, not a check that cannot be evaluated.
+        return Outcome(False, str(exc)), False
     except ClusterUnreachableError:
         raise
     except (ClusterReadError, ExpressionError) as exc:
@@ -93,7 +106,13 @@ def grade(
     revealed = set(context.hints_revealed)
     for check in lab_checks:
         env = CheckEnv(reader, node_access, context, check.id)
-        outcome, error = run_check(check, env, registry)
+        try:
+            outcome, error = run_check(check, env, registry)
+        except ApiConnectionError as exc:
+            if not api_server_down(reader, node_access, exc):
+                raise
+            # Run it again: what it reads of the API now fails as a check failure.
+            outcome, error = run_check(check, env, registry)
         penalty = check.hint_penalty if check.id in context.hints_revealed else 0
         earned = max(check.points - penalty, 0) if outcome.passed else 0
         show_hint = not outcome.passed and context.hints_allowed and bool(check.hint)

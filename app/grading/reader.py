@@ -30,6 +30,18 @@ class ClusterUnreachableError(ClusterReadError, ConnectionError):
     (through ConnectionError) so job retry policies for I/O errors cover it."""
 
 
+class ApiConnectionError(ClusterUnreachableError):
+    """The connection to the API server failed (refused, closed without an answer,
+    reset, timed out, TLS): no HTTP status came back. Whether the cluster is gone or
+    only its API server is down is for the caller to find out (`app.grading.liveness`)."""
+
+
+class ApiServerDownError(ClusterReadError):
+    """The cluster is there (its nodes answer) but its API server does not: a state the
+    learner is graded on, not an infrastructure failure. A check reading the API fails
+    with this message instead of being evaluated."""
+
+
 class ClusterGoneError(ClusterUnreachableError):
     """The server answers, but not for this cluster: its root discovery document
     (`GET /api`) is 404 (the server does not hold the cluster) or 401 (the cluster's
@@ -77,6 +89,13 @@ class ClusterReader:
         self.api_client = api_client
         self.request_timeout = request_timeout
         self._discovery: dict[str, dict[str, ResourceRef]] = {}
+        # Why the API server is taken as down for this grade (`mark_api_down`), or None.
+        self.api_down: str | None = None
+
+    def mark_api_down(self, reason: str) -> None:
+        """From now on every request fails at once with `ApiServerDownError`: the
+        API server did not answer while the cluster's nodes did."""
+        self.api_down = reason
 
     # ---- raw HTTP --------------------------------------------------------------------
 
@@ -93,6 +112,10 @@ class ClusterReader:
         Error statuses are returned, not raised; transport failures raise
         `ClusterUnreachableError`.
         """
+        if self.api_down is not None:
+            raise ApiServerDownError(
+                f"{method} {path}: the API server did not answer ({self.api_down})"
+            )
         headers = {"Accept": JSON, "User-Agent": "certprep-grader"}
         if body is not None:
             headers["Content-Type"] = JSON
@@ -119,7 +142,7 @@ class ClusterReader:
         except ApiException as exc:
             status, raw = exc.status or 0, (exc.body or b"")
         except Exception as exc:  # urllib3 errors: connection refused, TLS, timeout
-            raise ClusterUnreachableError(f"{method} {path}: {exc}") from exc
+            raise ApiConnectionError(f"{method} {path}: {exc}") from exc
         if isinstance(raw, str):
             raw = raw.encode()
         try:

@@ -35,6 +35,7 @@ from app.clusters import ProviderNodeAccess, provider_for
 from app.extensions import db
 from app.grading.context import GradeContext
 from app.grading.engine import grade as grade_cluster
+from app.grading.liveness import api_server_down, ensure_cluster_alive
 from app.grading.reader import ClusterGoneError, ClusterReader, ClusterUnreachableError
 from app.logging import get_logger
 from app.models.lab import (
@@ -207,13 +208,12 @@ def run_grade(grade_id: int, *, give_up: bool = True) -> dict[str, Any]:
     # No transaction is held while the cluster is read.
     db.session.rollback()
     reader = ClusterReader(client)
+    node_access = ProviderNodeAccess(provider, handle)
     try:
-        _wait_alive(reader)
-        result = grade_cluster(
-            checks, reader, ProviderNodeAccess(provider, handle), context, policy
-        )
+        _wait_alive(reader, node_access)
+        result = grade_cluster(checks, reader, node_access, context, policy)
         # Gone while it was read: the results may come from a cluster half torn down.
-        reader.ensure_alive()
+        ensure_cluster_alive(reader, node_access)
     except ClusterUnreachableError as exc:
         db.session.rollback()
         if not give_up:
@@ -258,15 +258,19 @@ def run_grade(grade_id: int, *, give_up: bool = True) -> dict[str, Any]:
     return {"grade_id": grade_id, "status": "done", "percentage": result.percentage}
 
 
-def _wait_alive(reader: ClusterReader) -> None:
+def _wait_alive(reader: ClusterReader, node_access: ProviderNodeAccess) -> None:
     """`reader.ensure_alive()`, tried `ALIVE_PROBES` times `ALIVE_PROBE_INTERVAL` apart;
-    the last failure propagates."""
+    the last failure propagates, unless the cluster's nodes answer while its API server
+    refuses connections: its API server is down, which is graded (the reader is marked,
+    `app.grading.liveness`)."""
     for attempt in range(ALIVE_PROBES):
         try:
             reader.ensure_alive()
             return
-        except ClusterUnreachableError:
+        except ClusterUnreachableError as exc:
             if attempt == ALIVE_PROBES - 1:
+                if api_server_down(reader, node_access, exc):
+                    return
                 raise
             time.sleep(ALIVE_PROBE_INTERVAL)
 

@@ -11,6 +11,14 @@ running stops renewing its leader Lease; when its pod comes back it is a new pro
 a fresh leader-election identity and fresh in-memory state (the scheduler's queue, the
 controller manager's caches).
 
+The API server: the cluster's Kubernetes API answers clients only while a
+kube-apiserver static pod serves (`ClusterNodes.api_server_started`): running, past its
+storage, listening on 6443, and up for `API_START_SECONDS` after a (re)start. While it
+does not, `cluster.api_down` is true (the server drops client connections), open
+watches end, the kubelets write nothing to the API (no heartbeats, no mirror pods, no
+status) but keep running their containers and static pods, and the scheduler and the
+controller manager do nothing; when it serves again, both come back as new processes.
+
 Time: a wall-clock cluster is ticked by the server's loop thread (`cluster.loops`);
 a manual-clock cluster only moves when `advance(seconds)` is called (the admin route
 `POST /admin/clusters/{id}/tick`), which advances the clock in steps and runs the
@@ -50,6 +58,11 @@ DEFAULT_CONTROLLERS = "*"
 # control-plane host (kube-scheduler 10259, kube-controller-manager 10257: kubeadm's
 # defaults); a stopped component refuses the connection.
 HEALTH_PORTS = {"scheduler": (SCHEDULER, 10259), "controller-manager": (CONTROLLER_MANAGER, 10257)}
+# kube-apiserver's start-up before it answers clients: it connects to etcd, fills its
+# caches and runs its post-start hooks (`/readyz` turns ok), a matter of seconds on a
+# kubeadm node. A manifest that is fixed therefore brings the API back this long after
+# the kubelet started the new container (which it does as soon as it sees the file).
+API_START_SECONDS = 10.0
 # The most simulated seconds one tick request may advance (a day): a lab never needs
 # more, and it bounds the work a single request can ask for.
 MAX_ADVANCE_SECONDS = 86_400.0
@@ -79,6 +92,10 @@ class ControlPlane:
         self.scraper = MetricsScraper(cluster)
         self.ticks = 0
         self._closed = False
+        # The cluster clock when the control plane had first settled: an API server
+        # running since then answers at once (kubeadm hands a cluster over once its API
+        # serves); one started later waits out API_START_SECONDS.
+        self.booted_at: float | None = None
 
     @property
     def manual(self) -> bool:
@@ -157,6 +174,37 @@ class ControlPlane:
             self.cluster, controllers=[part for part in flag.split(",") if part]
         )
 
+    # ---- the API server ----------------------------------------------------------------
+
+    def api_serving(self) -> bool:
+        """Whether the cluster's kube-apiserver answers clients now (module text)."""
+        started = self.nodes.api_server_started()
+        if started is None:
+            return False
+        if self.booted_at is None or started <= self.booted_at:
+            return True
+        return self.cluster.clock.now().timestamp() - started >= API_START_SECONDS
+
+    def _note_api(self, serving: bool) -> None:
+        """Publish whether the API answers; a stopping API server ends every watch
+        (its clients' connections close)."""
+        was_down = bool(getattr(self.cluster, "api_down", False))
+        self.cluster.api_down = not serving
+        if not serving and not was_down:
+            log.info("cluster %s: the API server stopped serving", self.cluster.id)
+            self.cluster.store.close_watches()
+
+    def _api_down_tick(self) -> None:
+        """The components that need the API wait for it: they lose their leader Leases
+        (a scheduler or controller manager that cannot renew exits upstream and is
+        restarted by the kubelet), so each is a new process when the API is back."""
+        for _, _, loop in self.schedulers.values():
+            loop.tick(running=False)
+        self.schedulers = {}
+        self.running[SCHEDULER] = False
+        self.manager.tick(running=False)
+        self.running[CONTROLLER_MANAGER] = False
+
     # ---- stepping ----------------------------------------------------------------------
 
     def tick(self) -> None:
@@ -164,7 +212,14 @@ class ControlPlane:
         with self.lock:
             if self._closed:
                 return
+            self.nodes.api_up = self.api_serving()
             self.nodes.sync()
+            serving = self.api_serving()
+            self._note_api(serving)
+            if not serving:
+                self._api_down_tick()
+                self.ticks += 1
+                return
             self._aggregate()
             self._tick_schedulers()
             running = self._component(CONTROLLER_MANAGER)
@@ -196,12 +251,16 @@ class ControlPlane:
     def settle(self, max_passes: int = MAX_SETTLE_PASSES) -> int:
         """Tick at the current instant until a pass writes nothing; returns passes run."""
         with self.lock:
-            for passes in range(1, max_passes + 1):
+            passes = 0
+            while passes < max_passes:
+                passes += 1
                 before = self.cluster.store.resource_version
                 self.tick()
                 if self.cluster.store.resource_version == before:
-                    return passes
-            return max_passes
+                    break
+            if self.booted_at is None:
+                self.booted_at = self.cluster.clock.now().timestamp()
+            return passes
 
     def advance(self, seconds: float, step: float = STEP_SECONDS) -> None:
         """Move a manual clock forward by `seconds` in steps of `step`, settling the
@@ -254,6 +313,7 @@ class ControlPlane:
                 name: self.nodes.component_running(name)
                 for name in ("etcd", "kube-apiserver", SCHEDULER, CONTROLLER_MANAGER)
             },
+            "apiServing": not getattr(self.cluster, "api_down", False),
         }
 
 

@@ -245,6 +245,9 @@ class SimServer(ClusterRegistry):
         cluster_id, _, tail = rest.partition("/")
         tail = "/" + tail
         parts = [p for p in tail.split("/") if p]
+        known = self.clusters.get(cluster_id)
+        if known is not None and known.api_down:
+            return _drop(request)
         # Public information (upstream's system:public-info-viewer): the same answer
         # for every id, so it tells nobody whether a cluster exists.
         if parts and parts[0] in ("healthz", "livez", "readyz"):
@@ -565,6 +568,29 @@ async def _send(
         await asyncio.sleep(0)
     await stream.write_eof()
     return stream
+
+
+# What a client of a cluster whose API server is down reads instead of an HTTP answer.
+REFUSED_LINE = b"connection-refused\r\n"
+
+
+def _drop(request: web.Request) -> web.StreamResponse:
+    """Answer a client of a cluster whose API server is down, then close.
+
+    Upstream nothing listens on the API port and the connect is refused: kubectl
+    prints "The connection to the server HOST:6443 was refused" at once. Every cluster
+    shares this server's port, so the connection is already open when the request says
+    which cluster it is for. Closing it silently would make client-go retry each GET
+    ten times a second apart (a closed connection reads as EOF, which it retries: about
+    50 s per kubectl command with its discovery retries); a line that is not HTTP is
+    not retried, so kubectl fails at once: `Unable to connect to the server: net/http:
+    HTTP/1.x transport connection broken: malformed HTTP response
+    "connection-refused"`. The response returned is never written."""
+    transport = request.transport
+    if transport is not None and not transport.is_closing():
+        transport.write(REFUSED_LINE)
+    request.protocol.force_close()
+    return web.Response(status=503)
 
 
 def _credential(req: ApiRequest) -> str:

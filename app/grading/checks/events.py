@@ -26,7 +26,12 @@ from app.grading.checks.base import (
     object_name,
     select,
 )
-from app.grading.reader import ClusterReader, ClusterReadError, ClusterUnreachableError
+from app.grading.reader import (
+    ApiServerDownError,
+    ClusterReader,
+    ClusterReadError,
+    ClusterUnreachableError,
+)
 from app.grading.timeparse import format_time, parse_k8s_time
 
 # The default scheduler's name in `reportingController` / `source.component`
@@ -133,7 +138,7 @@ def events_in(reader: ClusterReader, namespace: str) -> list[SeenEvent]:
     ):
         try:
             items = reader.list(api_version, "Event", namespace)
-        except ClusterUnreachableError:
+        except (ClusterUnreachableError, ApiServerDownError):
             raise
         except ClusterReadError:
             # A cluster may serve only one of the two APIs.

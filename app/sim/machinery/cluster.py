@@ -212,6 +212,9 @@ class Cluster:
         self.loops: list[Callable[[], object]] = []
         # The `controlplane.ControlPlane` stepping this cluster, once one is attached.
         self.control_plane: Any = None
+        # True while the cluster's kube-apiserver static pod does not serve (the control
+        # plane sets it): the server then answers no client request of this cluster.
+        self.api_down = False
         # Pods bound to a node get a deletionTimestamp and stay until deleted again
         # with grace 0 (the kubelet's job) only when kubelets run; off by default so
         # pods go at once.

@@ -59,6 +59,10 @@ class ClusterNodes:
         # One lock for every node of the cluster: the control-plane loop syncs while
         # server threads read logs and run node commands.
         self.lock = threading.RLock()
+        # Whether the cluster's API server answers: the control plane sets it before
+        # each sync (`api_server_started`); while it is false the kubelets run their
+        # containers and static pods but write nothing to the API.
+        self.api_up = True
         self.ensure_agents()
 
     def ensure_agents(self) -> list[str]:
@@ -183,6 +187,7 @@ class ClusterNodes:
                 self.ensure_agents()
             pods, _ = self.store.list("", "pods")
             for agent in self.agents.values():
+                agent.api_server_up = self.api_up
                 agent.sync(now, pods)
             self._forget_deleted_volumes()
             self._replay_writes((now or self.clock.now()).timestamp())
@@ -266,6 +271,22 @@ class ClusterNodes:
                     if cur is not None:
                         out[f"{agent.name}/{pod.name}/{cur.id}"] = (agent.name, pod.key)
             return out
+
+    def api_server_started(self) -> float | None:
+        """When the kube-apiserver process that serves clients started (epoch
+        seconds): a running container of its static pod that reached etcd and listens
+        on the API port (6443, where every kubeconfig points); None when none does
+        (no manifest that parses, a crash loop, an image that does not pull, a wrong
+        `--etcd-servers`, another `--secure-port`)."""
+        with self.lock:
+            for agent in self.agents.values():
+                for pod in agent.static_pods_of("kube-apiserver"):
+                    cur = agent.instance_running(pod)
+                    if cur is None or cur.started is None:
+                        continue
+                    if components.API_PORT in (cur.program.get("ports") or []):
+                        return cur.started
+            return None
 
     def api_server_version(self) -> str | None:
         """The release of the running kube-apiserver (its image tag, "v1.36.2"), or

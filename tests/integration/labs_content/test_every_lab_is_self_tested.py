@@ -15,6 +15,7 @@ import pytest
 from app.grading.labfile import load_labs
 from tests.integration.grading import test_rbac_lab
 from tests.integration.labs_content import (
+    test_apiserver_labs,
     test_architecture_labs,
     test_control_plane_labs,
     test_curriculum_labs_more,
@@ -43,6 +44,7 @@ SELF_TESTED = {
     *test_lifecycle_labs.SLUGS,
     *test_curriculum_labs_more.SLUGS,
     *test_ops_labs.SLUGS,
+    *test_apiserver_labs.SLUGS,
     test_rbac_lab.LAB.slug,
 }
 

@@ -252,6 +252,10 @@ def component_program(
         ]
         return prog
     if component == "kube-apiserver":
+        invalid = _apiserver_option_error(flags)
+        if invalid is not None:
+            prog.ports, prog.tls_ports, prog.listen = [], [], []
+            return fail(invalid)
         prog.logs += [
             (
                 0.0,
@@ -288,6 +292,8 @@ def component_program(
             prog.exit_after = 20.0
             prog.exit_code = 1
             prog.reason = "Error"
+            # It never gets past its storage: no client gets an answer meanwhile.
+            prog.functional = False
             return prog
         prog.logs.append((2.0, "I", f"secure_serving.go:213] Serving securely on [::]:{port}"))
         return prog
@@ -351,6 +357,71 @@ def _remember_client_cert(
         return
     prog.client_config, prog.component = host, component
     prog.client_cert_expiry = kubeconfig_cert_validity(fs.read(host))[1]
+
+
+# kube-apiserver's authorization modes (pkg/kubeapiserver/authorizer/modes) and the
+# admission plugins it registers (pkg/kubeapiserver/options/plugins.go plus the generic
+# ones of k8s.io/apiserver): its options' Validate refuses any other name at start-up.
+AUTHORIZATION_MODES = ("AlwaysAllow", "AlwaysDeny", "ABAC", "Webhook", "RBAC", "Node")
+ADMISSION_PLUGINS = frozenset(
+    {
+        "AlwaysAdmit",
+        "AlwaysDeny",
+        "AlwaysPullImages",
+        "CertificateApproval",
+        "CertificateSigning",
+        "CertificateSubjectRestriction",
+        "ClusterTrustBundleAttest",
+        "DefaultIngressClass",
+        "DefaultStorageClass",
+        "DefaultTolerationSeconds",
+        "DenyServiceExternalIPs",
+        "EventRateLimit",
+        "ExtendedResourceToleration",
+        "ImagePolicyWebhook",
+        "LimitPodHardAntiAffinityTopology",
+        "LimitRanger",
+        "MutatingAdmissionPolicy",
+        "MutatingAdmissionWebhook",
+        "NamespaceAutoProvision",
+        "NamespaceExists",
+        "NamespaceLifecycle",
+        "NodeRestriction",
+        "OwnerReferencesPermissionEnforcement",
+        "PersistentVolumeClaimResize",
+        "PersistentVolumeLabel",
+        "PodNodeSelector",
+        "PodSecurity",
+        "PodTolerationRestriction",
+        "PodTopologyLabels",
+        "Priority",
+        "ResourceQuota",
+        "RuntimeClass",
+        "ServiceAccount",
+        "StorageObjectInUseProtection",
+        "TaintNodesByCondition",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionWebhook",
+    }
+)
+
+
+def _apiserver_option_error(flags: dict[str, str]) -> str | None:
+    """What kube-apiserver's options validation refuses before it serves (an unknown
+    authorization mode or admission plugin), as the `err` of its "command failed"
+    line; None when the options are valid."""
+    modes = [m.strip() for m in flags.get("authorization-mode", "Node,RBAC").split(",")]
+    for mode in modes:
+        if mode not in AUTHORIZATION_MODES:
+            # BuiltInAuthorizationOptions.Validate
+            return f'authorization-mode \\"{mode}\\" is not a valid mode'
+    for name in ("enable-admission-plugins", "disable-admission-plugins"):
+        for plugin in flags.get(name, "").split(","):
+            plugin = plugin.strip()
+            if plugin and plugin not in ADMISSION_PLUGINS:
+                # AdmissionOptions.Validate
+                return f'{name} plugin \\"{plugin}\\" is unknown'
+    return None
 
 
 def _port_taken(socket: str, busy: list[str]) -> bool:

@@ -128,6 +128,11 @@ class NodeAgent(
         # The lines the kubelet exits with while its configuration does not load.
         self.kubelet_config_error: list[str] = []
         self.api_reachable = True
+        # Whether the cluster's API server answers at all (the node set sets it each
+        # sync from the kube-apiserver static pod), and whether this kubelet reached it
+        # in its current sync (what its writes to the API need).
+        self.api_server_up = True
+        self.api_connected = True
         self.api_server_url = f"https://{api_ip}:{components.API_PORT}"
         self._bound: dict[tuple[str, str], dict[str, Any]] = {}
         self._last_api_error = 0.0
@@ -179,15 +184,22 @@ class NodeAgent(
         failing = unit.active and unit.failing_since is not None
         if failing and self._kubelet_startup_errors() is None:
             self._load_kubelet_config(moment)
-        running = self.kubelet_running() and self.api_reachable
-        if self.kubelet_running() and not self.api_reachable:
+        kubelet = self.kubelet_running()
+        running = kubelet and self.api_reachable and self.api_server_up
+        if kubelet and not running:
+            # Its kubeconfig names no API server, or the API server is down.
             self._log_api_errors(moment)
         if running and self.api_refused(moment):
             # An expired certificate: the API server refuses the kubelet; its
             # containers keep running, nothing reaches the API.
             running = False
-        if running:
+        self.api_connected = running
+        if kubelet:
+            # Static pods come from files: the kubelet runs them without any API
+            # server (that is how kubeadm's control plane starts); only their mirror
+            # pods need the API.
             self._sync_static_pods(moment)
+        if running:
             self._sync_api_pods(moment)
         for pod in list(self.pods.values()):
             self._advance(pod, moment)

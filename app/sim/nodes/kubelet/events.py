@@ -36,7 +36,9 @@ class EventsAndLogs(AgentState):
         pod.events.append([t, kind, reason, message])
         del pod.events[:-50]
         obj = self.store.get("", "pods", pod.namespace, pod.name)
-        if obj is None or not self.kubelet_running():
+        if obj is None or not self.kubelet_running() or not self.api_connected:
+            # Nothing reaches the API (upstream's event broadcaster drops what it
+            # cannot deliver after its retries).
             return
         field_path = ""
         if slot is not None:

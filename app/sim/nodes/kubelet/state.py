@@ -45,6 +45,8 @@ class AgentState:
     etcd_data_dir: str
     kubelet_config_error: list[str]
     api_reachable: bool
+    api_server_up: bool
+    api_connected: bool
     api_server_url: str
     _bound: dict[tuple[str, str], dict[str, Any]]
     _last_api_error: float

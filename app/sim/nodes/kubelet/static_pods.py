@@ -171,7 +171,8 @@ class StaticPods(AgentState):
                     annotations=dict(meta.get("annotations") or {}),
                 )
                 self._admit(rt, now)
-            self._ensure_mirror(self.pods[key], now)
+            if self.api_connected:
+                self._ensure_mirror(self.pods[key], now)
 
     def _ensure_mirror(self, pod: PodRuntime, now: float) -> None:
         if pod.terminating_since is not None:
