@@ -20,6 +20,7 @@ import argparse
 import copy
 import multiprocessing
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -316,7 +318,40 @@ def _replay_kubeconfig(info: dict, url: str, folder: Path) -> Path:
     return write_kubeconfig(config, folder / "kubeconfig")
 
 
-def _kubectl_vs_replay(info: dict, runs: int, args: tuple[str, ...]) -> tuple[list, list, int]:
+@dataclass
+class KubectlSide:
+    """Timed kubectl runs against one server: wall ms per run, the server's and
+    kubectl's own CPU seconds summed over the runs."""
+
+    kubeconfig: Path
+    cache: Path
+    server_pid: int
+    walls: list[float] = field(default_factory=list)
+    server_cpu: float = 0.0
+    kubectl_cpu: float = 0.0
+
+    def run(self, args: tuple[str, ...]) -> None:
+        server, kubectl = _cpu(self.server_pid), _children_cpu()
+        self.walls.append(_kubectl_run(self.kubeconfig, self.cache, args))
+        self.server_cpu += _cpu(self.server_pid) - server
+        self.kubectl_cpu += _children_cpu() - kubectl
+
+    def summary(self) -> str:
+        runs = len(self.walls)
+        return (
+            f"{_percentiles(self.walls)}  server CPU {self.server_cpu / runs * 1000:5.1f} ms"
+            f"  kubectl CPU {self.kubectl_cpu / runs * 1000:5.0f} ms"
+        )
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _kubectl_vs_replay(
+    info: dict, runs: int, args: tuple[str, ...]
+) -> tuple[KubectlSide, KubectlSide, int]:
     """kubectl against the simulator and against the replay of its responses, run
     alternately so that the machine's load weighs on both alike."""
     parent, child = multiprocessing.Pipe()
@@ -325,24 +360,26 @@ def _kubectl_vs_replay(info: dict, runs: int, args: tuple[str, ...]) -> tuple[li
     process = multiprocessing.Process(target=_replay_server, args=(base, tls, child), daemon=True)
     process.start()
     port = parent.recv()
-    prefix = info["url"][len(base) :]
+    control_url = f"https://127.0.0.1:{port}/-/replay"
     control = requests.Session()
     control.verify, control.trust_env = False, False
-    _wait(control, f"https://127.0.0.1:{port}/-/replay")
+    _wait(control, control_url)
     try:
         with tempfile.TemporaryDirectory() as home:
             folder = Path(home)
-            replay_kc = _replay_kubeconfig(info, f"https://127.0.0.1:{port}{prefix}", folder)
-            sim_cache, replay_cache = folder / "sim" / "cache", folder / "replay" / "cache"
-            _kubectl_run(replay_kc, replay_cache, args)  # records (cold), fills the cache
-            control.post(f"https://127.0.0.1:{port}/-/replay").raise_for_status()
-            _kubectl_run(replay_kc, replay_cache, args)
-            _kubectl_run(info["kc"], sim_cache, args)
-            sim, replay = [], []
+            url = f"https://127.0.0.1:{port}{info['url'][len(base) :]}"
+            sim = KubectlSide(info["kc"], folder / "sim" / "cache", info["pid"])
+            replay = KubectlSide(
+                _replay_kubeconfig(info, url, folder), folder / "replay" / "cache", process.pid
+            )
+            _kubectl_run(replay.kubeconfig, replay.cache, args)  # records (cold cache)
+            control.post(control_url).raise_for_status()
+            _kubectl_run(replay.kubeconfig, replay.cache, args)
+            _kubectl_run(sim.kubeconfig, sim.cache, args)
             for _ in range(runs):
-                sim.append(_kubectl_run(info["kc"], sim_cache, args))
-                replay.append(_kubectl_run(replay_kc, replay_cache, args))
-            counts = control.get(f"https://127.0.0.1:{port}/-/replay").json()
+                sim.run(args)
+                replay.run(args)
+            counts = control.get(control_url).json()
             if counts["misses"]:
                 raise SystemExit(f"replay server missed {counts['misses']} requests")
     finally:
@@ -364,7 +401,7 @@ def bench(pods: int, runs: int, profile: str) -> None:
     parent, child = multiprocessing.Pipe()
     process = multiprocessing.Process(target=_serve, args=(pods, child, profile), daemon=True)
     process.start()
-    info = parent.recv()
+    info = {**parent.recv(), "pid": process.pid}
     session = requests.Session()
     session.verify = False  # the simulator's own CA; the floor serves the same cert
     session.trust_env = False
@@ -387,11 +424,10 @@ def bench(pods: int, runs: int, profile: str) -> None:
             f"CPU/obj {per_object:5.1f} us  floor {_percentiles(floor)}  x{ratio:.1f}"
         )
     sim, replay, recorded = _kubectl_vs_replay(info, max(3, runs // 2), ("get", "pods", "-A"))
-    ratio = statistics.median(sim) / statistics.median(replay)
-    print(
-        f"kubectl get pods -A  {_percentiles(sim)}  ({len(table_body)} B Table)  "
-        f"replay floor ({recorded} responses) {_percentiles(replay)}  x{ratio:.2f}"
-    )
+    ratio = statistics.median(sim.walls) / statistics.median(replay.walls)
+    print(f"kubectl get pods -A ({len(table_body)} B Table, {recorded} responses replayed)")
+    print(f"  simulator     {sim.summary()}")
+    print(f"  replay floor  {replay.summary()}  simulator/floor x{ratio:.2f}")
     # kubectl's own start-up and discovery: one namespace's (empty) services.
     kubectl = _kubectl(info["kc"], max(3, runs // 2), "get", "services", "-n", "kube-public")
     print(f"kubectl get svc (empty, the kubectl floor)  {_percentiles(kubectl)}")
