@@ -4,15 +4,23 @@ same bytes.
 
     python bench/list_bench.py [--pods 500 2000 5000] [--runs 20] [--profile]
 
-The simulator runs in a child process (plain HTTP, no control plane), so its CPU time
+The simulator runs in a child process (HTTPS, no control plane), so its CPU time
 per request comes from /proc; "CPU/obj" is that time divided by the listed objects.
+
+The kubectl floor is a replay server: a bare aiohttp server that first proxies one
+`kubectl get pods -A` to the simulator and records every response (discovery and each
+`limit=500` / `continue` page, keyed by path, query and Accept header), then serves those
+bytes back. kubectl then runs alternately against the simulator and the replay server,
+each with its own `--cache-dir` filled by one untimed run (both warm).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import multiprocessing
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -20,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +166,7 @@ def _serve(pods: int, conn: Any, profile: str) -> None:
             "url": server.cluster_url(cluster.id),
             "token": cluster.auth.admin_token,
             "kc": config,
+            "kubeconfig": server.kubeconfig(cluster),
             "ca": server.ca,
             "cert": server.server_cert,
         }
@@ -220,39 +230,178 @@ def _floor(body: bytes, info: dict, session: requests.Session, runs: int) -> lis
     process.start()
     port = parent.recv()
     url = f"https://127.0.0.1:{port}/"
-    for _ in range(50):
-        try:
-            session.get(url).raise_for_status()
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+    _wait(session, url)
     samples = _timed(session, url, {}, runs)
     process.terminate()
     process.join()
     return samples
 
 
-def _kubectl(kubeconfig: Path, runs: int, *args: str) -> list[float]:
+def _replay_server(upstream: str, tls: tuple[Any, Any], conn: Any) -> None:
+    """Record mode: forward each request to `upstream` and keep the response's bytes and
+    content type. After `POST /-/replay`: answer recorded requests from memory (404 for
+    any other; `GET /-/misses` counts them)."""
+    import aiohttp
+    from aiohttp import web
+
+    from app.sim.machinery.tls import server_ssl_context
+
+    recorded: dict[tuple[str, str], tuple[int, bytes, str]] = {}
+    state = {"replay": False, "misses": 0}
+
+    async def handler(request: web.Request) -> web.Response:
+        key = (request.path_qs, request.headers.get("Accept", ""))
+        if state["replay"]:
+            found = recorded.get(key)
+            if found is None:
+                state["misses"] += 1
+                return web.Response(status=404, text=f"not recorded: {key}")
+            status, body, content_type = found
+            return web.Response(status=status, body=body, headers={"Content-Type": content_type})
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        session: aiohttp.ClientSession = request.app["client"]
+        async with session.get(upstream + request.path_qs, headers=headers, ssl=False) as answer:
+            body = await answer.read()
+            content_type = answer.headers.get("Content-Type", "application/json")
+        recorded[key] = (answer.status, body, content_type)
+        return web.Response(status=answer.status, body=body, headers={"Content-Type": content_type})
+
+    async def control(request: web.Request) -> web.Response:
+        if request.method == "POST":
+            state["replay"] = True
+        return web.json_response({"recorded": len(recorded), "misses": state["misses"]})
+
+    async def client(app: web.Application) -> Any:
+        app["client"] = aiohttp.ClientSession(auto_decompress=False)
+        yield
+        await app["client"].close()
+
+    app = web.Application()
+    app.cleanup_ctx.append(client)
+    app.router.add_route("*", "/-/replay", control)
+    app.router.add_get("/{tail:.*}", handler)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    conn.send(sock.getsockname()[1])
+    context = server_ssl_context(*tls)
+    web.run_app(app, sock=sock, ssl_context=context, print=None, handle_signals=True)
+
+
+def _kubectl_run(kubeconfig: Path, cache: Path, args: tuple[str, ...]) -> float:
+    """One kubectl invocation's wall time in ms; exits on a failed command."""
     kubectl = shutil.which("kubectl") or str(Path(sys.executable).parent / "kubectl")
+    cache.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(cache.parent)}
+    command = [kubectl, f"--cache-dir={cache}", *args]
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    elapsed = (time.perf_counter() - started) * 1000
+    if done.returncode:
+        raise SystemExit(f"kubectl failed: {done.stderr}")
+    return elapsed
+
+
+def _kubectl(kubeconfig: Path, runs: int, *args: str) -> list[float]:
+    """`runs` timed invocations after one untimed one that fills a fresh cache dir."""
     with tempfile.TemporaryDirectory() as home:
-        env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": home}
-        command = [kubectl, *args]
-        first = subprocess.run(command, env=env, capture_output=True, text=True)
-        if first.returncode:
-            raise SystemExit(f"kubectl failed: {first.stderr}")
-        samples = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            subprocess.run(command, env=env, capture_output=True, check=True)
-            samples.append((time.perf_counter() - started) * 1000)
-    return samples
+        cache = Path(home) / "cache"
+        _kubectl_run(kubeconfig, cache, args)
+        return [_kubectl_run(kubeconfig, cache, args) for _ in range(runs)]
+
+
+def _replay_kubeconfig(info: dict, url: str, folder: Path) -> Path:
+    """The simulator's kubeconfig (same CA, same token) pointing at `url`."""
+    from app.sim.machinery.kubeconfig import write_kubeconfig
+
+    config = copy.deepcopy(info["kubeconfig"])
+    config["clusters"][0]["cluster"]["server"] = url
+    return write_kubeconfig(config, folder / "kubeconfig")
+
+
+@dataclass
+class KubectlSide:
+    """Timed kubectl runs against one server: wall ms per run, the server's and
+    kubectl's own CPU seconds summed over the runs."""
+
+    kubeconfig: Path
+    cache: Path
+    server_pid: int
+    walls: list[float] = field(default_factory=list)
+    server_cpu: float = 0.0
+    kubectl_cpu: float = 0.0
+
+    def run(self, args: tuple[str, ...]) -> None:
+        server, kubectl = _cpu(self.server_pid), _children_cpu()
+        self.walls.append(_kubectl_run(self.kubeconfig, self.cache, args))
+        self.server_cpu += _cpu(self.server_pid) - server
+        self.kubectl_cpu += _children_cpu() - kubectl
+
+    def summary(self) -> str:
+        runs = len(self.walls)
+        return (
+            f"{_percentiles(self.walls)}  server CPU {self.server_cpu / runs * 1000:5.1f} ms"
+            f"  kubectl CPU {self.kubectl_cpu / runs * 1000:5.0f} ms"
+        )
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _kubectl_vs_replay(
+    info: dict, runs: int, args: tuple[str, ...]
+) -> tuple[KubectlSide, KubectlSide, int]:
+    """kubectl against the simulator and against the replay of its responses, run
+    alternately so that the machine's load weighs on both alike."""
+    parent, child = multiprocessing.Pipe()
+    base = info["url"].split("/clusters/")[0]
+    tls = (info["ca"], info["cert"])
+    process = multiprocessing.Process(target=_replay_server, args=(base, tls, child), daemon=True)
+    process.start()
+    port = parent.recv()
+    control_url = f"https://127.0.0.1:{port}/-/replay"
+    control = requests.Session()
+    control.verify, control.trust_env = False, False
+    _wait(control, control_url)
+    try:
+        with tempfile.TemporaryDirectory() as home:
+            folder = Path(home)
+            url = f"https://127.0.0.1:{port}{info['url'][len(base) :]}"
+            sim = KubectlSide(info["kc"], folder / "sim" / "cache", info["pid"])
+            replay = KubectlSide(
+                _replay_kubeconfig(info, url, folder), folder / "replay" / "cache", process.pid
+            )
+            _kubectl_run(replay.kubeconfig, replay.cache, args)  # records (cold cache)
+            control.post(control_url).raise_for_status()
+            _kubectl_run(replay.kubeconfig, replay.cache, args)
+            _kubectl_run(sim.kubeconfig, sim.cache, args)
+            for _ in range(runs):
+                sim.run(args)
+                replay.run(args)
+            counts = control.get(control_url).json()
+            if counts["misses"]:
+                raise SystemExit(f"replay server missed {counts['misses']} requests")
+    finally:
+        process.terminate()
+        process.join()
+    return sim, replay, counts["recorded"]
+
+
+def _wait(session: requests.Session, url: str) -> None:
+    for _ in range(50):
+        try:
+            session.get(url).raise_for_status()
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
 
 
 def bench(pods: int, runs: int, profile: str) -> None:
     parent, child = multiprocessing.Pipe()
     process = multiprocessing.Process(target=_serve, args=(pods, child, profile), daemon=True)
     process.start()
-    info = parent.recv()
+    info = {**parent.recv(), "pid": process.pid}
     session = requests.Session()
     session.verify = False  # the simulator's own CA; the floor serves the same cert
     session.trust_env = False
@@ -274,8 +423,11 @@ def bench(pods: int, runs: int, profile: str) -> None:
             f"{label:6} {len(body) / 1024:7.0f} KiB  {_percentiles(samples)}  "
             f"CPU/obj {per_object:5.1f} us  floor {_percentiles(floor)}  x{ratio:.1f}"
         )
-    kubectl = _kubectl(info["kc"], max(3, runs // 2), "get", "pods", "-A")
-    print(f"kubectl get pods -A  {_percentiles(kubectl)}  ({len(table_body)} B Table)")
+    sim, replay, recorded = _kubectl_vs_replay(info, max(3, runs // 2), ("get", "pods", "-A"))
+    ratio = statistics.median(sim.walls) / statistics.median(replay.walls)
+    print(f"kubectl get pods -A ({len(table_body)} B Table, {recorded} responses replayed)")
+    print(f"  simulator     {sim.summary()}")
+    print(f"  replay floor  {replay.summary()}  simulator/floor x{ratio:.2f}")
     # kubectl's own start-up and discovery: one namespace's (empty) services.
     kubectl = _kubectl(info["kc"], max(3, runs // 2), "get", "services", "-n", "kube-public")
     print(f"kubectl get svc (empty, the kubectl floor)  {_percentiles(kubectl)}")
