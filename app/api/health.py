@@ -67,7 +67,7 @@ def _finish_request(response: Response) -> Response:
     # Runs on every request: each `request`/`g` attribute read goes through a context
     # lookup, so read them once.
     req = request._get_current_object()  # type: ignore[attr-defined]
-    state = g._get_current_object()  # type: ignore[attr-defined]
+    state = g._get_current_object()
     request_id = getattr(state, "request_id", None)
     if request_id:
         response.headers[REQUEST_ID_HEADER] = request_id
