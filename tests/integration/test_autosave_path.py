@@ -10,9 +10,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import flask_migrate
 import pytest
 from flask import g
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from app.api.common import authorize_request, current_user, current_user_id
 from app.models.activity import ActivityEvent
@@ -21,8 +23,15 @@ from app.models.base import utcnow
 from app.models.user import ApiToken
 from app.services.auth import issue_token
 from app.services.errors import Forbidden
+from tests import builders
 from tests.builders import CORRECT
-from tests.fixtures.app import bearer
+from tests.fixtures.app import (
+    _pg_server_url,
+    _psycopg_dsn,
+    bearer,
+    create_pg_database,
+    drop_pg_database,
+)
 from tests.fixtures.quizzes import API, answer, start
 
 
@@ -176,3 +185,43 @@ def test_an_api_request_without_a_session_cookie_gets_no_cookie_headers(
     assert saved.status_code == 200
     assert "Set-Cookie" not in saved.headers
     assert "Cookie" not in saved.headers.get("Vary", "")
+
+
+@pytest.mark.postgres
+def test_autosave_replaces_a_connection_the_database_closed(tmp_path: Any) -> None:
+    """The pool does not ping connections on PostgreSQL; the autosave route's token
+    check is the request's first statement and retries once on a fresh connection, as
+    the account-loading lookup does, instead of answering 500."""
+    import psycopg
+
+    from app import create_app
+    from app.extensions import db
+
+    url = create_pg_database("certprep_autosave")
+    app = create_app(
+        {"database_url": url, "instance_dir": str(tmp_path), "env": "testing", "testing": True}
+    )
+    try:
+        with app.app_context():
+            flask_migrate.upgrade(revision="heads")
+            builders.import_bank(tmp_path / "bank")
+            builders.quiz()
+            _, token = builders.user("learner")
+            db.session.remove()
+        client = app.test_client()
+        attempt = start(client, bearer(token))
+        with psycopg.connect(_psycopg_dsn(_pg_server_url()), autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                (make_url(url).database,),
+            ).fetchone()[0]
+        assert killed >= 1
+        for qid in ("sample-single", "sample-numeric", "sample-true-false"):
+            saved = answer(client, bearer(token), attempt["id"], qid, CORRECT[qid])
+            assert saved.status_code == 200, saved.get_data(as_text=True)
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        drop_pg_database(url)
