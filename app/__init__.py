@@ -31,6 +31,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(settings.instance_dir))
     app.config.from_mapping(settings.flask_config())
     app.config["CERTPREP_SETTINGS"] = settings
+    from app.web.session import CookieSessionInterface
+
+    # Flask's signed-cookie sessions, skipping their work for requests without a cookie.
+    app.session_interface = CookieSessionInterface()
     if settings.database_url.startswith("sqlite"):
         # The embedded database lives in the instance folder; create it on first use,
         # readable by its owner only.

@@ -11,6 +11,7 @@ Nothing happens at import time; call `configure_logging()` from an entry point.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -59,6 +60,37 @@ def resolve_format(requested: str | None = None, stream: TextIO | None = None) -
     return name
 
 
+def _json_default(value: Any) -> Any:
+    """How a value JSON cannot encode is written: its `__structlog__()` when it has one
+    (structlog's convention), else its `repr()` (as structlog's JSON renderer does)."""
+    try:
+        return value.__structlog__()
+    except AttributeError:
+        return repr(value)
+
+
+# Built once: `json.dumps` with a `default` builds a new encoder on every call.
+_JSON_ENCODER = json.JSONEncoder(default=_json_default)
+
+
+class _JsonLinesFormatter(structlog.stdlib.ProcessorFormatter):
+    """structlog's `ProcessorFormatter` for JSON lines, with a shortcut for the most
+    common record: a structlog event (already through the shared processors) with no
+    exception to render. For it the full path would copy the record, run processors
+    that change nothing, and format the JSON text once more; the line is the same."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        event = record.msg
+        if (
+            type(event) is dict
+            and "exc_info" not in event
+            and getattr(record, "_logger", None) is not None
+            and getattr(record, "_name", None) is not None
+        ):
+            return _JSON_ENCODER.encode(event)
+        return super().format(record)
+
+
 def _shared_processors() -> list[Any]:
     return [
         structlog.contextvars.merge_contextvars,
@@ -96,12 +128,15 @@ def configure_logging(
         raise ValueError(f"CERTPREP_LOG_LEVEL is not a logging level: {level_name!r}")
 
     renderer: Any
+    formatter_class: type[structlog.stdlib.ProcessorFormatter]
     if chosen == "json":
-        renderer = structlog.processors.JSONRenderer()
+        renderer = structlog.processors.JSONRenderer(default=_json_default)
         exception_processors: list[Any] = [structlog.processors.dict_tracebacks]
+        formatter_class = _JsonLinesFormatter
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=getattr(stream, "isatty", lambda: False)())
         exception_processors = []
+        formatter_class = structlog.stdlib.ProcessorFormatter
 
     shared = _shared_processors()
     structlog.configure(
@@ -117,7 +152,7 @@ def configure_logging(
         # would keep the old processors.
         cache_logger_on_first_use=cache_loggers,
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
+    formatter = formatter_class(
         foreign_pre_chain=shared,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,

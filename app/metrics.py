@@ -47,11 +47,25 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 JobCounter = Callable[[], tuple[dict[str, int], int]]
 
 
+# The labelled series of each (endpoint, method, status), looked up once: `labels()` checks
+# and converts its arguments on every call. Bounded like the series themselves (URL
+# rules x methods x status codes).
+_REQUEST_SERIES: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
 def observe_request(endpoint: str | None, method: str, status: int, seconds: float) -> None:
     """Count one answered request and record how long it took."""
-    label = endpoint or UNMATCHED_ENDPOINT
-    HTTP_REQUESTS.labels(endpoint=label, method=method, status=str(status)).inc()
-    HTTP_LATENCY.labels(endpoint=label, method=method).observe(seconds)
+    key = (endpoint or UNMATCHED_ENDPOINT, method, status)
+    series = _REQUEST_SERIES.get(key)
+    if series is None:
+        label = key[0]
+        series = (
+            HTTP_REQUESTS.labels(endpoint=label, method=method, status=str(status)),
+            HTTP_LATENCY.labels(endpoint=label, method=method),
+        )
+        _REQUEST_SERIES[key] = series
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 class JobCountCollector(Collector):

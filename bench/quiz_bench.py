@@ -206,9 +206,12 @@ def report_cpu(before: tuple[float, float], after: tuple[float, float], requests
     if not requests:
         return
     web, database = (after[0] - before[0], after[1] - before[1])
+    # How busy the machine was: requests/s and latency depend on it, CPU per request
+    # much less.
+    load = f"; load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
     print(
         f"{'':<9} CPU per request: gunicorn {web / requests * 1000:5.2f} ms,"
-        f" PostgreSQL backends {database / requests * 1000:5.2f} ms"
+        f" PostgreSQL backends {database / requests * 1000:5.2f} ms{load}"
     )
 
 

@@ -18,6 +18,11 @@ A browser page's script may use the session cookie instead of a bearer token (pl
 `flask.g.current_token`, and documents the bearer security scheme plus the 401/403
 responses on the operation in OpenAPI. Admins pass every role check.
 
+`auth_required(load_account=False)` is for the hottest routes (autosave): the same checks
+(`app.services.auth.check_token`), but the token and account are read as plain columns
+instead of ORM objects. The view reads `current_user_id()`; `current_user()` still works
+there and loads the account on first use; `g.current_token` is not set.
+
 Pagination, one way: return a `select()` from the view and decorate with
 `@blp.paginate(SelectPage)` (under `@blp.response`). When each row is rendered by a
 service view, subclass `SelectPage` and override `view(row)`.
@@ -36,7 +41,7 @@ from sqlalchemy import Select, func, select
 
 from app.extensions import BEARER_SCHEME_NAME, db
 from app.models.user import ApiToken, Role, User
-from app.services.auth import authenticate_token
+from app.services.auth import TokenGrant, authenticate_token, check_token
 from app.services.errors import Forbidden, NotFound, Unauthorized
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -67,12 +72,32 @@ def authenticate_request(*roles: Role | str) -> ApiToken:
     else:
         record = authenticate_token(token)
     user = record.user
-    if roles and user.role is not Role.ADMIN and not user.has_role(*roles):
-        wanted = ", ".join(Role(r).value for r in roles)
-        raise Forbidden(f"This needs the role {wanted}; you are {user.role.value}.")
+    _check_role(user.role, roles)
     g.current_user = user
     g.current_token = record
+    g.current_grant = TokenGrant(token_id=record.id, user_id=user.id, role=user.role)
     return record
+
+
+def authorize_request(*roles: Role | str) -> TokenGrant:
+    """`authenticate_request` without loading the token and account as ORM objects (a
+    browser session's token is loaded as before). Sets `g.current_grant`."""
+    token = bearer_token()
+    if token is None and _has_web_session():
+        authenticate_request(*roles)
+        session_grant: TokenGrant = g.current_grant
+        return session_grant
+    grant = check_token(token)
+    _check_role(grant.role, roles)
+    g.current_grant = grant
+    return grant
+
+
+def _check_role(role: Role, roles: tuple[Role | str, ...]) -> None:
+    """`Forbidden` unless `role` is one of `roles` (none: any role; admins hold every one)."""
+    if roles and role is not Role.ADMIN and role not in {Role(r) for r in roles}:
+        wanted = ", ".join(Role(r).value for r in roles)
+        raise Forbidden(f"This needs the role {wanted}; you are {role.value}.")
 
 
 def _has_web_session() -> bool:
@@ -96,17 +121,19 @@ def _web_session_token() -> ApiToken:
     return record
 
 
-def auth_required(*roles: Role | str) -> Callable[[F], F]:
+def auth_required(*roles: Role | str, load_account: bool = True) -> Callable[[F], F]:
     """Decorator for a view method: require a valid bearer token (and one of `roles`).
 
     Put it above `@blp.arguments` so a request without a token gets 401, not 422.
+    `load_account=False`: check with `authorize_request` (see the module docstring).
     """
     allowed = tuple(Role(r) for r in roles)
+    check = authenticate_request if load_account else authorize_request
 
     def decorator(func: F) -> F:
         @wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            authenticate_request(*allowed)
+            check(*allowed)
             return func(*args, **kwargs)
 
         # flask-smorest reads operation docs from `_apidoc`; copy so the wrapped
@@ -124,12 +151,25 @@ def auth_required(*roles: Role | str) -> Callable[[F], F]:
 
 
 def current_user() -> User:
-    """The account of the authenticated request; raises `Unauthorized` outside one."""
+    """The account of the authenticated request; raises `Unauthorized` outside one.
+    After `authorize_request` the account is loaded here, on first use."""
     user = g.get("current_user")
     if user is None:
-        raise Unauthorized()
+        user = db.session.get(User, current_user_id())
+        if user is None:  # deleted since the token was checked
+            raise Unauthorized("The token is not valid.", invalid_token=True)
+        g.current_user = user
     account: User = user
     return account
+
+
+def current_user_id() -> int:
+    """The account id of the authenticated request; raises `Unauthorized` outside one."""
+    grant = g.get("current_grant")
+    if grant is None:
+        raise Unauthorized()
+    user_id: int = grant.user_id
+    return user_id
 
 
 def get_or_404(model: type[M], ident: Any, message: str | None = None) -> M:

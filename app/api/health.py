@@ -57,28 +57,27 @@ _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 @bp.before_app_request
 def _start_request() -> None:
     g.request_started = time.perf_counter()
-    g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+    g.request_id = request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
     clear_context()
-    bind_context(request_id=g.request_id)
+    bind_context(request_id=request_id)
 
 
 @bp.after_app_request
 def _finish_request(response: Response) -> Response:
-    request_id = g.get("request_id")
+    # Runs on every request: each `request`/`g` attribute read goes through a context
+    # lookup, so read them once.
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    state = g._get_current_object()
+    request_id = getattr(state, "request_id", None)
     if request_id:
         response.headers[REQUEST_ID_HEADER] = request_id
-    started = g.get("request_started")
+    started = getattr(state, "request_started", None)
     seconds = time.perf_counter() - started if started is not None else 0.0
-    endpoint = request.url_rule.rule if request.url_rule is not None else None
-    observe_request(endpoint, request.method, response.status_code, seconds)
-    emit = log.debug if request.path in _QUIET_PATHS else log.info
-    emit(
-        "request",
-        method=request.method,
-        path=request.path,
-        status=response.status_code,
-        duration_ms=round(seconds * 1000, 2),
-    )
+    rule = req.url_rule
+    method, path, status = req.method, req.path, response.status_code
+    observe_request(rule.rule if rule is not None else None, method, status, seconds)
+    emit = log.debug if path in _QUIET_PATHS else log.info
+    emit("request", method=method, path=path, status=status, duration_ms=round(seconds * 1000, 2))
     return response
 
 

@@ -78,32 +78,39 @@ def record_attempt_closed(attempt: Attempt, reason: CloseReason, occurred_at: da
 
 
 # Built once: the autosave path runs this insert on every saved answer. The quiz slug
-# comes from a subquery, so the insert costs no extra round trip.
-_ANSWER_INSERT = insert(ActivityEvent.__table__).values(
-    user_id=bindparam("user_id"),
-    verb=ActivityVerb.ANSWERED,
-    object_kind=ActivityObject.QUIZ,
+# comes from a subquery, so the insert costs no extra round trip. Parameters:
+# `answer_parameters`. Their names match no column of this table or of `attempt_items`:
+# SQLAlchemy adds an execution parameter named like a column of a DML statement's table
+# to its VALUES or SET clause, and autosave runs this insert with the response UPDATE
+# (and its parameters) in one statement on PostgreSQL. For the same reason verb and
+# object are parameters rather than literal values.
+_events = ActivityEvent.__table__
+ANSWER_INSERT = insert(_events).values(
+    user_id=bindparam("event_user"),
+    verb=bindparam("event_verb", type_=_events.c.verb.type),
+    object_kind=bindparam("event_object", type_=_events.c.object_kind.type),
     object_slug=select(Quiz.slug)
     .join(Attempt, Attempt.quiz_id == Quiz.id)
-    .where(Attempt.id == bindparam("attempt_id"))
+    .where(Attempt.id == bindparam("event_attempt"))
     .scalar_subquery(),
-    subject_id=bindparam("attempt_id"),
-    details=bindparam("details", type_=ActivityEvent.__table__.c.details.type),
-    occurred_at=bindparam("occurred_at", type_=ActivityEvent.__table__.c.occurred_at.type),
+    subject_id=bindparam("event_attempt"),
+    details=bindparam("event_details", type_=_events.c.details.type),
+    occurred_at=bindparam("event_at", type_=_events.c.occurred_at.type),
 )
 
 
-def record_answer(user_id: int, attempt_id: int, question_uid: str, occurred_at: datetime) -> None:
-    """Record an autosaved answer in one INSERT on the session's connection; no commit."""
-    db.session.connection().execute(
-        _ANSWER_INSERT,
-        {
-            "user_id": user_id,
-            "attempt_id": attempt_id,
-            "details": {"question_id": question_uid},
-            "occurred_at": occurred_at,
-        },
-    )
+def answer_parameters(
+    user_id: int, attempt_id: int, question_uid: str, occurred_at: datetime
+) -> dict[str, Any]:
+    """The parameters of `ANSWER_INSERT` for one autosaved answer."""
+    return {
+        "event_user": user_id,
+        "event_verb": ActivityVerb.ANSWERED,
+        "event_object": ActivityObject.QUIZ,
+        "event_attempt": attempt_id,
+        "event_details": {"question_id": question_uid},
+        "event_at": occurred_at,
+    }
 
 
 def events_for(

@@ -21,9 +21,10 @@ import hashlib
 import hmac
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -34,7 +35,7 @@ from sqlalchemy.orm import contains_eager
 
 from app.extensions import db
 from app.models.base import utcnow
-from app.models.user import ApiToken, LoginFailure, User
+from app.models.user import ApiToken, LoginFailure, Role, User
 from app.services.errors import TooManyRequests, Unauthorized
 from app.services.locking import begin_immediate
 from app.services.users import normalize_email
@@ -141,6 +142,18 @@ def issue_replacing_token(user: User, *, label: str, ttl_seconds: int | None = N
     return issue_token(user, ttl_seconds=ttl_seconds, label=label)
 
 
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """What a live token grants: its account's id and role, and the token's id.
+
+    Checked by `check_token` with the same rules as `authenticate_token`, without
+    loading the token and account as ORM objects (for the hottest routes)."""
+
+    token_id: int
+    user_id: int
+    role: Role
+
+
 # Built once: constructing a statement costs more CPU than running it on this path.
 _TOKEN_WITH_USER = (
     select(ApiToken)
@@ -148,10 +161,27 @@ _TOKEN_WITH_USER = (
     .options(contains_eager(ApiToken.user))
     .where(ApiToken.token_hash == bindparam("digest"))
 )
+# The same lookup as plain columns, only those the checks and a `TokenGrant` need.
+_TOKEN_GRANT = (
+    select(
+        ApiToken.id,
+        ApiToken.token_hash,
+        ApiToken.revoked_at,
+        ApiToken.expires_at,
+        ApiToken.user_id,
+        User.role,
+        User.is_active,
+    )
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("digest"))
+)
+
+T = TypeVar("T")
 
 
-def _load_token(digest: str) -> ApiToken | None:
-    """The token row with hash `digest` and its account.
+def _first_statement(run: Callable[[], T]) -> T:
+    """`run()`, run once more on a fresh connection when it failed because the pooled
+    connection was dead.
 
     The pool does not ping a connection before handing it out, so a connection the
     server closed (restart, idle timeout) fails on its first statement; SQLAlchemy then
@@ -160,34 +190,61 @@ def _load_token(digest: str) -> ApiToken | None:
     """
     first_statement = not db.session().in_transaction()
     try:
-        return db.session.scalar(_TOKEN_WITH_USER, {"digest": digest})
+        return run()
     except DBAPIError as exc:
         if not (first_statement and exc.connection_invalidated):
             raise
         db.session.rollback()
-        return db.session.scalar(_TOKEN_WITH_USER, {"digest": digest})
+        return run()
+
+
+def _presented_digest(token: str | None) -> str:
+    """The stored form of a presented token; `Unauthorized` when none was presented."""
+    if not token:
+        raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'.")
+    return hash_token(token)
+
+
+def _refuse_unless_live(found: Any, digest: str, is_active: bool) -> Any:
+    """`found` (a token record or row with `token_hash`, `revoked_at`, `expires_at`; None
+    when no row matched) when it is the presented token, unrevoked and unexpired, and its
+    account (`is_active`) enabled; else `Unauthorized` (`invalid_token=True`)."""
+    # The lookup was by hash; the constant-time comparison keeps the decision itself
+    # from depending on how much of the hash matched.
+    if found is None or not hmac.compare_digest(found.token_hash, digest):
+        raise Unauthorized("The token is not valid.", invalid_token=True)
+    if found.revoked_at is not None:
+        raise Unauthorized("The token has been revoked.", invalid_token=True)
+    if utcnow() >= found.expires_at:
+        raise Unauthorized("The token has expired.", invalid_token=True)
+    if not is_active:
+        raise Unauthorized("The account is disabled.", invalid_token=True)
+    return found
 
 
 def authenticate_token(token: str | None) -> ApiToken:
-    """The live token record for a presented bearer token.
+    """The live token record for a presented bearer token, with its account loaded.
 
     Raises `Unauthorized` when no token is given, or (with `invalid_token=True`) when it
     is unknown, revoked, expired or belongs to a deactivated account.
     """
-    if not token:
-        raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'.")
-    digest = hash_token(token)
+    digest = _presented_digest(token)
     # Token and account in one round trip: every authenticated request runs this.
-    record = _load_token(digest)
-    if record is None or not hmac.compare_digest(record.token_hash, digest):
-        raise Unauthorized("The token is not valid.", invalid_token=True)
-    if record.revoked_at is not None:
-        raise Unauthorized("The token has been revoked.", invalid_token=True)
-    if utcnow() >= record.expires_at:
-        raise Unauthorized("The token has expired.", invalid_token=True)
-    if not record.user.is_active:
-        raise Unauthorized("The account is disabled.", invalid_token=True)
-    return record
+    record = _first_statement(lambda: db.session.scalar(_TOKEN_WITH_USER, {"digest": digest}))
+    active = record is not None and record.user.is_active
+    live: ApiToken = _refuse_unless_live(record, digest, active)
+    return live
+
+
+def check_token(token: str | None) -> TokenGrant:
+    """What a presented bearer token grants; the rules and errors of `authenticate_token`,
+    checked with one Core statement on the session's connection (no ORM objects)."""
+    digest = _presented_digest(token)
+    row = _first_statement(
+        lambda: db.session.connection().execute(_TOKEN_GRANT, {"digest": digest}).first()
+    )
+    live = _refuse_unless_live(row, digest, row is not None and row.is_active)
+    return TokenGrant(token_id=live.id, user_id=live.user_id, role=live.role)
 
 
 def revoke_token(record: ApiToken) -> None:

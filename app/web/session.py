@@ -23,7 +23,19 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, current_app, g, redirect, request, session, url_for
+from flask import (
+    Flask,
+    Request,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
 from app.extensions import db
 from app.models.user import ApiToken, Role, User
@@ -38,6 +50,24 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 WEB_TOKEN_LABEL = "web"
 _UNSET = object()
+
+
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions without the per-request work for requests that
+    carry no session cookie and leave the session alone (API clients with a bearer
+    token): Flask builds the cookie signer and reads seven cookie settings on every
+    request before looking at the cookie. Cookies, `Vary` headers and signatures are
+    unchanged."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not (session or session.accessed or session.modified):
+            return
+        super().save_session(app, session, response)
 
 
 def csrf_token() -> str:

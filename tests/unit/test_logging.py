@@ -129,3 +129,57 @@ def test_a_missing_or_unsafe_request_id_is_replaced(incoming):
     generated = request_id_from(incoming)
     assert generated != incoming
     assert len(generated) == 32 and all(c in "0123456789abcdef" for c in generated)
+
+
+def test_json_lines_are_those_of_structlogs_own_formatter(restore_logging):
+    """The JSON formatter's shortcut for plain structlog events writes the very line
+    structlog's `ProcessorFormatter` would."""
+    import datetime
+
+    import structlog
+
+    from app.logging import _shared_processors
+
+    stream, reference = io.StringIO(), io.StringIO()
+    configure_logging(fmt="json", level="INFO", stream=stream)
+    plain = logging.StreamHandler(reference)
+    plain.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=_shared_processors(),
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.dict_tracebacks,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    logging.getLogger().addHandler(plain)
+
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<opaque>"
+
+    try:
+        bind_context(request_id="req-9")
+        log = get_logger("app.request")
+        log.info("request", method="PUT", path="/api/v1/x", status=200, duration_ms=1.25)
+        log.info("odd", at=datetime.date(2020, 1, 2), thing=Opaque(), text="é\u2028", n=None)
+        log.warning("formatted %s", "value")
+        try:
+            raise KeyError("k")
+        except KeyError:
+            log.exception("failed")
+        logging.getLogger("gunicorn.error").info("plain %d", 3)
+    finally:
+        logging.getLogger().removeHandler(plain)
+
+    def without_time(text: str) -> list[dict]:
+        lines = [json.loads(line) for line in text.splitlines()]
+        for line in lines:
+            line.pop("timestamp")
+        return lines
+
+    assert len(stream.getvalue().splitlines()) == 5
+    assert without_time(stream.getvalue()) == without_time(reference.getvalue())
+    # Key order too: the structlog events' lines are identical text.
+    assert stream.getvalue().splitlines()[:3] == reference.getvalue().splitlines()[:3]
