@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import logging
 import socket
@@ -69,6 +70,8 @@ REQUEST_THREADS = 16
 GIL_SWITCH_INTERVAL = 0.001
 # Answers larger than this are written piece by piece (see `_send`).
 STREAM_ABOVE = 256 * 1024
+# Allocations between collections of the youngest generation (CPython's default: 700).
+GC_GEN0_THRESHOLD = 50_000
 # Retry-After of a watch refused for the watch limits.
 WATCH_RETRY_SECONDS = 5
 # The id under which requests for clusters that do not exist are answered: an
@@ -93,6 +96,8 @@ class SimServer(ClusterRegistry):
         control_plane: bool = True,
         drive_wall_clock: bool = True,
         limits: ClusterLimits | None = None,
+        sock: socket.socket | None = None,
+        internal_path: str | None = None,
     ) -> None:
         # A CA kept from an earlier run keeps the kubeconfigs it signed valid.
         super().__init__(
@@ -113,6 +118,13 @@ class SimServer(ClusterRegistry):
             else None
         )
         self.started_at = time.time()
+        # A listening socket made by the caller (a shard's, kept by the front across
+        # the shard's restarts) instead of binding host:port, and a Unix socket
+        # serving plain HTTP to the front (`shards.ShardedServer`).
+        self._sock = sock
+        if sock is not None:
+            self.port = sock.getsockname()[1]
+        self.internal_path = internal_path
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -140,13 +152,7 @@ class SimServer(ClusterRegistry):
 
     @property
     def base_url(self) -> str:
-        scheme = "https" if self.tls else "http"
-        host = self.advertise_host or self.host
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
-        if ":" in host:
-            host = f"[{host}]"
-        return f"{scheme}://{host}:{self.port}"
+        return public_url(self.tls, self.advertise_host or self.host, self.port)
 
     def cluster_url(self, cluster_id: str) -> str:
         return f"{self.base_url}/clusters/{cluster_id}"
@@ -413,12 +419,16 @@ class SimServer(ClusterRegistry):
             self.build_app(), access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
         await self._runner.setup()
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
+        sock = self._sock
+        if sock is None:
+            sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         site = web.SockSite(self._runner, sock, ssl_context=self._ssl_context())
         await site.start()
+        if self.internal_path is not None:
+            await web.UnixSite(self._runner, self.internal_path).start()
         self._loop = asyncio.get_running_loop()
         # Requests run on threads: the event loop waits for the interpreter lock at
         # each hand-over, up to the switch interval (5 ms by default) while a heavy
@@ -500,6 +510,33 @@ class SimServer(ClusterRegistry):
             return fn(*args)
         future = asyncio.run_coroutine_threadsafe(_as_coroutine(fn, *args), self._loop)
         return future.result(30)
+
+
+def public_url(tls: bool, host: str, port: int) -> str:
+    """The base URL clients use for a server listening on `host:port` (a wildcard
+    address is reached on the loopback address)."""
+    scheme = "https" if tls else "http"
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+def tune_gc() -> dict[str, Any]:
+    """Garbage-collector settings for a long-running simulator process, called once
+    start-up (and recovery) is done: everything allocated so far (modules, the
+    built-in kinds' schemas and OpenAPI documents, recovered clusters) moves to the
+    permanent generation, so no collection traverses it again, and the youngest
+    generation is collected after GC_GEN0_THRESHOLD allocations instead of 700, as a
+    control-plane pass allocates tens of thousands of short-lived dicts that reference
+    counting frees anyway (bench/noisy_neighbour_bench.py prints the pauses either way).
+    Returns the settings."""
+    gc.collect()
+    gc.freeze()
+    _, second, third = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, second, third)
+    return {"frozen": gc.get_freeze_count(), "threshold": gc.get_threshold()}
 
 
 def _cluster_version(cluster: Cluster | None) -> dict[str, str]:
