@@ -167,6 +167,7 @@ def _serve_sharded(
 ) -> None:
     """`sim serve` with the clusters in shard processes (`app.sim.shards`)."""
     import asyncio
+    import time
 
     from app.sim.machinery.tls import generate_ca
     from app.sim.shards import ShardedServer
@@ -187,6 +188,7 @@ def _serve_sharded(
     )
 
     async def run() -> None:
+        began = time.monotonic()
         try:
             await server.start()
         except (RuntimeError, OSError) as exc:
@@ -194,7 +196,14 @@ def _serve_sharded(
         click.echo(
             f"{server.count} shards: " + ", ".join(server.shard_url(s) for s in server.shards)
         )
+        if persist and server.owners:
+            click.echo(
+                f"restored {len(server.owners)} cluster(s) from {state / CLUSTERS_DIR} "
+                f"in {time.monotonic() - began:.2f} s"
+            )
         await _announce_and_wait(server, state, persist)
+        if persist:  # each shard checkpointed every cluster it held on the way out
+            click.echo(f"saved {len(server.owners)} cluster(s) to {state / CLUSTERS_DIR}")
 
     asyncio.run(run())
     click.echo("simulator stopped")
@@ -241,7 +250,7 @@ def _serve_single(
     """`sim serve --shards 1`: every cluster in this process."""
     import asyncio
 
-    from app.sim.server import SimServer, tune_gc
+    from app.sim.server import SimServer, gc_pauses, gc_setting, tune_gc
 
     server = SimServer(
         host=host,
@@ -269,8 +278,10 @@ def _serve_single(
 
     async def run() -> None:
         await server.start()
-        tune_gc()  # start-up and recovery are done (see `tune_gc`)
+        # Start-up and recovery are done (see `tune_gc`).
+        tune_gc(gc_setting(os.environ))
         await _announce_and_wait(server, state, persist)
+        click.echo(gc_pauses())
 
     asyncio.run(run())
     if persist and server.journal is not None:

@@ -523,20 +523,56 @@ def public_url(tls: bool, host: str, port: int) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-def tune_gc() -> dict[str, Any]:
+def tune_gc(gen0: int | None = None) -> dict[str, Any]:
     """Garbage-collector settings for a long-running simulator process, called once
     start-up (and recovery) is done: everything allocated so far (modules, the
-    built-in kinds' schemas and OpenAPI documents, recovered clusters) moves to the
-    permanent generation, so no collection traverses it again, and the youngest
-    generation is collected after GC_GEN0_THRESHOLD allocations instead of 700, as a
-    control-plane pass allocates tens of thousands of short-lived dicts that reference
-    counting frees anyway (bench/noisy_neighbour_bench.py prints the pauses either way).
-    Returns the settings."""
-    gc.collect()
-    gc.freeze()
-    _, second, third = gc.get_threshold()
-    gc.set_threshold(GC_GEN0_THRESHOLD, second, third)
+    built-in kinds' schemas, recovered clusters) moves to the permanent generation, so
+    no collection traverses it again, and the youngest generation is collected after
+    `gen0` allocations (default GC_GEN0_THRESHOLD) instead of 700: a control-plane pass
+    allocates tens of thousands of short-lived dicts that reference counting frees
+    anyway. `gen0=0` keeps CPython's settings (CERTPREP_SIM_GC_GEN0=0, to compare).
+    Either way collection pauses are counted from now on (`gc_pauses`). Returns the
+    settings."""
+    gen0 = GC_GEN0_THRESHOLD if gen0 is None else gen0
+    if gen0 > 0:
+        gc.collect()
+        gc.freeze()
+        _, second, third = gc.get_threshold()
+        gc.set_threshold(gen0, second, third)
+    if _record_pause not in gc.callbacks:
+        gc.callbacks.append(_record_pause)
     return {"frozen": gc.get_freeze_count(), "threshold": gc.get_threshold()}
+
+
+def gc_setting(environ: Any) -> int | None:
+    """`CERTPREP_SIM_GC_GEN0` as `tune_gc`'s `gen0` (None when unset or not a number)."""
+    raw = environ.get("CERTPREP_SIM_GC_GEN0", "")
+    return int(raw) if raw.isdigit() else None
+
+
+# Per generation: collections, seconds in all, longest; and when the current one began.
+_PAUSES: dict[int, list[float]] = {0: [0, 0.0, 0.0], 1: [0, 0.0, 0.0], 2: [0, 0.0, 0.0]}
+_PAUSE_BEGAN = [0.0]
+
+
+def _record_pause(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _PAUSE_BEGAN[0] = time.perf_counter()
+        return
+    pause = time.perf_counter() - _PAUSE_BEGAN[0]
+    figures = _PAUSES.setdefault(int(info.get("generation", 2)), [0, 0.0, 0.0])
+    figures[0] += 1
+    figures[1] += pause
+    figures[2] = max(figures[2], pause)
+
+
+def gc_pauses() -> str:
+    """The collection pauses counted since `tune_gc`, per generation, as one log line."""
+    return "gc pauses: " + "; ".join(
+        f"gen{gen} {count:.0f} collections, {total * 1000:.0f} ms in all, "
+        f"longest {longest * 1000:.1f} ms"
+        for gen, (count, total, longest) in sorted(_PAUSES.items())
+    )
 
 
 def _cluster_version(cluster: Cluster | None) -> dict[str, str]:

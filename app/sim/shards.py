@@ -650,16 +650,18 @@ def _build_server(config: dict[str, Any]) -> Any:
 
 
 async def _serve_shard(server: Any) -> None:
-    from app.sim.server import tune_gc
+    from app.sim.server import gc_pauses, gc_setting, tune_gc
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     await server.start()
-    log.info("shard listening on %s, gc %s", server.base_url, tune_gc())
+    settings = tune_gc(gc_setting(os.environ))
+    log.info("shard listening on %s, gc %s", server.base_url, settings)
     try:
         await stop.wait()
     finally:
+        log.info(gc_pauses())
         await server.stop()
 
 
