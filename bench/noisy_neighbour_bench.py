@@ -16,10 +16,11 @@ process and, through real kubectl only:
 4. waits until the noisy deployment's pods are all available.
 
 Prints, per shard count: the quiet figure alone (median) and beside the noisy cluster
-(median and 90th percentile) and their ratios to the figure alone, how long the noisy deployment took, the server processes' CPU seconds
-and the garbage collector's pauses as the server logged them (wall time, so inflated by
-the machine's load). --gc-gen0 sets the server's youngest-generation threshold
-(CERTPREP_SIM_GC_GEN0; 0: CPython's settings, no freeze), to compare.
+(median and 90th percentile) and their ratios to the figure alone, how long the noisy
+deployment took, the server processes' CPU seconds and the garbage collector's pauses
+as the server logged them (wall time, so inflated by the machine's load). --gc-gen0
+sets the server's youngest-generation threshold (CERTPREP_SIM_GC_GEN0; 0: CPython's
+settings, no freeze), to compare.
 Wall figures depend on the machine's other load: compare the ratios.
 """
 
