@@ -153,27 +153,37 @@ class ClusterRegistry:
                 log.exception("cluster hook failed for %s", cluster.id)
 
     def run_loops(self) -> int:
-        """One pass of every cluster's control-plane loops; returns how many ran. A loop
-        that raises is logged and runs again next pass (it never stops the others).
+        """One pass of every cluster's control-plane loops, one after the other;
+        returns how many ran. A loop that raises is logged and runs again next pass
+        (it never stops the others). The server runs the passes of different clusters
+        on threads of their own instead (`due_clusters`, `run_cluster_pass`)."""
+        return sum(self.run_cluster_pass(cluster) for cluster in self.due_clusters())
 
-        The cheapest clusters go first, and a cluster whose last pass was expensive
-        sits out while it rests (FAIR_PASS_SECONDS), so a busy neighbour delays the
-        others by at most one of its passes. A cluster without loops (no control plane
-        attached) still gets its Terminating namespaces finished, as the namespace
-        controller would."""
+    def due_clusters(self) -> list[Cluster]:
+        """The clusters whose control plane has work this pass, cheapest first: those
+        with loops or Terminating namespaces, less those resting after an expensive
+        pass while other clusters have loops (FAIR_PASS_SECONDS)."""
         clusters = sorted(self.clusters.values(), key=lambda c: self._pass_cost.get(c.id, 0.0))
         shared = sum(1 for c in clusters if c.loops) > 1
         now = time.monotonic()
-        ran = 0
-        for cluster in clusters:
-            if shared and self._rest_until.get(cluster.id, 0.0) > now:
-                continue
-            began = time.thread_time()
-            ran += self._run_cluster_loops(cluster)
-            cost = time.thread_time() - began
-            self._pass_cost[cluster.id] = cost
-            if cost > FAIR_PASS_SECONDS:
-                self._rest_until[cluster.id] = time.monotonic() + cost
+        return [
+            c
+            for c in clusters
+            if not (shared and self._rest_until.get(c.id, 0.0) > now)
+            and (c.loops or c.store.terminating_namespaces(NAMESPACE_FINALIZE_DELAY))
+        ]
+
+    def run_cluster_pass(self, cluster: Cluster) -> int:
+        """One pass of `cluster`'s loops, its CPU time measured: an expensive pass
+        makes the cluster rest as long (see FAIR_PASS_SECONDS). A cluster without
+        loops (no control plane attached) still gets its Terminating namespaces
+        finished, as the namespace controller would. Returns how many loops ran."""
+        began = time.thread_time()
+        ran = self._run_cluster_loops(cluster)
+        cost = time.thread_time() - began
+        self._pass_cost[cluster.id] = cost
+        if cost > FAIR_PASS_SECONDS:
+            self._rest_until[cluster.id] = time.monotonic() + cost
         return ran
 
     def _run_cluster_loops(self, cluster: Cluster) -> int:
@@ -189,12 +199,6 @@ class ClusterRegistry:
                 log.exception("control-plane loop failed in cluster %s", cluster.id)
             ran += 1
         return ran
-
-    def _has_work(self) -> bool:
-        return any(
-            c.loops or c.store.terminating_namespaces(NAMESPACE_FINALIZE_DELAY)
-            for c in list(self.clusters.values())
-        )
 
     def get_cluster(self, cluster_id: str) -> Cluster:
         cluster = self.clusters.get(cluster_id)
