@@ -70,7 +70,7 @@ RESTART_DELAY_MAX = 30.0
 RESTART_RESET_SECONDS = 60.0
 # Seconds a front-to-shard probe (readiness, listing) may take.
 PROBE_SECONDS = 2.0
-LIST_SECONDS = 30.0
+LIST_SECONDS = 20.0  # under the 30 s the cluster provider waits for an admin call
 # Seconds a new shard waits for the previous owner of its directory to exit.
 LOCK_WAIT_SECONDS = 30.0
 # Headers that belong to one connection, not to the request or answer forwarded.
@@ -478,6 +478,12 @@ class ShardedServer:
         return response
 
     async def _list(self) -> web.StreamResponse:
+        # A shard that does not answer its probe fails the list at once.
+        for shard, ok in zip(
+            self.shards, await asyncio.gather(*(self._probe(s) for s in self.shards)), strict=True
+        ):
+            if not ok:
+                raise ApiError(503, f"simulator shard {shard.index} is not answering")
         answers = await asyncio.gather(
             *(self._call(s, "GET", "/admin/clusters", LIST_SECONDS) for s in self.shards),
             return_exceptions=True,

@@ -189,3 +189,35 @@ def test_restarted_server_finds_each_cluster_in_its_shard(
     assert owners(sim) == before
     # Shard i listens on the front's port + 1 + i again: the kubeconfig still works.
     assert kubectl(config, "get", "namespace", "kept").returncode == 0
+
+
+def test_fewer_shards_still_bring_back_every_cluster(sharded: SimProcess, tmp_path: Path) -> None:
+    sim = sharded
+    create(sim, tmp_path, "left")
+    _, config = create(sim, tmp_path, "right")
+    kubectl(config, "create", "namespace", "still-here")
+    sim.stop()
+    # Asked for one process, the server starts as many shards as hold clusters.
+    sim.shards = 1
+    sim.start()
+    body = listing(sim)
+    assert len(body["shards"]) == 2
+    assert {item["id"] for item in body["items"]} == {"left", "right"}
+    assert kubectl(config, "get", "namespace", "still-here").returncode == 0
+
+
+def test_readyz_fails_while_a_shard_does_not_answer(sharded: SimProcess) -> None:
+    sim = sharded
+    stalled = sim.shard_pids()[1]
+    os.kill(stalled, signal.SIGSTOP)  # alive but silent: not restarted, not ready
+    try:
+        ready = requests.get(f"{sim.url}/readyz", verify=sim.ca_file, timeout=30)
+        assert ready.status_code == 500
+        assert "[-]shard-1 failed" in ready.text and "[+]shard-0 ok" in ready.text
+        # A partial list would read as lost clusters: the list is refused instead.
+        assert sim.admin("GET", "/admin/clusters").status_code == 503
+        assert requests.get(f"{sim.url}/healthz", verify=sim.ca_file, timeout=30).ok
+    finally:
+        os.kill(stalled, signal.SIGCONT)
+    ready = requests.get(f"{sim.url}/readyz", verify=sim.ca_file, timeout=30)
+    assert ready.status_code == 200
