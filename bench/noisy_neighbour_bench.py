@@ -15,6 +15,10 @@ process and, through real kubectl only:
    noisy deployment is being scheduled (at least `--runs` times);
 4. waits until the noisy deployment's pods are all available.
 
+With more than one shard it also times a GET of one object straight from the owner
+shard and through the front's forwarding (what a kubeconfig issued by a single-process
+server costs).
+
 Prints, per shard count: the quiet figure alone (median) and beside the noisy cluster
 (median and 90th percentile) and their ratios to the figure alone, how long the noisy
 deployment took, the server processes' CPU seconds and the garbage collector's pauses
@@ -89,7 +93,7 @@ def kubectl(kubeconfig: Path, *args: str, timeout: float = 600) -> str:
     return done.stdout
 
 
-def create(info: dict, folder: Path, name: str, body: dict) -> Path:
+def create(info: dict, folder: Path, name: str, body: dict) -> tuple[Path, dict]:
     response = requests.post(
         info["url"] + "/admin/clusters",
         json={"id": name, **body},
@@ -100,7 +104,28 @@ def create(info: dict, folder: Path, name: str, body: dict) -> Path:
     response.raise_for_status()
     path = folder / f"{name}.kubeconfig"
     path.write_text(response.json()["kubeconfig"])
-    return path
+    return path, response.json()
+
+
+def proxy_cost(info: dict, doc: dict, requests_each: int = 200) -> tuple[float, float]:
+    """Median seconds of one GET of an object straight from the owner shard and through
+    the front's forwarding (one connection each, alternating)."""
+    tail = "/api/v1/namespaces/default/configmaps/kube-root-ca.crt"
+    front = f"{info['url']}/clusters/{doc['id']}{tail}"
+    direct = f"{doc['server']}{tail}"
+    timings: dict[str, list[float]] = {front: [], direct: []}
+    sessions = {url: requests.Session() for url in timings}
+    for _ in range(requests_each):
+        for url, session in sessions.items():
+            began = time.perf_counter()
+            session.get(
+                url,
+                headers={"Authorization": f"Bearer {doc['token']}"},
+                verify=info["caFile"],
+                timeout=30,
+            ).raise_for_status()
+            timings[url].append(time.perf_counter() - began)
+    return statistics.median(timings[direct]), statistics.median(timings[front])
 
 
 def run_to_running(kubeconfig: Path, name: str) -> float:
@@ -145,10 +170,11 @@ def measure(shards: int, pods: int, runs: int, gc_gen0: str | None) -> dict:
     env = dict(BENCH_ENV, **({"CERTPREP_SIM_GC_GEN0": gc_gen0} if gc_gen0 else {}))
     process, info = start_server(folder, env, shards)
     try:
-        quiet = create(info, folder, "quiet", {"nodes": 2})
+        quiet, quiet_doc = create(info, folder, "quiet", {"nodes": 2})
         kubectl(quiet, "get", "nodes")  # discovery cached before timing
+        forwarded = proxy_cost(info, quiet_doc) if shards > 1 else None
         alone = [run_to_running(quiet, f"alone-{i}") for i in range(runs)]
-        noisy = create(info, folder, "noisy", {"shape": noisy_shape(pods)})
+        noisy, _ = create(info, folder, "noisy", {"shape": noisy_shape(pods)})
         cpu_before = process_cpu(process.pid)
         began = time.perf_counter()
         kubectl(noisy, "create", "deployment", "noisy", "--image=nginx", f"--replicas={pods}")
@@ -179,6 +205,7 @@ def measure(shards: int, pods: int, runs: int, gc_gen0: str | None) -> dict:
         "noisy": noisy_seconds,
         "cpu": cpu,
         "gc": pauses,
+        "forwarded": forwarded,
     }
 
 
@@ -205,6 +232,12 @@ def main() -> None:
         )
         for line in r["gc"]:
             print(f"{'':>6} {line}")
+        if r["forwarded"]:
+            direct, front = r["forwarded"]
+            print(
+                f"{'':>6} GET of one object: {direct * 1000:.1f} ms from the shard, "
+                f"{front * 1000:.1f} ms forwarded by the front (medians)"
+            )
     if args.json:
         print(json.dumps(results))
 
