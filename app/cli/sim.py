@@ -50,10 +50,14 @@ def known_state_dirs() -> list[Path]:
 
 
 def _write_private(path: Path, data: bytes) -> None:
+    """Write `path` (mode 0600) whole or not at all: readers polling for it (clients
+    looking for `server.json`) never see it half written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    temporary = path.with_name(path.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
+    temporary.replace(path)
 
 
 @click.group("sim")

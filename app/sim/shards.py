@@ -290,7 +290,12 @@ class ShardedServer:
         shard.delay = min(shard.delay * 2, RESTART_DELAY_MAX)
         if self._stopping:
             return
-        self._spawn(shard)
+        try:
+            self._spawn(shard)
+        except OSError:
+            log.exception("simulator shard %d could not be started", shard.index)
+            shard.restarting = False  # the monitor tries again, after a longer delay
+            return
         shard.restarts += 1
         if await self._wait_ready(shard):
             log.warning("simulator shard %d is back", shard.index)
