@@ -50,10 +50,14 @@ def known_state_dirs() -> list[Path]:
 
 
 def _write_private(path: Path, data: bytes) -> None:
+    """Write `path` (mode 0600) whole or not at all: readers polling for it (clients
+    looking for `server.json`) never see it half written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    temporary = path.with_name(path.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
+    temporary.replace(path)
 
 
 @click.group("sim")
@@ -89,6 +93,22 @@ def sim() -> None:
     help="Keep the CA and every cluster in the state directory across restarts, "
     "written continuously (a crash loses at most the last fraction of a second).",
 )
+@click.option(
+    "--shards",
+    envvar="CERTPREP_SIM_SHARDS",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Worker processes that hold the clusters (default: the number of CPUs; "
+    "1: everything in this one process).",
+)
+@click.option(
+    "--shard-base-port",
+    envvar="CERTPREP_SIM_SHARD_BASE_PORT",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port of the first shard; shard i listens on it + i (default: --port + 1; "
+    "with --port 0 every shard takes a free port).",
+)
 def serve(
     host: str,
     port: int,
@@ -98,18 +118,18 @@ def serve(
     max_clusters: int,
     state_dir: Path | None,
     persist: bool,
+    shards: int | None,
+    shard_base_port: int | None,
 ) -> None:
     """Run the simulator server until interrupted (Ctrl-C or SIGTERM)."""
-    import asyncio
-
     from app.logging import configure_logging
     from app.sim.machinery.tls import KeyPair
-    from app.sim.server import SimServer
 
     # Internal errors (500s) and failing control-plane loops are logged, never silent.
     configure_logging()
 
     from app.sim.machinery.limits import ClusterLimits
+    from app.sim.shards import existing_shards
 
     try:  # per-cluster limits: CERTPREP_SIM_MAX_OBJECTS, ... (docs/operations.md)
         limits = ClusterLimits.from_env(os.environ)
@@ -119,6 +139,123 @@ def serve(
     ca = None
     if persist and (state / CA_FILE).exists() and (state / CA_KEY_FILE).exists():
         ca = KeyPair((state / CA_FILE).read_bytes(), (state / CA_KEY_FILE).read_bytes())
+    shards = shards or os.cpu_count() or 1
+    if shards > 1 or (persist and existing_shards(state / CLUSTERS_DIR) > 1):
+        options = {"host": host, "port": port, "tls": not insecure_http}
+        options.update(max_clusters=max_clusters, advertise_host=advertise_host)
+        token = admin_token or secrets.token_urlsafe(32)
+        _serve_sharded(state, persist, ca, token, shards, shard_base_port, options)
+        return
+    _serve_single(
+        state,
+        persist,
+        ca,
+        admin_token,
+        limits,
+        host,
+        port,
+        insecure_http,
+        advertise_host,
+        max_clusters,
+    )
+
+
+def _serve_sharded(
+    state: Path,
+    persist: bool,
+    ca: Any,
+    admin_token: str,
+    shards: int,
+    shard_base_port: int | None,
+    options: dict[str, Any],
+) -> None:
+    """`sim serve` with the clusters in shard processes (`app.sim.shards`)."""
+    import asyncio
+    import time
+
+    from app.sim.machinery.tls import generate_ca
+    from app.sim.shards import ShardedServer
+
+    if options["tls"] and ca is None:
+        ca = generate_ca()
+    if persist and ca is not None:
+        # Before any cluster exists: the kubeconfigs it signs must outlive a crash.
+        _write_private(state / CA_FILE, ca.cert_pem)
+        _write_private(state / CA_KEY_FILE, ca.key_pem)
+    server = ShardedServer(
+        shards=shards,
+        admin_token=admin_token,
+        ca=ca,
+        directory=state / CLUSTERS_DIR if persist else None,
+        shard_base_port=shard_base_port,
+        **options,
+    )
+
+    async def run() -> None:
+        began = time.monotonic()
+        try:
+            await server.start()
+        except (RuntimeError, OSError) as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(
+            f"{server.count} shards: " + ", ".join(server.shard_url(s) for s in server.shards)
+        )
+        if persist and server.owners:
+            click.echo(
+                f"restored {len(server.owners)} cluster(s) from {state / CLUSTERS_DIR} "
+                f"in {time.monotonic() - began:.2f} s"
+            )
+        await _announce_and_wait(server, state, persist)
+        if persist:  # each shard checkpointed every cluster it held on the way out
+            click.echo(f"saved {len(server.owners)} cluster(s) to {state / CLUSTERS_DIR}")
+
+    asyncio.run(run())
+    click.echo("simulator stopped")
+
+
+async def _announce_and_wait(server: Any, state: Path, persist: bool) -> None:
+    """Write `server.json` (and the CA), print the address, serve until SIGINT or
+    SIGTERM, then stop the server."""
+    import asyncio
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    info: dict[str, Any] = {"url": server.base_url, "adminToken": server.admin_token}
+    if server.ca is not None:
+        _write_private(state / CA_FILE, server.ca.cert_pem)
+        if persist:
+            _write_private(state / CA_KEY_FILE, server.ca.key_pem)
+        info["caFile"] = str(state / CA_FILE)
+    _write_private(state / STATE_FILE, json.dumps(info, indent=2).encode())
+    click.echo(f"simulator listening on {server.base_url}", nl=True)
+    click.echo(f"admin token: {server.admin_token}")
+    click.echo(f"state written to {state}")
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+
+
+def _serve_single(
+    state: Path,
+    persist: bool,
+    ca: Any,
+    admin_token: str | None,
+    limits: Any,
+    host: str,
+    port: int,
+    insecure_http: bool,
+    advertise_host: str | None,
+    max_clusters: int,
+) -> None:
+    """`sim serve --shards 1`: every cluster in this process."""
+    import asyncio
+
+    from app.sim.server import SimServer, gc_pauses, gc_setting, tune_gc
+
     server = SimServer(
         host=host,
         port=port,
@@ -144,26 +281,11 @@ def serve(
             )
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(signum, stop.set)
         await server.start()
-        info: dict[str, Any] = {"url": server.base_url, "adminToken": server.admin_token}
-        if server.ca is not None:
-            _write_private(state / CA_FILE, server.ca.cert_pem)
-            if persist:
-                _write_private(state / CA_KEY_FILE, server.ca.key_pem)
-            info["caFile"] = str(state / CA_FILE)
-        _write_private(state / STATE_FILE, json.dumps(info, indent=2).encode())
-        click.echo(f"simulator listening on {server.base_url}", nl=True)
-        click.echo(f"admin token: {server.admin_token}")
-        click.echo(f"state written to {state}")
-        try:
-            await stop.wait()
-        finally:
-            await server.stop()
+        # Start-up and recovery are done (see `tune_gc`).
+        tune_gc(gc_setting(os.environ))
+        await _announce_and_wait(server, state, persist)
+        click.echo(gc_pauses())
 
     asyncio.run(run())
     if persist and server.journal is not None:

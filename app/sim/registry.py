@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,11 @@ log = logging.getLogger(__name__)
 # finds the objects, as with the upstream namespace controller's delay.
 NAMESPACE_FINALIZE_DELAY = 1.0
 DEFAULT_MAX_CLUSTERS = 500
+# CPU fairness between the clusters of one server: a cluster whose control-plane pass
+# cost more than this (CPU seconds of the loop thread) sits out the passes of the next
+# equal stretch of wall time while other clusters have loops, so one cluster scheduling
+# thousands of pods takes at most about half of the loop thread from its neighbours.
+FAIR_PASS_SECONDS = 0.05
 
 _CLUSTER_ID_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -68,6 +74,10 @@ class ClusterRegistry:
             self.cluster_hooks.append(self._attach_control_plane)
         # Continuous persistence (`enable_journal`): None keeps clusters in memory only.
         self.journal: ClusterJournal | None = None
+        # Per cluster: CPU seconds of its last control-plane pass, and the monotonic
+        # time before which it sits out (see FAIR_PASS_SECONDS).
+        self._pass_cost: dict[str, float] = {}
+        self._rest_until: dict[str, float] = {}
 
     def create_cluster(
         self,
@@ -143,30 +153,52 @@ class ClusterRegistry:
                 log.exception("cluster hook failed for %s", cluster.id)
 
     def run_loops(self) -> int:
-        """One pass of every cluster's control-plane loops; returns how many ran. A loop
-        that raises is logged and runs again next pass (it never stops the others).
+        """One pass of every cluster's control-plane loops, one after the other;
+        returns how many ran. A loop that raises is logged and runs again next pass
+        (it never stops the others). The server runs the passes of different clusters
+        on threads of their own instead (`due_clusters`, `run_cluster_pass`)."""
+        return sum(self.run_cluster_pass(cluster) for cluster in self.due_clusters())
 
-        A cluster without loops (no control plane attached) still gets its Terminating
-        namespaces finished, as the namespace controller would."""
-        ran = 0
-        for cluster in list(self.clusters.values()):
-            if not cluster.loops:
-                for name in cluster.store.terminating_namespaces(NAMESPACE_FINALIZE_DELAY):
-                    cluster.store.finalize_namespace(name)
-                    ran += 1
-            for loop_fn in list(cluster.loops):
-                try:
-                    loop_fn()
-                except Exception:
-                    log.exception("control-plane loop failed in cluster %s", cluster.id)
-                ran += 1
+    def due_clusters(self) -> list[Cluster]:
+        """The clusters whose control plane has work this pass, cheapest first: those
+        with loops or Terminating namespaces, less those resting after an expensive
+        pass while other clusters have loops (FAIR_PASS_SECONDS)."""
+        clusters = sorted(self.clusters.values(), key=lambda c: self._pass_cost.get(c.id, 0.0))
+        shared = sum(1 for c in clusters if c.loops) > 1
+        now = time.monotonic()
+        return [
+            c
+            for c in clusters
+            if not (shared and self._rest_until.get(c.id, 0.0) > now)
+            and (c.loops or c.store.terminating_namespaces(NAMESPACE_FINALIZE_DELAY))
+        ]
+
+    def run_cluster_pass(self, cluster: Cluster) -> int:
+        """One pass of `cluster`'s loops, its CPU time measured: an expensive pass
+        makes the cluster rest as long (see FAIR_PASS_SECONDS). A cluster without
+        loops (no control plane attached) still gets its Terminating namespaces
+        finished, as the namespace controller would. Returns how many loops ran."""
+        began = time.thread_time()
+        ran = self._run_cluster_loops(cluster)
+        cost = time.thread_time() - began
+        self._pass_cost[cluster.id] = cost
+        if cost > FAIR_PASS_SECONDS:
+            self._rest_until[cluster.id] = time.monotonic() + cost
         return ran
 
-    def _has_work(self) -> bool:
-        return any(
-            c.loops or c.store.terminating_namespaces(NAMESPACE_FINALIZE_DELAY)
-            for c in list(self.clusters.values())
-        )
+    def _run_cluster_loops(self, cluster: Cluster) -> int:
+        ran = 0
+        if not cluster.loops:
+            for name in cluster.store.terminating_namespaces(NAMESPACE_FINALIZE_DELAY):
+                cluster.store.finalize_namespace(name)
+                ran += 1
+        for loop_fn in list(cluster.loops):
+            try:
+                loop_fn()
+            except Exception:
+                log.exception("control-plane loop failed in cluster %s", cluster.id)
+            ran += 1
+        return ran
 
     def get_cluster(self, cluster_id: str) -> Cluster:
         cluster = self.clusters.get(cluster_id)
@@ -182,6 +214,8 @@ class ClusterRegistry:
             raise ApiError(404, f'cluster "{cluster_id}" not found')
         if self.journal is not None:
             self.journal.forget(cluster_id)
+        self._pass_cost.pop(cluster_id, None)
+        self._rest_until.pop(cluster_id, None)
         cluster.loops.clear()
         if hasattr(cluster.control_plane, "close"):
             cluster.control_plane.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import logging
 import socket
@@ -26,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -65,10 +67,15 @@ MAX_BODY = 3 * 1024 * 1024  # 3 MiB, kube-apiserver's default request size limit
 # patching, table printing, encoding large lists). One request per cluster runs at a
 # time, so a cluster flooded with heavy requests holds at most one of them.
 REQUEST_THREADS = 16
+# Threads that run control-plane passes: this many busy clusters can run at once
+# without holding up the others.
+LOOP_THREADS = 4
 # Seconds a thread may hold the interpreter lock before another may take it.
 GIL_SWITCH_INTERVAL = 0.001
 # Answers larger than this are written piece by piece (see `_send`).
 STREAM_ABOVE = 256 * 1024
+# Allocations between collections of the youngest generation (CPython's default: 700).
+GC_GEN0_THRESHOLD = 50_000
 # Retry-After of a watch refused for the watch limits.
 WATCH_RETRY_SECONDS = 5
 # The id under which requests for clusters that do not exist are answered: an
@@ -93,6 +100,8 @@ class SimServer(ClusterRegistry):
         control_plane: bool = True,
         drive_wall_clock: bool = True,
         limits: ClusterLimits | None = None,
+        sock: socket.socket | None = None,
+        internal_path: str | None = None,
     ) -> None:
         # A CA kept from an earlier run keeps the kubeconfigs it signed valid.
         super().__init__(
@@ -113,6 +122,13 @@ class SimServer(ClusterRegistry):
             else None
         )
         self.started_at = time.time()
+        # A listening socket made by the caller (a shard's, kept by the front across
+        # the shard's restarts) instead of binding host:port, and a Unix socket
+        # serving plain HTTP to the front (`shards.ShardedServer`).
+        self._sock = sock
+        if sock is not None:
+            self.port = sock.getsockname()[1]
+        self.internal_path = internal_path
         self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -121,6 +137,9 @@ class SimServer(ClusterRegistry):
         # Per-cluster limits (docs/operations.md, "Simulator limits") and their state.
         self.limits = limits or ClusterLimits()
         self._executor = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="sim-request")
+        # Threads that run the clusters' control-plane passes; ids with a pass running.
+        self._loop_executor = ThreadPoolExecutor(LOOP_THREADS, thread_name_prefix="sim-loops")
+        self._passes: set[str] = set()
         self._cluster_locks: dict[str, asyncio.Lock] = {}
         self._rates: dict[str, RateLimiter] = {}
         self._watches: dict[tuple[str, str], int] = {}
@@ -140,13 +159,7 @@ class SimServer(ClusterRegistry):
 
     @property
     def base_url(self) -> str:
-        scheme = "https" if self.tls else "http"
-        host = self.advertise_host or self.host
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
-        if ":" in host:
-            host = f"[{host}]"
-        return f"{scheme}://{host}:{self.port}"
+        return public_url(self.tls, self.advertise_host or self.host, self.port)
 
     def cluster_url(self, cluster_id: str) -> str:
         return f"{self.base_url}/clusters/{cluster_id}"
@@ -397,13 +410,29 @@ class SimServer(ClusterRegistry):
     # ---- running ---------------------------------------------------------------------
 
     async def _drive_loops(self) -> None:
+        """Every LOOP_INTERVAL, a pass of each cluster that has work, on the loop
+        threads (a slow controller pass or a store held by a long write never stalls
+        API requests), at most one pass per cluster at a time. Clusters do not wait
+        for each other's passes: one cluster scheduling thousands of pods holds one
+        thread, and the others' passes go on beside it, sharing the interpreter by
+        its switch interval."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(LOOP_INTERVAL)
-            # On worker threads: a slow controller pass (or a store held by a long
-            # write) never stalls API requests.
-            if await loop.run_in_executor(None, self._has_work):
-                await loop.run_in_executor(None, self.run_loops)
+            due = await loop.run_in_executor(self._loop_executor, self.due_clusters)
+            for cluster in due:
+                if cluster.id in self._passes:
+                    continue
+                self._passes.add(cluster.id)
+                future = loop.run_in_executor(self._loop_executor, self.run_cluster_pass, cluster)
+                future.add_done_callback(partial(self._pass_done, cluster.id))
+
+    def _pass_done(self, cluster_id: str, future: asyncio.Future) -> None:
+        self._passes.discard(cluster_id)
+        if not future.cancelled() and future.exception() is not None:
+            log.error(
+                "control-plane pass failed in cluster %s", cluster_id, exc_info=future.exception()
+            )
 
     def _ssl_context(self):
         if self.ca is None or self.server_cert is None:
@@ -416,12 +445,16 @@ class SimServer(ClusterRegistry):
             self.build_app(), access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
         await self._runner.setup()
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
+        sock = self._sock
+        if sock is None:
+            sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         site = web.SockSite(self._runner, sock, ssl_context=self._ssl_context())
         await site.start()
+        if self.internal_path is not None:
+            await web.UnixSite(self._runner, self.internal_path).start()
         self._loop = asyncio.get_running_loop()
         # Requests run on threads: the event loop waits for the interpreter lock at
         # each hand-over, up to the switch interval (5 ms by default) while a heavy
@@ -448,6 +481,9 @@ class SimServer(ClusterRegistry):
         # Idle request threads end; a later start() makes new ones.
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._executor = ThreadPoolExecutor(REQUEST_THREADS, thread_name_prefix="sim-request")
+        self._loop_executor.shutdown(wait=False, cancel_futures=True)
+        self._loop_executor = ThreadPoolExecutor(LOOP_THREADS, thread_name_prefix="sim-loops")
+        self._passes.clear()
 
     async def serve_forever(self) -> None:
         await self.start()
@@ -503,6 +539,72 @@ class SimServer(ClusterRegistry):
             return fn(*args)
         future = asyncio.run_coroutine_threadsafe(_as_coroutine(fn, *args), self._loop)
         return future.result(30)
+
+
+def public_url(tls: bool, host: str, port: int) -> str:
+    """The base URL clients use for a server listening on `host:port` (a wildcard
+    address is reached on the loopback address)."""
+    scheme = "https" if tls else "http"
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+def tune_gc(gen0: int | None = None) -> dict[str, Any]:
+    """Garbage-collector settings for a long-running simulator process, called once
+    start-up (and recovery) is done: everything allocated so far (modules, the
+    built-in kinds' schemas, recovered clusters) moves to the permanent generation, so
+    no collection traverses it again, and the youngest generation is collected after
+    `gen0` allocations (default GC_GEN0_THRESHOLD) instead of 700: a control-plane pass
+    allocates tens of thousands of short-lived dicts that reference counting frees
+    anyway. `gen0=0` keeps CPython's settings (CERTPREP_SIM_GC_GEN0=0, to compare).
+    Either way collection pauses are counted from now on (`gc_pauses`). Returns the
+    settings."""
+    gen0 = GC_GEN0_THRESHOLD if gen0 is None else gen0
+    if gen0 > 0:
+        gc.collect()
+        gc.freeze()
+        _, second, third = gc.get_threshold()
+        gc.set_threshold(gen0, second, third)
+    if _record_pause not in gc.callbacks:
+        gc.callbacks.append(_record_pause)
+    return {"frozen": gc.get_freeze_count(), "threshold": gc.get_threshold()}
+
+
+def gc_setting(environ: Any) -> int | None:
+    """`CERTPREP_SIM_GC_GEN0` as `tune_gc`'s `gen0` (None when unset or not a number)."""
+    raw = environ.get("CERTPREP_SIM_GC_GEN0", "")
+    return int(raw) if raw.isdigit() else None
+
+
+# Per generation: collections, wall seconds in all, longest (wall), CPU seconds in all;
+# and when the current collection began (wall, this thread's CPU).
+_PAUSES: dict[int, list[float]] = {g: [0, 0.0, 0.0, 0.0] for g in (0, 1, 2)}
+_PAUSE_BEGAN = [0.0, 0.0]
+
+
+def _record_pause(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _PAUSE_BEGAN[:] = [time.perf_counter(), time.thread_time()]
+        return
+    pause = time.perf_counter() - _PAUSE_BEGAN[0]
+    figures = _PAUSES.setdefault(int(info.get("generation", 2)), [0, 0.0, 0.0, 0.0])
+    figures[0] += 1
+    figures[1] += pause
+    figures[2] = max(figures[2], pause)
+    figures[3] += time.thread_time() - _PAUSE_BEGAN[1]
+
+
+def gc_pauses() -> str:
+    """The collection pauses counted since `tune_gc`, per generation, as one log line
+    (wall time includes waiting for a CPU on a loaded host; CPU time does not)."""
+    return "gc pauses: " + "; ".join(
+        f"gen{gen} {count:.0f} collections, {wall * 1000:.0f} ms wall "
+        f"({cpu * 1000:.0f} ms CPU), longest {longest * 1000:.1f} ms"
+        for gen, (count, wall, longest, cpu) in sorted(_PAUSES.items())
+    )
 
 
 def _cluster_version(cluster: Cluster | None) -> dict[str, str]:
