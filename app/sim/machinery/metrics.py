@@ -10,6 +10,7 @@ API layer and the HPA controller read it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -65,6 +66,9 @@ class MetricsCache:
     pods: dict[tuple[str, str], PodSample] = field(default_factory=dict)
     scraped_at: datetime | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # Set by the scraper: takes a scrape that fell due since the last one before a read
+    # (an idle control plane does not wake up to scrape metrics nobody reads).
+    refresh: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     def replace(
         self,
@@ -79,16 +83,24 @@ class MetricsCache:
         """Forget every point (metrics-server stopped: a new one starts empty)."""
         self.replace({}, {}, None)
 
+    def _fresh(self) -> None:
+        if self.refresh is not None:
+            self.refresh()
+
     def node(self, name: str) -> NodeSample | None:
+        self._fresh()
         return self.nodes.get(name)
 
     def pod(self, namespace: str, name: str) -> PodSample | None:
+        self._fresh()
         return self.pods.get((namespace, name))
 
     def pod_samples(self, namespace: str | None = None) -> list[PodSample]:
+        self._fresh()
         pods = self.pods
         return [s for key, s in sorted(pods.items()) if namespace is None or key[0] == namespace]
 
     def node_samples(self) -> list[NodeSample]:
+        self._fresh()
         nodes = self.nodes
         return [nodes[name] for name in sorted(nodes)]
