@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sim_process import create_cluster, start_sim_server  # noqa: E402
+from sim_process import create_cluster, start_sim_server
 
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
@@ -55,11 +55,19 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def kubectl(kubeconfig: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+def kubectl(
+    kubeconfig: Path, *args: str, stdin: str | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess:
+    """A real kubectl process on `kubeconfig` (its folder is HOME: its own cache)."""
     home = kubeconfig.parent
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(home)}
     return subprocess.run(
-        ["kubectl", *args], env=env, capture_output=True, text=True, timeout=timeout
+        ["kubectl", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
