@@ -61,9 +61,10 @@ def _replicas_settled(obj: dict[str, Any], available_field: str, desired: int) -
     meta, status = obj["metadata"], obj.get("status") or {}
     if status.get("observedGeneration", 0) < meta.get("generation", 0):
         return False
-    return int(status.get(available_field) or 0) == desired and int(
-        status.get("replicas", desired) or 0
-    ) == desired
+    return (
+        int(status.get(available_field) or 0) == desired
+        and int(status.get("replicas", desired) or 0) == desired
+    )
 
 
 def _workloads_settled(store: ObjectStore) -> bool:
