@@ -184,7 +184,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         state = Path(folder)
-        process, info = start_sim_server(state)
+        process, info = start_sim_server(state, tls=True)
         pid = process.pid
         try:
             started = time.perf_counter()

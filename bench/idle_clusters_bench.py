@@ -136,7 +136,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         state = Path(folder)
-        process, info = start_sim_server(state)
+        process, info = start_sim_server(state, tls=True)
         pid = process.pid
         try:
             first = create_cluster(info, nodes=args.nodes)
