@@ -144,7 +144,7 @@ def main() -> None:
             kubeconfig.parent.mkdir()
             kubeconfig.write_text(first["kubeconfig"])
             kubectl(kubeconfig, "get", "nodes")  # kubectl's discovery cache, warmed
-            time.sleep(5)
+            time.sleep(args.settle)  # its system pods Ready, its control plane settled
             one_cpu, _, _, _ = idle_window(pid, min(20.0, args.seconds))
             one_idle = one_cpu / min(20.0, args.seconds)
             one = run_samples(kubeconfig, "solo", args.runs)

@@ -285,7 +285,7 @@ class ControlPlane:
                 if self.running[CONTROLLER_MANAGER]:
                     electors.append(self.manager.elector)
                 for elector in electors:
-                    leading = elector.is_leader
+                    leading = elector.held
                     if elector.tick(True) and not leading:
                         self._planned = False  # a new leader: a full tick lets it work
             finally:
