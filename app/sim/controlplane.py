@@ -285,9 +285,12 @@ class ControlPlane:
                 if self.running[CONTROLLER_MANAGER]:
                     electors.append(self.manager.elector)
                 for elector in electors:
-                    leading = elector.held
-                    if elector.tick(True) and not leading:
-                        self._planned = False  # a new leader: a full tick lets it work
+                    if elector.held:
+                        elector.tick(True)  # renew (every retry period)
+                    else:
+                        # A standby instance: trying to take the Lease over, and what
+                        # a new leader does, are a full tick's work.
+                        self._planned = False
             finally:
                 self._in_plane = False
             self._plan_beat(now)
