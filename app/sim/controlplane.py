@@ -27,7 +27,8 @@ in steps and runs the control plane to quiescence at each step.
   `CLOCK_RESYNC_SECONDS` while some controller has clock-driven work pending
   (`controllers.steady`), else `EVENT_RESYNC_SECONDS`.
 Between full ticks a cheap heartbeat pass renews what upstream renews on its own
-timers whatever happens: each node's Lease every 10 s (with the node status check of
+timers whatever happens: each node's Lease every 10 s, on the first pass after it is
+due (with the node status check of
 nodeStatusUpdateFrequency, posted when changed or every nodeStatusReportFrequency,
 5 min) and the leader Leases of kube-scheduler and kube-controller-manager every
 2 s (leader election's retry period). An idle cluster then costs those writes only.
@@ -267,11 +268,14 @@ class ControlPlane:
         self._planned = True
 
     def _plan_beat(self, now: float) -> None:
-        due = [now + RETRY_PERIOD_SECONDS]  # the leader Leases
+        if self.schedulers or self.running[CONTROLLER_MANAGER]:
+            # The leader Leases every retry period; node Leases due meanwhile ride
+            # along (renewed at most one retry period late, well within their 40 s):
+            # one pass every 2 s rather than one more for each node.
+            self._beat_at = now + RETRY_PERIOD_SECONDS
+            return
         lease = self.nodes.next_heartbeat()
-        if lease is not None:
-            due.append(lease)
-        self._beat_at = min(due)
+        self._beat_at = lease if lease is not None else now + RETRY_PERIOD_SECONDS
 
     def _beat(self, now: float) -> None:
         """The heartbeat pass: node Leases (and status checks) and leader Leases."""
