@@ -15,15 +15,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def start_sim_server(
-    state: Path, extra_env: dict[str, str] | None = None
+    state: Path, extra_env: dict[str, str] | None = None, *, tls: bool = False
 ) -> tuple[subprocess.Popen, dict]:
     """Start the simulator on a free port with `state` as its state folder; returns the
-    process and its `server.json` (`url`, `adminToken`) once `/healthz` answers."""
+    process and its `server.json` (`url`, `adminToken`) once `/healthz` answers.
+    With `tls` it serves HTTPS (kubectl sends tokens over HTTPS only) and the
+    returned dict's `verify` names its CA certificate."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(extra_env or {})}
     log = (state / "sim.log").open("w")
     command = [sys.executable, "-c", "from app.cli import main; main()", "sim", "serve"]
+    transport = [] if tls else ["--insecure-http"]
     process = subprocess.Popen(
-        [*command, "--port", "0", "--insecure-http", "--state-dir", str(state)],
+        [*command, "--port", "0", *transport, "--state-dir", str(state)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -33,7 +36,8 @@ def start_sim_server(
     while time.monotonic() < deadline:
         try:
             info = json.loads((state / "server.json").read_text())
-            if requests.get(info["url"] + "/healthz", timeout=2).ok:
+            info["verify"] = str(state / "ca.crt") if tls else True
+            if requests.get(info["url"] + "/healthz", timeout=2, verify=info["verify"]).ok:
                 return process, info
         except (OSError, ValueError, KeyError, requests.RequestException):
             pass
@@ -51,6 +55,7 @@ def create_cluster(info: dict, nodes: int = 2) -> dict:
         json={"nodes": nodes},
         headers={"Authorization": f"Bearer {info['adminToken']}"},
         timeout=60,
+        verify=info.get("verify", True),
     )
     created.raise_for_status()
     return created.json()

@@ -19,10 +19,30 @@ watches end, the kubelets write nothing to the API (no heartbeats, no mirror pod
 status) but keep running their containers and static pods, and the scheduler and the
 controller manager do nothing; when it serves again, both come back as new processes.
 
-Time: a wall-clock cluster is ticked by the server's loop thread (`cluster.loops`);
-a manual-clock cluster only moves when `advance(seconds)` is called (the admin route
-`POST /admin/clusters/{id}/tick`), which advances the clock in steps and runs the
-control plane to quiescence at each step.
+Time: a wall-clock cluster is polled by the server's loop thread (`cluster.loops`
+runs `poll()` every 0.25 s); a manual-clock cluster only moves when `advance(seconds)`
+is called (the admin route `POST /admin/clusters/{id}/tick`), which advances the clock
+in steps and runs the control plane to quiescence at each step.
+
+`poll()` runs a full `tick()` only when there is something to do:
+- a write since the last tick that may give a component work (any write but Events,
+  and but the control plane's own Lease renewals),
+- a node access since the last tick (a node command, a container shell, a file
+  written): what the kubelets see may have changed,
+- the wake time planned after the last tick: the kubelets' next container event or
+  probe that may change its answer (`ClusterNodes.wake_time`) and the controllers'
+  resync: every
+  `CLOCK_RESYNC_SECONDS` while some controller has clock-driven work pending
+  (`controllers.steady`), else `EVENT_RESYNC_SECONDS`.
+Between full ticks a cheap heartbeat pass renews what upstream renews on its own
+timers whatever happens: each node's Lease every 10 s, on the first pass after it is
+due (with the node status check of
+nodeStatusUpdateFrequency, posted when changed or every nodeStatusReportFrequency,
+5 min) and the leader Leases of kube-scheduler and kube-controller-manager every
+2 s (leader election's retry period). An idle cluster then costs those writes only.
+Readers of what changes with time alone take it up to now themselves: container logs
+and files (`ClusterNodes.catch_up`) and metrics-server's scrapes
+(`MetricsScraper.catch_up`).
 """
 
 from __future__ import annotations
@@ -31,10 +51,14 @@ import logging
 from typing import Any
 
 from app.sim.apiserver.aggregator import ApiServiceSync, is_available
+from app.sim.client.leaderelection import RETRY_PERIOD_SECONDS
 from app.sim.controllers.ingress import IngressControllers
 from app.sim.controllers.manager import ControllerManager, select_controllers
+from app.sim.controllers.steady import steady
+from app.sim.controllers.timing import CLOCK_RESYNC_SECONDS, EVENT_RESYNC_SECONDS
 from app.sim.machinery.clock import ManualClock
 from app.sim.machinery.cluster import Cluster
+from app.sim.machinery.watch import WatchEvent
 from app.sim.nodes import ClusterNodes
 from app.sim.nodes.components import parse_flags
 from app.sim.nodes.metrics import MetricsScraper
@@ -96,6 +120,19 @@ class ControlPlane:
         # running since then answers at once (kubeadm hands a cluster over once its API
         # serves); one started later waits out API_START_SECONDS.
         self.booted_at: float | None = None
+        # What `poll` compares (see the module text): writes that may give work, the
+        # nodes' access count, both as of the last tick; the planned wake time and
+        # next heartbeat pass (clock timestamps); the time of the last change from
+        # outside (kubelets look once more with their passing probes after it).
+        self._writes = 0
+        self._seen_writes = -1
+        self._seen_touches = -1
+        self._in_plane = False
+        self._planned = False
+        self._wake = 0.0
+        self._beat_at = 0.0
+        self._changed_at = 0.0
+        cluster.store.after_write.append(self._on_write)
 
     @property
     def manual(self) -> bool:
@@ -207,30 +244,122 @@ class ControlPlane:
 
     # ---- stepping ----------------------------------------------------------------------
 
+    def _on_write(self, event: WatchEvent) -> None:
+        # Events never give a component work; the control plane's own Lease renewals
+        # neither (leader election and node heartbeats run on their own timers).
+        if event.plural == "events" or (self._in_plane and event.plural == "leases"):
+            return
+        self._writes += 1
+
     def tick(self) -> None:
         """One pass of every component at the clock's current time."""
         with self.lock:
             if self._closed:
                 return
-            self.nodes.api_up = self.api_serving()
-            self.nodes.sync()
-            serving = self.api_serving()
-            self._note_api(serving)
-            if not serving:
-                self._api_down_tick()
-                self.ticks += 1
-                return
-            self._aggregate()
-            self._tick_schedulers()
-            running = self._component(CONTROLLER_MANAGER)
-            if running:
-                flag = self._controllers_flag()
-                if flag != self.controllers_flag:
-                    self._new_manager(flag)
-            self.manager.tick(running=running)
-            self.ingress.tick()
-            self._report_health()
+            # Writes made during the pass wake the next one (a pod a controller
+            # creates is scheduled next pass), as `settle` does.
+            self._seen_writes = self._writes
+            self._planned = False
+            self._in_plane = True
+            try:
+                self._pass()
+            finally:
+                self._in_plane = False
+            self._seen_touches = self.nodes.touches
+
+    def _pass(self) -> None:
+        self.nodes.api_up = self.api_serving()
+        self.nodes.sync()
+        serving = self.api_serving()
+        self._note_api(serving)
+        if not serving:
+            self._api_down_tick()
             self.ticks += 1
+            return
+        self._aggregate()
+        self._tick_schedulers()
+        running = self._component(CONTROLLER_MANAGER)
+        if running:
+            flag = self._controllers_flag()
+            if flag != self.controllers_flag:
+                self._new_manager(flag)
+        self.manager.tick(running=running)
+        self.ingress.tick()
+        self._report_health()
+        self.ticks += 1
+
+    # ---- the wall-clock loop -----------------------------------------------------------
+
+    def poll(self) -> None:
+        """What the server's loop runs every 0.25 s for a wall-clock cluster: a full
+        tick when something changed or is due, else the heartbeat pass when due,
+        else nothing (see the module text)."""
+        if self._closed:
+            return
+        now = self.cluster.clock.now().timestamp()
+        changed = self._writes != self._seen_writes or self.nodes.touches != self._seen_touches
+        if changed or not self._planned or now >= self._wake:
+            with self.lock:
+                if changed:
+                    self._changed_at = now
+                self.tick()
+                self._plan()
+        elif now >= self._beat_at:
+            self._beat(now)
+
+    def _plan(self) -> None:
+        """After a full tick: when the next one is due if nothing changes, and when
+        the next heartbeat pass is."""
+        now = self.cluster.clock.now().timestamp()
+        resync = CLOCK_RESYNC_SECONDS
+        # While the API server does not serve, every second: its restart and start-up
+        # delay run on the clock, and nothing is written that would wake a tick.
+        down = bool(getattr(self.cluster, "api_down", False))
+        if not down and self.nodes.beating() and steady(self.cluster.store):
+            resync = EVENT_RESYNC_SECONDS
+        due = [now + resync]
+        kubelets = self.nodes.wake_time(self._changed_at)
+        if kubelets is not None:
+            due.append(kubelets)
+        self._wake = max(min(due), now)
+        self._plan_beat(now)
+        self._planned = True
+
+    def _plan_beat(self, now: float) -> None:
+        if self.schedulers or self.running[CONTROLLER_MANAGER]:
+            # The leader Leases every retry period; node Leases due meanwhile ride
+            # along (renewed at most one retry period late, well within their 40 s):
+            # one pass every 2 s rather than one more for each node.
+            self._beat_at = now + RETRY_PERIOD_SECONDS
+            return
+        lease = self.nodes.next_heartbeat()
+        self._beat_at = lease if lease is not None else now + RETRY_PERIOD_SECONDS
+
+    def _beat(self, now: float) -> None:
+        """The heartbeat pass: node Leases (and status checks) and leader Leases."""
+        with self.lock:
+            if self._closed:
+                return
+            if getattr(self.cluster, "api_down", False):
+                # Nothing reaches the API: the full ticks (every second) see it return.
+                self._plan_beat(now)
+                return
+            self._in_plane = True
+            try:
+                self.nodes.heartbeat(now)
+                electors = [loop.elector for _, _, loop in self.schedulers.values()]
+                if self.running[CONTROLLER_MANAGER]:
+                    electors.append(self.manager.elector)
+                for elector in electors:
+                    if elector.held:
+                        elector.tick(True)  # renew (every retry period)
+                    else:
+                        # A standby instance: trying to take the Lease over, and what
+                        # a new leader does, are a full tick's work.
+                        self._planned = False
+            finally:
+                self._in_plane = False
+            self._plan_beat(now)
 
     def _aggregate(self) -> None:
         """APIService conditions, then a metrics scrape while the Metrics API serves."""
@@ -285,6 +414,7 @@ class ControlPlane:
         """Rebuild the in-memory component state after the store was replaced by a
         snapshot: informer caches, queues and leader identities start afresh."""
         with self.lock:
+            self._planned = False
             self.manager.close()
             self.schedulers = {}
             self.ingress.close()
@@ -301,6 +431,8 @@ class ControlPlane:
         """Stop reacting to writes (the cluster is being deleted)."""
         with self.lock:
             self._closed = True
+            if self._on_write in self.cluster.store.after_write:
+                self.cluster.store.after_write.remove(self._on_write)
             self.manager.close()
             self.ingress.close()
 
@@ -337,7 +469,7 @@ def attach(cluster: Cluster, *, drive: bool = True) -> ControlPlane | None:
     cluster.graceful_pod_deletion = driven
     plane.settle()
     if drive and not plane.manual:
-        cluster.loops.append(plane.tick)
+        cluster.loops.append(plane.poll)
     return plane
 
 

@@ -74,6 +74,27 @@ class _Tracked:
     # racing the snapshot marks it again).
     dirty: bool = False
     auth_seen: tuple[int, int] = (0, 0)
+    # Heartbeat Leases written since its last snapshot (see `_heartbeat_lease`).
+    beats: bool = False
+
+
+# Leases the control plane renews on its own timers (node heartbeats every 10 s, the
+# leader Leases every 2 s). Their writes are logged like any other, but they alone do
+# not make a cluster's snapshot stale: otherwise every idle cluster would be
+# snapshotted again at every checkpoint. A checkpoint instead logs their current
+# state again in the new segment (`_carry_leases`), so nothing is lost with the
+# older segments and the resourceVersion never goes back after a recovery.
+_HEARTBEAT_LEASES = {
+    "kube-node-lease": None,
+    "kube-system": ("kube-scheduler", "kube-controller-manager"),
+}
+
+
+def _heartbeat_lease(event: WatchEvent) -> bool:
+    if event.plural != "leases" or event.namespace not in _HEARTBEAT_LEASES:
+        return False
+    names = _HEARTBEAT_LEASES[event.namespace]
+    return names is None or event.name in names
 
 
 def _auth_fingerprint(cluster: Cluster) -> tuple[int, int]:
@@ -242,7 +263,10 @@ class ClusterJournal:
                     b"}\n",
                 )
             )
-            tracked.dirty = True
+            if _heartbeat_lease(event):
+                tracked.beats = True
+            else:
+                tracked.dirty = True
             self._append(line)
 
         tracked.hook = hook
@@ -276,8 +300,31 @@ class ClusterJournal:
             if tracked is not None and tracked.cluster is cluster:
                 self._write_snapshot(tracked)
 
+    def _carry_leases(self, tracked: _Tracked) -> None:
+        """Log the heartbeat Leases of a cluster whose snapshot is otherwise current
+        into the log's new segment (a checkpoint is about to delete the older ones)."""
+        tracked.beats = False
+        store = tracked.cluster.store
+        leases = store.list("coordination.k8s.io", "leases", "kube-node-lease")[0]
+        for name in _HEARTBEAT_LEASES["kube-system"] or ():
+            lease = store.get("coordination.k8s.io", "leases", "kube-system", name)
+            leases += [lease] if lease is not None else []
+        for lease in leases:
+            meta = lease["metadata"]
+            record = {
+                "c": tracked.cluster.id,
+                "i": tracked.incarnation,
+                "t": "MODIFIED",
+                "g": "coordination.k8s.io",
+                "p": "leases",
+                "rv": int(meta.get("resourceVersion") or 0),
+                "o": lease,
+            }
+            self._append(json.dumps(record, separators=(",", ":")).encode() + b"\n")
+
     def _write_snapshot(self, tracked: _Tracked) -> None:
         tracked.dirty = False
+        tracked.beats = False
         tracked.auth_seen = _auth_fingerprint(tracked.cluster)
         data = tracked.cluster.snapshot()
         data["journal"] = {"incarnation": tracked.incarnation}
@@ -354,6 +401,8 @@ class ClusterJournal:
         written = 0
         for tracked in list(self._tracked.values()):
             if not (every_cluster or tracked.dirty):
+                if tracked.beats:
+                    self._carry_leases(tracked)
                 continue
             with self._files_lock:
                 if self._tracked.get(tracked.cluster.id) is not tracked:

@@ -67,6 +67,11 @@ class LeaderElector:
             lease is not None and (lease.get("spec") or {}).get("holderIdentity") == self.identity
         )
 
+    @property
+    def held(self) -> bool:
+        """Whether the last tick held the Lease (without reading it again)."""
+        return self._leading
+
     def restart(self, host: str = "controlplane") -> None:
         """The component process restarted: a new identity that must wait for the old
         Lease to expire before it leads (a restarted pod does not inherit leadership)."""

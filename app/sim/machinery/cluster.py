@@ -221,6 +221,9 @@ class Cluster:
         self.graceful_pod_deletion = False
         # Container logs by (namespace, pod, container); a kubelet fills them later.
         self.pod_logs: dict[tuple[str, str, str], list[str]] = {}
+        # Set by the node agents: brings `pod_logs` up to the clock's time before a read
+        # (the kubelets do not sync while nothing is due).
+        self.refresh_logs: Callable[[], None] | None = None
         # What metrics-server last scraped (metrics.k8s.io); filled by the control plane.
         self.metrics = MetricsCache()
         self.store.after_write.append(self._on_write)
@@ -252,6 +255,8 @@ class Cluster:
 
     def container_log(self, namespace: str, pod: str, container: str) -> list[str] | None:
         """The log lines of a container, or None when it never ran."""
+        if self.refresh_logs is not None:
+            self.refresh_logs()
         lines = self.pod_logs.get((namespace, pod, container))
         return list(lines) if lines is not None else None
 

@@ -69,6 +69,9 @@ class MetricsCache:
     # scrape (`app.sim.nodes.metrics.add_fresh_pods`); the API calls it before reading.
     fresher: Callable[[str | None], None] | None = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # Set by the scraper: takes a scrape that fell due since the last one before a read
+    # (an idle control plane does not wake up to scrape metrics nobody reads).
+    catch_up: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     def replace(
         self,
@@ -80,6 +83,9 @@ class MetricsCache:
             self.nodes, self.pods, self.scraped_at = nodes, pods, at
 
     def refresh(self, namespace: str | None = None) -> None:
+        """Before a read of the Metrics API: the scrape that fell due, then the pods
+        that became old enough to report since."""
+        self._fresh()
         if self.fresher is not None:
             self.fresher(namespace)
 
@@ -93,16 +99,24 @@ class MetricsCache:
         """Forget every point (metrics-server stopped: a new one starts empty)."""
         self.replace({}, {}, None)
 
+    def _fresh(self) -> None:
+        if self.catch_up is not None:
+            self.catch_up()
+
     def node(self, name: str) -> NodeSample | None:
+        self._fresh()
         return self.nodes.get(name)
 
     def pod(self, namespace: str, name: str) -> PodSample | None:
+        self._fresh()
         return self.pods.get((namespace, name))
 
     def pod_samples(self, namespace: str | None = None) -> list[PodSample]:
+        self._fresh()
         pods = self.pods
         return [s for key, s in sorted(pods.items()) if namespace is None or key[0] == namespace]
 
     def node_samples(self) -> list[NodeSample]:
+        self._fresh()
         nodes = self.nodes
         return [nodes[name] for name in sorted(nodes)]

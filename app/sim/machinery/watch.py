@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,13 @@ from app.sim.machinery.selectors import FieldSelector, LabelSelector
 HISTORY_LIMIT = 1000
 # ...and at most this much object data, whichever comes first.
 HISTORY_BYTES = 16 * 1024 * 1024
+# ...and, beyond the most recent HISTORY_FLOOR events, none older than this (wall
+# seconds): the upstream cache sizes its window to hold about eventFreshDuration
+# (75 s) of events. Without it an idle cluster's Lease renewals (one every 2-10 s)
+# would grow every cluster's history up to the limit over a quarter of an hour; with
+# it an idle cluster holds about HISTORY_FLOOR events and its memory stays flat.
+HISTORY_SECONDS = 75.0
+HISTORY_FLOOR = 100
 
 ADDED, MODIFIED, DELETED, BOOKMARK, ERROR = "ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"
 
@@ -56,10 +64,24 @@ def too_old(resource_version: int) -> ApiError:
 class EventHistory:
     """The most recent `limit` events, in resourceVersion order, holding at most
     `max_bytes` of object data (an event's object and, for updates, its previous
-    state): a few large objects rewritten in a loop cannot pin gigabytes."""
+    state): a few large objects rewritten in a loop cannot pin gigabytes. Beyond the
+    latest `floor` events, none older than `max_age` seconds of `clock`."""
 
-    def __init__(self, limit: int = HISTORY_LIMIT, max_bytes: int = HISTORY_BYTES) -> None:
+    def __init__(
+        self,
+        limit: int = HISTORY_LIMIT,
+        max_bytes: int = HISTORY_BYTES,
+        *,
+        max_age: float = HISTORY_SECONDS,
+        floor: int = HISTORY_FLOOR,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._events: deque[WatchEvent] = deque()
+        # When each event was appended (monotonic seconds), for the age bound.
+        self._times: deque[float] = deque()
+        self._max_age = max_age
+        self._floor = floor
+        self._clock = clock
         self._limit = limit
         self._max_bytes = max_bytes
         self._bytes = 0
@@ -71,12 +93,20 @@ class EventHistory:
         return len(event.data) + (len(event.old) if event.old is not None else 0)
 
     def append(self, event: WatchEvent) -> None:
+        now = self._clock()
         self._events.append(event)
+        self._times.append(now)
         self._bytes += self._size(event)
+        stale = now - self._max_age
         while len(self._events) > self._limit or (
-            self._bytes > self._max_bytes and len(self._events) > 1
+            len(self._events) > 1
+            and (
+                self._bytes > self._max_bytes
+                or (len(self._events) > self._floor and self._times[0] < stale)
+            )
         ):
             dropped = self._events.popleft()
+            self._times.popleft()
             self._bytes -= self._size(dropped)
             self._lost_upto = dropped.resource_version
 
@@ -99,6 +129,7 @@ class EventHistory:
     def clear(self, lost_upto: int) -> None:
         """Forget everything (after a restore): older resourceVersions become 410."""
         self._events.clear()
+        self._times.clear()
         self._bytes = 0
         self._lost_upto = lost_upto
 

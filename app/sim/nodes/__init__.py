@@ -5,6 +5,13 @@ kubelets, driven by the cluster clock.
 cluster. The control-plane loop calls `sync()` on each tick; the server answers
 `kubectl logs` with `logs(...)` and node access with `shell(node).run(...)`,
 `read_file`/`write_file`; snapshots use `dump()`/`load()`.
+
+A wall-clock control plane does not sync on every pass of the server's loop: it asks
+`wake_time()` when the kubelets next have something to do by time alone, renews the
+node Leases between syncs with `heartbeat()`, and syncs at once when `touches` moved
+(a node command, a container shell, a file written through node access: anything that
+may change what a kubelet sees). Readers of what changes with time alone (container
+logs, files a container's loop appends to) call `catch_up()` first.
 """
 
 from __future__ import annotations
@@ -63,7 +70,13 @@ class ClusterNodes:
         # each sync (`api_server_started`); while it is false the kubelets run their
         # containers and static pods but write nothing to the API.
         self.api_up = True
+        # Bumped by every access that may change node state outside a sync (see the
+        # module text); the control plane syncs when it moved.
+        self.touches = 0
         self.ensure_agents()
+        # `kubectl logs` (and `-f`) read the published logs: bring them up to now first.
+        if hasattr(cluster, "refresh_logs"):
+            cluster.refresh_logs = self.catch_up
 
     def ensure_agents(self) -> list[str]:
         """Give every Node object without an agent one (nodes a lab adds later);
@@ -193,6 +206,46 @@ class ClusterNodes:
             self._replay_writes((now or self.clock.now()).timestamp())
             self._publish_logs()
 
+    def touch(self) -> None:
+        """Note an access that may change what the kubelets see (see the module text)."""
+        self.touches += 1
+
+    def catch_up(self) -> None:
+        """Bring what changes with time alone up to now between syncs: the files
+        containers' loops append to and the published container logs."""
+        with self.lock:
+            self._replay_writes(self.clock.now().timestamp())
+            self._publish_logs()
+
+    def wake_time(self, changed_at: float) -> float | None:
+        """The earliest clock time a kubelet has something to do by time alone (a
+        container start, exit or restart, a probe whose answer may change), or None;
+        probes that passed are looked at again once after `changed_at`."""
+        with self.lock:
+            times = [t for a in self.agents.values() if (t := a.wake_time(changed_at)) is not None]
+            return min(times) if times else None
+
+    def beating(self) -> bool:
+        """Whether every joined node's kubelet posted its heartbeat at its last sync."""
+        return all(a.beating for a in self.agents.values() if a.joined)
+
+    def next_heartbeat(self) -> float | None:
+        """When the next node Lease renewal is due (nodes whose kubelet beats)."""
+        from app.sim.nodes.kubelet.status import LEASE_RENEW
+
+        due = [a.last_lease + LEASE_RENEW for a in self.agents.values() if a.joined and a.beating]
+        return min(due) if due else None
+
+    def heartbeat(self, now: float) -> None:
+        """Between syncs: renew the Lease (and check the node status) of every kubelet
+        that beat at its last sync and is due (every 10 s, as upstream's kubelet)."""
+        from app.sim.nodes.kubelet.status import LEASE_RENEW
+
+        with self.lock:
+            for agent in self.agents.values():
+                if agent.joined and agent.beating and now - agent.last_lease >= LEASE_RENEW:
+                    agent.heartbeat(now)
+
     def shell(self, node: str, cwd: str = "/root") -> Any:
         """A `NodeShell` on a node (KeyError for an unknown node)."""
         from app.sim.nodes.shell import NodeShell
@@ -209,6 +262,7 @@ class ClusterNodes:
         from app.sim.machinery.clock import rfc3339
 
         with self.lock:
+            self.touch()
             self.agents[node].fs.write(path, content, mtime=rfc3339(self.clock.now()))
 
     def logs(
@@ -368,6 +422,7 @@ class ClusterNodes:
     def load(self, data: dict[str, Any]) -> None:
         """Restore a `dump()` (nodes absent from it keep their state)."""
         with self.lock:
+            self.touch()
             self.bad_images.clear()
             self.bad_images.update(data.get("badImages", []))
             for name, state in data.get("nodes", {}).items():

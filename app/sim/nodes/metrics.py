@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from datetime import datetime
+import threading
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from app.sim.machinery.clock import parse_ts
@@ -272,6 +273,9 @@ class MetricsScraper:
         self.resolution = resolution
         self._last: float | None = None
         cluster.metrics.fresher = lambda namespace: add_fresh_pods(cluster, namespace)
+        self._lock = threading.Lock()
+        # Readers take a scrape that fell due while the control plane slept.
+        cluster.metrics.catch_up = self.catch_up
 
     def tick(self, serving: bool) -> None:
         """Scrape when a resolution period passed; `serving` False (metrics-server
@@ -283,10 +287,26 @@ class MetricsScraper:
             self._last = None
             return
         now = self.cluster.clock.now()
-        if self._last is not None and now.timestamp() - self._last < self.resolution:
-            return
-        self._last = now.timestamp()
-        self.scrape(now)
+        with self._lock:
+            if self._last is not None and now.timestamp() - self._last < self.resolution:
+                return
+            self._last = now.timestamp()
+            self.scrape(now)
+
+    def catch_up(self) -> None:
+        """Before a read of the metrics: the scrape metrics-server would have taken
+        last, at its due time, when one fell due since the last scrape (an idle
+        control plane does not wake every 15 s to scrape what nobody reads)."""
+        with self._lock:
+            last = self._last
+            if last is None:
+                return  # not serving
+            now = self.cluster.clock.now().timestamp()
+            if now - last < self.resolution:
+                return
+            at = last + self.resolution * ((now - last) // self.resolution)
+            self._last = at
+            self.scrape(datetime.fromtimestamp(at, UTC))
 
     def scrape(self, at: datetime) -> None:
         store = self.cluster.store

@@ -191,7 +191,11 @@ class NodeShell:
         """Run one command line; never raises for the learner's mistakes (they come
         back as a non-zero exit code and stderr text)."""
         with self.nodes.lock:
-            return self._run(command_line)
+            self.nodes.catch_up()
+            try:
+                return self._run(command_line)
+            finally:
+                self.nodes.touch()  # the command may have changed what the kubelet sees
 
     def _run(self, command_line: str) -> CommandResult:
         self._prepare(command_line)

@@ -38,7 +38,7 @@ def test_fresh_cluster_runs_its_system_pods(server: SimServer) -> None:
 
 def test_wall_clock_clusters_are_ticked_by_the_server_loop(server: SimServer) -> None:
     cluster = server.create_cluster(clock=WallClock())
-    assert cluster.loops == [cluster.control_plane.tick]
+    assert cluster.loops == [cluster.control_plane.poll]
     before = cluster.control_plane.ticks
     server.run_loops()
     assert cluster.control_plane.ticks == before + 1

@@ -102,6 +102,23 @@ def test_the_history_keeps_a_byte_budget_and_answers_410_beyond_it() -> None:
     assert len(history) == 1
 
 
+def test_the_history_forgets_old_events_beyond_its_floor() -> None:
+    now = [0.0]
+    history = EventHistory(limit=1000, max_age=75, floor=3, clock=lambda: now[0])
+    for rv in range(1, 6):
+        history.append(event(rv, 10))
+    assert len(history) == 5  # young events stay whatever their number
+    now[0] = 100.0  # an idle minute and more: only the latest `floor` stay
+    history.append(event(6, 10))
+    assert [e.resource_version for e in history.since(3)] == [4, 5, 6]
+    with pytest.raises(ApiError) as gone:
+        history.since(2)
+    assert gone.value.code == 410
+    now[0] = 110.0
+    history.append(event(7, 10))
+    assert len(history) == 3
+
+
 def test_the_rate_limiter_allows_the_burst_then_the_rate() -> None:
     now = [0.0]
     bucket = RateLimiter(rate=2.0, burst=3, clock=lambda: now[0])

@@ -118,3 +118,29 @@ def test_recovery_reports_its_figures(tmp_path: Path) -> None:
     assert journal.stats["recovered_clusters"] == 1
     assert journal.stats["recover_seconds"] >= 0
     server.journal.close()
+
+
+def renew(store, namespace: str, name: str, stamp: str) -> None:
+    lease = store.get("coordination.k8s.io", "leases", namespace, name)
+    lease["spec"]["renewTime"] = stamp
+    store.update("coordination.k8s.io", "leases", lease)
+
+
+def test_heartbeat_leases_alone_do_not_snapshot_a_cluster_again(tmp_path: Path) -> None:
+    server = server_on(tmp_path)
+    cluster = server.create_cluster(cluster_id="idle", nodes=1)
+    store = cluster.store
+    node = store.list("", "nodes")[0][0]["metadata"]["name"]
+    server.journal.checkpoint()  # whatever creating the cluster left to snapshot
+    renew(store, "kube-node-lease", node, "2026-01-01T00:00:10.000000Z")
+    renew(store, "kube-node-lease", node, "2026-01-01T00:00:20.000000Z")
+    # Heartbeats only: no snapshot, their latest state is carried into the new log.
+    assert server.journal.checkpoint() == 0
+    latest = store.resource_version
+    again = server_on(tmp_path)
+    recovered = again.clusters["idle"].store
+    lease = recovered.get("coordination.k8s.io", "leases", "kube-node-lease", node)
+    assert lease["spec"]["renewTime"] == "2026-01-01T00:00:20.000000Z"
+    assert recovered.resource_version >= latest  # never goes back
+    again.journal.close()
+    server.journal.close()

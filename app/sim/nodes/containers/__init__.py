@@ -128,6 +128,7 @@ class ContainerAccess:
             runtime.version += 1
             reason = "Completed" if code == 0 else "Error"
             agent._exited(runtime, slot, agent.clock.now().timestamp(), code, reason)
+            self.nodes.touch()
 
     def shell(self, namespace: str, pod: str, container: str) -> ContainerShell:
         """A shell in a running container (ContainerError otherwise)."""

@@ -142,11 +142,14 @@ class ContainerShell(NodeShell):
         with self.nodes.lock:
             if self._depth == 0:
                 self.exit_code = None  # a new top-level command line
+                self.nodes.catch_up()
             self._depth += 1
             try:
                 return self._script(command_line)
             finally:
                 self._depth -= 1
+                # The command may have changed what probes see (files, servers).
+                self.nodes.touch()
 
     def _script(self, script: str) -> CommandResult:
         """Run statements in order; compound commands (`for`, `while`, `if`) first

@@ -120,6 +120,7 @@ class NodeAgent(
         }
         self.pods: dict[str, PodRuntime] = {}
         self.last_sync = now.timestamp()
+        self.beating = False
         self.last_lease = 0.0
         self.last_status = 0.0
         self.static_pod_path = components.MANIFESTS_DIR
@@ -202,10 +203,19 @@ class NodeAgent(
         if running:
             self._sync_api_pods(moment)
         for pod in list(self.pods.values()):
+            self._skip_settled_probes(pod, moment)
             self._advance(pod, moment)
         if running:
             self._write_pod_statuses(moment)
             self._heartbeat(moment)
             self._finish_terminated(moment)
         self._check_etcd_data_dir()
+        self.beating = running
         self.last_sync = moment
+
+    def heartbeat(self, now: float) -> None:
+        """Renew the Lease and post node status when due, without a sync: what the
+        kubelet does every 10 s while nothing else happens (its node status loop and
+        lease controller run on their own timers upstream)."""
+        if self.beating:
+            self._heartbeat(now)

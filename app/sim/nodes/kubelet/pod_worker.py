@@ -257,6 +257,28 @@ class PodWorker(AgentState):
                 times.append(slot.next_try)
         return min(times) if times else None
 
+    def wake_time(self, changed_at: float) -> float | None:
+        """The earliest time one of this node's pods has something to do by time
+        alone (see `_next_event`), probes that would find what they found last left
+        out (`probe_wake`), or None."""
+        now = self.clock.now().timestamp()
+        times: list[float] = []
+        for pod in self.pods.values():
+            if pod.terminated:
+                continue
+            active = self._active_slots(pod)
+            for slot in pod.slots.values():
+                cur = slot.current
+                if cur is not None and cur.running():
+                    exit_at = cur.exit_time()
+                    probe_at = self.probe_wake(pod, slot, changed_at, now)
+                    times += [t for t in (exit_at, probe_at, slot.kill_at) if t is not None]
+                elif slot in active and pod.terminating_since is None and self.runtime_running():
+                    times.append(slot.next_try)
+            if pod.terminating_since is not None:
+                times.append(now)  # its end is written by the next sync
+        return min(times) if times else None
+
     def _active_slots(self, pod: PodRuntime) -> list[Slot]:
         """Slots that may start now: init containers in order (a sidecar, an init
         container with restartPolicy Always, lets the next one start once it has

@@ -74,6 +74,55 @@ class Prober(AgentState):
                 self._exited(pod, slot, t, SIGKILL_EXIT, "Error")
                 return
 
+    def _probe_settled(self, pod: PodRuntime, slot: Slot, kind: str, now: float) -> bool:
+        """Whether looking again with this probe would find what it found last: it
+        passed (or, a startup probe, is done) and nothing in the container's program
+        changes its answer with time. Only a change from outside (a command in the
+        container, a new file) can change it then; the control plane looks again once
+        after each such change, and otherwise skips these probes while idle."""
+        state = slot.probes.get(kind)
+        cur = slot.current
+        if state is None or cur is None or not cur.running():
+            return True
+        if kind == "startupProbe":
+            return slot.started_ok
+        if not slot.started_ok or state["fail"] or not state["ok"]:
+            return False
+        probe = self._container_spec(pod, slot.name).get(kind) or {}
+        if kind == "readinessProbe" and not slot.ready:
+            return False
+        if "exec" in probe:
+            elapsed = now - (cur.started or now)
+            return all(offset <= elapsed for offset, _, _ in cur.prog().files)
+        return True
+
+    def _skip_settled_probes(self, pod: PodRuntime, now: float) -> None:
+        """A settled probe more than one period behind `now` (its kubelet did not sync
+        while idle) is looked at once, at its last due time, instead of once per
+        period missed: the skipped looks would all have passed without a trace."""
+        for slot in pod.slots.values():
+            for kind, state in slot.probes.items():
+                probe = self._container_spec(pod, slot.name).get(kind) or {}
+                period = float(probe.get("periodSeconds") or PROBE_PERIOD)
+                behind = now - state["next"]
+                if behind > period and self._probe_settled(pod, slot, kind, now):
+                    state["next"] += period * int(behind // period)
+
+    def probe_wake(
+        self, pod: PodRuntime, slot: Slot, changed_at: float, now: float
+    ) -> float | None:
+        """When a probe of this running container next needs a look: unsettled
+        probes at their next period, settled ones only for their first look after
+        `changed_at` (the last change from outside)."""
+        times = []
+        for kind, state in slot.probes.items():
+            probe = self._container_spec(pod, slot.name).get(kind) or {}
+            period = float(probe.get("periodSeconds") or PROBE_PERIOD)
+            looked = state["next"] - period
+            if looked < changed_at or not self._probe_settled(pod, slot, kind, now):
+                times.append(state["next"])
+        return min(times) if times else None
+
     def _probed_ports(self, pod: PodRuntime, cur: ContainerRec) -> set[int]:
         """Where the container listens, as the pod network sees it (a declared
         containerPort nginx does not serve refuses the probe, as upstream)."""

@@ -54,6 +54,10 @@ class AgentState:
     kubelet_version: str
     joined: bool
     register_pending: bool
+    # Whether the last sync found the kubelet running and reaching the API server
+    # (it then posted its heartbeat); the control plane renews the Lease of such a
+    # kubelet between syncs.
+    beating: bool
     # Set by the node set (nodes/__init__.py) when the node joins; absent until then.
     run_one_shot: Callable[[PodRuntime, dict[str, Any]], tuple[int, str] | None]
     # The lines a container's `tail -f` printed of the file it follows (set likewise).
@@ -92,6 +96,9 @@ class AgentState:
 
         # prober.py
         def _run_probes(self, pod: PodRuntime, slot: Slot, t: float) -> None: ...
+        def probe_wake(
+            self, pod: PodRuntime, slot: Slot, changed_at: float, now: float
+        ) -> float | None: ...
 
         # status.py
         def journal(self, now: float, severity: str, text: str) -> None: ...

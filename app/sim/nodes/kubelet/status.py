@@ -115,6 +115,18 @@ class StatusReporter(AgentState):
     def _heartbeat(self, now: float) -> None:
         if now - self.last_lease >= LEASE_RENEW or self.last_lease == 0.0:
             self._renew_lease(now)
+        # Nothing to compare when no Node changed since the last check found nothing
+        # to post, and the report is not due: skip reading the node.
+        checked = (
+            self.store.kind_revision("", "nodes"),
+            self.runtime_running(),
+            self.kubelet_version,
+            self.services.units["kubelet"].pid,
+        )
+        if self.__dict__.get("_status_checked") == checked and now - self.last_status < (
+            STATUS_REPORT
+        ):
+            return
         node = self.store.get("", "nodes", None, self.name)
         if node is None and self.register_pending:
             node = self._register_node(now)
@@ -155,6 +167,7 @@ class StatusReporter(AgentState):
         info = status.setdefault("nodeInfo", {})
         changed = changed or info.get("kubeletVersion") != self.kubelet_version
         if not changed and now - self.last_status < STATUS_REPORT:
+            self.__dict__["_status_checked"] = checked
             return
         info["kubeletVersion"] = self.kubelet_version
         stamp = _ts(now)

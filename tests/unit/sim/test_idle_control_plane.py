@@ -1,0 +1,136 @@
+"""An idle control plane: `ControlPlane.poll` (what the server's loop runs for a
+wall-clock cluster every 0.25 s) runs a full tick only when something changed or is
+due, and renews the Leases in between. Driven here by a manual clock the test moves,
+polling as the server's loop does."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from app.sim.controlplane import ControlPlane
+from app.sim.machinery.clock import ManualClock, parse_time
+from app.sim.machinery.cluster import Cluster
+from app.sim.server import SimServer
+
+POLL = 0.25  # the server's loop interval
+
+
+@pytest.fixture
+def idle() -> tuple[Cluster, ControlPlane, ManualClock]:
+    """A fresh cluster polled for a simulated minute: its system pods Ready, settled."""
+    clock = ManualClock()
+    cluster = SimServer(port=0, tls=False).create_cluster(clock=clock)
+    plane = cluster.control_plane
+    assert isinstance(plane, ControlPlane)
+    run(plane, clock, 60)
+    return cluster, plane, clock
+
+
+def run(plane: ControlPlane, clock: ManualClock, seconds: float) -> None:
+    for _ in range(int(seconds / POLL)):
+        clock.advance(POLL)
+        plane.poll()
+
+
+def renewed(cluster: Cluster, namespace: str, name: str) -> datetime:
+    lease = cluster.store.get("coordination.k8s.io", "leases", namespace, name)
+    return parse_time(lease["spec"]["renewTime"])
+
+
+def ready(cluster: Cluster, node: str) -> str:
+    obj = cluster.store.get("", "nodes", None, node)
+    return next(c["status"] for c in obj["status"]["conditions"] if c["type"] == "Ready")
+
+
+def pod_status(cluster: Cluster, name: str) -> dict:
+    return cluster.store.get("", "pods", "default", name).get("status") or {}
+
+
+def create_pod(cluster: Cluster, name: str, script: str, **container) -> None:
+    spec = {
+        "containers": [
+            {"name": "main", "image": "busybox", "command": ["sh", "-c", script], **container}
+        ]
+    }
+    cluster.store.create(
+        "",
+        "pods",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": spec,
+        },
+    )
+
+
+def test_an_idle_cluster_runs_no_full_tick_but_keeps_renewing_its_leases(idle) -> None:
+    cluster, plane, clock = idle
+    ticks = plane.ticks
+    node_lease = renewed(cluster, "kube-node-lease", "node01")
+    run(plane, clock, 60)
+    assert plane.ticks == ticks
+    # Node Leases every 10 s, leader Leases every 2 s, as upstream.
+    assert (renewed(cluster, "kube-node-lease", "node01") - node_lease).total_seconds() >= 50
+    for leader in ("kube-scheduler", "kube-controller-manager"):
+        behind = clock.now() - renewed(cluster, "kube-system", leader)
+        assert behind.total_seconds() <= 2.25
+    assert all(ready(cluster, n) == "True" for n in ("controlplane", "node01", "node02"))
+
+
+def test_a_write_wakes_the_control_plane_and_the_pod_runs(idle) -> None:
+    cluster, plane, clock = idle
+    ticks = plane.ticks
+    create_pod(cluster, "web", "sleep 3600")
+    run(plane, clock, 10)
+    assert plane.ticks > ticks
+    assert pod_status(cluster, "web").get("phase") == "Running"
+    assert cluster.store.get("", "pods", "default", "web")["spec"]["nodeName"]
+
+
+def test_a_stopped_kubelet_turns_its_node_not_ready_after_the_grace_period(idle) -> None:
+    cluster, plane, clock = idle
+    assert cluster.node_access.shell("node01").run("systemctl stop kubelet").exit_code == 0
+    stopped = renewed(cluster, "kube-node-lease", "node01")
+    waited = 0
+    while ready(cluster, "node01") == "True" and waited < 90:
+        run(plane, clock, 1)
+        waited += 1
+    # kube-controller-manager's --node-monitor-grace-period (40 s) from the last
+    # heartbeat, noticed on a later pass: the same as with `advance`.
+    assert 40 <= waited <= 52
+    assert ready(cluster, "node01") == "Unknown"
+    assert renewed(cluster, "kube-node-lease", "node01") == stopped
+    assert ready(cluster, "node02") == "True"
+
+
+def test_logs_of_a_container_are_read_up_to_now_without_ticks(idle) -> None:
+    cluster, plane, clock = idle
+    create_pod(cluster, "talker", "while true; do echo tick; sleep 1; done")
+    run(plane, clock, 15)
+    assert pod_status(cluster, "talker").get("phase") == "Running"
+    before = len(cluster.container_log("default", "talker", "main") or [])
+    ticks = plane.ticks
+    run(plane, clock, 20)
+    assert plane.ticks == ticks  # the cluster slept ...
+    lines = cluster.container_log("default", "talker", "main") or []
+    assert len(lines) - before >= 19  # ... yet the log is up to date
+
+
+def test_a_probe_that_starts_failing_with_time_restarts_the_container(idle) -> None:
+    cluster, plane, clock = idle
+    liveness = {
+        "exec": {"command": ["cat", "/tmp/healthy"]},
+        "periodSeconds": 5,
+        "failureThreshold": 2,
+    }
+    script = "touch /tmp/healthy; sleep 20; rm -f /tmp/healthy; sleep 3600"
+    create_pod(cluster, "flaky", script, livenessProbe=liveness)
+    run(plane, clock, 15)
+    statuses = pod_status(cluster, "flaky")["containerStatuses"]
+    assert statuses[0]["restartCount"] == 0
+    run(plane, clock, 30)
+    statuses = pod_status(cluster, "flaky")["containerStatuses"]
+    assert statuses[0]["restartCount"] >= 1
