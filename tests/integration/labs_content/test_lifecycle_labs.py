@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 
 from app.grading.labfile import Lab, load_lab
+from tests.integration.labs_content.support import prose
 from tests.integration.labs_content.test_control_plane_labs import LabRun
 from tests.integration.labs_content.test_network_labs import check_selftest, lab_runner, on_node
 
 pytestmark = pytest.mark.kubectl
 
 LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
-SLUGS = ("node03-joins-the-cluster", "finish-the-upgrade")
+SLUGS = ("node03-joins-the-cluster", "finish-the-upgrade", "control-plane-to-v1-37")
 LABS: dict[str, Lab] = {slug: load_lab(LABS_ROOT / slug) for slug in SLUGS}
 CASES = [
     pytest.param(slug, test, id=f"{slug}-{test['name']}")
@@ -53,3 +54,27 @@ def test_runbook_join_command_has_expired(lab_run: Callable[[str], LabRun]) -> N
     assert words in (run.lab.folder / "solution.md").read_text()
     nodes = run.cluster.store.list("", "nodes")[0]
     assert "node03" not in {n["metadata"]["name"] for n in nodes}
+
+
+def test_control_plane_upgrade_needs_its_packages_first(
+    lab_run: Callable[[str], LabRun],
+) -> None:
+    # Before the repository line and the kubeadm package change, apt and kubeadm refuse
+    # with the words solution.md explains; the cluster stays at v1.36.2.
+    run = lab_run("control-plane-to-v1-37")
+    solution = prose((run.lab.folder / "solution.md").read_text())
+    refusals = {
+        "apt-get install -y kubeadm=1.37.1-1.1": (
+            "E: Version '1.37.1-1.1' for 'kubeadm' was not found"
+        ),
+        "kubeadm upgrade apply v1.37.1 -y": (
+            "is at least one minor release higher than the kubeadm minor release (37 > 36)."
+            " Such an upgrade is not supported"
+        ),
+    }
+    for command, words in refusals.items():
+        assert words in on_node(run, "controlplane", command)
+        assert words in solution, words
+    pods = run.cluster.store.list("", "pods", "kube-system")[0]
+    images = [p["spec"]["containers"][0]["image"] for p in pods]
+    assert "registry.k8s.io/kube-apiserver:v1.36.2" in images, images
