@@ -307,6 +307,19 @@ class ControlPlane:
         elif now >= self._beat_at:
             self._beat(now)
 
+    def due(self) -> bool:
+        """Whether `poll` would do anything now (a full tick or the heartbeat pass):
+        the server's loop skips the clusters that would not, instead of handing each
+        a pass of its own every LOOP_INTERVAL."""
+        if self._closed:
+            return False
+        if self._writes != self._seen_writes or self.nodes.touches != self._seen_touches:
+            return True
+        if not self._planned:
+            return True
+        now = self.cluster.clock.now().timestamp()
+        return now >= self._wake or now >= self._beat_at
+
     def _plan(self) -> None:
         """After a full tick: when the next one is due if nothing changes, and when
         the next heartbeat pass is."""
@@ -352,7 +365,7 @@ class ControlPlane:
                     electors.append(self.manager.elector)
                 for elector in electors:
                     if elector.held:
-                        elector.tick(True)  # renew (every retry period)
+                        elector.renew()  # every retry period
                     else:
                         # A standby instance: trying to take the Lease over, and what
                         # a new leader does, are a full tick's work.
