@@ -320,6 +320,17 @@ class ControlPlane:
         now = self.cluster.clock.now().timestamp()
         return now >= self._wake or now >= self._beat_at
 
+    def beat_only(self) -> bool:
+        """Whether what `poll` has due now is the heartbeat pass alone (no full
+        tick): a pass of well under a millisecond, which the server's loop runs
+        together with the other clusters' in one job."""
+        if self._closed or not self._planned:
+            return False
+        if self._writes != self._seen_writes or self.nodes.touches != self._seen_touches:
+            return False
+        now = self.cluster.clock.now().timestamp()
+        return self._beat_at <= now < self._wake
+
     def _plan(self) -> None:
         """After a full tick: when the next one is due if nothing changes, and when
         the next heartbeat pass is."""

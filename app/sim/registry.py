@@ -58,6 +58,13 @@ def _has_work(cluster: Cluster) -> bool:
     return True
 
 
+def heartbeat_only(cluster: Cluster) -> bool:
+    """Whether a due cluster's pass is its control plane's heartbeat pass alone."""
+    plane = cluster.control_plane
+    beat_only = getattr(plane, "beat_only", None)
+    return beat_only is not None and cluster.loops == [plane.poll] and bool(beat_only())
+
+
 class ClusterRegistry:
     """The clusters by id, with what every new or reloaded cluster gets attached: node
     agents (file systems, shells) and, through `cluster_hooks`, its control plane."""

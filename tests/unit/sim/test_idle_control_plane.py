@@ -181,3 +181,31 @@ def test_the_lease_fast_path_leaves_a_lease_held_by_another_identity_alone(idle)
     assert not cluster.store.renew_lease("kube-system", "missing", "x", "2030-01-01", 15)
     after = cluster.store.get("coordination.k8s.io", "leases", "kube-system", "kube-scheduler")
     assert after == before
+
+
+def test_the_server_runs_the_heartbeat_passes_of_idle_clusters_as_one_job() -> None:
+    clock = ManualClock()
+    server = SimServer(port=0, tls=False)
+    clusters = [server.create_cluster(clock=clock) for _ in range(2)]
+    planes = [c.control_plane for c in clusters]
+    for cluster, plane in zip(clusters, planes, strict=True):
+        cluster.loops = [plane.poll]  # as the server's loop drives a wall-clock cluster
+    for _ in range(int(60 / POLL)):
+        clock.advance(POLL)
+        for plane in planes:
+            plane.poll()
+    while not all(p.due() for p in planes):
+        clock.advance(POLL)
+    assert {c.id for c in server.due_clusters()} == {c.id for c in clusters}
+    assert [{c.id for c in job} for job in server._due_passes()] == [{c.id for c in clusters}]
+    # A write gives the first cluster a full tick: a job of its own.
+    create_pod(clusters[0], "web", "sleep 3600")
+    jobs = server._due_passes()
+    assert [[c.id for c in job] for job in jobs] == [[clusters[1].id], [clusters[0].id]]
+    ticks = [p.ticks for p in planes]
+    for job in jobs:
+        server._run_passes(job)
+    assert planes[0].ticks == ticks[0] + 1 and planes[1].ticks == ticks[1]
+    assert not planes[1].due()
+    behind = clock.now() - renewed(clusters[1], "kube-system", "kube-scheduler")
+    assert behind.total_seconds() == 0
