@@ -1,8 +1,8 @@
 """Idle clusters: what a simulator holding many clusters nobody uses costs, and whether
 they slow down the one somebody does use. Prints figures, asserts nothing.
 
-    python bench/idle_clusters_bench.py [--clusters 200] [--nodes 3] [--seconds 45]
-                                        [--settle 30] [--runs 3]
+    python bench/idle_clusters_bench.py [--clusters 200] [--nodes 3] [--seconds 60]
+                                        [--settle 60] [--runs 3]
 
 Starts a real `certprep sim serve` process, then:
 
@@ -14,6 +14,8 @@ Starts a real `certprep sim serve` process, then:
    load on the machine does not count) and their resident memory at the start and the
    end of that window;
 4. `kubectl run` -> Running again on the first cluster with all the clusters present.
+
+`CERTPREP_SIM_SHARDS=1` in the environment measures a single-process server.
 
 Goal: the idle clusters use < 0.02 cores together, RSS stays flat while they idle, and
 the run-to-Running time with them present is within 1.5x the single-cluster figure.
@@ -159,8 +161,8 @@ def main() -> None:
     )
     parser.add_argument("--clusters", type=int, default=200)
     parser.add_argument("--nodes", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=45.0, help="idle window")
-    parser.add_argument("--settle", type=float, default=30.0, help="wait before the window")
+    parser.add_argument("--seconds", type=float, default=60.0, help="idle window")
+    parser.add_argument("--settle", type=float, default=60.0, help="wait before the window")
     parser.add_argument("--runs", type=int, default=3, help="kubectl run samples per phase")
     args = parser.parse_args()
 
@@ -196,9 +198,10 @@ def main() -> None:
             process.wait(timeout=30)
 
     n = args.clusters
+    shape = "1 process" if len(processes) == 1 else f"{len(processes)} processes (front + shards)"
     print(
-        f"server: `certprep sim serve`, {n} clusters of {args.nodes} nodes, "
-        f"{len(processes)} processes (front + shards), {os.cpu_count()} shared cores"
+        f"server: `certprep sim serve`, {n} clusters of {args.nodes} nodes, {shape}, "
+        f"{os.cpu_count()} shared cores"
     )
     print(
         f"create {n - 1} clusters: {create_wall:.1f} s wall, {create_cpu:.1f} CPU-s "

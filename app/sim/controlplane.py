@@ -39,7 +39,11 @@ timers whatever happens: each node's Lease every 10 s, on the first pass after i
 due (with the node status check of
 nodeStatusUpdateFrequency, posted when changed or every nodeStatusReportFrequency,
 5 min) and the leader Leases of kube-scheduler and kube-controller-manager every
-2 s (leader election's retry period). An idle cluster then costs those writes only.
+2 s (leader election's retry period). An idle cluster then costs those writes only:
+the server's loop asks `due()` and leaves the cluster out while nothing is due, and
+runs the clusters whose pass is the heartbeat pass alone (`beat_only()`) together;
+the renewals take the store's fast path for a holder's own Lease renewal
+(`ObjectStore.renew_lease`).
 Readers of what changes with time alone take it up to now themselves: container logs
 and files (`ClusterNodes.catch_up`) and metrics-server's scrapes
 (`MetricsScraper.catch_up`).
