@@ -421,11 +421,11 @@ class SimServer(ClusterRegistry):
             await asyncio.sleep(LOOP_INTERVAL)
             due = await loop.run_in_executor(self._loop_executor, self._due_passes)
             for group in due:
-                ids = [c.id for c in group if c.id not in self._passes]
-                if not ids:
+                chosen = [c for c in group if c.id not in self._passes]
+                if not chosen:
                     continue
+                ids = [c.id for c in chosen]
                 self._passes.update(ids)
-                chosen = [c for c in group if c.id in ids]
                 future = loop.run_in_executor(self._loop_executor, self._run_passes, chosen)
                 future.add_done_callback(partial(self._pass_done, ids))
 
