@@ -1,18 +1,21 @@
 """Idle clusters: what a simulator holding many clusters nobody uses costs, and whether
 they slow down the one somebody does use. Prints figures, asserts nothing.
 
-    python bench/idle_clusters_bench.py [--clusters 200] [--nodes 3] [--seconds 45]
-                                        [--settle 30] [--runs 3]
+    python bench/idle_clusters_bench.py [--clusters 200] [--nodes 3] [--seconds 60]
+                                        [--settle 60] [--runs 3]
 
 Starts a real `certprep sim serve` process, then:
 
 1. `kubectl run` -> pod Running (observed with `kubectl wait`) with one cluster present;
 2. creates the other clusters through the admin API (3 nodes each by default) and
    waits `--settle` seconds for their control planes to settle;
-3. measures the server process's CPU-seconds over `--seconds` (utime + stime from
-   /proc/<pid>/stat, so other load on the machine does not count) and its resident
-   memory at the start and the end of that window;
+3. measures the CPU-seconds of the server's processes over `--seconds` (the front
+   and its shards: utime + stime from /proc/<pid>/stat of the process tree, so other
+   load on the machine does not count) and their resident memory at the start and the
+   end of that window;
 4. `kubectl run` -> Running again on the first cluster with all the clusters present.
+
+`CERTPREP_SIM_SHARDS=1` in the environment measures a single-process server.
 
 Goal: the idle clusters use < 0.02 cores together, RSS stays flat while they idle, and
 the run-to-Running time with them present is within 1.5x the single-cluster figure.
@@ -38,17 +41,46 @@ from sim_process import create_cluster, start_sim_server
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (Linux /proc): the front process and its shards."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            found += process_tree(int(child))
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+    """utime + stime of a process and its descendants (Linux /proc): every process of
+    the simulator, a front and its shards alike. A shard that exited meanwhile no
+    longer counts, so the window is measured with the same processes at both ends."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            stat = Path(f"/proc/{member}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICK
 
 
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Resident memory of a process and its descendants (MiB)."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 def load_average() -> str:
@@ -129,8 +161,8 @@ def main() -> None:
     )
     parser.add_argument("--clusters", type=int, default=200)
     parser.add_argument("--nodes", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=45.0, help="idle window")
-    parser.add_argument("--settle", type=float, default=30.0, help="wait before the window")
+    parser.add_argument("--seconds", type=float, default=60.0, help="idle window")
+    parser.add_argument("--settle", type=float, default=60.0, help="wait before the window")
     parser.add_argument("--runs", type=int, default=3, help="kubectl run samples per phase")
     args = parser.parse_args()
 
@@ -157,6 +189,7 @@ def main() -> None:
             create_wall = time.perf_counter() - started
             time.sleep(args.settle)
             used, rss_start, rss_end, rss_samples = idle_window(pid, args.seconds)
+            processes = process_tree(pid)
             idle_load = load_average()
             many = run_samples(kubeconfig, "crowd", args.runs)
             many_load = load_average()
@@ -165,7 +198,11 @@ def main() -> None:
             process.wait(timeout=30)
 
     n = args.clusters
-    print(f"server: `certprep sim serve`, {n} clusters of {args.nodes} nodes, 2 shared cores")
+    shape = "1 process" if len(processes) == 1 else f"{len(processes)} processes (front + shards)"
+    print(
+        f"server: `certprep sim serve`, {n} clusters of {args.nodes} nodes, {shape}, "
+        f"{os.cpu_count()} shared cores"
+    )
     print(
         f"create {n - 1} clusters: {create_wall:.1f} s wall, {create_cpu:.1f} CPU-s "
         f"({create_cpu / max(1, n - 1) * 1000:.0f} ms CPU per cluster)"

@@ -39,7 +39,11 @@ timers whatever happens: each node's Lease every 10 s, on the first pass after i
 due (with the node status check of
 nodeStatusUpdateFrequency, posted when changed or every nodeStatusReportFrequency,
 5 min) and the leader Leases of kube-scheduler and kube-controller-manager every
-2 s (leader election's retry period). An idle cluster then costs those writes only.
+2 s (leader election's retry period). An idle cluster then costs those writes only:
+the server's loop asks `due()` and leaves the cluster out while nothing is due, and
+runs the clusters whose pass is the heartbeat pass alone (`beat_only()`) together;
+the renewals take the store's fast path for a holder's own Lease renewal
+(`ObjectStore.renew_lease`).
 Readers of what changes with time alone take it up to now themselves: container logs
 and files (`ClusterNodes.catch_up`) and metrics-server's scrapes
 (`MetricsScraper.catch_up`).
@@ -307,6 +311,30 @@ class ControlPlane:
         elif now >= self._beat_at:
             self._beat(now)
 
+    def due(self) -> bool:
+        """Whether `poll` would do anything now (a full tick or the heartbeat pass):
+        the server's loop skips the clusters that would not, instead of handing each
+        a pass of its own every LOOP_INTERVAL."""
+        if self._closed:
+            return False
+        if self._writes != self._seen_writes or self.nodes.touches != self._seen_touches:
+            return True
+        if not self._planned:
+            return True
+        now = self.cluster.clock.now().timestamp()
+        return now >= self._wake or now >= self._beat_at
+
+    def beat_only(self) -> bool:
+        """Whether what `poll` has due now is the heartbeat pass alone (no full
+        tick): a pass of well under a millisecond, which the server's loop runs
+        together with the other clusters' in one job."""
+        if self._closed or not self._planned:
+            return False
+        if self._writes != self._seen_writes or self.nodes.touches != self._seen_touches:
+            return False
+        now = self.cluster.clock.now().timestamp()
+        return self._beat_at <= now < self._wake
+
     def _plan(self) -> None:
         """After a full tick: when the next one is due if nothing changes, and when
         the next heartbeat pass is."""
@@ -352,7 +380,7 @@ class ControlPlane:
                     electors.append(self.manager.elector)
                 for elector in electors:
                     if elector.held:
-                        elector.tick(True)  # renew (every retry period)
+                        elector.renew()  # every retry period
                     else:
                         # A standby instance: trying to take the Lease over, and what
                         # a new leader does, are a full tick's work.

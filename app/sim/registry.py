@@ -45,6 +45,26 @@ def _new_cluster_id() -> str:
     return "c" + secrets.token_hex(5)
 
 
+def _has_work(cluster: Cluster) -> bool:
+    """Whether a pass of `cluster` would do anything: its loops, unless its only loop
+    is its control plane's poll and that has nothing due (an idle cluster between
+    heartbeat passes); without loops, its Terminating namespaces to finish."""
+    if not cluster.loops:
+        return bool(cluster.store.terminating_namespaces(NAMESPACE_FINALIZE_DELAY))
+    plane = cluster.control_plane
+    due = getattr(plane, "due", None)
+    if due is not None and cluster.loops == [plane.poll]:
+        return bool(due())
+    return True
+
+
+def heartbeat_only(cluster: Cluster) -> bool:
+    """Whether a due cluster's pass is its control plane's heartbeat pass alone."""
+    plane = cluster.control_plane
+    beat_only = getattr(plane, "beat_only", None)
+    return beat_only is not None and cluster.loops == [plane.poll] and bool(beat_only())
+
+
 class ClusterRegistry:
     """The clusters by id, with what every new or reloaded cluster gets attached: node
     agents (file systems, shells) and, through `cluster_hooks`, its control plane."""
@@ -163,15 +183,15 @@ class ClusterRegistry:
         """The clusters whose control plane has work this pass, cheapest first: those
         with loops or Terminating namespaces, less those resting after an expensive
         pass while other clusters have loops (FAIR_PASS_SECONDS)."""
-        clusters = sorted(self.clusters.values(), key=lambda c: self._pass_cost.get(c.id, 0.0))
+        clusters = list(self.clusters.values())
         shared = sum(1 for c in clusters if c.loops) > 1
         now = time.monotonic()
-        return [
+        due = [
             c
             for c in clusters
-            if not (shared and self._rest_until.get(c.id, 0.0) > now)
-            and (c.loops or c.store.terminating_namespaces(NAMESPACE_FINALIZE_DELAY))
+            if not (shared and self._rest_until.get(c.id, 0.0) > now) and _has_work(c)
         ]
+        return sorted(due, key=lambda c: self._pass_cost.get(c.id, 0.0))
 
     def run_cluster_pass(self, cluster: Cluster) -> int:
         """One pass of `cluster`'s loops, its CPU time measured: an expensive pass

@@ -54,6 +54,8 @@ class LeaderElector:
         self.lease_duration = lease_duration
         self.retry_period = retry_period
         self._leading = False
+        # When this identity last wrote renewTime (the fast path's recency check).
+        self._renewed: datetime | None = None
         # client-go records "<identity> became leader" on the Lease (LeaderElection).
         self.events = events
 
@@ -77,6 +79,7 @@ class LeaderElector:
         Lease to expire before it leads (a restarted pod does not inherit leadership)."""
         self.identity = new_identity(host)
         self._leading = False
+        self._renewed = None
 
     def tick(self, running: bool) -> bool:
         """Acquire or renew while running; returns whether this identity leads."""
@@ -90,6 +93,28 @@ class LeaderElector:
             # retry next tick as client-go does after retryPeriod.
             self._leading = False
         return self._leading
+
+    def renew(self) -> bool:
+        """A holder's renewal between full ticks (the heartbeat pass): the same
+        renewal `tick(True)` writes, through the store's Lease fast path; falls back
+        to `tick(True)` when that does not apply (the Lease is gone or taken over)."""
+        now = self.clock.now()
+        recent = self._renewed is not None and (now - self._renewed).total_seconds() < (
+            self.retry_period
+        )
+        if self._leading and recent:
+            return True
+        try:
+            renewed = self.store.renew_lease(
+                self.namespace, self.name, self.identity, rfc3339_micro(now), self.lease_duration
+            )
+        except ApiError:
+            renewed = False
+        if not renewed:
+            return self.tick(True)
+        self._renewed = now
+        self._leading = True
+        return True
 
     def _became_leader(self, lease: dict) -> None:
         if self.events is not None:
@@ -115,6 +140,7 @@ class LeaderElector:
                     },
                 },
             )
+            self._renewed = now
             self._became_leader(created)
             return True
         spec = lease.setdefault("spec", {})
@@ -123,10 +149,12 @@ class LeaderElector:
         duration = int(spec.get("leaseDurationSeconds") or self.lease_duration)
         if holder == self.identity:
             if renewed is not None and (now - renewed).total_seconds() < self.retry_period:
+                self._renewed = renewed
                 return True
             spec["renewTime"] = stamp
             spec["leaseDurationSeconds"] = self.lease_duration
             self.store.update("coordination.k8s.io", "leases", lease)
+            self._renewed = now
             return True
         expired = renewed is None or (now - renewed).total_seconds() > duration
         if holder and not expired:
@@ -138,4 +166,5 @@ class LeaderElector:
         if holder:
             spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
         self._became_leader(self.store.update("coordination.k8s.io", "leases", lease))
+        self._renewed = now
         return True

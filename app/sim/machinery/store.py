@@ -174,6 +174,7 @@ def _as_field_selector(sel: FieldSelector | str | None) -> FieldSelector:
 # one copy in etcd and converts on every read and write (pkg/apis/events/v1/conversion.go).
 EVENTS_V1 = ("events.k8s.io", "events")
 CORE_EVENTS = ("", "events")
+LEASES = ("coordination.k8s.io", "leases")
 # core field -> events.k8s.io field; the same object read either way.
 _EVENT_FIELDS = (
     ("involvedObject", "regarding"),
@@ -605,6 +606,42 @@ class ObjectStore:
             self._index_owners(group, plural, key, obj, old)
             self._commit(MODIFIED, group, plural, key, data, rv, raw)
         return obj
+
+    def renew_lease(
+        self, namespace: str, name: str, holder: str, stamp: str, duration: int
+    ) -> bool:
+        """The holder's own renewal of a coordination.k8s.io Lease: `spec.renewTime`
+        and `spec.leaseDurationSeconds` set on the stored version, committed as `update`
+        commits (a new resourceVersion, a MODIFIED watch event, the write hooks) but
+        without the copies a full replace makes. What client-go's leader election and
+        the kubelet's lease controller send every retry period / renew interval. False,
+        writing nothing, when the Lease is missing, held by another identity or being
+        deleted: the caller then takes the general path."""
+        group, plural = LEASES
+        key = (namespace, name)
+        with self._lock:
+            raw = self._kinds.get(LEASES, {}).get(key)
+            if raw is None:
+                return False
+            obj = json.loads(raw)
+            meta = obj["metadata"]
+            spec = obj.get("spec")
+            if (
+                not isinstance(spec, dict)
+                or spec.get("holderIdentity") != holder
+                or meta.get("deletionTimestamp")
+            ):
+                return False
+            if spec.get("renewTime") == stamp and spec.get("leaseDurationSeconds") == duration:
+                return True  # unchanged: no new resourceVersion, as `update`
+            spec["renewTime"] = stamp
+            spec["leaseDurationSeconds"] = duration
+            rv = self._next_rv()
+            meta["resourceVersion"] = str(rv)
+            data = encode(obj)
+            self._admit(group, plural, key, data, raw)
+            self._commit(MODIFIED, group, plural, key, data, rv, raw)
+        return True
 
     def _admit(self, group: str, plural: str, key: Key, data: bytes, old: bytes | None) -> None:
         """Refuse a write past the storage quota (ApiError 403 or 413, see

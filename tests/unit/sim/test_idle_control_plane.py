@@ -134,3 +134,78 @@ def test_a_probe_that_starts_failing_with_time_restarts_the_container(idle) -> N
     run(plane, clock, 30)
     statuses = pod_status(cluster, "flaky")["containerStatuses"]
     assert statuses[0]["restartCount"] >= 1
+
+
+def test_heartbeat_renewals_reach_watchers_with_new_resource_versions(idle) -> None:
+    cluster, plane, clock = idle
+    events = []
+    watch, start = cluster.store.watch(
+        "coordination.k8s.io", "leases", events.append, resource_version=None
+    )
+    events.clear()  # the initial ADDED events
+    ticks = plane.ticks
+    run(plane, clock, 10)
+    cluster.store.unwatch(watch)
+    assert plane.ticks == ticks
+    leaders = [e for e in events if e.name == "kube-scheduler"]
+    nodes = [e for e in events if e.namespace == "kube-node-lease" and e.name == "node01"]
+    # Every 2 s for the leader Lease, every 10 s for the node's (a MODIFIED each).
+    assert 4 <= len(leaders) <= 6 and 1 <= len(nodes) <= 2
+    assert all(e.type == "MODIFIED" for e in events)
+    versions = [e.resource_version for e in events]
+    assert versions == sorted(versions) and len(set(versions)) == len(versions)
+    assert versions[0] > start
+    stored = cluster.store.get("coordination.k8s.io", "leases", "kube-system", "kube-scheduler")
+    assert stored["metadata"]["resourceVersion"] == str(leaders[-1].resource_version)
+    assert stored["spec"]["renewTime"] == leaders[-1].object()["spec"]["renewTime"]
+
+
+def test_an_idle_control_plane_is_not_due_between_heartbeat_passes(idle) -> None:
+    _, plane, clock = idle
+    while not plane.due():
+        clock.advance(POLL)
+    plane.poll()
+    assert not plane.due()
+    clock.advance(1.0)
+    assert not plane.due()
+    clock.advance(1.0)
+    assert plane.due()
+
+
+def test_the_lease_fast_path_leaves_a_lease_held_by_another_identity_alone(idle) -> None:
+    cluster, _, _ = idle
+    before = cluster.store.get("coordination.k8s.io", "leases", "kube-system", "kube-scheduler")
+    assert not cluster.store.renew_lease(
+        "kube-system", "kube-scheduler", "someone-else", "2030-01-01T00:00:00.000000Z", 15
+    )
+    assert not cluster.store.renew_lease("kube-system", "missing", "x", "2030-01-01", 15)
+    after = cluster.store.get("coordination.k8s.io", "leases", "kube-system", "kube-scheduler")
+    assert after == before
+
+
+def test_the_server_runs_the_heartbeat_passes_of_idle_clusters_as_one_job() -> None:
+    clock = ManualClock()
+    server = SimServer(port=0, tls=False)
+    clusters = [server.create_cluster(clock=clock) for _ in range(2)]
+    planes = [c.control_plane for c in clusters]
+    for cluster, plane in zip(clusters, planes, strict=True):
+        cluster.loops = [plane.poll]  # as the server's loop drives a wall-clock cluster
+    for _ in range(int(60 / POLL)):
+        clock.advance(POLL)
+        for plane in planes:
+            plane.poll()
+    while not all(p.due() for p in planes):
+        clock.advance(POLL)
+    assert {c.id for c in server.due_clusters()} == {c.id for c in clusters}
+    assert [{c.id for c in job} for job in server._due_passes()] == [{c.id for c in clusters}]
+    # A write gives the first cluster a full tick: a job of its own.
+    create_pod(clusters[0], "web", "sleep 3600")
+    jobs = server._due_passes()
+    assert [[c.id for c in job] for job in jobs] == [[clusters[1].id], [clusters[0].id]]
+    ticks = [p.ticks for p in planes]
+    for job in jobs:
+        server._run_passes(job)
+    assert planes[0].ticks == ticks[0] + 1 and planes[1].ticks == ticks[1]
+    assert not planes[1].due()
+    behind = clock.now() - renewed(clusters[1], "kube-system", "kube-scheduler")
+    assert behind.total_seconds() == 0

@@ -261,8 +261,18 @@ class StatusReporter(AgentState):
         return created
 
     def _renew_lease(self, now: float) -> None:
-        lease = self.store.get("coordination.k8s.io", "leases", "kube-node-lease", self.name)
         renew = rfc3339_micro(datetime.fromtimestamp(now, UTC))
+        try:
+            # The usual case: the Lease exists and names this node (the store's fast
+            # path for a holder's renewal); else the general create or replace below.
+            if self.store.renew_lease(
+                "kube-node-lease", self.name, self.name, renew, LEASE_DURATION
+            ):
+                self.last_lease = now
+                return
+        except ApiError:
+            return
+        lease = self.store.get("coordination.k8s.io", "leases", "kube-node-lease", self.name)
         try:
             if lease is None:
                 node = self.store.get("", "nodes", None, self.name)
