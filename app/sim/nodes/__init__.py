@@ -215,7 +215,9 @@ class ClusterNodes:
         containers' loops append to and the published container logs."""
         with self.lock:
             self._replay_writes(self.clock.now().timestamp())
-            self._publish_logs()
+            # Only what the kubelets run is refreshed; forgetting the logs of pods that
+            # are gone is the sync's work (a read must not drop what it did not write).
+            self._publish_logs(prune=False)
 
     def wake_time(self, changed_at: float) -> float | None:
         """The earliest clock time a kubelet has something to do by time alone (a
@@ -362,7 +364,7 @@ class ClusterNodes:
             if agent is not None:
                 agent.note_leader(pod_key, lease)
 
-    def _publish_logs(self) -> None:
+    def _publish_logs(self, *, prune: bool = True) -> None:
         pod_logs = getattr(self.cluster, "pod_logs", None)
         if pod_logs is None:
             return
@@ -378,7 +380,7 @@ class ClusterNodes:
                             pod, slot, slot.current, now
                         )
         # Replace entries in place: the API server reads this dict from other threads.
-        for key in [k for k in pod_logs if k not in fresh]:
+        for key in [k for k in pod_logs if prune and k not in fresh]:
             pod_logs.pop(key, None)
         pod_logs.update(fresh)
 
