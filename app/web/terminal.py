@@ -318,8 +318,38 @@ def exam_terminal(ws: Any, attempt_id: int) -> None:
     _open(ws, g.terminal_target)
 
 
+def _tab_id() -> str:
+    """The page's own id (`tab`: 16 hex digits, set once per page load by terminal.js),
+    or ''. The connection id is `TAB.RANDOM` within the column's 32 characters."""
+    tab = request.args.get("tab", "")
+    return tab if len(tab) == 16 and all(c in "0123456789abcdef" for c in tab) else ""
+
+
+def _resume_refused(target: Target, tab: str) -> bool:
+    """A page reconnecting by itself (`resume=1`) after its connection dropped gets the
+    workstation back only if no other page took it meanwhile: a take-over whose goodbye
+    was lost with the dropped connection must not be undone by the reconnect."""
+    if request.args.get("resume") != "1" or not tab:
+        return False
+    model, key = target.table
+    holder = db.session.scalar(select(model.connection).where(key == target.key))
+    db.session.commit()
+    return bool(holder) and not holder.startswith(f"{tab}.")
+
+
+def _refuse_resume(ws: Any) -> None:
+    ws.send(json.dumps({"t": "out", "d": f"\r\n{TAKEN}\r\n"}))
+    ws.send(json.dumps({"t": "bye", "reason": "taken", "message": TAKEN}))
+    ws.close(reason=1000, message="taken")
+
+
 def _open(ws: Any, target: Target) -> None:
-    connection = secrets.token_hex(16)
+    tab = _tab_id()
+    if _resume_refused(target, tab):
+        _refuse_resume(ws)
+        db.session.remove()
+        return
+    connection = f"{tab}.{secrets.token_hex(7)}" if tab else secrets.token_hex(16)
     row = _claim(target, connection)
     taken = threading.Event()
     live_key = (target.kind, target.key)

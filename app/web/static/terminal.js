@@ -39,10 +39,15 @@
   var finished = false;
   var pendingSave = null;
 
+  // This page's id: a reconnect after a dropped connection says `resume=1` and gets
+  // the workstation back only if no other page took it over meanwhile.
+  var tab = Array.prototype.map.call(window.crypto.getRandomValues(new Uint8Array(8)),
+    function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  var resuming = false;
   var url = function () {
     var scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
     return scheme + "//" + window.location.host + socketPath + "?csrf=" +
-      encodeURIComponent(csrf);
+      encodeURIComponent(csrf) + "&tab=" + tab + (resuming ? "&resume=1" : "");
   };
   var send = function (message) {
     if (socket && socket.readyState === 1) { socket.send(JSON.stringify(message)); return true; }
@@ -173,6 +178,7 @@
       busy = true;
       if (finished) { return; }
       say("Connection lost; reconnecting in " + Math.round(retry / 1000) + " s…");
+      resuming = true;
       window.setTimeout(connect, retry);
       retry = Math.min(retry * 2, 30000);
     };

@@ -188,6 +188,26 @@ def test_terminal_runs_kubectl_ssh_and_the_editor_and_refuses_escapes(
     assert third.run("pwd") == "/home/candidate\n"
     third.close()
 
+    # A page reconnecting by itself (`resume=1`) gets the workstation back while no other
+    # page took it; once another page did, the reconnect is told so instead of taking
+    # it back (the goodbye may have been lost with the dropped connection).
+    mine, other = "0123456789abcdef", "fedcba9876543210"
+    first = Term(ws_url(live_lab_api, session_id, tab=mine), **bearer)
+    first.close()
+    resumed = Term(ws_url(live_lab_api, session_id, tab=mine, resume="1"), **bearer)
+    newer = Term(ws_url(live_lab_api, session_id, tab=other), **bearer)
+    _, bye = resumed.until("bye")
+    assert bye["reason"] == "taken"
+    late = websocket.create_connection(
+        ws_url(live_lab_api, session_id, tab=mine, resume="1"), timeout=60, **bearer
+    )
+    said = [json.loads(late.recv()), json.loads(late.recv())]
+    assert "another tab" in said[0]["d"]
+    assert said[1]["t"] == "bye" and said[1]["reason"] == "taken"
+    late.close()
+    assert newer.run("pwd") == "/home/candidate\n"
+    newer.close()
+
 
 def test_browser_session_needs_the_csrf_token(
     live_lab_api: str, lab_stack: Any, make_user: Any
