@@ -334,7 +334,7 @@ def _resume_refused(target: Target, tab: str) -> bool:
     model, key = target.table
     holder = db.session.scalar(select(model.connection).where(key == target.key))
     db.session.commit()
-    return bool(holder) and not holder.startswith(f"{tab}.")
+    return holder is not None and holder != "" and not holder.startswith(f"{tab}.")
 
 
 def _refuse_resume(ws: Any) -> None:
