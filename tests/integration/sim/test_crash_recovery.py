@@ -4,15 +4,13 @@ account tokens, node files, manual clocks; deleted clusters stay deleted."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures.sim import kubectl_binary
-from tests.fixtures.sim_process import SimProcess
+from tests.fixtures.sim_process import SimProcess, kubectl_at
 
 pytestmark = [pytest.mark.reliability, pytest.mark.kubectl, pytest.mark.slow]
 
@@ -22,19 +20,7 @@ CREDENTIAL_WINDOW = 1.0
 
 
 def kubectl(kubeconfig: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    home = kubeconfig.parent / "home"
-    home.mkdir(exist_ok=True)
-    proc = subprocess.run(
-        [kubectl_binary(), *args],
-        env={"KUBECONFIG": str(kubeconfig), "HOME": str(home), "PATH": os.environ["PATH"]},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if check:
-        assert proc.returncode == 0, f"kubectl {' '.join(args)}: {proc.stderr}"
-    return proc
+    return kubectl_at(kubeconfig, *args, check=check, timeout=60)
 
 
 def create_cluster(sim: SimProcess, tmp: Path, cluster_id: str, file: str = "") -> Path:

@@ -18,8 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.fixtures.sim import kubectl_binary
-from tests.fixtures.sim_process import SimProcess
+from tests.fixtures.sim_process import SimProcess, kubectl_at
 
 pytestmark = [pytest.mark.reliability, pytest.mark.kubectl, pytest.mark.slow]
 
@@ -27,19 +26,7 @@ WAIT_SECONDS = 120.0
 
 
 def kubectl(kubeconfig: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    home = kubeconfig.parent / "home"
-    home.mkdir(exist_ok=True)
-    proc = subprocess.run(
-        [kubectl_binary(), *args],
-        env={"KUBECONFIG": str(kubeconfig), "HOME": str(home), "PATH": os.environ["PATH"]},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if check:
-        assert proc.returncode == 0, f"kubectl {' '.join(args)}: {proc.stderr}"
-    return proc
+    return kubectl_at(kubeconfig, *args, check=check, timeout=120)
 
 
 @pytest.fixture
