@@ -12,27 +12,21 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.grading.labfile import Lab, load_lab
+from app.grading.labfile import Lab
 from tests.fixtures.sim import kubectl_binary
-from tests.integration.labs_content.support import check_lab_text, prose
+from tests.integration.labs_content.support import cases, check_lab_text, load, prose
 from tests.integration.labs_content.test_control_plane_labs import LabRun
 from tests.integration.labs_content.test_network_labs import check_selftest, lab_runner, on_node
 
 pytestmark = pytest.mark.kubectl
 
-LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
 SLUGS = ("kubectl-cannot-reach-the-cluster",)
-LABS: dict[str, Lab] = {slug: load_lab(LABS_ROOT / slug) for slug in SLUGS}
-CASES = [
-    pytest.param(slug, test, id=f"{slug}-{test['name']}")
-    for slug, lab in LABS.items()
-    for test in lab.data["selftests"]
-]
+LABS: dict[str, Lab] = load(SLUGS)
+CASES = cases(LABS)
 # Cluster seconds after a script: the kubelet starts the new API server, which answers
 # 10 s later; the scheduler and the controller manager come back as new processes and
 # take their Leases once the old ones expired; the API server's pod turns Ready.

@@ -8,26 +8,20 @@ each self-test is checked as in `test_network_labs.check_selftest`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from app.grading.labfile import Lab, load_lab
-from tests.integration.labs_content.support import prose
+from app.grading.labfile import Lab
+from tests.integration.labs_content.support import cases, load, prose
 from tests.integration.labs_content.test_control_plane_labs import LabRun
 from tests.integration.labs_content.test_network_labs import check_selftest, lab_runner, on_node
 
 pytestmark = pytest.mark.kubectl
 
-LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
 SLUGS = ("node03-joins-the-cluster", "finish-the-upgrade", "control-plane-to-v1-37")
-LABS: dict[str, Lab] = {slug: load_lab(LABS_ROOT / slug) for slug in SLUGS}
-CASES = [
-    pytest.param(slug, test, id=f"{slug}-{test['name']}")
-    for slug, lab in LABS.items()
-    for test in lab.data["selftests"]
-]
+LABS: dict[str, Lab] = load(SLUGS)
+CASES = cases(LABS)
 # Cluster seconds after a script: a joined kubelet registers, turns Ready, gets its
 # DaemonSet pods, and the Ready condition outlasts the checks' stability window.
 AFTER_SCRIPT_SECONDS = 60

@@ -17,15 +17,14 @@ from typing import Any
 
 import pytest
 
-from app.grading.labfile import Lab, load_lab
+from app.grading.labfile import Lab
 from app.grading.selftest import verdict
 from tests.fixtures.sim import kubectl_binary
-from tests.integration.labs_content.support import check_lab_text
+from tests.integration.labs_content.support import cases, check_lab_text, load
 from tests.integration.labs_content.test_control_plane_labs import LabRun
 
 pytestmark = pytest.mark.kubectl
 
-LABS_ROOT = Path(__file__).resolve().parents[3] / "labs"
 SLUGS = (
     "shop-ingress-routes",
     "orders-site-gateway-timeout",
@@ -34,12 +33,8 @@ SLUGS = (
     "tickets-gateway-route",
     "shop-namespace-lockdown",
 )
-LABS: dict[str, Lab] = {slug: load_lab(LABS_ROOT / slug) for slug in SLUGS}
-CASES = [
-    pytest.param(slug, test, id=f"{slug}-{test['name']}")
-    for slug, lab in LABS.items()
-    for test in lab.data["selftests"]
-]
+LABS: dict[str, Lab] = load(SLUGS)
+CASES = cases(LABS)
 # Cluster seconds after a script: new pods scheduled, started and probed, controllers
 # (EndpointSlices, Ingress and Gateway status) caught up.
 AFTER_SCRIPT_SECONDS = 60
