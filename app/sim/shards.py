@@ -182,10 +182,18 @@ class ShardedServer:
 
     # ---- shard processes ------------------------------------------------------------
 
-    def _listen(self, port: int) -> socket.socket:
+    def _listen(self, port: int, role: str = "the front") -> socket.socket:
+        """A listening socket on `port`; OSError naming the port and who wanted it when the
+        port is taken (shards listen on the ports after --port unless --shard-base-port)."""
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, port))
+        try:
+            sock.bind((self.host, port))
+        except OSError as exc:
+            sock.close()
+            hint = "" if role == "the front" else " (choose --shard-base-port or fewer --shards)"
+            message = f"port {port} for {role} is in use: {exc.strerror}{hint}"
+            raise OSError(exc.errno, message) from exc
         sock.listen(512)
         return sock
 
@@ -334,7 +342,7 @@ class ShardedServer:
             )
             shard = Shard(
                 index=index,
-                sock=self._listen(self._shard_port(index)),
+                sock=self._listen(self._shard_port(index), f"shard {index}"),
                 internal_path=os.path.join(self._run_dir, f"{index}.sock"),
                 directory=directory,
             )

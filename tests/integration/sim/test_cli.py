@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from app.cli import cli
 from app.cli.sim import sim
 from tests.fixtures.sim import kubectl_binary
+from tests.fixtures.sim_process import free_port
 
 
 def start_serve(state: Path, *extra: str) -> subprocess.Popen:
@@ -64,15 +65,9 @@ def running_server(tmp_path: Path):
         proc.wait(10)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_persist_keeps_clusters_and_kubeconfigs(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    port = str(free_port())
+    port = str(free_port(os.cpu_count() or 1))  # the shards listen on the ports after it
     kubeconfig = tmp_path / "lab.kubeconfig"
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(tmp_path)}
     proc = start_serve(state, "--port", port, "--persist")
@@ -200,6 +195,23 @@ def test_serve_create_list_delete(running_server: Path, tmp_path: Path) -> None:
     again = runner.invoke(sim, ["delete", "lab1", "--state-dir", str(running_server)])
     assert again.exit_code == 1
     assert 'simulator answered 404: cluster "lab1" not found' in again.output
+
+
+def test_a_taken_shard_port_is_named(tmp_path: Path) -> None:
+    port = free_port(2)
+    with socket.socket() as taken:  # something else holds the first shard's port
+        taken.bind(("127.0.0.1", port + 1))
+        taken.listen(1)
+        serve = ["sim", "serve", "--state-dir", str(tmp_path / "state"), "--shards", "2"]
+        done = subprocess.run(
+            [sys.executable, "-c", "from app.cli import main; main()", *serve, "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"port {port + 1} for shard 0 is in use" in done.stderr
+    assert "--shard-base-port" in done.stderr
 
 
 def test_create_without_a_server(tmp_path: Path) -> None:
