@@ -13,6 +13,7 @@ It does not validate objects: the request pipeline does that before writing.
 
 from __future__ import annotations
 
+import bisect
 import json
 import secrets
 import threading
@@ -244,6 +245,10 @@ class ObjectStore:
         self.clock: Clock = clock or WallClock()
         self._lock = threading.RLock()
         self._kinds: dict[tuple[str, str], dict[Key, bytes]] = {}
+        # Each kind's keys in (namespace, name) order, built at the first list after a
+        # key was added or removed (updates keep it): a page of a chunked list finds
+        # its place by bisection instead of sorting the whole kind again.
+        self._sorted_keys: dict[tuple[str, str], list[Key]] = {}
         self._rv = 0
         self._history = EventHistory(history_limit)
         self._hub = WatchHub()
@@ -361,13 +366,22 @@ class ObjectStore:
         select = not labels.empty() or not fields.empty()
         with self._lock:
             bucket = self._kinds.get((group, plural), {})
-            keys = sorted(k for k in bucket if not namespace or k[0] == namespace)
+            keys = self._keys_in_order(group, plural, bucket)
+            start, end = 0, len(keys)
+            if namespace:
+                start = bisect.bisect_left(keys, (namespace, ""))
+                end = bisect.bisect_left(keys, (namespace + "\x00", ""), start)
+            if after is not None:
+                start = max(start, bisect.bisect_right(keys, after, start, end))
+            # Without selectors a page needs only its own items (and one more, to know
+            # whether it is the last); with them, every candidate after `after`.
+            stop = end if select or not limit else min(end, start + limit + 1)
             versions, epoch = self._versions, self._load_revision
             raws = [
                 (k, bucket[k], (epoch, versions.get((group, plural, *k), 0)))
-                for k in keys
-                if after is None or k > after
+                for k in keys[start:stop]
             ]
+            total = end - start
             rv = self._rv
         items: list[tuple[Key, bytes, Stamp]] = []
         next_after: Key | None = None
@@ -378,10 +392,17 @@ class ObjectStore:
             if limit and len(items) == limit:
                 next_after = items[-1][0]
                 # Upstream's remainingItemCount is only exact without selectors.
-                remaining = len(raws) - index
+                remaining = total - index
                 break
             items.append((key, raw, stamp))
         return RawListPage(items, rv, next_after, remaining)
+
+    def _keys_in_order(self, group: str, plural: str, bucket: dict[Key, bytes]) -> list[Key]:
+        """The kind's keys sorted; call with the lock held."""
+        keys = self._sorted_keys.get((group, plural))
+        if keys is None:
+            keys = self._sorted_keys[(group, plural)] = sorted(bucket)
+        return keys
 
     def _selected(
         self,
@@ -446,13 +467,16 @@ class ObjectStore:
         previous = bucket.get(key)
         self._kind_revisions[(group, plural)] = rv
         if event_type == DELETED:
-            bucket.pop(key, None)
+            if bucket.pop(key, None) is not None:
+                self._sorted_keys.pop((group, plural), None)
             self._versions.pop((group, plural, *key), None)
             self._selector_views.pop((group, plural, *key), None)
             if previous is not None:
                 self._objects -= 1
                 self._bytes -= len(previous)
         else:
+            if previous is None:
+                self._sorted_keys.pop((group, plural), None)
             bucket[key] = data
             self._versions[(group, plural, *key)] = rv
             self._objects += previous is None
@@ -903,7 +927,7 @@ class ObjectStore:
             if send_initial or resource_version is None:
                 bucket = self._kinds.get((group, plural), {})
                 cache: dict[int, Any] = {}
-                for key in sorted(bucket):
+                for key in self._keys_in_order(group, plural, bucket):
                     if namespace and key[0] != namespace:
                         continue
                     raw = bucket[key]
@@ -954,6 +978,7 @@ class ObjectStore:
         with self._lock:
             self._hub.close_all()
             self._kinds.clear()
+            self._sorted_keys.clear()
             self._dependents.clear()
             self._terminating.clear()
             self._objects = self._bytes = 0

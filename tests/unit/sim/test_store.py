@@ -242,6 +242,31 @@ def test_list_pages(store: ObjectStore) -> None:
     assert last.next_after is None
 
 
+def test_list_pages_follow_adds_and_deletes_between_pages(store: ObjectStore) -> None:
+    for namespace in ("a", "b", "b-2"):
+        for i in range(4):
+            store.create("", "pods", pod(f"p{i}", namespace, app="web" if i % 2 else "db"))
+    page = store.list_page("", "pods", "b", limit=3)
+    assert [i["metadata"]["name"] for i in page.items] == ["p0", "p1", "p2"]
+    assert page.remaining == 1  # namespace b-2 is not counted in b
+    store.create("", "pods", pod("p20", "b"))  # sorts after p2: on the next page
+    store.delete("", "pods", "b", "p3")
+    page = store.list_page("", "pods", "b", limit=3, after=page.next_after)
+    assert [i["metadata"]["name"] for i in page.items] == ["p20"]
+    assert page.next_after is None
+    every = store.list_page("", "pods", limit=5, label_selector="app=web")
+    assert [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in every.items] == [
+        ("a", "p1"),
+        ("a", "p3"),
+        ("b", "p1"),
+        ("b-2", "p1"),
+        ("b-2", "p3"),
+    ]
+    assert every.next_after is None
+    whole = [p["metadata"]["name"] for p in store.list("", "pods", "b-2")[0]]
+    assert whole == ["p0", "p1", "p2", "p3"]
+
+
 def test_watch_initial_then_live(store: ObjectStore) -> None:
     store.create("", "pods", pod("a"))
     events: list = []
