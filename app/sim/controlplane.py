@@ -51,6 +51,7 @@ and files (`ClusterNodes.catch_up`) and metrics-server's scrapes
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -250,8 +251,14 @@ class ControlPlane:
 
     def _on_write(self, event: WatchEvent) -> None:
         # Events never give a component work; the control plane's own Lease renewals
-        # neither (leader election and node heartbeats run on their own timers).
-        if event.plural == "events" or (self._in_plane and event.plural == "leases"):
+        # neither (leader election and node heartbeats run on their own timers), nor a
+        # kubelet's periodic node status report that changes nothing but heartbeat
+        # times (nodeStatusReportFrequency, every 5 min): no controller acts on those
+        # alone, and waking a full pass for each made every idle cluster run three
+        # passes (the report, then its probes looked at again) every 5 minutes.
+        if event.plural == "events":
+            return
+        if self._in_plane and (event.plural == "leases" or _heartbeat_report(event)):
             return
         self._writes += 1
 
@@ -499,6 +506,27 @@ def attach(cluster: Cluster, *, drive: bool = True) -> ControlPlane | None:
     if drive and not plane.manual:
         cluster.loops.append(plane.poll)
     return plane
+
+
+def _heartbeat_report(event: WatchEvent) -> bool:
+    """Whether `event` is a Node update that only moved heartbeat times (the
+    conditions' lastHeartbeatTime, managedFields' times, the resourceVersion)."""
+    if event.plural != "nodes" or event.old is None or event.data is None:
+        return False
+    return _without_heartbeat(event.old) == _without_heartbeat(event.data)
+
+
+def _without_heartbeat(raw: bytes) -> Any:
+    obj = json.loads(raw)
+    meta = obj.get("metadata") or {}
+    meta.pop("resourceVersion", None)
+    for entry in meta.get("managedFields") or []:
+        if isinstance(entry, dict):
+            entry.pop("time", None)
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if isinstance(condition, dict):
+            condition.pop("lastHeartbeatTime", None)
+    return obj
 
 
 __all__ = ["MAX_ADVANCE_SECONDS", "STEP_SECONDS", "ControlPlane", "attach"]

@@ -77,6 +77,8 @@ _SUFFIX_LEN = 5
 PROPAGATION_POLICIES = ("Orphan", "Background", "Foreground")
 
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
+# A kind's keys in order (a name of its own: inside ObjectStore, `list` is a method).
+KeyList = list[Key]
 # Which stored version of an object: (the last load's revision, its resourceVersion).
 # Equal stamps mean the very same bytes, so readers may cache what they derive from them.
 Stamp = tuple[int, int]
@@ -248,7 +250,7 @@ class ObjectStore:
         # Each kind's keys in (namespace, name) order, built at the first list after a
         # key was added or removed (updates keep it): a page of a chunked list finds
         # its place by bisection instead of sorting the whole kind again.
-        self._sorted_keys: dict[tuple[str, str], list[Key]] = {}
+        self._sorted_keys: dict[tuple[str, str], KeyList] = {}
         self._rv = 0
         self._history = EventHistory(history_limit)
         self._hub = WatchHub()
@@ -397,7 +399,7 @@ class ObjectStore:
             items.append((key, raw, stamp))
         return RawListPage(items, rv, next_after, remaining)
 
-    def _keys_in_order(self, group: str, plural: str, bucket: dict[Key, bytes]) -> list[Key]:
+    def _keys_in_order(self, group: str, plural: str, bucket: dict[Key, bytes]) -> KeyList:
         """The kind's keys sorted; call with the lock held."""
         keys = self._sorted_keys.get((group, plural))
         if keys is None:

@@ -80,6 +80,39 @@ def test_an_idle_cluster_runs_no_full_tick_but_keeps_renewing_its_leases(idle) -
     assert all(ready(cluster, n) == "True" for n in ("controlplane", "node01", "node02"))
 
 
+def heartbeat_of(cluster: Cluster, node: str) -> datetime:
+    obj = cluster.store.get("", "nodes", None, node)
+    ready_condition = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
+    return parse_time(ready_condition["lastHeartbeatTime"])
+
+
+def test_periodic_node_status_reports_do_not_wake_full_ticks(idle) -> None:
+    cluster, plane, clock = idle
+    run(plane, clock, 300)  # past the first report, which posts the images pulled
+    ticks = plane.ticks
+    reported = heartbeat_of(cluster, "node01")
+    run(plane, clock, 600)
+    # The kubelet still posts its status every 5 min (nodeStatusReportFrequency)...
+    assert (heartbeat_of(cluster, "node01") - reported).total_seconds() >= 300
+    # ...but only the controllers' 5-minute resync runs a full tick: a report alone
+    # (and its probes looked at again) no longer does.
+    assert plane.ticks - ticks == 2
+
+
+def test_a_node_status_change_still_wakes_a_full_tick(idle) -> None:
+    cluster, plane, clock = idle
+    ticks = plane.ticks
+    node = cluster.store.get("", "nodes", None, "node01")
+    node["metadata"]["labels"]["disk"] = "ssd"
+    plane._in_plane = True  # as a component of the control plane would write it
+    try:
+        cluster.store.update("", "nodes", node)
+    finally:
+        plane._in_plane = False
+    run(plane, clock, 0.5)
+    assert plane.ticks > ticks
+
+
 def test_a_write_wakes_the_control_plane_and_the_pod_runs(idle) -> None:
     cluster, plane, clock = idle
     ticks = plane.ticks
