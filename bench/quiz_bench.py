@@ -1,16 +1,22 @@
 """Autosave and submit under concurrent load: gunicorn + PostgreSQL, figures printed.
 
     python bench/quiz_bench.py [--learners 64] [--seconds 15] [--workers 2] [--threads 4]
-                                [--concurrency 32]
+                                [--concurrency 32] [--worker-class gthread]
+                                [--pin LOAD_CPUS:SERVER_CPUS]
 
 Creates a throw-away PostgreSQL database (server at `CERTPREP_BENCH_PG_URL`, default
 `postgresql://postgres@127.0.0.1:5432/postgres`), migrates it, imports the repository's
 question banks, creates learners with one attempt each at the CKA mock exam, serves the
-app with gunicorn, then
+app with `certprep serve` (gunicorn, production settings), waits until every worker has
+booted and warms them up, then
   1. autosaves responses from `--concurrency` connections for `--seconds` seconds,
   2. submits every attempt at once,
 and prints requests/s and p50/p90/p99 latency for each phase. The database is dropped
 at the end. Figures only: nothing here asserts a time.
+
+`--pin 0:1` runs the load generator on CPU 0 and gunicorn plus the PostgreSQL backends
+serving the bench database on CPU 1 (CPU lists as `taskset -c` takes them: `0`, `0,1`,
+`2-3`); without it they all share every CPU.
 """
 
 from __future__ import annotations
@@ -117,12 +123,46 @@ def sample_response(kind: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"value": 3}
 
 
-def start_gunicorn(
-    database_url: str, instance: Path, port: int, workers: int, threads: int, log_level: str
+# gunicorn configuration the bench adds to `certprep serve` (through GUNICORN_CMD_ARGS):
+# each worker leaves a file once it has loaded the app, so the measured phases never
+# include a worker's boot (seconds of imports).
+READY_HOOK = """
+import os
+
+
+def post_worker_init(worker):
+    open(os.path.join({folder!r}, str(worker.pid)), "w").close()
+"""
+
+
+def parse_cpus(text: str) -> set[int]:
+    """CPU numbers from a `taskset -c` style list: "0", "0,1", "2-3"."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
+
+
+def start_server(
+    database_url: str,
+    instance: Path,
+    port: int,
+    workers: int,
+    threads: int,
+    log_level: str,
+    cpus: set[int] | None,
+    worker_class: str = "gthread",
 ) -> Any:
-    """gunicorn serving the production entry point (`certprep serve` uses the same), with
-    production logging: JSON lines at `log_level` (INFO logs one line per request), written
-    to a file in the instance folder as a log collector would read them."""
+    """`certprep serve` (gunicorn with the production settings: keep-alive, timeouts,
+    shared Prometheus counters), with production logging: JSON lines at `log_level` (INFO
+    logs one line per request), written to a file in the instance folder as a log
+    collector would read them. Returns once every worker has loaded the app. `cpus`:
+    the server and every process it starts run on these CPUs only."""
+    ready = instance / "ready"
+    ready.mkdir()
+    hook = instance / "gunicorn_bench.py"
+    hook.write_text(READY_HOOK.format(folder=str(ready)))
     env = {
         **os.environ,
         "CERTPREP_DATABASE_URL": database_url,
@@ -131,44 +171,69 @@ def start_gunicorn(
         "CERTPREP_TESTING": "1",
         "CERTPREP_LOG_LEVEL": log_level,
         "CERTPREP_LOG_FORMAT": "json",
+        "GUNICORN_CMD_ARGS": f"--config {hook}",
     }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     command = [
         sys.executable,
         "-m",
-        "gunicorn",
+        "app.cli",
+        "serve",
+        "--port",
+        str(port),
         "--workers",
         str(workers),
         "--threads",
         str(threads),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        "--no-control-socket",
-        "app.cli.serve:wsgi_app()",
+        "--worker-class",
+        worker_class,
     ]
     log = (instance / "web.log").open("ab")
     process = subprocess.Popen(
-        command, cwd=ROOT, env=env, start_new_session=True, stdout=log, stderr=log
+        command,
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=log,
+        stderr=log,
+        # Set before exec so gunicorn's workers and their threads inherit it.
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return process
-        except OSError:
-            time.sleep(0.2)
+        if process.poll() is not None:
+            tail = (instance / "web.log").read_text(errors="replace")[-2000:]
+            raise SystemExit(f"the server exited ({process.returncode}):\n{tail}")
+        if len(list(ready.iterdir())) >= workers:
+            return process
+        time.sleep(0.2)
     process.kill()
-    raise SystemExit("gunicorn did not start")
+    raise SystemExit("gunicorn workers did not start")
 
 
-def cpu_seconds(process_group: int, database: str) -> tuple[float, float]:
+def pin_backends(database: str, cpus: set[int]) -> int:
+    """Run the PostgreSQL backends connected to `database` (this bench's own) on `cpus`;
+    returns how many were pinned."""
+    pinned = 0
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if cmdline.startswith("postgres:") and f" {database} " in cmdline:
+                os.sched_setaffinity(int(entry.name), cpus)
+                pinned += 1
+        except OSError:
+            continue
+    return pinned
+
+
+def cpu_seconds(process_group: int, database: str) -> tuple[float, float, float]:
     """CPU time (user + system) used so far by the gunicorn processes (the process
-    group `process_group`) and by the PostgreSQL backends connected to `database`;
-    (0, 0) where /proc is not available. Unlike requests/s, CPU per request does not
-    depend on what else the machine is running."""
+    group `process_group`) and by the PostgreSQL backends connected to `database`, and
+    the system (kernel) part of the gunicorn figure; zeros where /proc is not available.
+    Unlike requests/s, CPU per request does not depend on what else the machine is
+    running."""
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    web = backends = 0.0
+    web = backends = web_system = 0.0
     for entry in Path("/proc").glob("[0-9]*"):
         try:
             stat = (entry / "stat").read_text()
@@ -179,9 +244,10 @@ def cpu_seconds(process_group: int, database: str) -> tuple[float, float]:
         used = (int(fields[11]) + int(fields[12])) / ticks
         if int(fields[2]) == process_group:
             web += used
+            web_system += int(fields[12]) / ticks
         elif cmdline.startswith("postgres:") and f" {database} " in cmdline:
             backends += used
-    return web, backends
+    return web, backends, web_system
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -202,15 +268,18 @@ def report(name: str, latencies: list[float], statuses: dict[int, int], elapsed:
     )
 
 
-def report_cpu(before: tuple[float, float], after: tuple[float, float], requests: int) -> None:
+def report_cpu(
+    before: tuple[float, float, float], after: tuple[float, float, float], requests: int
+) -> None:
     if not requests:
         return
-    web, database = (after[0] - before[0], after[1] - before[1])
+    web, database, system = (after[i] - before[i] for i in range(3))
     # How busy the machine was: requests/s and latency depend on it, CPU per request
     # much less.
     load = f"; load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
     print(
-        f"{'':<9} CPU per request: gunicorn {web / requests * 1000:5.2f} ms,"
+        f"{'':<9} CPU per request: gunicorn {web / requests * 1000:5.2f} ms"
+        f" ({system / requests * 1000:.2f} in the kernel),"
         f" PostgreSQL backends {database / requests * 1000:5.2f} ms{load}"
     )
 
@@ -280,9 +349,22 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--concurrency", type=int, default=32, help="open connections")
     parser.add_argument(
+        "--worker-class", default="gthread", choices=("gthread", "gevent"), help="gunicorn worker"
+    )
+    parser.add_argument(
         "--log-level", default="INFO", help="the web log level (INFO: a line per request)"
     )
+    parser.add_argument(
+        "--pin",
+        metavar="LOAD_CPUS:SERVER_CPUS",
+        help="run the load generator on LOAD_CPUS and gunicorn plus the bench's PostgreSQL"
+        " backends on SERVER_CPUS, e.g. 0:1",
+    )
     args = parser.parse_args()
+    load_cpus = server_cpus = None
+    if args.pin:
+        load_text, _, server_text = args.pin.partition(":")
+        load_cpus, server_cpus = parse_cpus(load_text), parse_cpus(server_text)
 
     server_url = os.environ.get("CERTPREP_BENCH_PG_URL", DEFAULT_PG)
     database_url, name = pg_database(server_url)
@@ -296,17 +378,36 @@ def main() -> None:
             f" in {time.monotonic() - setup_began:.1f} s"
         )
         port = free_port()
-        process = start_gunicorn(
-            database_url, instance, port, args.workers, args.threads, args.log_level
+        process = start_server(
+            database_url,
+            instance,
+            port,
+            args.workers,
+            args.threads,
+            args.log_level,
+            server_cpus,
+            args.worker_class,
         )
         base = f"http://127.0.0.1:{port}/api/v1"
+        if load_cpus and server_cpus:
+            os.sched_setaffinity(0, load_cpus)
+            layout = (
+                f"load generator on CPU(s) {sorted(load_cpus)}, gunicorn and PostgreSQL"
+                f" backends on CPU(s) {sorted(server_cpus)} of {os.cpu_count()}"
+            )
+        else:
+            layout = f"{os.cpu_count()} CPU(s) shared by server, database and load generator"
         print(
-            f"gunicorn: {args.workers} workers x {args.threads} thread(s);"
-            f" load: {args.concurrency} connections; {os.cpu_count()} CPU(s) shared by"
-            f" server, database and load generator; {args.log_level} logging as JSON lines"
+            f"gunicorn: {args.workers} {args.worker_class} workers"
+            + (f" x {args.threads} thread(s);" if args.worker_class == "gthread" else ";")
+            + f" load: {args.concurrency} connections; {layout};"
+            f" {args.log_level} logging as JSON lines"
         )
         # Warm-up: each worker imports lazily and opens its pool on first requests.
-        asyncio.run(autosave_phase(base, learners, 1.0, args.concurrency))
+        asyncio.run(autosave_phase(base, learners, 2.0, args.concurrency))
+        if server_cpus:
+            pinned = pin_backends(name, server_cpus)
+            print(f"pinned {pinned} PostgreSQL backends of the bench database too")
         before = cpu_seconds(process.pid, name)
         latencies, statuses, elapsed = asyncio.run(
             autosave_phase(base, learners, args.seconds, args.concurrency)
