@@ -17,6 +17,11 @@ Starts a real `certprep sim serve` process, then:
 
 `CERTPREP_SIM_SHARDS=1` in the environment measures a single-process server.
 
+An idle cluster's controllers still resync every 5 minutes (one full control-plane
+pass each). With the default `--settle 60 --seconds 60` the clusters, all created
+within a minute or two, have not reached theirs yet; `--seconds 300` (or more) puts
+every cluster's resync inside the window, so the figure is the long-run average.
+
 Goal: the idle clusters use < 0.02 cores together, RSS stays flat while they idle, and
 the run-to-Running time with them present is within 1.5x the single-cluster figure.
 Wall times depend on the machine's load: the load average is printed beside them.
