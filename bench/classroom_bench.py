@@ -29,7 +29,9 @@ learners' kubectl (40 commands a second). Most learners are therefore replay lea
   answers as kubectl does: its latency is the server's (plus the network), kubectl's
   own start-up, decoding and printing left out.
 
-Prints p50/p99 latency per verb for each kind of learner, the errors (there should be
+Before the clock starts it prints what each variant sends and the server's CPU per
+command of each (replayed `--cost-runs` times in a row on the recording's cluster).
+Then it prints p50/p99 latency per verb for each kind of learner, the errors (there should be
 none; each is printed), the rate asked and achieved, the CPU-seconds of every server
 process (the front and its shards, from /proc, so other load does not count) and of
 the clients (this process, kubectl processes), the server's RSS at the start and the
@@ -429,12 +431,45 @@ async def loop_lag(lags: list[float], stop: asyncio.Event) -> None:
         lags.append(loop.time() - due)
 
 
+def client_context(cluster: Cluster) -> ssl.SSLContext:
+    """TLS for a replay learner: it verifies the server with its kubeconfig's CA, as
+    kubectl does (the server's clusters share one CA)."""
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    ca_pem = base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"])
+    return ssl.create_default_context(cadata=ca_pem.decode())
+
+
+async def server_cost(
+    pid: int, recorder: Cluster, recorded: dict[str, list[Recorded]], runs: int
+) -> list[tuple[str, float]]:
+    """Server CPU-ms per command of each variant: `runs` replays one after another on the
+    recorder's cluster, plus 2 s for what they set going (an apply's rollout), less what
+    the server spends meanwhile anyway (measured over 2 s before each variant)."""
+    context = client_context(recorder)
+    costs = []
+    for verb, variants in recorded.items():
+        for variant in variants:
+            before = cpu_seconds(pid)
+            await asyncio.sleep(2)
+            idle = cpu_seconds(pid) - before
+            started, before = time.monotonic(), cpu_seconds(pid)
+            for _ in range(runs):
+                if verb == "apply":
+                    recorder.revision += 1
+                pairs = [(MARKER, str(recorder.revision))]
+                error = await replay(recorder, variant, pairs, context)
+                if error:
+                    raise SystemExit(f"replaying {' '.join(variant.args)} failed: {error}")
+            await asyncio.sleep(2)
+            used = cpu_seconds(pid) - before - idle / 2 * (time.monotonic() - started)
+            costs.append((" ".join(variant.args), used / runs * 1000))
+    return costs
+
+
 async def classroom(
     clusters: list[Cluster], plans: list, recorded: dict, recorder: Cluster
 ) -> tuple[Results, float, list[float]]:
-    config = yaml.safe_load(clusters[0].kubeconfig.read_text())
-    ca_pem = base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"])
-    context = ssl.create_default_context(cadata=ca_pem.decode())
+    context = client_context(clusters[0])
     command = {"recorded": recorded, "recorder": recorder, "context": context}
     results, lags, stop = Results(), [], asyncio.Event()
     lag = asyncio.create_task(loop_lag(lags, stop))
@@ -509,6 +544,9 @@ def main() -> None:
         default=10,
         help="learners running real kubectl processes (the others replay)",
     )
+    parser.add_argument(
+        "--cost-runs", type=int, default=50, help="replays per variant for the per-command cost"
+    )
     args = parser.parse_args()
     seconds = args.minutes * 60
     sampled = min(args.kubectl_learners, args.learners)
@@ -529,6 +567,13 @@ def main() -> None:
             recorded = asyncio.run(record(recorder))
             print("recorded (kubectl, warm cache):")
             print(describe_recording(recorded))
+            costs = asyncio.run(server_cost(pid, recorder, recorded, args.cost_runs))
+            print(
+                f"server CPU per command ({args.cost_runs} replays in a row on one cluster, "
+                f"{args.learners + 1} clusters present, less the idle rate):"
+            )
+            for name, ms in costs:
+                print(f"  kubectl {name}: {ms:.1f} ms")
             plans = schedule(args.learners, seconds, args.think)
             rss_start, cpu_start = rss_mib(pid), cpu_seconds(pid)
             own_start, children_start = cpu_usage()
