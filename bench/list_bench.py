@@ -7,11 +7,12 @@ same bytes.
 The simulator runs in a child process (HTTPS, no control plane), so its CPU time
 per request comes from /proc; "CPU/obj" is that time divided by the listed objects.
 
-The kubectl floor is a replay server: a bare aiohttp server that first proxies one
-`kubectl get pods -A` to the simulator and records every response (discovery and each
-`limit=500` / `continue` page, keyed by path, query and Accept header), then serves those
-bytes back. kubectl then runs alternately against the simulator and the replay server,
-each with its own `--cache-dir` filled by one untimed run (both warm).
+The kubectl floor is a replay server: the recording forwarder of kubectl_record.py, a
+bare aiohttp server that first proxies one `kubectl get pods -A` to the simulator and
+records every response (discovery and each `limit=500` / `continue` page, keyed by
+path, query and Accept header), then serves those bytes back. kubectl then runs
+alternately against the simulator and the replay server, each with its own
+`--cache-dir` filled by one untimed run (both warm).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import urllib3
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 PODS_PER_NAMESPACE = 250
@@ -238,52 +240,18 @@ def _floor(body: bytes, info: dict, session: requests.Session, runs: int) -> lis
 
 
 def _replay_server(upstream: str, tls: tuple[Any, Any], conn: Any) -> None:
-    """Record mode: forward each request to `upstream` and keep the response's bytes and
-    content type. After `POST /-/replay`: answer recorded requests from memory (404 for
-    any other; `GET /-/misses` counts them)."""
-    import aiohttp
+    """The recording forwarder (bench/kubectl_record.py) in front of `upstream`: it records
+    while kubectl runs once, then after `POST /-/replay` answers from memory."""
     from aiohttp import web
+    from kubectl_record import Forwarder
 
     from app.sim.machinery.tls import server_ssl_context
 
-    recorded: dict[tuple[str, str], tuple[int, bytes, str]] = {}
-    state = {"replay": False, "misses": 0}
-
-    async def handler(request: web.Request) -> web.Response:
-        key = (request.path_qs, request.headers.get("Accept", ""))
-        if state["replay"]:
-            found = recorded.get(key)
-            if found is None:
-                state["misses"] += 1
-                return web.Response(status=404, text=f"not recorded: {key}")
-            status, body, content_type = found
-            return web.Response(status=status, body=body, headers={"Content-Type": content_type})
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
-        session: aiohttp.ClientSession = request.app["client"]
-        async with session.get(upstream + request.path_qs, headers=headers, ssl=False) as answer:
-            body = await answer.read()
-            content_type = answer.headers.get("Content-Type", "application/json")
-        recorded[key] = (answer.status, body, content_type)
-        return web.Response(status=answer.status, body=body, headers={"Content-Type": content_type})
-
-    async def control(request: web.Request) -> web.Response:
-        if request.method == "POST":
-            state["replay"] = True
-        return web.json_response({"recorded": len(recorded), "misses": state["misses"]})
-
-    async def client(app: web.Application) -> Any:
-        app["client"] = aiohttp.ClientSession(auto_decompress=False)
-        yield
-        await app["client"].close()
-
-    app = web.Application()
-    app.cleanup_ctx.append(client)
-    app.router.add_route("*", "/-/replay", control)
-    app.router.add_get("/{tail:.*}", handler)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     conn.send(sock.getsockname()[1])
     context = server_ssl_context(*tls)
+    app = Forwarder(upstream).app()
     web.run_app(app, sock=sock, ssl_context=context, print=None, handle_signals=True)
 
 

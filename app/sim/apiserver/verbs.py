@@ -45,6 +45,8 @@ from app.sim.machinery.store import check_propagation
 # registries set ReturnDeletedObject for pods; custom resources do the same).
 # Kinds whose registry sets ReturnDeletedObject (pkg/registry/core/pod/storage and
 # pkg/registry/core/service/storage): DELETE answers with the object, not a Status.
+# Conflicts a patch naming no resourceVersion is retried on (upstream: 5).
+PATCH_CONFLICT_RETRIES = 5
 RETURNS_DELETED_OBJECT = {("", "pods"), ("", "services")}
 
 
@@ -88,8 +90,25 @@ def patch(ctx: RequestContext) -> ApiResponse:
     old = ctx.store.get(rt.group, rt.plural, ctx.namespace, ctx.name)
     if content_type == APPLY_PATCH:
         return server_side_apply(ctx, old)
-    if old is None:
-        raise not_found(rt.plural, ctx.name, rt.group)
+    # As upstream (maxRetryWhenPatchConflicts): a patch that names no resourceVersion is
+    # applied again to the object as it now is when another writer (a controller) wrote
+    # between the read and the write; one that names a version keeps its conflict.
+    retries = 0 if b"resourceVersion" in ctx.request.body else PATCH_CONFLICT_RETRIES
+    for attempt in range(retries + 1):
+        if old is None:
+            raise not_found(rt.plural, ctx.name, rt.group)
+        try:
+            return _patch_once(ctx, rt, content_type, old)
+        except ApiError as exc:
+            if attempt == retries or exc.code != 409 or "has been modified" not in exc.message:
+                raise
+        old = ctx.store.get(rt.group, rt.plural, ctx.namespace, ctx.name)
+    raise AssertionError("unreachable")
+
+
+def _patch_once(
+    ctx: RequestContext, rt: ResourceType, content_type: str, old: dict[str, Any]
+) -> ApiResponse:
     patched = patch_mod.apply_patch(old, ctx.request.body, content_type, rt)
     if not isinstance(patched, dict):
         raise ApiError(400, "the patch did not produce an object")

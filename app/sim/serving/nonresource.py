@@ -3,6 +3,9 @@ resource lists, aggregated discovery) and the OpenAPI v2 and v3 documents."""
 
 from __future__ import annotations
 
+import time
+from email.utils import formatdate
+
 from aiohttp import web
 
 from app.sim.apiserver import discovery, openapi
@@ -85,5 +88,25 @@ def openapi_document(cluster: Cluster, parts: list[str], request: web.Request):
         if target is not None:
             doc = openapi.v3_document(registry, *target)
             if doc is not None:
-                return web.Response(body=doc, content_type=JSON)
+                return _v3_group_version(cluster, target, doc, request.query.get("hash", ""))
     raise ApiError(404, "the server could not find the requested resource", details={})
+
+
+def _v3_group_version(
+    cluster: Cluster, target: tuple[str, str], doc: bytes, asked: str
+) -> web.Response:
+    """A group-version's v3 document with upstream's caching headers (kube-openapi
+    handler3): always its ETag; at the URL the index gives (`?hash=` of the current
+    content) `Cache-Control: public, immutable` and `Expires` a year ahead, so that
+    kubectl's HTTP cache keeps it and `kubectl apply` does not fetch it again; a stale
+    hash is redirected (301) to the current one."""
+    current = openapi.v3_hash(cluster.registry, *target)
+    headers = {"ETag": f'"{current}"', "Vary": "Accept"}
+    if asked and asked != current:
+        path = openapi.v3_path(*target)
+        location = f"/clusters/{cluster.id}/openapi/v3/{path}?hash={current}"
+        return web.Response(status=301, headers={**headers, "Location": location})
+    if asked:
+        headers["Cache-Control"] = "public, immutable"
+        headers["Expires"] = formatdate(time.time() + 365 * 86400, usegmt=True)
+    return web.Response(body=doc, content_type=JSON, headers=headers)

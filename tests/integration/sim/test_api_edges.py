@@ -4,8 +4,10 @@ printer columns, the protobuf OpenAPI document, and the control-plane admin rout
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import subprocess
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -223,6 +225,35 @@ def test_openapi_v2_protobuf_is_served(sim_cluster: SimCluster, ca_file: str) ->
     assert response.status_code == 200
     assert response.headers["Content-Type"] == openapi.V2_PROTOBUF_CONTENT_TYPE
     assert b"io.k8s.api.core.v1.Pod" in response.content
+
+
+def test_openapi_v3_document_at_its_hash_is_cacheable(
+    sim_server: SimServer, sim_cluster: SimCluster, ca_file: str
+) -> None:
+    """As kube-openapi: kubectl's HTTP cache keeps the document the index points at, so
+    `kubectl apply` does not download it again; a stale hash is sent to the current."""
+    index = call(sim_cluster, ca_file, "GET", "/openapi/v3").json()
+    relative = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
+    current = relative.split("hash=")[1]
+
+    def get(path: str) -> requests.Response:
+        headers = {"Authorization": f"Bearer {sim_cluster.token}", "Accept": "application/json"}
+        url = sim_server.base_url + path
+        return requests.get(url, headers=headers, verify=ca_file, allow_redirects=False)
+
+    hashed = get(relative)
+    assert hashed.status_code == 200
+    assert b'"Deployment"' in hashed.content
+    assert hashed.headers["ETag"] == f'"{current}"'
+    assert hashed.headers["Cache-Control"] == "public, immutable"
+    expires = parsedate_to_datetime(hashed.headers["Expires"])
+    assert expires - parsedate_to_datetime(hashed.headers["Date"]) > dt.timedelta(days=360)
+    plain = get(relative.split("?")[0])
+    assert plain.status_code == 200 and "Cache-Control" not in plain.headers
+    assert plain.headers["ETag"] == f'"{current}"'
+    stale = get(relative.split("?")[0] + "?hash=" + "0" * 64)
+    assert stale.status_code == 301
+    assert stale.headers["Location"] == relative
 
 
 def test_admin_tick_needs_a_manual_clock(

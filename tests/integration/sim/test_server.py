@@ -4,11 +4,14 @@ Table negotiation, paging, watch streams and snapshots."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
 import requests
 
+from app.sim.machinery.errors import ApiError
 from app.sim.server import SimServer
 from tests.fixtures.sim import SimCluster
 
@@ -563,3 +566,60 @@ def test_cluster_hooks_and_control_plane_loops(sim_server: SimServer) -> None:
     finally:
         sim_server.cluster_hooks.remove(attach)
         sim_server.delete_cluster(cluster.id)
+
+
+def test_patch_without_resource_version_wins_over_concurrent_writers(
+    api: requests.Session, sim_cluster: SimCluster
+) -> None:
+    """As upstream, a PATCH that names no resourceVersion is applied to the object as it
+    is when written (retried on a conflict), never answered 409 because a controller
+    wrote in between (a busy classroom's `kubectl apply` met exactly that)."""
+    store = sim_cluster.store
+    store.create(
+        "",
+        "configmaps",
+        {
+            "kind": "ConfigMap",
+            "apiVersion": "v1",
+            "metadata": {"name": "busy", "namespace": "default"},
+            "data": {},
+        },
+    )
+    stop = threading.Event()
+    writes: list[int] = []
+
+    def writer() -> None:  # another writer of the same object, as a controller is
+        count = 0
+        while not stop.is_set():
+            obj = store.get("", "configmaps", "default", "busy")
+            assert obj is not None
+            obj["data"]["writer"] = str(count)
+            try:
+                store.update("", "configmaps", obj)
+                count += 1
+            except ApiError:  # the patch wrote in between: read again, as a controller does
+                pass
+            time.sleep(0.001)  # a busy controller, not a spinning one
+        writes.append(count)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    path = url(api, "/api/v1/namespaces/default/configmaps/busy")
+    headers = {"Content-Type": "application/strategic-merge-patch+json"}
+    try:
+        statuses = [
+            api.patch(path, data=json.dumps({"data": {"patch": str(i)}}), headers=headers)
+            for i in range(300)
+        ]
+    finally:
+        stop.set()
+        thread.join()
+    assert writes[0] > 50  # the writer kept writing throughout
+    assert [r.text for r in statuses if r.status_code != 200] == []
+    assert store.get("", "configmaps", "default", "busy")["data"]["patch"] == "299"
+    pinned = api.patch(
+        path,
+        data=json.dumps({"metadata": {"resourceVersion": "1"}, "data": {"x": "y"}}),
+        headers=headers,
+    )
+    assert pinned.status_code == 409  # a patch that names a stale version still conflicts
