@@ -134,17 +134,24 @@ def run_samples(kubeconfig: Path, prefix: str, runs: int) -> list[float]:
     return samples
 
 
-def idle_window(pid: int, seconds: float) -> tuple[float, float, float, list[float]]:
-    """(CPU-seconds used, RSS at start, RSS at end, RSS every ~5 s) over `seconds`."""
+def idle_window(pid: int, seconds: float) -> tuple[float, float, float, list[float], list[float]]:
+    """(CPU-seconds used, RSS at start, RSS at end, RSS every ~5 s, cores in each
+    minute of the window) over `seconds`."""
     rss_start = rss_mib(pid)
     cpu_start = cpu_seconds(pid)
     wall_start = time.monotonic()
     samples = [rss_start]
+    minutes: list[float] = []
+    minute_cpu, minute_wall = cpu_start, wall_start
     while time.monotonic() - wall_start < seconds:
         time.sleep(min(5.0, seconds - (time.monotonic() - wall_start)))
         samples.append(rss_mib(pid))
+        if time.monotonic() - minute_wall >= 59.9:
+            cpu = cpu_seconds(pid)
+            minutes.append((cpu - minute_cpu) / (time.monotonic() - minute_wall))
+            minute_cpu, minute_wall = cpu, time.monotonic()
     used = cpu_seconds(pid) - cpu_start
-    return used, rss_start, rss_mib(pid), samples
+    return used, rss_start, rss_mib(pid), samples, minutes
 
 
 def create_many(info: dict, count: int, nodes: int) -> None:
@@ -182,7 +189,7 @@ def main() -> None:
             kubeconfig.write_text(first["kubeconfig"])
             kubectl(kubeconfig, "get", "nodes")  # kubectl's discovery cache, warmed
             time.sleep(args.settle)  # its system pods Ready, its control plane settled
-            one_cpu, _, _, _ = idle_window(pid, min(20.0, args.seconds))
+            one_cpu, _, _, _, _ = idle_window(pid, min(20.0, args.seconds))
             one_idle = one_cpu / min(20.0, args.seconds)
             one = run_samples(kubeconfig, "solo", args.runs)
             one_load = load_average()
@@ -193,7 +200,7 @@ def main() -> None:
             create_cpu = cpu_seconds(pid) - cpu_before
             create_wall = time.perf_counter() - started
             time.sleep(args.settle)
-            used, rss_start, rss_end, rss_samples = idle_window(pid, args.seconds)
+            used, rss_start, rss_end, rss_samples, minutes = idle_window(pid, args.seconds)
             processes = process_tree(pid)
             idle_load = load_average()
             many = run_samples(kubeconfig, "crowd", args.runs)
@@ -217,6 +224,8 @@ def main() -> None:
         f"idle, {n} clusters: {used / args.seconds:.4f} cores "
         f"({used:.2f} CPU-s over {args.seconds:.0f} s; goal < 0.02 cores)"
     )
+    if len(minutes) > 1:
+        print("  by minute: " + ", ".join(f"{m:.4f}" for m in minutes) + " cores")
     print(
         f"RSS over the window: {rss_start:.0f} MiB -> {rss_end:.0f} MiB "
         f"({rss_end - rss_start:+.1f} MiB; samples "
