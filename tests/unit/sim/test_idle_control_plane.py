@@ -99,6 +99,15 @@ def test_periodic_node_status_reports_do_not_wake_full_ticks(idle) -> None:
     assert plane.ticks - ticks == 2
 
 
+def test_an_image_pulled_shows_in_the_node_status_within_a_status_check(idle) -> None:
+    cluster, plane, clock = idle
+    create_pod(cluster, "puller", "sleep 3600", image="redis:7.2")
+    run(plane, clock, 20)  # well before the next 5-minute report
+    node_name = cluster.store.get("", "pods", "default", "puller")["spec"]["nodeName"]
+    images = cluster.store.get("", "nodes", None, node_name)["status"]["images"]
+    assert any("redis:7.2" in name for image in images for name in image["names"])
+
+
 def test_a_node_status_change_still_wakes_a_full_tick(idle) -> None:
     cluster, plane, clock = idle
     ticks = plane.ticks

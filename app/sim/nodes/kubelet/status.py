@@ -122,6 +122,7 @@ class StatusReporter(AgentState):
             self.runtime_running(),
             self.kubelet_version,
             self.services.units["kubelet"].pid,
+            len(self.images),
         )
         if self.__dict__.get("_status_checked") == checked and now - self.last_status < (
             STATUS_REPORT
@@ -166,6 +167,11 @@ class StatusReporter(AgentState):
         )
         info = status.setdefault("nodeInfo", {})
         changed = changed or info.get("kubeletVersion") != self.kubelet_version
+        # Upstream posts the status whenever anything in it but heartbeat times
+        # changed (kubelet_node_status.go, nodeStatusHasChanged): images pulled since
+        # the last post show within a status check, not at the next 5-minute report.
+        images = [{"names": [ref], "sizeBytes": size} for ref, size in sorted(self.images.items())]
+        changed = changed or status.get("images") != images
         if not changed and now - self.last_status < STATUS_REPORT:
             self.__dict__["_status_checked"] = checked
             return
@@ -186,8 +192,7 @@ class StatusReporter(AgentState):
                 }
             )
         status["conditions"] = conditions
-        images = sorted(self.images.items())
-        status["images"] = [{"names": [ref], "sizeBytes": size} for ref, size in images]
+        status["images"] = images
         try:
             self.store.update("", "nodes", node)
             self.last_status = now
