@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from app.cli.serve import ADMIN_EMAIL, certprep_argv
+from tests.fixtures.sim_process import free_port
 from tests.fixtures.worker import wait_until
 
 pytestmark = pytest.mark.slow
@@ -34,9 +35,9 @@ MAX_LINES_BEFORE_BANNER = 12
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free web port whose next ports are free too: `up` puts the simulator on the
+    next one and the simulator's shards (one per core) on the ones after it."""
+    return free_port(1 + (os.cpu_count() or 1))
 
 
 def _group_members(pgid: int) -> list[str]:
@@ -125,8 +126,6 @@ def start_up(tmp_path) -> Iterator[Callable[..., UpRun]]:
             "up",
             "--port",
             str(port),
-            "--sim-port",
-            str(_free_port()),
             "--instance-dir",
             str(tmp_path / "instance"),
             "--ready-timeout",
