@@ -425,6 +425,9 @@ def _serve(term: Terminal) -> None:
     idle = setting("CERTPREP_TERMINAL_IDLE_SECONDS")
     _hello(term)
     term.save_state()
+    # Idle time counts from when the workstation is ready (a slow start is not the
+    # learner's silence).
+    term.last_input = time.monotonic()
     next_check = time.monotonic() + 30
     while True:
         if time.monotonic() > next_check:
