@@ -186,9 +186,10 @@ class ShardedServer:
 
     # ---- shard processes ------------------------------------------------------------
 
-    def _listen(self, port: int, role: str = "the front") -> socket.socket:
-        """A listening socket on `port`; OSError naming the port and who wanted it when the
-        port is taken (shards listen on the ports after --port unless --shard-base-port)."""
+    def _bind(self, port: int, role: str) -> socket.socket:
+        """A socket bound to `port`, not yet listening (connections are refused until
+        it listens); OSError naming the port and who wanted it when the port is taken
+        (shards listen on the ports after --port unless --shard-base-port)."""
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -198,8 +199,29 @@ class ShardedServer:
             hint = "" if role == "the front" else " (choose --shard-base-port or fewer --shards)"
             message = f"port {port} for {role} is in use: {exc.strerror}{hint}"
             raise OSError(exc.errno, message) from exc
-        sock.listen(512)
         return sock
+
+    def _bind_all(self) -> tuple[socket.socket, list[socket.socket]]:
+        """Every port the server needs, the front's first, taken before any shard
+        starts: a taken port stops the start with nothing left behind."""
+        taken: list[socket.socket] = []
+        try:
+            front = self._bind(self.port, "the front")
+            taken.append(front)
+            if self.port == 0:
+                self.port = front.getsockname()[1]
+                shard_ports = [0] * self.count
+            else:
+                shard_ports = [self._shard_port(index) for index in range(self.count)]
+            for index, port in enumerate(shard_ports):
+                sock = self._bind(port, f"shard {index}")
+                sock.listen(512)
+                taken.append(sock)
+        except OSError:
+            for sock in taken:
+                sock.close()
+            raise
+        return front, taken[1:]
 
     def _shard_port(self, index: int) -> int:
         if self.port == 0:
@@ -339,14 +361,15 @@ class ShardedServer:
         """Start the shards, wait until each answers, then listen on the public port.
         RuntimeError when a shard does not come up."""
         # A short folder: Unix socket paths are limited to about 100 bytes.
+        front, shard_socks = self._bind_all()
         self._run_dir = tempfile.mkdtemp(prefix="certprep-sim-")
-        for index in range(self.count):
+        for index, shard_sock in enumerate(shard_socks):
             directory = (
                 shard_directory(self.directory, index) if self.directory is not None else None
             )
             shard = Shard(
                 index=index,
-                sock=self._listen(self._shard_port(index), f"shard {index}"),
+                sock=shard_sock,
                 internal_path=os.path.join(self._run_dir, f"{index}.sock"),
                 directory=directory,
             )
@@ -360,15 +383,15 @@ class ShardedServer:
         results = await asyncio.gather(*(self._wait_ready(s) for s in self.shards))
         if not all(results):
             failed = [s.index for s, ok in zip(self.shards, results, strict=True) if not ok]
+            front.close()
             await self.stop()
             raise RuntimeError(f"simulator shard(s) {failed} did not start")
         self._runner = web.AppRunner(
             self._build_app(), access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
         await self._runner.setup()
-        sock = self._listen(self.port)
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock, ssl_context=self._ssl_context()).start()
+        front.listen(512)
+        await web.SockSite(self._runner, front, ssl_context=self._ssl_context()).start()
         self._monitor = asyncio.create_task(self._watch_shards())
 
     def _ssl_context(self) -> Any:

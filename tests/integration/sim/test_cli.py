@@ -212,6 +212,8 @@ def test_a_taken_shard_port_is_named(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert f"port {port + 1} for shard 0 is in use" in done.stderr
     assert "--shard-base-port" in done.stderr
+    # Every port is taken before any shard starts: nothing half-started to clean up.
+    assert "Unclosed" not in done.stdout + done.stderr
 
 
 def test_create_without_a_server(tmp_path: Path) -> None:
