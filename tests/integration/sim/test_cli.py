@@ -199,8 +199,8 @@ def test_serve_create_list_delete(running_server: Path, tmp_path: Path) -> None:
 
 def test_a_taken_shard_port_is_named(tmp_path: Path) -> None:
     port = free_port(2)
-    with socket.socket() as taken:  # something else holds the first shard's port
-        taken.bind(("127.0.0.1", port + 1))
+    with socket.socket() as taken:  # something else holds the second shard's port
+        taken.bind(("127.0.0.1", port + 2))
         taken.listen(1)
         serve = ["sim", "serve", "--state-dir", str(tmp_path / "state"), "--shards", "2"]
         done = subprocess.run(
@@ -210,7 +210,7 @@ def test_a_taken_shard_port_is_named(tmp_path: Path) -> None:
             timeout=60,
         )
     assert done.returncode == 1
-    assert f"port {port + 1} for shard 0 is in use" in done.stderr
+    assert f"port {port + 2} for shard 1 is in use" in done.stderr
     assert "--shard-base-port" in done.stderr
     # Every port is taken before any shard starts: nothing half-started to clean up.
     assert "Unclosed" not in done.stdout + done.stderr
