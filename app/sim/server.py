@@ -419,10 +419,10 @@ class SimServer(ClusterRegistry):
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(LOOP_INTERVAL)
-            # Which clusters are due is a few attribute reads each (no store lock for
-            # clusters with a control plane): asked here, not on a loop thread, so an
-            # idle server does not hand a job to a thread and back four times a second.
-            for group in self._due_passes():
+            # On a loop thread: for a cluster without a control plane the question
+            # takes its store's lock, which a long write may hold.
+            due = await loop.run_in_executor(self._loop_executor, self._due_passes)
+            for group in due:
                 chosen = [c for c in group if c.id not in self._passes]
                 if not chosen:
                     continue
