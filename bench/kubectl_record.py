@@ -143,19 +143,17 @@ class Forwarder:
         client = web.WebSocketResponse(protocols=[upstream.protocol] if upstream.protocol else [])
         await client.prepare(request)
 
-        async def down() -> None:
-            async for message in upstream:
-                if message.type == aiohttp.WSMsgType.BINARY:
-                    exchange.received.append(message.data)
-                    await client.send_bytes(message.data)
-            await client.close()
-
-        async def up() -> None:
-            async for message in client:
-                if message.type == aiohttp.WSMsgType.BINARY:
-                    exchange.sent.append(message.data)
-                    await upstream.send_bytes(message.data)
-            await upstream.close()
-
-        await asyncio.gather(down(), up())
+        await asyncio.gather(
+            _relay(upstream, client, exchange.received), _relay(client, upstream, exchange.sent)
+        )
         return client
+
+
+async def _relay(source: Any, sink: Any, log: list[bytes]) -> None:
+    """Copy the binary frames of one WebSocket direction to the other, keeping each in
+    `log`; close `sink` when `source` ends."""
+    async for message in source:
+        if message.type == aiohttp.WSMsgType.BINARY:
+            log.append(message.data)
+            await sink.send_bytes(message.data)
+    await sink.close()
