@@ -33,7 +33,8 @@ in steps and runs the control plane to quiescence at each step.
   probe that may change its answer (`ClusterNodes.wake_time`) and the controllers'
   resync: every
   `CLOCK_RESYNC_SECONDS` while some controller has clock-driven work pending
-  (`controllers.steady`), else `EVENT_RESYNC_SECONDS`.
+  (`controllers.steady`), else `IDLE_RESYNC_SECONDS` (30 min; a write in between runs
+  every controller whose own resync, `EVENT_RESYNC_SECONDS`, is due).
 Between full ticks a cheap heartbeat pass renews what upstream renews on its own
 timers whatever happens: each node's Lease every 10 s, on the first pass after it is
 due (with the node status check of
@@ -60,7 +61,7 @@ from app.sim.client.leaderelection import RETRY_PERIOD_SECONDS
 from app.sim.controllers.ingress import IngressControllers
 from app.sim.controllers.manager import ControllerManager, select_controllers
 from app.sim.controllers.steady import steady
-from app.sim.controllers.timing import CLOCK_RESYNC_SECONDS, EVENT_RESYNC_SECONDS
+from app.sim.controllers.timing import CLOCK_RESYNC_SECONDS, IDLE_RESYNC_SECONDS
 from app.sim.machinery.clock import ManualClock
 from app.sim.machinery.cluster import Cluster
 from app.sim.machinery.watch import WatchEvent
@@ -351,7 +352,7 @@ class ControlPlane:
         # delay run on the clock, and nothing is written that would wake a tick.
         down = bool(getattr(self.cluster, "api_down", False))
         if not down and self.nodes.beating() and steady(self.cluster.store):
-            resync = EVENT_RESYNC_SECONDS
+            resync = IDLE_RESYNC_SECONDS
         due = [now + resync]
         kubelets = self.nodes.wake_time(self._changed_at)
         if kubelets is not None:

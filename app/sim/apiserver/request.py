@@ -15,6 +15,7 @@ from app.sim.apiserver import (
 )
 from app.sim.machinery.clock import rfc3339
 from app.sim.machinery.cluster import Cluster
+from app.sim.machinery.codec import decode, encode
 from app.sim.machinery.errors import ApiError
 from app.sim.machinery.resources import ResourceType
 
@@ -88,7 +89,7 @@ class EncodedJson:
     pieces: list[bytes]
 
     def decode(self) -> Any:
-        return json.loads(b"".join(self.pieces))
+        return decode(b"".join(self.pieces))
 
 
 @dataclass
@@ -103,7 +104,7 @@ class ApiResponse:
 
     def chunks(self) -> list[bytes]:
         """The encoded body in pieces that join to `encoded()`: a list's items are
-        encoded one at a time. One json.dumps (or one join) over tens of MiB holds the
+        encoded one at a time. One encode (or one join) over tens of MiB holds the
         interpreter lock for hundreds of milliseconds, stalling the server's event
         loop; between pieces it is released, and the server writes them one by one."""
         if isinstance(self.body, bytes):
@@ -114,7 +115,7 @@ class ApiResponse:
             return [self.body.encode()]
         items = self.body.get("items") if isinstance(self.body, dict) else None
         if not isinstance(items, list) or len(items) < 2:
-            data = json.dumps(self.body, separators=(",", ":")).encode()
+            data = encode(self.body)
             if isinstance(self.body, dict) and self.body.get("kind") == "Status":
                 # The API server's JSON encoder ends a Status body with a newline.
                 data += b"\n"
@@ -124,7 +125,7 @@ class ApiResponse:
 
 
 def _encode_item(item: Any) -> bytes:
-    return json.dumps(item, separators=(",", ":")).encode()
+    return encode(item)
 
 
 # Pieces of an encoded body are about this large: small enough that joining one holds

@@ -14,7 +14,6 @@ It does not validate objects: the request pipeline does that before writing.
 from __future__ import annotations
 
 import bisect
-import json
 import secrets
 import threading
 import time
@@ -25,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from app.sim.machinery.clock import Clock, WallClock, rfc3339
+from app.sim.machinery.codec import decode, encode
 from app.sim.machinery.errors import (
     ApiError,
     FieldCause,
@@ -113,10 +113,6 @@ def check_propagation(policy: str | None) -> None:
                 )
             ],
         )
-
-
-def encode(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
 
 
 def generate_name(prefix: str) -> str:
@@ -274,6 +270,10 @@ class ObjectStore:
         # (group, plural, namespace, name) -> what selectors read of the stored version.
         self._selector_views: dict[tuple[str, str, str, str], _SelectorView] = {}
         self._load_revision = 0
+        # Lease key -> (stored bytes, that version decoded) for `renew_lease`: a holder
+        # renewing every 2 s reuses its last write's object instead of decoding it
+        # again. Valid only while the stored bytes are that very object.
+        self._renewed: dict[Key, tuple[bytes, dict[str, Any]]] = {}
 
     # ---- reading ---------------------------------------------------------------------
 
@@ -299,7 +299,7 @@ class ObjectStore:
             return core_event_to_v1(core) if core is not None else None
         with self._lock:
             raw = self._kinds.get((group, plural), {}).get((namespace or "", name))
-        return json.loads(raw) if raw is not None else None
+        return decode(raw) if raw is not None else None
 
     def get_or_404(self, group: str, plural: str, namespace: str | None, name: str) -> dict:
         obj = self.get(group, plural, namespace, name)
@@ -345,7 +345,7 @@ class ObjectStore:
             events = [core_event_to_v1(e) for e in page.items]
             return ListPage(events, page.resource_version, page.next_after, page.remaining)
         raw = self.list_raw_page(group, plural, namespace, labels, fields, limit=limit, after=after)
-        items = [json.loads(data) for _, data, _ in raw.items]
+        items = [decode(data) for _, data, _ in raw.items]
         return ListPage(items, raw.resource_version, raw.next_after, raw.remaining)
 
     def list_raw_page(
@@ -424,7 +424,7 @@ class ObjectStore:
             view = _SelectorView(stamp)
         missing = [r.field for r in fields.requirements if r.field not in view.fields]
         if view.labels is None or missing:
-            view.read(json.loads(raw), missing)
+            view.read(decode(raw), missing)
             self._selector_views[view_key] = view
         return labels.matches(view.labels) and all(
             (view.fields[r.field] == r.value) == (r.operator == "=") for r in fields.requirements
@@ -469,6 +469,8 @@ class ObjectStore:
         previous = bucket.get(key)
         self._kind_revisions[(group, plural)] = rv
         if event_type == DELETED:
+            if (group, plural) == LEASES:
+                self._renewed.pop(key, None)
             if bucket.pop(key, None) is not None:
                 self._sorted_keys.pop((group, plural), None)
             self._versions.pop((group, plural, *key), None)
@@ -512,7 +514,7 @@ class ObjectStore:
         if (group, plural) == EVENTS_V1:
             created = self.create(*CORE_EVENTS, v1_event_to_core(obj), dry_run=dry_run)
             return core_event_to_v1(created)
-        obj = json.loads(encode(obj))
+        obj = decode(encode(obj))
         meta = obj.setdefault("metadata", {})
         namespace = meta.get("namespace") or ""
         with self._lock:
@@ -573,7 +575,7 @@ class ObjectStore:
             except ApiError as exc:
                 raise _event_404(exc, (obj.get("metadata") or {}).get("name", "")) from None
             return core_event_to_v1(updated)
-        obj = json.loads(encode(obj))
+        obj = decode(encode(obj))
         meta = obj.setdefault("metadata", {})
         namespace = meta.get("namespace") or ""
         name = meta.get("name") or ""
@@ -582,7 +584,7 @@ class ObjectStore:
             raw = self._kinds.get((group, plural), {}).get(key)
             if raw is None:
                 raise not_found(plural, name, group)
-            old = json.loads(raw)
+            old = decode(raw)
             old_meta = old["metadata"]
             given_rv = meta.get("resourceVersion")
             if given_rv and given_rv != old_meta.get("resourceVersion"):
@@ -649,7 +651,10 @@ class ObjectStore:
             raw = self._kinds.get(LEASES, {}).get(key)
             if raw is None:
                 return False
-            obj = json.loads(raw)
+            # The last renewal's object when it is still the stored version; taken
+            # out while it is changed, so a write refused below leaves no stale copy.
+            cached = self._renewed.pop(key, None)
+            obj = cached[1] if cached is not None and cached[0] is raw else decode(raw)
             meta = obj["metadata"]
             spec = obj.get("spec")
             if (
@@ -659,6 +664,7 @@ class ObjectStore:
             ):
                 return False
             if spec.get("renewTime") == stamp and spec.get("leaseDurationSeconds") == duration:
+                self._renewed[key] = (raw, obj)
                 return True  # unchanged: no new resourceVersion, as `update`
             spec["renewTime"] = stamp
             spec["leaseDurationSeconds"] = duration
@@ -667,6 +673,7 @@ class ObjectStore:
             data = encode(obj)
             self._admit(group, plural, key, data, raw)
             self._commit(MODIFIED, group, plural, key, data, rv, raw)
+            self._renewed[key] = (data, obj)
         return True
 
     def _admit(self, group: str, plural: str, key: Key, data: bytes, old: bytes | None) -> None:
@@ -735,7 +742,7 @@ class ObjectStore:
             raw = self._kinds.get((group, plural), {}).get(key)
             if raw is None:
                 raise not_found(plural, name, group)
-            obj = json.loads(raw)
+            obj = decode(raw)
             meta = obj["metadata"]
             if uid and uid != meta.get("uid"):
                 raise ApiError(
@@ -895,7 +902,7 @@ class ObjectStore:
         if (group, plural) == EVENTS_V1:
 
             def deliver_v1(event: WatchEvent) -> None:
-                converted = encode(core_event_to_v1(json.loads(event.data)))
+                converted = encode(core_event_to_v1(decode(event.data)))
                 deliver(
                     WatchEvent(
                         event.type,
@@ -935,7 +942,7 @@ class ObjectStore:
                     raw = bucket[key]
                     rv = self._versions.get((group, plural, *key))
                     if rv is None:
-                        rv = int(json.loads(raw)["metadata"].get("resourceVersion", "0"))
+                        rv = int(decode(raw)["metadata"].get("resourceVersion", "0"))
                     event = WatchEvent(ADDED, group, plural, key[0], key[1], rv, raw)
                     seen = sub.translate(event, cache)
                     if seen is not None:
@@ -968,7 +975,7 @@ class ObjectStore:
             return {
                 "resourceVersion": self._rv,
                 "objects": {
-                    f"{group}/{plural}": [json.loads(raw) for _, raw in sorted(bucket.items())]
+                    f"{group}/{plural}": [decode(raw) for _, raw in sorted(bucket.items())]
                     for (group, plural), bucket in self._kinds.items()
                     if bucket
                 },
@@ -986,6 +993,7 @@ class ObjectStore:
             self._objects = self._bytes = 0
             self._versions.clear()
             self._selector_views.clear()
+            self._renewed.clear()
             for kind_key, objects in data.get("objects", {}).items():
                 group, _, plural = kind_key.rpartition("/")
                 bucket = self._kinds.setdefault((group, plural), {})

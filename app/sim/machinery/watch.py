@@ -9,7 +9,6 @@ the upstream watch cache.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import deque
@@ -17,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.sim.machinery.codec import decode
 from app.sim.machinery.errors import ApiError
 from app.sim.machinery.selectors import FieldSelector, LabelSelector
 
@@ -54,7 +54,7 @@ class WatchEvent:
 
     def object(self) -> dict[str, Any]:
         """A fresh decoded copy of the object."""
-        return json.loads(self.data)
+        return decode(self.data)
 
 
 def too_old(resource_version: int) -> ApiError:
@@ -158,7 +158,7 @@ class Subscription:
         key = id(data)
         obj = cache.get(key)
         if obj is None:
-            obj = cache[key] = json.loads(data)
+            obj = cache[key] = decode(data)
         labels = (obj.get("metadata") or {}).get("labels")
         return self.label_selector.matches(labels) and self.field_selector.matches(obj)
 

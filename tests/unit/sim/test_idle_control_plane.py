@@ -94,9 +94,37 @@ def test_periodic_node_status_reports_do_not_wake_full_ticks(idle) -> None:
     run(plane, clock, 600)
     # The kubelet still posts its status every 5 min (nodeStatusReportFrequency)...
     assert (heartbeat_of(cluster, "node01") - reported).total_seconds() >= 300
-    # ...but only the controllers' 5-minute resync runs a full tick: a report alone
-    # (and its probes looked at again) no longer does.
-    assert plane.ticks - ticks == 2
+    # ...but no full tick runs: neither a report alone (and its probes looked at
+    # again) nor the controllers' 5-minute resync, which waits for a write.
+    assert plane.ticks == ticks
+
+
+def test_an_untouched_cluster_resyncs_every_half_hour_and_a_write_runs_due_resyncs(
+    idle,
+) -> None:
+    cluster, plane, clock = idle
+    gc_name = "garbage-collector-controller"
+    ran_at = plane.manager._last_run[gc_name][1]
+    run(plane, clock, 360)  # past the garbage collector's 5-minute resync
+    assert plane.manager._last_run[gc_name][1] == ran_at
+    # A write that gives the garbage collector nothing to do (a ConfigMap) still runs
+    # it: its resync is due, so the first pass after it was due includes it.
+    cluster.store.create(
+        "",
+        "configmaps",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "n", "namespace": "default"},
+        },
+    )
+    run(plane, clock, 0.5)
+    assert plane.manager._last_run[gc_name][1] > ran_at + 300
+    run(plane, clock, 15)  # the kubelets' second look at their probes after a change
+    # Left alone, the cluster runs one full tick in the next half hour (its resync).
+    ticks = plane.ticks
+    run(plane, clock, 1800)
+    assert plane.ticks - ticks == 1
 
 
 def test_an_image_pulled_shows_in_the_node_status_within_a_status_check(idle) -> None:
@@ -223,6 +251,28 @@ def test_the_lease_fast_path_leaves_a_lease_held_by_another_identity_alone(idle)
     assert not cluster.store.renew_lease("kube-system", "missing", "x", "2030-01-01", 15)
     after = cluster.store.get("coordination.k8s.io", "leases", "kube-system", "kube-scheduler")
     assert after == before
+
+
+def test_a_renewal_after_another_write_of_the_lease_keeps_that_write(idle) -> None:
+    # The fast path reuses its last renewal's decoded Lease only while that is still
+    # the stored version: a label written in between must survive the next renewal.
+    cluster, _, _ = idle
+    leases = ("coordination.k8s.io", "leases")
+    lease = cluster.store.get(*leases, "kube-system", "kube-scheduler")
+    holder = lease["spec"]["holderIdentity"]
+    assert cluster.store.renew_lease(
+        "kube-system", "kube-scheduler", holder, "2030-01-01T00:00:01.000000Z", 15
+    )
+    lease = cluster.store.get(*leases, "kube-system", "kube-scheduler")
+    lease["metadata"].setdefault("labels", {})["audit"] = "yes"
+    cluster.store.update(*leases, lease)
+    assert cluster.store.renew_lease(
+        "kube-system", "kube-scheduler", holder, "2030-01-01T00:00:03.000000Z", 15
+    )
+    renewed_lease = cluster.store.get(*leases, "kube-system", "kube-scheduler")
+    assert renewed_lease["metadata"]["labels"]["audit"] == "yes"
+    assert renewed_lease["spec"]["renewTime"] == "2030-01-01T00:00:03.000000Z"
+    assert renewed_lease["metadata"]["resourceVersion"] == str(cluster.store.resource_version)
 
 
 def test_the_server_runs_the_heartbeat_passes_of_idle_clusters_as_one_job() -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from app.sim.apiserver.printers.format import PLACEHOLDER, ago, time_recorder
 from app.sim.apiserver.printers.table import to_table
+from app.sim.machinery.codec import decode
 from app.sim.machinery.resources import ResourceType
 
 _SPLIT = re.compile(re.escape(PLACEHOLDER) + r"(\d+)@@")
@@ -88,7 +89,7 @@ class RowCache:
         for key, raw, stamp in items:
             row = cached.get(key)
             if row is None or row.stamp != stamp:
-                row = _render(rt, json.loads(raw), stamp, include_object)
+                row = _render(rt, decode(raw), stamp, include_object)
             kept[key] = row
             encoded.append(row.encode(now))
         self._rows[variant] = kept
