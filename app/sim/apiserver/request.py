@@ -15,7 +15,7 @@ from app.sim.apiserver import (
 )
 from app.sim.machinery.clock import rfc3339
 from app.sim.machinery.cluster import Cluster
-from app.sim.machinery.codec import decode, encode
+from app.sim.machinery.codec import decode, dumps, encode
 from app.sim.machinery.errors import ApiError
 from app.sim.machinery.resources import ResourceType
 
@@ -115,7 +115,7 @@ class ApiResponse:
             return [self.body.encode()]
         items = self.body.get("items") if isinstance(self.body, dict) else None
         if not isinstance(items, list) or len(items) < 2:
-            data = encode(self.body)
+            data = dumps(self.body)
             if isinstance(self.body, dict) and self.body.get("kind") == "Status":
                 # The API server's JSON encoder ends a Status body with a newline.
                 data += b"\n"
@@ -125,6 +125,7 @@ class ApiResponse:
 
 
 def _encode_item(item: Any) -> bytes:
+    # Exact-size bytes (`codec.encode`): a piece holds hundreds of items until joined.
     return encode(item)
 
 

@@ -15,14 +15,23 @@ from typing import Any
 import orjson
 
 
-def encode(obj: dict[str, Any]) -> bytes:
-    """An object as the compact JSON the store keeps. orjson writes it 3-4 times
-    faster than the standard library (every write and every watch event encodes);
-    what orjson refuses (integers beyond 64 bits) falls back to `json`."""
+def dumps(obj: Any) -> bytes:
+    """`obj` as compact JSON, for bytes that are sent and dropped (a response body).
+    orjson writes it 3-4 times faster than the standard library; what orjson refuses
+    (integers beyond 64 bits) falls back to `json`. The bytes object may hold a
+    buffer of 4 KiB or more whatever its length: never keep it (see `encode`)."""
     try:
         return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:
         return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def encode(obj: Any) -> bytes:
+    """`dumps` for bytes that are kept (the store's objects, its watch history): an
+    exact-size copy. orjson's own bytes object keeps the buffer it wrote into, at
+    least 4 KiB, so a store of small objects (Leases, Endpoints) would take several
+    times their size: 200 idle clusters went from 660 to 980 MiB before the copy."""
+    return memoryview(dumps(obj)).tobytes()
 
 
 def decode(raw: bytes | str) -> Any:

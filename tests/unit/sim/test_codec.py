@@ -4,6 +4,7 @@ refused (`app.sim.machinery.codec`)."""
 from __future__ import annotations
 
 import json
+import tracemalloc
 
 from app.sim.machinery.codec import decode, encode
 
@@ -30,3 +31,17 @@ def test_what_only_the_standard_library_reads_still_decodes() -> None:
 
 def test_non_string_keys_become_strings_as_json_writes_them() -> None:
     assert decode(encode({1: "a", "b": 2})) == {"1": "a", "b": 2}
+
+
+def test_kept_bytes_take_their_size_not_the_encoder_buffer() -> None:
+    # orjson's bytes keep the buffer they were written into (4 KiB or more); what the
+    # store keeps must not: 1,000 small objects stay well under 1,000 x 4 KiB.
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [encode({"metadata": {"name": f"lease-{i}"}}) for i in range(1000)]
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert sum(map(len, kept)) < 40_000
+    assert used < 200_000
