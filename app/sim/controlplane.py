@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from app.sim.apiserver.aggregator import ApiServiceSync, is_available
@@ -138,6 +139,11 @@ class ControlPlane:
         self._wake = 0.0
         self._beat_at = 0.0
         self._changed_at = 0.0
+        # Called (from any thread) when something changed that makes `due()` true
+        # before the planned wake time: a write that may give work, a node access.
+        # The server's loop then looks at this cluster at its next iteration.
+        self.on_change: Callable[[], None] | None = None
+        self.nodes.on_touch = self._notify
         cluster.store.after_write.append(self._on_write)
 
     @property
@@ -262,6 +268,11 @@ class ControlPlane:
         if self._in_plane and (event.plural == "leases" or _heartbeat_report(event)):
             return
         self._writes += 1
+        self._notify()
+
+    def _notify(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def tick(self) -> None:
         """One pass of every component at the clock's current time."""
@@ -331,6 +342,20 @@ class ControlPlane:
             return True
         now = self.cluster.clock.now().timestamp()
         return now >= self._wake or now >= self._beat_at
+
+    def next_wake(self) -> float:
+        """When `due()` next turns true for a full tick without any change (the
+        planned wake, a clock timestamp); 0.0 when it is true now or nothing is
+        planned. Heartbeat passes are not counted: the server's loop looks for them
+        at least every LOOP_SCAN_SECONDS. Changes before then are announced through
+        `on_change`."""
+        if self._closed:
+            return float("inf")
+        if not self._planned:
+            return 0.0
+        if self._writes != self._seen_writes or self.nodes.touches != self._seen_touches:
+            return 0.0
+        return self._wake
 
     def beat_only(self) -> bool:
         """Whether what `poll` has due now is the heartbeat pass alone (no full
@@ -451,6 +476,7 @@ class ControlPlane:
         snapshot: informer caches, queues and leader identities start afresh."""
         with self.lock:
             self._planned = False
+            self._notify()
             self.manager.close()
             self.schedulers = {}
             self.ingress.close()

@@ -35,6 +35,7 @@ from aiohttp import web
 from app.sim.apiserver import discovery, openapi
 from app.sim.apiserver.pipeline import ApiRequest, ApiResponse, handle, plan_watch
 from app.sim.bootstrap import create_cluster
+from app.sim.machinery.clock import WallClock
 from app.sim.machinery.cluster import ADMIN_USER, Cluster, new_token
 from app.sim.machinery.errors import ApiError
 from app.sim.machinery.kubeconfig import build_kubeconfig, dump_kubeconfig
@@ -62,6 +63,10 @@ log = logging.getLogger(__name__)
 
 # How often the server runs each cluster's control-plane loops (wall seconds).
 LOOP_INTERVAL = 0.25
+# How often the loop looks at every cluster when none announced a change and no planned
+# wake is reached (wall seconds): the heartbeat passes (Lease renewals every 2 s and 10
+# s) run at these looks, at most this late. See `_drive_loops`.
+LOOP_SCAN_SECONDS = 1.0
 MAX_BODY = 3 * 1024 * 1024  # 3 MiB, kube-apiserver's default request size limit
 # Threads that run API requests off the event loop (decoding, admission, validation,
 # patching, table printing, encoding large lists). One request per cluster runs at a
@@ -140,15 +145,34 @@ class SimServer(ClusterRegistry):
         # Threads that run the clusters' control-plane passes; ids with a pass running.
         self._loop_executor = ThreadPoolExecutor(LOOP_THREADS, thread_name_prefix="sim-loops")
         self._passes: set[str] = set()
+        # When the loop must look at the clusters again (`_scan_due`): a change was
+        # announced (a write, a node access, a full pass ended), the earliest planned
+        # wake of a cluster's control plane (a wall-clock timestamp; 0.0: now), and
+        # when it last looked (monotonic).
+        self._changed = True
+        self._next_wake = 0.0
+        self._scanned_at = 0.0
         self._cluster_locks: dict[str, asyncio.Lock] = {}
         self._rates: dict[str, RateLimiter] = {}
         self._watches: dict[tuple[str, str], int] = {}
         self._stand_in: Cluster | None = None
-        # Every new or reloaded cluster's store gets the storage quota first.
+        # Every new or reloaded cluster's store gets the storage quota first; its
+        # control plane announces changes to the loop.
         self.cluster_hooks.insert(0, self._apply_limits)
+        self.cluster_hooks.append(self._listen_for_changes)
 
     def _apply_limits(self, cluster: Cluster) -> None:
         cluster.store.limits = self.limits.storage
+
+    def _listen_for_changes(self, cluster: Cluster) -> None:
+        if hasattr(cluster.control_plane, "on_change"):
+            cluster.control_plane.on_change = self._note_change
+        self._changed = True
+
+    def _note_change(self) -> None:
+        # Called from any thread (under the cluster's store lock for a write): one
+        # attribute set, read by the loop at its next iteration.
+        self._changed = True
 
     def delete_cluster(self, cluster_id: str) -> None:
         super().delete_cluster(cluster_id)
@@ -419,9 +443,15 @@ class SimServer(ClusterRegistry):
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(LOOP_INTERVAL)
+            if not self._scan_due():
+                continue
+            self._changed = False
+            self._scanned_at = time.monotonic()
             # On a loop thread: for a cluster without a control plane the question
             # takes its store's lock, which a long write may hold.
-            due = await loop.run_in_executor(self._loop_executor, self._due_passes)
+            due, self._next_wake = await loop.run_in_executor(
+                self._loop_executor, self._due_passes_and_wake
+            )
             for group in due:
                 chosen = [c for c in group if c.id not in self._passes]
                 if not chosen:
@@ -429,7 +459,30 @@ class SimServer(ClusterRegistry):
                 ids = [c.id for c in chosen]
                 self._passes.update(ids)
                 future = loop.run_in_executor(self._loop_executor, self._run_passes, chosen)
-                future.add_done_callback(partial(self._pass_done, ids))
+                # A full tick plans the cluster's next wake, so the loop looks again
+                # after it; a heartbeat pass changes no plan.
+                full = not all(heartbeat_only(c) for c in chosen)
+                future.add_done_callback(partial(self._pass_done, ids, full))
+
+    def _scan_due(self) -> bool:
+        """Whether this iteration must look at the clusters: a change was announced
+        since the last look, a planned wake is reached, or LOOP_SCAN_SECONDS passed
+        (the heartbeat passes). An idle server thus hands one job a second to its
+        loop threads instead of two every LOOP_INTERVAL: with 100 idle clusters the
+        hand-offs cost as much CPU as the Lease renewals themselves."""
+        return (
+            self._changed
+            or time.time() >= self._next_wake
+            or time.monotonic() - self._scanned_at >= LOOP_SCAN_SECONDS
+        )
+
+    def _due_passes_and_wake(self) -> tuple[list[list[Cluster]], float]:
+        """`_due_passes`, and the earliest planned wake among the clusters that
+        announce their changes (a wall-clock timestamp; 0.0 when some cluster must be
+        looked at every iteration)."""
+        return self._due_passes(), min(
+            (_planned_wake(c) for c in list(self.clusters.values())), default=float("inf")
+        )
 
     def _due_passes(self) -> list[list[Cluster]]:
         """The due clusters as jobs for the loop threads: one job for all whose pass
@@ -448,8 +501,10 @@ class SimServer(ClusterRegistry):
             except Exception:
                 log.exception("control-plane pass failed in cluster %s", cluster.id)
 
-    def _pass_done(self, cluster_ids: list[str], future: asyncio.Future) -> None:
+    def _pass_done(self, cluster_ids: list[str], full: bool, future: asyncio.Future) -> None:
         self._passes.difference_update(cluster_ids)
+        if full:
+            self._changed = True
         if not future.cancelled() and future.exception() is not None:
             log.error(
                 "control-plane pass failed in clusters %s",
@@ -562,6 +617,20 @@ class SimServer(ClusterRegistry):
             return fn(*args)
         future = asyncio.run_coroutine_threadsafe(_as_coroutine(fn, *args), self._loop)
         return future.result(30)
+
+
+def _planned_wake(cluster: Cluster) -> float:
+    """When the server's loop must next look at `cluster` for a full tick if nothing
+    is announced (`ControlPlane.next_wake`), as a wall-clock timestamp: 0.0 (every
+    iteration) for a cluster without such a control plane, with other loops, or on a
+    clock that is not the wall's."""
+    plane = cluster.control_plane
+    next_wake = getattr(plane, "next_wake", None)
+    clock = cluster.clock
+    on_wall = isinstance(clock, WallClock) and clock.speed == 1.0
+    if next_wake is None or not on_wall or cluster.loops != [plane.poll]:
+        return 0.0
+    return float(next_wake())
 
 
 def public_url(tls: bool, host: str, port: int) -> str:

@@ -73,6 +73,9 @@ class ClusterNodes:
         # Bumped by every access that may change node state outside a sync (see the
         # module text); the control plane syncs when it moved.
         self.touches = 0
+        # Called after each `touch` (the control plane passes it on to the server's
+        # loop, which then looks at this cluster at its next iteration).
+        self.on_touch: Callable[[], None] | None = None
         self.ensure_agents()
         # `kubectl logs` (and `-f`) read the published logs: bring them up to now first.
         if hasattr(cluster, "refresh_logs"):
@@ -209,6 +212,8 @@ class ClusterNodes:
     def touch(self) -> None:
         """Note an access that may change what the kubelets see (see the module text)."""
         self.touches += 1
+        if self.on_touch is not None:
+            self.on_touch()
 
     def catch_up(self) -> None:
         """Bring what changes with time alone up to now between syncs: the files
