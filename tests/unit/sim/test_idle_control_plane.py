@@ -5,6 +5,7 @@ polling as the server's loop does."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import pytest
@@ -301,3 +302,30 @@ def test_the_server_runs_the_heartbeat_passes_of_idle_clusters_as_one_job() -> N
     assert not planes[1].due()
     behind = clock.now() - renewed(clusters[1], "kube-system", "kube-scheduler")
     assert behind.total_seconds() == 0
+
+
+def test_the_server_loop_looks_at_idle_clusters_once_a_second_and_at_once_after_a_write() -> None:
+    # A wall-clock cluster, driven here by hand: settled, its plane planned.
+    server = SimServer(port=0, tls=False)
+    cluster = server.create_cluster()
+    plane = cluster.control_plane
+    assert plane.on_change is not None  # the server listens to its control plane
+    cluster.loops = [plane.poll]
+    plane.settle()
+    plane.poll()
+    _, server._next_wake = server._due_passes_and_wake()
+    server._changed, server._scanned_at = False, time.monotonic()
+    assert server._next_wake > time.time()  # its next full tick is planned ahead
+    assert not server._scan_due()  # nothing announced, no wake reached
+    server._scanned_at -= 1.0
+    assert server._scan_due()  # the heartbeat passes: once a second
+    server._scanned_at = time.monotonic()
+    # A Lease renewal by the plane itself announces nothing ...
+    plane._beat(plane.cluster.clock.now().timestamp() + 2.5)
+    assert not server._scan_due()
+    # ... a write from outside does, and so does a node access.
+    create_pod(cluster, "web", "sleep 3600")
+    assert server._scan_due()
+    server._changed = False
+    cluster.node_access.shell("node01").run("hostname")
+    assert server._scan_due()
