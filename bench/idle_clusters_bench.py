@@ -17,10 +17,11 @@ Starts a real `certprep sim serve` process, then:
 
 `CERTPREP_SIM_SHARDS=1` in the environment measures a single-process server.
 
-An idle cluster's controllers still resync every 5 minutes (one full control-plane
-pass each). With the default `--settle 60 --seconds 60` the clusters, all created
-within a minute or two, have not reached theirs yet; `--seconds 300` (or more) puts
-every cluster's resync inside the window, so the figure is the long-run average.
+A cluster nobody writes to resyncs every 30 minutes (one full control-plane pass);
+what it does in between is renew its Leases (leader Leases every 2 s, node Leases
+every 10 s). `--seconds 360` shows six minutes one by one, the span over which the
+resync ran every 5 minutes before (docs/operations.md, "Idle clusters and a
+classroom").
 
 Goal: the idle clusters use < 0.02 cores together, RSS stays flat while they idle, and
 the run-to-Running time with them present is within 1.5x the single-cluster figure.
