@@ -330,15 +330,35 @@ async def replay(
                     return error
                 continue
             body = substitute(exchange.body.decode(), pairs).encode() if exchange.body else None
-            async with session.request(
-                exchange.method, url, headers=headers, data=body, allow_redirects=False
-            ) as answer:
-                await answer.read()
-                if answer.status != exchange.status:
-                    return (
-                        f"{exchange.method} {url}: {answer.status}, kubectl got {exchange.status}"
-                    )
+            status = await send_as_client_go(session, exchange.method, url, headers, body)
+            if status != exchange.status:
+                return f"{exchange.method} {url}: {status}, kubectl got {exchange.status}"
     return None
+
+
+# client-go retries a request answered 429 (or 5xx) with a Retry-After header, waiting
+# that long, up to 10 times (rest.Request's default maxRetries), before giving up.
+CLIENT_GO_RETRIES = 10
+
+
+async def send_as_client_go(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+) -> int:
+    """One request, retried as client-go retries it; the final status."""
+    for _ in range(CLIENT_GO_RETRIES):
+        async with session.request(
+            method, url, headers=headers, data=body, allow_redirects=False
+        ) as answer:
+            await answer.read()
+            retry_after = answer.headers.get("Retry-After", "")
+            if answer.status != 429 or not retry_after.isdigit():
+                return answer.status
+        await asyncio.sleep(int(retry_after))
+    return answer.status
 
 
 async def replay_exec(
