@@ -449,19 +449,19 @@ class SimServer(ClusterRegistry):
             self._scanned_at = time.monotonic()
             # On a loop thread: for a cluster without a control plane the question
             # takes its store's lock, which a long write may hold.
-            due, self._next_wake = await loop.run_in_executor(
+            beats, jobs, self._next_wake = await loop.run_in_executor(
                 self._loop_executor, self._due_passes_and_wake
             )
-            for group in due:
+            # A full tick plans its cluster's next wake, so the loop looks again after
+            # one; the heartbeat passes change no plan.
+            groups = [(beats, False)] if beats else []
+            for group, full in [*groups, *((job, True) for job in jobs)]:
                 chosen = [c for c in group if c.id not in self._passes]
                 if not chosen:
                     continue
                 ids = [c.id for c in chosen]
                 self._passes.update(ids)
                 future = loop.run_in_executor(self._loop_executor, self._run_passes, chosen)
-                # A full tick plans the cluster's next wake, so the loop looks again
-                # after it; a heartbeat pass changes no plan.
-                full = not all(heartbeat_only(c) for c in chosen)
                 future.add_done_callback(partial(self._pass_done, ids, full))
 
     def _scan_due(self) -> bool:
@@ -476,22 +476,26 @@ class SimServer(ClusterRegistry):
             or time.monotonic() - self._scanned_at >= LOOP_SCAN_SECONDS
         )
 
-    def _due_passes_and_wake(self) -> tuple[list[list[Cluster]], float]:
-        """`_due_passes`, and the earliest planned wake among the clusters that
+    def _due_passes_and_wake(self) -> tuple[list[Cluster], list[list[Cluster]], float]:
+        """`_split_due`, and the earliest planned wake among the clusters that
         announce their changes (a wall-clock timestamp; 0.0 when some cluster must be
         looked at every iteration)."""
-        return self._due_passes(), min(
-            (_planned_wake(c) for c in list(self.clusters.values())), default=float("inf")
-        )
+        beats, jobs = self._split_due()
+        wake = min((_planned_wake(c) for c in list(self.clusters.values())), default=float("inf"))
+        return beats, jobs, wake
 
-    def _due_passes(self) -> list[list[Cluster]]:
-        """The due clusters as jobs for the loop threads: one job for all whose pass
-        is a heartbeat pass alone (each well under a millisecond: a job apiece would
-        cost more in hand-offs than the passes themselves), one per other cluster."""
+    def _split_due(self) -> tuple[list[Cluster], list[list[Cluster]]]:
+        """The due clusters whose pass is a heartbeat pass alone (one job for all:
+        each well under a millisecond, a job apiece would cost more in hand-offs than
+        the passes themselves), and a job for each other due cluster."""
         due = self.due_clusters()
         beats = [c for c in due if heartbeat_only(c)]
         chosen = {id(c) for c in beats}
-        jobs = [[c] for c in due if id(c) not in chosen]
+        return beats, [[c] for c in due if id(c) not in chosen]
+
+    def _due_passes(self) -> list[list[Cluster]]:
+        """The due clusters as jobs for the loop threads, the heartbeat job first."""
+        beats, jobs = self._split_due()
         return [beats, *jobs] if beats else jobs
 
     def _run_passes(self, clusters: list[Cluster]) -> None:

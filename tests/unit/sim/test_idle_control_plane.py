@@ -313,7 +313,7 @@ def test_the_server_loop_looks_at_idle_clusters_once_a_second_and_at_once_after_
     cluster.loops = [plane.poll]
     plane.settle()
     plane.poll()
-    _, server._next_wake = server._due_passes_and_wake()
+    *_, server._next_wake = server._due_passes_and_wake()
     server._changed, server._scanned_at = False, time.monotonic()
     assert server._next_wake > time.time()  # its next full tick is planned ahead
     assert not server._scan_due()  # nothing announced, no wake reached
