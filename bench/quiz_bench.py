@@ -234,6 +234,7 @@ def cpu_seconds(process_group: int, database: str) -> tuple[float, float, float]
     running."""
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     web = backends = web_system = 0.0
+    postmasters: set[int] = set()
     for entry in Path("/proc").glob("[0-9]*"):
         try:
             stat = (entry / "stat").read_text()
@@ -247,6 +248,18 @@ def cpu_seconds(process_group: int, database: str) -> tuple[float, float, float]
             web_system += int(fields[12]) / ticks
         elif cmdline.startswith("postgres:") and f" {database} " in cmdline:
             backends += used
+            postmasters.add(int(fields[1]))
+    # A backend that exits during a phase (a pool closing a connection it opened beyond
+    # its size) takes its CPU time with it; the postmaster, which reaps its backends,
+    # accumulates what they used. Counting both keeps an exited backend's time (and adds
+    # that of any other backend of the server that exits meanwhile, e.g. autovacuum).
+    for postmaster in postmasters:
+        try:
+            stat = Path(f"/proc/{postmaster}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        backends += (int(fields[13]) + int(fields[14])) / ticks
     return web, backends, web_system
 
 

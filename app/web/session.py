@@ -123,6 +123,19 @@ def has_web_session() -> bool:
     return bool(session.get(SESSION_ID))
 
 
+def api_write_digest() -> str | None:
+    """The stored hash of this browser session's credential, when the request carries a
+    session id and this page's CSRF token in the `X-CSRF-Token` header; else None.
+
+    For a REST call that checks the session's token itself, without loading it
+    (`app.services.autosave`); whatever it refuses, `web_token` and the CSRF check of
+    `app.api.common` decide as for any request."""
+    session_id = session.get(SESSION_ID)
+    if not session_id or not csrf_matches(request.headers.get(CSRF_HEADER)):
+        return None
+    return hash_token(_credential(str(session_id)))
+
+
 def web_token() -> ApiToken | None:
     """The live token row of the browser session, or None (cached per request)."""
     cached = g.get("web_token", _UNSET)
