@@ -91,6 +91,9 @@ class Settings:
     login_max_failures_per_address: int = 20
     login_window_seconds: int = 15 * 60
     proxy_hops: int = 0
+    # Connections each process keeps to PostgreSQL; `certprep serve` raises it to its
+    # threads per worker, so no request thread opens and closes a connection of its own.
+    db_pool_size: int = 5
     sim_urls: tuple[str, ...] = field(default_factory=tuple)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -113,6 +116,7 @@ class Settings:
             engine_options = {
                 "pool_pre_ping": False,
                 "pool_recycle": DB_POOL_RECYCLE_SECONDS,
+                "pool_size": self.db_pool_size,
                 "connect_args": {"connect_timeout": DB_CONNECT_TIMEOUT_SECONDS},
             }
         return {
@@ -199,6 +203,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     ),
     "CERTPREP_LOGIN_WINDOW_SECONDS": ("login_window_seconds", _positive_int),
     "CERTPREP_PROXY_HOPS": ("proxy_hops", lambda name, v: _positive_int(name, v, minimum=0)),
+    "CERTPREP_DB_POOL_SIZE": ("db_pool_size", _positive_int),
 }
 _SETTING_TO_ENV = {setting: env for env, (setting, _) in _ENV_VARS.items()}
 _INT_SETTINGS = {
@@ -207,6 +212,7 @@ _INT_SETTINGS = {
     "login_max_failures_per_address": 1,
     "login_window_seconds": 1,
     "proxy_hops": 0,
+    "db_pool_size": 1,
 }
 
 

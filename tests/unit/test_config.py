@@ -38,6 +38,7 @@ def test_environment_variables_are_read():
             "CERTPREP_LOGIN_MAX_FAILURES_PER_ADDRESS": "9",
             "CERTPREP_LOGIN_WINDOW_SECONDS": "30",
             "CERTPREP_PROXY_HOPS": "1",
+            "CERTPREP_DB_POOL_SIZE": "8",
             "CERTPREP_SIM_URLS": "https://a:8443, https://b:8443,",
         }
     )
@@ -49,6 +50,8 @@ def test_environment_variables_are_read():
     assert settings.login_max_failures_per_address == 9
     assert settings.login_window_seconds == 30
     assert settings.proxy_hops == 1
+    assert settings.db_pool_size == 8
+    assert settings.flask_config()["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"] == 8
     assert settings.sim_urls == ("https://a:8443", "https://b:8443")
 
 
@@ -66,6 +69,7 @@ def test_testing_flag_follows_env_unless_set():
         ({"CERTPREP_TOKEN_TTL_SECONDS": "0"}, "CERTPREP_TOKEN_TTL_SECONDS"),
         ({"CERTPREP_LOGIN_MAX_FAILURES": "-1"}, "CERTPREP_LOGIN_MAX_FAILURES"),
         ({"CERTPREP_PROXY_HOPS": "many"}, "CERTPREP_PROXY_HOPS"),
+        ({"CERTPREP_DB_POOL_SIZE": "0"}, "CERTPREP_DB_POOL_SIZE"),
         ({"CERTPREP_TESTING": "maybe"}, "CERTPREP_TESTING"),
         ({"CERTPREP_ENV": "staging"}, "CERTPREP_ENV"),
         ({"CERTPREP_DATABASE_URL": "mysql://x/y"}, "CERTPREP_DATABASE_URL"),
@@ -147,3 +151,19 @@ def test_instance_secret_key_is_generated_once_and_owner_only(tmp_path):
     assert stat.S_IMODE((instance / SECRET_KEY_FILE).stat().st_mode) == 0o600
     assert stat.S_IMODE(instance.stat().st_mode) == 0o700
     assert instance_secret_key(tmp_path / "other") != key
+
+
+@pytest.mark.parametrize(
+    ("threads", "environ", "expected"),
+    [
+        (4, {}, {"CERTPREP_DB_POOL_SIZE": "5"}),
+        (8, {}, {"CERTPREP_DB_POOL_SIZE": "8"}),
+        (8, {"CERTPREP_DB_POOL_SIZE": "20"}, {}),
+    ],
+)
+def test_serve_gives_each_gthread_thread_a_pooled_connection(threads, environ, expected):
+    from app.cli.serve import pool_environment
+
+    assert pool_environment(threads, environ) == expected
+    pool = {**environ, **expected}["CERTPREP_DB_POOL_SIZE"]
+    assert load_settings({**environ, **expected}).db_pool_size == int(pool) >= threads
