@@ -180,8 +180,10 @@ def _cache() -> _AttemptItems:
 
 
 def enabled() -> bool:
-    """Whether this app's database is PostgreSQL (the statement is PostgreSQL's)."""
-    return bool(db.engine.dialect.name == "postgresql")
+    """Whether this app's database is PostgreSQL through psycopg 3 (the statement is
+    PostgreSQL's, and it runs on psycopg's connection)."""
+    dialect = db.engine.dialect
+    return bool(dialect.name == "postgresql" and dialect.driver == "psycopg")
 
 
 def save(
