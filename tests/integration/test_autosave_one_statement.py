@@ -18,7 +18,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import flask_migrate
 import psycopg
 import pytest
 from sqlalchemy import event, select
@@ -35,14 +34,8 @@ from app.services.attempts import save_response_of
 from app.services.auth import hash_token, issue_token
 from tests import builders
 from tests.builders import CORRECT, DEFAULT_PASSWORD, WRONG
-from tests.fixtures.app import (
-    _pg_server_url,
-    _psycopg_dsn,
-    bearer,
-    create_pg_database,
-    delete_all_rows,
-    drop_pg_database,
-)
+from tests.fixtures.app import _pg_server_url, _psycopg_dsn, bearer, delete_all_rows
+from tests.fixtures.concurrency import app_on_own_database
 from tests.fixtures.quizzes import API, START, ManualClock, start
 
 pytestmark = pytest.mark.postgres
@@ -50,27 +43,7 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture(scope="module")
 def pg_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from app import create_app
-    from app.extensions import db
-
-    url = create_pg_database("certprep_autosave_one")
-    application = create_app(
-        {
-            "database_url": url,
-            "instance_dir": str(tmp_path_factory.mktemp("instance")),
-            "env": "testing",
-            "testing": True,
-        }
-    )
-    with application.app_context():
-        flask_migrate.upgrade(revision="heads")
-    try:
-        yield application
-    finally:
-        with application.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        drop_pg_database(url)
+    yield from app_on_own_database(tmp_path_factory, "certprep_autosave_one")
 
 
 class Setup:
