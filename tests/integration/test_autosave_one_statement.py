@@ -430,3 +430,30 @@ def test_a_browser_sessions_autosave_is_one_statement_too_and_needs_its_csrf_tok
     )
     assert ended.status_code == 401
     assert setup.item("sample-numeric")["response"] is None
+
+
+@pytest.mark.parametrize(
+    ("qid", "body"),
+    [
+        ("sample-numeric", '{"response": {"value": NaN}}'),
+        ("sample-numeric", '{"response": {"value": -Infinity}}'),
+        ("sample-numeric", '{"response": {"value": 1e400}}'),
+        ("sample-short", '{"response": {"text": "a\\u0000b"}}'),
+        ("sample-single", '{"response": {"choice": "a", "extra": NaN}}'),
+        ("sample-single", '{"response": {"choice": "a"}, "response2": 1}'),
+        ("sample-single", '{"response": "a"}'),
+        ("sample-single", '{"response": {"choice": "a"'),
+    ],
+)
+def test_a_body_postgresql_could_not_store_is_refused_with_422_or_400(
+    setup: Setup, qid: str, body: str
+) -> None:
+    answered = setup.client.put(
+        f"{API}/attempts/{setup.attempt}/responses/{qid}",
+        data=body,
+        headers={**setup.headers, "Content-Type": "application/json"},
+    )
+
+    assert answered.status_code in (400, 422), answered.get_json()
+    assert setup.item(qid)["response"] is None
+    assert setup.answered_events() == []
