@@ -1,6 +1,6 @@
 """Autosave and submit under concurrent load: gunicorn + PostgreSQL, figures printed.
 
-    python bench/quiz_bench.py [--learners 64] [--seconds 15] [--workers 2] [--threads 4]
+    python bench/quiz_bench.py [--learners 64] [--seconds 15] [--workers N] [--threads 4]
                                 [--concurrency 32] [--worker-class gthread]
                                 [--pin LOAD_CPUS:SERVER_CPUS]
 
@@ -358,7 +358,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--learners", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="gunicorn worker processes (default: as `certprep serve`, one per server CPU)",
+    )
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--concurrency", type=int, default=32, help="open connections")
     parser.add_argument(
@@ -379,6 +384,9 @@ def main() -> None:
         load_text, _, server_text = args.pin.partition(":")
         load_cpus, server_cpus = parse_cpus(load_text), parse_cpus(server_text)
 
+    if args.workers is None:
+        # What `certprep serve` picks by itself: one worker per CPU it may use.
+        args.workers = len(server_cpus) if server_cpus else len(os.sched_getaffinity(0))
     server_url = os.environ.get("CERTPREP_BENCH_PG_URL", DEFAULT_PG)
     database_url, name = pg_database(server_url)
     instance = Path(tempfile.mkdtemp(prefix="certprep-bench-"))

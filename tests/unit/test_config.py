@@ -151,19 +151,3 @@ def test_instance_secret_key_is_generated_once_and_owner_only(tmp_path):
     assert stat.S_IMODE((instance / SECRET_KEY_FILE).stat().st_mode) == 0o600
     assert stat.S_IMODE(instance.stat().st_mode) == 0o700
     assert instance_secret_key(tmp_path / "other") != key
-
-
-@pytest.mark.parametrize(
-    ("threads", "environ", "expected"),
-    [
-        (4, {}, {"CERTPREP_DB_POOL_SIZE": "5"}),
-        (8, {}, {"CERTPREP_DB_POOL_SIZE": "8"}),
-        (8, {"CERTPREP_DB_POOL_SIZE": "20"}, {}),
-    ],
-)
-def test_serve_gives_each_gthread_thread_a_pooled_connection(threads, environ, expected):
-    from app.cli.serve import pool_environment
-
-    assert pool_environment(threads, environ) == expected
-    pool = {**environ, **expected}["CERTPREP_DB_POOL_SIZE"]
-    assert load_settings({**environ, **expected}).db_pool_size == int(pool) >= threads
