@@ -412,16 +412,27 @@ _QUESTION_CACHE_LIMIT = 20000
 
 def _question_content(question_id: int, digest: str) -> tuple[str, dict[str, Any]]:
     """(type, body) of question revision `question_id` with hash `digest`, cached."""
-    key = (question_id, digest)
-    cached = _QUESTION_CACHE.get(key)
+    cached = _QUESTION_CACHE.get((question_id, digest))
     if cached is None:
         found = db.session.execute(
             select(Question.type, Question.body).where(Question.id == question_id)
         ).one()
-        cached = (found.type, found.body)
+        cached = remember_question(question_id, digest, found.type, found.body)
+    return cached
+
+
+def remember_question(
+    question_id: int, digest: str, kind: str, body: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The cached (type, body) of question revision `question_id` with hash `digest`;
+    `kind` and `body` (as read from the database) become the cached ones if none are.
+    Every attempt at a quiz thus shares one copy of each question body."""
+    key = (question_id, digest)
+    cached = _QUESTION_CACHE.get(key)
+    if cached is None:
         if len(_QUESTION_CACHE) >= _QUESTION_CACHE_LIMIT:
             _QUESTION_CACHE.clear()
-        _QUESTION_CACHE[key] = cached
+        cached = _QUESTION_CACHE.setdefault(key, (kind, body))
     return cached
 
 

@@ -28,7 +28,8 @@ then dropped and read again next time.
 
 Whenever the statement writes nothing (an invalid token, another learner's attempt,
 after submit or the deadline, an unknown question), or the request is anything but a
-well-formed bearer-token autosave on PostgreSQL, the caller runs the ordinary path,
+well-formed autosave on PostgreSQL with a bearer token or a browser session and its
+CSRF token, the caller runs the ordinary path,
 which answers with the same checks, in the same order, and the same messages as
 before. What a client sees is the same either way; only the cost differs.
 """
@@ -54,6 +55,7 @@ from app.models.activity import ActivityObject, ActivityVerb
 from app.models.attempt import AttemptStatus
 from app.models.base import utcnow
 from app.models.user import Role
+from app.services.attempts import remember_question
 
 log = get_logger(__name__)
 
@@ -165,8 +167,8 @@ class _AttemptItems:
             self._attempts.pop(attempt_id, None)
 
 
-# A classroom's attempts many times over; an entry is a few dozen small tuples plus
-# the question bodies, which every attempt at the same quiz shares.
+# A classroom's attempts many times over. An entry is a few dozen small objects; the
+# question bodies they point to are the shared ones of `remember_question`.
 CACHE_LIMIT = 4096
 _EXTENSION_KEY = "certprep.autosave_items"
 
@@ -288,7 +290,11 @@ def _pinned(
         if not rows:
             return None
         items = {
-            uid: PinnedQuestion(question_id, content_hash, kind, body)
+            uid: PinnedQuestion(
+                question_id,
+                content_hash,
+                *remember_question(question_id, content_hash, kind, body),
+            )
             for uid, question_id, content_hash, kind, body in rows
         }
         cache.put(attempt_id, items)

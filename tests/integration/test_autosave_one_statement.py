@@ -457,3 +457,23 @@ def test_a_body_postgresql_could_not_store_is_refused_with_422_or_400(
     assert answered.status_code in (400, 422), answered.get_json()
     assert setup.item(qid)["response"] is None
     assert setup.answered_events() == []
+
+
+def test_attempts_at_one_quiz_share_each_question_body_in_the_cache(setup: Setup) -> None:
+    from app.extensions import db
+
+    with setup.app.app_context():
+        _, other_token = builders.user("learner")
+        db.session.remove()
+    other = start(setup.client, bearer(other_token))["id"]
+    assert setup.fast("sample-single", CORRECT["sample-single"]) is not None
+    with setup.app.test_request_context():
+        saved = autosave.save(
+            hash_token(other_token), other, "sample-single", WRONG["sample-single"], setup.clock()
+        )
+    assert saved is not None and saved.result["response"] == WRONG["sample-single"]
+
+    cache = setup.app.extensions["certprep.autosave_items"]
+    mine, theirs = cache.get(setup.attempt), cache.get(other)
+    assert mine.keys() == theirs.keys() == set(CORRECT)
+    assert all(mine[uid].body is theirs[uid].body for uid in mine)
