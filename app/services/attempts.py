@@ -117,6 +117,15 @@ def start_attempt(user: User, slug: str) -> tuple[Attempt, bool]:
     """
     quiz = get_quiz(slug)
     moment = now()
+    # Counted before looking for an open attempt, never after: each read sees what was
+    # committed when it ran. A concurrent start that commits after the count is either
+    # still open at the next read (and resumed here) or holds the number this start
+    # would take (the unique constraint refuses this one). Read the other way round, a
+    # start committed between the two reads was neither seen nor collided with: its
+    # attempt counted, this one took the next number, and the learner had two open.
+    used = db.session.scalar(
+        select(func.count()).where(Attempt.quiz_id == quiz.id, Attempt.user_id == user.id)
+    )
     existing = _open_attempt(user, quiz)
     if existing is not None:
         if moment < existing.expires_at:
@@ -124,9 +133,6 @@ def start_attempt(user: User, slug: str) -> tuple[Attempt, bool]:
         close_expired(existing.id)
     if quiz.is_closed_at(moment):
         raise Conflict(f"Quiz {slug!r} closed at {quiz.close_at.isoformat()}.")
-    used = db.session.scalar(
-        select(func.count()).where(Attempt.quiz_id == quiz.id, Attempt.user_id == user.id)
-    )
     allowed = attempts_allowed(user.id, quiz)
     if allowed and used >= allowed:
         raise Conflict(

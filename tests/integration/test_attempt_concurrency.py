@@ -8,6 +8,7 @@ with row locks, SQLite (which has none) with `BEGIN IMMEDIATE`, and both are pro
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ THREADS = 8
 # The autosave-versus-submit race: 30 autosaves and a submit at once, this many times.
 RACE_AUTOSAVES = 30
 RACE_ROUNDS = 25
+# Learners who each start the same quiz four times at once.
+START_ROUNDS = 10
 
 
 @pytest.fixture
@@ -131,22 +134,33 @@ def test_submit_racing_autosaves_never_loses_a_response(
 def test_concurrent_starts_make_one_attempt(
     race_app: Any, quiz_and_learner: dict[str, str]
 ) -> None:
+    """Four starts at once, by each of `START_ROUNDS` learners: one attempt each."""
     from app.extensions import db
+    from app.services.auth import issue_token
+    from app.services.users import create_user
 
-    headers = quiz_and_learner
-
-    def begin() -> int:
-        response = race_app.test_client().post(
-            f"{API}/quizzes/sample-quiz/attempts", headers=headers
-        )
-        return response.status_code
-
-    statuses = run_together([begin] * 4)
-    assert set(statuses) <= {200, 201, 409}
-    assert 201 in statuses
+    learners = [quiz_and_learner]
     with race_app.app_context():
-        open_attempts = db.session.scalars(select(Attempt)).all()
-        assert len(open_attempts) == 1
+        for n in range(START_ROUNDS - 1):
+            user = create_user(f"starter{n}@example.test", "learner", "correct-horse-battery", 1.0)
+            learners.append(bearer(issue_token(user, label="test").token))
+        db.session.remove()
+
+    for headers in learners:
+
+        def begin(headers: dict[str, str] = headers) -> int:
+            response = race_app.test_client().post(
+                f"{API}/quizzes/sample-quiz/attempts", headers=headers
+            )
+            return response.status_code
+
+        statuses = run_together([begin] * 4)
+        assert set(statuses) <= {200, 201, 409}
+        assert 201 in statuses
+    with race_app.app_context():
+        attempts = db.session.scalars(select(Attempt)).all()
+        per_learner = Counter(attempt.user_id for attempt in attempts)
+        assert sorted(per_learner.values()) == [1] * START_ROUNDS
 
 
 def test_the_scored_response_is_the_stored_one_under_30_autosaves(
