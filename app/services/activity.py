@@ -84,6 +84,8 @@ def record_attempt_closed(attempt: Attempt, reason: CloseReason, occurred_at: da
 # to its VALUES or SET clause, and autosave runs this insert with the response UPDATE
 # (and its parameters) in one statement on PostgreSQL. For the same reason verb and
 # object are parameters rather than literal values.
+# The one-statement autosave (`app.services.autosave._SAVE`, its `logged` part) writes
+# the same row in SQL: change both.
 _events = ActivityEvent.__table__
 ANSWER_INSERT = insert(_events).values(
     user_id=bindparam("event_user"),

@@ -210,7 +210,8 @@ def _refuse_unless_live(found: Any, digest: str, is_active: bool) -> Any:
     when no row matched) when it is the presented token, unrevoked and unexpired, and its
     account (`is_active`) enabled; else `Unauthorized` (`invalid_token=True`)."""
     # The lookup was by hash; the constant-time comparison keeps the decision itself
-    # from depending on how much of the hash matched.
+    # from depending on how much of the hash matched. The one-statement autosave
+    # (`app.services.autosave._GRANTEE`) states these same rules in SQL: change both.
     if found is None or not hmac.compare_digest(found.token_hash, digest):
         raise Unauthorized("The token is not valid.", invalid_token=True)
     if found.revoked_at is not None:
